@@ -1,0 +1,104 @@
+"""What metadata documents refer to, and how to rewrite those references on a rename.
+
+Each kind of reference (a lookup's target, a formula naming a field, a report grouping by
+one) registers an extractor that finds its references in a document and a rewriter that
+updates the document when the thing referred to is renamed. The data layer stores what the
+extractors find, keyed by stable uids, as the dependency graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A place in a document (`path`) naming an object, or one field of it."""
+
+    via: str
+    path: str
+    object: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Rename:
+    """`object` (and `field`, when a field is renamed) changes its api_name from old to new."""
+
+    object: str
+    old: str
+    new: str
+    field_renamed: bool
+
+
+Extractor = Callable[[Mapping[str, Any]], Iterable[Reference]]
+Rewriter = Callable[[dict[str, Any], Reference, Rename], None]
+
+_EXTRACTORS: dict[str, list[Extractor]] = {}
+_REWRITERS: dict[str, Rewriter] = {}
+
+
+def register_reference(kind: str, via: str, extract: Extractor, rewrite: Rewriter) -> None:
+    """Teach the graph one kind of reference found in documents of `kind`."""
+    _EXTRACTORS.setdefault(kind, []).append(extract)
+    _REWRITERS[via] = rewrite
+
+
+def references(kind: str, doc: Mapping[str, Any]) -> list[Reference]:
+    found: list[Reference] = []
+    for extract in _EXTRACTORS.get(kind, []):
+        found.extend(extract(doc))
+    return found
+
+
+def rewrite(doc: dict[str, Any], ref: Reference, rename: Rename) -> None:
+    _REWRITERS[ref.via](doc, ref, rename)
+
+
+def _field_at(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
+    uid = path.split("/")[1]
+    return next(f for f in doc["fields"] if f["uid"] == uid)
+
+
+def _lookup_targets(doc: Mapping[str, Any]) -> Iterable[Reference]:
+    for fdoc in doc.get("fields", []):
+        if fdoc.get("type") == "lookup" and fdoc.get("target"):
+            yield Reference("lookup_target", f"fields/{fdoc['uid']}/target", fdoc["target"])
+
+
+def _rewrite_lookup_target(doc: dict[str, Any], ref: Reference, rename: Rename) -> None:
+    if not rename.field_renamed:
+        _field_at(doc, ref.path)["target"] = rename.new
+
+
+def _name_field(doc: Mapping[str, Any]) -> Iterable[Reference]:
+    if doc.get("name_field"):
+        yield Reference("name_field", "name_field", doc["api_name"], doc["name_field"])
+
+
+def _rewrite_name_field(doc: dict[str, Any], ref: Reference, rename: Rename) -> None:
+    if rename.field_renamed and doc.get("name_field") == rename.old:
+        doc["name_field"] = rename.new
+
+
+def _rule_fields(doc: Mapping[str, Any]) -> Iterable[Reference]:
+    for rule in doc.get("validation_rules", []):
+        if rule.get("field"):
+            yield Reference(
+                "validation_rule_field", f"validation_rules/{rule['name']}/field",
+                doc["api_name"], rule["field"],
+            )
+
+
+def _rewrite_rule_field(doc: dict[str, Any], ref: Reference, rename: Rename) -> None:
+    name = ref.path.split("/")[1]
+    for rule in doc.get("validation_rules", []):
+        if rule["name"] == name and rule.get("field") == rename.old:
+            rule["field"] = rename.new
+
+
+register_reference("objects", "lookup_target", _lookup_targets, _rewrite_lookup_target)
+register_reference("objects", "name_field", _name_field, _rewrite_name_field)
+register_reference("objects", "validation_rule_field", _rule_fields, _rewrite_rule_field)

@@ -1,0 +1,29 @@
+"""The field-type registry with Tessera's built-in types registered.
+
+Importing this package registers every built-in type; `field_type(name)` finds one.
+"""
+
+from tessera.meta.fieldtypes import choices, dates, misc, numbers, references, text
+from tessera.meta.fieldtypes.base import (
+    FieldType,
+    FieldValueError,
+    FormulaType,
+    field_type,
+    field_types,
+    register,
+)
+
+__all__ = [
+    "FieldType",
+    "FieldValueError",
+    "FormulaType",
+    "choices",
+    "dates",
+    "field_type",
+    "field_types",
+    "misc",
+    "numbers",
+    "references",
+    "register",
+    "text",
+]

@@ -1,0 +1,134 @@
+"""The field-type contract and its registry.
+
+A field type is one class that knows everything about its kind of value: the column it is
+stored in, the JSON Schema of its value in the API, how input is coerced, how it is shown,
+the type it has in formulas, and how an imported cell is read. Engines and plugins add
+types by registering a class; nothing else in Tessera switches on a type name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from tessera.meta.model import FieldDef
+
+
+class FieldValueError(ValueError):
+    """A value does not fit its field; the message is written for the person who typed it."""
+
+
+class FormulaType:
+    """The types a value has inside the formula language."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    DURATION = "duration"
+    LIST = "list"
+    RECORD = "record"
+    JSON = "json"
+
+
+class FieldType:
+    """Base class of every field type; subclasses set the class attributes and override."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    formula_type: ClassVar[str] = FormulaType.TEXT
+    #: False for computed types whose value lives in no column of their own.
+    stored: ClassVar[bool] = True
+    #: True for types whose values the platform sets (autonumber); input is refused.
+    system_generated: ClassVar[bool] = False
+    #: Whether a `unique` or `indexed` property makes sense for this type.
+    indexable: ClassVar[bool] = True
+    #: Whether records can be converted to or from this type by re-reading their values.
+    convertible: ClassVar[bool] = True
+    #: JSON Schema (properties only) of the options this type adds to a field document.
+    options_schema: ClassVar[dict[str, Any]] = {}
+    #: Which of the common constraint properties apply to this type.
+    constraints: ClassVar[frozenset[str]] = frozenset()
+
+    # -- storage ------------------------------------------------------------------------
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        raise NotImplementedError
+
+    # -- API ----------------------------------------------------------------------------
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        """JSON Schema of a non-blank value, as the API returns it."""
+        raise NotImplementedError
+
+    def input_schema(self, field: FieldDef) -> dict[str, Any]:
+        """JSON Schema of a non-blank value the API accepts; by default what it returns."""
+        return self.value_schema(field)
+
+    def coerce(self, field: FieldDef, value: Any) -> Any:
+        """Turn API input into the Python value stored; None means blank."""
+        raise NotImplementedError
+
+    def to_json(self, field: FieldDef, value: Any) -> Any:
+        """Turn a stored Python value into its JSON form."""
+        return value
+
+    def display(self, field: FieldDef, value: Any) -> str:
+        """The value as a person reads it in a list or an e-mail."""
+        return "" if value is None else str(value)
+
+    def parse_import(self, field: FieldDef, cell: Any) -> Any:
+        """Read a cell of an imported file (text, number, date or bool from openpyxl/CSV)."""
+        if isinstance(cell, str):
+            cell = cell.strip()
+        return self.coerce(field, cell)
+
+    # -- checks -------------------------------------------------------------------------
+    def check(self, field: FieldDef, value: Any) -> str | None:
+        """The message for a coerced non-blank value that breaks the field's constraints."""
+        props = field.props
+        if "min" in self.constraints and props.get("min") is not None:
+            low = self.coerce(field, props["min"])
+            if value < low:
+                return f"must be at least {self.display(field, low)}"
+        if "max" in self.constraints and props.get("max") is not None:
+            high = self.coerce(field, props["max"])
+            if value > high:
+                return f"must be at most {self.display(field, high)}"
+        if "max_length" in self.constraints and props.get("max_length") is not None:
+            if len(value) > props["max_length"]:
+                return f"must be at most {props['max_length']} characters long"
+        if "pattern" in self.constraints and props.get("pattern"):
+            if not re.fullmatch(props["pattern"], value):
+                hint = props.get("pattern_message") or f"must match the pattern {props['pattern']}"
+                return hint
+        return None
+
+    def is_blank(self, value: Any) -> bool:
+        return value is None or value == "" or value == []
+
+    def default_options(self, field: FieldDef) -> dict[str, Any]:
+        """Options filled in when a field of this type is created without them."""
+        return {}
+
+
+_REGISTRY: dict[str, FieldType] = {}
+
+
+def register(cls: type[FieldType]) -> type[FieldType]:
+    """Class decorator: make a field type available under its `name`."""
+    _REGISTRY[cls.name] = cls()
+    return cls
+
+
+def field_type(name: str) -> FieldType:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown field type {name!r}") from None
+
+
+def field_types() -> dict[str, FieldType]:
+    return dict(_REGISTRY)

@@ -1,0 +1,105 @@
+"""Date and date-time field types."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tessera.meta.columns import UtcDateTime
+from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
+from tessera.meta.model import FieldDef
+
+_BOUND = {"type": "string", "maxLength": 40}
+
+
+@register
+class DateField(FieldType):
+    name = "date"
+    label = "Date"
+    formula_type = FormulaType.DATE
+    constraints = frozenset({"min", "max"})
+    options_schema = {"min": _BOUND, "max": _BOUND}
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.Date()
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": "string", "format": "date"}
+
+    def coerce(self, field: FieldDef, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                pass
+            try:
+                return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+            except ValueError:
+                pass
+        raise FieldValueError("must be a date like 2024-12-31")
+
+    def to_json(self, field: FieldDef, value: Any) -> Any:
+        return None if value is None else value.isoformat()
+
+    def display(self, field: FieldDef, value: Any) -> str:
+        return "" if value is None else value.isoformat()
+
+
+@register
+class DateTimeField(FieldType):
+    """A point in time; input without a zone is taken as UTC, output is always UTC."""
+
+    name = "datetime"
+    label = "Date and time"
+    formula_type = FormulaType.DATETIME
+    constraints = frozenset({"min", "max"})
+    options_schema = {"min": _BOUND, "max": _BOUND}
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return UtcDateTime()
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": "string", "format": "date-time"}
+
+    def input_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": "string", "format": "date-time", "pattern": r"^\d{4}-\d\d-\d\d"}
+
+    def coerce(self, field: FieldDef, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, date):
+            moment = datetime(value.year, value.month, value.day)
+        elif isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise FieldValueError(
+                    "must be a date and time like 2024-12-31T17:30:00Z"
+                ) from None
+        else:
+            raise FieldValueError("must be a date and time like 2024-12-31T17:30:00Z")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:
+            raise FieldValueError("is out of range") from None
+        # Microseconds are dropped so that both backends return what was written.
+        return moment.replace(microsecond=0)
+
+    def to_json(self, field: FieldDef, value: Any) -> Any:
+        return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    def display(self, field: FieldDef, value: Any) -> str:
+        return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

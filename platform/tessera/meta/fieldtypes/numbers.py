@@ -1,0 +1,254 @@
+"""Number field types: integer, decimal, currency, percent, rating and duration."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+
+from tessera.meta.columns import ScaledDecimal
+from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
+from tessera.meta.model import FieldDef
+
+_BOUND = {"type": ["number", "string"]}
+_INT64 = 2**63 - 1
+
+
+@register
+class IntegerField(FieldType):
+    name = "integer"
+    label = "Integer"
+    formula_type = FormulaType.NUMBER
+    constraints = frozenset({"min", "max"})
+    options_schema = {"min": {"type": "integer"}, "max": {"type": "integer"}}
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.BigInteger()
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": "integer", "minimum": -_INT64, "maximum": _INT64}
+
+    def coerce(self, field: FieldDef, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            raise FieldValueError("must be a whole number")
+        if isinstance(value, str):
+            text = value.strip().replace(",", "").replace("_", "")
+            if not re.fullmatch(r"[+-]?\d+(\.0*)?", text):
+                raise FieldValueError("must be a whole number")
+            value = int(text.split(".")[0])
+        elif isinstance(value, float):
+            if not value.is_integer():
+                raise FieldValueError("must be a whole number")
+            value = int(value)
+        elif isinstance(value, Decimal):
+            if value != value.to_integral_value():
+                raise FieldValueError("must be a whole number")
+            value = int(value)
+        elif not isinstance(value, int):
+            raise FieldValueError("must be a whole number")
+        if not -_INT64 <= value <= _INT64:
+            raise FieldValueError("is too large")
+        return value
+
+    def display(self, field: FieldDef, value: Any) -> str:
+        return "" if value is None else f"{value:,}"
+
+
+class _Decimal(FieldType):
+    formula_type = FormulaType.NUMBER
+    constraints = frozenset({"min", "max"})
+    default_precision = 18
+    default_scale = 2
+    options_schema = {
+        "precision": {"type": "integer", "minimum": 1, "maximum": 18},
+        "scale": {"type": "integer", "minimum": 0, "maximum": 10},
+        "min": _BOUND,
+        "max": _BOUND,
+    }
+
+    def scale(self, field: FieldDef) -> int:
+        return int(field.props.get("scale", self.default_scale))
+
+    def precision(self, field: FieldDef) -> int:
+        return int(field.props.get("precision", self.default_precision))
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return ScaledDecimal(self.precision(field), self.scale(field))
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "pattern": r"^-?\d+(\.\d+)?$",
+            "description": f"decimal with {self.scale(field)} places, as a string",
+        }
+
+    def input_schema(self, field: FieldDef) -> dict[str, Any]:
+        digits = self.precision(field) - self.scale(field)
+        bound = float(10**digits) - 1
+        return {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*[+-]?\d{1,18}(\.\d{0,10})?\s*$"},
+                {"type": "number", "minimum": -bound, "maximum": bound},
+            ]
+        }
+
+    def coerce(self, field: FieldDef, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            raise FieldValueError("must be a number")
+        try:
+            if isinstance(value, float):
+                number = Decimal(repr(value))
+            elif isinstance(value, str):
+                number = Decimal(value.strip().replace(",", "").replace("_", ""))
+            elif isinstance(value, int | Decimal):
+                number = Decimal(value)
+            else:
+                raise FieldValueError("must be a number")
+        except InvalidOperation:
+            raise FieldValueError("must be a number") from None
+        if not number.is_finite():
+            raise FieldValueError("must be a finite number")
+        scale = self.scale(field)
+        number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+        digits = self.precision(field) - scale
+        if abs(number) >= Decimal(10) ** digits:
+            raise FieldValueError(f"must have at most {digits} digits before the decimal point")
+        return number
+
+    def to_json(self, field: FieldDef, value: Any) -> Any:
+        return None if value is None else format(value, "f")
+
+    def display(self, field: FieldDef, value: Any) -> str:
+        return "" if value is None else f"{value:,.{self.scale(field)}f}"
+
+
+@register
+class DecimalField(_Decimal):
+    name = "decimal"
+    label = "Decimal"
+
+
+@register
+class CurrencyField(_Decimal):
+    name = "currency"
+    label = "Currency"
+    options_schema = {
+        **_Decimal.options_schema,
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+    }
+
+    def display(self, field: FieldDef, value: Any) -> str:
+        text = super().display(field, value)
+        code = field.props.get("currency")
+        return f"{text} {code}" if text and code else text
+
+
+@register
+class PercentField(_Decimal):
+    """A share written as percent: 12.5 means 12.5 %."""
+
+    name = "percent"
+    label = "Percent"
+    default_precision = 9
+    default_scale = 2
+
+    def display(self, field: FieldDef, value: Any) -> str:
+        return "" if value is None else f"{value:.{self.scale(field)}f} %"
+
+
+@register
+class RatingField(FieldType):
+    name = "rating"
+    label = "Rating"
+    formula_type = FormulaType.NUMBER
+    options_schema = {"max": {"type": "integer", "minimum": 1, "maximum": 10}}
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.SmallInteger()
+
+    def top(self, field: FieldDef) -> int:
+        return int(field.props.get("max", 5))
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": "integer", "minimum": 0, "maximum": self.top(field)}
+
+    def coerce(self, field: FieldDef, value: Any) -> Any:
+        number = IntegerField.coerce(self, field, value)  # type: ignore[arg-type]
+        if number is not None and not 0 <= number <= self.top(field):
+            raise FieldValueError(f"must be between 0 and {self.top(field)}")
+        return number
+
+    def display(self, field: FieldDef, value: Any) -> str:
+        return "" if value is None else "★" * value + "☆" * (self.top(field) - value)
+
+
+_ISO_DURATION = re.compile(
+    r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
+)
+_CLOCK = re.compile(r"^(?P<neg>-)?(?P<h>\d+):(?P<m>[0-5]?\d)(?::(?P<s>[0-5]?\d))?$")
+
+
+@register
+class DurationField(FieldType):
+    """A length of time, stored as whole seconds; input as seconds, `1:30`, or `PT1H30M`."""
+
+    name = "duration"
+    label = "Duration"
+    formula_type = FormulaType.DURATION
+    constraints = frozenset({"min", "max"})
+    options_schema = {"min": _BOUND, "max": _BOUND}
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.BigInteger()
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": "integer", "description": "seconds", "minimum": -_INT64, "maximum": _INT64}
+
+    def input_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {
+            "anyOf": [
+                {"type": "integer", "minimum": -(10**15), "maximum": 10**15},
+                {"type": "string", "pattern": r"^(\d+:[0-5]?\d(:[0-5]?\d)?|P(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?)$"},
+            ]
+        }
+
+    def coerce(self, field: FieldDef, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            raise FieldValueError("must be a duration in seconds, H:MM[:SS] or ISO 8601 (PT1H30M)")
+        if isinstance(value, int):
+            seconds = value
+        elif isinstance(value, float) and value.is_integer():
+            seconds = int(value)
+        elif isinstance(value, str) and (m := _CLOCK.match(value.strip())):
+            seconds = int(m["h"]) * 3600 + int(m["m"]) * 60 + int(m["s"] or 0)
+            seconds = -seconds if m["neg"] else seconds
+        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            seconds = int(value.strip())
+        elif isinstance(value, str) and (m := _ISO_DURATION.match(value.strip())) and value.strip() != "P":
+            seconds = (
+                int(m["d"] or 0) * 86400 + int(m["h"] or 0) * 3600
+                + int(m["m"] or 0) * 60 + int(m["s"] or 0)
+            )
+        else:
+            raise FieldValueError("must be a duration in seconds, H:MM[:SS] or ISO 8601 (PT1H30M)")
+        if abs(seconds) > _INT64:
+            raise FieldValueError("is too long")
+        return seconds
+
+    def display(self, field: FieldDef, value: Any) -> str:
+        if value is None:
+            return ""
+        sign, value = ("-" if value < 0 else ""), abs(value)
+        days, rest = divmod(value, 86400)
+        hours, rest = divmod(rest, 3600)
+        minutes, seconds = divmod(rest, 60)
+        parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")) if n]
+        return sign + (" ".join(parts) or "0s")

@@ -1,0 +1,135 @@
+"""Field types that point elsewhere: lookup (another record), user and attachment.
+
+Their values are checked against the database by the save pipeline, which asks each type's
+`reference` kind which table must hold the value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+
+from tessera.meta.columns import json_column
+from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
+from tessera.meta.model import FieldDef
+
+ON_DELETE = ("restrict", "set_null", "cascade")
+
+
+class _RecordId(FieldType):
+    formula_type = FormulaType.RECORD
+    convertible = False
+    #: What the value names: "record" of `props["target"]`, or "user".
+    reference: ClassVar[str]
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.BigInteger()
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+
+    def coerce(self, field: FieldDef, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, dict) and "id" in value:
+            value = value["id"]
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+            raise FieldValueError("must be the id of a record")
+        return value
+
+    def on_delete(self, field: FieldDef) -> str:
+        return str(field.props.get("on_delete", "set_null"))
+
+
+@register
+class LookupField(_RecordId):
+    """A reference to a record of another (or the same) object: a real foreign key."""
+
+    name = "lookup"
+    label = "Lookup"
+    reference = "record"
+    options_schema = {
+        "target": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
+        "on_delete": {"enum": list(ON_DELETE)},
+        "related_name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
+        "related_label": {"type": "string", "maxLength": 120},
+    }
+    required_options = ("target",)
+
+
+@register
+class UserField(_RecordId):
+    name = "user"
+    label = "User"
+    reference = "user"
+    options_schema = {"on_delete": {"enum": ["restrict", "set_null"]}}
+
+
+@register
+class AttachmentField(FieldType):
+    """Files kept on disk under the attachments directory; the row keeps their metadata."""
+
+    name = "attachment"
+    label = "Attachment"
+    formula_type = FormulaType.LIST
+    indexable = False
+    convertible = False
+    reference = "attachment"
+    options_schema = {
+        "max_files": {"type": "integer", "minimum": 1, "maximum": 100},
+        "accept": {"type": "array", "items": {"type": "string", "maxLength": 100}},
+    }
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return json_column()
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "name", "size", "content_type"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "size": {"type": "integer"},
+                    "content_type": {"type": "string"},
+                },
+            },
+        }
+
+    def input_schema(self, field: FieldDef) -> dict[str, Any]:
+        item = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+        return {
+            "type": "array",
+            "maxItems": field.props.get("max_files", 100),
+            "items": {"anyOf": [item, {"type": "object", "required": ["id"], "properties": {"id": item}}]},
+        }
+
+    def coerce(self, field: FieldDef, value: Any) -> Any:
+        if value is None or value == [] or value == "":
+            return None
+        if not isinstance(value, list):
+            raise FieldValueError("must be a list of uploaded file ids")
+        ids: list[str] = []
+        for item in value:
+            file_id = item.get("id") if isinstance(item, dict) else item
+            if not isinstance(file_id, str) or len(file_id) != 32 or not _is_hex(file_id):
+                raise FieldValueError("must be a list of uploaded file ids")
+            if file_id not in ids:
+                ids.append(file_id)
+        limit = field.props.get("max_files")
+        if limit and len(ids) > limit:
+            raise FieldValueError(f"allows at most {limit} files")
+        # The save pipeline replaces each id with the file's stored metadata.
+        return [{"id": file_id} for file_id in ids]
+
+    def display(self, field: FieldDef, value: Any) -> str:
+        return ", ".join(item.get("name", item["id"]) for item in value or [])
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)

@@ -1,0 +1,148 @@
+"""Text-like field types: text, long text, rich text, e-mail, phone and URL."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import nh3
+import sqlalchemy as sa
+
+from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
+from tessera.meta.model import FieldDef
+
+_LENGTH_OPTIONS = {
+    "max_length": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+    "pattern": {"type": "string", "format": "regex", "maxLength": 500},
+    "pattern_message": {"type": "string", "maxLength": 200},
+}
+
+
+class _Text(FieldType):
+    formula_type = FormulaType.TEXT
+    constraints = frozenset({"max_length", "pattern"})
+    options_schema = _LENGTH_OPTIONS
+    #: Longest value accepted when the field sets no max_length.
+    hard_limit = 10_000
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.Text()
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        limit = field.props.get("max_length") or self.hard_limit
+        return {"type": "string", "maxLength": limit}
+
+    def coerce(self, field: FieldDef, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise FieldValueError("must be text")
+        text = str(value)
+        if "\x00" in text:
+            raise FieldValueError("must not contain NUL characters")
+        text = self.normalize(text)
+        if text == "":
+            return None
+        limit = field.props.get("max_length") or self.hard_limit
+        if len(text) > limit:
+            raise FieldValueError(f"must be at most {limit} characters long")
+        return text
+
+    def normalize(self, text: str) -> str:
+        return text.strip()
+
+
+@register
+class TextField(_Text):
+    name = "text"
+    label = "Text"
+    hard_limit = 1_000
+
+
+@register
+class LongTextField(_Text):
+    name = "long_text"
+    label = "Long text"
+    hard_limit = 100_000
+    indexable = False
+
+    def normalize(self, text: str) -> str:
+        return text.rstrip()
+
+
+@register
+class RichTextField(_Text):
+    """HTML written in an editor, cleaned of scripts and event handlers on the way in."""
+
+    name = "rich_text"
+    label = "Rich text"
+    hard_limit = 200_000
+    indexable = False
+    constraints = frozenset({"max_length"})
+    options_schema = {"max_length": _LENGTH_OPTIONS["max_length"]}
+
+    def normalize(self, text: str) -> str:
+        return nh3.clean(text).strip()
+
+    def display(self, field: FieldDef, value: Any) -> str:
+        if value is None:
+            return ""
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", value)).strip()
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@register
+class EmailField(_Text):
+    name = "email"
+    label = "E-mail"
+    hard_limit = 254
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": "string", "format": "email", "maxLength": self.hard_limit}
+
+    def input_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": "string", "maxLength": self.hard_limit}
+
+    def normalize(self, text: str) -> str:
+        text = text.strip()
+        if text and not _EMAIL.match(text):
+            raise FieldValueError("must be an e-mail address like name@example.com")
+        local, _, domain = text.rpartition("@")
+        return f"{local}@{domain.lower()}" if text else text
+
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{2,30}$")
+
+
+@register
+class PhoneField(_Text):
+    name = "phone"
+    label = "Phone"
+    hard_limit = 40
+
+    def normalize(self, text: str) -> str:
+        text = text.strip()
+        if text and not _PHONE.match(text):
+            raise FieldValueError("must be a phone number: digits, spaces, ( ) - . and a leading +")
+        return text
+
+
+@register
+class UrlField(_Text):
+    name = "url"
+    label = "URL"
+    hard_limit = 2_000
+
+    def normalize(self, text: str) -> str:
+        text = text.strip()
+        if not text:
+            return text
+        if "://" not in text:
+            text = "https://" + text
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
+            raise FieldValueError("must be a web address like https://example.com")
+        return text

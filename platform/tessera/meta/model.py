@@ -1,0 +1,139 @@
+"""Objects and fields as read-only definitions, parsed from their metadata documents.
+
+A document is the JSON a builder writes; a definition is the same document with the
+questions everyone asks of it answered once (which type, which column, which fields).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tessera.meta.fieldtypes.base import FieldType
+
+#: Columns every object table has; field api_names may not take these names.
+SYSTEM_COLUMNS = (
+    "id", "version", "created_at", "created_by", "updated_at", "updated_by", "owner",
+    "deleted_at", "deleted_by", "deleted_batch",
+)
+#: System columns a client may write.
+WRITABLE_SYSTEM_COLUMNS = ("owner",)
+
+
+@dataclass(frozen=True, eq=False)
+class FieldDef:
+    """One field of an object; `props` is the whole field document."""
+
+    props: Mapping[str, Any]
+
+    @property
+    def uid(self) -> str:
+        return str(self.props["uid"])
+
+    @property
+    def api_name(self) -> str:
+        return str(self.props["api_name"])
+
+    @property
+    def label(self) -> str:
+        return str(self.props.get("label") or self.api_name)
+
+    @property
+    def type(self) -> str:
+        return str(self.props["type"])
+
+    @property
+    def column(self) -> str:
+        """The physical column name: readable, and renamed with the field."""
+        return self.api_name
+
+    @property
+    def required(self) -> bool:
+        return bool(self.props.get("required"))
+
+    @property
+    def unique(self) -> bool:
+        return bool(self.props.get("unique"))
+
+    @property
+    def indexed(self) -> bool:
+        return bool(self.props.get("indexed"))
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.props.get("read_only")) or self.ftype.system_generated
+
+    @property
+    def default(self) -> Any:
+        return self.props.get("default")
+
+    @property
+    def help_text(self) -> str:
+        return str(self.props.get("help_text") or "")
+
+    @cached_property
+    def ftype(self) -> FieldType:
+        from tessera.meta.fieldtypes import field_type
+
+        return field_type(self.type)
+
+    @property
+    def stored(self) -> bool:
+        return self.ftype.stored
+
+
+@dataclass(frozen=True, eq=False)
+class ObjectDef:
+    """An object (a kind of record) and its fields, from an `objects` document."""
+
+    doc: Mapping[str, Any]
+    version: int = 1
+    fields: tuple[FieldDef, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", tuple(FieldDef(f) for f in self.doc.get("fields", [])))
+
+    @property
+    def uid(self) -> str:
+        return str(self.doc["uid"])
+
+    @property
+    def api_name(self) -> str:
+        return str(self.doc["api_name"])
+
+    @property
+    def label(self) -> str:
+        return str(self.doc.get("label") or self.api_name)
+
+    @property
+    def table_name(self) -> str:
+        return self.api_name
+
+    @cached_property
+    def _by_name(self) -> dict[str, FieldDef]:
+        return {f.api_name: f for f in self.fields}
+
+    @cached_property
+    def _by_uid(self) -> dict[str, FieldDef]:
+        return {f.uid: f for f in self.fields}
+
+    def field(self, api_name: str) -> FieldDef | None:
+        return self._by_name.get(api_name)
+
+    def field_by_uid(self, uid: str) -> FieldDef | None:
+        return self._by_uid.get(uid)
+
+    @property
+    def stored_fields(self) -> tuple[FieldDef, ...]:
+        return tuple(f for f in self.fields if f.stored)
+
+    @property
+    def name_field(self) -> FieldDef | None:
+        """The field that names a record in lists and lookups."""
+        named = self.doc.get("name_field")
+        if named and (found := self.field(named)):
+            return found
+        return next((f for f in self.fields if f.type == "text"), None)

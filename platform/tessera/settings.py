@@ -1,0 +1,101 @@
+"""Tessera's settings, read from `TESSERA_*` environment variables and checked at start.
+
+A bad value stops the process with one message naming the variable, what was given and
+what is expected, instead of a traceback from deep inside a driver later on.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+class SettingsError(ValueError):
+    """A `TESSERA_*` variable holds a value Tessera cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///./tessera.db"
+    redis_url: str | None = None
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    admin_email: str | None = None
+    admin_password: str | None = None
+    attachments_dir: Path = Path("./attachments")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def url(self) -> URL:
+        return make_url(self.database_url)
+
+    @property
+    def backend(self) -> str:
+        return self.url.get_backend_name()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        if (raw := env.get("TESSERA_DATABASE_URL")) is not None:
+            values["database_url"] = _database_url(raw)
+        if (raw := env.get("TESSERA_REDIS_URL")):
+            if not raw.startswith(("redis://", "rediss://", "unix://")):
+                raise SettingsError(
+                    f"TESSERA_REDIS_URL={raw!r} is not a Redis URL; expected redis://host:port/db"
+                )
+            values["redis_url"] = raw
+        if (raw := env.get("TESSERA_SECRET_KEY")) is not None:
+            if len(raw) < 16:
+                raise SettingsError("TESSERA_SECRET_KEY must be at least 16 characters long")
+            values["secret_key"] = raw
+        if (raw := env.get("TESSERA_ADMIN_EMAIL")):
+            if "@" not in raw:
+                raise SettingsError(f"TESSERA_ADMIN_EMAIL={raw!r} is not an e-mail address")
+            values["admin_email"] = raw.strip().lower()
+        if (raw := env.get("TESSERA_ADMIN_PASSWORD")):
+            values["admin_password"] = raw
+        if bool(values.get("admin_email")) != bool(values.get("admin_password")):
+            raise SettingsError(
+                "TESSERA_ADMIN_EMAIL and TESSERA_ADMIN_PASSWORD must be set together"
+            )
+        if (raw := env.get("TESSERA_ATTACHMENTS_DIR")):
+            values["attachments_dir"] = Path(raw)
+        if (raw := env.get("TESSERA_HOST")):
+            values["host"] = raw
+        if (raw := env.get("TESSERA_PORT")) is not None:
+            if not raw.isdigit() or not 0 < int(raw) < 65536:
+                raise SettingsError(f"TESSERA_PORT={raw!r} is not a port number (1-65535)")
+            values["port"] = int(raw)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _database_url(raw: str) -> str:
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise SettingsError(
+            f"TESSERA_DATABASE_URL={raw!r} is not a database URL; expected "
+            "sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/name"
+        ) from None
+    if url.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise SettingsError(
+            f"TESSERA_DATABASE_URL uses {url.get_backend_name()!r}; Tessera runs on "
+            + " or ".join(SUPPORTED_BACKENDS)
+        )
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() not in ("psycopg", ""):
+        raise SettingsError(
+            "TESSERA_DATABASE_URL: PostgreSQL is reached through psycopg 3; "
+            "write postgresql+psycopg://…"
+        )
+    if url.get_backend_name() == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
