@@ -1,0 +1,44 @@
+"""The FastAPI application: routers, problem handlers and the metadata-driven OpenAPI."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi import FastAPI
+
+from tessera.api import auth, meta, openapi, problems, records
+from tessera.runtime.platform import Runtime
+from tessera.settings import Settings
+
+
+def create_app(runtime: Runtime | None = None) -> FastAPI:
+    runtime = runtime or Runtime(Settings.from_env())
+    app = FastAPI(title="Tessera", version="0.1.0", openapi_url="/api/v1/openapi.json",
+                  docs_url="/api/v1/docs", redoc_url=None)
+    app.state.runtime = runtime
+    problems.install(app)
+    for router in (auth.router, meta.router, records.router):
+        app.include_router(router, prefix="/api/v1")
+
+    cache: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def current_openapi() -> dict[str, Any]:
+        with runtime.read() as conn:
+            snap = runtime.snapshot(conn)
+        with lock:
+            if cache.get("revision") != snap.revision:
+                cache["spec"] = openapi.build(app, list(snap.objects.values()))
+                cache["revision"] = snap.revision
+            return cache["spec"]
+
+    app.openapi = current_openapi  # type: ignore[method-assign]
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        with runtime.read() as conn:
+            runtime.snapshot(conn)
+        return {"status": "ok"}
+
+    return app

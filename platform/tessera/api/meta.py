@@ -1,0 +1,156 @@
+"""Metadata endpoints: objects and their fields, history, trash and "where is this used"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from tessera.api import deps
+from tessera.auth.actor import Actor
+from tessera.meta.documents import base_schema, field_schema
+from tessera.meta.fieldtypes import field_types
+from tessera.runtime.platform import Runtime
+
+router = APIRouter(prefix="/meta", tags=["metadata"])
+Name = str
+
+
+@router.get("/field-types")
+def list_field_types(_: Actor = Depends(deps.actor)) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "label": t.label, "formula_type": t.formula_type, "stored": t.stored,
+         "schema": field_schema(name)}
+        for name, t in sorted(field_types().items())
+    ]
+
+
+@router.get("/schemas/{kind}")
+def kind_schema(kind: str, _: Actor = Depends(deps.actor)) -> dict[str, Any]:
+    from tessera.errors import NotFound
+
+    try:
+        return base_schema(kind)
+    except FileNotFoundError:
+        raise NotFound(f"There is no metadata kind {kind!r}.") from None
+
+
+@router.get("/trash")
+def trash(_: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    return rt.metadata.trash()
+
+
+@router.get("/objects")
+def list_objects(_: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
+    return rt.metadata.list_objects()
+
+
+@router.post("/objects", status_code=201)
+def create_object(response: Response, body: Any = Depends(deps.json_body),
+                  who: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    created = rt.metadata.create_object(who, body)
+    response.headers["Location"] = f"/api/v1/meta/objects/{created['api_name']}"
+    return created
+
+
+@router.get("/objects/{object}")
+def get_object(object: Name, _: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    return rt.metadata.get_object(object)
+
+
+@router.patch("/objects/{object}")
+def update_object(object: Name, force: bool = Query(False), body: Any = Depends(deps.json_body),
+                  version: int | None = Depends(deps.if_match),
+                  who: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    return rt.metadata.update_object(who, object, body, force=force, expected_version=version)
+
+
+@router.delete("/objects/{object}", status_code=204)
+def delete_object(object: Name, force: bool = Query(False), who: Actor = Depends(deps.builder),
+                  rt: Runtime = Depends(deps.runtime)) -> Response:
+    rt.metadata.delete_object(who, object, force=force)
+    return Response(status_code=204)
+
+
+@router.post("/objects/{object}/restore")
+def restore_object(object: Name, who: Actor = Depends(deps.builder),
+                   rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    return rt.metadata.restore_object(who, object)
+
+
+@router.post("/objects/{object}/purge", status_code=204)
+def purge_object(object: Name, who: Actor = Depends(deps.builder),
+                 rt: Runtime = Depends(deps.runtime)) -> Response:
+    rt.metadata.purge_object(who, object)
+    return Response(status_code=204)
+
+
+@router.get("/objects/{object}/history")
+def object_history(object: Name, _: Actor = Depends(deps.builder),
+                   rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
+    return rt.metadata.history(object)
+
+
+@router.get("/objects/{object}/where-used")
+def object_where_used(object: Name, _: Actor = Depends(deps.builder),
+                      rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
+    return rt.metadata.where_used(object)
+
+
+@router.get("/objects/{object}/fields")
+def list_fields(object: Name, _: Actor = Depends(deps.actor),
+                rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
+    return rt.metadata.get_object(object)["fields"]
+
+
+@router.post("/objects/{object}/fields", status_code=201)
+def add_field(object: Name, response: Response, body: Any = Depends(deps.json_body),
+              who: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    created = rt.metadata.add_field(who, object, body)
+    response.headers["Location"] = f"/api/v1/meta/objects/{object}/fields/{created['api_name']}"
+    return created
+
+
+@router.get("/objects/{object}/fields/{field}")
+def get_field(object: Name, field: Name, _: Actor = Depends(deps.actor),
+              rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    return rt.metadata.get_field(object, field)
+
+
+@router.patch("/objects/{object}/fields/{field}")
+def update_field(object: Name, field: Name, force: bool = Query(False),
+                 body: Any = Depends(deps.json_body), who: Actor = Depends(deps.builder),
+                 rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    return rt.metadata.update_field(who, object, field, body, force=force)
+
+
+@router.delete("/objects/{object}/fields/{field}", status_code=204)
+def delete_field(object: Name, field: Name, force: bool = Query(False),
+                 who: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Response:
+    rt.metadata.delete_field(who, object, field, force=force)
+    return Response(status_code=204)
+
+
+@router.post("/objects/{object}/fields/{field}/restore")
+def restore_field(object: Name, field: Name, who: Actor = Depends(deps.builder),
+                  rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    return rt.metadata.restore_field(who, object, field)
+
+
+@router.post("/objects/{object}/fields/{field}/purge", status_code=204)
+def purge_field(object: Name, field: Name, who: Actor = Depends(deps.builder),
+                rt: Runtime = Depends(deps.runtime)) -> Response:
+    rt.metadata.purge_field(who, object, field)
+    return Response(status_code=204)
+
+
+@router.get("/objects/{object}/fields/{field}/history")
+def field_history(object: Name, field: Name, _: Actor = Depends(deps.builder),
+                  rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
+    return rt.metadata.history(object, field)
+
+
+@router.get("/objects/{object}/fields/{field}/where-used")
+def field_where_used(object: Name, field: Name, _: Actor = Depends(deps.builder),
+                     rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
+    return rt.metadata.where_used(object, field)

@@ -1,0 +1,185 @@
+"""`/api/v1/openapi.json`: the static routes plus, for every object, its record paths and
+schemas, rebuilt whenever metadata changes so generated clients know every field."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from tessera.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA
+from tessera.meta.model import ObjectDef
+from tessera.runtime.records import MAX_BULK, MAX_LIMIT
+
+_GENERIC = "/api/v1/records/{object}"
+_PROBLEMS = {
+    "400": "Malformed request", "401": "Not signed in", "403": "Not allowed",
+    "404": "Not found", "409": "Conflicts with stored data", "412": "Stale version",
+    "422": "Invalid input",
+}
+_SYSTEM = {
+    "id": {"type": "integer"},
+    "version": {"type": "integer"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "created_by": {"type": ["integer", "null"]},
+    "updated_at": {"type": "string", "format": "date-time"},
+    "updated_by": {"type": ["integer", "null"]},
+    "owner": {"type": ["integer", "null"]},
+}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    if not schema:
+        return {}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _problem_responses(*codes: str) -> dict[str, Any]:
+    return {
+        code: {"description": _PROBLEMS[code],
+               "content": {MEDIA_TYPE: {"schema": _ref("Problem")}}}
+        for code in codes
+    }
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _schema_name(obj: ObjectDef) -> str:
+    return "".join(part.title() for part in obj.api_name.split("_"))
+
+
+def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
+    name = _schema_name(obj)
+    record = {"type": "object", "title": f"{obj.label} record",
+              "required": [*_SYSTEM, *(f.api_name for f in obj.stored_fields)],
+              "properties": copy.deepcopy(_SYSTEM)}
+    create: dict[str, Any] = {"type": "object", "title": f"New {obj.label}",
+                              "additionalProperties": False,
+                              "properties": {"owner": {"type": ["integer", "null"], "minimum": 1}}}
+    required = []
+    for fdef in obj.stored_fields:
+        record["properties"][fdef.api_name] = _nullable(fdef.ftype.value_schema(fdef))
+        record["properties"][fdef.api_name]["description"] = fdef.help_text or fdef.label
+        if fdef.read_only:
+            continue
+        create["properties"][fdef.api_name] = _nullable(fdef.ftype.input_schema(fdef))
+        if fdef.required and fdef.default is None:
+            required.append(fdef.api_name)
+    if required:
+        create["required"] = required
+    patch = copy.deepcopy(create)
+    patch.pop("required", None)
+    patch["title"] = f"Changes to a {obj.label}"
+    patch["properties"]["version"] = {"type": "integer", "description": "expected version"}
+    patch["properties"]["id"] = {"type": "integer"}
+    trashed = copy.deepcopy(record)
+    trashed["properties"].update(deleted_at={"type": "string", "format": "date-time"},
+                                 deleted_by={"type": ["integer", "null"]})
+    page = {"type": "object", "required": ["data", "next_cursor"], "properties": {
+        "data": {"type": "array", "items": _ref(f"{name}Record")},
+        "next_cursor": {"type": ["string", "null"]},
+        "total": {"type": "integer"}, "total_capped": {"type": "boolean"},
+    }}
+    trash_page = copy.deepcopy(page)
+    trash_page["properties"]["data"]["items"] = _ref(f"{name}TrashedRecord")
+    return {f"{name}Record": record, f"{name}Input": create, f"{name}Patch": patch,
+            f"{name}Page": page, f"{name}TrashedRecord": trashed, f"{name}TrashPage": trash_page}
+
+
+def object_paths(obj: ObjectDef) -> dict[str, Any]:
+    name, base = _schema_name(obj), f"/api/v1/records/{obj.api_name}"
+    record_id = {"name": "record_id", "in": "path", "required": True,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+    if_match = {"name": "If-Match", "in": "header", "required": False,
+                "schema": {"type": "string", "pattern": r'^(W/)?"?\d{1,18}"?$'}}
+    query = [
+        {"name": "fields", "in": "query", "schema": {"type": "string"}},
+        {"name": "sort", "in": "query", "schema": {"type": "string"}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
+        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+        {"name": "expand", "in": "query", "schema": {"type": "string"}},
+        {"name": "total", "in": "query", "schema": {"type": "boolean"}},
+    ]
+    tag = [f"records: {obj.api_name}"]
+    single = _ref(f"{name}Record")
+    return {
+        base: {
+            "get": {"tags": tag, "operationId": f"list_{obj.api_name}", "parameters": query,
+                    "summary": f"List {obj.label} records",
+                    "responses": {"200": _json(_ref(f"{name}Page")), **_problem_responses("400", "401", "403", "404", "422")}},
+            "post": {"tags": tag, "operationId": f"create_{obj.api_name}",
+                     "summary": f"Create one {obj.label} record, or up to {MAX_BULK} in one array",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                         _ref(f"{name}Input"),
+                         {"type": "array", "minItems": 1, "maxItems": MAX_BULK, "items": _ref(f"{name}Input")},
+                     ]}}}},
+                     "responses": {"201": _json({"oneOf": [single, {"type": "object", "required": ["data"], "properties": {
+                         "data": {"type": "array", "items": single}}}]}, "Created"),
+                         **_problem_responses("400", "401", "403", "404", "409", "422")}},
+        },
+        f"{base}/trash": {
+            "get": {"tags": tag, "operationId": f"trash_{obj.api_name}", "parameters": query[1:4],
+                    "summary": f"{obj.label} records in the trash",
+                    "responses": {"200": _json(_ref(f"{name}TrashPage")), **_problem_responses("400", "401", "403", "404", "422")}},
+        },
+        f"{base}/{{record_id}}": {
+            "parameters": [record_id],
+            "get": {"tags": tag, "operationId": f"get_{obj.api_name}",
+                    "parameters": [query[0], query[4]],
+                    "responses": {"200": _json(single), **_problem_responses("400", "401", "403", "404", "422")}},
+            "patch": {"tags": tag, "operationId": f"update_{obj.api_name}", "parameters": [if_match],
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(f"{name}Patch")}}},
+                      "responses": {"200": _json(single), **_problem_responses("400", "401", "403", "404", "409", "412", "422")}},
+            "delete": {"tags": tag, "operationId": f"delete_{obj.api_name}", "parameters": [if_match],
+                       "responses": {"200": _json({"type": "object", "required": ["id", "deleted"]}),
+                                     **_problem_responses("400", "401", "403", "404", "409", "412")}},
+        },
+        f"{base}/{{record_id}}/restore": {
+            "parameters": [record_id],
+            "post": {"tags": tag, "operationId": f"restore_{obj.api_name}",
+                     "responses": {"200": _json(single), **_problem_responses("400", "401", "403", "404", "409")}},
+        },
+        f"{base}/{{record_id}}/history": {
+            "parameters": [record_id],
+            "get": {"tags": tag, "operationId": f"history_{obj.api_name}",
+                    "responses": {"200": _json({"type": "array", "items": {"type": "object", "required": ["at", "action"]}}),
+                                  **_problem_responses("400", "401", "403", "404")}},
+        },
+    }
+
+
+def build(app: FastAPI, objects: list[ObjectDef]) -> dict[str, Any]:
+    spec = get_openapi(title="Tessera API", version=app.version, routes=app.routes,
+                       description="Every object's records, and the metadata that defines them.")
+    paths = {p: item for p, item in spec.get("paths", {}).items() if not p.startswith(_GENERIC)}
+    for item in paths.values():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            responses.update(_problem_responses("400", "401", "403", "404", "409", "412", "422"))
+    components = spec.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["Problem"] = PROBLEM_SCHEMA
+    for obj in objects:
+        paths.update(object_paths(obj))
+        schemas.update(object_schemas(obj))
+    spec["paths"] = paths
+    components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    spec["security"] = [{"bearer": []}]
+    token_path = paths.get("/api/v1/auth/token", {}).get("post")
+    if token_path is not None:
+        token_path["security"] = []
+        token_path["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["email", "password"],
+            "properties": {"email": {"type": "string"}, "password": {"type": "string"}}}}}}
+    return spec

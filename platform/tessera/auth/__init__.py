@@ -1,0 +1,1 @@
+"""Identity and permissions: users, sign-in tokens, and who is acting."""

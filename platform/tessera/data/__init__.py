@@ -1,0 +1,1 @@
+"""The shared data layer: platform tables, physical object tables, records and history."""

@@ -1,0 +1,151 @@
+"""The platform's own tables (`tessera_*`); their schema is managed by Alembic revisions."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tessera.meta.columns import UtcDateTime, json_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=NAMING)
+
+
+def id_type() -> sa.types.TypeEngine[int]:
+    """A 64-bit key that is SQLite's rowid alias (so it autoincrements there too)."""
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+users = sa.Table(
+    "tessera_users", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.String(200)),
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("manager_id", sa.BigInteger, sa.ForeignKey("tessera_users.id", ondelete="SET NULL")),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+tokens = sa.Table(
+    "tessera_tokens", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("tessera_users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime),
+    sa.Column("revoked_at", UtcDateTime),
+)
+
+documents = sa.Table(
+    "tessera_meta", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("uid", sa.String(40), nullable=False, unique=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("api_name", sa.String(63), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False, server_default="active"),
+    sa.Column("body", json_column(), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.BigInteger),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("updated_by", sa.BigInteger),
+    sa.UniqueConstraint("kind", "api_name"),
+)
+
+document_history = sa.Table(
+    "tessera_meta_history", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("doc_uid", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("summary", sa.String(500), nullable=False, server_default=""),
+    sa.Column("actor_id", sa.BigInteger),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("before", json_column()),
+    sa.Column("after", json_column()),
+    sa.Index("ix_tessera_meta_history_doc", "doc_uid", "id"),
+)
+
+dependencies = sa.Table(
+    "tessera_dependencies", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("source_uid", sa.String(40), nullable=False, index=True),
+    sa.Column("source_kind", sa.String(40), nullable=False),
+    sa.Column("via", sa.String(60), nullable=False),
+    sa.Column("path", sa.String(300), nullable=False),
+    sa.Column("target_object_uid", sa.String(40), nullable=False),
+    sa.Column("target_field_uid", sa.String(40)),
+    sa.Index("ix_tessera_dependencies_target", "target_object_uid", "target_field_uid"),
+)
+
+meta_state = sa.Table(
+    "tessera_meta_state", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+)
+
+record_history = sa.Table(
+    "tessera_record_history", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("object_uid", sa.String(40), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("field_uid", sa.String(40)),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("actor_id", sa.BigInteger),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("old", json_column()),
+    sa.Column("new", json_column()),
+    sa.Index("ix_tessera_record_history_record", "object_uid", "record_id", "id"),
+)
+
+outbox = sa.Table(
+    "tessera_outbox", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("event", sa.String(60), nullable=False),
+    sa.Column("object_uid", sa.String(40)),
+    sa.Column("record_ids", json_column(), nullable=False),
+    sa.Column("payload", json_column(), nullable=False),
+    sa.Column("actor_id", sa.BigInteger),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("available_at", UtcDateTime, nullable=False),
+    sa.Column("processed_at", UtcDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_tessera_outbox_pending", "processed_at", "available_at"),
+)
+
+sequences = sa.Table(
+    "tessera_sequences", metadata,
+    sa.Column("field_uid", sa.String(40), primary_key=True),
+    sa.Column("next_value", sa.BigInteger, nullable=False),
+)
+
+attachments = sa.Table(
+    "tessera_attachments", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_by", sa.BigInteger),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+trash_links = sa.Table(
+    "tessera_trash_links", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("batch", sa.String(32), nullable=False, index=True),
+    sa.Column("object_uid", sa.String(40), nullable=False),
+    sa.Column("field_uid", sa.String(40), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("target_id", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Wiring: the metadata cache, the save pipeline and its hooks, events and jobs."""

@@ -1,0 +1,84 @@
+"""The metadata each process works from, cached and reloaded the moment it changes.
+
+A snapshot holds every object definition and its SQLAlchemy table. Before using it, a
+request reads the global metadata revision in its own transaction (one indexed row); when
+another process has changed metadata the revision differs and the snapshot is rebuilt, so
+every API and worker process sees a change at once without a message bus.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tessera.data import metastore
+from tessera.data.schema import build_table
+from tessera.errors import NotFound
+from tessera.meta.model import FieldDef, ObjectDef
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    revision: int
+    objects: dict[str, ObjectDef]
+    trashed: dict[str, ObjectDef]
+    tables: dict[str, sa.Table]
+    by_uid: dict[str, ObjectDef] = field(default_factory=dict)
+
+    def object(self, api_name: str) -> ObjectDef:
+        try:
+            return self.objects[api_name]
+        except KeyError:
+            raise NotFound(f"There is no object named {api_name!r}.") from None
+
+    def table(self, obj: ObjectDef) -> sa.Table:
+        return self.tables[obj.api_name]
+
+    def children(self, obj: ObjectDef) -> list[tuple[ObjectDef, FieldDef]]:
+        """Lookup fields, on any active object, that point at `obj`."""
+        return [
+            (other, f)
+            for other in self.objects.values()
+            for f in other.stored_fields
+            if f.type == "lookup" and f.props.get("target") == obj.api_name
+        ]
+
+
+def load_snapshot(conn: Connection, revision: int) -> Snapshot:
+    metadata = sa.MetaData()
+    objects: dict[str, ObjectDef] = {}
+    trashed: dict[str, ObjectDef] = {}
+    for doc in metastore.all_documents(conn, "objects", states=("active", "trash")):
+        obj = ObjectDef(doc.body, version=doc.version)
+        (objects if doc.state == "active" else trashed)[obj.api_name] = obj
+    tables = {name: build_table(obj, metadata) for name, obj in objects.items()}
+    by_uid = {o.uid: o for o in (*objects.values(), *trashed.values())}
+    return Snapshot(revision, objects, trashed, tables, by_uid)
+
+
+class Catalog:
+    """The per-process cache of metadata snapshots."""
+
+    def __init__(self) -> None:
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def current(self, conn: Connection) -> Snapshot:
+        revision = metastore.revision(conn)
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.revision == revision:
+            return snapshot
+        with self._lock:
+            snapshot = self._snapshot
+            if snapshot is None or snapshot.revision != revision:
+                snapshot = load_snapshot(conn, revision)
+                # Only move forward: a slow reader must not replace a newer snapshot.
+                if self._snapshot is None or self._snapshot.revision <= revision:
+                    self._snapshot = snapshot
+            return snapshot
+
+    def invalidate(self) -> None:
+        self._snapshot = None

@@ -1,0 +1,641 @@
+"""Changes to objects and fields: validated, applied to the physical schema and recorded.
+
+Every change is computed as the difference between the stored object document and the
+new one, so the object endpoint, the field endpoints and template installs share one path.
+Each runs in one transaction with its DDL: data that would not survive the change (blanks
+in a field made required, values that do not convert, options still in use) refuse it with
+the ids of the records in the way, and nothing changes.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tessera.auth.actor import Actor
+from tessera.data import metastore
+from tessera.data.engine import schema_transaction
+from tessera.data.schema import SchemaEditor, build_table, field_indexes, foreign_key
+from tessera.data.tables import sequences
+from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from tessera.meta import dependencies as deps
+from tessera.meta.documents import normalize_field, normalize_object, object_problems
+from tessera.meta.fieldtypes import FieldValueError
+from tessera.meta.model import FieldDef, ObjectDef
+from tessera.runtime.catalog import Snapshot
+
+#: How many offending record ids an error lists.
+SHOWN_IDS = 100
+_BATCH = 1000
+
+
+@dataclass
+class MetadataService:
+    """Creates, changes, trashes, restores and purges objects and fields."""
+
+    runtime: Any  # tessera.runtime.platform.Runtime; typed loosely to avoid a cycle
+
+    # -- reading ------------------------------------------------------------------------
+    def list_objects(self) -> list[dict[str, Any]]:
+        with self.runtime.read() as conn:
+            return [self._out(obj) for obj in self.runtime.snapshot(conn).objects.values()]
+
+    def get_object(self, api_name: str) -> dict[str, Any]:
+        with self.runtime.read() as conn:
+            return self._out(self.runtime.snapshot(conn).object(api_name))
+
+    def get_field(self, object_name: str, field_name: str) -> dict[str, Any]:
+        with self.runtime.read() as conn:
+            obj = self.runtime.snapshot(conn).object(object_name)
+            return dict(_field(obj, field_name).props)
+
+    def history(self, api_name: str, field_name: str | None = None) -> list[dict[str, Any]]:
+        with self.runtime.read() as conn:
+            doc = self._stored(conn, api_name, states=("active", "trash"))
+            entries = metastore.history(conn, doc.uid)
+        if field_name is None:
+            return entries
+        uid = _field(ObjectDef(doc.body), field_name).uid
+        return [e for e in entries if _field_doc(e["before"], uid) != _field_doc(e["after"], uid)]
+
+    def where_used(self, api_name: str, field_name: str | None = None) -> list[dict[str, Any]]:
+        with self.runtime.read() as conn:
+            obj = self.runtime.snapshot(conn).object(api_name)
+            field_uid = _field(obj, field_name).uid if field_name else None
+            found = metastore.dependents(conn, obj.uid, field_uid, whole_object=False)
+            return [d.as_json() for d in found if d.source_uid != obj.uid or field_uid]
+
+    def trash(self) -> dict[str, Any]:
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            return {
+                "objects": [self._out(o) for o in snap.trashed.values()],
+                "fields": [
+                    {"object": o.api_name, **f} for o in snap.objects.values()
+                    for f in o.doc.get("trash", [])
+                ],
+            }
+
+    # -- objects ------------------------------------------------------------------------
+    def create_object(self, actor: Actor, doc: Any) -> dict[str, Any]:
+        _raise_problems(object_problems(doc))
+        body = normalize_object(doc)
+        body.pop("trash", None)
+        with schema_transaction(self.runtime.engine) as conn:
+            snap = self.runtime.snapshot(conn)
+            if metastore.find_document(conn, "objects", body["api_name"]):
+                raise Conflict(f"An object named {body['api_name']!r} exists already (or is in the trash).",
+                               [FieldProblem("/api_name", "is taken", "taken")])
+            if _table_exists(conn, body["api_name"]):
+                raise Conflict(f"A table named {body['api_name']!r} exists in the database.",
+                               [FieldProblem("/api_name", "is taken", "taken")])
+            obj = ObjectDef(body)
+            self._check_references(snap, obj)
+            SchemaEditor(conn).create_object(obj)
+            stored = metastore.insert_document(conn, "objects", body, actor.user_id)
+            self._resolve_dependencies(conn, snap, stored, obj)
+            return self._out(ObjectDef(stored.body, stored.version))
+
+    def update_object(self, actor: Actor, api_name: str, changes: Any, *, force: bool = False,
+                      expected_version: int | None = None) -> dict[str, Any]:
+        """Apply a partial object document: given keys replace stored ones; a `fields`
+        list is the complete new list of fields (missing ones go to the trash)."""
+        if not isinstance(changes, dict):
+            raise InvalidInput("The change must be a JSON object.")
+        with schema_transaction(self.runtime.engine) as conn:
+            stored = self._stored(conn, api_name, for_update=True)
+            _check_version(stored, expected_version)
+            after = copy.deepcopy(stored.body)
+            incoming = copy.deepcopy(changes)
+            incoming.pop("uid", None)
+            incoming.pop("version", None)
+            if "fields" in incoming:
+                incoming["fields"] = _match_fields(stored.body.get("fields", []), incoming["fields"])
+            after.update(incoming)
+            after.pop("trash", None)
+            _raise_problems(object_problems(after))
+            after = normalize_object(after)
+            after["uid"] = stored.uid
+            after["trash"] = stored.body.get("trash", [])
+            return self._apply(conn, actor, stored, after, force=force)
+
+    def delete_object(self, actor: Actor, api_name: str, *, force: bool = False) -> None:
+        with schema_transaction(self.runtime.engine) as conn:
+            stored = self._stored(conn, api_name, for_update=True)
+            outside = [d for d in metastore.dependents(conn, stored.uid, whole_object=True)
+                       if d.source_uid != stored.uid]
+            if outside and not force:
+                raise _in_use(f"object {api_name!r}", outside)
+            metastore.update_document(conn, stored, stored.body, actor.user_id, action="delete",
+                                      summary="moved to the trash", state="trash")
+
+    def restore_object(self, actor: Actor, api_name: str) -> dict[str, Any]:
+        with schema_transaction(self.runtime.engine) as conn:
+            stored = self._stored(conn, api_name, states=("trash",), for_update=True)
+            restored = metastore.update_document(conn, stored, stored.body, actor.user_id,
+                                                 action="restore", summary="restored", state="active")
+            return self._out(ObjectDef(restored.body, restored.version))
+
+    def purge_object(self, actor: Actor, api_name: str) -> None:
+        with schema_transaction(self.runtime.engine) as conn:
+            stored = self._stored(conn, api_name, states=("trash",), for_update=True)
+            snap = self.runtime.snapshot(conn)
+            obj = ObjectDef(stored.body)
+            pointing = [
+                f"{o.api_name}.{f.api_name}"
+                for o in (*snap.objects.values(), *snap.trashed.values()) if o.uid != obj.uid
+                for f in (*o.stored_fields, *(FieldDef(t) for t in o.doc.get("trash", [])))
+                if f.type == "lookup" and f.props.get("target") == obj.api_name
+            ]
+            if pointing:
+                raise Conflict(
+                    f"Lookup fields still point at {api_name!r}: {', '.join(pointing)}. "
+                    "Delete and purge them first.",
+                    [FieldProblem(p, "points at this object", "in_use") for p in pointing],
+                )
+            SchemaEditor(conn).drop_object(obj)
+            conn.execute(sa.delete(sequences).where(
+                sequences.c.field_uid.in_([f["uid"] for f in stored.body.get("fields", [])])))
+            metastore.delete_document(conn, stored, actor.user_id)
+
+    # -- fields -------------------------------------------------------------------------
+    def add_field(self, actor: Actor, object_name: str, fdoc: Any) -> dict[str, Any]:
+        with schema_transaction(self.runtime.engine) as conn:
+            stored = self._stored(conn, object_name, for_update=True)
+            if isinstance(fdoc, dict):
+                fdoc = {k: v for k, v in fdoc.items() if k != "uid"}
+                taken = {f["api_name"] for f in stored.body.get("trash", [])}
+                if fdoc.get("api_name") in taken:
+                    raise Conflict(f"A field named {fdoc['api_name']!r} is in the trash; restore or purge it.",
+                                   [FieldProblem("/api_name", "is taken by a field in the trash", "taken")])
+            after = copy.deepcopy(stored.body)
+            after["fields"] = [*after.get("fields", []), fdoc]
+            problems = object_problems(after)
+            _raise_problems([_relative(p, len(after["fields"]) - 1) for p in problems])
+            after["fields"][-1] = normalize_field(fdoc)
+            new_uid = after["fields"][-1]["uid"]
+            result = self._apply(conn, actor, stored, after)
+            return next(f for f in result["fields"] if f["uid"] == new_uid)
+
+    def update_field(self, actor: Actor, object_name: str, field_name: str, changes: Any, *,
+                     force: bool = False) -> dict[str, Any]:
+        if not isinstance(changes, dict):
+            raise InvalidInput("The change must be a JSON object.")
+        with schema_transaction(self.runtime.engine) as conn:
+            stored = self._stored(conn, object_name, for_update=True)
+            after = copy.deepcopy(stored.body)
+            index, current = _field_index(after, field_name)
+            updated = {**current, **{k: v for k, v in changes.items() if k != "uid"}}
+            for key, value in changes.items():
+                if value is None and key not in ("default",):
+                    updated.pop(key, None)
+            after["fields"][index] = updated
+            problems = object_problems(after)
+            _raise_problems([_relative(p, index) for p in problems])
+            after["fields"][index] = normalize_field(updated)
+            result = self._apply(conn, actor, stored, after, force=force)
+            return next(f for f in result["fields"] if f["uid"] == current["uid"])
+
+    def delete_field(self, actor: Actor, object_name: str, field_name: str, *,
+                     force: bool = False) -> None:
+        with schema_transaction(self.runtime.engine) as conn:
+            stored = self._stored(conn, object_name, for_update=True)
+            after = copy.deepcopy(stored.body)
+            index, _ = _field_index(after, field_name)
+            after["fields"].pop(index)
+            self._apply(conn, actor, stored, after, force=force)
+
+    def restore_field(self, actor: Actor, object_name: str, field_name: str) -> dict[str, Any]:
+        with schema_transaction(self.runtime.engine) as conn:
+            stored = self._stored(conn, object_name, for_update=True)
+            after = copy.deepcopy(stored.body)
+            trash = after.get("trash", [])
+            found = next((f for f in trash if f["api_name"] == field_name), None)
+            if found is None:
+                raise NotFound(f"There is no field {field_name!r} of {object_name!r} in the trash.")
+            trash.remove(found)
+            found.pop("deleted_at", None)
+            after["fields"].append(found)
+            snap = self.runtime.snapshot(conn)
+            after_obj = ObjectDef(after)
+            self._check_references(snap, after_obj)
+            updated = metastore.update_document(conn, stored, after, actor.user_id, action="update",
+                                                summary=f"field {field_name} restored")
+            self._resolve_dependencies(conn, snap, updated, after_obj)
+            return dict(found)
+
+    def purge_field(self, actor: Actor, object_name: str, field_name: str) -> None:
+        with schema_transaction(self.runtime.engine) as conn:
+            stored = self._stored(conn, object_name, for_update=True)
+            after = copy.deepcopy(stored.body)
+            trash = after.get("trash", [])
+            found = next((f for f in trash if f["api_name"] == field_name), None)
+            if found is None:
+                raise NotFound(f"There is no field {field_name!r} of {object_name!r} in the trash.")
+            trash.remove(found)
+            field = FieldDef(found)
+            if field.stored:
+                SchemaEditor(conn).drop_field(ObjectDef(stored.body), field)
+            conn.execute(sa.delete(sequences).where(sequences.c.field_uid == field.uid))
+            metastore.update_document(conn, stored, after, actor.user_id, action="update",
+                                      summary=f"field {field_name} purged")
+
+    # -- the one path every change takes ------------------------------------------------
+    def _apply(self, conn: Connection, actor: Actor, stored: metastore.StoredDocument,
+               after: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
+        snap = self.runtime.snapshot(conn)
+        before_obj = ObjectDef(stored.body, stored.version)
+        after_obj = ObjectDef(after)
+        self._check_references(snap, after_obj)
+        editor = SchemaEditor(conn)
+        summary: list[str] = []
+        table = build_table(before_obj, sa.MetaData())
+
+        if after_obj.api_name != before_obj.api_name:
+            if metastore.find_document(conn, "objects", after_obj.api_name) or _table_exists(
+                conn, after_obj.api_name
+            ):
+                raise Conflict(f"The name {after_obj.api_name!r} is taken.",
+                               [FieldProblem("/api_name", "is taken", "taken")])
+            editor.rename_object(before_obj.api_name, after_obj.api_name)
+            table = build_table(ObjectDef({**stored.body, "api_name": after_obj.api_name}), sa.MetaData())
+            summary.append(f"renamed {before_obj.api_name} to {after_obj.api_name}")
+
+        before_fields = {f.uid: f for f in before_obj.fields}
+        after_fields = {f.uid: f for f in after_obj.fields}
+        removed = [f for uid, f in before_fields.items() if uid not in after_fields]
+        for field in removed:
+            outside = [d for d in metastore.dependents(conn, before_obj.uid, field.uid)
+                       if not (d.source_uid == before_obj.uid and _within_field(d.path, field.uid))]
+            if outside and not force:
+                raise _in_use(f"field {before_obj.api_name}.{field.api_name}", outside)
+            after.setdefault("trash", []).append({**field.props, "deleted_at": metastore.now().isoformat()})
+            summary.append(f"field {field.api_name} moved to the trash")
+
+        obj_for_ddl = ObjectDef({**after, "fields": [f.props for f in before_obj.fields]})
+        for uid, new in after_fields.items():
+            old = before_fields.get(uid)
+            if old is None:
+                self._add_field(conn, editor, obj_for_ddl, table, new)
+                summary.append(f"field {new.api_name} added")
+            else:
+                summary += self._change_field(conn, editor, obj_for_ddl, table, old, new)
+
+        renames = [(o, after_fields[uid]) for uid, o in before_fields.items()
+                   if uid in after_fields and after_fields[uid].api_name != o.api_name]
+        updated = metastore.update_document(conn, stored, after, actor.user_id,
+                                            summary="; ".join(summary) or "properties changed")
+        self._resolve_dependencies(conn, snap, updated, after_obj)
+        if after_obj.api_name != before_obj.api_name:
+            self._rewrite_dependents(conn, actor, snap, before_obj.uid, None, deps.Rename(
+                before_obj.api_name, before_obj.api_name, after_obj.api_name, field_renamed=False))
+        for old, new in renames:
+            self._rewrite_dependents(conn, actor, snap, before_obj.uid, old.uid, deps.Rename(
+                after_obj.api_name, old.api_name, new.api_name, field_renamed=True))
+        final = metastore.find_document(conn, "objects", after_obj.api_name)
+        assert final is not None
+        return self._out(ObjectDef(final.body, final.version))
+
+    def _add_field(self, conn: Connection, editor: SchemaEditor, obj: ObjectDef,
+                   table: sa.Table, field: FieldDef) -> None:
+        if not field.stored:
+            return
+        count = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        default = _coerced_default(field)
+        if field.required and default is None and count and not field.ftype.system_generated:
+            raise Conflict(
+                f"{count} records exist; a new required field needs a default to fill them.",
+                [FieldProblem(f"/fields/{field.api_name}/default", "is needed to fill existing records",
+                              "default_needed")],
+            )
+        if field.unique and default is not None and count > 1:
+            raise Conflict("A unique field cannot fill existing records with one default value.",
+                           [FieldProblem(f"/fields/{field.api_name}/default", "would repeat", "not_unique")])
+        editor.add_field(obj, field)
+        target = _column_table(table.name, field)
+        if default is not None and count:
+            conn.execute(sa.update(target).values({field.column: default}))
+        if field.ftype.system_generated:
+            self._backfill_autonumber(conn, target, field)
+
+    def _backfill_autonumber(self, conn: Connection, table: sa.Table, field: FieldDef) -> None:
+        ftype: Any = field.ftype
+        start = int(field.props.get("start", 1))
+        ids = [r[0] for r in conn.execute(sa.select(table.c.id).order_by(table.c.id))]
+        for offset in range(0, len(ids), _BATCH):
+            chunk = ids[offset:offset + _BATCH]
+            conn.execute(
+                sa.update(table).where(table.c.id == sa.bindparam("rid"))
+                .values({field.column: sa.bindparam("num")}),
+                [{"rid": rid, "num": ftype.format(field, start + offset + i)} for i, rid in enumerate(chunk)],
+            )
+        conn.execute(sa.insert(sequences).values(field_uid=field.uid, next_value=start + len(ids)))
+
+    def _change_field(self, conn: Connection, editor: SchemaEditor, obj: ObjectDef,
+                      table: sa.Table, old: FieldDef, new: FieldDef) -> list[str]:
+        summary: list[str] = []
+        if old.stored != new.stored:
+            raise InvalidInput(f"Field {old.api_name!r} cannot change between stored and computed; "
+                               "add a new field instead.",
+                               [FieldProblem(f"/fields/{old.api_name}/type", "cannot change", "type_change")])
+        if not new.stored:
+            return [f"field {new.api_name} changed"] if old.props != new.props else []
+        if old.type in ("lookup",) and new.type == "lookup" and old.props.get("target") != new.props.get("target"):
+            raise InvalidInput("A lookup's target cannot change; add a new lookup field instead.",
+                               [FieldProblem(f"/fields/{old.api_name}/target", "cannot change", "immutable")])
+        live = table.c.deleted_at.is_(None)
+        if old.column != new.column:
+            editor.rename_field(obj, old.column, new)
+            summary.append(f"field {old.api_name} renamed to {new.api_name}")
+            table = sa.Table(table.name, sa.MetaData(),
+                             *[sa.Column(c.name if c.name != old.column else new.column, c.type)
+                               for c in table.columns])
+        if old.type != new.type or _storage_key(old) != _storage_key(new):
+            self._convert(conn, editor, obj, table, old, new)
+            summary.append(f"field {new.api_name} changed from {old.type} to {new.type}")
+        elif foreign_key(old) is not None and old.props.get("on_delete") != new.props.get("on_delete"):
+            self._convert(conn, editor, obj, table, old, new)
+            summary.append(f"field {new.api_name}: on delete now {new.props.get('on_delete')}")
+        else:
+            if field_indexes(obj, old) != field_indexes(obj, new):
+                if new.unique and not old.unique:
+                    _refuse_duplicates(conn, table, new)
+                editor.replace_indexes(obj, old, new)
+                summary.append(f"field {new.api_name} indexes changed")
+        if new.required and not old.required:
+            blank = _ids(conn, sa.select(table.c.id).where(table.c[new.column].is_(None), live))
+            if blank:
+                raise Conflict(
+                    f"Field {new.api_name!r} cannot become required: {len(blank)}"
+                    f"{'+' if len(blank) >= SHOWN_IDS else ''} records have no value.",
+                    [FieldProblem(f"/fields/{new.api_name}/required", "blank in existing records",
+                                  "blank_values", detail={"record_ids": blank})],
+                )
+        removed = set(_options(old)) - set(_options(new))
+        if removed and new.type in ("select", "multi_select"):
+            self._refuse_removed_options(conn, table, new, removed)
+        if not summary and old.props != new.props:
+            summary.append(f"field {new.api_name} changed")
+        return summary
+
+    def _refuse_removed_options(self, conn: Connection, table: sa.Table, field: FieldDef,
+                                removed: set[str]) -> None:
+        column = table.c[field.column]
+        if field.type == "select":
+            used = _ids(conn, sa.select(table.c.id).where(column.in_(sorted(removed))).order_by(table.c.id))
+        else:
+            used = []
+            rows = conn.execute(sa.select(table.c.id, column).where(column.is_not(None)).order_by(table.c.id))
+            for rid, values in rows:
+                if removed & set(values or ()):
+                    used.append(rid)
+                    if len(used) >= SHOWN_IDS:
+                        break
+        if used:
+            raise Conflict(
+                f"Options {', '.join(sorted(removed))} of {field.api_name!r} are still used by "
+                f"{len(used)}{'+' if len(used) >= SHOWN_IDS else ''} records; change those records first.",
+                [FieldProblem(f"/fields/{field.api_name}/options", "still in use", "option_in_use",
+                              detail={"record_ids": used})],
+            )
+
+    def _convert(self, conn: Connection, editor: SchemaEditor, obj: ObjectDef, table: sa.Table,
+                 old: FieldDef, new: FieldDef) -> None:
+        """Move a field's values to a new column type, or refuse naming the records that
+        do not convert. Values convert when the new type accepts their JSON form as input."""
+        if old.type != new.type and not (old.ftype.convertible and new.ftype.convertible):
+            raise InvalidInput(
+                f"A {old.type} field cannot be converted to {new.type}; add a new field instead.",
+                [FieldProblem(f"/fields/{new.api_name}/type", "cannot convert", "type_change")])
+        column = table.c[new.column]
+        converted: list[dict[str, Any]] = []
+        failed: list[int] = []
+        failure = ""
+        rows = conn.execute(sa.select(table.c.id, column).where(column.is_not(None))
+                            .order_by(table.c.id).execution_options(yield_per=_BATCH))
+        for rid, value in rows:
+            try:
+                new_value = new.ftype.coerce(new, old.ftype.to_json(old, value))
+                if new_value is not None and (message := new.ftype.check(new, new_value)):
+                    raise FieldValueError(message)
+            except FieldValueError as error:
+                failed.append(rid)
+                failure = failure or f"record {rid}: {error}"
+                continue
+            converted.append({"rid": rid, "value": new_value})
+        if failed:
+            raise Conflict(
+                f"{len(failed)} records of {obj.api_name!r} do not convert to {new.type} "
+                f"(first: {failure}); change or clear them first.",
+                [FieldProblem(f"/fields/{new.api_name}/type", "values do not convert", "not_convertible",
+                              detail={"record_ids": failed[:SHOWN_IDS]})],
+            )
+        if new.unique:
+            seen: set[Any] = set()
+            for item in converted:
+                key = repr(item["value"])
+                if key in seen:
+                    raise Conflict(f"Converted values of {new.api_name!r} would not be unique.",
+                                   [FieldProblem(f"/fields/{new.api_name}/unique", "duplicates", "not_unique")])
+                seen.add(key)
+
+        def rewrite(temp: str) -> None:
+            target = _column_table(table.name, new, temp)
+            for offset in range(0, len(converted), _BATCH):
+                conn.execute(
+                    sa.update(target).where(target.c.id == sa.bindparam("rid"))
+                    .values({temp: sa.bindparam("value", type_=new.ftype.column_type(new))}),
+                    converted[offset:offset + _BATCH],
+                )
+
+        editor.retype_field(obj, old.__class__({**old.props, "api_name": new.api_name}), new, rewrite)
+
+    # -- references and the dependency graph --------------------------------------------
+    def _check_references(self, snap: Snapshot, obj: ObjectDef) -> None:
+        problems = []
+        for field in obj.fields:
+            target = field.props.get("target")
+            if field.type == "lookup" and target != obj.api_name and target not in snap.objects:
+                problems.append(FieldProblem(f"/fields/{field.api_name}/target",
+                                             f"there is no object named {target!r}", "unknown_object"))
+        related: dict[tuple[str, str], str] = {}
+        for other in (*snap.objects.values(), obj):
+            for field in other.fields:
+                name = field.props.get("related_name")
+                if field.type == "lookup" and name:
+                    key = (field.props["target"], name)
+                    owner = f"{other.api_name}.{field.api_name}"
+                    if related.get(key, owner) != owner and other.uid == obj.uid:
+                        problems.append(FieldProblem(f"/fields/{field.api_name}/related_name",
+                                                     f"{related[key]} uses this related name", "taken"))
+                    related.setdefault(key, owner)
+        _raise_problems(problems)
+
+    def _resolve_dependencies(self, conn: Connection, snap: Snapshot,
+                              stored: metastore.StoredDocument, obj: ObjectDef) -> None:
+        resolved: list[tuple[deps.Reference, str, str | None]] = []
+        for ref in deps.references(stored.kind, stored.body):
+            target = obj if ref.object == obj.api_name else snap.objects.get(ref.object)
+            if target is None:
+                continue
+            field = target.field(ref.field) if ref.field else None
+            if ref.field and field is None:
+                continue
+            resolved.append((ref, target.uid, field.uid if field else None))
+        metastore.set_dependencies(conn, stored, resolved)
+
+    def _rewrite_dependents(self, conn: Connection, actor: Actor, snap: Snapshot, object_uid: str,
+                            field_uid: str | None, rename: deps.Rename) -> None:
+        found = metastore.dependents(conn, object_uid, field_uid, whole_object=field_uid is None)
+        by_source: dict[str, list[metastore.Dependent]] = {}
+        for dep in found:
+            by_source.setdefault(dep.source_uid, []).append(dep)
+        for source_uid, refs in by_source.items():
+            kind = refs[0].source_kind
+            stored = next(d for d in metastore.all_documents(conn, kind, ("active", "trash"))
+                          if d.uid == source_uid)
+            body = copy.deepcopy(stored.body)
+            for dep in refs:
+                deps.rewrite(body, deps.Reference(dep.via, dep.path, rename.object), rename)
+            if body != stored.body:
+                what = "field" if rename.field_renamed else "object"
+                metastore.update_document(conn, stored, body, actor.user_id, summary=(
+                    f"references updated: {what} {rename.old} renamed to {rename.new}"))
+
+    # -- small pieces -------------------------------------------------------------------
+    def _stored(self, conn: Connection, api_name: str, *, states: tuple[str, ...] = ("active",),
+                for_update: bool = False) -> metastore.StoredDocument:
+        stored = metastore.find_document(conn, "objects", api_name, for_update=for_update)
+        if stored is None or stored.state not in states:
+            where = " in the trash" if states == ("trash",) else ""
+            raise NotFound(f"There is no object named {api_name!r}{where}.")
+        return stored
+
+    @staticmethod
+    def _out(obj: ObjectDef) -> dict[str, Any]:
+        out = copy.deepcopy(dict(obj.doc))
+        out["version"] = obj.version
+        out.pop("trash", None)
+        return out
+
+
+def _raise_problems(problems: list[FieldProblem]) -> None:
+    if problems:
+        raise InvalidInput("The metadata document is not valid.", problems)
+
+
+def _relative(problem: FieldProblem, index: int) -> FieldProblem:
+    prefix = f"/fields/{index}"
+    if problem.field.startswith(prefix):
+        problem.field = problem.field[len(prefix):] or "/"
+    return problem
+
+
+def _check_version(stored: metastore.StoredDocument, expected: int | None) -> None:
+    from tessera.errors import StaleVersion
+
+    if expected is not None and expected != stored.version:
+        raise StaleVersion(f"The object is at version {stored.version}, not {expected}; reload it.")
+
+
+def _field(obj: ObjectDef, name: str | None) -> FieldDef:
+    field = obj.field(name or "")
+    if field is None:
+        raise NotFound(f"Object {obj.api_name!r} has no field named {name!r}.")
+    return field
+
+
+def _field_index(body: dict[str, Any], name: str) -> tuple[int, dict[str, Any]]:
+    for index, fdoc in enumerate(body.get("fields", [])):
+        if fdoc["api_name"] == name:
+            return index, fdoc
+    raise NotFound(f"Object {body['api_name']!r} has no field named {name!r}.")
+
+
+def _field_doc(body: Any, uid: str) -> Any:
+    if not body:
+        return None
+    return next((f for f in body.get("fields", []) if f.get("uid") == uid), None)
+
+
+def _match_fields(current: list[dict[str, Any]], incoming: Any) -> Any:
+    """Give incoming fields without a uid the uid of the stored field of the same name."""
+    if not isinstance(incoming, list):
+        return incoming
+    by_name = {f["api_name"]: f["uid"] for f in current}
+    known = {f["uid"] for f in current}
+    out = []
+    for fdoc in incoming:
+        if isinstance(fdoc, dict):
+            fdoc = dict(fdoc)
+            if fdoc.get("uid") not in known:
+                fdoc.pop("uid", None)
+                if fdoc.get("api_name") in by_name:
+                    fdoc["uid"] = by_name[fdoc["api_name"]]
+        out.append(fdoc)
+    return out
+
+
+def _within_field(path: str, field_uid: str) -> bool:
+    return path.startswith(f"fields/{field_uid}/")
+
+
+def _in_use(what: str, found: Iterable[metastore.Dependent]) -> Conflict:
+    found = list(found)
+    return Conflict(
+        f"The {what} is used by {len(found)} other place(s); remove those uses first or "
+        "pass force=true.",
+        [FieldProblem(f"{d.source_kind}/{d.source_name}", f"uses it ({d.via} at {d.path})", "in_use",
+                      detail={"dependent": d.as_json()}) for d in found],
+    )
+
+
+def _coerced_default(field: FieldDef) -> Any:
+    if field.default is None or field.ftype.system_generated:
+        return None
+    try:
+        return field.ftype.coerce(field, field.default)
+    except FieldValueError as error:
+        raise InvalidInput(f"The default of {field.api_name!r} is not valid: {error}",
+                           [FieldProblem(f"/fields/{field.api_name}/default", str(error))]) from None
+
+
+def _storage_key(field: FieldDef) -> tuple[Any, ...]:
+    column = field.ftype.column_type(field)
+    return (type(column).__name__, getattr(column, "precision", None), getattr(column, "scale", None))
+
+
+def _options(field: FieldDef) -> list[str]:
+    return [o["value"] for o in field.props.get("options", [])]
+
+
+def _ids(conn: Connection, query: sa.Select[Any]) -> list[int]:
+    return [r[0] for r in conn.execute(query.limit(SHOWN_IDS))]
+
+
+def _refuse_duplicates(conn: Connection, table: sa.Table, field: FieldDef) -> None:
+    column = table.c[field.column]
+    dupes = conn.execute(
+        sa.select(column).where(column.is_not(None)).group_by(column)
+        .having(sa.func.count() > 1).limit(SHOWN_IDS)
+    ).scalars().all()
+    if dupes:
+        ids = _ids(conn, sa.select(table.c.id).where(column.in_(dupes)).order_by(column, table.c.id))
+        raise Conflict(f"Field {field.api_name!r} cannot become unique: records share values.",
+                       [FieldProblem(f"/fields/{field.api_name}/unique", "duplicate values", "not_unique",
+                                     detail={"record_ids": ids})])
+
+
+def _column_table(table_name: str, field: FieldDef, column: str | None = None) -> sa.TableClause:
+    """A table clause with just `id` and one field's column, for updates during DDL."""
+    return sa.table(table_name, sa.column("id"),
+                    sa.column(column or field.column, field.ftype.column_type(field)))
+
+
+def _table_exists(conn: Connection, name: str) -> bool:
+    return sa.inspect(conn).has_table(name)

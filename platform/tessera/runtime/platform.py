@@ -1,0 +1,60 @@
+"""The running platform: settings, database engine, metadata cache and the services.
+
+One `Runtime` per process. The API, the CLI, workers and tests build one and call its
+services; nothing below this layer holds global state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+
+from sqlalchemy.engine import Connection, Engine
+
+from tessera.data.engine import make_engine, read_transaction, write_transaction
+from tessera.runtime.catalog import Catalog, Snapshot
+from tessera.runtime.hooks import SaveHooks
+from tessera.settings import Settings
+
+
+class Runtime:
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.database_url)
+        self.catalog = Catalog()
+        self.hooks = SaveHooks()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with read_transaction(self.engine) as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with write_transaction(self.engine) as conn:
+            yield conn
+
+    def snapshot(self, conn: Connection) -> Snapshot:
+        return self.catalog.current(conn)
+
+    @cached_property
+    def metadata(self):  # noqa: ANN201 - services import the runtime, so the type is lazy
+        from tessera.runtime.metadata import MetadataService
+
+        return MetadataService(self)
+
+    @cached_property
+    def records(self):  # noqa: ANN201
+        from tessera.runtime.records import RecordService
+
+        return RecordService(self)
+
+    @cached_property
+    def users(self):  # noqa: ANN201
+        from tessera.auth.users import UserService
+
+        return UserService(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,389 @@
+"""Records: list, read, create, change, delete to the trash, restore, and their history.
+
+Reads are single SQL statements (plus one per expanded lookup, never one per row). Writes go
+through the save pipeline. Deleting follows each child lookup's `on_delete` in SQL, over the
+whole cascade at once, and remembers what it did so a restore can undo it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tessera.auth.actor import Actor
+from tessera.data import history, outbox
+from tessera.data.metastore import now
+from tessera.data.paging import SortKey, after, decode_cursor, encode_cursor, order_by
+from tessera.data.tables import trash_links, users
+from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from tessera.meta.fieldtypes import FieldValueError, field_type
+from tessera.meta.model import FieldDef, ObjectDef
+from tessera.runtime.catalog import Snapshot
+from tessera.runtime.save import SYSTEM_OUTPUT, SaveBatch, SavePipeline
+
+MAX_LIMIT = 1000
+MAX_BULK = 1000
+TOTAL_CAP = 10_000
+_DATETIME = FieldDef({"uid": "sys_dt", "api_name": "at", "label": "At", "type": "datetime"})
+_INTEGER = FieldDef({"uid": "sys_int", "api_name": "n", "label": "N", "type": "integer"})
+_SYSTEM_SORT = {"id": _INTEGER, "version": _INTEGER, "created_at": _DATETIME, "updated_at": _DATETIME}
+
+
+class RecordService:
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.pipeline = SavePipeline(runtime.hooks)
+
+    # -- reading ------------------------------------------------------------------------
+    def list(
+        self, actor: Actor, object_name: str, *, fields: list[str] | None = None,
+        sort: str | None = None, limit: int = 50, cursor: str | None = None,
+        expand: list[str] | None = None, total: bool = False, trash: bool = False,
+        filter: str | None = None,
+    ) -> dict[str, Any]:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.",
+                               [FieldProblem("limit", f"must be between 1 and {MAX_LIMIT}")])
+        if filter:
+            raise InvalidInput("Filtering by formula needs the formula language, which this "
+                               "version does not have yet.", [FieldProblem("filter", "not supported yet")])
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+            table = snap.table(obj)
+            shown = _projection(obj, fields)
+            keys = _sort_keys(obj, table, sort)
+            signature = f"{obj.uid}:{sort or 'id'}:{int(trash)}"
+            live = table.c.deleted_at.is_not(None) if trash else table.c.deleted_at.is_(None)
+            query = sa.select(*_columns(table, shown, trash)).where(live)
+            if cursor:
+                try:
+                    raw = decode_cursor(cursor, signature)
+                    values = [_sort_value(obj, k, v) for k, v in zip(keys, raw, strict=True)]
+                except (ValueError, FieldValueError) as error:
+                    raise InvalidInput(f"The cursor is not valid: {error}.",
+                                       [FieldProblem("cursor", str(error))]) from None
+                query = query.where(after(keys, values))
+            rows = conn.execute(query.order_by(*order_by(keys)).limit(limit + 1)).mappings().all()
+            page, more = rows[:limit], len(rows) > limit
+            data = [serialize(obj, row, shown, trash=trash) for row in page]
+            if expand:
+                self._expand(conn, snap, obj, page, data, expand)
+            result: dict[str, Any] = {"data": data, "next_cursor": None}
+            if more:
+                last = page[-1]
+                result["next_cursor"] = encode_cursor(
+                    signature, [_json_value(last[k.name]) for k in keys])
+            if total:
+                counted = conn.execute(sa.select(sa.func.count()).select_from(
+                    sa.select(sa.literal(1)).select_from(table).where(live).limit(TOTAL_CAP + 1)
+                    .subquery())).scalar_one()
+                result["total"] = min(counted, TOTAL_CAP)
+                result["total_capped"] = counted > TOTAL_CAP
+            return result
+
+    def get(self, actor: Actor, object_name: str, record_id: int, *,
+            fields: list[str] | None = None, expand: list[str] | None = None) -> dict[str, Any]:
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+            return self._get(conn, snap, obj, record_id, fields, expand)
+
+    def _get(self, conn: Connection, snap: Snapshot, obj: ObjectDef, record_id: int,
+             fields: list[str] | None = None, expand: list[str] | None = None) -> dict[str, Any]:
+        table = snap.table(obj)
+        shown = _projection(obj, fields)
+        row = conn.execute(sa.select(*_columns(table, shown, False)).where(
+            table.c.id == record_id, table.c.deleted_at.is_(None))).mappings().first()
+        if row is None:
+            raise NotFound(f"There is no {obj.label} record with id {record_id}.")
+        data = [serialize(obj, row, shown)]
+        if expand:
+            self._expand(conn, snap, obj, [row], data, expand)
+        return data[0]
+
+    def _expand(self, conn: Connection, snap: Snapshot, obj: ObjectDef,
+                rows: list[Mapping[str, Any]], data: list[dict[str, Any]], expand: list[str]) -> None:
+        """Embed the records lookups point at: one query per expanded field."""
+        for name in expand:
+            fdef = obj.field(name) if name != "owner" else _owner_field()
+            kind = getattr(fdef.ftype, "reference", None) if fdef else None
+            if fdef is None or kind not in ("record", "user"):
+                raise InvalidInput(f"{name!r} is not a lookup or user field of {obj.label}.",
+                                   [FieldProblem("expand", f"{name!r} cannot be expanded")])
+            table = snap.table(obj)
+            ids = sorted({r[fdef.column] for r in rows if fdef.column in r and r[fdef.column]})
+            if not ids and rows and fdef.column not in rows[0]:
+                ids = sorted({v for (v,) in conn.execute(
+                    sa.select(table.c[fdef.column]).where(table.c.id.in_([r["id"] for r in rows])))
+                    if v})
+            found: dict[int, dict[str, Any]] = {}
+            if ids and kind == "record":
+                target = snap.objects.get(fdef.props["target"])
+                if target is not None:
+                    ttable = snap.table(target)
+                    shown = list(target.stored_fields)
+                    for row in conn.execute(sa.select(*_columns(ttable, shown, False)).where(
+                            ttable.c.id.in_(ids), ttable.c.deleted_at.is_(None))).mappings():
+                        found[row["id"]] = serialize(target, row, shown)
+            elif ids:
+                for row in conn.execute(sa.select(users.c.id, users.c.name, users.c.email)
+                                        .where(users.c.id.in_(ids))).mappings():
+                    found[row["id"]] = dict(row)
+            if rows and fdef.column not in rows[0]:
+                pairs = dict(conn.execute(sa.select(table.c.id, table.c[fdef.column]).where(
+                    table.c.id.in_([r["id"] for r in rows]))).all())
+            else:
+                pairs = {r["id"]: r[fdef.column] for r in rows}
+            for record in data:
+                target_id = pairs.get(record["id"])
+                record.setdefault("_expanded", {})[name] = found.get(target_id) if target_id else None
+
+    def history(self, actor: Actor, object_name: str, record_id: int) -> list[dict[str, Any]]:
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+            table = snap.table(obj)
+            row = conn.execute(sa.select(table.c.id, table.c.created_at, table.c.created_by)
+                               .where(table.c.id == record_id)).first()
+            if row is None:
+                raise NotFound(f"There is no {obj.label} record with id {record_id}.")
+            names = {f.uid: f.api_name for f in obj.fields}
+            names.update({f["uid"]: f["api_name"] for f in obj.doc.get("trash", [])})
+            names["sys_owner"] = "owner"
+            out = [
+                {"id": e.id, "at": _json_value(e.at), "actor": e.actor_id, "action": e.action,
+                 "field": names.get(e.field_uid or "", None), "old": e.old, "new": e.new}
+                for e in history.read(conn, obj.uid, record_id)
+            ]
+            out.append({"id": 0, "at": _json_value(row.created_at), "actor": row.created_by,
+                        "action": "create", "field": None, "old": None, "new": None})
+            return out
+
+    # -- writing ------------------------------------------------------------------------
+    def create(self, actor: Actor, object_name: str, data: Any) -> dict[str, Any]:
+        return self._create(actor, object_name, [data], bulk=False)[0]
+
+    def bulk_create(self, actor: Actor, object_name: str, items: Any) -> list[dict[str, Any]]:
+        if not isinstance(items, list) or not items:
+            raise InvalidInput("A bulk create takes a non-empty JSON array of records.",
+                               [FieldProblem("/", "must be a non-empty array")])
+        if len(items) > MAX_BULK:
+            raise InvalidInput(f"A bulk create takes at most {MAX_BULK} records.",
+                               [FieldProblem("/", f"has {len(items)} records")])
+        return self._create(actor, object_name, items, bulk=True)
+
+    def _create(self, actor: Actor, object_name: str, items: list[Any], *, bulk: bool,
+                echo: bool = True) -> list[dict[str, Any]]:
+        with self.runtime.write() as conn:
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+            batch = self.pipeline.create(conn, actor, snap, obj, items, bulk=bulk)
+            out = self._echo(batch) if echo else []
+        self.pipeline.after_commit(batch)
+        return out
+
+    def create_many(self, actor: Actor, object_name: str, items: list[Any]) -> int:
+        """Create records in batches of MAX_BULK without echoing them back (imports, loads)."""
+        for offset in range(0, len(items), MAX_BULK):
+            self._create(actor, object_name, items[offset:offset + MAX_BULK], bulk=True, echo=False)
+        return len(items)
+
+    def _echo(self, batch: SaveBatch) -> list[dict[str, Any]]:
+        """The saved records as the API returns them, built from what was written."""
+        obj, out = batch.obj, []
+        for change in batch.changes:
+            record: dict[str, Any] = {
+                "id": change.record_id, "version": 1, "created_at": _json_value(batch.at),
+                "created_by": batch.actor.user_id, "updated_at": _json_value(batch.at),
+                "updated_by": batch.actor.user_id, "owner": change.values.get("owner"),
+            }
+            for fdef in obj.stored_fields:
+                record[fdef.api_name] = fdef.ftype.to_json(fdef, change.values.get(fdef.api_name))
+            out.append(record)
+        return out
+
+    def update(self, actor: Actor, object_name: str, record_id: int, data: Any,
+               expected_version: int | None) -> dict[str, Any]:
+        with self.runtime.write() as conn:
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+            if isinstance(data, dict) and expected_version is None and isinstance(data.get("version"), int):
+                expected_version = data["version"]
+            batch = self.pipeline.update(conn, actor, snap, obj, record_id, data, expected_version)
+            record = self._get(conn, snap, obj, record_id)
+        self.pipeline.after_commit(batch)
+        return record
+
+    def delete(self, actor: Actor, object_name: str, record_id: int,
+               expected_version: int | None = None) -> dict[str, Any]:
+        """Move a record to the trash, applying each child lookup's on_delete."""
+        with self.runtime.write() as conn:
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+            table = snap.table(obj)
+            row = conn.execute(sa.select(table.c.id, table.c.version).where(
+                table.c.id == record_id, table.c.deleted_at.is_(None))).first()
+            if row is None:
+                raise NotFound(f"There is no {obj.label} record with id {record_id}.")
+            if expected_version is not None and row.version != expected_version:
+                from tessera.errors import StaleVersion
+
+                raise StaleVersion(f"The record is at version {row.version}, not {expected_version}.")
+            batch, at = secrets.token_hex(16), now()
+            trashed = {"deleted_at": at, "deleted_by": actor.user_id, "deleted_batch": batch}
+            conn.execute(sa.update(table).where(table.c.id == record_id).values(trashed))
+            counts = _cascade(conn, snap, obj, batch, trashed, actor, at)
+            history.write(conn, [history.entry(obj.uid, record_id, None, "delete", actor.user_id, at)])
+            outbox.emit(conn, "record.deleted", obj.uid, [record_id],
+                        {"object": obj.api_name, "batch": batch, "affected": counts}, actor.user_id, at)
+        return {"id": record_id, "deleted": True, "batch": batch, "affected": counts}
+
+    def restore(self, actor: Actor, object_name: str, record_id: int) -> dict[str, Any]:
+        """Bring back a record from the trash with everything its deletion took along."""
+        with self.runtime.write() as conn:
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+            table = snap.table(obj)
+            row = conn.execute(sa.select(table.c.deleted_batch).where(
+                table.c.id == record_id, table.c.deleted_at.is_not(None))).first()
+            if row is None:
+                raise NotFound(f"There is no {obj.label} record with id {record_id} in the trash.")
+            batch, at = row.deleted_batch, now()
+            for other in snap.objects.values():
+                t = snap.table(other)
+                conn.execute(sa.update(t).where(t.c.deleted_batch == batch).values(
+                    deleted_at=None, deleted_by=None, deleted_batch=None))
+            links = conn.execute(sa.select(trash_links).where(trash_links.c.batch == batch)).all()
+            for link in links:
+                child = snap.by_uid.get(link.object_uid)
+                fdef = child.field_by_uid(link.field_uid) if child else None
+                if child is None or fdef is None or child.api_name not in snap.objects:
+                    continue
+                t = snap.table(child)
+                conn.execute(sa.update(t).where(t.c.id == link.record_id, t.c[fdef.column].is_(None))
+                             .values({fdef.column: link.target_id, "version": t.c.version + 1}))
+            conn.execute(sa.delete(trash_links).where(trash_links.c.batch == batch))
+            history.write(conn, [history.entry(obj.uid, record_id, None, "restore", actor.user_id, at)])
+            outbox.emit(conn, "record.restored", obj.uid, [record_id], {"object": obj.api_name},
+                        actor.user_id, at)
+            return self._get(conn, snap, obj, record_id)
+
+
+def _cascade(conn: Connection, snap: Snapshot, root: ObjectDef, batch: str,
+             trashed: dict[str, Any], actor: Actor, at: datetime) -> dict[str, int]:
+    """Apply on_delete to the children of everything trashed in `batch`, level by level."""
+    counts: dict[str, int] = {}
+    pending = [root]
+    while pending:
+        parent = pending.pop(0)
+        ptable = snap.table(parent)
+        parent_ids = sa.select(ptable.c.id).where(ptable.c.deleted_batch == batch).scalar_subquery()
+        for child, fdef in snap.children(parent):
+            ctable = snap.table(child)
+            column = ctable.c[fdef.column]
+            linked = sa.and_(column.in_(parent_ids), ctable.c.deleted_at.is_(None))
+            rule = fdef.props.get("on_delete", "set_null")
+            if rule == "restrict":
+                blocking = conn.execute(sa.select(ctable.c.id).where(linked).limit(10)).scalars().all()
+                if blocking:
+                    raise Conflict(
+                        f"{child.label} records still point at this record through "
+                        f"{fdef.label!r} (ids {', '.join(map(str, blocking))}); "
+                        "delete or re-link them first.",
+                        [FieldProblem(f"{child.api_name}.{fdef.api_name}", "restricts the delete",
+                                      "restricted", detail={"record_ids": list(blocking)})])
+            elif rule == "cascade":
+                done = conn.execute(sa.update(ctable).where(linked).values(trashed)).rowcount
+                if done:
+                    counts[f"{child.api_name} deleted"] = counts.get(f"{child.api_name} deleted", 0) + done
+                    pending.append(child)
+            else:
+                conn.execute(sa.insert(trash_links).from_select(
+                    ["batch", "object_uid", "field_uid", "record_id", "target_id"],
+                    sa.select(sa.literal(batch), sa.literal(child.uid), sa.literal(fdef.uid),
+                              ctable.c.id, column).where(linked)))
+                done = conn.execute(sa.update(ctable).where(linked).values(
+                    {fdef.column: None, "version": ctable.c.version + 1,
+                     "updated_at": at, "updated_by": actor.user_id})).rowcount
+                if done:
+                    counts[f"{child.api_name} unlinked"] = counts.get(f"{child.api_name} unlinked", 0) + done
+    return counts
+
+
+def serialize(obj: ObjectDef, row: Mapping[str, Any], fields: list[FieldDef],
+              *, trash: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {name: _json_value(row[name]) for name in SYSTEM_OUTPUT}
+    if trash:
+        out["deleted_at"] = _json_value(row["deleted_at"])
+        out["deleted_by"] = row["deleted_by"]
+    for fdef in fields:
+        out[fdef.api_name] = fdef.ftype.to_json(fdef, row[fdef.column])
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return value
+
+
+def _projection(obj: ObjectDef, names: list[str] | None) -> list[FieldDef]:
+    if not names:
+        return list(obj.stored_fields)
+    unknown = [n for n in names if n not in SYSTEM_OUTPUT and obj.field(n) is None]
+    if unknown:
+        raise InvalidInput(f"Unknown fields: {', '.join(unknown)}.",
+                           [FieldProblem("fields", f"{n!r} is not a field of {obj.label}") for n in unknown])
+    return [f for n in names if (f := obj.field(n)) is not None and f.stored]
+
+
+def _columns(table: sa.Table, fields: list[FieldDef], trash: bool) -> list[sa.Column[Any]]:
+    names = [*SYSTEM_OUTPUT, *(("deleted_at", "deleted_by") if trash else ()), *(f.column for f in fields)]
+    return [table.c[n] for n in dict.fromkeys(names)]
+
+
+def _sort_keys(obj: ObjectDef, table: sa.Table, sort: str | None) -> list[SortKey]:
+    keys: list[SortKey] = []
+    for part in (sort or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        descending = part.startswith("-")
+        name = part.lstrip("-+")
+        fdef = obj.field(name)
+        if name in _SYSTEM_SORT:
+            keys.append(SortKey(name, table.c[name], descending, nullable=False))
+        elif fdef is not None and fdef.stored and fdef.ftype.indexable:
+            keys.append(SortKey(fdef.column, table.c[fdef.column], descending, nullable=not fdef.required))
+        else:
+            raise InvalidInput(f"Cannot sort by {name!r}.",
+                               [FieldProblem("sort", f"{name!r} is not a sortable field of {obj.label}")])
+    if not any(k.name == "id" for k in keys):
+        keys.append(SortKey("id", table.c.id, keys[-1].descending if keys else False, nullable=False))
+    return keys
+
+
+def _sort_value(obj: ObjectDef, key: SortKey, raw: Any) -> Any:
+    if raw is None:
+        return None
+    fdef = _SYSTEM_SORT.get(key.name) or obj.field(key.name)
+    assert fdef is not None
+    return fdef.ftype.coerce(fdef, raw)
+
+
+def _owner_field() -> FieldDef:
+    return FieldDef({"uid": "sys_owner", "api_name": "owner", "label": "Owner", "type": "user"})
+
+
+__all__ = ["RecordService", "field_type", "serialize"]
