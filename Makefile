@@ -1,0 +1,46 @@
+# Tessera: `make run` starts it, `make test` runs the whole suite. Both set up from scratch:
+# a virtual environment with pinned Python packages, the browser libraries from npm, and the
+# database schema.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+UI_STAMP := builder-ui/node_modules/.installed
+
+export TESSERA_ADMIN_EMAIL ?= admin@example.com
+export TESSERA_ADMIN_PASSWORD ?= admin-password
+
+.PHONY: run test setup lint bench clean
+
+run: setup
+	$(BIN)/tessera serve
+
+test: setup
+	$(BIN)/ruff check platform engines tests benchmarks
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+lint: setup
+	$(BIN)/ruff check platform engines tests benchmarks
+	$(BIN)/ruff format --check platform engines tests benchmarks
+
+setup: $(STAMP) $(UI_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+$(UI_STAMP): builder-ui/package.json builder-ui/package-lock.json
+	cd builder-ui && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:
+	rm -rf $(VENV) builder-ui/node_modules tessera.db tessera.db-wal tessera.db-shm

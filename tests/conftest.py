@@ -1,0 +1,128 @@
+"""Shared fixtures: a fresh database per test on SQLite and on PostgreSQL, a runtime, and
+an API client signed in as an admin.
+
+PostgreSQL tests clone a migrated template database, so each test gets its own database in
+milliseconds. Without a reachable server they skip on a laptop and fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tessera.data.engine import make_engine
+from tessera.data.migrate import upgrade
+from tessera.runtime.platform import Runtime
+from tessera.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("TESSERA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-password"
+_TEMPLATE = f"tessera_tpl_{os.getpid()}"
+
+
+def _pg_admin() -> sa.Engine:
+    return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated PostgreSQL database that per-test databases are cloned from."""
+    try:
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{_TEMPLATE}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{_TEMPLATE}"')
+    except sa.exc.OperationalError as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {error}")
+        pytest.skip(f"PostgreSQL not reachable: {error}")
+    url = sa.make_url(PG_ADMIN_URL).set(database=_TEMPLATE).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield _TEMPLATE
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{_TEMPLATE}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tessera.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"tessera_t_{secrets.token_hex(6)}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def runtime(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    rt = Runtime(Settings(database_url=db_url, attachments_dir=tmp_path / "attachments"))
+    rt.users.ensure_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+    yield rt
+    rt.dispose()
+
+
+class Api:
+    """A signed-in API client: `api.post(path, json)` returns the response."""
+
+    def __init__(self, client: Any, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
+                **kwargs: Any) -> Any:
+        return self.client.request(method, f"/api/v1{path}", headers={**self.headers, **(headers or {})},
+                                   **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.request("POST", path, json=json, **kwargs)
+
+    def patch(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, json=json, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+    def ok(self, response: Any, status: int = 200) -> Any:
+        assert response.status_code == status, response.text
+        return response.json() if response.content else None
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from tessera.api.app import create_app
+
+    with TestClient(create_app(runtime)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api(client: Any) -> Api:
+    response = client.post("/api/v1/auth/token", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert response.status_code == 200, response.text
+    return Api(client, response.json()["access_token"])
