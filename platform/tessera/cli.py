@@ -54,8 +54,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:
-    from tessera.data.engine import make_engine
     from tessera.auth.users import UserService
+    from tessera.data.engine import make_engine
 
     settings = _settings()
     _prepare(settings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -16,6 +17,11 @@ from tessera.data.engine import make_engine, read_transaction, write_transaction
 from tessera.runtime.catalog import Catalog, Snapshot
 from tessera.runtime.hooks import SaveHooks
 from tessera.settings import Settings
+
+if TYPE_CHECKING:
+    from tessera.auth.users import UserService
+    from tessera.runtime.metadata import MetadataService
+    from tessera.runtime.records import RecordService
 
 
 class Runtime:
@@ -39,19 +45,19 @@ class Runtime:
         return self.catalog.current(conn)
 
     @cached_property
-    def metadata(self):  # noqa: ANN201 - services import the runtime, so the type is lazy
+    def metadata(self) -> MetadataService:
         from tessera.runtime.metadata import MetadataService
 
         return MetadataService(self)
 
     @cached_property
-    def records(self):  # noqa: ANN201
+    def records(self) -> RecordService:
         from tessera.runtime.records import RecordService
 
         return RecordService(self)
 
     @cached_property
-    def users(self):  # noqa: ANN201
+    def users(self) -> UserService:
         from tessera.auth.users import UserService
 
         return UserService(self.engine)
