@@ -17,15 +17,15 @@ run: setup
 	$(BIN)/tessera serve
 
 test: setup
-	$(BIN)/ruff check platform engines tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: setup
-	$(BIN)/ruff check platform engines tests benchmarks
-	$(BIN)/ruff format --check platform engines tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 setup: $(STAMP) $(UI_STAMP)
 
