@@ -49,3 +49,11 @@ def test_bad_setting_stops_with_a_message_not_a_traceback(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert "TESSERA_DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_is_one_line_not_a_traceback() -> None:
+    result = _tessera("db", "upgrade", env={
+        "TESSERA_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/nothing"})
+    assert result.returncode == 2
+    assert "cannot use the database" in result.stderr
+    assert "Traceback" not in result.stderr

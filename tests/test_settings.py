@@ -30,8 +30,13 @@ def test_postgresql_url_is_pinned_to_psycopg_3() -> None:
         ({"TESSERA_ADMIN_EMAIL": "nobody"}, "is not an e-mail address"),
         ({"TESSERA_ADMIN_EMAIL": "a@b.c"}, "must be set together"),
         ({"TESSERA_PORT": "99999"}, "is not a port number"),
+        ({"TESSERA_MAX_UPLOAD_MB": "lots"}, "is not a size in megabytes"),
     ],
 )
 def test_bad_values_name_the_variable_and_the_fix(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_upload_limit_is_read_in_megabytes() -> None:
+    assert Settings.from_env({"TESSERA_MAX_UPLOAD_MB": "5"}).max_upload_bytes == 5 * 1024 * 1024

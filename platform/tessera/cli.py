@@ -90,12 +90,18 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import OperationalError
+
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
     except TesseraError as error:
         print(f"tessera: {error}", file=sys.stderr)
         return 1
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        print(f"tessera: cannot use the database in TESSERA_DATABASE_URL: {reason}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

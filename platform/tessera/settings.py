@@ -30,6 +30,7 @@ class Settings:
     admin_email: str | None = None
     admin_password: str | None = None
     attachments_dir: Path = Path("./attachments")
+    max_upload_bytes: int = 25 * 1024 * 1024
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -69,6 +70,10 @@ class Settings:
             )
         if (raw := env.get("TESSERA_ATTACHMENTS_DIR")):
             values["attachments_dir"] = Path(raw)
+        if (raw := env.get("TESSERA_MAX_UPLOAD_MB")) is not None:
+            if not raw.isdigit() or not 0 < int(raw) <= 10_000:
+                raise SettingsError(f"TESSERA_MAX_UPLOAD_MB={raw!r} is not a size in megabytes (1-10000)")
+            values["max_upload_bytes"] = int(raw) * 1024 * 1024
         if (raw := env.get("TESSERA_HOST")):
             values["host"] = raw
         if (raw := env.get("TESSERA_PORT")) is not None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from fastapi import Request
 
 from tessera.auth.actor import Actor
+from tessera.data.files import AttachmentStore
 from tessera.errors import Forbidden, TesseraError, Unauthorized
 from tessera.runtime.platform import Runtime
 
@@ -22,6 +25,10 @@ class MalformedBody(TesseraError):
 
 def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
+
+
+def attachments(request: Request) -> AttachmentStore:
+    return runtime(request).attachments
 
 
 def actor(request: Request) -> Actor:
@@ -48,13 +55,23 @@ async def json_body(request: Request) -> Any:
     if not raw.strip():
         raise MalformedBody("The request needs a JSON body.")
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        # Lone surrogates ("\ud800") are valid JSON escapes but no text a database can store.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError) as error:
         raise MalformedBody(f"The request body is not valid JSON: {error}.") from None
+    return body
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return number
 
 
 def if_match(request: Request) -> int | None:
@@ -62,10 +79,15 @@ def if_match(request: Request) -> int | None:
     header = request.headers.get("if-match")
     if header is None or header.strip() == "*":
         return None
-    text = header.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 18:
-        raise MalformedBody(f"If-Match must name a record version like \"3\", not {header!r}.")
-    return int(text)
+    found = _IF_MATCH.fullmatch(header.strip())
+    if found is None:
+        raise MalformedBody(f"If-Match must name a record version like \"3\", not {header[:40]!r}.")
+    return int(found.group(1) or found.group(2))
+
+
+#: What If-Match accepts, as documented in the OpenAPI description.
+IF_MATCH_PATTERN = r'^(\*|(W/)?"\d{1,18}"|\d{1,18})$'
+_IF_MATCH = re.compile(r'(?:W/)?"(\d{1,18})"|(\d{1,18})')
 
 
 def csv_param(value: str | None) -> list[str] | None:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from tessera.api.deps import IF_MATCH_PATTERN
 from tessera.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA
 from tessera.meta.model import ObjectDef
 from tessera.runtime.records import MAX_BULK, MAX_LIMIT
@@ -28,6 +29,36 @@ _SYSTEM = {
     "updated_by": {"type": ["integer", "null"]},
     "owner": {"type": ["integer", "null"]},
 }
+
+
+SORTABLE_SYSTEM = ("id", "version", "created_at", "updated_at")
+HISTORY_ENTRY = {
+    "type": "object", "required": ["id", "at", "actor", "action", "field", "old", "new"],
+    "properties": {
+        "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+        "actor": {"type": ["integer", "null"]},
+        "action": {"type": "string", "enum": ["create", "update", "delete", "restore"]},
+        "field": {"type": ["string", "null"]}, "old": {}, "new": {},
+    },
+}
+DELETED = {
+    "type": "object", "required": ["id", "deleted", "batch", "affected"],
+    "properties": {"id": {"type": "integer"}, "deleted": {"type": "boolean"},
+                   "batch": {"type": "string"},
+                   "affected": {"type": "object", "additionalProperties": {"type": "integer"}}},
+}
+
+
+def _name_list(names: list[str], *, signed: bool) -> dict[str, Any]:
+    """A comma-separated list of names, as a pattern clients and fuzzers can follow."""
+    if not names:
+        return {"type": "string", "maxLength": 0}
+    one = ("[-+]?" if signed else "") + "(" + "|".join(sorted(set(names))) + ")"
+    return {"type": "string", "pattern": f"^{one}(,{one})*$"}
+
+
+_READ = ("400", "401", "403", "404", "422")
+_WRITE = ("400", "401", "403", "404", "409", "412", "422")
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -58,9 +89,12 @@ def _schema_name(obj: ObjectDef) -> str:
 
 def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
     name = _schema_name(obj)
+    # Only the system fields are always present: `fields=` leaves the others out.
     record = {"type": "object", "title": f"{obj.label} record",
-              "required": [*_SYSTEM, *(f.api_name for f in obj.stored_fields)],
-              "properties": copy.deepcopy(_SYSTEM)}
+              "required": list(_SYSTEM),
+              "properties": {**copy.deepcopy(_SYSTEM), "_expanded": {
+                  "type": "object", "description": "the records named by `expand`",
+                  "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}}
     create: dict[str, Any] = {"type": "object", "title": f"New {obj.label}",
                               "additionalProperties": False,
                               "properties": {"owner": {"type": ["integer", "null"], "minimum": 1}}}
@@ -83,6 +117,7 @@ def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
     trashed = copy.deepcopy(record)
     trashed["properties"].update(deleted_at={"type": "string", "format": "date-time"},
                                  deleted_by={"type": ["integer", "null"]})
+    trashed["required"] = [*record["required"], "deleted_at", "deleted_by"]
     page = {"type": "object", "required": ["data", "next_cursor"], "properties": {
         "data": {"type": "array", "items": _ref(f"{name}Record")},
         "next_cursor": {"type": ["string", "null"]},
@@ -99,13 +134,19 @@ def object_paths(obj: ObjectDef) -> dict[str, Any]:
     record_id = {"name": "record_id", "in": "path", "required": True,
                  "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
     if_match = {"name": "If-Match", "in": "header", "required": False,
-                "schema": {"type": "string", "pattern": r'^(W/)?"?\d{1,18}"?$'}}
+                "schema": {"type": "string", "pattern": IF_MATCH_PATTERN}}
     query = [
-        {"name": "fields", "in": "query", "schema": {"type": "string"}},
-        {"name": "sort", "in": "query", "schema": {"type": "string"}},
+        {"name": "fields", "in": "query", "description": "comma-separated fields to return",
+         "schema": _name_list([*_SYSTEM, *(f.api_name for f in obj.stored_fields)], signed=False)},
+        {"name": "sort", "in": "query", "description": "comma-separated fields, `-` for descending",
+         "schema": _name_list([*SORTABLE_SYSTEM, *(f.api_name for f in obj.stored_fields
+                                                   if f.ftype.indexable)], signed=True)},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
         {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-        {"name": "expand", "in": "query", "schema": {"type": "string"}},
+        {"name": "expand", "in": "query", "description": "comma-separated lookup and user fields to embed",
+         "schema": _name_list(["owner", *(f.api_name for f in obj.stored_fields
+                                         if getattr(f.ftype, "reference", None) in ("record", "user"))],
+                              signed=False)},
         {"name": "total", "in": "query", "schema": {"type": "boolean"}},
     ]
     tag = [f"records: {obj.api_name}"]
@@ -114,32 +155,35 @@ def object_paths(obj: ObjectDef) -> dict[str, Any]:
         base: {
             "get": {"tags": tag, "operationId": f"list_{obj.api_name}", "parameters": query,
                     "summary": f"List {obj.label} records",
-                    "responses": {"200": _json(_ref(f"{name}Page")), **_problem_responses("400", "401", "403", "404", "422")}},
+                    "responses": {"200": _json(_ref(f"{name}Page")), **_problem_responses(*_READ)}},
             "post": {"tags": tag, "operationId": f"create_{obj.api_name}",
                      "summary": f"Create one {obj.label} record, or up to {MAX_BULK} in one array",
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
                          _ref(f"{name}Input"),
                          {"type": "array", "minItems": 1, "maxItems": MAX_BULK, "items": _ref(f"{name}Input")},
                      ]}}}},
-                     "responses": {"201": _json({"oneOf": [single, {"type": "object", "required": ["data"], "properties": {
-                         "data": {"type": "array", "items": single}}}]}, "Created"),
+                     "responses": {"201": _json({"oneOf": [single, {
+                         "type": "object", "required": ["data"],
+                         "properties": {"data": {"type": "array", "items": single}}}]}, "Created"),
                          **_problem_responses("400", "401", "403", "404", "409", "422")}},
         },
         f"{base}/trash": {
             "get": {"tags": tag, "operationId": f"trash_{obj.api_name}", "parameters": query[1:4],
                     "summary": f"{obj.label} records in the trash",
-                    "responses": {"200": _json(_ref(f"{name}TrashPage")), **_problem_responses("400", "401", "403", "404", "422")}},
+                    "responses": {"200": _json(_ref(f"{name}TrashPage")), **_problem_responses(*_READ)}},
         },
         f"{base}/{{record_id}}": {
             "parameters": [record_id],
             "get": {"tags": tag, "operationId": f"get_{obj.api_name}",
                     "parameters": [query[0], query[4]],
-                    "responses": {"200": _json(single), **_problem_responses("400", "401", "403", "404", "422")}},
+                    "responses": {"200": _json(single), **_problem_responses(*_READ)}},
             "patch": {"tags": tag, "operationId": f"update_{obj.api_name}", "parameters": [if_match],
-                      "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(f"{name}Patch")}}},
-                      "responses": {"200": _json(single), **_problem_responses("400", "401", "403", "404", "409", "412", "422")}},
+                      "requestBody": {"required": True,
+                                      "content": {"application/json": {"schema": _ref(f"{name}Patch")}}},
+                      "responses": {"200": _json(single), **_problem_responses(*_WRITE)}},
             "delete": {"tags": tag, "operationId": f"delete_{obj.api_name}", "parameters": [if_match],
-                       "responses": {"200": _json({"type": "object", "required": ["id", "deleted"]}),
+                       "summary": f"Move a {obj.label} record (and what its lookups cascade to) to the trash",
+                       "responses": {"200": _json(DELETED),
                                      **_problem_responses("400", "401", "403", "404", "409", "412")}},
         },
         f"{base}/{{record_id}}/restore": {
@@ -150,7 +194,12 @@ def object_paths(obj: ObjectDef) -> dict[str, Any]:
         f"{base}/{{record_id}}/history": {
             "parameters": [record_id],
             "get": {"tags": tag, "operationId": f"history_{obj.api_name}",
-                    "responses": {"200": _json({"type": "array", "items": {"type": "object", "required": ["at", "action"]}}),
+                    "summary": f"Every change of a {obj.label} record, newest first",
+                    "parameters": [
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                        {"name": "before", "in": "query", "description": "an entry id: older entries",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}],
+                    "responses": {"200": _json({"type": "array", "items": HISTORY_ENTRY}),
                                   **_problem_responses("400", "401", "403", "404")}},
         },
     }

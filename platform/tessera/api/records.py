@@ -77,6 +77,7 @@ def restore_record(object: str, record_id: RecordId, response: Response,
 
 
 @router.get("/{object}/{record_id}/history")
-def record_history(object: str, record_id: RecordId, who: Actor = Depends(deps.actor),
+def record_history(object: str, record_id: RecordId, limit: int = Query(200, ge=1, le=1000),
+                   before: int | None = Query(None, ge=1, le=2**63 - 1), who: Actor = Depends(deps.actor),
                    rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
-    return rt.records.history(who, object, record_id)
+    return rt.records.history(who, object, record_id, limit=limit, before=before)

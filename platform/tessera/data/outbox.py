@@ -15,12 +15,16 @@ from sqlalchemy.engine import Connection
 from tessera.data.tables import outbox
 
 
+#: Built once: the statement runs inside every write, and rebuilding it costs more than running it.
+_INSERT = sa.insert(outbox)
+
+
 def emit(conn: Connection, event: str, object_uid: str | None, record_ids: list[int],
          payload: dict[str, Any], actor_id: int | None, at: datetime) -> None:
-    conn.execute(sa.insert(outbox).values(
-        event=event, object_uid=object_uid, record_ids=record_ids, payload=payload,
-        actor_id=actor_id, created_at=at, available_at=at,
-    ))
+    conn.execute(_INSERT, {
+        "event": event, "object_uid": object_uid, "record_ids": record_ids, "payload": payload,
+        "actor_id": actor_id, "created_at": at, "available_at": at,
+    })
 
 
 def pending(conn: Connection, limit: int = 100) -> list[sa.Row[Any]]:

@@ -153,11 +153,28 @@ class SchemaEditor:
         rewrite: Callable[[str], None],
     ) -> None:
         """Give a field a new column type: a new column, filled by `rewrite`, takes its place."""
-        temp = f"{after.column}__retype"
+        # Short and unique whatever the column is called (PostgreSQL truncates names at 63).
+        temp = f"{after.uid}__retype"
         with self._batch(obj.table_name) as batch:
-            batch.add_column(field_column(after, temp))
+            # The foreign key comes last: its name is the field's, still taken by the old column.
+            batch.add_column(sa.Column(temp, after.ftype.column_type(after)))
         rewrite(temp)
         self.drop_field(obj, before)
         with self._batch(obj.table_name) as batch:
             batch.alter_column(temp, new_column_name=after.column)
+        self._create_foreign_key(obj, after)
         self._create_indexes(obj.table_name, field_indexes(obj, after))
+
+    def replace_foreign_key(self, obj: ObjectDef, before: FieldDef, after: FieldDef) -> None:
+        """Change what a lookup does when its target is deleted; the values stay as they are."""
+        with self._batch(obj.table_name) as batch:
+            batch.drop_constraint(f"fk_{before.uid}", type_="foreignkey")
+        self._create_foreign_key(obj, after)
+
+    def _create_foreign_key(self, obj: ObjectDef, field: FieldDef) -> None:
+        fk = foreign_key(field)
+        if fk is None:
+            return
+        table, _, column = fk.target_fullname.rpartition(".")
+        with self._batch(obj.table_name) as batch:
+            batch.create_foreign_key(fk.name, table, [field.column], [column], ondelete=fk.ondelete)

@@ -64,7 +64,8 @@ def _field_at(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
 
 def _lookup_targets(doc: Mapping[str, Any]) -> Iterable[Reference]:
     for fdoc in doc.get("fields", []):
-        if fdoc.get("type") == "lookup" and fdoc.get("target"):
+        # Fields not yet given a uid (a document being validated) have no stable path yet.
+        if isinstance(fdoc, dict) and fdoc.get("type") == "lookup" and fdoc.get("target") and fdoc.get("uid"):
             yield Reference("lookup_target", f"fields/{fdoc['uid']}/target", fdoc["target"])
 
 
@@ -85,7 +86,7 @@ def _rewrite_name_field(doc: dict[str, Any], ref: Reference, rename: Rename) -> 
 
 def _rule_fields(doc: Mapping[str, Any]) -> Iterable[Reference]:
     for rule in doc.get("validation_rules", []):
-        if rule.get("field"):
+        if isinstance(rule, dict) and rule.get("field") and rule.get("name"):
             yield Reference(
                 "validation_rule_field", f"validation_rules/{rule['name']}/field",
                 doc["api_name"], rule["field"],

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import secrets
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError, best_match
 
 from tessera.errors import FieldProblem
-from tessera.meta.fieldtypes import field_type, field_types
+from tessera.meta.fieldtypes import FieldValueError, field_type, field_types
 from tessera.meta.model import SYSTEM_COLUMNS
 
 UID_PREFIX = {"objects": "obj", "fields": "fld", "rules": "vrl"}
@@ -67,11 +68,26 @@ def _pointer(prefix: str, path: Any) -> str:
 
 
 def schema_problems(validator: Draft202012Validator, doc: Any, prefix: str) -> list[FieldProblem]:
+    """One problem per path in the document, however many rules its value breaks there."""
+    by_path: dict[str, list[ValidationError]] = {}
+    for error in validator.iter_errors(doc):
+        by_path.setdefault(_pointer(prefix, error.absolute_path), []).append(error)
     problems: list[FieldProblem] = []
-    for error in sorted(validator.iter_errors(doc), key=lambda e: list(e.path)):
-        error = best_match([error])
-        problems.append(FieldProblem(_pointer(prefix, error.absolute_path), error.message))
+    for path in sorted(by_path, key=lambda p: [int(x) if x.isdigit() else x for x in p.split("/")]):
+        errors = by_path[path]
+        # Every missing or unexpected property is worth naming; otherwise the most telling error.
+        listed = [e for e in errors if e.validator in ("required", "additionalProperties")]
+        messages = [_message(e) for e in listed or [best_match(errors)]]
+        problems.append(FieldProblem(path, "; ".join(dict.fromkeys(messages))))
     return problems
+
+
+def _message(error: ValidationError) -> str:
+    """jsonschema's message, or for a pattern the rule in words, from the schema's description."""
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator in ("pattern", "not") and description:
+        return f"{error.instance!r} is not allowed: {description}"
+    return error.message
 
 
 def field_problems(doc: Any, prefix: str = "") -> list[FieldProblem]:
@@ -100,37 +116,90 @@ def field_problems(doc: Any, prefix: str = "") -> list[FieldProblem]:
         )
     if ftype.system_generated and doc.get("default") is not None:
         problems.append(FieldProblem(f"{prefix}/default", "the platform sets this field's value"))
+    elif not ftype.takes_default and doc.get("default") is not None:
+        problems.append(FieldProblem(f"{prefix}/default", f"a {type_name} field cannot have a default"))
     options = doc.get("options")
     if isinstance(options, list):
         values = [o.get("value") for o in options]
         if len(values) != len(set(values)):
             problems.append(FieldProblem(f"{prefix}/options", "option values must be unique"))
+            return problems
+    return problems + _value_problems(doc, prefix)
+
+
+def _value_problems(doc: dict[str, Any], prefix: str) -> list[FieldProblem]:
+    """Problems of the values a field document holds: its bounds, pattern and default.
+
+    Caught here so that a bad bound or default is refused when the builder writes it, not
+    on every later save of a record.
+    """
+    from tessera.meta.model import FieldDef
+
+    field = FieldDef(doc)
+    ftype = field.ftype
+    problems: list[FieldProblem] = []
+    bounds: dict[str, Any] = {}
+    for key in ("min", "max"):
+        if key in ftype.constraints and doc.get(key) is not None:
+            try:
+                bounds[key] = ftype.coerce(field, doc[key])
+            except FieldValueError as error:
+                problems.append(FieldProblem(f"{prefix}/{key}", f"is not a valid {doc['type']}: {error}"))
+    if len(bounds) == 2 and bounds["min"] > bounds["max"]:
+        problems.append(FieldProblem(f"{prefix}/max", "must not be less than min"))
+    if doc.get("pattern"):
+        try:
+            re.compile(doc["pattern"])
+        except re.error as error:
+            problems.append(FieldProblem(f"{prefix}/pattern", f"is not a valid regular expression: {error}"))
+    if problems or doc.get("default") is None or ftype.system_generated or not ftype.takes_default:
+        return problems
+    try:
+        value = ftype.coerce(field, doc["default"])
+        message = None if value is None else ftype.check(field, value)
+    except FieldValueError as error:
+        message = str(error)
+    if message:
+        problems.append(FieldProblem(f"{prefix}/default", message))
     return problems
 
 
 def object_problems(doc: Any) -> list[FieldProblem]:
-    """Problems of an object document: its own schema, then each field's."""
+    """Problems of an object document: its own schema, then each field's, all at once."""
     if not isinstance(doc, dict):
         return [FieldProblem("/", "an object document must be a JSON object")]
     problems = schema_problems(_object_validator(), doc, "")
-    if problems:
-        return problems
+    flagged = {p.field for p in problems}
+    fields = doc.get("fields", [])
     seen: dict[str, int] = {}
-    for index, fdoc in enumerate(doc.get("fields", [])):
+    for index, fdoc in enumerate(fields if isinstance(fields, list) else []):
+        if f"/fields/{index}" in flagged:
+            continue
         problems += field_problems(fdoc, f"/fields/{index}")
-        name = fdoc.get("api_name") if isinstance(fdoc, dict) else None
+        name = fdoc.get("api_name")
         if name in seen:
             problems.append(
                 FieldProblem(f"/fields/{index}/api_name", f"another field is already named {name!r}")
             )
-        elif name:
+        elif isinstance(name, str):
             seen[name] = index
-    if doc.get("name_field") and doc["name_field"] not in seen:
+    if doc.get("name_field") and "/name_field" not in flagged and doc["name_field"] not in seen:
         problems.append(FieldProblem("/name_field", f"no field named {doc['name_field']!r}"))
-    rule_names = [r["name"] for r in doc.get("validation_rules", [])]
-    if len(rule_names) != len(set(rule_names)):
-        problems.append(FieldProblem("/validation_rules", "rule names must be unique"))
-    return problems
+    if not any(p.startswith("/validation_rules") for p in flagged):
+        rule_names = [r["name"] for r in doc.get("validation_rules", [])]
+        if len(rule_names) != len(set(rule_names)):
+            problems.append(FieldProblem("/validation_rules", "rule names must be unique"))
+    return _one_per_path(problems)
+
+
+def _one_per_path(problems: list[FieldProblem]) -> list[FieldProblem]:
+    merged: dict[str, FieldProblem] = {}
+    for problem in problems:
+        if problem.field in merged:
+            merged[problem.field].message += f"; {problem.message}"
+        else:
+            merged[problem.field] = problem
+    return list(merged.values())
 
 
 def normalize_field(doc: dict[str, Any]) -> dict[str, Any]:

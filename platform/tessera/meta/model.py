@@ -56,7 +56,7 @@ class FieldDef:
 
     @property
     def unique(self) -> bool:
-        return bool(self.props.get("unique"))
+        return bool(self.props.get("unique")) or self.ftype.always_unique
 
     @property
     def indexed(self) -> bool:

@@ -21,11 +21,11 @@ from tessera.auth.actor import Actor
 from tessera.data import metastore
 from tessera.data.engine import schema_transaction
 from tessera.data.schema import SchemaEditor, build_table, field_indexes, foreign_key
-from tessera.data.tables import sequences
+from tessera.data.tables import sequences, users
 from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from tessera.meta import dependencies as deps
 from tessera.meta.documents import normalize_field, normalize_object, object_problems
-from tessera.meta.fieldtypes import FieldValueError
+from tessera.meta.fieldtypes import FieldValueError, field_type, field_types
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.catalog import Snapshot
 
@@ -96,6 +96,9 @@ class MetadataService:
                                [FieldProblem("/api_name", "is taken", "taken")])
             obj = ObjectDef(body)
             self._check_references(snap, obj)
+            for field in obj.stored_fields:
+                if (default := _coerced_default(field)) is not None:
+                    _refuse_missing_reference(conn, field, default, obj)
             SchemaEditor(conn).create_object(obj)
             stored = metastore.insert_document(conn, "objects", body, actor.user_id)
             self._resolve_dependencies(conn, snap, stored, obj)
@@ -118,6 +121,11 @@ class MetadataService:
                 incoming["fields"] = _match_fields(stored.body.get("fields", []), incoming["fields"])
             after.update(incoming)
             after.pop("trash", None)
+            if isinstance(after.get("fields"), list) and all(isinstance(f, dict) for f in after["fields"]):
+                _follow_own_renames(stored.body, after)
+                # Removing a field someone uses is a conflict to report as such, before the
+                # document is validated (which would only see a dangling name).
+                self._check_removals(conn, stored, after, force=force)
             _raise_problems(object_problems(after))
             after = normalize_object(after)
             after["uid"] = stored.uid
@@ -194,7 +202,14 @@ class MetadataService:
             for key, value in changes.items():
                 if value is None and key not in ("default",):
                     updated.pop(key, None)
+            _drop_options_of_old_type(current, updated, changes)
             after["fields"][index] = updated
+            name = updated.get("api_name")
+            if name != current["api_name"] and name in {f["api_name"] for f in after["fields"]
+                                                        if f is not updated}:
+                raise InvalidInput("The metadata document is not valid.",
+                                   [FieldProblem("/api_name", f"another field is already named {name!r}")])
+            _follow_own_renames(stored.body, after)
             problems = object_problems(after)
             _raise_problems([_relative(p, index) for p in problems])
             after["fields"][index] = normalize_field(updated)
@@ -268,12 +283,16 @@ class MetadataService:
 
         before_fields = {f.uid: f for f in before_obj.fields}
         after_fields = {f.uid: f for f in after_obj.fields}
-        removed = [f for uid, f in before_fields.items() if uid not in after_fields]
+        trashed_names = {f["api_name"] for f in after.get("trash", [])}
+        for new in after_obj.fields:
+            old = before_fields.get(new.uid)
+            if new.api_name in trashed_names and (old is None or old.api_name != new.api_name):
+                # The trashed field still has its column under that name.
+                raise Conflict(f"A field named {new.api_name!r} is in the trash; restore or purge it.",
+                               [FieldProblem(f"/fields/{new.api_name}/api_name",
+                                             "is taken by a field in the trash", "taken")])
+        removed = self._check_removals(conn, stored, after, force=force)
         for field in removed:
-            outside = [d for d in metastore.dependents(conn, before_obj.uid, field.uid)
-                       if not (d.source_uid == before_obj.uid and _within_field(d.path, field.uid))]
-            if outside and not force:
-                raise _in_use(f"field {before_obj.api_name}.{field.api_name}", outside)
             after.setdefault("trash", []).append({**field.props, "deleted_at": metastore.now().isoformat()})
             summary.append(f"field {field.api_name} moved to the trash")
 
@@ -301,6 +320,27 @@ class MetadataService:
         assert final is not None
         return self._out(ObjectDef(final.body, final.version))
 
+    def _check_removals(self, conn: Connection, stored: metastore.StoredDocument, after: dict[str, Any],
+                        *, force: bool) -> list[FieldDef]:
+        """The fields `after` removes; refused while used elsewhere unless forced. Forced
+        removals take the object's own references to them (name_field, a rule's field) along,
+        so the document stays valid."""
+        kept = {f.get("uid") for f in after.get("fields", [])}
+        before_obj = ObjectDef(stored.body)
+        removed = [f for f in before_obj.fields if f.uid not in kept]
+        for field in removed:
+            outside = [d for d in metastore.dependents(conn, before_obj.uid, field.uid)
+                       if not (d.source_uid == before_obj.uid and _within_field(d.path, field.uid))]
+            if outside and not force:
+                raise _in_use(f"field {before_obj.api_name}.{field.api_name}", outside)
+        names = {f.api_name for f in removed}
+        if after.get("name_field") in names:
+            after.pop("name_field")
+        for rule in after.get("validation_rules", []):
+            if isinstance(rule, dict) and rule.get("field") in names:
+                rule.pop("field")
+        return removed
+
     def _add_field(self, conn: Connection, editor: SchemaEditor, obj: ObjectDef,
                    table: sa.Table, field: FieldDef) -> None:
         if not field.stored:
@@ -316,6 +356,8 @@ class MetadataService:
         if field.unique and default is not None and count > 1:
             raise Conflict("A unique field cannot fill existing records with one default value.",
                            [FieldProblem(f"/fields/{field.api_name}/default", "would repeat", "not_unique")])
+        if default is not None:
+            _refuse_missing_reference(conn, field, default)
         editor.add_field(obj, field)
         target = _column_table(table.name, field)
         if default is not None and count:
@@ -358,10 +400,19 @@ class MetadataService:
         if old.type != new.type or _storage_key(old) != _storage_key(new):
             self._convert(conn, editor, obj, table, old, new)
             summary.append(f"field {new.api_name} changed from {old.type} to {new.type}")
-        elif foreign_key(old) is not None and old.props.get("on_delete") != new.props.get("on_delete"):
-            self._convert(conn, editor, obj, table, old, new)
-            summary.append(f"field {new.api_name}: on delete now {new.props.get('on_delete')}")
         else:
+            if foreign_key(old) is not None and old.props.get("on_delete") != new.props.get("on_delete"):
+                editor.replace_foreign_key(obj, old, new)
+                summary.append(f"field {new.api_name}: on delete now {new.props.get('on_delete')}")
+            if _value_rules_changed(old, new):
+                # A tightened max_length, pattern, min or max must hold for the stored values too.
+                _, failed, failure = _scan(conn, table, old, new)
+                if failed:
+                    raise Conflict(
+                        f"{len(failed)} records of {obj.api_name!r} break the new rules of "
+                        f"{new.api_name!r} (first: {failure}); change them first.",
+                        [FieldProblem(f"/fields/{new.api_name}", "existing values break it",
+                                      "violates_constraint", detail={"record_ids": failed[:SHOWN_IDS]})])
             if field_indexes(obj, old) != field_indexes(obj, new):
                 if new.unique and not old.unique:
                     _refuse_duplicates(conn, table, new)
@@ -412,22 +463,7 @@ class MetadataService:
             raise InvalidInput(
                 f"A {old.type} field cannot be converted to {new.type}; add a new field instead.",
                 [FieldProblem(f"/fields/{new.api_name}/type", "cannot convert", "type_change")])
-        column = table.c[new.column]
-        converted: list[dict[str, Any]] = []
-        failed: list[int] = []
-        failure = ""
-        rows = conn.execute(sa.select(table.c.id, column).where(column.is_not(None))
-                            .order_by(table.c.id).execution_options(yield_per=_BATCH))
-        for rid, value in rows:
-            try:
-                new_value = new.ftype.coerce(new, old.ftype.to_json(old, value))
-                if new_value is not None and (message := new.ftype.check(new, new_value)):
-                    raise FieldValueError(message)
-            except FieldValueError as error:
-                failed.append(rid)
-                failure = failure or f"record {rid}: {error}"
-                continue
-            converted.append({"rid": rid, "value": new_value})
+        converted, failed, failure = _scan(conn, table, old, new)
         if failed:
             raise Conflict(
                 f"{len(failed)} records of {obj.api_name!r} do not convert to {new.type} "
@@ -436,13 +472,15 @@ class MetadataService:
                               detail={"record_ids": failed[:SHOWN_IDS]})],
             )
         if new.unique:
-            seen: set[Any] = set()
+            # "1" and "01" are different texts but the same integer: name every record involved.
+            owners: dict[str, list[int]] = {}
             for item in converted:
-                key = repr(item["value"])
-                if key in seen:
-                    raise Conflict(f"Converted values of {new.api_name!r} would not be unique.",
-                                   [FieldProblem(f"/fields/{new.api_name}/unique", "duplicates", "not_unique")])
-                seen.add(key)
+                owners.setdefault(repr(item["value"]), []).append(item["rid"])
+            clashing = sorted(rid for rids in owners.values() if len(rids) > 1 for rid in rids)
+            if clashing:
+                raise Conflict(f"Converted values of {new.api_name!r} would not be unique.",
+                               [FieldProblem(f"/fields/{new.api_name}/unique", "duplicate values", "not_unique",
+                                             detail={"record_ids": clashing[:SHOWN_IDS]})])
 
         def rewrite(temp: str) -> None:
             target = _column_table(table.name, new, temp)
@@ -581,6 +619,63 @@ def _match_fields(current: list[dict[str, Any]], incoming: Any) -> Any:
     return out
 
 
+def _scan(conn: Connection, table: sa.Table, old: FieldDef,
+          new: FieldDef) -> tuple[list[dict[str, Any]], list[int], str]:
+    """Read every stored value of `old` as `new` would accept it: the converted values
+    ({"rid", "value"}), the ids of records whose value does not fit, and the first reason."""
+    column = table.c[new.column]
+    converted: list[dict[str, Any]] = []
+    failed: list[int] = []
+    failure = ""
+    rows = conn.execute(sa.select(table.c.id, column).where(column.is_not(None))
+                        .order_by(table.c.id).execution_options(yield_per=_BATCH))
+    for rid, value in rows:
+        try:
+            new_value = new.ftype.coerce(new, old.ftype.to_json(old, value))
+            if new_value is not None and (message := new.ftype.check(new, new_value)):
+                raise FieldValueError(message)
+        except FieldValueError as error:
+            failed.append(rid)
+            failure = failure or f"record {rid}: {error}"
+            continue
+        converted.append({"rid": rid, "value": new_value})
+    return converted, failed, failure
+
+
+def _value_rules_changed(old: FieldDef, new: FieldDef) -> bool:
+    """Whether a type option that limits values (max_length, pattern, min, max, …) changed.
+    Options of choices have their own check, which names the options in use."""
+    keys = set(new.ftype.options_schema) - {"options"}
+    return any(old.props.get(k) != new.props.get(k) for k in keys)
+
+
+def _follow_own_renames(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Rewrite the object's references to its own fields renamed by this change, so the
+    document validates; other documents are rewritten once the change is applied."""
+    old_names = {f["uid"]: f["api_name"] for f in before.get("fields", [])}
+    for fdoc in after.get("fields", []):
+        old = old_names.get(fdoc.get("uid"))
+        new = fdoc.get("api_name")
+        if old is None or old == new or not isinstance(new, str):
+            continue
+        rename = deps.Rename(str(after.get("api_name")), old, new, field_renamed=True)
+        for ref in deps.references("objects", after):
+            if ref.field == old:
+                deps.rewrite(after, ref, rename)
+
+
+def _drop_options_of_old_type(current: dict[str, Any], updated: dict[str, Any], changes: dict[str, Any]) -> None:
+    """On a type change, forget the options only the old type knew (a select's `options`
+    when it becomes text), unless the change sets them."""
+    old_type, new_type = current.get("type"), updated.get("type")
+    if old_type == new_type or old_type not in field_types() or new_type not in field_types():
+        return
+    kept = set(field_type(new_type).options_schema)
+    for key in field_type(old_type).options_schema:
+        if key not in kept and key not in changes:
+            updated.pop(key, None)
+
+
 def _within_field(path: str, field_uid: str) -> bool:
     return path.startswith(f"fields/{field_uid}/")
 
@@ -603,6 +698,32 @@ def _coerced_default(field: FieldDef) -> Any:
     except FieldValueError as error:
         raise InvalidInput(f"The default of {field.api_name!r} is not valid: {error}",
                            [FieldProblem(f"/fields/{field.api_name}/default", str(error))]) from None
+
+
+def _refuse_missing_reference(conn: Connection, field: FieldDef, value: Any,
+                              new_object: ObjectDef | None = None) -> None:
+    """A lookup's or user field's default must name a live record or user: it fills
+    existing rows (where a dangling id breaks the foreign key) and every new record."""
+    kind = getattr(field.ftype, "reference", None)
+    if kind == "record":
+        target_name = str(field.props["target"])
+        if new_object is not None and target_name == new_object.api_name:
+            found = None  # a new object's own table is empty
+        else:
+            target = sa.table(target_name, sa.column("id"), sa.column("deleted_at"))
+            found = conn.execute(sa.select(target.c.id).where(
+                target.c.id == value, target.c.deleted_at.is_(None))).first()
+        what = f"{target_name} record"
+    elif kind == "user":
+        found = conn.execute(sa.select(users.c.id).where(
+            users.c.id == value, users.c.is_active.is_(True))).first()
+        what = "active user"
+    else:
+        return
+    if found is None:
+        raise InvalidInput(f"The default of {field.api_name!r} names no {what}.",
+                           [FieldProblem(f"/fields/{field.api_name}/default", f"no {what} with id {value}",
+                                         "unknown_reference")])
 
 
 def _storage_key(field: FieldDef) -> tuple[Any, ...]:

@@ -20,6 +20,7 @@ from tessera.settings import Settings
 
 if TYPE_CHECKING:
     from tessera.auth.users import UserService
+    from tessera.data.files import AttachmentStore
     from tessera.runtime.metadata import MetadataService
     from tessera.runtime.records import RecordService
 
@@ -61,6 +62,12 @@ class Runtime:
         from tessera.auth.users import UserService
 
         return UserService(self.engine)
+
+    @cached_property
+    def attachments(self) -> AttachmentStore:
+        from tessera.data.files import AttachmentStore
+
+        return AttachmentStore(self.engine, self.settings.attachments_dir, self.settings.max_upload_bytes)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -45,6 +45,10 @@ class FieldType:
     stored: ClassVar[bool] = True
     #: True for types whose values the platform sets (autonumber); input is refused.
     system_generated: ClassVar[bool] = False
+    #: Whether a field of this type may have a `default` value.
+    takes_default: ClassVar[bool] = True
+    #: True for types whose values are unique whatever the field says (autonumber).
+    always_unique: ClassVar[bool] = False
     #: Whether a `unique` or `indexed` property makes sense for this type.
     indexable: ClassVar[bool] = True
     #: Whether records can be converted to or from this type by re-reading their values.
@@ -97,13 +101,12 @@ class FieldType:
             high = self.coerce(field, props["max"])
             if value > high:
                 return f"must be at most {self.display(field, high)}"
-        if "max_length" in self.constraints and props.get("max_length") is not None:
-            if len(value) > props["max_length"]:
-                return f"must be at most {props['max_length']} characters long"
-        if "pattern" in self.constraints and props.get("pattern"):
-            if not re.fullmatch(props["pattern"], value):
-                hint = props.get("pattern_message") or f"must match the pattern {props['pattern']}"
-                return hint
+        limit = props.get("max_length") if "max_length" in self.constraints else None
+        if limit is not None and len(value) > limit:
+            return f"must be at most {limit} characters long"
+        pattern = props.get("pattern") if "pattern" in self.constraints else None
+        if pattern and not re.fullmatch(pattern, value):
+            return props.get("pattern_message") or f"must match the pattern {pattern}"
         return None
 
     def is_blank(self, value: Any) -> bool:

@@ -56,6 +56,9 @@ class BooleanField(FieldType):
                 return True
             if text in _FALSE:
                 return None if text == "" else False
+        if isinstance(cell, float) and cell in (0.0, 1.0):
+            # Spreadsheet numbers arrive as floats.
+            cell = int(cell)
         return self.coerce(field, cell)
 
     def display(self, field: FieldDef, value: Any) -> str:

@@ -12,6 +12,7 @@ from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType
 from tessera.meta.model import FieldDef
 
 _BOUND = {"type": "string", "maxLength": 40}
+_IMPORT_DATES = ("%Y/%m/%d", "%Y.%m.%d")
 
 
 @register
@@ -49,6 +50,18 @@ class DateField(FieldType):
 
     def to_json(self, field: FieldDef, value: Any) -> Any:
         return None if value is None else value.isoformat()
+
+    def parse_import(self, field: FieldDef, cell: Any) -> Any:
+        if isinstance(cell, str):
+            text = cell.strip()
+            # Year-first dates with other separators are unambiguous; day/month orders are not
+            # and are left to the importer's column settings.
+            for layout in _IMPORT_DATES:
+                try:
+                    return datetime.strptime(text, layout).date()
+                except ValueError:
+                    continue
+        return super().parse_import(field, cell)
 
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else value.isoformat()

@@ -39,6 +39,15 @@ class JsonField(FieldType):
             raise FieldValueError("is larger than 1 MB")
         return value
 
+    def parse_import(self, field: FieldDef, cell: Any) -> Any:
+        # A cell holds JSON as text; text that is not JSON is kept as a JSON string.
+        if isinstance(cell, str):
+            try:
+                cell = json.loads(cell)
+            except ValueError:
+                cell = cell.strip()
+        return self.coerce(field, cell)
+
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else json.dumps(value, ensure_ascii=False)
 
@@ -51,6 +60,8 @@ class AutonumberField(FieldType):
     label = "Auto number"
     formula_type = FormulaType.TEXT
     system_generated = True
+    # A unique index backs the sequence: numbers are meant to identify records.
+    always_unique = True
     convertible = False
     options_schema = {
         "prefix": {"type": "string", "maxLength": 20, "pattern": "^[^{}]*$"},

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from datetime import time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -13,6 +15,8 @@ from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType
 from tessera.meta.model import FieldDef
 
 _BOUND = {"type": ["number", "string"]}
+#: An ISO currency code before or after an amount: "EUR 1200", "1200.50 USD".
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}\s*|\s*[A-Z]{3}$")
 _INT64 = 2**63 - 1
 
 
@@ -115,11 +119,28 @@ class _Decimal(FieldType):
         if not number.is_finite():
             raise FieldValueError("must be a finite number")
         scale = self.scale(field)
-        number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
         digits = self.precision(field) - scale
+        too_long = f"must have at most {digits} digits before the decimal point"
+        # Checked before rounding too: quantizing a huge value overflows the decimal context.
+        if number and number.adjusted() >= digits:
+            raise FieldValueError(too_long)
+        number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
         if abs(number) >= Decimal(10) ** digits:
-            raise FieldValueError(f"must have at most {digits} digits before the decimal point")
-        return number
+            raise FieldValueError(too_long)
+        # -0.00 would come back as 0.00 from SQLite's scaled integers but not from PostgreSQL.
+        return abs(number) if number.is_zero() else number
+
+    def parse_import(self, field: FieldDef, cell: Any) -> Any:
+        if isinstance(cell, str):
+            cell = self.strip_affixes(cell.strip())
+            # Accountants write negative amounts in parentheses: (1,200.00).
+            if cell.startswith("(") and cell.endswith(")"):
+                cell = "-" + cell[1:-1].strip()
+        return super().parse_import(field, cell)
+
+    def strip_affixes(self, text: str) -> str:
+        """Remove what a spreadsheet prints around the number (a currency, a % sign)."""
+        return text
 
     def to_json(self, field: FieldDef, value: Any) -> Any:
         return None if value is None else format(value, "f")
@@ -148,6 +169,11 @@ class CurrencyField(_Decimal):
         code = field.props.get("currency")
         return f"{text} {code}" if text and code else text
 
+    def strip_affixes(self, text: str) -> str:
+        # Symbols are Unicode's currency signs ($, €, £, ¥, ₹, …), on either side.
+        text = _CURRENCY_CODE.sub("", text)
+        return "".join(c for c in text if unicodedata.category(c) != "Sc").strip()
+
 
 @register
 class PercentField(_Decimal):
@@ -160,6 +186,9 @@ class PercentField(_Decimal):
 
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else f"{value:.{self.scale(field)}f} %"
+
+    def strip_affixes(self, text: str) -> str:
+        return text.removesuffix("%").rstrip()
 
 
 @register
@@ -223,7 +252,15 @@ class DurationField(FieldType):
             return None
         if isinstance(value, bool):
             raise FieldValueError("must be a duration in seconds, H:MM[:SS] or ISO 8601 (PT1H30M)")
-        if isinstance(value, int):
+        if isinstance(value, timedelta | time):
+            # Spreadsheets give durations as timedelta ([h]:mm cells) or time (h:mm cells).
+            if isinstance(value, time):
+                value = timedelta(hours=value.hour, minutes=value.minute, seconds=value.second,
+                                  microseconds=value.microsecond)
+            if value % timedelta(seconds=1):
+                raise FieldValueError("must be a duration in whole seconds")
+            seconds = value // timedelta(seconds=1)
+        elif isinstance(value, int):
             seconds = value
         elif isinstance(value, float) and value.is_integer():
             seconds = int(value)
@@ -232,7 +269,7 @@ class DurationField(FieldType):
             seconds = -seconds if m["neg"] else seconds
         elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
             seconds = int(value.strip())
-        elif isinstance(value, str) and (m := _ISO_DURATION.match(value.strip())) and value.strip() != "P":
+        elif isinstance(value, str) and (m := _ISO_DURATION.match(value.strip())) and any(m.groups()):
             seconds = (
                 int(m["d"] or 0) * 86400 + int(m["h"] or 0) * 3600
                 + int(m["m"] or 0) * 60 + int(m["s"] or 0)

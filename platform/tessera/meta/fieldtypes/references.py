@@ -40,6 +40,12 @@ class _RecordId(FieldType):
             raise FieldValueError("must be the id of a record")
         return value
 
+    def parse_import(self, field: FieldDef, cell: Any) -> Any:
+        if isinstance(cell, float) and cell.is_integer():
+            # Spreadsheet numbers arrive as floats.
+            cell = int(cell)
+        return super().parse_import(field, cell)
+
     def on_delete(self, field: FieldDef) -> str:
         return str(field.props.get("on_delete", "set_null"))
 
@@ -77,6 +83,8 @@ class AttachmentField(FieldType):
     formula_type = FormulaType.LIST
     indexable = False
     convertible = False
+    # A file belongs to the record it was uploaded to; one file cannot be every record's.
+    takes_default = False
     reference = "attachment"
     options_schema = {
         "max_files": {"type": "integer", "minimum": 1, "maximum": 100},

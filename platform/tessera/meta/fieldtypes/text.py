@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,6 +52,18 @@ class _Text(FieldType):
 
     def normalize(self, text: str) -> str:
         return text.strip()
+
+    def parse_import(self, field: FieldDef, cell: Any) -> Any:
+        # Spreadsheets hand over typed cells; read them as the person saw them in the sheet.
+        if isinstance(cell, float) and cell.is_integer():
+            cell = int(cell)
+        elif isinstance(cell, datetime):
+            cell = cell.isoformat(sep=" ")
+        elif isinstance(cell, date):
+            cell = cell.isoformat()
+        elif isinstance(cell, bool):
+            cell = "yes" if cell else "no"
+        return super().parse_import(field, cell)
 
 
 @register
@@ -130,6 +143,10 @@ class PhoneField(_Text):
         return text
 
 
+#: A host name, or an IPv6 address (urlsplit has already removed its brackets).
+_HOST = re.compile(r"^([0-9a-f:.]+|[^\s/?#@:\[\]]+)$")
+
+
 @register
 class UrlField(_Text):
     name = "url"
@@ -143,6 +160,15 @@ class UrlField(_Text):
         if "://" not in text:
             text = "https://" + text
         parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
+        try:
+            # Reading the port validates it: "javascript:alert(1)" would otherwise pass as
+            # host "javascript" once https:// is put in front of it.
+            valid = parts.port is None or parts.port > 0
+        except ValueError:
+            valid = False
+        if (
+            not valid or parts.scheme not in ("http", "https") or " " in text
+            or not parts.hostname or not _HOST.match(parts.hostname)
+        ):
             raise FieldValueError("must be a web address like https://example.com")
         return text

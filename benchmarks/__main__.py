@@ -1,0 +1,121 @@
+"""`python -m benchmarks [--quick] [--backend sqlite|postgresql|all] [--only create,bulk,list]`.
+
+Runs every benchmark on each backend — a temporary SQLite file and a throwaway PostgreSQL
+database that is dropped afterwards — and prints one table of product vs. floor with the
+ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+
+from benchmarks import bench_bulk, bench_create, bench_list
+from benchmarks.common import Result, database, prepare, render
+
+BENCHMARKS = ("create", "bulk", "list")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    create_requests: int
+    create_block: int
+    bulk_records: int
+    bulk_repeat: int
+    bulk_budget: float
+    list_records: int
+    list_deep: int
+    list_repeat: int
+
+
+FULL = Sizes(
+    create_requests=2_000,
+    create_block=200,
+    bulk_records=50_000,
+    bulk_repeat=3,
+    bulk_budget=60,
+    list_records=200_000,
+    list_deep=150_000,
+    list_repeat=200,
+)
+QUICK = Sizes(
+    create_requests=200,
+    create_block=50,
+    bulk_records=5_000,
+    bulk_repeat=1,
+    bulk_budget=0,
+    list_records=20_000,
+    list_deep=15_000,
+    list_repeat=60,
+)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Tessera vs. hand-written SQLAlchemy/FastAPI floors, printed as ratios.",
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes: a sanity run of a minute or so")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
+    parser.add_argument(
+        "--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {', '.join(BENCHMARKS)}"
+    )
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 if any benchmark fails")
+    args = parser.parse_args(argv)
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in args.only if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    return args
+
+
+def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -> list[Result]:
+    results: list[Result] = []
+    with database(backend) as url:
+        setup = prepare(backend, url)
+        try:
+            if "create" in only:
+                log(f"{backend}: create one record via the API")
+                results += bench_create.run(setup, sizes.create_requests, sizes.create_block)
+            if "bulk" in only:
+                log(f"{backend}: bulk create")
+                results += bench_bulk.run(setup, sizes.bulk_records, sizes.bulk_repeat, sizes.bulk_budget)
+            if "list" in only:
+                log(f"{backend}: list a sorted page")
+                results += bench_list.run(setup, sizes.list_records, sizes.list_deep, sizes.list_repeat)
+        finally:
+            notes += setup.notes
+            setup.close()
+    return results
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    sizes = QUICK if args.quick else FULL
+    backends = ("sqlite", "postgresql") if args.backend == "all" else (args.backend,)
+    started = time.perf_counter()
+    results: list[Result] = []
+    notes: list[str] = []
+    for backend in backends:
+        results += run_backend(backend, sizes, args.only, notes)
+    print()
+    print(render(results))
+    print()
+    for note in notes:
+        print(note)
+    failed = [r for r in results if not r.passed]
+    print(
+        f"\n{len(results) - len(failed)} of {len(results)} passed in {time.perf_counter() - started:.0f} s"
+        f"{' (quick sizes)' if args.quick else ''}."
+    )
+    return 1 if args.strict and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
