@@ -14,7 +14,6 @@ from sqlalchemy.engine import Connection
 
 from tessera.data.tables import outbox
 
-
 #: Built once: the statement runs inside every write, and rebuilding it costs more than running it.
 _INSERT = sa.insert(outbox)
 
