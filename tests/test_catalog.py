@@ -51,3 +51,28 @@ def test_failed_change_leaves_other_processes_on_the_old_metadata(runtime: Runti
         assert runtime.metadata.get_object("deal") == before
     finally:
         other.dispose()
+
+
+def test_disabled_user_loses_access_at_once_though_sign_ins_are_cached(api: Any, runtime: Runtime) -> None:
+    user_id = runtime.users.create("rep@example.com", "Rep", "rep-password")
+    token = runtime.users.sign_in("rep@example.com", "rep-password")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.client.get("/api/v1/meta/objects", headers=headers).status_code == 200
+    assert api.client.get("/api/v1/meta/objects", headers=headers).status_code == 200  # cached now
+    runtime.users.set_active(user_id, False)
+    refused = api.client.get("/api/v1/meta/objects", headers=headers)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_revoked_token_is_refused_by_another_process_at_once(api: Any, runtime: Runtime, db_url: str) -> None:
+    user_id = runtime.users.create("rep@example.com", "Rep", "rep-password")
+    token = runtime.users.sign_in("rep@example.com", "rep-password")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.client.get("/api/v1/meta/objects", headers=headers).status_code == 200
+    other = Runtime(Settings(database_url=db_url))  # e.g. an admin's process elsewhere
+    try:
+        assert other.users.revoke_tokens(user_id) == 1
+    finally:
+        other.dispose()
+    assert api.client.get("/api/v1/meta/objects", headers=headers).status_code == 401

@@ -31,6 +31,7 @@ _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-da
 @router.post("", status_code=201, openapi_extra=_UPLOAD_BODY)
 async def upload(request: Request, who: Actor = Depends(deps.actor),
                  store: AttachmentStore = Depends(deps.attachments)) -> dict[str, Any]:
+    await run_in_threadpool(request.app.state.runtime.confirm_access)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > store.max_bytes + _FRAMING:
         raise FileTooLarge(f"The file is larger than the limit of {store.max_bytes} bytes.")
@@ -46,8 +47,9 @@ async def upload(request: Request, who: Actor = Depends(deps.actor),
 
 @router.get("/{file_id}", response_class=FileResponse,
             responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}})
-def download(file_id: str, _: Actor = Depends(deps.actor),
+def download(file_id: str, request: Request, _: Actor = Depends(deps.actor),
              store: AttachmentStore = Depends(deps.attachments)) -> FileResponse:
+    request.app.state.runtime.confirm_access()
     found = store.get(file_id)
     return FileResponse(found.path, media_type=found.content_type, filename=found.name,
                         content_disposition_type="attachment",

@@ -8,8 +8,9 @@ import re
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
-from tessera.auth.actor import Actor
+from tessera.auth.actor import Actor, acting
 from tessera.data.files import AttachmentStore
 from tessera.errors import Forbidden, TesseraError, Unauthorized
 from tessera.runtime.platform import Runtime
@@ -23,26 +24,33 @@ class MalformedBody(TesseraError):
     type_slug = "malformed-body"
 
 
-def runtime(request: Request) -> Runtime:
+# Dependencies that do no I/O are `async`: a sync one costs a hop to the thread pool.
+async def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def attachments(request: Request) -> AttachmentStore:
-    return runtime(request).attachments
+async def attachments(request: Request) -> AttachmentStore:
+    return request.app.state.runtime.attachments
 
 
-def actor(request: Request) -> Actor:
+async def actor(request: Request) -> Actor:
+    """The signed-in user. A sign-in verified before comes from memory; the request's first
+    transaction confirms it is still valid (Runtime.snapshot), so only a token not seen
+    before costs a look-up here."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>' "
                            "(POST /api/v1/auth/token gives one).")
-    return runtime(request).users.actor_for_token(token.strip())
+    users = request.app.state.runtime.users
+    who = users.cached(token.strip()) or await run_in_threadpool(users.actor_for_token, token.strip())
+    acting.set(who)
+    return who
 
 
-def builder(request: Request) -> Actor:
+async def builder(request: Request) -> Actor:
     """Someone allowed to change metadata (admins until roles arrive)."""
-    who = actor(request)
+    who = await actor(request)
     if not who.is_admin:
         raise Forbidden("Only builders may change objects and fields.")
     return who
@@ -74,7 +82,7 @@ def _finite_float(text: str) -> float:
     return number
 
 
-def if_match(request: Request) -> int | None:
+async def if_match(request: Request) -> int | None:
     """The record version named by an If-Match header: "3", W/"3" or 3."""
     header = request.headers.get("if-match")
     if header is None or header.strip() == "*":

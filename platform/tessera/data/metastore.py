@@ -60,8 +60,22 @@ def _stored(row: sa.Row[Any]) -> StoredDocument:
     )
 
 
+_REVISIONS = sa.select(meta_state.c.revision, meta_state.c.auth_revision).where(meta_state.c.id == 1)
+
+
 def revision(conn: Connection) -> int:
-    return int(conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1)).scalar_one())
+    return revisions(conn)[0]
+
+
+def revisions(conn: Connection) -> tuple[int, int]:
+    """The metadata revision and the auth revision, in one indexed read."""
+    meta, auth = conn.execute(_REVISIONS).one()
+    return int(meta), int(auth)
+
+
+def bump_auth_revision(conn: Connection) -> None:
+    conn.execute(sa.update(meta_state).where(meta_state.c.id == 1)
+                 .values(auth_revision=meta_state.c.auth_revision + 1))
 
 
 def bump_revision(conn: Connection) -> None:

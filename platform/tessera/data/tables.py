@@ -91,6 +91,9 @@ meta_state = sa.Table(
     "tessera_meta_state", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("revision", sa.BigInteger, nullable=False),
+    # Bumped with every change that can take access away (a user disabled, a token revoked),
+    # so cached sign-ins are checked again by the next request.
+    sa.Column("auth_revision", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 record_history = sa.Table(

@@ -66,8 +66,10 @@ class Catalog:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
 
-    def current(self, conn: Connection) -> Snapshot:
-        revision = metastore.revision(conn)
+    def current(self, conn: Connection, revision: int | None = None) -> Snapshot:
+        """The snapshot for `revision` (read from the database when not given)."""
+        if revision is None:
+            revision = metastore.revision(conn)
         snapshot = self._snapshot
         if snapshot is not None and snapshot.revision == revision:
             return snapshot

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection, Engine
 
+from tessera.auth.actor import acting
+from tessera.data import metastore
 from tessera.data.engine import make_engine, read_transaction, write_transaction
 from tessera.runtime.catalog import Catalog, Snapshot
 from tessera.runtime.hooks import SaveHooks
@@ -43,7 +45,22 @@ class Runtime:
             yield conn
 
     def snapshot(self, conn: Connection) -> Snapshot:
-        return self.catalog.current(conn)
+        """The metadata to work from in this transaction.
+
+        The same one-row read also tells whether anything that can take access away has
+        happened since the acting user's sign-in was last checked; if so, it is checked
+        again here, in this transaction, before any work is done.
+        """
+        revision, auth_revision = metastore.revisions(conn)
+        who = acting.get()
+        if who is not None and who.token_digest is not None and who.verified_at != auth_revision:
+            self.users.reverify(conn, who, auth_revision)
+        return self.catalog.current(conn, revision)
+
+    def confirm_access(self) -> None:
+        """Confirm the acting user's sign-in, for work that reads no metadata (files)."""
+        with self.read() as conn:
+            self.snapshot(conn)
 
     @cached_property
     def metadata(self) -> MetadataService:
