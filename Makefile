@@ -25,7 +25,6 @@ bench: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
 
 setup: $(STAMP) $(UI_STAMP)
 

@@ -109,9 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for note in notes:
         print(note)
-    failed = [r for r in results if not r.passed]
+    failed = [r for r in results if r.passed is False]
+    judged = [r for r in results if r.passed is not None]
     print(
-        f"\n{len(results) - len(failed)} of {len(results)} passed in {time.perf_counter() - started:.0f} s"
+        f"\n{len(judged) - len(failed)} of {len(judged)} targets met in {time.perf_counter() - started:.0f} s"
         f"{' (quick sizes)' if args.quick else ''}."
     )
     return 1 if args.strict and failed else 0

@@ -244,7 +244,8 @@ class Result:
     floor: str
     ratio: float
     target: str
-    passed: bool
+    #: None for a figure printed for information, measured against a floor it cannot match.
+    passed: bool | None
 
 
 def at_least(benchmark: str, backend: str, product: float, floor: float, unit: str, target: float) -> Result:
@@ -253,6 +254,11 @@ def at_least(benchmark: str, backend: str, product: float, floor: float, unit: s
     return Result(
         benchmark, backend, f"{product:,.0f} {unit}", f"{floor:,.0f} {unit}", ratio, f">= {target:g}x", ratio >= target
     )
+
+
+def for_information(benchmark: str, backend: str, product: float, floor: float, unit: str, why: str) -> Result:
+    """A throughput printed beside a floor that does less (no HTTP, no JSON): no target."""
+    return Result(benchmark, backend, f"{product:,.0f} {unit}", f"{floor:,.0f} {unit}", product / floor, why, None)
 
 
 def at_most(
@@ -271,11 +277,13 @@ def at_most(
     )
 
 
+_VERDICT = {True: "PASS", False: "FAIL", None: "info"}
+
+
 def render(results: list[Result]) -> str:
     head = ("benchmark", "backend", "product", "floor", "ratio", "target", "result")
     rows = [
-        (r.benchmark, r.backend, r.product, r.floor, f"{r.ratio:.2f}x", r.target, "PASS" if r.passed else "FAIL")
-        for r in results
+        (r.benchmark, r.backend, r.product, r.floor, f"{r.ratio:.2f}x", r.target, _VERDICT[r.passed]) for r in results
     ]
     widths = [max(len(str(row[i])) for row in (head, *rows)) for i in range(len(head))]
     right = {2, 3, 4}

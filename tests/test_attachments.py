@@ -116,3 +116,16 @@ def test_an_attachment_field_refuses_unknown_ids_and_too_many_files(api: Any) ->
     too_many = api.post("/records/doc", {"files": ids})
     assert too_many.status_code == 422
     assert api.ok(api.get("/records/doc"))["data"] == []
+
+
+def test_attachment_field_refuses_files_outside_its_accept_list(api: Any) -> None:
+    api.ok(api.post("/meta/objects", {"api_name": "doc", "label": "Doc", "fields": [
+        {"api_name": "scan", "label": "Scan", "type": "attachment", "accept": ["image/*", ".pdf"]}]}), 201)
+    picture = api.ok(_upload(api, b"\x89PNG", "a.png", "image/png"), 201)
+    pdf = api.ok(_upload(api, b"%PDF", "b.pdf", "application/octet-stream"), 201)
+    sheet = api.ok(_upload(api, b"x", "c.xlsx", "application/vnd.ms-excel"), 201)
+    api.ok(api.post("/records/doc", {"scan": [picture["id"], pdf["id"]]}), 201)
+    refused = api.post("/records/doc", {"scan": [sheet["id"]]})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "scan"
+    assert "c.xlsx" in refused.json()["errors"][0]["message"]

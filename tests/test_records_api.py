@@ -277,7 +277,7 @@ def test_delete_with_restrict_children_is_refused(api: Any) -> None:
 def test_delete_cascades_to_the_trash_and_restore_brings_children_back(api: Any) -> None:
     parent, children = _tree(api, "cascade")
     done = api.ok(api.delete(f"/records/parent/{parent}"))
-    assert done["affected"] == {"child deleted": 3}
+    assert done["affected"] == {"deleted": {"child": 3}, "unlinked": {}}
     assert api.get(f"/records/parent/{parent}").status_code == 404
     assert api.ok(api.get("/records/child"))["data"] == []
     trash = api.ok(api.get("/records/child/trash"))["data"]
@@ -290,7 +290,7 @@ def test_delete_cascades_to_the_trash_and_restore_brings_children_back(api: Any)
 
 def test_delete_sets_children_blank_and_restore_relinks_them(api: Any) -> None:
     parent, children = _tree(api, "set_null")
-    assert api.ok(api.delete(f"/records/parent/{parent}"))["affected"] == {"child unlinked": 3}
+    assert api.ok(api.delete(f"/records/parent/{parent}"))["affected"] == {"deleted": {}, "unlinked": {"child": 3}}
     kids = api.ok(api.get("/records/child"))["data"]
     assert [k["parent"] for k in kids] == [None, None, None]
     # A child re-linked by hand meanwhile keeps what the user chose.

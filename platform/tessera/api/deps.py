@@ -52,7 +52,8 @@ async def builder(request: Request) -> Actor:
     """Someone allowed to change metadata (admins until roles arrive)."""
     who = await actor(request)
     if not who.is_admin:
-        raise Forbidden("Only builders may change objects and fields.")
+        raise Forbidden("Only builders may change objects and fields, or see their history, "
+                        "trash and uses.")
     return who
 
 

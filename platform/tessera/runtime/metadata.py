@@ -116,10 +116,15 @@ class MetadataService:
             after = copy.deepcopy(stored.body)
             incoming = copy.deepcopy(changes)
             incoming.pop("uid", None)
-            incoming.pop("version", None)
+            body_version = incoming.pop("version", None)
+            if expected_version is None and isinstance(body_version, int):
+                _check_version(stored, body_version)
             if "fields" in incoming:
                 incoming["fields"] = _match_fields(stored.body.get("fields", []), incoming["fields"])
             after.update(incoming)
+            for key, value in incoming.items():
+                if value is None and key not in ("api_name", "label"):
+                    after.pop(key)  # null removes an optional property, as on fields
             after.pop("trash", None)
             if isinstance(after.get("fields"), list) and all(isinstance(f, dict) for f in after["fields"]):
                 _follow_own_renames(stored.body, after)
@@ -265,6 +270,8 @@ class MetadataService:
                after: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
         snap = self.runtime.snapshot(conn)
         before_obj = ObjectDef(stored.body, stored.version)
+        if _without_version(after) == _without_version(stored.body):
+            return self._out(before_obj)  # nothing changed: no new version, no history entry
         after_obj = ObjectDef(after)
         self._check_references(snap, after_obj)
         editor = SchemaEditor(conn)
@@ -293,7 +300,8 @@ class MetadataService:
                                              "is taken by a field in the trash", "taken")])
         removed = self._check_removals(conn, stored, after, force=force)
         for field in removed:
-            after.setdefault("trash", []).append({**field.props, "deleted_at": metastore.now().isoformat()})
+            trashed_at = metastore.now().isoformat().replace("+00:00", "Z")
+            after.setdefault("trash", []).append({**field.props, "deleted_at": trashed_at})
             summary.append(f"field {field.api_name} moved to the trash")
 
         obj_for_ddl = ObjectDef({**after, "fields": [f.props for f in before_obj.fields]})
@@ -498,7 +506,9 @@ class MetadataService:
         problems = []
         for field in obj.fields:
             target = field.props.get("target")
-            if field.type == "lookup" and target != obj.api_name and target not in snap.objects:
+            # A target in the trash (deleted with force) still has its table: keep the lookup.
+            if field.type == "lookup" and target != obj.api_name and target not in snap.objects \
+                    and target not in snap.trashed:
                 problems.append(FieldProblem(f"/fields/{field.api_name}/target",
                                              f"there is no object named {target!r}", "unknown_object"))
         related: dict[tuple[str, str], str] = {}
@@ -560,6 +570,11 @@ class MetadataService:
         out["version"] = obj.version
         out.pop("trash", None)
         return out
+
+
+def _without_version(body: dict[str, Any]) -> dict[str, Any]:
+    """A document as compared for "did anything change" (an empty trash is no trash)."""
+    return {k: v for k, v in body.items() if k != "version" and not (k == "trash" and not v)}
 
 
 def _raise_problems(problems: list[FieldProblem]) -> None:

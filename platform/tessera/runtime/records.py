@@ -319,12 +319,13 @@ def _relink(conn: Connection, snap: Snapshot, batch: str, actor: Actor, at: date
 
 
 def _cascade(conn: Connection, snap: Snapshot, root: ObjectDef, batch: str,
-             trashed: dict[str, Any], actor: Actor, at: datetime) -> dict[str, int]:
-    """Apply on_delete to the children of everything trashed in `batch`, level by level.
+             trashed: dict[str, Any], actor: Actor, at: datetime) -> dict[str, dict[str, int]]:
+    """Apply on_delete to the children of everything trashed in `batch`, level by level;
+    returns per child object how many records went to the trash and how many were unlinked.
 
     Each trashed or unlinked child gets its history entry and outbox event, like any write.
     """
-    counts: dict[str, int] = {}
+    counts: dict[str, dict[str, int]] = {"deleted": {}, "unlinked": {}}
     pending = [root]
     while pending:
         parent = pending.pop(0)
@@ -350,8 +351,8 @@ def _cascade(conn: Connection, snap: Snapshot, root: ObjectDef, batch: str,
                                    .values({**trashed, "version": ctable.c.version + 1})
                                    .returning(ctable.c.id)).scalars().all()
                 if ids:
-                    key = f"{child.api_name} deleted"
-                    counts[key] = counts.get(key, 0) + len(ids)
+                    deleted = counts["deleted"]
+                    deleted[child.api_name] = deleted.get(child.api_name, 0) + len(ids)
                     history.write(conn, [history.entry(child.uid, i, None, "delete", actor.user_id, at)
                                          for i in ids])
                     outbox.emit(conn, "record.deleted", child.uid, sorted(ids),
@@ -374,8 +375,8 @@ def _cascade(conn: Connection, snap: Snapshot, root: ObjectDef, batch: str,
                                                    old=target, new=None) for rid, target in pairs])
                 outbox.emit(conn, "record.updated", child.uid, sorted(ids),
                             {"object": child.api_name, "changed": [fdef.api_name]}, actor.user_id, at)
-                key = f"{child.api_name} unlinked"
-                counts[key] = counts.get(key, 0) + len(ids)
+                unlinked = counts["unlinked"]
+                unlinked[child.api_name] = unlinked.get(child.api_name, 0) + len(ids)
     return counts
 
 

@@ -246,7 +246,9 @@ class SavePipeline:
                     change.problem(name, f"no {what} with id {_ref_key(kind, missing[0])!r}",
                                    "unknown_reference")
                 elif kind == "attachment":
-                    change.values[name] = [found[v["id"]] for v in value]
+                    files = change.values[name] = [found[v["id"]] for v in value]
+                    if message := fp.ftype.check_files(fp.fdef, files):  # type: ignore[attr-defined]
+                        change.problem(name, message, "constraint")
 
     def _check_unique(self, batch: SaveBatch, plan: ObjectPlan) -> None:
         table = batch.table

@@ -135,6 +135,19 @@ class AttachmentField(FieldType):
         # The save pipeline replaces each id with the file's stored metadata.
         return [{"id": file_id} for file_id in ids]
 
+    def check_files(self, field: FieldDef, files: list[dict[str, Any]]) -> str | None:
+        """Whether uploaded files fit `accept`: MIME types (`application/pdf`), families
+        (`image/*`) or name endings (`.docx`)."""
+        accept = [a.strip().lower() for a in field.props.get("accept") or [] if a.strip()]
+        if not accept:
+            return None
+        for item in files:
+            kind, name = item.get("content_type", "").lower(), item.get("name", "").lower()
+            if not any(kind == a or (a.endswith("/*") and kind.startswith(a[:-1]))
+                       or (a.startswith(".") and name.endswith(a)) for a in accept):
+                return f"{item.get('name')!r} is not an accepted kind of file ({', '.join(accept)})"
+        return None
+
     def display(self, field: FieldDef, value: Any) -> str:
         return ", ".join(item.get("name", item["id"]) for item in value or [])
 

@@ -117,14 +117,14 @@ class EmailField(_Text):
         return {"type": "string", "format": "email", "maxLength": self.hard_limit}
 
     def input_schema(self, field: FieldDef) -> dict[str, Any]:
-        return {"type": "string", "maxLength": self.hard_limit}
+        return {"type": "string", "maxLength": self.hard_limit, "pattern": r"^\s*([^@\s]+@[^@\s]+\.[^@\s]+)?\s*$"}
 
     def normalize(self, text: str) -> str:
         text = text.strip()
         if text and not _EMAIL.match(text):
             raise FieldValueError("must be an e-mail address like name@example.com")
-        local, _, domain = text.rpartition("@")
-        return f"{local}@{domain.lower()}" if text else text
+        # Stored in lower case so that a unique e-mail field treats Info@ and info@ as one.
+        return text.lower()
 
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{2,30}$")
@@ -135,6 +135,9 @@ class PhoneField(_Text):
     name = "phone"
     label = "Phone"
     hard_limit = 40
+
+    def input_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"type": "string", "maxLength": self.hard_limit, "pattern": r"^\s*(\+?[0-9][0-9 ()./-]{2,30})?\s*$"}
 
     def normalize(self, text: str) -> str:
         text = text.strip()
