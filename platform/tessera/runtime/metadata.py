@@ -233,12 +233,7 @@ class MetadataService:
     def restore_field(self, actor: Actor, object_name: str, field_name: str) -> dict[str, Any]:
         with schema_transaction(self.runtime.engine) as conn:
             stored = self._stored(conn, object_name, for_update=True)
-            after = copy.deepcopy(stored.body)
-            trash = after.get("trash", [])
-            found = next((f for f in trash if f["api_name"] == field_name), None)
-            if found is None:
-                raise NotFound(f"There is no field {field_name!r} of {object_name!r} in the trash.")
-            trash.remove(found)
+            after, found = _take_from_trash(stored.body, field_name)
             found.pop("deleted_at", None)
             after["fields"].append(found)
             snap = self.runtime.snapshot(conn)
@@ -252,12 +247,7 @@ class MetadataService:
     def purge_field(self, actor: Actor, object_name: str, field_name: str) -> None:
         with schema_transaction(self.runtime.engine) as conn:
             stored = self._stored(conn, object_name, for_update=True)
-            after = copy.deepcopy(stored.body)
-            trash = after.get("trash", [])
-            found = next((f for f in trash if f["api_name"] == field_name), None)
-            if found is None:
-                raise NotFound(f"There is no field {field_name!r} of {object_name!r} in the trash.")
-            trash.remove(found)
+            after, found = _take_from_trash(stored.body, field_name)
             field = FieldDef(found)
             if field.stored:
                 SchemaEditor(conn).drop_field(ObjectDef(stored.body), field)
@@ -570,6 +560,17 @@ class MetadataService:
         out["version"] = obj.version
         out.pop("trash", None)
         return out
+
+
+def _take_from_trash(body: dict[str, Any], field_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A copy of an object document without one field of its trash, and that field."""
+    after = copy.deepcopy(body)
+    trash = after.get("trash", [])
+    found = next((f for f in trash if f["api_name"] == field_name), None)
+    if found is None:
+        raise NotFound(f"There is no field {field_name!r} of {body['api_name']!r} in the trash.")
+    trash.remove(found)
+    return after, found
 
 
 def _without_version(body: dict[str, Any]) -> dict[str, Any]:
