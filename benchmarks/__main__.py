@@ -1,8 +1,9 @@
-"""`python -m benchmarks [--quick] [--backend sqlite|postgresql|all] [--only create,bulk,list]`.
+"""`python -m benchmarks [--quick] [--backend sqlite|postgresql|all] [--only create,bulk,list,formula]`.
 
 Runs every benchmark on each backend — a temporary SQLite file and a throwaway PostgreSQL
 database that is dropped afterwards — and prints one table of product vs. floor with the
-ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status.
+ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status. The formula
+benchmark's Python half needs no database and runs once, shown with the backend "python".
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import sys
 import time
 from dataclasses import dataclass
 
-from benchmarks import bench_bulk, bench_create, bench_list
+from benchmarks import bench_bulk, bench_create, bench_formula, bench_list
 from benchmarks.common import Result, database, prepare, render
 
-BENCHMARKS = ("create", "bulk", "list")
+BENCHMARKS = ("create", "bulk", "list", "formula")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ class Sizes:
     list_records: int
     list_deep: int
     list_repeat: int
+    formula_eval_records: int
+    formula_eval_repeat: int
+    formula_records: int
+    formula_repeat: int
 
 
 FULL = Sizes(
@@ -39,6 +44,10 @@ FULL = Sizes(
     list_records=200_000,
     list_deep=150_000,
     list_repeat=200,
+    formula_eval_records=2_000,
+    formula_eval_repeat=15,
+    formula_records=200_000,
+    formula_repeat=30,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -49,6 +58,10 @@ QUICK = Sizes(
     list_records=20_000,
     list_deep=15_000,
     list_repeat=60,
+    formula_eval_records=500,
+    formula_eval_repeat=5,
+    formula_records=20_000,
+    formula_repeat=10,
 )
 
 
@@ -85,6 +98,9 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
             if "list" in only:
                 log(f"{backend}: list a sorted page")
                 results += bench_list.run(setup, sizes.list_records, sizes.list_deep, sizes.list_repeat)
+            if "formula" in only:
+                log(f"{backend}: formula filter in SQL")
+                results += bench_formula.run_sql(setup, sizes.formula_records, sizes.formula_repeat)
         finally:
             notes += setup.notes
             setup.close()
@@ -102,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results: list[Result] = []
     notes: list[str] = []
+    if "formula" in args.only:
+        log("python: formula evaluation")
+        results += bench_formula.run_python(sizes.formula_eval_records, sizes.formula_eval_repeat, notes)
     for backend in backends:
         results += run_backend(backend, sizes, args.only, notes)
     print()

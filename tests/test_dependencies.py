@@ -95,7 +95,8 @@ def test_where_used_lists_uses_of_a_field_inside_its_own_object(api: Any) -> Non
     title = api.ok(api.get("/meta/objects/deal/fields/title/where-used"))
     assert [d["via"] for d in title] == ["name_field"]
     amount = api.ok(api.get("/meta/objects/deal/fields/amount/where-used"))
-    assert [(d["via"], d["path"]) for d in amount] == [("validation_rule_field", "validation_rules/positive/field")]
+    assert sorted((d["via"], d["path"]) for d in amount) == [
+        ("formula", "validation_rules/positive/error_if"), ("validation_rule_field", "validation_rules/positive/field")]
     assert api.ok(api.get("/meta/objects/deal/fields/account/where-used")) == []
     assert api.get("/meta/objects/deal/fields/nothing/where-used").status_code == 404
 
@@ -110,8 +111,10 @@ def test_the_graph_survives_renames_because_it_is_keyed_by_uid(api: Any) -> None
     doc = api.ok(api.get("/meta/objects/opportunity"))
     assert doc["fields"][2]["target"] == "company"
     assert doc["validation_rules"][0]["field"] == "value"
-    assert [d["via"] for d in api.ok(api.get("/meta/objects/opportunity/fields/value/where-used"))] == [
-        "validation_rule_field"]
+    # The rule's formula was rewritten too, and the graph still knows both uses.
+    assert "value" in doc["validation_rules"][0]["error_if"]
+    assert sorted(d["via"] for d in api.ok(api.get("/meta/objects/opportunity/fields/value/where-used"))) == [
+        "formula", "validation_rule_field"]
 
 
 def test_rename_of_a_self_referencing_object_rewrites_its_own_lookup(api: Any, runtime: Runtime) -> None:

@@ -486,13 +486,16 @@ def test_delete_field_used_elsewhere_is_refused_listing_dependents_unless_forced
          name_field="title",
          validation_rules=[{"name": "positive", "error_if": "amount < 0", "message": "no", "field": "amount"}])
     problem = refused(api, runtime, "deal", "DELETE", "/meta/objects/deal/fields/amount")
-    assert [e["code"] for e in problem["errors"]] == ["in_use"]
-    assert problem["errors"][0]["dependent"]["via"] == "validation_rule_field"
+    assert [e["code"] for e in problem["errors"]] == ["in_use", "in_use"]
+    assert {e["dependent"]["via"] for e in problem["errors"]} == {"validation_rule_field", "formula"}
     refused(api, runtime, "deal", "DELETE", "/meta/objects/deal/fields/title")
     used = api.ok(api.get("/meta/objects/deal/fields/amount/where-used"))
-    assert [(d["kind"], d["api_name"], d["via"]) for d in used] == [("objects", "deal", "validation_rule_field")]
+    assert sorted((d["kind"], d["api_name"], d["via"]) for d in used) == [
+        ("objects", "deal", "formula"), ("objects", "deal", "validation_rule_field")]
     assert api.delete("/meta/objects/deal/fields/amount?force=true").status_code == 204
     assert [f["api_name"] for f in api.ok(api.get("/meta/trash"))["fields"]] == ["amount"]
+    # The rule whose formula read the field is switched off, not left broken.
+    assert api.ok(api.get("/meta/objects/deal"))["validation_rules"][0]["active"] is False
 
 
 def test_delete_object_used_by_a_lookup_is_refused_listing_dependents_unless_forced(

@@ -58,12 +58,22 @@ def _every_type() -> dict[str, Any]:
         {"api_name": "f_multi_select", "label": "Multi", "type": "multi_select", "options": OPTIONS},
         {"api_name": "f_lookup", "label": "Parent", "type": "lookup", "target": "fuzz_parent",
          "on_delete": "cascade"},
+        {"api_name": "f_self", "label": "Parent record", "type": "lookup", "target": "fuzz_all",
+         "related_name": "kids"},
         {"api_name": "f_user", "label": "User", "type": "user"},
         {"api_name": "f_autonumber", "label": "Number", "type": "autonumber", "prefix": "F-"},
         {"api_name": "f_attachment", "label": "Files", "type": "attachment", "max_files": 3},
         {"api_name": "f_json", "label": "Json", "type": "json"},
         {"api_name": "f_rating", "label": "Rating", "type": "rating"},
         {"api_name": "f_required", "label": "Required", "type": "text", "required": True},
+        {"api_name": "f_formula", "label": "Formula", "type": "formula",
+         "expression": 'IF(f_integer > 5, f_currency * 2, BLANK())'},
+        {"api_name": "f_formula_text", "label": "Formula text", "type": "formula",
+         "expression": 'CONCAT(UPPER(f_text), " / ", f_lookup.name)'},
+        {"api_name": "f_formula_date", "label": "Formula date", "type": "formula",
+         "expression": "DATEADD(f_date, 30, \"day\")"},
+        {"api_name": "f_rollup", "label": "Rollup", "type": "rollup", "relation": "kids",
+         "function": "sum", "field": "f_decimal", "filter": "kids.f_boolean"},
     ]
     assert {f["type"] for f in fields} >= set(field_types()), "a field type is not fuzzed"
     return {"api_name": "fuzz_all", "label": "Fuzz all", "fields": fields}

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tessera.api import attachments, auth, meta, openapi, problems, records
+from tessera.api import attachments, auth, formula, meta, openapi, problems, records
 from tessera.runtime.platform import Runtime
 from tessera.settings import Settings
 
@@ -18,7 +18,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
                   docs_url="/api/v1/docs", redoc_url=None)
     app.state.runtime = runtime
     problems.install(app)
-    for router in (auth.router, meta.router, records.router, attachments.router):
+    for router in (auth.router, meta.router, records.router, attachments.router, formula.router):
         app.include_router(router, prefix="/api/v1")
 
     cache: dict[str, Any] = {}

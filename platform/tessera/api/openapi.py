@@ -45,7 +45,11 @@ DELETED = {
     "type": "object", "required": ["id", "deleted", "batch", "affected"],
     "properties": {"id": {"type": "integer"}, "deleted": {"type": "boolean"},
                    "batch": {"type": "string"},
-                   "affected": {"type": "object", "additionalProperties": {"type": "integer"}}},
+                   "affected": {"type": "object", "required": ["deleted", "unlinked"], "properties": {
+                       "deleted": {"type": "object", "additionalProperties": {"type": "integer"},
+                                   "description": "per child object, records moved to the trash with it"},
+                       "unlinked": {"type": "object", "additionalProperties": {"type": "integer"},
+                                    "description": "per child object, records whose lookup was cleared"}}}},
 }
 
 
@@ -99,10 +103,12 @@ def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
                               "additionalProperties": False,
                               "properties": {"owner": {"type": ["integer", "null"], "minimum": 1}}}
     required = []
-    for fdef in obj.stored_fields:
+    for fdef in obj.fields:
         record["properties"][fdef.api_name] = _nullable(fdef.ftype.value_schema(fdef))
         record["properties"][fdef.api_name]["description"] = fdef.help_text or fdef.label
-        if fdef.read_only:
+        if not fdef.stored:
+            record["properties"][fdef.api_name]["readOnly"] = True
+        if fdef.read_only or not fdef.stored:
             continue
         create["properties"][fdef.api_name] = _nullable(fdef.ftype.input_schema(fdef))
         if fdef.required and fdef.default is None:
@@ -137,7 +143,7 @@ def object_paths(obj: ObjectDef) -> dict[str, Any]:
                 "schema": {"type": "string", "pattern": IF_MATCH_PATTERN}}
     query = [
         {"name": "fields", "in": "query", "description": "comma-separated fields to return",
-         "schema": _name_list([*_SYSTEM, *(f.api_name for f in obj.stored_fields)], signed=False)},
+         "schema": _name_list([*_SYSTEM, *(f.api_name for f in obj.fields)], signed=False)},
         {"name": "sort", "in": "query", "description": "comma-separated fields, `-` for descending",
          "schema": _name_list([*SORTABLE_SYSTEM, *(f.api_name for f in obj.stored_fields
                                                    if f.ftype.indexable)], signed=True)},
@@ -148,6 +154,8 @@ def object_paths(obj: ObjectDef) -> dict[str, Any]:
                                          if getattr(f.ftype, "reference", None) in ("record", "user"))],
                               signed=False)},
         {"name": "total", "in": "query", "schema": {"type": "boolean"}},
+        {"name": "filter", "in": "query", "description": "a formula; only records where it is TRUE",
+         "schema": {"type": "string", "maxLength": 10000}},
     ]
     tag = [f"records: {obj.api_name}"]
     single = _ref(f"{name}Record")

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from tessera.formula import register_sqlite_functions
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = sa.make_url(url)
@@ -45,6 +47,8 @@ def _tune_sqlite(engine: Engine, in_memory: bool) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # Exact decimal arithmetic, Unicode case mapping and regex for formulas in SQL.
+        register_sqlite_functions(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -94,6 +94,7 @@ class MetadataService:
             if _table_exists(conn, body["api_name"]):
                 raise Conflict(f"A table named {body['api_name']!r} exists in the database.",
                                [FieldProblem("/api_name", "is taken", "taken")])
+            _raise_problems(self.runtime.formulas.check_object(snap, body))
             obj = ObjectDef(body)
             self._check_references(snap, obj)
             for field in obj.stored_fields:
@@ -262,8 +263,13 @@ class MetadataService:
         before_obj = ObjectDef(stored.body, stored.version)
         if _without_version(after) == _without_version(stored.body):
             return self._out(before_obj)  # nothing changed: no new version, no history entry
+        self._follow_own_formula_renames(snap, stored.body, after)
+        # A field still in use is a conflict to report as such, before its users' formulas
+        # are found to name a missing field.
+        self._check_removals(conn, stored, after, force=force)
+        _raise_problems(self.runtime.formulas.check_object(snap, after))
         after_obj = ObjectDef(after)
-        self._check_references(snap, after_obj)
+        self._check_references(snap, after_obj, before_obj)
         editor = SchemaEditor(conn)
         summary: list[str] = []
         table = build_table(before_obj, sa.MetaData())
@@ -326,11 +332,22 @@ class MetadataService:
         kept = {f.get("uid") for f in after.get("fields", [])}
         before_obj = ObjectDef(stored.body)
         removed = [f for f in before_obj.fields if f.uid not in kept]
+        switched_off: set[str] = set()
         for field in removed:
             outside = [d for d in metastore.dependents(conn, before_obj.uid, field.uid)
                        if not (d.source_uid == before_obj.uid and _within_field(d.path, field.uid))]
             if outside and not force:
                 raise _in_use(f"field {before_obj.api_name}.{field.api_name}", outside)
+            # Even forced, a computed value cannot lose its input; a rule can be switched off.
+            computing = [d for d in outside if d.via == "formula" and not d.path.startswith("validation_rules/")]
+            if computing:
+                raise _in_use(f"field {before_obj.api_name}.{field.api_name}", computing,
+                              hint="change those formulas first")
+            switched_off |= {d.path.split("/")[1] for d in outside if d.via == "formula"
+                             and d.path.startswith("validation_rules/") and d.source_uid == before_obj.uid}
+        for rule in after.get("validation_rules", []):
+            if isinstance(rule, dict) and rule.get("name") in switched_off:
+                rule["active"] = False
         names = {f.api_name for f in removed}
         if after.get("name_field") in names:
             after.pop("name_field")
@@ -492,13 +509,16 @@ class MetadataService:
         editor.retype_field(obj, old.__class__({**old.props, "api_name": new.api_name}), new, rewrite)
 
     # -- references and the dependency graph --------------------------------------------
-    def _check_references(self, snap: Snapshot, obj: ObjectDef) -> None:
+    def _check_references(self, snap: Snapshot, obj: ObjectDef, before: ObjectDef | None = None) -> None:
         problems = []
+        kept = {f.uid: f.props.get("target") for f in before.fields} if before else {}
         for field in obj.fields:
             target = field.props.get("target")
-            # A target in the trash (deleted with force) still has its table: keep the lookup.
+            # A lookup whose target was force-deleted to the trash keeps working (the table is
+            # still there); a new or restored one may not point into the trash.
+            unchanged = kept.get(field.uid) == target and target in snap.trashed
             if field.type == "lookup" and target != obj.api_name and target not in snap.objects \
-                    and target not in snap.trashed:
+                    and not unchanged:
                 problems.append(FieldProblem(f"/fields/{field.api_name}/target",
                                              f"there is no object named {target!r}", "unknown_object"))
         related: dict[tuple[str, str], str] = {}
@@ -517,7 +537,10 @@ class MetadataService:
     def _resolve_dependencies(self, conn: Connection, snap: Snapshot,
                               stored: metastore.StoredDocument, obj: ObjectDef) -> None:
         resolved: list[tuple[deps.Reference, str, str | None]] = []
-        for ref in deps.references(stored.kind, stored.body):
+        found = deps.references(stored.kind, stored.body)
+        if stored.kind == "objects":
+            found += self.runtime.formulas.references(snap, obj)
+        for ref in found:
             target = obj if ref.object == obj.api_name else snap.objects.get(ref.object)
             if target is None:
                 continue
@@ -539,11 +562,24 @@ class MetadataService:
                           if d.uid == source_uid)
             body = copy.deepcopy(stored.body)
             for dep in refs:
-                deps.rewrite(body, deps.Reference(dep.via, dep.path, rename.object), rename)
+                if dep.via != "formula":
+                    deps.rewrite(body, deps.Reference(dep.via, dep.path, rename.object), rename)
+            source = snap.by_uid.get(source_uid)
+            if rename.field_renamed and source is not None and any(d.via == "formula" for d in refs):
+                self.runtime.formulas.rename(snap, body, source, rename.object, rename.old, rename.new)
             if body != stored.body:
                 what = "field" if rename.field_renamed else "object"
                 metastore.update_document(conn, stored, body, actor.user_id, summary=(
                     f"references updated: {what} {rename.old} renamed to {rename.new}"))
+
+    def _follow_own_formula_renames(self, snap: Snapshot, before: dict[str, Any], after: dict[str, Any]) -> None:
+        """Rewrite the object's own formulas for fields this change renames, so they check."""
+        old_names = {f["uid"]: f["api_name"] for f in before.get("fields", [])}
+        source = ObjectDef(before)
+        for fdoc in after.get("fields", []):
+            old = old_names.get(fdoc.get("uid"))
+            if old is not None and old != fdoc.get("api_name"):
+                self.runtime.formulas.rename(snap, after, source, str(before["api_name"]), old, fdoc["api_name"])
 
     # -- small pieces -------------------------------------------------------------------
     def _stored(self, conn: Connection, api_name: str, *, states: tuple[str, ...] = ("active",),
@@ -696,11 +732,11 @@ def _within_field(path: str, field_uid: str) -> bool:
     return path.startswith(f"fields/{field_uid}/")
 
 
-def _in_use(what: str, found: Iterable[metastore.Dependent]) -> Conflict:
+def _in_use(what: str, found: Iterable[metastore.Dependent], hint: str = "") -> Conflict:
     found = list(found)
     return Conflict(
-        f"The {what} is used by {len(found)} other place(s); remove those uses first or "
-        "pass force=true.",
+        f"The {what} is used by {len(found)} other place(s); "
+        + (hint or "remove those uses first or pass force=true") + ".",
         [FieldProblem(f"{d.source_kind}/{d.source_name}", f"uses it ({d.via} at {d.path})", "in_use",
                       detail={"dependent": d.as_json()}) for d in found],
     )

@@ -23,6 +23,7 @@ from tessera.settings import Settings
 if TYPE_CHECKING:
     from tessera.auth.users import UserService
     from tessera.data.files import AttachmentStore
+    from tessera.runtime.formulas import FormulaService
     from tessera.runtime.metadata import MetadataService
     from tessera.runtime.records import RecordService
 
@@ -33,6 +34,9 @@ class Runtime:
         self.engine = engine or make_engine(settings.database_url)
         self.catalog = Catalog()
         self.hooks = SaveHooks()
+        # The kernel's own formulas run at the pipeline's hook points like any engine's.
+        self.hooks.add("before_validate", self.formulas.apply_defaults)
+        self.hooks.add("validate", self.formulas.check_rules)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -61,6 +65,12 @@ class Runtime:
         """Confirm the acting user's sign-in, for work that reads no metadata (files)."""
         with self.read() as conn:
             self.snapshot(conn)
+
+    @cached_property
+    def formulas(self) -> FormulaService:
+        from tessera.runtime.formulas import FormulaService
+
+        return FormulaService(self)
 
     @cached_property
     def metadata(self) -> MetadataService:

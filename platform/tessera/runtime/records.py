@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
+from tessera.auth.actor import acting as _acting
 from tessera.data import history, outbox
 from tessera.data.metastore import now
 from tessera.data.paging import SortKey, after, decode_cursor, encode_cursor, order_by
@@ -51,20 +52,28 @@ class RecordService:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.",
                                [FieldProblem("limit", f"must be between 1 and {MAX_LIMIT}")])
-        if filter:
-            raise InvalidInput("Filtering by formula needs the formula language, which this "
-                               "version does not have yet.", [FieldProblem("filter", "not supported yet")])
         with self.runtime.read() as conn:
             snap = self.runtime.snapshot(conn)
             obj = snap.object(object_name)
             table = snap.table(obj)
             shown = _projection(obj, fields)
-            keys = _sort_keys(obj, table, sort)
-            signature = f"{obj.uid}:{sort or 'id'}:{int(trash)}"
+            formulas = self.runtime.formulas
+            dialect = conn.dialect.name
+            needs_formulas = bool(filter) or any(not f.stored for f in obj.fields)
+            ctx = formulas.context(conn, snap, actor) if needs_formulas else None
+            computed = {f.api_name: formulas.computed_columns(snap, obj, [f], dialect, ctx)[0]
+                        for f in obj.fields if not f.stored} if needs_formulas else {}
+            keys = _sort_keys(obj, table, sort, computed)
+            signature = f"{obj.uid}:{sort or 'id'}:{int(trash)}:{filter or ''}"
             live = table.c.deleted_at.is_not(None) if trash else table.c.deleted_at.is_(None)
+            if filter:
+                live = sa.and_(live, formulas.filter_clause(snap, obj, filter, dialect, ctx))
             # Sort columns are selected even when `fields` leaves them out: the cursor needs them.
-            selected = _columns(table, shown, trash)
-            selected += [k.column for k in keys if k.name not in {c.name for c in selected}]
+            selected: list[Any] = [*_columns(table, shown, trash),
+                                   *(computed[f.api_name] for f in shown if not f.stored)]
+            names = {c.name for c in selected}
+            selected += [k.column.label(k.name) if k.name in computed else k.column
+                         for k in keys if k.name not in names]
             query = sa.select(*selected).where(live)
             if cursor:
                 try:
@@ -104,14 +113,26 @@ class RecordService:
              fields: list[str] | None = None, expand: list[str] | None = None) -> dict[str, Any]:
         table = snap.table(obj)
         shown = _projection(obj, fields)
-        row = conn.execute(sa.select(*_columns(table, shown, False)).where(
-            table.c.id == record_id, table.c.deleted_at.is_(None))).mappings().first()
-        if row is None:
+        rows = self._rows(conn, snap, obj, shown, table.c.id == record_id)
+        if not rows:
             raise NotFound(f"There is no {obj.label} record with id {record_id}.")
+        row = rows[0]
         data = [serialize(obj, row, shown)]
         if expand:
             self._expand(conn, snap, obj, [row], data, expand)
         return data[0]
+
+    def _rows(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
+              where: sa.ColumnElement[bool]) -> list[Mapping[str, Any]]:
+        """Live rows with the shown fields, computed ones worked out in the same query."""
+        table = snap.table(obj)
+        computed = [f for f in shown if not f.stored]
+        extra: list[Any] = []
+        if computed:
+            ctx = self.runtime.formulas.context(conn, snap, acting_actor())
+            extra = self.runtime.formulas.computed_columns(snap, obj, computed, conn.dialect.name, ctx)
+        return list(conn.execute(sa.select(*_columns(table, shown, False), *extra).where(
+            where, table.c.deleted_at.is_(None))).mappings())
 
     def _expand(self, conn: Connection, snap: Snapshot, obj: ObjectDef,
                 rows: list[Mapping[str, Any]], data: list[dict[str, Any]], expand: list[str]) -> None:
@@ -208,8 +229,17 @@ class RecordService:
         return len(items)
 
     def _echo(self, batch: SaveBatch) -> list[dict[str, Any]]:
-        """The saved records as the API returns them, built from what was written."""
+        """The saved records as the API returns them, built from what was written (read
+        back when the object has computed fields, which only the database can work out)."""
         obj, out = batch.obj, []
+        if any(not f.stored for f in obj.fields):
+            shown = _projection(obj, None)
+            table = batch.table
+            ids = [c.record_id for c in batch.changes]
+            to_json = serializer(shown)
+            by_id = {r["id"]: to_json(r) for r in self._rows(batch.conn, batch.snapshot, obj, shown,
+                                                                table.c.id.in_(ids))}
+            return [by_id[i] for i in ids]
         for change in batch.changes:
             record: dict[str, Any] = {
                 "id": change.record_id, "version": 1, "created_at": _json_value(batch.at),
@@ -421,22 +451,30 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def acting_actor() -> Actor:
+    """Who the current request or job acts as (the platform itself when nobody is signed in)."""
+    return _acting.get() or Actor.system()
+
+
 def _projection(obj: ObjectDef, names: list[str] | None) -> list[FieldDef]:
     if not names:
-        return list(obj.stored_fields)
+        return list(obj.fields)
     unknown = [n for n in names if n not in SYSTEM_OUTPUT and obj.field(n) is None]
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(unknown)}.",
                            [FieldProblem("fields", f"{n!r} is not a field of {obj.label}") for n in unknown])
-    return [f for n in names if (f := obj.field(n)) is not None and f.stored]
+    return [f for n in names if (f := obj.field(n)) is not None]
 
 
 def _columns(table: sa.Table, fields: list[FieldDef], trash: bool) -> list[sa.Column[Any]]:
-    names = [*SYSTEM_OUTPUT, *(("deleted_at", "deleted_by") if trash else ()), *(f.column for f in fields)]
+    """The table columns of a projection (computed fields are added by the caller)."""
+    names = [*SYSTEM_OUTPUT, *(("deleted_at", "deleted_by") if trash else ()),
+             *(f.column for f in fields if f.stored)]
     return [table.c[n] for n in dict.fromkeys(names)]
 
 
-def _sort_keys(obj: ObjectDef, table: sa.Table, sort: str | None) -> list[SortKey]:
+def _sort_keys(obj: ObjectDef, table: sa.Table, sort: str | None,
+               computed: Mapping[str, sa.ColumnElement[Any]] | None = None) -> list[SortKey]:
     keys: list[SortKey] = []
     for part in (sort or "").split(","):
         part = part.strip()
@@ -449,6 +487,9 @@ def _sort_keys(obj: ObjectDef, table: sa.Table, sort: str | None) -> list[SortKe
             keys.append(SortKey(name, table.c[name], descending, nullable=False))
         elif fdef is not None and fdef.stored and fdef.ftype.indexable:
             keys.append(SortKey(fdef.column, table.c[fdef.column], descending, nullable=not fdef.required))
+        elif fdef is not None and computed and fdef.api_name in computed \
+                and fdef.props.get("formula_type") in _SORTABLE_RESULTS:
+            keys.append(SortKey(fdef.api_name, computed[fdef.api_name], descending, nullable=True))
         else:
             raise InvalidInput(f"Cannot sort by {name!r}.",
                                [FieldProblem("sort", f"{name!r} is not a sortable field of {obj.label}")])
@@ -476,7 +517,26 @@ def _sort_value(obj: ObjectDef, key: SortKey, raw: Any) -> Any:
     fdef = _SYSTEM_SORT.get(key.name) or obj.field(key.name)
     if fdef is None:
         raise ValueError(f"the cursor names an unknown field {key.name!r}")
+    if not fdef.stored:
+        return _computed_value(str(fdef.props.get("formula_type")), raw)
     return fdef.ftype.coerce(fdef, raw)
+
+
+#: Result types of computed fields a list can be sorted by.
+_SORTABLE_RESULTS = ("text", "number", "date", "datetime", "duration", "boolean")
+
+
+def _computed_value(result_type: str, raw: Any) -> Any:
+    """A computed field's sort value from its JSON form in a cursor."""
+    if result_type == "number":
+        return Decimal(str(raw))
+    if result_type == "date":
+        return date.fromisoformat(str(raw))
+    if result_type == "datetime":
+        return datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    if result_type in ("duration",) and not isinstance(raw, int):
+        raise ValueError("the cursor's value is not a whole number")
+    return raw
 
 
 

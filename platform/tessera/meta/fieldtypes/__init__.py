@@ -3,7 +3,7 @@
 Importing this package registers every built-in type; `field_type(name)` finds one.
 """
 
-from tessera.meta.fieldtypes import choices, dates, misc, numbers, references, text
+from tessera.meta.fieldtypes import choices, computed, dates, misc, numbers, references, text
 from tessera.meta.fieldtypes.base import (
     FieldType,
     FieldValueError,
@@ -18,6 +18,7 @@ __all__ = [
     "FieldValueError",
     "FormulaType",
     "choices",
+    "computed",
     "dates",
     "field_type",
     "field_types",

@@ -1,0 +1,600 @@
+"""Compile a checked formula to a SQLAlchemy expression over a set of records.
+
+PostgreSQL is exact on its own (NUMERIC), so formulas become native SQL there. On SQLite,
+decimal columns hold scaled integers: comparisons of such a column with a number are
+rewritten onto the scaled integer (`amount > 1000` → `amount > 100000` for two places,
+index-friendly), and everything else exact goes through the `tx…` functions of
+tessera.formula.sqlite, which run the same Python code as `evaluate`.
+
+Lookup paths become correlated scalar subqueries joining the records on the way;
+aggregates become correlated subqueries over the live child rows. Booleans travel as
+"predicates" that may be NULL meaning FALSE (so `WHERE amount > 5` stays index-friendly)
+and are made non-null only where a NULL would differ from FALSE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from tessera.formula.ast import Binary, Call, Literal, Node, Path, Unary
+from tessera.formula.checker import _ARITHMETIC as ARITHMETIC
+from tessera.formula.checker import Aggregate, Checked, Resolved
+from tessera.formula.context import EvalContext
+from tessera.formula.errors import FormulaError
+from tessera.formula.functions import pg
+from tessera.formula.functions.registry import ArgError
+from tessera.formula.schema import column_name, is_user_object
+from tessera.formula.sqlite import CODES, operator_name
+from tessera.formula.types import BLANK, BOOLEAN, DATE, DATETIME, DURATION, LIST, NUMBER, RECORD, TEXT, VALUE_TYPES
+from tessera.meta.columns import ScaledDecimal, UtcDateTime, json_column
+from tessera.meta.model import FieldDef, ObjectDef
+
+TableFor = Callable[[ObjectDef], sa.FromClause]
+ColumnFor = Callable[[ObjectDef, FieldDef, sa.FromClause], Any]
+_NOTHING = object()
+_INT64 = 2**62
+
+
+@dataclass(frozen=True)
+class SqlValue:
+    """A compiled node: its SQL, formula type, and how it is represented.
+
+    `scale` (SQLite numbers only) says the SQL is an integer counting 10^-scale; None means
+    an integer or decimal text. `nullable` (booleans) says NULL may stand for FALSE.
+    `column` is the bare column when the node is one, for index-friendly comparisons.
+    """
+
+    expr: Any
+    type: str
+    scale: int | None = None
+    nullable: bool = False
+    literal: Any = _NOTHING
+    column: Any = None
+
+
+class _DecimalResult(sa.types.TypeDecorator[Decimal]):
+    """Reads a number result (integer, decimal text or NUMERIC) as a Decimal."""
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        return None if value is None else (value if isinstance(value, Decimal) else Decimal(str(value)))
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return value
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        return dialect.type_descriptor(sa.Numeric(asdecimal=False) if dialect.name == "sqlite" else sa.Numeric())
+
+
+class _TextList(sa.types.TypeDecorator[list]):
+    """Reads a list result: JSON, with [] as blank."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return value or None
+
+
+def _pg_type(t: str) -> Any:
+    return {NUMBER: sa.Numeric(), TEXT: sa.Text(), BOOLEAN: sa.Boolean(), DATE: sa.Date(),
+            DATETIME: sa.TIMESTAMP(timezone=True), DURATION: sa.BigInteger(), RECORD: sa.BigInteger(),
+            LIST: JSONB()}.get(t, sa.Text())
+
+
+class _Gen:
+    def __init__(self, checked: Checked, dialect: str, table_for: TableFor, ctx: EvalContext,
+                 column_for: ColumnFor | None) -> None:
+        if dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported dialect {dialect!r}")
+        self.checked = checked
+        self.sqlite = dialect == "sqlite"
+        self.table_for = table_for
+        self.ctx = ctx
+        self.column_for = column_for
+        self.base = table_for(checked.object)
+
+    def fail(self, message: str, node: Node) -> FormulaError:
+        return FormulaError(message, self.checked.source, node.start, node.end)
+
+    # -- representation helpers ---------------------------------------------------------
+
+    def value(self, v: SqlValue) -> Any:
+        """The SQL of a value where NULL must not stand for FALSE."""
+        if v.type == BOOLEAN and v.nullable:
+            return sa.func.coalesce(v.expr, sa.false())
+        return v.expr
+
+    def dec(self, v: SqlValue) -> Any:
+        """A SQLite number as integer or decimal text (no scale)."""
+        if v.scale:
+            if v.literal is not _NOTHING and v.literal is not None:
+                return self.number_literal(v.literal).expr
+            return sa.func.tx_dec(v.expr, v.scale)
+        return v.expr
+
+    def code(self, v: SqlValue) -> str:
+        c = CODES.get(v.type, "x")
+        return f"n{v.scale}" if v.type == NUMBER and v.scale else c
+
+    def tx(self, name: str, result: str, args: Sequence[SqlValue]) -> SqlValue:
+        sig = CODES.get(result, "x") + ":" + ",".join(self.code(a) for a in args)
+        exprs = [self.value(a) for a in args]
+        return SqlValue(sa.func.tx(name, sig, *exprs, type_=sa.Boolean() if result == BOOLEAN else None), result)
+
+    def null(self, t: str) -> SqlValue:
+        return SqlValue(sa.cast(sa.null(), _pg_type(t)) if not self.sqlite else sa.null(), t, literal=None)
+
+    def number_literal(self, value: Decimal) -> SqlValue:
+        if self.sqlite:
+            if value == value.to_integral_value() and abs(value) < _INT64:
+                return SqlValue(sa.literal(int(value), sa.BigInteger()), NUMBER, 0, literal=value)
+            return SqlValue(sa.literal(format(value, "f"), sa.Text()), NUMBER, None, literal=value)
+        return SqlValue(sa.literal(value, sa.Numeric()), NUMBER, literal=value)
+
+    def bind(self, value: Any, t: str) -> SqlValue:
+        """A Python value of formula type t as a SQL literal."""
+        if value is None:
+            return self.null(t)
+        if t == NUMBER:
+            return self.number_literal(Decimal(value) if not isinstance(value, Decimal) else value)
+        if t == TEXT:
+            return SqlValue(sa.literal(value, sa.Text()), t, literal=value)
+        if t == BOOLEAN:
+            return SqlValue(sa.true() if value else sa.false(), t, literal=bool(value))
+        if t == DATE:
+            return SqlValue(sa.literal(value, sa.Date()), t, literal=value)
+        if t == DATETIME:
+            return SqlValue(sa.literal(value, UtcDateTime()), t, literal=value)
+        if t == LIST:
+            return SqlValue(sa.literal(list(value), json_column()), t, literal=value)
+        return SqlValue(sa.literal(int(value), sa.BigInteger()), t, literal=value)
+
+    def unify(self, values: list[SqlValue]) -> list[SqlValue]:
+        """Branches of CASE/COALESCE in one representation (SQLite numbers); on PostgreSQL,
+        a BLANK() branch takes the type of the others, as CASE needs one type."""
+        if not self.sqlite:
+            typed = {v.type for v in values if v.type != BLANK}
+            if len(typed) == 1:
+                common = typed.pop()
+                return [self.null(common) if v.type == BLANK else v for v in values]
+            return values
+        numbers = [v for v in values if v.type == NUMBER and v.literal is _NOTHING]
+        scales = {v.scale for v in numbers}
+        if len(scales) == 1 and None not in scales:
+            scale = scales.pop()
+            if all(v.type != NUMBER or v.scale == scale or self.fits(v, scale) for v in values):
+                return [self.rescale(v, scale) if v.type == NUMBER else v for v in values]
+        return [replace(v, expr=self.dec(v), scale=None) if v.type == NUMBER else v for v in values]
+
+    def fits(self, v: SqlValue, scale: int) -> bool:
+        if v.literal is _NOTHING or v.literal is None:
+            return v.literal is None
+        scaled = v.literal.scaleb(scale)
+        return scaled == scaled.to_integral_value() and abs(scaled) < _INT64
+
+    def rescale(self, v: SqlValue, scale: int) -> SqlValue:
+        if v.scale == scale or v.literal is _NOTHING:
+            return v
+        if v.literal is None:
+            return replace(v, scale=scale)
+        return SqlValue(sa.literal(int(v.literal.scaleb(scale)), sa.BigInteger()), NUMBER, scale, literal=v.literal)
+
+    # -- nodes -------------------------------------------------------------------------
+
+    def visit(self, node: Node, scope: dict[str, Any]) -> SqlValue:
+        if isinstance(node, Literal):
+            if node.kind == "blank" or (node.kind == "text" and not node.value):
+                return self.null(TEXT if node.kind == "text" else BLANK)
+            return self.bind(node.value, node.kind)
+        if isinstance(node, Path):
+            return self.path(node, scope)
+        if isinstance(node, Unary):
+            return self.unary(node, scope)
+        if isinstance(node, Binary):
+            return self.binary(node, scope)
+        assert isinstance(node, Call)
+        return self.call(node, scope)
+
+    def column(self, obj: ObjectDef, f: FieldDef, table: Any) -> Any:
+        if self.column_for is not None:
+            found = self.column_for(obj, f, table)
+            if found is not None:
+                return found
+        return table.c[column_name(f)]
+
+    def field_value(self, col: Any, f: FieldDef, t: str) -> SqlValue:
+        """A column read as a formula value."""
+        if t == NUMBER:
+            if self.sqlite:
+                scale = f.ftype.scale(f) if hasattr(f.ftype, "scale") else 0
+                return SqlValue(col, NUMBER, scale, column=col)
+            is_int = isinstance(getattr(col, "type", None), sa.Integer)
+            return SqlValue(sa.cast(col, sa.Numeric()) if is_int else col, NUMBER, column=col)
+        if t == BOOLEAN:
+            return SqlValue(col, BOOLEAN, nullable=True, column=col)
+        if t == LIST and not self.sqlite:
+            # A JSONB 'null' or [] is blank, like a missing value.
+            return SqlValue(sa.func.nullif(sa.func.nullif(col, sa.literal_column("'[]'::jsonb")),
+                                           sa.literal_column("'null'::jsonb")), LIST, column=col)
+        if t == LIST:
+            return SqlValue(sa.func.nullif(sa.func.nullif(col, "[]"), "null"), LIST, column=col)
+        return SqlValue(col, t, column=col)
+
+    def path(self, node: Path, scope: dict[str, Any]) -> SqlValue:
+        resolved: Resolved = node.resolved
+        hops = resolved.hops
+        if resolved.kind == "context":
+            user = self.ctx.user or {}
+            if not hops:
+                return self.bind(user.get("id"), RECORD)
+            _first_obj, first = hops[0]
+            start = self.bind(_python_value(user.get(first.api_name), resolved.type if len(hops) == 1 else RECORD),
+                              resolved.type if len(hops) == 1 else RECORD)
+            if len(hops) == 1:
+                return start
+            return self.follow(start.expr, hops[1:], resolved.type)
+        table = scope["child"] if resolved.kind == "child" else scope["record"]
+        obj, first = hops[0]
+        col = self.column(obj, first, table)
+        if len(hops) == 1:
+            return self.field_value(col, first, resolved.type)
+        return self.follow(col, hops[1:], resolved.type)
+
+    def follow(self, start: Any, hops: Sequence[tuple[ObjectDef, FieldDef]], t: str) -> SqlValue:
+        """A lookup path as one correlated subquery joining each record on the way."""
+        aliases = [self.table_for(obj).alias() for obj, _ in hops]
+        where = [aliases[0].c.id == start]
+        joined: Any = aliases[0]
+        for i, (obj, _f) in enumerate(hops):
+            if not is_user_object(obj):
+                where.append(aliases[i].c.deleted_at.is_(None))
+            if i:
+                prev_obj, prev_field = hops[i - 1]
+                joined = joined.join(aliases[i], aliases[i].c.id == self.column(prev_obj, prev_field, aliases[i - 1]))
+        last_obj, last = hops[-1]
+        inner = self.field_value(self.column(last_obj, last, aliases[-1]), last, t)
+        query = sa.select(self.value(inner) if t != BOOLEAN else inner.expr).select_from(joined).where(*where)
+        sub = query.scalar_subquery()
+        return SqlValue(sub, t, inner.scale, nullable=t == BOOLEAN)
+
+    def unary(self, node: Unary, scope: dict[str, Any]) -> SqlValue:
+        v = self.visit(node.operand, scope)
+        if node.op == "NOT":
+            return SqlValue(sa.not_(self.value(v)), BOOLEAN)
+        if v.type == BLANK:
+            return self.null(NUMBER)
+        if self.sqlite and v.type == NUMBER and v.scale is None:
+            return self.tx("NEG", NUMBER, [v])
+        return SqlValue(-v.expr, v.type, v.scale)
+
+    # -- operators ------------------------------------------------------------------------
+
+    def binary(self, node: Binary, scope: dict[str, Any]) -> SqlValue:
+        a, b = self.visit(node.left, scope), self.visit(node.right, scope)
+        op = node.op
+        if op == "AND":
+            return SqlValue(sa.and_(a.expr, b.expr), BOOLEAN, nullable=a.nullable or b.nullable)
+        if op == "OR":
+            return SqlValue(sa.or_(a.expr, b.expr), BOOLEAN, nullable=a.nullable or b.nullable)
+        if op == "&":
+            return self.concat([a, b])
+        if op in ("=", "<>", "<", "<=", ">", ">="):
+            return self.compare(op, a, b)
+        return self.arithmetic(op, a, b, node)
+
+    def concat(self, parts: list[SqlValue]) -> SqlValue:
+        if not self.sqlite:
+            texts = (pg.text_of(self.value(p), p.type) for p in parts)
+            return SqlValue(pg.blank_if_empty(sa.func.concat(*texts)), TEXT)
+        if all(p.type in (TEXT, BLANK) for p in parts):
+            joined = sa.func.coalesce(parts[0].expr, "")
+            for p in parts[1:]:
+                joined = joined.op("||")(sa.func.coalesce(p.expr, ""))
+            return SqlValue(sa.func.nullif(joined, ""), TEXT)
+        return self.tx("&", TEXT, parts)
+
+    def compare(self, op: str, a: SqlValue, b: SqlValue) -> SqlValue:
+        blank_a, blank_b = a.type == BLANK or a.literal is None, b.type == BLANK or b.literal is None
+        if blank_a or blank_b:
+            other = b if blank_a else a
+            if op not in ("=", "<>"):
+                return SqlValue(sa.false(), BOOLEAN)
+            if blank_a and blank_b:
+                return SqlValue(sa.true() if op == "=" else sa.false(), BOOLEAN)
+            if other.type == BOOLEAN:
+                return SqlValue(sa.false() if op == "=" else sa.true(), BOOLEAN)
+            return SqlValue(other.expr.is_(None) if op == "=" else other.expr.isnot(None), BOOLEAN)
+        t = a.type
+        if t == NUMBER and self.sqlite:
+            return self.compare_sqlite_numbers(op, a, b)
+        x, y = self.value(a), self.value(b)
+        if t == TEXT and op not in ("=", "<>") and not self.sqlite:
+            x, y = pg.binary(x), pg.binary(y)
+        if t == NUMBER and not self.sqlite:
+            x, y = self.pg_index_friendly(a, b)
+        return self.native_compare(op, x, y, a, b)
+
+    def pg_index_friendly(self, a: SqlValue, b: SqlValue) -> tuple[Any, Any]:
+        """Compare an integer column with an integral literal as integers, so its index applies."""
+        def whole(v: SqlValue) -> bool:
+            return v.literal is not _NOTHING and v.literal == v.literal.to_integral_value() and abs(v.literal) < _INT64
+
+        def int_column(v: SqlValue) -> bool:
+            return v.column is not None and isinstance(v.column.type, sa.Integer)
+
+        out = []
+        for v, other in ((a, b), (b, a)):
+            if int_column(v) and whole(other):
+                out.append(v.column)
+            elif whole(v) and int_column(other):
+                out.append(sa.literal(int(v.literal), sa.BigInteger()))
+            else:
+                out.append(v.expr)
+        return out[0], out[1]
+
+    def native_compare(self, op: str, x: Any, y: Any, a: SqlValue, b: SqlValue) -> SqlValue:
+        literal = a.literal is not _NOTHING or b.literal is not _NOTHING
+        if op == "=":
+            if literal:
+                return SqlValue(x == y, BOOLEAN, nullable=True)
+            return SqlValue(x.is_not_distinct_from(y) if not self.sqlite else x.op("IS")(y), BOOLEAN)
+        if op == "<>":
+            if literal:
+                side = x if a.literal is _NOTHING else y
+                return SqlValue(sa.or_(x != y, side.is_(None)), BOOLEAN, nullable=True)
+            return SqlValue(x.is_distinct_from(y) if not self.sqlite else x.op("IS NOT")(y), BOOLEAN)
+        fn = {"<": lambda p, q: p < q, "<=": lambda p, q: p <= q, ">": lambda p, q: p > q, ">=": lambda p, q: p >= q}
+        return SqlValue(fn[op](x, y), BOOLEAN, nullable=True)
+
+    def compare_sqlite_numbers(self, op: str, a: SqlValue, b: SqlValue) -> SqlValue:
+        # A scaled column against a literal: compare the stored integers directly.
+        for v, lit, flip in ((a, b, False), (b, a, True)):
+            if v.scale is not None and lit.literal is not _NOTHING and v.literal is _NOTHING:
+                scaled = lit.literal.scaleb(v.scale)
+                if abs(scaled) >= _INT64:
+                    break
+                real_op = _FLIP[op] if flip else op
+                return self.compare_scaled(real_op, v, scaled)
+        if a.scale is not None and a.scale == b.scale:
+            return self.native_compare(op, a.expr, b.expr, a, b)
+        cmp = sa.func.tx("CMP", "u:" + self.code(a) + "," + self.code(b), a.expr, b.expr)
+        if op in ("=", "<>"):
+            both_blank = sa.and_(a.expr.is_(None), b.expr.is_(None))
+            equal = sa.func.coalesce(cmp == 0, both_blank)
+            return SqlValue(equal if op == "=" else sa.not_(equal), BOOLEAN)
+        fn = {"<": lambda p: p < 0, "<=": lambda p: p <= 0, ">": lambda p: p > 0, ">=": lambda p: p >= 0}
+        return SqlValue(fn[op](cmp), BOOLEAN, nullable=True)
+
+    def compare_scaled(self, op: str, v: SqlValue, scaled: Decimal) -> SqlValue:
+        col = v.expr
+        whole = scaled == scaled.to_integral_value()
+        if whole:
+            n = sa.literal(int(scaled), sa.BigInteger())
+            return self.native_compare(op, col, n, v, SqlValue(n, NUMBER, literal=scaled))
+        low = int(scaled.to_integral_value(rounding="ROUND_FLOOR"))
+        lit = sa.literal(low, sa.BigInteger())
+        if op == "=":
+            return SqlValue(sa.false(), BOOLEAN)
+        if op == "<>":
+            return SqlValue(sa.true(), BOOLEAN)
+        # For an integer column c and a non-integer s: c > s ⟺ c > floor(s); c < s ⟺ c <= floor(s).
+        if op in (">", ">="):
+            return SqlValue(col > lit, BOOLEAN, nullable=True)
+        return SqlValue(col <= lit, BOOLEAN, nullable=True)
+
+    def arithmetic(self, op: str, a: SqlValue, b: SqlValue, node: Binary) -> SqlValue:
+        t = node.type
+        if a.type == BLANK or b.type == BLANK or a.literal is None or b.literal is None:
+            return self.null(t)
+        key = (op, a.type, b.type)
+        if key == ("+", NUMBER, DATE):
+            a, b, key = b, a, ("+", DATE, NUMBER)
+        if key == ("+", DURATION, DATETIME):
+            a, b, key = b, a, ("+", DATETIME, DURATION)
+        if t == NUMBER and key[1:] == (NUMBER, NUMBER):
+            if self.sqlite:
+                # Even same-scale integers go through tx: SQLite turns an int64 overflow into a REAL.
+                return self.tx(op, NUMBER, [a, b])
+            if op == "/":
+                return SqlValue(pg.exact_div(a.expr, b.expr), NUMBER)
+            fn = {"+": lambda p, q: p + q, "-": lambda p, q: p - q, "*": lambda p, q: p * q}[op]
+            return SqlValue(fn(a.expr, b.expr), NUMBER)
+        if key[1:] == (DURATION, DURATION):
+            return SqlValue(a.expr + b.expr if op == "+" else a.expr - b.expr, DURATION)
+        if self.sqlite:
+            return self.tx_date_op(key, a, b)
+        if key in (("+", DATE, NUMBER), ("-", DATE, NUMBER)):
+            days = pg.integer(b.expr, -10**7, 10**7)
+            return SqlValue(a.expr + days if op == "+" else a.expr - days, DATE)
+        if key == ("-", DATE, DATE):
+            return SqlValue(sa.cast(a.expr - b.expr, sa.Numeric()), NUMBER)
+        if key == ("-", DATETIME, DATETIME):
+            return SqlValue(sa.cast(sa.func.trunc(sa.extract("epoch", a.expr - b.expr)), sa.BigInteger()), DURATION)
+        seconds = sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.cast(b.expr, sa.Float()))
+        return SqlValue(a.expr + seconds if op == "+" else a.expr - seconds, DATETIME)
+
+    def tx_date_op(self, key: tuple[str, str, str], a: SqlValue, b: SqlValue) -> SqlValue:
+        return self.tx(operator_name(*key), ARITHMETIC[key], [a, b])
+
+    # -- calls --------------------------------------------------------------------------
+
+    def call(self, node: Call, scope: dict[str, Any]) -> SqlValue:
+        if node.aggregate is not None:
+            return self.aggregate(node.aggregate, node, scope)
+        name = node.name
+        spec = node.func
+        if spec.change_context:
+            raise self.fail(f"{name} only works in rules, not in filters, reports or formula columns", node)
+        if name in ("TODAY", "NOW"):
+            return self.bind(self.ctx.today if name == "TODAY" else self.ctx.now, node.type)
+        if name == "BLANK":
+            return self.null(BLANK)
+        args = [self.visit(a, scope) for a in node.args]
+        if name in ("AND", "OR"):
+            join = sa.and_ if name == "AND" else sa.or_
+            return SqlValue(join(*(a.expr for a in args)), BOOLEAN, nullable=any(a.nullable for a in args))
+        if name == "NOT":
+            return SqlValue(sa.not_(self.value(args[0])), BOOLEAN)
+        if name == "ISBLANK":
+            if args[0].type == BOOLEAN:
+                return SqlValue(sa.false(), BOOLEAN)
+            return SqlValue(args[0].expr.is_(None), BOOLEAN)
+        if name == "IF":
+            branches = self.unify([args[1], args[2] if len(args) > 2 else self.null(node.type)])
+            return self.case([(args[0], branches[0])], branches[1], node.type)
+        if name == "IFS":
+            values = [args[i] for i in range(1, len(args), 2)]
+            default = args[-1] if len(args) % 2 else self.null(node.type)
+            unified = self.unify([*values, default])
+            conds = [args[i] for i in range(0, len(args) - len(args) % 2, 2)]
+            return self.case(list(zip(conds, unified[:-1], strict=True)), unified[-1], node.type)
+        if name == "SWITCH":
+            subject, rest = args[0], args[1:]
+            matches = [rest[i] for i in range(0, len(rest) - len(rest) % 2, 2)]
+            results = [rest[i] for i in range(1, len(rest), 2)]
+            default = rest[-1] if len(rest) % 2 else self.null(node.type)
+            unified = self.unify([*results, default])
+            conds = [self.compare("=", subject, m) for m in matches]
+            return self.case(list(zip(conds, unified[:-1], strict=True)), unified[-1], node.type)
+        if name in ("BLANKVALUE", "COALESCE"):
+            unified = self.unify(args)
+            return SqlValue(sa.func.coalesce(*(self.value(a) for a in unified)), node.type, _common_scale(unified))
+        if self.sqlite:
+            return self.tx(name, node.type, args)
+        if spec.postgres is None:
+            raise self.fail(f"{name} cannot run in the database", node)
+        args = self.type_blanks(node, args)
+        prepared = [replace(a, expr=self.value(a)) for a in args]
+        try:
+            expr = spec.postgres(prepared)
+        except ArgError as error:
+            raise self.fail(f"{name}: {error.message}", node) from None
+        return SqlValue(expr, node.type, nullable=node.type == BOOLEAN)
+
+    def type_blanks(self, node: Call, args: list[SqlValue]) -> list[SqlValue]:
+        """Give BLANK() arguments a SQL type the function accepts (PostgreSQL needs one)."""
+        types = [a.type for a in args]
+        out = list(args)
+        for i, t in enumerate(types):
+            if t != BLANK:
+                continue
+            for candidate in VALUE_TYPES:
+                trial = [*types[:i], candidate, *types[i + 1:]]
+                try:
+                    node.func.typer(trial, node.args)
+                except ArgError:
+                    continue
+                out[i] = replace(self.null(candidate), type=candidate)
+                break
+        return out
+
+    def case(self, whens: list[tuple[SqlValue, SqlValue]], default: SqlValue, t: str) -> SqlValue:
+        scale = _common_scale([v for _, v in whens] + [default])
+        expr = sa.case(*((c.expr, self.value(v)) for c, v in whens), else_=self.value(default))
+        if t != BLANK and not self.sqlite:
+            expr = sa.type_coerce(expr, _pg_type(t))
+        return SqlValue(expr, t, scale)
+
+    def aggregate(self, agg: Aggregate, node: Call, scope: dict[str, Any]) -> SqlValue:
+        child = self.table_for(agg.child).alias()
+        inner_scope = {"record": scope["record"], "child": child}
+        where = [self.column(agg.child, agg.lookup, child) == scope["record"].c.id, child.c.deleted_at.is_(None)]
+        if agg.condition is not None:
+            where.append(self.visit(agg.condition, inner_scope).expr)
+        if agg.function == "COUNT":
+            counted = sa.select(sa.func.count()).select_from(child).where(*where).scalar_subquery()
+            if self.sqlite:
+                return SqlValue(counted, NUMBER, 0)
+            return SqlValue(sa.cast(counted, sa.Numeric()), NUMBER)
+        assert agg.value is not None
+        v = self.visit(agg.value, inner_scope)
+        expr, scale = self.aggregate_expr(agg.function, v)
+        return SqlValue(sa.select(expr).select_from(child).where(*where).scalar_subquery(), node.type, scale)
+
+    def aggregate_expr(self, function: str, v: SqlValue) -> tuple[Any, int | None]:
+        x = self.value(v)
+        if not self.sqlite:
+            if function == "SUM":
+                return sa.func.coalesce(sa.func.sum(x), 0), None
+            if function == "AVG":
+                return pg.exact_div(sa.func.sum(x), sa.func.count(x)), None
+            return (sa.func.min(x) if function == "MIN" else sa.func.max(x)), None
+        if v.type == NUMBER:
+            if function in ("MIN", "MAX") and v.scale is not None:
+                return (sa.func.min(x) if function == "MIN" else sa.func.max(x)), v.scale
+            if function == "SUM" and v.scale is not None:
+                return sa.func.coalesce(sa.func.sum(x), 0), v.scale
+            fn = {"SUM": sa.func.tx_sum, "AVG": sa.func.tx_avg, "MIN": sa.func.tx_min, "MAX": sa.func.tx_max}[function]
+            out = fn(x, v.scale if v.scale is not None else -1)
+            return (sa.func.coalesce(out, "0") if function == "SUM" else out), None
+        return (sa.func.min(x) if function == "MIN" else sa.func.max(x)), None
+
+
+def _common_scale(values: Sequence[SqlValue]) -> int | None:
+    """The scale unified branches share; blanks (NULL) fit any scale."""
+    scales = {v.scale for v in values if v.literal is not None}
+    return scales.pop() if len(scales) == 1 else None
+
+
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}
+
+
+def _python_value(value: Any, t: str) -> Any:
+    if t == NUMBER and value is not None and not isinstance(value, Decimal):
+        return Decimal(value)
+    if t == DATETIME and isinstance(value, datetime):
+        return value
+    if t == DATE and isinstance(value, date):
+        return value
+    return value
+
+
+def _result_type(t: str, v: SqlValue, sqlite: bool) -> Any:
+    if t == NUMBER:
+        return ScaledDecimal(38, v.scale) if sqlite and v.scale else _DecimalResult()
+    return {TEXT: sa.Text(), BOOLEAN: sa.Boolean(), DATE: sa.Date(), DATETIME: UtcDateTime(), DURATION: sa.BigInteger(),
+            RECORD: sa.BigInteger(), LIST: _TextList()}.get(t, sa.Text())
+
+
+def _generator(checked: Checked, dialect: str, table_for: TableFor, ctx: EvalContext | None,
+               column_for: ColumnFor | None) -> tuple[_Gen, SqlValue]:
+    gen = _Gen(checked, dialect, table_for, ctx or EvalContext(), column_for)
+    try:
+        return gen, gen.visit(checked.tree, {"record": gen.base})
+    except RecursionError:
+        raise FormulaError("the formula is too complex to run in the database", checked.source, 0) from None
+
+
+def compile_sql(checked: Checked, dialect: str, table_for: TableFor, ctx: EvalContext | None = None,
+                column_for: ColumnFor | None = None) -> sa.ColumnElement[Any]:
+    """The formula as a column expression over `table_for(checked.object)`.
+
+    Selecting it returns the same Python values `evaluate` gives (Decimal numbers, aware
+    UTC date-times, None for blank). `ctx` supplies $user and the clock (TODAY, NOW);
+    `column_for(object, field, table)` may return the SQL of fields that have no column
+    of their own (formula fields computed in the query), or None for the column.
+    """
+    gen, v = _generator(checked, dialect, table_for, ctx, column_for)
+    return sa.type_coerce(gen.value(v), _result_type(checked.type, v, gen.sqlite))
+
+
+def compile_filter(checked: Checked, dialect: str, table_for: TableFor, ctx: EvalContext | None = None,
+                   column_for: ColumnFor | None = None) -> sa.ColumnElement[bool]:
+    """A boolean formula as a WHERE condition (rows where it is TRUE)."""
+    if checked.type not in (BOOLEAN, BLANK):
+        raise FormulaError(f"a filter must be a condition (TRUE or FALSE), not a {checked.type}", checked.source, 0,
+                           len(checked.source))
+    _gen, v = _generator(checked, dialect, table_for, ctx, column_for)
+    if checked.type == BLANK:
+        return sa.false()
+    return v.expr

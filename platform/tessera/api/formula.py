@@ -1,0 +1,41 @@
+"""Formula editor endpoints: check a formula as it is typed, and complete it at the cursor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from tessera.api import deps
+from tessera.auth.actor import Actor
+from tessera.errors import FieldProblem, InvalidInput
+from tessera.runtime.platform import Runtime
+
+router = APIRouter(prefix="/formula", tags=["formula"])
+
+_CHECK_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["object", "expression"],
+    "properties": {"object": {"type": "string"}, "expression": {"type": "string", "maxLength": 10000},
+                   "expect": {"type": ["string", "null"]}}}}}}}
+_COMPLETE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["object", "expression", "cursor"],
+    "properties": {"object": {"type": "string"}, "expression": {"type": "string", "maxLength": 10000},
+                   "cursor": {"type": "integer", "minimum": 0}}}}}}}
+
+
+def _object(body: Any) -> str:
+    if not isinstance(body, dict) or not isinstance(body.get("object"), str):
+        raise InvalidInput("Name the object the formula is about.", [FieldProblem("object", "is required")])
+    return body["object"]
+
+
+@router.post("/check", openapi_extra=_CHECK_BODY)
+def check_formula(body: Any = Depends(deps.json_body), _: Actor = Depends(deps.actor),
+                  rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    return rt.formulas.check_text(_object(body), body.get("expression"), body.get("expect"))
+
+
+@router.post("/complete", openapi_extra=_COMPLETE_BODY)
+def complete_formula(body: Any = Depends(deps.json_body), _: Actor = Depends(deps.actor),
+                     rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    return {"completions": rt.formulas.completions(_object(body), body.get("expression"), body.get("cursor"))}

@@ -1,0 +1,117 @@
+"""Computed field types: formula and rollup. Their values are worked out in the query from
+other fields (and, for rollups, from child records); they have no column of their own.
+
+The metadata service checks the expression when the field is saved and records the type of
+its result in `formula_type`, which decides how values travel in JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
+from tessera.meta.model import FieldDef
+
+RESULT_TYPES = [FormulaType.TEXT, FormulaType.NUMBER, FormulaType.BOOLEAN, FormulaType.DATE,
+                FormulaType.DATETIME, FormulaType.DURATION, FormulaType.LIST, FormulaType.RECORD,
+                FormulaType.JSON, "blank"]
+ROLLUP_FUNCTIONS = ("count", "sum", "avg", "min", "max")
+
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    FormulaType.TEXT: {"type": "string"},
+    FormulaType.NUMBER: {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"},
+    FormulaType.BOOLEAN: {"type": "boolean"},
+    FormulaType.DATE: {"type": "string", "format": "date"},
+    FormulaType.DATETIME: {"type": "string", "format": "date-time"},
+    FormulaType.DURATION: {"type": "integer"},
+    FormulaType.LIST: {"type": "array", "items": {"type": "string"}},
+    FormulaType.RECORD: {"type": "integer"},
+    FormulaType.JSON: {},
+}
+
+
+class _Computed(FieldType):
+    stored = False
+    indexable = False
+    convertible = False
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        raise TypeError(f"a {self.name} field has no column")
+
+    def result_type(self, field: FieldDef) -> str:
+        return str(field.props.get("formula_type") or FormulaType.TEXT)
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return dict(_SCHEMAS.get(self.result_type(field), {}))
+
+    def coerce(self, field: FieldDef, value: Any) -> Any:
+        raise FieldValueError("is computed and cannot be set")
+
+    def to_json(self, field: FieldDef, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, Decimal):
+            scale = field.props.get("scale")
+            if scale is not None:
+                # A builder-chosen number of places, as money fields have ("25.50").
+                return format(value.quantize(Decimal(1).scaleb(-int(scale)), rounding=ROUND_HALF_UP), "f")
+            # Otherwise the places the value needs: 12.50 * 2 is "25", not "25.0000".
+            text = format(value, "f")
+            if "." in text:
+                text = text.rstrip("0").rstrip(".")
+            return "0" if text == "-0" else text
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        if isinstance(value, date):
+            return value.isoformat()
+        return value
+
+    def display(self, field: FieldDef, value: Any) -> str:
+        shown = self.to_json(field, value)
+        return "" if shown is None else str(shown)
+
+
+@register
+class FormulaField(_Computed):
+    """A value computed from the record's fields, lookups and related records."""
+
+    name = "formula"
+    label = "Formula"
+    options_schema = {
+        "expression": {"type": "string", "minLength": 1, "maxLength": 10_000},
+        "formula_type": {"enum": RESULT_TYPES},
+        "scale": {"type": "integer", "minimum": 0, "maximum": 10},
+    }
+    required_options = ("expression",)
+
+
+@register
+class RollupField(_Computed):
+    """An aggregate of child records: `function` over `field` of the records in `relation`
+    (a lookup's related_name), optionally only those matching `filter` (a formula)."""
+
+    name = "rollup"
+    label = "Rollup"
+    options_schema = {
+        "relation": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
+        "function": {"enum": list(ROLLUP_FUNCTIONS)},
+        "field": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
+        "filter": {"type": "string", "minLength": 1, "maxLength": 10_000},
+        "expression": {"type": "string"},
+        "formula_type": {"enum": RESULT_TYPES},
+        "scale": {"type": "integer", "minimum": 0, "maximum": 10},
+    }
+    required_options = ("relation", "function")
+
+    @staticmethod
+    def expression_of(props: dict[str, Any]) -> str:
+        """The formula a rollup stands for, e.g. SUM(deals.amount, deals.stage = "won")."""
+        function, relation = str(props["function"]).upper(), props["relation"]
+        args = [f"{relation}.{props['field']}" if props.get("field") else relation]
+        if props.get("filter"):
+            args.append(str(props["filter"]))
+        return f"{function}({', '.join(args)})"

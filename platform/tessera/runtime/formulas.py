@@ -1,0 +1,363 @@
+"""Formulas in the running platform: checked against the current metadata, cached per
+metadata snapshot, compiled into record queries (formula and rollup fields, list filters)
+and evaluated in the save pipeline (default values, validation rules).
+
+The formula engine is pure; this module gives it what it needs from the platform: the
+objects of a snapshot, their tables, the acting user, and loaders for related records.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tessera.auth.actor import Actor
+from tessera.data.tables import users
+from tessera.errors import FieldProblem, InvalidInput
+from tessera.formula import (
+    USER_OBJECT,
+    Checked,
+    EvalContext,
+    FormulaError,
+    check,
+    compile_filter,
+    compile_python,
+    compile_sql,
+    complete,
+    rename_field,
+)
+from tessera.meta.dependencies import Reference
+from tessera.meta.fieldtypes import FieldValueError
+from tessera.meta.fieldtypes.computed import RollupField
+from tessera.meta.model import FieldDef, ObjectDef
+from tessera.runtime.catalog import Snapshot
+
+TableFor = Callable[[ObjectDef], sa.FromClause]
+_EXPECTABLE = ("text", "number", "boolean", "date", "datetime", "duration", "list", "record")
+
+
+class SnapshotSchema:
+    """The formula engine's view of a snapshot's objects; `extra` stands in for an object
+    being changed, so its formulas are checked against what it is about to become."""
+
+    def __init__(self, snap: Snapshot, extra: ObjectDef | None = None) -> None:
+        self.objects = dict(snap.objects)
+        if extra is not None:
+            self.objects[extra.api_name] = extra
+
+    def object(self, api_name: str) -> ObjectDef | None:
+        return self.objects.get(api_name)
+
+    def children(self, obj: ObjectDef) -> list[tuple[ObjectDef, FieldDef]]:
+        return [
+            (other, f) for other in self.objects.values() for f in other.stored_fields
+            if f.type == "lookup" and f.props.get("target") == obj.api_name and f.props.get("related_name")
+        ]
+
+
+def expression_of(field: FieldDef) -> str:
+    if field.type == "rollup":
+        return RollupField.expression_of(dict(field.props))
+    return str(field.props.get("expression", ""))
+
+
+def formula_problem(path: str, error: FormulaError) -> FieldProblem:
+    first = error.errors[0] if getattr(error, "errors", None) else error
+    detail = first.to_dict() if hasattr(first, "to_dict") else {}
+    return FieldProblem(path, first.render() if hasattr(first, "render") else str(first), "formula",
+                        detail={"formula": {k: v for k, v in detail.items() if k != "message"}})
+
+
+class FormulaService:
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self._checked: dict[tuple[int, str, str, str | None], Checked] = {}
+        self._lock = threading.Lock()
+
+    # -- checking -----------------------------------------------------------------------
+    def checked(self, snap: Snapshot, obj: ObjectDef, source: str, expect: str | None = None) -> Checked:
+        """A formula checked against the snapshot's metadata (raises FormulaError)."""
+        key = (snap.revision, obj.uid, source, expect)
+        found = self._checked.get(key)
+        if found is None:
+            found = check(source, obj, SnapshotSchema(snap), expect)
+            with self._lock:
+                if len(self._checked) > 5000 or any(k[0] != snap.revision for k in list(self._checked)[:1]):
+                    self._checked.clear()
+                self._checked[key] = found
+        return found
+
+    def check_object(self, snap: Snapshot, doc: dict[str, Any]) -> list[FieldProblem]:
+        """Check every formula of an object document about to be saved; fills in each
+        computed field's expression and result type. Returns the problems found."""
+        problems: list[FieldProblem] = []
+        fields = doc.get("fields", [])
+        computed = [f for f in fields if f.get("type") in ("formula", "rollup")]
+        for fdoc in computed:
+            if fdoc["type"] == "rollup":
+                fdoc["expression"] = RollupField.expression_of(fdoc)
+            fdoc.pop("formula_type", None)
+        # Formula fields may use each other: type them in as many passes as it takes.
+        pending = list(computed)
+        errors: dict[str, FormulaError] = {}
+        while pending:
+            progressed = False
+            for fdoc in list(pending):
+                schema = SnapshotSchema(snap, ObjectDef(doc))
+                try:
+                    checked = check(fdoc["expression"], schema.objects[doc["api_name"]], schema)
+                except FormulaError as error:
+                    errors[fdoc["api_name"]] = error
+                    continue
+                fdoc["formula_type"] = checked.type
+                pending.remove(fdoc)
+                errors.pop(fdoc["api_name"], None)
+                progressed = True
+            if not progressed:
+                break
+        for fdoc in pending:
+            what = "filter" if fdoc["type"] == "rollup" and fdoc.get("filter") else "expression"
+            problems.append(formula_problem(f"/fields/{fdoc['api_name']}/{what}", errors[fdoc["api_name"]]))
+            fdoc["formula_type"] = "blank"
+        schema = SnapshotSchema(snap, ObjectDef(doc))
+        obj = schema.objects[doc["api_name"]]
+        for fdoc in fields:
+            if fdoc.get("default_formula"):
+                try:
+                    check(fdoc["default_formula"], obj, schema)
+                except FormulaError as error:
+                    problems.append(formula_problem(f"/fields/{fdoc['api_name']}/default_formula", error))
+        for rule in doc.get("validation_rules", []):
+            if not rule.get("active", True):
+                continue  # checked when switched back on
+            try:
+                check(rule["error_if"], obj, schema, expect="boolean")
+            except FormulaError as error:
+                problems.append(formula_problem(f"/validation_rules/{rule['name']}/error_if", error))
+        return problems
+
+    def references(self, snap: Snapshot, obj: ObjectDef) -> list[Reference]:
+        """What an object's formulas read, for the dependency graph."""
+        schema = SnapshotSchema(snap, obj)
+        found: list[Reference] = []
+        for path, source in _formulas(obj):
+            try:
+                checked = check(source, obj, schema)
+            except FormulaError:
+                continue
+            for ref in checked.references:
+                if ref.object is USER_OBJECT or ref.field.uid.startswith("sys"):
+                    continue
+                found.append(Reference("formula", path, ref.object.api_name, ref.field.api_name))
+        return found
+
+    def rename(self, snap: Snapshot, doc: dict[str, Any], source: ObjectDef, object_name: str,
+               old: str, new: str) -> None:
+        """Rewrite, in place, every formula of object document `doc` that reads field `old`
+        of `object_name`, now called `new`. `source` is the document's object as the
+        formulas were checked (the metadata before the rename)."""
+        schema = SnapshotSchema(snap, source)
+
+        def renamed(text: str) -> str:
+            return rename_field(text, source, schema, object_name, old, new)
+
+        children = {f.props.get("related_name"): child.api_name for child, f in schema.children(source)}
+        for fdoc in doc.get("fields", []):
+            if fdoc.get("type") == "formula" and fdoc.get("expression"):
+                fdoc["expression"] = renamed(fdoc["expression"])
+            if fdoc.get("default_formula"):
+                fdoc["default_formula"] = renamed(fdoc["default_formula"])
+            if fdoc.get("type") == "rollup":
+                before = RollupField.expression_of(fdoc)
+                after = renamed(before)
+                if children.get(fdoc.get("relation")) == object_name and fdoc.get("field") == old:
+                    fdoc["field"] = new
+                # The filter is written inside the aggregate; rename it there and take it back out.
+                prefix = RollupField.expression_of({**fdoc, "filter": None})[:-1] + ", "
+                if fdoc.get("filter") and after != before and after.startswith(prefix) and after.endswith(")"):
+                    fdoc["filter"] = after[len(prefix):-1]
+                fdoc["expression"] = RollupField.expression_of(fdoc)
+        for rule in doc.get("validation_rules", []):
+            rule["error_if"] = renamed(rule["error_if"])
+
+    # -- the formula editor -------------------------------------------------------------
+    def check_text(self, object_name: str, source: Any, expect: Any = None) -> dict[str, Any]:
+        """What the editor shows while a builder types: the type, or every error with its
+        line, column and caret, and the fields the formula reads."""
+        if not isinstance(source, str):
+            raise InvalidInput("Send the formula as text.", [FieldProblem("expression", "must be text")])
+        if expect not in (None, *_EXPECTABLE):
+            raise InvalidInput("Unknown expected type.",
+                               [FieldProblem("expect", f"must be one of {', '.join(_EXPECTABLE)}")])
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+        try:
+            checked = self.checked(snap, obj, source, expect)
+        except FormulaError as error:
+            return {"valid": False, "type": None, "references": [],
+                    "errors": [e.to_dict() for e in (error.errors or [error])]}
+        return {
+            "valid": True, "type": checked.type, "errors": [],
+            "references": [{"object": r.object.api_name, "field": r.field.api_name, "start": r.start, "end": r.end}
+                           for r in checked.references],
+        }
+
+    def completions(self, object_name: str, source: Any, cursor: Any) -> list[dict[str, Any]]:
+        """Fields, paths through lookups, related lists and functions that fit at `cursor`."""
+        if not isinstance(source, str):
+            raise InvalidInput("Send the formula as text.", [FieldProblem("expression", "must be text")])
+        if isinstance(cursor, bool) or not isinstance(cursor, int) or not 0 <= cursor <= len(source):
+            raise InvalidInput("The cursor must be a position in the formula.",
+                               [FieldProblem("cursor", f"must be a whole number from 0 to {len(source)}")])
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+        return [
+            {"label": c.label, "kind": c.kind, "detail": c.detail, "insert": c.insert, "replace": c.replace}
+            for c in complete(source, cursor, obj, SnapshotSchema(snap))
+        ]
+
+    # -- queries ------------------------------------------------------------------------
+    def table_for(self, snap: Snapshot) -> TableFor:
+        def table_for(obj: ObjectDef) -> sa.FromClause:
+            return users if obj is USER_OBJECT else snap.tables[obj.api_name]
+        return table_for
+
+    def column_for(self, snap: Snapshot, dialect: str, ctx: EvalContext | None) -> Callable[..., Any]:
+        """SQL for fields without a column: a computed field is its formula, compiled over
+        whichever table (or alias) the surrounding query uses for its object."""
+        base = self.table_for(snap)
+
+        def column_for(obj: ObjectDef, field: FieldDef, table: sa.FromClause) -> Any:
+            if field.stored or field.type not in ("formula", "rollup"):
+                return None
+            checked = self.checked(snap, obj, expression_of(field))
+            here: TableFor = lambda o: table if o is obj else base(o)  # noqa: E731
+            return compile_sql(checked, dialect, here, ctx, column_for)
+        return column_for
+
+    def computed_columns(self, snap: Snapshot, obj: ObjectDef, fields: Iterable[FieldDef], dialect: str,
+                         ctx: EvalContext | None = None) -> list[sa.ColumnElement[Any]]:
+        table = snap.table(obj)
+        column_for = self.column_for(snap, dialect, ctx)
+        return [column_for(obj, f, table).label(f.api_name) for f in fields if not f.stored]
+
+    def filter_clause(self, snap: Snapshot, obj: ObjectDef, source: str, dialect: str,
+                      ctx: EvalContext | None = None) -> sa.ColumnElement[bool]:
+        try:
+            checked = self.checked(snap, obj, source, expect="boolean")
+            return compile_filter(checked, dialect, self.table_for(snap), ctx, self.column_for(snap, dialect, ctx))
+        except FormulaError as error:
+            raise InvalidInput("The filter is not a valid formula.", [formula_problem("filter", error)]) from None
+
+    # -- evaluation in the save pipeline ------------------------------------------------
+    def context(self, conn: Connection, snap: Snapshot, actor: Actor,
+                prior: Mapping[str, Any] | None = None) -> EvalContext:
+        """An evaluation context reading related records over `conn`; `$user` is loaded
+        only if a formula reads it."""
+
+        def load_user() -> Mapping[str, Any] | None:
+            row = conn.execute(sa.select(users).where(users.c.id == actor.user_id)).mappings().first()
+            return {**row, "manager": row["manager_id"]} if row else None
+
+        user = _Lazy(load_user) if actor.user_id is not None else None
+
+        def load_record(obj: ObjectDef, record_id: int) -> Mapping[str, Any] | None:
+            if obj is USER_OBJECT:
+                row = conn.execute(sa.select(users).where(users.c.id == record_id)).mappings().first()
+                return {**row, "manager": row["manager_id"]} if row else None
+            table = snap.table(obj)
+            return conn.execute(sa.select(table).where(
+                table.c.id == record_id, table.c.deleted_at.is_(None))).mappings().first()
+
+        def load_children(child: ObjectDef, lookup: FieldDef, parent_id: int) -> list[Mapping[str, Any]]:
+            table = snap.table(child)
+            return list(conn.execute(sa.select(table).where(
+                table.c[lookup.column] == parent_id, table.c.deleted_at.is_(None))).mappings())
+
+        return EvalContext(user=user, prior=prior, load_record=load_record, load_children=load_children)
+
+    def apply_defaults(self, batch: Any) -> None:
+        """before_validate hook: fill blank fields that have a default formula, on create."""
+        fields = [f for f in batch.obj.stored_fields if f.props.get("default_formula")]
+        if not fields or not batch.creating:
+            return
+        ctx = self.context(batch.conn, batch.snapshot, batch.actor)
+        for fdef in fields:
+            run = compile_python(self.checked(batch.snapshot, batch.obj, fdef.props["default_formula"]))
+            for change in batch.changes:
+                if change.values.get(fdef.api_name) is None and not change.problems:
+                    try:
+                        change.values[fdef.api_name] = fdef.ftype.coerce(fdef, _as_input(run(change.values, ctx)))
+                    except (FieldValueError, FormulaError, ValueError, TypeError, ArithmeticError) as error:
+                        change.problem(fdef.api_name, f"its default formula gave no valid value: {error}",
+                                       "invalid_default")
+
+    def check_rules(self, batch: Any) -> None:
+        """validate hook: every active validation rule whose `error_if` is TRUE adds its
+        message, all rules at once."""
+        rules = [r for r in batch.obj.doc.get("validation_rules", []) if r.get("active", True)]
+        if not rules:
+            return
+        compiled = [(r, compile_python(self.checked(batch.snapshot, batch.obj, r["error_if"], "boolean")))
+                    for r in rules]
+        for change in batch.changes:
+            if change.problems:
+                continue  # rules read values; ones that did not even coerce are reported already
+            record = {**(change.before or {}), **change.values}
+            ctx = self.context(batch.conn, batch.snapshot, batch.actor, prior=change.before)
+            for rule, run in compiled:
+                if run(record, ctx) is True:
+                    change.problem(rule.get("field") or "/", rule["message"], "validation_rule")
+
+
+class _Lazy(Mapping[str, Any]):
+    """A record read on first use."""
+
+    def __init__(self, load: Callable[[], Mapping[str, Any] | None]) -> None:
+        self._load = load
+        self._row: Mapping[str, Any] | None = None
+        self._loaded = False
+
+    def _data(self) -> Mapping[str, Any]:
+        if not self._loaded:
+            self._row, self._loaded = self._load(), True
+        return self._row or {}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+
+def _formulas(obj: ObjectDef) -> list[tuple[str, str]]:
+    """(path, source) of every formula in an object document."""
+    out = []
+    for f in obj.fields:
+        if f.type in ("formula", "rollup"):
+            out.append((f"fields/{f.uid}/expression", expression_of(f)))
+        if f.props.get("default_formula"):
+            out.append((f"fields/{f.uid}/default_formula", str(f.props["default_formula"])))
+    for rule in obj.doc.get("validation_rules", []):
+        out.append((f"validation_rules/{rule['name']}/error_if", str(rule["error_if"])))
+    return out
+
+
+def _as_input(value: Any) -> Any:
+    """A formula result as API input for the field's coercion (dates and numbers as text)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,263 @@
+"""The language as builders meet it: syntax, errors that point at the character, types,
+blank semantics, exact numbers, change context, limits, and a fuzzed parser."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tessera.formula import (
+    EvalContext,
+    FormulaError,
+    Function,
+    all_functions,
+    check,
+    compile_python,
+    complete,
+    evaluate,
+    register_function,
+    rename_field,
+    sig,
+)
+from tessera.formula.functions.registry import unregister
+
+from .conftest import ACCOUNT, DEAL, NOW, SCHEMA, PythonSide
+
+
+def run(formula: str, record: dict[str, Any] | None = None, **ctx: Any) -> Any:
+    return evaluate(check(formula, DEAL, SCHEMA), record or {}, EvalContext(now=NOW, **ctx))
+
+
+def error_of(formula: str, obj: Any = DEAL, **kwargs: Any) -> FormulaError:
+    with pytest.raises(FormulaError) as caught:
+        check(formula, obj, SCHEMA, **kwargs)
+    return caught.value
+
+
+# -- syntax -----------------------------------------------------------------------------
+
+
+def test_operators_follow_excel_precedence() -> None:
+    assert run("1 + 2 * 3 - 4 / 2") == Decimal(5)
+    assert run('"a" & 1 + 2 = "a3"') is True
+    assert run("NOT 1 > 2 AND TRUE OR FALSE") is True
+    assert run("-2 * -3") == 6
+
+
+def test_keywords_and_symbols_are_interchangeable() -> None:
+    assert run("TRUE && !FALSE || false") is True
+    assert run("and(true, or(false, not(false)))") is True
+    assert run("1 != 2") is run("1 <> 2") is True
+
+
+def test_comments_are_ignored() -> None:
+    assert run("1 + /* two */ 2 // three\n + 3") == 6
+
+
+def test_text_escapes() -> None:
+    assert run(r'"say \"hi\"" & ' + r"'it\'s'") == "say \"hi\"it's"
+    assert run(r'"tab\there"') == "tab\there"
+    assert run(r'"\u00e9"') == "é"
+
+
+def test_syntax_error_points_at_the_character() -> None:
+    error = error_of("IF(amount > 1000,\n  \"big\" \"small\")")
+    assert (error.line, error.column) == (2, 9)
+    assert "^" in error.render() and '  "big" "small")' in error.render()
+
+
+def test_unclosed_text_and_parenthesis_are_explained() -> None:
+    assert "never closed" in error_of('"abc').message
+    assert "ends too early" in error_of("ROUND(amount, 2").message
+
+
+def test_unknown_field_suggests_the_nearest() -> None:
+    error = error_of("amout * 2")
+    assert error.suggestion == "amount" and error.column == 1
+    assert 'did you mean "amount"?' in str(error)
+
+
+def test_unknown_function_suggests_the_nearest() -> None:
+    error = error_of("ROUDN(amount, 2)")
+    assert error.suggestion == "ROUND"
+
+
+def test_unknown_field_through_a_lookup_names_the_object() -> None:
+    error = error_of("account.nme")
+    assert "on Account" in error.message and error.suggestion == "name" and error.column == 9
+
+
+def test_every_problem_is_reported() -> None:
+    error = error_of("amout + nme")
+    assert len(error.errors) == 2
+
+
+def test_type_errors_point_at_the_operator() -> None:
+    error = error_of('name + 1')
+    assert 'use & to join' in error.message and error.column == 6
+    assert "cannot compare" in error_of('amount = "x"').message
+
+
+def test_expected_type_is_enforced() -> None:
+    assert "must give a boolean" in error_of("amount * 2", expect="boolean").message
+    assert check("amount > 2", DEAL, SCHEMA, expect="boolean").type == "boolean"
+
+
+def test_limits_on_length_and_depth() -> None:
+    assert "at most 10,000" in error_of("1+" * 5001 + "1").message
+    assert "nested too deeply" in error_of("(" * 100 + "1" + ")" * 100).message
+    assert "nested too deeply" in error_of("ABS(" * 70 + "1" + ")" * 70).message
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from(list('abc()+-*/&=<>!,."\'$ \n\\0123456789_AIFNDORTXU/*é')), max_size=60)
+       | st.text(max_size=40))
+def test_any_text_gives_a_result_or_a_formula_error(source: str) -> None:
+    try:
+        checked = check(source, DEAL, SCHEMA)
+    except FormulaError as error:
+        error.render()
+        return
+    with contextlib.suppress(FormulaError):
+        evaluate(checked, {}, EvalContext(now=NOW))
+
+
+# -- values and blanks ------------------------------------------------------------------
+
+
+def test_numbers_are_exact_decimals() -> None:
+    assert run("0.1 + 0.2") == Decimal("0.3")
+    assert isinstance(run("qty * 2", {"qty": 3}), Decimal)
+
+
+def test_division_rounds_half_away_from_zero_to_ten_places() -> None:
+    assert run("2 / 3") == Decimal("0.6666666667")
+    assert run("-2 / 3") == Decimal("-0.6666666667")
+    assert run("1 / 0") is None
+
+
+def test_blank_semantics() -> None:
+    blank = {"amount": None, "name": None, "flag": None}
+    assert run("amount + 1", blank) is None
+    assert run('name & "x"', blank) == "x"
+    assert run("amount = BLANK()", blank) is True
+    assert run("amount = 1", blank) is False
+    assert run("amount <> 1", blank) is True
+    assert run("amount < 1", blank) is False and run("amount >= 1", blank) is False
+    assert run("IF(flag, 1, 2)", blank) == 2
+    assert run("NOT flag", blank) is True
+    assert run('name = ""', blank) is True
+    assert run('ISBLANK("")') is True
+
+
+def test_dates_and_durations() -> None:
+    assert run("DATE(2024, 3, 1) - DATE(2024, 2, 1)") == 29
+    assert run("DATEADD(DATE(2024, 1, 31), 1, \"month\")") == date(2024, 2, 29)
+    assert run("TODAY()") == NOW.date()
+    assert run("HOURS(NOW() - DATEADD(NOW(), -90, \"minute\"))") == Decimal("1.5")
+
+
+def test_user_context() -> None:
+    user = {"id": 7, "email": "ada@example.com"}
+    assert run("$user.email", user=user) == "ada@example.com"
+    assert run("owner = $user", {"owner": 7}, user=user) is True
+
+
+def test_change_context_for_rules() -> None:
+    before = {"stage": "open", "amount": Decimal(10)}
+    after = {"stage": "won", "amount": Decimal(10)}
+    assert run("ISCHANGED(stage)", after, prior=before) is True
+    assert run("ISCHANGED(amount)", after, prior=before) is False
+    assert run("PRIORVALUE(stage)", after, prior=before) == "open"
+    assert run("ISNEW()", after) is True and run("ISCHANGED(stage)", after) is False
+
+
+def test_change_context_is_refused_in_sql(sqlite_backend: Any) -> None:
+    from tessera.formula import compile_sql
+
+    with pytest.raises(FormulaError, match="only works in rules"):
+        compile_sql(check("ISCHANGED(stage)", DEAL, SCHEMA), "sqlite", sqlite_backend.table_for)
+
+
+def test_aggregates_need_a_child_list() -> None:
+    assert "works on a list of related records" in error_of("COUNT(amount)", ACCOUNT).message
+    assert "list of related records" in error_of("deals", ACCOUNT).message
+    assert "cannot be nested" in error_of("SUM(deals.amount, COUNT(deals) > 1)", ACCOUNT).message
+
+
+def test_aggregates_evaluate_over_children(py: PythonSide) -> None:
+    checked = check('COUNT(deals, deals.stage = "won") + SUM(deals.qty)', ACCOUNT, SCHEMA)
+    ctx = py.context()
+    got = evaluate(checked, py.accounts[1], ctx)
+    children = [d for d in py.deals if d["account"] == 1]
+    assert got == sum(d["stage"] == "won" for d in children) + sum(d["qty"] or 0 for d in children)
+
+
+def test_references_list_the_fields_read() -> None:
+    checked = check("account.name & name", DEAL, SCHEMA)
+    assert [(r.object.api_name, r.field.api_name) for r in checked.references] == [
+        ("deal", "account"), ("account", "name"), ("deal", "name")]
+    assert checked.fields == ["account", "name"]
+
+
+def test_rename_rewrites_only_real_references() -> None:
+    source = 'name & " name " & account.name'
+    assert rename_field(source, DEAL, SCHEMA, "account", "name", "title") == 'name & " name " & account.title'
+    assert rename_field(source, DEAL, SCHEMA, "deal", "name", "title") == 'title & " name " & account.name'
+
+
+def test_completions_follow_lookups() -> None:
+    labels = [c.label for c in complete("account.na", 10, DEAL, SCHEMA)]
+    assert labels == ["name"]
+    assert {"ROUND", "ROUNDUP", "ROUNDDOWN"} <= {c.label for c in complete("ROU", 3, DEAL, SCHEMA)}
+    assert "deals" in {c.label for c in complete("de", 2, ACCOUNT, SCHEMA)}
+
+
+def test_plugins_register_functions() -> None:
+    register_function(Function("DOUBLE_IT", "plugins", "DOUBLE_IT(number)", "Twice the number.",
+                               sig("number", returns="number"), python=lambda v: None if v is None else v * 2),
+                      replace=True)
+    try:
+        assert run("DOUBLE_IT(21)") == 42
+        assert "DOUBLE_IT" in {c.label for c in complete("DOUB", 4, DEAL, SCHEMA)}
+    finally:
+        unregister("DOUBLE_IT")
+
+
+def test_compiled_source_holds_no_user_text() -> None:
+    fn = compile_python(check('IF(name = "__import__(\'os\')", amount, 0)', DEAL, SCHEMA))
+    assert "import" not in fn.python_source and "name" not in fn.python_source.replace("_formula", "")
+
+
+def test_at_least_seventy_documented_functions() -> None:
+    from pathlib import Path
+
+    functions = all_functions()
+    assert len(functions) >= 70
+    docs = (Path(__file__).parents[2] / "docs" / "formulas.md").read_text()
+    for spec in functions.values():
+        assert spec.doc and spec.examples, spec.name
+        assert f"### {spec.name}" in docs, f"{spec.name} is missing from docs/formulas.md"
+        assert all(example.formula in docs for example in spec.examples), spec.name
+
+
+def test_blank_branch_takes_the_type_of_the_other_branch_in_sql() -> None:
+    """IF(cond, number, BLANK()) must compile to one CASE type on PostgreSQL."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    from tessera.formula import SimpleSchema, check, compile_sql
+    from tessera.meta.model import ObjectDef
+
+    deal = ObjectDef({"uid": "obj_t", "api_name": "deal", "label": "Deal", "fields": [
+        {"uid": "fld_a", "api_name": "amount", "label": "Amount", "type": "currency"}]})
+    table = sa.table("deal", sa.column("amount", sa.Numeric()), sa.column("id"))
+    checked = check("IF(amount > 5, amount * 2, BLANK())", deal, SimpleSchema([deal]))
+    sql = str(compile_sql(checked, "postgresql", lambda _o: table).compile(dialect=postgresql.dialect()))
+    assert "AS TEXT" not in sql and "AS NUMERIC" in sql
