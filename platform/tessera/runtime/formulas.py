@@ -78,6 +78,7 @@ class FormulaService:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         self._checked: dict[tuple[int, str, str, str | None], Checked] = {}
+        self._filters: dict[tuple[int, str, str, str], sa.ColumnElement[bool]] = {}
         self._lock = threading.Lock()
 
     # -- checking -----------------------------------------------------------------------
@@ -253,9 +254,19 @@ class FormulaService:
                       ctx: EvalContext | None = None) -> sa.ColumnElement[bool]:
         try:
             checked = self.checked(snap, obj, source, expect="boolean")
-            return compile_filter(checked, dialect, self.table_for(snap), ctx, self.column_for(snap, dialect, ctx))
+            # A filter that reads neither the clock nor the user compiles the same every time.
+            key = (snap.revision, obj.uid, source, dialect)
+            if not checked.volatile and not checked.uses_user and (found := self._filters.get(key)) is not None:
+                return found
+            clause = compile_filter(checked, dialect, self.table_for(snap), ctx, self.column_for(snap, dialect, ctx))
         except FormulaError as error:
             raise InvalidInput("The filter is not a valid formula.", [formula_problem("filter", error)]) from None
+        if not checked.volatile and not checked.uses_user:
+            with self._lock:
+                if len(self._filters) > 1000:
+                    self._filters.clear()
+                self._filters[key] = clause
+        return clause
 
     # -- evaluation in the save pipeline ------------------------------------------------
     def context(self, conn: Connection, snap: Snapshot, actor: Actor,
