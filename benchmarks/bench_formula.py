@@ -41,6 +41,7 @@ from benchmarks.common import (
     Setup,
     at_least,
     at_most,
+    bulk_load,
     interleaved_medians,
     json_value,
     system_values,
@@ -183,19 +184,11 @@ def create_and_load(setup: Setup, count: int) -> sa.Table:
         table = snap.table(snap.object(OBJECT))
     system = system_values(datetime.now(UTC), setup.actor.user_id)
     names = [*system, *FIELD_NAMES]
-    with rt.engine.begin() as conn:
-        for start in range(0, count, LOAD_CHUNK):
-            rows = [{**r, **system} for r in deal_records(min(LOAD_CHUNK, count - start), seed=3, start=start)]
-            if setup.backend == "postgresql":
-                raw: Any = conn.connection.driver_connection
-                columns = ", ".join(f'"{n}"' for n in names)
-                with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-                    for row in rows:
-                        copy.write_row([row[n] for n in names])
-            else:
-                conn.execute(sa.insert(table), rows)
-    with rt.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f'ANALYZE "{table.name}"')
+    batches = (
+        [{**r, **system} for r in deal_records(min(LOAD_CHUNK, count - start), seed=3, start=start)]
+        for start in range(0, count, LOAD_CHUNK)
+    )
+    bulk_load(rt.engine, setup.backend, table, names, batches)
     return table
 
 

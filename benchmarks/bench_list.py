@@ -28,6 +28,7 @@ from benchmarks.common import (
     Result,
     Setup,
     at_most,
+    bulk_load,
     interleaved_medians,
     json_value,
     system_values,
@@ -43,19 +44,11 @@ def load(setup: Setup, count: int) -> None:
     table = setup.table
     names = [*system_values(datetime.now(UTC), None), *FIELD_NAMES]
     system = system_values(datetime.now(UTC), setup.actor.user_id)
-    with setup.engine.begin() as conn:
-        for start in range(0, count, LOAD_CHUNK):
-            rows = [{**r, **system} for r in typed_records(min(LOAD_CHUNK, count - start), seed=5, start=start)]
-            if setup.backend == "postgresql":
-                raw: Any = conn.connection.driver_connection
-                columns = ", ".join(f'"{n}"' for n in names)
-                with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-                    for row in rows:
-                        copy.write_row([row[n] for n in names])
-            else:
-                conn.execute(sa.insert(table), rows)
-    with setup.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f'ANALYZE "{table.name}"')
+    batches = (
+        [{**r, **system} for r in typed_records(min(LOAD_CHUNK, count - start), seed=5, start=start)]
+        for start in range(0, count, LOAD_CHUNK)
+    )
+    bulk_load(setup.engine, setup.backend, table, names, batches)
 
 
 class Floor:
