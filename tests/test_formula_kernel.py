@@ -151,3 +151,41 @@ def test_editor_checks_and_completes_formulas(crm: Any) -> None:
     assert {"name", "tier"} <= {c["label"] for c in path["completions"]}
     assert crm.post("/formula/complete", {"object": "deal", "expression": "x", "cursor": 9}).status_code == 422
     assert crm.post("/formula/check", {"object": "nope", "expression": "1"}).status_code == 404
+
+
+def test_forced_delete_switches_off_rules_of_other_objects_that_read_the_field(crm: Any) -> None:
+    crm.ok(crm.post("/meta/objects/account/fields", {"api_name": "region", "label": "Region", "type": "text"}), 201)
+    crm.ok(crm.patch("/meta/objects/deal", {"validation_rules": [
+        {"name": "north_only", "error_if": 'account.region = "south"', "message": "Not in the south"}]}))
+    assert crm.delete("/meta/objects/account/fields/region").status_code == 409
+    assert crm.delete("/meta/objects/account/fields/region", params={"force": "true"}).status_code == 204
+    rules = crm.ok(crm.get("/meta/objects/deal"))["validation_rules"]
+    assert [(r["name"], r["active"]) for r in rules] == [("north_only", False)]
+    assert crm.ok(crm.post("/records/deal", {"name": "still saves"}), 201)["name"] == "still saves"
+    history = crm.ok(crm.get("/meta/objects/deal/history"))
+    assert "switched off" in history[0]["summary"]
+
+
+def test_default_formula_must_fit_its_field(crm: Any) -> None:
+    wrong = crm.post("/meta/objects/deal/fields", {"api_name": "count", "label": "Count", "type": "integer",
+                                                   "default_formula": '"abc"'})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "/fields/count/default_formula"
+    computed = crm.post("/meta/objects/deal/fields", {"api_name": "x", "label": "X", "type": "formula",
+                                                      "expression": "1", "default_formula": "2"})
+    assert computed.status_code == 422
+
+
+def test_computed_numbers_compare_sort_and_nest_as_numbers(crm: Any) -> None:
+    acme = crm.ok(crm.post("/records/account", {"name": "Acme"}), 201)
+    for amount in ("12500", "6000", "8000.5"):
+        crm.ok(crm.post("/records/deal", {"name": amount, "amount": amount, "discount": "0", "account": acme["id"]}),
+               201)
+    crm.ok(crm.post("/meta/objects/account/fields", {"api_name": "twice", "label": "Twice", "type": "formula",
+                                                     "expression": "deal_count * 2 + won_total"}), 201)
+    over = crm.ok(crm.get("/records/deal", params={"filter": "net > 7000", "sort": "net"}))
+    assert [r["net"] for r in over["data"]] == ["8000.50", "12500.00"]
+    ordered = crm.ok(crm.get("/records/deal", params={"sort": "-net"}))
+    assert [r["name"] for r in ordered["data"]] == ["12500", "8000.5", "6000"]
+    assert crm.ok(crm.get(f"/records/account/{acme['id']}"))["twice"] == "6"
+    matching = crm.ok(crm.get("/records/account", params={"filter": "deal_count = 3"}))
+    assert [r["name"] for r in matching["data"]] == ["Acme"]

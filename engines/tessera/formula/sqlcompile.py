@@ -216,8 +216,17 @@ class _Gen:
         """A column read as a formula value."""
         if t == NUMBER:
             if self.sqlite:
-                scale = f.ftype.scale(f) if hasattr(f.ftype, "scale") else 0
-                return SqlValue(col, NUMBER, scale, column=col)
+                # The representation follows the SQL: a stored decimal counts 10^-scale, an
+                # integer column is scale 0, and a computed field (formula, rollup) says its
+                # own in its result type: scaled, or decimal text (None).
+                sql_type = getattr(col, "type", None)
+                if isinstance(sql_type, ScaledDecimal):
+                    scale: int | None = sql_type.scale
+                elif f.stored:
+                    scale = f.ftype.scale(f) if hasattr(f.ftype, "scale") else 0
+                else:
+                    scale = None
+                return SqlValue(col, NUMBER, scale, column=col if f.stored else None)
             is_int = isinstance(getattr(col, "type", None), sa.Integer)
             return SqlValue(sa.cast(col, sa.Numeric()) if is_int else col, NUMBER, column=col)
         if t == BOOLEAN:

@@ -129,11 +129,17 @@ class FormulaService:
         schema = SnapshotSchema(snap, ObjectDef(doc))
         obj = schema.objects[doc["api_name"]]
         for fdoc in fields:
-            if fdoc.get("default_formula"):
-                try:
-                    check(fdoc["default_formula"], obj, schema)
-                except FormulaError as error:
-                    problems.append(formula_problem(f"/fields/{fdoc['api_name']}/default_formula", error))
+            if not fdoc.get("default_formula"):
+                continue
+            path = f"/fields/{fdoc['api_name']}/default_formula"
+            if fdoc.get("type") in ("formula", "rollup"):
+                problems.append(FieldProblem(path, "a computed field has no default", "invalid"))
+                continue
+            expect = FieldDef(fdoc).ftype.formula_type
+            try:
+                check(fdoc["default_formula"], obj, schema, expect=expect if expect in _EXPECTABLE else None)
+            except FormulaError as error:
+                problems.append(formula_problem(path, error))
         for rule in doc.get("validation_rules", []):
             if not rule.get("active", True):
                 continue  # checked when switched back on
@@ -317,8 +323,18 @@ class FormulaService:
         rules = [r for r in batch.obj.doc.get("validation_rules", []) if r.get("active", True)]
         if not rules:
             return
-        compiled = [(r, compile_python(self.checked(batch.snapshot, batch.obj, r["error_if"], "boolean")))
-                    for r in rules]
+        compiled = []
+        for rule in rules:
+            try:
+                compiled.append((rule, compile_python(self.checked(batch.snapshot, batch.obj, rule["error_if"],
+                                                                   "boolean"))))
+            except FormulaError as error:
+                # Metadata keeps rules valid; one that broke anyway (a field it reads was purged
+                # behind it) refuses saves with a reason rather than failing them blindly.
+                for change in batch.changes:
+                    change.problem(rule.get("field") or "/", f"validation rule {rule['name']!r} cannot run: "
+                                   f"{error.message}; a builder must fix or switch it off", "broken_rule")
+                return
         for change in batch.changes:
             if change.problems:
                 continue  # rules read values; ones that did not even coerce are reported already

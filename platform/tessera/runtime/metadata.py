@@ -343,8 +343,11 @@ class MetadataService:
             if computing:
                 raise _in_use(f"field {before_obj.api_name}.{field.api_name}", computing,
                               hint="change those formulas first")
-            switched_off |= {d.path.split("/")[1] for d in outside if d.via == "formula"
-                             and d.path.startswith("validation_rules/") and d.source_uid == before_obj.uid}
+            rules = [d for d in outside if d.via == "formula" and d.path.startswith("validation_rules/")]
+            switched_off |= {d.path.split("/")[1] for d in rules if d.source_uid == before_obj.uid}
+            for other in {d.source_uid for d in rules if d.source_uid != before_obj.uid}:
+                self._switch_off_rules(conn, other, {d.path.split("/")[1] for d in rules if d.source_uid == other},
+                                       f"field {before_obj.api_name}.{field.api_name} deleted")
         for rule in after.get("validation_rules", []):
             if isinstance(rule, dict) and rule.get("name") in switched_off:
                 rule["active"] = False
@@ -571,6 +574,21 @@ class MetadataService:
                 what = "field" if rename.field_renamed else "object"
                 metastore.update_document(conn, stored, body, actor.user_id, summary=(
                     f"references updated: {what} {rename.old} renamed to {rename.new}"))
+
+    def _switch_off_rules(self, conn: Connection, source_uid: str, names: set[str], why: str) -> None:
+        """Switch off another object's validation rules whose formulas lost a field."""
+        stored = next((d for d in metastore.all_documents(conn, "objects", ("active", "trash"))
+                       if d.uid == source_uid), None)
+        if stored is None:
+            return
+        body = copy.deepcopy(stored.body)
+        active = [r for r in body.get("validation_rules", []) if r.get("name") in names and r.get("active", True)]
+        if not active:
+            return  # switched off already (removals are checked more than once per change)
+        for rule in active:
+            rule["active"] = False
+        metastore.update_document(conn, stored, body, None, summary=f"rules {', '.join(sorted(names))} "
+                                  f"switched off: {why}")
 
     def _follow_own_formula_renames(self, snap: Snapshot, before: dict[str, Any], after: dict[str, Any]) -> None:
         """Rewrite the object's own formulas for fields this change renames, so they check."""

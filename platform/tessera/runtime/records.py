@@ -63,7 +63,7 @@ class RecordService:
             ctx = formulas.context(conn, snap, actor) if needs_formulas else None
             computed = {f.api_name: formulas.computed_columns(snap, obj, [f], dialect, ctx)[0]
                         for f in obj.fields if not f.stored} if needs_formulas else {}
-            keys = _sort_keys(obj, table, sort, computed)
+            keys = _sort_keys(obj, table, sort, computed, dialect)
             signature = f"{obj.uid}:{sort or 'id'}:{int(trash)}:{filter or ''}"
             live = table.c.deleted_at.is_not(None) if trash else table.c.deleted_at.is_(None)
             if filter:
@@ -474,7 +474,8 @@ def _columns(table: sa.Table, fields: list[FieldDef], trash: bool) -> list[sa.Co
 
 
 def _sort_keys(obj: ObjectDef, table: sa.Table, sort: str | None,
-               computed: Mapping[str, sa.ColumnElement[Any]] | None = None) -> list[SortKey]:
+               computed: Mapping[str, sa.ColumnElement[Any]] | None = None,
+               dialect: str = "postgresql") -> list[SortKey]:
     keys: list[SortKey] = []
     for part in (sort or "").split(","):
         part = part.strip()
@@ -489,7 +490,11 @@ def _sort_keys(obj: ObjectDef, table: sa.Table, sort: str | None,
             keys.append(SortKey(fdef.column, table.c[fdef.column], descending, nullable=not fdef.required))
         elif fdef is not None and computed and fdef.api_name in computed \
                 and fdef.props.get("formula_type") in _SORTABLE_RESULTS:
-            keys.append(SortKey(fdef.api_name, computed[fdef.api_name], descending, nullable=True))
+            expr = getattr(computed[fdef.api_name], "element", computed[fdef.api_name])
+            if dialect == "sqlite" and fdef.props.get("formula_type") == "number":
+                # Computed numbers come out of SQLite as exact decimal text; order them as numbers.
+                expr = sa.cast(expr, sa.Float)
+            keys.append(SortKey(fdef.api_name, expr, descending, nullable=True))
         else:
             raise InvalidInput(f"Cannot sort by {name!r}.",
                                [FieldProblem("sort", f"{name!r} is not a sortable field of {obj.label}")])
