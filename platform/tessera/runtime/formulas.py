@@ -79,6 +79,7 @@ class FormulaService:
         self.runtime = runtime
         self._checked: dict[tuple[int, str, str, str | None], Checked] = {}
         self._filters: dict[tuple[int, str, str, str], sa.ColumnElement[bool]] = {}
+        self._revision = -1
         self._lock = threading.Lock()
 
     # -- checking -----------------------------------------------------------------------
@@ -89,8 +90,11 @@ class FormulaService:
         if found is None:
             found = check(source, obj, SnapshotSchema(snap), expect)
             with self._lock:
-                if len(self._checked) > 5000 or any(k[0] != snap.revision for k in list(self._checked)[:1]):
+                # Formulas checked against older metadata are of no more use.
+                if snap.revision != self._revision or len(self._checked) > 5000:
                     self._checked.clear()
+                    self._filters.clear()
+                    self._revision = snap.revision
                 self._checked[key] = found
         return found
 

@@ -16,14 +16,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tessera.auth.actor import Actor
-from tessera.auth.actor import acting as _acting
+from tessera.auth.actor import Actor, acting
 from tessera.data import history, outbox
 from tessera.data.metastore import now
 from tessera.data.paging import SortKey, after, decode_cursor, encode_cursor, order_by
 from tessera.data.tables import trash_links, users
 from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from tessera.meta.fieldtypes import FieldType, FieldValueError, field_type
+from tessera.meta.fieldtypes import FieldType, FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.catalog import Snapshot
 from tessera.runtime.plan import OWNER
@@ -453,7 +452,7 @@ def _json_value(value: Any) -> Any:
 
 def acting_actor() -> Actor:
     """Who the current request or job acts as (the platform itself when nobody is signed in)."""
-    return _acting.get() or Actor.system()
+    return acting.get() or Actor.system()
 
 
 def _projection(obj: ObjectDef, names: list[str] | None) -> list[FieldDef]:
@@ -542,8 +541,3 @@ def _computed_value(result_type: str, raw: Any) -> Any:
     if result_type in ("duration",) and not isinstance(raw, int):
         raise ValueError("the cursor's value is not a whole number")
     return raw
-
-
-
-
-__all__ = ["RecordService", "field_type", "serialize"]
