@@ -189,3 +189,14 @@ def test_computed_numbers_compare_sort_and_nest_as_numbers(crm: Any) -> None:
     assert crm.ok(crm.get(f"/records/account/{acme['id']}"))["twice"] == "6"
     matching = crm.ok(crm.get("/records/account", params={"filter": "deal_count = 3"}))
     assert [r["name"] for r in matching["data"]] == ["Acme"]
+
+
+def test_rollup_filter_errors_point_into_the_filter_as_written(crm: Any) -> None:
+    refused = crm.post("/meta/objects/account/fields", {
+        "api_name": "bad", "label": "Bad", "type": "rollup", "relation": "deals", "function": "count",
+        "filter": 'deals.stgae = "won"'})
+    assert refused.status_code == 422
+    error = refused.json()["errors"][0]
+    assert error["field"] == "/fields/bad/filter"
+    assert error["formula"]["position"] == len("deals.")  # at "stgae", counted in the filter itself
+    assert 'deals.stgae = "won"' in error["message"]

@@ -127,8 +127,11 @@ class FormulaService:
             if not progressed:
                 break
         for fdoc in pending:
-            what = "filter" if fdoc["type"] == "rollup" and fdoc.get("filter") else "expression"
-            problems.append(formula_problem(f"/fields/{fdoc['api_name']}/{what}", errors[fdoc["api_name"]]))
+            error = errors[fdoc["api_name"]]
+            if fdoc["type"] == "rollup" and fdoc.get("filter"):
+                problems.append(formula_problem(f"/fields/{fdoc['api_name']}/filter", _in_filter(fdoc, error)))
+            else:
+                problems.append(formula_problem(f"/fields/{fdoc['api_name']}/expression", error))
             fdoc["formula_type"] = "blank"
         schema = SnapshotSchema(snap, ObjectDef(doc))
         obj = schema.objects[doc["api_name"]]
@@ -370,6 +373,18 @@ class _Lazy(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._data())
+
+
+def _in_filter(fdoc: dict[str, Any], error: FormulaError) -> FormulaError:
+    """A rollup's errors, placed in the filter the builder wrote rather than in the aggregate
+    formula the rollup stands for (errors outside the filter stay as they are)."""
+    first = error.errors[0] if getattr(error, "errors", None) else error
+    offset = len(RollupField.expression_of({**fdoc, "filter": None})) - 1 + len(", ")
+    text = str(fdoc["filter"])
+    if first.pos is None or not offset <= first.pos <= offset + len(text):
+        return error
+    end = None if first.end is None else min(first.end - offset, len(text))
+    return FormulaError(first.message, text, first.pos - offset, end, first.suggestion)
 
 
 def _formulas(obj: ObjectDef) -> list[tuple[str, str]]:
