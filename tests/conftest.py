@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,26 +32,46 @@ def _pg_admin() -> sa.Engine:
     return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
 
 
+ScratchDatabase = Callable[[str], AbstractContextManager[str]]
+
+
 @pytest.fixture(scope="session")
-def pg_template() -> Iterator[str]:
-    """A migrated PostgreSQL database that per-test databases are cloned from."""
+def scratch_pg_database() -> ScratchDatabase:
+    """Makes throwaway PostgreSQL databases: `with scratch_pg_database(name) as url: …`
+    creates an empty one and drops it afterwards. Skips on a laptop without a server; fails
+    under CI=true, where PostgreSQL must be tested."""
     try:
-        admin = _pg_admin()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{_TEMPLATE}"')
-            conn.exec_driver_sql(f'CREATE DATABASE "{_TEMPLATE}"')
+        with _pg_admin().connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
     except sa.exc.OperationalError as error:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required in CI and is not reachable: {error}")
         pytest.skip(f"PostgreSQL not reachable: {error}")
-    url = sa.make_url(PG_ADMIN_URL).set(database=_TEMPLATE).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield _TEMPLATE
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{_TEMPLATE}" WITH (FORCE)')
-    admin.dispose()
+
+    @contextmanager
+    def scratch(name: str) -> Iterator[str]:
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
+
+    return scratch
+
+
+@pytest.fixture(scope="session")
+def pg_template(scratch_pg_database: ScratchDatabase) -> Iterator[str]:
+    """A migrated PostgreSQL database that per-test databases are cloned from."""
+    with scratch_pg_database(_TEMPLATE) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield _TEMPLATE
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

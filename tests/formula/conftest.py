@@ -24,7 +24,6 @@ from tessera.formula import USER_OBJECT, EvalContext, SimpleSchema, register_sql
 from tessera.meta.columns import UtcDateTime
 from tessera.meta.model import ObjectDef
 
-PG_ADMIN_URL = os.environ.get("TESSERA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2024, 6, 14, 15, 30, 5, tzinfo=UTC)
 
 
@@ -158,23 +157,11 @@ def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend
 
 
 @pytest.fixture(scope="session")
-def pg_backend() -> Iterator[Backend]:
-    name = f"tessera_formula_{os.getpid()}"
-    try:
-        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {error}")
-        pytest.skip(f"PostgreSQL not reachable: {error}")
-    engine = sa.create_engine(sa.make_url(PG_ADMIN_URL).set(database=name))
-    yield Backend(engine, _fill(engine))
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+def pg_backend(scratch_pg_database: Any) -> Iterator[Backend]:
+    with scratch_pg_database(f"tessera_formula_{os.getpid()}") as url:
+        engine = sa.create_engine(url)
+        yield Backend(engine, _fill(engine))
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -169,10 +169,6 @@ def int_arg(value: Decimal | int, low: int, high: int) -> int:
     """A number used as a count or position: truncated toward zero and clamped."""
     whole = int(value)
     return low if whole < low else high if whole > high else whole
-
-
-def in_date_range(value: date) -> bool:
-    return date.min <= value <= date.max
 
 
 def day_delta(days: int) -> timedelta:

@@ -81,6 +81,3 @@ class Catalog:
                 if self._snapshot is None or self._snapshot.revision <= revision:
                     self._snapshot = snapshot
             return snapshot
-
-    def invalidate(self) -> None:
-        self._snapshot = None

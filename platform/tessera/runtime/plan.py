@@ -26,6 +26,7 @@ class FieldPlan:
     column: str
     ftype: FieldType
     coerce: Callable[[FieldDef, Any], Any]
+    is_blank: Callable[[Any], bool]
     required: bool
     generated: bool
     #: Whether `ftype.check` can say anything (a constraint is set or the type checks itself).
@@ -56,7 +57,7 @@ def _field_plan(fdef: FieldDef) -> FieldPlan:
     constrained = type(ftype).check is not FieldType.check or any(
         fdef.props.get(key) not in (None, "") for key in ftype.constraints)
     return FieldPlan(
-        fdef=fdef, name=fdef.api_name, column=fdef.column, ftype=ftype, coerce=ftype.coerce,
+        fdef=fdef, name=fdef.api_name, column=fdef.column, ftype=ftype, coerce=ftype.coerce, is_blank=ftype.is_blank,
         required=fdef.required, generated=ftype.system_generated, constrained=constrained,
         reference=getattr(ftype, "reference", None), unique=fdef.unique,
     )

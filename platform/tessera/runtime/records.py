@@ -58,10 +58,12 @@ class RecordService:
             shown = _projection(obj, fields)
             formulas = self.runtime.formulas
             dialect = conn.dialect.name
-            needs_formulas = bool(filter) or any(not f.stored for f in obj.fields)
-            ctx = formulas.context(conn, snap, actor) if needs_formulas else None
-            computed = {f.api_name: formulas.computed_columns(snap, obj, [f], dialect, ctx)[0]
-                        for f in obj.fields if not f.stored} if needs_formulas else {}
+            # Only the computed fields shown or sorted by are compiled into this query.
+            sorted_by = {part.strip().lstrip("-+") for part in (sort or "").split(",")}
+            wanted = [f for f in obj.fields if not f.stored and (f in shown or f.api_name in sorted_by)]
+            ctx = formulas.context(conn, snap, actor) if filter or wanted else None
+            computed = {f.api_name: column for f, column in
+                        zip(wanted, formulas.computed_columns(snap, obj, wanted, dialect, ctx), strict=True)}
             keys = _sort_keys(obj, table, sort, computed, dialect)
             signature = f"{obj.uid}:{sort or 'id'}:{int(trash)}:{filter or ''}"
             live = table.c.deleted_at.is_not(None) if trash else table.c.deleted_at.is_(None)

@@ -183,7 +183,7 @@ class SavePipeline:
                     value = None
                 else:
                     continue
-                if value is None or value == "" or value == []:
+                if value is None or fp.is_blank(value):
                     if fp.required:
                         change.problem(name, "is required", "required")
                     continue
