@@ -152,3 +152,27 @@ trash_links = sa.Table(
     sa.Column("record_id", sa.BigInteger, nullable=False),
     sa.Column("target_id", sa.BigInteger, nullable=False),
 )
+
+jobs = sa.Table(
+    "tessera_jobs", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("kind", sa.String(60), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False, server_default=""),
+    sa.Column("params", json_column(), nullable=False),
+    # queued → running → succeeded | failed | cancelled
+    sa.Column("status", sa.String(12), nullable=False, server_default="queued"),
+    sa.Column("done", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("total", sa.BigInteger),
+    sa.Column("message", sa.String(500), nullable=False, server_default=""),
+    sa.Column("result", json_column()),
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("worker", sa.String(100)),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_by", sa.BigInteger),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("heartbeat_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Index("ix_tessera_jobs_status", "status", "id"),
+)
