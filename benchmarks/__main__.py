@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--quick] [--backend sqlite|postgresql|all] [--only create,bulk,list,formula]`.
+"""`python -m benchmarks [--quick] [--backend sqlite|postgresql|all] [--only create,bulk,list,formula,stored]`.
 
 Runs every benchmark on each backend — a temporary SQLite file and a throwaway PostgreSQL
 database that is dropped afterwards — and prints one table of product vs. floor with the
@@ -13,10 +13,10 @@ import sys
 import time
 from dataclasses import dataclass
 
-from benchmarks import bench_bulk, bench_create, bench_formula, bench_list
+from benchmarks import bench_bulk, bench_create, bench_formula, bench_list, bench_stored
 from benchmarks.common import Result, database, prepare, render
 
-BENCHMARKS = ("create", "bulk", "list", "formula")
+BENCHMARKS = ("create", "bulk", "list", "formula", "stored")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class Sizes:
     formula_eval_repeat: int
     formula_records: int
     formula_repeat: int
+    stored_records: int
+    stored_writes: int
+    stored_repeat: int
 
 
 FULL = Sizes(
@@ -48,6 +51,9 @@ FULL = Sizes(
     formula_eval_repeat=15,
     formula_records=200_000,
     formula_repeat=30,
+    stored_records=200_000,
+    stored_writes=10_000,
+    stored_repeat=3,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -62,6 +68,9 @@ QUICK = Sizes(
     formula_eval_repeat=5,
     formula_records=20_000,
     formula_repeat=10,
+    stored_records=20_000,
+    stored_writes=2_000,
+    stored_repeat=1,
 )
 
 
@@ -101,6 +110,9 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
             if "formula" in only:
                 log(f"{backend}: formula filter in SQL")
                 results += bench_formula.run_sql(setup, sizes.formula_records, sizes.formula_repeat)
+            if "stored" in only:
+                log(f"{backend}: stored formula fields")
+                results += bench_stored.run(setup, sizes.stored_records, sizes.stored_writes, sizes.stored_repeat)
         finally:
             notes += setup.notes
             setup.close()

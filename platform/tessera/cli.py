@@ -1,13 +1,19 @@
-"""The `tessera` command: serve, db upgrade, user create."""
+"""The `tessera` command: serve, worker, db upgrade, user create, jobs, formula recompute."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
+import time
+from typing import TYPE_CHECKING, Any
 
 from tessera.errors import TesseraError
 from tessera.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from tessera.runtime.platform import Runtime
 
 
 def _settings() -> Settings:
@@ -70,6 +76,84 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if not settings.redis_url:
+        print("tessera: `tessera worker` runs Celery jobs and needs TESSERA_REDIS_URL; without it, "
+              "`tessera serve` runs jobs in its own process", file=sys.stderr)
+        return 2
+    _prepare(settings)
+    from tessera.runtime.worker import run_worker
+
+    run_worker(settings, concurrency=args.concurrency, loglevel=args.loglevel)
+    return 0
+
+
+def _runtime() -> Runtime:
+    from tessera.runtime.platform import Runtime
+
+    settings = _settings()
+    _prepare(settings)
+    return Runtime(settings)
+
+
+def _follow(runtime: Runtime, job_id: int, *, follow: bool) -> int:
+    """Print a job, and with `follow` its progress until it ends; exit 0 if it succeeded."""
+    from tessera.auth.actor import Actor
+    from tessera.runtime.jobs import FINISHED
+
+    system = Actor.system()
+    job = runtime.jobs.get(system, job_id)
+    while follow and job["status"] not in FINISHED:
+        print("\r" + _progress_line(job), end="", file=sys.stderr, flush=True)
+        time.sleep(0.2)
+        job = runtime.jobs.get(system, job_id)
+    if follow:
+        print("\r" + _progress_line(job), file=sys.stderr)
+    print(json.dumps(job, indent=2))
+    return 0 if job["status"] == "succeeded" or (not follow and job["status"] not in ("failed", "cancelled")) else 1
+
+
+def _progress_line(job: dict[str, Any]) -> str:
+    total, done = job["total"], job["done"]
+    share = (done / total) if total else 0.0
+    bar = "#" * int(share * 30)
+    counts = f"{done:,}/{total:,}" if total is not None else f"{done:,}"
+    return f"job {job['id']} {job['status']:<9} [{bar:<30}] {share:4.0%} {counts} {job['message'][:40]:<40}"
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    from tessera.auth.actor import Actor
+
+    runtime = _runtime()
+    try:
+        for job in runtime.jobs.list(Actor.system(), status=args.status, limit=args.limit):
+            print(_progress_line(job) + f"  {job['title']}")
+    finally:
+        runtime.dispose()
+    return 0
+
+
+def cmd_jobs_show(args: argparse.Namespace) -> int:
+    runtime = _runtime()
+    try:
+        return _follow(runtime, args.job_id, follow=args.follow)
+    finally:
+        runtime.dispose()
+
+
+def cmd_formula_recompute(args: argparse.Namespace) -> int:
+    from tessera.auth.actor import Actor
+
+    runtime = _runtime()
+    try:
+        job_id = runtime.stored_formulas.request(Actor.system(), args.object, args.fields or None)
+        print(f"job {job_id} queued", file=sys.stderr)
+        return _follow(runtime, job_id, follow=args.wait)
+    finally:
+        runtime.dispose()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="tessera", description="Tessera no-code platform")
     sub = top.add_subparsers(dest="command", required=True)
@@ -86,6 +170,25 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--password", help="read from a prompt when left out")
     create.add_argument("--admin", action="store_true")
     create.set_defaults(run=cmd_user_create)
+    worker = sub.add_parser("worker", help="run a Celery worker for jobs (needs TESSERA_REDIS_URL)")
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(run=cmd_worker)
+    jobs = sub.add_parser("jobs", help="background jobs").add_subparsers(dest="jobs_command", required=True)
+    listing = jobs.add_parser("list", help="the newest jobs")
+    listing.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "cancelled"])
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(run=cmd_jobs_list)
+    show = jobs.add_parser("show", help="one job; --follow shows its progress until it ends")
+    show.add_argument("job_id", type=int)
+    show.add_argument("--follow", action="store_true")
+    show.set_defaults(run=cmd_jobs_show)
+    formula = sub.add_parser("formula", help="formulas").add_subparsers(dest="formula_command", required=True)
+    recompute = formula.add_parser("recompute", help="recompute stored formula fields of an object as a job")
+    recompute.add_argument("object")
+    recompute.add_argument("fields", nargs="*", help="stored formula fields (all of the object's if left out)")
+    recompute.add_argument("--wait", action="store_true", help="show progress until the job ends")
+    recompute.set_defaults(run=cmd_formula_recompute)
     return top
 
 

@@ -25,16 +25,18 @@ from tessera.formula.functions import Example, Function, all_functions, register
 from tessera.formula.functions import get as get_function
 from tessera.formula.parser import MAX_DEPTH, MAX_LENGTH, parse
 from tessera.formula.pycompile import Evaluator, compile_python
+from tessera.formula.reads import Read, Step, reads
 from tessera.formula.rename import rename_field
 from tessera.formula.schema import USER_OBJECT, Schema, SimpleSchema
-from tessera.formula.sqlcompile import compile_filter, compile_sql
+from tessera.formula.sqlcompile import compile_filter, compile_sql, compile_store
 from tessera.formula.sqlite import register_sqlite_functions
 
 __all__ = [
     "MAX_DEPTH", "MAX_LENGTH", "USER_OBJECT", "Aggregate", "Checked", "Completion", "EvalContext", "Evaluator",
-    "Example", "FieldRef", "FormulaError", "Function", "Schema", "SimpleSchema", "all_functions", "check",
-    "compile_filter", "compile_python", "compile_sql", "complete", "evaluate", "get_function", "parse",
-    "register", "register_function", "register_sqlite_functions", "rename_field", "sig",
+    "Example", "FieldRef", "FormulaError", "Function", "Read", "Schema", "SimpleSchema", "Step", "all_functions",
+    "check", "compile_filter", "compile_python", "compile_sql", "compile_store", "complete", "evaluate",
+    "get_function", "parse", "reads", "register", "register_function", "register_sqlite_functions", "rename_field",
+    "sig",
 ]
 
 register_function = register

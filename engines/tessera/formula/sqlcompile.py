@@ -101,6 +101,8 @@ class _Gen:
         self.table_for = table_for
         self.ctx = ctx
         self.column_for = column_for
+        #: Compiling a value for a scaled column (compile_store): integer arithmetic allowed.
+        self.for_column = False
         self.base = table_for(checked.object)
 
     def fail(self, message: str, node: Node) -> FormulaError:
@@ -412,8 +414,9 @@ class _Gen:
             a, b, key = b, a, ("+", DATETIME, DURATION)
         if t == NUMBER and key[1:] == (NUMBER, NUMBER):
             if self.sqlite:
+                native = self.scaled_arithmetic(op, a, b) if self.for_column else None
                 # Even same-scale integers go through tx: SQLite turns an int64 overflow into a REAL.
-                return self.tx(op, NUMBER, [a, b])
+                return native or self.tx(op, NUMBER, [a, b])
             if op == "/":
                 return SqlValue(pg.exact_div(a.expr, b.expr), NUMBER)
             fn = {"+": lambda p, q: p + q, "-": lambda p, q: p - q, "*": lambda p, q: p * q}[op]
@@ -431,6 +434,33 @@ class _Gen:
             return SqlValue(sa.cast(sa.func.trunc(sa.extract("epoch", a.expr - b.expr)), sa.BigInteger()), DURATION)
         seconds = sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.cast(b.expr, sa.Float()))
         return SqlValue(a.expr + seconds if op == "+" else a.expr - seconds, DATETIME)
+
+    def scaled_arithmetic(self, op: str, a: SqlValue, b: SqlValue) -> SqlValue | None:
+        """+, - and * of scaled integers in SQLite's own integer arithmetic, for values headed
+        for a scaled column (which holds 64-bit integers anyway): exact while the operands
+        are small enough that the result cannot overflow, through tx otherwise."""
+        if op not in "+-*" or a.scale is None or b.scale is None:
+            return None
+        if op == "*":
+            scale, limit = a.scale + b.scale, 2**31
+            if scale > 12:
+                return None
+            x, y = sa.type_coerce(a.expr, sa.BigInteger()), sa.type_coerce(b.expr, sa.BigInteger())
+            native = x * y
+        else:
+            scale, limit = max(a.scale, b.scale), 2**60
+            x = sa.type_coerce(self.rescale_expr(a, scale), sa.BigInteger())
+            y = sa.type_coerce(self.rescale_expr(b, scale), sa.BigInteger())
+            native = x + y if op == "+" else x - y
+        exact = sa.func.tx_scaled(sa.type_coerce(self.tx(op, NUMBER, [a, b]).expr, sa.Text()), scale)
+        guard = sa.and_(sa.func.abs(x) < limit, sa.func.abs(y) < limit)
+        return SqlValue(sa.case((guard, native), else_=exact), NUMBER, scale)
+
+    def rescale_expr(self, v: SqlValue, scale: int) -> Any:
+        assert v.scale is not None
+        if v.scale == scale:
+            return v.expr
+        return sa.type_coerce(v.expr, sa.BigInteger()) * sa.literal(10 ** (scale - v.scale), sa.BigInteger())
 
     def tx_date_op(self, key: tuple[str, str, str], a: SqlValue, b: SqlValue) -> SqlValue:
         return self.tx(operator_name(*key), ARITHMETIC[key], [a, b])
@@ -595,6 +625,34 @@ def compile_sql(checked: Checked, dialect: str, table_for: TableFor, ctx: EvalCo
     """
     gen, v = _generator(checked, dialect, table_for, ctx, column_for)
     return sa.type_coerce(gen.value(v), _result_type(checked.type, v, gen.sqlite))
+
+
+def compile_store(checked: Checked, dialect: str, table_for: TableFor, column: sa.types.TypeEngine[Any],
+                  ctx: EvalContext | None = None, column_for: ColumnFor | None = None) -> Any:
+    """The formula as the value to store in a column of type `column` (a stored formula
+    field): numbers rounded half away from zero to the column's places and, on SQLite, as
+    the column's scaled integer; conditions as TRUE or FALSE, never blank."""
+    gen = _Gen(checked, dialect, table_for, ctx or EvalContext(), column_for)
+    gen.for_column = isinstance(column, ScaledDecimal)
+    try:
+        v = gen.visit(checked.tree, {"record": gen.base})
+    except RecursionError:
+        raise FormulaError("the formula is too complex to run in the database", checked.source, 0) from None
+    if checked.type == NUMBER and isinstance(column, ScaledDecimal):
+        scale = column.scale
+        if not gen.sqlite:
+            return sa.func.round(v.expr, scale)
+        # Plain integers from here on: a bare literal next to a scaled column would take on
+        # the column's type and be scaled itself.
+        raw = sa.type_coerce(v.expr, sa.BigInteger())
+        if v.scale == scale:
+            return raw
+        if v.scale is not None and v.scale < scale and v.literal is _NOTHING:
+            return raw * sa.literal(10 ** (scale - v.scale), sa.BigInteger())
+        return sa.func.tx_scaled(sa.type_coerce(gen.dec(v), sa.Text()), sa.literal(scale, sa.Integer()))
+    if checked.type == BLANK:
+        return sa.null()
+    return gen.value(v)
 
 
 def compile_filter(checked: Checked, dialect: str, table_for: TableFor, ctx: EvalContext | None = None,

@@ -16,7 +16,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +29,7 @@ CODES = {NUMBER: "n", TEXT: "t", BOOLEAN: "b", DATE: "d", DATETIME: "T", DURATIO
          RECORD: "r", JSON: "j", BLANK: "x"}
 TYPES = {code: name for name, code in CODES.items()}
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+_INT64_MAX = 2**63 - 1
 
 
 def decode(code: str, value: Any) -> Any:
@@ -140,6 +141,18 @@ def _dec(value: Any, scale: int) -> str | None:
     return format(Decimal(int(value)).scaleb(-int(scale)), "f")
 
 
+def _scaled(value: Any, scale: int) -> int | None:
+    """A number (integer or decimal text) as an integer count of 10^-scale, rounded half
+    away from zero, for a scaled decimal column; blank if it does not fit one."""
+    if value is None:
+        return None
+    try:
+        out = int(V.num(value).scaleb(int(scale)).to_integral_value(rounding=ROUND_HALF_UP))
+    except (ArithmeticError, ValueError):
+        return None
+    return out if -_INT64_MAX <= out <= _INT64_MAX else None
+
+
 class _Aggregate:
     """Exact SUM, AVG, MIN and MAX over decimal text or scaled integers (scale < 0: text)."""
 
@@ -183,5 +196,6 @@ def register_sqlite_functions(dbapi_connection: sqlite3.Connection) -> None:
         _date_operators()
     dbapi_connection.create_function("tx", -1, _call, deterministic=True)
     dbapi_connection.create_function("tx_dec", 2, _dec, deterministic=True)
+    dbapi_connection.create_function("tx_scaled", 2, _scaled, deterministic=True)
     for kind in ("SUM", "AVG", "MIN", "MAX"):
         dbapi_connection.create_aggregate(f"tx_{kind.lower()}", 2, _aggregate(kind))

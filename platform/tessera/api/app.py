@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tessera.api import attachments, auth, formula, meta, openapi, problems, records
+from tessera.api import attachments, auth, formula, jobs, meta, openapi, problems, records
 from tessera.runtime.platform import Runtime
 from tessera.settings import Settings
 
@@ -18,7 +18,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
                   docs_url="/api/v1/docs", redoc_url=None)
     app.state.runtime = runtime
     problems.install(app)
-    for router in (auth.router, meta.router, records.router, attachments.router, formula.router):
+    for router in (auth.router, meta.router, records.router, attachments.router, formula.router, jobs.router):
         app.include_router(router, prefix="/api/v1")
 
     cache: dict[str, Any] = {}
@@ -34,6 +34,12 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             return cache["spec"]
 
     app.openapi = current_openapi  # type: ignore[method-assign]
+
+    @app.on_event("startup")
+    def start_jobs() -> None:
+        # Without Redis this process runs the jobs: pick up those queued while it was down.
+        if not runtime.settings.redis_url:
+            runtime.jobs.in_process().wake()
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -106,7 +106,7 @@ def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
     for fdef in obj.fields:
         record["properties"][fdef.api_name] = _nullable(fdef.ftype.value_schema(fdef))
         record["properties"][fdef.api_name]["description"] = fdef.help_text or fdef.label
-        if not fdef.stored:
+        if fdef.computed:
             record["properties"][fdef.api_name]["readOnly"] = True
         if fdef.read_only or not fdef.stored:
             continue

@@ -7,7 +7,8 @@ transactions would make DDL and savepoints misbehave). Writes take the write loc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -60,12 +61,33 @@ def is_sqlite(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "sqlite"
 
 
+_AFTER_COMMIT: weakref.WeakKeyDictionary[Connection, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run `callback` once the write transaction on `conn` has committed (not if it rolls
+    back): work handed to other processes must not see a row before it exists."""
+    _AFTER_COMMIT.setdefault(conn, []).append(callback)
+
+
+@contextmanager
+def _committing(conn: Connection) -> Iterator[Connection]:
+    try:
+        with conn.begin():
+            yield conn
+    except BaseException:
+        _AFTER_COMMIT.pop(conn, None)
+        raise
+    for callback in _AFTER_COMMIT.pop(conn, []):
+        callback()
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write; on SQLite it holds the write lock from the start."""
     with engine.connect() as conn:
         conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        with conn.begin():
+        with _committing(conn):
             yield conn
 
 
@@ -92,7 +114,7 @@ def schema_transaction(engine: Engine) -> Iterator[Connection]:
     """
     with engine.connect() as conn:
         if not is_sqlite(conn):
-            with conn.begin():
+            with _committing(conn):
                 yield conn
             return
         raw = conn.connection.driver_connection
@@ -100,7 +122,7 @@ def schema_transaction(engine: Engine) -> Iterator[Connection]:
         raw.execute("PRAGMA foreign_keys=OFF")
         try:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
+            with _committing(conn):
                 yield conn
                 broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
                 if broken:

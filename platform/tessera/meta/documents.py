@@ -106,13 +106,15 @@ def field_problems(doc: Any, prefix: str = "") -> list[FieldProblem]:
         problems.append(
             FieldProblem(f"{prefix}/api_name", f"{doc['api_name']!r} is reserved for a system column")
         )
-    if (doc.get("unique") or doc.get("indexed")) and not ftype.indexable:
+    if ftype.computed:
+        if doc.get("unique") or doc.get("required"):
+            problems.append(FieldProblem(f"{prefix}/type", "a computed field cannot be required or unique"))
+        if doc.get("indexed") and not doc.get("store"):
+            problems.append(FieldProblem(f"{prefix}/indexed", "only a stored formula can be indexed: "
+                                         "set \"store\": true"))
+    elif (doc.get("unique") or doc.get("indexed")) and not ftype.indexable:
         problems.append(
             FieldProblem(f"{prefix}/unique", f"a {type_name} field cannot be unique or indexed")
-        )
-    if not ftype.stored and (doc.get("unique") or doc.get("indexed") or doc.get("required")):
-        problems.append(
-            FieldProblem(f"{prefix}/type", "a computed field cannot be required, unique or indexed")
         )
     if ftype.system_generated and doc.get("default") is not None:
         problems.append(FieldProblem(f"{prefix}/default", "the platform sets this field's value"))

@@ -64,7 +64,7 @@ class FieldDef:
 
     @property
     def read_only(self) -> bool:
-        return bool(self.props.get("read_only")) or self.ftype.system_generated
+        return bool(self.props.get("read_only")) or self.ftype.system_generated or self.ftype.computed
 
     @property
     def default(self) -> Any:
@@ -82,7 +82,13 @@ class FieldDef:
 
     @property
     def stored(self) -> bool:
-        return self.ftype.stored
+        """Whether the field has a column: every stored type, and computed fields marked
+        `"store": true` (kept current by the platform instead of computed in each query)."""
+        return self.ftype.stored or (self.ftype.computed and bool(self.props.get("store")))
+
+    @property
+    def computed(self) -> bool:
+        return self.ftype.computed
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,7 +21,7 @@ from tessera.errors import NotFound
 from tessera.meta.model import FieldDef, ObjectDef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Snapshot:
     revision: int
     objects: dict[str, ObjectDef]
@@ -36,6 +37,11 @@ class Snapshot:
 
     def table(self, obj: ObjectDef) -> sa.Table:
         return self.tables[obj.api_name]
+
+    @cached_property
+    def has_stored_formulas(self) -> bool:
+        """Whether any formula or rollup field keeps its value in a column."""
+        return any(f.computed and f.stored for o in self.objects.values() for f in o.fields)
 
     def children(self, obj: ObjectDef) -> list[tuple[ObjectDef, FieldDef]]:
         """Lookup fields, on any active object, that point at `obj`."""

@@ -135,6 +135,8 @@ class FormulaService:
             fdoc["formula_type"] = "blank"
         schema = SnapshotSchema(snap, ObjectDef(doc))
         obj = schema.objects[doc["api_name"]]
+        problems += _stored_problems(obj, schema, [f["api_name"] for f in computed
+                                                   if f.get("store") and f not in pending])
         for fdoc in fields:
             if not fdoc.get("default_formula"):
                 continue
@@ -373,6 +375,31 @@ class _Lazy(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._data())
+
+
+def _stored_problems(obj: ObjectDef, schema: SnapshotSchema, names: list[str]) -> list[FieldProblem]:
+    """Why a formula cannot keep its value in a column: it reads the clock or the user (the
+    value would go stale), or formula fields read each other in a circle."""
+    from tessera.runtime.stored import expand
+
+    def checked(o: ObjectDef, f: FieldDef) -> Checked:
+        return check(expression_of(f), o, schema)
+
+    problems = []
+    for name in names:
+        fdef = obj.field(name)
+        assert fdef is not None
+        first = checked(obj, fdef)
+        if first.volatile or first.uses_user or first.change_context:
+            problems.append(FieldProblem(
+                f"/fields/{name}/store", "a stored formula cannot read TODAY(), NOW(), $user or the change "
+                "being saved: its stored value would go stale; leave it computed in the query", "not_storable"))
+            continue
+        try:
+            expand(checked, obj, fdef)
+        except FormulaError as error:
+            problems.append(FieldProblem(f"/fields/{name}/store", error.message, "circular"))
+    return problems
 
 
 def _in_filter(fdoc: dict[str, Any], error: FormulaError) -> FormulaError:

@@ -194,7 +194,7 @@ class MetadataService:
             after["fields"][-1] = normalize_field(fdoc)
             new_uid = after["fields"][-1]["uid"]
             result = self._apply(conn, actor, stored, after)
-            return next(f for f in result["fields"] if f["uid"] == new_uid)
+            return _with_jobs(next(f for f in result["fields"] if f["uid"] == new_uid), result)
 
     def update_field(self, actor: Actor, object_name: str, field_name: str, changes: Any, *,
                      force: bool = False) -> dict[str, Any]:
@@ -220,7 +220,7 @@ class MetadataService:
             _raise_problems([_relative(p, index) for p in problems])
             after["fields"][index] = normalize_field(updated)
             result = self._apply(conn, actor, stored, after, force=force)
-            return next(f for f in result["fields"] if f["uid"] == current["uid"])
+            return _with_jobs(next(f for f in result["fields"] if f["uid"] == current["uid"]), result)
 
     def delete_field(self, actor: Actor, object_name: str, field_name: str, *,
                      force: bool = False) -> None:
@@ -243,6 +243,11 @@ class MetadataService:
             updated = metastore.update_document(conn, stored, after, actor.user_id, action="update",
                                                 summary=f"field {field_name} restored")
             self._resolve_dependencies(conn, snap, updated, after_obj)
+            restored = FieldDef(found)
+            if restored.computed and restored.stored:
+                # Its column kept the values it had when it went to the trash.
+                job = self.runtime.stored_formulas.submit(conn, actor, after_obj, [[after_obj.uid, restored.uid]])
+                return {**found, "jobs": [_job_ref(job)]}
             return dict(found)
 
     def purge_field(self, actor: Actor, object_name: str, field_name: str) -> None:
@@ -322,7 +327,12 @@ class MetadataService:
                 after_obj.api_name, old.api_name, new.api_name, field_renamed=True))
         final = metastore.find_document(conn, "objects", after_obj.api_name)
         assert final is not None
-        return self._out(ObjectDef(final.body, final.version))
+        out = self._out(ObjectDef(final.body, final.version))
+        keeper = self.runtime.stored_formulas
+        job = keeper.submit(conn, actor, after_obj, keeper.needs_recompute(snap, before_obj, after_obj))
+        if job is not None:
+            out["jobs"] = [_job_ref(job)]
+        return out
 
     def _check_removals(self, conn: Connection, stored: metastore.StoredDocument, after: dict[str, Any],
                         *, force: bool) -> list[FieldDef]:
@@ -399,6 +409,8 @@ class MetadataService:
     def _change_field(self, conn: Connection, editor: SchemaEditor, obj: ObjectDef,
                       table: sa.Table, old: FieldDef, new: FieldDef) -> list[str]:
         summary: list[str] = []
+        if old.computed and new.computed:
+            return self._change_computed(editor, obj, old, new)
         if old.stored != new.stored:
             raise InvalidInput(f"Field {old.api_name!r} cannot change between stored and computed; "
                                "add a new field instead.",
@@ -448,6 +460,33 @@ class MetadataService:
         removed = set(_options(old)) - set(_options(new))
         if removed and new.type in ("select", "multi_select"):
             self._refuse_removed_options(conn, table, new, removed)
+        if not summary and old.props != new.props:
+            summary.append(f"field {new.api_name} changed")
+        return summary
+
+    @staticmethod
+    def _change_computed(editor: SchemaEditor, obj: ObjectDef, old: FieldDef, new: FieldDef) -> list[str]:
+        """A formula or rollup changed: its column comes and goes with `store`, and is made
+        anew when its result type changes (the recompute job fills it either way)."""
+        if not old.stored and not new.stored:
+            return [f"field {new.api_name} changed"] if old.props != new.props else []
+        if not new.stored:
+            editor.drop_field(obj, old)
+            return [f"field {new.api_name} no longer stored"]
+        if not old.stored:
+            editor.add_field(obj, new)
+            return [f"field {new.api_name} now stored"]
+        summary: list[str] = []
+        if old.column != new.column:
+            editor.rename_field(obj, old.column, new)
+            summary.append(f"field {old.api_name} renamed to {new.api_name}")
+        if _storage_key(old) != _storage_key(new):
+            editor.drop_field(obj, FieldDef({**old.props, "api_name": new.api_name}))
+            editor.add_field(obj, new)
+            summary.append(f"field {new.api_name} now stores {new.props.get('formula_type')}")
+        elif field_indexes(obj, old) != field_indexes(obj, new):
+            editor.replace_indexes(obj, old, new)
+            summary.append(f"field {new.api_name} indexes changed")
         if not summary and old.props != new.props:
             summary.append(f"field {new.api_name} changed")
         return summary
@@ -614,6 +653,15 @@ class MetadataService:
         out["version"] = obj.version
         out.pop("trash", None)
         return out
+
+
+def _job_ref(job_id: int) -> dict[str, Any]:
+    return {"id": job_id, "kind": "formula.recompute", "url": f"/api/v1/jobs/{job_id}"}
+
+
+def _with_jobs(field_doc: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """A field as the field endpoints return it, with the jobs its change started."""
+    return {**field_doc, "jobs": result["jobs"]} if result.get("jobs") else field_doc
 
 
 def _take_from_trash(body: dict[str, Any], field_name: str) -> tuple[dict[str, Any], dict[str, Any]]:

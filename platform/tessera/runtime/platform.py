@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from tessera.auth.users import UserService
     from tessera.data.files import AttachmentStore
     from tessera.runtime.formulas import FormulaService
+    from tessera.runtime.jobs import JobService
     from tessera.runtime.metadata import MetadataService
     from tessera.runtime.records import RecordService
+    from tessera.runtime.stored import StoredFormulas
 
 
 class Runtime:
@@ -37,6 +39,7 @@ class Runtime:
         # The kernel's own formulas run at the pipeline's hook points like any engine's.
         self.hooks.add("before_validate", self.formulas.apply_defaults)
         self.hooks.add("validate", self.formulas.check_rules)
+        self.hooks.add("after_write", self.stored_formulas.after_write)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -73,6 +76,18 @@ class Runtime:
         return FormulaService(self)
 
     @cached_property
+    def stored_formulas(self) -> StoredFormulas:
+        from tessera.runtime.stored import StoredFormulas
+
+        return StoredFormulas(self)
+
+    @cached_property
+    def jobs(self) -> JobService:
+        from tessera.runtime.jobs import JobService
+
+        return JobService(self)
+
+    @cached_property
     def metadata(self) -> MetadataService:
         from tessera.runtime.metadata import MetadataService
 
@@ -97,4 +112,6 @@ class Runtime:
         return AttachmentStore(self.engine, self.settings.attachments_dir, self.settings.max_upload_bytes)
 
     def dispose(self) -> None:
+        if "jobs" in self.__dict__:
+            self.jobs.stop()
         self.engine.dispose()

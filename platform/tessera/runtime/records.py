@@ -233,7 +233,7 @@ class RecordService:
         """The saved records as the API returns them, built from what was written (read
         back when the object has computed fields, which only the database can work out)."""
         obj, out = batch.obj, []
-        if any(not f.stored for f in obj.fields):
+        if any(f.computed for f in obj.fields):
             shown = _projection(obj, None)
             table = batch.table
             ids = [c.record_id for c in batch.changes]
@@ -285,6 +285,7 @@ class RecordService:
             conn.execute(sa.update(table).where(table.c.id == record_id)
                          .values({**trashed, "version": table.c.version + 1}))
             counts = _cascade(conn, snap, obj, batch, trashed, actor, at)
+            self.runtime.stored_formulas.trashed(conn, snap, batch)
             history.write(conn, [history.entry(obj.uid, record_id, None, "delete", actor.user_id, at)])
             outbox.emit(conn, "record.deleted", obj.uid, [record_id],
                         {"object": obj.api_name, "batch": batch, "affected": counts}, actor.user_id, at)
@@ -306,6 +307,7 @@ class RecordService:
             if row is None:
                 raise NotFound(f"There is no {obj.label} record with id {record_id} in the trash.")
             batch, at = row.deleted_batch, now()
+            restored: dict[str, list[int]] = {}
             for other in snap.objects.values():
                 t = snap.table(other)
                 ids = conn.execute(
@@ -313,11 +315,13 @@ class RecordService:
                     .values(deleted_at=None, deleted_by=None, deleted_batch=None, version=t.c.version + 1)
                     .returning(t.c.id)).scalars().all()
                 if ids:
+                    restored[other.uid] = list(ids)
                     history.write(conn, [history.entry(other.uid, i, None, "restore", actor.user_id, at)
                                          for i in ids])
                     outbox.emit(conn, "record.restored", other.uid, sorted(ids),
                                 {"object": other.api_name, "batch": batch}, actor.user_id, at)
             _relink(conn, snap, batch, actor, at)
+            self.runtime.stored_formulas.restored(conn, snap, batch, restored)
             return self._get(conn, snap, obj, record_id)
 
 
@@ -487,7 +491,8 @@ def _sort_keys(obj: ObjectDef, table: sa.Table, sort: str | None,
         fdef = obj.field(name)
         if name in _SYSTEM_SORT:
             keys.append(SortKey(name, table.c[name], descending, nullable=False))
-        elif fdef is not None and fdef.stored and fdef.ftype.indexable:
+        elif fdef is not None and fdef.stored and (
+                fdef.ftype.indexable or (fdef.computed and fdef.props.get("formula_type") in _SORTABLE_RESULTS)):
             keys.append(SortKey(fdef.column, table.c[fdef.column], descending, nullable=not fdef.required))
         elif fdef is not None and computed and fdef.api_name in computed \
                 and fdef.props.get("formula_type") in _SORTABLE_RESULTS:
@@ -523,7 +528,7 @@ def _sort_value(obj: ObjectDef, key: SortKey, raw: Any) -> Any:
     fdef = _SYSTEM_SORT.get(key.name) or obj.field(key.name)
     if fdef is None:
         raise ValueError(f"the cursor names an unknown field {key.name!r}")
-    if not fdef.stored:
+    if fdef.computed:
         return _computed_value(str(fdef.props.get("formula_type")), raw)
     return fdef.ftype.coerce(fdef, raw)
 

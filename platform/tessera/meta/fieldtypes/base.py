@@ -43,6 +43,9 @@ class FieldType:
     formula_type: ClassVar[str] = FormulaType.TEXT
     #: False for computed types whose value lives in no column of their own.
     stored: ClassVar[bool] = True
+    #: True for types whose value the platform works out from a formula (formula, rollup):
+    #: in the query, or, with `"store": true`, in a column recomputed when its inputs change.
+    computed: ClassVar[bool] = False
     #: True for types whose values the platform sets (autonumber); input is refused.
     system_generated: ClassVar[bool] = False
     #: Whether a field of this type may have a `default` value.

@@ -1,8 +1,10 @@
-"""Computed field types: formula and rollup. Their values are worked out in the query from
-other fields (and, for rollups, from child records); they have no column of their own.
+"""Computed field types: formula and rollup. Their values are worked out from other fields
+(and, for rollups, from child records): in the query by default, or, with `"store": true`,
+kept in a column of the result's type that the platform recomputes when an input changes
+(so it can be indexed, and lists sort and filter on it without computing it).
 
 The metadata service checks the expression when the field is saved and records the type of
-its result in `formula_type`, which decides how values travel in JSON.
+its result in `formula_type`, which decides the column type and how values travel in JSON.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tessera.meta.columns import ScaledDecimal, UtcDateTime, json_column
 from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
 from tessera.meta.model import FieldDef
 
@@ -20,6 +23,8 @@ RESULT_TYPES = [FormulaType.TEXT, FormulaType.NUMBER, FormulaType.BOOLEAN, Formu
                 FormulaType.DATETIME, FormulaType.DURATION, FormulaType.LIST, FormulaType.RECORD,
                 FormulaType.JSON, "blank"]
 ROLLUP_FUNCTIONS = ("count", "sum", "avg", "min", "max")
+#: Decimal places a stored number keeps when the field names no `scale`.
+STORED_SCALE = 6
 
 _SCHEMAS: dict[str, dict[str, Any]] = {
     FormulaType.TEXT: {"type": "string"},
@@ -36,11 +41,28 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 
 class _Computed(FieldType):
     stored = False
-    indexable = False
+    computed = True
+    takes_default = False
     convertible = False
 
     def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
-        raise TypeError(f"a {self.name} field has no column")
+        """The column of a stored formula, after its result type."""
+        if not field.stored:
+            raise TypeError(f"a {self.name} field that is not stored has no column")
+        result = self.result_type(field)
+        if result == FormulaType.NUMBER:
+            return ScaledDecimal(38, self.scale(field))
+        if result in (FormulaType.DURATION, FormulaType.RECORD):
+            return sa.BigInteger()
+        if result in (FormulaType.LIST, FormulaType.JSON):
+            return json_column()
+        return {FormulaType.BOOLEAN: sa.Boolean(), FormulaType.DATE: sa.Date(),
+                FormulaType.DATETIME: UtcDateTime()}.get(result, sa.Text())
+
+    def scale(self, field: FieldDef) -> int:
+        """Decimal places of a stored number."""
+        scale = field.props.get("scale")
+        return STORED_SCALE if scale is None else int(scale)
 
     def result_type(self, field: FieldDef) -> str:
         return str(field.props.get("formula_type") or FormulaType.TEXT)
@@ -85,6 +107,7 @@ class FormulaField(_Computed):
         "expression": {"type": "string", "minLength": 1, "maxLength": 10_000},
         "formula_type": {"enum": RESULT_TYPES},
         "scale": {"type": "integer", "minimum": 0, "maximum": 10},
+        "store": {"type": "boolean"},
     }
     required_options = ("expression",)
 
@@ -104,6 +127,7 @@ class RollupField(_Computed):
         "expression": {"type": "string"},
         "formula_type": {"enum": RESULT_TYPES},
         "scale": {"type": "integer", "minimum": 0, "maximum": 10},
+        "store": {"type": "boolean"},
     }
     required_options = ("relation", "function")
 
