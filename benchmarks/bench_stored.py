@@ -10,7 +10,7 @@
   save (one UPDATE per batch of 1,000). Floor: one executemany of the same typed records into
   `bench_floor`, then one hand-written UPDATE filling `total` for them. The product's side
   is the whole save pipeline (coercion, validation, outbox), which the plain bulk-create
-  benchmark puts at 0.5–0.6× of a bare executemany; the target allows for that and asks
+  benchmark puts at 0.5-0.6x of a bare executemany; the target allows for that and asks
   that keeping the formula current add little to it.
 """
 
@@ -53,7 +53,7 @@ def _floor_column(setup: Setup) -> None:
     column_type = "NUMERIC(38, 2)" if setup.backend == "postgresql" else "BIGINT"
     with setup.engine.begin() as conn:
         conn.exec_driver_sql(f'ALTER TABLE "{FLOOR}" ADD COLUMN total {column_type}')
-        # On SQLite amount is in cents already: cents × quantity is the total in cents.
+        # On SQLite amount is in cents already: cents times quantity is the total in cents.
         conn.exec_driver_sql(f'UPDATE "{FLOOR}" SET total = amount * quantity')
 
 
