@@ -191,6 +191,14 @@ def object_problems(doc: Any) -> list[FieldProblem]:
         rule_names = [r["name"] for r in doc.get("validation_rules", [])]
         if len(rule_names) != len(set(rule_names)):
             problems.append(FieldProblem("/validation_rules", "rule names must be unique"))
+    if not any(p.startswith("/sharing_rules") for p in flagged):
+        sharing = doc.get("sharing_rules", [])
+        if len({r["name"] for r in sharing}) != len(sharing):
+            problems.append(FieldProblem("/sharing_rules", "rule names must be unique"))
+        for rule in sharing:
+            if not rule.get("roles") and not rule.get("teams"):
+                problems.append(FieldProblem(f"/sharing_rules/{rule['name']}",
+                                             "name the roles or teams the rule shares records with"))
     return _one_per_path(problems)
 
 
@@ -220,6 +228,6 @@ def normalize_object(doc: dict[str, Any]) -> dict[str, Any]:
     out.pop("version", None)
     out.setdefault("uid", new_uid("objects"))
     out["fields"] = [normalize_field(f) for f in out.get("fields", [])]
-    for rule in out.get("validation_rules", []):
+    for rule in (*out.get("validation_rules", []), *out.get("sharing_rules", [])):
         rule.setdefault("uid", new_uid("rules"))
     return out

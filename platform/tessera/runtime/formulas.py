@@ -156,6 +156,18 @@ class FormulaService:
                 check(rule["error_if"], obj, schema, expect="boolean")
             except FormulaError as error:
                 problems.append(formula_problem(f"/validation_rules/{rule['name']}/error_if", error))
+        for rule in doc.get("sharing_rules", []):
+            if not rule.get("active", True):
+                continue
+            path = f"/sharing_rules/{rule['name']}/condition"
+            try:
+                checked = check(rule["condition"], obj, schema, expect="boolean")
+            except FormulaError as error:
+                problems.append(formula_problem(path, error))
+                continue
+            if checked.change_context:
+                problems.append(FieldProblem(path, "a sharing rule is about records as they are: ISNEW, ISCHANGED "
+                                             "and PRIORVALUE have no meaning here", "formula"))
         return problems
 
     def references(self, snap: Snapshot, obj: ObjectDef) -> list[Reference]:
@@ -201,6 +213,8 @@ class FormulaService:
                 fdoc["expression"] = RollupField.expression_of(fdoc)
         for rule in doc.get("validation_rules", []):
             rule["error_if"] = renamed(rule["error_if"])
+        for rule in doc.get("sharing_rules", []):
+            rule["condition"] = renamed(rule["condition"])
 
     # -- the formula editor -------------------------------------------------------------
     def check_text(self, object_name: str, source: Any, expect: Any = None) -> dict[str, Any]:
@@ -424,6 +438,8 @@ def _formulas(obj: ObjectDef) -> list[tuple[str, str]]:
             out.append((f"fields/{f.uid}/default_formula", str(f.props["default_formula"])))
     for rule in obj.doc.get("validation_rules", []):
         out.append((f"validation_rules/{rule['name']}/error_if", str(rule["error_if"])))
+    for rule in obj.doc.get("sharing_rules", []):
+        out.append((f"sharing_rules/{rule['name']}/condition", str(rule["condition"])))
     return out
 
 

@@ -29,6 +29,8 @@ from tessera.meta.fieldtypes import FieldValueError, field_type, field_types
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.catalog import Snapshot
 
+#: Lists of rules in an object document that a forced field delete may switch off.
+RULE_LISTS = ("validation_rules/", "sharing_rules/")
 #: How many offending record ids an error lists.
 SHOWN_IDS = 100
 _BATCH = 1000
@@ -342,25 +344,26 @@ class MetadataService:
         kept = {f.get("uid") for f in after.get("fields", [])}
         before_obj = ObjectDef(stored.body)
         removed = [f for f in before_obj.fields if f.uid not in kept]
-        switched_off: set[str] = set()
+        switched_off: set[tuple[str, str]] = set()
         for field in removed:
             outside = [d for d in metastore.dependents(conn, before_obj.uid, field.uid)
                        if not (d.source_uid == before_obj.uid and _within_field(d.path, field.uid))]
             if outside and not force:
                 raise _in_use(f"field {before_obj.api_name}.{field.api_name}", outside)
             # Even forced, a computed value cannot lose its input; a rule can be switched off.
-            computing = [d for d in outside if d.via == "formula" and not d.path.startswith("validation_rules/")]
+            computing = [d for d in outside if d.via == "formula" and not d.path.startswith(RULE_LISTS)]
             if computing:
                 raise _in_use(f"field {before_obj.api_name}.{field.api_name}", computing,
                               hint="change those formulas first")
-            rules = [d for d in outside if d.via == "formula" and d.path.startswith("validation_rules/")]
-            switched_off |= {d.path.split("/")[1] for d in rules if d.source_uid == before_obj.uid}
+            rules = [d for d in outside if d.via == "formula" and d.path.startswith(RULE_LISTS)]
+            switched_off |= {_rule_key(d.path) for d in rules if d.source_uid == before_obj.uid}
             for other in {d.source_uid for d in rules if d.source_uid != before_obj.uid}:
-                self._switch_off_rules(conn, other, {d.path.split("/")[1] for d in rules if d.source_uid == other},
+                self._switch_off_rules(conn, other, {_rule_key(d.path) for d in rules if d.source_uid == other},
                                        f"field {before_obj.api_name}.{field.api_name} deleted")
-        for rule in after.get("validation_rules", []):
-            if isinstance(rule, dict) and rule.get("name") in switched_off:
-                rule["active"] = False
+        for kind in ("validation_rules", "sharing_rules"):
+            for rule in after.get(kind, []):
+                if isinstance(rule, dict) and (kind, rule.get("name")) in switched_off:
+                    rule["active"] = False
         names = {f.api_name for f in removed}
         if after.get("name_field") in names:
             after.pop("name_field")
@@ -614,20 +617,21 @@ class MetadataService:
                 metastore.update_document(conn, stored, body, actor.user_id, summary=(
                     f"references updated: {what} {rename.old} renamed to {rename.new}"))
 
-    def _switch_off_rules(self, conn: Connection, source_uid: str, names: set[str], why: str) -> None:
-        """Switch off another object's validation rules whose formulas lost a field."""
+    def _switch_off_rules(self, conn: Connection, source_uid: str, keys: set[tuple[str, str]], why: str) -> None:
+        """Switch off another object's validation or sharing rules whose formulas lost a field."""
         stored = next((d for d in metastore.all_documents(conn, "objects", ("active", "trash"))
                        if d.uid == source_uid), None)
         if stored is None:
             return
         body = copy.deepcopy(stored.body)
-        active = [r for r in body.get("validation_rules", []) if r.get("name") in names and r.get("active", True)]
+        active = [r for kind in ("validation_rules", "sharing_rules") for r in body.get(kind, [])
+                  if (kind, r.get("name")) in keys and r.get("active", True)]
         if not active:
             return  # switched off already (removals are checked more than once per change)
         for rule in active:
             rule["active"] = False
-        metastore.update_document(conn, stored, body, None, summary=f"rules {', '.join(sorted(names))} "
-                                  f"switched off: {why}")
+        names = ", ".join(sorted(name for _kind, name in keys))
+        metastore.update_document(conn, stored, body, None, summary=f"rules {names} switched off: {why}")
 
     def _follow_own_formula_renames(self, snap: Snapshot, before: dict[str, Any], after: dict[str, Any]) -> None:
         """Rewrite the object's own formulas for fields this change renames, so they check."""
@@ -653,6 +657,12 @@ class MetadataService:
         out["version"] = obj.version
         out.pop("trash", None)
         return out
+
+
+def _rule_key(path: str) -> tuple[str, str]:
+    """("validation_rules", name) of a dependency path like validation_rules/<name>/error_if."""
+    kind, name = path.split("/")[:2]
+    return kind, name
 
 
 def _job_ref(job_id: int) -> dict[str, Any]:

@@ -104,7 +104,11 @@ class RichTextField(_Text):
         return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", value)).strip()
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An address as RFC 6531 has it (letters of any script allowed): a dot-atom before the @,
+# and at least two domain labels of letters, digits and inner hyphens after it.
+_ATEXT = r"[\w!#$%&'*+/=?^`{|}~-]"
+_LABEL = r"[^\W_](?:(?:[^\W_]|-)*[^\W_])?"
+_EMAIL = re.compile(rf"^{_ATEXT}+(?:\.{_ATEXT}+)*@{_LABEL}(?:\.{_LABEL})+$")
 
 
 @register
@@ -114,7 +118,7 @@ class EmailField(_Text):
     hard_limit = 254
 
     def value_schema(self, field: FieldDef) -> dict[str, Any]:
-        return {"type": "string", "format": "email", "maxLength": self.hard_limit}
+        return {"type": "string", "format": "idn-email", "maxLength": self.hard_limit}
 
     def input_schema(self, field: FieldDef) -> dict[str, Any]:
         return {"type": "string", "maxLength": self.hard_limit, "pattern": r"^\s*([^@\s]+@[^@\s]+\.[^@\s]+)?\s*$"}
