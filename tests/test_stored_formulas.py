@@ -215,3 +215,45 @@ def test_stored_values_have_the_type_of_their_result(api: Any, expression: str, 
     api.ok(api.post("/meta/objects/deal/fields", {"api_name": "f", "label": "F", "type": "formula",
                                                   "expression": expression, "store": True}), 201)
     assert api.ok(api.post("/records/deal", {"name": "D", "amount": "1"}), 201)["f"] == expected
+
+
+def test_a_recompute_job_does_not_hold_up_the_api_between_its_batches(api: Any, runtime: Any,
+                                                                       monkeypatch: Any) -> None:
+    import threading
+
+    from tessera.runtime import stored
+    from tessera.runtime.jobs import JobContext
+
+    for doc in (REGION, ACCOUNT, DEAL):
+        api.ok(api.post("/meta/objects", doc), 201)
+    api.ok(api.post("/records/deal", [{"name": f"D{i}", "amount": str(i)} for i in range(1, 1001)]), 201)
+    monkeypatch.setattr(stored, "BATCH", 100)
+    monkeypatch.setattr(stored, "MAX_BATCH", 100)
+    halfway, resume = threading.Event(), threading.Event()
+    report = JobContext.progress
+
+    def paused(self: JobContext, done: int, total: int | None = None, message: str | None = None,
+               *, force: bool = False) -> None:
+        report(self, done, total, message, force=True)
+        if done >= 500 and not halfway.is_set():
+            halfway.set()
+            resume.wait(30)
+
+    monkeypatch.setattr(JobContext, "progress", paused)
+    field = api.ok(api.post("/meta/objects/deal/fields", {"api_name": "triple", "label": "Triple",
+                                                          "type": "formula", "expression": "amount * 3",
+                                                          "store": True}), 201)
+    assert halfway.wait(30)
+    try:
+        # Mid-job: the API reads and writes, and the job is still running.
+        made = api.ok(api.post("/records/deal", {"name": "during", "amount": "7"}), 201)
+        assert made["triple"] == "21"
+        assert api.ok(api.get("/records/deal", params={"limit": 1, "sort": "-id"}))["data"][0]["name"] == "during"
+        job = api.ok(api.get(f"/jobs/{field['jobs'][0]['id']}"))
+        assert job["status"] == "running" and 0 < job["done"] < job["total"]
+    finally:
+        resume.set()
+    assert runtime.jobs.wait(field["jobs"][0]["id"])["status"] == "succeeded"
+    values = {d["name"]: d["triple"] for d in api.ok(api.get("/records/deal", params={"limit": 1000}))["data"]}
+    assert values["D1000"] == "3000" and values["D1"] == "3"
+    assert api.ok(api.get(f"/records/deal/{made['id']}"))["triple"] == "21"

@@ -23,6 +23,7 @@ from tessera.settings import Settings
 if TYPE_CHECKING:
     from tessera.auth.users import UserService
     from tessera.data.files import AttachmentStore
+    from tessera.runtime.access import AccessService
     from tessera.runtime.formulas import FormulaService
     from tessera.runtime.jobs import JobService
     from tessera.runtime.metadata import MetadataService
@@ -39,6 +40,7 @@ class Runtime:
         # The kernel's own formulas run at the pipeline's hook points like any engine's.
         self.hooks.add("before_validate", self.formulas.apply_defaults)
         self.hooks.add("validate", self.formulas.check_rules)
+        self.hooks.add("validate", self.access.check_references)
         self.hooks.add("after_write", self.stored_formulas.after_write)
 
     @contextmanager
@@ -74,6 +76,12 @@ class Runtime:
         from tessera.runtime.formulas import FormulaService
 
         return FormulaService(self)
+
+    @cached_property
+    def access(self) -> AccessService:
+        from tessera.runtime.access import AccessService
+
+        return AccessService(self)
 
     @cached_property
     def stored_formulas(self) -> StoredFormulas:

@@ -21,7 +21,7 @@ from tessera.data import history, outbox
 from tessera.data.metastore import now
 from tessera.data.paging import SortKey, after, decode_cursor, encode_cursor, order_by
 from tessera.data.tables import trash_links, users
-from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from tessera.meta.fieldtypes import FieldType, FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.catalog import Snapshot
@@ -55,13 +55,21 @@ class RecordService:
             snap = self.runtime.snapshot(conn)
             obj = snap.object(object_name)
             table = snap.table(obj)
-            shown = _projection(obj, fields)
+            access = self.runtime.access.object(actor, snap, obj)
+            access.refuse("read")
+            shown = _projection(obj, fields, access.hidden)
             formulas = self.runtime.formulas
             dialect = conn.dialect.name
             # Only the computed fields shown or sorted by are compiled into this query.
             sorted_by = {part.strip().lstrip("-+") for part in (sort or "").split(",")}
+            if sorted_by & access.hidden:
+                name = sorted(sorted_by & access.hidden)[0]
+                raise InvalidInput(f"Cannot sort by {name!r}.",
+                                   [FieldProblem("sort", f"{name!r} is not a sortable field of {obj.label}")])
+            if filter:
+                self.runtime.access.filter_reads_hidden(access, snap, filter)
             wanted = [f for f in obj.fields if not f.stored and (f in shown or f.api_name in sorted_by)]
-            ctx = formulas.context(conn, snap, actor) if filter or wanted else None
+            ctx = formulas.context(conn, snap, actor) if filter or wanted or access.sharing else None
             computed = {f.api_name: column for f, column in
                         zip(wanted, formulas.computed_columns(snap, obj, wanted, dialect, ctx), strict=True)}
             keys = _sort_keys(obj, table, sort, computed, dialect)
@@ -69,6 +77,9 @@ class RecordService:
             live = table.c.deleted_at.is_not(None) if trash else table.c.deleted_at.is_(None)
             if filter:
                 live = sa.and_(live, formulas.filter_clause(snap, obj, filter, dialect, ctx))
+            allowed = access.where("read", table, self.runtime.access.condition(snap, obj, dialect, ctx))
+            if allowed is not None:
+                live = sa.and_(live, allowed)
             # Sort columns are selected even when `fields` leaves them out: the cursor needs them.
             selected: list[Any] = [*_columns(table, shown, trash),
                                    *(computed[f.api_name] for f in shown if not f.stored)]
@@ -89,7 +100,7 @@ class RecordService:
             to_json = serializer(shown, trash=trash)
             data = [to_json(row) for row in page]
             if expand:
-                self._expand(conn, snap, obj, page, data, expand)
+                self._expand(conn, snap, obj, page, data, expand, actor)
             result: dict[str, Any] = {"data": data, "next_cursor": None}
             if more:
                 last = page[-1]
@@ -108,20 +119,57 @@ class RecordService:
         with self.runtime.read() as conn:
             snap = self.runtime.snapshot(conn)
             obj = snap.object(object_name)
-            return self._get(conn, snap, obj, record_id, fields, expand)
+            return self._get(conn, snap, obj, record_id, fields, expand, actor)
 
     def _get(self, conn: Connection, snap: Snapshot, obj: ObjectDef, record_id: int,
-             fields: list[str] | None = None, expand: list[str] | None = None) -> dict[str, Any]:
+             fields: list[str] | None = None, expand: list[str] | None = None,
+             actor: Actor | None = None) -> dict[str, Any]:
+        actor = actor or acting_actor()
         table = snap.table(obj)
-        shown = _projection(obj, fields)
-        rows = self._rows(conn, snap, obj, shown, table.c.id == record_id)
+        access = self.runtime.access.object(actor, snap, obj)
+        access.refuse("read")
+        shown = _projection(obj, fields, access.hidden)
+        where = table.c.id == record_id
+        allowed = self._allowed(conn, snap, obj, actor, "read")
+        rows = self._rows(conn, snap, obj, shown, where if allowed is None else sa.and_(where, allowed))
         if not rows:
             raise NotFound(f"There is no {obj.label} record with id {record_id}.")
         row = rows[0]
         data = [serialize(obj, row, shown)]
         if expand:
-            self._expand(conn, snap, obj, [row], data, expand)
+            self._expand(conn, snap, obj, [row], data, expand, actor)
         return data[0]
+
+    def _allowed(self, conn: Connection, snap: Snapshot, obj: ObjectDef, actor: Actor,
+                 operation: str) -> Any | None:
+        """The WHERE clause of the records of `obj` the actor may `operation` (None: all)."""
+        access = self.runtime.access.object(actor, snap, obj)
+        if access.unrestricted or access.scopes.get(operation) == "all":
+            return None
+        ctx = self.runtime.formulas.context(conn, snap, actor) if access.sharing else None
+        return access.where(operation, snap.table(obj), self.runtime.access.condition(snap, obj, conn.dialect.name,
+                                                                                      ctx))
+
+    def _require(self, conn: Connection, snap: Snapshot, obj: ObjectDef, actor: Actor, record_id: int,
+                 operation: str, *, trashed: bool = False) -> None:
+        """Refuse unless the actor may `operation` the record: 404 when they may not even
+        see it (its existence is not theirs to know), 403 when they may see but not do."""
+        access = self.runtime.access.object(actor, snap, obj)
+        if access.unrestricted:
+            return
+        table = snap.table(obj)
+        state = table.c.deleted_at.is_not(None) if trashed else table.c.deleted_at.is_(None)
+
+        def exists(clause: Any | None) -> bool:
+            where = [table.c.id == record_id, state, *([clause] if clause is not None else [])]
+            return conn.execute(sa.select(table.c.id).where(*where)).first() is not None
+
+        if not exists(self._allowed(conn, snap, obj, actor, "read")):
+            raise NotFound(f"There is no {obj.label} record with id {record_id}"
+                           f"{' in the trash' if trashed else ''}.")
+        if not exists(self._allowed(conn, snap, obj, actor, operation)):
+            verb = {"edit": "change", "delete": "delete"}[operation]
+            raise Forbidden(f"You may not {verb} this {obj.label} record.")
 
     def _rows(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
               where: sa.ColumnElement[bool]) -> list[Mapping[str, Any]]:
@@ -136,12 +184,15 @@ class RecordService:
             where, table.c.deleted_at.is_(None))).mappings())
 
     def _expand(self, conn: Connection, snap: Snapshot, obj: ObjectDef,
-                rows: list[Mapping[str, Any]], data: list[dict[str, Any]], expand: list[str]) -> None:
-        """Embed the records lookups point at: one query per expanded field."""
+                rows: list[Mapping[str, Any]], data: list[dict[str, Any]], expand: list[str],
+                actor: Actor) -> None:
+        """Embed the records lookups point at: one query per expanded field, only records
+        and fields the actor may see."""
+        hidden = self.runtime.access.object(actor, snap, obj).hidden
         for name in expand:
             fdef = obj.field(name) if name != "owner" else OWNER
             kind = getattr(fdef.ftype, "reference", None) if fdef else None
-            if fdef is None or kind not in ("record", "user"):
+            if fdef is None or kind not in ("record", "user") or name in hidden:
                 raise InvalidInput(f"{name!r} is not a lookup or user field of {obj.label}.",
                                    [FieldProblem("expand", f"{name!r} cannot be expanded")])
             table = snap.table(obj)
@@ -153,12 +204,15 @@ class RecordService:
             found: dict[int, dict[str, Any]] = {}
             if ids and kind == "record":
                 target = snap.objects.get(fdef.props["target"])
-                if target is not None:
+                target_access = self.runtime.access.object(actor, snap, target) if target is not None else None
+                if target is not None and target_access is not None and target_access.may("read"):
                     ttable = snap.table(target)
-                    shown = list(target.stored_fields)
+                    shown = [f for f in target.stored_fields if f.api_name not in target_access.hidden]
                     to_json = serializer(shown)
+                    allowed = self._allowed(conn, snap, target, actor, "read")
                     for row in conn.execute(sa.select(*_columns(ttable, shown, False)).where(
-                            ttable.c.id.in_(ids), ttable.c.deleted_at.is_(None))).mappings():
+                            ttable.c.id.in_(ids), ttable.c.deleted_at.is_(None),
+                            *([allowed] if allowed is not None else []))).mappings():
                         found[row["id"]] = to_json(row)
             elif ids:
                 for row in conn.execute(sa.select(users.c.id, users.c.name, users.c.email)
@@ -180,14 +234,20 @@ class RecordService:
             snap = self.runtime.snapshot(conn)
             obj = snap.object(object_name)
             table = snap.table(obj)
+            access = self.runtime.access.object(actor, snap, obj)
+            access.refuse("read")
+            allowed = self._allowed(conn, snap, obj, actor, "read")
             row = conn.execute(sa.select(table.c.created_at, table.c.created_by)
-                               .where(table.c.id == record_id)).first()
+                               .where(table.c.id == record_id, *([allowed] if allowed is not None else []))).first()
             if row is None:
                 raise NotFound(f"There is no {obj.label} record with id {record_id}.")
-            names = {f.uid: f.api_name for f in obj.fields}
-            names.update({f["uid"]: f["api_name"] for f in obj.doc.get("trash", [])})
+            names = {f.uid: f.api_name for f in obj.fields if f.api_name not in access.hidden}
+            if access.unrestricted:
+                # Fields in the trash have no permissions of their own any more.
+                names.update({f["uid"]: f["api_name"] for f in obj.doc.get("trash", [])})
             names[OWNER.uid] = "owner"
-            entries = history.read(conn, obj.uid, record_id, limit=limit, before_id=before)
+            entries = [e for e in history.read(conn, obj.uid, record_id, limit=limit, before_id=before)
+                       if e.field_uid is None or e.field_uid in names]
             out = [
                 {"id": e.id, "at": _json_value(e.at), "actor": e.actor_id, "action": e.action,
                  "field": names.get(e.field_uid or ""), "old": e.old, "new": e.new}
@@ -218,8 +278,12 @@ class RecordService:
         with self.runtime.write() as conn:
             snap = self.runtime.snapshot(conn)
             obj = snap.object(object_name)
+            access = self.runtime.access.object(actor, snap, obj)
+            access.refuse("create")
+            if not access.unrestricted:
+                access.refuse_unwritable(sorted({k for item in items if isinstance(item, dict) for k in item}))
             batch = self.pipeline.create(conn, actor, snap, obj, items, bulk=bulk)
-            out = self._echo(batch) if echo else []
+            out = self._echo(batch, access.hidden) if echo else []
         self.pipeline.after_commit(batch)
         return out
 
@@ -229,12 +293,12 @@ class RecordService:
             self._create(actor, object_name, items[offset:offset + MAX_BULK], bulk=True, echo=False)
         return len(items)
 
-    def _echo(self, batch: SaveBatch) -> list[dict[str, Any]]:
+    def _echo(self, batch: SaveBatch, hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
         """The saved records as the API returns them, built from what was written (read
         back when the object has computed fields, which only the database can work out)."""
         obj, out = batch.obj, []
         if any(f.computed for f in obj.fields):
-            shown = _projection(obj, None)
+            shown = _projection(obj, None, hidden)
             table = batch.table
             ids = [c.record_id for c in batch.changes]
             to_json = serializer(shown)
@@ -248,7 +312,8 @@ class RecordService:
                 "updated_by": batch.actor.user_id, "owner": change.values.get("owner"),
             }
             for fdef in obj.stored_fields:
-                record[fdef.api_name] = fdef.ftype.to_json(fdef, change.values.get(fdef.api_name))
+                if fdef.api_name not in hidden:
+                    record[fdef.api_name] = fdef.ftype.to_json(fdef, change.values.get(fdef.api_name))
             out.append(record)
         return out
 
@@ -259,8 +324,12 @@ class RecordService:
             obj = snap.object(object_name)
             if isinstance(data, dict) and expected_version is None and isinstance(data.get("version"), int):
                 expected_version = data["version"]
+            self._require(conn, snap, obj, actor, record_id, "edit")
+            access = self.runtime.access.object(actor, snap, obj)
+            if isinstance(data, dict) and not access.unrestricted:
+                access.refuse_unwritable([k for k in data if k not in ("id", "version")])
             batch = self.pipeline.update(conn, actor, snap, obj, record_id, data, expected_version)
-            record = self._get(conn, snap, obj, record_id)
+            record = self._get(conn, snap, obj, record_id, actor=actor)
         self.pipeline.after_commit(batch)
         return record
 
@@ -271,6 +340,7 @@ class RecordService:
             snap = self.runtime.snapshot(conn)
             obj = snap.object(object_name)
             table = snap.table(obj)
+            self._require(conn, snap, obj, actor, record_id, "delete")
             row = conn.execute(sa.select(table.c.id, table.c.version).where(
                 table.c.id == record_id, table.c.deleted_at.is_(None))).first()
             if row is None:
@@ -302,6 +372,7 @@ class RecordService:
             snap = self.runtime.snapshot(conn)
             obj = snap.object(object_name)
             table = snap.table(obj)
+            self._require(conn, snap, obj, actor, record_id, "delete", trashed=True)
             row = conn.execute(sa.select(table.c.deleted_batch).where(
                 table.c.id == record_id, table.c.deleted_at.is_not(None))).first()
             if row is None:
@@ -322,7 +393,7 @@ class RecordService:
                                 {"object": other.api_name, "batch": batch}, actor.user_id, at)
             _relink(conn, snap, batch, actor, at)
             self.runtime.stored_formulas.restored(conn, snap, batch, restored)
-            return self._get(conn, snap, obj, record_id)
+            return self._get(conn, snap, obj, record_id, actor=actor)
 
 
 def _relink(conn: Connection, snap: Snapshot, batch: str, actor: Actor, at: datetime) -> None:
@@ -461,10 +532,12 @@ def acting_actor() -> Actor:
     return acting.get() or Actor.system()
 
 
-def _projection(obj: ObjectDef, names: list[str] | None) -> list[FieldDef]:
+def _projection(obj: ObjectDef, names: list[str] | None, hidden: frozenset[str] = frozenset()) -> list[FieldDef]:
+    """The fields a request shows: those named, or all; a field the user may not see is
+    unknown to them."""
     if not names:
-        return list(obj.fields)
-    unknown = [n for n in names if n not in SYSTEM_OUTPUT and obj.field(n) is None]
+        return [f for f in obj.fields if f.api_name not in hidden]
+    unknown = [n for n in names if n not in SYSTEM_OUTPUT and (obj.field(n) is None or n in hidden)]
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(unknown)}.",
                            [FieldProblem("fields", f"{n!r} is not a field of {obj.label}") for n in unknown])

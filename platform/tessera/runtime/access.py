@@ -1,0 +1,249 @@
+"""What the acting user may see and do with records, as SQL and as sets of fields.
+
+Roles grant, per object, `create` and a scope for `read`, `edit` and `delete` (none, own,
+team, all), and a level per field (hidden, read, edit); an object's sharing rules add the
+records matching a formula for some roles or teams. Here those grants become the WHERE
+clause of every record query — the database never returns a row the user may not see —
+and the sets of fields a user may not see or may not write. A formula field that reads a
+hidden field (here or through a lookup) is hidden too: its value would tell.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from tessera.auth.actor import Actor
+from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from tessera.formula import FormulaError, reads
+from tessera.meta.model import FieldDef, ObjectDef
+from tessera.runtime.catalog import Snapshot
+
+if TYPE_CHECKING:
+    from tessera.formula import EvalContext
+    from tessera.runtime.platform import Runtime
+    from tessera.runtime.save import SaveBatch
+
+OPERATIONS = ("read", "edit", "delete")
+SCOPES = ("none", "own", "team", "all")
+
+
+@dataclass(frozen=True)
+class ObjectAccess:
+    """One user's access to one object's records."""
+
+    obj: ObjectDef
+    actor: Actor
+    #: Admins and the platform itself: everything, no clause.
+    unrestricted: bool
+    create: bool
+    scopes: dict[str, str]
+    #: Fields the user may not see (formula fields that would reveal them included).
+    hidden: frozenset[str]
+    #: Fields the user may see but not write.
+    read_only: frozenset[str]
+    #: (access, condition) of the sharing rules that apply to this user.
+    sharing: tuple[tuple[str, str], ...]
+
+    def may(self, operation: str) -> bool:
+        """Whether the user may read/edit/delete any record at all (or create one)."""
+        if self.unrestricted:
+            return True
+        if operation == "create":
+            return self.create
+        return self.scopes.get(operation, "none") != "none" or bool(self._rules(operation))
+
+    def _rules(self, operation: str) -> list[str]:
+        if operation == "read":
+            return [condition for _access, condition in self.sharing]
+        if operation == "edit":
+            return [condition for access, condition in self.sharing if access == "edit"]
+        return []
+
+    def where(self, operation: str, table: Any, condition: Any) -> Any | None:
+        """The rows of `table` the user may `operation` (None: all of them). `condition(text)`
+        compiles a sharing rule's formula to SQL over `table`."""
+        if self.unrestricted:
+            return None
+        scope = self.scopes.get(operation, "none")
+        if scope == "all":
+            return None
+        me = self.actor.user_id
+        parts: list[Any] = []
+        if scope == "own" and me is not None:
+            parts.append(table.c.owner == me)
+        elif scope == "team" and me is not None:
+            teams = tuple(getattr(self.actor, "team_ids", ()) or ())
+            from tessera.data.tables import team_members  # TODO(identity): top-level once it lands
+
+            if teams:
+                members = sa.select(team_members.c.user_id).where(team_members.c.team_id.in_(teams))
+                parts.append(sa.or_(table.c.owner == me, table.c.owner.in_(members)))
+            else:
+                parts.append(table.c.owner == me)
+        parts += [condition(text) for text in self._rules(operation)]
+        return sa.or_(*parts) if parts else sa.false()
+
+    def refuse_hidden(self, names: list[str], what: str) -> None:
+        """Hidden fields named in a request are refused as if they did not exist."""
+        unknown = [n for n in names if n in self.hidden]
+        if unknown:
+            raise InvalidInput(f"Unknown fields: {', '.join(unknown)}.",
+                               [FieldProblem(what, f"{n!r} is not a field of {self.obj.label}") for n in unknown])
+
+    def refuse_unwritable(self, names: list[str]) -> None:
+        """Writes to fields the user may not change: 403, naming them."""
+        blocked = sorted(n for n in names if n in self.read_only or n in self.hidden)
+        if blocked:
+            raise Forbidden(f"You may not change {', '.join(blocked)} of {self.obj.label} records.",
+                            [FieldProblem(n, "you may not change this field", "forbidden_field") for n in blocked])
+
+    def refuse(self, operation: str) -> None:
+        if not self.may(operation):
+            verb = {"create": "create", "read": "see", "edit": "change", "delete": "delete"}[operation]
+            raise Forbidden(f"You may not {verb} {self.obj.label} records.")
+
+
+class AccessService:
+    """Per snapshot and user: the access to each object, worked out once."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._cache: dict[tuple[int, int | None, Any], ObjectAccess] = {}
+        self._lock = threading.Lock()
+
+    def object(self, actor: Actor, snap: Snapshot, obj: ObjectDef) -> ObjectAccess:
+        key = (snap.revision, actor.user_id, _actor_key(actor), obj.uid)
+        found = self._cache.get(key)  # type: ignore[arg-type]
+        if found is None:
+            found = self._build(actor, snap, obj)
+            with self._lock:
+                if len(self._cache) > 20_000:
+                    self._cache.clear()
+                self._cache[key] = found  # type: ignore[index]
+        return found
+
+    def _build(self, actor: Actor, snap: Snapshot, obj: ObjectDef) -> ObjectAccess:
+        if actor.is_admin:
+            return ObjectAccess(obj, actor, True, True, dict.fromkeys(OPERATIONS, "all"), frozenset(), frozenset(), ())
+        from tessera.auth.permissions import permissions_for  # TODO(identity): top-level once it lands
+
+        grant = permissions_for(actor, snap).object(obj.api_name)
+        levels = {f.api_name: grant.field_level(f.api_name) for f in obj.fields}
+        hidden = {name for name, level in levels.items() if level == "hidden"}
+        hidden |= self._revealing(actor, snap, obj, hidden)
+        read_only = {name for name, level in levels.items() if level == "read"}
+        roles = set(getattr(actor, "roles", ()) or ())
+        teams = set(getattr(actor, "team_names", ()) or ())
+        sharing = tuple(
+            (str(rule["access"]), str(rule["condition"]))
+            for rule in obj.doc.get("sharing_rules", [])
+            if rule.get("active", True) and (roles & set(rule.get("roles", ())) or teams & set(rule.get("teams", ())))
+        )
+        # Whoever may change or delete a record may see it.
+        read = max(grant.read, grant.edit, grant.delete, key=SCOPES.index)
+        return ObjectAccess(obj, actor, False, bool(grant.create),
+                            {"read": read, "edit": grant.edit, "delete": grant.delete},
+                            frozenset(hidden), frozenset(read_only), sharing)
+
+    def _revealing(self, actor: Actor, snap: Snapshot, obj: ObjectDef, hidden: set[str]) -> set[str]:
+        """Formula fields whose value depends on a field the user may not see."""
+        out: set[str] = set()
+        formulas = self.runtime.formulas
+        for fdef in obj.fields:
+            if not fdef.computed or fdef.api_name in hidden:
+                continue
+            try:
+                checked = formulas.checked(snap, obj, _expression(fdef))
+            except FormulaError:
+                continue
+            for read in reads(checked):
+                if read.field is None:
+                    continue
+                if read.object.uid == obj.uid:
+                    if read.field.api_name in hidden:
+                        out.add(fdef.api_name)
+                        break
+                elif read.object.api_name in snap.objects:
+                    from tessera.auth.permissions import permissions_for
+
+                    other = permissions_for(actor, snap).object(read.object.api_name)
+                    if other.field_level(read.field.api_name) == "hidden":
+                        out.add(fdef.api_name)
+                        break
+        return out
+
+    def check_references(self, batch: SaveBatch) -> None:
+        """validate hook: a lookup may only point at records the user may see (the record
+        they cannot see is, to them, not there)."""
+        actor = batch.actor
+        if actor.is_admin:
+            return
+        snap, conn = batch.snapshot, batch.conn
+        for fdef in batch.obj.stored_fields:
+            if fdef.type != "lookup" or fdef.props.get("target") not in snap.objects:
+                continue
+            wanted = {c.values[fdef.api_name] for c in batch.changes if c.values.get(fdef.api_name) is not None}
+            if not wanted:
+                continue
+            target = snap.objects[fdef.props["target"]]
+            access = self.object(actor, snap, target)
+            ctx = self.runtime.formulas.context(conn, snap, actor) if access.sharing else None
+            allowed = access.where("read", snap.table(target), self.condition(snap, target, conn.dialect.name, ctx))
+            if allowed is None:
+                continue
+            table = snap.table(target)
+            seen = set(conn.execute(sa.select(table.c.id).where(table.c.id.in_(sorted(wanted)), allowed)).scalars())
+            for change in batch.changes:
+                value = change.values.get(fdef.api_name)
+                if value is not None and value not in seen and not any(
+                        p.field == fdef.api_name for p in change.problems):
+                    change.problem(fdef.api_name, f"no {target.api_name} record with id {value!r}",
+                                   "unknown_reference")
+
+    def filter_reads_hidden(self, access: ObjectAccess, snap: Snapshot, source: str) -> None:
+        """A list filter may not read a field the user cannot see (it would tell its values)."""
+        if access.unrestricted:
+            return
+        try:
+            checked = self.runtime.formulas.checked(snap, access.obj, source, "boolean")
+        except FormulaError:
+            return  # reported by the filter's own compilation
+        for read in reads(checked):
+            if read.field is None:
+                continue
+            here = self.object(access.actor, snap, read.object) if read.object.api_name in snap.objects else None
+            if here is not None and read.field.api_name in here.hidden:
+                raise InvalidInput("The filter is not a valid formula.", [FieldProblem(
+                    "filter", f'unknown field "{read.field.api_name}"', "formula")])
+
+    def condition(self, snap: Snapshot, obj: ObjectDef, dialect: str, ctx: EvalContext | None) -> Any:
+        """Compiles sharing-rule conditions over the object's table."""
+
+        def compile_rule(text: str) -> Any:
+            return self.runtime.formulas.filter_clause(snap, obj, text, dialect, ctx)
+        return compile_rule
+
+    def readable(self, actor: Actor, snap: Snapshot, obj: ObjectDef, dialect: str,
+                 ctx: EvalContext | None, operation: str = "read") -> Any | None:
+        """The WHERE clause of the records of `obj` the user may `operation`."""
+        access = self.object(actor, snap, obj)
+        return access.where(operation, snap.table(obj), self.condition(snap, obj, dialect, ctx))
+
+
+def not_found(obj: ObjectDef, record_id: int) -> NotFound:
+    return NotFound(f"There is no {obj.label} record with id {record_id}.")
+
+
+def _actor_key(actor: Actor) -> Any:
+    return (actor.is_admin, tuple(getattr(actor, "roles", ()) or ()), tuple(getattr(actor, "team_ids", ()) or ()),
+            getattr(actor, "verified_at", None))
+
+
+def _expression(fdef: FieldDef) -> str:
+    from tessera.runtime.formulas import expression_of
+
+    return expression_of(fdef)
