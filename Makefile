@@ -7,6 +7,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 UI_STAMP := builder-ui/node_modules/.installed
+# Browser tests drive Debian's Chromium (never a downloaded browser).
+CHROMIUM := /usr/bin/chromium
 
 export TESSERA_ADMIN_EMAIL ?= admin@example.com
 export TESSERA_ADMIN_PASSWORD ?= admin-password
@@ -16,7 +18,7 @@ export TESSERA_ADMIN_PASSWORD ?= admin-password
 run: setup
 	$(BIN)/tessera serve
 
-test: setup
+test: setup $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -40,6 +42,12 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 $(UI_STAMP): builder-ui/package.json builder-ui/package-lock.json
 	cd builder-ui && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+$(CHROMIUM):
+	@echo "Installing Debian's Chromium for the browser tests"
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q --no-install-recommends chromium \
+	  || ($(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q \
+	      && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q --no-install-recommends chromium)
 
 clean:
 	rm -rf $(VENV) builder-ui/node_modules tessera.db tessera.db-wal tessera.db-shm

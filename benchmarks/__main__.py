@@ -1,9 +1,10 @@
-"""`python -m benchmarks [--quick] [--backend sqlite|postgresql|all] [--only create,bulk,list,formula,stored]`.
+"""`python -m benchmarks [--quick] [--backend sqlite|postgresql|all] [--only NAME,...]`.
 
 Runs every benchmark on each backend — a temporary SQLite file and a throwaway PostgreSQL
 database that is dropped afterwards — and prints one table of product vs. floor with the
 ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status. The formula
 benchmark's Python half needs no database and runs once, shown with the backend "python".
+Names: create, bulk, list, formula, stored, permissions, page.
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ import sys
 import time
 from dataclasses import dataclass
 
-from benchmarks import bench_bulk, bench_create, bench_formula, bench_list, bench_stored
+from benchmarks import (
+    bench_bulk,
+    bench_create,
+    bench_formula,
+    bench_list,
+    bench_page,
+    bench_permissions,
+    bench_stored,
+)
 from benchmarks.common import Result, database, prepare, render
 
-BENCHMARKS = ("create", "bulk", "list", "formula", "stored")
+BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page")
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,9 @@ class Sizes:
     stored_records: int
     stored_writes: int
     stored_repeat: int
+    permissions_records: int
+    permissions_repeat: int
+    page_repeat: int
 
 
 FULL = Sizes(
@@ -54,6 +66,9 @@ FULL = Sizes(
     stored_records=200_000,
     stored_writes=10_000,
     stored_repeat=3,
+    permissions_records=200_000,
+    permissions_repeat=200,
+    page_repeat=60,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -71,6 +86,9 @@ QUICK = Sizes(
     stored_records=20_000,
     stored_writes=2_000,
     stored_repeat=1,
+    permissions_records=20_000,
+    permissions_repeat=50,
+    page_repeat=15,
 )
 
 
@@ -113,6 +131,12 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
             if "stored" in only:
                 log(f"{backend}: stored formula fields")
                 results += bench_stored.run(setup, sizes.stored_records, sizes.stored_writes, sizes.stored_repeat)
+            if "permissions" in only:
+                log(f"{backend}: lists under row permissions")
+                results += bench_permissions.run(setup, sizes.permissions_records, sizes.permissions_repeat)
+            if "page" in only:
+                log(f"{backend}: render a record page")
+                results += bench_page.run(setup, sizes.page_repeat)
         finally:
             notes += setup.notes
             setup.close()

@@ -1,4 +1,4 @@
-"""The `tessera` command: serve, worker, db upgrade, user create, jobs, formula recompute."""
+"""The `tessera` command: serve, worker, db upgrade, user create/disable/enable, jobs, formula recompute."""
 
 from __future__ import annotations
 
@@ -69,10 +69,36 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     try:
         user_id = UserService(engine).create(args.email, args.name or args.email.split("@")[0],
-                                             password, is_admin=args.admin)
+                                             password, is_admin=args.admin, roles=args.role or [])
     finally:
         engine.dispose()
-    print(f"user {args.email} created (id {user_id}{', admin' if args.admin else ''})")
+    roles = sorted({*(args.role or []), *(["admin"] if args.admin else [])})
+    print(f"user {args.email} created (id {user_id}{', ' + ', '.join(roles) if roles else ''})")
+    return 0
+
+
+def cmd_user_active(args: argparse.Namespace) -> int:
+    """`tessera user disable EMAIL` / `enable EMAIL`: disabling ends the user's sessions and
+    revokes their tokens at once."""
+    import sqlalchemy as sa
+
+    from tessera.auth.users import UserService
+    from tessera.data.engine import make_engine
+    from tessera.data.tables import users
+
+    settings = _settings()
+    _prepare(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            user_id = conn.execute(sa.select(users.c.id).where(users.c.email == args.email.strip().lower())).scalar()
+        if user_id is None:
+            print(f"tessera: there is no user {args.email}", file=sys.stderr)
+            return 1
+        UserService(engine).set_active(int(user_id), args.active)
+    finally:
+        engine.dispose()
+    print(f"user {args.email} {'enabled' if args.active else 'disabled'}")
     return 0
 
 
@@ -168,8 +194,15 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("email")
     create.add_argument("--name")
     create.add_argument("--password", help="read from a prompt when left out")
-    create.add_argument("--admin", action="store_true")
+    create.add_argument("--admin", action="store_true", help="give the admin role")
+    create.add_argument("--role", action="append", metavar="NAME", help="give a role (repeat for more)")
     create.set_defaults(run=cmd_user_create)
+    disable = user.add_parser("disable", help="disable a user: their sessions and tokens stop at once")
+    disable.add_argument("email")
+    disable.set_defaults(run=cmd_user_active, active=False)
+    enable = user.add_parser("enable", help="enable a disabled user (they sign in anew)")
+    enable.add_argument("email")
+    enable.set_defaults(run=cmd_user_active, active=True)
     worker = sub.add_parser("worker", help="run a Celery worker for jobs (needs TESSERA_REDIS_URL)")
     worker.add_argument("--concurrency", type=int, default=2)
     worker.add_argument("--loglevel", default="INFO")

@@ -7,9 +7,25 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tessera.api import attachments, auth, formula, jobs, meta, openapi, problems, records
+from tessera.api import (
+    attachments,
+    audit,
+    auth,
+    forms,
+    formula,
+    jobs,
+    me,
+    meta,
+    openapi,
+    problems,
+    records,
+    roles,
+    teams,
+    users,
+)
 from tessera.runtime.platform import Runtime
 from tessera.settings import Settings
+from tessera.web import site
 
 
 def create_app(runtime: Runtime | None = None) -> FastAPI:
@@ -18,7 +34,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
                   docs_url="/api/v1/docs", redoc_url=None)
     app.state.runtime = runtime
     problems.install(app)
-    for router in (auth.router, meta.router, records.router, attachments.router, formula.router, jobs.router):
+    for router in (auth.router, meta.router, records.router, attachments.router, formula.router, jobs.router,
+                   users.router, teams.router, roles.router, me.router, audit.router, forms.router):
         app.include_router(router, prefix="/api/v1")
 
     cache: dict[str, Any] = {}
@@ -34,6 +51,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             return cache["spec"]
 
     app.openapi = current_openapi  # type: ignore[method-assign]
+
+    site.install(app)
 
     @app.on_event("startup")
     def start_jobs() -> None:

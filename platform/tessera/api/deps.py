@@ -1,7 +1,8 @@
-"""What routes ask for: the runtime, the acting user, a parsed JSON body."""
+"""What routes ask for: the runtime, the acting user (any, builder or admin), a parsed JSON body."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 import re
@@ -10,12 +11,14 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from tessera.auth import audit, sessions
 from tessera.auth.actor import Actor, acting
 from tessera.data.files import AttachmentStore
 from tessera.errors import Forbidden, TesseraError, Unauthorized
 from tessera.runtime.platform import Runtime
 
 MAX_BODY = 20 * 1024 * 1024
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class MalformedBody(TesseraError):
@@ -33,27 +36,66 @@ async def attachments(request: Request) -> AttachmentStore:
     return request.app.state.runtime.attachments
 
 
+def client_ip(request: Request) -> str:
+    """The peer's address ("" when there is none, e.g. on a unix socket: then sign-in
+    failures are counted per e-mail only, not for everyone behind one empty address)."""
+    return request.client.host if request.client else ""
+
+
 async def actor(request: Request) -> Actor:
-    """The signed-in user. A sign-in verified before comes from memory; the request's first
-    transaction confirms it is still valid (Runtime.snapshot), so only a token not seen
-    before costs a look-up here."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>' "
-                           "(POST /api/v1/auth/token gives one).")
+    """The signed-in user: by `Authorization: Bearer <token>`, or by the session cookie of the
+    web UI, which must send the session's CSRF token in `X-CSRF-Token` with every request
+    that changes something. A sign-in verified before comes from memory; the request's first
+    transaction confirms it is still valid (Runtime.snapshot), so only a sign-in not seen
+    before (or since access changed) costs a look-up here."""
+    audit.client_ip.set(client_ip(request))
     users = request.app.state.runtime.users
-    who = users.cached(token.strip()) or await run_in_threadpool(users.actor_for_token, token.strip())
+    header = request.headers.get("authorization")
+    cookie = request.cookies.get(sessions.COOKIE)
+    if header is not None or not cookie:
+        scheme, _, token = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>' "
+                               "(POST /api/v1/auth/token gives one).")
+        who = users.cached(token.strip()) or await run_in_threadpool(users.actor_for_token, token.strip())
+    else:
+        secret = sessions.read_cookie(request.app.state.runtime.settings.secret_key, cookie)
+        if secret is None:
+            raise Unauthorized(sessions.ENDED)
+        who, csrf = users.sessions.cached(secret) or await run_in_threadpool(users.sessions.actor_for_session, secret)
+        if request.method not in SAFE_METHODS and not hmac.compare_digest(
+                request.headers.get(sessions.CSRF_HEADER, "").encode(), csrf.encode()):
+            raise Forbidden(f"Send the session's CSRF token in the {sessions.CSRF_HEADER} header "
+                            "(POST or GET /api/v1/auth/session gives it).")
     acting.set(who)
     return who
 
 
-async def builder(request: Request) -> Actor:
-    """Someone allowed to change metadata (admins until roles arrive)."""
+async def confirmed_actor(request: Request) -> Actor:
+    """The signed-in user as of now, for routes that decide about identity (users, roles,
+    tokens, metadata) or read no metadata: the sign-in is checked against the current auth
+    revision (one indexed read) before the request goes on."""
     who = await actor(request)
-    if not who.is_admin:
+    if who.token_digest is not None and who.user_id is not None:
+        who = await run_in_threadpool(request.app.state.runtime.users.current, who)
+        acting.set(who)
+    return who
+
+
+async def builder(request: Request) -> Actor:
+    """Someone allowed to change metadata: the builder role, or an admin."""
+    who = await confirmed_actor(request)
+    if not (who.is_builder or who.is_admin):
         raise Forbidden("Only builders may change objects and fields, or see their history, "
                         "trash and uses.")
+    return who
+
+
+async def admin(request: Request) -> Actor:
+    """An admin: users, teams, roles and the audit log are theirs alone."""
+    who = await confirmed_actor(request)
+    if not who.is_admin:
+        raise Forbidden("Only admins may manage users, teams and roles, or read the audit log.")
     return who
 
 

@@ -1,4 +1,6 @@
-"""Metadata endpoints: objects and their fields, history, trash and "where is this used"."""
+"""Metadata endpoints: objects and their fields, history, trash and "where is this used";
+then documents of every other kind (forms, flows, rules, reports, dashboards, …) at
+`/meta/{kind}`, registered last so the object routes match first."""
 
 from __future__ import annotations
 
@@ -26,13 +28,16 @@ def list_field_types(_: Actor = Depends(deps.actor)) -> list[dict[str, Any]]:
 
 
 @router.get("/schemas/{kind}")
-def kind_schema(kind: str, _: Actor = Depends(deps.actor)) -> dict[str, Any]:
-    from tessera.errors import NotFound
-
+def kind_schema(kind: str, _: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
     try:
         return base_schema(kind)
     except FileNotFoundError:
-        raise NotFound(f"There is no metadata kind {kind!r}.") from None
+        return rt.documents.schema(kind)  # a kind whose schema its registration gives
+
+
+@router.get("/kinds")
+def list_kinds(_: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
+    return rt.documents.kinds()
 
 
 @router.get("/trash")
@@ -154,3 +159,76 @@ def field_history(object: Name, field: Name, _: Actor = Depends(deps.builder),
 def field_where_used(object: Name, field: Name, _: Actor = Depends(deps.builder),
                      rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
     return rt.metadata.where_used(object, field)
+
+
+# -- documents of the other kinds -------------------------------------------------------
+
+@router.get("/{kind}")
+def list_documents(kind: Name, object: Name | None = None, trash: bool = False, _: Actor = Depends(deps.builder),
+                   rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
+    return rt.documents.list(kind, object_name=object, trash=trash)
+
+
+@router.post("/{kind}", status_code=201)
+def create_document(kind: Name, response: Response, body: Any = Depends(deps.json_body),
+                    who: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    created = rt.documents.create(who, kind, body)
+    response.headers["Location"] = f"/api/v1/meta/{kind}/{created['api_name']}"
+    response.headers["ETag"] = f'"{created["version"]}"'
+    return created
+
+
+@router.post("/{kind}/check")
+def check_document(kind: Name, body: Any = Depends(deps.json_body), _: Actor = Depends(deps.builder),
+                   rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    problems = rt.documents.check(kind, body)
+    return {"valid": not problems, "errors": problems}
+
+
+@router.get("/{kind}/{api_name}")
+def get_document(kind: Name, api_name: Name, response: Response, _: Actor = Depends(deps.builder),
+                 rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    found = rt.documents.get(kind, api_name)
+    response.headers["ETag"] = f'"{found["version"]}"'
+    return found
+
+
+@router.patch("/{kind}/{api_name}")
+def update_document(kind: Name, api_name: Name, response: Response, body: Any = Depends(deps.json_body),
+                    version: int | None = Depends(deps.if_match), who: Actor = Depends(deps.builder),
+                    rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    updated = rt.documents.update(who, kind, api_name, body, expected_version=version)
+    response.headers["ETag"] = f'"{updated["version"]}"'
+    return updated
+
+
+@router.delete("/{kind}/{api_name}", status_code=204)
+def delete_document(kind: Name, api_name: Name, who: Actor = Depends(deps.builder),
+                    rt: Runtime = Depends(deps.runtime)) -> Response:
+    rt.documents.delete(who, kind, api_name)
+    return Response(status_code=204)
+
+
+@router.post("/{kind}/{api_name}/restore")
+def restore_document(kind: Name, api_name: Name, who: Actor = Depends(deps.builder),
+                     rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    return rt.documents.restore(who, kind, api_name)
+
+
+@router.post("/{kind}/{api_name}/purge", status_code=204)
+def purge_document(kind: Name, api_name: Name, who: Actor = Depends(deps.builder),
+                   rt: Runtime = Depends(deps.runtime)) -> Response:
+    rt.documents.purge(who, kind, api_name)
+    return Response(status_code=204)
+
+
+@router.get("/{kind}/{api_name}/history")
+def document_history(kind: Name, api_name: Name, _: Actor = Depends(deps.builder),
+                     rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
+    return rt.documents.history(kind, api_name)
+
+
+@router.get("/{kind}/{api_name}/problems")
+def document_problems(kind: Name, api_name: Name, _: Actor = Depends(deps.builder),
+                      rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
+    return rt.documents.stored_problems(kind, api_name)

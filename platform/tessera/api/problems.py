@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from tessera.errors import TesseraError
@@ -53,7 +53,11 @@ def problem(status: int, title: str, detail: str, slug: str,
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(TesseraError)
-    async def _tessera(_request: Request, error: TesseraError) -> JSONResponse:
+    async def _tessera(request: Request, error: TesseraError) -> Response:
+        from tessera.web import site
+
+        if site.is_page(request):
+            return site.error_page(request, error)
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
         return problem(error.status, error.title, error.detail, error.type_slug,
                        [p.as_json() for p in error.errors], headers=headers, **error.extra)

@@ -30,6 +30,7 @@ users = sa.Table(
     sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("manager_id", sa.BigInteger, sa.ForeignKey("tessera_users.id", ondelete="SET NULL")),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_sign_in_at", UtcDateTime),
 )
 
 tokens = sa.Table(
@@ -42,6 +43,9 @@ tokens = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime),
     sa.Column("revoked_at", UtcDateTime),
+    # Made by the user for a script or integration (GET /me/tokens), not by signing in.
+    sa.Column("personal", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("last_used_at", UtcDateTime),
 )
 
 documents = sa.Table(
@@ -175,4 +179,94 @@ jobs = sa.Table(
     sa.Column("heartbeat_at", UtcDateTime),
     sa.Column("finished_at", UtcDateTime),
     sa.Index("ix_tessera_jobs_status", "status", "id"),
+)
+
+teams = sa.Table(
+    "tessera_teams", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("api_name", sa.String(63), nullable=False, unique=True),
+    sa.Column("label", sa.String(120), nullable=False),
+    sa.Column("description", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+team_members = sa.Table(
+    "tessera_team_members", metadata,
+    sa.Column("team_id", sa.BigInteger, sa.ForeignKey("tessera_teams.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("tessera_users.id", ondelete="CASCADE"), primary_key=True,
+              index=True),
+)
+
+roles = sa.Table(
+    "tessera_roles", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("api_name", sa.String(63), nullable=False, unique=True),
+    sa.Column("label", sa.String(120), nullable=False),
+    sa.Column("description", sa.String(2000), nullable=False, server_default=""),
+    # admin and builder: shipped with Tessera, never deleted.
+    sa.Column("built_in", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Per object uid: create, read/edit/delete scopes and per field uid a level (see tessera.auth.roles).
+    sa.Column("permissions", json_column(), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+user_roles = sa.Table(
+    "tessera_user_roles", metadata,
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("tessera_users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role_id", sa.BigInteger, sa.ForeignKey("tessera_roles.id", ondelete="CASCADE"), primary_key=True,
+              index=True),
+)
+
+sessions = sa.Table(
+    "tessera_sessions", metadata,
+    # The SHA-256 digest of the session's secret; the secret itself is only in the cookie.
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("tessera_users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("user_agent", sa.String(300)),
+)
+
+signin_attempts = sa.Table(
+    "tessera_signin_attempts", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("succeeded", sa.Boolean, nullable=False),
+    sa.Index("ix_tessera_signin_attempts_email", "email", "at"),
+    sa.Index("ix_tessera_signin_attempts_ip", "ip", "at"),
+)
+
+audit = sa.Table(
+    "tessera_audit", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor_id", sa.BigInteger),
+    sa.Column("action", sa.String(60), nullable=False),
+    sa.Column("target", sa.String(300), nullable=False, server_default=""),
+    sa.Column("detail", json_column()),
+    sa.Column("ip", sa.String(64)),
+    sa.Index("ix_tessera_audit_at", "at", "id"),
+    sa.Index("ix_tessera_audit_action", "action", "at"),
+    sa.Index("ix_tessera_audit_actor", "actor_id", "at"),
+)
+
+saved_views = sa.Table(
+    "tessera_saved_views", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("object_uid", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("owner_id", sa.BigInteger, sa.ForeignKey("tessera_users.id", ondelete="CASCADE")),
+    # Shared views are everyone's (who may read the object); personal ones their owner's.
+    sa.Column("shared", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("definition", json_column(), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_tessera_saved_views_object", "object_uid", "owner_id"),
 )

@@ -21,6 +21,7 @@ from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from tessera.formula import FormulaError, reads
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.catalog import Snapshot
+from tessera.runtime.formulas import formula_problem
 
 if TYPE_CHECKING:
     from tessera.formula import EvalContext
@@ -205,20 +206,21 @@ class AccessService:
                                    "unknown_reference")
 
     def filter_reads_hidden(self, access: ObjectAccess, snap: Snapshot, source: str) -> None:
-        """A list filter may not read a field the user cannot see (it would tell its values)."""
+        """A list filter may not read a field the user cannot see (it would tell its values):
+        such a field is reported exactly as one that does not exist."""
         if access.unrestricted:
             return
         try:
             checked = self.runtime.formulas.checked(snap, access.obj, source, "boolean")
         except FormulaError:
             return  # reported by the filter's own compilation
-        for read in reads(checked):
-            if read.field is None:
+        for ref in checked.references:
+            if ref.object.api_name not in snap.objects:
                 continue
-            here = self.object(access.actor, snap, read.object) if read.object.api_name in snap.objects else None
-            if here is not None and read.field.api_name in here.hidden:
-                raise InvalidInput("The filter is not a valid formula.", [FieldProblem(
-                    "filter", f'unknown field "{read.field.api_name}"', "formula")])
+            if ref.field.api_name in self.object(access.actor, snap, ref.object).hidden:
+                where = "" if ref.object is access.obj else f" on {ref.object.label}"
+                error = FormulaError(f'unknown field "{ref.field.api_name}"{where}', source, ref.start, ref.end)
+                raise InvalidInput("The filter is not a valid formula.", [formula_problem("filter", error)])
 
     def condition(self, snap: Snapshot, obj: ObjectDef, dialect: str, ctx: EvalContext | None) -> Any:
         """Compiles sharing-rule conditions over the object's table."""

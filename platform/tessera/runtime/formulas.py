@@ -79,6 +79,7 @@ class FormulaService:
         self.runtime = runtime
         self._checked: dict[tuple[int, str, str, str | None], Checked] = {}
         self._filters: dict[tuple[int, str, str, str], sa.ColumnElement[bool]] = {}
+        self._columns: dict[tuple[Any, ...], list[sa.ColumnElement[Any]]] = {}
         self._revision = -1
         self._lock = threading.Lock()
 
@@ -94,6 +95,7 @@ class FormulaService:
                 if snap.revision != self._revision or len(self._checked) > 5000:
                     self._checked.clear()
                     self._filters.clear()
+                    self._columns.clear()
                     self._revision = snap.revision
                 self._checked[key] = found
         return found
@@ -275,9 +277,34 @@ class FormulaService:
 
     def computed_columns(self, snap: Snapshot, obj: ObjectDef, fields: Iterable[FieldDef], dialect: str,
                          ctx: EvalContext | None = None) -> list[sa.ColumnElement[Any]]:
+        wanted = [f for f in fields if not f.stored]
+        # Formulas that read neither the clock nor the user compile the same every time.
+        key = (snap.revision, obj.uid, tuple(f.uid for f in wanted), dialect)
+        found = self._columns.get(key)
+        if found is not None:
+            return found
         table = snap.table(obj)
         column_for = self.column_for(snap, dialect, ctx)
-        return [column_for(obj, f, table).label(f.api_name) for f in fields if not f.stored]
+        columns = [column_for(obj, f, table).label(f.api_name) for f in wanted]
+        if not any(self._context_bound(snap, obj, f) for f in wanted):
+            with self._lock:
+                if snap.revision != self._revision or len(self._columns) > 1000:
+                    self._columns.clear()
+                self._columns[key] = columns
+        return columns
+
+    def _context_bound(self, snap: Snapshot, obj: ObjectDef, fdef: FieldDef) -> bool:
+        """Whether a computed field's SQL depends on the request (the clock, $user), here or
+        in the formula fields it reads."""
+        try:
+            checked = self.checked(snap, obj, expression_of(fdef))
+        except FormulaError:
+            return True
+        if checked.volatile or checked.uses_user:
+            return True
+        return any(ref.field.computed and not ref.field.stored and ref.field.uid != fdef.uid
+                   and self._context_bound(snap, ref.object, ref.field) for ref in checked.references
+                   if ref.object is not USER_OBJECT)
 
     def filter_clause(self, snap: Snapshot, obj: ObjectDef, source: str, dialect: str,
                       ctx: EvalContext | None = None) -> sa.ColumnElement[bool]:

@@ -567,7 +567,9 @@ class MetadataService:
                 problems.append(FieldProblem(f"/fields/{field.api_name}/target",
                                              f"there is no object named {target!r}", "unknown_object"))
         related: dict[tuple[str, str], str] = {}
-        for other in (*snap.objects.values(), obj):
+        # The object as it is about to be stands in for its stored self (a renamed object or
+        # lookup must not clash with its own old name).
+        for other in (*(o for o in snap.objects.values() if o.uid != obj.uid), obj):
             for field in other.fields:
                 name = field.props.get("related_name")
                 if field.type == "lookup" and name:

@@ -6,8 +6,10 @@ services; nothing below this layer holds global state.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -24,11 +26,20 @@ if TYPE_CHECKING:
     from tessera.auth.users import UserService
     from tessera.data.files import AttachmentStore
     from tessera.runtime.access import AccessService
+    from tessera.runtime.documents import DocumentService
+    from tessera.runtime.forms import FormService
     from tessera.runtime.formulas import FormulaService
     from tessera.runtime.jobs import JobService
     from tessera.runtime.metadata import MetadataService
     from tessera.runtime.records import RecordService
     from tessera.runtime.stored import StoredFormulas
+    from tessera.runtime.views import ViewService
+
+
+#: The transaction the current request or job is reading in, and each open transaction's
+#: snapshot (metadata read once per transaction).
+_open: ContextVar[Connection | None] = ContextVar("tessera_open_transaction", default=None)
+_snapshots: weakref.WeakKeyDictionary[Connection, Snapshot] = weakref.WeakKeyDictionary()
 
 
 class Runtime:
@@ -45,13 +56,28 @@ class Runtime:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A transaction to read in. Inside another transaction of this request (a page
+        that reads a record, its related lists and its lookups' names), that one is used:
+        one snapshot, one round of BEGIN and revision checks."""
+        outer = _open.get()
+        if outer is not None:
+            yield outer
+            return
         with read_transaction(self.engine) as conn:
-            yield conn
+            token = _open.set(conn)
+            try:
+                yield conn
+            finally:
+                _open.reset(token)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         with write_transaction(self.engine) as conn:
-            yield conn
+            token = _open.set(conn)
+            try:
+                yield conn
+            finally:
+                _open.reset(token)
 
     def snapshot(self, conn: Connection) -> Snapshot:
         """The metadata to work from in this transaction.
@@ -60,11 +86,16 @@ class Runtime:
         happened since the acting user's sign-in was last checked; if so, it is checked
         again here, in this transaction, before any work is done.
         """
+        known = _snapshots.get(conn)
+        if known is not None:
+            return known
         revision, auth_revision = metastore.revisions(conn)
         who = acting.get()
         if who is not None and who.token_digest is not None and who.verified_at != auth_revision:
             self.users.reverify(conn, who, auth_revision)
-        return self.catalog.current(conn, revision)
+        snap = self.catalog.current(conn, revision)
+        _snapshots[conn] = snap
+        return snap
 
     def confirm_access(self) -> None:
         """Confirm the acting user's sign-in, for work that reads no metadata (files)."""
@@ -76,6 +107,12 @@ class Runtime:
         from tessera.runtime.formulas import FormulaService
 
         return FormulaService(self)
+
+    @cached_property
+    def views(self) -> ViewService:
+        from tessera.runtime.views import ViewService
+
+        return ViewService(self)
 
     @cached_property
     def access(self) -> AccessService:
@@ -123,3 +160,15 @@ class Runtime:
         if "jobs" in self.__dict__:
             self.jobs.stop()
         self.engine.dispose()
+
+    @cached_property
+    def documents(self) -> DocumentService:
+        """Metadata documents of every kind but objects; `documents.forms` fills in forms."""
+        from tessera.runtime.documents import DocumentService
+
+        return DocumentService(self)
+
+    @property
+    def forms(self) -> FormService:
+        """Forms of records: chosen per user and record, rendered, checked and submitted."""
+        return self.documents.forms

@@ -119,6 +119,23 @@ class FieldType:
         """Options filled in when a field of this type is created without them."""
         return {}
 
+    # -- forms --------------------------------------------------------------------------
+    #: The Jinja2 template (under builder-ui/templates/) that renders this type's input in
+    #: a form. It gets `field` (name, id, label, help, required, read_only, display, errors:
+    #: the same for every type) and `widget`, this type's `widget_context`.
+    widget_template: ClassVar[str] = "widgets/text.html"
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        """What the widget template needs to show a stored value (None: blank): at least
+        `value`, the text an input holds, and `display`, the value as a person reads it."""
+        shown = None if value is None else self.to_json(field, value)
+        return {"value": "" if shown is None else str(shown), "display": self.display(field, value)}
+
+    def widget_value(self, field: FieldDef, posted: list[str]) -> Any:
+        """What the widget sent back in an HTML form post (text; several values for some
+        widgets), as API input for `coerce`. Raises FieldValueError for text it cannot read."""
+        return posted[-1] if posted else None
+
 
 _REGISTRY: dict[str, FieldType] = {}
 

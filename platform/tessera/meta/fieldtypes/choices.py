@@ -64,6 +64,15 @@ class BooleanField(FieldType):
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else ("Yes" if value else "No")
 
+    widget_template = "widgets/checkbox.html"
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        return {**super().widget_context(field, value), "checked": value is True}
+
+    def widget_value(self, field: FieldDef, posted: list[str]) -> Any:
+        # A hidden "false" comes first, the ticked box's "true" after it.
+        return None if not posted else posted[-1] == "true"
+
 
 def option_values(field: FieldDef) -> list[str]:
     return [option["value"] for option in field.props.get("options", [])]
@@ -71,6 +80,13 @@ def option_values(field: FieldDef) -> list[str]:
 
 def _labels(field: FieldDef) -> dict[str, str]:
     return {o["value"]: o.get("label") or o["value"] for o in field.props.get("options", [])}
+
+
+def _choices(field: FieldDef, chosen: list[str]) -> list[dict[str, Any]]:
+    """The options as a widget lists them, the chosen ones marked."""
+    return [{"value": o["value"], "label": o.get("label") or o["value"], "color": o.get("color"),
+             "description": o.get("description"), "selected": o["value"] in chosen}
+            for o in field.props.get("options", [])]
 
 
 def _match(field: FieldDef, value: Any) -> str:
@@ -111,6 +127,11 @@ class SelectField(FieldType):
 
     def default_options(self, field: FieldDef) -> dict[str, Any]:
         return {"options": []}
+
+    widget_template = "widgets/select.html"
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        return {**super().widget_context(field, value), "options": _choices(field, [] if value is None else [value])}
 
 
 @register
@@ -163,3 +184,11 @@ class MultiSelectField(FieldType):
 
     def default_options(self, field: FieldDef) -> dict[str, Any]:
         return {"options": []}
+
+    widget_template = "widgets/multi_select.html"
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        return {"value": "", "display": self.display(field, value), "options": _choices(field, list(value or []))}
+
+    def widget_value(self, field: FieldDef, posted: list[str]) -> Any:
+        return [p for p in posted if p] or None

@@ -96,6 +96,13 @@ class _Computed(FieldType):
         shown = self.to_json(field, value)
         return "" if shown is None else str(shown)
 
+    #: Computed values are shown, never typed in.
+    widget_template = "widgets/computed.html"
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        shown = self.display(field, value)
+        return {"value": shown, "display": shown, "result_type": self.result_type(field)}
+
 
 @register
 class FormulaField(_Computed):

@@ -66,6 +66,12 @@ class DateField(FieldType):
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else value.isoformat()
 
+    widget_template = "widgets/date.html"
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        return {**super().widget_context(field, value), "input_type": "date",
+                "min": field.props.get("min"), "max": field.props.get("max")}
+
 
 @register
 class DateTimeField(FieldType):
@@ -116,3 +122,11 @@ class DateTimeField(FieldType):
 
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    widget_template = "widgets/date.html"
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        # A datetime-local input has no zone; input without one is read as UTC, so show UTC.
+        local = "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return {**super().widget_context(field, value), "value": local, "input_type": "datetime-local",
+                "step": "1", "zone": "UTC"}

@@ -51,6 +51,21 @@ class JsonField(FieldType):
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else json.dumps(value, ensure_ascii=False)
 
+    widget_template = "widgets/json.html"
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        text = "" if value is None else json.dumps(value, ensure_ascii=False, indent=2)
+        return {"value": text, "display": self.display(field, value)}
+
+    def widget_value(self, field: FieldDef, posted: list[str]) -> Any:
+        text = posted[-1] if posted else ""
+        if not text.strip():
+            return None
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise FieldValueError(f"must be JSON: {error.args[0]}") from None
+
 
 @register
 class AutonumberField(FieldType):

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from datetime import time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
@@ -60,6 +60,12 @@ class IntegerField(FieldType):
 
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else f"{value:,}"
+
+    widget_template = "widgets/number.html"
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        return {**super().widget_context(field, value), "input_type": "number", "inputmode": "numeric",
+                "step": "1", "min": field.props.get("min"), "max": field.props.get("max")}
 
 
 class _Decimal(FieldType):
@@ -148,6 +154,19 @@ class _Decimal(FieldType):
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else f"{value:,.{self.scale(field)}f}"
 
+    widget_template = "widgets/number.html"
+    #: Shown after the input (a currency code, a % sign).
+    unit: ClassVar[str] = ""
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        # Text, not type=number: browsers round long decimals in number inputs.
+        places = self.scale(field)
+        return {**super().widget_context(field, value), "input_type": "text", "inputmode": "decimal",
+                "placeholder": "0" + ("." + "0" * places if places else ""), "unit": self.unit_of(field)}
+
+    def unit_of(self, field: FieldDef) -> str:
+        return self.unit
+
 
 @register
 class DecimalField(_Decimal):
@@ -169,6 +188,9 @@ class CurrencyField(_Decimal):
         code = field.props.get("currency")
         return f"{text} {code}" if text and code else text
 
+    def unit_of(self, field: FieldDef) -> str:
+        return str(field.props.get("currency") or "")
+
     def strip_affixes(self, text: str) -> str:
         # Symbols are Unicode's currency signs ($, €, £, ¥, ₹, …), on either side.
         text = _CURRENCY_CODE.sub("", text)
@@ -183,6 +205,7 @@ class PercentField(_Decimal):
     label = "Percent"
     default_precision = 9
     default_scale = 2
+    unit = "%"
 
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else f"{value:.{self.scale(field)}f} %"
@@ -215,6 +238,12 @@ class RatingField(FieldType):
 
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else "★" * value + "☆" * (self.top(field) - value)
+
+    widget_template = "widgets/rating.html"
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        return {**super().widget_context(field, value), "choices": list(range(1, self.top(field) + 1)),
+                "current": value or 0}
 
 
 _ISO_DURATION = re.compile(
@@ -289,3 +318,13 @@ class DurationField(FieldType):
         minutes, seconds = divmod(rest, 60)
         parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")) if n]
         return sign + (" ".join(parts) or "0s")
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        # Shown as H:MM[:SS], which is also what the input accepts back.
+        clock = ""
+        if value is not None:
+            hours, rest = divmod(abs(value), 3600)
+            minutes, seconds = divmod(rest, 60)
+            clock = ("-" if value < 0 else "") + f"{hours}:{minutes:02d}" + (f":{seconds:02d}" if seconds else "")
+        return {**super().widget_context(field, value), "value": clock, "input_type": "text",
+                "placeholder": "1:30"}

@@ -49,6 +49,16 @@ class _RecordId(FieldType):
     def on_delete(self, field: FieldDef) -> str:
         return str(field.props.get("on_delete", "set_null"))
 
+    widget_template = "widgets/lookup.html"
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        """`target`: the object whose records the widget searches as the user types (the
+        caller passes the chosen record's name as the field's display)."""
+        return {**super().widget_context(field, value), "target": self.target(field)}
+
+    def target(self, field: FieldDef) -> str:
+        return "user"
+
 
 @register
 class LookupField(_RecordId):
@@ -64,6 +74,9 @@ class LookupField(_RecordId):
         "related_label": {"type": "string", "maxLength": 120},
     }
     required_options = ("target",)
+
+    def target(self, field: FieldDef) -> str:
+        return str(field.props["target"])
 
 
 @register
@@ -150,6 +163,17 @@ class AttachmentField(FieldType):
 
     def display(self, field: FieldDef, value: Any) -> str:
         return ", ".join(item.get("name", item["id"]) for item in value or [])
+
+    widget_template = "widgets/attachment.html"
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        files = [{"id": item["id"], "name": item.get("name", item["id"]), "size": item.get("size"),
+                  "content_type": item.get("content_type", "")} for item in value or []]
+        return {"value": "", "display": self.display(field, value), "files": files,
+                "max_files": field.props.get("max_files", 100), "accept": ",".join(field.props.get("accept") or [])}
+
+    def widget_value(self, field: FieldDef, posted: list[str]) -> Any:
+        return [p for p in posted if p] or None
 
 
 def _is_hex(text: str) -> bool:

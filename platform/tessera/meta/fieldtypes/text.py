@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import nh3
 import sqlalchemy as sa
+from markupsafe import Markup
 
 from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
 from tessera.meta.model import FieldDef
@@ -26,6 +27,8 @@ class _Text(FieldType):
     options_schema = _LENGTH_OPTIONS
     #: Longest value accepted when the field sets no max_length.
     hard_limit = 10_000
+    #: The HTML input type of the widget.
+    input_type: ClassVar[str] = "text"
 
     def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
         return sa.Text()
@@ -65,6 +68,10 @@ class _Text(FieldType):
             cell = "yes" if cell else "no"
         return super().parse_import(field, cell)
 
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        return {**super().widget_context(field, value), "input_type": self.input_type,
+                "max_length": field.props.get("max_length") or self.hard_limit}
+
 
 @register
 class TextField(_Text):
@@ -79,6 +86,7 @@ class LongTextField(_Text):
     label = "Long text"
     hard_limit = 100_000
     indexable = False
+    widget_template = "widgets/textarea.html"
 
     def normalize(self, text: str) -> str:
         return text.rstrip()
@@ -94,6 +102,7 @@ class RichTextField(_Text):
     indexable = False
     constraints = frozenset({"max_length"})
     options_schema = {"max_length": _LENGTH_OPTIONS["max_length"]}
+    widget_template = "widgets/rich_text.html"
 
     def normalize(self, text: str) -> str:
         return nh3.clean(text).strip()
@@ -102,6 +111,11 @@ class RichTextField(_Text):
         if value is None:
             return ""
         return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", value)).strip()
+
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        # Cleaned again on the way out: a value may predate the cleaning or come from elsewhere.
+        html = Markup(nh3.clean(value)) if value else Markup("")
+        return {**super().widget_context(field, value), "html": html}
 
 
 # An address as RFC 6531 has it (letters of any script allowed): a dot-atom before the @,
@@ -116,6 +130,7 @@ class EmailField(_Text):
     name = "email"
     label = "E-mail"
     hard_limit = 254
+    input_type = "email"
 
     def value_schema(self, field: FieldDef) -> dict[str, Any]:
         return {"type": "string", "format": "idn-email", "maxLength": self.hard_limit}
@@ -139,6 +154,7 @@ class PhoneField(_Text):
     name = "phone"
     label = "Phone"
     hard_limit = 40
+    input_type = "tel"
 
     def input_schema(self, field: FieldDef) -> dict[str, Any]:
         return {"type": "string", "maxLength": self.hard_limit, "pattern": r"^\s*(\+?[0-9][0-9 ()./-]{2,30})?\s*$"}
@@ -159,6 +175,7 @@ class UrlField(_Text):
     name = "url"
     label = "URL"
     hard_limit = 2_000
+    input_type = "url"
 
     def normalize(self, text: str) -> str:
         text = text.strip()

@@ -1,0 +1,96 @@
+// Tessera's page script: hands the CSRF token to htmx and keeps kanban drags honest.
+// Nothing here evaluates a formula: the server says what is visible and required.
+// A refused change (422, 409, 412) comes back as the page with the messages beside the
+// fields: show it, as a plain form post would.
+document.addEventListener("DOMContentLoaded", () => {
+  if (!window.htmx) return;
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "4..", swap: true, error: false },
+    { code: "...", swap: false, error: true },
+  ];
+});
+
+document.addEventListener("htmx:configRequest", (event) => {
+  const token = document.querySelector('meta[name="csrf-token"]');
+  if (token) event.detail.headers["X-CSRF-Token"] = token.content;
+});
+
+function tesseraKanban(root) {
+  // Dragging a card posts the new stage; a refused move puts the card back with the reason.
+  root.querySelectorAll(".cards").forEach((list) => {
+    Sortable.create(list, {
+      group: "kanban",
+      animation: 120,
+      forceFallback: true,  // mouse events rather than HTML5 drag and drop: same on touch screens
+      onAdd: async (event) => {
+        const card = event.item;
+        const from = event.from;
+        const token = document.querySelector('meta[name="csrf-token"]');
+        const body = new URLSearchParams({ value: list.dataset.value, version: card.dataset.version });
+        const response = await fetch(card.dataset.moveUrl, {
+          method: "POST", body, headers: token ? { "X-CSRF-Token": token.content } : {},
+        });
+        const answer = await response.json();
+        const message = card.querySelector(".refusal");
+        if (response.ok) {
+          card.dataset.version = answer.version;
+          card.classList.remove("refused");
+          if (message) message.textContent = "";
+        } else {
+          from.insertBefore(card, from.children[event.oldIndex] || null);
+          card.classList.add("refused");
+          if (message) message.textContent = answer.detail || "The move was refused.";
+        }
+      },
+    });
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-kanban]").forEach(tesseraKanban);
+});
+
+// The formula editor's live check: the server type-checks, the page shows the answer.
+async function tesseraCheck(object, expression, expect) {
+  const token = document.querySelector('meta[name="csrf-token"]');
+  const response = await fetch("/api/v1/formula/check", {
+    method: "POST",
+    headers: Object.assign({ "Content-Type": "application/json" }, token ? { "X-CSRF-Token": token.content } : {}),
+    body: JSON.stringify({ object, expression, expect: expect || null }),
+  });
+  if (!response.ok) return "";
+  const answer = await response.json();
+  return answer.valid ? `✓ ${answer.type}` : answer.errors.map((e) => e.message).join("\n");
+}
+window.tesseraCheck = tesseraCheck;
+
+// A form's conditional logic: the server answers which fields are visible and required
+// for the values typed so far; the page only shows what it was told.
+document.addEventListener("htmx:afterRequest", (event) => {
+  const trigger = event.detail.elt;
+  if (!trigger.matches || !trigger.matches("[data-form-state]") || !event.detail.successful) return;
+  let answer;
+  try { answer = JSON.parse(event.detail.xhr.responseText); } catch { return; }
+  const form = trigger.closest("form");
+  for (const [name, state] of Object.entries(answer.fields || {})) {
+    const box = form.querySelector(`[data-field="${CSS.escape(name)}"]`);
+    if (!box) continue;
+    box.hidden = !state.visible;
+    box.classList.toggle("is-required", !!state.required);
+    const label = box.querySelector(".field-label");
+    if (label) {
+      let mark = label.querySelector(".required-mark");
+      if (state.required && !mark) {
+        mark = document.createElement("span");
+        mark.className = "required-mark";
+        mark.setAttribute("aria-hidden", "true");
+        mark.textContent = "*";
+        label.appendChild(mark);
+      } else if (!state.required && mark) {
+        mark.remove();
+      }
+    }
+  }
+});

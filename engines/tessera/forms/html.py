@@ -1,0 +1,139 @@
+"""A form as HTML: Jinja2 templates from builder-ui, each field type rendering its widget.
+
+A field type names its template (`widget_template`) and gives what it needs
+(`widget_context(field, value)`); this module adds what every widget shares (name, id,
+label, help, required, read-only, errors) and renders tabs, sections, columns, related
+lists and buttons around the widgets. Autoescaping is always on: a record value or a
+label is text, never markup, wherever it comes from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import BaseLoader, Environment, FileSystemLoader, TemplateNotFound
+from markupsafe import Markup
+
+from tessera.forms.layout import Form, Placement
+from tessera.forms.state import FieldState, FormState
+from tessera.meta.model import FieldDef, ObjectDef
+
+FORM_TEMPLATE = "forms/form.html"
+_PLUGIN_DIRS: list[Path] = []
+
+
+def register_templates(directory: Path | str) -> None:
+    """Let plugins' field types name templates kept in `directory` (e.g. `widgets/iban.html`)."""
+    path = Path(directory)
+    if path not in _PLUGIN_DIRS:
+        _PLUGIN_DIRS.append(path)
+
+
+class _Loader(BaseLoader):
+    """Templates from the renderer's directories, then from those plugins registered (at
+    any time, even after the renderer was made)."""
+
+    def __init__(self, directories: list[Path]) -> None:
+        self.directories = directories
+
+    def get_source(self, environment: Environment, template: str) -> Any:
+        for directory in [*self.directories, *_PLUGIN_DIRS]:
+            try:
+                return FileSystemLoader(directory).get_source(environment, template)
+            except TemplateNotFound:
+                continue
+        raise TemplateNotFound(template)
+
+
+@dataclass(frozen=True)
+class RelatedRows:
+    """The rows a related list shows: each row's id and its cells as display text."""
+
+    object: str
+    label: str
+    columns: tuple[tuple[str, str], ...]
+    rows: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    more: bool = False
+
+
+@dataclass(frozen=True)
+class FormUrls:
+    """Where the rendered form sends things: the submit and state endpoints."""
+
+    submit: str
+    state: str
+
+
+@dataclass
+class FieldView:
+    """What every widget template gets as `field`, whatever its type."""
+
+    name: str
+    id: str
+    type: str
+    label: str
+    help: str = ""
+    required: bool = False
+    read_only: bool = False
+    visible: bool = True
+    display: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+class FormRenderer:
+    """Renders widgets and forms from the templates in `directories` (builder-ui's first)."""
+
+    def __init__(self, *directories: Path | str) -> None:
+        self.directories = [Path(d) for d in directories]
+        self.env = Environment(
+            loader=_Loader(self.directories),
+            autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False,
+        )
+
+    def widget(self, fdef: FieldDef, value: Any, *, placement: Placement | None = None,
+               state: FieldState | None = None, errors: Sequence[str] = (), raw: Any = None,
+               display: str | None = None, id_prefix: str = "f-") -> Markup:
+        """One field's widget. `value` is the stored value (None: blank); `raw` what the
+        user typed when it did not convert (shown back to them with `errors`); `display`
+        the text for a reference (a lookup's record name) instead of the bare id."""
+        ftype = fdef.ftype
+        widget = dict(ftype.widget_context(fdef, value))
+        if isinstance(raw, str):
+            widget["value"] = raw
+        shown = display if display is not None else widget.get("display", ftype.display(fdef, value))
+        view = FieldView(
+            name=fdef.api_name, id=f"{id_prefix}{fdef.api_name}", type=fdef.type,
+            label=(placement.label if placement and placement.label else fdef.label),
+            help=(placement.help if placement and placement.help else fdef.help_text),
+            required=state.required if state else fdef.required,
+            read_only=state.read_only if state else fdef.read_only,
+            visible=state.visible if state else True,
+            display=str(shown), errors=list(errors),
+        )
+        template = self.env.get_template(ftype.widget_template)
+        return Markup(template.render(field=view, widget=widget))
+
+    def form(self, form: Form, obj: ObjectDef, record: Mapping[str, Any], state: FormState, urls: FormUrls, *,
+             errors: Mapping[str, Sequence[str]] | None = None, raw: Mapping[str, Any] | None = None,
+             displays: Mapping[str, str] | None = None, related: Mapping[str, RelatedRows] | None = None,
+             record_id: int | None = None, version: int | None = None, id_prefix: str = "f-") -> str:
+        """The whole form for `record` (stored values, by api_name) in `state`."""
+        errors, raw, displays = errors or {}, raw or {}, displays or {}
+        widgets: dict[str, Markup] = {}
+        for p in form.placements:
+            fdef = obj.field(p.field)
+            placed = state.fields.get(p.field)
+            if fdef is None or placed is None or p.field in widgets:
+                continue
+            widgets[p.field] = self.widget(
+                fdef, record.get(p.field), placement=p, state=placed, errors=errors.get(p.field, ()),
+                raw=raw.get(p.field), display=displays.get(p.field), id_prefix=id_prefix)
+        loose = [m for name, ms in errors.items() if name not in widgets for m in ms]
+        template = self.env.get_template(FORM_TEMPLATE)
+        return template.render(
+            form=form, obj=obj, widgets=widgets, state=state, urls=urls, related=related or {},
+            record_id=record_id, version=version, errors=loose, form_id=f"{id_prefix}form",
+        )

@@ -1,0 +1,45 @@
+"""The signed-in user's own things: `/api/v1/me` (who am I), permissions and API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Response
+
+from tessera.api import deps
+from tessera.auth.actor import Actor
+from tessera.runtime.platform import Runtime
+
+router = APIRouter(prefix="/me", tags=["me"])
+TokenId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@router.get("")
+def me(who: Actor = Depends(deps.confirmed_actor), rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    return rt.users.accounts.me(who)
+
+
+@router.get("/permissions")
+def my_permissions(who: Actor = Depends(deps.confirmed_actor), rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    """Per object the user may create or read: create, read/edit/delete scopes and every
+    field's level; plus whether they are an admin or a builder."""
+    return rt.users.accounts.permissions(who, rt.snapshot)
+
+
+@router.get("/tokens")
+def list_tokens(who: Actor = Depends(deps.confirmed_actor), rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    return {"data": rt.users.tokens.list(who)}
+
+
+@router.post("/tokens", status_code=201)
+def create_token(who: Actor = Depends(deps.confirmed_actor), body: Any = Depends(deps.json_body),
+                 rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    """A personal API token; `token` is in this answer and never again."""
+    return rt.users.tokens.create(who, body)
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: TokenId, who: Actor = Depends(deps.confirmed_actor),
+                 rt: Runtime = Depends(deps.runtime)) -> Response:
+    rt.users.tokens.revoke(who, token_id)
+    return Response(status_code=204)

@@ -1,0 +1,528 @@
+"""Forms in the running platform: the `forms` document kind, and the form a user fills in.
+
+For a user, an object and a record (stored, new, or with values being typed) this picks the
+form — by role and `applies_if`, else the object's generated form — and works out which
+placements are visible, required and read-only by running the form's formulas in Python on
+the record, with related records and the acting user at hand. A submission is checked
+against the form, then saved through the record service, so the save pipeline, the
+object's validation rules and the user's permissions apply as to any write.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from tessera.auth.actor import Actor
+from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
+from tessera.forms import (
+    Evaluate,
+    Form,
+    FormRenderer,
+    FormState,
+    FormUrls,
+    NameRef,
+    RelatedRows,
+    choose,
+    coerce_values,
+    form_problems,
+    formula_expectations,
+    generated,
+    generated_document,
+    json_schema,
+    parse,
+    posted_values,
+    relations,
+    state,
+    submission_problems,
+    unchanged,
+)
+from tessera.formula import EvalContext, FormulaError, Schema
+from tessera.formula import evaluate as run_formula
+from tessera.meta.dependencies import Reference
+from tessera.meta.documents import base_schema
+from tessera.meta.fieldtypes import FieldValueError
+from tessera.meta.model import FieldDef, ObjectDef
+from tessera.runtime.catalog import Snapshot
+from tessera.runtime.documents import (
+    FIELD_VIA,
+    LINK_VIA,
+    OBJECT_VIA,
+    DocumentFormula,
+    DocumentKind,
+    register_kind,
+)
+from tessera.runtime.formulas import SnapshotSchema, expression_of
+
+#: builder-ui's templates, next to the `platform` and `engines` folders.
+TEMPLATES = Path(__file__).resolve().parents[3] / "builder-ui" / "templates"
+_SYSTEM_IDS = ("id", "version", "owner", "created_by", "updated_by")
+_SYSTEM_TIMES = ("created_at", "updated_at")
+
+
+# -- the `forms` kind of metadata document ------------------------------------------------
+
+def _names(doc: Mapping[str, Any], schema: Schema) -> list[Reference]:
+    form = parse(doc)
+    obj = schema.object(form.object)
+    children = {} if obj is None else {
+        relation: (child.api_name, lookup.api_name) for relation, (child, lookup) in relations(obj, schema).items()}
+    return [_reference(name) for name in form.names(children)]
+
+
+def _reference(name: NameRef) -> Reference:
+    via = OBJECT_VIA if name.field is None else FIELD_VIA if name.follows_renames else LINK_VIA
+    return Reference(via, name.path.lstrip("/"), name.object, name.field)
+
+
+def _formulas(doc: Mapping[str, Any], schema: Schema) -> list[DocumentFormula]:
+    form = parse(doc)
+    obj = schema.object(form.object)
+    if obj is None:
+        return []
+    return [DocumentFormula(path, form.object, source, expect)
+            for path, source, expect in formula_expectations(form, obj)]
+
+
+FORMS = register_kind(DocumentKind("forms", "Form", "frm", lambda: base_schema("forms"), check=form_problems,
+                                   names=_names, formulas=_formulas))
+
+
+# -- filling in a form --------------------------------------------------------------------
+
+@dataclass
+class Filling:
+    """A form being filled in: the record as it would be saved, and the form's state."""
+
+    obj: ObjectDef
+    form: Form
+    state: FormState
+    #: Stored values with the typed ones over them, computed fields worked out.
+    record: dict[str, Any]
+    #: The stored record as the API returns it (None for a new record).
+    stored: dict[str, Any] | None
+    #: Values that did not fit their fields.
+    problems: list[FieldProblem]
+    #: For a new record: what the form and the fields fill in, as API values.
+    defaults: dict[str, Any] = field(default_factory=dict)
+    #: The defaults the form itself adds to a new record (the pipeline adds the fields' own).
+    form_defaults: dict[str, Any] = field(default_factory=dict)
+    hidden: frozenset[str] = frozenset()
+    locked: frozenset[str] = frozenset()
+
+
+class FormService:
+    """Picks, evaluates, checks and renders forms for users."""
+
+    def __init__(self, runtime: Any, templates: Path = TEMPLATES) -> None:
+        self.runtime = runtime
+        self.renderer = FormRenderer(templates)
+        self._parsed: dict[tuple[str, int], Form] = {}
+        self._lock = threading.Lock()
+
+    # -- what the endpoints call --------------------------------------------------------
+    def state(self, actor: Actor, object_name: str, *, form: str | None = None, record_id: int | None = None,
+              values: Any = None) -> dict[str, Any]:
+        """Which placements are visible, required and read-only for these values now."""
+        stored = self._stored(actor, object_name, record_id)
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            filling = self._fill(conn, snap, actor, snap.object(object_name), form, stored, _values(values))
+        return {
+            "object": filling.obj.api_name, "form": filling.form.api_name, "record_id": record_id,
+            **filling.state.as_json(),
+            "errors": [p.as_json() for p in filling.problems],
+            "defaults": filling.defaults,
+        }
+
+    def json_schema(self, actor: Actor, object_name: str, *, form: str | None = None) -> dict[str, Any]:
+        """The JSON Schema of what the form (named, or the one a new record gets) accepts."""
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            filling = self._fill(conn, snap, actor, snap.object(object_name), form, None, {}, creating=False)
+        schema = json_schema(filling.form, filling.obj, hidden=filling.hidden, locked=filling.locked)
+        schema["x-form"] = filling.form.api_name
+        return schema
+
+    def submit(self, actor: Actor, object_name: str, *, form: str | None = None, record_id: int | None = None,
+               values: Any = None, version: int | None = None) -> dict[str, Any]:
+        """Check a submission against its form, then create or change the record through
+        the save pipeline. Problems come back per field, nothing saved."""
+        if not isinstance(values, dict):
+            raise InvalidInput("Send the form's values as a JSON object.",
+                               [FieldProblem("values", "must be an object of field values")])
+        stored = self._stored(actor, object_name, record_id)
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+            filling = self._fill(conn, snap, actor, obj, form, stored, values)
+            # A value sent back unchanged for a field the form does not let the user write (a
+            # hidden input still in the page) is dropped rather than refused; on a new record
+            # "unchanged" is what the defaults give.
+            quiet = unchanged(filling.state, values, stored if stored is not None else filling.defaults)
+            submitted = {k: v for k, v in values.items() if k not in quiet}
+            if quiet and stored is None:
+                filling = self._fill(conn, snap, actor, obj, form, stored, submitted)
+        coercion = [p for p in filling.problems if p.field in submitted]
+        problems = submission_problems(filling.form, filling.obj, submitted, filling.state, filling.record, coercion)
+        if problems:
+            raise InvalidInput("The form is not valid; nothing was saved.", problems)
+        if record_id is None:
+            return self.runtime.records.create(actor, object_name, {**filling.form_defaults, **submitted})
+        return self.runtime.records.update(actor, object_name, record_id, submitted, version)
+
+    def render(self, actor: Actor, object_name: str, *, form: str | None = None, record_id: int | None = None,
+               values: Any = None, errors: list[FieldProblem] | None = None, urls: FormUrls | None = None,
+               id_prefix: str = "f-") -> str:
+        """The form as HTML for a new or stored record, with `values` typed over it and the
+        `errors` of a refused submission shown beside their fields. `urls` say where the
+        page submits and asks for the state (the JSON endpoints unless given)."""
+        given = _values(values)
+        # One transaction for the record, its form, its related lists and its lookups' names.
+        with self.runtime.read() as conn:
+            stored = self._stored(actor, object_name, record_id)
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+            filling = self._fill(conn, snap, actor, obj, form, stored, given)
+            displays = self._displays(actor, snap, obj, filling)
+            related = self._related(actor, snap, obj, filling.form, record_id)
+        raw = {p.field: given.get(p.field) for p in filling.problems}
+        messages: dict[str, list[str]] = {}
+        for problem in [*(errors or []), *filling.problems]:
+            shown = messages.setdefault(problem.field, [])
+            if problem.message not in shown:
+                shown.append(problem.message)
+        base = f"/api/v1/forms/{obj.api_name}"
+        return self.renderer.form(
+            filling.form, obj, filling.record, filling.state, urls or FormUrls(f"{base}/submit", f"{base}/state"),
+            errors=messages, raw=raw, displays=displays, related=related, record_id=record_id,
+            version=(stored or {}).get("version"), id_prefix=id_prefix,
+        )
+
+    def posted(self, object_name: str, items: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        """An HTML form post of the rendered widgets — (name, text) pairs — as the values
+        `state` and `submit` take; text a widget cannot read is refused per field."""
+        with self.runtime.read() as conn:
+            obj = self.runtime.snapshot(conn).object(object_name)
+        values, problems = posted_values(obj, items)
+        if problems:
+            raise InvalidInput("Some values could not be read.", problems)
+        return values
+
+    # -- the form designer ---------------------------------------------------------------
+    def design(self, actor: Actor, object_name: str, form: str | None = None) -> dict[str, Any]:
+        """What the form designer starts from: the form's document — the one named, else
+        the object's first form, else one generated from its fields — with `sections`
+        (those of every tab) and `palette`, the fields not placed yet."""
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+            hidden = frozenset(self.runtime.access.object(actor, snap, obj).hidden)
+            forms = sorted(self.forms(conn, snap, obj), key=lambda f: (not f.default, f.priority, f.api_name or ""))
+        if form is not None and form not in {f.api_name for f in forms}:
+            raise NotFound(f"{obj.label} has no form named {form!r}.")
+        name = form or (forms[0].api_name if forms else None)
+        doc = self.runtime.documents.get("forms", name) if name else generated_document(obj, hidden)
+        sections = doc.get("sections") or [s for tab in doc.get("tabs", []) for s in tab.get("sections", [])]
+        placed = {p.field for p in parse(doc).placements}
+        palette = [{"api_name": f.api_name, "label": f.label, "type": f.type}
+                   for f in obj.fields if f.api_name not in placed and f.api_name not in hidden]
+        return {**doc, "sections": sections, "palette": palette}
+
+    def save_design(self, actor: Actor, object_name: str, doc: Any) -> dict[str, Any]:
+        """Save what the designer made: the form is created, or changed when it exists
+        (at the version the designer started from, when it says)."""
+        if not isinstance(doc, dict) or not isinstance(doc.get("api_name"), str):
+            raise InvalidInput("Send the form as a JSON object with its api_name.",
+                               [FieldProblem("/api_name", "is required")])
+        body = {**doc, "object": object_name}
+        version = body.pop("version", None)
+        for layout, other in (("sections", "tabs"), ("tabs", "sections")):
+            if layout in body and other not in body:
+                body[other] = None  # a designed layout replaces the stored one
+        existing = {d["api_name"] for d in self.runtime.documents.list("forms", object_name=object_name)}
+        if body["api_name"] in existing:
+            return self.runtime.documents.update(actor, "forms", body["api_name"], body,
+                                                 expected_version=version if isinstance(version, int) else None)
+        return self.runtime.documents.create(actor, "forms", {k: v for k, v in body.items() if v is not None})
+
+    # -- the forms of an object ---------------------------------------------------------
+    def forms(self, conn: Connection, snap: Snapshot, obj: ObjectDef) -> list[Form]:
+        """The active forms of an object, parsed once per document version."""
+        out = []
+        for stored in self.runtime.documents.active(conn, snap, "forms"):
+            if stored.body.get("object") != obj.api_name:
+                continue
+            key = (stored.uid, stored.version)
+            parsed = self._parsed.get(key)
+            if parsed is None:
+                parsed = parse(stored.body)
+                with self._lock:
+                    if len(self._parsed) > 5000:
+                        self._parsed.clear()
+                    self._parsed[key] = parsed
+            out.append(parsed)
+        return out
+
+    def _choose(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef, name: str | None,
+                record: Mapping[str, Any], evaluate: Evaluate, hidden: frozenset[str]) -> Form:
+        forms = self.forms(conn, snap, obj)
+        roles = frozenset(getattr(actor, "roles", ()) or ())
+        if name:
+            found = next((f for f in forms if f.api_name == name), None)
+            if found is None:
+                raise NotFound(f"{obj.label} has no form named {name!r}.")
+            if found.roles and not actor.is_admin and not roles & set(found.roles):
+                raise Forbidden(f"The form {found.label!r} is for other roles.")
+            return found
+        return choose(forms, record, evaluate, roles) or generated(obj, hidden)
+
+    # -- working out a filling ----------------------------------------------------------
+    def _stored(self, actor: Actor, object_name: str, record_id: int | None) -> dict[str, Any] | None:
+        if record_id is None:
+            return None
+        if isinstance(record_id, bool) or not isinstance(record_id, int) or not 0 < record_id < 2**63:
+            raise InvalidInput("record_id must be a record's id.", [FieldProblem("record_id", "must be an id")])
+        return self.runtime.records.get(actor, object_name, record_id)
+
+    def _fill(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef, form_name: str | None,
+              stored: dict[str, Any] | None, values: Mapping[str, Any], *, creating: bool = True) -> Filling:
+        access = self.runtime.access.object(actor, snap, obj)
+        hidden, locked = frozenset(access.hidden), frozenset(access.read_only)
+        access.refuse("create" if stored is None and creating else "read")
+        before = _typed_record(obj, stored) if stored is not None else None
+        typed, problems = coerce_values(obj, {k: v for k, v in values.items() if k not in hidden})
+        ctx = self.runtime.formulas.context(conn, snap, actor, prior=before)
+        evaluate = self._evaluator(snap, obj, ctx)
+        record: dict[str, Any] = {**(before or {}), **typed}
+        defaults: dict[str, Any] = {}
+        if before is None:
+            defaults = self._field_defaults(obj, record, values, evaluate, hidden)
+        # Conditions may read computed fields: work them out for the values being typed.
+        conditional = any(f.formulas() for f in self.forms(conn, snap, obj)) and any(f.computed for f in obj.fields)
+        if conditional:
+            self._compute(snap, obj, record, ctx)
+        form = self._choose(conn, snap, actor, obj, form_name, record, evaluate, hidden)
+        form_defaults: dict[str, Any] = {}
+        if before is None:
+            given = self._form_defaults(form, obj, record, values, evaluate, hidden | locked)
+            defaults.update(given)
+            form_defaults = {k: v for k, v in given.items() if k not in values}
+            if form_defaults and conditional:
+                self._compute(snap, obj, record, ctx)
+        now = state(form, obj, record, evaluate, hidden=hidden, locked=locked)
+        return Filling(obj, form, now, record, stored, problems, defaults, form_defaults, hidden, locked)
+
+    def _evaluator(self, snap: Snapshot, obj: ObjectDef, ctx: EvalContext) -> Evaluate:
+        formulas = self.runtime.formulas
+
+        def evaluate(source: str, record: Mapping[str, Any]) -> Any:
+            checked = formulas.checked(snap, obj, source)
+            try:
+                return run_formula(checked, record, ctx)
+            except (ArithmeticError, ValueError, TypeError) as error:
+                raise FormulaError(f"the formula could not be computed: {error}", source) from None
+
+        return evaluate
+
+    def _field_defaults(self, obj: ObjectDef, record: dict[str, Any], values: Mapping[str, Any],
+                        evaluate: Evaluate, hidden: frozenset[str]) -> dict[str, Any]:
+        """A new record's field defaults and default formulas as API values, filled into
+        `record` where the values leave the field out, as the pipeline will fill them."""
+        shown: dict[str, Any] = {}
+        for fdef in obj.stored_fields:
+            if fdef.ftype.system_generated or fdef.api_name in hidden:
+                continue
+            raw: Any = fdef.default
+            if raw is None and fdef.props.get("default_formula"):
+                try:
+                    raw = _as_input(evaluate(str(fdef.props["default_formula"]), record))
+                except FormulaError:
+                    raw = None
+            value = _coerce(fdef, raw)
+            if value is not None:
+                shown[fdef.api_name] = fdef.ftype.to_json(fdef, value)
+                if fdef.api_name not in values:
+                    record[fdef.api_name] = value
+        return shown
+
+    def _form_defaults(self, form: Form, obj: ObjectDef, record: dict[str, Any], values: Mapping[str, Any],
+                       evaluate: Evaluate, unwritable: frozenset[str]) -> dict[str, Any]:
+        """The form's own defaults for a new record as API values, filled into `record`
+        where the values leave the field out."""
+        out: dict[str, Any] = {}
+        for p in form.placements:
+            fdef = obj.field(p.field)
+            if fdef is None or fdef.read_only or p.field in unwritable:
+                continue
+            if p.has_default:
+                raw = p.default
+            elif p.default_formula:
+                try:
+                    raw = _as_input(evaluate(p.default_formula, record))
+                except FormulaError:
+                    continue
+            else:
+                continue
+            try:
+                value = fdef.ftype.coerce(fdef, raw)
+            except (FieldValueError, ValueError, TypeError, ArithmeticError):
+                continue
+            if p.field not in values:
+                record[p.field] = value
+            out[p.field] = None if value is None else fdef.ftype.to_json(fdef, value)
+        return out
+
+    def _compute(self, snap: Snapshot, obj: ObjectDef, record: dict[str, Any], ctx: EvalContext) -> None:
+        """Work out the computed fields for the record as it is now (they may read the
+        values being typed, and each other)."""
+        computed = {f.api_name: f for f in obj.fields if f.computed}
+        done: set[str] = set()
+
+        def compute(fdef: FieldDef, chain: tuple[str, ...]) -> None:
+            if fdef.api_name in done or fdef.api_name in chain:
+                return
+            try:
+                checked = self.runtime.formulas.checked(snap, obj, expression_of(fdef))
+            except FormulaError:
+                record[fdef.api_name] = None
+                done.add(fdef.api_name)
+                return
+            for name in checked.fields:
+                if name in computed:
+                    compute(computed[name], (*chain, fdef.api_name))
+            try:
+                record[fdef.api_name] = run_formula(checked, record, ctx)
+            except (FormulaError, ArithmeticError, ValueError, TypeError):
+                record[fdef.api_name] = None
+            done.add(fdef.api_name)
+
+        for fdef in computed.values():
+            compute(fdef, ())
+
+    # -- what a rendered form shows besides the values ----------------------------------
+    def _displays(self, actor: Actor, snap: Snapshot, obj: ObjectDef, filling: Filling) -> dict[str, str]:
+        """The names of the records and users lookups point at (only records the user may see)."""
+        out: dict[str, str] = {}
+        for p in filling.form.placements:
+            fdef = obj.field(p.field)
+            value = filling.record.get(p.field)
+            kind = getattr(fdef.ftype, "reference", None) if fdef is not None else None
+            if fdef is None or not isinstance(value, int) or kind not in ("record", "user"):
+                continue
+            out[p.field] = self._record_name(actor, snap, fdef, value) if kind == "record" \
+                else self._user_name(value)
+        return out
+
+    def _record_name(self, actor: Actor, snap: Snapshot, fdef: FieldDef, record_id: int) -> str:
+        target = snap.objects.get(str(fdef.props.get("target")))
+        name_field = target.name_field if target is not None else None
+        if target is None or name_field is None:
+            return f"#{record_id}"
+        try:
+            found = self.runtime.records.get(actor, target.api_name, record_id, fields=[name_field.api_name])
+        except TesseraError:
+            return f"#{record_id}"
+        return str(found.get(name_field.api_name) or f"#{record_id}")
+
+    def _user_name(self, user_id: int) -> str:
+        import sqlalchemy as sa
+
+        from tessera.data.tables import users
+
+        with self.runtime.read() as conn:
+            name = conn.execute(sa.select(users.c.name).where(users.c.id == user_id)).scalar()
+        return str(name) if name else f"#{user_id}"
+
+    def _related(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form,
+                 record_id: int | None) -> dict[str, RelatedRows]:
+        """The rows of the form's related lists (none for a new record)."""
+        if record_id is None or not form.related_lists:
+            return {}
+        children = relations(obj, SnapshotSchema(snap))
+        out: dict[str, RelatedRows] = {}
+        for related in form.related_lists:
+            found = children.get(related.relation)
+            if found is None:
+                continue
+            child, lookup = found
+            columns = [c for c in related.columns if child.field(c) is not None]
+            try:
+                page = self.runtime.records.list(actor, child.api_name, fields=columns or None, sort=related.order,
+                                                 limit=related.limit, filter=f"{lookup.api_name}.id = {record_id}")
+            except TesseraError:
+                continue  # a child the user may not see, or a column hidden from them
+            rows = tuple((int(row["id"]), tuple(_cell(child.field(c), row.get(c)) for c in columns))
+                         for row in page["data"])
+            label = str(lookup.props.get("related_label") or child.doc.get("plural_label") or child.label)
+            out[related.relation] = RelatedRows(child.api_name, label,
+                                                tuple((c, _label(child, c)) for c in columns), rows,
+                                                more=page.get("next_cursor") is not None)
+        return out
+
+
+def _values(values: Any) -> dict[str, Any]:
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise InvalidInput("Send the form's values as a JSON object.",
+                           [FieldProblem("values", "must be an object of field values")])
+    return values
+
+
+def _typed_record(obj: ObjectDef, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as the API returns it, as the stored Python values formulas read."""
+    out: dict[str, Any] = {name: stored.get(name) for name in _SYSTEM_IDS}
+    for name in _SYSTEM_TIMES:
+        value = stored.get(name)
+        out[name] = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    for fdef in obj.fields:
+        if fdef.api_name not in stored:
+            continue
+        value = stored[fdef.api_name]
+        if fdef.computed:
+            out[fdef.api_name] = value  # shown as it came; worked out again when a condition reads it
+            continue
+        coerced = _coerce(fdef, value)
+        out[fdef.api_name] = value if coerced is None and value is not None else coerced
+    return out
+
+
+def _coerce(fdef: FieldDef, raw: Any) -> Any:
+    """A value as the field stores it, or None when it does not fit (any more)."""
+    if raw is None:
+        return None
+    try:
+        return fdef.ftype.coerce(fdef, raw)
+    except (FieldValueError, ValueError, TypeError, ArithmeticError):
+        return None
+
+
+def _as_input(value: Any) -> Any:
+    """A formula result as API input for a field (dates and numbers as text)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _cell(fdef: FieldDef | None, value: Any) -> str:
+    if fdef is None or value is None:
+        return ""
+    if fdef.computed:
+        return str(value)
+    coerced = _coerce(fdef, value)
+    return fdef.ftype.display(fdef, coerced) if coerced is not None else str(value)
+
+
+def _label(obj: ObjectDef, name: str) -> str:
+    fdef = obj.field(name)
+    return fdef.label if fdef is not None else name

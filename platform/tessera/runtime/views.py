@@ -1,0 +1,302 @@
+"""List views as end users work them: columns, sort, a filter built from simple conditions
+(or written as a formula), keyset pages, kanban boards on a select field, bulk changes and
+CSV exports — all through the record service, so permissions and the save pipeline apply.
+
+A condition is `{"field", "op", "value"}`; the conditions of a view are joined with AND
+into one formula, the same language a builder writes, compiled to SQL by the record list.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+
+from tessera.auth.actor import Actor
+from tessera.data.tables import saved_views, users
+from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
+from tessera.meta.model import FieldDef, ObjectDef
+
+#: Condition operators, by what they apply to.
+OPERATORS = {
+    "equals": "=", "not_equals": "<>", "greater": ">", "less": "<", "at_least": ">=", "at_most": "<=",
+    "contains": "", "blank": "", "not_blank": "",
+}
+OPERATOR_LABELS = {
+    "equals": "is", "not_equals": "is not", "greater": "greater than", "less": "less than",
+    "at_least": "at least", "at_most": "at most", "contains": "contains", "blank": "is blank",
+    "not_blank": "is not blank",
+}
+ORDERED = ("number", "date", "datetime", "duration")
+EXPORT_PAGE = 1000
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+@dataclass
+class ListQuery:
+    """What a list page asks for."""
+
+    columns: list[str] = field(default_factory=list)
+    sort: str | None = None
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+    formula: str | None = None
+    cursor: str | None = None
+    limit: int = 50
+
+    def filter(self, obj: ObjectDef) -> str | None:
+        parts = [f"({self.formula})"] if self.formula and self.formula.strip() else []
+        parts += [condition_formula(obj, c) for c in self.conditions]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else "AND(" + ", ".join(parts) + ")"
+
+
+def condition_formula(obj: ObjectDef, condition: dict[str, Any]) -> str:
+    """One simple condition as a formula, e.g. {"field": "stage", "op": "equals", "value":
+    "won"} → `stage = "won"`. Values are written as literals of the field's type."""
+    name, op, value = condition.get("field"), condition.get("op"), condition.get("value")
+    fdef = obj.field(str(name)) if name else None
+    if fdef is None:
+        raise InvalidInput("A filter names an unknown field.", [FieldProblem("filter", f"no field {name!r}")])
+    if op not in OPERATORS:
+        raise InvalidInput("A filter has an unknown operator.", [FieldProblem("filter", f"unknown operator {op!r}")])
+    kind = _formula_type(fdef)
+    if op == "blank":
+        return f"ISBLANK({name})"
+    if op == "not_blank":
+        return f"NOT(ISBLANK({name}))"
+    if op == "contains":
+        if kind == "list":
+            return f"INCLUDES({name}, {_text(value)})"
+        return f"CONTAINS(LOWER({name}), LOWER({_text(value)}))"
+    if op in ("greater", "less", "at_least", "at_most") and kind not in ORDERED:
+        raise InvalidInput(f"{fdef.label} cannot be compared with {OPERATOR_LABELS[op]}.",
+                           [FieldProblem("filter", f"{fdef.label} is not a number or a date")])
+    return f"{name} {OPERATORS[op]} {literal(fdef, value)}"
+
+
+def literal(fdef: FieldDef, value: Any) -> str:
+    """A value typed into a filter as a formula literal of the field's type."""
+    kind = _formula_type(fdef)
+    text = "" if value is None else str(value).strip()
+    if kind in ("number", "duration", "record"):
+        try:
+            return format(Decimal(text.replace(",", "")), "f")
+        except InvalidOperation:
+            raise InvalidInput(f"{fdef.label} needs a number.",
+                               [FieldProblem("filter", f"{text!r} is not a number")]) from None
+    if kind == "boolean":
+        return "TRUE" if text.lower() in ("true", "1", "yes", "on") else "FALSE"
+    if kind in ("date", "datetime"):
+        found = _DATE.match(text[:10])
+        if not found:
+            raise InvalidInput(f"{fdef.label} needs a date like 2026-12-31.",
+                               [FieldProblem("filter", f"{text!r} is not a date")])
+        y, m, d = (int(g) for g in found.groups())
+        try:
+            date(y, m, d)
+        except ValueError:
+            raise InvalidInput(f"{fdef.label} needs a real date.",
+                               [FieldProblem("filter", f"{text!r} is not a date")]) from None
+        return f"DATE({y}, {m}, {d})" if kind == "date" else f"DATETIME({y}, {m}, {d}, 0, 0, 0)"
+    return _text(text)
+
+
+def _text(value: Any) -> str:
+    return '"' + str(value or "").replace('"', '""') + '"'
+
+
+def _formula_type(fdef: FieldDef) -> str:
+    if fdef.computed:
+        return str(fdef.props.get("formula_type") or "text")
+    return str(fdef.ftype.formula_type)
+
+
+class ViewService:
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def columns(self, actor: Actor, obj: ObjectDef, wanted: list[str]) -> list[FieldDef]:
+        """The columns shown: those asked for that the user may see, else the first eight."""
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            hidden = self.runtime.access.object(actor, snap, obj).hidden
+        visible = [f for f in obj.fields if f.api_name not in hidden and f.type not in ("json", "rich_text")]
+        chosen = [f for name in wanted if (f := obj.field(name)) is not None and f in visible]
+        return chosen or visible[:8]
+
+    def page(self, actor: Actor, object_name: str, query: ListQuery) -> dict[str, Any]:
+        with self.runtime.read() as conn:
+            obj = self.runtime.snapshot(conn).object(object_name)
+        columns = self.columns(actor, obj, query.columns)
+        result = self.runtime.records.list(
+            actor, object_name, fields=[c.api_name for c in columns], sort=query.sort, limit=query.limit,
+            cursor=query.cursor, filter=query.filter(obj))
+        return {"object": obj, "columns": columns, "records": result["data"], "next_cursor": result["next_cursor"],
+                "filter": query.filter(obj)}
+
+    def export_csv(self, actor: Actor, object_name: str, query: ListQuery) -> Iterator[str]:
+        """The whole view as CSV, page by page (the first page is read before streaming, so
+        a bad filter is an error, not a broken file)."""
+        with self.runtime.read() as conn:
+            obj = self.runtime.snapshot(conn).object(object_name)
+        columns = self.columns(actor, obj, query.columns)
+        names = [c.api_name for c in columns]
+        first = self.runtime.records.list(actor, object_name, fields=names, sort=query.sort, limit=EXPORT_PAGE,
+                                          filter=query.filter(obj))
+
+        def rows() -> Iterator[str]:
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(["id", *(c.label for c in columns)])
+            page = first
+            while True:
+                for record in page["data"]:
+                    writer.writerow([record["id"], *(_cell(c, record.get(c.api_name)) for c in columns)])
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+                if not page["next_cursor"]:
+                    return
+                page = self.runtime.records.list(actor, object_name, fields=names, sort=query.sort,
+                                                 limit=EXPORT_PAGE, cursor=page["next_cursor"],
+                                                 filter=query.filter(obj))
+        return rows()
+
+    def kanban(self, actor: Actor, object_name: str, field_name: str, query: ListQuery,
+               per_column: int = 50) -> dict[str, Any]:
+        """Cards grouped by a select field's options (and a column for blank)."""
+        with self.runtime.read() as conn:
+            obj = self.runtime.snapshot(conn).object(object_name)
+        fdef = obj.field(field_name)
+        if fdef is None or fdef.type != "select":
+            raise InvalidInput("A board groups by a select field.",
+                               [FieldProblem("group_by", f"{field_name!r} is not a select field of {obj.label}")])
+        columns = self.columns(actor, obj, query.columns)[:4]
+        names = list(dict.fromkeys([*(c.api_name for c in columns), fdef.api_name]))
+        base = query.filter(obj)
+        lanes = []
+        for option in [*fdef.props.get("options", []), {"value": None, "label": "No " + fdef.label.lower()}]:
+            value = option["value"]
+            lane = f'{fdef.api_name} = "{value}"' if value is not None else f"ISBLANK({fdef.api_name})"
+            combined = lane if not base else f"AND({lane}, ({base}))"
+            found = self.runtime.records.list(actor, object_name, fields=names, sort=query.sort,
+                                              limit=per_column, filter=combined, total=True)
+            lanes.append({"value": value, "label": option.get("label") or value, "cards": found["data"],
+                          "total": found["total"]})
+        return {"object": obj, "field": fdef, "columns": columns, "lanes": lanes}
+
+    def move(self, actor: Actor, object_name: str, record_id: int, field_name: str, value: str | None,
+             version: int | None) -> dict[str, Any]:
+        """A card dragged to another column: an update through the save pipeline."""
+        return self.runtime.records.update(actor, object_name, record_id, {field_name: value or None}, version)
+
+    def search(self, actor: Actor, object_name: str, text: str, limit: int = 20) -> dict[str, Any]:
+        """Records whose name contains `text` (any case), for picking one in a lookup."""
+        if object_name == "user":
+            return self._search_users(text, limit)
+        with self.runtime.read() as conn:
+            obj = self.runtime.snapshot(conn).object(object_name)
+        named = obj.name_field
+        if named is None:
+            return {"object": obj, "options": []}
+        condition = f"CONTAINS(LOWER({named.api_name}), LOWER({_text(text.strip())}))" if text.strip() else None
+        found = self.runtime.records.list(actor, object_name, fields=[named.api_name], sort=named.api_name
+                                          if named.ftype.indexable else None, limit=limit, filter=condition)
+        return {"object": obj, "options": [{"id": r["id"], "name": r.get(named.api_name) or f"#{r['id']}"}
+                                           for r in found["data"]]}
+
+    def _search_users(self, text: str, limit: int) -> dict[str, Any]:
+        """Active users by name or e-mail, for a user field (everyone signed in may pick one)."""
+        pattern = f"%{text.strip().lower()}%"
+        with self.runtime.read() as conn:
+            rows = conn.execute(sa.select(users.c.id, users.c.name, users.c.email).where(
+                users.c.is_active.is_(True),
+                sa.or_(sa.func.lower(users.c.name).like(pattern), sa.func.lower(users.c.email).like(pattern)),
+            ).order_by(users.c.name).limit(limit)).all()
+        return {"object": None, "options": [{"id": r.id, "name": f"{r.name} <{r.email}>"} for r in rows]}
+
+    # -- saved views ---------------------------------------------------------------------
+    def saved(self, actor: Actor, object_name: str) -> list[dict[str, Any]]:
+        """The views of an object the user may use: their own and the shared ones."""
+        with self.runtime.read() as conn:
+            obj = self.runtime.snapshot(conn).object(object_name)
+            rows = conn.execute(sa.select(saved_views).where(
+                saved_views.c.object_uid == obj.uid,
+                sa.or_(saved_views.c.shared.is_(True), saved_views.c.owner_id == actor.user_id),
+            ).order_by(saved_views.c.shared.desc(), saved_views.c.name)).mappings().all()
+        return [{"id": r["id"], "name": r["name"], "shared": r["shared"], "mine": r["owner_id"] == actor.user_id,
+                 "query": r["definition"]} for r in rows]
+
+    def save(self, actor: Actor, object_name: str, name: str, query: ListQuery, *, shared: bool) -> dict[str, Any]:
+        """Keep a list's columns, sort and filters under a name; checked first (a view that
+        cannot run is not saved). Sharing a view with everyone is for builders and admins."""
+        name = name.strip()
+        if not name or len(name) > 120:
+            raise InvalidInput("Name the view.", [FieldProblem("name", "must be 1 to 120 characters")])
+        if shared and not (actor.is_admin or getattr(actor, "is_builder", False)):
+            raise Forbidden("Only builders and admins share views with everyone.")
+        self.page(actor, object_name, ListQuery(columns=query.columns, sort=query.sort, conditions=query.conditions,
+                                                formula=query.formula, limit=1))
+        definition = {"columns": query.columns, "sort": query.sort, "conditions": query.conditions,
+                      "formula": query.formula}
+        with self.runtime.write() as conn:
+            obj = self.runtime.snapshot(conn).object(object_name)
+            taken = conn.execute(sa.select(saved_views.c.id).where(
+                saved_views.c.object_uid == obj.uid, saved_views.c.name == name,
+                saved_views.c.owner_id == actor.user_id)).scalar()
+            if taken is not None:
+                conn.execute(sa.update(saved_views).where(saved_views.c.id == taken).values(
+                    definition=definition, shared=shared))
+                view_id = taken
+            else:
+                view_id = conn.execute(sa.insert(saved_views).values(
+                    object_uid=obj.uid, name=name, owner_id=actor.user_id, shared=shared, definition=definition,
+                    created_at=datetime.now(UTC)).returning(saved_views.c.id)).scalar_one()
+        return {"id": view_id, "name": name, "shared": shared, "query": definition}
+
+    def forget(self, actor: Actor, view_id: int) -> None:
+        """Delete a saved view: one's own, or a shared one as an admin."""
+        with self.runtime.write() as conn:
+            row = conn.execute(sa.select(saved_views).where(saved_views.c.id == view_id)).mappings().first()
+            if row is None or not (row["owner_id"] == actor.user_id or (row["shared"] and actor.is_admin)):
+                raise NotFound(f"There is no view {view_id} of yours.")
+            conn.execute(sa.delete(saved_views).where(saved_views.c.id == view_id))
+
+    def bulk(self, actor: Actor, object_name: str, ids: list[int], action: str, field_name: str | None = None,
+             value: Any = None) -> dict[str, Any]:
+        """Update one field of, or delete, the chosen records; each goes through the save
+        pipeline on its own, and the ones refused are reported with the reason."""
+        if action not in ("update", "delete"):
+            raise InvalidInput("Unknown bulk action.", [FieldProblem("action", "must be update or delete")])
+        if action == "update" and not field_name:
+            raise InvalidInput("Choose the field to set.", [FieldProblem("field", "is required")])
+        done, refused = [], []
+        for record_id in ids:
+            try:
+                if action == "delete":
+                    self.runtime.records.delete(actor, object_name, record_id)
+                else:
+                    self.runtime.records.update(actor, object_name, record_id, {field_name: value}, None)
+                done.append(record_id)
+            except TesseraError as error:
+                reason = error.errors[0].message if error.errors else error.detail
+                refused.append({"id": record_id, "reason": reason})
+        return {"done": done, "refused": refused}
+
+
+def _cell(fdef: FieldDef, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v.get("name", v)) if isinstance(v, dict) else str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

@@ -1,0 +1,175 @@
+"""The builder's pages: the object manager (objects, fields of every type with their
+properties, where each field is used) and the form designer. Everything saved here is the
+same metadata the API writes, through the same services."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from tessera.api import deps
+from tessera.auth.actor import Actor
+from tessera.errors import FieldProblem, TesseraError
+from tessera.meta.fieldtypes import field_types
+from tessera.runtime.platform import Runtime
+from tessera.web.pages import render
+
+router = APIRouter(prefix="/builder", include_in_schema=False)
+#: The properties a field's form offers, beyond label, name and type.
+FIELD_FORM = ("required", "unique", "indexed", "help_text", "options", "target", "related_name", "expression",
+              "store", "scale", "default")
+
+
+def api_name(label: str) -> str:
+    """A label as a name: "Purchase order" → purchase_order."""
+    name = re.sub(r"[^a-z0-9]+", "_", label.strip().lower()).strip("_")
+    if not name or not name[0].isalpha():
+        name = f"x_{name}" if name else ""
+    return name[:63]
+
+
+def field_document(form: Any) -> dict[str, Any]:
+    """A field document from the add/edit field form (blank inputs are left out)."""
+    label = str(form.get("label") or "").strip()
+    doc: dict[str, Any] = {"label": label, "api_name": str(form.get("api_name") or "").strip() or api_name(label),
+                           "type": str(form.get("type") or "text")}
+    for flag in ("required", "unique", "indexed", "store"):
+        if form.get(flag):
+            doc[flag] = True
+    for text in ("help_text", "target", "related_name", "expression"):
+        value = str(form.get(text) or "").strip()
+        if value:
+            doc[text] = value
+    if str(form.get("scale") or "").isdigit():
+        doc["scale"] = int(str(form["scale"]))
+    options = [o.strip() for o in str(form.get("options") or "").splitlines() if o.strip()]
+    if options:
+        doc["options"] = [{"value": api_name(o) or o, "label": o} for o in options]
+    return doc
+
+
+def _problems(error: TesseraError) -> dict[str, list[str]]:
+    """A metadata error's problems by form input: /fields/3/options/0 → options."""
+    out: dict[str, list[str]] = {}
+    for problem in error.errors:
+        key = problem.field.rstrip("/").split("/")[-1] if problem.field else "/"
+        if key.isdigit():
+            key = problem.field.rstrip("/").split("/")[-2]
+        out.setdefault(key, []).append(problem.message)
+    return out
+
+
+@router.get("", response_class=HTMLResponse)
+def builder_home(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+    return render(request, "builder/home.html", me=me, objects=rt.metadata.list_objects(), errors={}, values={})
+
+
+@router.post("/objects", response_class=HTMLResponse)
+async def create_object(request: Request, me: Actor = Depends(deps.builder),
+                        rt: Runtime = Depends(deps.runtime)) -> Response:
+    form = await request.form()
+    label = str(form.get("label") or "").strip()
+    name = str(form.get("api_name") or "").strip() or api_name(label)
+    doc = {"api_name": name, "label": label or name,
+           "fields": [{"api_name": "name", "label": "Name", "type": "text", "required": True}]}
+    if form.get("plural_label"):
+        doc["plural_label"] = str(form["plural_label"])
+    try:
+        rt.metadata.create_object(me, doc)
+    except TesseraError as error:
+        return render(request, "builder/home.html", status=error.status, me=me, objects=rt.metadata.list_objects(),
+                      errors=_problems(error), values=dict(form), flash={"kind": "error", "text": error.detail})
+    return _go(request, f"/builder/objects/{name}")
+
+
+@router.get("/objects/{object}", response_class=HTMLResponse)
+def object_page(object: str, request: Request, me: Actor = Depends(deps.builder),
+                rt: Runtime = Depends(deps.runtime)) -> Any:
+    return _object(request, me, rt, object)
+
+
+def _object(request: Request, me: Actor, rt: Runtime, object: str, *, status: int = 200,
+            errors: dict[str, list[str]] | None = None, values: dict[str, Any] | None = None,
+            flash: dict[str, str] | None = None) -> HTMLResponse:
+    doc = rt.metadata.get_object(object)
+    types = sorted(((name, t.label) for name, t in field_types().items()), key=lambda p: p[1])
+    objects = [o["api_name"] for o in rt.metadata.list_objects()]
+    return render(request, "builder/object.html", status=status, me=me, doc=doc, types=types, objects=objects,
+                  errors=errors or {}, values=values or {}, flash=flash)
+
+
+@router.post("/objects/{object}/fields", response_class=HTMLResponse)
+async def add_field(object: str, request: Request, me: Actor = Depends(deps.builder),
+                    rt: Runtime = Depends(deps.runtime)) -> Response:
+    form = await request.form()
+    try:
+        rt.metadata.add_field(me, object, field_document(form))
+    except TesseraError as error:
+        return _object(request, me, rt, object, status=error.status, errors=_problems(error), values=dict(form),
+                       flash={"kind": "error", "text": error.detail})
+    return _go(request, f"/builder/objects/{object}")
+
+
+@router.get("/objects/{object}/fields/{field}", response_class=HTMLResponse)
+def field_page(object: str, field: str, request: Request, me: Actor = Depends(deps.builder),
+               rt: Runtime = Depends(deps.runtime)) -> Any:
+    return _field(request, me, rt, object, field)
+
+
+def _field(request: Request, me: Actor, rt: Runtime, object: str, field: str, *, status: int = 200,
+           errors: dict[str, list[str]] | None = None, flash: dict[str, str] | None = None) -> HTMLResponse:
+    fdoc = rt.metadata.get_field(object, field)
+    used = rt.metadata.where_used(object, field)
+    return render(request, "builder/field.html", status=status, me=me, object=object, field=fdoc, used=used,
+                  errors=errors or {}, flash=flash)
+
+
+@router.post("/objects/{object}/fields/{field}", response_class=HTMLResponse)
+async def change_field(object: str, field: str, request: Request, me: Actor = Depends(deps.builder),
+                       rt: Runtime = Depends(deps.runtime)) -> Response:
+    form = await request.form()
+    current = rt.metadata.get_field(object, field)
+    changes = field_document(form)
+    changes["type"] = current["type"]
+    for flag in ("required", "unique", "indexed", "store"):
+        if flag in current or form.get(flag):
+            changes[flag] = bool(form.get(flag))  # an unticked box switches the property off
+    if "options" not in changes and current.get("options") and form.get("options") is not None:
+        changes["options"] = []
+    try:
+        updated = rt.metadata.update_field(me, object, field, changes)
+    except TesseraError as error:
+        return _field(request, me, rt, object, field, status=error.status, errors=_problems(error),
+                      flash={"kind": "error", "text": error.detail})
+    return _go(request, f"/builder/objects/{object}/fields/{updated['api_name']}")
+
+
+@router.get("/objects/{object}/form", response_class=HTMLResponse)
+def designer(object: str, request: Request, me: Actor = Depends(deps.builder),
+             rt: Runtime = Depends(deps.runtime)) -> Any:
+    """The form designer: fields from a palette dragged into sections and columns."""
+    doc = rt.metadata.get_object(object)
+    form = rt.forms.design(me, object, request.query_params.get("form"))
+    labels = {f["api_name"]: f["label"] for f in doc["fields"]}
+    return render(request, "builder/designer.html", me=me, doc=doc, form=form, labels=labels)
+
+
+@router.post("/objects/{object}/form", response_class=HTMLResponse)
+async def save_design(object: str, request: Request, me: Actor = Depends(deps.builder),
+                      rt: Runtime = Depends(deps.runtime)) -> Response:
+    body = await deps.json_body(request)
+    try:
+        saved = rt.forms.save_design(me, object, body)
+    except TesseraError as error:
+        problems = [p.as_json() for p in error.errors] or [FieldProblem("/", error.detail).as_json()]
+        return JSONResponse({"detail": error.detail, "errors": problems}, status_code=error.status)
+    return JSONResponse({"api_name": saved["api_name"], "version": saved.get("version")})
+
+
+def _go(request: Request, target: str) -> Response:
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)

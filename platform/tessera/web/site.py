@@ -1,0 +1,53 @@
+"""The UI attached to the FastAPI application: browser files, the pages, and errors shown
+as pages (a signed-out visitor is sent to the sign-in page) rather than problem+json."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from tessera.errors import TesseraError
+from tessera.web import account, builder, pages
+from tessera.web.templates import VENDOR_FILES, templates, ui_dir
+
+#: Paths served as pages; everything else keeps the API's problem+json.
+PAGE_PREFIXES = ("/app", "/builder", "/login", "/logout")
+
+
+def install(app: FastAPI) -> None:
+    root = ui_dir()
+    app.mount("/static/app", StaticFiles(directory=str(root / "static")), name="static-app")
+    modules = root / "node_modules"
+
+    @app.get("/static/vendor/{name}", include_in_schema=False)
+    def vendor(name: str) -> Response:
+        relative = VENDOR_FILES.get(name)
+        path = modules / relative if relative else None
+        if path is None or not path.is_file():
+            return Response(f"{name} is not installed: run `make` (npm ci in builder-ui)", status_code=404,
+                            media_type="text/plain")
+        return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=3600"})
+
+    for router in (account.router, pages.router, builder.router):
+        app.include_router(router)
+
+
+def is_page(request: Request) -> bool:
+    path = request.url.path
+    if path.endswith(".csv"):
+        return False
+    return path == "/" or any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES)
+
+
+def error_page(request: Request, error: TesseraError) -> Response:
+    """A refused page: to sign-in when signed out, otherwise the message in the layout."""
+    if error.status == 401:
+        target = f"/login?next={quote(request.url.path)}"
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    return templates().TemplateResponse(request, "error.html", {
+        "me": None, "nav_objects": [], "csrf": None, "error": error}, status_code=error.status)

@@ -1,0 +1,1 @@
+"""Browser tests (Playwright in Debian's Chromium)."""

@@ -1,0 +1,97 @@
+"""Browser tests: Tessera served by uvicorn on a free local port, driven by Playwright in
+Debian's Chromium (/usr/bin/chromium, headless, never a downloaded browser). Screenshots of
+the pages visited are kept in test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tessera.data.engine import make_engine
+from tessera.data.migrate import upgrade
+from tessera.runtime.platform import Runtime
+from tessera.settings import Settings
+
+CHROMIUM = "/usr/bin/chromium"
+ADMIN = ("admin@example.com", "admin-password")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
+    """A running Tessera on SQLite with an admin; yields (base URL, runtime)."""
+    import uvicorn
+
+    from tessera.api.app import create_app
+
+    url = f"sqlite:///{tmp_path / 'tessera.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    runtime = Runtime(Settings(database_url=url, attachments_dir=tmp_path / "files"))
+    runtime.users.ensure_admin(*ADMIN)
+    port = _free_port()
+    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    web = uvicorn.Server(config)
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not web.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", runtime
+    web.should_exit = True
+    thread.join(10)
+    runtime.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Chromium is required in CI and is missing at {CHROMIUM}")
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (make test installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def shot() -> Any:
+    """`shot(page, name)` keeps a screenshot of the page as a test artifact."""
+
+    def take(page: Any, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    return take
+
+
+@pytest.fixture
+def admin_login() -> tuple[str, str]:
+    return ADMIN
