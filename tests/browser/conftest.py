@@ -92,6 +92,19 @@ def shot() -> Any:
     return take
 
 
+def go(page: Any, url: str) -> None:
+    """Open a page once whatever the last click started has settled (an htmx request or a
+    redirect still under way would otherwise abort the navigation)."""
+    page.wait_for_load_state("networkidle")
+    try:
+        page.goto(url)
+    except Exception as error:
+        if "ERR_ABORTED" not in str(error):
+            raise
+        page.wait_for_load_state("networkidle")
+        page.goto(url)
+
+
 @pytest.fixture
 def admin_login() -> tuple[str, str]:
     return ADMIN

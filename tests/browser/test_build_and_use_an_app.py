@@ -10,9 +10,11 @@ from typing import Any
 
 from tessera.auth.actor import Actor
 
+from .conftest import go
+
 
 def sign_in(page: Any, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/login")
+    go(page, f"{base}/login")
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("button[type=submit]")
@@ -35,7 +37,7 @@ def test_a_builder_builds_an_object_and_an_end_user_works_its_records(page: Any,
     base, runtime = server
     sign_in(page, base, *admin_login)
     # -- the builder: an object, its fields, its form --------------------------------------
-    page.goto(f"{base}/builder")
+    go(page, f"{base}/builder")
     page.fill("#object-label", "Ticket")
     page.click("text=Create object")
     page.wait_for_url(f"{base}/builder/objects/ticket")
@@ -57,7 +59,7 @@ def test_a_builder_builds_an_object_and_an_end_user_works_its_records(page: Any,
         {"name": "done_needs_hours", "error_if": 'AND(stage = "done", ISBLANK(hours))',
          "message": "Log the hours before closing", "field": "hours"}]})
 
-    page.goto(f"{base}/builder/objects/ticket/form")
+    go(page, f"{base}/builder/objects/ticket/form")
     page.click("#add-section")
     new_column = page.locator("#canvas [data-section]").last.locator("[data-column]")
     drag(page, page.locator("#canvas .placement[data-field=hours]"), new_column)
@@ -77,7 +79,7 @@ def test_a_builder_builds_an_object_and_an_end_user_works_its_records(page: Any,
     page.click("text=Sign out")
     page.wait_for_url(f"{base}/login")
     sign_in(page, base, "agent@example.com", "agent-password")
-    page.goto(f"{base}/app/ticket/new")
+    go(page, f"{base}/app/ticket/new")
     # The hours sit in the builder's "Effort" section.
     assert page.locator("section:has-text('Effort') [name=hours]").count() == 1
     page.select_option("[name=stage]", "doing")
@@ -93,13 +95,13 @@ def test_a_builder_builds_an_object_and_an_end_user_works_its_records(page: Any,
     record_url = page.url
     shot(page, "record-saved")
 
-    page.goto(f"{base}/app/ticket")
+    go(page, f"{base}/app/ticket")
     page.fill("#formula-filter", 'priority = "high"')
     page.click("text=Apply")
     page.wait_for_selector("text=Printer on fire")
     shot(page, "list-filtered")
 
-    page.goto(f"{base}/app/ticket/board?group_by=stage")
+    go(page, f"{base}/app/ticket/board?group_by=stage")
     card = page.locator(".card[data-id]", has_text="Printer on fire")
     done = page.locator(".cards[data-value=done]")
     drag(page, card, done)
@@ -108,21 +110,21 @@ def test_a_builder_builds_an_object_and_an_end_user_works_its_records(page: Any,
     assert page.locator(".cards[data-value=doing] >> text=Printer on fire").count() == 1  # snapped back
     shot(page, "board-refused")
 
-    page.goto(record_url)
+    go(page, record_url)
     page.fill("[name=hours]", "3")
     page.click("button[type=submit]")
     page.wait_for_url(record_url)
-    page.goto(f"{base}/app/ticket/board?group_by=stage")
+    go(page, f"{base}/app/ticket/board?group_by=stage")
     drag(page, page.locator(".card[data-id]", has_text="Printer on fire"), page.locator(".cards[data-value=done]"))
     page.wait_for_function("document.querySelector('.cards[data-value=done]').innerText.includes('Printer')")
-    page.goto(f"{base}/app/ticket/board?group_by=stage")
+    go(page, f"{base}/app/ticket/board?group_by=stage")
     assert page.locator(".cards[data-value=done] >> text=Printer on fire").count() == 1
 
-    page.goto(record_url)
+    go(page, record_url)
     timeline = page.locator(".timeline").inner_text()
     assert "stage" in timeline and "done" in timeline and "hours" in timeline
     shot(page, "record-history")
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{base}/app/ticket")
+    go(page, f"{base}/app/ticket")
     shot(page, "list-phone")
     assert page.locator("text=Printer on fire").is_visible()

@@ -10,6 +10,8 @@ from typing import Any
 
 from tessera.auth.actor import Actor
 
+from .conftest import go
+
 ACCOUNT = {"api_name": "account", "label": "Account", "fields": [
     {"api_name": "name", "label": "Name", "type": "text", "required": True}]}
 DEAL = {"api_name": "deal", "label": "Deal", "fields": [
@@ -20,7 +22,7 @@ DEAL = {"api_name": "deal", "label": "Deal", "fields": [
 
 
 def _sign_in(page: Any, base: str, login: tuple[str, str]) -> None:
-    page.goto(f"{base}/login")
+    go(page, f"{base}/login")
     page.fill("#email", login[0])
     page.fill("#password", login[1])
     page.click("button[type=submit]")
@@ -39,7 +41,7 @@ def test_a_user_filters_saves_a_view_sorts_changes_in_bulk_and_exports(page: Any
         runtime.records.create(system, "deal", {"name": f"Deal {i}", "amount": amount, "stage": "new"})
     _sign_in(page, base, admin_login)
 
-    page.goto(f"{base}/app/deal")
+    go(page, f"{base}/app/deal")
     page.select_option("select[aria-label=Field]", "amount")
     page.select_option("select[aria-label=Operator]", "greater")
     page.fill("input[aria-label=Value]", "1000")
@@ -51,7 +53,7 @@ def test_a_user_filters_saves_a_view_sorts_changes_in_bulk_and_exports(page: Any
     page.fill("input[aria-label='View name']", "Big deals")
     page.click("text=Save view")
     page.wait_for_url(re.compile(r".*view=\d+"))
-    page.goto(f"{base}/app/deal")
+    go(page, f"{base}/app/deal")
     assert page.locator("#rows a").count() == 4
     page.select_option("#view-choice", label="Big deals")
     page.wait_for_url(re.compile(r".*view=\d+"))
@@ -76,7 +78,7 @@ def test_a_user_filters_saves_a_view_sorts_changes_in_bulk_and_exports(page: Any
     assert text.splitlines()[0].startswith("id,Name") and "Deal 3" in text and "Deal 0" not in text
 
     # A lookup is picked by typing part of the name.
-    page.goto(f"{base}/app/deal/1")
+    go(page, f"{base}/app/deal/1")
     page.locator("[data-field=account] input[type=search]").fill("acme")
     page.wait_for_function("[...document.querySelectorAll('[data-field=account] option')]"
                            ".some(o => o.textContent.includes('Acme'))")
@@ -89,7 +91,7 @@ def test_a_user_filters_saves_a_view_sorts_changes_in_bulk_and_exports(page: Any
     assert runtime.records.get(system, "deal", 1)["account"] == acme["id"]
 
     # Someone else saves first: the conflict is explained and the typed value is still there.
-    page.goto(f"{base}/app/deal/1")
+    go(page, f"{base}/app/deal/1")
     runtime.records.update(system, "deal", 1, {"amount": 777}, None)
     page.fill("[name=name]", "My new name")
     page.click("button[type=submit]")
@@ -98,7 +100,7 @@ def test_a_user_filters_saves_a_view_sorts_changes_in_bulk_and_exports(page: Any
     assert page.input_value("[name=name]") == "My new name"
     shot(page, "record-conflict")
 
-    page.goto(f"{base}/app/deal/4")
+    go(page, f"{base}/app/deal/4")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("button:has-text('Delete')")
     page.wait_for_selector("text=went to the trash")

@@ -259,6 +259,11 @@ class _Gen:
         col = self.column(obj, first, table)
         if len(hops) == 1:
             return self.field_value(col, first, resolved.type)
+        if len(hops) == 2 and hops[1][1].api_name == "id" and first.type == "lookup" and first.stored:
+            # `account.id` is the lookup's own column: a live record never points at a trashed
+            # one (on_delete blanks, cascades or refuses), so no join is needed — and the
+            # index on the column serves filters such as a related list's `account.id = 7`.
+            return self.field_value(col, hops[1][1], resolved.type)
         return self.follow(col, hops[1:], resolved.type)
 
     def follow(self, start: Any, hops: Sequence[tuple[ObjectDef, FieldDef]], t: str) -> SqlValue:

@@ -16,6 +16,7 @@ the database and cannot be deleted; admin's permissions are not set, it has all 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tessera.auth import audit, schemas
-from tessera.auth.actor import Actor
+from tessera.auth.actor import Actor, Grants
 from tessera.auth.permissions import Metadata
 from tessera.data.engine import read_transaction, write_transaction
 from tessera.data.tables import roles, user_roles, users
@@ -103,6 +104,14 @@ class RoleService:
             snap = metadata(conn)
             row = self._row(conn, api_name)
             return self._out(row, snap, self._holders(conn, row.id))
+
+    def acting_as(self, actor: Actor, api_name: str) -> Actor:
+        """`actor` as if they held only role `api_name` (for a builder previewing a form as
+        that role sees it); never an admin."""
+        with read_transaction(self.users.engine) as conn:
+            row = self._row(conn, api_name)
+        return replace(actor, is_admin=False, is_builder=False, roles=(row.api_name,),
+                       grants=Grants((dict(row.permissions or {}),)))
 
     def create(self, actor: Actor, doc: Any, metadata: MetadataReader) -> dict[str, Any]:
         problems = schemas.problems("roles", doc)

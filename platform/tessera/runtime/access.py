@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from tessera.auth.actor import Actor
+from tessera.auth.permissions import permissions_for
+from tessera.data.tables import team_members
 from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from tessera.formula import FormulaError, reads
 from tessera.meta.model import FieldDef, ObjectDef
@@ -77,9 +79,7 @@ class ObjectAccess:
         if scope == "own" and me is not None:
             parts.append(table.c.owner == me)
         elif scope == "team" and me is not None:
-            teams = tuple(getattr(self.actor, "team_ids", ()) or ())
-            from tessera.data.tables import team_members  # TODO(identity): top-level once it lands
-
+            teams = tuple(self.actor.team_ids)
             if teams:
                 members = sa.select(team_members.c.user_id).where(team_members.c.team_id.in_(teams))
                 parts.append(sa.or_(table.c.owner == me, table.c.owner.in_(members)))
@@ -117,6 +117,10 @@ class AccessService:
         self._lock = threading.Lock()
 
     def object(self, actor: Actor, snap: Snapshot, obj: ObjectDef) -> ObjectAccess:
+        if not actor.is_admin:
+            # The sign-in as re-checked by this request's first transaction (roles and teams
+            # changed by another process since the request began are taken into account).
+            actor = permissions_for(actor, snap).actor
         key = (snap.revision, actor.user_id, _actor_key(actor), obj.uid)
         found = self._cache.get(key)  # type: ignore[arg-type]
         if found is None:
@@ -130,15 +134,12 @@ class AccessService:
     def _build(self, actor: Actor, snap: Snapshot, obj: ObjectDef) -> ObjectAccess:
         if actor.is_admin:
             return ObjectAccess(obj, actor, True, True, dict.fromkeys(OPERATIONS, "all"), frozenset(), frozenset(), ())
-        from tessera.auth.permissions import permissions_for  # TODO(identity): top-level once it lands
-
         grant = permissions_for(actor, snap).object(obj.api_name)
         levels = {f.api_name: grant.field_level(f.api_name) for f in obj.fields}
         hidden = {name for name, level in levels.items() if level == "hidden"}
         hidden |= self._revealing(actor, snap, obj, hidden)
         read_only = {name for name, level in levels.items() if level == "read"}
-        roles = set(getattr(actor, "roles", ()) or ())
-        teams = set(getattr(actor, "team_names", ()) or ())
+        roles, teams = set(actor.roles), set(actor.team_names)
         sharing = tuple(
             (str(rule["access"]), str(rule["condition"]))
             for rule in obj.doc.get("sharing_rules", [])
@@ -169,8 +170,6 @@ class AccessService:
                         out.add(fdef.api_name)
                         break
                 elif read.object.api_name in snap.objects:
-                    from tessera.auth.permissions import permissions_for
-
                     other = permissions_for(actor, snap).object(read.object.api_name)
                     if other.field_level(read.field.api_name) == "hidden":
                         out.add(fdef.api_name)
@@ -241,8 +240,7 @@ def not_found(obj: ObjectDef, record_id: int) -> NotFound:
 
 
 def _actor_key(actor: Actor) -> Any:
-    return (actor.is_admin, tuple(getattr(actor, "roles", ()) or ()), tuple(getattr(actor, "team_ids", ()) or ()),
-            getattr(actor, "verified_at", None))
+    return (actor.is_admin, actor.roles, actor.team_ids, actor.team_names, actor.verified_at, id(actor.grants))
 
 
 def _expression(fdef: FieldDef) -> str:

@@ -125,12 +125,15 @@ class ViewService:
 
     def columns(self, actor: Actor, obj: ObjectDef, wanted: list[str]) -> list[FieldDef]:
         """The columns shown: those asked for that the user may see, else the first eight."""
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
-            hidden = self.runtime.access.object(actor, snap, obj).hidden
-        visible = [f for f in obj.fields if f.api_name not in hidden and f.type not in ("json", "rich_text")]
+        visible = [f for f in self.visible(actor, obj) if f.type not in ("json", "rich_text")]
         chosen = [f for name in wanted if (f := obj.field(name)) is not None and f in visible]
         return chosen or visible[:8]
+
+    def visible(self, actor: Actor, obj: ObjectDef) -> list[FieldDef]:
+        """The fields of an object the user may see (to filter, sort and show)."""
+        with self.runtime.read() as conn:
+            hidden = self.runtime.access.object(actor, self.runtime.snapshot(conn), obj).hidden
+        return [f for f in obj.fields if f.api_name not in hidden]
 
     def page(self, actor: Actor, object_name: str, query: ListQuery) -> dict[str, Any]:
         with self.runtime.read() as conn:
@@ -140,7 +143,7 @@ class ViewService:
             actor, object_name, fields=[c.api_name for c in columns], sort=query.sort, limit=query.limit,
             cursor=query.cursor, filter=query.filter(obj))
         return {"object": obj, "columns": columns, "records": result["data"], "next_cursor": result["next_cursor"],
-                "filter": query.filter(obj)}
+                "filter": query.filter(obj), "fields": self.visible(actor, obj)}
 
     def export_csv(self, actor: Actor, object_name: str, query: ListQuery) -> Iterator[str]:
         """The whole view as CSV, page by page (the first page is read before streaming, so

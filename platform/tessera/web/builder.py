@@ -9,10 +9,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from markupsafe import escape
 
 from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, TesseraError
+from tessera.forms.html import FormUrls
 from tessera.meta.fieldtypes import field_types
 from tessera.runtime.platform import Runtime
 from tessera.web.pages import render
@@ -155,6 +157,23 @@ def designer(object: str, request: Request, me: Actor = Depends(deps.builder),
     form = rt.forms.design(me, object, request.query_params.get("form"))
     labels = {f["api_name"]: f["label"] for f in doc["fields"]}
     return render(request, "builder/designer.html", me=me, doc=doc, form=form, labels=labels)
+
+
+@router.get("/objects/{object}/preview", response_class=HTMLResponse)
+def preview(object: str, request: Request, me: Actor = Depends(deps.builder),
+            rt: Runtime = Depends(deps.runtime)) -> Any:
+    """The new-record form as a user with one role sees it (the form chosen for the role,
+    its hidden fields left out, its read-only ones locked)."""
+    role = request.query_params.get("role") or ""
+    viewer = rt.users.roles.acting_as(me, role) if role else me
+    with rt.read() as conn:
+        obj = rt.snapshot(conn).object(object)
+    try:
+        form = rt.forms.render(viewer, object, urls=FormUrls(submit="#", state=f"/app/{object}/form-state"))
+    except TesseraError as error:
+        form = f'<p class="field-error">{escape(error.detail)}</p>'
+    roles = [r["api_name"] for r in rt.users.roles.list(rt.snapshot)]
+    return render(request, "builder/preview.html", me=me, obj=obj, form_html=form, roles=roles, role=role)
 
 
 @router.post("/objects/{object}/form", response_class=HTMLResponse)

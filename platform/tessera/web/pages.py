@@ -139,7 +139,7 @@ def board(object: str, request: Request, me: Actor = Depends(deps.actor),
     query = _view_query(request, rt.views.saved(me, object))[0]
     with rt.read() as conn:
         obj = rt.snapshot(conn).object(object)
-    selects = [f for f in obj.fields if f.type == "select"]
+    selects = [f for f in rt.views.visible(me, obj) if f.type == "select"]
     group = request.query_params.get("group_by") or (selects[0].api_name if selects else "")
     board = rt.views.kanban(me, object, group, query)
     return render(request, "app/board.html", me=me, board=board, selects=selects, current_object=obj,
