@@ -13,8 +13,11 @@ from tessera.data.engine import make_engine
 
 
 def _tessera(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
+    # Only this test's accounts: `make test` exports a TESSERA_ADMIN_EMAIL that every command
+    # would otherwise create first.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_ADMIN_")}
     return subprocess.run([sys.executable, "-m", "tessera.cli", *args],
-                          env={**os.environ, "TESSERA_DATABASE_URL": db_url}, capture_output=True, text=True,
+                          env={**env, "TESSERA_DATABASE_URL": db_url}, capture_output=True, text=True,
                           timeout=120)
 
 
