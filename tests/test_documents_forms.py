@@ -7,17 +7,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def forms_routes(client: Any) -> None:
-    """The form endpoints, until the app includes their router itself."""
-    from tessera.api import forms
-
-    if not any(getattr(r, "path", "").startswith("/api/v1/forms/") for r in client.app.routes):
-        client.app.include_router(forms.router, prefix="/api/v1")
-
 ACCOUNT = {"api_name": "account", "label": "Account", "name_field": "name", "fields": [
     {"api_name": "name", "label": "Name", "type": "text", "required": True},
     {"api_name": "tier", "label": "Tier", "type": "select", "options": [{"value": "gold"}, {"value": "silver"}]},

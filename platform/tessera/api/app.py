@@ -19,6 +19,7 @@ from tessera.api import (
     openapi,
     problems,
     records,
+    reports,
     roles,
     teams,
     users,
@@ -35,7 +36,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     for router in (auth.router, meta.router, records.router, attachments.router, formula.router, jobs.router,
-                   users.router, teams.router, roles.router, me.router, audit.router, forms.router):
+                   users.router, teams.router, roles.router, me.router, audit.router, forms.router,
+                   reports.router):
         app.include_router(router, prefix="/api/v1")
 
     cache: dict[str, Any] = {}

@@ -475,9 +475,21 @@ def _locate(doc: Any, path: str) -> tuple[Any, Any]:
 
 
 # Kinds whose engines come later: stored, versioned and in the graph already.
-for _name, _label, _prefix in (("flows", "Flow", "flw"), ("rules", "Rule", "rul"), ("reports", "Report", "rpt"),
+for _name, _label, _prefix in (("flows", "Flow", "flw"), ("rules", "Rule", "rul"),
                                ("dashboards", "Dashboard", "dsh")):
     register_kind(DocumentKind(_name, _label, _prefix, provisional_schema(_name, _label), check=_object_exists))
+
+
+def _report_kind() -> DocumentKind:
+    """Reports: their schema and metadata check come from the report engine (runtime/reports.py)."""
+    from tessera.meta.documents import base_schema
+    from tessera.runtime.reports import report_problems
+
+    return register_kind(DocumentKind("reports", "Report", "rpt", lambda: base_schema("reports"),
+                                      check=report_problems))
+
+
+_report_kind()
 
 __all__ = [
     "FIELD_VIA", "FORMULA_VIA", "LINK_VIA", "OBJECT_VIA", "DocumentFormula", "DocumentKind", "DocumentService",

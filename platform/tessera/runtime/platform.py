@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from tessera.runtime.jobs import JobService
     from tessera.runtime.metadata import MetadataService
     from tessera.runtime.records import RecordService
+    from tessera.runtime.reports import ReportService
     from tessera.runtime.stored import StoredFormulas
     from tessera.runtime.views import ViewService
 
@@ -172,3 +173,10 @@ class Runtime:
     def forms(self) -> FormService:
         """Forms of records: chosen per user and record, rendered, checked and submitted."""
         return self.documents.forms
+
+    @cached_property
+    def reports(self) -> ReportService:
+        """Reports run as the caller, drilled into and exported (runtime/reports.py)."""
+        from tessera.runtime.reports import ReportService
+
+        return ReportService(self)

@@ -1,0 +1,33 @@
+"""The report engine: report documents (kind `reports`) checked against the metadata and
+compiled to one SQL statement each — groupings, date buckets, measures, formulas over
+aggregates, subtotals, totals, sort and top-N, all computed in the database.
+
+    p = plan(doc, obj, schema, visible)                        # or ReportError(problems)
+    query = compile_report(p, "postgresql", table_for, ctx, column_for, where=[row_scope])
+    rows = conn.execute(query.statement)                       # one row per group and level
+    drill_filter(p, {"owner": 7, "close_quarter": "2024-Q2"})  # → a record-list filter
+
+Pure (layer 4 over 1): it uses tessera.meta and tessera.formula only; tables, compilers
+and the caller's row scope come in as arguments.
+"""
+
+from __future__ import annotations
+
+from tessera.reports.compiler import LEVEL, ReportQuery, compile_report, grouping_sets, level_of
+from tessera.reports.definition import (
+    BUCKETS,
+    FUNCTIONS,
+    Aggregate,
+    Grouping,
+    Measure,
+    Plan,
+    Problem,
+    ReportError,
+    plan,
+)
+from tessera.reports.drill import drill_filter
+
+__all__ = [
+    "BUCKETS", "FUNCTIONS", "LEVEL", "Aggregate", "Grouping", "Measure", "Plan", "Problem", "ReportError",
+    "ReportQuery", "compile_report", "drill_filter", "grouping_sets", "level_of", "plan",
+]
