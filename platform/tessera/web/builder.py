@@ -20,9 +20,6 @@ from tessera.runtime.platform import Runtime
 from tessera.web.pages import render
 
 router = APIRouter(prefix="/builder", include_in_schema=False)
-#: The properties a field's form offers, beyond label, name and type.
-FIELD_FORM = ("required", "unique", "indexed", "help_text", "options", "target", "related_name", "expression",
-              "store", "scale", "default")
 
 
 def api_name(label: str) -> str:
