@@ -30,6 +30,15 @@ def _credentials(body: Any) -> tuple[str, str]:
     return body["email"], body["password"]
 
 
+def set_session_cookie(response: Response, request: Request, secret_key: str, session_secret: str) -> None:
+    """The signed session cookie of a sign-in: HttpOnly, SameSite=Lax, Secure unless the
+    site is plain http on this machine."""
+    response.set_cookie(
+        sessions.COOKIE, sessions.sign_cookie(secret_key, session_secret),
+        max_age=int(sessions.LIFETIME.total_seconds()), httponly=True, samesite="lax", path="/",
+        secure=not (request.url.scheme == "http" and request.url.hostname in _LOCAL_HOSTS))
+
+
 def _throttled(sign_in: Callable[[], Any]) -> Any:
     """Run a sign-in; too many failures answer 429 with Retry-After."""
     try:
@@ -67,10 +76,7 @@ def start_session(request: Request, body: Any = Depends(deps.json_body),
         response = JSONResponse({"csrf_token": started["csrf_token"],
                                  "expires_at": expires.isoformat().replace("+00:00", "Z"),
                                  "user": runtime.users.accounts.get(started["user_id"])})
-        response.set_cookie(
-            sessions.COOKIE, sessions.sign_cookie(runtime.settings.secret_key, started["secret"]),
-            max_age=int(sessions.LIFETIME.total_seconds()), httponly=True, samesite="lax", path="/",
-            secure=not (request.url.scheme == "http" and request.url.hostname in _LOCAL_HOSTS))
+        set_session_cookie(response, request, runtime.settings.secret_key, started["secret"])
         return response
 
     return _throttled(sign_in)

@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from tessera.auth.actor import Actor
 from tessera.auth.permissions import permissions_for
 from tessera.data.tables import team_members
-from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from tessera.errors import FieldProblem, Forbidden, InvalidInput
 from tessera.formula import FormulaError, reads
-from tessera.meta.model import FieldDef, ObjectDef
+from tessera.meta.model import ObjectDef
 from tessera.runtime.catalog import Snapshot
-from tessera.runtime.formulas import formula_problem
+from tessera.runtime.formulas import expression_of, formula_problem
 
 if TYPE_CHECKING:
     from tessera.formula import EvalContext
@@ -87,13 +87,6 @@ class ObjectAccess:
                 parts.append(table.c.owner == me)
         parts += [condition(text) for text in self._rules(operation)]
         return sa.or_(*parts) if parts else sa.false()
-
-    def refuse_hidden(self, names: list[str], what: str) -> None:
-        """Hidden fields named in a request are refused as if they did not exist."""
-        unknown = [n for n in names if n in self.hidden]
-        if unknown:
-            raise InvalidInput(f"Unknown fields: {', '.join(unknown)}.",
-                               [FieldProblem(what, f"{n!r} is not a field of {self.obj.label}") for n in unknown])
 
     def refuse_unwritable(self, names: list[str]) -> None:
         """Writes to fields the user may not change: 403, naming them."""
@@ -159,7 +152,7 @@ class AccessService:
             if not fdef.computed or fdef.api_name in hidden:
                 continue
             try:
-                checked = formulas.checked(snap, obj, _expression(fdef))
+                checked = formulas.checked(snap, obj, expression_of(fdef))
             except FormulaError:
                 continue
             for read in reads(checked):
@@ -228,22 +221,6 @@ class AccessService:
             return self.runtime.formulas.filter_clause(snap, obj, text, dialect, ctx)
         return compile_rule
 
-    def readable(self, actor: Actor, snap: Snapshot, obj: ObjectDef, dialect: str,
-                 ctx: EvalContext | None, operation: str = "read") -> Any | None:
-        """The WHERE clause of the records of `obj` the user may `operation`."""
-        access = self.object(actor, snap, obj)
-        return access.where(operation, snap.table(obj), self.condition(snap, obj, dialect, ctx))
-
-
-def not_found(obj: ObjectDef, record_id: int) -> NotFound:
-    return NotFound(f"There is no {obj.label} record with id {record_id}.")
-
 
 def _actor_key(actor: Actor) -> Any:
     return (actor.is_admin, actor.roles, actor.team_ids, actor.team_names, actor.verified_at, id(actor.grants))
-
-
-def _expression(fdef: FieldDef) -> str:
-    from tessera.runtime.formulas import expression_of
-
-    return expression_of(fdef)

@@ -68,8 +68,8 @@ class JobContext:
         if message is not None:
             values["message"] = message[:500]
         with self.service.runtime.write() as conn:
-            conn.execute(sa.update(jobs).where(jobs.c.id == self.id).values(values))
-            stop = conn.execute(sa.select(jobs.c.cancel_requested).where(jobs.c.id == self.id)).scalar_one()
+            stop = conn.execute(sa.update(jobs).where(jobs.c.id == self.id).values(values)
+                                .returning(jobs.c.cancel_requested)).scalar_one()
         if stop:
             raise JobCancelled()
 
@@ -204,7 +204,7 @@ class JobService:
             query = query.where(jobs.c.kind == kind)
         if before:
             query = query.where(jobs.c.id < before)
-        if not (actor.is_admin or getattr(actor, "is_builder", False)):
+        if not (actor.is_admin or actor.is_builder):
             query = query.where(jobs.c.created_by == actor.user_id)
         with self.runtime.read() as conn:
             self.runtime.snapshot(conn)
@@ -275,7 +275,7 @@ class InProcessWorker(threading.Thread):
 
 
 def _may_see(actor: Actor, row: Any) -> bool:
-    return bool(actor.is_admin or getattr(actor, "is_builder", False) or row["created_by"] == actor.user_id)
+    return actor.is_admin or actor.is_builder or row["created_by"] == actor.user_id
 
 
 def _out(row: Any) -> dict[str, Any]:

@@ -69,7 +69,7 @@ class RecordService:
             if filter:
                 self.runtime.access.filter_reads_hidden(access, snap, filter)
             wanted = [f for f in obj.fields if not f.stored and (f in shown or f.api_name in sorted_by)]
-            ctx = formulas.context(conn, snap, actor) if filter or wanted or access.sharing else None
+            ctx = formulas.context(conn, snap, actor) if filter or wanted else None
             computed = {f.api_name: column for f, column in
                         zip(wanted, formulas.computed_columns(snap, obj, wanted, dialect, ctx), strict=True)}
             keys = _sort_keys(obj, table, sort, computed, dialect)
@@ -77,7 +77,7 @@ class RecordService:
             live = table.c.deleted_at.is_not(None) if trash else table.c.deleted_at.is_(None)
             if filter:
                 live = sa.and_(live, formulas.filter_clause(snap, obj, filter, dialect, ctx))
-            allowed = access.where("read", table, self.runtime.access.condition(snap, obj, dialect, ctx))
+            allowed = self._allowed(conn, snap, obj, actor, "read")
             if allowed is not None:
                 live = sa.and_(live, allowed)
             # Sort columns are selected even when `fields` leaves them out: the cursor needs them.

@@ -29,6 +29,7 @@ from tessera.errors import FieldProblem, InvalidInput
 from tessera.formula import Checked, FormulaError, Step, compile_store, reads
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.catalog import Snapshot
+from tessera.runtime.formulas import expression_of
 from tessera.runtime.jobs import JobContext, job_kind
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ class StoredIndex:
         depends: dict[str, set[str]] = {}
 
         def check(o: ObjectDef, f: FieldDef) -> Checked:
-            return service.runtime.formulas.checked(snap, o, _expression(f))
+            return service.runtime.formulas.checked(snap, o, expression_of(f))
 
         for obj, fdef in stored:
             try:
@@ -170,7 +171,7 @@ class StoredIndex:
         if found is None:
             snap, formulas = self.snap, self._service.runtime.formulas
             table = snap.table(obj)
-            checked = formulas.checked(snap, obj, _expression(fdef))
+            checked = formulas.checked(snap, obj, expression_of(fdef))
             value = compile_store(checked, conn.dialect.name, formulas.table_for(snap), table.c[fdef.column].type,
                                   None, formulas.column_for(snap, conn.dialect.name, None))
             found = self._updates[key] = sa.update(table).values({fdef.column: value})
@@ -397,12 +398,6 @@ class StoredFormulas:
                 ctx.progress(done, total, f"{obj.label}: {fdef.label}")
         ctx.progress(done, total, "done", force=True)
         return {"fields": [f"{o.api_name}.{f.api_name}" for o, f in targets], "records": done}
-
-
-def _expression(fdef: FieldDef) -> str:
-    from tessera.runtime.formulas import expression_of
-
-    return expression_of(fdef)
 
 
 def _member(column: Any, ids: Any) -> Any:

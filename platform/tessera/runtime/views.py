@@ -123,9 +123,10 @@ class ViewService:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
 
-    def columns(self, actor: Actor, obj: ObjectDef, wanted: list[str]) -> list[FieldDef]:
+    def columns(self, actor: Actor, obj: ObjectDef, wanted: list[str],
+                visible: list[FieldDef] | None = None) -> list[FieldDef]:
         """The columns shown: those asked for that the user may see, else the first eight."""
-        visible = [f for f in self.visible(actor, obj) if f.type not in ("json", "rich_text")]
+        visible = [f for f in (visible or self.visible(actor, obj)) if f.type not in ("json", "rich_text")]
         chosen = [f for name in wanted if (f := obj.field(name)) is not None and f in visible]
         return chosen or visible[:8]
 
@@ -138,12 +139,13 @@ class ViewService:
     def page(self, actor: Actor, object_name: str, query: ListQuery) -> dict[str, Any]:
         with self.runtime.read() as conn:
             obj = self.runtime.snapshot(conn).object(object_name)
-        columns = self.columns(actor, obj, query.columns)
+        fields = self.visible(actor, obj)
+        columns = self.columns(actor, obj, query.columns, fields)
         result = self.runtime.records.list(
             actor, object_name, fields=[c.api_name for c in columns], sort=query.sort, limit=query.limit,
             cursor=query.cursor, filter=query.filter(obj))
         return {"object": obj, "columns": columns, "records": result["data"], "next_cursor": result["next_cursor"],
-                "filter": query.filter(obj), "fields": self.visible(actor, obj)}
+                "filter": query.filter(obj), "fields": fields}
 
     def export_csv(self, actor: Actor, object_name: str, query: ListQuery) -> Iterator[str]:
         """The whole view as CSV, page by page (the first page is read before streaming, so
@@ -244,7 +246,7 @@ class ViewService:
         name = name.strip()
         if not name or len(name) > 120:
             raise InvalidInput("Name the view.", [FieldProblem("name", "must be 1 to 120 characters")])
-        if shared and not (actor.is_admin or getattr(actor, "is_builder", False)):
+        if shared and not (actor.is_admin or actor.is_builder):
             raise Forbidden("Only builders and admins share views with everyone.")
         self.page(actor, object_name, ListQuery(columns=query.columns, sort=query.sort, conditions=query.conditions,
                                                 formula=query.formula, limit=1))

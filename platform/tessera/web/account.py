@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tessera.api import deps
+from tessera.api.auth import set_session_cookie
 from tessera.auth import sessions
 from tessera.auth.actor import Actor
 from tessera.errors import TesseraError
@@ -14,7 +15,6 @@ from tessera.runtime.platform import Runtime
 from tessera.web.templates import templates
 
 router = APIRouter(include_in_schema=False)
-_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
 def _safe_next(target: str | None) -> str:
@@ -50,10 +50,7 @@ async def login(request: Request, rt: Runtime = Depends(deps.runtime)) -> Respon
             page.headers.update(headers)
         return page
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        sessions.COOKIE, sessions.sign_cookie(rt.settings.secret_key, started["secret"]),
-        max_age=int(sessions.LIFETIME.total_seconds()), httponly=True, samesite="lax", path="/",
-        secure=not (request.url.scheme == "http" and request.url.hostname in _LOCAL_HOSTS))
+    set_session_cookie(response, request, rt.settings.secret_key, started["secret"])
     return response
 
 
