@@ -147,3 +147,35 @@ def api(client: Any) -> Api:
     response = client.post("/api/v1/auth/token", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
     assert response.status_code == 200, response.text
     return Api(client, response.json()["access_token"])
+
+
+class MailCatcher:
+    """A real SMTP server's mailbox (aiosmtpd): what Tessera sent lands in `inbox`."""
+
+    def __init__(self) -> None:
+        self.inbox: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes
+
+        self.inbox.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[str, MailCatcher]]:
+    """(smtp_url, catcher): a mail server on localhost collecting what is sent."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    catcher = MailCatcher()
+    controller = Controller(catcher, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield f"smtp://127.0.0.1:{port}", catcher
+    finally:
+        controller.stop()

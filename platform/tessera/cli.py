@@ -1,8 +1,9 @@
-"""The `tessera` command: serve, worker, db upgrade, user create/disable/enable, jobs, formula recompute."""
+"""The `tessera` command: serve, worker, scheduler, db upgrade, user create/disable/enable, jobs, formula recompute."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import sys
@@ -115,6 +116,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    runtime = _runtime()
+    if args.once:
+        runtime.scheduler.drain()
+        print("background work done")
+        return 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    mode = "waking Celery workers" if runtime.settings.redis_url else "running the work itself"
+    print(f"tessera scheduler: events, timers and deliveries ({mode}); Ctrl-C stops", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        runtime.scheduler.run_forever(stop)
+    return 0
+
+
 def _runtime() -> Runtime:
     from tessera.runtime.platform import Runtime
 
@@ -207,6 +226,10 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=2)
     worker.add_argument("--loglevel", default="INFO")
     worker.set_defaults(run=cmd_worker)
+    scheduler = sub.add_parser("scheduler", help="move events, timers (approvals' due times, waits, SLA "
+                               "clocks) and outgoing mail along; with Redis, wakes Celery workers to do it")
+    scheduler.add_argument("--once", action="store_true", help="do what is due now and stop")
+    scheduler.set_defaults(run=cmd_scheduler)
     jobs = sub.add_parser("jobs", help="background jobs").add_subparsers(dest="jobs_command", required=True)
     listing = jobs.add_parser("list", help="the newest jobs")
     listing.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "cancelled"])

@@ -82,3 +82,12 @@ class Forbidden(TesseraError):
     status = 403
     title = "Forbidden"
     type_slug = "forbidden"
+
+
+def formula_problem(path: str, error: Exception) -> FieldProblem:
+    """A formula's error (tessera.formula.FormulaError) as the problem of a document's field,
+    with where in the formula it is."""
+    first = error.errors[0] if getattr(error, "errors", None) else error  # type: ignore[attr-defined]
+    detail = first.to_dict() if hasattr(first, "to_dict") else {}
+    return FieldProblem(path, first.render() if hasattr(first, "render") else str(first), "formula",
+                        detail={"formula": {k: v for k, v in detail.items() if k != "message"}})

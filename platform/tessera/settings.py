@@ -33,6 +33,15 @@ class Settings:
     max_upload_bytes: int = 25 * 1024 * 1024
     host: str = "127.0.0.1"
     port: int = 8000
+    #: Where e-mail goes (smtp://host:port); unset, messages are kept as "held", unsent.
+    smtp_url: str | None = None
+    mail_from: str = "tessera@localhost"
+    #: The address links in e-mail point to (approve from a message).
+    base_url: str | None = None
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def url(self) -> URL:
@@ -80,6 +89,18 @@ class Settings:
             if not raw.isdigit() or not 0 < int(raw) < 65536:
                 raise SettingsError(f"TESSERA_PORT={raw!r} is not a port number (1-65535)")
             values["port"] = int(raw)
+        if (raw := env.get("TESSERA_SMTP_URL")):
+            if not raw.startswith(("smtp://", "smtps://")) or ":" not in raw[7:]:
+                raise SettingsError(f"TESSERA_SMTP_URL={raw!r} is not a mail server; expected smtp://host:port")
+            values["smtp_url"] = raw
+        if (raw := env.get("TESSERA_MAIL_FROM")):
+            if "@" not in raw:
+                raise SettingsError(f"TESSERA_MAIL_FROM={raw!r} is not an e-mail address")
+            values["mail_from"] = raw
+        if (raw := env.get("TESSERA_BASE_URL")):
+            if not raw.startswith(("http://", "https://")):
+                raise SettingsError(f"TESSERA_BASE_URL={raw!r} is not a web address; expected https://host")
+            values["base_url"] = raw
         return cls(**values)  # type: ignore[arg-type]
 
 

@@ -43,3 +43,23 @@ def revoke_token(token_id: TokenId, who: Actor = Depends(deps.confirmed_actor),
                  rt: Runtime = Depends(deps.runtime)) -> Response:
     rt.users.tokens.revoke(who, token_id)
     return Response(status_code=204)
+
+
+@router.get("/notifications")
+def my_notifications(unread: bool = False, limit: int = 50, who: Actor = Depends(deps.actor),
+                     rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+    """The bell: the newest notifications and how many are unread."""
+    return rt.notifications.list(who, unread=unread, limit=limit)
+
+
+@router.post("/notifications/read", status_code=204)
+def read_all_notifications(who: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> Response:
+    rt.notifications.mark_read(who)
+    return Response(status_code=204)
+
+
+@router.post("/notifications/{notification_id}/read", status_code=204)
+def read_notification(notification_id: TokenId, who: Actor = Depends(deps.actor),
+                      rt: Runtime = Depends(deps.runtime)) -> Response:
+    rt.notifications.mark_read(who, notification_id)
+    return Response(status_code=204)

@@ -270,3 +270,48 @@ saved_views = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index("ix_tessera_saved_views_object", "object_uid", "owner_id"),
 )
+
+timers = sa.Table(
+    "tessera_timers", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("kind", sa.String(60), nullable=False),
+    # Who scheduled it and what for ("flow:12:step:approve:due"): scheduling the same key
+    # again moves the timer, so retried work never leaves two behind.
+    sa.Column("key", sa.String(200), nullable=False, unique=True),
+    sa.Column("due_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("params", json_column(), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+deliveries = sa.Table(
+    "tessera_deliveries", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    # "email" or "webhook": messages leaving the platform, sent after their cause commits.
+    sa.Column("channel", sa.String(20), nullable=False),
+    # The cause's idempotency key: the same action run twice queues one message.
+    sa.Column("key", sa.String(200), nullable=False, unique=True),
+    sa.Column("payload", json_column(), nullable=False),
+    # queued → sending → sent | failed (held: no mail server configured)
+    sa.Column("status", sa.String(10), nullable=False, server_default="queued"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("available_at", UtcDateTime, nullable=False),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_tessera_deliveries_pending", "status", "available_at"),
+)
+
+notifications = sa.Table(
+    "tessera_notifications", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("tessera_users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False, unique=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text, nullable=False, server_default=""),
+    sa.Column("link", sa.String(500)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("read_at", UtcDateTime),
+    sa.Index("ix_tessera_notifications_user", "user_id", "id"),
+)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
 from tessera.data.tables import users
-from tessera.errors import FieldProblem, InvalidInput
+from tessera.errors import FieldProblem, InvalidInput, formula_problem
 from tessera.formula import (
     USER_OBJECT,
     Checked,
@@ -66,12 +66,6 @@ def expression_of(field: FieldDef) -> str:
         return RollupField.expression_of(dict(field.props))
     return str(field.props.get("expression", ""))
 
-
-def formula_problem(path: str, error: FormulaError) -> FieldProblem:
-    first = error.errors[0] if getattr(error, "errors", None) else error
-    detail = first.to_dict() if hasattr(first, "to_dict") else {}
-    return FieldProblem(path, first.render() if hasattr(first, "render") else str(first), "formula",
-                        detail={"formula": {k: v for k, v in detail.items() if k != "message"}})
 
 
 class FormulaService:

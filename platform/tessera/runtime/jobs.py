@@ -127,6 +127,13 @@ class JobService:
             worker.stop()
             worker.join(timeout=30)
 
+    def wake_running(self) -> None:
+        """Wake this process's worker if it runs (a service, not a script or a test)."""
+        with self._lock:
+            worker = self._worker
+        if worker is not None and worker.is_alive():
+            worker.wake()
+
     def in_process(self) -> InProcessWorker:
         with self._lock:
             if self._worker is None or not self._worker.is_alive():
@@ -240,9 +247,10 @@ class JobService:
 
 
 class InProcessWorker(threading.Thread):
-    """Runs queued jobs one at a time in this process (the embedded default)."""
+    """Runs queued jobs one at a time in this process (the embedded default), and between
+    jobs the scheduler's background work (events, timers, deliveries)."""
 
-    IDLE_POLL = 2.0
+    IDLE_POLL = 1.0
 
     def __init__(self, service: JobService) -> None:
         super().__init__(name="tessera-jobs", daemon=True)
@@ -268,6 +276,9 @@ class InProcessWorker(threading.Thread):
                 job_id = self.service.next_queued()
                 if job_id is not None:
                     self.service.run(job_id)
+                    continue
+                # No job waiting: move events, timers and deliveries along.
+                if self.service.runtime.scheduler.tick():
                     continue
             except Exception:  # e.g. the database restarting; try again shortly
                 log.exception("the job worker hit an error")

@@ -26,20 +26,29 @@ if TYPE_CHECKING:
     from tessera.auth.users import UserService
     from tessera.data.files import AttachmentStore
     from tessera.runtime.access import AccessService
+    from tessera.runtime.actions import ActionRunner
+    from tessera.runtime.dashboards import DashboardService
+    from tessera.runtime.deliveries import DeliveryService
     from tessera.runtime.documents import DocumentService
+    from tessera.runtime.events import EventBus
     from tessera.runtime.forms import FormService
     from tessera.runtime.formulas import FormulaService
     from tessera.runtime.jobs import JobService
     from tessera.runtime.metadata import MetadataService
+    from tessera.runtime.notifications import NotificationService
     from tessera.runtime.records import RecordService
     from tessera.runtime.reports import ReportService
+    from tessera.runtime.scheduler import Scheduler
     from tessera.runtime.stored import StoredFormulas
+    from tessera.runtime.timers import TimerService
     from tessera.runtime.views import ViewService
 
 
 #: The transaction the current request or job is reading in, and each open transaction's
 #: snapshot (metadata read once per transaction).
 _open: ContextVar[Connection | None] = ContextVar("tessera_open_transaction", default=None)
+#: The write transaction open in this context: writes made inside it join it.
+_writing: ContextVar[Connection | None] = ContextVar("tessera_write_transaction", default=None)
 _snapshots: weakref.WeakKeyDictionary[Connection, Snapshot] = weakref.WeakKeyDictionary()
 
 
@@ -54,6 +63,8 @@ class Runtime:
         self.hooks.add("validate", self.formulas.check_rules)
         self.hooks.add("validate", self.access.check_references)
         self.hooks.add("after_write", self.stored_formulas.after_write)
+        # A committed write has an event waiting in the outbox: have a worker look.
+        self.hooks.add("after_commit", lambda _batch: self.scheduler.wake())
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -73,12 +84,22 @@ class Runtime:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
+        """A write transaction. Writes made while one is open in this context (a record saved
+        by an action of a flow step) join it: one unit that commits or rolls back whole."""
+        outer = _writing.get()
+        if outer is not None:
+            yield outer
+            return
         with write_transaction(self.engine) as conn:
-            token = _open.set(conn)
+            tokens = _open.set(conn), _writing.set(conn)
             try:
                 yield conn
             finally:
-                _open.reset(token)
+                _writing.reset(tokens[1])
+                _open.reset(tokens[0])
+
+    #: Event handlers and timers name it so: what they write joins their transaction.
+    joined = write
 
     def snapshot(self, conn: Connection) -> Snapshot:
         """The metadata to work from in this transaction.
@@ -180,3 +201,50 @@ class Runtime:
         from tessera.runtime.reports import ReportService
 
         return ReportService(self)
+
+    @cached_property
+    def dashboards(self) -> DashboardService:
+        """Dashboards: every widget's report run as the caller, shaped for its chart
+        (runtime/dashboards.py)."""
+        from tessera.runtime.dashboards import DashboardService
+
+        return DashboardService(self)
+
+    @cached_property
+    def events(self) -> EventBus:
+        """Events read from the outbox and handed to subscribers (runtime/events.py)."""
+        from tessera.runtime.events import EventBus
+
+        return EventBus(self)
+
+    @cached_property
+    def timers(self) -> TimerService:
+        from tessera.runtime.timers import TimerService
+
+        return TimerService(self)
+
+    @cached_property
+    def deliveries(self) -> DeliveryService:
+        """E-mail and webhook calls, sent after their cause commits."""
+        from tessera.runtime.deliveries import DeliveryService
+
+        return DeliveryService(self)
+
+    @cached_property
+    def notifications(self) -> NotificationService:
+        from tessera.runtime.notifications import NotificationService
+
+        return NotificationService(self)
+
+    @cached_property
+    def scheduler(self) -> Scheduler:
+        from tessera.runtime.scheduler import Scheduler
+
+        return Scheduler(self)
+
+    @cached_property
+    def actions(self) -> ActionRunner:
+        """Runs flows' and rules' actions (tessera.actions) with what they need."""
+        from tessera.runtime.actions import ActionRunner
+
+        return ActionRunner(self)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor, acting
 from tessera.data import history, outbox
+from tessera.data.engine import after_commit
 from tessera.data.metastore import now
 from tessera.data.paging import SortKey, after, decode_cursor, encode_cursor, order_by
 from tessera.data.tables import trash_links, users
@@ -284,7 +285,7 @@ class RecordService:
                 access.refuse_unwritable(sorted({k for item in items if isinstance(item, dict) for k in item}))
             batch = self.pipeline.create(conn, actor, snap, obj, items, bulk=bulk)
             out = self._echo(batch, access.hidden) if echo else []
-        self.pipeline.after_commit(batch)
+            after_commit(conn, lambda: self.pipeline.after_commit(batch))
         return out
 
     def create_many(self, actor: Actor, object_name: str, items: list[Any]) -> int:
@@ -330,7 +331,7 @@ class RecordService:
                 access.refuse_unwritable([k for k in data if k not in ("id", "version")])
             batch = self.pipeline.update(conn, actor, snap, obj, record_id, data, expected_version)
             record = self._get(conn, snap, obj, record_id, actor=actor)
-        self.pipeline.after_commit(batch)
+            after_commit(conn, lambda: self.pipeline.after_commit(batch))
         return record
 
     def delete(self, actor: Actor, object_name: str, record_id: int,

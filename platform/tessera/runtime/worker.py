@@ -21,6 +21,7 @@ from tessera.settings import Settings
 
 log = logging.getLogger("tessera.worker")
 RUN_JOB = "tessera.run_job"
+TICK = "tessera.tick"
 _apps: dict[str, Celery] = {}
 _lock = threading.Lock()
 _runtime: Runtime | None = None
@@ -56,6 +57,13 @@ def _make(redis_url: str) -> Celery:
     def run_job(job_id: int) -> None:
         worker_runtime().jobs.run(int(job_id))
 
+    @app.task(name=TICK, ignore_result=True)
+    def tick() -> None:
+        # Work is claimed with row locks, so ticks on several workers share it.
+        rt = worker_runtime()
+        while rt.scheduler.tick():
+            pass
+
     return app
 
 
@@ -71,6 +79,11 @@ def worker_runtime() -> Runtime:
 def send(settings: Settings, job_id: int) -> None:
     assert settings.redis_url
     celery_app(settings.redis_url).send_task(RUN_JOB, args=[job_id], queue=queue_name(settings.database_url))
+
+
+def send_tick(settings: Settings) -> None:
+    assert settings.redis_url
+    celery_app(settings.redis_url).send_task(TICK, queue=queue_name(settings.database_url))
 
 
 @worker_ready.connect

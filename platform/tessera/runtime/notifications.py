@@ -1,0 +1,63 @@
+"""In-app notifications: the bell and its list. Written by actions and engines in their
+transaction, keyed by their cause so a retried step notifies once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tessera.auth.actor import Actor
+from tessera.data.engine import is_sqlite
+from tessera.data.tables import notifications
+from tessera.errors import NotFound
+
+if TYPE_CHECKING:
+    from tessera.runtime.platform import Runtime
+
+
+class NotificationService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def add(self, conn: Connection, user_id: int, key: str, title: str, body: str = "",
+            link: str | None = None) -> None:
+        if is_sqlite(conn):
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+        conn.execute(insert(notifications).values(
+            user_id=user_id, key=key[:200], title=title[:300], body=body, link=link, created_at=datetime.now(UTC),
+        ).on_conflict_do_nothing(index_elements=["key"]))
+
+    def list(self, actor: Actor, *, unread: bool = False, limit: int = 50) -> dict[str, Any]:
+        mine = notifications.c.user_id == actor.user_id
+        query = sa.select(notifications).where(mine).order_by(notifications.c.id.desc()).limit(max(1, min(limit, 200)))
+        if unread:
+            query = query.where(notifications.c.read_at.is_(None))
+        with self.runtime.read() as conn:
+            self.runtime.snapshot(conn)
+            rows = conn.execute(query).mappings().all()
+            count = conn.execute(sa.select(sa.func.count()).select_from(notifications)
+                                 .where(mine, notifications.c.read_at.is_(None))).scalar_one()
+        return {"unread": int(count), "items": [_out(r) for r in rows]}
+
+    def mark_read(self, actor: Actor, notification_id: int | None = None) -> None:
+        """Mark one notification (or, with None, all of them) read."""
+        where = [notifications.c.user_id == actor.user_id, notifications.c.read_at.is_(None)]
+        if notification_id is not None:
+            where.append(notifications.c.id == notification_id)
+        with self.runtime.write() as conn:
+            self.runtime.snapshot(conn)
+            if notification_id is not None and conn.execute(sa.select(notifications.c.id).where(
+                    notifications.c.id == notification_id, notifications.c.user_id == actor.user_id)).first() is None:
+                raise NotFound(f"There is no notification {notification_id}.")
+            conn.execute(sa.update(notifications).where(*where).values(read_at=datetime.now(UTC)))
+
+
+def _out(row: Any) -> dict[str, Any]:
+    return {"id": row["id"], "title": row["title"], "body": row["body"], "link": row["link"],
+            "created_at": row["created_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "read": row["read_at"] is not None}
