@@ -315,3 +315,128 @@ notifications = sa.Table(
     sa.Column("read_at", UtcDateTime),
     sa.Index("ix_tessera_notifications_user", "user_id", "id"),
 )
+
+flow_versions = sa.Table(
+    "tessera_flow_versions", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("flow_uid", sa.String(40), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    # The published document: instances run the version they started on, whatever follows.
+    sa.Column("body", json_column(), nullable=False),
+    sa.Column("published_at", UtcDateTime, nullable=False),
+    sa.Column("published_by", sa.BigInteger),
+    sa.UniqueConstraint("flow_uid", "version"),
+)
+
+flow_instances = sa.Table(
+    "tessera_flow_instances", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("flow_uid", sa.String(40), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("object_uid", sa.String(40), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    # running → approved | rejected | cancelled | completed | failed
+    sa.Column("status", sa.String(12), nullable=False),
+    # The executor's compact state (tokens, counters); the history is in flow_events.
+    sa.Column("state", json_column(), nullable=False),
+    # Fields that may change while the record is locked by an approval (null: not locked).
+    sa.Column("lock", json_column()),
+    sa.Column("started_by", sa.BigInteger),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_tessera_flow_instances_record", "object_uid", "record_id"),
+    sa.Index("ix_tessera_flow_instances_status", "status", "flow_uid"),
+)
+
+flow_tasks = sa.Table(
+    "tessera_flow_tasks", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("instance_id", sa.BigInteger, sa.ForeignKey("tessera_flow_instances.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    # The executor's name for the task (step and person), unique in its instance.
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("step", sa.String(63), nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),
+    sa.Column("label", sa.String(300), nullable=False),
+    sa.Column("assignee_id", sa.BigInteger, sa.ForeignKey("tessera_users.id", ondelete="SET NULL")),
+    # open → approved | rejected | done | sent_back | delegated | cancelled | …
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("due_at", UtcDateTime),
+    sa.Column("closed_at", UtcDateTime),
+    sa.UniqueConstraint("instance_id", "key"),
+    sa.Index("ix_tessera_flow_tasks_inbox", "assignee_id", "status"),
+)
+
+flow_events = sa.Table(
+    "tessera_flow_events", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("instance_id", sa.BigInteger, sa.ForeignKey("tessera_flow_instances.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("event", sa.String(30), nullable=False),
+    sa.Column("step", sa.String(63)),
+    sa.Column("actor_id", sa.BigInteger),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("detail", json_column()),
+    sa.Index("ix_tessera_flow_events_instance", "instance_id", "id"),
+)
+
+rule_runs = sa.Table(
+    "tessera_rule_runs", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("rule_uid", sa.String(40), nullable=False),
+    sa.Column("rule", sa.String(63), nullable=False),
+    sa.Column("object_uid", sa.String(40), nullable=False),
+    sa.Column("record_id", sa.BigInteger),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("trigger", sa.String(30), nullable=False),
+    # fired (conditions held, actions ran), skipped (they did not), failed, or limited (the
+    # cascade's depth limit stopped it).
+    sa.Column("outcome", sa.String(10), nullable=False),
+    sa.Column("depth", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("changes", json_column()),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_tessera_rule_runs_record", "object_uid", "record_id", "id"),
+)
+
+rule_state = sa.Table(
+    "tessera_rule_state", metadata,
+    # One row per rule (assignment's last member, a segment's last refresh), locked while
+    # used so concurrent saves take turns.
+    sa.Column("rule_uid", sa.String(40), primary_key=True),
+    sa.Column("value", json_column(), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+segment_members = sa.Table(
+    "tessera_segment_members", metadata,
+    sa.Column("rule_uid", sa.String(40), primary_key=True),
+    sa.Column("record_id", sa.BigInteger, primary_key=True),
+    sa.Column("since", UtcDateTime, nullable=False),
+)
+
+sla_clocks = sa.Table(
+    "tessera_sla_clocks", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("object_uid", sa.String(40), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("policy_uid", sa.String(40), nullable=False),
+    sa.Column("metric", sa.String(20), nullable=False),
+    # running, paused, achieved, breached, cancelled
+    sa.Column("stage", sa.String(10), nullable=False),
+    sa.Column("target_seconds", sa.BigInteger, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("due_at", UtcDateTime),
+    sa.Column("warn_at", UtcDateTime),
+    sa.Column("paused_seconds", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("paused_since", UtcDateTime),
+    sa.Column("achieved_at", UtcDateTime),
+    sa.Column("breached_at", UtcDateTime),
+    sa.Column("warned", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("object_uid", "record_id", "metric"),
+    sa.Index("ix_tessera_sla_clocks_open", "stage", "due_at"),
+)
