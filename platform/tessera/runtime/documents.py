@@ -61,6 +61,7 @@ class DocumentFormula:
 Check = Callable[[Mapping[str, Any], Schema], list[FieldProblem]]
 Names = Callable[[Mapping[str, Any], Schema], Iterable[deps.Reference]]
 Formulas = Callable[[Mapping[str, Any], Schema], Iterable[DocumentFormula]]
+Observer = Callable[[Connection, metastore.StoredDocument], None]
 
 
 def _no_problems(doc: Mapping[str, Any], schema: Schema) -> list[FieldProblem]:
@@ -180,6 +181,16 @@ class DocumentService:
     runtime: Any  # tessera.runtime.platform.Runtime; typed loosely to avoid a cycle
     _cache: dict[tuple[int, str], list[metastore.StoredDocument]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _observers: dict[str, list[Observer]] = field(default_factory=dict)
+
+    def observe(self, kind: str, observer: Observer) -> None:
+        """Call `observer(conn, stored)` in the transaction of every change to a document of
+        `kind` (stored.state tells a trashed one): engines schedule a rule's timers there."""
+        self._observers.setdefault(kind, []).append(observer)
+
+    def _changed(self, conn: Connection, kind: str, stored: metastore.StoredDocument) -> None:
+        for observer in self._observers.get(kind, []):
+            observer(conn, stored)
 
     @cached_property
     def forms(self) -> FormService:
@@ -254,6 +265,7 @@ class DocumentService:
                                "trash).", [FieldProblem("/api_name", "is taken", "taken")])
             stored = metastore.insert_document(conn, kind, body, actor.user_id)
             self._resolve(conn, snap, stored)
+            self._changed(conn, kind, stored)
             return _out(stored)
 
     def update(self, actor: Actor, kind: str, api_name: str, changes: Any, *,
@@ -289,6 +301,7 @@ class DocumentService:
             updated = metastore.update_document(conn, stored, after, actor.user_id,
                                                 summary=f"changed: {', '.join(changed)}")
             self._resolve(conn, snap, updated)
+            self._changed(conn, kind, updated)
             return _out(updated)
 
     def delete(self, actor: Actor, kind: str, api_name: str) -> None:
@@ -299,6 +312,7 @@ class DocumentService:
             trashed = metastore.update_document(conn, stored, stored.body, actor.user_id, action="delete",
                                                 summary="moved to the trash", state="trash")
             metastore.set_dependencies(conn, trashed, [])
+            self._changed(conn, kind, trashed)
 
     def restore(self, actor: Actor, kind: str, api_name: str) -> dict[str, Any]:
         """Bring a document back from the trash, if it still fits the metadata."""
@@ -312,6 +326,7 @@ class DocumentService:
             restored = metastore.update_document(conn, stored, stored.body, actor.user_id, action="restore",
                                                  summary="restored", state="active")
             self._resolve(conn, snap, restored)
+            self._changed(conn, kind, restored)
             return _out(restored)
 
     def purge(self, actor: Actor, kind: str, api_name: str) -> None:
@@ -475,8 +490,7 @@ def _locate(doc: Any, path: str) -> tuple[Any, Any]:
 
 
 # Kinds whose engines come later: stored, versioned and in the graph already.
-for _name, _label, _prefix in (("flows", "Flow", "flw"), ("rules", "Rule", "rul"),
-                               ("dashboards", "Dashboard", "dsh")):
+for _name, _label, _prefix in (("flows", "Flow", "flw"), ("dashboards", "Dashboard", "dsh")):
     register_kind(DocumentKind(_name, _label, _prefix, provisional_schema(_name, _label), check=_object_exists))
 
 
@@ -490,6 +504,16 @@ def _report_kind() -> DocumentKind:
 
 
 _report_kind()
+
+
+def _rule_kinds() -> None:
+    """Rules, calendars and SLA policies: schemas and checks from the rules engine."""
+    from tessera.runtime.rules import register_kinds
+
+    register_kinds()
+
+
+_rule_kinds()
 
 __all__ = [
     "FIELD_VIA", "FORMULA_VIA", "LINK_VIA", "OBJECT_VIA", "DocumentFormula", "DocumentKind", "DocumentService",

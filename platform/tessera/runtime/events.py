@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -34,6 +36,21 @@ log = logging.getLogger("tessera.events")
 MAX_ATTEMPTS = 10
 BATCH = 100
 
+#: What caused the writes being made now: the chain of rules and flows whose actions led
+#: here ("rule:rul_…", "flow:12"). Written into every event, so a rule can see it is
+#: about to trigger itself again and a cascade's depth can be bounded.
+cause: ContextVar[tuple[str, ...]] = ContextVar("tessera_cause", default=())
+
+
+@contextmanager
+def caused_by(*links: str) -> Iterator[None]:
+    """Writes made inside carry `links` at the end of their cause chain."""
+    token = cause.set(cause.get() + links)
+    try:
+        yield
+    finally:
+        cause.reset(token)
+
 
 @dataclass(frozen=True)
 class Event:
@@ -49,6 +66,10 @@ class Event:
     def object(self) -> str | None:
         """The object's api_name when the event was written (record events carry it)."""
         return self.payload.get("object")
+
+    @property
+    def cause(self) -> tuple[str, ...]:
+        return tuple(self.payload.get("cause") or ())
 
 
 Handler = Callable[[Connection, Event], None]
@@ -79,6 +100,8 @@ class EventBus:
              record_ids: list[int] | None = None, actor_id: int | None = None) -> None:
         """Record an event in the caller's transaction (engines' own events: a flow finished,
         an SLA breached); subscribers see it once that commits."""
+        chain = cause.get()
+        payload = {**payload, "cause": list(chain)} if chain else payload
         outbox_rows.emit(conn, name, object_uid, record_ids or [], payload, actor_id, datetime.now(UTC))
 
     def drain(self, limit: int = BATCH) -> int:
@@ -108,6 +131,7 @@ class EventBus:
     def _deliver(self, conn: Connection, event: Event, wanted: list[Subscription], attempts: int) -> None:
         done = sa.update(outbox).where(outbox.c.id == event.id)
         savepoint = conn.begin_nested()
+        token = cause.set(event.cause)
         try:
             for subscription in wanted:
                 subscription.handler(conn, event)
@@ -123,6 +147,8 @@ class EventBus:
             else:
                 values["available_at"] = datetime.now(UTC) + timedelta(seconds=min(3600, 2 ** tries))
             conn.execute(done.values(values))
+        finally:
+            cause.reset(token)
 
     def pending(self) -> int:
         """Events not yet processed and due now (tests and `drain_all` wait for zero)."""

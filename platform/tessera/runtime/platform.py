@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from tessera.runtime.notifications import NotificationService
     from tessera.runtime.records import RecordService
     from tessera.runtime.reports import ReportService
+    from tessera.runtime.rules import RuleService
     from tessera.runtime.scheduler import Scheduler
     from tessera.runtime.stored import StoredFormulas
     from tessera.runtime.timers import TimerService
@@ -65,6 +66,8 @@ class Runtime:
         self.hooks.add("after_write", self.stored_formulas.after_write)
         # A committed write has an event waiting in the outbox: have a worker look.
         self.hooks.add("after_commit", lambda _batch: self.scheduler.wake())
+        # The engines that listen to saves, events and timers hook themselves in.
+        self.rules  # noqa: B018
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -248,3 +251,10 @@ class Runtime:
         from tessera.runtime.actions import ActionRunner
 
         return ActionRunner(self)
+
+    @cached_property
+    def rules(self) -> RuleService:
+        """Rules: before/after save, schedules, dates, events, segments (runtime/rules.py)."""
+        from tessera.runtime.rules import RuleService
+
+        return RuleService(self)

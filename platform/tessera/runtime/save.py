@@ -29,6 +29,7 @@ from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound, Stale
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.catalog import Snapshot
+from tessera.runtime.events import cause
 from tessera.runtime.hooks import SaveHooks
 from tessera.runtime.plan import ObjectPlan, plan_for
 
@@ -306,7 +307,7 @@ class SavePipeline:
         for change, rid in zip(batch.changes, ids, strict=True):
             change.record_id = rid
         # The creation itself needs no history row: created_at and created_by tell it.
-        outbox.emit(conn, "record.created", obj.uid, ids, {"object": obj.api_name}, user_id, at)
+        outbox.emit(conn, "record.created", obj.uid, ids, _payload({"object": obj.api_name}), user_id, at)
         self.hooks.run("after_write", batch)
 
     def _update(self, batch: SaveBatch, plan: ObjectPlan, change: RecordChange) -> None:
@@ -334,8 +335,14 @@ class SavePipeline:
                 new=fp.ftype.to_json(fp.fdef, new)))
         history.write(batch.conn, entries)
         outbox.emit(batch.conn, "record.updated", obj.uid, [change.record_id or 0],
-                    {"object": obj.api_name, "changed": sorted(change.values)}, actor.user_id, at)
+                    _payload({"object": obj.api_name, "changed": sorted(change.values)}), actor.user_id, at)
         self.hooks.run("after_write", batch)
+
+
+def _payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """An event's payload with what caused the write (rules and flows), when anything did."""
+    chain = cause.get()
+    return {**payload, "cause": list(chain)} if chain else payload
 
 
 def _changed(plan: ObjectPlan, values: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:

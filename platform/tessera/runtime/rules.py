@@ -1,0 +1,573 @@
+"""Rules in the running platform: where each trigger is heard, and what a firing does.
+
+- before save (the pipeline's before_validate hook, inside the write): automation rules
+  set fields or refuse the save; assignment rules fill the owner (the rule's turn is a
+  locked row, so concurrent creates take turns fairly); scoring rules add up points.
+- after save (the record's outbox event, after commit, at least once): automation rules
+  run actions from the action registry; segments re-check the saved records.
+- schedules (timers): cron rules, date-relative rules (swept hourly: "90 days before
+  end_date"), and segment refreshes.
+- events: a flow finished, an SLA warning or breach, a record entering or leaving a segment.
+
+Every firing, and every rule stopped by loop protection, is written to the execution
+log on the record ("why did this happen"). A cascade — a rule's action saving a record
+that triggers a rule — carries its chain in the events it causes: a rule never runs again
+on its own change, and chains stop at MAX_DEPTH, logged as `limited`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from croniter import croniter
+from sqlalchemy.engine import Connection
+
+from tessera.actions import ActionError
+from tessera.auth.actor import Actor
+from tessera.data.engine import is_sqlite
+from tessera.data.metastore import StoredDocument
+from tessera.data.tables import rule_runs, rule_state, segment_members, team_members, teams, users
+from tessera.formula import FormulaError, compile_python
+from tessera.meta.fieldtypes import FieldValueError
+from tessera.meta.model import ObjectDef
+from tessera.rules import assignment as choose
+from tessera.rules.definition import matches_trigger, parse_rule
+from tessera.runtime.catalog import Snapshot
+from tessera.runtime.events import Event, caused_by
+
+if TYPE_CHECKING:
+    from tessera.runtime.platform import Runtime
+    from tessera.runtime.save import RecordChange, SaveBatch
+
+log = logging.getLogger("tessera.rules")
+MAX_DEPTH = 8
+#: Date-relative rules and segments are looked at this often.
+SWEEP_EVERY = timedelta(hours=1)
+#: A scheduled rule acts on at most this many records per run (the rest next run).
+MAX_SCHEDULED = 10_000
+
+
+@dataclass(frozen=True)
+class ActiveRule:
+    uid: str
+    name: str
+    doc: Mapping[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.doc["kind"])
+
+    @property
+    def trigger(self) -> Mapping[str, Any]:
+        return self.doc["trigger"]
+
+    @property
+    def on(self) -> str:
+        return str(self.trigger["on"])
+
+
+class RuleService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._by_revision: tuple[int, dict[str, list[ActiveRule]]] = (-1, {})
+        self._fired: dict[int, list[tuple[ActiveRule, RecordChange, dict[str, Any]]]] = {}
+        runtime.hooks.add("before_validate", self.before_save)
+        runtime.hooks.add("after_write", self._log_before_save)
+        for event in ("record.created", "record.updated"):
+            runtime.events.subscribe(event, self.after_save, name=f"rules:{event}")
+        for event in ("flow.finished", "sla.warning", "sla.breach", "segment.entered", "segment.left"):
+            runtime.events.subscribe(event, self.on_event, name=f"rules:{event}")
+        runtime.timers.on("rule.cron", self._cron)
+        runtime.timers.on("rule.dates", self._dates)
+        runtime.timers.on("segment.refresh", self._segment_timer)
+        runtime.documents.observe("rules", self._rule_changed)
+
+    # -- the rules of the moment --------------------------------------------------------
+    def rules(self, conn: Connection, snap: Snapshot, object_name: str) -> list[ActiveRule]:
+        """The active rules of an object in the order they run."""
+        revision, by_object = self._by_revision
+        if revision != snap.revision:
+            by_object = {}
+            for stored in self.runtime.documents.active(conn, snap, "rules"):
+                if stored.body.get("active", True):
+                    by_object.setdefault(str(stored.body["object"]), []).append(
+                        ActiveRule(stored.uid, stored.api_name, stored.body))
+            for found in by_object.values():
+                found.sort(key=lambda r: (int(r.doc.get("order", 0)), r.name))
+            self._by_revision = (snap.revision, by_object)
+        return by_object.get(object_name, [])
+
+    def rule(self, conn: Connection, uid: str) -> ActiveRule | None:
+        snap = self.runtime.snapshot(conn)
+        for stored in self.runtime.documents.active(conn, snap, "rules"):
+            if stored.uid == uid and stored.body.get("active", True):
+                return ActiveRule(stored.uid, stored.api_name, stored.body)
+        return None
+
+    # -- before save --------------------------------------------------------------------
+    def before_save(self, batch: SaveBatch) -> None:
+        rules = [r for r in self.rules(batch.conn, batch.snapshot, batch.obj.api_name) if r.on == "before_save"]
+        if not rules:
+            return
+        when = "created" if batch.creating else "updated"
+        ctx = self.runtime.formulas.context(batch.conn, batch.snapshot, batch.actor)
+        for change in batch.changes:
+            if change.problems:
+                continue
+            changed = set(change.values)
+            for rule in rules:
+                if not matches_trigger(parse_rule(rule.doc), when, changed):
+                    continue
+                record = {**(change.before or {}), **change.values}
+                if not self._holds(batch.snapshot, batch.obj, rule.doc.get("condition"), record, ctx):
+                    continue
+                applied = self._apply_before(batch, rule, change, record, ctx)
+                if applied is not None:
+                    self._fired.setdefault(id(batch), []).append((rule, change, applied))
+
+    def _apply_before(self, batch: SaveBatch, rule: ActiveRule, change: RecordChange, record: dict[str, Any],
+                      ctx: Any) -> dict[str, Any] | None:
+        snap, obj = batch.snapshot, batch.obj
+        values: dict[str, Any] = {}
+        if rule.kind == "automation":
+            for action in rule.doc.get("actions", []):
+                if action["action"] == "refuse":
+                    change.problem(action.get("field") or "/", action["message"], "refused_by_rule")
+                    return {"refused": action["message"]}
+                if action["action"] == "set_fields":
+                    for name, formula in action["set"].items():
+                        values[name] = self._value(snap, obj, formula, {**record, **values}, ctx)
+        elif rule.kind == "scoring":
+            spec = rule.doc["scoring"]
+            total = sum(int(part["points"]) for part in spec["rules"]
+                        if self._holds(snap, obj, part["when"], record, ctx))
+            values[spec["field"]] = total
+        elif rule.kind == "assignment":
+            spec = rule.doc["assignment"]
+            target = spec.get("field", "owner")
+            if record.get(target) is not None and batch.creating:
+                return None  # chosen by whoever created it
+            user = self._assignee(batch.conn, snap, obj, rule, record)
+            if user is None:
+                return {"skipped": "no active member to assign"}
+            values[target] = user
+        for name, value in values.items():
+            fdef = obj.field(name)
+            if fdef is None and name == "owner":
+                change.values["owner"] = value
+                continue
+            try:
+                change.values[name] = fdef.ftype.coerce(fdef, value) if fdef is not None else value
+            except (FieldValueError, ValueError, TypeError) as error:
+                change.problem(name, f"rule {rule.name!r} gave no valid value: {error}", "rule_value")
+        return {"set": {k: _plain(v) for k, v in values.items()}}
+
+    def _value(self, snap: Snapshot, obj: ObjectDef, formula: str, record: Mapping[str, Any], ctx: Any) -> Any:
+        value = compile_python(self.runtime.formulas.checked(snap, obj, formula))(record, ctx)
+        return value
+
+    def _holds(self, snap: Snapshot, obj: ObjectDef, condition: str | None, record: Mapping[str, Any],
+               ctx: Any) -> bool:
+        if not condition:
+            return True
+        return compile_python(self.runtime.formulas.checked(snap, obj, condition, "boolean"))(record, ctx) is True
+
+    def _log_before_save(self, batch: SaveBatch) -> None:
+        fired = self._fired.pop(id(batch), [])
+        if not fired:
+            return
+        now = datetime.now(UTC)
+        batch.conn.execute(sa.insert(rule_runs), [{
+            "rule_uid": rule.uid, "rule": rule.name, "object_uid": batch.obj.uid, "record_id": change.record_id,
+            "at": now, "trigger": "before_save", "outcome": "refused" if "refused" in applied else "fired",
+            "depth": 0, "changes": applied, "error": None} for rule, change, applied in fired])
+
+    # -- assignment ---------------------------------------------------------------------
+    def _assignee(self, conn: Connection, snap: Snapshot, obj: ObjectDef, rule: ActiveRule,
+                  record: Mapping[str, Any]) -> int | None:
+        spec = rule.doc["assignment"]
+        members = self._members(conn, spec["team"])
+        key = rule.uid
+        if spec["strategy"] == "by_attribute":
+            value = record.get(spec["attribute"])
+            members = [m for m in members if value is not None and str(value) in self._teams_of(conn, m)]
+            key = f"{rule.uid}:{value}"
+        if not members:
+            return None
+        if spec["strategy"] == "least_open":
+            counts = self._open_counts(conn, snap, obj, spec, members)
+            return choose.least_open(counts, members)
+        state = self._turn(conn, key)
+        chosen = choose.round_robin(members, state.get("last"))
+        self._save_state(conn, key, {"last": chosen})
+        return chosen
+
+    def _members(self, conn: Connection, team: str) -> list[int]:
+        return list(conn.execute(
+            sa.select(users.c.id).join(team_members, team_members.c.user_id == users.c.id)
+            .join(teams, teams.c.id == team_members.c.team_id)
+            .where(teams.c.api_name == team, users.c.is_active.is_(True)).order_by(users.c.id)).scalars())
+
+    def _teams_of(self, conn: Connection, user_id: int) -> set[str]:
+        return set(conn.execute(sa.select(teams.c.api_name).join(team_members, team_members.c.team_id == teams.c.id)
+                                .where(team_members.c.user_id == user_id)).scalars())
+
+    def _open_counts(self, conn: Connection, snap: Snapshot, obj: ObjectDef, spec: Mapping[str, Any],
+                     members: list[int]) -> dict[int, int]:
+        table = snap.table(obj)
+        column = table.c[obj.field(spec.get("field", "owner")).column] if obj.field(spec.get("field", "owner")) \
+            else table.c.owner
+        query = (sa.select(column, sa.func.count()).where(column.in_(members), table.c.deleted_at.is_(None))
+                 .group_by(column))
+        if spec.get("open_condition"):
+            query = query.where(self.runtime.formulas.filter_clause(snap, obj, spec["open_condition"],
+                                                                   conn.dialect.name))
+        counts = {m: 0 for m in members}
+        counts.update({int(k): int(v) for k, v in conn.execute(query)})
+        return counts
+
+    def _turn(self, conn: Connection, key: str) -> dict[str, Any]:
+        """The rule's state, locked until commit: concurrent saves take turns here (SQLite's
+        write lock does the same there)."""
+        query = sa.select(rule_state.c.value).where(rule_state.c.rule_uid == key)
+        if not is_sqlite(conn):
+            self._insert_state(conn, key, {})
+            query = query.with_for_update()
+        found = conn.execute(query).scalar()
+        return dict(found or {})
+
+    def _insert_state(self, conn: Connection, key: str, value: dict[str, Any]) -> None:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as lite_insert
+
+        insert = lite_insert if is_sqlite(conn) else pg_insert
+        conn.execute(insert(rule_state).values(rule_uid=key, value=value, updated_at=datetime.now(UTC))
+                     .on_conflict_do_nothing(index_elements=["rule_uid"]))
+
+    def _save_state(self, conn: Connection, key: str, value: dict[str, Any]) -> None:
+        self._insert_state(conn, key, value)
+        conn.execute(sa.update(rule_state).where(rule_state.c.rule_uid == key)
+                     .values(value=value, updated_at=datetime.now(UTC)))
+
+    # -- after save and events ----------------------------------------------------------
+    def after_save(self, conn: Connection, event: Event) -> None:
+        if not event.object:
+            return
+        snap = self.runtime.snapshot(conn)
+        if event.object not in snap.objects:
+            return
+        rules = [r for r in self.rules(conn, snap, event.object) if r.on == "after_save" or r.kind == "segment"]
+        if not rules:
+            return
+        when = "created" if event.name == "record.created" else "updated"
+        changed = set(event.payload.get("changed") or [])
+        for rule in rules:
+            if rule.kind == "segment":
+                self.refresh_segment(conn, rule, event.record_ids)
+                continue
+            if not matches_trigger(parse_rule(rule.doc), when, changed):
+                continue
+            for record_id in event.record_ids:
+                self._fire(conn, rule, record_id, f"after_save:{event.id}", event.cause)
+
+    def on_event(self, conn: Connection, event: Event) -> None:
+        if not event.object:
+            return
+        snap = self.runtime.snapshot(conn)
+        if event.object not in snap.objects:
+            return
+        for rule in self.rules(conn, snap, event.object):
+            trigger = rule.trigger
+            if rule.on != "event" or trigger.get("event") != event.name:
+                continue
+            if trigger.get("source") and trigger["source"] != event.payload.get("source"):
+                continue
+            for record_id in event.record_ids:
+                self._fire(conn, rule, record_id, f"event:{event.id}", event.cause, trigger_name=event.name)
+
+    def _fire(self, conn: Connection, rule: ActiveRule, record_id: int, run_key: str, chain: tuple[str, ...],
+              trigger_name: str | None = None) -> None:
+        """Run a rule's actions on one record, in the caller's transaction, and log it."""
+        snap = self.runtime.snapshot(conn)
+        obj = snap.object(rule.doc["object"])
+        link = f"rule:{rule.uid}"
+        trigger = trigger_name or rule.on
+        if link in chain or len(chain) >= MAX_DEPTH:
+            why = ("the rule's own change would run it again" if link in chain
+                   else f"the cascade of rules and flows reached its limit of {MAX_DEPTH}")
+            self._log(conn, rule, obj, record_id, trigger, "limited", len(chain), None, why)
+            return
+        record = self.runtime.actions.load(conn, obj.api_name, record_id)
+        if record is None:
+            return
+        ctx = self.runtime.formulas.context(conn, snap, Actor.system())
+        if not self._holds(snap, obj, rule.doc.get("condition"), record, ctx):
+            return
+        results: list[Any] = []
+        savepoint = conn.begin_nested()
+        try:
+            with caused_by(link):
+                if rule.kind in ("scoring", "assignment"):
+                    results.append(self._apply_after(conn, snap, obj, rule, record, ctx))
+                else:
+                    for index, step in enumerate(rule.doc.get("actions", [])):
+                        key = f"{link}:{run_key}:{record_id}:{index}"
+                        action_ctx = self.runtime.actions.context(conn, obj.api_name, record, key)
+                        results.append(self.runtime.actions.run(action_ctx, _as_action(step)))
+            savepoint.commit()
+        except (ActionError, FormulaError) as error:
+            savepoint.rollback()
+            self._log(conn, rule, obj, record_id, trigger, "failed", len(chain), {"actions": results}, str(error))
+            return
+        self._log(conn, rule, obj, record_id, trigger, "fired", len(chain), {"actions": results}, None)
+
+    def _apply_after(self, conn: Connection, snap: Snapshot, obj: ObjectDef, rule: ActiveRule,
+                     record: Mapping[str, Any], ctx: Any) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if rule.kind == "scoring":
+            spec = rule.doc["scoring"]
+            values[spec["field"]] = sum(int(p["points"]) for p in spec["rules"]
+                                        if self._holds(snap, obj, p["when"], record, ctx))
+        else:
+            chosen = self._assignee(conn, snap, obj, rule, record)
+            if chosen is None:
+                return {"skipped": "no active member to assign"}
+            values[rule.doc["assignment"].get("field", "owner")] = chosen
+        self.runtime.records.update(Actor.system(), obj.api_name, int(record["id"]), values, None)
+        return {"set": values}
+
+    def _log(self, conn: Connection, rule: ActiveRule, obj: ObjectDef, record_id: int | None, trigger: str,
+             outcome: str, depth: int, changes: Any, error: str | None) -> None:
+        conn.execute(sa.insert(rule_runs).values(
+            rule_uid=rule.uid, rule=rule.name, object_uid=obj.uid, record_id=record_id, at=datetime.now(UTC),
+            trigger=trigger, outcome=outcome, depth=depth, changes=_json(changes), error=error))
+        if outcome in ("limited", "failed"):
+            log.warning("rule %s on %s %s: %s (%s)", rule.name, obj.api_name, record_id, outcome, error)
+
+    # -- segments -----------------------------------------------------------------------
+    def refresh_segment(self, conn: Connection, rule: ActiveRule,
+                        record_ids: list[int] | None = None) -> dict[str, int]:
+        """Bring a segment's members up to date in SQL (all records, or just these), and
+        announce who entered and who left."""
+        snap = self.runtime.snapshot(conn)
+        obj = snap.object(rule.doc["object"])
+        table = snap.table(obj)
+        condition = self.runtime.formulas.filter_clause(snap, obj, rule.doc["segment"]["condition"],
+                                                        conn.dialect.name)
+        scope = [table.c.deleted_at.is_(None)]
+        member_scope = [segment_members.c.rule_uid == rule.uid]
+        if record_ids is not None:
+            scope.append(table.c.id.in_(record_ids))
+            member_scope.append(segment_members.c.record_id.in_(record_ids))
+        now = datetime.now(UTC)
+        qualifying = sa.select(table.c.id).where(*scope, condition)
+        entered = list(conn.execute(sa.insert(segment_members).from_select(
+            ["rule_uid", "record_id", "since"],
+            sa.select(sa.literal(rule.uid), table.c.id, sa.literal(now, segment_members.c.since.type))
+            .where(*scope, condition, ~sa.exists().where(segment_members.c.rule_uid == rule.uid,
+                                                          segment_members.c.record_id == table.c.id)))
+            .returning(segment_members.c.record_id)).scalars())
+        left = list(conn.execute(sa.delete(segment_members).where(
+            *member_scope, segment_members.c.record_id.not_in(qualifying))
+            .returning(segment_members.c.record_id)).scalars())
+        field_name = rule.doc["segment"].get("field")
+        if field_name and (entered or left):
+            with caused_by(f"rule:{rule.uid}"):
+                for ids, value in ((entered, True), (left, False)):
+                    for record_id in ids:
+                        self.runtime.records.update(Actor.system(), obj.api_name, record_id, {field_name: value},
+                                                    None)
+        for name, ids in (("segment.entered", entered), ("segment.left", left)):
+            if ids:
+                with caused_by(f"rule:{rule.uid}"):
+                    self.runtime.events.emit(conn, name, {"object": obj.api_name, "source": rule.name},
+                                             object_uid=obj.uid, record_ids=sorted(ids))
+        return {"entered": len(entered), "left": len(left)}
+
+    def members(self, conn: Connection, rule_name: str) -> list[int]:
+        snap = self.runtime.snapshot(conn)
+        uid = next(d.uid for d in self.runtime.documents.active(conn, snap, "rules") if d.api_name == rule_name)
+        return list(conn.execute(sa.select(segment_members.c.record_id).where(segment_members.c.rule_uid == uid)
+                                 .order_by(segment_members.c.record_id)).scalars())
+
+    # -- schedules ----------------------------------------------------------------------
+    def _rule_changed(self, conn: Connection, stored: StoredDocument) -> None:
+        """A rule was saved, trashed or restored: set or clear its timers."""
+        timers = self.runtime.timers
+        timers.cancel(conn, f"rule:{stored.uid}:", prefix=True)
+        body = stored.body
+        if stored.state != "active" or not body.get("active", True):
+            return
+        now = datetime.now(UTC)
+        on = body["trigger"]["on"]
+        if on == "schedule":
+            timers.schedule(conn, "rule.cron", f"rule:{stored.uid}:cron", _next_cron(body["trigger"], now),
+                            {"rule": stored.uid})
+        elif on == "date_relative":
+            self._save_state(conn, f"{stored.uid}:dates", {"swept_to": _start_of_day(body["trigger"], now)})
+            timers.schedule(conn, "rule.dates", f"rule:{stored.uid}:dates", now, {"rule": stored.uid})
+        if body["kind"] == "segment":
+            timers.schedule(conn, "segment.refresh", f"rule:{stored.uid}:segment", now, {"rule": stored.uid})
+
+    def _cron(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
+        rule = self.rule(conn, params["rule"])
+        if rule is None:
+            return
+        snap = self.runtime.snapshot(conn)
+        obj = snap.object(rule.doc["object"])
+        table = snap.table(obj)
+        query = sa.select(table.c.id).where(table.c.deleted_at.is_(None)).order_by(table.c.id).limit(MAX_SCHEDULED)
+        if rule.doc.get("condition"):
+            query = query.where(self.runtime.formulas.filter_clause(snap, obj, rule.doc["condition"],
+                                                                   conn.dialect.name))
+        for record_id in conn.execute(query).scalars():
+            self._fire(conn, rule, int(record_id), f"cron:{due.isoformat()}", ())
+        self.runtime.timers.schedule(conn, "rule.cron", f"rule:{rule.uid}:cron",
+                                     _next_cron(rule.trigger, max(due, datetime.now(UTC))), {"rule": rule.uid})
+
+    def _dates(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
+        rule = self.rule(conn, params["rule"])
+        if rule is None:
+            return
+        self.sweep_dates(conn, rule, datetime.now(UTC))
+        self.runtime.timers.schedule(conn, "rule.dates", f"rule:{rule.uid}:dates", datetime.now(UTC) + SWEEP_EVERY,
+                                     {"rule": rule.uid})
+
+    def sweep_dates(self, conn: Connection, rule: ActiveRule, now: datetime) -> int:
+        """Fire a date-relative rule for every record whose moment (field + offset) passed
+        since the last sweep; returns how many firings."""
+        snap = self.runtime.snapshot(conn)
+        obj = snap.object(rule.doc["object"])
+        table = snap.table(obj)
+        trigger = rule.trigger
+        fdef = obj.field(trigger["field"])
+        column = table.c[fdef.column]
+        state_key = f"{rule.uid}:dates"
+        since = datetime.fromisoformat(self._turn(conn, state_key).get("swept_to") or _start_of_day(trigger, now))
+        zone = ZoneInfo(trigger.get("timezone") or "UTC")
+        at = time.fromisoformat(trigger.get("at", "00:00"))
+        fired = 0
+        for index, offset in enumerate(trigger["offsets"]):
+            shift = timedelta(days=offset.get("days", 0), hours=offset.get("hours", 0),
+                              minutes=offset.get("minutes", 0))
+            if fdef.type == "date":
+                # The moment of a date is its day at `at`, local time: which days' moments fall in the window.
+                first = (since - shift).astimezone(zone)
+                last = (now - shift).astimezone(zone)
+                low = first.date() if first.time() < at else first.date() + timedelta(days=1)
+                high = last.date() if last.time() >= at else last.date() - timedelta(days=1)
+                if high < low:
+                    continue
+                window = [column >= low, column <= high]
+            else:
+                window = [column > since - shift, column <= now - shift]
+            query = sa.select(table.c.id, column).where(table.c.deleted_at.is_(None), *window).order_by(table.c.id)
+            if rule.doc.get("condition"):
+                query = query.where(self.runtime.formulas.filter_clause(snap, obj, rule.doc["condition"],
+                                                                       conn.dialect.name))
+            for record_id, value in conn.execute(query.limit(MAX_SCHEDULED)):
+                moment = value.isoformat() if hasattr(value, "isoformat") else str(value)
+                self._fire(conn, rule, int(record_id), f"date:{index}:{moment}", (), trigger_name="date_relative")
+                fired += 1
+        self._save_state(conn, state_key, {"swept_to": now.isoformat()})
+        return fired
+
+    def _segment_timer(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
+        rule = self.rule(conn, params["rule"])
+        if rule is None:
+            return
+        self.refresh_segment(conn, rule)
+        self.runtime.timers.schedule(conn, "segment.refresh", f"rule:{rule.uid}:segment",
+                                     datetime.now(UTC) + SWEEP_EVERY, {"rule": rule.uid})
+
+    # -- reading the log ----------------------------------------------------------------
+    def runs(self, actor: Actor, object_name: str, record_id: int, limit: int = 100) -> list[dict[str, Any]]:
+        """The execution log of one record, newest first (the caller must be able to read it)."""
+        self.runtime.records.get(actor, object_name, record_id)
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            obj = snap.object(object_name)
+            rows = conn.execute(sa.select(rule_runs).where(rule_runs.c.object_uid == obj.uid,
+                                                           rule_runs.c.record_id == record_id)
+                                .order_by(rule_runs.c.id.desc()).limit(limit)).mappings().all()
+        return [{"id": r["id"], "rule": r["rule"], "at": r["at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                 "trigger": r["trigger"], "outcome": r["outcome"], "depth": r["depth"], "changes": r["changes"],
+                 "error": r["error"]} for r in rows]
+
+
+def _as_action(step: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A rule's set_fields after save is the registry's update_record."""
+    if step.get("action") == "set_fields":
+        return {"action": "update_record", "set": step["set"]}
+    return step
+
+
+def _next_cron(trigger: Mapping[str, Any], after: datetime) -> datetime:
+    zone = ZoneInfo(trigger.get("timezone") or "UTC")
+    return croniter(trigger["cron"], after.astimezone(zone)).get_next(datetime).astimezone(UTC)
+
+
+def _start_of_day(trigger: Mapping[str, Any], now: datetime) -> str:
+    zone = ZoneInfo(trigger.get("timezone") or "UTC")
+    return datetime.combine(now.astimezone(zone).date(), time(0), zone).astimezone(UTC).isoformat()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    return _plain(value)
+
+
+def rule_document_problems(doc: Mapping[str, Any], schema: Any) -> list[Any]:
+    """A rule document's problems: the engine's checks, then its registry actions'."""
+    from tessera.actions import check_actions
+    from tessera.rules import rule_problems
+
+    problems = rule_problems(doc, schema, check_formulas=False)
+    if problems:
+        return problems
+    obj = schema.object(str(doc["object"]))
+    registry = [(i, a) for i, a in enumerate(doc.get("actions", [])) if a["action"] not in ("set_fields", "refuse")]
+    for index, action in registry:
+        for problem in check_actions([action], obj, schema, "/actions"):
+            problem.field = problem.field.replace("/actions/0", f"/actions/{index}", 1)
+            problems.append(problem)
+    return problems
+
+
+def register_kinds() -> None:
+    """Rules, business calendars and SLA policies as metadata documents."""
+    from tessera.meta.documents import base_schema
+    from tessera.rules import calendar_problems, rule_formulas, sla_policy_problems
+    from tessera.runtime.documents import DocumentFormula, DocumentKind, register_kind
+
+    def calendar_check(doc: Mapping[str, Any], schema: Any) -> list[Any]:
+        return calendar_problems(doc)
+
+    def formulas(doc: Mapping[str, Any], schema: Any) -> list[DocumentFormula]:
+        # Checked by the document service, and kept in the dependency graph: a renamed
+        # field is renamed in the rules that read it.
+        return [DocumentFormula(f.path, f.object, f.source, f.expect) for f in rule_formulas(doc, schema)]
+
+    register_kind(DocumentKind("rules", "Rule", "rul", lambda: base_schema("rules"), check=rule_document_problems,
+                               formulas=formulas))
+    register_kind(DocumentKind("calendars", "Business calendar", "cal", lambda: base_schema("calendars"),
+                               check=calendar_check, names=lambda doc, schema: []))
+    register_kind(DocumentKind("sla_policies", "SLA policy", "sla", lambda: base_schema("sla_policies"),
+                               check=lambda doc, schema: sla_policy_problems(doc, schema)))
