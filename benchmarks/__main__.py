@@ -4,7 +4,7 @@ Runs every benchmark on each backend — a temporary SQLite file and a throwaway
 database that is dropped afterwards — and prints one table of product vs. floor with the
 ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status. The formula
 benchmark's Python half needs no database and runs once, shown with the backend "python".
-Names: create, bulk, list, formula, stored, permissions, page.
+Names: create, bulk, list, formula, stored, permissions, page, reports, workflow.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from benchmarks import (
     bench_list,
     bench_page,
     bench_permissions,
+    bench_reports,
     bench_stored,
+    bench_workflow,
 )
 from benchmarks.common import Result, database, prepare, render
 
-BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page")
+BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page", "reports", "workflow")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class Sizes:
     permissions_records: int
     permissions_repeat: int
     page_repeat: int
+    reports_records: int
+    reports_repeat: int
+    workflow_instances: int
+    workflow_repeat: int
 
 
 FULL = Sizes(
@@ -69,6 +75,10 @@ FULL = Sizes(
     permissions_records=200_000,
     permissions_repeat=200,
     page_repeat=60,
+    reports_records=1_000_000,
+    reports_repeat=5,
+    workflow_instances=1_000,
+    workflow_repeat=5,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -89,6 +99,10 @@ QUICK = Sizes(
     permissions_records=20_000,
     permissions_repeat=50,
     page_repeat=15,
+    reports_records=50_000,
+    reports_repeat=3,
+    workflow_instances=200,
+    workflow_repeat=3,
 )
 
 
@@ -137,6 +151,9 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
             if "page" in only:
                 log(f"{backend}: render a record page")
                 results += bench_page.run(setup, sizes.page_repeat)
+            if "reports" in only:
+                log(f"{backend}: report stage x month")
+                results += bench_reports.run(setup, sizes.reports_records, sizes.reports_repeat)
         finally:
             notes += setup.notes
             setup.close()
@@ -157,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     if "formula" in args.only:
         log("python: formula evaluation")
         results += bench_formula.run_python(sizes.formula_eval_records, sizes.formula_eval_repeat, notes)
+    if "workflow" in args.only:
+        log("python: workflow executor in memory")
+        results += bench_workflow.run(sizes.workflow_instances, sizes.workflow_repeat, notes)
     for backend in backends:
         results += run_backend(backend, sizes, args.only, notes)
     print()

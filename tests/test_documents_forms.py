@@ -202,10 +202,12 @@ def test_the_schema_refuses_malformed_forms_before_any_metadata_check(api: Any) 
 
 def test_other_kinds_are_stored_versioned_and_tracked_the_same_way(api: Any) -> None:
     crm(api)
+    manager = [{"id": "manager", "type": "approval", "approvers": [{"role": "admin"}]}]
     flow = api.ok(api.post("/meta/flows", {"api_name": "approve_deal", "label": "Approve", "object": "account",
-                                            "steps": [{"name": "manager"}]}), 201)
-    assert flow["uid"].startswith("flw_") and flow["steps"] == [{"name": "manager"}]
-    assert api.ok(api.patch("/meta/flows/approve_deal", {"steps": []}))["version"] == 2
+                                            "trigger": {"on": "button"}, "steps": manager}), 201)
+    assert flow["uid"].startswith("flw_") and flow["steps"] == manager
+    ended = [*manager, {"id": "done", "type": "end", "outcome": "approved"}]
+    assert api.ok(api.patch("/meta/flows/approve_deal", {"steps": ended}))["version"] == 2
     used = api.ok(api.get("/meta/objects/account/where-used"))
     assert ("flows", "approve_deal", "document_object") in {(u["kind"], u["api_name"], u["via"]) for u in used}
     api.ok(api.patch("/meta/objects/account", {"api_name": "company"}))
@@ -216,9 +218,9 @@ def test_other_kinds_are_stored_versioned_and_tracked_the_same_way(api: Any) -> 
     assert api.get("/meta/widgets").status_code == 404
     assert api.post("/meta/objects/check", {}).status_code == 404
     kinds = [k["name"] for k in api.ok(api.get("/meta/kinds"))]
-    assert kinds == ["objects", "dashboards", "flows", "forms", "reports", "rules"]
+    assert kinds == ["objects", "calendars", "dashboards", "flows", "forms", "reports", "rules", "sla_policies"]
     assert api.ok(api.get("/meta/schemas/forms"))["title"] == "Form"
-    assert api.ok(api.get("/meta/schemas/rules"))["required"] == ["api_name", "label"]
+    assert {"api_name", "label", "object", "kind", "trigger"} <= set(api.ok(api.get("/meta/schemas/rules"))["required"])
     # Objects keep their own routes.
     assert [o["api_name"] for o in api.ok(api.get("/meta/objects"))] == ["company", "deal"]
 

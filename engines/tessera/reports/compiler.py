@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import Grouping
 
 from tessera.formula import EvalContext, compile_filter, compile_sql
@@ -69,8 +70,12 @@ def compile_report(plan: Plan, dialect: str, table_for: TableFor, ctx: EvalConte
     conditions: list[Any] = [base.c.deleted_at.is_(None), *where]
     if plan.filter is not None:
         conditions.append(compile_filter(plan.filter, dialect, table_for, ctx, column_for))
-    rows = sa.select(*key_exprs, *values, sa.literal(1).label("_one")).select_from(base) \
-        .where(*conditions).cte("report_rows")
+    row_select = sa.select(*key_exprs, *values, sa.literal(1).label("_one")).select_from(base).where(*conditions)
+    rows = row_select.cte("report_rows")
+    if sqlite and groupings and _reads_only_from(row_select, base):
+        # SQLite would write the rows to a temporary table once for all the levels; reading
+        # the table again per level is cheaper when no row needs a lookup's subquery.
+        rows = rows.prefix_with("NOT MATERIALIZED")
     keys = [rows.c[f"k{i}"] for i in range(len(groupings))]
     medians = [a for a in aggregates if a.function == "median"]
 
@@ -133,6 +138,10 @@ def compile_report(plan: Plan, dialect: str, table_for: TableFor, ctx: EvalConte
     return ReportQuery(statement, plan)
 
 
+def _reads_only_from(select: Any, base: Any) -> bool:
+    return all(e is base for e in visitors.iterate(select) if isinstance(e, sa.Table))
+
+
 def _aggregate(a: Aggregate, source: Any, sqlite: bool) -> Any:
     """The SQL aggregate of one report aggregate over `source`'s per-row columns."""
     if a.checked is None:
@@ -161,6 +170,10 @@ def _aggregate(a: Aggregate, source: Any, sqlite: bool) -> Any:
             return sa.type_coerce(sa.func.coalesce(sa.func.sum(v), 0), ScaledDecimal(38, scale))
         if a.function == "median":
             return sa.type_coerce(_median(a, v, source, True, scale), sa.Text())
+        if a.function == "avg" and (scale is not None or isinstance(v.type, sa.Integer)):
+            # Exact integers (scaled decimals, integer fields) add up natively; only the one
+            # division per group goes through the formula functions (as tx_avg would divide).
+            return sa.type_coerce(sa.func.tx("/", f"n:n{scale or 0},n", sa.func.sum(v), sa.func.count(v)), sa.Text())
         fn = {"sum": sa.func.tx_sum, "avg": sa.func.tx_avg, "min": sa.func.tx_min, "max": sa.func.tx_max}[a.function]
         out = fn(v, scale if scale is not None else -1)
         return sa.type_coerce(sa.func.coalesce(out, "0") if a.function == "sum" else out, sa.Text())
@@ -236,6 +249,8 @@ def _fiscal(year: Any, month: Any, bucket: str, start: int, fmt: Any, spec: str)
     return fmt(f"{spec}-Q{spec}", fiscal_year, quarter)
 
 
-def _int_div(a: Any, b: int) -> Any:
-    """Integer division of a non-negative integer (both databases divide integers exactly so)."""
-    return sa.type_coerce(Grouping(a).op("/")(sa.literal(b, sa.Integer())), sa.Integer())
+def _int_div(a: Any, b: Any) -> Any:
+    """Integer division of a non-negative integer by a positive one (an int or an integer
+    expression; both databases divide integers exactly so)."""
+    divisor = b if isinstance(b, sa.ColumnElement) else sa.literal(b, sa.Integer())
+    return sa.type_coerce(Grouping(a).op("/")(Grouping(divisor)), sa.Integer())

@@ -101,7 +101,9 @@ def plan(doc: Mapping[str, Any], obj: ObjectDef, schema: Schema, visible: Visibl
          extra_filter: str | None = None, limit: int | None = None) -> Plan:
     """The report `doc` (already valid against its JSON Schema) over `obj`; raises
     ReportError listing every problem. `extra_filter` and `limit` are run parameters."""
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        Problem(f"/{key}", 'only funnel and time_in_stage reports have this (set "type")', "unsupported")
+        for key in ("field", "stages", "created", "include_current") if key in doc]
 
     def checked(source: str, pointer: str, expect: str | None = None) -> Checked | None:
         try:

@@ -48,6 +48,7 @@ from tessera.rules.definition import (
     ordered,
     parse_rule,
     parse_rules,
+    rule_fields,
     rule_formulas,
     rule_problems,
 )
@@ -67,6 +68,6 @@ __all__ = [
     "RuleFormula", "Scoring", "ScoringRule", "Segment", "SlaPolicy", "Stage", "Trigger", "add_business_time",
     "business_time_between", "by_attribute", "calendar_from_document", "calendar_problems", "date_relative_runs",
     "is_business_time", "least_open", "matches_trigger", "next_business_time", "next_run", "ordered",
-    "parse_duration", "parse_rule", "parse_rules", "parse_sla_policy", "round_robin", "rule_formulas",
+    "parse_duration", "parse_rule", "parse_rules", "parse_sla_policy", "round_robin", "rule_fields", "rule_formulas",
     "rule_problems", "sla", "sla_policy_problems",
 ]

@@ -364,8 +364,9 @@ def next_business_time(at: datetime, calendar: BusinessCalendar) -> datetime:
     """`at` itself inside working time, else the start of the next working interval."""
     instant = _utc(at, "at")
     day = calendar.local_date(instant)
-    # Holidays are finite and every week has working time, so this ends; bound it anyway.
-    for _ in range(len(calendar._special) + 8):
+    # Every week has working time and each holiday or override can close at most one week's
+    # worth of it, so this many days always reach an opening.
+    for _ in range(7 * (len(calendar._special) + 2)):
         for a, b in calendar._day_spans(day):
             if b > instant:
                 return max(a, instant).astimezone(at.tzinfo)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from tessera.errors import FieldProblem
+from tessera.errors import FieldProblem, formula_problem
 from tessera.formula import USER_OBJECT, Checked, FormulaError, Schema, check
 from tessera.formula.ast import Literal, Path
 from tessera.formula.checker import field_type
@@ -240,15 +240,6 @@ def date_relative_runs(trigger: Trigger, value: date | datetime | None) -> list[
 # -- formulas and problems -------------------------------------------------------------------
 
 
-def formula_problem(path: str, error: FormulaError) -> FieldProblem:
-    """A formula error as a problem at `path`, with its line and column (as the runtime
-    reports formula errors elsewhere)."""
-    first = error.errors[0] if getattr(error, "errors", None) else error
-    detail = first.to_dict() if hasattr(first, "to_dict") else {}
-    return FieldProblem(path, first.render() if hasattr(first, "render") else str(first), "formula",
-                        detail={"formula": {k: v for k, v in detail.items() if k != "message"}})
-
-
 class Checker:
     """Type-checks formulas of one document against one object, collecting problems.
 
@@ -301,8 +292,8 @@ class Checker:
             want = record_target(fdef, self.schema)
             got = tree.resolved.target
             if want is not None and got.api_name != want.api_name:
-                self.problems.append(FieldProblem(path, f"{fdef.label} holds {article(want.label)}, but the "
-                                                  f"formula gives {article(got.label)}", "formula"))
+                self.problems.append(FieldProblem(path, f"{fdef.label} takes a record of {want.label}; the "
+                                                  f"formula gives a record of {got.label}", "formula"))
         options = [o.get("value") for o in fdef.props.get("options", [])]
         if fdef.type == "select" and isinstance(tree, Literal) and tree.kind == "text" and tree.value not in options:
             self.problems.append(FieldProblem(path, f"{tree.value!r} is not an option of {fdef.label} "
@@ -387,6 +378,30 @@ def rule_formulas(doc: Mapping[str, Any], schema: Schema | None = None) -> list[
         out.append(RuleFormula(f"/scoring/rules/{i}/when", obj_name, r["when"]))
     if g := doc.get("segment"):
         out.append(RuleFormula("/segment/condition", obj_name, g["condition"]))
+    return out
+
+
+def rule_fields(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(JSON pointer, field api_name) of every field of the rule's object that a (valid)
+    rule document names outside its formulas, for the dependency graph and renames."""
+    out: list[tuple[str, str]] = []
+    trigger = doc["trigger"]
+    out += [(f"/trigger/changed/{i}", name) for i, name in enumerate(trigger.get("changed", ()))]
+    if trigger.get("field"):
+        out.append(("/trigger/field", trigger["field"]))
+    for i, action in enumerate(doc.get("actions", ())):
+        if action.get("action") == "set_fields":
+            out += [(f"/actions/{i}/set/{name}", name) for name in action.get("set", {})]
+        elif action.get("action") == "refuse" and action.get("field"):
+            out.append((f"/actions/{i}/field", action["field"]))
+    if a := doc.get("assignment"):
+        out.append(("/assignment/field", a.get("field") or "owner"))
+        if a.get("attribute"):
+            out.append(("/assignment/attribute", a["attribute"]))
+    if s := doc.get("scoring"):
+        out.append(("/scoring/field", s["field"]))
+    if (g := doc.get("segment")) and g.get("field"):
+        out.append(("/segment/field", g["field"]))
     return out
 
 
@@ -536,5 +551,5 @@ __all__ = [
     "BEFORE_SAVE_ACTIONS", "EVENTS", "KINDS", "SAVE_TRIGGERS", "STRATEGIES", "TRIGGERS", "Action", "Assignment",
     "Checker", "Rule", "RuleFormula", "Scoring", "ScoringRule", "Segment", "Trigger", "date_relative_runs",
     "formula_problem", "matches_trigger", "next_run", "offset_delta", "ordered", "parse_rule", "parse_rules",
-    "rule_formulas", "rule_problems",
+    "rule_fields", "rule_formulas", "rule_problems",
 ]

@@ -124,6 +124,18 @@ def choose_policy(policies: Iterable[SlaPolicy], applies: Callable[[SlaPolicy], 
     return None
 
 
+def sla_policy_formulas(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(JSON pointer, source) of the formulas of a (valid) policy: conditions (boolean)
+    over its object."""
+    return [("/applies_when", str(doc["applies_when"]))] if doc.get("applies_when") else []
+
+
+def sla_policy_fields(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(JSON pointer, field api_name) of the object's fields a (valid) policy names."""
+    return [("/priority_field", str(doc.get("priority_field") or "priority")),
+            ("/status_field", str(doc.get("status_field") or "status"))]
+
+
 def sla_policy_problems(doc: Any, schema: Schema, *, calendars: Collection[str] | None = None,
                         check_formulas: bool = True) -> list[FieldProblem]:
     """Every problem of an SLA policy document: its JSON Schema first (and only, if that
@@ -391,5 +403,6 @@ def clocks_by_metric(clocks: Sequence[MetricClock]) -> dict[str, MetricClock]:
 __all__ = [
     "BREACH", "DEFAULT_TARGET", "METRICS", "OPEN_STAGES", "WARNING", "MetricClock", "MetricPolicy", "SlaPolicy",
     "Stage", "achieve", "cancel", "check", "choose_policy", "clocks_by_metric", "elapsed", "next_check_at",
-    "parse_duration", "parse_sla_policy", "pause", "recompute", "remaining", "resume", "sla_policy_problems", "start",
+    "parse_duration", "parse_sla_policy", "pause", "recompute", "remaining", "resume", "sla_policy_fields",
+    "sla_policy_formulas", "sla_policy_problems", "start",
 ]

@@ -11,6 +11,8 @@ from tessera.api import (
     attachments,
     audit,
     auth,
+    dashboards,
+    flows,
     forms,
     formula,
     jobs,
@@ -37,7 +39,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     problems.install(app)
     for router in (auth.router, meta.router, records.router, attachments.router, formula.router, jobs.router,
                    users.router, teams.router, roles.router, me.router, audit.router, forms.router,
-                   reports.router):
+                   reports.router, dashboards.router, flows.router):
         app.include_router(router, prefix="/api/v1")
 
     cache: dict[str, Any] = {}

@@ -99,6 +99,13 @@ async def admin(request: Request) -> Actor:
     return who
 
 
+async def optional_json_body(request: Request) -> Any:
+    """The JSON body, or None when there is none (bodies that only carry options)."""
+    if not (await request.body()).strip():
+        return None
+    return await json_body(request)
+
+
 async def json_body(request: Request) -> Any:
     raw = await request.body()
     if len(raw) > MAX_BODY:

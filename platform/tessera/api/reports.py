@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from tessera.api import deps
@@ -17,13 +17,6 @@ from tessera.runtime.platform import Runtime
 router = APIRouter(prefix="/reports", tags=["reports"])
 _MEDIA = {"csv": "text/csv; charset=utf-8",
           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-
-
-async def _optional_body(request: Request) -> Any:
-    """The JSON body, or None when there is none (parameters are optional)."""
-    if not (await request.body()).strip():
-        return None
-    return await deps.json_body(request)
 
 
 def _parameters(body: Any) -> dict[str, Any]:
@@ -50,7 +43,7 @@ def run_document(body: Any = Depends(deps.json_body), who: Actor = Depends(deps.
 
 
 @router.post("/{name}/run")
-def run_saved(name: str, body: Any = Depends(_optional_body), who: Actor = Depends(deps.actor),
+def run_saved(name: str, body: Any = Depends(deps.optional_json_body), who: Actor = Depends(deps.actor),
               rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
     return rt.reports.run(who, name, **_parameters(body))
 

@@ -128,6 +128,8 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text),
     sa.Index("ix_tessera_outbox_pending", "processed_at", "available_at"),
+    # An object's newest event: the version report results are cached under.
+    sa.Index("ix_tessera_outbox_object", "object_uid", "id"),
 )
 
 sequences = sa.Table(

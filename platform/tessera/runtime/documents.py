@@ -489,9 +489,20 @@ def _locate(doc: Any, path: str) -> tuple[Any, Any]:
     return holder, key
 
 
-# Kinds whose engines come later: stored, versioned and in the graph already.
-for _name, _label, _prefix in (("flows", "Flow", "flw"), ("dashboards", "Dashboard", "dsh")):
-    register_kind(DocumentKind(_name, _label, _prefix, provisional_schema(_name, _label), check=_object_exists))
+def _flow_kind() -> DocumentKind:
+    """Flows: drafts are checked for their shape and formulas as they are saved; publishing
+    (runtime/flows.py) checks the rest (people, action parameters)."""
+    from tessera.meta.documents import base_schema
+    from tessera.workflow import flow_problems, structure_problems
+
+    def check(doc: Mapping[str, Any], schema: Schema) -> list[FieldProblem]:
+        # A draft may be unfinished; what it names must exist, and its formulas type-check.
+        return flow_problems(doc, schema) if not structure_problems(doc) else structure_problems(doc)
+
+    return register_kind(DocumentKind("flows", "Flow", "flw", lambda: base_schema("flows"), check=check))
+
+
+_flow_kind()
 
 
 def _report_kind() -> DocumentKind:
@@ -514,6 +525,16 @@ def _rule_kinds() -> None:
 
 
 _rule_kinds()
+
+
+def _dashboard_kind() -> DocumentKind:
+    """Dashboards: their schema and metadata check come from runtime/dashboards.py."""
+    from tessera.runtime.dashboards import dashboard_kind
+
+    return register_kind(dashboard_kind())
+
+
+_dashboard_kind()
 
 __all__ = [
     "FIELD_VIA", "FORMULA_VIA", "LINK_VIA", "OBJECT_VIA", "DocumentFormula", "DocumentKind", "DocumentService",

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tessera.runtime.deliveries import DeliveryService
     from tessera.runtime.documents import DocumentService
     from tessera.runtime.events import EventBus
+    from tessera.runtime.flows import FlowService
     from tessera.runtime.forms import FormService
     from tessera.runtime.formulas import FormulaService
     from tessera.runtime.jobs import JobService
@@ -68,6 +69,7 @@ class Runtime:
         self.hooks.add("after_commit", lambda _batch: self.scheduler.wake())
         # The engines that listen to saves, events and timers hook themselves in.
         self.rules  # noqa: B018
+        self.flows  # noqa: B018
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -258,3 +260,10 @@ class Runtime:
         from tessera.runtime.rules import RuleService
 
         return RuleService(self)
+
+    @cached_property
+    def flows(self) -> FlowService:
+        """Flows: versions, instances, tasks, triggers and timers (runtime/flows.py)."""
+        from tessera.runtime.flows import FlowService
+
+        return FlowService(self)

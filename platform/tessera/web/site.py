@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from tessera.errors import TesseraError
-from tessera.web import account, builder, pages
+from tessera.web import account, builder, dashboards, pages
 from tessera.web.templates import VENDOR_FILES, templates, ui_dir
 
 #: Paths served as pages; everything else keeps the API's problem+json.
@@ -31,7 +31,7 @@ def install(app: FastAPI) -> None:
                             media_type="text/plain")
         return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=3600"})
 
-    for router in (account.router, pages.router, builder.router):
+    for router in (account.router, pages.router, builder.router, dashboards.router):
         app.include_router(router)
 
 

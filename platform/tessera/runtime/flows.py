@@ -1,0 +1,690 @@
+"""Flows in the running platform: published versions, instances that survive crashes,
+the approvals inbox, and the triggers that start flows.
+
+Every transition of an instance — started, a decision on a task, a timer, a record change
+a wait was watching — is one database transaction: the instance row is locked, the pure
+executor (tessera.workflow) computes the next state and its effects, and the effects are
+applied in the same transaction: task rows, timer rows, history rows, the record lock,
+actions (records saved through the pipeline; e-mail and webhooks queued as deliveries keyed
+by the step's run), notifications and the `flow.finished` event. A worker killed mid-way
+leaves the transaction uncommitted and its event or timer still pending, so the next
+worker redoes exactly that transition: no step lost, nothing done twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from croniter import croniter
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.engine import Connection
+
+from tessera.actions import ActionError, check_actions
+from tessera.actions import people as people_specs
+from tessera.auth.actor import Actor
+from tessera.data.engine import is_sqlite
+from tessera.data.metastore import StoredDocument
+from tessera.data.tables import flow_events, flow_instances, flow_tasks, flow_versions, users
+from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+from tessera.runtime.catalog import Snapshot
+from tessera.runtime.events import Event, caused_by
+from tessera.workflow import (
+    CancelTimer,
+    CloseTask,
+    Decision,
+    Env,
+    Executor,
+    Finished,
+    History,
+    LockRecord,
+    Notify,
+    OpenTask,
+    RunAction,
+    ScheduleTimer,
+    Transition,
+    TransitionError,
+    UnlockRecord,
+    compile_flow,
+    flow_problems,
+    people_references,
+    trigger_matches,
+)
+from tessera.workflow.definition import Flow
+
+if TYPE_CHECKING:
+    from tessera.runtime.platform import Runtime
+    from tessera.runtime.save import SaveBatch
+
+log = logging.getLogger("tessera.flows")
+ACTIONS = ("approve", "reject", "complete", "send_back", "delegate", "add_before", "add_after")
+#: A signed link in an e-mail stays valid this long (seconds).
+LINK_MAX_AGE = 14 * 24 * 3600
+MAX_SCHEDULED = 10_000
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class FlowService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._compiled: dict[tuple[str, int], tuple[Flow, Executor]] = {}
+        for name in ("record.created", "record.updated"):
+            runtime.events.subscribe(name, self._on_record, name=f"flows:{name}")
+        runtime.events.subscribe("record.deleted", self._on_deleted, name="flows:record.deleted")
+        runtime.timers.on("flow.timer", self._timer)
+        runtime.timers.on("flow.cron", self._cron)
+        runtime.hooks.add("validate", self._check_lock)
+
+    # -- publishing ---------------------------------------------------------------------
+    def problems(self, conn: Connection, snap: Snapshot, doc: Mapping[str, Any]) -> list[FieldProblem]:
+        """Everything that stops a flow from being published: its shape and formulas,
+        action parameters, and users, roles and teams that do not exist."""
+        from tessera.runtime.formulas import SnapshotSchema
+
+        schema = SnapshotSchema(snap)
+        problems = flow_problems(doc, schema)
+        if problems:
+            return problems
+        obj = snap.object(str(doc["object"]))
+        for pointer, spec in people_references(doc):
+            problems += people_specs.people_problems([spec], obj, schema, pointer.rsplit("/", 1)[0], conn)
+        for step, pointer in _action_steps(doc.get("steps", []), "/steps"):
+            found = check_actions([_action_of(step)], obj, schema, "/x")
+            problems += [FieldProblem(p.field.replace("/x/0", pointer, 1), p.message, p.code) for p in found]
+        return problems
+
+    def publish(self, actor: Actor, name: str) -> dict[str, Any]:
+        """Publish the flow's current document as its next version (new instances run it;
+        running ones keep theirs)."""
+        _require_builder(actor)
+        with self.runtime.write() as conn:
+            snap = self.runtime.snapshot(conn)
+            stored = self._document(conn, snap, name)
+            body = {k: v for k, v in stored.body.items() if k not in ("uid", "version")}
+            problems = self.problems(conn, snap, body)
+            if problems:
+                raise InvalidInput(f"The flow {name!r} cannot be published.", problems)
+            version = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(flow_versions.c.version), 0))
+                                       .where(flow_versions.c.flow_uid == stored.uid)).scalar_one()) + 1
+            conn.execute(sa.insert(flow_versions).values(flow_uid=stored.uid, version=version, body=stored.body,
+                                                         published_at=datetime.now(UTC), published_by=actor.user_id))
+            timers = self.runtime.timers
+            timers.cancel(conn, f"flowcron:{stored.uid}")
+            if body["trigger"].get("on") == "schedule":
+                timers.schedule(conn, "flow.cron", f"flowcron:{stored.uid}", _next_cron(body["trigger"]),
+                                {"flow": stored.uid})
+        return {"flow": name, "version": version, "published": True}
+
+    def check(self, actor: Actor, doc: Any) -> list[dict[str, Any]]:
+        """The problems publishing this document would meet (the designer's Validate)."""
+        _require_builder(actor)
+        if not isinstance(doc, dict):
+            raise InvalidInput("Send a flow document.", [FieldProblem("/", "must be an object")])
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            return [p.as_json() for p in self.problems(conn, snap, doc)]
+
+    def versions(self, actor: Actor, name: str) -> list[dict[str, Any]]:
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            stored = self._document(conn, snap, name)
+            rows = conn.execute(sa.select(flow_versions).where(flow_versions.c.flow_uid == stored.uid)
+                                .order_by(flow_versions.c.version.desc())).mappings().all()
+        return [{"version": r["version"], "published_at": _iso(r["published_at"]), "published_by": r["published_by"]}
+                for r in rows]
+
+    def _document(self, conn: Connection, snap: Snapshot, name: str) -> StoredDocument:
+        for stored in self.runtime.documents.active(conn, snap, "flows"):
+            if stored.api_name == name:
+                return stored
+        raise NotFound(f"There is no flow {name!r}.")
+
+    def _latest(self, conn: Connection, flow_uid: str) -> int | None:
+        return conn.execute(sa.select(sa.func.max(flow_versions.c.version))
+                            .where(flow_versions.c.flow_uid == flow_uid)).scalar()
+
+    def _executor(self, conn: Connection, flow_uid: str, version: int) -> tuple[Flow, Executor]:
+        key = (flow_uid, version)
+        found = self._compiled.get(key)
+        if found is None:
+            body = conn.execute(sa.select(flow_versions.c.body).where(
+                flow_versions.c.flow_uid == flow_uid, flow_versions.c.version == version)).scalar_one()
+            flow = compile_flow(body)
+            found = self._compiled[key] = (flow, Executor(flow))
+        return found
+
+    # -- starting -----------------------------------------------------------------------
+    def start(self, actor: Actor, name: str, record_id: int, comment: str = "") -> dict[str, Any]:
+        """Start a flow on a record (its button, or the API) as `actor`, who must be able to
+        read the record; the flow's trigger must be a button or the API."""
+        with self.runtime.write() as conn:
+            snap = self.runtime.snapshot(conn)
+            stored = self._document(conn, snap, name)
+            if stored.body["trigger"].get("on") not in ("button", "api"):
+                raise Conflict(f"The flow {name!r} starts on its own ({stored.body['trigger'].get('on')}); "
+                               "it has no button to start it by hand.")
+            version = self._latest(conn, stored.uid)
+            if version is None:
+                raise Conflict(f"The flow {name!r} is not published yet.")
+            self.runtime.records.get(actor, str(stored.body["object"]), record_id)
+            if self._running(conn, stored.uid, record_id):
+                raise Conflict(f"The flow {name!r} is already running on this record.")
+            instance_id = self._start(conn, snap, stored.uid, version, record_id, actor.user_id, comment)
+        return self.instance(actor, instance_id)
+
+    def _running(self, conn: Connection, flow_uid: str, record_id: int) -> bool:
+        return conn.execute(sa.select(flow_instances.c.id).where(
+            flow_instances.c.flow_uid == flow_uid, flow_instances.c.record_id == record_id,
+            flow_instances.c.status.in_(("running", "rework")))).first() is not None
+
+    def _start(self, conn: Connection, snap: Snapshot, flow_uid: str, version: int, record_id: int,
+               submitter: int | None, comment: str = "") -> int:
+        flow, executor = self._executor(conn, flow_uid, version)
+        obj = snap.object(flow.doc["object"])
+        now = datetime.now(UTC)
+        instance_id = int(conn.execute(sa.insert(flow_instances).values(
+            flow_uid=flow_uid, version=version, object_uid=obj.uid, record_id=record_id, status="running",
+            state={}, started_by=submitter, started_at=now, updated_at=now).returning(flow_instances.c.id))
+            .scalar_one())
+        row = {"id": instance_id, "flow_uid": flow_uid, "version": version, "object_uid": obj.uid,
+               "record_id": record_id, "state": {}, "started_by": submitter}
+        env = self._env(conn, flow, record_id, submitter)
+        self._apply(conn, row, flow, executor.start(env, submitter, comment))
+        return instance_id
+
+    def _env(self, conn: Connection, flow: Flow, record_id: int, submitter: int | None) -> Env:
+        object_name = str(flow.doc["object"])
+        record = dict(self.runtime.actions.load(conn, object_name, record_id) or {"id": record_id})
+        evaluate = self.runtime.actions.evaluator(conn)
+
+        def people(specs: Sequence[Mapping[str, Any]], rec: Mapping[str, Any], by: int | None) -> list[int]:
+            return people_specs.resolve(conn, specs, rec, by, lambda f: evaluate(f, object_name, rec))
+
+        return Env(now=datetime.now(UTC), record=record, evaluate=lambda f, rec: evaluate(f, object_name, rec),
+                   people=people)
+
+    # -- applying a transition ----------------------------------------------------------
+    def _apply(self, conn: Connection, row: Mapping[str, Any], flow: Flow, transition: Transition,
+               actor_id: int | None = None) -> None:
+        state, effects = transition
+        instance_id = int(row["id"])
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {"state": state, "status": state.get("status", "running"), "updated_at": now}
+        object_name = str(flow.doc["object"])
+        record: Mapping[str, Any] | None = None
+        for number, effect in enumerate(effects):
+            if isinstance(effect, OpenTask):
+                conn.execute(sa.insert(flow_tasks).values(
+                    instance_id=instance_id, key=effect.key, step=effect.step, kind=effect.task_kind,
+                    label=effect.label[:300], assignee_id=effect.user, status="open", created_at=now,
+                    due_at=effect.due_at))
+                self.runtime.notifications.add(
+                    conn, effect.user, f"flow:{instance_id}:task:{effect.key}",
+                    f"{flow.doc.get('label', flow.doc['api_name'])}: {effect.label}",
+                    "Your approval is needed." if effect.task_kind == "approval" else "A task for you.",
+                    f"/app/{object_name}/{row['record_id']}")
+            elif isinstance(effect, CloseTask):
+                conn.execute(sa.update(flow_tasks).where(flow_tasks.c.instance_id == instance_id,
+                                                         flow_tasks.c.key == effect.key)
+                             .values(status=effect.status[:12], closed_at=now))
+            elif isinstance(effect, ScheduleTimer):
+                self.runtime.timers.schedule(conn, "flow.timer", f"flow:{instance_id}:{effect.key}", effect.due_at,
+                                             {"instance": instance_id, "key": effect.key})
+            elif isinstance(effect, CancelTimer):
+                self.runtime.timers.cancel(conn, f"flow:{instance_id}:{effect.key}")
+            elif isinstance(effect, RunAction):
+                record = record or self.runtime.actions.load(conn, object_name, int(row["record_id"]))
+                self._run_action(conn, instance_id, object_name, record, effect, number, state)
+                record = None  # the action may have changed it
+            elif isinstance(effect, Notify):
+                for user_id in effect.users:
+                    self.runtime.notifications.add(
+                        conn, user_id, f"flow:{instance_id}:{effect.reason}:{state.get('n')}:{effect.step}:{user_id}",
+                        f"{flow.doc.get('label')}: {effect.reason} — {effect.step}", "",
+                        f"/app/{object_name}/{row['record_id']}")
+            elif isinstance(effect, LockRecord):
+                values["lock"] = list(effect.editable_fields)
+            elif isinstance(effect, UnlockRecord):
+                values["lock"] = None
+            elif isinstance(effect, History):
+                conn.execute(sa.insert(flow_events).values(
+                    instance_id=instance_id, at=now, event=effect.event[:30], step=effect.step,
+                    actor_id=effect.by, comment=effect.comment, detail=dict(effect.detail) or None))
+            elif isinstance(effect, Finished):
+                values.update(status=effect.outcome, finished_at=now, lock=None)
+                with caused_by(f"flow:{instance_id}"):
+                    self.runtime.events.emit(conn, "flow.finished", {
+                        "object": object_name, "source": flow.doc["api_name"], "outcome": effect.outcome,
+                        "instance": instance_id}, object_uid=row["object_uid"], record_ids=[int(row["record_id"])])
+        conn.execute(sa.update(flow_instances).where(flow_instances.c.id == instance_id).values(values))
+
+    def _run_action(self, conn: Connection, instance_id: int, object_name: str, record: Mapping[str, Any] | None,
+                    effect: RunAction, number: int, state: Mapping[str, Any]) -> None:
+        # The key names this run of the step: a redone transition queues nothing twice.
+        key = f"flow:{instance_id}:{effect.step}:{state.get('n')}:{number}"
+        with caused_by(f"flow:{instance_id}"):
+            ctx = self.runtime.actions.context(conn, object_name, record, key)
+            try:
+                result = self.runtime.actions.run(ctx, _action_of({"action": effect.action, **effect.params}))
+            except ActionError as error:
+                raise FlowStepFailed(effect.step, str(error)) from None
+        conn.execute(sa.insert(flow_events).values(instance_id=instance_id, at=datetime.now(UTC), event="action",
+                                                   step=effect.step, actor_id=None, comment="", detail=result))
+
+    def _transition(self, conn: Connection, instance_id: int, do: Any, actor_id: int | None = None) -> None:
+        """Lock the instance, run `do(executor, state, env)` and apply what it returns. A step
+        whose action fails ends the instance as failed, with the reason in its history."""
+        query = sa.select(flow_instances).where(flow_instances.c.id == instance_id)
+        if not is_sqlite(conn):
+            query = query.with_for_update()
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise NotFound(f"There is no flow instance {instance_id}.")
+        flow, executor = self._executor(conn, row["flow_uid"], row["version"])
+        env = self._env(conn, flow, int(row["record_id"]), row["started_by"])
+        transition = do(executor, dict(row["state"]), env)
+        savepoint = conn.begin_nested()
+        try:
+            self._apply(conn, row, flow, transition, actor_id)
+            savepoint.commit()
+        except FlowStepFailed as failure:
+            savepoint.rollback()
+            now = datetime.now(UTC)
+            conn.execute(sa.insert(flow_events).values(instance_id=instance_id, at=now, event="failed",
+                                                       step=failure.step, comment=failure.reason))
+            conn.execute(sa.update(flow_tasks).where(flow_tasks.c.instance_id == instance_id,
+                                                     flow_tasks.c.status == "open")
+                         .values(status="cancelled", closed_at=now))
+            self.runtime.timers.cancel(conn, f"flow:{instance_id}:", prefix=True)
+            conn.execute(sa.update(flow_instances).where(flow_instances.c.id == instance_id).values(
+                status="failed", error=f"step {failure.step}: {failure.reason}", finished_at=now, updated_at=now,
+                lock=None))
+
+    # -- people acting ------------------------------------------------------------------
+    def act(self, actor: Actor, task_id: int, body: Any) -> dict[str, Any]:
+        """Decide or complete a task: approve, reject, complete, send_back (to an earlier
+        step, or the submitter), delegate, add_before, add_after — with a comment."""
+        if not isinstance(body, dict) or body.get("action") not in ACTIONS:
+            raise InvalidInput("Say what to do with the task.",
+                               [FieldProblem("action", "must be one of " + ", ".join(ACTIONS))])
+        comment = str(body.get("comment") or "")[:5000]
+        with self.runtime.write() as conn:
+            self.runtime.snapshot(conn)
+            task = conn.execute(sa.select(flow_tasks).where(flow_tasks.c.id == task_id)).mappings().first()
+            if task is None or (task["assignee_id"] != actor.user_id and not actor.is_admin):
+                raise NotFound(f"There is no task {task_id} for you.")
+            if task["status"] != "open":
+                raise Conflict(f"The task is no longer open (it is {task['status']}).")
+            others = tuple(self._user_ids(conn, body.get("users") or []))
+            decision = Decision(body["action"], actor.user_id or 0, comment, body.get("target"), others,
+                                admin=actor.is_admin and task["assignee_id"] != actor.user_id)
+            self._guarded(lambda: self._transition(
+                conn, task["instance_id"], lambda ex, state, env: ex.decide(state, env, task["key"], decision),
+                actor.user_id))
+            instance_id = int(task["instance_id"])
+        return self.instance(actor, instance_id)
+
+    def resubmit(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
+        """The submitter sends the reworked record back; it continues where it was sent back."""
+        with self.runtime.write() as conn:
+            self.runtime.snapshot(conn)
+            self._guarded(lambda: self._transition(
+                conn, instance_id, lambda ex, state, env: ex.resubmit(state, env, actor.user_id or 0, comment,
+                                                                      admin=actor.is_admin), actor.user_id))
+        return self.instance(actor, instance_id)
+
+    def recall(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
+        with self.runtime.write() as conn:
+            self.runtime.snapshot(conn)
+            self._guarded(lambda: self._transition(
+                conn, instance_id, lambda ex, state, env: ex.recall(state, env, actor.user_id or 0, comment),
+                actor.user_id))
+        return self.instance(actor, instance_id)
+
+    def cancel(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
+        if not actor.is_admin:
+            raise Forbidden("Only an admin can cancel a running flow.")
+        with self.runtime.write() as conn:
+            self.runtime.snapshot(conn)
+            self._guarded(lambda: self._transition(
+                conn, instance_id, lambda ex, state, env: ex.cancel(state, env, actor.user_id, comment),
+                actor.user_id))
+        return self.instance(actor, instance_id)
+
+    @staticmethod
+    def _guarded(run: Any) -> None:
+        try:
+            run()
+        except TransitionError as error:
+            raise Conflict(str(error), extra={"reason": error.code}) from None
+
+    def _user_ids(self, conn: Connection, given: list[Any]) -> list[int]:
+        out = []
+        for item in given:
+            if isinstance(item, int):
+                found = conn.execute(sa.select(users.c.id).where(users.c.id == item, users.c.is_active.is_(True)))
+            else:
+                found = conn.execute(sa.select(users.c.id).where(users.c.email == str(item).lower(),
+                                                                 users.c.is_active.is_(True)))
+            user_id = found.scalar()
+            if user_id is None:
+                raise InvalidInput("A person named is not an active user.",
+                                   [FieldProblem("users", f"there is no active user {item!r}")])
+            out.append(int(user_id))
+        return out
+
+    # -- signed links (approve from an e-mail) ------------------------------------------
+    def _signer(self) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.runtime.settings.secret_key, salt="tessera-flow-task")
+
+    def signed_link(self, task_id: int, user_id: int, action: str) -> str:
+        token = self._signer().dumps({"task": task_id, "user": user_id, "action": action})
+        return f"{self.runtime.settings.public_url}/flows/act/{token}"
+
+    def act_by_link(self, token: str, comment: str = "") -> dict[str, Any]:
+        """Decide a task from a signed e-mail link: the link names the task, the person and
+        the decision, and stops working once the task is closed."""
+        try:
+            claims = self._signer().loads(token, max_age=LINK_MAX_AGE)
+        except BadSignature:
+            raise Forbidden("This link is not valid or has expired.") from None
+        actor = self.runtime.users.actor_for_user(int(claims["user"]))
+        if actor is None:
+            raise Forbidden("This link's user is not active.")
+        return self.act(actor, int(claims["task"]), {"action": claims["action"], "comment": comment})
+
+    # -- triggers -----------------------------------------------------------------------
+    def _published(self, conn: Connection, snap: Snapshot, object_name: str) -> list[tuple[StoredDocument, int]]:
+        out = []
+        for stored in self.runtime.documents.active(conn, snap, "flows"):
+            if stored.body.get("object") == object_name and stored.body.get("active", True):
+                version = self._latest(conn, stored.uid)
+                if version is not None:
+                    out.append((stored, version))
+        return out
+
+    def _on_record(self, conn: Connection, event: Event) -> None:
+        if not event.object:
+            return
+        snap = self.runtime.snapshot(conn)
+        if event.object not in snap.objects:
+            return
+        when = "created" if event.name == "record.created" else "updated"
+        changed = list(event.payload.get("changed") or [])
+        evaluate = self.runtime.actions.evaluator(conn)
+        object_name = event.object
+
+        def on_record(f: str, rec: Mapping[str, Any]) -> Any:
+            return evaluate(f, object_name, rec)
+
+        for stored, version in self._published(conn, snap, event.object):
+            if stored.body["trigger"].get("on") != when:
+                continue
+            flow, _ = self._executor(conn, stored.uid, version)
+            for record_id in event.record_ids:
+                record = self.runtime.actions.load(conn, event.object, record_id)
+                if record is None or self._running(conn, stored.uid, record_id):
+                    continue
+                if trigger_matches(flow, when, record, changed, on_record):
+                    self._start(conn, snap, stored.uid, version, record_id, event.actor_id)
+        self._recheck_waits(conn, snap, event)
+
+    def _recheck_waits(self, conn: Connection, snap: Snapshot, event: Event) -> None:
+        """Waits watch their record and what its formulas read: instances on the changed
+        records and on the records they look up are checked again."""
+        obj = snap.object(event.object or "")
+        watched: set[tuple[str, int]] = {(obj.uid, rid) for rid in event.record_ids}
+        lookups = [f for f in obj.fields if f.type == "lookup"]
+        if lookups:
+            table = snap.table(obj)
+            for row in conn.execute(sa.select(*[table.c[f.column] for f in lookups])
+                                    .where(table.c.id.in_(event.record_ids))):
+                for fdef, value in zip(lookups, row, strict=True):
+                    target = snap.objects.get(str(fdef.props.get("target")))
+                    if value is not None and target is not None:
+                        watched.add((target.uid, int(value)))
+        if not watched:
+            return
+        pairs = [sa.and_(flow_instances.c.object_uid == o, flow_instances.c.record_id == r) for o, r in watched]
+        waiting = conn.execute(sa.select(flow_instances.c.id).where(
+            flow_instances.c.status == "running", sa.or_(*pairs))).scalars().all()
+        for instance_id in waiting:
+            if f"flow:{instance_id}" in event.cause:
+                continue  # its own action's write; the executor re-checks after its own steps
+            self._transition(conn, int(instance_id), lambda ex, state, env: ex.record_changed(state, env))
+
+    def _on_deleted(self, conn: Connection, event: Event) -> None:
+        """A record in the trash: its running flows are cancelled."""
+        snap = self.runtime.snapshot(conn)
+        if not event.object or event.object not in snap.objects:
+            return
+        obj = snap.object(event.object)
+        for instance_id in conn.execute(sa.select(flow_instances.c.id).where(
+                flow_instances.c.object_uid == obj.uid, flow_instances.c.record_id.in_(event.record_ids),
+                flow_instances.c.status.in_(("running", "rework")))).scalars():
+            self._transition(conn, int(instance_id),
+                             lambda ex, state, env: ex.cancel(state, env, None, "the record was deleted"))
+
+    def _timer(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
+        status = conn.execute(sa.select(flow_instances.c.status).where(flow_instances.c.id == params["instance"])) \
+            .scalar()
+        if status not in ("running", "rework"):
+            return
+        self._transition(conn, int(params["instance"]),
+                         lambda ex, state, env: ex.timer_fired(state, env, params["key"]))
+
+    def _cron(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
+        """A scheduled flow: start it on every record its condition selects."""
+        snap = self.runtime.snapshot(conn)
+        stored = next((d for d in self.runtime.documents.active(conn, snap, "flows") if d.uid == params["flow"]),
+                      None)
+        version = self._latest(conn, params["flow"]) if stored else None
+        if stored is None or version is None:
+            return
+        obj = snap.object(str(stored.body["object"]))
+        table = snap.table(obj)
+        query = sa.select(table.c.id).where(table.c.deleted_at.is_(None)).order_by(table.c.id).limit(MAX_SCHEDULED)
+        condition = stored.body["trigger"].get("condition")
+        if condition:
+            query = query.where(self.runtime.formulas.filter_clause(snap, obj, condition, conn.dialect.name))
+        for record_id in conn.execute(query).scalars():
+            if not self._running(conn, stored.uid, int(record_id)):
+                self._start(conn, snap, stored.uid, version, int(record_id), None)
+        self.runtime.timers.schedule(conn, "flow.cron", f"flowcron:{stored.uid}",
+                                     _next_cron(stored.body["trigger"]), {"flow": stored.uid})
+
+    # -- the record lock ----------------------------------------------------------------
+    def _check_lock(self, batch: SaveBatch) -> None:
+        """A record in approval may change only in its editable fields, by its approvers
+        (or an admin); the flow's own actions may change anything."""
+        if batch.creating:
+            return
+        ids = [c.record_id for c in batch.changes if c.record_id]
+        if not ids:
+            return
+        locks = conn_locks(batch.conn, batch.obj.uid, ids)
+        if not locks:
+            return
+        from tessera.runtime.events import cause
+
+        chain = cause.get()
+        for change in batch.changes:
+            lock = locks.get(change.record_id or 0)
+            if lock is None or f"flow:{lock[0]}" in chain:
+                continue
+            instance_id, editable = lock
+            approver = batch.actor.is_admin or batch.conn.execute(sa.select(flow_tasks.c.id).where(
+                flow_tasks.c.instance_id == instance_id, flow_tasks.c.status == "open",
+                flow_tasks.c.assignee_id == batch.actor.user_id)).first() is not None
+            for name in change.values:
+                if name not in editable or not approver:
+                    change.problem(name, "the record is locked while it is in approval"
+                                   + (f"; only {', '.join(editable)} may change, by its approvers" if editable
+                                      else ""), "locked")
+
+    # -- reading ------------------------------------------------------------------------
+    def instance(self, actor: Actor, instance_id: int) -> dict[str, Any]:
+        """An instance with its tasks and history, for whoever may read its record."""
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            row = conn.execute(sa.select(flow_instances).where(flow_instances.c.id == instance_id)).mappings().first()
+            if row is None:
+                raise NotFound(f"There is no flow instance {instance_id}.")
+            obj = snap.by_uid[row["object_uid"]]
+            if not self._participant(conn, actor, instance_id):
+                self.runtime.records.get(actor, obj.api_name, int(row["record_id"]))
+            return self._describe(conn, snap, row, obj.api_name)
+
+    def _participant(self, conn: Connection, actor: Actor, instance_id: int) -> bool:
+        return actor.is_admin or conn.execute(sa.select(flow_tasks.c.id).where(
+            flow_tasks.c.instance_id == instance_id, flow_tasks.c.assignee_id == actor.user_id)).first() is not None
+
+    def _describe(self, conn: Connection, snap: Snapshot, row: Mapping[str, Any], object_name: str) -> dict[str, Any]:
+        instance_id = row["id"]
+        flow_doc = conn.execute(sa.select(flow_versions.c.body).where(
+            flow_versions.c.flow_uid == row["flow_uid"], flow_versions.c.version == row["version"])).scalar_one()
+        tasks = conn.execute(sa.select(flow_tasks, users.c.email, users.c.name)
+                             .outerjoin(users, users.c.id == flow_tasks.c.assignee_id)
+                             .where(flow_tasks.c.instance_id == instance_id).order_by(flow_tasks.c.id)).mappings()
+        history = conn.execute(sa.select(flow_events, users.c.name)
+                               .outerjoin(users, users.c.id == flow_events.c.actor_id)
+                               .where(flow_events.c.instance_id == instance_id).order_by(flow_events.c.id)).mappings()
+        return {
+            "id": instance_id, "flow": flow_doc["api_name"], "label": flow_doc.get("label"), "version": row["version"],
+            "object": object_name, "record_id": row["record_id"], "status": row["status"],
+            "locked": row["lock"] is not None, "editable_fields": row["lock"] or [],
+            "started_by": row["started_by"], "started_at": _iso(row["started_at"]),
+            "finished_at": _iso(row["finished_at"]), "error": row["error"],
+            "tasks": [{"id": t["id"], "step": t["step"], "kind": t["kind"], "label": t["label"],
+                       "assignee": t["assignee_id"], "assignee_email": t["email"], "assignee_name": t["name"],
+                       "status": t["status"], "due_at": _iso(t["due_at"]), "created_at": _iso(t["created_at"]),
+                       "closed_at": _iso(t["closed_at"])} for t in tasks],
+            "history": [{"at": _iso(h["at"]), "event": h["event"], "step": h["step"], "by": h["actor_id"],
+                         "by_name": h["name"], "comment": h["comment"], "detail": h["detail"]} for h in history],
+            "send_back_targets": [s for s in _ran_steps(row["state"], flow_doc)],
+        }
+
+    def instances(self, actor: Actor, *, flow: str | None = None, status: str | None = None,
+                  object_name: str | None = None, record_id: int | None = None,
+                  limit: int = 50) -> list[dict[str, Any]]:
+        """Instances, newest first: of a record (anyone who can read it), or all (admins and
+        builders) filtered by flow and status."""
+        if record_id is None and not (actor.is_admin or actor.is_builder):
+            raise Forbidden("Only admins and builders list all flow instances; ask for a record's.")
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            query = sa.select(flow_instances).order_by(flow_instances.c.id.desc()).limit(max(1, min(limit, 500)))
+            if object_name is not None:
+                obj = snap.object(object_name)
+                query = query.where(flow_instances.c.object_uid == obj.uid)
+                if record_id is not None:
+                    self.runtime.records.get(actor, object_name, record_id)
+                    query = query.where(flow_instances.c.record_id == record_id)
+            if flow is not None:
+                query = query.where(flow_instances.c.flow_uid == self._document(conn, snap, flow).uid)
+            if status is not None:
+                query = query.where(flow_instances.c.status == status)
+            return [self._describe(conn, snap, row, snap.by_uid[row["object_uid"]].api_name)
+                    for row in conn.execute(query).mappings()]
+
+    def tasks(self, actor: Actor, *, status: str = "open", limit: int = 100) -> list[dict[str, Any]]:
+        """My tasks (the approvals inbox): each with its flow, record and due time."""
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            rows = conn.execute(
+                sa.select(flow_tasks, flow_instances.c.object_uid, flow_instances.c.record_id,
+                          flow_instances.c.flow_uid, flow_instances.c.version, flow_instances.c.started_by)
+                .join(flow_instances, flow_instances.c.id == flow_tasks.c.instance_id)
+                .where(flow_tasks.c.assignee_id == actor.user_id, flow_tasks.c.status == status)
+                .order_by(flow_tasks.c.due_at.is_(None), flow_tasks.c.due_at, flow_tasks.c.id)
+                .limit(max(1, min(limit, 500)))).mappings().all()
+            out = []
+            for r in rows:
+                obj = snap.by_uid.get(r["object_uid"])
+                flow, _ = self._executor(conn, r["flow_uid"], r["version"])
+                record = self.runtime.actions.load(conn, obj.api_name, int(r["record_id"])) if obj else None
+                title = _title(obj, record) if obj else str(r["record_id"])
+                out.append({"id": r["id"], "instance": r["instance_id"], "flow": flow.doc["api_name"],
+                            "flow_label": flow.doc.get("label"), "step": r["step"], "kind": r["kind"],
+                            "label": r["label"], "object": obj.api_name if obj else None,
+                            "record_id": r["record_id"], "record_title": title, "status": r["status"],
+                            "due_at": _iso(r["due_at"]), "created_at": _iso(r["created_at"]),
+                            "submitter": r["started_by"]})
+        return out
+
+
+class FlowStepFailed(Exception):
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(reason)
+        self.step = step
+        self.reason = reason
+
+
+def conn_locks(conn: Connection, object_uid: str, ids: list[int]) -> dict[int, tuple[int, list[str]]]:
+    """Records of these ids locked by a running approval: id → (instance, editable fields)."""
+    rows = conn.execute(sa.select(flow_instances.c.record_id, flow_instances.c.id, flow_instances.c.lock).where(
+        flow_instances.c.object_uid == object_uid, flow_instances.c.record_id.in_(ids),
+        flow_instances.c.status == "running", flow_instances.c.lock.is_not(None)))
+    return {int(r.record_id): (int(r.id), list(r.lock or [])) for r in rows if r.lock is not None}
+
+
+def _require_builder(actor: Actor) -> None:
+    if not (actor.is_admin or actor.is_builder):
+        raise Forbidden("Only builders and admins publish flows.")
+
+
+def _action_steps(steps: list[Any], path: str) -> list[tuple[Mapping[str, Any], str]]:
+    out: list[tuple[Mapping[str, Any], str]] = []
+    for index, step in enumerate(steps):
+        here = f"{path}/{index}"
+        if step.get("type") == "action":
+            out.append((step, here))
+        for key in ("branches",):
+            for b, branch in enumerate(step.get(key, [])):
+                out += _action_steps(branch.get("steps", []), f"{here}/{key}/{b}/steps")
+        if isinstance(step.get("default"), list):
+            out += _action_steps(step["default"], f"{here}/default")
+    return out
+
+
+def _action_of(step: Mapping[str, Any]) -> dict[str, Any]:
+    """An action step as the action registry reads it (its parameters beside `action`)."""
+    return {k: v for k, v in step.items() if k not in ("id", "type", "label", "description")}
+
+
+def _ran_steps(state: Mapping[str, Any], doc: Mapping[str, Any]) -> list[str]:
+    """Approval and task steps a decision may send back to (those of the flow's document)."""
+    found: list[str] = []
+
+    def walk(steps: list[Any]) -> None:
+        for step in steps:
+            if step.get("type") in ("approval", "task"):
+                found.append(step["id"])
+            for branch in step.get("branches", []):
+                walk(branch.get("steps", []))
+            if isinstance(step.get("default"), list):
+                walk(step["default"])
+    walk(doc.get("steps", []))
+    return found
+
+
+def _title(obj: Any, record: Mapping[str, Any] | None) -> str:
+    if record is None:
+        return "(deleted)"
+    for fdef in obj.fields:
+        if fdef.type == "text" and record.get(fdef.column):
+            return str(record[fdef.column])
+    return f"{obj.label} {record['id']}"
+
+
+def _next_cron(trigger: Mapping[str, Any]) -> datetime:
+    return croniter(str(trigger["cron"]), datetime.now(UTC)).get_next(datetime).astimezone(UTC)
+
+
+__all__ = ["FlowService"]

@@ -1,0 +1,86 @@
+"""Dashboard pages: the dashboards list, a dashboard drawn with ECharts (filters reload it
+through htmx; a click on a data point opens the filtered record list), the dashboard
+builder (widgets dragged and resized on a grid) and the report builder (fields dragged into
+rows, columns and values with a live preview). Builders save through the metadata API
+(`/api/v1/meta/dashboards`, `/api/v1/meta/reports`) from the page, with the session's CSRF
+token, as the form designer does.
+
+`/dashboards` is not one of the site's page prefixes, so this router's routes render
+refusals as pages themselves (a signed-out visitor goes to the sign-in page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
+
+from tessera.api import deps
+from tessera.api.dashboards import filter_values
+from tessera.auth.actor import Actor
+from tessera.errors import TesseraError
+from tessera.runtime.platform import Runtime
+from tessera.web.pages import render
+
+
+class PageRoute(APIRoute):
+    """A route whose refusals are pages (sign-in, or the message in the layout), not
+    problem+json, wherever its path is."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except TesseraError as error:
+                from tessera.web import site
+
+                return site.error_page(request, error)
+
+        return page
+
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+@router.get("/dashboards", response_class=HTMLResponse)
+def dashboards(request: Request, me: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> Any:
+    return render(request, "dashboards/index.html", me=me, dashboards=rt.dashboards.list(me))
+
+
+@router.get("/dashboards/{name}", response_class=HTMLResponse)
+def dashboard(name: str, request: Request, me: Actor = Depends(deps.actor),
+              rt: Runtime = Depends(deps.runtime)) -> Any:
+    """The dashboard; an htmx request from the filters bar gets only the widgets back."""
+    board = rt.dashboards.load(me, name, filter_values(request))
+    fragment = request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "dashboard-body"
+    return render(request, "dashboards/body.html" if fragment else "dashboards/dashboard.html", me=me, board=board)
+
+
+@router.get("/builder/dashboards/new", response_class=HTMLResponse)
+def new_dashboard(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+    return render(request, "dashboards/builder.html", me=me, design=rt.dashboards.design(None))
+
+
+@router.get("/builder/dashboards/{name}", response_class=HTMLResponse)
+def dashboard_builder(name: str, request: Request, me: Actor = Depends(deps.builder),
+                      rt: Runtime = Depends(deps.runtime)) -> Any:
+    """Widgets on the grid: drag to move, drag the corner to resize, add and remove."""
+    return render(request, "dashboards/builder.html", me=me, design=rt.dashboards.design(name))
+
+
+@router.get("/builder/reports/new", response_class=HTMLResponse)
+def new_report(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+    design = rt.dashboards.report_design(None, request.query_params.get("object"))
+    return render(request, "reports/builder.html", me=me, design=design)
+
+
+@router.get("/builder/reports/{name}", response_class=HTMLResponse)
+def report_builder(name: str, request: Request, me: Actor = Depends(deps.builder),
+                   rt: Runtime = Depends(deps.runtime)) -> Any:
+    """Fields dragged into rows, columns and values; the preview runs the unsaved report."""
+    return render(request, "reports/builder.html", me=me, design=rt.dashboards.report_design(name, None))
