@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from tessera.data.tables import roles, team_members, teams, user_roles, users
 from tessera.errors import FieldProblem
 from tessera.formula import Schema
+from tessera.formula.schema import find_field
 from tessera.meta.model import ObjectDef
 
 KINDS = ("user", "role", "team", "field", "manager", "formula", "email")
@@ -43,7 +44,7 @@ def people_problems(specs: Sequence[Mapping[str, Any]], obj: ObjectDef, schema: 
         for name in (spec.get("field"), spec.get("manager") if spec.get("manager") != "submitter" else None):
             if name is None:
                 continue
-            fdef = obj.field(str(name))
+            fdef = find_field(obj, str(name))
             if fdef is None or fdef.type not in ("user", "lookup") or (
                     fdef.type == "lookup" and fdef.props.get("target") != "user"):
                 key = "field" if "field" in spec else "manager"
