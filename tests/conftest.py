@@ -22,6 +22,7 @@ from tessera.data.migrate import upgrade
 from tessera.runtime.platform import Runtime
 from tessera.settings import Settings
 
+REDIS_URL = os.environ.get("TESSERA_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PG_ADMIN_URL = os.environ.get("TESSERA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password"
@@ -179,3 +180,29 @@ def smtp() -> Iterator[tuple[str, MailCatcher]]:
         yield f"smtp://127.0.0.1:{port}", catcher
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.exceptions.ConnectionError as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required in CI and is not reachable: {error}")
+        pytest.skip(f"Redis not reachable: {error}")
+    return REDIS_URL
+
+
+@pytest.fixture
+def pg_url(scratch_pg_database: Any) -> Iterator[str]:
+    """A migrated PostgreSQL database of its own (Celery runs against PostgreSQL here)."""
+    from tessera.data.engine import make_engine
+    from tessera.data.migrate import upgrade
+
+    with scratch_pg_database(f"tessera_celery_{os.getpid()}") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url

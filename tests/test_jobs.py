@@ -22,7 +22,6 @@ from tessera.runtime.jobs import JobContext, job_kind
 from tessera.runtime.platform import Runtime
 from tessera.settings import Settings
 
-REDIS_URL = os.environ.get("TESSERA_TEST_REDIS", "redis://127.0.0.1:6379/0")
 RELEASE = threading.Event()
 
 
@@ -150,32 +149,6 @@ def test_the_command_line_recomputes_stored_formulas_with_progress(api: Any, db_
     assert listed.returncode == 0 and "succeeded" in listed.stdout
     no_redis = _cli(["worker"], env, tmp_path)
     assert no_redis.returncode == 2 and "TESSERA_REDIS_URL" in no_redis.stderr
-
-
-@pytest.fixture
-def redis_url() -> str:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.exceptions.ConnectionError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required in CI and is not reachable: {error}")
-        pytest.skip(f"Redis not reachable: {error}")
-    return REDIS_URL
-
-
-@pytest.fixture
-def pg_url(scratch_pg_database: Any) -> Iterator[str]:
-    """A migrated PostgreSQL database of its own (Celery runs against PostgreSQL here)."""
-    from tessera.data.engine import make_engine
-    from tessera.data.migrate import upgrade
-
-    with scratch_pg_database(f"tessera_celery_{os.getpid()}") as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
 
 
 @pytest.fixture

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from tessera.runtime.platform import Runtime
 
 log = logging.getLogger("tessera.deliveries")
-CLAIM_FOR = timedelta(minutes=2)
+#: A claimed message is left alone this long: three times the longest a send may take.
+CLAIM_FOR = timedelta(seconds=30)
 MAX_ATTEMPTS = 8
 BATCH = 20
 TIMEOUT = 10.0
@@ -58,23 +59,32 @@ class DeliveryService:
         return bool(result.rowcount)
 
     def send_due(self, limit: int = BATCH) -> int:
+        """Send up to `limit` due messages, claiming them one at a time (a claim outlives
+        the slowest send, so no other worker takes a message while it is going out)."""
+        sent = 0
+        while sent < limit:
+            row = self._claim()
+            if row is None:
+                break
+            self._send(row)
+            sent += 1
+        return sent
+
+    def _claim(self) -> Any:
         now = datetime.now(UTC)
         claimable = sa.or_(deliveries.c.status == "queued", deliveries.c.status == "sending")
         query = (sa.select(deliveries.c.id).where(claimable, deliveries.c.available_at <= now)
-                 .order_by(deliveries.c.id).limit(limit))
+                 .order_by(deliveries.c.id).limit(1))
         with self.runtime.write() as conn:
             if not is_sqlite(conn):
                 query = query.with_for_update(skip_locked=True)
-            ids = list(conn.execute(query).scalars())
-            if not ids:
-                return 0
-            rows = conn.execute(sa.update(deliveries).where(deliveries.c.id.in_(ids)).values(
+            found = conn.execute(query).scalar()
+            if found is None:
+                return None
+            return conn.execute(sa.update(deliveries).where(deliveries.c.id == found).values(
                 status="sending", attempts=deliveries.c.attempts + 1, available_at=now + CLAIM_FOR,
             ).returning(deliveries.c.id, deliveries.c.channel, deliveries.c.key, deliveries.c.payload,
-                        deliveries.c.attempts)).mappings().all()
-        for row in rows:
-            self._send(row)
-        return len(rows)
+                        deliveries.c.attempts)).mappings().first()
 
     def _send(self, row: Any) -> None:
         try:
