@@ -4,7 +4,7 @@ Runs every benchmark on each backend — a temporary SQLite file and a throwaway
 database that is dropped afterwards — and prints one table of product vs. floor with the
 ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status. The formula
 benchmark's Python half needs no database and runs once, shown with the backend "python".
-Names: create, bulk, list, formula, stored, permissions, page, reports, workflow.
+Names: create, bulk, list, formula, stored, permissions, page, reports, workflow, flows, timers.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from benchmarks import (
     bench_bulk,
     bench_create,
+    bench_flows,
     bench_formula,
     bench_list,
     bench_page,
@@ -27,7 +28,8 @@ from benchmarks import (
 )
 from benchmarks.common import Result, database, prepare, render
 
-BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page", "reports", "workflow")
+BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page", "reports", "workflow", "flows",
+              "timers")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class Sizes:
     reports_repeat: int
     workflow_instances: int
     workflow_repeat: int
+    flows_instances: int
+    flows_repeat: int
+    timers_due: int
+    timers_pending: int
+    timers_repeat: int
 
 
 FULL = Sizes(
@@ -79,6 +86,11 @@ FULL = Sizes(
     reports_repeat=5,
     workflow_instances=1_000,
     workflow_repeat=5,
+    flows_instances=200,
+    flows_repeat=3,
+    timers_due=1_000,
+    timers_pending=100_000,
+    timers_repeat=5,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -103,6 +115,11 @@ QUICK = Sizes(
     reports_repeat=3,
     workflow_instances=200,
     workflow_repeat=3,
+    flows_instances=30,
+    flows_repeat=1,
+    timers_due=200,
+    timers_pending=20_000,
+    timers_repeat=3,
 )
 
 
@@ -154,6 +171,12 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
             if "reports" in only:
                 log(f"{backend}: report stage x month")
                 results += bench_reports.run(setup, sizes.reports_records, sizes.reports_repeat)
+            if "flows" in only:
+                log(f"{backend}: flows persisted end to end")
+                results += bench_flows.run_persisted(setup, sizes.flows_instances, sizes.flows_repeat)
+            if "timers" in only:
+                log(f"{backend}: due timers among many pending")
+                results += bench_flows.run_timers(setup, sizes.timers_due, sizes.timers_pending, sizes.timers_repeat)
         finally:
             notes += setup.notes
             setup.close()

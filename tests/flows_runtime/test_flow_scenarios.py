@@ -110,7 +110,8 @@ def test_contract_approval_with_send_back_resumes_at_legal(rt: Runtime, contract
     asked = [t["step"] for t in done["tasks"] if t["kind"] == "approval"]
     assert [t["assignee_email"] for t in done["tasks"] if t["kind"] == "rework"] == ["rep@example.com"]
     assert asked.count("legal") == 2 and asked.count("director") == 1 and asked.count("finance") == 1
-    events = [(h["event"], h["step"], h["comment"]) for h in done["history"]]
+    history = rt.flows.instance(p["rep"], done["id"])["history"]
+    events = [(h["event"], h["step"], h["comment"]) for h in history]
     assert ("sent_back", "legal", "clause 7 needs the standard wording") in events
     assert ("resubmitted", None, "standard wording now") in events
     rt.scheduler.drain()

@@ -66,6 +66,42 @@ LINK_MAX_AGE = 14 * 24 * 3600
 MAX_SCHEDULED = 10_000
 
 
+#: Built once: they run in every transition, and building costs more than running them.
+_INSERT_INSTANCE = sa.insert(flow_instances)
+_INSERT_TASK = sa.insert(flow_tasks)
+_INSERT_EVENT = sa.insert(flow_events)
+_CLOSE_TASKS = (sa.update(flow_tasks)
+                .where(flow_tasks.c.instance_id == sa.bindparam("instance"),
+                       flow_tasks.c.key.in_(sa.bindparam("keys", expanding=True)))
+                .values(status=sa.bindparam("status"), closed_at=sa.bindparam("at")))
+
+
+_ASK = {"approval": "Your approval is needed.", "rework": "Your request was sent back to you for rework."}
+
+
+class _LazyRecord(Mapping[str, Any]):
+    """The flow's record, read from the database the first time anything looks at it."""
+
+    def __init__(self, load: Any, record_id: int) -> None:
+        self._load = load
+        self._id = record_id
+        self._row: Mapping[str, Any] | None = None
+
+    def _data(self) -> Mapping[str, Any]:
+        if self._row is None:
+            self._row = self._load() or {"id": self._id}
+        return self._row
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -169,100 +205,124 @@ class FlowService:
             if stored.body["trigger"].get("on") not in ("button", "api"):
                 raise Conflict(f"The flow {name!r} starts on its own ({stored.body['trigger'].get('on')}); "
                                "it has no button to start it by hand.")
-            version = self._latest(conn, stored.uid)
+            version, running = conn.execute(sa.select(
+                sa.select(sa.func.max(flow_versions.c.version)).where(flow_versions.c.flow_uid == stored.uid)
+                .scalar_subquery(), _running_clause(stored.uid, record_id))).one()
             if version is None:
                 raise Conflict(f"The flow {name!r} is not published yet.")
-            self.runtime.records.get(actor, str(stored.body["object"]), record_id)
-            if self._running(conn, stored.uid, record_id):
+            obj = snap.object(str(stored.body["object"]))
+            self.runtime.records.require(conn, snap, obj, actor, record_id, "read")
+            if running:
                 raise Conflict(f"The flow {name!r} is already running on this record.")
-            instance_id = self._start(conn, snap, stored.uid, version, record_id, actor.user_id, comment)
-        return self.instance(actor, instance_id)
+            row = self._start(conn, snap, stored.uid, version, record_id, actor.user_id, comment)
+            return self._describe(conn, row, history=False)
 
     def _running(self, conn: Connection, flow_uid: str, record_id: int) -> bool:
-        return conn.execute(sa.select(flow_instances.c.id).where(
-            flow_instances.c.flow_uid == flow_uid, flow_instances.c.record_id == record_id,
-            flow_instances.c.status.in_(("running", "rework")))).first() is not None
+        return bool(conn.execute(sa.select(_running_clause(flow_uid, record_id))).scalar())
 
     def _start(self, conn: Connection, snap: Snapshot, flow_uid: str, version: int, record_id: int,
-               submitter: int | None, comment: str = "") -> int:
+               submitter: int | None, comment: str = "") -> dict[str, Any]:
         flow, executor = self._executor(conn, flow_uid, version)
         obj = snap.object(flow.doc["object"])
         now = datetime.now(UTC)
-        instance_id = int(conn.execute(sa.insert(flow_instances).values(
-            flow_uid=flow_uid, version=version, object_uid=obj.uid, record_id=record_id, status="running",
-            state={}, started_by=submitter, started_at=now, updated_at=now).returning(flow_instances.c.id))
-            .scalar_one())
-        row = {"id": instance_id, "flow_uid": flow_uid, "version": version, "object_uid": obj.uid,
-               "record_id": record_id, "state": {}, "started_by": submitter}
         env = self._env(conn, flow, record_id, submitter)
-        self._apply(conn, row, flow, executor.start(env, submitter, comment))
-        return instance_id
+        transition = executor.start(env, submitter, comment)
+        state = transition.state
+        lock = next((list(e.editable_fields) for e in transition.effects if isinstance(e, LockRecord)), None)
+        row: dict[str, Any] = {"flow_uid": flow_uid, "version": version, "object_uid": obj.uid, "record_id": record_id,
+                               "status": state.get("status", "running"), "state": state, "started_by": submitter,
+                               "started_at": now, "updated_at": now, "lock": lock}
+        row["id"] = int(conn.execute(_INSERT_INSTANCE.returning(flow_instances.c.id), row).scalar_one())
+        row.update(finished_at=None, error=None)
+        return self._apply_guarded(conn, row, flow, transition, update=False)
 
     def _env(self, conn: Connection, flow: Flow, record_id: int, submitter: int | None) -> Env:
         object_name = str(flow.doc["object"])
-        record = dict(self.runtime.actions.load(conn, object_name, record_id) or {"id": record_id})
-        evaluate = self.runtime.actions.evaluator(conn)
+        # Read only if a condition, a person field or a formula asks for it.
+        record = _LazyRecord(lambda: self.runtime.actions.load(conn, object_name, record_id), record_id)
+        actions = self.runtime.actions
+        evaluator: list[Any] = []
+
+        def evaluate(source: str, rec: Mapping[str, Any]) -> Any:
+            if not evaluator:
+                evaluator.append(actions.evaluator(conn))
+            return evaluator[0](source, object_name, rec)
 
         def people(specs: Sequence[Mapping[str, Any]], rec: Mapping[str, Any], by: int | None) -> list[int]:
-            return people_specs.resolve(conn, specs, rec, by, lambda f: evaluate(f, object_name, rec))
+            return people_specs.resolve(conn, specs, rec, by, lambda f: evaluate(f, rec))
 
-        return Env(now=datetime.now(UTC), record=record, evaluate=lambda f, rec: evaluate(f, object_name, rec),
-                   people=people)
+        return Env(now=datetime.now(UTC), record=record, evaluate=evaluate, people=people)
 
     # -- applying a transition ----------------------------------------------------------
     def _apply(self, conn: Connection, row: Mapping[str, Any], flow: Flow, transition: Transition,
-               actor_id: int | None = None) -> None:
+               actor_id: int | None = None, *, update: bool = True) -> dict[str, Any]:
+        """Apply a transition's effects in the caller's transaction; returns the instance
+        columns it changed. Rows of one kind are written in one statement."""
         state, effects = transition
         instance_id = int(row["id"])
         now = datetime.now(UTC)
         values: dict[str, Any] = {"state": state, "status": state.get("status", "running"), "updated_at": now}
         object_name = str(flow.doc["object"])
-        record: Mapping[str, Any] | None = None
+        link = f"/app/{object_name}/{row['record_id']}"
+        label = flow.doc.get("label", flow.doc["api_name"])
+        tasks: list[dict[str, Any]] = []
+        history: list[dict[str, Any]] = []
+        notes: list[dict[str, Any]] = []
+        closed: dict[str, list[str]] = {}
+
+        def write_pending() -> None:
+            # Before an action runs (it may read tasks) and at the end.
+            for status, keys in closed.items():
+                conn.execute(_CLOSE_TASKS, {"instance": instance_id, "keys": keys, "status": status[:12], "at": now})
+            for statement, rows in ((_INSERT_TASK, tasks), (_INSERT_EVENT, history)):
+                if rows:
+                    conn.execute(statement, rows)
+            if notes:
+                self.runtime.notifications.add_many(conn, notes)
+            for pending in (closed, tasks, history, notes):
+                pending.clear()
+
         for number, effect in enumerate(effects):
             if isinstance(effect, OpenTask):
-                conn.execute(sa.insert(flow_tasks).values(
-                    instance_id=instance_id, key=effect.key, step=effect.step, kind=effect.task_kind,
-                    label=effect.label[:300], assignee_id=effect.user, status="open", created_at=now,
-                    due_at=effect.due_at))
-                self.runtime.notifications.add(
-                    conn, effect.user, f"flow:{instance_id}:task:{effect.key}",
-                    f"{flow.doc.get('label', flow.doc['api_name'])}: {effect.label}",
-                    "Your approval is needed." if effect.task_kind == "approval" else "A task for you.",
-                    f"/app/{object_name}/{row['record_id']}")
+                tasks.append({"instance_id": instance_id, "key": effect.key, "step": effect.step,
+                              "kind": effect.task_kind, "label": effect.label[:300], "assignee_id": effect.user,
+                              "status": "open", "comment": "", "created_at": now, "due_at": effect.due_at})
+                notes.append({"user_id": effect.user, "key": f"flow:{instance_id}:task:{effect.key}",
+                              "title": f"{label}: {effect.label}", "link": link,
+                              "body": _ASK.get(effect.task_kind, "A task for you.")})
             elif isinstance(effect, CloseTask):
-                conn.execute(sa.update(flow_tasks).where(flow_tasks.c.instance_id == instance_id,
-                                                         flow_tasks.c.key == effect.key)
-                             .values(status=effect.status[:12], closed_at=now))
+                closed.setdefault(effect.status, []).append(effect.key)
             elif isinstance(effect, ScheduleTimer):
                 self.runtime.timers.schedule(conn, "flow.timer", f"flow:{instance_id}:{effect.key}", effect.due_at,
                                              {"instance": instance_id, "key": effect.key})
             elif isinstance(effect, CancelTimer):
                 self.runtime.timers.cancel(conn, f"flow:{instance_id}:{effect.key}")
             elif isinstance(effect, RunAction):
-                record = record or self.runtime.actions.load(conn, object_name, int(row["record_id"]))
+                write_pending()
+                record = self.runtime.actions.load(conn, object_name, int(row["record_id"]))
                 self._run_action(conn, instance_id, object_name, record, effect, number, state)
-                record = None  # the action may have changed it
             elif isinstance(effect, Notify):
-                for user_id in effect.users:
-                    self.runtime.notifications.add(
-                        conn, user_id, f"flow:{instance_id}:{effect.reason}:{state.get('n')}:{effect.step}:{user_id}",
-                        f"{flow.doc.get('label')}: {effect.reason} — {effect.step}", "",
-                        f"/app/{object_name}/{row['record_id']}")
+                notes += [{"user_id": user_id, "title": f"{label}: {effect.reason} — {effect.step}", "body": "",
+                           "key": f"flow:{instance_id}:{effect.reason}:{state.get('n')}:{effect.step}:{user_id}",
+                           "link": link} for user_id in effect.users]
             elif isinstance(effect, LockRecord):
                 values["lock"] = list(effect.editable_fields)
             elif isinstance(effect, UnlockRecord):
                 values["lock"] = None
             elif isinstance(effect, History):
-                conn.execute(sa.insert(flow_events).values(
-                    instance_id=instance_id, at=now, event=effect.event[:30], step=effect.step,
-                    actor_id=effect.by, comment=effect.comment, detail=dict(effect.detail) or None))
+                history.append({"instance_id": instance_id, "at": now, "event": effect.event[:30], "step": effect.step,
+                                "actor_id": effect.by, "comment": effect.comment,
+                                "detail": dict(effect.detail) or None})
             elif isinstance(effect, Finished):
                 values.update(status=effect.outcome, finished_at=now, lock=None)
                 with caused_by(f"flow:{instance_id}"):
                     self.runtime.events.emit(conn, "flow.finished", {
                         "object": object_name, "source": flow.doc["api_name"], "outcome": effect.outcome,
                         "instance": instance_id}, object_uid=row["object_uid"], record_ids=[int(row["record_id"])])
-        conn.execute(sa.update(flow_instances).where(flow_instances.c.id == instance_id).values(values))
+        write_pending()
+        if update or set(values) - {"state", "status", "updated_at", "lock"}:
+            conn.execute(sa.update(flow_instances).where(flow_instances.c.id == instance_id).values(values))
+        return values
 
     def _run_action(self, conn: Connection, instance_id: int, object_name: str, record: Mapping[str, Any] | None,
                     effect: RunAction, number: int, state: Mapping[str, Any]) -> None:
@@ -277,23 +337,38 @@ class FlowService:
         conn.execute(sa.insert(flow_events).values(instance_id=instance_id, at=datetime.now(UTC), event="action",
                                                    step=effect.step, actor_id=None, comment="", detail=result))
 
-    def _transition(self, conn: Connection, instance_id: int, do: Any, actor_id: int | None = None) -> None:
-        """Lock the instance, run `do(executor, state, env)` and apply what it returns. A step
-        whose action fails ends the instance as failed, with the reason in its history."""
-        query = sa.select(flow_instances).where(flow_instances.c.id == instance_id)
-        if not is_sqlite(conn):
-            query = query.with_for_update()
-        row = conn.execute(query).mappings().first()
-        if row is None:
-            raise NotFound(f"There is no flow instance {instance_id}.")
+    def _transition(self, conn: Connection, instance_id: int, do: Any, actor_id: int | None = None,
+                    locked: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Lock the instance (unless the caller has: `locked`), run `do(executor, state,
+        env)` and apply what it returns. A step whose action fails ends the instance as
+        failed, with the reason in its history."""
+        if locked is None:
+            query = sa.select(flow_instances).where(flow_instances.c.id == instance_id)
+            if not is_sqlite(conn):
+                query = query.with_for_update()
+            locked = conn.execute(query).mappings().first()
+            if locked is None:
+                raise NotFound(f"There is no flow instance {instance_id}.")
+        row = {c.name: locked[c.name] for c in flow_instances.c}
         flow, executor = self._executor(conn, row["flow_uid"], row["version"])
         env = self._env(conn, flow, int(row["record_id"]), row["started_by"])
         transition = do(executor, dict(row["state"]), env)
-        savepoint = conn.begin_nested()
+        return self._apply_guarded(conn, row, flow, transition, actor_id)
+
+    def _apply_guarded(self, conn: Connection, row: dict[str, Any], flow: Flow, transition: Transition,
+                       actor_id: int | None = None, *, update: bool = True) -> dict[str, Any]:
+        """Apply a transition; if one of its actions fails, undo the transition and end the
+        instance as failed, with the reason in its history (the cause of the event or
+        timer still commits: retrying would fail the same way)."""
+        instance_id = int(row["id"])
+        # Only a step that runs actions can fail half-way: only then is a savepoint worth its round trips.
+        savepoint = conn.begin_nested() if any(isinstance(e, RunAction) for e in transition.effects) else None
         try:
-            self._apply(conn, row, flow, transition, actor_id)
-            savepoint.commit()
+            row.update(self._apply(conn, row, flow, transition, actor_id, update=update))
+            if savepoint is not None:
+                savepoint.commit()
         except FlowStepFailed as failure:
+            assert savepoint is not None
             savepoint.rollback()
             now = datetime.now(UTC)
             conn.execute(sa.insert(flow_events).values(instance_id=instance_id, at=now, event="failed",
@@ -302,9 +377,11 @@ class FlowService:
                                                      flow_tasks.c.status == "open")
                          .values(status="cancelled", closed_at=now))
             self.runtime.timers.cancel(conn, f"flow:{instance_id}:", prefix=True)
-            conn.execute(sa.update(flow_instances).where(flow_instances.c.id == instance_id).values(
-                status="failed", error=f"step {failure.step}: {failure.reason}", finished_at=now, updated_at=now,
-                lock=None))
+            failed = {"status": "failed", "error": f"step {failure.step}: {failure.reason}", "finished_at": now,
+                      "updated_at": now, "lock": None}
+            conn.execute(sa.update(flow_instances).where(flow_instances.c.id == instance_id).values(failed))
+            row.update(failed)
+        return row
 
     # -- people acting ------------------------------------------------------------------
     def act(self, actor: Actor, task_id: int, body: Any) -> dict[str, Any]:
@@ -316,53 +393,54 @@ class FlowService:
         comment = str(body.get("comment") or "")[:5000]
         with self.runtime.write() as conn:
             self.runtime.snapshot(conn)
-            task = conn.execute(sa.select(flow_tasks).where(flow_tasks.c.id == task_id)).mappings().first()
+            query = (sa.select(flow_instances, flow_tasks.c.key.label("task_key"),
+                               flow_tasks.c.status.label("task_status"), flow_tasks.c.assignee_id)
+                     .join(flow_tasks, flow_tasks.c.instance_id == flow_instances.c.id)
+                     .where(flow_tasks.c.id == task_id))
+            if not is_sqlite(conn):
+                query = query.with_for_update(of=flow_instances)
+            task = conn.execute(query).mappings().first()
             if task is None or (task["assignee_id"] != actor.user_id and not actor.is_admin):
                 raise NotFound(f"There is no task {task_id} for you.")
-            if task["status"] != "open":
-                raise Conflict(f"The task is no longer open (it is {task['status']}).")
+            if task["task_status"] != "open":
+                raise Conflict(f"The task is no longer open (it is {task['task_status']}).")
             others = tuple(self._user_ids(conn, body.get("users") or []))
             decision = Decision(body["action"], actor.user_id or 0, comment, body.get("target"), others,
                                 admin=actor.is_admin and task["assignee_id"] != actor.user_id)
-            self._guarded(lambda: self._transition(
-                conn, task["instance_id"], lambda ex, state, env: ex.decide(state, env, task["key"], decision),
-                actor.user_id))
-            instance_id = int(task["instance_id"])
-        return self.instance(actor, instance_id)
+            return self._step(conn, actor, int(task["id"]),
+                              lambda ex, state, env: ex.decide(state, env, task["task_key"], decision), task)
 
     def resubmit(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
         """The submitter sends the reworked record back; it continues where it was sent back."""
         with self.runtime.write() as conn:
             self.runtime.snapshot(conn)
-            self._guarded(lambda: self._transition(
-                conn, instance_id, lambda ex, state, env: ex.resubmit(state, env, actor.user_id or 0, comment,
-                                                                      admin=actor.is_admin), actor.user_id))
-        return self.instance(actor, instance_id)
+            return self._step(conn, actor, instance_id, lambda ex, state, env: ex.resubmit(
+                state, env, actor.user_id or 0, comment, admin=actor.is_admin))
 
     def recall(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
+        """The submitter withdraws a pending request: the flow ends cancelled."""
         with self.runtime.write() as conn:
             self.runtime.snapshot(conn)
-            self._guarded(lambda: self._transition(
-                conn, instance_id, lambda ex, state, env: ex.recall(state, env, actor.user_id or 0, comment),
-                actor.user_id))
-        return self.instance(actor, instance_id)
+            return self._step(conn, actor, instance_id,
+                              lambda ex, state, env: ex.recall(state, env, actor.user_id or 0, comment))
 
     def cancel(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
         if not actor.is_admin:
             raise Forbidden("Only an admin can cancel a running flow.")
         with self.runtime.write() as conn:
             self.runtime.snapshot(conn)
-            self._guarded(lambda: self._transition(
-                conn, instance_id, lambda ex, state, env: ex.cancel(state, env, actor.user_id, comment),
-                actor.user_id))
-        return self.instance(actor, instance_id)
+            return self._step(conn, actor, instance_id,
+                              lambda ex, state, env: ex.cancel(state, env, actor.user_id, comment))
 
-    @staticmethod
-    def _guarded(run: Any) -> None:
+    def _step(self, conn: Connection, actor: Actor, instance_id: int, do: Any,
+              locked: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One transition by a person, answered with the instance as it now is (its
+        history is read by `instance`)."""
         try:
-            run()
+            row = self._transition(conn, instance_id, do, actor.user_id, locked)
         except TransitionError as error:
             raise Conflict(str(error), extra={"reason": error.code}) from None
+        return self._describe(conn, row, history=False)
 
     def _user_ids(self, conn: Connection, given: list[Any]) -> list[int]:
         out = []
@@ -539,25 +617,23 @@ class FlowService:
             obj = snap.by_uid[row["object_uid"]]
             if not self._participant(conn, actor, instance_id):
                 self.runtime.records.get(actor, obj.api_name, int(row["record_id"]))
-            return self._describe(conn, snap, row, obj.api_name)
+            return self._describe(conn, row)
 
     def _participant(self, conn: Connection, actor: Actor, instance_id: int) -> bool:
         return actor.is_admin or conn.execute(sa.select(flow_tasks.c.id).where(
             flow_tasks.c.instance_id == instance_id, flow_tasks.c.assignee_id == actor.user_id)).first() is not None
 
-    def _describe(self, conn: Connection, snap: Snapshot, row: Mapping[str, Any], object_name: str) -> dict[str, Any]:
+    def _describe(self, conn: Connection, row: Mapping[str, Any], *, history: bool = True) -> dict[str, Any]:
+        """An instance as the API shows it: its flow, status, lock, tasks and (unless not
+        asked for) its history."""
         instance_id = row["id"]
-        flow_doc = conn.execute(sa.select(flow_versions.c.body).where(
-            flow_versions.c.flow_uid == row["flow_uid"], flow_versions.c.version == row["version"])).scalar_one()
+        flow_doc = self._executor(conn, row["flow_uid"], row["version"])[0].doc
         tasks = conn.execute(sa.select(flow_tasks, users.c.email, users.c.name)
                              .outerjoin(users, users.c.id == flow_tasks.c.assignee_id)
                              .where(flow_tasks.c.instance_id == instance_id).order_by(flow_tasks.c.id)).mappings()
-        history = conn.execute(sa.select(flow_events, users.c.name)
-                               .outerjoin(users, users.c.id == flow_events.c.actor_id)
-                               .where(flow_events.c.instance_id == instance_id).order_by(flow_events.c.id)).mappings()
-        return {
+        out: dict[str, Any] = {
             "id": instance_id, "flow": flow_doc["api_name"], "label": flow_doc.get("label"), "version": row["version"],
-            "object": object_name, "record_id": row["record_id"], "status": row["status"],
+            "object": flow_doc["object"], "record_id": row["record_id"], "status": row["status"],
             "locked": row["lock"] is not None, "editable_fields": row["lock"] or [],
             "started_by": row["started_by"], "started_at": _iso(row["started_at"]),
             "finished_at": _iso(row["finished_at"]), "error": row["error"],
@@ -565,10 +641,17 @@ class FlowService:
                        "assignee": t["assignee_id"], "assignee_email": t["email"], "assignee_name": t["name"],
                        "status": t["status"], "due_at": _iso(t["due_at"]), "created_at": _iso(t["created_at"]),
                        "closed_at": _iso(t["closed_at"])} for t in tasks],
-            "history": [{"at": _iso(h["at"]), "event": h["event"], "step": h["step"], "by": h["actor_id"],
-                         "by_name": h["name"], "comment": h["comment"], "detail": h["detail"]} for h in history],
-            "send_back_targets": [s for s in _ran_steps(row["state"], flow_doc)],
+            "send_back_targets": _ran_steps(row["state"], flow_doc),
         }
+        if history:
+            out["history"] = [
+                {"at": _iso(h["at"]), "event": h["event"], "step": h["step"], "by": h["actor_id"], "by_name": h["name"],
+                 "comment": h["comment"], "detail": h["detail"]}
+                for h in conn.execute(sa.select(flow_events, users.c.name)
+                                      .outerjoin(users, users.c.id == flow_events.c.actor_id)
+                                      .where(flow_events.c.instance_id == instance_id)
+                                      .order_by(flow_events.c.id)).mappings()]
+        return out
 
     def instances(self, actor: Actor, *, flow: str | None = None, status: str | None = None,
                   object_name: str | None = None, record_id: int | None = None,
@@ -590,7 +673,7 @@ class FlowService:
                 query = query.where(flow_instances.c.flow_uid == self._document(conn, snap, flow).uid)
             if status is not None:
                 query = query.where(flow_instances.c.status == status)
-            return [self._describe(conn, snap, row, snap.by_uid[row["object_uid"]].api_name)
+            return [self._describe(conn, row)
                     for row in conn.execute(query).mappings()]
 
     def tasks(self, actor: Actor, *, status: str = "open", limit: int = 100) -> list[dict[str, Any]]:
@@ -624,6 +707,11 @@ class FlowStepFailed(Exception):
         super().__init__(reason)
         self.step = step
         self.reason = reason
+
+
+def _running_clause(flow_uid: str, record_id: int) -> sa.Exists:
+    return sa.exists().where(flow_instances.c.flow_uid == flow_uid, flow_instances.c.record_id == record_id,
+                             flow_instances.c.status.in_(("running", "rework")))
 
 
 def conn_locks(conn: Connection, object_uid: str, ids: list[int]) -> dict[int, tuple[int, list[str]]]:

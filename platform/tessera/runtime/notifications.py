@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
@@ -18,19 +20,26 @@ if TYPE_CHECKING:
     from tessera.runtime.platform import Runtime
 
 
+_INSERTS = {
+    "sqlite": sqlite_insert(notifications).on_conflict_do_nothing(index_elements=["key"]),
+    "postgresql": pg_insert(notifications).on_conflict_do_nothing(index_elements=["key"]),
+}
+
+
 class NotificationService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
     def add(self, conn: Connection, user_id: int, key: str, title: str, body: str = "",
             link: str | None = None) -> None:
-        if is_sqlite(conn):
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
-        conn.execute(insert(notifications).values(
-            user_id=user_id, key=key[:200], title=title[:300], body=body, link=link, created_at=datetime.now(UTC),
-        ).on_conflict_do_nothing(index_elements=["key"]))
+        self.add_many(conn, [{"user_id": user_id, "key": key, "title": title, "body": body, "link": link}])
+
+    def add_many(self, conn: Connection, items: list[dict[str, Any]]) -> None:
+        """Notify several people in one statement; a key notified before is skipped."""
+        at = datetime.now(UTC)
+        rows = [{"user_id": i["user_id"], "key": i["key"][:200], "title": i["title"][:300], "body": i.get("body", ""),
+                 "link": i.get("link"), "created_at": at} for i in items]
+        conn.execute(_INSERTS["sqlite" if is_sqlite(conn) else "postgresql"], rows)
 
     def list(self, actor: Actor, *, unread: bool = False, limit: int = 50) -> dict[str, Any]:
         mine = notifications.c.user_id == actor.user_id

@@ -151,7 +151,7 @@ class RecordService:
         return access.where(operation, snap.table(obj), self.runtime.access.condition(snap, obj, conn.dialect.name,
                                                                                       ctx))
 
-    def _require(self, conn: Connection, snap: Snapshot, obj: ObjectDef, actor: Actor, record_id: int,
+    def require(self, conn: Connection, snap: Snapshot, obj: ObjectDef, actor: Actor, record_id: int,
                  operation: str, *, trashed: bool = False) -> None:
         """Refuse unless the actor may `operation` the record: 404 when they may not even
         see it (its existence is not theirs to know), 403 when they may see but not do."""
@@ -168,6 +168,8 @@ class RecordService:
         if not exists(self._allowed(conn, snap, obj, actor, "read")):
             raise NotFound(f"There is no {obj.label} record with id {record_id}"
                            f"{' in the trash' if trashed else ''}.")
+        if operation == "read":
+            return
         if not exists(self._allowed(conn, snap, obj, actor, operation)):
             verb = {"edit": "change", "delete": "delete"}[operation]
             raise Forbidden(f"You may not {verb} this {obj.label} record.")
@@ -325,7 +327,7 @@ class RecordService:
             obj = snap.object(object_name)
             if isinstance(data, dict) and expected_version is None and isinstance(data.get("version"), int):
                 expected_version = data["version"]
-            self._require(conn, snap, obj, actor, record_id, "edit")
+            self.require(conn, snap, obj, actor, record_id, "edit")
             access = self.runtime.access.object(actor, snap, obj)
             if isinstance(data, dict) and not access.unrestricted:
                 access.refuse_unwritable([k for k in data if k not in ("id", "version")])
@@ -341,7 +343,7 @@ class RecordService:
             snap = self.runtime.snapshot(conn)
             obj = snap.object(object_name)
             table = snap.table(obj)
-            self._require(conn, snap, obj, actor, record_id, "delete")
+            self.require(conn, snap, obj, actor, record_id, "delete")
             row = conn.execute(sa.select(table.c.id, table.c.version).where(
                 table.c.id == record_id, table.c.deleted_at.is_(None))).first()
             if row is None:
@@ -373,7 +375,7 @@ class RecordService:
             snap = self.runtime.snapshot(conn)
             obj = snap.object(object_name)
             table = snap.table(obj)
-            self._require(conn, snap, obj, actor, record_id, "delete", trashed=True)
+            self.require(conn, snap, obj, actor, record_id, "delete", trashed=True)
             row = conn.execute(sa.select(table.c.deleted_batch).where(
                 table.c.id == record_id, table.c.deleted_at.is_not(None))).first()
             if row is None:
