@@ -4,7 +4,7 @@ Runs every benchmark on each backend — a temporary SQLite file and a throwaway
 database that is dropped afterwards — and prints one table of product vs. floor with the
 ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status. The formula
 benchmark's Python half needs no database and runs once, shown with the backend "python".
-Names: create, bulk, list, formula, stored, permissions, page, reports, workflow, flows, timers.
+Names: create, bulk, list, formula, stored, permissions, page, reports, workflow, flows, timers, sla.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from benchmarks import (
     bench_page,
     bench_permissions,
     bench_reports,
+    bench_sla,
     bench_stored,
     bench_workflow,
 )
 from benchmarks.common import Result, database, prepare, render
 
 BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page", "reports", "workflow", "flows",
-              "timers")
+              "timers", "sla")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class Sizes:
     timers_due: int
     timers_pending: int
     timers_repeat: int
+    sla_clocks: int
+    sla_repeat: int
 
 
 FULL = Sizes(
@@ -91,6 +94,8 @@ FULL = Sizes(
     timers_due=1_000,
     timers_pending=100_000,
     timers_repeat=5,
+    sla_clocks=100_000,
+    sla_repeat=3,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -120,6 +125,8 @@ QUICK = Sizes(
     timers_due=200,
     timers_pending=20_000,
     timers_repeat=3,
+    sla_clocks=10_000,
+    sla_repeat=1,
 )
 
 
@@ -177,6 +184,9 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
             if "timers" in only:
                 log(f"{backend}: due timers among many pending")
                 results += bench_flows.run_timers(setup, sizes.timers_due, sizes.timers_pending, sizes.timers_repeat)
+            if "sla" in only:
+                log(f"{backend}: SLA clocks recomputed after a calendar change")
+                results += bench_sla.run(setup, sizes.sla_clocks, sizes.sla_repeat)
         finally:
             notes += setup.notes
             setup.close()

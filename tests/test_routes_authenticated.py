@@ -30,6 +30,9 @@ PUBLIC = {
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/static/vendor/{name}"),
+    # Deciding a task from a signed e-mail link: the signature is the authority (tests/test_flows_web.py).
+    ("GET", "/flows/act/{token}"),
+    ("POST", "/flows/act/{token}"),
 }
 #: Plausible values of path parameters, by name; anything else gets "1".
 VALUES = {"object": "deal", "field": "name", "kind": "objects", "api_name": "sales", "name": "x"}

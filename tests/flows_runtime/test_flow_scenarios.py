@@ -334,3 +334,30 @@ def test_the_flow_api_starts_lists_and_decides(api: Any, runtime: Runtime) -> No
     assert problems["problems"][0]["code"] == "unknown_team"
     with runtime.read() as conn:
         assert conn.execute(sa.select(flow_instances.c.status)).scalars().all() == ["running"]
+
+
+def test_an_approver_decides_from_the_signed_link_in_the_email(rt: Runtime, smtp: tuple[str, Any]) -> None:
+    import re
+
+    rt.metadata.create_object(SYSTEM, CONTRACT)
+    legal = _person(rt, "legal@example.com", "legal")
+    flow = {"api_name": "mail_approval", "label": "Legal review", "object": "contract", "trigger": {"on": "button"},
+            "steps": [{"id": "legal", "type": "approval", "label": "Legal signs", "email": True,
+                       "approvers": [{"role": "legal"}]}]}
+    rt.documents.create(SYSTEM, "flows", flow)
+    rt.flows.publish(SYSTEM, "mail_approval")
+    contract = rt.records.create(SYSTEM, "contract", {"name": "By mail"})
+    rt.flows.start(SYSTEM, "mail_approval", contract["id"])
+    rt.scheduler.drain()
+    (message,) = smtp[1].inbox
+    assert message["To"] == "legal@example.com" and message["Subject"] == "Legal review: Legal signs"
+    body = message.get_payload(decode=True).decode().replace("\r\n", "\n")
+    links = dict(re.findall(r"^(Approve|Reject): \S+/flows/act/(\S+)$", body, re.M))
+    done = rt.flows.act_by_link(links["Approve"], "fine by mail")
+    assert done["status"] == "approved"
+    with pytest.raises(Exception, match="no longer waiting"):
+        rt.flows.act_by_link(links["Reject"])  # the task is closed: the other link is void
+    forged = links["Approve"][:-3] + ("AAA" if not links["Approve"].endswith("AAA") else "BBB")
+    with pytest.raises(Exception, match="not valid"):
+        rt.flows.act_by_link(forged)
+    assert legal.user_id is not None

@@ -57,6 +57,10 @@ class MetricPolicy:
     metric: str
     targets: Mapping[str, timedelta]
     warn_at: float | None = None
+    #: A condition over the record: while it holds, the metric is met (the clock achieved).
+    achieved_when: str | None = None
+    #: next_reply only: a clock starts each time this becomes true (a customer wrote).
+    starts_when: str | None = None
 
     def target(self, priority: str | None) -> timedelta | None:
         """The target for a priority value: its own, else the "default" one, else None (the
@@ -82,6 +86,8 @@ class SlaPolicy:
     warning_actions: tuple[Mapping[str, Any], ...] = ()
     breach_actions: tuple[Mapping[str, Any], ...] = ()
     uid: str | None = None
+    #: A condition over the record: while it holds, open clocks are cancelled and none start.
+    cancel_when: str | None = None
 
     def metric(self, name: str) -> MetricPolicy | None:
         return next((m for m in self.metrics if m.metric == name), None)
@@ -99,7 +105,8 @@ def parse_sla_policy(doc: Mapping[str, Any]) -> SlaPolicy:
     """The policy a (valid) SLA policy document describes."""
     metrics = tuple(
         MetricPolicy(str(m["metric"]), {str(k): parse_duration(v) for k, v in m["targets"].items()},
-                     float(m["warn_at"]) if m.get("warn_at") is not None else None)
+                     float(m["warn_at"]) if m.get("warn_at") is not None else None,
+                     m.get("achieved_when") or None, m.get("starts_when") or None)
         for m in doc["metrics"]
     )
     return SlaPolicy(
@@ -111,7 +118,7 @@ def parse_sla_policy(doc: Mapping[str, Any]) -> SlaPolicy:
         pause_when_status=frozenset(str(s) for s in doc.get("pause_when_status", ())),
         warning_actions=tuple(dict(a) for a in doc.get("warning_actions", ())),
         breach_actions=tuple(dict(a) for a in doc.get("breach_actions", ())),
-        uid=doc.get("uid"),
+        uid=doc.get("uid"), cancel_when=doc.get("cancel_when") or None,
     )
 
 
@@ -127,7 +134,10 @@ def choose_policy(policies: Iterable[SlaPolicy], applies: Callable[[SlaPolicy], 
 def sla_policy_formulas(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(JSON pointer, source) of the formulas of a (valid) policy: conditions (boolean)
     over its object."""
-    return [("/applies_when", str(doc["applies_when"]))] if doc.get("applies_when") else []
+    out = [(f"/{key}", str(doc[key])) for key in ("applies_when", "cancel_when") if doc.get(key)]
+    for i, m in enumerate(doc.get("metrics", ())):
+        out += [(f"/metrics/{i}/{key}", str(m[key])) for key in ("achieved_when", "starts_when") if m.get(key)]
+    return out
 
 
 def sla_policy_fields(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -157,8 +167,13 @@ def sla_policy_problems(doc: Any, schema: Schema, *, calendars: Collection[str] 
     if obj is None:
         return problems
     c = Checker(obj, schema, problems, check_formulas)
-    if doc.get("applies_when"):
-        c.formula(doc["applies_when"], "/applies_when")
+    for path, source in sla_policy_formulas(doc):
+        c.formula(source, path)
+    for i, m in enumerate(doc["metrics"]):
+        if m.get("starts_when") and m["metric"] != "next_reply":
+            problems.append(FieldProblem(f"/metrics/{i}/starts_when", f"only next_reply has starts_when: "
+                                         f"{m['metric']} starts when the record is created (or the policy "
+                                         "first applies to it)"))
     priority = c.field(str(doc.get("priority_field") or "priority"), "/priority_field")
     priorities = _options(priority)
     if priority is not None and priority.type not in ("select", "text", "integer"):
@@ -276,12 +291,23 @@ def start(metric: str, target: timedelta, calendar: BusinessCalendar, at: dateti
     return _timed(MetricClock(metric, Stage.RUNNING, at, at, target, warn_fraction=warn_fraction), calendar)
 
 
+def due_times(started_at: datetime, target: timedelta, paused_total: timedelta, calendar: BusinessCalendar,
+              warn_fraction: float | None = None, warned: bool = False,
+              warn_at: datetime | None = None) -> tuple[datetime, datetime | None]:
+    """(due_at, warn_at) of a clock with these parts: due after target + paused_total of
+    business time from started_at; the warning likewise after warn_fraction of the target,
+    until it was sent (then `warn_at` stays). What `recompute` gives an open clock, for
+    callers that recompute many stored clocks without building each one."""
+    due = add_business_time(started_at, target + paused_total, calendar)
+    if warn_fraction is not None and not warned:
+        warn_at = add_business_time(started_at, target * warn_fraction + paused_total, calendar)
+    return due, warn_at
+
+
 def _timed(clock: MetricClock, calendar: BusinessCalendar) -> MetricClock:
     """The clock with due_at (and warn_at, until the warning is sent) from its target."""
-    due = add_business_time(clock.started_at, clock.target + clock.paused_total, calendar)
-    warn = clock.warn_at
-    if clock.warn_fraction is not None and not clock.warned:
-        warn = add_business_time(clock.started_at, clock.target * clock.warn_fraction + clock.paused_total, calendar)
+    due, warn = due_times(clock.started_at, clock.target, clock.paused_total, calendar, clock.warn_fraction,
+                          clock.warned, clock.warn_at)
     return replace(clock, due_at=due, warn_at=warn)
 
 
@@ -402,7 +428,7 @@ def clocks_by_metric(clocks: Sequence[MetricClock]) -> dict[str, MetricClock]:
 
 __all__ = [
     "BREACH", "DEFAULT_TARGET", "METRICS", "OPEN_STAGES", "WARNING", "MetricClock", "MetricPolicy", "SlaPolicy",
-    "Stage", "achieve", "cancel", "check", "choose_policy", "clocks_by_metric", "elapsed", "next_check_at",
+    "Stage", "achieve", "cancel", "check", "choose_policy", "clocks_by_metric", "due_times", "elapsed", "next_check_at",
     "parse_duration", "parse_sla_policy", "pause", "recompute", "remaining", "resume", "sla_policy_fields",
     "sla_policy_formulas", "sla_policy_problems", "start",
 ]

@@ -23,6 +23,7 @@ from tessera.api import (
     records,
     reports,
     roles,
+    sla,
     teams,
     users,
 )
@@ -39,7 +40,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     problems.install(app)
     for router in (auth.router, meta.router, records.router, attachments.router, formula.router, jobs.router,
                    users.router, teams.router, roles.router, me.router, audit.router, forms.router,
-                   reports.router, dashboards.router, flows.router):
+                   reports.router, dashboards.router, flows.router, sla.router):
         app.include_router(router, prefix="/api/v1")
 
     cache: dict[str, Any] = {}

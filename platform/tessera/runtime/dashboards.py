@@ -28,7 +28,6 @@ import sqlalchemy as sa
 from jsonschema import Draft202012Validator
 
 from tessera.auth.actor import Actor
-from tessera.data import metastore
 from tessera.data.tables import team_members, teams, users
 from tessera.errors import FieldProblem, InvalidInput, NotFound, TesseraError
 from tessera.formula import USER_OBJECT, Schema
@@ -179,26 +178,16 @@ def _formula_type(fdef: FieldDef) -> str:
     return str(getattr(ftype, "formula_type", None) or fdef.type)
 
 
-def _open_connection() -> Any:
-    """The transaction the document service is checking in (kinds' checks get the
-    metadata, not the store; a dashboard also needs to know which reports exist)."""
-    from tessera.runtime.platform import _open
-
-    return _open.get()
-
-
-def _widget_reports(doc: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any] | None, str]]:
+def _widget_reports(doc: Mapping[str, Any],
+                    reports: Mapping[str, Mapping[str, Any]] | None) -> list[tuple[int, Mapping[str, Any] | None, str]]:
     """(index, the widget's report document or None when it cannot be found, the JSON
     pointer its problems go to) for every widget."""
-    conn = _open_connection()
     out: list[tuple[int, Mapping[str, Any] | None, str]] = []
     for i, widget in enumerate(doc.get("widgets") or []):
         if isinstance(widget.get("source"), Mapping):
             out.append((i, widget["source"], f"/widgets/{i}/source"))
             continue
-        stored = metastore.find_document(conn, "reports", str(widget.get("report"))) if conn is not None else None
-        body = stored.body if stored is not None and stored.state == "active" else None
-        out.append((i, body, f"/widgets/{i}/report"))
+        out.append((i, (reports or {}).get(str(widget.get("report"))), f"/widgets/{i}/report"))
     return out
 
 
@@ -224,8 +213,9 @@ def dashboard_problems(doc: Mapping[str, Any], schema: Schema) -> list[FieldProb
                     problems.append(FieldProblem(f"/filters/{j}/field/{name}", f"there is no object named {name!r}",
                                                  "unknown_object"))
     names = {f["name"] for f in filters}
-    checking_store = _open_connection() is not None
-    for i, report, pointer in _widget_reports(doc):
+    reports = schema.documents("reports") if hasattr(schema, "documents") else None
+    checking_store = reports is not None
+    for i, report, pointer in _widget_reports(doc, reports):
         widget = widgets[i]
         if widget.get("x", 0) + widget.get("w", 4) > GRID_COLUMNS:
             problems.append(FieldProblem(f"/widgets/{i}/w", f"reaches past the grid's {GRID_COLUMNS} columns"))
@@ -316,7 +306,8 @@ def dashboard_names(doc: Mapping[str, Any], schema: Schema) -> Iterable[deps.Ref
 
     found: list[deps.Reference] = []
     objects: set[str] = set()
-    for i, report, pointer in _widget_reports(doc):
+    reports = schema.documents("reports") if hasattr(schema, "documents") else None
+    for i, report, pointer in _widget_reports(doc, reports):
         if report is None or schema.object(str(report.get("object"))) is None:
             continue
         objects.add(str(report["object"]))

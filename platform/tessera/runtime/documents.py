@@ -337,6 +337,11 @@ class DocumentService:
             metastore.delete_document(conn, stored, actor.user_id)
 
     # -- checking and the dependency graph ----------------------------------------------
+    def _by_name(self, snap: Snapshot, kind: str) -> dict[str, Mapping[str, Any]]:
+        # Read in the transaction the check runs in (Runtime.read joins it).
+        with self.runtime.read() as conn:
+            return {d.api_name: d.body for d in self.active(conn, snap, kind)}
+
     def problems(self, snap: Snapshot, kind: str, doc: Any) -> list[FieldProblem]:
         """Everything wrong with a document of `kind` against the snapshot, all at once."""
         spec = document_kind(kind)
@@ -345,7 +350,7 @@ class DocumentService:
         problems = schema_problems(_validator(kind), doc, "")
         if problems:
             return problems
-        schema = SnapshotSchema(snap)
+        schema = SnapshotSchema(snap, documents=lambda other: self._by_name(snap, other))
         problems = list(spec.check(doc, schema))
         for formula in spec.formulas(doc, schema):
             obj = snap.objects.get(formula.object)

@@ -29,7 +29,7 @@ from tessera.auth.actor import Actor
 from tessera.data.engine import is_sqlite
 from tessera.data.metastore import StoredDocument
 from tessera.data.tables import flow_events, flow_instances, flow_tasks, flow_versions, users
-from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.runtime.catalog import Snapshot
 from tessera.runtime.events import Event, caused_by
 from tessera.workflow import (
@@ -268,6 +268,7 @@ class FlowService:
         tasks: list[dict[str, Any]] = []
         history: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
+        mails: list[OpenTask] = []
         closed: dict[str, list[str]] = {}
 
         def write_pending() -> None:
@@ -279,7 +280,9 @@ class FlowService:
                     conn.execute(statement, rows)
             if notes:
                 self.runtime.notifications.add_many(conn, notes)
-            for pending in (closed, tasks, history, notes):
+            if mails:
+                self._mail_tasks(conn, instance_id, row, flow, mails)
+            for pending in (closed, tasks, history, notes, mails):
                 pending.clear()
 
         for number, effect in enumerate(effects):
@@ -290,6 +293,8 @@ class FlowService:
                 notes.append({"user_id": effect.user, "key": f"flow:{instance_id}:task:{effect.key}",
                               "title": f"{label}: {effect.label}", "link": link,
                               "body": _ASK.get(effect.task_kind, "A task for you.")})
+                if flow.steps[effect.step].doc.get("email"):
+                    mails.append(effect)
             elif isinstance(effect, CloseTask):
                 closed.setdefault(effect.status, []).append(effect.key)
             elif isinstance(effect, ScheduleTimer):
@@ -323,6 +328,22 @@ class FlowService:
         if update or set(values) - {"state", "status", "updated_at", "lock"}:
             conn.execute(sa.update(flow_instances).where(flow_instances.c.id == instance_id).values(values))
         return values
+
+    def _mail_tasks(self, conn: Connection, instance_id: int, row: Mapping[str, Any], flow: Flow,
+                    opened: list[OpenTask]) -> None:
+        """E-mail each person a task was opened for, with signed links to decide it."""
+        addresses = dict(conn.execute(sa.select(users.c.id, users.c.email)
+                                      .where(users.c.id.in_({t.user for t in opened}))).all())
+        record_link = f"{self.runtime.settings.public_url}/app/{flow.doc['object']}/{row['record_id']}"
+        for task in opened:
+            if task.user not in addresses:
+                continue
+            lines = [f"{flow.doc.get('label', flow.api_name)}: {task.label}", "", f"The record: {record_link}", ""]
+            decisions = ("approve", "reject") if task.task_kind == "approval" else ("complete",)
+            lines += [f"{d.capitalize()}: {self.signed_link(instance_id, task.key, task.user, d)}" for d in decisions]
+            self.runtime.deliveries.queue(conn, "email", f"flow:{instance_id}:task:{task.key}:mail", {
+                "to": [addresses[task.user]], "subject": f"{flow.doc.get('label', flow.api_name)}: {task.label}",
+                "text": "\n".join(lines), "link": record_link})
 
     def _run_action(self, conn: Connection, instance_id: int, object_name: str, record: Mapping[str, Any] | None,
                     effect: RunAction, number: int, state: Mapping[str, Any]) -> None:
@@ -461,21 +482,47 @@ class FlowService:
     def _signer(self) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self.runtime.settings.secret_key, salt="tessera-flow-task")
 
-    def signed_link(self, task_id: int, user_id: int, action: str) -> str:
-        token = self._signer().dumps({"task": task_id, "user": user_id, "action": action})
+    def signed_link(self, instance_id: int, task_key: str, user_id: int, action: str) -> str:
+        """A link that decides one task as one person, valid while the task is open."""
+        token = self._signer().dumps({"instance": instance_id, "task": task_key, "user": user_id, "action": action})
         return f"{self.runtime.settings.public_url}/flows/act/{token}"
 
-    def act_by_link(self, token: str, comment: str = "") -> dict[str, Any]:
-        """Decide a task from a signed e-mail link: the link names the task, the person and
-        the decision, and stops working once the task is closed."""
+    def link(self, token: str) -> dict[str, Any]:
+        """What a signed e-mail link asks for: {"actor", "task" (as in `tasks`), "action"}.
+        Forbidden when the link is forged, expired, its user disabled or the task closed."""
         try:
             claims = self._signer().loads(token, max_age=LINK_MAX_AGE)
         except BadSignature:
             raise Forbidden("This link is not valid or has expired.") from None
-        actor = self.runtime.users.actor_for_user(int(claims["user"]))
-        if actor is None:
-            raise Forbidden("This link's user is not active.")
-        return self.act(actor, int(claims["task"]), {"action": claims["action"], "comment": comment})
+        if not isinstance(claims, dict) or not {"instance", "task", "user", "action"} <= set(claims):
+            raise Forbidden("This link is not valid or has expired.")
+        try:
+            actor = self.runtime.users.actor_for_user(int(claims["user"]))
+        except TesseraError:
+            raise Forbidden("This link's user is no longer active.") from None
+        task = next((t for t in self.tasks(actor, limit=500)
+                     if t["instance"] == claims["instance"] and t["key"] == claims["task"]), None)
+        if task is None:
+            raise Forbidden("This task is no longer waiting for a decision: it was decided, sent elsewhere or "
+                            "cancelled.")
+        return {"actor": actor, "task": task, "action": str(claims["action"])}
+
+    def act_by_link(self, token: str, comment: str = "") -> dict[str, Any]:
+        """Decide a task from a signed e-mail link: the link names the task, the person and
+        the decision, and stops working once the task is closed."""
+        asked = self.link(token)
+        return self.act(asked["actor"], int(asked["task"]["id"]), {"action": asked["action"], "comment": comment})
+
+    def published(self, actor: Actor, object_name: str | None = None) -> list[dict[str, Any]]:
+        """Flow documents (of an object) with the version published last (None: a draft)."""
+        with self.runtime.read() as conn:
+            snap = self.runtime.snapshot(conn)
+            latest = dict(conn.execute(sa.select(flow_versions.c.flow_uid, sa.func.max(flow_versions.c.version))
+                                       .group_by(flow_versions.c.flow_uid)).all())
+            return [{**stored.body, "uid": stored.uid, "version": stored.version,
+                     "published": latest.get(stored.uid)}
+                    for stored in self.runtime.documents.active(conn, snap, "flows")
+                    if object_name is None or stored.body.get("object") == object_name]
 
     # -- triggers -----------------------------------------------------------------------
     def _published(self, conn: Connection, snap: Snapshot, object_name: str) -> list[tuple[StoredDocument, int]]:
@@ -693,7 +740,7 @@ class FlowService:
                 flow, _ = self._executor(conn, r["flow_uid"], r["version"])
                 record = self.runtime.actions.load(conn, obj.api_name, int(r["record_id"])) if obj else None
                 title = _title(obj, record) if obj else str(r["record_id"])
-                out.append({"id": r["id"], "instance": r["instance_id"], "flow": flow.doc["api_name"],
+                out.append({"id": r["id"], "instance": r["instance_id"], "key": r["key"], "flow": flow.doc["api_name"],
                             "flow_label": flow.doc.get("label"), "step": r["step"], "kind": r["kind"],
                             "label": r["label"], "object": obj.api_name if obj else None,
                             "record_id": r["record_id"], "record_title": title, "status": r["status"],

@@ -44,12 +44,22 @@ _EXPECTABLE = ("text", "number", "boolean", "date", "datetime", "duration", "lis
 
 class SnapshotSchema:
     """The formula engine's view of a snapshot's objects; `extra` stands in for an object
-    being changed, so its formulas are checked against what it is about to become."""
+    being changed, so its formulas are checked against what it is about to become.
 
-    def __init__(self, snap: Snapshot, extra: ObjectDef | None = None) -> None:
+    `documents(kind)` gives the active documents of a kind by name, for checks of one
+    document that name another (a dashboard's reports, an SLA policy's calendar)."""
+
+    def __init__(self, snap: Snapshot, extra: ObjectDef | None = None,
+                 documents: Callable[[str], Mapping[str, Mapping[str, Any]]] | None = None) -> None:
         self.objects = dict(snap.objects)
         if extra is not None:
             self.objects[extra.api_name] = extra
+        self._documents = documents
+
+    def documents(self, kind: str) -> Mapping[str, Mapping[str, Any]] | None:
+        """Active documents of `kind` by api_name; None when this schema was made without
+        access to them (then checks that need them are skipped)."""
+        return None if self._documents is None else self._documents(kind)
 
     def object(self, api_name: str) -> ObjectDef | None:
         return self.objects.get(api_name)

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from tessera.runtime.reports import ReportService
     from tessera.runtime.rules import RuleService
     from tessera.runtime.scheduler import Scheduler
+    from tessera.runtime.sla import SlaService
     from tessera.runtime.stored import StoredFormulas
     from tessera.runtime.timers import TimerService
     from tessera.runtime.views import ViewService
@@ -69,6 +70,7 @@ class Runtime:
         self.hooks.add("after_commit", lambda _batch: self.scheduler.wake())
         # The engines that listen to saves, events and timers hook themselves in.
         self.rules  # noqa: B018
+        self.sla  # noqa: B018
         self.flows  # noqa: B018
 
     @contextmanager
@@ -253,6 +255,13 @@ class Runtime:
         from tessera.runtime.actions import ActionRunner
 
         return ActionRunner(self)
+
+    @cached_property
+    def sla(self) -> SlaService:
+        """SLA clocks: kept with every save, swept for warnings and breaches (runtime/sla.py)."""
+        from tessera.runtime.sla import SlaService
+
+        return SlaService(self)
 
     @cached_property
     def rules(self) -> RuleService:

@@ -555,6 +555,7 @@ def register_kinds() -> None:
     """Rules, business calendars and SLA policies as metadata documents."""
     from tessera.meta.documents import base_schema
     from tessera.rules import calendar_problems, rule_formulas, sla_policy_problems
+    from tessera.rules.sla import sla_policy_formulas
     from tessera.runtime.documents import DocumentFormula, DocumentKind, register_kind
 
     def calendar_check(doc: Mapping[str, Any], schema: Any) -> list[Any]:
@@ -569,5 +570,22 @@ def register_kinds() -> None:
                                formulas=formulas))
     register_kind(DocumentKind("calendars", "Business calendar", "cal", lambda: base_schema("calendars"),
                                check=calendar_check, names=lambda doc, schema: []))
+    def sla_check(doc: Mapping[str, Any], schema: Any) -> list[Any]:
+        from tessera.actions import check_actions
+
+        known = schema.documents("calendars") if hasattr(schema, "documents") else None
+        calendars = None if known is None else set(known)
+        problems = sla_policy_problems(doc, schema, calendars=calendars, check_formulas=False)
+        # The document service checks the JSON Schema first: the actions are well-formed here.
+        obj = schema.object(str(doc["object"]))
+        for key in ("warning_actions", "breach_actions") if obj is not None else ():
+            problems += check_actions(doc.get(key, []), obj, schema, f"/{key}")
+        return problems
+
+    def sla_formulas(doc: Mapping[str, Any], schema: Any) -> list[DocumentFormula]:
+        # applies_when, cancel_when, achieved_when, starts_when: type-checked as conditions and
+        # kept in the dependency graph, so a renamed field is renamed in the policy too.
+        return [DocumentFormula(path, str(doc["object"]), source) for path, source in sla_policy_formulas(doc)]
+
     register_kind(DocumentKind("sla_policies", "SLA policy", "sla", lambda: base_schema("sla_policies"),
-                               check=lambda doc, schema: sla_policy_problems(doc, schema)))
+                               check=sla_check, formulas=sla_formulas))

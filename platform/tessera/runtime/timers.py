@@ -31,6 +31,7 @@ BATCH = 100
 
 #: A timer kind's work: (conn, params, due_at) inside the claiming transaction.
 Fire = Callable[[Connection, dict[str, Any], datetime], None]
+_DELETE = sa.delete(timers).where(timers.c.id == sa.bindparam("timer_id"))
 _KINDS: dict[str, Callable[[Runtime], Fire]] = {}
 
 
@@ -41,6 +42,10 @@ def timer_kind(kind: str) -> Callable[[Callable[[Runtime], Fire]], Callable[[Run
         _KINDS[kind] = factory
         return factory
     return register
+
+
+class _HandlerFailed(Exception):
+    """A timer's handler failed in a batch run without savepoints."""
 
 
 class TimerService:
@@ -72,24 +77,41 @@ class TimerService:
         return conn.execute(sa.delete(timers).where(where)).rowcount or 0
 
     def fire_due(self, limit: int = BATCH, now: datetime | None = None) -> int:
-        """Fire up to `limit` timers due by `now`; returns how many were claimed."""
+        """Fire up to `limit` timers due by `now`; returns how many were claimed.
+
+        The batch runs in one transaction with no savepoints; if a handler fails, it is
+        rolled back and run again timer by timer, each in a savepoint, so the failing one
+        is set aside for a retry and the others fire."""
         now = now or datetime.now(UTC)
+        try:
+            return self._fire(now, limit, careful=False)
+        except _HandlerFailed:
+            return self._fire(now, limit, careful=True)
+
+    def _fire(self, now: datetime, limit: int, careful: bool) -> int:
         query = sa.select(timers).where(timers.c.due_at <= now).order_by(timers.c.due_at).limit(limit)
         with self.runtime.joined() as conn:
             if not is_sqlite(conn):
                 query = query.with_for_update(skip_locked=True)
             rows = conn.execute(query).mappings().all()
+            if not rows:
+                return 0
+            # Deleted first: a handler may schedule the same key again (a repeating reminder).
+            conn.execute(_DELETE, [{"timer_id": row["id"]} for row in rows])
             for row in rows:
-                self._fire(conn, row)
+                if careful:
+                    self._fire_one(conn, row)
+                    continue
+                try:
+                    self._handler(row["kind"])(conn, dict(row["params"] or {}), row["due_at"])
+                except Exception as error:
+                    raise _HandlerFailed() from error
         return len(rows)
 
-    def _fire(self, conn: Connection, row: Any) -> None:
+    def _fire_one(self, conn: Connection, row: Any) -> None:
         savepoint = conn.begin_nested()
         try:
-            handler = self._handler(row["kind"])
-            # Deleted first: a handler may schedule the same key again (a repeating reminder).
-            conn.execute(sa.delete(timers).where(timers.c.id == row["id"]))
-            handler(conn, dict(row["params"] or {}), row["due_at"])
+            self._handler(row["kind"])(conn, dict(row["params"] or {}), row["due_at"])
             savepoint.commit()
         except Exception as error:  # a failing timer is retried later; the others still fire
             savepoint.rollback()
@@ -97,10 +119,10 @@ class TimerService:
             tries = row["attempts"] + 1
             if tries >= MAX_ATTEMPTS:
                 log.error("timer %s gave up after %s attempts", row["key"], tries)
-                conn.execute(sa.delete(timers).where(timers.c.id == row["id"]))
                 return
-            conn.execute(sa.update(timers).where(timers.c.id == row["id"]).values(
-                attempts=tries, last_error=f"{type(error).__name__}: {error}"[:2000],
+            conn.execute(sa.insert(timers).values(
+                kind=row["kind"], key=row["key"], params=row["params"], attempts=tries, created_at=row["created_at"],
+                last_error=f"{type(error).__name__}: {error}"[:2000],
                 due_at=datetime.now(UTC) + timedelta(seconds=min(3600, 2 ** tries))))
 
     def _handler(self, kind: str) -> Fire:

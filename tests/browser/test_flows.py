@@ -1,0 +1,134 @@
+"""Flows in a real browser: a builder draws an approval flow in the block designer (with
+the formula checker flagging a bad branch condition as it is typed) and publishes it; then
+a rep starts it from the record page, the approver finds it in the inbox and the bell,
+approves with a comment, and the record page's history shows the decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tessera.auth.actor import Actor
+from tessera.runtime.platform import Runtime
+
+from .conftest import go
+
+DEAL = {"api_name": "deal", "label": "Deal", "fields": [
+    {"api_name": "name", "label": "Name", "type": "text", "required": True},
+    {"api_name": "amount", "label": "Amount", "type": "integer"}]}
+FLOW = {"api_name": "deal_approval", "label": "Deal approval", "object": "deal", "trigger": {"on": "button"},
+        "steps": [{"id": "boss", "type": "approval", "label": "Boss signs off", "approvers": [{"role": "manager"}],
+                   "lock_record": True}]}
+
+
+def _people(runtime: Runtime) -> None:
+    system = Actor.system()
+    runtime.metadata.create_object(system, DEAL)
+    for role, edit in (("sales", "own"), ("manager", "all")):
+        runtime.users.roles.create(system, {"api_name": role, "label": role.title(), "permissions": {
+            "deal": {"create": True, "read": "all", "edit": edit, "delete": "none"}}}, runtime.snapshot)
+    runtime.users.accounts.add(system, {"email": "rep@example.com", "name": "Rep", "password": "rep-password",
+                                        "roles": ["sales"]})
+    runtime.users.accounts.add(system, {"email": "boss@example.com", "name": "Boss", "password": "boss-password",
+                                        "roles": ["manager"]})
+
+
+def _sign_in(page: Any, base: str, email: str, password: str) -> None:
+    page.context.clear_cookies()
+    go(page, f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/app")
+
+
+def test_a_builder_draws_validates_and_publishes_a_flow(page: Any, server: Any, shot: Any,
+                                                        admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    _people(runtime)
+    _sign_in(page, base, *admin_login)
+    go(page, f"{base}/builder/flows/new?object=deal")
+    page.fill("#fp-flow-label", "Big deal approval")
+    assert page.input_value("#fp-flow-name") == "big_deal_approval"
+
+    page.click('.flow-add[data-list="/steps"][data-index="0"]')
+    page.click('.flow-menu-item[data-type="approval"]')
+    page.wait_for_selector('.flow-block.selected[data-pointer="/steps/0"]')
+    page.click(".flow-add-person")
+    page.select_option(".flow-people .person-value", "manager")
+    page.wait_for_selector('.flow-block[data-pointer="/steps/0"] >> text=role manager')
+
+    page.click('.flow-add[data-list="/steps"][data-index="1"]')
+    page.click('.flow-menu-item[data-type="branch"]')
+    page.wait_for_selector('.flow-block.selected[data-pointer="/steps/1"]')
+    page.click('.flow-branch-head[data-pointer="/steps/1/branches/0"]')
+    page.fill("#fp-condition", "amount >")
+    page.wait_for_selector(".formula-check.field-error")
+    page.fill("#fp-condition", "amount > 1000")
+    page.wait_for_selector(".formula-check.ok")
+    assert page.locator(".formula-check.field-error").count() == 0
+    shot(page, "flow-designer")
+
+    page.click("#flow-save")
+    page.wait_for_selector("#flow-status.ok >> text=Saved")
+    page.wait_for_url(f"{base}/builder/flows/big_deal_approval")
+    page.click("#flow-validate")
+    page.wait_for_selector("#flow-status >> text=No problems")
+    page.click("#flow-publish")
+    page.wait_for_selector("#flow-status >> text=Published: version 1")
+    saved = runtime.documents.get("flows", "big_deal_approval")
+    assert saved["steps"][0]["approvers"] == [{"role": "manager"}]
+    assert saved["steps"][1]["branches"][0]["condition"] == "amount > 1000"
+    assert runtime.flows.versions(Actor.system(), "big_deal_approval")[0]["version"] == 1
+
+    # A problem the server finds is shown beside the block it is about.
+    page.click('.flow-block[data-pointer="/steps/0"]')
+    page.click(".flow-people button[aria-label='Remove this person']")
+    page.click("#flow-validate")
+    page.wait_for_selector('.flow-block.has-problem[data-pointer="/steps/0"] .flow-problem')
+    shot(page, "flow-designer-problem")
+
+    # The list of flows shows it published, and opens it in the designer again.
+    go(page, f"{base}/builder/flows")
+    page.wait_for_selector("tr[data-flow=big_deal_approval] >> text=version 1")
+    page.click("text=Big deal approval")
+    page.wait_for_selector('.flow-block[data-pointer="/steps/1"] >> text=Branch')
+    assert page.locator("#flow-title").inner_text() == "Flow: Big deal approval"
+
+
+def test_a_request_goes_from_the_record_page_to_the_approvers_inbox_and_back(page: Any, server: Any,
+                                                                               shot: Any) -> None:
+    base, runtime = server
+    _people(runtime)
+    system = Actor.system()
+    runtime.documents.create(system, "flows", FLOW)
+    runtime.flows.publish(system, "deal_approval")
+    rep = runtime.users.actor_for_user(2)
+    assert rep is not None and rep.email == "rep@example.com"
+    record = runtime.records.create(rep, "deal", {"name": "Acme renewal", "amount": 5000})
+
+    _sign_in(page, base, "rep@example.com", "rep-password")
+    go(page, f"{base}/app/deal/{record['id']}")
+    page.fill("#automation input[aria-label='Comment for Deal approval']", "Please approve")
+    page.click("button[data-start=deal_approval]")
+    page.wait_for_selector("#automation-outcome >> text=The flow has started.")
+    page.wait_for_selector("#automation .lock-notice")
+
+    _sign_in(page, base, "boss@example.com", "boss-password")
+    page.wait_for_selector("#bell-count:visible >> text=1")
+    page.wait_for_selector("#inbox-count:visible >> text=1")
+    page.click(".bell-button")
+    page.wait_for_selector("#bell-menu:visible >> text=Deal approval: Boss signs off")
+    shot(page, "flow-bell")
+    go(page, f"{base}/inbox")
+    row = page.locator(".task-row", has_text="Acme renewal")
+    row.locator("textarea[name=comment]").fill("Good margin, approved")
+    shot(page, "flow-inbox")
+    row.locator("button[value=approve]").click()
+    page.wait_for_selector(".task-outcome >> text=Approved.")
+
+    go(page, f"{base}/app/deal/{record['id']}")
+    page.wait_for_selector("#automation .instance.status-approved")
+    history = page.locator("#automation .instance-history")
+    assert "Good margin, approved" in history.inner_text()
+    assert "Boss" in history.inner_text() and "Please approve" in history.inner_text()
+    shot(page, "flow-record-panel")
