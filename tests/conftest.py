@@ -157,9 +157,10 @@ class MailCatcher:
         self.inbox: list[Any] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        from email import message_from_bytes
+        from email import message_from_bytes, policy
 
-        self.inbox.append(message_from_bytes(envelope.content))
+        # policy.default: headers come back decoded, as a reader sees them.
+        self.inbox.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
 

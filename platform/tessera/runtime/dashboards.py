@@ -196,8 +196,9 @@ def dashboard_problems(doc: Mapping[str, Any], schema: Schema) -> list[FieldProb
     reports that do not exist or do not check, filters on fields a widget's object lacks or
     of the wrong type, measures a report does not have, widgets off the grid."""
     from tessera.runtime.reports import report_problems
+    from tessera.runtime.subscriptions import subscription_problems
 
-    problems: list[FieldProblem] = []
+    problems: list[FieldProblem] = subscription_problems(doc)
     filters = list(doc.get("filters") or [])
     widgets = list(doc.get("widgets") or [])
     _duplicates(problems, [f["name"] for f in filters], "/filters/{}/name", "filter")

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from tessera.runtime.scheduler import Scheduler
     from tessera.runtime.sla import SlaService
     from tessera.runtime.stored import StoredFormulas
+    from tessera.runtime.subscriptions import SubscriptionService
     from tessera.runtime.timers import TimerService
     from tessera.runtime.views import ViewService
 
@@ -72,6 +73,7 @@ class Runtime:
         self.rules  # noqa: B018
         self.sla  # noqa: B018
         self.flows  # noqa: B018
+        self.subscriptions  # noqa: B018
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -276,3 +278,10 @@ class Runtime:
         from tessera.runtime.flows import FlowService
 
         return FlowService(self)
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionService:
+        """Reports and dashboards e-mailed on a schedule (runtime/subscriptions.py)."""
+        from tessera.runtime.subscriptions import SubscriptionService
+
+        return SubscriptionService(self)

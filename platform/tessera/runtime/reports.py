@@ -70,7 +70,13 @@ def _is_stages(doc: Mapping[str, Any]) -> bool:
 
 def report_problems(doc: Mapping[str, Any], schema: Schema) -> list[FieldProblem]:
     """What is wrong with a report document (valid against its JSON Schema) given the
-    metadata: the object, fields, paths and formulas it names."""
+    metadata: the object, fields, paths and formulas it names, and its delivery schedules."""
+    from tessera.runtime.subscriptions import subscription_problems
+
+    return _definition_problems(doc, schema) + subscription_problems(doc)
+
+
+def _definition_problems(doc: Mapping[str, Any], schema: Schema) -> list[FieldProblem]:
     obj = schema.object(str(doc.get("object")))
     if obj is None:
         return [FieldProblem("/object", f"there is no object named {doc.get('object')!r}", "unknown_object")]
