@@ -178,6 +178,8 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
             if "reports" in only:
                 log(f"{backend}: report stage x month")
                 results += bench_reports.run(setup, sizes.reports_records, sizes.reports_repeat)
+                log(f"{backend}: dashboard of 8 widgets, cold and warm")
+                results += bench_reports.run_dashboard(setup, sizes.reports_records, sizes.reports_repeat)
             if "flows" in only:
                 log(f"{backend}: flows persisted end to end")
                 results += bench_flows.run_persisted(setup, sizes.flows_instances, sizes.flows_repeat)

@@ -136,6 +136,57 @@ def run(setup: Setup, count: int, repeat: int) -> list[Result]:
     ]
 
 
+#: Eight widgets over the same opportunities, as a sales dashboard has them.
+DASHBOARD: dict[str, Any] = {
+    "api_name": "bench_sales", "label": "Sales", "widgets": [
+        {"id": f"w{i}", "title": title, "type": chart, "x": (i % 3) * 4, "y": (i // 3) * 3, "w": 4, "h": 3,
+         "source": {"object": OBJECT, **source}}
+        for i, (title, chart, source) in enumerate([
+            ("Deals", "kpi", {"measures": [{"name": "deals", "function": "count"}]}),
+            ("Pipeline", "kpi", {"measures": [{"name": "total", "function": "sum", "field": "amount"}]}),
+            ("By stage", "bar", {"group_by": [{"field": "stage"}],
+                                 "measures": [{"name": "deals", "function": "count"}]}),
+            ("Amount by stage", "pie", {"group_by": [{"field": "stage"}],
+                                        "measures": [{"name": "total", "function": "sum", "field": "amount"}]}),
+            ("By month", "line", {"group_by": [{"field": "close_date", "bucket": "month", "name": "month"}],
+                                  "measures": [{"name": "total", "function": "sum", "field": "amount"}]}),
+            ("Average deal", "bar", {"group_by": [{"field": "stage"}],
+                                     "measures": [{"name": "average", "function": "avg", "field": "amount"}]}),
+            ("Stage x quarter", "stacked_bar", {"group_by": [{"field": "close_date", "bucket": "quarter",
+                                                              "name": "quarter"}, {"field": "stage"}],
+                                                "measures": [{"name": "deals", "function": "count"}]}),
+            ("Pipeline table", "table", {"group_by": [{"field": "stage"}],
+                                         "measures": [{"name": "deals", "function": "count"},
+                                                      {"name": "total", "function": "sum", "field": "amount"}]}),
+        ])]}
+
+
+def run_dashboard(setup: Setup, count: int, repeat: int) -> list[Result]:
+    """An 8-widget dashboard loaded cold (nothing cached) and warm (every widget cached):
+    printed for information."""
+    rt, actor = setup.runtime, setup.actor
+    with rt.read() as conn:
+        loaded = OBJECT in rt.snapshot(conn).objects
+    if not loaded:
+        load(setup, count)
+    rt.documents.create(actor, "dashboards", DASHBOARD)
+
+    def cold() -> Any:
+        rt.reports.cache.clear()
+        return rt.dashboards.load(actor, DASHBOARD["api_name"])
+
+    def warm() -> Any:
+        return rt.dashboards.load(actor, DASHBOARD["api_name"])
+
+    failed = [w["id"] for w in cold()["widgets"] if w["error"]]
+    if failed:
+        raise RuntimeError(f"dashboard widgets failed: {failed}")
+    cold_time, warm_time = interleaved_medians([cold, warm], repeat, warmup=1)
+    return [Result(f"dashboard of 8 widgets over {count // 1000:,}k, warm vs cold", setup.backend,
+                   f"{warm_time * 1000:.1f} ms", f"{cold_time * 1000:.1f} ms", warm_time / cold_time,
+                   "printed: cached vs not", None)]
+
+
 if __name__ == "__main__":  # python -m benchmarks.bench_reports [--quick] [--backend sqlite|postgresql]
     import argparse
 
