@@ -32,6 +32,7 @@ from tessera.data.tables import flow_events, flow_instances, flow_tasks, flow_ve
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.runtime.catalog import Snapshot
 from tessera.runtime.events import Event, caused_by
+from tessera.runtime.formulas import LazyRecord
 from tessera.workflow import (
     CancelTimer,
     CloseTask,
@@ -77,29 +78,6 @@ _CLOSE_TASKS = (sa.update(flow_tasks)
 
 
 _ASK = {"approval": "Your approval is needed.", "rework": "Your request was sent back to you for rework."}
-
-
-class _LazyRecord(Mapping[str, Any]):
-    """The flow's record, read from the database the first time anything looks at it."""
-
-    def __init__(self, load: Any, record_id: int) -> None:
-        self._load = load
-        self._id = record_id
-        self._row: Mapping[str, Any] | None = None
-
-    def _data(self) -> Mapping[str, Any]:
-        if self._row is None:
-            self._row = self._load() or {"id": self._id}
-        return self._row
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data()[key]
-
-    def __iter__(self) -> Any:
-        return iter(self._data())
-
-    def __len__(self) -> int:
-        return len(self._data())
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -239,7 +217,7 @@ class FlowService:
     def _env(self, conn: Connection, flow: Flow, record_id: int, submitter: int | None) -> Env:
         object_name = str(flow.doc["object"])
         # Read only if a condition, a person field or a formula asks for it.
-        record = _LazyRecord(lambda: self.runtime.actions.load(conn, object_name, record_id), record_id)
+        record = LazyRecord(lambda: self.runtime.actions.load(conn, object_name, record_id) or {"id": record_id})
         actions = self.runtime.actions
         evaluator: list[Any] = []
 

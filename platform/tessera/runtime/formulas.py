@@ -338,7 +338,7 @@ class FormulaService:
             row = conn.execute(sa.select(users).where(users.c.id == actor.user_id)).mappings().first()
             return {**row, "manager": row["manager_id"]} if row else None
 
-        user = _Lazy(load_user) if actor.user_id is not None else None
+        user = LazyRecord(load_user) if actor.user_id is not None else None
 
         def load_record(obj: ObjectDef, record_id: int) -> Mapping[str, Any] | None:
             if obj is USER_OBJECT:
@@ -399,7 +399,7 @@ class FormulaService:
                     change.problem(rule.get("field") or "/", rule["message"], "validation_rule")
 
 
-class _Lazy(Mapping[str, Any]):
+class LazyRecord(Mapping[str, Any]):
     """A record read on first use."""
 
     def __init__(self, load: Callable[[], Mapping[str, Any] | None]) -> None:
