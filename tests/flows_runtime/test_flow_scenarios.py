@@ -361,3 +361,40 @@ def test_an_approver_decides_from_the_signed_link_in_the_email(rt: Runtime, smtp
     with pytest.raises(Exception, match="not valid"):
         rt.flows.act_by_link(forged)
     assert legal.user_id is not None
+
+
+def test_reminders_then_escalation_fire_from_the_timers_and_auto_approve(rt: Runtime) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    rt.metadata.create_object(SYSTEM, CONTRACT)
+    legal = _person(rt, "legal@example.com", "legal")
+    boss = _person(rt, "boss@example.com", "sales_director")
+    rt.documents.create(SYSTEM, "flows", {
+        "api_name": "timed", "label": "Timed review", "object": "contract", "trigger": {"on": "button"},
+        "steps": [{"id": "legal", "type": "approval", "label": "Legal signs", "approvers": [{"role": "legal"}],
+                   "due": "P1D", "remind_every": "PT4H",
+                   "escalate": {"after": "P2D", "do": "auto_approve"}},
+                  {"id": "tell", "type": "action", "action": "notify", "to": [{"role": "sales_director"}],
+                   "title": "{{ name }} went through"}]})
+    rt.flows.publish(SYSTEM, "timed")
+    contract = rt.records.create(SYSTEM, "contract", {"name": "Slow one"})
+    started = rt.flows.start(SYSTEM, "timed", contract["id"])
+    with rt.read() as conn:
+        due = {k: d for k, d in conn.execute(sa.select(timers.c.key, timers.c.due_at))}
+    assert {k.rsplit(":", 1)[-1] for k in due} == {"due", "remind", "escalate"}
+    # Four hours later the reminder fires (and is set again); legal hears about it.
+    rt.timers.fire_due(now=datetime.now(UTC) + timedelta(hours=4, minutes=1))
+    assert [t for t in _titles(rt, int(legal.user_id or 0)) if "reminder" in t]
+    # Two days later nobody has decided: the escalation approves for them and the flow goes on.
+    for _ in range(20):
+        if not rt.timers.fire_due(now=datetime.now(UTC) + timedelta(days=2, minutes=1)):
+            break
+    rt.scheduler.drain()
+    done = rt.flows.instance(SYSTEM, started["id"])
+    assert done["status"] == "approved"
+    events = [(h["event"], h["step"], h["comment"]) for h in done["history"]]
+    assert ("overdue", "legal", "") in events
+    assert ("step_approved", "legal", "approved automatically: no decision within P2D") in events
+    assert _titles(rt, int(boss.user_id or 0))[-1] == "Slow one went through"
+    with rt.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(timers)).scalar_one() == 0
