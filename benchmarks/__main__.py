@@ -4,7 +4,7 @@ Runs every benchmark on each backend — a temporary SQLite file and a throwaway
 database that is dropped afterwards — and prints one table of product vs. floor with the
 ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status. The formula
 benchmark's Python half needs no database and runs once, shown with the backend "python".
-Names: create, bulk, list, formula, stored, permissions, page, reports, workflow, flows, timers, sla.
+Names: create, bulk, list, formula, stored, permissions, page, reports, workflow, flows, timers, sla, rules.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from benchmarks import (
     bench_page,
     bench_permissions,
     bench_reports,
+    bench_rules,
     bench_sla,
     bench_stored,
     bench_workflow,
@@ -30,7 +31,7 @@ from benchmarks import (
 from benchmarks.common import Result, database, prepare, render
 
 BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page", "reports", "workflow", "flows",
-              "timers", "sla")
+              "timers", "sla", "rules")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class Sizes:
     timers_repeat: int
     sla_clocks: int
     sla_repeat: int
+    rules_accounts: int
+    rules_repeat: int
+    rules_creators: int
+    rules_records: int
 
 
 FULL = Sizes(
@@ -96,6 +101,10 @@ FULL = Sizes(
     timers_repeat=5,
     sla_clocks=100_000,
     sla_repeat=3,
+    rules_accounts=200_000,
+    rules_repeat=3,
+    rules_creators=8,
+    rules_records=1_000,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -127,6 +136,10 @@ QUICK = Sizes(
     timers_repeat=3,
     sla_clocks=10_000,
     sla_repeat=1,
+    rules_accounts=20_000,
+    rules_repeat=1,
+    rules_creators=8,
+    rules_records=200,
 )
 
 
@@ -189,6 +202,11 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
             if "sla" in only:
                 log(f"{backend}: SLA clocks recomputed after a calendar change")
                 results += bench_sla.run(setup, sizes.sla_clocks, sizes.sla_repeat)
+            if "rules" in only:
+                log(f"{backend}: segment refresh over accounts and orders")
+                results += bench_rules.run_segments(setup, sizes.rules_accounts, sizes.rules_repeat)
+                log(f"{backend}: round-robin assignment under concurrent creators")
+                results += bench_rules.run_round_robin(setup, sizes.rules_creators, sizes.rules_records)
         finally:
             notes += setup.notes
             setup.close()

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from tessera.runtime.save import RecordChange, SaveBatch
 
 log = logging.getLogger("tessera.rules")
+#: A connection's scratch list of the records that qualify for a segment (SQLite; a temporary table).
+_SCRATCH = sa.Table("tessera_segment_scratch", sa.MetaData(), sa.Column("record_id", sa.Integer, primary_key=True),
+                    prefixes=["TEMPORARY"])
 MAX_DEPTH = 8
 #: Date-relative rules and segments are looked at this often.
 SWEEP_EVERY = timedelta(hours=1)
@@ -365,17 +368,7 @@ class RuleService:
         if record_ids is not None:
             scope.append(table.c.id.in_(record_ids))
             member_scope.append(segment_members.c.record_id.in_(record_ids))
-        now = datetime.now(UTC)
-        qualifying = sa.select(table.c.id).where(*scope, condition)
-        entered = list(conn.execute(sa.insert(segment_members).from_select(
-            ["rule_uid", "record_id", "since"],
-            sa.select(sa.literal(rule.uid), table.c.id, sa.literal(now, segment_members.c.since.type))
-            .where(*scope, condition, ~sa.exists().where(segment_members.c.rule_uid == rule.uid,
-                                                          segment_members.c.record_id == table.c.id)))
-            .returning(segment_members.c.record_id)).scalars())
-        left = list(conn.execute(sa.delete(segment_members).where(
-            *member_scope, segment_members.c.record_id.not_in(qualifying))
-            .returning(segment_members.c.record_id)).scalars())
+        entered, left = self._membership(conn, rule.uid, table, [*scope, condition], member_scope)
         field_name = rule.doc["segment"].get("field")
         if field_name and (entered or left):
             with caused_by(f"rule:{rule.uid}"):
@@ -389,6 +382,42 @@ class RuleService:
                     self.runtime.events.emit(conn, name, {"object": obj.api_name, "source": rule.name},
                                              object_uid=obj.uid, record_ids=sorted(ids))
         return {"entered": len(entered), "left": len(left)}
+
+    def _membership(self, conn: Connection, uid: str, table: sa.Table, qualifies: list[Any],
+                    member_scope: list[Any]) -> tuple[list[int], list[int]]:
+        """Insert the records that qualify and are not members, delete the members that no
+        longer qualify; returns (entered, left). The condition — aggregates over related
+        records, often — is worked out once: on PostgreSQL in one statement whose parts share
+        it, on SQLite into a scratch table of this connection."""
+        now = datetime.now(UTC)
+        since = sa.literal(now, segment_members.c.since.type)
+        if is_sqlite(conn):
+            conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS tessera_segment_scratch "
+                                 "(record_id INTEGER PRIMARY KEY)")
+            conn.exec_driver_sql("DELETE FROM tessera_segment_scratch")
+            conn.execute(sa.insert(_SCRATCH).from_select(["record_id"], sa.select(table.c.id).where(*qualifies)))
+            qualifying: Any = sa.select(_SCRATCH.c.record_id)
+            source = _SCRATCH
+        else:
+            # The plan's cost estimate (a subquery per record) would switch on JIT compilation,
+            # which costs more than it saves here.
+            conn.exec_driver_sql("SET LOCAL jit = off")
+            source = sa.select(table.c.id.label("record_id")).where(*qualifies).cte("qualifying")
+            qualifying = sa.select(source.c.record_id)
+        new = (sa.select(sa.literal(uid), source.c.record_id, since)
+               .where(~sa.exists().where(segment_members.c.rule_uid == uid,
+                                         segment_members.c.record_id == source.c.record_id)))
+        insert = (sa.insert(segment_members).from_select(["rule_uid", "record_id", "since"], new)
+                  .returning(segment_members.c.record_id))
+        delete = (sa.delete(segment_members).where(*member_scope, segment_members.c.record_id.not_in(qualifying))
+                  .returning(segment_members.c.record_id))
+        if is_sqlite(conn):
+            left = list(conn.execute(delete).scalars())
+            return list(conn.execute(insert).scalars()), left
+        ins, dele = insert.cte("entered"), delete.cte("left")
+        rows = conn.execute(sa.select(sa.literal("in").label("way"), ins.c.record_id)
+                            .union_all(sa.select(sa.literal("out"), dele.c.record_id))).all()
+        return [r for way, r in rows if way == "in"], [r for way, r in rows if way == "out"]
 
     def members(self, conn: Connection, rule_name: str) -> list[int]:
         snap = self.runtime.snapshot(conn)
