@@ -28,13 +28,14 @@ from tessera.formula.pycompile import Evaluator, compile_python
 from tessera.formula.reads import Read, Step, reads
 from tessera.formula.rename import rename_field
 from tessera.formula.schema import USER_OBJECT, Schema, SimpleSchema
-from tessera.formula.sqlcompile import compile_filter, compile_sql, compile_store
+from tessera.formula.sqlcompile import compile_filter, compile_filter_grouped, compile_sql, compile_store
 from tessera.formula.sqlite import register_sqlite_functions
 
 __all__ = [
     "MAX_DEPTH", "MAX_LENGTH", "USER_OBJECT", "Aggregate", "Checked", "Completion", "EvalContext", "Evaluator",
     "Example", "FieldRef", "FormulaError", "Function", "Read", "Schema", "SimpleSchema", "Step", "all_functions",
-    "check", "compile_filter", "compile_python", "compile_sql", "compile_store", "complete", "evaluate",
+    "check", "compile_filter", "compile_filter_grouped", "compile_python", "compile_sql", "compile_store", "complete",
+    "evaluate",
     "get_function", "parse", "reads", "register", "register_function", "register_sqlite_functions", "rename_field",
     "sig",
 ]

@@ -27,6 +27,7 @@ from tessera.formula import (
     FormulaError,
     check,
     compile_filter,
+    compile_filter_grouped,
     compile_python,
     compile_sql,
     complete,
@@ -327,6 +328,15 @@ class FormulaService:
                     self._filters.clear()
                 self._filters[key] = clause
         return clause
+
+    def grouped_filter(self, snap: Snapshot, obj: ObjectDef, source: str,
+                       dialect: str) -> tuple[sa.ColumnElement[bool], list[tuple[Any, Any]]]:
+        """A condition for filtering a whole table (a segment's refresh): aggregates over
+        related records come as grouped derived tables to LEFT JOIN (see
+        compile_filter_grouped), not a subquery per record."""
+        checked = self.checked(snap, obj, source, expect="boolean")
+        return compile_filter_grouped(checked, dialect, self.table_for(snap), None,
+                                      self.column_for(snap, dialect, None))
 
     # -- evaluation in the save pipeline ------------------------------------------------
     def context(self, conn: Connection, snap: Snapshot, actor: Actor,

@@ -361,14 +361,21 @@ class RuleService:
         snap = self.runtime.snapshot(conn)
         obj = snap.object(rule.doc["object"])
         table = snap.table(obj)
-        condition = self.runtime.formulas.filter_clause(snap, obj, rule.doc["segment"]["condition"],
-                                                        conn.dialect.name)
+        source = rule.doc["segment"]["condition"]
+        joins: list[tuple[Any, Any]] = []
+        if record_ids is None and not is_sqlite(conn):
+            # Every record: aggregates in one grouped pass per relation and condition. (On
+            # SQLite the per-record subqueries are faster: its AND skips the later aggregates
+            # of a record the first one already ruled out.)
+            condition, joins = self.runtime.formulas.grouped_filter(snap, obj, source, conn.dialect.name)
+        else:
+            condition = self.runtime.formulas.filter_clause(snap, obj, source, conn.dialect.name)
         scope = [table.c.deleted_at.is_(None)]
         member_scope = [segment_members.c.rule_uid == rule.uid]
         if record_ids is not None:
             scope.append(table.c.id.in_(record_ids))
             member_scope.append(segment_members.c.record_id.in_(record_ids))
-        entered, left = self._membership(conn, rule.uid, table, [*scope, condition], member_scope)
+        entered, left = self._membership(conn, rule.uid, table, joins, [*scope, condition], member_scope)
         field_name = rule.doc["segment"].get("field")
         if field_name and (entered or left):
             with caused_by(f"rule:{rule.uid}"):
@@ -383,26 +390,30 @@ class RuleService:
                                              object_uid=obj.uid, record_ids=sorted(ids))
         return {"entered": len(entered), "left": len(left)}
 
-    def _membership(self, conn: Connection, uid: str, table: sa.Table, qualifies: list[Any],
-                    member_scope: list[Any]) -> tuple[list[int], list[int]]:
+    def _membership(self, conn: Connection, uid: str, table: sa.Table, joins: list[tuple[Any, Any]],
+                    qualifies: list[Any], member_scope: list[Any]) -> tuple[list[int], list[int]]:
         """Insert the records that qualify and are not members, delete the members that no
         longer qualify; returns (entered, left). The condition — aggregates over related
         records, often — is worked out once: on PostgreSQL in one statement whose parts share
         it, on SQLite into a scratch table of this connection."""
         now = datetime.now(UTC)
         since = sa.literal(now, segment_members.c.since.type)
+        records: Any = table
+        for derived, on in joins:
+            records = records.outerjoin(derived, on)
         if is_sqlite(conn):
             conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS tessera_segment_scratch "
                                  "(record_id INTEGER PRIMARY KEY)")
             conn.exec_driver_sql("DELETE FROM tessera_segment_scratch")
-            conn.execute(sa.insert(_SCRATCH).from_select(["record_id"], sa.select(table.c.id).where(*qualifies)))
+            conn.execute(sa.insert(_SCRATCH).from_select(
+                ["record_id"], sa.select(table.c.id).select_from(records).where(*qualifies)))
             qualifying: Any = sa.select(_SCRATCH.c.record_id)
             source = _SCRATCH
         else:
             # The plan's cost estimate (a subquery per record) would switch on JIT compilation,
             # which costs more than it saves here.
             conn.exec_driver_sql("SET LOCAL jit = off")
-            source = sa.select(table.c.id.label("record_id")).where(*qualifies).cte("qualifying")
+            source = sa.select(table.c.id.label("record_id")).select_from(records).where(*qualifies).cte("qualifying")
             qualifying = sa.select(source.c.record_id)
         new = (sa.select(sa.literal(uid), source.c.record_id, since)
                .where(~sa.exists().where(segment_members.c.rule_uid == uid,
