@@ -61,6 +61,13 @@ def is_sqlite(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "sqlite"
 
 
+def dialect_insert(bind: Engine | Connection, table: sa.Table) -> Any:
+    """INSERT for the connection's database, with its ON CONFLICT clauses."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (sqlite.insert if is_sqlite(bind) else postgresql.insert)(table)
+
+
 _AFTER_COMMIT: weakref.WeakKeyDictionary[Connection, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
 
 

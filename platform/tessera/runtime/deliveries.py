@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tessera.data.engine import is_sqlite
+from tessera.data.engine import dialect_insert, is_sqlite
 from tessera.data.tables import deliveries
 
 if TYPE_CHECKING:
@@ -49,11 +49,7 @@ class DeliveryService:
         """Queue a message in the caller's transaction; False if `key` was queued before."""
         now = datetime.now(UTC)
         status = "held" if channel == "email" and not self.runtime.settings.smtp_url else "queued"
-        if is_sqlite(conn):
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
-        result = conn.execute(insert(deliveries).values(
+        result = conn.execute(dialect_insert(conn, deliveries).values(
             channel=channel, key=key[:200], payload=payload, status=status, available_at=now, created_at=now,
         ).on_conflict_do_nothing(index_elements=["key"]))
         return bool(result.rowcount)

@@ -495,8 +495,7 @@ class FlowService:
         """Flow documents (of an object) with the version published last (None: a draft)."""
         with self.runtime.read() as conn:
             snap = self.runtime.snapshot(conn)
-            latest = dict(conn.execute(sa.select(flow_versions.c.flow_uid, sa.func.max(flow_versions.c.version))
-                                       .group_by(flow_versions.c.flow_uid)).all())
+            latest = _latest_versions(conn)
             return [{**stored.body, "uid": stored.uid, "version": stored.version,
                      "published": latest.get(stored.uid)}
                     for stored in self.runtime.documents.active(conn, snap, "flows")
@@ -504,13 +503,14 @@ class FlowService:
 
     # -- triggers -----------------------------------------------------------------------
     def _published(self, conn: Connection, snap: Snapshot, object_name: str) -> list[tuple[StoredDocument, int]]:
-        out = []
-        for stored in self.runtime.documents.active(conn, snap, "flows"):
-            if stored.body.get("object") == object_name and stored.body.get("active", True):
-                version = self._latest(conn, stored.uid)
-                if version is not None:
-                    out.append((stored, version))
-        return out
+        """The object's active flows with their newest published version (one query, and
+        none for an object without flows: this runs for every saved record)."""
+        flows = [d for d in self.runtime.documents.active(conn, snap, "flows")
+                 if d.body.get("object") == object_name and d.body.get("active", True)]
+        if not flows:
+            return []
+        latest = _latest_versions(conn, [d.uid for d in flows])
+        return [(d, latest[d.uid]) for d in flows if d.uid in latest]
 
     def _on_record(self, conn: Connection, event: Event) -> None:
         if not event.object:
@@ -666,7 +666,7 @@ class FlowService:
                        "assignee": t["assignee_id"], "assignee_email": t["email"], "assignee_name": t["name"],
                        "status": t["status"], "due_at": _iso(t["due_at"]), "created_at": _iso(t["created_at"]),
                        "closed_at": _iso(t["closed_at"])} for t in tasks],
-            "send_back_targets": _ran_steps(row["state"], flow_doc),
+            "send_back_targets": _decision_steps(flow_doc),
         }
         if history:
             out["history"] = [
@@ -734,6 +734,14 @@ class FlowStepFailed(Exception):
         self.reason = reason
 
 
+def _latest_versions(conn: Connection, flow_uids: list[str] | None = None) -> dict[str, int]:
+    """The newest published version of each flow (of these flows)."""
+    query = sa.select(flow_versions.c.flow_uid, sa.func.max(flow_versions.c.version)).group_by(flow_versions.c.flow_uid)
+    if flow_uids is not None:
+        query = query.where(flow_versions.c.flow_uid.in_(flow_uids))
+    return {uid: int(version) for uid, version in conn.execute(query)}
+
+
 def _running_clause(flow_uid: str, record_id: int) -> sa.Exists:
     return sa.exists().where(flow_instances.c.flow_uid == flow_uid, flow_instances.c.record_id == record_id,
                              flow_instances.c.status.in_(("running", "rework")))
@@ -771,7 +779,7 @@ def _action_of(step: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in step.items() if k not in ("id", "type", "label", "description")}
 
 
-def _ran_steps(state: Mapping[str, Any], doc: Mapping[str, Any]) -> list[str]:
+def _decision_steps(doc: Mapping[str, Any]) -> list[str]:
     """Approval and task steps a decision may send back to (those of the flow's document)."""
     found: list[str] = []
 

@@ -7,23 +7,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
-from tessera.data.engine import is_sqlite
+from tessera.data.engine import dialect_insert
 from tessera.data.tables import notifications
 from tessera.errors import NotFound
 
 if TYPE_CHECKING:
     from tessera.runtime.platform import Runtime
-
-
-_INSERTS = {
-    "sqlite": sqlite_insert(notifications).on_conflict_do_nothing(index_elements=["key"]),
-    "postgresql": pg_insert(notifications).on_conflict_do_nothing(index_elements=["key"]),
-}
 
 
 class NotificationService:
@@ -39,7 +31,7 @@ class NotificationService:
         at = datetime.now(UTC)
         rows = [{"user_id": i["user_id"], "key": i["key"][:200], "title": i["title"][:300], "body": i.get("body", ""),
                  "link": i.get("link"), "created_at": at} for i in items]
-        conn.execute(_INSERTS["sqlite" if is_sqlite(conn) else "postgresql"], rows)
+        conn.execute(dialect_insert(conn, notifications).on_conflict_do_nothing(index_elements=["key"]), rows)
 
     def list(self, actor: Actor, *, unread: bool = False, limit: int = 50) -> dict[str, Any]:
         mine = notifications.c.user_id == actor.user_id

@@ -323,30 +323,34 @@ class ReportService:
 
     def export(self, actor: Actor, report: str | Mapping[str, Any], fmt: str) -> bytes:
         """The report as CSV or XLSX: a header, the detail rows, then subtotals and totals."""
-        data = self.run(actor, report)
-        header = [c["label"] for c in data["columns"]]
-        names = [c["name"] for c in data["columns"]]
-        lines = [[row.get(n) for n in names] for row in data["rows"]]
-        lines += [[row.get(n) for n in names] for row in data["subtotals"]]
-        if data["totals"] is not None:
-            lines.append([data["totals"].get(n, "Total" if i == 0 else None) for i, n in enumerate(names)])
-        if fmt == "csv":
-            out = io.StringIO()
-            writer = csv.writer(out)
-            writer.writerow(header)
-            writer.writerows([["" if v is None else v for v in line] for line in lines])
-            return out.getvalue().encode("utf-8")
-        from openpyxl import Workbook
+        return export_result(self.run(actor, report), fmt)
 
-        book = Workbook()
-        sheet = book.active
-        sheet.title = "Report"
-        sheet.append(header)
-        for line in lines:
-            sheet.append([_cell(v) for v in line])
-        buffer = io.BytesIO()
-        book.save(buffer)
-        return buffer.getvalue()
+
+def export_result(data: Mapping[str, Any], fmt: str) -> bytes:
+    """A report's result as CSV or XLSX: a header, the detail rows, then subtotals and totals."""
+    header = [c["label"] for c in data["columns"]]
+    names = [c["name"] for c in data["columns"]]
+    lines = [[row.get(n) for n in names] for row in data["rows"]]
+    lines += [[row.get(n) for n in names] for row in data["subtotals"]]
+    if data["totals"] is not None:
+        lines.append([data["totals"].get(n, "Total" if i == 0 else None) for i, n in enumerate(names)])
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows([["" if v is None else v for v in line] for line in lines])
+        return out.getvalue().encode("utf-8")
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Report"
+    sheet.append(header)
+    for line in lines:
+        sheet.append([_cell(v) for v in line])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 def _reads_only(conn: Any) -> bool:

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -30,14 +31,14 @@ from sqlalchemy.engine import Connection
 
 from tessera.actions import ActionError
 from tessera.auth.actor import Actor
-from tessera.data.engine import is_sqlite
+from tessera.data.engine import dialect_insert, is_sqlite
 from tessera.data.metastore import StoredDocument
 from tessera.data.tables import rule_runs, rule_state, segment_members, team_members, teams, users
-from tessera.formula import FormulaError, compile_python
+from tessera.formula import FormulaError, evaluate
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import ObjectDef
 from tessera.rules import assignment as choose
-from tessera.rules.definition import matches_trigger, parse_rule
+from tessera.rules.definition import Rule, matches_trigger, parse_rule
 from tessera.runtime.catalog import Snapshot
 from tessera.runtime.events import Event, caused_by
 
@@ -62,6 +63,11 @@ class ActiveRule:
     name: str
     doc: Mapping[str, Any]
 
+    @cached_property
+    def parsed(self) -> Rule:
+        """The rule as the engine reads it, parsed once per metadata revision."""
+        return parse_rule(self.doc)
+
     @property
     def kind(self) -> str:
         return str(self.doc["kind"])
@@ -79,7 +85,6 @@ class RuleService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._by_revision: tuple[int, dict[str, list[ActiveRule]]] = (-1, {})
-        self._fired: dict[int, list[tuple[ActiveRule, RecordChange, dict[str, Any]]]] = {}
         runtime.hooks.add("before_validate", self.before_save)
         runtime.hooks.add("after_write", self._log_before_save)
         for event in ("record.created", "record.updated"):
@@ -125,14 +130,14 @@ class RuleService:
                 continue
             changed = set(change.values)
             for rule in rules:
-                if not matches_trigger(parse_rule(rule.doc), when, changed):
+                if not matches_trigger(rule.parsed, when, changed):
                     continue
                 record = {**(change.before or {}), **change.values}
                 if not self._holds(batch.snapshot, batch.obj, rule.doc.get("condition"), record, ctx):
                     continue
                 applied = self._apply_before(batch, rule, change, record, ctx)
                 if applied is not None:
-                    self._fired.setdefault(id(batch), []).append((rule, change, applied))
+                    batch.notes.setdefault("rules.fired", []).append((rule, change, applied))
 
     def _apply_before(self, batch: SaveBatch, rule: ActiveRule, change: RecordChange, record: dict[str, Any],
                       ctx: Any) -> dict[str, Any] | None:
@@ -172,17 +177,17 @@ class RuleService:
         return {"set": {k: _plain(v) for k, v in values.items()}}
 
     def _value(self, snap: Snapshot, obj: ObjectDef, formula: str, record: Mapping[str, Any], ctx: Any) -> Any:
-        value = compile_python(self.runtime.formulas.checked(snap, obj, formula))(record, ctx)
-        return value
+        # evaluate() compiles a checked formula once and keeps it: this runs in every save.
+        return evaluate(self.runtime.formulas.checked(snap, obj, formula), record, ctx)
 
     def _holds(self, snap: Snapshot, obj: ObjectDef, condition: str | None, record: Mapping[str, Any],
                ctx: Any) -> bool:
         if not condition:
             return True
-        return compile_python(self.runtime.formulas.checked(snap, obj, condition, "boolean"))(record, ctx) is True
+        return evaluate(self.runtime.formulas.checked(snap, obj, condition, "boolean"), record, ctx) is True
 
     def _log_before_save(self, batch: SaveBatch) -> None:
-        fired = self._fired.pop(id(batch), [])
+        fired = batch.notes.get("rules.fired", [])
         if not fired:
             return
         now = datetime.now(UTC)
@@ -224,8 +229,8 @@ class RuleService:
     def _open_counts(self, conn: Connection, snap: Snapshot, obj: ObjectDef, spec: Mapping[str, Any],
                      members: list[int]) -> dict[int, int]:
         table = snap.table(obj)
-        column = table.c[obj.field(spec.get("field", "owner")).column] if obj.field(spec.get("field", "owner")) \
-            else table.c.owner
+        target = obj.field(spec.get("field", "owner"))
+        column = table.c[target.column] if target is not None else table.c.owner
         query = (sa.select(column, sa.func.count()).where(column.in_(members), table.c.deleted_at.is_(None))
                  .group_by(column))
         if spec.get("open_condition"):
@@ -246,11 +251,7 @@ class RuleService:
         return dict(found or {})
 
     def _insert_state(self, conn: Connection, key: str, value: dict[str, Any]) -> None:
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        from sqlalchemy.dialects.sqlite import insert as lite_insert
-
-        insert = lite_insert if is_sqlite(conn) else pg_insert
-        conn.execute(insert(rule_state).values(rule_uid=key, value=value, updated_at=datetime.now(UTC))
+        conn.execute(dialect_insert(conn, rule_state).values(rule_uid=key, value=value, updated_at=datetime.now(UTC))
                      .on_conflict_do_nothing(index_elements=["rule_uid"]))
 
     def _save_state(self, conn: Connection, key: str, value: dict[str, Any]) -> None:
@@ -274,7 +275,7 @@ class RuleService:
             if rule.kind == "segment":
                 self.refresh_segment(conn, rule, event.record_ids)
                 continue
-            if not matches_trigger(parse_rule(rule.doc), when, changed):
+            if not matches_trigger(rule.parsed, when, changed):
                 continue
             for record_id in event.record_ids:
                 self._fire(conn, rule, record_id, f"after_save:{event.id}", event.cause)

@@ -17,12 +17,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tessera.auth.actor import Actor
 from tessera.data import history, outbox
+from tessera.data.engine import dialect_insert
 from tessera.data.metastore import now
 from tessera.data.tables import attachments, sequences, users
 from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound, StaleVersion
@@ -71,6 +71,8 @@ class SaveBatch:
     table: sa.Table
     changes: list[RecordChange]
     at: datetime
+    #: What a hook keeps for a later hook point of the same batch (by the hook's own key).
+    notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def creating(self) -> bool:
@@ -365,9 +367,8 @@ def reserve_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
 
 def reserve_numbers(conn: Connection, fdef: FieldDef, count: int) -> int:
     """Take `count` consecutive numbers of an autonumber field; returns the first."""
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     start = int(fdef.props.get("start", 1))
-    conn.execute(dialect_insert(sequences).values(field_uid=fdef.uid, next_value=start)
+    conn.execute(dialect_insert(conn, sequences).values(field_uid=fdef.uid, next_value=start)
                  .on_conflict_do_nothing())
     after = conn.execute(
         sa.update(sequences).where(sequences.c.field_uid == fdef.uid)

@@ -44,7 +44,7 @@ from tessera.data.engine import is_sqlite
 from tessera.data.metastore import StoredDocument
 from tessera.data.tables import sla_clocks
 from tessera.errors import FieldProblem, Forbidden, InvalidInput
-from tessera.formula import FormulaError, compile_python
+from tessera.formula import FormulaError, evaluate
 from tessera.meta.model import ObjectDef
 from tessera.rules import sla
 from tessera.rules.calendar import BusinessCalendar, CalendarError, add_business_time, calendar_from_document
@@ -91,7 +91,6 @@ class SlaService:
         self.clock: Callable[[], datetime] | None = None
         self._policies: tuple[int, dict[str, list[SlaPolicy]], dict[str, SlaPolicy]] = (-1, {}, {})
         self._calendars: dict[tuple[str, int], BusinessCalendar] = {}
-        self._evaluators: dict[tuple[int, str, str], Callable[..., Any]] = {}
         self._lock = threading.Lock()
         runtime.hooks.add("after_write", self.after_write)
         runtime.timers.on("sla.sweep", self._sweep_timer)
@@ -158,17 +157,10 @@ class SlaService:
         """Whether a policy's condition is TRUE for a record (blank is not)."""
         if not source or record is None:
             return False
-        key = (snap.revision, obj.uid, source)
         try:
-            run = self._evaluators.get(key)
-            if run is None:
-                # Compiled once per revision: compile_python generates code, too slow for every save.
-                run = compile_python(self.runtime.formulas.checked(snap, obj, source, "boolean"))
-                with self._lock:
-                    if len(self._evaluators) > 2000 or any(k[0] != snap.revision for k in self._evaluators):
-                        self._evaluators = {}
-                    self._evaluators[key] = run
-            return run(record, ctx) is True
+            # evaluate() compiles a checked formula once and keeps it (this runs in every save).
+            checked = self.runtime.formulas.checked(snap, obj, source, "boolean")
+            return evaluate(checked, record, ctx) is True
         except FormulaError as error:
             # A field the policy reads was deleted with force: the save goes on, the clock waits.
             log.warning("SLA condition %r failed on %s %s: %s", source, obj.api_name, record.get("id"), error)

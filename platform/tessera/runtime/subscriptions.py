@@ -13,9 +13,7 @@ moment and the recipient, so a retried run sends nothing twice, and the timer is
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -31,6 +29,7 @@ from tessera.auth.actor import Actor
 from tessera.data.metastore import StoredDocument
 from tessera.data.tables import users
 from tessera.errors import FieldProblem, TesseraError
+from tessera.runtime.reports import export_result
 
 if TYPE_CHECKING:
     from tessera.runtime.platform import Runtime
@@ -138,9 +137,9 @@ class SubscriptionService:
         """(file name, title, result, CSV) per report in the document, run as `actor`."""
         reports = self.runtime.reports
         if stored.kind == "reports":
-            return [(stored.api_name, stored.body.get("label", stored.api_name),
-                     reports.run(actor, stored.api_name, use_cache=False),
-                     reports.export(actor, stored.api_name, "csv").decode())]
+            result = reports.run(actor, stored.api_name, use_cache=False)
+            return [(stored.api_name, stored.body.get("label", stored.api_name), result,
+                     export_result(result, "csv").decode())]
         out = []
         for widget in stored.body.get("widgets") or []:
             source = widget.get("source") or widget.get("report")
@@ -150,20 +149,8 @@ class SubscriptionService:
             if isinstance(source, Mapping):
                 source = {"api_name": widget["id"], "label": title, **source}
             result = reports.run(actor, source, use_cache=False)
-            out.append((f"{stored.api_name}-{widget['id']}", title, result, _csv(result)))
+            out.append((f"{stored.api_name}-{widget['id']}", title, result, export_result(result, "csv").decode()))
         return out
-
-
-def _csv(result: Mapping[str, Any]) -> str:
-    names = [c["name"] for c in result["columns"]]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([c["label"] for c in result["columns"]])
-    for row in [*result["rows"], *(result.get("subtotals") or [])]:
-        writer.writerow(["" if row.get(n) is None else row.get(n) for n in names])
-    if result.get("totals"):
-        writer.writerow(["" if result["totals"].get(n) is None else result["totals"].get(n) for n in names])
-    return out.getvalue()
 
 
 def _text(label: str, sections: list[tuple[str, str, dict[str, Any], str]], link: str) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tessera.data.engine import is_sqlite
+from tessera.data.engine import dialect_insert, is_sqlite
 from tessera.data.tables import timers
 
 if TYPE_CHECKING:
@@ -63,11 +63,7 @@ class TimerService:
             raise KeyError(f"no timer kind {kind!r}")
         values = {"kind": kind, "key": key, "due_at": due_at, "params": params, "attempts": 0,
                   "last_error": None, "created_at": datetime.now(UTC)}
-        if is_sqlite(conn):
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
-        stmt = insert(timers).values(values)
+        stmt = dialect_insert(conn, timers).values(values)
         conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={
             "kind": kind, "due_at": due_at, "params": params, "attempts": 0, "last_error": None}))
 
