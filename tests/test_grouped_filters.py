@@ -21,6 +21,13 @@ FORMULAS = [
     "SUM(orders.amount) = 0",
     "SUM(orders.quantity, orders.quantity > 1) >= 3",
     "AVG(orders.amount) > 40",
+    "AVG(orders.amount) = 40",  # averages compared with a number cross-multiply on SQLite
+    "AVG(orders.amount) <> 40",
+    "AVG(orders.amount) >= 52.5",
+    "50 > AVG(orders.amount)",
+    "AVG(orders.amount) < 52.501",  # more places than the currency has: divides instead
+    "AVG(orders.amount) + 1 > 41",
+    "ROUND(AVG(orders.amount), 0) = 40",
     "ISBLANK(AVG(orders.amount))",
     "MIN(orders.amount) < 20 OR MAX(orders.amount) > 90",
     'COUNT(orders, orders.status = "paid") >= 1 AND AVG(orders.amount, orders.status = "paid") > 30',

@@ -40,6 +40,11 @@ TableFor = Callable[[ObjectDef], sa.FromClause]
 ColumnFor = Callable[[ObjectDef, FieldDef, sa.FromClause], Any]
 _NOTHING = object()
 _INT64 = 2**62
+# Averages compare by cross-multiplying only for scales up to 2 and literals under 10^10 (in
+# units of the scale): the product stays within 64 bits below 9 x 10^8 rows per record, and
+# AVG's rounding to 10 places could only tell the two ways apart past 2 x 10^8 rows.
+_RATIO_SCALE = 2
+_RATIO_LIMIT = 10**10
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ class SqlValue:
     `scale` (SQLite numbers only) says the SQL is an integer counting 10^-scale; None means
     an integer or decimal text. `nullable` (booleans) says NULL may stand for FALSE.
     `column` is the bare column when the node is one, for index-friendly comparisons.
+    `ratio` (SQLite) is an average's (sum, count, scale) of scaled integers, so that
+    comparing it with a number needs no division.
     """
 
     expr: Any
@@ -57,6 +64,7 @@ class SqlValue:
     nullable: bool = False
     literal: Any = _NOTHING
     column: Any = None
+    ratio: tuple[Any, Any, int] | None = None
 
 
 class _DecimalResult(sa.types.TypeDecorator[Decimal]):
@@ -388,6 +396,15 @@ class _Gen:
         return SqlValue(fn[op](x, y), BOOLEAN, nullable=True)
 
     def compare_sqlite_numbers(self, op: str, a: SqlValue, b: SqlValue) -> SqlValue:
+        # An average of scaled integers against a literal: sum op literal x count, natively.
+        for v, lit, flip in ((a, b, False), (b, a, True)):
+            if v.ratio is not None and lit.literal is not _NOTHING and v.literal is _NOTHING:
+                total, count, scale = v.ratio
+                scaled = lit.literal.scaleb(scale)
+                if scaled == scaled.to_integral_value() and abs(scaled) < _RATIO_LIMIT:
+                    real_op = _FLIP[op] if flip else op
+                    n = sa.literal(int(scaled), sa.BigInteger())
+                    return self.native_compare(real_op, total, n * count, v, SqlValue(n, NUMBER, literal=scaled))
         # A scaled column against a literal: compare the stored integers directly.
         for v, lit, flip in ((a, b, False), (b, a, True)):
             if v.scale is not None and lit.literal is not _NOTHING and v.literal is _NOTHING:
@@ -609,8 +626,18 @@ class _Gen:
             value = sa.func.coalesce(ref, 0)
             return SqlValue(value, NUMBER, 0) if self.sqlite else SqlValue(sa.cast(value, sa.Numeric()), NUMBER)
         assert agg.value is not None
-        expr, scale = self.aggregate_expr(agg.function, self.visit(agg.value, {"record": _NoParent(),
-                                                                               "child": group["child"]}))
+        v = self.visit(agg.value, {"record": _NoParent(), "child": group["child"]})
+        if self.sqlite and agg.function == "AVG" and v.type == NUMBER and v.scale is not None \
+                and v.scale <= _RATIO_SCALE:
+            # Native sum and count per group; the division, if anything needs the value, per
+            # record that got this far (a comparison with a number needs none).
+            x = self.value(v)
+            group["columns"] += [(label, sa.func.sum(x)), (f"{label}n", sa.func.count(x))]
+            self.groups[key] = group
+            total, count = ref, sa.literal_column(f"{group['name']}.{label}n")
+            return SqlValue(sa.func.tx("/", f"n:n{v.scale},n", total, count), node.type,
+                            ratio=(total, count, v.scale))
+        expr, scale = self.aggregate_expr(agg.function, v)
         group["columns"].append((label, expr))
         self.groups[key] = group
         if agg.function == "SUM":
@@ -632,6 +659,10 @@ class _Gen:
                 return (sa.func.min(x) if function == "MIN" else sa.func.max(x)), v.scale
             if function == "SUM" and v.scale is not None:
                 return sa.func.coalesce(sa.func.sum(x), 0), v.scale
+            if function == "AVG" and v.scale is not None:
+                # Scaled integers add up exactly in SQLite; only the one division per
+                # relation goes through the formula's exact arithmetic (blank over no rows).
+                return sa.func.tx("/", f"n:n{v.scale},n", sa.func.sum(x), sa.func.count(x)), None
             fn = {"SUM": sa.func.tx_sum, "AVG": sa.func.tx_avg, "MIN": sa.func.tx_min, "MAX": sa.func.tx_max}[function]
             out = fn(x, v.scale if v.scale is not None else -1)
             return (sa.func.coalesce(out, "0") if function == "SUM" else out), None

@@ -364,10 +364,8 @@ class RuleService:
         table = snap.table(obj)
         source = rule.doc["segment"]["condition"]
         joins: list[tuple[Any, Any]] = []
-        if record_ids is None and not is_sqlite(conn):
-            # Every record: aggregates in one grouped pass per relation and condition. (On
-            # SQLite the per-record subqueries are faster: its AND skips the later aggregates
-            # of a record the first one already ruled out.)
+        if record_ids is None:
+            # Every record: aggregates in one grouped pass per relation and condition.
             condition, joins = self.runtime.formulas.grouped_filter(snap, obj, source, conn.dialect.name)
         else:
             condition = self.runtime.formulas.filter_clause(snap, obj, source, conn.dialect.name)
