@@ -152,6 +152,26 @@ def test_only_the_assignee_may_decide_and_only_the_submitter_may_recall(
     assert rt.flows.tasks(p["legal"]) == []
 
 
+def test_approvers_follow_role_changes_between_instances(rt: Runtime, contract_setup: dict[str, Actor]) -> None:
+    """Who holds a role is remembered per auth revision: a user added to a role, or who
+    loses it, or is disabled, is asked (or not) from the next step on."""
+    p = contract_setup
+
+    def legal_approvers() -> list[str]:
+        contract = rt.records.create(p["rep"], "contract", {"name": "Small", "amount": "10"})
+        started = rt.flows.start(p["rep"], "contract_approval", contract["id"])
+        return sorted(t["assignee_email"] for t in started["tasks"] if t["step"] == "legal")
+
+    assert legal_approvers() == ["legal@example.com"]
+    second = _person(rt, "counsel@example.com", "legal")
+    assert legal_approvers() == ["counsel@example.com", "legal@example.com"]
+    rt.users.accounts.change(SYSTEM, int(p["legal"].user_id or 0), {"roles": ["finance"]})
+    assert legal_approvers() == ["counsel@example.com"]
+    rt.users.set_active(int(second.user_id or 0), False)
+    rt.users.accounts.change(SYSTEM, int(p["legal"].user_id or 0), {"roles": ["legal"]})
+    assert legal_approvers() == ["legal@example.com"]
+
+
 SALE_FLOW: dict[str, Any] = {
     "api_name": "technical_sale", "label": "Technical sale", "object": "opportunity",
     "trigger": {"on": "updated", "changed": ["stage"], "condition": 'stage = "technical_proposal"'},

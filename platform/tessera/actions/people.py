@@ -67,9 +67,25 @@ def _missing(conn: Connection, spec: Mapping[str, Any], here: str) -> list[Field
     return []
 
 
+def members(conn: Connection, kind: str, name: str) -> list[int]:
+    """The active users holding a role (`kind` "role") or in a team ("team"), by id."""
+    active = users.c.is_active.is_(True)
+    if kind == "role":
+        return list(conn.execute(
+            sa.select(users.c.id).join(user_roles, user_roles.c.user_id == users.c.id)
+            .join(roles, roles.c.id == user_roles.c.role_id)
+            .where(roles.c.api_name == name, active).order_by(users.c.id)).scalars())
+    return list(conn.execute(
+        sa.select(users.c.id).join(team_members, team_members.c.user_id == users.c.id)
+        .join(teams, teams.c.id == team_members.c.team_id)
+        .where(teams.c.api_name == name, active).order_by(users.c.id)).scalars())
+
+
 def resolve(conn: Connection, specs: Sequence[Mapping[str, Any]], record: Mapping[str, Any] | None,
-            submitter: int | None, evaluate: Callable[[str], Any]) -> list[int]:
-    """The active users a spec names, in the order named, each once."""
+            submitter: int | None, evaluate: Callable[[str], Any],
+            members_of: Callable[[str, str], list[int]] | None = None) -> list[int]:
+    """The active users a spec names, in the order named, each once. `members_of(kind,
+    name)` answers for roles and teams (a cache may); by default they are read here."""
     found: list[int] = []
     active = users.c.is_active.is_(True)
     for spec in specs:
@@ -77,16 +93,9 @@ def resolve(conn: Connection, specs: Sequence[Mapping[str, Any]], record: Mappin
         if "user" in spec:
             ids = list(conn.execute(sa.select(users.c.id).where(users.c.email == str(spec["user"]).lower(), active))
                        .scalars())
-        elif "role" in spec:
-            ids = list(conn.execute(
-                sa.select(users.c.id).join(user_roles, user_roles.c.user_id == users.c.id)
-                .join(roles, roles.c.id == user_roles.c.role_id)
-                .where(roles.c.api_name == spec["role"], active).order_by(users.c.id)).scalars())
-        elif "team" in spec:
-            ids = list(conn.execute(
-                sa.select(users.c.id).join(team_members, team_members.c.user_id == users.c.id)
-                .join(teams, teams.c.id == team_members.c.team_id)
-                .where(teams.c.api_name == spec["team"], active).order_by(users.c.id)).scalars())
+        elif "role" in spec or "team" in spec:
+            kind = "role" if "role" in spec else "team"
+            ids = (members_of or (lambda k, n: members(conn, k, n)))(kind, str(spec[kind]))
         elif "field" in spec:
             ids = _active(conn, [(record or {}).get(str(spec["field"]))])
         elif "manager" in spec:

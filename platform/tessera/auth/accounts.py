@@ -134,6 +134,8 @@ class AccountService:
                                [FieldProblem("email", "is taken", "taken")]) from None
             self._set_roles(conn, user_id, doc.get("roles") or [])
             self._set_teams(conn, user_id, doc.get("teams") or [])
+            if doc.get("roles") or doc.get("teams"):
+                self.users.access_changed(conn)  # who a role or team names has changed
             if doc.get("manager"):
                 self._set_manager(conn, user_id, doc["manager"])
             created = self._out(conn, [user_id])[0]

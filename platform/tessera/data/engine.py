@@ -7,6 +7,7 @@ transactions would make DDL and savepoints misbehave). Writes take the write loc
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,7 +35,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # No pre-ping: it costs a round trip on every checkout; stale connections are recycled
     # instead, and a dropped one fails its request once and leaves the pool.
     kwargs.setdefault("pool_recycle", 1800)
-    return sa.create_engine(parsed, **kwargs)
+    engine = sa.create_engine(parsed, **kwargs)
+    event.listen(engine, "after_cursor_execute", _answer_now)
+    return engine
 
 
 def _tune_sqlite(engine: Engine, in_memory: bool) -> None:
@@ -77,10 +80,56 @@ def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
     _AFTER_COMMIT.setdefault(conn, []).append(callback)
 
 
+_PIPELINE = "tessera.pipeline"
+#: Execution options of a write whose answer nobody reads (no rows, no row count): in a
+#: pipelined transaction it is sent without waiting (`write_transaction`).
+QUEUED = {"tessera_queued": True}
+
+
 @contextmanager
-def _committing(conn: Connection) -> Iterator[Connection]:
+def _pipelined(conn: Connection) -> Iterator[None]:
+    """A transaction in PostgreSQL's pipeline mode: writes executed with `QUEUED` are sent
+    without waiting for their answer, and go out with the next statement that waits (every
+    other one) or with the COMMIT — one round trip instead of one each. An error in such a
+    write surfaces there, and the transaction rolls back whole."""
+    driver = conn.connection.driver_connection
+    with driver.pipeline() as pipeline:
+        conn.info[_PIPELINE] = pipeline
+        transaction = conn.begin()
+        try:
+            yield
+            transaction.commit()  # the COMMIT goes out with the writes still queued
+        except BaseException:
+            # An error leaves the pipeline aborted until it is synced; only then can it roll back.
+            with contextlib.suppress(Exception):
+                pipeline.sync()
+            if transaction.is_active:
+                transaction.rollback()
+            else:  # SQLAlchemy counts a failed COMMIT as the end; the server's transaction is not
+                driver.rollback()
+            raise
+        finally:
+            conn.info.pop(_PIPELINE, None)
+
+
+def _answer_now(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+                executemany: bool) -> None:
+    """In a pipelined transaction, every statement but a QUEUED write waits for its answer
+    (its rows or its row count may be read, by the caller or by SQLAlchemy)."""
+    pipeline = conn.info.get(_PIPELINE)
+    if pipeline is None:
+        return
+    compiled = getattr(context, "compiled", None)
+    queued = (context.execution_options.get("tessera_queued") and compiled is not None
+              and (compiled.isinsert or compiled.isupdate or compiled.isdelete) and not compiled.effective_returning)
+    if not queued:
+        pipeline.sync()
+
+
+@contextmanager
+def _committing(conn: Connection, pipelined: bool = False) -> Iterator[Connection]:
     try:
-        with conn.begin():
+        with _pipelined(conn) if pipelined else conn.begin():
             yield conn
     except BaseException:
         _AFTER_COMMIT.pop(conn, None)
@@ -90,11 +139,12 @@ def _committing(conn: Connection) -> Iterator[Connection]:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write; on SQLite it holds the write lock from the start."""
+def write_transaction(engine: Engine, *, pipelined: bool = False) -> Iterator[Connection]:
+    """A transaction that will write; on SQLite it holds the write lock from the start.
+    `pipelined`: on PostgreSQL, writes executed with `QUEUED` wait for the next answer."""
     with engine.connect() as conn:
         conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        with _committing(conn):
+        with _committing(conn, pipelined and not is_sqlite(conn)):
             yield conn
 
 

@@ -63,6 +63,14 @@ def _stored(row: sa.Row[Any]) -> StoredDocument:
 _REVISIONS = sa.select(meta_state.c.revision, meta_state.c.auth_revision).where(meta_state.c.id == 1)
 
 
+def revision_columns() -> tuple[sa.Label[Any], sa.Label[Any]]:
+    """The two revisions as columns a transaction's first statement can carry, to hand to
+    `Runtime.snapshot(conn, revisions=...)` instead of reading them on their own."""
+    return (sa.select(meta_state.c.revision).where(meta_state.c.id == 1).scalar_subquery().label("tessera_revision"),
+            sa.select(meta_state.c.auth_revision).where(meta_state.c.id == 1).scalar_subquery()
+            .label("tessera_auth_revision"))
+
+
 def revision(conn: Connection) -> int:
     return revisions(conn)[0]
 

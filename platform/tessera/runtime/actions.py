@@ -34,6 +34,28 @@ def _template(source: str) -> Any:
 class ActionRunner:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        # Role and team members by (kind, name), as of one auth revision: every change to
+        # who holds a role or is in a team bumps it, which empties this.
+        self._members: tuple[int, dict[tuple[str, str], list[int]]] = (-1, {})
+
+    def people(self, conn: Connection, specs: Sequence[Mapping[str, Any]], record: Mapping[str, Any] | None,
+               submitter: int | None, evaluate: Callable[[str], Any]) -> list[int]:
+        """The active users people specs name (`tessera.actions.people`), roles and teams
+        answered from memory while nobody's access has changed."""
+        revision = self.runtime.auth_revision(conn)
+
+        def members_of(kind: str, name: str) -> list[int]:
+            at, known = self._members
+            if revision > at:
+                at, known = self._members = (revision, {})
+            found = known.get((kind, name)) if revision == at else None
+            if found is None:
+                found = people_specs.members(conn, kind, name)
+                if revision == at:
+                    known[(kind, name)] = found
+            return list(found)
+
+        return people_specs.resolve(conn, specs, record, submitter, evaluate, members_of)
 
     def load(self, conn: Connection, object_name: str, record_id: int) -> Mapping[str, Any] | None:
         """A record as stored (None once it is deleted)."""
@@ -95,7 +117,7 @@ class ActionRunner:
                 table.c[lookup.column] == record_id, table.c.deleted_at.is_(None)).order_by(table.c.id)).mappings())
 
         def people(specs: Sequence[Mapping[str, Any]], obj: str, rec: Mapping[str, Any] | None) -> list[int]:
-            return people_specs.resolve(conn, specs, rec, submitter, lambda f: evaluate_on(f, obj, rec))
+            return self.people(conn, specs, rec, submitter, lambda f: evaluate_on(f, obj, rec))
 
         return ActionContext(
             conn=conn, object=object_name, record=record, key=key, evaluate=evaluate_on, render=render,

@@ -26,8 +26,8 @@ from sqlalchemy.engine import Connection
 from tessera.actions import ActionError, check_actions
 from tessera.actions import people as people_specs
 from tessera.auth.actor import Actor
-from tessera.data.engine import is_sqlite
-from tessera.data.metastore import StoredDocument
+from tessera.data.engine import QUEUED, is_sqlite
+from tessera.data.metastore import StoredDocument, revision_columns
 from tessera.data.tables import flow_events, flow_instances, flow_tasks, flow_versions, users
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.runtime.catalog import Snapshot
@@ -71,10 +71,29 @@ MAX_SCHEDULED = 10_000
 _INSERT_INSTANCE = sa.insert(flow_instances)
 _INSERT_TASK = sa.insert(flow_tasks)
 _INSERT_EVENT = sa.insert(flow_events)
+_INSERT_INSTANCE_ID = _INSERT_INSTANCE.returning(flow_instances.c.id)
 _CLOSE_TASKS = (sa.update(flow_tasks)
                 .where(flow_tasks.c.instance_id == sa.bindparam("instance"),
                        flow_tasks.c.key.in_(sa.bindparam("keys", expanding=True)))
                 .values(status=sa.bindparam("status"), closed_at=sa.bindparam("at")))
+_UPDATE_INSTANCE = sa.update(flow_instances).where(flow_instances.c.id == sa.bindparam("instance"))
+# The instance locked with the task decided, and the revisions the snapshot needs: one read.
+_TASK_LOCK = (sa.select(flow_instances, flow_tasks.c.key.label("task_key"), flow_tasks.c.status.label("task_status"),
+                        flow_tasks.c.assignee_id, *revision_columns())
+              .join(flow_tasks, flow_tasks.c.instance_id == flow_instances.c.id)
+              .where(flow_tasks.c.id == sa.bindparam("task")))
+_INSTANCE_LOCK = sa.select(flow_instances, *revision_columns()).where(flow_instances.c.id == sa.bindparam("instance"))
+_TASKS_OF = (sa.select(flow_tasks, users.c.email, users.c.name)
+             .outerjoin(users, users.c.id == flow_tasks.c.assignee_id)
+             .where(flow_tasks.c.instance_id == sa.bindparam("instance")).order_by(flow_tasks.c.id))
+
+
+_LOCKING = {id(q): q.with_for_update(of=flow_instances) for q in (_TASK_LOCK, _INSTANCE_LOCK)}
+
+
+def _locking(conn: Connection, query: sa.Select[Any]) -> sa.Select[Any]:
+    """The query, locking the instance's row (SQLite's write lock covers it already)."""
+    return query if is_sqlite(conn) else _LOCKING[id(query)]
 
 
 _ASK = {"approval": "Your approval is needed.", "rework": "Your request was sent back to you for rework."}
@@ -177,7 +196,7 @@ class FlowService:
     def start(self, actor: Actor, name: str, record_id: int, comment: str = "") -> dict[str, Any]:
         """Start a flow on a record (its button, or the API) as `actor`, who must be able to
         read the record; the flow's trigger must be a button or the API."""
-        with self.runtime.write() as conn:
+        with self.runtime.write(pipelined=True) as conn:
             snap = self.runtime.snapshot(conn)
             stored = self._document(conn, snap, name)
             if stored.body["trigger"].get("on") not in ("button", "api"):
@@ -210,7 +229,7 @@ class FlowService:
         row: dict[str, Any] = {"flow_uid": flow_uid, "version": version, "object_uid": obj.uid, "record_id": record_id,
                                "status": state.get("status", "running"), "state": state, "started_by": submitter,
                                "started_at": now, "updated_at": now, "lock": lock}
-        row["id"] = int(conn.execute(_INSERT_INSTANCE.returning(flow_instances.c.id), row).scalar_one())
+        row["id"] = int(conn.execute(_INSERT_INSTANCE_ID, row).scalar_one())
         row.update(finished_at=None, error=None)
         return self._apply_guarded(conn, row, flow, transition, update=False)
 
@@ -227,7 +246,7 @@ class FlowService:
             return evaluator[0](source, object_name, rec)
 
         def people(specs: Sequence[Mapping[str, Any]], rec: Mapping[str, Any], by: int | None) -> list[int]:
-            return people_specs.resolve(conn, specs, rec, by, lambda f: evaluate(f, rec))
+            return actions.people(conn, specs, rec, by, lambda f: evaluate(f, rec))
 
         return Env(now=datetime.now(UTC), record=record, evaluate=evaluate, people=people)
 
@@ -252,10 +271,11 @@ class FlowService:
         def write_pending() -> None:
             # Before an action runs (it may read tasks) and at the end.
             for status, keys in closed.items():
-                conn.execute(_CLOSE_TASKS, {"instance": instance_id, "keys": keys, "status": status[:12], "at": now})
+                conn.execute(_CLOSE_TASKS, {"instance": instance_id, "keys": keys, "status": status[:12], "at": now},
+                             execution_options=QUEUED)
             for statement, rows in ((_INSERT_TASK, tasks), (_INSERT_EVENT, history)):
                 if rows:
-                    conn.execute(statement, rows)
+                    conn.execute(statement, rows, execution_options=QUEUED)
             if notes:
                 self.runtime.notifications.add_many(conn, notes)
             if mails:
@@ -304,7 +324,7 @@ class FlowService:
                         "instance": instance_id}, object_uid=row["object_uid"], record_ids=[int(row["record_id"])])
         write_pending()
         if update or set(values) - {"state", "status", "updated_at", "lock"}:
-            conn.execute(sa.update(flow_instances).where(flow_instances.c.id == instance_id).values(values))
+            conn.execute(_UPDATE_INSTANCE.values(values), {"instance": instance_id}, execution_options=QUEUED)
         return values
 
     def _mail_tasks(self, conn: Connection, instance_id: int, row: Mapping[str, Any], flow: Flow,
@@ -342,12 +362,11 @@ class FlowService:
         env)` and apply what it returns. A step whose action fails ends the instance as
         failed, with the reason in its history."""
         if locked is None:
-            query = sa.select(flow_instances).where(flow_instances.c.id == instance_id)
-            if not is_sqlite(conn):
-                query = query.with_for_update()
-            locked = conn.execute(query).mappings().first()
+            locked = conn.execute(_locking(conn, _INSTANCE_LOCK), {"instance": instance_id}).mappings().first()
             if locked is None:
+                self.runtime.snapshot(conn)
                 raise NotFound(f"There is no flow instance {instance_id}.")
+            self.runtime.snapshot(conn, (locked["tessera_revision"], locked["tessera_auth_revision"]))
         row = {c.name: locked[c.name] for c in flow_instances.c}
         flow, executor = self._executor(conn, row["flow_uid"], row["version"])
         env = self._env(conn, flow, int(row["record_id"]), row["started_by"])
@@ -390,15 +409,12 @@ class FlowService:
             raise InvalidInput("Say what to do with the task.",
                                [FieldProblem("action", "must be one of " + ", ".join(ACTIONS))])
         comment = str(body.get("comment") or "")[:5000]
-        with self.runtime.write() as conn:
-            self.runtime.snapshot(conn)
-            query = (sa.select(flow_instances, flow_tasks.c.key.label("task_key"),
-                               flow_tasks.c.status.label("task_status"), flow_tasks.c.assignee_id)
-                     .join(flow_tasks, flow_tasks.c.instance_id == flow_instances.c.id)
-                     .where(flow_tasks.c.id == task_id))
-            if not is_sqlite(conn):
-                query = query.with_for_update(of=flow_instances)
-            task = conn.execute(query).mappings().first()
+        with self.runtime.write(pipelined=True) as conn:
+            task = conn.execute(_locking(conn, _TASK_LOCK), {"task": task_id}).mappings().first()
+            if task is None:
+                self.runtime.snapshot(conn)
+            else:
+                self.runtime.snapshot(conn, (task["tessera_revision"], task["tessera_auth_revision"]))
             if task is None or (task["assignee_id"] != actor.user_id and not actor.is_admin):
                 raise NotFound(f"There is no task {task_id} for you.")
             if task["task_status"] != "open":
@@ -411,23 +427,20 @@ class FlowService:
 
     def resubmit(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
         """The submitter sends the reworked record back; it continues where it was sent back."""
-        with self.runtime.write() as conn:
-            self.runtime.snapshot(conn)
+        with self.runtime.write(pipelined=True) as conn:
             return self._step(conn, actor, instance_id, lambda ex, state, env: ex.resubmit(
                 state, env, actor.user_id or 0, comment, admin=actor.is_admin))
 
     def recall(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
         """The submitter withdraws a pending request: the flow ends cancelled."""
-        with self.runtime.write() as conn:
-            self.runtime.snapshot(conn)
+        with self.runtime.write(pipelined=True) as conn:
             return self._step(conn, actor, instance_id,
                               lambda ex, state, env: ex.recall(state, env, actor.user_id or 0, comment))
 
     def cancel(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
         if not actor.is_admin:
             raise Forbidden("Only an admin can cancel a running flow.")
-        with self.runtime.write() as conn:
-            self.runtime.snapshot(conn)
+        with self.runtime.write(pipelined=True) as conn:
             return self._step(conn, actor, instance_id,
                               lambda ex, state, env: ex.cancel(state, env, actor.user_id, comment))
 
@@ -653,9 +666,7 @@ class FlowService:
         asked for) its history."""
         instance_id = row["id"]
         flow_doc = self._executor(conn, row["flow_uid"], row["version"])[0].doc
-        tasks = conn.execute(sa.select(flow_tasks, users.c.email, users.c.name)
-                             .outerjoin(users, users.c.id == flow_tasks.c.assignee_id)
-                             .where(flow_tasks.c.instance_id == instance_id).order_by(flow_tasks.c.id)).mappings()
+        tasks = conn.execute(_TASKS_OF, {"instance": instance_id}).mappings()
         out: dict[str, Any] = {
             "id": instance_id, "flow": flow_doc["api_name"], "label": flow_doc.get("label"), "version": row["version"],
             "object": flow_doc["object"], "record_id": row["record_id"], "status": row["status"],

@@ -54,6 +54,7 @@ _open: ContextVar[Connection | None] = ContextVar("tessera_open_transaction", de
 #: The write transaction open in this context: writes made inside it join it.
 _writing: ContextVar[Connection | None] = ContextVar("tessera_write_transaction", default=None)
 _snapshots: weakref.WeakKeyDictionary[Connection, Snapshot] = weakref.WeakKeyDictionary()
+_auth_revisions: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
 
 
 class Runtime:
@@ -92,14 +93,16 @@ class Runtime:
                 _open.reset(token)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, pipelined: bool = False) -> Iterator[Connection]:
         """A write transaction. Writes made while one is open in this context (a record saved
-        by an action of a flow step) join it: one unit that commits or rolls back whole."""
+        by an action of a flow step) join it: one unit that commits or rolls back whole.
+        `pipelined` (PostgreSQL): writes executed with `QUEUED` go out with the next
+        statement that waits, or with the COMMIT (see `write_transaction`)."""
         outer = _writing.get()
         if outer is not None:
             yield outer
             return
-        with write_transaction(self.engine) as conn:
+        with write_transaction(self.engine, pipelined=pipelined) as conn:
             tokens = _open.set(conn), _writing.set(conn)
             try:
                 yield conn
@@ -110,23 +113,33 @@ class Runtime:
     #: Event handlers and timers name it so: what they write joins their transaction.
     joined = write
 
-    def snapshot(self, conn: Connection) -> Snapshot:
+    def snapshot(self, conn: Connection, revisions: tuple[int, int] | None = None) -> Snapshot:
         """The metadata to work from in this transaction.
 
         The same one-row read also tells whether anything that can take access away has
         happened since the acting user's sign-in was last checked; if so, it is checked
-        again here, in this transaction, before any work is done.
+        again here, in this transaction, before any work is done. `revisions`: the
+        (revision, auth revision) the transaction's first statement carried
+        (`metastore.revision_columns`), which saves that read.
         """
         known = _snapshots.get(conn)
         if known is not None:
             return known
-        revision, auth_revision = metastore.revisions(conn)
+        revision, auth_revision = revisions if revisions is not None else metastore.revisions(conn)
         who = acting.get()
         if who is not None and who.token_digest is not None and who.verified_at != auth_revision:
             self.users.reverify(conn, who, auth_revision)
-        snap = self.catalog.current(conn, revision)
+        snap = self.catalog.current(conn, int(revision))
         _snapshots[conn] = snap
+        _auth_revisions[conn] = int(auth_revision)
         return snap
+
+    def auth_revision(self, conn: Connection) -> int:
+        """The auth revision this transaction works at: every change to who is active, who
+        holds a role or who is in a team bumps it, so it can key what those answer."""
+        if conn not in _auth_revisions:
+            self.snapshot(conn)
+        return _auth_revisions[conn]
 
     def confirm_access(self) -> None:
         """Confirm the acting user's sign-in, for work that reads no metadata (files)."""
