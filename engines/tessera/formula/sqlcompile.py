@@ -40,9 +40,10 @@ TableFor = Callable[[ObjectDef], sa.FromClause]
 ColumnFor = Callable[[ObjectDef, FieldDef, sa.FromClause], Any]
 _NOTHING = object()
 _INT64 = 2**62
-# Averages compare by cross-multiplying only for scales up to 2 and literals under 10^10 (in
-# units of the scale): the product stays within 64 bits below 9 x 10^8 rows per record, and
-# AVG's rounding to 10 places could only tell the two ways apart past 2 x 10^8 rows.
+# Averages compare by cross-multiplying only for scales up to 2 and numbers with no more
+# places, under 10^10 in units of the scale: on SQLite the product stays within 64 bits below
+# 9 x 10^8 rows per record, and AVG's rounding to 10 places could only tell the two ways
+# apart past 2 x 10^8 rows.
 _RATIO_SCALE = 2
 _RATIO_LIMIT = 10**10
 
@@ -54,8 +55,8 @@ class SqlValue:
     `scale` (SQLite numbers only) says the SQL is an integer counting 10^-scale; None means
     an integer or decimal text. `nullable` (booleans) says NULL may stand for FALSE.
     `column` is the bare column when the node is one, for index-friendly comparisons.
-    `ratio` (SQLite) is an average's (sum, count, scale) of scaled integers, so that
-    comparing it with a number needs no division.
+    `ratio` is an average as (sum, count, scale), the sum a whole number of 10^-scale
+    (SQLite: that integer), so that comparing it with a number needs no division.
     """
 
     expr: Any
@@ -354,6 +355,10 @@ class _Gen:
                 return SqlValue(sa.false() if op == "=" else sa.true(), BOOLEAN)
             return SqlValue(other.expr.is_(None) if op == "=" else other.expr.isnot(None), BOOLEAN)
         t = a.type
+        if t == NUMBER and (a.ratio is not None or b.ratio is not None):
+            found = self.compare_ratio(op, a, b)
+            if found is not None:
+                return found
         if t == NUMBER and self.sqlite:
             return self.compare_sqlite_numbers(op, a, b)
         x, y = self.value(a), self.value(b)
@@ -395,16 +400,22 @@ class _Gen:
         fn = {"<": lambda p, q: p < q, "<=": lambda p, q: p <= q, ">": lambda p, q: p > q, ">=": lambda p, q: p >= q}
         return SqlValue(fn[op](x, y), BOOLEAN, nullable=True)
 
-    def compare_sqlite_numbers(self, op: str, a: SqlValue, b: SqlValue) -> SqlValue:
-        # An average of scaled integers against a literal: sum op literal x count, natively.
+    def compare_ratio(self, op: str, a: SqlValue, b: SqlValue) -> SqlValue | None:
+        """An average against a number: sum op number x count, with no division."""
         for v, lit, flip in ((a, b, False), (b, a, True)):
-            if v.ratio is not None and lit.literal is not _NOTHING and v.literal is _NOTHING:
-                total, count, scale = v.ratio
-                scaled = lit.literal.scaleb(scale)
-                if scaled == scaled.to_integral_value() and abs(scaled) < _RATIO_LIMIT:
-                    real_op = _FLIP[op] if flip else op
-                    n = sa.literal(int(scaled), sa.BigInteger())
-                    return self.native_compare(real_op, total, n * count, v, SqlValue(n, NUMBER, literal=scaled))
+            if v.ratio is None or lit.literal is _NOTHING or lit.literal is None or v.literal is not _NOTHING:
+                continue
+            total, count, scale = v.ratio
+            scaled = lit.literal.scaleb(scale)
+            if scaled != scaled.to_integral_value() or abs(scaled) >= _RATIO_LIMIT:
+                return None
+            real_op = _FLIP[op] if flip else op
+            n = (sa.literal(int(scaled), sa.BigInteger()) if self.sqlite
+                 else sa.literal(lit.literal, sa.Numeric()))
+            return self.native_compare(real_op, total, n * count, v, SqlValue(n, NUMBER, literal=lit.literal))
+        return None
+
+    def compare_sqlite_numbers(self, op: str, a: SqlValue, b: SqlValue) -> SqlValue:
         # A scaled column against a literal: compare the stored integers directly.
         for v, lit, flip in ((a, b, False), (b, a, True)):
             if v.scale is not None and lit.literal is not _NOTHING and v.literal is _NOTHING:
@@ -623,20 +634,23 @@ class _Gen:
         if agg.function == "COUNT":
             group["columns"].append((label, sa.func.count()))
             self.groups[key] = group
-            value = sa.func.coalesce(ref, 0)
-            return SqlValue(value, NUMBER, 0) if self.sqlite else SqlValue(sa.cast(value, sa.Numeric()), NUMBER)
+            value = sa.type_coerce(sa.func.coalesce(ref, 0), sa.BigInteger())
+            # As an integer "column", a comparison with a whole number stays integer on PostgreSQL.
+            return SqlValue(value, NUMBER, 0) if self.sqlite else SqlValue(sa.cast(value, sa.Numeric()), NUMBER,
+                                                                         column=value)
         assert agg.value is not None
         v = self.visit(agg.value, {"record": _NoParent(), "child": group["child"]})
-        if self.sqlite and agg.function == "AVG" and v.type == NUMBER and v.scale is not None \
-                and v.scale <= _RATIO_SCALE:
+        scale = v.scale if self.sqlite else _numeric_scale(v)
+        if agg.function == "AVG" and v.type == NUMBER and scale is not None and scale <= _RATIO_SCALE:
             # Native sum and count per group; the division, if anything needs the value, per
             # record that got this far (a comparison with a number needs none).
             x = self.value(v)
             group["columns"] += [(label, sa.func.sum(x)), (f"{label}n", sa.func.count(x))]
             self.groups[key] = group
             total, count = ref, sa.literal_column(f"{group['name']}.{label}n")
-            return SqlValue(sa.func.tx("/", f"n:n{v.scale},n", total, count), node.type,
-                            ratio=(total, count, v.scale))
+            value = (sa.func.tx("/", f"n:n{scale},n", total, count) if self.sqlite
+                     else pg.exact_div(total, count))
+            return SqlValue(value, node.type, ratio=(total, count, scale))
         expr, scale = self.aggregate_expr(agg.function, v)
         group["columns"].append((label, expr))
         self.groups[key] = group
@@ -667,6 +681,13 @@ class _Gen:
             out = fn(x, v.scale if v.scale is not None else -1)
             return (sa.func.coalesce(out, "0") if function == "SUM" else out), None
         return (sa.func.min(x) if function == "MIN" else sa.func.max(x)), None
+
+
+def _numeric_scale(v: SqlValue) -> int | None:
+    """The scale of a PostgreSQL NUMERIC(p, s) column read as it is."""
+    sql_type = getattr(v.column, "type", None) if v.column is not None and v.expr is v.column else None
+    scale = getattr(sql_type, "scale", None)
+    return scale if isinstance(sql_type, ScaledDecimal | sa.Numeric) and isinstance(scale, int) else None
 
 
 def _common_scale(values: Sequence[SqlValue]) -> int | None:

@@ -425,9 +425,10 @@ class RuleService:
             left = list(conn.execute(delete).scalars())
             return list(conn.execute(insert).scalars()), left
         ins, dele = insert.cte("entered"), delete.cte("left")
-        rows = conn.execute(sa.select(sa.literal("in").label("way"), ins.c.record_id)
-                            .union_all(sa.select(sa.literal("out"), dele.c.record_id))).all()
-        return [r for way, r in rows if way == "in"], [r for way, r in rows if way == "out"]
+        # Who entered and who left as two arrays in one row: tens of thousands of rows cost more.
+        entered, left = conn.execute(sa.select(sa.select(sa.func.array_agg(ins.c.record_id)).scalar_subquery(),
+                                               sa.select(sa.func.array_agg(dele.c.record_id)).scalar_subquery())).one()
+        return [int(i) for i in entered or []], [int(i) for i in left or []]
 
     def members(self, conn: Connection, rule_name: str) -> list[int]:
         snap = self.runtime.snapshot(conn)
