@@ -192,6 +192,10 @@ def test_the_bell_counts_unread_notifications_and_marks_them_read(site: Any, run
     boss = Visitor(site, "boss@example.com")
     bell = boss.get("/notifications/bell").text
     assert 'id="bell-count" data-count="1"' in bell and "Deal approval: Boss signs off" in bell
+    # The bell and the inbox count replace themselves with fresh ones every 30 seconds.
+    assert 'hx-get="/notifications/bell"' in bell and 'hx-trigger="every 30s' in bell
+    badge = boss.get("/inbox/badge").text
+    assert 'data-count="1"' in badge and 'hx-get="/inbox/badge"' in badge and 'hx-trigger="every 30s' in badge
     item = re.search(r'href="/notifications/(\d+)/open"', bell)
     assert item
     opened = boss.get(f"/notifications/{item.group(1)}/open", follow_redirects=False)

@@ -472,8 +472,26 @@
         drawPanel();
       });
       parts.push(row("Mode", mode));
-      if (step.mode === "quorum") parts.push(row("Quorum (approvals needed)", bind(el("input", { type: "number", min: "1", id: "fp-quorum" }),
-        () => step.quorum.count, (v) => { step.quorum = { count: Number(v) || 1 }; })));
+      if (step.mode === "quorum") {
+        // N of M, or a share of them (Camunda's completion condition): half of 3 approvers is 2.
+        const byShare = "share" in (step.quorum || {});
+        const how = el("select", { id: "fp-quorum-kind" }, [["count", "a number of them"], ["share", "a share of them"]]
+          .map(([v, l]) => el("option", { value: v, selected: (v === "share") === byShare }, l)));
+        how.addEventListener("change", () => {
+          step.quorum = how.value === "share" ? { share: 0.5 } : { count: 2 };
+          changed(false);
+          drawPanel();
+        });
+        parts.push(row("Quorum", how));
+        if (byShare) {
+          parts.push(row("Share that must approve", bind(el("input", { type: "number", min: "0.01", max: "1", step: "0.01", id: "fp-quorum-share" }),
+            () => step.quorum.share, (v) => { step.quorum = { share: Math.min(1, Math.max(0.01, Number(v) || 0.5)) }; }),
+            "between 0 and 1: 0.5 of 3 approvers is 2"));
+        } else {
+          parts.push(row("Approvals needed", bind(el("input", { type: "number", min: "1", id: "fp-quorum" }),
+            () => step.quorum.count, (v) => { step.quorum = { count: Number(v) || 1 }; })));
+        }
+      }
       parts.push(row("On reject", choice(step, "on_reject", [["end", "the flow ends rejected"], ["continue", "go on to the next step"]], undefined)));
       parts.push(checkbox("Allow sending back", step, "allow_send_back", true));
       parts.push(checkbox("Allow adding approvers", step, "allow_add_approvers", true));

@@ -56,6 +56,10 @@ def test_a_builder_draws_validates_and_publishes_a_flow(page: Any, server: Any, 
     page.click(".flow-add-person")
     page.select_option(".flow-people .person-value", "manager")
     page.wait_for_selector('.flow-block[data-pointer="/steps/0"] >> text=role manager')
+    # A quorum of a share of the approvers (half of them, rounded up).
+    page.select_option("#fp-mode", "quorum")
+    page.select_option("#fp-quorum-kind", "share")
+    page.fill("#fp-quorum-share", "0.6")
 
     page.click('.flow-add[data-list="/steps"][data-index="1"]')
     page.click('.flow-menu-item[data-type="branch"]')
@@ -77,6 +81,7 @@ def test_a_builder_draws_validates_and_publishes_a_flow(page: Any, server: Any, 
     page.wait_for_selector("#flow-status >> text=Published: version 1")
     saved = runtime.documents.get("flows", "big_deal_approval")
     assert saved["steps"][0]["approvers"] == [{"role": "manager"}]
+    assert saved["steps"][0]["mode"] == "quorum" and saved["steps"][0]["quorum"] == {"share": 0.6}
     assert saved["steps"][1]["branches"][0]["condition"] == "amount > 1000"
     assert runtime.flows.versions(Actor.system(), "big_deal_approval")[0]["version"] == 1
 
