@@ -223,15 +223,13 @@ def test_weighted_pipeline_by_close_month(runtime: Runtime, crm: dict[str, Any])
     assert top["totals"]["weighted"] == totals["weighted"]
 
 
-@pytest.mark.xfail(strict=True, reason="a formula field that is not stored is summed and filtered unrounded, "
-                                       "its records show it rounded to its scale (and a stored one is rounded)")
 def test_summing_a_formula_field_adds_the_values_its_records_show(runtime: Runtime, crm: dict[str, Any]) -> None:
     records = pipeline(runtime)
     july = [r for r in records if r["stage"] == "open" and (r["close_date"] or "").startswith("2024-07")]
     shown = sum((Decimal(r["weighted"]) for r in july), Decimal(0))
     assert shown == Decimal("3610.00")
     result = run(runtime, {**WEIGHTED, "measures": [{"name": "weighted", "function": "sum", "field": "weighted"}]})
-    assert Decimal(result["rows"][0]["weighted"]) == shown  # the report gives 3609.99889
+    assert Decimal(result["rows"][0]["weighted"]) == shown  # unrounded, the sum was 3609.99889
     assert len(runtime.records.list(SYSTEM, "opportunity", filter="weighted = 1110")["data"]) == 1
 
 

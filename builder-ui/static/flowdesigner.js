@@ -248,6 +248,18 @@
     drawPanel();
   }
 
+  function move(pointer, by) {
+    // A step changes places with its neighbour in the same list (branches keep their steps).
+    const { list, index, pointer: listPointer } = parentOf(pointer);
+    const to = index + by;
+    if (to < 0 || to >= list.length) return;
+    const [step] = list.splice(index, 1);
+    list.splice(to, 0, step);
+    selected = `${listPointer}/${to}`;
+    changed(true);
+    drawPanel();
+  }
+
   function select(pointer) {
     selected = pointer;
     draw();
@@ -560,6 +572,10 @@
       parts.push(row("Go on when", join));
       if (typeof step.join === "object") parts.push(row("Branches needed", bind(el("input", { type: "number", min: "1" }), () => step.join.count, (v) => { step.join = { count: Number(v) || 1 }; })));
     }
+    const { list, index } = parentOf(pointer);
+    parts.push(el("div", { class: "flow-move" },
+      el("button", { type: "button", id: "fp-move-up", disabled: index === 0, onclick: () => move(pointer, -1) }, "Move up"),
+      el("button", { type: "button", id: "fp-move-down", disabled: index === list.length - 1, onclick: () => move(pointer, 1) }, "Move down")));
     parts.push(el("button", { type: "button", class: "danger", onclick: () => remove(pointer) }, "Remove this step"));
     return parts;
   }

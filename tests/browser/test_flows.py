@@ -72,6 +72,16 @@ def test_a_builder_draws_validates_and_publishes_a_flow(page: Any, server: Any, 
     assert page.locator(".formula-check.field-error").count() == 0
     shot(page, "flow-designer")
 
+    # A step changes places with its neighbour: Move up, then back down.
+    page.click('.flow-block[data-pointer="/steps/1"]')
+    page.click("#fp-move-up")
+    page.wait_for_selector('.flow-block.selected[data-pointer="/steps/0"] >> text=Branch')
+    page.wait_for_selector('.flow-block[data-pointer="/steps/1"] >> text=role manager')
+    assert page.locator("#fp-move-up").is_disabled()
+    page.click("#fp-move-down")
+    page.wait_for_selector('.flow-block.selected[data-pointer="/steps/1"] >> text=Branch')
+    assert page.locator("#fp-move-down").is_disabled()
+
     page.click("#flow-save")
     page.wait_for_selector("#flow-status.ok >> text=Saved")
     page.wait_for_url(f"{base}/builder/flows/big_deal_approval")

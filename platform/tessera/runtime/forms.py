@@ -59,7 +59,7 @@ from tessera.runtime.documents import (
     DocumentKind,
     register_kind,
 )
-from tessera.runtime.formulas import SnapshotSchema, expression_of
+from tessera.runtime.formulas import SnapshotSchema, value_expression_of
 
 #: builder-ui's templates, next to the `platform` and `engines` folders.
 TEMPLATES = Path(__file__).resolve().parents[3] / "builder-ui" / "templates"
@@ -390,7 +390,7 @@ class FormService:
             if fdef.api_name in done or fdef.api_name in chain:
                 return
             try:
-                checked = self.runtime.formulas.checked(snap, obj, expression_of(fdef))
+                checked = self.runtime.formulas.checked(snap, obj, value_expression_of(fdef))
             except FormulaError:
                 record[fdef.api_name] = None
                 done.add(fdef.api_name)

@@ -35,6 +35,7 @@ from tessera.formula import (
 )
 from tessera.meta.dependencies import Reference
 from tessera.meta.fieldtypes import FieldValueError
+from tessera.meta.fieldtypes.base import FormulaType
 from tessera.meta.fieldtypes.computed import RollupField
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.catalog import Snapshot
@@ -76,6 +77,17 @@ def expression_of(field: FieldDef) -> str:
     if field.type == "rollup":
         return RollupField.expression_of(dict(field.props))
     return str(field.props.get("expression", ""))
+
+
+def value_expression_of(field: FieldDef) -> str:
+    """The formula a computed field's values are read by: a number with a `scale` rounded to
+    it (halves away from zero), as its records show it and as a stored one keeps it, so that
+    sums, filters and other formulas see the values people see."""
+    source = expression_of(field)
+    scale = field.props.get("scale")
+    if scale is not None and field.props.get("formula_type") == FormulaType.NUMBER:
+        return f"ROUND(({source}), {int(scale)})"
+    return source
 
 
 
@@ -275,7 +287,7 @@ class FormulaService:
         def column_for(obj: ObjectDef, field: FieldDef, table: sa.FromClause) -> Any:
             if field.stored or field.type not in ("formula", "rollup"):
                 return None
-            checked = self.checked(snap, obj, expression_of(field))
+            checked = self.checked(snap, obj, value_expression_of(field))
             here: TableFor = lambda o: table if o is obj else base(o)  # noqa: E731
             return compile_sql(checked, dialect, here, ctx, column_for)
         return column_for
