@@ -77,23 +77,19 @@ _CLOSE_TASKS = (sa.update(flow_tasks)
                        flow_tasks.c.key.in_(sa.bindparam("keys", expanding=True)))
                 .values(status=sa.bindparam("status"), closed_at=sa.bindparam("at")))
 _UPDATE_INSTANCE = sa.update(flow_instances).where(flow_instances.c.id == sa.bindparam("instance"))
-# The instance locked with the task decided, and the revisions the snapshot needs: one read.
-_TASK_LOCK = (sa.select(flow_instances, flow_tasks.c.key.label("task_key"), flow_tasks.c.status.label("task_status"),
+# The instance with the task decided (or alone), and the revisions the snapshot needs: one
+# read; as (SQLite, PostgreSQL), where it also locks the instance's row (SQLite's write
+# lock covers it already).
+_TASK_READ = (sa.select(flow_instances, flow_tasks.c.key.label("task_key"), flow_tasks.c.status.label("task_status"),
                         flow_tasks.c.assignee_id, *revision_columns())
               .join(flow_tasks, flow_tasks.c.instance_id == flow_instances.c.id)
               .where(flow_tasks.c.id == sa.bindparam("task")))
-_INSTANCE_LOCK = sa.select(flow_instances, *revision_columns()).where(flow_instances.c.id == sa.bindparam("instance"))
+_INSTANCE_READ = sa.select(flow_instances, *revision_columns()).where(flow_instances.c.id == sa.bindparam("instance"))
+_TASK_LOCK = (_TASK_READ, _TASK_READ.with_for_update(of=flow_instances))
+_INSTANCE_LOCK = (_INSTANCE_READ, _INSTANCE_READ.with_for_update(of=flow_instances))
 _TASKS_OF = (sa.select(flow_tasks, users.c.email, users.c.name)
              .outerjoin(users, users.c.id == flow_tasks.c.assignee_id)
              .where(flow_tasks.c.instance_id == sa.bindparam("instance")).order_by(flow_tasks.c.id))
-
-
-_LOCKING = {id(q): q.with_for_update(of=flow_instances) for q in (_TASK_LOCK, _INSTANCE_LOCK)}
-
-
-def _locking(conn: Connection, query: sa.Select[Any]) -> sa.Select[Any]:
-    """The query, locking the instance's row (SQLite's write lock covers it already)."""
-    return query if is_sqlite(conn) else _LOCKING[id(query)]
 
 
 _ASK = {"approval": "Your approval is needed.", "rework": "Your request was sent back to you for rework."}
@@ -362,16 +358,23 @@ class FlowService:
         env)` and apply what it returns. A step whose action fails ends the instance as
         failed, with the reason in its history."""
         if locked is None:
-            locked = conn.execute(_locking(conn, _INSTANCE_LOCK), {"instance": instance_id}).mappings().first()
+            locked = self._lock(conn, _INSTANCE_LOCK, {"instance": instance_id})
             if locked is None:
-                self.runtime.snapshot(conn)
                 raise NotFound(f"There is no flow instance {instance_id}.")
-            self.runtime.snapshot(conn, (locked["tessera_revision"], locked["tessera_auth_revision"]))
         row = {c.name: locked[c.name] for c in flow_instances.c}
         flow, executor = self._executor(conn, row["flow_uid"], row["version"])
         env = self._env(conn, flow, int(row["record_id"]), row["started_by"])
         transition = do(executor, dict(row["state"]), env)
         return self._apply_guarded(conn, row, flow, transition, actor_id)
+
+    def _lock(self, conn: Connection, query: tuple[sa.Select[Any], sa.Select[Any]],
+              params: dict[str, Any]) -> Mapping[str, Any] | None:
+        """Lock and read an instance (None: there is none), and take the transaction's
+        snapshot from the revisions the same read carried — before anything is decided."""
+        found = conn.execute(query[0] if is_sqlite(conn) else query[1], params).mappings().first()
+        self.runtime.snapshot(conn, None if found is None else (found["tessera_revision"],
+                                                                found["tessera_auth_revision"]))
+        return found
 
     def _apply_guarded(self, conn: Connection, row: dict[str, Any], flow: Flow, transition: Transition,
                        actor_id: int | None = None, *, update: bool = True) -> dict[str, Any]:
@@ -410,11 +413,7 @@ class FlowService:
                                [FieldProblem("action", "must be one of " + ", ".join(ACTIONS))])
         comment = str(body.get("comment") or "")[:5000]
         with self.runtime.write(pipelined=True) as conn:
-            task = conn.execute(_locking(conn, _TASK_LOCK), {"task": task_id}).mappings().first()
-            if task is None:
-                self.runtime.snapshot(conn)
-            else:
-                self.runtime.snapshot(conn, (task["tessera_revision"], task["tessera_auth_revision"]))
+            task = self._lock(conn, _TASK_LOCK, {"task": task_id})
             if task is None or (task["assignee_id"] != actor.user_id and not actor.is_admin):
                 raise NotFound(f"There is no task {task_id} for you.")
             if task["task_status"] != "open":
