@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from signed_in import SignedIn
 from tessera.api.app import create_app
 from tessera.auth.actor import Actor
 from tessera.runtime.platform import Runtime
@@ -28,23 +29,8 @@ PASSWORDS = {"rep@example.com": "rep-password", "boss@example.com": "boss-passwo
              "clerk@example.com": "clerk-password", "admin@example.com": "admin-password"}
 
 
-class Visitor:
-    """A signed-in web client: the session cookie and the page's CSRF token, as htmx sends them."""
-
-    def __init__(self, app: Any, email: str) -> None:
-        self.client = TestClient(app, base_url="http://127.0.0.1")
-        answer = self.client.post("/login", data={"email": email, "password": PASSWORDS[email], "next": "/app"},
-                                  follow_redirects=False)
-        assert answer.status_code == 303, answer.text
-        found = re.search(r'name="csrf-token" content="([^"]+)"', self.client.get("/app").text)
-        assert found
-        self.headers = {"X-CSRF-Token": found.group(1), "HX-Request": "true"}
-
-    def get(self, path: str, **kwargs: Any) -> Any:
-        return self.client.get(path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> Any:
-        return self.client.post(path, headers=self.headers, **kwargs)
+def visitor(app: Any, email: str) -> SignedIn:
+    return SignedIn(TestClient(app, base_url="http://127.0.0.1"), email, PASSWORDS[email])
 
 
 @pytest.fixture
@@ -81,10 +67,10 @@ def _started(runtime: Runtime, title: str = "Big deal") -> tuple[dict[str, Any],
 
 
 def test_only_builders_open_the_flow_designer(site: Any, runtime: Runtime) -> None:
-    rep = Visitor(site, "rep@example.com")
+    rep = visitor(site, "rep@example.com")
     for path in ("/builder/flows", "/builder/flows/deal_approval", "/builder/flows/new?object=deal"):
         assert rep.get(path).status_code == 403, path
-    admin = Visitor(site, "admin@example.com")
+    admin = visitor(site, "admin@example.com")
     listing = admin.get("/builder/flows")
     assert listing.status_code == 200 and "Deal approval" in listing.text and "version 1" in listing.text
     designer = admin.get("/builder/flows/deal_approval")
@@ -96,18 +82,18 @@ def test_only_builders_open_the_flow_designer(site: Any, runtime: Runtime) -> No
 
 def test_the_inbox_shows_only_my_tasks(site: Any, runtime: Runtime) -> None:
     record, task = _started(runtime)
-    boss = Visitor(site, "boss@example.com").get("/inbox").text
+    boss = visitor(site, "boss@example.com").get("/inbox").text
     assert f'id="task-{task["id"]}"' in boss and "Big deal" in boss and "Boss signs off" in boss
     assert f'href="/app/deal/{record["id"]}"' in boss
-    clerk = Visitor(site, "clerk@example.com").get("/inbox").text
+    clerk = visitor(site, "clerk@example.com").get("/inbox").text
     assert "Big deal" not in clerk and "Nothing waits for you" in clerk
-    badge = Visitor(site, "boss@example.com").get("/inbox/badge").text
+    badge = visitor(site, "boss@example.com").get("/inbox/badge").text
     assert 'data-count="1"' in badge
 
 
 def test_approving_from_the_inbox_records_the_decision_and_comment(site: Any, runtime: Runtime) -> None:
     record, task = _started(runtime)
-    boss = Visitor(site, "boss@example.com")
+    boss = visitor(site, "boss@example.com")
     row = boss.post(f"/inbox/tasks/{task['id']}", data={"action": "approve", "comment": "Looks right"})
     assert row.status_code == 200 and "Approved." in row.text and "task-form" not in row.text
     instance = runtime.flows.instances(_user(runtime, "rep@example.com"), object_name="deal",
@@ -121,14 +107,14 @@ def test_approving_from_the_inbox_records_the_decision_and_comment(site: Any, ru
 
 def test_someone_else_cannot_decide_my_task_from_the_inbox(site: Any, runtime: Runtime) -> None:
     _record, task = _started(runtime)
-    clerk = Visitor(site, "clerk@example.com")
+    clerk = visitor(site, "clerk@example.com")
     assert clerk.post(f"/inbox/tasks/{task['id']}", data={"action": "approve"}).status_code == 404
     assert runtime.flows.tasks(_user(runtime, "boss@example.com"))[0]["status"] == "open"
 
 
 def test_a_refused_delegation_is_explained_beside_its_control(site: Any, runtime: Runtime) -> None:
     _record, task = _started(runtime)
-    boss = Visitor(site, "boss@example.com")
+    boss = visitor(site, "boss@example.com")
     row = boss.post(f"/inbox/tasks/{task['id']}", data={"action": "delegate", "user": "nobody@example.com"})
     assert row.status_code == 200
     delegate = row.text.split('class="delegate"', 1)[1]
@@ -140,12 +126,12 @@ def test_a_refused_delegation_is_explained_beside_its_control(site: Any, runtime
 
 def test_sending_back_to_the_submitter_lets_them_resubmit_from_the_inbox(site: Any, runtime: Runtime) -> None:
     record, task = _started(runtime)
-    boss = Visitor(site, "boss@example.com")
+    boss = visitor(site, "boss@example.com")
     choices = boss.get(f"/inbox/tasks/{task['id']}/send-back").text
     assert "to the submitter" in choices
     assert "Sent back." in boss.post(f"/inbox/tasks/{task['id']}",
                                      data={"action": "send_back", "target": "", "comment": "add the margin"}).text
-    rep = Visitor(site, "rep@example.com")
+    rep = visitor(site, "rep@example.com")
     inbox = rep.get("/inbox").text
     assert "Resubmit" in inbox
     rework = runtime.flows.tasks(_user(runtime, "rep@example.com"))[0]
@@ -157,7 +143,7 @@ def test_sending_back_to_the_submitter_lets_them_resubmit_from_the_inbox(site: A
 def test_the_record_panel_starts_a_flow_shows_the_lock_and_takes_decisions(site: Any, runtime: Runtime) -> None:
     rep_actor = _user(runtime, "rep@example.com")
     record = runtime.records.create(rep_actor, "deal", {"name": "Panel deal", "amount": 10})
-    rep = Visitor(site, "rep@example.com")
+    rep = visitor(site, "rep@example.com")
     base = f"/app/deal/{record['id']}/automation"
     before = rep.get(base).text
     assert "Start Deal approval" in before and "No flow has run on this record" in before
@@ -165,7 +151,7 @@ def test_the_record_panel_starts_a_flow_shows_the_lock_and_takes_decisions(site:
     assert "The flow has started." in started and "locked" in started and "Recall" in started
     assert "Start Deal approval" not in started  # already running here
     assert "Approve" not in started  # not the rep's task
-    boss = Visitor(site, "boss@example.com")
+    boss = visitor(site, "boss@example.com")
     theirs = boss.get(base).text
     task_id = runtime.flows.tasks(_user(runtime, "boss@example.com"))[0]["id"]
     assert f"{base}/tasks/{task_id}" in theirs and "Recall" not in theirs
@@ -177,11 +163,11 @@ def test_the_record_panel_starts_a_flow_shows_the_lock_and_takes_decisions(site:
 
 def test_the_submitter_recalls_a_running_request_from_the_record_page(site: Any, runtime: Runtime) -> None:
     record, _task = _started(runtime)
-    clerk = Visitor(site, "clerk@example.com")
+    clerk = visitor(site, "clerk@example.com")
     base = f"/app/deal/{record['id']}/automation"
     refused = clerk.post(f"{base}/instances/1/recall").text
     assert "flash error" in refused and "Recalled" not in refused
-    rep = Visitor(site, "rep@example.com")
+    rep = visitor(site, "rep@example.com")
     recalled = rep.post(f"{base}/instances/1/recall", data={"comment": "wrong amount"}).text
     assert "Recalled" in recalled and "cancelled" in recalled and "wrong amount" in recalled
     assert runtime.flows.tasks(_user(runtime, "boss@example.com")) == []
@@ -189,7 +175,7 @@ def test_the_submitter_recalls_a_running_request_from_the_record_page(site: Any,
 
 def test_the_bell_counts_unread_notifications_and_marks_them_read(site: Any, runtime: Runtime) -> None:
     record, _task = _started(runtime)
-    boss = Visitor(site, "boss@example.com")
+    boss = visitor(site, "boss@example.com")
     bell = boss.get("/notifications/bell").text
     assert 'id="bell-count" data-count="1"' in bell and "Deal approval: Boss signs off" in bell
     # The bell and the inbox count replace themselves with fresh ones every 30 seconds.
@@ -201,7 +187,7 @@ def test_the_bell_counts_unread_notifications_and_marks_them_read(site: Any, run
     opened = boss.get(f"/notifications/{item.group(1)}/open", follow_redirects=False)
     assert opened.status_code == 303 and opened.headers["location"] == f"/app/deal/{record['id']}"
     assert 'data-count="0"' in boss.get("/notifications/bell").text
-    assert Visitor(site, "clerk@example.com").get(f"/notifications/{item.group(1)}/open").status_code == 404
+    assert visitor(site, "clerk@example.com").get(f"/notifications/{item.group(1)}/open").status_code == 404
 
 
 def test_a_signed_link_works_once_without_a_session_and_refuses_a_forged_one(site: Any, runtime: Runtime) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from signed_in import SignedIn
 from tessera.api.app import create_app
 from tessera.auth.actor import Actor
 from tessera.web import rules as rule_pages
@@ -37,23 +38,6 @@ CALENDAR = {"api_name": "paris", "label": "Paris", "timezone": "Europe/Paris",
             "holidays": [{"date": "2026-12-25", "label": "Christmas"}]}
 
 
-class Browser:
-    """A signed-in web client with the CSRF token the pages carry."""
-
-    def __init__(self, client: TestClient, email: str, password: str) -> None:
-        self.client = client
-        answer = client.post("/login", data={"email": email, "password": password, "next": "/app"},
-                             follow_redirects=False)
-        assert answer.status_code == 303, answer.text
-        found = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/app").text)
-        assert found
-        self.headers = {"X-CSRF-Token": found.group(1)}
-
-    def get(self, path: str) -> Any:
-        return self.client.get(path)
-
-    def send(self, method: str, path: str, body: Any) -> Any:
-        return self.client.request(method, path, json=body, headers=self.headers)
 
 
 def design_of(html: str) -> dict[str, Any]:
@@ -72,11 +56,11 @@ def site(runtime: Any) -> Any:
 
 
 @pytest.fixture
-def builder(site: TestClient) -> Browser:
-    return Browser(site, "admin@example.com", "admin-password")
+def builder(site: TestClient) -> SignedIn:
+    return SignedIn(site, "admin@example.com", "admin-password")
 
 
-def test_every_rules_page_renders_for_a_builder(builder: Browser) -> None:
+def test_every_rules_page_renders_for_a_builder(builder: SignedIn) -> None:
     for path in ("/builder/rules", "/builder/rules/new?object=lead", "/builder/calendars", "/builder/calendars/new",
                  "/builder/sla", "/builder/sla/new?object=lead"):
         answer = builder.get(path)
@@ -92,7 +76,7 @@ def test_every_rules_page_renders_for_a_builder(builder: Browser) -> None:
 
 
 def test_someone_without_the_builder_role_gets_a_refusal_page(site: TestClient) -> None:
-    rep = Browser(site, "rep@example.com", "rep-password")
+    rep = SignedIn(site, "rep@example.com", "rep-password")
     for path in ("/builder/rules", "/builder/rules/new", "/builder/calendars/new", "/builder/sla"):
         answer = rep.get(path)
         assert answer.status_code == 403 and "text/html" in answer.headers["content-type"], path
@@ -101,7 +85,7 @@ def test_someone_without_the_builder_role_gets_a_refusal_page(site: TestClient) 
     assert refused.status_code == 403
 
 
-def test_a_rule_saved_through_the_meta_api_comes_back_in_its_page_and_the_list(builder: Browser) -> None:
+def test_a_rule_saved_through_the_meta_api_comes_back_in_its_page_and_the_list(builder: SignedIn) -> None:
     created = builder.send("POST", "/api/v1/meta/rules", SCORING)
     assert created.status_code == 201, created.text
     page = builder.get("/builder/rules/lead_score")
@@ -113,7 +97,7 @@ def test_a_rule_saved_through_the_meta_api_comes_back_in_its_page_and_the_list(b
     assert 'data-rule-active="lead_score"' in listing and 'data-version="1"' in listing
 
 
-def test_the_active_switch_is_a_versioned_patch_that_a_stale_version_cannot_make(builder: Browser) -> None:
+def test_the_active_switch_is_a_versioned_patch_that_a_stale_version_cannot_make(builder: SignedIn) -> None:
     builder.send("POST", "/api/v1/meta/rules", SCORING)
     off = builder.send("PATCH", "/api/v1/meta/rules/lead_score", {"active": False, "version": 1})
     assert off.status_code == 200 and off.json()["active"] is False and off.json()["version"] == 2
@@ -124,7 +108,7 @@ def test_the_active_switch_is_a_versioned_patch_that_a_stale_version_cannot_make
     assert row and "checked" not in row.group(0)
 
 
-def test_condition_rows_become_one_formula_joined_by_and_or_or(builder: Browser) -> None:
+def test_condition_rows_become_one_formula_joined_by_and_or_or(builder: SignedIn) -> None:
     rows = [{"field": "budget", "op": "greater", "value": "1000"},
             {"field": "status", "op": "not_equals", "value": "lost"},
             {"field": "close_date", "op": "blank"}]
@@ -138,14 +122,14 @@ def test_condition_rows_become_one_formula_joined_by_and_or_or(builder: Browser)
     assert checked.json()["valid"], checked.text
 
 
-def test_a_condition_row_that_cannot_be_a_formula_says_which_row(builder: Browser) -> None:
+def test_a_condition_row_that_cannot_be_a_formula_says_which_row(builder: SignedIn) -> None:
     answer = builder.send("POST", "/builder/rules/condition-formula", {"object": "lead", "join": "AND", "rows": [
         {"field": "budget", "op": "equals", "value": "12"}, {"field": "budget", "op": "greater", "value": "lots"}]})
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] == "rows/1" and "number" in answer.json()["errors"][0]["message"]
 
 
-def test_rule_problems_come_back_as_pointers_the_page_can_place(builder: Browser) -> None:
+def test_rule_problems_come_back_as_pointers_the_page_can_place(builder: SignedIn) -> None:
     bad = {"api_name": "flag", "label": "Flag", "object": "lead", "kind": "automation",
            "trigger": {"on": "before_save"}, "actions": [{"action": "set_fields", "set": {"budget": '"lots"'}}]}
     answer = builder.send("POST", "/api/v1/meta/rules", bad)
@@ -155,7 +139,7 @@ def test_rule_problems_come_back_as_pointers_the_page_can_place(builder: Browser
     assert ":data-problem=\"'/actions/' + i + '/set/' + row.field\"" in page
 
 
-def test_a_calendar_and_an_sla_policy_round_trip_through_their_pages(builder: Browser) -> None:
+def test_a_calendar_and_an_sla_policy_round_trip_through_their_pages(builder: SignedIn) -> None:
     assert builder.send("POST", "/api/v1/meta/calendars", CALENDAR).status_code == 201
     calendar = design_of(builder.get("/builder/calendars/paris").text)["doc"]
     assert calendar["hours"]["mon"] == [["09:00", "12:00"], ["13:00", "18:00"]]
@@ -171,7 +155,7 @@ def test_a_calendar_and_an_sla_policy_round_trip_through_their_pages(builder: Br
     assert "Gold" in builder.get("/builder/sla").text and "Paris" in builder.get("/builder/calendars").text
 
 
-def test_an_unknown_rule_is_a_not_found_page(builder: Browser) -> None:
+def test_an_unknown_rule_is_a_not_found_page(builder: SignedIn) -> None:
     answer = builder.get("/builder/rules/nothing_here")
     assert answer.status_code == 404 and "text/html" in answer.headers["content-type"]
 

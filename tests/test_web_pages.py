@@ -4,12 +4,12 @@ through the same services and permissions as the API."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from signed_in import SignedIn
 from tessera.api.app import create_app
 from tessera.auth.actor import Actor
 
@@ -21,24 +21,6 @@ DEAL = {"api_name": "deal", "label": "Deal", "fields": [
                          "message": "A won deal needs its margin", "field": "margin"}]}
 
 
-class Browser:
-    """A signed-in web client: the session cookie, and the CSRF token pages carry."""
-
-    def __init__(self, client: TestClient, email: str, password: str) -> None:
-        self.client = client
-        answer = client.post("/login", data={"email": email, "password": password, "next": "/app"},
-                             follow_redirects=False)
-        assert answer.status_code == 303, answer.text
-        page = client.get("/app").text
-        found = re.search(r'name="csrf-token" content="([^"]+)"', page)
-        assert found
-        self.headers = {"X-CSRF-Token": found.group(1), "HX-Request": "true"}
-
-    def get(self, path: str, **kwargs: Any) -> Any:
-        return self.client.get(path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> Any:
-        return self.client.post(path, headers=self.headers, **kwargs)
 
 
 @pytest.fixture
@@ -67,13 +49,13 @@ def test_signed_out_pages_lead_to_the_sign_in_page_and_back(site: TestClient) ->
 
 
 def test_a_user_without_the_builder_role_cannot_open_the_builder(site: TestClient) -> None:
-    viewer = Browser(site, "viewer@example.com", "viewer-password")
+    viewer = SignedIn(site, "viewer@example.com", "viewer-password")
     answer = viewer.get("/builder")
     assert answer.status_code == 403 and "builder" in answer.text.lower()
 
 
 def test_a_changing_page_post_without_the_csrf_token_is_refused(site: TestClient) -> None:
-    viewer = Browser(site, "viewer@example.com", "viewer-password")
+    viewer = SignedIn(site, "viewer@example.com", "viewer-password")
     refused = viewer.client.post("/app/deal/bulk", data={"ids": ["1"], "action": "delete"})
     assert refused.status_code == 403
     assert viewer.post("/app/deal/bulk", data={"ids": ["1"], "action": "update", "field": "name",
@@ -81,14 +63,14 @@ def test_a_changing_page_post_without_the_csrf_token_is_refused(site: TestClient
 
 
 def test_the_builder_previews_a_form_as_a_role_sees_it(site: TestClient) -> None:
-    admin = Browser(site, "admin@example.com", "admin-password")
+    admin = SignedIn(site, "admin@example.com", "admin-password")
     mine = admin.get("/builder/objects/deal/preview").text
     theirs = admin.get("/builder/objects/deal/preview", params={"role": "viewer"}).text
     assert 'name="margin"' in mine and 'name="margin"' not in theirs and 'name="name"' in theirs
 
 
 def test_exports_and_lists_leave_out_what_a_user_may_not_see(site: TestClient) -> None:
-    viewer = Browser(site, "viewer@example.com", "viewer-password")
+    viewer = SignedIn(site, "viewer@example.com", "viewer-password")
     csv = viewer.get("/app/deal/export.csv", params={"formula": 'name <> "Deal 0"'})
     assert csv.headers["content-type"].startswith("text/csv")
     lines = csv.text.splitlines()
@@ -98,7 +80,7 @@ def test_exports_and_lists_leave_out_what_a_user_may_not_see(site: TestClient) -
 
 
 def test_a_board_move_goes_through_the_save_pipeline(site: TestClient) -> None:
-    admin = Browser(site, "admin@example.com", "admin-password")
+    admin = SignedIn(site, "admin@example.com", "admin-password")
     refused = admin.post("/app/deal/1/move", params={"field": "stage"}, data={"value": "won", "version": "1"})
     assert refused.status_code == 200  # Deal 0 has a margin of 0: not blank
     stale = admin.post("/app/deal/2/move", params={"field": "stage"}, data={"value": "won", "version": "9"})
@@ -106,7 +88,7 @@ def test_a_board_move_goes_through_the_save_pipeline(site: TestClient) -> None:
 
 
 def test_lookups_search_records_and_users_by_what_was_typed(site: TestClient) -> None:
-    admin = Browser(site, "admin@example.com", "admin-password")
+    admin = SignedIn(site, "admin@example.com", "admin-password")
     found = admin.get("/app/deal/lookup/options", params={"q": "deal 2"}).text
     assert "Deal 2" in found and "Deal 1" not in found
     people = admin.get("/app/user/lookup/options", params={"q": "view"}).text
