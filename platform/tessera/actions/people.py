@@ -67,18 +67,21 @@ def _missing(conn: Connection, spec: Mapping[str, Any], here: str) -> list[Field
     return []
 
 
+#: Built once: people are resolved in every flow transition that opens tasks.
+_ACTIVE = users.c.is_active.is_(True)
+
+
 def members(conn: Connection, kind: str, name: str) -> list[int]:
     """The active users holding a role (`kind` "role") or in a team ("team"), by id."""
-    active = users.c.is_active.is_(True)
     if kind == "role":
         return list(conn.execute(
             sa.select(users.c.id).join(user_roles, user_roles.c.user_id == users.c.id)
             .join(roles, roles.c.id == user_roles.c.role_id)
-            .where(roles.c.api_name == name, active).order_by(users.c.id)).scalars())
+            .where(roles.c.api_name == name, _ACTIVE).order_by(users.c.id)).scalars())
     return list(conn.execute(
         sa.select(users.c.id).join(team_members, team_members.c.user_id == users.c.id)
         .join(teams, teams.c.id == team_members.c.team_id)
-        .where(teams.c.api_name == name, active).order_by(users.c.id)).scalars())
+        .where(teams.c.api_name == name, _ACTIVE).order_by(users.c.id)).scalars())
 
 
 def resolve(conn: Connection, specs: Sequence[Mapping[str, Any]], record: Mapping[str, Any] | None,
@@ -87,11 +90,10 @@ def resolve(conn: Connection, specs: Sequence[Mapping[str, Any]], record: Mappin
     """The active users a spec names, in the order named, each once. `members_of(kind,
     name)` answers for roles and teams (a cache may); by default they are read here."""
     found: list[int] = []
-    active = users.c.is_active.is_(True)
     for spec in specs:
         ids: list[int] = []
         if "user" in spec:
-            ids = list(conn.execute(sa.select(users.c.id).where(users.c.email == str(spec["user"]).lower(), active))
+            ids = list(conn.execute(sa.select(users.c.id).where(users.c.email == str(spec["user"]).lower(), _ACTIVE))
                        .scalars())
         elif "role" in spec or "team" in spec:
             kind = "role" if "role" in spec else "team"
@@ -122,7 +124,7 @@ def _active(conn: Connection, ids: list[Any]) -> list[int]:
     wanted = [int(i) for i in ids if i is not None]
     if not wanted:
         return []
-    return list(conn.execute(sa.select(users.c.id).where(users.c.id.in_(wanted), users.c.is_active.is_(True)))
+    return list(conn.execute(sa.select(users.c.id).where(users.c.id.in_(wanted), _ACTIVE))
                 .scalars())
 
 

@@ -64,11 +64,13 @@ def is_sqlite(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "sqlite"
 
 
-def dialect_insert(bind: Engine | Connection, table: sa.Table) -> Any:
-    """INSERT for the connection's database, with its ON CONFLICT clauses."""
+def dialect_insert(bind: Engine | Connection | str, table: sa.Table) -> Any:
+    """INSERT for the connection's database (or the dialect so named), with its ON
+    CONFLICT clauses."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    return (sqlite.insert if is_sqlite(bind) else postgresql.insert)(table)
+    name = bind if isinstance(bind, str) else bind.dialect.name
+    return (sqlite.insert if name == "sqlite" else postgresql.insert)(table)
 
 
 _AFTER_COMMIT: weakref.WeakKeyDictionary[Connection, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
@@ -110,6 +112,11 @@ def _pipelined(conn: Connection) -> Iterator[None]:
             raise
         finally:
             conn.info.pop(_PIPELINE, None)
+
+
+def in_pipeline(conn: Connection) -> bool:
+    """Whether `conn` is in a pipelined transaction (its writes may still be on their way)."""
+    return _PIPELINE in conn.info
 
 
 def _answer_now(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,

@@ -12,15 +12,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tessera.data.prepared import Prepared
 from tessera.data.tables import outbox
 
-#: Built once: the statement runs inside every write, and rebuilding it costs more than running it.
-_INSERT = sa.insert(outbox)
+#: Compiled once: it runs inside every write, and SQLAlchemy's bookkeeping would cost more than running it.
+_INSERT = Prepared(sa.insert(outbox), columns=("event", "object_uid", "record_ids", "payload", "actor_id", "created_at",
+                                               "available_at"))
 
 
 def emit(conn: Connection, event: str, object_uid: str | None, record_ids: list[int],
          payload: dict[str, Any], actor_id: int | None, at: datetime) -> None:
-    conn.execute(_INSERT, {
+    _INSERT.write(conn, {
         "event": event, "object_uid": object_uid, "record_ids": record_ids, "payload": payload,
         "actor_id": actor_id, "created_at": at, "available_at": at,
     })

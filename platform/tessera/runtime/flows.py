@@ -14,7 +14,7 @@ worker redoes exactly that transition: no step lost, nothing done twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +26,8 @@ from sqlalchemy.engine import Connection
 from tessera.actions import ActionError, check_actions
 from tessera.actions import people as people_specs
 from tessera.auth.actor import Actor
-from tessera.data.engine import QUEUED, is_sqlite
 from tessera.data.metastore import StoredDocument, revision_columns
+from tessera.data.prepared import Prepared
 from tessera.data.tables import flow_events, flow_instances, flow_tasks, flow_versions, users
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.runtime.catalog import Snapshot
@@ -67,29 +67,50 @@ LINK_MAX_AGE = 14 * 24 * 3600
 MAX_SCHEDULED = 10_000
 
 
-#: Built once: they run in every transition, and building costs more than running them.
-_INSERT_INSTANCE = sa.insert(flow_instances)
-_INSERT_TASK = sa.insert(flow_tasks)
-_INSERT_EVENT = sa.insert(flow_events)
-_INSERT_INSTANCE_ID = _INSERT_INSTANCE.returning(flow_instances.c.id)
-_CLOSE_TASKS = (sa.update(flow_tasks)
-                .where(flow_tasks.c.instance_id == sa.bindparam("instance"),
-                       flow_tasks.c.key.in_(sa.bindparam("keys", expanding=True)))
-                .values(status=sa.bindparam("status"), closed_at=sa.bindparam("at")))
-_UPDATE_INSTANCE = sa.update(flow_instances).where(flow_instances.c.id == sa.bindparam("instance"))
+# A transition's statements, compiled once: they run in every one, and SQLAlchemy's
+# bookkeeping per execution would cost more than running them (tessera.data.prepared).
+_TASK_COLUMNS = ("instance_id", "key", "step", "kind", "label", "assignee_id", "status", "comment", "created_at",
+                 "due_at")
+_INSERT_INSTANCE = Prepared(sa.insert(flow_instances).returning(flow_instances.c.id),
+                            columns=("flow_uid", "version", "object_uid", "record_id", "status", "state", "started_by",
+                                     "started_at", "updated_at", "lock"))
+_INSERT_TASK = Prepared(sa.insert(flow_tasks), columns=_TASK_COLUMNS)
+_INSERT_EVENT = Prepared(sa.insert(flow_events),
+                         columns=("instance_id", "at", "event", "step", "actor_id", "comment", "detail"))
+_CLOSE_TASK = Prepared(sa.update(flow_tasks)
+                       .where(flow_tasks.c.instance_id == sa.bindparam("instance"),
+                              flow_tasks.c.key == sa.bindparam("task"))
+                       .values(status=sa.bindparam("status"), closed_at=sa.bindparam("at")))
+_UPDATE_INSTANCE = Prepared(sa.update(flow_instances).where(flow_instances.c.id == sa.bindparam("instance")),
+                            columns=("state", "status", "updated_at", "lock", "finished_at"))
+
+
+def _locking(query: sa.Select[Any]) -> Prepared:
+    # SQLite's write lock, taken at BEGIN, covers the row already.
+    return Prepared(lambda dialect: query if dialect == "sqlite" else query.with_for_update(of=flow_instances))
+
+
 # The instance with the task decided (or alone), and the revisions the snapshot needs: one
-# read; as (SQLite, PostgreSQL), where it also locks the instance's row (SQLite's write
-# lock covers it already).
-_TASK_READ = (sa.select(flow_instances, flow_tasks.c.key.label("task_key"), flow_tasks.c.status.label("task_status"),
-                        flow_tasks.c.assignee_id, *revision_columns())
-              .join(flow_tasks, flow_tasks.c.instance_id == flow_instances.c.id)
-              .where(flow_tasks.c.id == sa.bindparam("task")))
-_INSTANCE_READ = sa.select(flow_instances, *revision_columns()).where(flow_instances.c.id == sa.bindparam("instance"))
-_TASK_LOCK = (_TASK_READ, _TASK_READ.with_for_update(of=flow_instances))
-_INSTANCE_LOCK = (_INSTANCE_READ, _INSTANCE_READ.with_for_update(of=flow_instances))
-_TASKS_OF = (sa.select(flow_tasks, users.c.email, users.c.name)
-             .outerjoin(users, users.c.id == flow_tasks.c.assignee_id)
-             .where(flow_tasks.c.instance_id == sa.bindparam("instance")).order_by(flow_tasks.c.id))
+# read, which locks the instance's row.
+_TASK_LOCK = _locking(sa.select(flow_instances, flow_tasks.c.key.label("task_key"),
+                                flow_tasks.c.status.label("task_status"), flow_tasks.c.assignee_id,
+                                *revision_columns())
+                      .join(flow_tasks, flow_tasks.c.instance_id == flow_instances.c.id)
+                      .where(flow_tasks.c.id == sa.bindparam("task")))
+_INSTANCE_LOCK = _locking(sa.select(flow_instances, *revision_columns())
+                          .where(flow_instances.c.id == sa.bindparam("instance")))
+_TASKS_OF = Prepared(sa.select(flow_tasks, users.c.email, users.c.name)
+                     .outerjoin(users, users.c.id == flow_tasks.c.assignee_id)
+                     .where(flow_tasks.c.instance_id == sa.bindparam("instance")).order_by(flow_tasks.c.id))
+_RUNNING = sa.exists().where(flow_instances.c.flow_uid == sa.bindparam("flow"),
+                             flow_instances.c.record_id == sa.bindparam("record"),
+                             # not IN (…): that is expanded per execution, and this is compiled once
+                             sa.or_(flow_instances.c.status == "running", flow_instances.c.status == "rework"))
+# What starting a flow on a record needs to know: its newest version, and whether it is
+# running on the record already.
+_STARTABLE = Prepared(sa.select(sa.select(sa.func.max(flow_versions.c.version))
+                                .where(flow_versions.c.flow_uid == sa.bindparam("flow")).scalar_subquery()
+                                .label("version"), _RUNNING.label("running")))
 
 
 _ASK = {"approval": "Your approval is needed.", "rework": "Your request was sent back to you for rework."}
@@ -198,20 +219,19 @@ class FlowService:
             if stored.body["trigger"].get("on") not in ("button", "api"):
                 raise Conflict(f"The flow {name!r} starts on its own ({stored.body['trigger'].get('on')}); "
                                "it has no button to start it by hand.")
-            version, running = conn.execute(sa.select(
-                sa.select(sa.func.max(flow_versions.c.version)).where(flow_versions.c.flow_uid == stored.uid)
-                .scalar_subquery(), _running_clause(stored.uid, record_id))).one()
-            if version is None:
+            startable = _STARTABLE.read(conn, {"flow": stored.uid, "record": record_id}).one()
+            if startable["version"] is None:
                 raise Conflict(f"The flow {name!r} is not published yet.")
             obj = snap.object(str(stored.body["object"]))
             self.runtime.records.require(conn, snap, obj, actor, record_id, "read")
-            if running:
+            if startable["running"]:
                 raise Conflict(f"The flow {name!r} is already running on this record.")
-            row = self._start(conn, snap, stored.uid, version, record_id, actor.user_id, comment)
-            return self._describe(conn, row, history=False)
+            row = self._start(conn, snap, stored.uid, startable["version"], record_id, actor.user_id, comment)
+            answer = self._answer(conn, row)
+        return answer()
 
     def _running(self, conn: Connection, flow_uid: str, record_id: int) -> bool:
-        return bool(conn.execute(sa.select(_running_clause(flow_uid, record_id))).scalar())
+        return bool(conn.execute(sa.select(_RUNNING), {"flow": flow_uid, "record": record_id}).scalar())
 
     def _start(self, conn: Connection, snap: Snapshot, flow_uid: str, version: int, record_id: int,
                submitter: int | None, comment: str = "") -> dict[str, Any]:
@@ -225,7 +245,7 @@ class FlowService:
         row: dict[str, Any] = {"flow_uid": flow_uid, "version": version, "object_uid": obj.uid, "record_id": record_id,
                                "status": state.get("status", "running"), "state": state, "started_by": submitter,
                                "started_at": now, "updated_at": now, "lock": lock}
-        row["id"] = int(conn.execute(_INSERT_INSTANCE_ID, row).scalar_one())
+        row["id"] = int(_INSERT_INSTANCE.read(conn, row).one()["id"])
         row.update(finished_at=None, error=None)
         return self._apply_guarded(conn, row, flow, transition, update=False)
 
@@ -262,16 +282,13 @@ class FlowService:
         history: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
         mails: list[OpenTask] = []
-        closed: dict[str, list[str]] = {}
+        closed: list[dict[str, Any]] = []
 
         def write_pending() -> None:
             # Before an action runs (it may read tasks) and at the end.
-            for status, keys in closed.items():
-                conn.execute(_CLOSE_TASKS, {"instance": instance_id, "keys": keys, "status": status[:12], "at": now},
-                             execution_options=QUEUED)
-            for statement, rows in ((_INSERT_TASK, tasks), (_INSERT_EVENT, history)):
-                if rows:
-                    conn.execute(statement, rows, execution_options=QUEUED)
+            _CLOSE_TASK.write(conn, closed)
+            _INSERT_TASK.write(conn, tasks)
+            _INSERT_EVENT.write(conn, history)
             if notes:
                 self.runtime.notifications.add_many(conn, notes)
             if mails:
@@ -290,7 +307,7 @@ class FlowService:
                 if flow.steps[effect.step].doc.get("email"):
                     mails.append(effect)
             elif isinstance(effect, CloseTask):
-                closed.setdefault(effect.status, []).append(effect.key)
+                closed.append({"instance": instance_id, "task": effect.key, "status": effect.status[:12], "at": now})
             elif isinstance(effect, ScheduleTimer):
                 self.runtime.timers.schedule(conn, "flow.timer", f"flow:{instance_id}:{effect.key}", effect.due_at,
                                              {"instance": instance_id, "key": effect.key})
@@ -320,7 +337,8 @@ class FlowService:
                         "instance": instance_id}, object_uid=row["object_uid"], record_ids=[int(row["record_id"])])
         write_pending()
         if update or set(values) - {"state", "status", "updated_at", "lock"}:
-            conn.execute(_UPDATE_INSTANCE.values(values), {"instance": instance_id}, execution_options=QUEUED)
+            _UPDATE_INSTANCE.write(conn, {"instance": instance_id, "lock": row["lock"],
+                                          "finished_at": row["finished_at"], **values})
         return values
 
     def _mail_tasks(self, conn: Connection, instance_id: int, row: Mapping[str, Any], flow: Flow,
@@ -367,11 +385,10 @@ class FlowService:
         transition = do(executor, dict(row["state"]), env)
         return self._apply_guarded(conn, row, flow, transition, actor_id)
 
-    def _lock(self, conn: Connection, query: tuple[sa.Select[Any], sa.Select[Any]],
-              params: dict[str, Any]) -> Mapping[str, Any] | None:
+    def _lock(self, conn: Connection, query: Prepared, params: dict[str, Any]) -> Mapping[str, Any] | None:
         """Lock and read an instance (None: there is none), and take the transaction's
         snapshot from the revisions the same read carried — before anything is decided."""
-        found = conn.execute(query[0] if is_sqlite(conn) else query[1], params).mappings().first()
+        found = query.read(conn, params).first()
         self.runtime.snapshot(conn, None if found is None else (found["tessera_revision"],
                                                                 found["tessera_auth_revision"]))
         return found
@@ -421,37 +438,48 @@ class FlowService:
             others = tuple(self._user_ids(conn, body.get("users") or []))
             decision = Decision(body["action"], actor.user_id or 0, comment, body.get("target"), others,
                                 admin=actor.is_admin and task["assignee_id"] != actor.user_id)
-            return self._step(conn, actor, int(task["id"]),
-                              lambda ex, state, env: ex.decide(state, env, task["task_key"], decision), task)
+            answer = self._step(conn, actor, int(task["id"]),
+                                lambda ex, state, env: ex.decide(state, env, task["task_key"], decision), task)
+        return answer()
 
     def resubmit(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
         """The submitter sends the reworked record back; it continues where it was sent back."""
         with self.runtime.write(pipelined=True) as conn:
-            return self._step(conn, actor, instance_id, lambda ex, state, env: ex.resubmit(
+            answer = self._step(conn, actor, instance_id, lambda ex, state, env: ex.resubmit(
                 state, env, actor.user_id or 0, comment, admin=actor.is_admin))
+        return answer()
 
     def recall(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
         """The submitter withdraws a pending request: the flow ends cancelled."""
         with self.runtime.write(pipelined=True) as conn:
-            return self._step(conn, actor, instance_id,
-                              lambda ex, state, env: ex.recall(state, env, actor.user_id or 0, comment))
+            answer = self._step(conn, actor, instance_id,
+                                lambda ex, state, env: ex.recall(state, env, actor.user_id or 0, comment))
+        return answer()
 
     def cancel(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
         if not actor.is_admin:
             raise Forbidden("Only an admin can cancel a running flow.")
         with self.runtime.write(pipelined=True) as conn:
-            return self._step(conn, actor, instance_id,
-                              lambda ex, state, env: ex.cancel(state, env, actor.user_id, comment))
+            answer = self._step(conn, actor, instance_id,
+                                lambda ex, state, env: ex.cancel(state, env, actor.user_id, comment))
+        return answer()
 
     def _step(self, conn: Connection, actor: Actor, instance_id: int, do: Any,
-              locked: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """One transition by a person, answered with the instance as it now is (its
-        history is read by `instance`)."""
+              locked: Mapping[str, Any] | None = None) -> Callable[[], dict[str, Any]]:
+        """One transition by a person, answered (`_answer`) with the instance as it now is."""
         try:
             row = self._transition(conn, instance_id, do, actor.user_id, locked)
         except TransitionError as error:
             raise Conflict(str(error), extra={"reason": error.code}) from None
-        return self._describe(conn, row, history=False)
+        return self._answer(conn, row)
+
+    def _answer(self, conn: Connection, row: Mapping[str, Any]) -> Callable[[], dict[str, Any]]:
+        """The instance as a transition leaves it, without its history (`instance` reads
+        that): its tasks are read last in the transaction, and in a pipelined one answered
+        by the COMMIT's round trip — call the answer once the transaction has ended."""
+        flow_doc = self._executor(conn, row["flow_uid"], row["version"])[0].doc
+        tasks = _TASKS_OF.read(conn, {"instance": row["id"]})
+        return lambda: _described(flow_doc, row, tasks.all())
 
     def _user_ids(self, conn: Connection, given: list[Any]) -> list[int]:
         out = []
@@ -660,32 +688,18 @@ class FlowService:
         return actor.is_admin or conn.execute(sa.select(flow_tasks.c.id).where(
             flow_tasks.c.instance_id == instance_id, flow_tasks.c.assignee_id == actor.user_id)).first() is not None
 
-    def _describe(self, conn: Connection, row: Mapping[str, Any], *, history: bool = True) -> dict[str, Any]:
-        """An instance as the API shows it: its flow, status, lock, tasks and (unless not
-        asked for) its history."""
+    def _describe(self, conn: Connection, row: Mapping[str, Any]) -> dict[str, Any]:
+        """An instance as the API shows it: its flow, status, lock, tasks and history."""
         instance_id = row["id"]
         flow_doc = self._executor(conn, row["flow_uid"], row["version"])[0].doc
-        tasks = conn.execute(_TASKS_OF, {"instance": instance_id}).mappings()
-        out: dict[str, Any] = {
-            "id": instance_id, "flow": flow_doc["api_name"], "label": flow_doc.get("label"), "version": row["version"],
-            "object": flow_doc["object"], "record_id": row["record_id"], "status": row["status"],
-            "locked": row["lock"] is not None, "editable_fields": row["lock"] or [],
-            "started_by": row["started_by"], "started_at": _iso(row["started_at"]),
-            "finished_at": _iso(row["finished_at"]), "error": row["error"],
-            "tasks": [{"id": t["id"], "step": t["step"], "kind": t["kind"], "label": t["label"],
-                       "assignee": t["assignee_id"], "assignee_email": t["email"], "assignee_name": t["name"],
-                       "status": t["status"], "due_at": _iso(t["due_at"]), "created_at": _iso(t["created_at"]),
-                       "closed_at": _iso(t["closed_at"])} for t in tasks],
-            "send_back_targets": _decision_steps(flow_doc),
-        }
-        if history:
-            out["history"] = [
-                {"at": _iso(h["at"]), "event": h["event"], "step": h["step"], "by": h["actor_id"], "by_name": h["name"],
-                 "comment": h["comment"], "detail": h["detail"]}
-                for h in conn.execute(sa.select(flow_events, users.c.name)
-                                      .outerjoin(users, users.c.id == flow_events.c.actor_id)
-                                      .where(flow_events.c.instance_id == instance_id)
-                                      .order_by(flow_events.c.id)).mappings()]
+        out = _described(flow_doc, row, _TASKS_OF.read(conn, {"instance": instance_id}).all())
+        out["history"] = [
+            {"at": _iso(h["at"]), "event": h["event"], "step": h["step"], "by": h["actor_id"], "by_name": h["name"],
+             "comment": h["comment"], "detail": h["detail"]}
+            for h in conn.execute(sa.select(flow_events, users.c.name)
+                                  .outerjoin(users, users.c.id == flow_events.c.actor_id)
+                                  .where(flow_events.c.instance_id == instance_id)
+                                  .order_by(flow_events.c.id)).mappings()]
         return out
 
     def instances(self, actor: Actor, *, flow: str | None = None, status: str | None = None,
@@ -752,9 +766,20 @@ def _latest_versions(conn: Connection, flow_uids: list[str] | None = None) -> di
     return {uid: int(version) for uid, version in conn.execute(query)}
 
 
-def _running_clause(flow_uid: str, record_id: int) -> sa.Exists:
-    return sa.exists().where(flow_instances.c.flow_uid == flow_uid, flow_instances.c.record_id == record_id,
-                             flow_instances.c.status.in_(("running", "rework")))
+def _described(flow_doc: Mapping[str, Any], row: Mapping[str, Any], tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """An instance as the API shows it, from its row and its tasks (with their assignees)."""
+    return {
+        "id": row["id"], "flow": flow_doc["api_name"], "label": flow_doc.get("label"), "version": row["version"],
+        "object": flow_doc["object"], "record_id": row["record_id"], "status": row["status"],
+        "locked": row["lock"] is not None, "editable_fields": row["lock"] or [],
+        "started_by": row["started_by"], "started_at": _iso(row["started_at"]),
+        "finished_at": _iso(row["finished_at"]), "error": row["error"],
+        "tasks": [{"id": t["id"], "step": t["step"], "kind": t["kind"], "label": t["label"],
+                   "assignee": t["assignee_id"], "assignee_email": t["email"], "assignee_name": t["name"],
+                   "status": t["status"], "due_at": _iso(t["due_at"]), "created_at": _iso(t["created_at"]),
+                   "closed_at": _iso(t["closed_at"])} for t in tasks],
+        "send_back_targets": _decision_steps(flow_doc),
+    }
 
 
 def conn_locks(conn: Connection, object_uid: str, ids: list[int]) -> dict[int, tuple[int, list[str]]]:

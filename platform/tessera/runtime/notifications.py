@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
-from tessera.data.engine import QUEUED, dialect_insert
+from tessera.data.engine import dialect_insert
+from tessera.data.prepared import Prepared
 from tessera.data.tables import notifications
 from tessera.errors import NotFound
 
@@ -18,8 +19,10 @@ if TYPE_CHECKING:
     from tessera.runtime.platform import Runtime
 
 
-#: Built once per database kind: flows notify in every transition.
-_INSERTS: dict[str, Any] = {}
+#: Compiled once: flows notify in every transition.
+_INSERT = Prepared(lambda dialect: dialect_insert(dialect, notifications)
+                   .on_conflict_do_nothing(index_elements=["key"]),
+                   columns=("user_id", "key", "title", "body", "link", "created_at"))
 
 
 class NotificationService:
@@ -35,11 +38,7 @@ class NotificationService:
         at = datetime.now(UTC)
         rows = [{"user_id": i["user_id"], "key": i["key"][:200], "title": i["title"][:300], "body": i.get("body", ""),
                  "link": i.get("link"), "created_at": at} for i in items]
-        statement = _INSERTS.get(conn.dialect.name)
-        if statement is None:
-            statement = _INSERTS[conn.dialect.name] = (dialect_insert(conn, notifications)
-                                                       .on_conflict_do_nothing(index_elements=["key"]))
-        conn.execute(statement, rows, execution_options=QUEUED)
+        _INSERT.write(conn, rows)
 
     def list(self, actor: Actor, *, unread: bool = False, limit: int = 50) -> dict[str, Any]:
         mine = notifications.c.user_id == actor.user_id

@@ -1,0 +1,181 @@
+"""Statements compiled once and run on the database driver's own cursor.
+
+A flow transition runs a dozen small statements, and SQLAlchemy's bookkeeping for each
+execution (cache key, execution context, result object, events) costs more than
+PostgreSQL takes to run them. A `Prepared` statement is an ordinary SQLAlchemy statement
+compiled once per database kind — so its SQL, casts and type conversions are exactly
+SQLAlchemy's — and run on the DB-API cursor of the caller's transaction:
+
+- `write(conn, params)` sends a write whose answer nobody reads; in a pipelined
+  transaction (`write_transaction(pipelined=True)` on PostgreSQL) it waits for nothing
+  and goes out with the next statement that waits, or with the COMMIT. Several rows for
+  an INSERT go as one statement with a VALUES list (compiled once for each count).
+- `read(conn, params)` returns `Rows`. In a pipelined transaction the rows are waited
+  for only when first asked for: a read issued last is answered by the COMMIT's own round
+  trip, so ask for its rows once the transaction has committed. Elsewhere they are read
+  at once.
+
+On PostgreSQL each is a prepared statement on the server from its first run. Errors
+surface as SQLAlchemy's `DBAPIError`s, as from `Connection.execute`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+from tessera.data.engine import in_pipeline
+
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    dialect: Dialect
+    sql: str
+    compiled: sa.sql.compiler.Compiled
+    #: Parameter names in their order for a positional driver (SQLite), else None.
+    order: tuple[str, ...] | None
+    #: What the driver's execute is told besides (psycopg: prepare on the server at once).
+    options: dict[str, Any]
+    binders: tuple[tuple[str, Processor], ...]
+    keys: tuple[str, ...]
+    results: tuple[tuple[int, Processor], ...]
+
+    def parameters(self, given: Mapping[str, Any]) -> Any:
+        values = self.compiled.construct_params(dict(given))
+        for name, process in self.binders:
+            values[name] = process(values[name])
+        return values if self.order is None else tuple(values[name] for name in self.order)
+
+    def row(self, raw: Sequence[Any]) -> dict[str, Any]:
+        values = list(raw)
+        for index, process in self.results:
+            values[index] = process(values[index])
+        return dict(zip(self.keys, values, strict=True))
+
+
+class Prepared:
+    """One statement, compiled on first use for each kind of database. `statement` is a
+    SQLAlchemy statement, or a function of the dialect's name giving one (for clauses such
+    as ON CONFLICT that each database spells its own way); `columns`: the columns an
+    INSERT or UPDATE is given values for."""
+
+    #: Rows an INSERT sends in one statement, at most (more go in several).
+    MAX_ROWS = 50
+
+    def __init__(self, statement: sa.Executable | Callable[[str], sa.Executable],
+                 columns: Iterable[str] | None = None) -> None:
+        self._statement = statement
+        self._columns = None if columns is None else list(columns)
+        self._compiled: dict[tuple[str, int], _Compiled] = {}
+
+    def _for(self, conn: Connection, rows: int = 0) -> _Compiled:
+        dialect = conn.dialect
+        found = self._compiled.get((dialect.name, rows))
+        if found is None:
+            found = self._compiled[(dialect.name, rows)] = self._compile(dialect, rows)
+        return found
+
+    def _compile(self, dialect: Dialect, rows: int) -> _Compiled:
+        """`rows`: 0 for the statement as given, else an INSERT of that many rows, whose
+        parameters are named `column_n` for the nth."""
+        statement = self._statement if isinstance(self._statement, sa.Executable) else self._statement(dialect.name)
+        if rows:
+            assert isinstance(statement, sa.Insert) and self._columns, "only an INSERT of named columns has rows"
+            table = statement.table
+            statement = statement.values([{c: sa.bindparam(f"{c}_{n}", type_=table.c[c].type) for c in self._columns}
+                                          for n in range(rows)])
+        compiled = statement.compile(dialect=dialect, column_keys=None if rows else self._columns)
+        binders = []
+        for bind, name in compiled.bind_names.items():
+            if bind.expanding:
+                raise ValueError(f"{bind.key}: an expanding parameter cannot be prepared once")
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                binders.append((name, process))
+        keys: list[str] = []
+        results: list[tuple[int, Processor]] = []
+        for index, column in enumerate(getattr(statement, "exported_columns", ())):
+            keys.append(str(column.key))
+            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if process is not None:
+                results.append((index, process))
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        options = {"prepare": True} if dialect.driver == "psycopg" else {}
+        return _Compiled(dialect, str(compiled), compiled, order, options, tuple(binders), tuple(keys),
+                         tuple(results))
+
+    def write(self, conn: Connection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+        """Run the write, for one set of values or for each of several."""
+        single = self._for(conn)
+        if isinstance(params, Mapping):
+            self._execute(conn, single, params)
+        elif single.compiled.isinsert:
+            for start in range(0, len(params), self.MAX_ROWS):
+                chunk = params[start:start + self.MAX_ROWS]
+                if len(chunk) == 1:
+                    self._execute(conn, single, chunk[0])
+                else:
+                    self._execute(conn, self._for(conn, len(chunk)),
+                                  {f"{k}_{n}": v for n, row in enumerate(chunk) for k, v in row.items()})
+        else:
+            for one in params:
+                self._execute(conn, single, one)
+
+    def _execute(self, conn: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(compiled.sql, compiled.parameters(params), **compiled.options)
+        except compiled.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(compiled, params, error) from error
+        return cursor
+
+    def read(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Rows:
+        """Run the query (or a write with RETURNING); its rows as dictionaries."""
+        compiled = self._for(conn)
+        rows = Rows(compiled, self._execute(conn, compiled, params or {}))
+        if not in_pipeline(conn):
+            rows.all()
+        return rows
+
+
+
+class Rows:
+    """The rows a `Prepared.read` returns, fetched when first asked for."""
+
+    def __init__(self, compiled: _Compiled, cursor: Any) -> None:
+        self._compiled = compiled
+        self._cursor: Any = cursor
+        self._rows: list[dict[str, Any]] = []
+
+    def all(self) -> list[dict[str, Any]]:
+        if self._cursor is not None:
+            cursor, self._cursor = self._cursor, None
+            try:
+                self._rows = [self._compiled.row(raw) for raw in cursor.fetchall()]
+            except self._compiled.dialect.loaded_dbapi.Error as error:
+                raise _wrapped(self._compiled, None, error) from error
+            finally:
+                cursor.close()
+        return self._rows
+
+    def first(self) -> dict[str, Any] | None:
+        rows = self.all()
+        return rows[0] if rows else None
+
+    def one(self) -> dict[str, Any]:
+        rows = self.all()
+        if len(rows) != 1:
+            raise sa.exc.NoResultFound("No row was found") if not rows else sa.exc.MultipleResultsFound(
+                "More than one row was found")
+        return rows[0]
+
+
+def _wrapped(compiled: _Compiled, params: Any, error: Exception) -> sa.exc.DBAPIError:
+    return sa.exc.DBAPIError.instance(compiled.sql, params, error, compiled.dialect.loaded_dbapi.Error,
+                                      dialect=compiled.dialect)
