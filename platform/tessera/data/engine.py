@@ -83,35 +83,40 @@ def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
 
 
 _PIPELINE = "tessera.pipeline"
-#: Execution options of a write whose answer nobody reads (no rows, no row count): in a
-#: pipelined transaction it is sent without waiting (`write_transaction`).
-QUEUED = {"tessera_queued": True}
 
 
 @contextmanager
 def _pipelined(conn: Connection) -> Iterator[None]:
-    """A transaction in PostgreSQL's pipeline mode: writes executed with `QUEUED` are sent
-    without waiting for their answer, and go out with the next statement that waits (every
-    other one) or with the COMMIT — one round trip instead of one each. An error in such a
-    write surfaces there, and the transaction rolls back whole."""
+    """A transaction in PostgreSQL's pipeline mode: writes of `tessera.data.prepared` are
+    sent without waiting for their answer, and go out with the next statement that waits
+    (every one run through SQLAlchemy) or with the COMMIT — one round trip instead of one
+    each. An error in such a write surfaces there, and the transaction rolls back whole."""
     driver = conn.connection.driver_connection
-    with driver.pipeline() as pipeline:
-        conn.info[_PIPELINE] = pipeline
-        transaction = conn.begin()
-        try:
-            yield
-            transaction.commit()  # the COMMIT goes out with the writes still queued
-        except BaseException:
-            # An error leaves the pipeline aborted until it is synced; only then can it roll back.
-            with contextlib.suppress(Exception):
-                pipeline.sync()
-            if transaction.is_active:
-                transaction.rollback()
-            else:  # SQLAlchemy counts a failed COMMIT as the end; the server's transaction is not
-                driver.rollback()
-            raise
-        finally:
-            conn.info.pop(_PIPELINE, None)
+    transaction = conn.begin()
+    try:
+        with driver.pipeline() as pipeline:
+            conn.info[_PIPELINE] = pipeline
+            try:
+                yield
+                # The COMMIT goes out with the writes still queued, and leaving the pipeline
+                # waits for its answer: one round trip, not two (psycopg's commit() syncs,
+                # and so does leaving the pipeline).
+                driver.execute(b"COMMIT")
+            except BaseException:
+                # An error leaves the pipeline aborted until it is synced; only then can it roll back.
+                with contextlib.suppress(Exception):
+                    pipeline.sync()
+                raise
+            finally:
+                conn.info.pop(_PIPELINE, None)
+        transaction.commit()  # the server has committed: SQLAlchemy's bookkeeping, no round trip
+    except BaseException as error:
+        if transaction.is_active:
+            transaction.rollback()
+        dbapi_error = conn.dialect.loaded_dbapi.Error
+        if isinstance(error, dbapi_error):  # from the driver itself: as SQLAlchemy would raise it
+            raise sa.exc.DBAPIError.instance("COMMIT", None, error, dbapi_error, dialect=conn.dialect) from error
+        raise
 
 
 def in_pipeline(conn: Connection) -> bool:
@@ -121,15 +126,10 @@ def in_pipeline(conn: Connection) -> bool:
 
 def _answer_now(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
                 executemany: bool) -> None:
-    """In a pipelined transaction, every statement but a QUEUED write waits for its answer
-    (its rows or its row count may be read, by the caller or by SQLAlchemy)."""
+    """In a pipelined transaction, a statement run through SQLAlchemy waits for its answer:
+    its rows or its row count may be read, by the caller or by SQLAlchemy itself."""
     pipeline = conn.info.get(_PIPELINE)
-    if pipeline is None:
-        return
-    compiled = getattr(context, "compiled", None)
-    queued = (context.execution_options.get("tessera_queued") and compiled is not None
-              and (compiled.isinsert or compiled.isupdate or compiled.isdelete) and not compiled.effective_returning)
-    if not queued:
+    if pipeline is not None:
         pipeline.sync()
 
 
@@ -148,7 +148,8 @@ def _committing(conn: Connection, pipelined: bool = False) -> Iterator[Connectio
 @contextmanager
 def write_transaction(engine: Engine, *, pipelined: bool = False) -> Iterator[Connection]:
     """A transaction that will write; on SQLite it holds the write lock from the start.
-    `pipelined`: on PostgreSQL, writes executed with `QUEUED` wait for the next answer."""
+    `pipelined`: on PostgreSQL, the writes of `tessera.data.prepared` wait for the next
+    answer, or for the COMMIT."""
     with engine.connect() as conn:
         conn = conn.execution_options(sqlite_begin="IMMEDIATE")
         with _committing(conn, pipelined and not is_sqlite(conn)):

@@ -28,7 +28,7 @@ from tessera.actions import people as people_specs
 from tessera.auth.actor import Actor
 from tessera.data.metastore import StoredDocument, revision_columns
 from tessera.data.prepared import Prepared
-from tessera.data.tables import flow_events, flow_instances, flow_tasks, flow_versions, users
+from tessera.data.tables import documents, flow_events, flow_instances, flow_tasks, flow_versions, users
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.runtime.catalog import Snapshot
 from tessera.runtime.events import Event, caused_by
@@ -71,9 +71,10 @@ MAX_SCHEDULED = 10_000
 # bookkeeping per execution would cost more than running them (tessera.data.prepared).
 _TASK_COLUMNS = ("instance_id", "key", "step", "kind", "label", "assignee_id", "status", "comment", "created_at",
                  "due_at")
-_INSERT_INSTANCE = Prepared(sa.insert(flow_instances).returning(flow_instances.c.id),
-                            columns=("flow_uid", "version", "object_uid", "record_id", "status", "state", "started_by",
-                                     "started_at", "updated_at", "lock"))
+_INSTANCE_COLUMNS = ("flow_uid", "version", "object_uid", "record_id", "status", "state", "started_by", "started_at",
+                     "updated_at", "lock")
+_INSERT_INSTANCE = Prepared(sa.insert(flow_instances).returning(flow_instances.c.id), columns=_INSTANCE_COLUMNS)
+_INSERT_NUMBERED_INSTANCE = Prepared(sa.insert(flow_instances), columns=("id", *_INSTANCE_COLUMNS))
 _INSERT_TASK = Prepared(sa.insert(flow_tasks), columns=_TASK_COLUMNS)
 _INSERT_EVENT = Prepared(sa.insert(flow_events),
                          columns=("instance_id", "at", "event", "step", "actor_id", "comment", "detail"))
@@ -102,17 +103,33 @@ _INSTANCE_LOCK = _locking(sa.select(flow_instances, *revision_columns())
 _TASKS_OF = Prepared(sa.select(flow_tasks, users.c.email, users.c.name)
                      .outerjoin(users, users.c.id == flow_tasks.c.assignee_id)
                      .where(flow_tasks.c.instance_id == sa.bindparam("instance")).order_by(flow_tasks.c.id))
-_RUNNING = sa.exists().where(flow_instances.c.flow_uid == sa.bindparam("flow"),
+
+
+def _running_on(flow_uid: sa.ColumnElement[Any]) -> sa.Exists:
+    """Whether the flow runs on the record (parameter `record`) already."""
+    return sa.exists().where(flow_instances.c.flow_uid == flow_uid,
                              flow_instances.c.record_id == sa.bindparam("record"),
                              # not IN (…): that is expanded per execution, and this is compiled once
                              sa.or_(flow_instances.c.status == "running", flow_instances.c.status == "rework"))
-# What starting a flow on a record needs to know: its newest version, and whether it is
-# running on the record already.
-_STARTABLE = Prepared(sa.select(sa.select(sa.func.max(flow_versions.c.version))
-                                .where(flow_versions.c.flow_uid == sa.bindparam("flow")).scalar_subquery()
-                                .label("version"), _RUNNING.label("running")))
 
 
+_RUNNING = _running_on(sa.bindparam("flow"))
+
+
+def _startable(dialect: str) -> sa.Select[Any]:
+    """What starting a flow by its name on a record needs to know, in one read: the flow,
+    its newest version, whether it runs on the record already, the revisions for the
+    snapshot and, on PostgreSQL, the new instance's id (its rows then need no answer)."""
+    next_id = (sa.null() if dialect == "sqlite" else
+               sa.func.nextval(sa.func.pg_get_serial_sequence(flow_instances.name, "id")))
+    return (sa.select(documents.c.uid, sa.select(sa.func.max(flow_versions.c.version))
+                      .where(flow_versions.c.flow_uid == documents.c.uid).scalar_subquery().label("version"),
+                      _running_on(documents.c.uid).label("running"), next_id.label("id"), *revision_columns())
+            .where(documents.c.kind == "flows", documents.c.api_name == sa.bindparam("flow"),
+                   documents.c.state == "active"))
+
+
+_STARTABLE = Prepared(_startable)
 _ASK = {"approval": "Your approval is needed.", "rework": "Your request was sent back to you for rework."}
 
 
@@ -214,19 +231,23 @@ class FlowService:
         """Start a flow on a record (its button, or the API) as `actor`, who must be able to
         read the record; the flow's trigger must be a button or the API."""
         with self.runtime.write(pipelined=True) as conn:
-            snap = self.runtime.snapshot(conn)
+            startable = _STARTABLE.read(conn, {"flow": name, "record": record_id}).first()
+            snap = self.runtime.snapshot(conn, None if startable is None else (startable["tessera_revision"],
+                                                                               startable["tessera_auth_revision"]))
             stored = self._document(conn, snap, name)
+            if startable is None or startable["uid"] != stored.uid:  # the same read: they cannot disagree
+                raise Conflict(f"The flow {name!r} changed while it was being started; try again.")
             if stored.body["trigger"].get("on") not in ("button", "api"):
                 raise Conflict(f"The flow {name!r} starts on its own ({stored.body['trigger'].get('on')}); "
                                "it has no button to start it by hand.")
-            startable = _STARTABLE.read(conn, {"flow": stored.uid, "record": record_id}).one()
             if startable["version"] is None:
                 raise Conflict(f"The flow {name!r} is not published yet.")
             obj = snap.object(str(stored.body["object"]))
             self.runtime.records.require(conn, snap, obj, actor, record_id, "read")
             if startable["running"]:
                 raise Conflict(f"The flow {name!r} is already running on this record.")
-            row = self._start(conn, snap, stored.uid, startable["version"], record_id, actor.user_id, comment)
+            row = self._start(conn, snap, stored.uid, startable["version"], record_id, actor.user_id, comment,
+                              startable["id"])
             answer = self._answer(conn, row)
         return answer()
 
@@ -234,7 +255,8 @@ class FlowService:
         return bool(conn.execute(sa.select(_RUNNING), {"flow": flow_uid, "record": record_id}).scalar())
 
     def _start(self, conn: Connection, snap: Snapshot, flow_uid: str, version: int, record_id: int,
-               submitter: int | None, comment: str = "") -> dict[str, Any]:
+               submitter: int | None, comment: str = "", instance_id: int | None = None) -> dict[str, Any]:
+        """Start an instance: `instance_id`, if the caller has drawn one from the sequence."""
         flow, executor = self._executor(conn, flow_uid, version)
         obj = snap.object(flow.doc["object"])
         now = datetime.now(UTC)
@@ -245,7 +267,11 @@ class FlowService:
         row: dict[str, Any] = {"flow_uid": flow_uid, "version": version, "object_uid": obj.uid, "record_id": record_id,
                                "status": state.get("status", "running"), "state": state, "started_by": submitter,
                                "started_at": now, "updated_at": now, "lock": lock}
-        row["id"] = int(_INSERT_INSTANCE.read(conn, row).one()["id"])
+        if instance_id is None:
+            row["id"] = int(_INSERT_INSTANCE.read(conn, row).one()["id"])
+        else:
+            row["id"] = instance_id
+            _INSERT_NUMBERED_INSTANCE.write(conn, row)
         row.update(finished_at=None, error=None)
         return self._apply_guarded(conn, row, flow, transition, update=False)
 

@@ -96,7 +96,7 @@ class Runtime:
     def write(self, *, pipelined: bool = False) -> Iterator[Connection]:
         """A write transaction. Writes made while one is open in this context (a record saved
         by an action of a flow step) join it: one unit that commits or rolls back whole.
-        `pipelined` (PostgreSQL): writes executed with `QUEUED` go out with the next
+        `pipelined` (PostgreSQL): the writes of `tessera.data.prepared` go out with the next
         statement that waits, or with the COMMIT (see `write_transaction`)."""
         outer = _writing.get()
         if outer is not None:

@@ -1,0 +1,144 @@
+"""Prepared statements (`tessera.data.prepared`) and pipelined write transactions
+(`Runtime.write(pipelined=True)`), which flow transitions use. A prepared statement reads
+and writes the values SQLAlchemy would (dates in UTC, JSON), on both databases. In a
+pipelined transaction on PostgreSQL its writes go out with the next statement that waits,
+or with the COMMIT; reads still see the transaction's own writes, a failing write still
+fails the whole transaction with nothing kept, and on SQLite the flag changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from tessera.data.prepared import Prepared
+from tessera.data.tables import flow_events, flow_instances, notifications
+from tessera.runtime.platform import Runtime
+
+AT = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
+_NOTE = Prepared(sa.insert(notifications), columns=("user_id", "key", "title", "body", "link", "created_at"))
+_RETITLE = Prepared(sa.update(notifications).where(notifications.c.key == sa.bindparam("old"))
+                    .values(title=sa.bindparam("new")))
+_NOTES = Prepared(sa.select(notifications.c.key, notifications.c.title, notifications.c.created_at)
+                  .order_by(notifications.c.key))
+_EVENT = Prepared(sa.insert(flow_events), columns=("instance_id", "at", "event", "step", "actor_id", "comment",
+                                                   "detail"))
+_EVENTS = Prepared(sa.select(flow_events.c.event, flow_events.c.at, flow_events.c.detail)
+                   .where(flow_events.c.instance_id == sa.bindparam("instance")).order_by(flow_events.c.id))
+
+
+def _note(key: str, at: datetime = AT) -> dict[str, object]:
+    return {"user_id": 1, "key": key, "title": key, "body": "", "link": None, "created_at": at}
+
+
+def _keys(rt: Runtime) -> list[str]:
+    with rt.read() as conn:
+        return list(conn.execute(sa.select(notifications.c.key).order_by(notifications.c.key)).scalars())
+
+
+def _instance(rt: Runtime) -> int:
+    with rt.write() as conn:
+        return int(conn.execute(sa.insert(flow_instances).values(
+            flow_uid="f", version=1, object_uid="o", record_id=1, status="running", state={}, started_at=AT,
+            updated_at=AT).returning(flow_instances.c.id)).scalar_one())
+
+
+def test_prepared_statements_write_and_read_the_values_sqlalchemy_does(runtime: Runtime) -> None:
+    instance = _instance(runtime)
+    local = AT.astimezone(ZoneInfo("Asia/Shanghai"))
+    detail = {"amount": "12.50", "people": [1, 2], "note": "名字 ✓", "none": None}
+    with runtime.write() as conn:
+        _EVENT.write(conn, {"instance_id": instance, "at": local, "event": "one", "step": None, "actor_id": None,
+                            "comment": "", "detail": detail})
+        _EVENT.write(conn, [{"instance_id": instance, "at": AT + timedelta(days=n), "event": f"many{n}",
+                             "step": "s", "actor_id": 1, "comment": "c", "detail": None} for n in range(3)])
+    with runtime.read() as conn:
+        ours = _EVENTS.read(conn, {"instance": instance}).all()
+        theirs = [dict(r) for r in conn.execute(sa.select(flow_events.c.event, flow_events.c.at, flow_events.c.detail)
+                                                .where(flow_events.c.instance_id == instance)
+                                                .order_by(flow_events.c.id)).mappings()]
+    assert ours == theirs
+    assert [e["event"] for e in ours] == ["one", "many0", "many1", "many2"]
+    assert ours[0]["at"] == AT and ours[0]["at"].tzinfo is not None and ours[0]["detail"] == detail
+    assert ours[3]["at"] == AT + timedelta(days=2) and ours[3]["detail"] is None
+
+
+def test_an_insert_of_more_rows_than_one_statement_takes_goes_in_several(runtime: Runtime) -> None:
+    count = Prepared.MAX_ROWS * 2 + 3
+    with runtime.write() as conn:
+        _NOTE.write(conn, [_note(f"k{n:03}", AT + timedelta(seconds=n)) for n in range(count)])
+        _NOTE.write(conn, [])
+    with runtime.read() as conn:
+        rows = _NOTES.read(conn).all()
+    assert [r["key"] for r in rows] == [f"k{n:03}" for n in range(count)]
+    assert rows[-1]["created_at"] == AT + timedelta(seconds=count - 1)
+
+
+def test_an_update_runs_once_for_each_set_of_values(runtime: Runtime) -> None:
+    with runtime.write() as conn:
+        _NOTE.write(conn, [_note("a"), _note("b"), _note("c")])
+        _RETITLE.write(conn, [{"old": "a", "new": "A"}, {"old": "c", "new": "C"}])
+    with runtime.read() as conn:
+        assert [(r["key"], r["title"]) for r in _NOTES.read(conn).all()] == [("a", "A"), ("b", "b"), ("c", "C")]
+
+
+def test_a_parameter_expanded_per_execution_cannot_be_prepared(runtime: Runtime) -> None:
+    statement = Prepared(sa.select(notifications.c.id).where(notifications.c.key.in_(sa.bindparam("keys",
+                                                                                                 expanding=True))))
+    with runtime.read() as conn, pytest.raises(ValueError, match="expanding"):
+        statement.read(conn, {"keys": ["a"]})
+
+
+def test_a_pipelined_transaction_reads_its_own_writes_and_commits_them(runtime: Runtime) -> None:
+    with runtime.write(pipelined=True) as conn:
+        _NOTE.write(conn, [_note("a"), _note("b")])
+        _RETITLE.write(conn, {"old": "a", "new": "changed"})
+        _NOTE.write(conn, _note("c"))
+        # A read through SQLAlchemy waits for its answer, and the writes queued before it go first.
+        seen = dict(conn.execute(sa.select(notifications.c.key, notifications.c.title)).all())
+        assert seen == {"a": "changed", "b": "b", "c": "c"}
+        # So does a write through SQLAlchemy: its row count is there to read.
+        assert conn.execute(sa.delete(notifications).where(notifications.c.key == "b")).rowcount == 1
+        # A prepared read issued last is answered by the COMMIT's round trip.
+        last = _NOTES.read(conn)
+    assert [(r["key"], r["title"]) for r in last.all()] == [("a", "changed"), ("c", "c")]
+    assert _keys(runtime) == ["a", "c"]
+
+
+def test_a_failing_write_in_a_pipelined_transaction_keeps_nothing(runtime: Runtime) -> None:
+    with runtime.write() as conn:
+        _NOTE.write(conn, _note("taken"))
+    with pytest.raises(sa.exc.IntegrityError), runtime.write(pipelined=True) as conn:
+        _NOTE.write(conn, _note("new"))
+        _NOTE.write(conn, _note("taken"))  # a unique key
+        _RETITLE.write(conn, {"old": "taken", "new": "never"})
+    # Whichever pooled connection answers next is out of the failed transaction.
+    for _ in range(runtime.engine.pool.size() + 1):
+        assert _keys(runtime) == ["taken"]
+    with runtime.read() as conn:
+        assert conn.execute(sa.select(notifications.c.title)).scalar_one() == "taken"
+    # The connection went back to the pool in working order.
+    with runtime.write(pipelined=True) as conn:
+        _NOTE.write(conn, _note("after"))
+    assert _keys(runtime) == ["after", "taken"]
+
+
+def test_a_write_that_fails_only_at_commit_keeps_nothing_and_says_why(runtime: Runtime) -> None:
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite checks no constraint at COMMIT")
+    table = sa.Table("test_deferred", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("code", sa.Integer), sa.UniqueConstraint("code", deferrable=True, initially="DEFERRED"))
+    table.create(runtime.engine)
+    insert = Prepared(sa.insert(table), columns=("id", "code"))
+    with pytest.raises(sa.exc.IntegrityError), runtime.write(pipelined=True) as conn:
+        _NOTE.write(conn, _note("kept only if all is"))
+        insert.write(conn, [{"id": 1, "code": 7}, {"id": 2, "code": 7}])  # only the COMMIT checks
+    assert _keys(runtime) == []
+    with runtime.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0
+    with runtime.write(pipelined=True) as conn:
+        insert.write(conn, {"id": 3, "code": 7})
+    with runtime.read() as conn:
+        assert conn.execute(sa.select(table.c.id)).scalars().all() == [3]
