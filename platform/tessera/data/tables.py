@@ -350,6 +350,7 @@ flow_instances = sa.Table(
     sa.Column("error", sa.Text),
     sa.Index("ix_tessera_flow_instances_record", "object_uid", "record_id"),
     sa.Index("ix_tessera_flow_instances_status", "status", "flow_uid"),
+    sa.Index("ix_tessera_flow_instances_flow_record", "flow_uid", "record_id"),
 )
 
 flow_tasks = sa.Table(

@@ -294,7 +294,7 @@ class FlowService:
 
     # -- applying a transition ----------------------------------------------------------
     def _apply(self, conn: Connection, row: Mapping[str, Any], flow: Flow, transition: Transition,
-               actor_id: int | None = None, *, update: bool = True) -> dict[str, Any]:
+               *, update: bool = True) -> dict[str, Any]:
         """Apply a transition's effects in the caller's transaction; returns the instance
         columns it changed. Rows of one kind are written in one statement."""
         state, effects = transition
@@ -396,7 +396,7 @@ class FlowService:
         conn.execute(sa.insert(flow_events).values(instance_id=instance_id, at=datetime.now(UTC), event="action",
                                                    step=effect.step, actor_id=None, comment="", detail=result))
 
-    def _transition(self, conn: Connection, instance_id: int, do: Any, actor_id: int | None = None,
+    def _transition(self, conn: Connection, instance_id: int, do: Any,
                     locked: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Lock the instance (unless the caller has: `locked`), run `do(executor, state,
         env)` and apply what it returns. A step whose action fails ends the instance as
@@ -409,7 +409,7 @@ class FlowService:
         flow, executor = self._executor(conn, row["flow_uid"], row["version"])
         env = self._env(conn, flow, int(row["record_id"]), row["started_by"])
         transition = do(executor, dict(row["state"]), env)
-        return self._apply_guarded(conn, row, flow, transition, actor_id)
+        return self._apply_guarded(conn, row, flow, transition)
 
     def _lock(self, conn: Connection, query: Prepared, params: dict[str, Any]) -> Mapping[str, Any] | None:
         """Lock and read an instance (None: there is none), and take the transaction's
@@ -420,7 +420,7 @@ class FlowService:
         return found
 
     def _apply_guarded(self, conn: Connection, row: dict[str, Any], flow: Flow, transition: Transition,
-                       actor_id: int | None = None, *, update: bool = True) -> dict[str, Any]:
+                       *, update: bool = True) -> dict[str, Any]:
         """Apply a transition; if one of its actions fails, undo the transition and end the
         instance as failed, with the reason in its history (the cause of the event or
         timer still commits: retrying would fail the same way)."""
@@ -428,7 +428,7 @@ class FlowService:
         # Only a step that runs actions can fail half-way: only then is a savepoint worth its round trips.
         savepoint = conn.begin_nested() if any(isinstance(e, RunAction) for e in transition.effects) else None
         try:
-            row.update(self._apply(conn, row, flow, transition, actor_id, update=update))
+            row.update(self._apply(conn, row, flow, transition, update=update))
             if savepoint is not None:
                 savepoint.commit()
         except FlowStepFailed as failure:
@@ -494,7 +494,7 @@ class FlowService:
               locked: Mapping[str, Any] | None = None) -> Callable[[], dict[str, Any]]:
         """One transition by a person, answered (`_answer`) with the instance as it now is."""
         try:
-            row = self._transition(conn, instance_id, do, actor.user_id, locked)
+            row = self._transition(conn, instance_id, do, locked)
         except TransitionError as error:
             raise Conflict(str(error), extra={"reason": error.code}) from None
         return self._answer(conn, row)
