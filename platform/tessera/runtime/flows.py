@@ -296,7 +296,7 @@ class FlowService:
     def _apply(self, conn: Connection, row: Mapping[str, Any], flow: Flow, transition: Transition,
                *, update: bool = True) -> dict[str, Any]:
         """Apply a transition's effects in the caller's transaction; returns the instance
-        columns it changed. Rows of one kind are written in one statement."""
+        columns it changed. New rows of one kind go in one statement."""
         state, effects = transition
         instance_id = int(row["id"])
         now = datetime.now(UTC)
