@@ -30,7 +30,7 @@ from benchmarks.common import OBJECT, Result, Setup, at_most, bulk_load, timed
 from tessera.data.tables import sla_clocks
 from tessera.rules import sla
 from tessera.rules.calendar import BusinessCalendar, calendar_from_document
-from tessera.runtime.sla import RECOMPUTE_BATCH
+from tessera.runtime.rules.sla import RECOMPUTE_BATCH
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 OLD = {"api_name": "bench_office", "label": "Bench office", "timezone": "Europe/Paris",

@@ -16,8 +16,8 @@ import pytest
 
 from tessera.auth.actor import Actor
 from tessera.errors import InvalidInput, NotFound
-from tessera.runtime.dashboards import Period, period
 from tessera.runtime.platform import Runtime
+from tessera.runtime.reports.dashboards import Period, period
 
 TODAY = date(2024, 5, 15)  # in Q2 2024
 DEAL = {"api_name": "deal", "label": "Deal", "fields": [

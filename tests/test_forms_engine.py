@@ -26,7 +26,7 @@ from tessera.formula import SimpleSchema, check, evaluate
 from tessera.meta import dependencies as deps
 from tessera.meta.documents import normalize_object
 from tessera.meta.model import ObjectDef
-from tessera.runtime.documents import FIELD_VIA, FORMULA_VIA
+from tessera.runtime.metadata.documents import FIELD_VIA, FORMULA_VIA
 
 ACCOUNT = ObjectDef(normalize_object({"api_name": "account", "label": "Account", "fields": [
     {"api_name": "name", "label": "Name", "type": "text"},

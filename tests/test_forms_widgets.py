@@ -17,7 +17,7 @@ from tessera.forms import FieldState, FormRenderer
 from tessera.meta.documents import normalize_field
 from tessera.meta.fieldtypes import field_types
 from tessera.meta.model import FieldDef
-from tessera.runtime.forms import TEMPLATES
+from tessera.runtime.forms.service import TEMPLATES
 
 OPTIONS = [{"value": "a", "label": "Alpha"}, {"value": "b", "label": "Beta"}]
 #: A stored value of every field type, and the options a field of it needs.

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from tessera.auth.actor import Actor
 from tessera.data.tables import jobs
-from tessera.runtime.jobs import JobContext, job_kind
+from tessera.runtime.background.jobs import JobContext, job_kind
 from tessera.runtime.platform import Runtime
 from tessera.settings import Settings
 

@@ -150,7 +150,7 @@ def test_expand_refuses_fields_that_are_not_lookups(crm: Any) -> None:
 
 
 def test_limit_is_bounded_and_total_is_capped(crm: Any, runtime: Any, monkeypatch: Any) -> None:
-    from tessera.runtime import records
+    from tessera.runtime.records import service as records
 
     crm.ok(crm.post("/records/deal", [{"name": f"d{i}"} for i in range(12)]), 201)
     assert len(crm.ok(crm.get("/records/deal", params={"limit": 1000}))["data"]) == 12

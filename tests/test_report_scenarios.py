@@ -342,11 +342,11 @@ class Clock:
 def desk(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     """The tickets above, each created and answered at its time: the save pipeline (created_at)
     and the SLA service read the same fixed clock."""
-    import tessera.runtime.save
+    import tessera.runtime.records.save
 
     clock = Clock()
     runtime.sla.clock = clock
-    monkeypatch.setattr(tessera.runtime.save, "now", clock)
+    monkeypatch.setattr(tessera.runtime.records.save, "now", clock)
     runtime.metadata.create_object(SYSTEM, TICKET)
     runtime.documents.create(SYSTEM, "calendars", OFFICE)
     runtime.documents.create(SYSTEM, "sla_policies", SUPPORT)

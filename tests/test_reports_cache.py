@@ -14,7 +14,7 @@ import pytest
 
 from tessera.auth.actor import Actor
 from tessera.runtime.platform import Runtime
-from tessera.runtime.reports import MemoryCache, RedisCache, cache_for
+from tessera.runtime.reports.service import MemoryCache, RedisCache, cache_for
 from tessera.settings import Settings
 
 REDIS_URL = os.environ.get("TESSERA_TEST_REDIS", "redis://127.0.0.1:6379/0")

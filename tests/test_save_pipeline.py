@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tessera.data.tables import outbox, record_history
-from tessera.runtime.hooks import HOOK_POINTS
+from tessera.runtime.kernel.hooks import HOOK_POINTS
 
 THING = {"api_name": "thing", "label": "Thing", "fields": [
     {"api_name": "name", "label": "Name", "type": "text"},

@@ -110,7 +110,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
               "`tessera serve` runs jobs in its own process", file=sys.stderr)
         return 2
     _prepare(settings)
-    from tessera.runtime.worker import run_worker
+    from tessera.runtime.background.worker import run_worker
 
     run_worker(settings, concurrency=args.concurrency, loglevel=args.loglevel)
     return 0
@@ -145,7 +145,7 @@ def _runtime() -> Runtime:
 def _follow(runtime: Runtime, job_id: int, *, follow: bool) -> int:
     """Print a job, and with `follow` its progress until it ends; exit 0 if it succeeded."""
     from tessera.auth.actor import Actor
-    from tessera.runtime.jobs import FINISHED
+    from tessera.runtime.background.jobs import FINISHED
 
     system = Actor.system()
     job = runtime.jobs.get(system, job_id)

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from tessera.actions import ActionError, check_actions
 from tessera.auth.actor import Actor
 from tessera.data.tables import deliveries, notifications, outbox, timers
-from tessera.runtime.formulas import SnapshotSchema
 from tessera.runtime.platform import Runtime
+from tessera.runtime.records.formulas import SnapshotSchema
 from tessera.settings import Settings
 
 ACCOUNT = {"api_name": "account", "label": "Account", "fields": [

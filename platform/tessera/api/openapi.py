@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from tessera.api.deps import IF_MATCH_PATTERN
 from tessera.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA
 from tessera.meta.model import ObjectDef
-from tessera.runtime.records import MAX_BULK, MAX_LIMIT
+from tessera.runtime.records.service import MAX_BULK, MAX_LIMIT
 
 _GENERIC = "/api/v1/records/{object}"
 _PROBLEMS = {

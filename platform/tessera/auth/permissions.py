@@ -37,7 +37,7 @@ OPERATIONS = ("read", "edit", "delete")
 
 
 class Metadata(Protocol):
-    """What the resolver needs of a metadata snapshot (tessera.runtime.catalog.Snapshot)."""
+    """What the resolver needs of a metadata snapshot (tessera.runtime.kernel.catalog.Snapshot)."""
 
     @property
     def revision(self) -> int: ...

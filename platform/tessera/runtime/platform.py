@@ -18,34 +18,34 @@ from sqlalchemy.engine import Connection, Engine
 from tessera.auth.actor import acting
 from tessera.data import metastore
 from tessera.data.engine import make_engine, read_transaction, write_transaction
-from tessera.runtime.catalog import Catalog, Snapshot
-from tessera.runtime.hooks import SaveHooks
+from tessera.runtime.kernel.catalog import Catalog, Snapshot
+from tessera.runtime.kernel.hooks import SaveHooks
 from tessera.settings import Settings
 
 if TYPE_CHECKING:
     from tessera.auth.users import UserService
     from tessera.data.files import AttachmentStore
-    from tessera.runtime.access import AccessService
-    from tessera.runtime.actions import ActionRunner
-    from tessera.runtime.dashboards import DashboardService
-    from tessera.runtime.deliveries import DeliveryService
-    from tessera.runtime.documents import DocumentService
-    from tessera.runtime.events import EventBus
-    from tessera.runtime.flows import FlowService
-    from tessera.runtime.forms import FormService
-    from tessera.runtime.formulas import FormulaService
-    from tessera.runtime.jobs import JobService
-    from tessera.runtime.metadata import MetadataService
-    from tessera.runtime.notifications import NotificationService
-    from tessera.runtime.records import RecordService
-    from tessera.runtime.reports import ReportService
-    from tessera.runtime.rules import RuleService
-    from tessera.runtime.scheduler import Scheduler
-    from tessera.runtime.sla import SlaService
-    from tessera.runtime.stored import StoredFormulas
-    from tessera.runtime.subscriptions import SubscriptionService
-    from tessera.runtime.timers import TimerService
-    from tessera.runtime.views import ViewService
+    from tessera.runtime.background.deliveries import DeliveryService
+    from tessera.runtime.background.jobs import JobService
+    from tessera.runtime.background.notifications import NotificationService
+    from tessera.runtime.background.scheduler import Scheduler
+    from tessera.runtime.background.timers import TimerService
+    from tessera.runtime.flows.service import FlowService
+    from tessera.runtime.forms.service import FormService
+    from tessera.runtime.kernel.events import EventBus
+    from tessera.runtime.metadata.documents import DocumentService
+    from tessera.runtime.metadata.objects import MetadataService
+    from tessera.runtime.records.access import AccessService
+    from tessera.runtime.records.actions import ActionRunner
+    from tessera.runtime.records.formulas import FormulaService
+    from tessera.runtime.records.service import RecordService
+    from tessera.runtime.records.stored import StoredFormulas
+    from tessera.runtime.records.views import ViewService
+    from tessera.runtime.reports.dashboards import DashboardService
+    from tessera.runtime.reports.service import ReportService
+    from tessera.runtime.reports.subscriptions import SubscriptionService
+    from tessera.runtime.rules.service import RuleService
+    from tessera.runtime.rules.sla import SlaService
 
 
 #: The transaction the current request or job is reading in, and each open transaction's
@@ -148,43 +148,43 @@ class Runtime:
 
     @cached_property
     def formulas(self) -> FormulaService:
-        from tessera.runtime.formulas import FormulaService
+        from tessera.runtime.records.formulas import FormulaService
 
         return FormulaService(self)
 
     @cached_property
     def views(self) -> ViewService:
-        from tessera.runtime.views import ViewService
+        from tessera.runtime.records.views import ViewService
 
         return ViewService(self)
 
     @cached_property
     def access(self) -> AccessService:
-        from tessera.runtime.access import AccessService
+        from tessera.runtime.records.access import AccessService
 
         return AccessService(self)
 
     @cached_property
     def stored_formulas(self) -> StoredFormulas:
-        from tessera.runtime.stored import StoredFormulas
+        from tessera.runtime.records.stored import StoredFormulas
 
         return StoredFormulas(self)
 
     @cached_property
     def jobs(self) -> JobService:
-        from tessera.runtime.jobs import JobService
+        from tessera.runtime.background.jobs import JobService
 
         return JobService(self)
 
     @cached_property
     def metadata(self) -> MetadataService:
-        from tessera.runtime.metadata import MetadataService
+        from tessera.runtime.metadata.objects import MetadataService
 
         return MetadataService(self)
 
     @cached_property
     def records(self) -> RecordService:
-        from tessera.runtime.records import RecordService
+        from tessera.runtime.records.service import RecordService
 
         return RecordService(self)
 
@@ -208,7 +208,7 @@ class Runtime:
     @cached_property
     def documents(self) -> DocumentService:
         """Metadata documents of every kind but objects; `documents.forms` fills in forms."""
-        from tessera.runtime.documents import DocumentService
+        from tessera.runtime.metadata.documents import DocumentService
 
         return DocumentService(self)
 
@@ -220,7 +220,7 @@ class Runtime:
     @cached_property
     def reports(self) -> ReportService:
         """Reports run as the caller, drilled into and exported (runtime/reports.py)."""
-        from tessera.runtime.reports import ReportService
+        from tessera.runtime.reports.service import ReportService
 
         return ReportService(self)
 
@@ -228,73 +228,73 @@ class Runtime:
     def dashboards(self) -> DashboardService:
         """Dashboards: every widget's report run as the caller, shaped for its chart
         (runtime/dashboards.py)."""
-        from tessera.runtime.dashboards import DashboardService
+        from tessera.runtime.reports.dashboards import DashboardService
 
         return DashboardService(self)
 
     @cached_property
     def events(self) -> EventBus:
         """Events read from the outbox and handed to subscribers (runtime/events.py)."""
-        from tessera.runtime.events import EventBus
+        from tessera.runtime.kernel.events import EventBus
 
         return EventBus(self)
 
     @cached_property
     def timers(self) -> TimerService:
-        from tessera.runtime.timers import TimerService
+        from tessera.runtime.background.timers import TimerService
 
         return TimerService(self)
 
     @cached_property
     def deliveries(self) -> DeliveryService:
         """E-mail and webhook calls, sent after their cause commits."""
-        from tessera.runtime.deliveries import DeliveryService
+        from tessera.runtime.background.deliveries import DeliveryService
 
         return DeliveryService(self)
 
     @cached_property
     def notifications(self) -> NotificationService:
-        from tessera.runtime.notifications import NotificationService
+        from tessera.runtime.background.notifications import NotificationService
 
         return NotificationService(self)
 
     @cached_property
     def scheduler(self) -> Scheduler:
-        from tessera.runtime.scheduler import Scheduler
+        from tessera.runtime.background.scheduler import Scheduler
 
         return Scheduler(self)
 
     @cached_property
     def actions(self) -> ActionRunner:
         """Runs flows' and rules' actions (tessera.actions) with what they need."""
-        from tessera.runtime.actions import ActionRunner
+        from tessera.runtime.records.actions import ActionRunner
 
         return ActionRunner(self)
 
     @cached_property
     def sla(self) -> SlaService:
         """SLA clocks: kept with every save, swept for warnings and breaches (runtime/sla.py)."""
-        from tessera.runtime.sla import SlaService
+        from tessera.runtime.rules.sla import SlaService
 
         return SlaService(self)
 
     @cached_property
     def rules(self) -> RuleService:
         """Rules: before/after save, schedules, dates, events, segments (runtime/rules.py)."""
-        from tessera.runtime.rules import RuleService
+        from tessera.runtime.rules.service import RuleService
 
         return RuleService(self)
 
     @cached_property
     def flows(self) -> FlowService:
         """Flows: versions, instances, tasks, triggers and timers (runtime/flows.py)."""
-        from tessera.runtime.flows import FlowService
+        from tessera.runtime.flows.service import FlowService
 
         return FlowService(self)
 
     @cached_property
     def subscriptions(self) -> SubscriptionService:
         """Reports and dashboards e-mailed on a schedule (runtime/subscriptions.py)."""
-        from tessera.runtime.subscriptions import SubscriptionService
+        from tessera.runtime.reports.subscriptions import SubscriptionService
 
         return SubscriptionService(self)

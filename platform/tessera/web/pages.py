@@ -16,7 +16,7 @@ from tessera.auth.actor import Actor
 from tessera.errors import TesseraError
 from tessera.forms.html import FormUrls
 from tessera.runtime.platform import Runtime
-from tessera.runtime.views import OPERATOR_LABELS, ListQuery
+from tessera.runtime.records.views import OPERATOR_LABELS, ListQuery
 from tessera.web.templates import templates
 
 router = APIRouter(include_in_schema=False)

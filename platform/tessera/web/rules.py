@@ -33,7 +33,7 @@ from tessera.formula.checker import field_type
 from tessera.meta.documents import base_schema
 from tessera.meta.model import SYSTEM_COLUMNS, WRITABLE_SYSTEM_COLUMNS, FieldDef, ObjectDef
 from tessera.runtime.platform import Runtime
-from tessera.runtime.views import OPERATOR_LABELS, condition_formula
+from tessera.runtime.records.views import OPERATOR_LABELS, condition_formula
 from tessera.web.pages import render
 
 router = APIRouter(prefix="/builder", include_in_schema=False)

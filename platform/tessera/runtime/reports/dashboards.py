@@ -195,8 +195,8 @@ def dashboard_problems(doc: Mapping[str, Any], schema: Schema) -> list[FieldProb
     """What is wrong with a dashboard (valid against its JSON Schema) given the metadata:
     reports that do not exist or do not check, filters on fields a widget's object lacks or
     of the wrong type, measures a report does not have, widgets off the grid."""
-    from tessera.runtime.reports import report_problems
-    from tessera.runtime.subscriptions import subscription_problems
+    from tessera.runtime.reports.service import report_problems
+    from tessera.runtime.reports.subscriptions import subscription_problems
 
     problems: list[FieldProblem] = subscription_problems(doc)
     filters = list(doc.get("filters") or [])
@@ -303,7 +303,7 @@ def _follows(widget: Mapping[str, Any], filt: Mapping[str, Any]) -> bool:
 
 def dashboard_names(doc: Mapping[str, Any], schema: Schema) -> Iterable[deps.Reference]:
     """Objects of inline reports and the fields filters narrow, for the dependency graph."""
-    from tessera.runtime.documents import FIELD_VIA, OBJECT_VIA
+    from tessera.runtime.metadata.documents import FIELD_VIA, OBJECT_VIA
 
     found: list[deps.Reference] = []
     objects: set[str] = set()
@@ -329,7 +329,7 @@ def dashboard_names(doc: Mapping[str, Any], schema: Schema) -> Iterable[deps.Ref
 
 def dashboard_kind() -> Any:
     """The `dashboards` kind for the document service (runtime/documents.py registers it)."""
-    from tessera.runtime.documents import DocumentKind
+    from tessera.runtime.metadata.documents import DocumentKind
 
     return DocumentKind("dashboards", "Dashboard", "dsh", lambda: base_schema("dashboards"),
                         check=dashboard_problems, names=dashboard_names)
@@ -485,7 +485,7 @@ class DashboardService:
         return out
 
     def _field_choices(self, snap: Any, doc: Mapping[str, Any], spec: Mapping[str, Any]) -> list[dict[str, Any]]:
-        from tessera.runtime.formulas import SnapshotSchema
+        from tessera.runtime.records.formulas import SnapshotSchema
 
         given = spec.get("field")
         pairs = list(given.items()) if isinstance(given, Mapping) else [(o, given) for o in snap.objects]
@@ -500,7 +500,7 @@ class DashboardService:
 
     def _condition(self, snap: Any, obj: ObjectDef, filt: ActiveFilter, at: Period | None = None) -> str | None:
         """The formula a filter adds to a widget on `obj` (None: it leaves the widget alone)."""
-        from tessera.runtime.formulas import SnapshotSchema
+        from tessera.runtime.records.formulas import SnapshotSchema
 
         path = _field_path(filt.spec, obj.api_name)
         if path is None:
@@ -687,7 +687,7 @@ class _Shaper:
     def _labels(self) -> dict[str, dict[Any, str]]:
         """Readable names of grouping values: select options' labels, users' and records'
         names (only records the user may see are named), Yes/No."""
-        from tessera.runtime.formulas import SnapshotSchema
+        from tessera.runtime.records.formulas import SnapshotSchema
 
         schema = SnapshotSchema(self.snap)
         specs = [*(self.report.get("group_by") or []), *([self.report["columns_by"]]

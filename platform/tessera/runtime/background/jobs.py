@@ -110,7 +110,7 @@ class JobService:
     def dispatch(self, job_id: int) -> None:
         """Hand a committed job to whoever runs jobs in this installation."""
         if self.runtime.settings.redis_url:
-            from tessera.runtime.worker import send
+            from tessera.runtime.background.worker import send
 
             try:
                 send(self.runtime.settings, job_id)

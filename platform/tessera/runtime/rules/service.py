@@ -39,12 +39,12 @@ from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import ObjectDef
 from tessera.rules import assignment as choose
 from tessera.rules.definition import Rule, matches_trigger, parse_rule
-from tessera.runtime.catalog import Snapshot
-from tessera.runtime.events import Event, caused_by
+from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.kernel.events import Event, caused_by
 
 if TYPE_CHECKING:
     from tessera.runtime.platform import Runtime
-    from tessera.runtime.save import RecordChange, SaveBatch
+    from tessera.runtime.records.save import RecordChange, SaveBatch
 
 log = logging.getLogger("tessera.rules")
 #: A connection's scratch list of the records that qualify for a segment (SQLite; a temporary table).
@@ -596,7 +596,7 @@ def register_kinds() -> None:
     from tessera.meta.documents import base_schema
     from tessera.rules import calendar_problems, rule_formulas, sla_policy_problems
     from tessera.rules.sla import sla_policy_formulas
-    from tessera.runtime.documents import DocumentFormula, DocumentKind, register_kind
+    from tessera.runtime.metadata.documents import DocumentFormula, DocumentKind, register_kind
 
     def calendar_check(doc: Mapping[str, Any], schema: Any) -> list[Any]:
         return calendar_problems(doc)

@@ -49,7 +49,7 @@ from tessera.reports import (
     plan,
     plan_stages,
 )
-from tessera.runtime.formulas import SnapshotSchema
+from tessera.runtime.records.formulas import SnapshotSchema
 
 MAX_ROWS = 10_000
 #: Results kept by the in-process cache, and how long Redis keeps one (a key whose data
@@ -71,7 +71,7 @@ def _is_stages(doc: Mapping[str, Any]) -> bool:
 def report_problems(doc: Mapping[str, Any], schema: Schema) -> list[FieldProblem]:
     """What is wrong with a report document (valid against its JSON Schema) given the
     metadata: the object, fields, paths and formulas it names, and its delivery schedules."""
-    from tessera.runtime.subscriptions import subscription_problems
+    from tessera.runtime.reports.subscriptions import subscription_problems
 
     return _definition_problems(doc, schema) + subscription_problems(doc)
 

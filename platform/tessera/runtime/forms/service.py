@@ -50,8 +50,8 @@ from tessera.meta.dependencies import Reference
 from tessera.meta.documents import base_schema
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
-from tessera.runtime.catalog import Snapshot
-from tessera.runtime.documents import (
+from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.metadata.documents import (
     FIELD_VIA,
     LINK_VIA,
     OBJECT_VIA,
@@ -59,7 +59,7 @@ from tessera.runtime.documents import (
     DocumentKind,
     register_kind,
 )
-from tessera.runtime.formulas import SnapshotSchema, value_expression_of
+from tessera.runtime.records.formulas import SnapshotSchema, value_expression_of
 
 #: builder-ui's templates, next to the `platform` and `engines` folders.
 TEMPLATES = Path(__file__).resolve().parents[3] / "builder-ui" / "templates"

@@ -30,9 +30,9 @@ from tessera.data.metastore import StoredDocument, revision_columns
 from tessera.data.prepared import Prepared
 from tessera.data.tables import documents, flow_events, flow_instances, flow_tasks, flow_versions, users
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
-from tessera.runtime.catalog import Snapshot
-from tessera.runtime.events import Event, caused_by
-from tessera.runtime.formulas import LazyRecord
+from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.kernel.events import Event, caused_by
+from tessera.runtime.records.formulas import LazyRecord
 from tessera.workflow import (
     CancelTimer,
     CloseTask,
@@ -58,7 +58,7 @@ from tessera.workflow.definition import Flow
 
 if TYPE_CHECKING:
     from tessera.runtime.platform import Runtime
-    from tessera.runtime.save import SaveBatch
+    from tessera.runtime.records.save import SaveBatch
 
 log = logging.getLogger("tessera.flows")
 ACTIONS = ("approve", "reject", "complete", "send_back", "delegate", "add_before", "add_after")
@@ -152,7 +152,7 @@ class FlowService:
     def problems(self, conn: Connection, snap: Snapshot, doc: Mapping[str, Any]) -> list[FieldProblem]:
         """Everything that stops a flow from being published: its shape and formulas,
         action parameters, and users, roles and teams that do not exist."""
-        from tessera.runtime.formulas import SnapshotSchema
+        from tessera.runtime.records.formulas import SnapshotSchema
 
         schema = SnapshotSchema(snap)
         problems = flow_problems(doc, schema)
@@ -680,7 +680,7 @@ class FlowService:
         locks = conn_locks(batch.conn, batch.obj.uid, ids)
         if not locks:
             return
-        from tessera.runtime.events import cause
+        from tessera.runtime.kernel.events import cause
 
         chain = cause.get()
         for change in batch.changes:

@@ -109,7 +109,7 @@ class ActionRunner:
                 target = str(fdef.props["target"])
                 parent = self.load(conn, target, row[fdef.column]) if row and row[fdef.column] else None
                 return target, [parent] if parent else []
-            from tessera.runtime.formulas import SnapshotSchema
+            from tessera.runtime.records.formulas import SnapshotSchema
 
             child, lookup = child_lists(SnapshotSchema(snap), source)[relation]
             table = snap.table(child)

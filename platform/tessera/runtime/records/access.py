@@ -22,13 +22,13 @@ from tessera.data.tables import team_members
 from tessera.errors import FieldProblem, Forbidden, InvalidInput
 from tessera.formula import FormulaError, reads
 from tessera.meta.model import ObjectDef
-from tessera.runtime.catalog import Snapshot
-from tessera.runtime.formulas import expression_of, formula_problem
+from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.records.formulas import expression_of, formula_problem
 
 if TYPE_CHECKING:
     from tessera.formula import EvalContext
     from tessera.runtime.platform import Runtime
-    from tessera.runtime.save import SaveBatch
+    from tessera.runtime.records.save import SaveBatch
 
 OPERATIONS = ("read", "edit", "delete")
 SCOPES = ("none", "own", "team", "all")

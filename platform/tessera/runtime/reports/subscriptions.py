@@ -29,7 +29,7 @@ from tessera.auth.actor import Actor
 from tessera.data.metastore import StoredDocument
 from tessera.data.tables import users
 from tessera.errors import FieldProblem, TesseraError
-from tessera.runtime.reports import export_result
+from tessera.runtime.reports.service import export_result
 
 if TYPE_CHECKING:
     from tessera.runtime.platform import Runtime

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tessera.runtime.save import SaveBatch
+    from tessera.runtime.records.save import SaveBatch
 
 Hook = Callable[["SaveBatch"], None]
 HOOK_POINTS = ("before_validate", "validate", "before_write", "after_write", "after_commit")

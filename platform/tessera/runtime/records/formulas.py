@@ -38,7 +38,7 @@ from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.fieldtypes.base import FormulaType
 from tessera.meta.fieldtypes.computed import RollupField
 from tessera.meta.model import FieldDef, ObjectDef
-from tessera.runtime.catalog import Snapshot
+from tessera.runtime.kernel.catalog import Snapshot
 
 TableFor = Callable[[ObjectDef], sa.FromClause]
 _EXPECTABLE = ("text", "number", "boolean", "date", "datetime", "duration", "list", "record")
@@ -447,7 +447,7 @@ class LazyRecord(Mapping[str, Any]):
 def _stored_problems(obj: ObjectDef, schema: SnapshotSchema, names: list[str]) -> list[FieldProblem]:
     """Why a formula cannot keep its value in a column: it reads the clock or the user (the
     value would go stale), or formula fields read each other in a circle."""
-    from tessera.runtime.stored import expand
+    from tessera.runtime.records.stored import expand
 
     def checked(o: ObjectDef, f: FieldDef) -> Checked:
         return check(expression_of(f), o, schema)

@@ -28,10 +28,10 @@ from tessera.data.tables import attachments, sequences, users
 from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound, StaleVersion
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
-from tessera.runtime.catalog import Snapshot
-from tessera.runtime.events import cause
-from tessera.runtime.hooks import SaveHooks
-from tessera.runtime.plan import ObjectPlan, plan_for
+from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.kernel.events import cause
+from tessera.runtime.kernel.hooks import SaveHooks
+from tessera.runtime.records.plan import ObjectPlan, plan_for
 
 log = logging.getLogger("tessera.save")
 SYSTEM_OUTPUT = ("id", "version", "created_at", "created_by", "updated_at", "updated_by", "owner")

@@ -28,13 +28,13 @@ from tessera.data.tables import trash_links
 from tessera.errors import FieldProblem, InvalidInput
 from tessera.formula import Checked, FormulaError, Step, compile_store, reads
 from tessera.meta.model import FieldDef, ObjectDef
-from tessera.runtime.catalog import Snapshot
-from tessera.runtime.formulas import expression_of
-from tessera.runtime.jobs import JobContext, job_kind
+from tessera.runtime.background.jobs import JobContext, job_kind
+from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.records.formulas import expression_of
 
 if TYPE_CHECKING:
     from tessera.runtime.platform import Runtime
-    from tessera.runtime.save import SaveBatch
+    from tessera.runtime.records.save import SaveBatch
 
 log = logging.getLogger("tessera.stored")
 #: The read that stands for "which records exist" (creations, deletions, restores).

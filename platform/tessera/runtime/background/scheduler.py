@@ -55,7 +55,7 @@ class Scheduler:
                 return
             self._last_wake = now
         if self.runtime.settings.redis_url:
-            from tessera.runtime.worker import send_tick
+            from tessera.runtime.background.worker import send_tick
 
             try:
                 send_tick(self.runtime.settings)
@@ -70,7 +70,7 @@ class Scheduler:
             try:
                 if self.due():
                     if self.runtime.settings.redis_url:
-                        from tessera.runtime.worker import send_tick
+                        from tessera.runtime.background.worker import send_tick
 
                         send_tick(self.runtime.settings)
                     else:

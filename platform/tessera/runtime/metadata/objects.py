@@ -27,7 +27,7 @@ from tessera.meta import dependencies as deps
 from tessera.meta.documents import normalize_field, normalize_object, object_problems
 from tessera.meta.fieldtypes import FieldValueError, field_type, field_types
 from tessera.meta.model import FieldDef, ObjectDef
-from tessera.runtime.catalog import Snapshot
+from tessera.runtime.kernel.catalog import Snapshot
 
 #: Lists of rules in an object document that a forced field delete may switch off.
 RULE_LISTS = ("validation_rules/", "sharing_rules/")

@@ -25,9 +25,9 @@ from tessera.data.tables import trash_links, users
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from tessera.meta.fieldtypes import FieldType, FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
-from tessera.runtime.catalog import Snapshot
-from tessera.runtime.plan import OWNER
-from tessera.runtime.save import SYSTEM_OUTPUT, SaveBatch, SavePipeline
+from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.records.plan import OWNER
+from tessera.runtime.records.save import SYSTEM_OUTPUT, SaveBatch, SavePipeline
 
 MAX_LIMIT = 1000
 MAX_BULK = 1000

@@ -31,11 +31,11 @@ from tessera.formula import USER_OBJECT, FormulaError, Schema, parse
 from tessera.formula.ast import Path, walk
 from tessera.meta import dependencies as deps
 from tessera.meta.documents import schema_problems
-from tessera.runtime.catalog import Snapshot
-from tessera.runtime.formulas import SnapshotSchema, formula_problem
+from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.records.formulas import SnapshotSchema, formula_problem
 
 if TYPE_CHECKING:
-    from tessera.runtime.forms import FormService
+    from tessera.runtime.forms.service import FormService
 
 #: Vias of the dependency graph for what documents of these kinds hold: a field's name, an
 #: object's name, a field they depend on without holding its name (a related list's
@@ -131,7 +131,7 @@ def document_kind(name: str) -> DocumentKind:
 def _load_builtin() -> None:
     if not _LOADED:
         _LOADED.append(True)
-        import tessera.runtime.forms  # noqa: F401  registers the forms kind
+        import tessera.runtime.forms.service  # noqa: F401  registers the forms kind
 
 
 def provisional_schema(name: str, title: str) -> Callable[[], dict[str, Any]]:
@@ -195,7 +195,7 @@ class DocumentService:
     @cached_property
     def forms(self) -> FormService:
         """Forms as users fill them in (runtime/forms.py)."""
-        from tessera.runtime.forms import FormService
+        from tessera.runtime.forms.service import FormService
 
         return FormService(self.runtime)
 
@@ -513,7 +513,7 @@ _flow_kind()
 def _report_kind() -> DocumentKind:
     """Reports: their schema and metadata check come from the report engine (runtime/reports.py)."""
     from tessera.meta.documents import base_schema
-    from tessera.runtime.reports import report_problems
+    from tessera.runtime.reports.service import report_problems
 
     return register_kind(DocumentKind("reports", "Report", "rpt", lambda: base_schema("reports"),
                                       check=report_problems))
@@ -524,7 +524,7 @@ _report_kind()
 
 def _rule_kinds() -> None:
     """Rules, calendars and SLA policies: schemas and checks from the rules engine."""
-    from tessera.runtime.rules import register_kinds
+    from tessera.runtime.rules.service import register_kinds
 
     register_kinds()
 
@@ -534,7 +534,7 @@ _rule_kinds()
 
 def _dashboard_kind() -> DocumentKind:
     """Dashboards: their schema and metadata check come from runtime/dashboards.py."""
-    from tessera.runtime.dashboards import dashboard_kind
+    from tessera.runtime.reports.dashboards import dashboard_kind
 
     return register_kind(dashboard_kind())
 

@@ -49,13 +49,13 @@ from tessera.meta.model import ObjectDef
 from tessera.rules import sla
 from tessera.rules.calendar import BusinessCalendar, CalendarError, add_business_time, calendar_from_document
 from tessera.rules.sla import MetricClock, SlaPolicy, Stage
-from tessera.runtime.catalog import Snapshot
-from tessera.runtime.events import caused_by
-from tessera.runtime.jobs import JobContext, job_kind
+from tessera.runtime.background.jobs import JobContext, job_kind
+from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.kernel.events import caused_by
 
 if TYPE_CHECKING:
     from tessera.runtime.platform import Runtime
-    from tessera.runtime.save import RecordChange, SaveBatch
+    from tessera.runtime.records.save import RecordChange, SaveBatch
 
 log = logging.getLogger("tessera.sla")
 #: How often the sweep looks for warnings and breaches while any policy is active.
