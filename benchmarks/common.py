@@ -1,7 +1,7 @@
 """What every benchmark shares: the databases, the benchmark object, its data, the floor
 table and engine, timing, and the rows of the result table.
 
-The product side is a real `Runtime` on a fresh database: migrated, with an admin signed in
+The product side is a real `Platform` on a fresh database: migrated, with an admin signed in
 and the object `bench` created through the metadata service, so its table, indexes and
 column types are exactly what a builder gets. The floor side is plain SQLAlchemy Core:
 `bench_floor` is a copy of `bench` (same columns, same column types, same indexes) made
@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 
 from tessera.auth.actor import Actor
 from tessera.data.migrate import upgrade
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("TESSERA_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -161,7 +161,7 @@ class Setup:
 
     backend: str
     url: str
-    runtime: Runtime
+    runtime: Platform
     actor: Actor
     token: str
     table: sa.Table
@@ -187,7 +187,7 @@ class Setup:
 
 
 def prepare(backend: str, url: str) -> Setup:
-    runtime = Runtime(Settings(database_url=url))
+    runtime = Platform(Settings(database_url=url))
     upgrade(runtime.engine)
     runtime.users.ensure_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
     token = runtime.users.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD)

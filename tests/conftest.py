@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from tessera.data.engine import make_engine
 from tessera.data.migrate import upgrade
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 REDIS_URL = os.environ.get("TESSERA_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -97,8 +97,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def runtime(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    rt = Runtime(Settings(database_url=db_url, attachments_dir=tmp_path / "attachments"))
+def runtime(db_url: str, tmp_path: Path) -> Iterator[Platform]:
+    rt = Platform(Settings(database_url=db_url, attachments_dir=tmp_path / "attachments"))
     rt.users.ensure_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
     yield rt
     rt.dispose()
@@ -134,7 +134,7 @@ class Api:
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Iterator[Any]:
+def client(runtime: Platform) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
     from tessera.api.app import create_app

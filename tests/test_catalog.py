@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from tessera.auth.actor import Actor
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 DEAL = {"api_name": "deal", "label": "Deal",
         "fields": [{"api_name": "name", "label": "Name", "type": "text"}]}
 
 
-def test_second_process_sees_new_field_immediately(runtime: Runtime, db_url: str) -> None:
-    other = Runtime(Settings(database_url=db_url))
+def test_second_process_sees_new_field_immediately(runtime: Platform, db_url: str) -> None:
+    other = Platform(Settings(database_url=db_url))
     try:
         runtime.metadata.create_object(Actor.system(), DEAL)
         # The other runtime caches the object as it is now ...
@@ -28,7 +28,7 @@ def test_second_process_sees_new_field_immediately(runtime: Runtime, db_url: str
         other.dispose()
 
 
-def test_snapshot_is_reused_while_metadata_is_unchanged(runtime: Runtime) -> None:
+def test_snapshot_is_reused_while_metadata_is_unchanged(runtime: Platform) -> None:
     runtime.metadata.create_object(Actor.system(), DEAL)
     with runtime.read() as conn:
         first = runtime.snapshot(conn)
@@ -36,10 +36,10 @@ def test_snapshot_is_reused_while_metadata_is_unchanged(runtime: Runtime) -> Non
         assert runtime.snapshot(conn) is first
 
 
-def test_failed_change_leaves_other_processes_on_the_old_metadata(runtime: Runtime, db_url: str) -> None:
+def test_failed_change_leaves_other_processes_on_the_old_metadata(runtime: Platform, db_url: str) -> None:
     runtime.metadata.create_object(Actor.system(), DEAL)
     runtime.records.create(Actor.system(), "deal", {"name": "A"})
-    other = Runtime(Settings(database_url=db_url))
+    other = Platform(Settings(database_url=db_url))
     try:
         before = other.metadata.get_object("deal")
         bad: Any = {"api_name": "code", "label": "Code", "type": "text", "required": True}
@@ -53,7 +53,7 @@ def test_failed_change_leaves_other_processes_on_the_old_metadata(runtime: Runti
         other.dispose()
 
 
-def test_disabled_user_loses_access_at_once_though_sign_ins_are_cached(api: Any, runtime: Runtime) -> None:
+def test_disabled_user_loses_access_at_once_though_sign_ins_are_cached(api: Any, runtime: Platform) -> None:
     user_id = runtime.users.create("rep@example.com", "Rep", "rep-password")
     token = runtime.users.sign_in("rep@example.com", "rep-password")
     headers = {"Authorization": f"Bearer {token}"}
@@ -65,12 +65,12 @@ def test_disabled_user_loses_access_at_once_though_sign_ins_are_cached(api: Any,
     assert refused.headers["content-type"] == "application/problem+json"
 
 
-def test_revoked_token_is_refused_by_another_process_at_once(api: Any, runtime: Runtime, db_url: str) -> None:
+def test_revoked_token_is_refused_by_another_process_at_once(api: Any, runtime: Platform, db_url: str) -> None:
     user_id = runtime.users.create("rep@example.com", "Rep", "rep-password")
     token = runtime.users.sign_in("rep@example.com", "rep-password")
     headers = {"Authorization": f"Bearer {token}"}
     assert api.client.get("/api/v1/meta/objects", headers=headers).status_code == 200
-    other = Runtime(Settings(database_url=db_url))  # e.g. an admin's process elsewhere
+    other = Platform(Settings(database_url=db_url))  # e.g. an admin's process elsewhere
     try:
         assert other.users.revoke_tokens(user_id) == 1
     finally:

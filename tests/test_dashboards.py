@@ -16,7 +16,7 @@ import pytest
 
 from tessera.auth.actor import Actor
 from tessera.errors import InvalidInput, NotFound
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.runtime.reports.dashboards import Period, period
 
 TODAY = date(2024, 5, 15)  # in Q2 2024
@@ -79,7 +79,7 @@ DASHBOARD = {
 
 
 @pytest.fixture
-def sales(runtime: Runtime) -> dict[str, Any]:
+def sales(runtime: Platform) -> dict[str, Any]:
     system = Actor.system()
     for doc in (DEAL, TICKET):
         runtime.metadata.create_object(system, doc)
@@ -131,7 +131,7 @@ def bar_values(widget: dict[str, Any], series: str = "total") -> dict[str, str |
 # -- documents --------------------------------------------------------------------------
 
 def test_a_dashboard_naming_missing_reports_fields_and_measures_is_refused_with_each_problem(
-        runtime: Runtime, sales: dict[str, Any]) -> None:
+        runtime: Platform, sales: dict[str, Any]) -> None:
     broken = {"api_name": "broken", "label": "Broken",
               "filters": [{"name": "period", "type": "date_range", "field": "closing_day"},
                           {"name": "who", "type": "owner", "field": "stage"},
@@ -154,7 +154,7 @@ def test_a_dashboard_naming_missing_reports_fields_and_measures_is_refused_with_
         runtime.documents.get("dashboards", "broken")
 
 
-def test_a_dashboard_that_breaks_its_json_schema_says_where(runtime: Runtime, sales: dict[str, Any]) -> None:
+def test_a_dashboard_that_breaks_its_json_schema_says_where(runtime: Platform, sales: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput) as refused:
         runtime.documents.create(Actor.system(), "dashboards", {
             "api_name": "x", "label": "X", "widgets": [{"id": "a", "type": "sparkline", "report": "won_revenue"},
@@ -164,7 +164,7 @@ def test_a_dashboard_that_breaks_its_json_schema_says_where(runtime: Runtime, sa
 
 
 def test_a_report_used_by_a_dashboard_checks_again_when_the_dashboard_is_changed(
-        runtime: Runtime, sales: dict[str, Any]) -> None:
+        runtime: Platform, sales: dict[str, Any]) -> None:
     runtime.documents.delete(Actor.system(), "reports", "won_by_owner")
     problems = runtime.documents.stored_problems("dashboards", "sales_home")
     assert [p["field"] for p in problems] == ["/widgets/2/report"]
@@ -185,7 +185,7 @@ def test_date_range_presets_and_their_previous_periods() -> None:
 # -- loading as different people --------------------------------------------------------
 
 def test_the_same_dashboard_shows_each_person_the_numbers_they_may_see(
-        runtime: Runtime, sales: dict[str, Any]) -> None:
+        runtime: Platform, sales: dict[str, Any]) -> None:
     people = {"admin": (Actor.system(), None), "rep": (sales["actors"]["rep"], {"rep"}),
               "boss": (sales["actors"]["boss"], {"rep", "peer"})}
     seen = {}
@@ -208,7 +208,7 @@ def test_the_same_dashboard_shows_each_person_the_numbers_they_may_see(
 
 
 def test_a_widget_the_user_may_not_run_shows_why_and_the_others_still_load(
-        runtime: Runtime, sales: dict[str, Any]) -> None:
+        runtime: Platform, sales: dict[str, Any]) -> None:
     runtime.users.roles.create(Actor.system(), {"api_name": "support", "label": "Support", "permissions": {
         "ticket": {"create": True, "read": "all", "edit": "all", "delete": "none"}}}, runtime.snapshot)
     agent_id = runtime.users.accounts.add(Actor.system(), {"email": "agent@example.com", "name": "Agent",
@@ -220,7 +220,7 @@ def test_a_widget_the_user_may_not_run_shows_why_and_the_others_still_load(
 
 # -- filters ----------------------------------------------------------------------------
 
-def test_filters_narrow_every_widget_on_each_objects_own_field(runtime: Runtime, sales: dict[str, Any]) -> None:
+def test_filters_narrow_every_widget_on_each_objects_own_field(runtime: Platform, sales: dict[str, Any]) -> None:
     admin = Actor.system()
     board = widgets(runtime.dashboards.load(admin, "sales_home", {"period": "2024-01-01..2024-03-31"}))
     q1 = deals_where(sales, None, start="2024-01-01", end="2024-03-31")
@@ -243,7 +243,7 @@ def test_filters_narrow_every_widget_on_each_objects_own_field(runtime: Runtime,
 
 
 def test_filter_values_that_do_not_fit_are_refused_with_the_filter_named(
-        runtime: Runtime, sales: dict[str, Any]) -> None:
+        runtime: Platform, sales: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput) as refused:
         runtime.dashboards.load(Actor.system(), "sales_home", {"period": "soon", "team": "north", "colour": "red"})
     assert {p.field for p in refused.value.errors} == {"filter.period", "filter.team", "filter.colour"}
@@ -251,7 +251,7 @@ def test_filter_values_that_do_not_fit_are_refused_with_the_filter_named(
 
 # -- KPI --------------------------------------------------------------------------------
 
-def test_a_kpi_compares_with_the_previous_period_and_its_target(runtime: Runtime, sales: dict[str, Any]) -> None:
+def test_a_kpi_compares_with_the_previous_period_and_its_target(runtime: Platform, sales: dict[str, Any]) -> None:
     kpi = widgets(runtime.dashboards.load(Actor.system(), "sales_home"))["won"]["data"]
     now = Decimal(total(deals_where(sales, None, "won")))
     before = Decimal(total(deals_where(sales, None, "won", "2024-01-01", "2024-03-31")))
@@ -269,14 +269,14 @@ def test_a_kpi_compares_with_the_previous_period_and_its_target(runtime: Runtime
 
 # -- drill links ------------------------------------------------------------------------
 
-def drilled(runtime: Runtime, actor: Actor, link: str) -> set[int]:
+def drilled(runtime: Platform, actor: Actor, link: str) -> set[int]:
     parsed = urlparse(link)
     formula = parse_qs(parsed.query).get("formula", [None])[0]
     found = runtime.records.list(actor, parsed.path.split("/")[2], filter=formula, limit=200)
     return {r["id"] for r in found["data"]}
 
 
-def test_each_data_point_links_to_the_list_of_exactly_its_records(runtime: Runtime, sales: dict[str, Any]) -> None:
+def test_each_data_point_links_to_the_list_of_exactly_its_records(runtime: Platform, sales: dict[str, Any]) -> None:
     boss = sales["actors"]["boss"]
     board = widgets(runtime.dashboards.load(boss, "sales_home", {"stage": "won"}))
     pipeline = board["pipeline"]["data"]
@@ -301,7 +301,7 @@ def test_each_data_point_links_to_the_list_of_exactly_its_records(runtime: Runti
 # -- the API ----------------------------------------------------------------------------
 
 def test_the_api_loads_a_dashboard_and_one_widget_with_filters_from_the_address(
-        api: Any, runtime: Runtime, sales: dict[str, Any]) -> None:
+        api: Any, runtime: Platform, sales: dict[str, Any]) -> None:
     loaded = api.ok(api.get("/dashboards/sales_home", params={"filter.period": "2024-01-01..2024-03-31"}))
     assert [w["id"] for w in loaded["widgets"]] == ["won", "pipeline", "owners", "tickets", "matrix"]
     assert next(f for f in loaded["filters"] if f["name"] == "period")["value"] == "2024-01-01..2024-03-31"
@@ -327,7 +327,7 @@ def test_dashboards_are_written_through_the_metadata_api(api: Any, sales: dict[s
 # -- the pages --------------------------------------------------------------------------
 
 @pytest.fixture
-def site(runtime: Runtime) -> Iterator[Any]:
+def site(runtime: Platform) -> Iterator[Any]:
     """A web client on the address sign-in cookies are set for."""
     from fastapi.testclient import TestClient
 

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tessera.meta import dependencies as deps
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 DEAL = {
     "api_name": "deal", "name_field": "title",
@@ -117,7 +117,7 @@ def test_the_graph_survives_renames_because_it_is_keyed_by_uid(api: Any) -> None
         "formula", "validation_rule_field"]
 
 
-def test_rename_of_a_self_referencing_object_rewrites_its_own_lookup(api: Any, runtime: Runtime) -> None:
+def test_rename_of_a_self_referencing_object_rewrites_its_own_lookup(api: Any, runtime: Platform) -> None:
     api.ok(api.post("/meta/objects", {"api_name": "employee", "label": "Employee", "fields": [
         {"api_name": "name", "label": "Name", "type": "text"},
         {"api_name": "manager", "label": "Manager", "type": "lookup", "target": "employee"}]}), 201)

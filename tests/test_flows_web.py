@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from signed_in import SignedIn
 from tessera.api.app import create_app
 from tessera.auth.actor import Actor
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 DEAL = {"api_name": "deal", "label": "Deal", "fields": [
     {"api_name": "name", "label": "Name", "type": "text", "required": True},
@@ -34,7 +34,7 @@ def visitor(app: Any, email: str) -> SignedIn:
 
 
 @pytest.fixture
-def site(runtime: Runtime) -> Any:
+def site(runtime: Platform) -> Any:
     system = Actor.system()
     runtime.metadata.create_object(system, DEAL)
     for role, edit in (("sales", "own"), ("manager", "all")):
@@ -50,14 +50,14 @@ def site(runtime: Runtime) -> Any:
         yield client.app
 
 
-def _user(runtime: Runtime, email: str) -> Actor:
+def _user(runtime: Platform, email: str) -> Actor:
     found = next(u for u in runtime.users.accounts.list(q=email)["data"] if u["email"] == email)
     actor = runtime.users.actor_for_user(int(found["id"]))
     assert actor is not None
     return actor
 
 
-def _started(runtime: Runtime, title: str = "Big deal") -> tuple[dict[str, Any], dict[str, Any]]:
+def _started(runtime: Platform, title: str = "Big deal") -> tuple[dict[str, Any], dict[str, Any]]:
     """A deal the rep made and sent for approval: (record, the boss's task)."""
     rep = _user(runtime, "rep@example.com")
     record = runtime.records.create(rep, "deal", {"name": title, "amount": 5000})
@@ -66,7 +66,7 @@ def _started(runtime: Runtime, title: str = "Big deal") -> tuple[dict[str, Any],
     return record, task
 
 
-def test_only_builders_open_the_flow_designer(site: Any, runtime: Runtime) -> None:
+def test_only_builders_open_the_flow_designer(site: Any, runtime: Platform) -> None:
     rep = visitor(site, "rep@example.com")
     for path in ("/builder/flows", "/builder/flows/deal_approval", "/builder/flows/new?object=deal"):
         assert rep.get(path).status_code == 403, path
@@ -80,7 +80,7 @@ def test_only_builders_open_the_flow_designer(site: Any, runtime: Runtime) -> No
     assert admin.get("/builder/flows/new", params={"object": "nothing"}).status_code == 404
 
 
-def test_the_inbox_shows_only_my_tasks(site: Any, runtime: Runtime) -> None:
+def test_the_inbox_shows_only_my_tasks(site: Any, runtime: Platform) -> None:
     record, task = _started(runtime)
     boss = visitor(site, "boss@example.com").get("/inbox").text
     assert f'id="task-{task["id"]}"' in boss and "Big deal" in boss and "Boss signs off" in boss
@@ -91,7 +91,7 @@ def test_the_inbox_shows_only_my_tasks(site: Any, runtime: Runtime) -> None:
     assert 'data-count="1"' in badge
 
 
-def test_approving_from_the_inbox_records_the_decision_and_comment(site: Any, runtime: Runtime) -> None:
+def test_approving_from_the_inbox_records_the_decision_and_comment(site: Any, runtime: Platform) -> None:
     record, task = _started(runtime)
     boss = visitor(site, "boss@example.com")
     row = boss.post(f"/inbox/tasks/{task['id']}", data={"action": "approve", "comment": "Looks right"})
@@ -105,14 +105,14 @@ def test_approving_from_the_inbox_records_the_decision_and_comment(site: Any, ru
     assert again.status_code == 404  # no longer an open task of theirs
 
 
-def test_someone_else_cannot_decide_my_task_from_the_inbox(site: Any, runtime: Runtime) -> None:
+def test_someone_else_cannot_decide_my_task_from_the_inbox(site: Any, runtime: Platform) -> None:
     _record, task = _started(runtime)
     clerk = visitor(site, "clerk@example.com")
     assert clerk.post(f"/inbox/tasks/{task['id']}", data={"action": "approve"}).status_code == 404
     assert runtime.flows.tasks(_user(runtime, "boss@example.com"))[0]["status"] == "open"
 
 
-def test_a_refused_delegation_is_explained_beside_its_control(site: Any, runtime: Runtime) -> None:
+def test_a_refused_delegation_is_explained_beside_its_control(site: Any, runtime: Platform) -> None:
     _record, task = _started(runtime)
     boss = visitor(site, "boss@example.com")
     row = boss.post(f"/inbox/tasks/{task['id']}", data={"action": "delegate", "user": "nobody@example.com"})
@@ -124,7 +124,7 @@ def test_a_refused_delegation_is_explained_beside_its_control(site: Any, runtime
     assert runtime.flows.tasks(_user(runtime, "clerk@example.com"))[0]["record_title"] == "Big deal"
 
 
-def test_sending_back_to_the_submitter_lets_them_resubmit_from_the_inbox(site: Any, runtime: Runtime) -> None:
+def test_sending_back_to_the_submitter_lets_them_resubmit_from_the_inbox(site: Any, runtime: Platform) -> None:
     record, task = _started(runtime)
     boss = visitor(site, "boss@example.com")
     choices = boss.get(f"/inbox/tasks/{task['id']}/send-back").text
@@ -140,7 +140,7 @@ def test_sending_back_to_the_submitter_lets_them_resubmit_from_the_inbox(site: A
     assert "sent back" in panel and "add the margin" in panel and "resubmitted" in panel
 
 
-def test_the_record_panel_starts_a_flow_shows_the_lock_and_takes_decisions(site: Any, runtime: Runtime) -> None:
+def test_the_record_panel_starts_a_flow_shows_the_lock_and_takes_decisions(site: Any, runtime: Platform) -> None:
     rep_actor = _user(runtime, "rep@example.com")
     record = runtime.records.create(rep_actor, "deal", {"name": "Panel deal", "amount": 10})
     rep = visitor(site, "rep@example.com")
@@ -161,7 +161,7 @@ def test_the_record_panel_starts_a_flow_shows_the_lock_and_takes_decisions(site:
     assert f'hx-get="{base}"' in page
 
 
-def test_the_submitter_recalls_a_running_request_from_the_record_page(site: Any, runtime: Runtime) -> None:
+def test_the_submitter_recalls_a_running_request_from_the_record_page(site: Any, runtime: Platform) -> None:
     record, _task = _started(runtime)
     clerk = visitor(site, "clerk@example.com")
     base = f"/app/deal/{record['id']}/automation"
@@ -173,7 +173,7 @@ def test_the_submitter_recalls_a_running_request_from_the_record_page(site: Any,
     assert runtime.flows.tasks(_user(runtime, "boss@example.com")) == []
 
 
-def test_the_bell_counts_unread_notifications_and_marks_them_read(site: Any, runtime: Runtime) -> None:
+def test_the_bell_counts_unread_notifications_and_marks_them_read(site: Any, runtime: Platform) -> None:
     record, _task = _started(runtime)
     boss = visitor(site, "boss@example.com")
     bell = boss.get("/notifications/bell").text
@@ -190,7 +190,7 @@ def test_the_bell_counts_unread_notifications_and_marks_them_read(site: Any, run
     assert visitor(site, "clerk@example.com").get(f"/notifications/{item.group(1)}/open").status_code == 404
 
 
-def test_a_signed_link_works_once_without_a_session_and_refuses_a_forged_one(site: Any, runtime: Runtime) -> None:
+def test_a_signed_link_works_once_without_a_session_and_refuses_a_forged_one(site: Any, runtime: Platform) -> None:
     record, task = _started(runtime)
     boss_id = _user(runtime, "boss@example.com").user_id
     assert boss_id is not None

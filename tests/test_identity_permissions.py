@@ -128,7 +128,7 @@ def test_as_json_lists_objects_the_user_may_use_with_every_field() -> None:
 
 
 def test_a_fresher_sign_in_of_the_same_request_is_used() -> None:
-    """Runtime.snapshot re-reads an outdated sign-in and makes it the acting one; answers
+    """Platform.snapshot re-reads an outdated sign-in and makes it the acting one; answers
     asked for with the actor the request began with use the fresh roles."""
     old = Actor(user_id=7, token_digest="d", verified_at=1, grants=Grants(({"obj_deal": _entry(False, "all")},)))
     fresh = Actor(user_id=7, token_digest="d", verified_at=2, grants=Grants())

@@ -10,7 +10,7 @@ import pytest
 
 from tessera.auth.actor import Actor
 from tessera.auth.permissions import permissions_for
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 PASSWORD = "a-long-password"
 DEAL = {"api_name": "deal", "label": "Deal", "fields": [
@@ -170,7 +170,7 @@ def test_a_role_change_takes_effect_on_the_next_request(crm: Any) -> None:
     assert as_rep.ok(as_rep.get("/me/permissions")) == {"is_admin": False, "is_builder": False, "objects": {}}
 
 
-def test_a_role_change_in_another_process_reaches_the_record_service(crm: Any, runtime: Runtime,
+def test_a_role_change_in_another_process_reaches_the_record_service(crm: Any, runtime: Platform,
                                                                       db_url: str) -> None:
     """The resolver sees the roles re-read by the request's first transaction."""
     from tessera.settings import Settings
@@ -180,7 +180,7 @@ def test_a_role_change_in_another_process_reaches_the_record_service(crm: Any, r
     as_rep.ok(as_rep.get("/me"))
     who = runtime.users.cached(as_rep.headers["Authorization"].split()[1])
     assert who is not None and who.roles == ("sales",)
-    other = Runtime(Settings(database_url=db_url))
+    other = Platform(Settings(database_url=db_url))
     try:
         other.users.roles.update(Actor.system(), "sales", {"permissions": {"deal": {"read": "all"}}},
                                  other.snapshot)

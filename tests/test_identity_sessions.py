@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from tessera.api.app import create_app
 from tessera.auth import sessions
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 ADMIN_EMAIL = "admin@example.com"  # the admin of the `runtime` fixture
 ADMIN_PASSWORD = "admin-password"
@@ -27,7 +27,7 @@ def _start(client: Any, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD
 
 
 @pytest.fixture
-def local(runtime: Runtime) -> Iterator[TestClient]:
+def local(runtime: Platform) -> Iterator[TestClient]:
     """A client that talks to the server as http://localhost, like a developer's browser."""
     with TestClient(create_app(runtime), base_url="http://localhost") as client:
         yield client
@@ -89,7 +89,7 @@ def test_signing_out_ends_the_session_at_once(client: Any) -> None:
     assert client.get("/api/v1/me", headers=other_cookie).status_code == 200  # other sessions go on
 
 
-def test_tampered_or_foreign_cookies_are_refused(client: Any, runtime: Runtime) -> None:
+def test_tampered_or_foreign_cookies_are_refused(client: Any, runtime: Platform) -> None:
     cookie, _ = _start(client)
     value = cookie["Cookie"].split("=", 1)[1]
     tampered = value[:-2] + ("AA" if not value.endswith("AA") else "BB")

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from tessera.api.app import create_app
 from tessera.auth import attempts
 from tessera.data.tables import signin_attempts, tokens
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 ADMIN_EMAIL = "admin@example.com"  # the admin of the `runtime` fixture
 ADMIN_PASSWORD = "admin-password"
@@ -25,7 +25,7 @@ def _token(client: Any, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD
     return client.post("/api/v1/auth/token", json={"email": email, "password": password})
 
 
-def _age_attempts(runtime: Runtime, by: timedelta) -> None:
+def _age_attempts(runtime: Platform, by: timedelta) -> None:
     """Move every recorded attempt back in time, as if `by` had passed."""
     with runtime.write() as conn:
         for row in conn.execute(sa.select(signin_attempts.c.id, signin_attempts.c.at)).all():
@@ -44,7 +44,7 @@ def test_the_token_endpoint_answers_as_before(client: Any) -> None:
     assert client.post("/api/v1/auth/token", json={"email": ADMIN_EMAIL}).status_code == 422
 
 
-def test_after_five_failures_even_the_right_password_waits(client: Any, runtime: Runtime) -> None:
+def test_after_five_failures_even_the_right_password_waits(client: Any, runtime: Platform) -> None:
     for _ in range(attempts.LIMIT):
         assert _token(client, password="wrong-password").status_code == 401
     refused = _token(client)
@@ -60,7 +60,7 @@ def test_after_five_failures_even_the_right_password_waits(client: Any, runtime:
     assert _token(client).status_code == 200
 
 
-def test_the_wait_ends_when_the_oldest_failure_leaves_the_window(client: Any, runtime: Runtime) -> None:
+def test_the_wait_ends_when_the_oldest_failure_leaves_the_window(client: Any, runtime: Platform) -> None:
     for _ in range(attempts.LIMIT - 1):
         _token(client, password="wrong-password")
     _age_attempts(runtime, timedelta(minutes=10))
@@ -69,7 +69,7 @@ def test_the_wait_ends_when_the_oldest_failure_leaves_the_window(client: Any, ru
     assert refused.status_code == 429 and 4 * 60 < int(refused.headers["retry-after"]) <= 5 * 60
 
 
-def test_failures_are_counted_per_address_across_e_mails(runtime: Runtime) -> None:
+def test_failures_are_counted_per_address_across_e_mails(runtime: Platform) -> None:
     runtime.users.create("rep@example.com", "Rep", PASSWORD)
     app = create_app(runtime)
     with TestClient(app, client=("203.0.113.7", 4000)) as guesser, \
@@ -81,7 +81,7 @@ def test_failures_are_counted_per_address_across_e_mails(runtime: Runtime) -> No
         assert _token(rep, "rep@example.com", PASSWORD).status_code == 200
 
 
-def test_failures_are_counted_per_e_mail_across_addresses_and_reset_by_success(runtime: Runtime) -> None:
+def test_failures_are_counted_per_e_mail_across_addresses_and_reset_by_success(runtime: Platform) -> None:
     app = create_app(runtime)
     clients = [TestClient(app, client=(f"192.0.2.{i}", 4000)) for i in range(attempts.LIMIT + 1)]
     for client in clients[:attempts.LIMIT - 1]:
@@ -92,7 +92,7 @@ def test_failures_are_counted_per_e_mail_across_addresses_and_reset_by_success(r
     assert _token(clients[-1]).status_code == 429
 
 
-def test_personal_tokens_are_shown_once_listed_used_and_revoked(api: Any, runtime: Runtime) -> None:
+def test_personal_tokens_are_shown_once_listed_used_and_revoked(api: Any, runtime: Platform) -> None:
     response = api.post("/me/tokens", {"name": "nightly export", "expires_in_days": 7})
     made = api.ok(response, 201)
     secret = made.pop("token")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 ADMIN_EMAIL = "admin@example.com"  # the admin of the `runtime` fixture
@@ -147,11 +147,11 @@ def test_disabled_user_loses_access_at_once_tokens_and_sessions_included(office:
     assert _sign_in(office, "rep@example.com").get("/me").status_code == 200
 
 
-def test_disabling_in_another_process_is_seen_at_once(api: Any, runtime: Runtime, db_url: str) -> None:
+def test_disabling_in_another_process_is_seen_at_once(api: Any, runtime: Platform, db_url: str) -> None:
     rep = _user(api, "rep@example.com")
     as_rep = _sign_in(api, "rep@example.com")
     assert as_rep.get("/me").status_code == 200
-    other = Runtime(Settings(database_url=db_url))
+    other = Platform(Settings(database_url=db_url))
     try:
         other.users.set_active(rep["id"], False)
     finally:
@@ -171,7 +171,7 @@ def test_a_password_change_signs_out_elsewhere_but_keeps_personal_tokens(office:
     _sign_in(office, "rep@example.com", "another-long-password")
 
 
-def test_the_last_active_admin_stays(office: Any, runtime: Runtime) -> None:
+def test_the_last_active_admin_stays(office: Any, runtime: Platform) -> None:
     admin_id = office.ok(office.get("/me"))["id"]
     refused = office.patch(f"/users/{admin_id}", {"active": False})
     assert refused.status_code == 409 and refused.json()["errors"][0]["code"] == "last_admin"
@@ -184,7 +184,7 @@ def test_the_last_active_admin_stays(office: Any, runtime: Runtime) -> None:
     assert office.get("/users").status_code == 403
 
 
-def test_admin_flag_and_admin_role_agree(office: Any, runtime: Runtime) -> None:
+def test_admin_flag_and_admin_role_agree(office: Any, runtime: Platform) -> None:
     created = runtime.users.create("cli@example.com", "Cli", PASSWORD, is_admin=True)
     assert office.ok(office.get(f"/users/{created}"))["roles"] == ["admin"]
     promoted = office.ok(office.patch(f"/users/{_user(office, 'x@example.com')['id']}", {"roles": ["admin"]}))

@@ -19,14 +19,14 @@ import sqlalchemy as sa
 from tessera.auth.actor import Actor
 from tessera.data.tables import jobs
 from tessera.runtime.background.jobs import JobContext, job_kind
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 RELEASE = threading.Event()
 
 
 @job_kind("test.count")
-def _count(runtime: Runtime, ctx: JobContext) -> dict[str, Any]:
+def _count(runtime: Platform, ctx: JobContext) -> dict[str, Any]:
     total = int(ctx.params["to"])
     for i in range(1, total + 1):
         ctx.progress(i, total, f"at {i}", force=True)
@@ -34,12 +34,12 @@ def _count(runtime: Runtime, ctx: JobContext) -> dict[str, Any]:
 
 
 @job_kind("test.fail")
-def _fail(runtime: Runtime, ctx: JobContext) -> None:
+def _fail(runtime: Platform, ctx: JobContext) -> None:
     raise ValueError("the input file has no header row")
 
 
 @job_kind("test.until_cancelled")
-def _until_cancelled(runtime: Runtime, ctx: JobContext) -> None:
+def _until_cancelled(runtime: Platform, ctx: JobContext) -> None:
     i = 0
     while True:
         i += 1
@@ -48,23 +48,23 @@ def _until_cancelled(runtime: Runtime, ctx: JobContext) -> None:
 
 
 @job_kind("test.held")
-def _held(runtime: Runtime, ctx: JobContext) -> None:
+def _held(runtime: Platform, ctx: JobContext) -> None:
     RELEASE.wait(30)
 
 
-def _submit(runtime: Runtime, kind: str, params: dict[str, Any] | None = None, actor: Actor | None = None) -> int:
+def _submit(runtime: Platform, kind: str, params: dict[str, Any] | None = None, actor: Actor | None = None) -> int:
     with runtime.write() as conn:
         return runtime.jobs.submit(conn, kind, params or {}, title=kind, actor=actor)
 
 
-def test_a_job_runs_after_its_transaction_commits_and_reports_progress(runtime: Runtime) -> None:
+def test_a_job_runs_after_its_transaction_commits_and_reports_progress(runtime: Platform) -> None:
     job_id = _submit(runtime, "test.count", {"to": 5})
     done = runtime.jobs.wait(job_id)
     assert (done["status"], done["done"], done["total"], done["percent"]) == ("succeeded", 5, 5, 100)
     assert done["result"] == {"counted": 5} and done["attempts"] == 1 and done["finished_at"]
 
 
-def test_a_job_submitted_in_a_transaction_that_rolls_back_never_exists(runtime: Runtime) -> None:
+def test_a_job_submitted_in_a_transaction_that_rolls_back_never_exists(runtime: Platform) -> None:
     with pytest.raises(RuntimeError), runtime.write() as conn:
         runtime.jobs.submit(conn, "test.count", {"to": 1}, title="t")
         raise RuntimeError("the metadata change failed")
@@ -72,14 +72,14 @@ def test_a_job_submitted_in_a_transaction_that_rolls_back_never_exists(runtime: 
         assert conn.execute(sa.select(sa.func.count()).select_from(jobs)).scalar_one() == 0
 
 
-def test_a_failing_job_is_recorded_with_its_reason_and_the_worker_goes_on(runtime: Runtime) -> None:
+def test_a_failing_job_is_recorded_with_its_reason_and_the_worker_goes_on(runtime: Platform) -> None:
     failed = runtime.jobs.wait(_submit(runtime, "test.fail"))
     assert failed["status"] == "failed"
     assert failed["error"] == "ValueError: the input file has no header row"
     assert runtime.jobs.wait(_submit(runtime, "test.count", {"to": 2}))["status"] == "succeeded"
 
 
-def test_jobs_can_be_cancelled_queued_or_running(runtime: Runtime) -> None:
+def test_jobs_can_be_cancelled_queued_or_running(runtime: Platform) -> None:
     admin = Actor(user_id=1, email="admin@example.com", is_admin=True)
     RELEASE.clear()
     held = _submit(runtime, "test.held", actor=admin)
@@ -96,7 +96,7 @@ def test_jobs_can_be_cancelled_queued_or_running(runtime: Runtime) -> None:
     assert (stopped["status"], stopped["message"]) == ("cancelled", "cancelled on request")
 
 
-def test_a_job_whose_worker_died_is_run_again(runtime: Runtime) -> None:
+def test_a_job_whose_worker_died_is_run_again(runtime: Platform) -> None:
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     with runtime.write() as conn:
         job_id = conn.execute(sa.insert(jobs).values(
@@ -108,7 +108,7 @@ def test_a_job_whose_worker_died_is_run_again(runtime: Runtime) -> None:
     assert (done["status"], done["attempts"]) == ("succeeded", 2)
 
 
-def test_the_jobs_api_shows_people_their_own_jobs_only(api: Any, runtime: Runtime) -> None:
+def test_the_jobs_api_shows_people_their_own_jobs_only(api: Any, runtime: Platform) -> None:
     clerk_id = runtime.users.create("clerk@example.com", "Clerk", "clerk-password")
     clerk = Actor(user_id=clerk_id, email="clerk@example.com")
     theirs = _submit(runtime, "test.count", {"to": 1}, actor=clerk)
@@ -172,7 +172,7 @@ def celery_worker(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[Path]
 @pytest.mark.postgres
 def test_a_celery_worker_runs_jobs_sent_over_redis(pg_url: str, redis_url: str, tmp_path: Path,
                                                    celery_worker: Path) -> None:
-    runtime = Runtime(Settings(database_url=pg_url, redis_url=redis_url, attachments_dir=tmp_path / "files"))
+    runtime = Platform(Settings(database_url=pg_url, redis_url=redis_url, attachments_dir=tmp_path / "files"))
     try:
         runtime.users.ensure_admin("admin@example.com", "admin-password")
         admin = Actor(user_id=1, email="admin@example.com", is_admin=True)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 OPTIONS = [{"value": "new", "label": "New"}, {"value": "won", "label": "Won"},
            {"value": "lost", "label": "Lost"}]
@@ -38,7 +38,7 @@ def column(api: Any, obj: str, name: str) -> list[Any]:
     return [r.get(name) for r in records(api, obj)]
 
 
-def physical(runtime: Runtime, table: str) -> dict[str, Any]:
+def physical(runtime: Platform, table: str) -> dict[str, Any]:
     """Everything a refused change must leave alone: columns, indexes, keys and rows."""
     inspector = sa.inspect(runtime.engine)
     if not inspector.has_table(table):
@@ -55,13 +55,13 @@ def physical(runtime: Runtime, table: str) -> dict[str, Any]:
             "fks": fks, "rows": rows}
 
 
-def index_on(runtime: Runtime, table: str, col: str) -> list[bool]:
+def index_on(runtime: Platform, table: str, col: str) -> list[bool]:
     """The uniqueness of each index whose first column is `col`."""
     return [bool(i["unique"]) for i in sa.inspect(runtime.engine).get_indexes(table)
             if i["column_names"][0] == col]
 
 
-def refused(api: Any, runtime: Runtime, obj: str, method: str, path: str, body: Any = None,
+def refused(api: Any, runtime: Platform, obj: str, method: str, path: str, body: Any = None,
             status: int = 409) -> dict[str, Any]:
     """Make a change that must be refused, and check that nothing changed."""
     before_doc = api.ok(api.get(f"/meta/objects/{obj}"))
@@ -89,7 +89,7 @@ def test_add_field_with_default_backfills_existing_records(api: Any) -> None:
     assert created["points"] == "1.50" and created["status"] == "new"
 
 
-def test_add_required_field_without_default_to_non_empty_table_is_refused(api: Any, runtime: Runtime) -> None:
+def test_add_required_field_without_default_to_non_empty_table_is_refused(api: Any, runtime: Platform) -> None:
     make(api, "task", {"api_name": "title", "type": "text"})
     add(api, "task", [{"title": "a"}])
     problem = refused(api, runtime, "task", "POST", "/meta/objects/task/fields",
@@ -104,7 +104,7 @@ def test_add_required_field_without_default_to_empty_table_is_allowed(api: Any) 
     assert api.post("/records/task", {"title": "x"}).status_code == 422
 
 
-def test_add_field_with_an_invalid_default_is_refused_with_its_path(api: Any, runtime: Runtime) -> None:
+def test_add_field_with_an_invalid_default_is_refused_with_its_path(api: Any, runtime: Platform) -> None:
     make(api, "task", {"api_name": "title", "type": "text"})
     add(api, "task", [{"title": "a"}])
     problem = refused(api, runtime, "task", "POST", "/meta/objects/task/fields",
@@ -112,7 +112,7 @@ def test_add_field_with_an_invalid_default_is_refused_with_its_path(api: Any, ru
     assert [e["field"] for e in problem["errors"]] == ["/default"]
 
 
-def test_add_unique_field_with_default_to_several_records_is_refused(api: Any, runtime: Runtime) -> None:
+def test_add_unique_field_with_default_to_several_records_is_refused(api: Any, runtime: Platform) -> None:
     make(api, "task", {"api_name": "title", "type": "text"})
     add(api, "task", [{"title": "a"}, {"title": "b"}])
     refused(api, runtime, "task", "POST", "/meta/objects/task/fields",
@@ -126,7 +126,7 @@ def test_add_field_named_like_a_trashed_field_is_refused(api: Any) -> None:
     assert response.status_code == 409
 
 
-def test_autonumber_added_to_a_table_with_rows_backfills_unique_numbers(api: Any, runtime: Runtime) -> None:
+def test_autonumber_added_to_a_table_with_rows_backfills_unique_numbers(api: Any, runtime: Platform) -> None:
     make(api, "ticket", {"api_name": "title", "type": "text"})
     add(api, "ticket", [{"title": f"t{i}"} for i in range(5)])
     api.ok(api.post("/meta/objects/ticket/fields", {"api_name": "number", "label": "No", "type": "autonumber",
@@ -160,7 +160,7 @@ def test_rename_field_keeps_data_and_rewrites_name_field_and_rules(api: Any) -> 
     assert any("renamed to headline" in h["summary"] for h in history)
 
 
-def test_rename_field_to_a_taken_name_is_refused(api: Any, runtime: Runtime) -> None:
+def test_rename_field_to_a_taken_name_is_refused(api: Any, runtime: Platform) -> None:
     make(api, "deal", {"api_name": "title", "type": "text"}, {"api_name": "code", "type": "text"})
     add(api, "deal", [{"title": "a", "code": "b"}])
     problem = refused(api, runtime, "deal", "PATCH", "/meta/objects/deal/fields/title", {"api_name": "code"}, 422)
@@ -168,7 +168,7 @@ def test_rename_field_to_a_taken_name_is_refused(api: Any, runtime: Runtime) -> 
     refused(api, runtime, "deal", "PATCH", "/meta/objects/deal/fields/title", {"api_name": "id"}, 422)
 
 
-def test_rename_object_keeps_records_and_rewrites_lookup_targets(api: Any, runtime: Runtime) -> None:
+def test_rename_object_keeps_records_and_rewrites_lookup_targets(api: Any, runtime: Platform) -> None:
     make(api, "account", {"api_name": "name", "type": "text"})
     make(api, "deal", {"api_name": "title", "type": "text"},
          {"api_name": "account", "type": "lookup", "target": "account", "related_name": "deals"})
@@ -188,7 +188,7 @@ def test_rename_object_keeps_records_and_rewrites_lookup_targets(api: Any, runti
     assert "object account renamed to company" in history[0]["summary"]
 
 
-def test_rename_object_to_a_taken_name_is_refused(api: Any, runtime: Runtime) -> None:
+def test_rename_object_to_a_taken_name_is_refused(api: Any, runtime: Platform) -> None:
     make(api, "account", {"api_name": "name", "type": "text"})
     make(api, "company", {"api_name": "name", "type": "text"})
     refused(api, runtime, "account", "PATCH", "/meta/objects/account", {"api_name": "company"})
@@ -247,7 +247,7 @@ UNSAFE_CHANGES = [
 @pytest.mark.parametrize(("start", "values", "change", "bad_rows", "code"), UNSAFE_CHANGES,
                          ids=[f"{s.get('type')}->{c}" for s, _, c, _, _ in UNSAFE_CHANGES])
 def test_unsafe_type_or_rule_change_is_refused_with_ids_and_changes_nothing(
-        api: Any, runtime: Runtime, start: dict[str, Any], values: list[Any], change: dict[str, Any],
+        api: Any, runtime: Platform, start: dict[str, Any], values: list[Any], change: dict[str, Any],
         bad_rows: list[int], code: str) -> None:
     make(api, "thing", {"api_name": "name", "type": "text"}, {"api_name": "value", **start})
     ids = add(api, "thing", [{"name": str(i), "value": v} for i, v in enumerate(values)])
@@ -257,7 +257,7 @@ def test_unsafe_type_or_rule_change_is_refused_with_ids_and_changes_nothing(
     assert error["record_ids"] == [ids[row - 1] for row in bad_rows]
 
 
-def test_type_change_between_unrelated_kinds_is_refused(api: Any, runtime: Runtime) -> None:
+def test_type_change_between_unrelated_kinds_is_refused(api: Any, runtime: Platform) -> None:
     make(api, "account", {"api_name": "name", "type": "text"})
     make(api, "thing", {"api_name": "name", "type": "text"},
          {"api_name": "account", "type": "lookup", "target": "account"})
@@ -267,7 +267,7 @@ def test_type_change_between_unrelated_kinds_is_refused(api: Any, runtime: Runti
 
 
 def test_type_change_of_a_unique_field_is_refused_when_converted_values_repeat(
-        api: Any, runtime: Runtime) -> None:
+        api: Any, runtime: Platform) -> None:
     make(api, "thing", {"api_name": "name", "type": "text"}, {"api_name": "code", "type": "text", "unique": True})
     ids = add(api, "thing", [{"name": "a", "code": "1"}, {"name": "b", "code": "2"}, {"name": "c", "code": "01"}])
     problem = refused(api, runtime, "thing", "PATCH", "/meta/objects/thing/fields/code", {"type": "integer"})
@@ -282,7 +282,7 @@ def test_rename_and_type_change_together_keep_data(api: Any) -> None:
     assert column(api, "thing", "quantity") == [4]
 
 
-def test_type_change_of_an_indexed_field_keeps_its_index(api: Any, runtime: Runtime) -> None:
+def test_type_change_of_an_indexed_field_keeps_its_index(api: Any, runtime: Platform) -> None:
     make(api, "thing", {"api_name": "name", "type": "text"}, {"api_name": "code", "type": "text", "unique": True})
     add(api, "thing", [{"name": "a", "code": "1"}, {"name": "b", "code": "2"}])
     api.ok(api.patch("/meta/objects/thing/fields/code", {"type": "integer"}))
@@ -302,7 +302,7 @@ def test_add_and_remove_unused_select_options(api: Any) -> None:
     assert api.post("/records/deal", {"name": "c", "stage": "won"}).status_code == 422
 
 
-def test_removing_a_used_select_option_is_refused_with_ids(api: Any, runtime: Runtime) -> None:
+def test_removing_a_used_select_option_is_refused_with_ids(api: Any, runtime: Platform) -> None:
     make(api, "deal", {"api_name": "name", "type": "text"}, {"api_name": "stage", "type": "select",
                                                               "options": OPTIONS})
     ids = add(api, "deal", [{"name": "a", "stage": "won"}, {"name": "b", "stage": "new"},
@@ -313,7 +313,7 @@ def test_removing_a_used_select_option_is_refused_with_ids(api: Any, runtime: Ru
     assert problem["errors"][0]["record_ids"] == [ids[0], ids[2]]
 
 
-def test_removing_a_used_multi_select_option_is_refused_with_ids(api: Any, runtime: Runtime) -> None:
+def test_removing_a_used_multi_select_option_is_refused_with_ids(api: Any, runtime: Platform) -> None:
     make(api, "deal", {"api_name": "name", "type": "text"}, {"api_name": "tags", "type": "multi_select",
                                                               "options": OPTIONS})
     ids = add(api, "deal", [{"name": "a", "tags": ["new", "won"]}, {"name": "b", "tags": ["new"]},
@@ -337,7 +337,7 @@ def test_removing_an_option_used_only_by_deleted_records_is_allowed(api: Any) ->
 
 # -- required, unique, indexed -----------------------------------------------------------
 
-def test_make_required_is_refused_while_blanks_exist(api: Any, runtime: Runtime) -> None:
+def test_make_required_is_refused_while_blanks_exist(api: Any, runtime: Platform) -> None:
     make(api, "task", {"api_name": "title", "type": "text"}, {"api_name": "due", "type": "date"})
     ids = add(api, "task", [{"title": "a", "due": "2024-01-01"}, {"title": "b"}, {"title": "c"}])
     problem = refused(api, runtime, "task", "PATCH", "/meta/objects/task/fields/due", {"required": True})
@@ -349,7 +349,7 @@ def test_make_required_is_refused_while_blanks_exist(api: Any, runtime: Runtime)
     assert api.post("/records/task", {"title": "d"}).status_code == 422
 
 
-def test_make_unique_is_refused_while_duplicates_exist(api: Any, runtime: Runtime) -> None:
+def test_make_unique_is_refused_while_duplicates_exist(api: Any, runtime: Platform) -> None:
     make(api, "person", {"api_name": "email", "type": "email"})
     ids = add(api, "person", [{"email": "a@x.io"}, {"email": "b@x.io"}, {"email": "a@x.io"}, {}])
     problem = refused(api, runtime, "person", "PATCH", "/meta/objects/person/fields/email", {"unique": True})
@@ -361,7 +361,7 @@ def test_make_unique_is_refused_while_duplicates_exist(api: Any, runtime: Runtim
     assert api.post("/records/person", {"email": "a@x.io"}).status_code == 409
 
 
-def test_indexed_and_unique_create_and_drop_real_indexes(api: Any, runtime: Runtime) -> None:
+def test_indexed_and_unique_create_and_drop_real_indexes(api: Any, runtime: Platform) -> None:
     make(api, "thing", {"api_name": "name", "type": "text", "indexed": True},
          {"api_name": "code", "type": "text", "unique": True}, {"api_name": "plain", "type": "integer"})
     assert index_on(runtime, "thing", "name") == [False]
@@ -385,7 +385,7 @@ def test_unique_on_a_type_that_cannot_be_indexed_is_refused(api: Any) -> None:
     assert response.json()["errors"][0]["field"] == "/fields/0/unique"
 
 
-def test_lookup_on_delete_change_alters_the_foreign_key_and_keeps_values(api: Any, runtime: Runtime) -> None:
+def test_lookup_on_delete_change_alters_the_foreign_key_and_keeps_values(api: Any, runtime: Platform) -> None:
     make(api, "account", {"api_name": "name", "type": "text"})
     make(api, "deal", {"api_name": "title", "type": "text"},
          {"api_name": "account", "type": "lookup", "target": "account"})
@@ -402,7 +402,7 @@ def test_lookup_on_delete_change_alters_the_foreign_key_and_keeps_values(api: An
     assert records(api, "deal") == []
 
 
-def test_lookup_target_cannot_change(api: Any, runtime: Runtime) -> None:
+def test_lookup_target_cannot_change(api: Any, runtime: Platform) -> None:
     make(api, "account", {"api_name": "name", "type": "text"})
     make(api, "person", {"api_name": "name", "type": "text"})
     make(api, "deal", {"api_name": "title", "type": "text"},
@@ -413,7 +413,7 @@ def test_lookup_target_cannot_change(api: Any, runtime: Runtime) -> None:
 # -- trash, restore, purge ----------------------------------------------------------------
 
 def test_delete_field_goes_to_trash_restore_brings_data_back_purge_drops_column(
-        api: Any, runtime: Runtime) -> None:
+        api: Any, runtime: Platform) -> None:
     make(api, "task", {"api_name": "title", "type": "text"}, {"api_name": "notes", "type": "long_text"})
     add(api, "task", [{"title": "a", "notes": "keep me"}])
     assert api.delete("/meta/objects/task/fields/notes").status_code == 204
@@ -432,7 +432,7 @@ def test_delete_field_goes_to_trash_restore_brings_data_back_purge_drops_column(
     assert column(api, "task", "notes") == [None]
 
 
-def test_purge_of_a_lookup_field_drops_its_column_and_key(api: Any, runtime: Runtime) -> None:
+def test_purge_of_a_lookup_field_drops_its_column_and_key(api: Any, runtime: Platform) -> None:
     make(api, "account", {"api_name": "name", "type": "text"})
     make(api, "deal", {"api_name": "title", "type": "text"},
          {"api_name": "account", "type": "lookup", "target": "account", "unique": True})
@@ -446,7 +446,7 @@ def test_purge_of_a_lookup_field_drops_its_column_and_key(api: Any, runtime: Run
     assert api.post("/meta/objects/account/purge").status_code == 404  # not in the trash
 
 
-def test_delete_object_goes_to_trash_restore_and_purge_drops_table(api: Any, runtime: Runtime) -> None:
+def test_delete_object_goes_to_trash_restore_and_purge_drops_table(api: Any, runtime: Platform) -> None:
     make(api, "task", {"api_name": "title", "type": "text"})
     add(api, "task", [{"title": "a"}])
     assert api.delete("/meta/objects/task").status_code == 204
@@ -464,13 +464,13 @@ def test_delete_object_goes_to_trash_restore_and_purge_drops_table(api: Any, run
     make(api, "task", {"api_name": "title", "type": "integer"})
 
 
-def test_purge_of_an_active_object_is_refused(api: Any, runtime: Runtime) -> None:
+def test_purge_of_an_active_object_is_refused(api: Any, runtime: Platform) -> None:
     make(api, "task", {"api_name": "title", "type": "text"})
     assert api.post("/meta/objects/task/purge").status_code == 404
     assert physical(runtime, "task")["exists"]
 
 
-def test_purge_of_a_trashed_object_with_lookups_pointing_at_it_is_refused(api: Any, runtime: Runtime) -> None:
+def test_purge_of_a_trashed_object_with_lookups_pointing_at_it_is_refused(api: Any, runtime: Platform) -> None:
     make(api, "account", {"api_name": "name", "type": "text"})
     make(api, "deal", {"api_name": "title", "type": "text"},
          {"api_name": "account", "type": "lookup", "target": "account"})
@@ -481,7 +481,7 @@ def test_purge_of_a_trashed_object_with_lookups_pointing_at_it_is_refused(api: A
 
 
 def test_delete_field_used_elsewhere_is_refused_listing_dependents_unless_forced(
-        api: Any, runtime: Runtime) -> None:
+        api: Any, runtime: Platform) -> None:
     make(api, "deal", {"api_name": "title", "type": "text"}, {"api_name": "amount", "type": "decimal"},
          name_field="title",
          validation_rules=[{"name": "positive", "error_if": "amount < 0", "message": "no", "field": "amount"}])
@@ -499,7 +499,7 @@ def test_delete_field_used_elsewhere_is_refused_listing_dependents_unless_forced
 
 
 def test_delete_object_used_by_a_lookup_is_refused_listing_dependents_unless_forced(
-        api: Any, runtime: Runtime) -> None:
+        api: Any, runtime: Platform) -> None:
     make(api, "account", {"api_name": "name", "type": "text"})
     make(api, "deal", {"api_name": "title", "type": "text"},
          {"api_name": "account", "type": "lookup", "target": "account"})
@@ -512,7 +512,7 @@ def test_delete_object_used_by_a_lookup_is_refused_listing_dependents_unless_for
     assert api.get("/meta/objects/account").status_code == 404
 
 
-def test_delete_field_through_an_object_patch_follows_the_same_rules(api: Any, runtime: Runtime) -> None:
+def test_delete_field_through_an_object_patch_follows_the_same_rules(api: Any, runtime: Platform) -> None:
     make(api, "deal", {"api_name": "title", "type": "text"}, {"api_name": "amount", "type": "decimal"},
          name_field="title")
     doc = api.ok(api.get("/meta/objects/deal"))
@@ -544,7 +544,7 @@ def test_object_patch_renaming_a_field_rewrites_name_field(api: Any) -> None:
     assert api.ok(api.get(f"/records/deal/{rid}"))["headline"] == "Big"
 
 
-def test_rename_field_to_the_name_of_a_trashed_field_is_refused(api: Any, runtime: Runtime) -> None:
+def test_rename_field_to_the_name_of_a_trashed_field_is_refused(api: Any, runtime: Platform) -> None:
     make(api, "deal", {"api_name": "title", "type": "text"}, {"api_name": "old", "type": "text"})
     add(api, "deal", [{"title": "a", "old": "b"}])
     assert api.delete("/meta/objects/deal/fields/old").status_code == 204
@@ -553,7 +553,7 @@ def test_rename_field_to_the_name_of_a_trashed_field_is_refused(api: Any, runtim
 
 # -- history ------------------------------------------------------------------------------
 
-def test_object_history_records_who_when_before_and_after(api: Any, runtime: Runtime) -> None:
+def test_object_history_records_who_when_before_and_after(api: Any, runtime: Platform) -> None:
     from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
     admin = runtime.users.ensure_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
@@ -618,7 +618,7 @@ INVALID = [
 
 @pytest.mark.parametrize(("change", "paths"), INVALID, ids=[str(p) for _, p in INVALID])
 def test_invalid_object_documents_give_422_with_one_error_per_path(
-        api: Any, runtime: Runtime, change: dict[str, Any], paths: list[str]) -> None:
+        api: Any, runtime: Platform, change: dict[str, Any], paths: list[str]) -> None:
     doc = {"api_name": "thing", "label": "Thing", **change}
     response = api.post("/meta/objects", doc)
     assert response.status_code == 422, response.text
@@ -638,7 +638,7 @@ def test_schema_errors_at_one_path_are_reported_together_in_words(api: Any) -> N
     assert errors["/validation_rules/0"].count("is a required property") == 3
 
 
-def test_add_lookup_with_a_default_naming_no_record_is_refused(api: Any, runtime: Runtime) -> None:
+def test_add_lookup_with_a_default_naming_no_record_is_refused(api: Any, runtime: Platform) -> None:
     make(api, "account", {"api_name": "name", "type": "text"})
     make(api, "deal", {"api_name": "title", "type": "text"})
     add(api, "deal", [{"title": "a"}])
@@ -652,7 +652,7 @@ def test_add_lookup_with_a_default_naming_no_record_is_refused(api: Any, runtime
     assert column(api, "deal", "account") == [acct]
 
 
-def test_invalid_field_changes_give_422_and_change_nothing(api: Any, runtime: Runtime) -> None:
+def test_invalid_field_changes_give_422_and_change_nothing(api: Any, runtime: Platform) -> None:
     make(api, "thing", {"api_name": "name", "type": "text"}, {"api_name": "qty", "type": "integer"})
     add(api, "thing", [{"name": "a", "qty": 1}])
     problem = refused(api, runtime, "thing", "PATCH", "/meta/objects/thing/fields/qty",

@@ -1,5 +1,5 @@
 """Prepared statements (`tessera.data.prepared`) and pipelined write transactions
-(`Runtime.write(pipelined=True)`), which flow transitions use. A prepared statement reads
+(`Platform.write(pipelined=True)`), which flow transitions use. A prepared statement reads
 and writes the values SQLAlchemy would (dates in UTC, JSON), on both databases. In a
 pipelined transaction on PostgreSQL its writes go out with the next statement that waits,
 or with the COMMIT; reads still see the transaction's own writes, a failing write still
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from tessera.data.prepared import Prepared
 from tessera.data.tables import flow_events, flow_instances, notifications
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 AT = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
 _NOTE = Prepared(sa.insert(notifications), columns=("user_id", "key", "title", "body", "link", "created_at"))
@@ -33,19 +33,19 @@ def _note(key: str, at: datetime = AT) -> dict[str, object]:
     return {"user_id": 1, "key": key, "title": key, "body": "", "link": None, "created_at": at}
 
 
-def _keys(rt: Runtime) -> list[str]:
+def _keys(rt: Platform) -> list[str]:
     with rt.read() as conn:
         return list(conn.execute(sa.select(notifications.c.key).order_by(notifications.c.key)).scalars())
 
 
-def _instance(rt: Runtime) -> int:
+def _instance(rt: Platform) -> int:
     with rt.write() as conn:
         return int(conn.execute(sa.insert(flow_instances).values(
             flow_uid="f", version=1, object_uid="o", record_id=1, status="running", state={}, started_at=AT,
             updated_at=AT).returning(flow_instances.c.id)).scalar_one())
 
 
-def test_prepared_statements_write_and_read_the_values_sqlalchemy_does(runtime: Runtime) -> None:
+def test_prepared_statements_write_and_read_the_values_sqlalchemy_does(runtime: Platform) -> None:
     instance = _instance(runtime)
     local = AT.astimezone(ZoneInfo("Asia/Shanghai"))
     detail = {"amount": "12.50", "people": [1, 2], "note": "名字 ✓", "none": None}
@@ -65,7 +65,7 @@ def test_prepared_statements_write_and_read_the_values_sqlalchemy_does(runtime: 
     assert ours[3]["at"] == AT + timedelta(days=2) and ours[3]["detail"] is None
 
 
-def test_an_insert_of_more_rows_than_one_statement_takes_goes_in_several(runtime: Runtime) -> None:
+def test_an_insert_of_more_rows_than_one_statement_takes_goes_in_several(runtime: Platform) -> None:
     count = Prepared.MAX_ROWS * 2 + 3
     with runtime.write() as conn:
         _NOTE.write(conn, [_note(f"k{n:03}", AT + timedelta(seconds=n)) for n in range(count)])
@@ -76,7 +76,7 @@ def test_an_insert_of_more_rows_than_one_statement_takes_goes_in_several(runtime
     assert rows[-1]["created_at"] == AT + timedelta(seconds=count - 1)
 
 
-def test_an_update_runs_once_for_each_set_of_values(runtime: Runtime) -> None:
+def test_an_update_runs_once_for_each_set_of_values(runtime: Platform) -> None:
     with runtime.write() as conn:
         _NOTE.write(conn, [_note("a"), _note("b"), _note("c")])
         _RETITLE.write(conn, [{"old": "a", "new": "A"}, {"old": "c", "new": "C"}])
@@ -84,14 +84,14 @@ def test_an_update_runs_once_for_each_set_of_values(runtime: Runtime) -> None:
         assert [(r["key"], r["title"]) for r in _NOTES.read(conn).all()] == [("a", "A"), ("b", "b"), ("c", "C")]
 
 
-def test_a_parameter_expanded_per_execution_cannot_be_prepared(runtime: Runtime) -> None:
+def test_a_parameter_expanded_per_execution_cannot_be_prepared(runtime: Platform) -> None:
     statement = Prepared(sa.select(notifications.c.id).where(notifications.c.key.in_(sa.bindparam("keys",
                                                                                                  expanding=True))))
     with runtime.read() as conn, pytest.raises(ValueError, match="expanding"):
         statement.read(conn, {"keys": ["a"]})
 
 
-def test_a_pipelined_transaction_reads_its_own_writes_and_commits_them(runtime: Runtime) -> None:
+def test_a_pipelined_transaction_reads_its_own_writes_and_commits_them(runtime: Platform) -> None:
     with runtime.write(pipelined=True) as conn:
         _NOTE.write(conn, [_note("a"), _note("b")])
         _RETITLE.write(conn, {"old": "a", "new": "changed"})
@@ -107,7 +107,7 @@ def test_a_pipelined_transaction_reads_its_own_writes_and_commits_them(runtime: 
     assert _keys(runtime) == ["a", "c"]
 
 
-def test_a_failing_write_in_a_pipelined_transaction_keeps_nothing(runtime: Runtime) -> None:
+def test_a_failing_write_in_a_pipelined_transaction_keeps_nothing(runtime: Platform) -> None:
     with runtime.write() as conn:
         _NOTE.write(conn, _note("taken"))
     with pytest.raises(sa.exc.IntegrityError), runtime.write(pipelined=True) as conn:
@@ -127,7 +127,7 @@ def test_a_failing_write_in_a_pipelined_transaction_keeps_nothing(runtime: Runti
 
 # SQLite checks no constraint at COMMIT: this is PostgreSQL's case alone.
 @pytest.mark.parametrize("db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
-def test_a_write_that_fails_only_at_commit_keeps_nothing_and_says_why(runtime: Runtime) -> None:
+def test_a_write_that_fails_only_at_commit_keeps_nothing_and_says_why(runtime: Platform) -> None:
     table = sa.Table("test_deferred", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
                      sa.Column("code", sa.Integer), sa.UniqueConstraint("code", deferrable=True, initially="DEFERRED"))
     table.create(runtime.engine)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tessera.auth.actor import Actor
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 SYSTEM = Actor.system()
 OPPORTUNITY = {"api_name": "opportunity", "label": "Opportunity", "fields": [
@@ -58,7 +58,7 @@ PEOPLE = (("ana", "sales", "east"), ("ben", "sales", "east"), ("cal", "sales", "
 
 
 @pytest.fixture
-def crm(runtime: Runtime) -> dict[str, Any]:
+def crm(runtime: Platform) -> dict[str, Any]:
     for doc in (OPPORTUNITY, LEAD):
         runtime.metadata.create_object(SYSTEM, doc)
     for role in (SALES, MANAGER, DIRECTOR):
@@ -71,7 +71,7 @@ def crm(runtime: Runtime) -> dict[str, Any]:
     return {"ids": ids, "actors": {key: runtime.users.actor_for_user(i) for key, i in ids.items()}}
 
 
-def run(runtime: Runtime, report: str | dict[str, Any], actor: Actor = SYSTEM, **params: Any) -> dict[str, Any]:
+def run(runtime: Platform, report: str | dict[str, Any], actor: Actor = SYSTEM, **params: Any) -> dict[str, Any]:
     if isinstance(report, dict):
         report = {"api_name": "scenario", "label": "Scenario", **report}
     return runtime.reports.run(actor, report, **params)
@@ -130,7 +130,7 @@ WIN_TOTALS = ("17", "7", "0.5384615385", "2042.9642857143")
 
 
 @pytest.fixture
-def deals(runtime: Runtime, crm: dict[str, Any]) -> dict[str, Any]:
+def deals(runtime: Platform, crm: dict[str, Any]) -> dict[str, Any]:
     ids = crm["ids"]
     for i, (owner, stage, amount, closes) in enumerate(DEALS):
         runtime.records.create(SYSTEM, "opportunity", {"name": f"Deal {i}", "owner": ids[owner], "stage": stage,
@@ -152,7 +152,7 @@ def owner_subtotals(result: dict[str, Any], ids: dict[str, int]) -> dict[str, tu
     return {names[s["owner"]]: measures(s, *WIN_MEASURES) for s in result["subtotals"] if s["group_by"] == ["owner"]}
 
 
-def test_win_rate_and_average_won_deal_size_by_owner_and_quarter(runtime: Runtime, deals: dict[str, Any]) -> None:
+def test_win_rate_and_average_won_deal_size_by_owner_and_quarter(runtime: Platform, deals: dict[str, Any]) -> None:
     ids = deals["ids"]
     result = run(runtime, "win_rate_by_owner")
     assert owner_rows(result, ids) == WIN_ROWS
@@ -191,13 +191,13 @@ WEIGHTED = {
 }
 
 
-def pipeline(runtime: Runtime) -> list[dict[str, Any]]:
+def pipeline(runtime: Platform) -> list[dict[str, Any]]:
     return [runtime.records.create(SYSTEM, "opportunity", {"name": f"P{i}", "stage": stage, "amount": amount,
                                                            "probability": probability, "close_date": closes})
             for i, (stage, amount, probability, closes) in enumerate(PIPELINE)]
 
 
-def test_weighted_pipeline_by_close_month(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_weighted_pipeline_by_close_month(runtime: Platform, crm: dict[str, Any]) -> None:
     records = pipeline(runtime)
     # Per record the formula field is shown (and stored) with its 2 places.
     assert [(r["weighted"], r["weighted_stored"]) for r in records[:2]] == [("2500.00", "2500.00"),
@@ -223,7 +223,7 @@ def test_weighted_pipeline_by_close_month(runtime: Runtime, crm: dict[str, Any])
     assert top["totals"]["weighted"] == totals["weighted"]
 
 
-def test_summing_a_formula_field_adds_the_values_its_records_show(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_summing_a_formula_field_adds_the_values_its_records_show(runtime: Platform, crm: dict[str, Any]) -> None:
     records = pipeline(runtime)
     july = [r for r in records if r["stage"] == "open" and (r["close_date"] or "").startswith("2024-07")]
     shown = sum((Decimal(r["weighted"]) for r in july), Decimal(0))
@@ -258,7 +258,7 @@ def funnel_rows(result: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture
-def leads(runtime: Runtime, crm: dict[str, Any]) -> dict[str, Any]:
+def leads(runtime: Platform, crm: dict[str, Any]) -> dict[str, Any]:
     for n, (owner, path) in enumerate(LEAD_PATHS):
         record = runtime.records.create(SYSTEM, "lead", {"name": f"Lead {n}", "status": path[0],
                                                          "owner": crm["ids"][owner]})
@@ -268,7 +268,7 @@ def leads(runtime: Runtime, crm: dict[str, Any]) -> dict[str, Any]:
     return crm
 
 
-def test_lead_to_deal_funnel_with_conversion_rates(runtime: Runtime, leads: dict[str, Any]) -> None:
+def test_lead_to_deal_funnel_with_conversion_rates(runtime: Platform, leads: dict[str, Any]) -> None:
     result = run(runtime, "lead_to_deal")
     # Furthest stage per lead: new, contacted, won, proposal, contacted, qualified, proposal, won, won.
     assert funnel_rows(result) == [
@@ -339,7 +339,7 @@ class Clock:
 
 
 @pytest.fixture
-def desk(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+def desk(runtime: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     """The tickets above, each created and answered at its time: the save pipeline (created_at)
     and the SLA service read the same fixed clock."""
     import tessera.runtime.records.save
@@ -364,7 +364,7 @@ def desk(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dic
     yield tickets
 
 
-def test_tickets_by_type_and_priority_with_median_first_reply(runtime: Runtime,
+def test_tickets_by_type_and_priority_with_median_first_reply(runtime: Platform,
                                                               desk: list[dict[str, Any]]) -> None:
     assert [t["reply_time"] for t in desk] == [3600, 10800, 63000, 7200, 21600, 5400, 1800, 71100, None, None]
     assert desk[2]["reply_hours"] == "17.5" and desk[8]["reply_hours"] is None
@@ -400,7 +400,7 @@ def test_tickets_by_type_and_priority_with_median_first_reply(runtime: Runtime,
         ["number", "number", "duration", "number", "number"]
 
 
-def test_sla_compliance_by_priority_on_the_business_calendar(runtime: Runtime, desk: list[dict[str, Any]]) -> None:
+def test_sla_compliance_by_priority_on_the_business_calendar(runtime: Platform, desk: list[dict[str, Any]]) -> None:
     # The SLA counts business time: the overnight tickets took 1.5 and 3.75 hours, not 17.5 and 19.75.
     spent = {n: runtime.sla.clocks(SYSTEM, "ticket", desk[n]["id"], now=NOON)[0] for n in (2, 7, 8, 9)}
     assert [(c["stage"], c["met"], c["breached"], c["elapsed_seconds"]) for c in spent.values()] == [
@@ -421,7 +421,7 @@ def test_sla_compliance_by_priority_on_the_business_calendar(runtime: Runtime, d
 
 # -- 5. the same report, a salesperson and their manager ------------------------------------
 
-def test_a_salesperson_and_their_manager_see_their_own_correct_numbers(runtime: Runtime,
+def test_a_salesperson_and_their_manager_see_their_own_correct_numbers(runtime: Platform,
                                                                        deals: dict[str, Any]) -> None:
     ids, actors = deals["ids"], deals["actors"]
     east = {k: v for k, v in WIN_ROWS.items() if k[0] in ("ana", "ben")}
@@ -449,7 +449,7 @@ def test_a_salesperson_and_their_manager_see_their_own_correct_numbers(runtime: 
         ("12", "6", "0.6", "2050.125")
 
 
-def test_a_salesperson_and_their_manager_see_their_own_funnel(runtime: Runtime, leads: dict[str, Any]) -> None:
+def test_a_salesperson_and_their_manager_see_their_own_funnel(runtime: Platform, leads: dict[str, Any]) -> None:
     actors = leads["actors"]
     # Ana's leads reached: new, won, qualified, won.
     assert funnel_rows(run(runtime, "lead_to_deal", actors["ana"])) == [

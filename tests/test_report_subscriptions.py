@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from tessera.auth.actor import Actor
 from tessera.data.tables import timers
 from tessera.errors import InvalidInput
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 SYSTEM = Actor.system()
@@ -31,8 +31,8 @@ REPORT = {"api_name": "pipeline", "label": "Pipeline", "object": "deal", "group_
 
 
 @pytest.fixture
-def rt(db_url: str, tmp_path: Path, smtp: tuple[str, Any]) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=db_url, attachments_dir=tmp_path / "files", smtp_url=smtp[0]))
+def rt(db_url: str, tmp_path: Path, smtp: tuple[str, Any]) -> Iterator[Platform]:
+    runtime = Platform(Settings(database_url=db_url, attachments_dir=tmp_path / "files", smtp_url=smtp[0]))
     runtime.users.ensure_admin("admin@example.com", "admin-password")
     runtime.metadata.create_object(SYSTEM, DEAL)
     runtime.users.roles.create(SYSTEM, {"api_name": "sales", "label": "Sales", "permissions": {
@@ -49,7 +49,7 @@ def rt(db_url: str, tmp_path: Path, smtp: tuple[str, Any]) -> Iterator[Runtime]:
     runtime.dispose()
 
 
-def _id(rt: Runtime, email: str) -> int:
+def _id(rt: Platform, email: str) -> int:
     with rt.read() as conn:
         return int(conn.execute(sa.text("SELECT id FROM tessera_users WHERE email = :e"), {"e": email}).scalar_one())
 
@@ -59,7 +59,7 @@ def _attachment(message: Any) -> list[list[str]]:
     return list(csv.reader(io.StringIO(part.get_payload(decode=True).decode())))
 
 
-def test_each_recipient_gets_the_report_they_may_see_once_per_run(rt: Runtime, smtp: tuple[str, Any]) -> None:
+def test_each_recipient_gets_the_report_they_may_see_once_per_run(rt: Platform, smtp: tuple[str, Any]) -> None:
     rt.documents.create(SYSTEM, "reports", REPORT)
     with rt.read() as conn:
         (timer,) = conn.execute(sa.select(timers)).mappings().all()
@@ -80,7 +80,7 @@ def test_each_recipient_gets_the_report_they_may_see_once_per_run(rt: Runtime, s
     assert by_recipient["ann@example.com"]["Subject"] == "Pipeline — 2026-11-30"
 
 
-def test_a_dashboard_is_sent_with_one_attachment_per_widget(rt: Runtime, smtp: tuple[str, Any]) -> None:
+def test_a_dashboard_is_sent_with_one_attachment_per_widget(rt: Platform, smtp: tuple[str, Any]) -> None:
     rt.documents.create(SYSTEM, "reports", {k: v for k, v in REPORT.items() if k != "subscriptions"})
     board = {"api_name": "sales_home", "label": "Sales home", "widgets": [
         {"id": "pipe", "title": "Pipeline", "type": "bar", "report": "pipeline", "x": 0, "y": 0, "w": 6, "h": 3},
@@ -98,7 +98,7 @@ def test_a_dashboard_is_sent_with_one_attachment_per_widget(rt: Runtime, smtp: t
     assert names == ["sales_home-count.csv", "sales_home-pipe.csv"]
 
 
-def test_a_schedule_that_cannot_run_is_refused(rt: Runtime) -> None:
+def test_a_schedule_that_cannot_run_is_refused(rt: Platform) -> None:
     with pytest.raises(InvalidInput) as refused:
         rt.documents.create(SYSTEM, "reports", {**REPORT, "subscriptions": [
             {"cron": "every monday", "timezone": "Mars/Olympus", "to": [{"user": "ann@example.com"}]}]})

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tessera.auth.actor import Actor
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.runtime.reports.service import MemoryCache, RedisCache, cache_for
 from tessera.settings import Settings
 
@@ -54,7 +54,7 @@ def redis_or_skip() -> None:
 
 
 @pytest.fixture(params=["memory", "redis"])
-def store(request: pytest.FixtureRequest, runtime: Runtime) -> Iterator[str]:
+def store(request: pytest.FixtureRequest, runtime: Platform) -> Iterator[str]:
     """The runtime's report cache: in process, or Redis under a prefix of this test's own."""
     if request.param == "redis":
         redis_or_skip()
@@ -68,7 +68,7 @@ def store(request: pytest.FixtureRequest, runtime: Runtime) -> Iterator[str]:
 
 
 @pytest.fixture
-def crm(runtime: Runtime, store: str) -> dict[str, Any]:
+def crm(runtime: Platform, store: str) -> dict[str, Any]:
     system = Actor.system()
     for doc in (ACCOUNT, DEAL, NOTE):
         runtime.metadata.create_object(system, doc)
@@ -87,7 +87,7 @@ def crm(runtime: Runtime, store: str) -> dict[str, Any]:
     return {"reps": reps, "accounts": accounts, "deals": deals}
 
 
-def run(runtime: Runtime, doc: dict[str, Any], actor: Actor | None = None, **params: Any) -> dict[str, Any]:
+def run(runtime: Platform, doc: dict[str, Any], actor: Actor | None = None, **params: Any) -> dict[str, Any]:
     return runtime.reports.run(actor or Actor.system(), doc, **params)
 
 
@@ -95,7 +95,7 @@ def counts(result: dict[str, Any]) -> dict[Any, str]:
     return {r.get("account_industry", r.get("stage")): r.get("deals", r.get("reached")) for r in result["rows"]}
 
 
-def test_the_second_run_comes_from_the_cache(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_the_second_run_comes_from_the_cache(runtime: Platform, crm: dict[str, Any]) -> None:
     first, second = run(runtime, BY_INDUSTRY), run(runtime, BY_INDUSTRY)
     assert first["meta"] == {"cached": False} and second["meta"] == {"cached": True}
     assert {k: v for k, v in first.items() if k != "meta"} == {k: v for k, v in second.items() if k != "meta"}
@@ -106,7 +106,7 @@ def test_the_second_run_comes_from_the_cache(runtime: Runtime, crm: dict[str, An
     assert run(runtime, BY_INDUSTRY, filter="amount > 300")["meta"]["cached"] is True
 
 
-def test_a_write_to_the_reports_object_is_a_miss_with_fresh_numbers(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_a_write_to_the_reports_object_is_a_miss_with_fresh_numbers(runtime: Platform, crm: dict[str, Any]) -> None:
     run(runtime, BY_INDUSTRY)
     deal = crm["deals"][0]
     runtime.records.update(Actor.system(), "deal", deal["id"], {"amount": "5000"}, deal["version"])
@@ -118,7 +118,7 @@ def test_a_write_to_the_reports_object_is_a_miss_with_fresh_numbers(runtime: Run
     assert counts(run(runtime, BY_INDUSTRY)) == {"retail": "3", "tech": "2"}
 
 
-def test_a_write_to_a_lookup_target_the_report_reads_is_a_miss(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_a_write_to_a_lookup_target_the_report_reads_is_a_miss(runtime: Platform, crm: dict[str, Any]) -> None:
     assert counts(run(runtime, BY_INDUSTRY)) == {"retail": "3", "tech": "3"}
     acme = crm["accounts"][0]
     runtime.records.update(Actor.system(), "account", acme["id"], {"industry": "tech"}, acme["version"])
@@ -126,7 +126,7 @@ def test_a_write_to_a_lookup_target_the_report_reads_is_a_miss(runtime: Runtime,
     assert fresh["meta"]["cached"] is False and counts(fresh) == {"tech": "6"}
 
 
-def test_a_write_to_an_object_the_report_does_not_read_keeps_the_hit(runtime: Runtime,
+def test_a_write_to_an_object_the_report_does_not_read_keeps_the_hit(runtime: Platform,
                                                                      crm: dict[str, Any]) -> None:
     run(runtime, BY_INDUSTRY)
     runtime.records.create(Actor.system(), "note", {"title": "unrelated"})
@@ -140,7 +140,7 @@ def test_a_write_to_an_object_the_report_does_not_read_keeps_the_hit(runtime: Ru
     assert run(runtime, BY_INDUSTRY)["meta"]["cached"] is False
 
 
-def test_users_with_different_scopes_never_share_a_cached_result(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_users_with_different_scopes_never_share_a_cached_result(runtime: Platform, crm: dict[str, Any]) -> None:
     reps = [runtime.users.actor_for_user(r) for r in crm["reps"]]
     admin = run(runtime, BY_INDUSTRY)
     assert counts(run(runtime, BY_INDUSTRY)) == counts(admin)  # the admin's hit
@@ -154,7 +154,7 @@ def test_users_with_different_scopes_never_share_a_cached_result(runtime: Runtim
     assert counts(run(runtime, BY_INDUSTRY)) == {"retail": "3", "tech": "3"}
 
 
-def test_funnels_are_cached_and_a_stage_change_is_a_miss(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_funnels_are_cached_and_a_stage_change_is_a_miss(runtime: Platform, crm: dict[str, Any]) -> None:
     assert counts(run(runtime, FUNNEL)) == {"open": "6", "won": "4", "lost": "2"}
     assert run(runtime, FUNNEL)["meta"]["cached"] is True
     deal = crm["deals"][0]  # open → lost: it reached every stage now
@@ -165,13 +165,13 @@ def test_funnels_are_cached_and_a_stage_change_is_a_miss(runtime: Runtime, crm: 
     assert run(runtime, FUNNEL, rep)["meta"]["cached"] is False
 
 
-def test_reports_that_read_the_clock_are_not_cached(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_reports_that_read_the_clock_are_not_cached(runtime: Platform, crm: dict[str, Any]) -> None:
     doc = {**BY_INDUSTRY, "filter": "ISBLANK(close_date) OR close_date < TODAY()"}
     assert run(runtime, doc)["meta"]["cached"] is False
     assert run(runtime, doc)["meta"]["cached"] is False
 
 
-def test_drill_and_export_work_beside_the_cache(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_drill_and_export_work_beside_the_cache(runtime: Platform, crm: dict[str, Any]) -> None:
     run(runtime, BY_INDUSTRY)
     csv_text = runtime.reports.export(Actor.system(), BY_INDUSTRY, "csv").decode()
     assert csv_text.splitlines()[-1] == "Total,6,2100"
@@ -191,7 +191,7 @@ def test_the_cache_is_redis_when_the_platform_has_one(tmp_path: Any) -> None:
     assert cache.get("k") is None
 
 
-def test_a_redis_that_is_down_is_a_miss_not_an_error(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_a_redis_that_is_down_is_a_miss_not_an_error(runtime: Platform, crm: dict[str, Any]) -> None:
     runtime.reports.cache = RedisCache("redis://127.0.0.1:1/0")
     assert [run(runtime, BY_INDUSTRY)["meta"]["cached"] for _ in range(2)] == [False, False]
 
@@ -205,7 +205,7 @@ def test_the_memory_cache_forgets_the_least_recently_used_first() -> None:
     assert cache.get("b") is None and cache.get("a") == {"n": 1} and cache.get("c") == {"n": 3}
 
 
-def test_a_stored_rollup_is_fresh_after_a_write_to_the_records_it_sums(runtime: Runtime,
+def test_a_stored_rollup_is_fresh_after_a_write_to_the_records_it_sums(runtime: Platform,
                                                                        crm: dict[str, Any]) -> None:
     system = Actor.system()
     added = runtime.metadata.add_field(system, "account", {

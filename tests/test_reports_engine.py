@@ -14,7 +14,7 @@ import pytest
 
 from tessera.auth.actor import Actor
 from tessera.errors import InvalidInput
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 ACCOUNT = {"api_name": "account", "label": "Account", "fields": [
     {"api_name": "name", "label": "Name", "type": "text", "required": True},
@@ -61,7 +61,7 @@ def fiscal_quarter(d: date, start: int) -> str:
 
 
 @pytest.fixture
-def crm(runtime: Runtime) -> dict[str, Any]:
+def crm(runtime: Platform) -> dict[str, Any]:
     system = Actor.system()
     for doc in (ACCOUNT, DEAL, TICKET):
         runtime.metadata.create_object(system, doc)
@@ -91,7 +91,7 @@ def crm(runtime: Runtime) -> dict[str, Any]:
     return {"reps": rep_ids, "deals": deals, "tickets": tickets, "accounts": accounts}
 
 
-def run(runtime: Runtime, doc: dict[str, Any], actor: Actor | None = None, **params: Any) -> dict[str, Any]:
+def run(runtime: Platform, doc: dict[str, Any], actor: Actor | None = None, **params: Any) -> dict[str, Any]:
     return runtime.reports.run(actor or Actor.system(), {"api_name": "r", "label": "R", **doc}, **params)
 
 
@@ -106,7 +106,7 @@ def by_key(rows: list[dict[str, Any]], *names: str) -> dict[tuple, dict[str, Any
     return {tuple(r[n] for n in names): r for r in rows}
 
 
-def test_win_rate_and_average_deal_size_by_owner_and_fiscal_quarter(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_win_rate_and_average_deal_size_by_owner_and_fiscal_quarter(runtime: Platform, crm: dict[str, Any]) -> None:
     doc = {"object": "deal", "filter": 'stage <> "open"',
            "group_by": [{"field": "owner"}, {"field": "close_date", "bucket": "quarter", "name": "quarter"}],
            "measures": [{"name": "deals", "function": "count"},
@@ -138,7 +138,7 @@ def test_win_rate_and_average_deal_size_by_owner_and_fiscal_quarter(runtime: Run
     assert "2023-Q4" in {r["quarter"] for r in result["rows"]}  # 2024-01-15 is in FY2023 starting April
 
 
-def test_weighted_pipeline_by_close_month_sorted_with_top_n(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_weighted_pipeline_by_close_month_sorted_with_top_n(runtime: Platform, crm: dict[str, Any]) -> None:
     doc = {"object": "deal", "filter": 'stage = "open"',
            "group_by": [{"field": "close_date", "bucket": "month", "name": "month"}],
            "measures": [{"name": "weighted", "formula": "SUM(amount * probability / 100)"},
@@ -156,7 +156,7 @@ def test_weighted_pipeline_by_close_month_sorted_with_top_n(runtime: Runtime, cr
     assert top["totals"] == result["totals"]
 
 
-def test_tickets_by_type_and_priority_with_exact_median(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_tickets_by_type_and_priority_with_exact_median(runtime: Platform, crm: dict[str, Any]) -> None:
     doc = {"object": "ticket", "group_by": [{"field": "type"}],
            "columns_by": {"field": "priority"},
            "measures": [{"name": "tickets", "function": "count"},
@@ -182,7 +182,7 @@ def test_tickets_by_type_and_priority_with_exact_median(runtime: Runtime, crm: d
     assert dec(result["totals"]["median_reply"]) == median([dec(r["reply_hours"]) for r in tickets])
 
 
-def test_lookup_paths_group_and_drill_down_to_the_same_records(runtime: Runtime, crm: dict[str, Any]) -> None:
+def test_lookup_paths_group_and_drill_down_to_the_same_records(runtime: Platform, crm: dict[str, Any]) -> None:
     doc = {"object": "deal", "group_by": [{"field": "account.industry"},
                                           {"field": "close_date", "bucket": "quarter", "name": "q"}],
            "measures": [{"name": "deals", "function": "count"}]}
@@ -196,7 +196,7 @@ def test_lookup_paths_group_and_drill_down_to_the_same_records(runtime: Runtime,
 
 
 def test_a_salesperson_sees_only_their_numbers_and_hidden_fields_are_unknown(
-        runtime: Runtime, crm: dict[str, Any]) -> None:
+        runtime: Platform, crm: dict[str, Any]) -> None:
     doc = {"object": "deal", "group_by": [{"field": "stage"}],
            "measures": [{"name": "deals", "function": "count"}, {"name": "total", "function": "sum",
                                                                  "field": "amount"}]}
@@ -228,7 +228,7 @@ def test_a_salesperson_sees_only_their_numbers_and_hidden_fields_are_unknown(
     ({"measures": [{"name": "x", "function": "mode", "field": "amount"}]}, "/measures/0/function"),
     ({"object": "nothing"}, "/object"),
 ])
-def test_bad_documents_are_refused_with_pinpointed_problems(runtime: Runtime, crm: dict[str, Any],
+def test_bad_documents_are_refused_with_pinpointed_problems(runtime: Platform, crm: dict[str, Any],
                                                            change: dict[str, Any], path: str) -> None:
     doc = {"object": "deal", "measures": [{"name": "n", "function": "count"}], **change}
     with pytest.raises(InvalidInput) as refused:

@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from tessera.auth.actor import Actor
 from tessera.data.tables import record_history
 from tessera.errors import InvalidInput
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 OPTIONS = ("lead", "qualified", "proposal", "negotiation", "won", "lost")
 FUNNEL = ("lead", "qualified", "proposal", "won")
@@ -61,7 +61,7 @@ def expected_funnel(paths: list[tuple[str, ...]], stages: tuple[str, ...] = FUNN
             for i, (stage, n) in enumerate(zip(stages, reached, strict=True))]
 
 
-def walk(runtime: Runtime, actor: Actor, path: tuple[str, ...], owner: int, n: int, **extra: Any) -> dict[str, Any]:
+def walk(runtime: Platform, actor: Actor, path: tuple[str, ...], owner: int, n: int, **extra: Any) -> dict[str, Any]:
     record = runtime.records.create(actor, "opportunity", {"name": f"Opp {n}", "stage": path[0], "owner": owner,
                                                            "amount": str(1000 * (n + 1)), **extra})
     for stage in path[1:]:
@@ -70,7 +70,7 @@ def walk(runtime: Runtime, actor: Actor, path: tuple[str, ...], owner: int, n: i
 
 
 @pytest.fixture
-def pipeline(runtime: Runtime) -> dict[str, Any]:
+def pipeline(runtime: Platform) -> dict[str, Any]:
     system = Actor.system()
     runtime.metadata.create_object(system, OPPORTUNITY)
     runtime.users.roles.create(system, SALES, runtime.snapshot)
@@ -86,7 +86,7 @@ def pipeline(runtime: Runtime) -> dict[str, Any]:
     return {"reps": reps, "records": records}
 
 
-def run(runtime: Runtime, doc: dict[str, Any], actor: Actor | None = None, **params: Any) -> dict[str, Any]:
+def run(runtime: Platform, doc: dict[str, Any], actor: Actor | None = None, **params: Any) -> dict[str, Any]:
     return runtime.reports.run(actor or Actor.system(), {"api_name": "f", "label": "F", "object": "opportunity",
                                                          **doc}, **params)
 
@@ -95,7 +95,7 @@ def cells(result: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
     return [(r["stage"], r["reached"], r["from_previous"], r["from_first"]) for r in result["rows"]]
 
 
-def test_funnel_counts_records_reaching_each_stage_with_conversion_rates(runtime: Runtime,
+def test_funnel_counts_records_reaching_each_stage_with_conversion_rates(runtime: Platform,
                                                                          pipeline: dict[str, Any]) -> None:
     result = run(runtime, {"type": "funnel", "field": "stage", "stages": list(FUNNEL)})
     assert cells(result) == expected_funnel(list(PATHS))
@@ -106,13 +106,13 @@ def test_funnel_counts_records_reaching_each_stage_with_conversion_rates(runtime
     assert result["rows"][0]["label"] == "Lead" and result["totals"] is None
 
 
-def test_funnel_stages_default_to_the_select_options_in_order(runtime: Runtime, pipeline: dict[str, Any]) -> None:
+def test_funnel_stages_default_to_the_select_options_in_order(runtime: Platform, pipeline: dict[str, Any]) -> None:
     result = run(runtime, {"type": "funnel", "field": "stage"})
     assert [r["stage"] for r in result["rows"]] == list(OPTIONS)
     assert cells(result) == expected_funnel(list(PATHS), OPTIONS)
 
 
-def test_funnel_applies_the_filter_parameter_and_created_range(runtime: Runtime, pipeline: dict[str, Any]) -> None:
+def test_funnel_applies_the_filter_parameter_and_created_range(runtime: Platform, pipeline: dict[str, Any]) -> None:
     doc = {"type": "funnel", "field": "stage", "stages": list(FUNNEL), "filter": 'region = "west"'}
     west = [p for n, p in enumerate(PATHS) if n % 3 == 0]
     assert cells(run(runtime, doc)) == expected_funnel(west)
@@ -129,7 +129,7 @@ def test_funnel_applies_the_filter_parameter_and_created_range(runtime: Runtime,
     assert cells(run(runtime, old)) == expected_funnel(list(PATHS[:4]))
 
 
-def test_a_restricted_users_funnel_counts_only_their_records(runtime: Runtime, pipeline: dict[str, Any]) -> None:
+def test_a_restricted_users_funnel_counts_only_their_records(runtime: Platform, pipeline: dict[str, Any]) -> None:
     doc = {"type": "funnel", "field": "stage", "stages": list(FUNNEL)}
     for i, rep_id in enumerate(pipeline["reps"]):
         rep = runtime.users.actor_for_user(rep_id)
@@ -140,13 +140,13 @@ def test_a_restricted_users_funnel_counts_only_their_records(runtime: Runtime, p
         assert stays[0]["stage"] == "lead" and stays[0]["records"] == str(left_lead)
 
 
-def opportunities(runtime: Runtime) -> sa.Table:
+def opportunities(runtime: Platform) -> sa.Table:
     with runtime.read() as conn:
         snap = runtime.snapshot(conn)
         return snap.table(snap.object("opportunity"))
 
 
-def set_times(runtime: Runtime, record_id: int, created: datetime, changes: list[datetime]) -> None:
+def set_times(runtime: Platform, record_id: int, created: datetime, changes: list[datetime]) -> None:
     """Back-date a record's creation and its stage changes (in the order they were made)."""
     table = opportunities(runtime)
     with runtime.engine.begin() as conn:
@@ -160,7 +160,7 @@ def set_times(runtime: Runtime, record_id: int, created: datetime, changes: list
 
 
 @pytest.fixture
-def timed(runtime: Runtime) -> dict[str, Any]:
+def timed(runtime: Platform) -> dict[str, Any]:
     """Four records with known stays (hours after T0)."""
     system = Actor.system()
     runtime.metadata.create_object(system, OPPORTUNITY)
@@ -183,7 +183,7 @@ def timed(runtime: Runtime) -> dict[str, Any]:
     return {"stays": stays}
 
 
-def test_time_in_stage_averages_and_medians_finished_stays_per_record(runtime: Runtime,
+def test_time_in_stage_averages_and_medians_finished_stays_per_record(runtime: Platform,
                                                                       timed: dict[str, Any]) -> None:
     result = run(runtime, {"type": "time_in_stage", "field": "stage", "stages": list(FUNNEL)})
     got = {r["stage"]: (r["records"], r["average"], r["median"]) for r in result["rows"]}
@@ -199,7 +199,7 @@ def test_time_in_stage_averages_and_medians_finished_stays_per_record(runtime: R
     assert [c["type"] for c in result["columns"][2:]] == ["number", "duration", "duration"]
 
 
-def test_time_in_stage_can_count_the_current_stay_until_now(runtime: Runtime, timed: dict[str, Any]) -> None:
+def test_time_in_stage_can_count_the_current_stay_until_now(runtime: Platform, timed: dict[str, Any]) -> None:
     doc = {"type": "time_in_stage", "field": "stage", "stages": list(FUNNEL), "include_current": True}
     got = {r["stage"]: r for r in run(runtime, doc)["rows"]}
     assert got["won"]["records"] == "3"
@@ -219,7 +219,7 @@ def test_time_in_stage_can_count_the_current_stay_until_now(runtime: Runtime, ti
     ({"group_by": [{"field": "stage"}]}, "/group_by"),
     ({"include_current": True}, "/include_current"),
 ])
-def test_bad_funnel_documents_are_refused_with_pinpointed_problems(runtime: Runtime, pipeline: dict[str, Any],
+def test_bad_funnel_documents_are_refused_with_pinpointed_problems(runtime: Platform, pipeline: dict[str, Any],
                                                                   change: dict[str, Any], path: str) -> None:
     with pytest.raises(InvalidInput) as refused:
         run(runtime, {"type": "funnel", "field": "stage", **change})

@@ -17,7 +17,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from tessera.api.app import create_app
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 PUBLIC = {
     ("POST", "/api/v1/auth/token"),
@@ -77,7 +77,7 @@ def test_the_public_api_routes_exist(client: Any) -> None:
     assert {r for r in PUBLIC if r[1].startswith("/api/") or r[1] == "/healthz"} <= routes
 
 
-def test_an_unauthenticated_route_is_caught(runtime: Runtime) -> None:
+def test_an_unauthenticated_route_is_caught(runtime: Platform) -> None:
     app = create_app(runtime)
 
     @app.get("/api/v1/leak/{object}")

@@ -14,7 +14,7 @@ from tessera.errors import TesseraError
 from tessera.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
 
 
 def _settings() -> Settings:
@@ -134,15 +134,15 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     return 0
 
 
-def _runtime() -> Runtime:
-    from tessera.runtime.platform import Runtime
+def _runtime() -> Platform:
+    from tessera.runtime.platform import Platform
 
     settings = _settings()
     _prepare(settings)
-    return Runtime(settings)
+    return Platform(settings)
 
 
-def _follow(runtime: Runtime, job_id: int, *, follow: bool) -> int:
+def _follow(runtime: Platform, job_id: int, *, follow: bool) -> int:
     """Print a job, and with `follow` its progress until it ends; exit 0 if it succeeded."""
     from tessera.auth.actor import Actor
     from tessera.runtime.background.jobs import FINISHED

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from tessera.actions import ActionError, check_actions
 from tessera.auth.actor import Actor
 from tessera.data.tables import deliveries, notifications, outbox, timers
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.runtime.records.formulas import SnapshotSchema
 from tessera.settings import Settings
 
@@ -34,8 +34,8 @@ SYSTEM = Actor.system()
 
 
 @pytest.fixture
-def rt(db_url: str, tmp_path: Path, smtp: tuple[str, Any]) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=db_url, attachments_dir=tmp_path / "files", smtp_url=smtp[0],
+def rt(db_url: str, tmp_path: Path, smtp: tuple[str, Any]) -> Iterator[Platform]:
+    runtime = Platform(Settings(database_url=db_url, attachments_dir=tmp_path / "files", smtp_url=smtp[0],
                                base_url="https://crm.example.com"))
     runtime.users.ensure_admin("admin@example.com", "admin-password")
     runtime.metadata.create_object(SYSTEM, ACCOUNT)
@@ -44,19 +44,19 @@ def rt(db_url: str, tmp_path: Path, smtp: tuple[str, Any]) -> Iterator[Runtime]:
     runtime.dispose()
 
 
-def _user(rt: Runtime, email: str, **extra: Any) -> int:
+def _user(rt: Platform, email: str, **extra: Any) -> int:
     return int(rt.users.accounts.add(SYSTEM, {"email": email, "name": email.split("@")[0],
                                               "password": "a-long-password", **extra})["id"])
 
 
-def _run(rt: Runtime, record: dict[str, Any], steps: list[dict[str, Any]], key: str = "test:1") -> list[Any]:
+def _run(rt: Platform, record: dict[str, Any], steps: list[dict[str, Any]], key: str = "test:1") -> list[Any]:
     with rt.joined() as conn:
         row = rt.actions.load(conn, "deal", record["id"])
         ctx = rt.actions.context(conn, "deal", row, key)
         return [rt.actions.run(ctx, step) for step in steps]
 
 
-def test_each_event_reaches_its_subscribers_once_and_in_the_same_transaction(rt: Runtime) -> None:
+def test_each_event_reaches_its_subscribers_once_and_in_the_same_transaction(rt: Platform) -> None:
     seen: list[tuple[str, list[int]]] = []
     rt.events.subscribe("record.*", lambda conn, event: seen.append((event.name, event.record_ids)), name="t")
     deal = rt.records.create(SYSTEM, "deal", {"name": "A"})
@@ -69,7 +69,7 @@ def test_each_event_reaches_its_subscribers_once_and_in_the_same_transaction(rt:
                             .where(outbox.c.processed_at.is_(None))).scalar_one() == 0
 
 
-def test_a_failing_subscriber_rolls_back_its_writes_and_its_event_is_tried_again(rt: Runtime) -> None:
+def test_a_failing_subscriber_rolls_back_its_writes_and_its_event_is_tried_again(rt: Platform) -> None:
     calls: list[int] = []
 
     def flaky(conn: Any, event: Any) -> None:
@@ -94,7 +94,7 @@ def test_a_failing_subscriber_rolls_back_its_writes_and_its_event_is_tried_again
     assert names == ["from event 2"]
 
 
-def test_timers_fire_when_due_once_and_a_rescheduled_key_moves(rt: Runtime) -> None:
+def test_timers_fire_when_due_once_and_a_rescheduled_key_moves(rt: Platform) -> None:
     fired: list[tuple[str, Any]] = []
     rt.timers.on("test", lambda conn, params, due: fired.append((params["n"], due)))
     now = datetime.now(UTC)
@@ -113,7 +113,7 @@ def test_timers_fire_when_due_once_and_a_rescheduled_key_moves(rt: Runtime) -> N
         assert rt.timers.cancel(conn, "b") == 1
 
 
-def test_a_failing_timer_is_retried_later_and_its_writes_undone(rt: Runtime) -> None:
+def test_a_failing_timer_is_retried_later_and_its_writes_undone(rt: Platform) -> None:
     tries: list[int] = []
 
     def fire(conn: Any, params: Any, due: Any) -> None:
@@ -131,7 +131,7 @@ def test_a_failing_timer_is_retried_later_and_its_writes_undone(rt: Runtime) -> 
     assert rt.records.list(SYSTEM, "account")["data"] == []
 
 
-def test_record_actions_save_through_the_pipeline(rt: Runtime) -> None:
+def test_record_actions_save_through_the_pipeline(rt: Platform) -> None:
     account = rt.records.create(SYSTEM, "account", {"name": "Acme"})
     deal = rt.records.create(SYSTEM, "deal", {"name": "Big", "amount": "1000", "account": account["id"]})
     results = _run(rt, deal, [
@@ -153,7 +153,7 @@ def test_record_actions_save_through_the_pipeline(rt: Runtime) -> None:
     assert [d["status"] for d in rt.records.list(SYSTEM, "deal", sort="id")["data"]] == ["won", None]
 
 
-def test_an_action_that_would_save_an_invalid_record_says_why_and_writes_nothing(rt: Runtime) -> None:
+def test_an_action_that_would_save_an_invalid_record_says_why_and_writes_nothing(rt: Platform) -> None:
     deal = rt.records.create(SYSTEM, "deal", {"name": "A"})
     with pytest.raises(ActionError, match="name"):
         _run(rt, deal, [{"action": "update_record", "set": {"status": '"x"'}},
@@ -161,7 +161,7 @@ def test_an_action_that_would_save_an_invalid_record_says_why_and_writes_nothing
     assert rt.records.get(SYSTEM, "deal", deal["id"])["status"] is None
 
 
-def test_email_goes_out_over_smtp_after_commit_once_per_key(rt: Runtime, smtp: tuple[str, Any]) -> None:
+def test_email_goes_out_over_smtp_after_commit_once_per_key(rt: Platform, smtp: tuple[str, Any]) -> None:
     owner = _user(rt, "owner@example.com")
     account = rt.records.create(SYSTEM, "account", {"name": "Acme", "manager": owner})
     deal = rt.records.create(SYSTEM, "deal", {"name": "Big", "amount": "1200.50", "account": account["id"]})
@@ -179,7 +179,7 @@ def test_email_goes_out_over_smtp_after_commit_once_per_key(rt: Runtime, smtp: t
         assert conn.execute(sa.select(deliveries.c.status)).scalars().all() == ["sent"]
 
 
-def test_notifications_reach_the_bell_of_each_person_named(rt: Runtime, client: Any) -> None:
+def test_notifications_reach_the_bell_of_each_person_named(rt: Platform, client: Any) -> None:
     rep = _user(rt, "rep@example.com")
     deal = rt.records.create(SYSTEM, "deal", {"name": "Big"})
     rt.users.teams.create(SYSTEM, {"api_name": "east", "label": "East", "members": ["rep@example.com"]})
@@ -196,7 +196,7 @@ def test_notifications_reach_the_bell_of_each_person_named(rt: Runtime, client: 
     assert client.get("/api/v1/me/notifications", headers=headers).json()["unread"] == 0
 
 
-def test_a_webhook_is_called_with_a_signature_after_commit(rt: Runtime) -> None:
+def test_a_webhook_is_called_with_a_signature_after_commit(rt: Platform) -> None:
     received: list[tuple[dict[str, str], Any]] = []
 
     class Hook(http.server.BaseHTTPRequestHandler):
@@ -223,7 +223,7 @@ def test_a_webhook_is_called_with_a_signature_after_commit(rt: Runtime) -> None:
     assert headers["X-Tessera-Signature"].startswith("sha256=")
 
 
-def test_people_are_resolved_by_role_team_field_and_manager_chain(rt: Runtime) -> None:
+def test_people_are_resolved_by_role_team_field_and_manager_chain(rt: Platform) -> None:
     boss = _user(rt, "boss@example.com")
     lead = _user(rt, "lead@example.com", manager="boss@example.com")
     rep = _user(rt, "rep@example.com", manager="lead@example.com")
@@ -245,7 +245,7 @@ def test_people_are_resolved_by_role_team_field_and_manager_chain(rt: Runtime) -
         assert found({"user": "LEAD@example.com"}) == [lead]
 
 
-def test_actions_are_checked_against_the_metadata_with_pointed_problems(rt: Runtime) -> None:
+def test_actions_are_checked_against_the_metadata_with_pointed_problems(rt: Platform) -> None:
     with rt.read() as conn:
         snap = rt.snapshot(conn)
     problems = check_actions([

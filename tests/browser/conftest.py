@@ -16,7 +16,7 @@ import pytest
 
 from tessera.data.engine import make_engine
 from tessera.data.migrate import upgrade
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -33,7 +33,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
+def server(tmp_path: Path) -> Iterator[tuple[str, Platform]]:
     """A running Tessera on SQLite with an admin; yields (base URL, runtime)."""
     import uvicorn
 
@@ -43,7 +43,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    runtime = Runtime(Settings(database_url=url, attachments_dir=tmp_path / "files"))
+    runtime = Platform(Settings(database_url=url, attachments_dir=tmp_path / "files"))
     runtime.users.ensure_admin(*ADMIN)
     port = _free_port()
     config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")

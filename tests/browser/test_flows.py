@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tessera.auth.actor import Actor
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 from .conftest import go
 
@@ -20,7 +20,7 @@ FLOW = {"api_name": "deal_approval", "label": "Deal approval", "object": "deal",
                    "lock_record": True}]}
 
 
-def _people(runtime: Runtime) -> None:
+def _people(runtime: Platform) -> None:
     system = Actor.system()
     runtime.metadata.create_object(system, DEAL)
     for role, edit in (("sales", "own"), ("manager", "all")):

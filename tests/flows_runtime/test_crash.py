@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from tessera.auth.actor import Actor
 from tessera.data.tables import deliveries, flow_instances
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 SYSTEM = Actor.system()
@@ -61,7 +61,7 @@ def test_flows_survive_a_worker_killed_mid_way(pg_url: str, redis_url: str, smtp
                                                tmp_path: Path) -> None:
     settings = Settings(database_url=pg_url, redis_url=redis_url, smtp_url=smtp[0],
                         attachments_dir=tmp_path / "files")
-    rt = Runtime(settings)
+    rt = Platform(settings)
     env = {**os.environ, "TESSERA_DATABASE_URL": pg_url, "TESSERA_REDIS_URL": redis_url,
            "TESSERA_SMTP_URL": smtp[0]}
     processes: list[subprocess.Popen[str]] = []

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from tessera.auth.actor import Actor
 from tessera.data.tables import flow_instances, notifications, timers
 from tessera.errors import Conflict, InvalidInput
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 SYSTEM = Actor.system()
@@ -50,14 +50,14 @@ CONTRACT_FLOW: dict[str, Any] = {
 
 
 @pytest.fixture
-def rt(db_url: str, tmp_path: Path, smtp: tuple[str, Any]) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=db_url, attachments_dir=tmp_path / "files", smtp_url=smtp[0]))
+def rt(db_url: str, tmp_path: Path, smtp: tuple[str, Any]) -> Iterator[Platform]:
+    runtime = Platform(Settings(database_url=db_url, attachments_dir=tmp_path / "files", smtp_url=smtp[0]))
     runtime.users.ensure_admin("admin@example.com", "admin-password")
     yield runtime
     runtime.dispose()
 
 
-def _person(rt: Runtime, email: str, *roles: str) -> Actor:
+def _person(rt: Platform, email: str, *roles: str) -> Actor:
     for role in roles:
         with contextlib.suppress(Conflict):
             rt.users.roles.create(SYSTEM, {"api_name": role, "label": role, "permissions": {
@@ -67,14 +67,14 @@ def _person(rt: Runtime, email: str, *roles: str) -> Actor:
     return rt.users.actor_for_user(int(user["id"]))
 
 
-def _task(rt: Runtime, who: Actor, step: str) -> int:
+def _task(rt: Platform, who: Actor, step: str) -> int:
     found = [t for t in rt.flows.tasks(who) if t["step"] == step]
     assert len(found) == 1, rt.flows.tasks(who)
     return int(found[0]["id"])
 
 
 @pytest.fixture
-def contract_setup(rt: Runtime) -> dict[str, Actor]:
+def contract_setup(rt: Platform) -> dict[str, Actor]:
     rt.metadata.create_object(SYSTEM, CONTRACT)
     people = {name: _person(rt, f"{name}@example.com", role) for name, role in (
         ("rep", "sales_rep"), ("director", "sales_director"), ("vp", "vp_sales"), ("legal", "legal"),
@@ -84,7 +84,7 @@ def contract_setup(rt: Runtime) -> dict[str, Actor]:
     return people
 
 
-def test_contract_approval_with_send_back_resumes_at_legal(rt: Runtime, contract_setup: dict[str, Actor],
+def test_contract_approval_with_send_back_resumes_at_legal(rt: Platform, contract_setup: dict[str, Actor],
                                                            smtp: tuple[str, Any]) -> None:
     p = contract_setup
     contract = rt.records.create(p["rep"], "contract", {"name": "Acme MSA", "amount": "250000", "discount": 25})
@@ -120,7 +120,7 @@ def test_contract_approval_with_send_back_resumes_at_legal(rt: Runtime, contract
 
 
 def test_a_small_contract_goes_straight_to_legal_and_finance_and_a_reject_ends_it(
-        rt: Runtime, contract_setup: dict[str, Actor]) -> None:
+        rt: Platform, contract_setup: dict[str, Actor]) -> None:
     p = contract_setup
     contract = rt.records.create(p["rep"], "contract", {"name": "Small", "amount": "5000", "discount": 5})
     started = rt.flows.start(p["rep"], "contract_approval", contract["id"])
@@ -136,7 +136,7 @@ def test_a_small_contract_goes_straight_to_legal_and_finance_and_a_reject_ends_i
 
 
 def test_only_the_assignee_may_decide_and_only_the_submitter_may_recall(
-        rt: Runtime, contract_setup: dict[str, Actor]) -> None:
+        rt: Platform, contract_setup: dict[str, Actor]) -> None:
     p = contract_setup
     contract = rt.records.create(p["rep"], "contract", {"name": "X", "amount": "5000"})
     started = rt.flows.start(p["rep"], "contract_approval", contract["id"])
@@ -152,7 +152,7 @@ def test_only_the_assignee_may_decide_and_only_the_submitter_may_recall(
     assert rt.flows.tasks(p["legal"]) == []
 
 
-def test_approvers_follow_role_changes_between_instances(rt: Runtime, contract_setup: dict[str, Actor]) -> None:
+def test_approvers_follow_role_changes_between_instances(rt: Platform, contract_setup: dict[str, Actor]) -> None:
     """Who holds a role is remembered per auth revision: a user added to a role, or who
     loses it, or is disabled, is asked (or not) from the next step on."""
     p = contract_setup
@@ -189,7 +189,7 @@ SALE_FLOW: dict[str, Any] = {
 }
 
 
-def test_a_non_linear_sale_goes_back_to_requirements_with_its_history(rt: Runtime) -> None:
+def test_a_non_linear_sale_goes_back_to_requirements_with_its_history(rt: Platform) -> None:
     rt.metadata.create_object(SYSTEM, {"api_name": "opportunity", "label": "Opportunity", "fields": [
         {"api_name": "name", "label": "Name", "type": "text", "required": True},
         {"api_name": "stage", "label": "Stage", "type": "text"},
@@ -247,7 +247,7 @@ SPARE_PART_FLOW: dict[str, Any] = {
 }
 
 
-def _spare_parts(rt: Runtime) -> tuple[int, int]:
+def _spare_parts(rt: Platform) -> tuple[int, int]:
     rt.metadata.create_object(SYSTEM, {"api_name": "part", "label": "Part", "fields": [
         {"api_name": "name", "label": "Name", "type": "text"}, {"api_name": "stock", "label": "Stock",
                                                                 "type": "integer"}]})
@@ -272,13 +272,13 @@ def _spare_parts(rt: Runtime) -> tuple[int, int]:
     return agent, keeper
 
 
-def _titles(rt: Runtime, user_id: int) -> list[str]:
+def _titles(rt: Platform, user_id: int) -> list[str]:
     with rt.read() as conn:
         return list(conn.execute(sa.select(notifications.c.title).where(notifications.c.user_id == user_id)
                                  .order_by(notifications.c.id)).scalars())
 
 
-def test_a_part_in_stock_is_shipped_and_the_warehouse_told(rt: Runtime) -> None:
+def test_a_part_in_stock_is_shipped_and_the_warehouse_told(rt: Platform) -> None:
     agent, keeper = _spare_parts(rt)
     part = rt.records.create(SYSTEM, "part", {"name": "Pump", "stock": 5})
     request = rt.records.create(SYSTEM, "part_request", {"part": part["id"], "quantity": 2, "agent": agent})
@@ -289,7 +289,7 @@ def test_a_part_in_stock_is_shipped_and_the_warehouse_told(rt: Runtime) -> None:
     assert rt.records.list(SYSTEM, "purchase_request")["data"] == []
 
 
-def test_a_missing_part_is_purchased_and_the_agent_told_when_it_arrives(rt: Runtime) -> None:
+def test_a_missing_part_is_purchased_and_the_agent_told_when_it_arrives(rt: Platform) -> None:
     agent, _ = _spare_parts(rt)
     part = rt.records.create(SYSTEM, "part", {"name": "Valve", "stock": 0})
     request = rt.records.create(SYSTEM, "part_request", {"part": part["id"], "quantity": 3, "agent": agent})
@@ -306,7 +306,7 @@ def test_a_missing_part_is_purchased_and_the_agent_told_when_it_arrives(rt: Runt
     assert rt.records.list(SYSTEM, "shipment")["data"] == []
 
 
-def test_publishing_refuses_missing_roles_bad_actions_and_formulas(rt: Runtime) -> None:
+def test_publishing_refuses_missing_roles_bad_actions_and_formulas(rt: Platform) -> None:
     rt.metadata.create_object(SYSTEM, CONTRACT)
     broken = {**CONTRACT_FLOW, "api_name": "broken", "steps": [
         {"id": "a", "type": "approval", "approvers": [{"role": "nobody_has_this"}]},
@@ -323,7 +323,7 @@ def test_publishing_refuses_missing_roles_bad_actions_and_formulas(rt: Runtime) 
     assert any(p.field.endswith("/condition") for p in bad_formula.value.errors)
 
 
-def test_the_flow_api_starts_lists_and_decides(api: Any, runtime: Runtime) -> None:
+def test_the_flow_api_starts_lists_and_decides(api: Any, runtime: Platform) -> None:
     runtime.metadata.create_object(SYSTEM, CONTRACT)
     runtime.users.roles.create(SYSTEM, {"api_name": "legal", "label": "Legal", "permissions": {}}, runtime.snapshot)
     runtime.users.roles.create(SYSTEM, {"api_name": "finance", "label": "Finance", "permissions": {}},
@@ -356,7 +356,7 @@ def test_the_flow_api_starts_lists_and_decides(api: Any, runtime: Runtime) -> No
         assert conn.execute(sa.select(flow_instances.c.status)).scalars().all() == ["running"]
 
 
-def test_an_approver_decides_from_the_signed_link_in_the_email(rt: Runtime, smtp: tuple[str, Any]) -> None:
+def test_an_approver_decides_from_the_signed_link_in_the_email(rt: Platform, smtp: tuple[str, Any]) -> None:
     import re
 
     rt.metadata.create_object(SYSTEM, CONTRACT)
@@ -383,7 +383,7 @@ def test_an_approver_decides_from_the_signed_link_in_the_email(rt: Runtime, smtp
     assert legal.user_id is not None
 
 
-def test_reminders_then_escalation_fire_from_the_timers_and_auto_approve(rt: Runtime) -> None:
+def test_reminders_then_escalation_fire_from_the_timers_and_auto_approve(rt: Platform) -> None:
     from datetime import UTC, datetime, timedelta
 
     rt.metadata.create_object(SYSTEM, CONTRACT)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from tessera.auth.actor import Actor
 from tessera.data.tables import notifications, rule_runs
 from tessera.errors import InvalidInput
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 SYSTEM = Actor.system()
@@ -30,21 +30,21 @@ LEAD = {"api_name": "lead", "label": "Lead", "fields": [
 
 
 @pytest.fixture
-def rt(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=db_url, attachments_dir=tmp_path / "files"))
+def rt(db_url: str, tmp_path: Path) -> Iterator[Platform]:
+    runtime = Platform(Settings(database_url=db_url, attachments_dir=tmp_path / "files"))
     runtime.users.ensure_admin("admin@example.com", "admin-password")
     yield runtime
     runtime.dispose()
 
 
-def _users(rt: Runtime, team: str, emails: list[str], also: str | None = None) -> list[int]:
+def _users(rt: Platform, team: str, emails: list[str], also: str | None = None) -> list[int]:
     ids = [int(rt.users.accounts.add(SYSTEM, {"email": e, "name": e, "password": "a-long-password"})["id"])
            for e in emails]
     rt.users.teams.create(SYSTEM, {"api_name": team, "label": team, "members": emails})
     return ids
 
 
-def test_lead_scoring_then_regional_round_robin_assignment(rt: Runtime) -> None:
+def test_lead_scoring_then_regional_round_robin_assignment(rt: Platform) -> None:
     rt.metadata.create_object(SYSTEM, LEAD)
     emea = _users(rt, "emea", ["e1@x.com", "e2@x.com"])
     apac = _users(rt, "apac", ["a1@x.com"])
@@ -75,7 +75,7 @@ def test_lead_scoring_then_regional_round_robin_assignment(rt: Runtime) -> None:
     assert runs[0]["changes"] == {"set": {"assigned": emea[0]}}
 
 
-def test_a_before_save_rule_can_refuse_a_save_with_its_message(rt: Runtime) -> None:
+def test_a_before_save_rule_can_refuse_a_save_with_its_message(rt: Platform) -> None:
     rt.metadata.create_object(SYSTEM, LEAD)
     rt.documents.create(SYSTEM, "rules", {
         "api_name": "no_lost_without_reason", "label": "Reason", "object": "lead", "kind": "automation",
@@ -89,7 +89,7 @@ def test_a_before_save_rule_can_refuse_a_save_with_its_message(rt: Runtime) -> N
     assert rt.records.get(SYSTEM, "lead", lead["id"])["status"] is None
 
 
-def test_round_robin_stays_fair_under_concurrent_creators(rt: Runtime) -> None:
+def test_round_robin_stays_fair_under_concurrent_creators(rt: Platform) -> None:
     import threading
 
     rt.metadata.create_object(SYSTEM, LEAD)
@@ -112,7 +112,7 @@ def test_round_robin_stays_fair_under_concurrent_creators(rt: Runtime) -> None:
     assert set(counts) == set(members) and max(counts.values()) - min(counts.values()) <= 1
 
 
-def test_after_save_automation_runs_actions_once_and_stops_its_own_loop(rt: Runtime) -> None:
+def test_after_save_automation_runs_actions_once_and_stops_its_own_loop(rt: Platform) -> None:
     rt.metadata.create_object(SYSTEM, LEAD)
     rt.documents.create(SYSTEM, "rules", {
         "api_name": "bump", "label": "Bump", "object": "lead", "kind": "automation",
@@ -130,7 +130,7 @@ def test_after_save_automation_runs_actions_once_and_stops_its_own_loop(rt: Runt
             rule_runs.c.outcome == "limited")).scalar_one()
 
 
-def test_renewal_reminders_fire_90_60_and_30_days_before_the_end(rt: Runtime) -> None:
+def test_renewal_reminders_fire_90_60_and_30_days_before_the_end(rt: Platform) -> None:
     rt.metadata.create_object(SYSTEM, {"api_name": "contract", "label": "Contract", "fields": [
         {"api_name": "name", "label": "Name", "type": "text", "required": True},
         {"api_name": "end_date", "label": "End", "type": "date"}]})
@@ -159,7 +159,7 @@ def test_renewal_reminders_fire_90_60_and_30_days_before_the_end(rt: Runtime) ->
     assert ending[95]["id"] in {t["contract"] for t in rt.records.list(SYSTEM, "task", limit=100)["data"]}
 
 
-def test_segments_keep_membership_current_and_announce_entries(rt: Runtime) -> None:
+def test_segments_keep_membership_current_and_announce_entries(rt: Platform) -> None:
     rt.metadata.create_object(SYSTEM, {"api_name": "customer", "label": "Customer", "fields": [
         {"api_name": "name", "label": "Name", "type": "text", "required": True},
         {"api_name": "high_value", "label": "High value", "type": "boolean"}]})
@@ -208,7 +208,7 @@ def test_segments_keep_membership_current_and_announce_entries(rt: Runtime) -> N
     assert rt.records.get(SYSTEM, "customer", big["id"])["high_value"] is False
 
 
-def test_rule_documents_are_refused_with_pointed_problems(rt: Runtime) -> None:
+def test_rule_documents_are_refused_with_pointed_problems(rt: Platform) -> None:
     rt.metadata.create_object(SYSTEM, LEAD)
     with pytest.raises(InvalidInput) as refused:
         rt.documents.create(SYSTEM, "rules", {

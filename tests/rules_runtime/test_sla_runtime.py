@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from tessera.auth.actor import Actor
 from tessera.data.tables import notifications, outbox, sla_clocks
 from tessera.errors import InvalidInput, NotFound
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 SYSTEM = Actor.system()
@@ -52,8 +52,8 @@ GOLD = {
 
 
 @pytest.fixture
-def rt(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=db_url, attachments_dir=tmp_path / "files"))
+def rt(db_url: str, tmp_path: Path) -> Iterator[Platform]:
+    runtime = Platform(Settings(database_url=db_url, attachments_dir=tmp_path / "files"))
     runtime.users.ensure_admin("admin@example.com", "admin-password")
     yield runtime
     runtime.dispose()
@@ -70,7 +70,7 @@ class Clock:
 
 
 @pytest.fixture
-def clock(rt: Runtime) -> Clock:
+def clock(rt: Platform) -> Clock:
     found = Clock(MONDAY.replace(hour=9))
     rt.sla.clock = found
     return found
@@ -81,7 +81,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return (MONDAY + timedelta(days=day)).replace(hour=hour, minute=minute)
 
 
-def desk(rt: Runtime, policy: dict[str, Any] | None = None) -> dict[str, int]:
+def desk(rt: Platform, policy: dict[str, Any] | None = None) -> dict[str, int]:
     """The ticket object, the office calendar, a policy, an agent and her team lead."""
     rt.metadata.create_object(SYSTEM, TICKET)
     rt.documents.create(SYSTEM, "calendars", OFFICE)
@@ -92,7 +92,7 @@ def desk(rt: Runtime, policy: dict[str, Any] | None = None) -> dict[str, int]:
     return {"lead": int(lead["id"]), "agent": int(agent["id"])}
 
 
-def clock_of(rt: Runtime, ticket_id: int, metric: str = "first_reply") -> dict[str, Any]:
+def clock_of(rt: Platform, ticket_id: int, metric: str = "first_reply") -> dict[str, Any]:
     found = {c["metric"]: c for c in rt.sla.clocks(SYSTEM, "ticket", ticket_id)}
     return found[metric]
 
@@ -101,24 +101,24 @@ def local(iso: str | None) -> datetime | None:
     return None if iso is None else datetime.fromisoformat(iso).astimezone(PARIS)
 
 
-def titles(rt: Runtime, user_id: int) -> list[str]:
+def titles(rt: Platform, user_id: int) -> list[str]:
     with rt.read() as conn:
         return list(conn.execute(sa.select(notifications.c.title).where(notifications.c.user_id == user_id)
                                  .order_by(notifications.c.id)).scalars())
 
 
-def all_titles(rt: Runtime) -> list[str]:
+def all_titles(rt: Platform) -> list[str]:
     with rt.read() as conn:
         return list(conn.execute(sa.select(notifications.c.title)).scalars())
 
 
-def events(rt: Runtime, name: str) -> list[dict[str, Any]]:
+def events(rt: Platform, name: str) -> list[dict[str, Any]]:
     with rt.read() as conn:
         return [dict(p) for p in conn.execute(sa.select(outbox.c.payload).where(outbox.c.event == name)
                                               .order_by(outbox.c.id)).scalars()]
 
 
-def test_gold_ticket_pauses_warns_breaches_escalates_to_the_lead_and_is_reported(rt: Runtime, clock: Clock) -> None:
+def test_gold_ticket_pauses_warns_breaches_escalates_to_the_lead_and_is_reported(rt: Platform, clock: Clock) -> None:
     people = desk(rt)
     rt.documents.create(SYSTEM, "rules", {
         "api_name": "warn_agent", "label": "Warn the agent", "object": "ticket", "kind": "automation",
@@ -174,7 +174,7 @@ def test_gold_ticket_pauses_warns_breaches_escalates_to_the_lead_and_is_reported
     assert rt.sla.compliance(SYSTEM, "ticket", "policy", now=at(1, 12))["groups"][0]["policy"] == "gold"
 
 
-def test_the_first_policy_whose_condition_holds_applies_in_order(rt: Runtime, clock: Clock) -> None:
+def test_the_first_policy_whose_condition_holds_applies_in_order(rt: Platform, clock: Clock) -> None:
     desk(rt, {**GOLD, "applies_when": 'tier = "gold"'})
     rt.documents.create(SYSTEM, "sla_policies", {
         "api_name": "standard", "label": "Standard", "object": "ticket", "calendar": "office", "order": 9,
@@ -200,7 +200,7 @@ def test_the_first_policy_whose_condition_holds_applies_in_order(rt: Runtime, cl
     assert {c["stage"] for c in rt.sla.clocks(SYSTEM, "ticket", gold["id"])} == {"cancelled"}
 
 
-def test_a_priority_change_recomputes_the_due_time_from_the_start(rt: Runtime, clock: Clock) -> None:
+def test_a_priority_change_recomputes_the_due_time_from_the_start(rt: Platform, clock: Clock) -> None:
     desk(rt)
     clock.at = at(0, 10)
     ticket = rt.records.create(SYSTEM, "ticket", {"subject": "A", "priority": "normal"})
@@ -215,7 +215,7 @@ def test_a_priority_change_recomputes_the_due_time_from_the_start(rt: Runtime, c
     assert rt.sla.sweep(at(0, 13))["breach"] == 1
 
 
-def test_a_calendar_change_recomputes_open_clocks_in_a_background_job(rt: Runtime, clock: Clock) -> None:
+def test_a_calendar_change_recomputes_open_clocks_in_a_background_job(rt: Platform, clock: Clock) -> None:
     desk(rt)
     clock.at = at(0, 16)
     open_ticket = rt.records.create(SYSTEM, "ticket", {"subject": "open", "priority": "gold"})
@@ -237,7 +237,7 @@ def test_a_calendar_change_recomputes_open_clocks_in_a_background_job(rt: Runtim
     assert local(achieved["due_at"]) == at(1, 10) and achieved["stage"] == "achieved"  # closed clocks keep theirs
 
 
-def test_next_reply_restarts_each_time_the_customer_writes(rt: Runtime, clock: Clock) -> None:
+def test_next_reply_restarts_each_time_the_customer_writes(rt: Platform, clock: Clock) -> None:
     desk(rt, {**GOLD, "metrics": [
         {"metric": "next_reply", "targets": {"default": "PT1H"}, "starts_when": "awaiting_agent = TRUE",
          "achieved_when": "awaiting_agent = FALSE"}]})
@@ -266,7 +266,7 @@ def test_next_reply_restarts_each_time_the_customer_writes(rt: Runtime, clock: C
     assert len(events(rt, "sla.breach")) == 2
 
 
-def test_sweeping_twice_or_from_the_timer_gives_each_event_once(rt: Runtime, clock: Clock) -> None:
+def test_sweeping_twice_or_from_the_timer_gives_each_event_once(rt: Platform, clock: Clock) -> None:
     people = desk(rt)
     clock.at = at(0, 10)
     tickets = [rt.records.create(SYSTEM, "ticket", {"subject": f"T{i}", "priority": "gold",
@@ -287,7 +287,7 @@ def test_sweeping_twice_or_from_the_timer_gives_each_event_once(rt: Runtime, clo
     assert all(rt.records.get(SYSTEM, "ticket", t["id"])["escalated"] for t in tickets)
 
 
-def test_clocks_and_compliance_show_only_what_the_caller_may_read(rt: Runtime, clock: Clock) -> None:
+def test_clocks_and_compliance_show_only_what_the_caller_may_read(rt: Platform, clock: Clock) -> None:
     people = desk(rt)
     rt.users.roles.create(SYSTEM, {"api_name": "agent", "label": "Agent", "permissions": {
         "ticket": {"create": True, "read": "own", "edit": "own", "delete": "none"}}}, rt.snapshot)
@@ -306,7 +306,7 @@ def test_clocks_and_compliance_show_only_what_the_caller_may_read(rt: Runtime, c
         rt.sla.compliance(actor, "ticket", "colour")
 
 
-def test_policy_documents_are_refused_with_pointed_problems(rt: Runtime) -> None:
+def test_policy_documents_are_refused_with_pointed_problems(rt: Platform) -> None:
     rt.metadata.create_object(SYSTEM, TICKET)
     rt.documents.create(SYSTEM, "calendars", OFFICE)
     with pytest.raises(InvalidInput) as refused:
@@ -320,7 +320,7 @@ def test_policy_documents_are_refused_with_pointed_problems(rt: Runtime) -> None
             "/breach_actions/0/action"} <= fields, fields
 
 
-def test_the_api_gives_a_records_clocks_and_compliance(rt: Runtime, clock: Clock) -> None:
+def test_the_api_gives_a_records_clocks_and_compliance(rt: Platform, clock: Clock) -> None:
     from fastapi.testclient import TestClient
 
     from tessera.api.app import create_app

@@ -27,13 +27,13 @@ from tessera.api import (
     teams,
     users,
 )
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 from tessera.web import site
 
 
-def create_app(runtime: Runtime | None = None) -> FastAPI:
-    runtime = runtime or Runtime(Settings.from_env())
+def create_app(runtime: Platform | None = None) -> FastAPI:
+    runtime = runtime or Platform(Settings.from_env())
     app = FastAPI(title="Tessera", version="0.1.0", openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None)
     app.state.runtime = runtime

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from tessera.api import deps
 from tessera.auth.actor import Actor
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 def audit_log(action: str | None = Query(None, max_length=60), actor: str | None = Query(None, max_length=254),
               target: str | None = Query(None, max_length=300), since: datetime | None = None,
               limit: int = Query(50, ge=1, le=500), cursor: str | None = Query(None, max_length=500),
-              _: Actor = Depends(deps.admin), rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+              _: Actor = Depends(deps.admin), rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     """Newest first. `action`: one action (`role.changed`) or a group (`role`, `sign_in`,
     `meta`); `actor`: a user id or e-mail; `target`: the start of a target (`user:`);
     `since`: an ISO 8601 time; `cursor`: `next_cursor` of the page before."""

@@ -14,7 +14,7 @@ from tessera.auth import sessions
 from tessera.auth.actor import Actor
 from tessera.auth.attempts import TooManyAttempts
 from tessera.errors import FieldProblem, InvalidInput
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 router = APIRouter(tags=["auth"])
 _CREDENTIALS = {"type": "object", "required": ["email", "password"],
@@ -51,7 +51,7 @@ def _throttled(sign_in: Callable[[], Any]) -> Any:
 
 @router.post("/auth/token", openapi_extra={"security": []})
 def token(request: Request, body: Any = Depends(deps.json_body),
-          runtime: Runtime = Depends(deps.runtime)) -> Any:
+          runtime: Platform = Depends(deps.runtime)) -> Any:
     email, password = _credentials(body)
 
     def sign_in() -> dict[str, str]:
@@ -64,7 +64,7 @@ def token(request: Request, body: Any = Depends(deps.json_body),
 @router.post("/auth/session", openapi_extra={"security": [], "requestBody": {
     "required": True, "content": {"application/json": {"schema": _CREDENTIALS}}}})
 def start_session(request: Request, body: Any = Depends(deps.json_body),
-                  runtime: Runtime = Depends(deps.runtime)) -> Any:
+                  runtime: Platform = Depends(deps.runtime)) -> Any:
     """Sign in to the web UI: sets the session cookie and answers the CSRF token that requests
     which change something must send in `X-CSRF-Token`."""
     email, password = _credentials(body)
@@ -84,13 +84,13 @@ def start_session(request: Request, body: Any = Depends(deps.json_body),
 
 @router.get("/auth/session")
 def current_session(who: Actor = Depends(deps.confirmed_actor),
-                    runtime: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+                    runtime: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     """The session of the cookie: its CSRF token (for a page that was reloaded) and when it ends."""
     return runtime.users.sessions.details(who) | {"user": runtime.users.accounts.me(who)}
 
 
 @router.delete("/auth/session", status_code=204)
-def end_session(who: Actor = Depends(deps.confirmed_actor), runtime: Runtime = Depends(deps.runtime)) -> Response:
+def end_session(who: Actor = Depends(deps.confirmed_actor), runtime: Platform = Depends(deps.runtime)) -> Response:
     """Sign out: the session stops working at once and the cookie is cleared."""
     runtime.users.sessions.end(who)
     response = Response(status_code=204)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 
 from tessera.api import deps
 from tessera.auth.actor import Actor
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/dashboards", tags=["dashboards"])
 FILTER_PREFIX = "filter."
@@ -24,18 +24,18 @@ def filter_values(request: Request) -> dict[str, str]:
 
 
 @router.get("")
-def list_dashboards(who: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> list[dict[str, Any]]:
+def list_dashboards(who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> list[dict[str, Any]]:
     return rt.dashboards.list(who)
 
 
 @router.get("/{name}")
 def load(name: str, request: Request, who: Actor = Depends(deps.actor),
-         rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+         rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     """Every widget's data shaped for its chart, with a drill link on each data point."""
     return rt.dashboards.load(who, name, filter_values(request))
 
 
 @router.get("/{name}/widgets/{widget_id}")
 def widget(name: str, widget_id: str, request: Request, who: Actor = Depends(deps.actor),
-           rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+           rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     return rt.dashboards.widget(who, name, widget_id, filter_values(request))

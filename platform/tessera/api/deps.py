@@ -15,7 +15,7 @@ from tessera.auth import audit, sessions
 from tessera.auth.actor import Actor, acting
 from tessera.data.files import AttachmentStore
 from tessera.errors import Forbidden, TesseraError, Unauthorized
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 MAX_BODY = 20 * 1024 * 1024
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -28,7 +28,7 @@ class MalformedBody(TesseraError):
 
 
 # Dependencies that do no I/O are `async`: a sync one costs a hop to the thread pool.
-async def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Platform:
     return request.app.state.runtime
 
 
@@ -46,7 +46,7 @@ async def actor(request: Request) -> Actor:
     """The signed-in user: by `Authorization: Bearer <token>`, or by the session cookie of the
     web UI, which must send the session's CSRF token in `X-CSRF-Token` with every request
     that changes something. A sign-in verified before comes from memory; the request's first
-    transaction confirms it is still valid (Runtime.snapshot), so only a sign-in not seen
+    transaction confirms it is still valid (Platform.snapshot), so only a sign-in not seen
     before (or since access changed) costs a look-up here."""
     audit.client_ip.set(client_ip(request))
     users = request.app.state.runtime.users

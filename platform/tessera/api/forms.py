@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, InvalidInput
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/forms", tags=["forms"])
 
@@ -56,7 +56,7 @@ def _request(body: Any) -> dict[str, Any]:
 
 @router.post("/{object}/state", openapi_extra=_BODY)
 def form_state(object: str, body: Any = Depends(deps.json_body), who: Actor = Depends(deps.actor),
-               rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+               rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     asked = _request(body)
     return rt.documents.forms.state(who, object, form=asked["form"], record_id=asked["record_id"],
                                     values=asked["values"])
@@ -64,13 +64,13 @@ def form_state(object: str, body: Any = Depends(deps.json_body), who: Actor = De
 
 @router.get("/{object}/schema")
 def form_schema(object: str, form: str | None = None, who: Actor = Depends(deps.actor),
-                rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+                rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     return rt.documents.forms.json_schema(who, object, form=form)
 
 
 @router.post("/{object}/submit", openapi_extra=_BODY)
 def submit_form(object: str, body: Any = Depends(deps.json_body), version: int | None = Depends(deps.if_match),
-                who: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> JSONResponse:
+                who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     asked = _request(body)
     record = rt.documents.forms.submit(who, object, form=asked["form"], record_id=asked["record_id"],
                                        values=asked["values"], version=version or asked["version"])

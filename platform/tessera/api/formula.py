@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, InvalidInput
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/formula", tags=["formula"])
 
@@ -31,11 +31,11 @@ def _object(body: Any) -> str:
 
 @router.post("/check", openapi_extra=_CHECK_BODY)
 def check_formula(body: Any = Depends(deps.json_body), _: Actor = Depends(deps.actor),
-                  rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+                  rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     return rt.formulas.check_text(_object(body), body.get("expression"), body.get("expect"))
 
 
 @router.post("/complete", openapi_extra=_COMPLETE_BODY)
 def complete_formula(body: Any = Depends(deps.json_body), _: Actor = Depends(deps.actor),
-                     rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+                     rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     return {"completions": rt.formulas.completions(_object(body), body.get("expression"), body.get("cursor"))}

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from tessera.api import deps
 from tessera.auth.actor import Actor
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/records", tags=["records"])
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -34,7 +34,7 @@ def list_records(
     fields: str | None = None, sort: str | None = None,
     limit: int = Query(50, ge=1, le=1000), cursor: str | None = None,
     expand: str | None = None, total: bool = False, filter: str | None = None,
-    who: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime),
+    who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime),
 ) -> JSONResponse:
     return _json(rt.records.list(who, object, fields=deps.csv_param(fields), sort=sort, limit=limit,
                                  cursor=cursor, expand=deps.csv_param(expand), total=total, filter=filter))
@@ -42,7 +42,7 @@ def list_records(
 
 @router.post("/{object}", status_code=201)
 def create_records(object: str, body: Any = Depends(deps.json_body),
-                   who: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> JSONResponse:
+                   who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     if isinstance(body, list):
         return _json({"data": rt.records.bulk_create(who, object, body)}, 201)
     record = rt.records.create(who, object, body)
@@ -52,14 +52,14 @@ def create_records(object: str, body: Any = Depends(deps.json_body),
 @router.get("/{object}/trash")
 def list_trash(object: str, sort: str | None = None, limit: int = Query(50, ge=1, le=1000),
                cursor: str | None = None, who: Actor = Depends(deps.actor),
-               rt: Runtime = Depends(deps.runtime)) -> JSONResponse:
+               rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     return _json(rt.records.list(who, object, sort=sort, limit=limit, cursor=cursor, trash=True))
 
 
 @router.get("/{object}/{record_id}")
 def get_record(object: str, record_id: RecordId, fields: str | None = None,
                expand: str | None = None, who: Actor = Depends(deps.actor),
-               rt: Runtime = Depends(deps.runtime)) -> JSONResponse:
+               rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     return _record(rt.records.get(who, object, record_id, fields=deps.csv_param(fields),
                                   expand=deps.csv_param(expand)))
 
@@ -67,24 +67,24 @@ def get_record(object: str, record_id: RecordId, fields: str | None = None,
 @router.patch("/{object}/{record_id}")
 def update_record(object: str, record_id: RecordId,
                   body: Any = Depends(deps.json_body), version: int | None = Depends(deps.if_match),
-                  who: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> JSONResponse:
+                  who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     return _record(rt.records.update(who, object, record_id, body, version))
 
 
 @router.delete("/{object}/{record_id}")
 def delete_record(object: str, record_id: RecordId, version: int | None = Depends(deps.if_match),
-                  who: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> JSONResponse:
+                  who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     return _json(rt.records.delete(who, object, record_id, version))
 
 
 @router.post("/{object}/{record_id}/restore")
 def restore_record(object: str, record_id: RecordId,
-                   who: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> JSONResponse:
+                   who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     return _record(rt.records.restore(who, object, record_id))
 
 
 @router.get("/{object}/{record_id}/history")
 def record_history(object: str, record_id: RecordId, limit: int = Query(200, ge=1, le=1000),
                    before: int | None = Query(None, ge=1, le=2**63 - 1), who: Actor = Depends(deps.actor),
-                   rt: Runtime = Depends(deps.runtime)) -> JSONResponse:
+                   rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     return _json(rt.records.history(who, object, record_id, limit=limit, before=before))

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, InvalidInput
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 _MEDIA = {"csv": "text/csv; charset=utf-8",
@@ -35,7 +35,7 @@ def _parameters(body: Any) -> dict[str, Any]:
 
 @router.post("/run")
 def run_document(body: Any = Depends(deps.json_body), who: Actor = Depends(deps.actor),
-                 rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+                 rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     """Run an unsaved report document (the builder's live preview)."""
     if not isinstance(body, dict):
         raise InvalidInput("Send a report document.", [FieldProblem("/", "must be an object")])
@@ -44,20 +44,20 @@ def run_document(body: Any = Depends(deps.json_body), who: Actor = Depends(deps.
 
 @router.post("/{name}/run")
 def run_saved(name: str, body: Any = Depends(deps.optional_json_body), who: Actor = Depends(deps.actor),
-              rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+              rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     return rt.reports.run(who, name, **_parameters(body))
 
 
 @router.post("/{name}/drill")
 def drill(name: str, body: Any = Depends(deps.json_body), who: Actor = Depends(deps.actor),
-          rt: Runtime = Depends(deps.runtime)) -> dict[str, Any]:
+          rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     """The record-list filter of a cell: `{"cell": {"stage": "won"}}` → `{"object", "filter"}`."""
     cell = body.get("cell") if isinstance(body, dict) else None
     return rt.reports.drill(who, name, cell)
 
 
 @router.get("/{name}/export.{fmt}")
-def export(name: str, fmt: str, who: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> Response:
+def export(name: str, fmt: str, who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> Response:
     if fmt not in _MEDIA:
         raise InvalidInput("Reports export as csv or xlsx.", [FieldProblem("format", "must be csv or xlsx")])
     return Response(rt.reports.export(who, name, fmt), media_type=_MEDIA[fmt],

@@ -26,7 +26,7 @@ class Actor:
     email: str = ""
     is_admin: bool = False
     #: For a signed-in request: the digest of its token (or session) and the auth revision at
-    #: which that sign-in was last found valid (see Runtime.snapshot).
+    #: which that sign-in was last found valid (see Platform.snapshot).
     token_digest: str | None = None
     verified_at: int | None = None
     #: May change metadata (the builder role; admins may too).
@@ -48,5 +48,5 @@ class Actor:
 
 
 #: The actor of the request or job being served, so that every transaction it opens can
-#: confirm the sign-in is still valid without another round trip (see Runtime.snapshot).
+#: confirm the sign-in is still valid without another round trip (see Platform.snapshot).
 acting: ContextVar[Actor | None] = ContextVar("tessera_acting", default=None)

@@ -176,7 +176,7 @@ _lock = threading.Lock()
 def permissions_for(actor: Actor, metadata: Metadata) -> Permissions:
     """What `actor` may do with the objects of `metadata` (a runtime snapshot).
 
-    When the request's first transaction found the sign-in outdated (Runtime.snapshot checks
+    When the request's first transaction found the sign-in outdated (Platform.snapshot checks
     it again and puts the fresh one in `acting`), the fresh actor's roles are used.
     """
     actor = _current(actor)

@@ -33,7 +33,7 @@ from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound
 if TYPE_CHECKING:
     from tessera.auth.users import UserService
 
-#: Reads the metadata of the moment within a transaction (Runtime.snapshot).
+#: Reads the metadata of the moment within a transaction (Platform.snapshot).
 MetadataReader = Callable[[Connection], Metadata]
 BUILT_IN = ("admin", "builder")
 _ENTRY_DEFAULTS: dict[str, Any] = {"create": False, "read": "none", "edit": "none", "delete": "none"}

@@ -7,7 +7,7 @@ the user's roles, teams and the roles' permissions. Everything that can change w
 may do (disabling a user, revoking a token, changing roles, teams or a role's permissions)
 bumps that revision in its own transaction (`access_changed`), and a sign-in verified at an
 older revision is checked again before it is used: by the request's first transaction
-(Runtime.snapshot), and, for a change this process made or has already seen, before the
+(Platform.snapshot), and, for a change this process made or has already seen, before the
 request starts. So a disabled user loses access at once, tokens and sessions included, and
 a role change holds from the next request, while a busy API does not look each token up anew.
 """

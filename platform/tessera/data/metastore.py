@@ -65,7 +65,7 @@ _REVISIONS = sa.select(meta_state.c.revision, meta_state.c.auth_revision).where(
 
 def revision_columns() -> tuple[sa.Label[Any], sa.Label[Any]]:
     """The two revisions as columns a transaction's first statement can carry, to hand to
-    `Runtime.snapshot(conn, revisions=...)` instead of reading them on their own."""
+    `Platform.snapshot(conn, revisions=...)` instead of reading them on their own."""
     return (sa.select(meta_state.c.revision).where(meta_state.c.id == 1).scalar_subquery().label("tessera_revision"),
             sa.select(meta_state.c.auth_revision).where(meta_state.c.id == 1).scalar_subquery()
             .label("tessera_auth_revision"))

@@ -1,6 +1,6 @@
 """The running platform: settings, database engine, metadata cache and the services.
 
-One `Runtime` per process. The API, the CLI, workers and tests build one and call its
+One `Platform` per process. The API, the CLI, workers and tests build one and call its
 services; nothing below this layer holds global state.
 """
 
@@ -57,7 +57,7 @@ _snapshots: weakref.WeakKeyDictionary[Connection, Snapshot] = weakref.WeakKeyDic
 _auth_revisions: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
 
 
-class Runtime:
+class Platform:
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings.database_url)

@@ -11,7 +11,7 @@ from tessera.api.auth import set_session_cookie
 from tessera.auth import sessions
 from tessera.auth.actor import Actor
 from tessera.errors import TesseraError
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -36,7 +36,7 @@ def login_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, rt: Runtime = Depends(deps.runtime)) -> Response:
+async def login(request: Request, rt: Platform = Depends(deps.runtime)) -> Response:
     form = await request.form()
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     target = _safe_next(str(form.get("next") or ""))
@@ -55,7 +55,7 @@ async def login(request: Request, rt: Runtime = Depends(deps.runtime)) -> Respon
 
 
 @router.post("/logout")
-def logout(me: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> Response:
+def logout(me: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> Response:
     rt.users.sessions.end(me)
     response = Response(status_code=204, headers={"HX-Redirect": "/login"})
     response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="lax")

@@ -16,7 +16,7 @@ from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, TesseraError
 from tessera.forms.html import FormUrls
 from tessera.meta.fieldtypes import field_types
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.web.pages import render
 
 router = APIRouter(prefix="/builder", include_in_schema=False)
@@ -62,13 +62,13 @@ def _problems(error: TesseraError) -> dict[str, list[str]]:
 
 
 @router.get("", response_class=HTMLResponse)
-def builder_home(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+def builder_home(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
     return render(request, "builder/home.html", me=me, objects=rt.metadata.list_objects(), errors={}, values={})
 
 
 @router.post("/objects", response_class=HTMLResponse)
 async def create_object(request: Request, me: Actor = Depends(deps.builder),
-                        rt: Runtime = Depends(deps.runtime)) -> Response:
+                        rt: Platform = Depends(deps.runtime)) -> Response:
     form = await request.form()
     label = str(form.get("label") or "").strip()
     name = str(form.get("api_name") or "").strip() or api_name(label)
@@ -86,11 +86,11 @@ async def create_object(request: Request, me: Actor = Depends(deps.builder),
 
 @router.get("/objects/{object}", response_class=HTMLResponse)
 def object_page(object: str, request: Request, me: Actor = Depends(deps.builder),
-                rt: Runtime = Depends(deps.runtime)) -> Any:
+                rt: Platform = Depends(deps.runtime)) -> Any:
     return _object(request, me, rt, object)
 
 
-def _object(request: Request, me: Actor, rt: Runtime, object: str, *, status: int = 200,
+def _object(request: Request, me: Actor, rt: Platform, object: str, *, status: int = 200,
             errors: dict[str, list[str]] | None = None, values: dict[str, Any] | None = None,
             flash: dict[str, str] | None = None) -> HTMLResponse:
     doc = rt.metadata.get_object(object)
@@ -102,7 +102,7 @@ def _object(request: Request, me: Actor, rt: Runtime, object: str, *, status: in
 
 @router.post("/objects/{object}/fields", response_class=HTMLResponse)
 async def add_field(object: str, request: Request, me: Actor = Depends(deps.builder),
-                    rt: Runtime = Depends(deps.runtime)) -> Response:
+                    rt: Platform = Depends(deps.runtime)) -> Response:
     form = await request.form()
     try:
         rt.metadata.add_field(me, object, field_document(form))
@@ -114,11 +114,11 @@ async def add_field(object: str, request: Request, me: Actor = Depends(deps.buil
 
 @router.get("/objects/{object}/fields/{field}", response_class=HTMLResponse)
 def field_page(object: str, field: str, request: Request, me: Actor = Depends(deps.builder),
-               rt: Runtime = Depends(deps.runtime)) -> Any:
+               rt: Platform = Depends(deps.runtime)) -> Any:
     return _field(request, me, rt, object, field)
 
 
-def _field(request: Request, me: Actor, rt: Runtime, object: str, field: str, *, status: int = 200,
+def _field(request: Request, me: Actor, rt: Platform, object: str, field: str, *, status: int = 200,
            errors: dict[str, list[str]] | None = None, flash: dict[str, str] | None = None) -> HTMLResponse:
     fdoc = rt.metadata.get_field(object, field)
     used = rt.metadata.where_used(object, field)
@@ -128,7 +128,7 @@ def _field(request: Request, me: Actor, rt: Runtime, object: str, field: str, *,
 
 @router.post("/objects/{object}/fields/{field}", response_class=HTMLResponse)
 async def change_field(object: str, field: str, request: Request, me: Actor = Depends(deps.builder),
-                       rt: Runtime = Depends(deps.runtime)) -> Response:
+                       rt: Platform = Depends(deps.runtime)) -> Response:
     form = await request.form()
     current = rt.metadata.get_field(object, field)
     changes = field_document(form)
@@ -148,7 +148,7 @@ async def change_field(object: str, field: str, request: Request, me: Actor = De
 
 @router.get("/objects/{object}/form", response_class=HTMLResponse)
 def designer(object: str, request: Request, me: Actor = Depends(deps.builder),
-             rt: Runtime = Depends(deps.runtime)) -> Any:
+             rt: Platform = Depends(deps.runtime)) -> Any:
     """The form designer: fields from a palette dragged into sections and columns."""
     doc = rt.metadata.get_object(object)
     form = rt.forms.design(me, object, request.query_params.get("form"))
@@ -158,7 +158,7 @@ def designer(object: str, request: Request, me: Actor = Depends(deps.builder),
 
 @router.get("/objects/{object}/preview", response_class=HTMLResponse)
 def preview(object: str, request: Request, me: Actor = Depends(deps.builder),
-            rt: Runtime = Depends(deps.runtime)) -> Any:
+            rt: Platform = Depends(deps.runtime)) -> Any:
     """The new-record form as a user with one role sees it (the form chosen for the role,
     its hidden fields left out, its read-only ones locked)."""
     role = request.query_params.get("role") or ""
@@ -175,7 +175,7 @@ def preview(object: str, request: Request, me: Actor = Depends(deps.builder),
 
 @router.post("/objects/{object}/form", response_class=HTMLResponse)
 async def save_design(object: str, request: Request, me: Actor = Depends(deps.builder),
-                      rt: Runtime = Depends(deps.runtime)) -> Response:
+                      rt: Platform = Depends(deps.runtime)) -> Response:
     body = await deps.json_body(request)
     try:
         saved = rt.forms.save_design(me, object, body)

@@ -22,7 +22,7 @@ from tessera.api import deps
 from tessera.api.dashboards import filter_values
 from tessera.auth.actor import Actor
 from tessera.errors import TesseraError
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.web.pages import render
 
 
@@ -48,13 +48,13 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 @router.get("/dashboards", response_class=HTMLResponse)
-def dashboards(request: Request, me: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> Any:
+def dashboards(request: Request, me: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> Any:
     return render(request, "dashboards/index.html", me=me, dashboards=rt.dashboards.list(me))
 
 
 @router.get("/dashboards/{name}", response_class=HTMLResponse)
 def dashboard(name: str, request: Request, me: Actor = Depends(deps.actor),
-              rt: Runtime = Depends(deps.runtime)) -> Any:
+              rt: Platform = Depends(deps.runtime)) -> Any:
     """The dashboard; an htmx request from the filters bar gets only the widgets back."""
     board = rt.dashboards.load(me, name, filter_values(request))
     fragment = request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "dashboard-body"
@@ -62,25 +62,25 @@ def dashboard(name: str, request: Request, me: Actor = Depends(deps.actor),
 
 
 @router.get("/builder/dashboards/new", response_class=HTMLResponse)
-def new_dashboard(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+def new_dashboard(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
     return render(request, "dashboards/builder.html", me=me, design=rt.dashboards.design(None))
 
 
 @router.get("/builder/dashboards/{name}", response_class=HTMLResponse)
 def dashboard_builder(name: str, request: Request, me: Actor = Depends(deps.builder),
-                      rt: Runtime = Depends(deps.runtime)) -> Any:
+                      rt: Platform = Depends(deps.runtime)) -> Any:
     """Widgets on the grid: drag to move, drag the corner to resize, add and remove."""
     return render(request, "dashboards/builder.html", me=me, design=rt.dashboards.design(name))
 
 
 @router.get("/builder/reports/new", response_class=HTMLResponse)
-def new_report(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+def new_report(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
     design = rt.dashboards.report_design(None, request.query_params.get("object"))
     return render(request, "reports/builder.html", me=me, design=design)
 
 
 @router.get("/builder/reports/{name}", response_class=HTMLResponse)
 def report_builder(name: str, request: Request, me: Actor = Depends(deps.builder),
-                   rt: Runtime = Depends(deps.runtime)) -> Any:
+                   rt: Platform = Depends(deps.runtime)) -> Any:
     """Fields dragged into rows, columns and values; the preview runs the unsaved report."""
     return render(request, "reports/builder.html", me=me, design=rt.dashboards.report_design(name, None))

@@ -21,7 +21,7 @@ from tessera.actions import action_types
 from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import NotFound, TesseraError
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.web.pages import render
 from tessera.web.templates import templates
 
@@ -70,19 +70,19 @@ def overdue(due_at: str | None, now: datetime | None = None) -> bool:
 # -- the inbox ----------------------------------------------------------------------------
 
 @router.get("/inbox", response_class=HTMLResponse)
-def inbox(request: Request, me: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> Any:
+def inbox(request: Request, me: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> Any:
     """My open approvals and to-dos, the ones due first on top."""
     return render(request, "flows/inbox.html", me=me, tasks=rt.flows.tasks(me), overdue=overdue)
 
 
 @router.get("/inbox/badge", response_class=HTMLResponse)
-def inbox_badge(request: Request, me: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> Any:
+def inbox_badge(request: Request, me: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> Any:
     return _fragment(request, "flows/_badge.html", count=len(rt.flows.tasks(me, limit=100)))
 
 
 @router.get("/inbox/tasks/{task_id}/send-back", response_class=HTMLResponse)
 def send_back_form(task_id: int, request: Request, me: Actor = Depends(deps.actor),
-                   rt: Runtime = Depends(deps.runtime)) -> Any:
+                   rt: Platform = Depends(deps.runtime)) -> Any:
     """Where a task may be sent back to: the submitter, or an earlier step that ran."""
     task = _my_task(rt, me, task_id)
     instance = rt.flows.instance(me, int(task["instance"]))
@@ -91,7 +91,7 @@ def send_back_form(task_id: int, request: Request, me: Actor = Depends(deps.acto
 
 @router.post("/inbox/tasks/{task_id}", response_class=HTMLResponse)
 async def act_in_inbox(task_id: int, request: Request, me: Actor = Depends(deps.actor),
-                       rt: Runtime = Depends(deps.runtime)) -> Any:
+                       rt: Platform = Depends(deps.runtime)) -> Any:
     """Decide a task from its inbox row; the row comes back with what happened."""
     body = _decision(await request.form())
     task = _my_task(rt, me, task_id)
@@ -110,7 +110,7 @@ async def act_in_inbox(task_id: int, request: Request, me: Actor = Depends(deps.
                      outcome=Outcome(f"{done}."))
 
 
-def _my_task(rt: Runtime, me: Actor, task_id: int) -> dict[str, Any]:
+def _my_task(rt: Platform, me: Actor, task_id: int) -> dict[str, Any]:
     for task in rt.flows.tasks(me, limit=500):
         if task["id"] == task_id:
             return task
@@ -126,20 +126,20 @@ def earlier_steps(instance: dict[str, Any], step: str) -> list[str]:
 # -- the bell -----------------------------------------------------------------------------
 
 @router.get("/notifications/bell", response_class=HTMLResponse)
-def bell(request: Request, me: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> Any:
+def bell(request: Request, me: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> Any:
     """The bell: the unread count and the newest notifications in its menu."""
     return _fragment(request, "flows/_bell.html", box=rt.notifications.list(me, limit=15))
 
 
 @router.post("/notifications/read", response_class=HTMLResponse)
-def read_all(request: Request, me: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> Any:
+def read_all(request: Request, me: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> Any:
     rt.notifications.mark_read(me)
     return _fragment(request, "flows/_bell.html", box=rt.notifications.list(me, limit=15), open=True)
 
 
 @router.get("/notifications/{notification_id}/open")
 def open_notification(notification_id: int, me: Actor = Depends(deps.actor),
-                      rt: Runtime = Depends(deps.runtime)) -> RedirectResponse:
+                      rt: Platform = Depends(deps.runtime)) -> RedirectResponse:
     """Mark a notification read and go where it points (only ever a path on this site)."""
     box = rt.notifications.list(me, limit=200)
     found = next((n for n in box["items"] if n["id"] == notification_id), None)
@@ -155,7 +155,7 @@ def open_notification(notification_id: int, me: Actor = Depends(deps.actor),
 
 @router.get("/app/{object}/{record_id}/automation", response_class=HTMLResponse)
 def automation(object: str, record_id: int, request: Request, me: Actor = Depends(deps.actor),
-               rt: Runtime = Depends(deps.runtime)) -> Any:
+               rt: Platform = Depends(deps.runtime)) -> Any:
     """The record's flows (running and past, with tasks and history), the flows a button
     starts, and the rule execution log."""
     return _panel(request, rt, me, object, record_id)
@@ -163,7 +163,7 @@ def automation(object: str, record_id: int, request: Request, me: Actor = Depend
 
 @router.post("/app/{object}/{record_id}/automation/start/{flow}", response_class=HTMLResponse)
 async def start_flow(object: str, record_id: int, flow: str, request: Request, me: Actor = Depends(deps.actor),
-                     rt: Runtime = Depends(deps.runtime)) -> Any:
+                     rt: Platform = Depends(deps.runtime)) -> Any:
     form = await request.form()
     try:
         rt.flows.start(me, flow, record_id, str(form.get("comment") or ""))
@@ -174,7 +174,7 @@ async def start_flow(object: str, record_id: int, flow: str, request: Request, m
 
 @router.post("/app/{object}/{record_id}/automation/instances/{instance_id}/{what}", response_class=HTMLResponse)
 async def submitter_action(object: str, record_id: int, instance_id: int, what: str, request: Request,
-                           me: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> Any:
+                           me: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> Any:
     """The submitter's Resubmit (after rework) and Recall (while it runs)."""
     form = await request.form()
     comment = str(form.get("comment") or "")
@@ -191,7 +191,7 @@ async def submitter_action(object: str, record_id: int, instance_id: int, what: 
 
 @router.post("/app/{object}/{record_id}/automation/tasks/{task_id}", response_class=HTMLResponse)
 async def act_on_record(object: str, record_id: int, task_id: int, request: Request,
-                        me: Actor = Depends(deps.actor), rt: Runtime = Depends(deps.runtime)) -> Any:
+                        me: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> Any:
     body = _decision(await request.form())
     try:
         rt.flows.act(me, task_id, body)
@@ -200,7 +200,7 @@ async def act_on_record(object: str, record_id: int, task_id: int, request: Requ
     return _panel(request, rt, me, object, record_id, Outcome(f"{DONE.get(body['action'], 'Done')}."))
 
 
-def _panel(request: Request, rt: Runtime, me: Actor, object: str, record_id: int,
+def _panel(request: Request, rt: Platform, me: Actor, object: str, record_id: int,
            outcome: Outcome | None = None) -> HTMLResponse:
     instances = rt.flows.instances(me, object_name=object, record_id=record_id)
     running = {i["flow"] for i in instances if i["status"] in ("running", "rework")}
@@ -213,7 +213,7 @@ def _panel(request: Request, rt: Runtime, me: Actor, object: str, record_id: int
                      overdue=overdue)
 
 
-def _published(rt: Runtime, me: Actor, object: str | None = None) -> list[dict[str, Any]]:
+def _published(rt: Platform, me: Actor, object: str | None = None) -> list[dict[str, Any]]:
     """The flows (of an object) with their latest published version (only published ones
     for an object's record page)."""
     return [d for d in rt.flows.published(me, object) if object is None or d["published"] is not None]
@@ -222,14 +222,14 @@ def _published(rt: Runtime, me: Actor, object: str | None = None) -> list[dict[s
 # -- signed e-mail links ------------------------------------------------------------------
 
 @router.get("/flows/act/{token}", response_class=HTMLResponse)
-def link_page(token: str, request: Request, rt: Runtime = Depends(deps.runtime)) -> Any:
+def link_page(token: str, request: Request, rt: Platform = Depends(deps.runtime)) -> Any:
     """What a signed link in an e-mail opens: the task and its record, a comment box and a
     button to confirm. No session is needed: the signed token is the authority."""
     return _link(request, rt, token)
 
 
 @router.post("/flows/act/{token}", response_class=HTMLResponse)
-async def act_by_link(token: str, request: Request, rt: Runtime = Depends(deps.runtime)) -> Any:
+async def act_by_link(token: str, request: Request, rt: Platform = Depends(deps.runtime)) -> Any:
     form = await request.form()
     try:
         action = rt.flows.link(token)["action"]
@@ -239,7 +239,7 @@ async def act_by_link(token: str, request: Request, rt: Runtime = Depends(deps.r
     return _page(request, "flows/link.html", status=200, done=instance, action=action)
 
 
-def _link(request: Request, rt: Runtime, token: str, refused: TesseraError | None = None) -> HTMLResponse:
+def _link(request: Request, rt: Platform, token: str, refused: TesseraError | None = None) -> HTMLResponse:
     try:
         asked = rt.flows.link(token)
         actor, task = asked["actor"], asked["task"]
@@ -251,7 +251,7 @@ def _link(request: Request, rt: Runtime, token: str, refused: TesseraError | Non
                  fields=fields, action=asked["action"], email=actor.email, refused=refused)
 
 
-def _shown_fields(rt: Runtime, object: str, record: dict[str, Any]) -> list[tuple[str, Any]]:
+def _shown_fields(rt: Platform, object: str, record: dict[str, Any]) -> list[tuple[str, Any]]:
     doc = rt.metadata.get_object(object)
     return [(f["label"], record[f["api_name"]]) for f in doc["fields"]
             if f["api_name"] in record and record[f["api_name"]] not in (None, "")][:12]
@@ -266,14 +266,14 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
 # -- the designer -------------------------------------------------------------------------
 
 @router.get("/builder/flows", response_class=HTMLResponse)
-def flow_list(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+def flow_list(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
     """Every flow with its object, trigger and the version published, and "New flow"."""
     return render(request, "flows/list.html", me=me, flows=_published(rt, me),
                   objects=rt.metadata.list_objects())
 
 
 @router.get("/builder/flows/new", response_class=HTMLResponse)
-def new_flow(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+def new_flow(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
     object = request.query_params.get("object") or ""
     rt.metadata.get_object(object)
     doc = {"api_name": "", "label": "", "object": object, "trigger": {"on": "button"}, "steps": []}
@@ -282,7 +282,7 @@ def new_flow(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = 
 
 @router.get("/builder/flows/{name}", response_class=HTMLResponse)
 def flow_designer(name: str, request: Request, me: Actor = Depends(deps.builder),
-                  rt: Runtime = Depends(deps.runtime)) -> Any:
+                  rt: Platform = Depends(deps.runtime)) -> Any:
     """The block designer: the trigger on top, the steps below it, a side panel to set up
     the block selected; Save, Validate and Publish call the API."""
     doc = rt.documents.get("flows", name)
@@ -290,7 +290,7 @@ def flow_designer(name: str, request: Request, me: Actor = Depends(deps.builder)
     return _designer(request, rt, me, doc, new=False, published=versions[0]["version"] if versions else None)
 
 
-def _designer(request: Request, rt: Runtime, me: Actor, doc: dict[str, Any], *, new: bool,
+def _designer(request: Request, rt: Platform, me: Actor, doc: dict[str, Any], *, new: bool,
               published: int | None) -> HTMLResponse:
     obj = rt.metadata.get_object(str(doc["object"]))
     setup = {

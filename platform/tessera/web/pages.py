@@ -15,7 +15,7 @@ from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import TesseraError
 from tessera.forms.html import FormUrls
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.runtime.records.views import OPERATOR_LABELS, ListQuery
 from tessera.web.templates import templates
 
@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    runtime: Runtime = request.app.state.runtime
+    runtime: Platform = request.app.state.runtime
     me: Actor | None = context.pop("me", None)
     nav: list[Any] = []
     if me is not None:
@@ -79,7 +79,7 @@ def home(request: Request, me: Actor = Depends(deps.actor)) -> HTMLResponse:
 
 @router.get("/app/{object}", response_class=HTMLResponse)
 def list_page(object: str, request: Request, me: Actor = Depends(deps.actor),
-              rt: Runtime = Depends(deps.runtime)) -> HTMLResponse:
+              rt: Platform = Depends(deps.runtime)) -> HTMLResponse:
     views = rt.views.saved(me, object)
     query, current = _view_query(request, views)
     error = None
@@ -100,7 +100,7 @@ def list_page(object: str, request: Request, me: Actor = Depends(deps.actor),
 
 @router.post("/app/{object}/views")
 async def save_view(object: str, request: Request, me: Actor = Depends(deps.actor),
-                    rt: Runtime = Depends(deps.runtime)) -> Response:
+                    rt: Platform = Depends(deps.runtime)) -> Response:
     """Save the list as it is shown now under a name (personal, or shared by builders)."""
     form = await request.form()
     query = ListQuery(columns=[c for c in str(form.get("columns") or "").split(",") if c],
@@ -113,7 +113,7 @@ async def save_view(object: str, request: Request, me: Actor = Depends(deps.acto
 
 @router.post("/app/{object}/views/{view_id}/delete")
 def forget_view(object: str, view_id: int, me: Actor = Depends(deps.actor),
-                rt: Runtime = Depends(deps.runtime)) -> Response:
+                rt: Platform = Depends(deps.runtime)) -> Response:
     rt.views.forget(me, view_id)
     return Response(status_code=204, headers={"HX-Redirect": f"/app/{object}"})
 
@@ -127,7 +127,7 @@ def _json_object(text: str) -> bool:
 
 @router.get("/app/{object}/export.csv")
 def export(object: str, request: Request, me: Actor = Depends(deps.actor),
-           rt: Runtime = Depends(deps.runtime)) -> StreamingResponse:
+           rt: Platform = Depends(deps.runtime)) -> StreamingResponse:
     rows = rt.views.export_csv(me, object, _view_query(request, rt.views.saved(me, object))[0])
     return StreamingResponse(rows, media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{quote(object)}.csv"'})
@@ -135,7 +135,7 @@ def export(object: str, request: Request, me: Actor = Depends(deps.actor),
 
 @router.get("/app/{object}/board", response_class=HTMLResponse)
 def board(object: str, request: Request, me: Actor = Depends(deps.actor),
-          rt: Runtime = Depends(deps.runtime)) -> HTMLResponse:
+          rt: Platform = Depends(deps.runtime)) -> HTMLResponse:
     query = _view_query(request, rt.views.saved(me, object))[0]
     with rt.read() as conn:
         obj = rt.snapshot(conn).object(object)
@@ -148,7 +148,7 @@ def board(object: str, request: Request, me: Actor = Depends(deps.actor),
 
 @router.post("/app/{object}/{record_id}/move")
 async def move(object: str, record_id: int, request: Request, me: Actor = Depends(deps.actor),
-               rt: Runtime = Depends(deps.runtime)) -> JSONResponse:
+               rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     form = await request.form()
     version = str(form.get("version") or "")
     try:
@@ -162,7 +162,7 @@ async def move(object: str, record_id: int, request: Request, me: Actor = Depend
 
 @router.post("/app/{object}/bulk", response_class=HTMLResponse)
 async def bulk(object: str, request: Request, me: Actor = Depends(deps.actor),
-               rt: Runtime = Depends(deps.runtime)) -> HTMLResponse:
+               rt: Platform = Depends(deps.runtime)) -> HTMLResponse:
     form = await request.form()
     ids = [int(v) for v in form.getlist("ids") if str(v).isdigit()]
     value: Any = form.get("value")
@@ -173,7 +173,7 @@ async def bulk(object: str, request: Request, me: Actor = Depends(deps.actor),
 
 @router.get("/app/{object}/new", response_class=HTMLResponse)
 def new_record(object: str, request: Request, me: Actor = Depends(deps.actor),
-               rt: Runtime = Depends(deps.runtime)) -> HTMLResponse:
+               rt: Platform = Depends(deps.runtime)) -> HTMLResponse:
     with rt.read() as conn:
         obj = rt.snapshot(conn).object(object)
     form = rt.forms.render(me, object, values=rt.forms.posted(object, request.query_params.multi_items()),
@@ -184,7 +184,7 @@ def new_record(object: str, request: Request, me: Actor = Depends(deps.actor),
 
 @router.get("/app/{object}/{record_id}", response_class=HTMLResponse)
 def record_page(object: str, record_id: int, request: Request, me: Actor = Depends(deps.actor),
-                rt: Runtime = Depends(deps.runtime)) -> HTMLResponse:
+                rt: Platform = Depends(deps.runtime)) -> HTMLResponse:
     with rt.read() as conn:
         obj = rt.snapshot(conn).object(object)
     record = rt.records.get(me, object, record_id)
@@ -196,7 +196,7 @@ def record_page(object: str, record_id: int, request: Request, me: Actor = Depen
 
 @router.post("/app/{object}/save", response_class=HTMLResponse)
 async def save(object: str, request: Request, me: Actor = Depends(deps.actor),
-               rt: Runtime = Depends(deps.runtime)) -> Response:
+               rt: Platform = Depends(deps.runtime)) -> Response:
     """The record form's submit: saved → to the record page; refused → the form again with
     each message beside its field and nothing the user typed lost."""
     form = await request.form()
@@ -226,7 +226,7 @@ async def save(object: str, request: Request, me: Actor = Depends(deps.actor),
 
 @router.post("/app/{object}/form-state")
 async def form_state(object: str, request: Request, me: Actor = Depends(deps.actor),
-                     rt: Runtime = Depends(deps.runtime)) -> JSONResponse:
+                     rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     """What htmx asks while a form is filled in: which fields are visible and required now
     (the formulas run here, never in the browser)."""
     form = await request.form()
@@ -254,21 +254,21 @@ def _urls(object: str) -> FormUrls:
 
 @router.post("/app/{object}/{record_id}/delete")
 def delete_record(object: str, record_id: int, me: Actor = Depends(deps.actor),
-                  rt: Runtime = Depends(deps.runtime)) -> Response:
+                  rt: Platform = Depends(deps.runtime)) -> Response:
     rt.records.delete(me, object, record_id)
     return Response(status_code=204, headers={"HX-Redirect": f"/app/{object}?deleted={record_id}"})
 
 
 @router.post("/app/{object}/{record_id}/restore")
 def restore_record(object: str, record_id: int, me: Actor = Depends(deps.actor),
-                   rt: Runtime = Depends(deps.runtime)) -> Response:
+                   rt: Platform = Depends(deps.runtime)) -> Response:
     rt.records.restore(me, object, record_id)
     return Response(status_code=204, headers={"HX-Redirect": f"/app/{object}/{record_id}"})
 
 
 @router.get("/app/{object}/lookup/options", response_class=HTMLResponse)
 def lookup_options(object: str, request: Request, me: Actor = Depends(deps.actor),
-                   rt: Runtime = Depends(deps.runtime)) -> HTMLResponse:
+                   rt: Platform = Depends(deps.runtime)) -> HTMLResponse:
     """Records to pick in a lookup, by what was typed (only those the user may see)."""
     found = rt.views.search(me, object, request.query_params.get("q", ""))
     return render(request, "app/lookup_options.html", me=me, found=found)

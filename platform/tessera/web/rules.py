@@ -32,7 +32,7 @@ from tessera.errors import FieldProblem, InvalidInput, TesseraError
 from tessera.formula.checker import field_type
 from tessera.meta.documents import base_schema
 from tessera.meta.model import SYSTEM_COLUMNS, WRITABLE_SYSTEM_COLUMNS, FieldDef, ObjectDef
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.runtime.records.views import OPERATOR_LABELS, condition_formula
 from tessera.web.pages import render
 
@@ -92,7 +92,7 @@ def _names(docs: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     return [{"api_name": str(d["api_name"]), "label": str(d.get("label") or d["api_name"])} for d in docs]
 
 
-def catalog(rt: Runtime) -> dict[str, Any]:
+def catalog(rt: Platform) -> dict[str, Any]:
     """What every builder page of this module picks from."""
     with rt.read() as conn:
         objects = object_entries(rt.snapshot(conn).objects.values())
@@ -110,7 +110,7 @@ def catalog(rt: Runtime) -> dict[str, Any]:
     }
 
 
-def load(rt: Runtime, kind: str, name: str | None) -> dict[str, Any] | None:
+def load(rt: Platform, kind: str, name: str | None) -> dict[str, Any] | None:
     """The stored document, or None for a new one (an unknown name is a 404)."""
     return rt.documents.get(kind, name) if name else None
 
@@ -141,7 +141,7 @@ def _offset_words(offset: Mapping[str, int]) -> str:
     return (" ".join(parts) or "0 days") + (" before" if negative else " after")
 
 
-def rules_by_object(rt: Runtime, only: str | None) -> list[dict[str, Any]]:
+def rules_by_object(rt: Platform, only: str | None) -> list[dict[str, Any]]:
     """Rules grouped by object label, each group in running order."""
     labels = {o["api_name"]: o["label"] for o in catalog_objects(rt)}
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -155,7 +155,7 @@ def rules_by_object(rt: Runtime, only: str | None) -> list[dict[str, Any]]:
             for name, found in sorted(groups.items(), key=lambda g: str(labels.get(g[0], g[0])).lower())]
 
 
-def catalog_objects(rt: Runtime) -> list[dict[str, Any]]:
+def catalog_objects(rt: Platform) -> list[dict[str, Any]]:
     with rt.read() as conn:
         return object_entries(rt.snapshot(conn).objects.values())
 
@@ -205,24 +205,24 @@ def rows_formula(obj: ObjectDef, join: str, rows: list[Any]) -> str:
 
 
 @router.get("/rules", response_class=HTMLResponse)
-def rules_page(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+def rules_page(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
     """Rules by object: kind, trigger, order, and an active switch."""
     only = request.query_params.get("object") or None
     return render(request, "rules/index.html", me=me, groups=rules_by_object(rt, only), only=only)
 
 
 @router.get("/rules/new", response_class=HTMLResponse)
-def new_rule(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+def new_rule(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
     return _rule_builder(request, me, rt, None)
 
 
 @router.get("/rules/{name}", response_class=HTMLResponse)
 def rule_page(name: str, request: Request, me: Actor = Depends(deps.builder),
-              rt: Runtime = Depends(deps.runtime)) -> Any:
+              rt: Platform = Depends(deps.runtime)) -> Any:
     return _rule_builder(request, me, rt, name)
 
 
-def _rule_builder(request: Request, me: Actor, rt: Runtime, name: str | None) -> HTMLResponse:
+def _rule_builder(request: Request, me: Actor, rt: Platform, name: str | None) -> HTMLResponse:
     doc = load(rt, "rules", name)
     design = {"kind": "rules", "doc": doc, "object": request.query_params.get("object") or None, **catalog(rt)}
     return render(request, "rules/builder.html", me=me, design=design, doc=doc or {})
@@ -230,7 +230,7 @@ def _rule_builder(request: Request, me: Actor, rt: Runtime, name: str | None) ->
 
 @router.post("/rules/condition-formula")
 async def condition_to_formula(request: Request, _: Actor = Depends(deps.builder),
-                               rt: Runtime = Depends(deps.runtime)) -> JSONResponse:
+                               rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     """The formula of the condition builder's rows: `{"object", "join", "rows": [{"field",
     "op", "value"}]}` → `{"formula"}`, or the problem of the first row that cannot be one."""
     body = await deps.json_body(request)
@@ -250,46 +250,46 @@ def _problem(error: TesseraError) -> JSONResponse:
 
 
 @router.get("/calendars", response_class=HTMLResponse)
-def calendars_page(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+def calendars_page(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
     return render(request, "rules/calendars.html", me=me, calendars=rt.documents.list("calendars"))
 
 
 @router.get("/calendars/new", response_class=HTMLResponse)
-def new_calendar(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+def new_calendar(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
     return _calendar(request, me, rt, None)
 
 
 @router.get("/calendars/{name}", response_class=HTMLResponse)
 def calendar_page(name: str, request: Request, me: Actor = Depends(deps.builder),
-                  rt: Runtime = Depends(deps.runtime)) -> Any:
+                  rt: Platform = Depends(deps.runtime)) -> Any:
     return _calendar(request, me, rt, name)
 
 
-def _calendar(request: Request, me: Actor, rt: Runtime, name: str | None) -> HTMLResponse:
+def _calendar(request: Request, me: Actor, rt: Platform, name: str | None) -> HTMLResponse:
     doc = load(rt, "calendars", name)
     design = {"kind": "calendars", "doc": doc, "timezones": timezones()}
     return render(request, "rules/calendar.html", me=me, design=design, doc=doc or {})
 
 
 @router.get("/sla", response_class=HTMLResponse)
-def sla_page(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+def sla_page(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
     policies = sorted(rt.documents.list("sla_policies"), key=lambda p: (str(p.get("object")), p.get("order", 0),
                                                                           p["api_name"]))
     return render(request, "rules/sla_list.html", me=me, policies=policies)
 
 
 @router.get("/sla/new", response_class=HTMLResponse)
-def new_sla(request: Request, me: Actor = Depends(deps.builder), rt: Runtime = Depends(deps.runtime)) -> Any:
+def new_sla(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
     return _sla(request, me, rt, None)
 
 
 @router.get("/sla/{name}", response_class=HTMLResponse)
 def sla_policy_page(name: str, request: Request, me: Actor = Depends(deps.builder),
-                    rt: Runtime = Depends(deps.runtime)) -> Any:
+                    rt: Platform = Depends(deps.runtime)) -> Any:
     return _sla(request, me, rt, name)
 
 
-def _sla(request: Request, me: Actor, rt: Runtime, name: str | None) -> HTMLResponse:
+def _sla(request: Request, me: Actor, rt: Platform, name: str | None) -> HTMLResponse:
     doc = load(rt, "sla_policies", name)
     design = {"kind": "sla_policies", "doc": doc, "object": request.query_params.get("object") or None,
               "extras": sla_extras(), **catalog(rt)}

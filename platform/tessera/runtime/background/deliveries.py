@@ -31,7 +31,7 @@ from tessera.data.engine import dialect_insert, is_sqlite
 from tessera.data.tables import deliveries
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
 
 log = logging.getLogger("tessera.deliveries")
 #: A claimed message is left alone this long: three times the longest a send may take.
@@ -42,7 +42,7 @@ TIMEOUT = 10.0
 
 
 class DeliveryService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
 
     def queue(self, conn: Connection, channel: str, key: str, payload: dict[str, Any]) -> bool:

@@ -30,7 +30,7 @@ from tessera.data.tables import jobs
 from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
 
 log = logging.getLogger("tessera.jobs")
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -74,7 +74,7 @@ class JobContext:
             raise JobCancelled()
 
 
-Work = Callable[["Runtime", JobContext], dict[str, Any] | None]
+Work = Callable[["Platform", JobContext], dict[str, Any] | None]
 _WORK: dict[str, Work] = {}
 
 
@@ -88,7 +88,7 @@ def job_kind(kind: str) -> Callable[[Work], Work]:
 
 
 class JobService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
         self._worker: InProcessWorker | None = None
         self._lock = threading.Lock()

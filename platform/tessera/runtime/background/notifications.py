@@ -16,7 +16,7 @@ from tessera.data.tables import notifications
 from tessera.errors import NotFound
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
 
 
 #: Compiled once: flows notify in every transition.
@@ -26,7 +26,7 @@ _INSERT = Prepared(lambda dialect: dialect_insert(dialect, notifications)
 
 
 class NotificationService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
 
     def add(self, conn: Connection, user_id: int, key: str, title: str, body: str = "",

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
 
 log = logging.getLogger("tessera.scheduler")
 #: Writes wake the workers at most this often (seconds): a bulk load is one wake, not thousands.
@@ -23,7 +23,7 @@ WAKE_INTERVAL = 0.2
 
 
 class Scheduler:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
         self._last_wake = 0.0
         self._lock = threading.Lock()

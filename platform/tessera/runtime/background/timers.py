@@ -23,7 +23,7 @@ from tessera.data.engine import dialect_insert, is_sqlite
 from tessera.data.tables import timers
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
 
 log = logging.getLogger("tessera.timers")
 MAX_ATTEMPTS = 10
@@ -32,13 +32,13 @@ BATCH = 100
 #: A timer kind's work: (conn, params, due_at) inside the claiming transaction.
 Fire = Callable[[Connection, dict[str, Any], datetime], None]
 _DELETE = sa.delete(timers).where(timers.c.id == sa.bindparam("timer_id"))
-_KINDS: dict[str, Callable[[Runtime], Fire]] = {}
+_KINDS: dict[str, Callable[[Platform], Fire]] = {}
 
 
-def timer_kind(kind: str) -> Callable[[Callable[[Runtime], Fire]], Callable[[Runtime], Fire]]:
+def timer_kind(kind: str) -> Callable[[Callable[[Platform], Fire]], Callable[[Platform], Fire]]:
     """Register what a timer kind does: a function of the runtime returning the handler."""
 
-    def register(factory: Callable[[Runtime], Fire]) -> Callable[[Runtime], Fire]:
+    def register(factory: Callable[[Platform], Fire]) -> Callable[[Platform], Fire]:
         _KINDS[kind] = factory
         return factory
     return register
@@ -49,7 +49,7 @@ class _HandlerFailed(Exception):
 
 
 class TimerService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
         self._handlers: dict[str, Fire] = {}
 

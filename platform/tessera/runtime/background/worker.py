@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_ready
 
-from tessera.runtime.platform import Runtime
+from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 log = logging.getLogger("tessera.worker")
@@ -24,7 +24,7 @@ RUN_JOB = "tessera.run_job"
 TICK = "tessera.tick"
 _apps: dict[str, Celery] = {}
 _lock = threading.Lock()
-_runtime: Runtime | None = None
+_runtime: Platform | None = None
 
 
 def celery_app(redis_url: str) -> Celery:
@@ -67,12 +67,12 @@ def _make(redis_url: str) -> Celery:
     return app
 
 
-def worker_runtime() -> Runtime:
+def worker_runtime() -> Platform:
     """The runtime of this worker process, built from its environment on first use (after
     the fork, so every process has its own database connections)."""
     global _runtime
     if _runtime is None:
-        _runtime = Runtime(Settings.from_env())
+        _runtime = Platform(Settings.from_env())
     return _runtime
 
 

@@ -57,7 +57,7 @@ from tessera.workflow import (
 from tessera.workflow.definition import Flow
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
     from tessera.runtime.records.save import SaveBatch
 
 log = logging.getLogger("tessera.flows")
@@ -138,7 +138,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class FlowService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
         self._compiled: dict[tuple[str, int], tuple[Flow, Executor]] = {}
         for name in ("record.created", "record.updated"):

@@ -30,7 +30,7 @@ from tessera.data.engine import is_sqlite
 from tessera.data.tables import outbox
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
 
 log = logging.getLogger("tessera.events")
 MAX_ATTEMPTS = 10
@@ -86,7 +86,7 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
         self.subscriptions: list[Subscription] = []
 

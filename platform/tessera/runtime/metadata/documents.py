@@ -178,7 +178,7 @@ def _validator(kind: str) -> Draft202012Validator:
 class DocumentService:
     """Creates, changes, trashes, restores and purges documents of the registered kinds."""
 
-    runtime: Any  # tessera.runtime.platform.Runtime; typed loosely to avoid a cycle
+    runtime: Any  # tessera.runtime.platform.Platform; typed loosely to avoid a cycle
     _cache: dict[tuple[int, str], list[metastore.StoredDocument]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _observers: dict[str, list[Observer]] = field(default_factory=dict)
@@ -338,7 +338,7 @@ class DocumentService:
 
     # -- checking and the dependency graph ----------------------------------------------
     def _by_name(self, snap: Snapshot, kind: str) -> dict[str, Mapping[str, Any]]:
-        # Read in the transaction the check runs in (Runtime.read joins it).
+        # Read in the transaction the check runs in (Platform.read joins it).
         with self.runtime.read() as conn:
             return {d.api_name: d.body for d in self.active(conn, snap, kind)}
 

@@ -40,7 +40,7 @@ _BATCH = 1000
 class MetadataService:
     """Creates, changes, trashes, restores and purges objects and fields."""
 
-    runtime: Any  # tessera.runtime.platform.Runtime; typed loosely to avoid a cycle
+    runtime: Any  # tessera.runtime.platform.Platform; typed loosely to avoid a cycle
 
     # -- reading ------------------------------------------------------------------------
     def list_objects(self) -> list[dict[str, Any]]:

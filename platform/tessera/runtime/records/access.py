@@ -27,7 +27,7 @@ from tessera.runtime.records.formulas import expression_of, formula_problem
 
 if TYPE_CHECKING:
     from tessera.formula import EvalContext
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
     from tessera.runtime.records.save import SaveBatch
 
 OPERATIONS = ("read", "edit", "delete")
@@ -104,7 +104,7 @@ class ObjectAccess:
 class AccessService:
     """Per snapshot and user: the access to each object, worked out once."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
         self._cache: dict[tuple[int, int | None, Any], ObjectAccess] = {}
         self._lock = threading.Lock()

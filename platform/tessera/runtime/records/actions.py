@@ -21,7 +21,7 @@ from tessera.formula import FormulaError, evaluate
 from tessera.formula.schema import child_lists
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
 
 _JINJA = SandboxedEnvironment(autoescape=False)
 
@@ -32,7 +32,7 @@ def _template(source: str) -> Any:
 
 
 class ActionRunner:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
         # Role and team members by (kind, name), as of one auth revision: every change to
         # who holds a role or is in a team bumps it, which empties this.

@@ -33,7 +33,7 @@ from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.records.formulas import expression_of
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
     from tessera.runtime.records.save import SaveBatch
 
 log = logging.getLogger("tessera.stored")
@@ -223,7 +223,7 @@ class StoredIndex:
 class StoredFormulas:
     """Keeps stored formula fields current: on writes, and in bulk when formulas change."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
         self._index: StoredIndex | None = None
         self._lock = threading.Lock()
@@ -418,5 +418,5 @@ def _material(props: Any) -> dict[str, Any]:
 
 
 @job_kind("formula.recompute")
-def _recompute_job(runtime: Runtime, ctx: JobContext) -> dict[str, Any]:
+def _recompute_job(runtime: Platform, ctx: JobContext) -> dict[str, Any]:
     return runtime.stored_formulas.recompute_all(ctx)

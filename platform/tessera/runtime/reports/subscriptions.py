@@ -32,7 +32,7 @@ from tessera.errors import FieldProblem, TesseraError
 from tessera.runtime.reports.service import export_result
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
 
 log = logging.getLogger("tessera.subscriptions")
 KINDS = ("reports", "dashboards")
@@ -77,7 +77,7 @@ def next_run(item: Mapping[str, Any], after: datetime) -> datetime:
 
 
 class SubscriptionService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
         runtime.timers.on("subscription.send", self._send)
         for kind in KINDS:

@@ -43,7 +43,7 @@ from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.events import Event, caused_by
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
     from tessera.runtime.records.save import RecordChange, SaveBatch
 
 log = logging.getLogger("tessera.rules")
@@ -82,7 +82,7 @@ class ActiveRule:
 
 
 class RuleService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
         self._by_revision: tuple[int, dict[str, list[ActiveRule]]] = (-1, {})
         runtime.hooks.add("before_validate", self.before_save)

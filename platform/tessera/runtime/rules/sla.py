@@ -54,7 +54,7 @@ from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.events import caused_by
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Runtime
+    from tessera.runtime.platform import Platform
     from tessera.runtime.records.save import RecordChange, SaveBatch
 
 log = logging.getLogger("tessera.sla")
@@ -84,7 +84,7 @@ class Stored:
 
 
 class SlaService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Platform) -> None:
         self.runtime = runtime
         #: What time it is for SLA clocks (None: the real time). Tests set a fixed clock so
         #: that saves and sweeps happen "on Monday at 10:00" without waiting.
@@ -581,7 +581,7 @@ _UPDATE_DUE = sa.update(sla_clocks).where(sla_clocks.c.id == sa.bindparam("b_id"
 
 
 @job_kind("sla.recompute")
-def _recompute_job(runtime: Runtime, ctx: JobContext) -> dict[str, Any]:
+def _recompute_job(runtime: Platform, ctx: JobContext) -> dict[str, Any]:
     return runtime.sla.recompute_all(ctx)
 
 
