@@ -221,8 +221,8 @@ def test_a_recompute_job_does_not_hold_up_the_api_between_its_batches(api: Any, 
                                                                        monkeypatch: Any) -> None:
     import threading
 
-    from tessera.runtime.records import stored
     from tessera.runtime.background.jobs import JobContext
+    from tessera.runtime.records import stored
 
     for doc in (REGION, ACCOUNT, DEAL):
         api.ok(api.post("/meta/objects", doc), 201)
