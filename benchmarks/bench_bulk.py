@@ -32,7 +32,7 @@ from benchmarks.common import (
     to_json,
     typed_records,
 )
-from tessera.api.app import create_app
+from tessera.app import create_app
 from tessera.data.tables import outbox, record_history
 
 API_BATCH = 1000

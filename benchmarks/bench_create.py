@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from benchmarks.common import OBJECT, Result, Setup, at_least, system_values, to_json, typed_records
-from tessera.api.app import create_app
+from tessera.app import create_app
 
 
 class FloorRecord(BaseModel):

@@ -105,7 +105,7 @@ def run_persisted(setup: Setup, count: int, repeat: int) -> list[Result]:
 def run_timers(setup: Setup, due: int, pending: int, repeat: int) -> list[Result]:
     rt = setup.runtime
     fired: list[int] = []
-    rt.timers.on("bench.noop", lambda conn, params, at: fired.append(1))
+    rt.timers.register("bench.noop", lambda conn, params, at: fired.append(1))
     now = datetime.now(UTC)
 
     def load(waiting: int) -> None:

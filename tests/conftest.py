@@ -137,7 +137,7 @@ class Api:
 def client(runtime: Platform) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
-    from tessera.api.app import create_app
+    from tessera.app import create_app
 
     with TestClient(create_app(runtime)) as test_client:
         yield test_client

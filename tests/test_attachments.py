@@ -53,8 +53,12 @@ def test_names_are_cleaned_and_unknown_types_become_octet_stream(api: Any) -> No
 def test_a_file_over_the_size_limit_is_refused_and_not_kept(api: Any, runtime: Any, monkeypatch: Any) -> None:
     import dataclasses
 
+    from tessera.data.files import AttachmentStore
+
     monkeypatch.setattr(runtime, "settings", dataclasses.replace(runtime.settings, max_upload_bytes=1000))
-    runtime.__dict__.pop("attachments", None)  # the store is rebuilt from the new settings
+    # The store is built from the settings, as the platform builds it.
+    monkeypatch.setattr(runtime, "attachments", AttachmentStore(runtime.engine, runtime.settings.attachments_dir,
+                                                                runtime.settings.max_upload_bytes))
     response = _upload(api, b"x" * 1001)
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"

@@ -62,7 +62,7 @@ def test_a_plugin_can_register_a_new_kind_of_reference() -> None:
         if rename.field_renamed and doc["group_by"] == rename.old:
             doc["group_by"] = rename.new
 
-    deps.register_reference("test_reports", "test_report_group", extract, rewrite)
+    deps.register("test_reports", "test_report_group", extract, rewrite)
     report = {"object": "deal", "group_by": "stage"}
     [ref] = deps.references("test_reports", report)
     deps.rewrite(report, ref, deps.Rename("deal", "stage", "phase", field_renamed=True))

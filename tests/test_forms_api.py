@@ -195,7 +195,7 @@ def test_the_form_is_chosen_by_applies_if_role_and_priority(crm: Any, runtime: A
         roles: tuple[str, ...] = ()
 
     agent = Agent(user_id=1, email="admin@example.com", is_admin=True, roles=("support",))
-    assert runtime.documents.forms.state(agent, "deal", values={"kind": "renewal"})["form"] == "support"
+    assert runtime.forms.state(agent, "deal", values={"kind": "renewal"})["form"] == "support"
 
 
 def test_a_condition_broken_by_a_forced_delete_shows_its_field_and_says_so(crm: Any) -> None:
@@ -210,7 +210,7 @@ def test_a_condition_broken_by_a_forced_delete_shows_its_field_and_says_so(crm: 
 
 
 def test_the_designer_starts_from_a_generated_form_and_saves_a_document(crm: Any, runtime: Any) -> None:
-    forms, me = runtime.documents.forms, Actor(user_id=1, email="admin@example.com", is_admin=True)
+    forms, me = runtime.forms, Actor(user_id=1, email="admin@example.com", is_admin=True)
     start = forms.design(me, "account")
     assert start["api_name"] == "account_form" and "version" not in start and start["palette"] == []
     assert [p["field"] for p in start["sections"][0]["columns"][0]["fields"]] == ["name", "tier"]

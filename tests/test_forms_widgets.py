@@ -172,7 +172,7 @@ def test_a_stored_records_form_shows_tabs_related_lists_and_buttons(crm: Any, ru
     acme = crm.ok(crm.post("/records/account", {"name": "Acme"}), 201)
     for name, amount in (("Small", "10"), ("Huge", "9000"), (SCRIPT, "500")):
         crm.ok(crm.post("/records/deal", {"name": name, "amount": amount, "account": acme["id"]}), 201)
-    html = runtime.documents.forms.render(admin(), "account", record_id=acme["id"])
+    html = runtime.forms.render(admin(), "account", record_id=acme["id"])
     assert balanced(html)
     assert 'role="tablist"' in html and 'x-data="{ tab: 0 }"' in html and ">Deals</button>" in html
     assert 'data-relation="deals"' in html and '<th scope="col" data-column="amount">Amount</th>' in html
@@ -185,7 +185,7 @@ def test_a_stored_records_form_shows_tabs_related_lists_and_buttons(crm: Any, ru
 def test_a_form_shows_lookups_by_name_conditions_and_refused_values(crm: Any, runtime: Any) -> None:
     acme = crm.ok(crm.post("/records/account", {"name": "Acme <Corp>"}), 201)
     deal = crm.ok(crm.post("/records/deal", {"name": "D", "stage": "new", "account": acme["id"]}), 201)
-    forms = runtime.documents.forms
+    forms = runtime.forms
     html = forms.render(admin(), "deal", record_id=deal["id"])
     assert balanced(html)
     assert f'<option value="{acme["id"]}" selected>Acme &lt;Corp&gt;</option>' in html  # by name, escaped
@@ -267,7 +267,7 @@ def test_what_the_widgets_post_back_saves_the_record_unchanged(crm: Any, runtime
     file_id = crm.ok(upload, 201)["id"]
     stored = {k: v for k, v in STORED.items() if v is not None}
     record = crm.ok(crm.post("/records/every", {**stored, "f_lookup": acme["id"], "f_attachment": [file_id]}), 201)
-    forms = runtime.documents.forms
+    forms = runtime.forms
     html = forms.render(admin(), "every", record_id=record["id"])
     posted = browser_post(html)
     assert {name for name, _ in posted} == {f["api_name"] for f in EVERY["fields"]} - {"f_formula", "f_autonumber"}

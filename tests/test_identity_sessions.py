@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tessera.api.app import create_app
+from tessera.app import create_app
 from tessera.auth import sessions
 from tessera.runtime.platform import Platform
 

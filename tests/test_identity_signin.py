@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tessera.api.app import create_app
+from tessera.app import create_app
 from tessera.auth import attempts
 from tessera.data.tables import signin_attempts, tokens
 from tessera.runtime.platform import Platform

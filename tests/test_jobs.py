@@ -18,28 +18,25 @@ import sqlalchemy as sa
 
 from tessera.auth.actor import Actor
 from tessera.data.tables import jobs
-from tessera.runtime.background.jobs import JobContext, job_kind
+from tessera.runtime.background.jobs import JobContext
 from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
 RELEASE = threading.Event()
 
 
-@job_kind("test.count")
-def _count(runtime: Platform, ctx: JobContext) -> dict[str, Any]:
+def _count(ctx: JobContext) -> dict[str, Any]:
     total = int(ctx.params["to"])
     for i in range(1, total + 1):
         ctx.progress(i, total, f"at {i}", force=True)
     return {"counted": total}
 
 
-@job_kind("test.fail")
-def _fail(runtime: Platform, ctx: JobContext) -> None:
+def _fail(ctx: JobContext) -> None:
     raise ValueError("the input file has no header row")
 
 
-@job_kind("test.until_cancelled")
-def _until_cancelled(runtime: Platform, ctx: JobContext) -> None:
+def _until_cancelled(ctx: JobContext) -> None:
     i = 0
     while True:
         i += 1
@@ -47,9 +44,18 @@ def _until_cancelled(runtime: Platform, ctx: JobContext) -> None:
         time.sleep(0.01)
 
 
-@job_kind("test.held")
-def _held(runtime: Platform, ctx: JobContext) -> None:
+def _held(ctx: JobContext) -> None:
     RELEASE.wait(30)
+
+
+@pytest.fixture(autouse=True)
+def test_kinds(request: pytest.FixtureRequest) -> None:
+    """The job kinds of these tests, registered on the test's platform like any package's."""
+    if "runtime" in request.fixturenames:
+        runtime: Platform = request.getfixturevalue("runtime")
+        for kind, work in (("test.count", _count), ("test.fail", _fail), ("test.until_cancelled", _until_cancelled),
+                           ("test.held", _held)):
+            runtime.jobs.register(kind, work)
 
 
 def _submit(runtime: Platform, kind: str, params: dict[str, Any] | None = None, actor: Actor | None = None) -> int:

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
-from tessera.api.app import create_app
+from tessera.app import create_app
 from tessera.runtime.platform import Platform
 
 PUBLIC = {

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from signed_in import SignedIn
-from tessera.api.app import create_app
+from tessera.app import create_app
 from tessera.auth.actor import Actor
 
 DEAL = {"api_name": "deal", "label": "Deal", "fields": [

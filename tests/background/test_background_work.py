@@ -96,7 +96,7 @@ def test_a_failing_subscriber_rolls_back_its_writes_and_its_event_is_tried_again
 
 def test_timers_fire_when_due_once_and_a_rescheduled_key_moves(rt: Platform) -> None:
     fired: list[tuple[str, Any]] = []
-    rt.timers.on("test", lambda conn, params, due: fired.append((params["n"], due)))
+    rt.timers.register("test", lambda conn, params, due: fired.append((params["n"], due)))
     now = datetime.now(UTC)
     with rt.write() as conn:
         rt.timers.schedule(conn, "test", "a", now - timedelta(seconds=1), {"n": "a"})
@@ -121,7 +121,7 @@ def test_a_failing_timer_is_retried_later_and_its_writes_undone(rt: Platform) ->
         rt.records.create(SYSTEM, "account", {"name": "written by the timer"})
         raise RuntimeError("broken")
 
-    rt.timers.on("broken", fire)
+    rt.timers.register("broken", fire)
     with rt.write() as conn:
         rt.timers.schedule(conn, "broken", "x", datetime.now(UTC), {})
     assert rt.timers.fire_due() == 1

@@ -37,7 +37,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Platform]]:
     """A running Tessera on SQLite with an admin; yields (base URL, runtime)."""
     import uvicorn
 
-    from tessera.api.app import create_app
+    from tessera.app import create_app
 
     url = f"sqlite:///{tmp_path / 'tessera.db'}"
     engine = make_engine(url)

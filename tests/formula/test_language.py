@@ -21,7 +21,7 @@ from tessera.formula import (
     compile_python,
     complete,
     evaluate,
-    register_function,
+    register,
     rename_field,
     sig,
 )
@@ -220,9 +220,9 @@ def test_completions_follow_lookups() -> None:
 
 
 def test_plugins_register_functions() -> None:
-    register_function(Function("DOUBLE_IT", "plugins", "DOUBLE_IT(number)", "Twice the number.",
-                               sig("number", returns="number"), python=lambda v: None if v is None else v * 2),
-                      replace=True)
+    register(Function("DOUBLE_IT", "plugins", "DOUBLE_IT(number)", "Twice the number.",
+                      sig("number", returns="number"), python=lambda v: None if v is None else v * 2),
+             replace=True)
     try:
         assert run("DOUBLE_IT(21)") == 42
         assert "DOUBLE_IT" in {c.label for c in complete("DOUB", 4, DEAL, SCHEMA)}

@@ -323,7 +323,7 @@ def test_policy_documents_are_refused_with_pointed_problems(rt: Platform) -> Non
 def test_the_api_gives_a_records_clocks_and_compliance(rt: Platform, clock: Clock) -> None:
     from fastapi.testclient import TestClient
 
-    from tessera.api.app import create_app
+    from tessera.app import create_app
 
     desk(rt)
     clock.at = at(0, 10)

@@ -40,6 +40,7 @@ __all__ = [
     "sig",
 ]
 
+#: Deprecated: the old name of `register`, kept until no caller uses it.
 register_function = register
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from tessera.actions.context import ActionContext, ActionError
 from tessera.actions.people import PEOPLE_SCHEMA, people_problems
-from tessera.actions.registry import ActionType, register_action
+from tessera.actions.registry import ActionType, register
 from tessera.errors import FieldProblem
 from tessera.formula import Schema
 from tessera.meta.model import ObjectDef
@@ -92,4 +92,4 @@ class Webhook(ActionType):
 
 
 for _action in (SendEmail(), Notify(), Webhook()):
-    register_action(_action)
+    register(_action)

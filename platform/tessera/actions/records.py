@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tessera.actions.context import ActionContext, ActionError
-from tessera.actions.registry import ActionType, formula_problems, register_action
+from tessera.actions.registry import ActionType, formula_problems, register
 from tessera.errors import FieldProblem
 from tessera.formula import Schema
 from tessera.formula.schema import child_lists
@@ -116,4 +116,4 @@ class CreateRecord(ActionType):
 
 
 for _action in (UpdateRecord(), UpdateRelated(), CreateRecord()):
-    register_action(_action)
+    register(_action)

@@ -12,6 +12,7 @@ from tessera.errors import FieldProblem, formula_problem
 from tessera.formula import FormulaError, Schema, check
 from tessera.meta.documents import schema_problems
 from tessera.meta.model import ObjectDef
+from tessera.registry import Registry
 
 
 class ActionType:
@@ -35,13 +36,15 @@ class ActionType:
         raise NotImplementedError
 
 
-_TYPES: dict[str, ActionType] = {}
+_TYPES: Registry[ActionType] = Registry("action")
 
 
-def register_action(action: ActionType) -> ActionType:
-    """Make an action available to flows and rules (plugins register theirs too)."""
-    _TYPES[action.name] = action
-    return action
+def register(action: ActionType, *, replace: bool = False) -> ActionType:
+    """Make an action available to flows and rules (plugins register theirs too).
+
+    A name already registered raises `DuplicateName` unless `replace`.
+    """
+    return _TYPES.register(action.name, action, replace=replace)
 
 
 def action_type(name: str) -> ActionType | None:
@@ -49,7 +52,7 @@ def action_type(name: str) -> ActionType | None:
 
 
 def action_types() -> dict[str, ActionType]:
-    return dict(_TYPES)
+    return _TYPES.as_dict()
 
 
 def check_actions(steps: Sequence[Any], obj: ObjectDef, schema: Schema, path: str) -> list[FieldProblem]:

@@ -14,10 +14,10 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.data.files import AttachmentStore, FileTooLarge
 from tessera.errors import FieldProblem, InvalidInput
+from tessera.requests import deps
 
 router = APIRouter(prefix="/attachments", tags=["attachments"])
 #: Room for the multipart framing around the file itself.

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/audit", tags=["audit"])

@@ -9,17 +9,17 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from tessera.api import deps, problems
-from tessera.auth import sessions
+from tessera.api import problems
 from tessera.auth.actor import Actor
 from tessera.auth.attempts import TooManyAttempts
 from tessera.errors import FieldProblem, InvalidInput
+from tessera.requests import deps
+from tessera.requests.cookies import clear_session_cookie, set_session_cookie
 from tessera.runtime.platform import Platform
 
 router = APIRouter(tags=["auth"])
 _CREDENTIALS = {"type": "object", "required": ["email", "password"],
                 "properties": {"email": {"type": "string"}, "password": {"type": "string"}}}
-_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
 def _credentials(body: Any) -> tuple[str, str]:
@@ -28,15 +28,6 @@ def _credentials(body: Any) -> tuple[str, str]:
         raise InvalidInput("Send {\"email\": …, \"password\": …}.",
                            [FieldProblem("email", "is required"), FieldProblem("password", "is required")])
     return body["email"], body["password"]
-
-
-def set_session_cookie(response: Response, request: Request, secret_key: str, session_secret: str) -> None:
-    """The signed session cookie of a sign-in: HttpOnly, SameSite=Lax, Secure unless the
-    site is plain http on this machine."""
-    response.set_cookie(
-        sessions.COOKIE, sessions.sign_cookie(secret_key, session_secret),
-        max_age=int(sessions.LIFETIME.total_seconds()), httponly=True, samesite="lax", path="/",
-        secure=not (request.url.scheme == "http" and request.url.hostname in _LOCAL_HOSTS))
 
 
 def _throttled(sign_in: Callable[[], Any]) -> Any:
@@ -94,5 +85,5 @@ def end_session(who: Actor = Depends(deps.confirmed_actor), runtime: Platform = 
     """Sign out: the session stops working at once and the cookie is cleared."""
     runtime.users.sessions.end(who)
     response = Response(status_code=204)
-    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="lax")
+    clear_session_cookie(response)
     return response

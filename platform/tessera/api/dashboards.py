@@ -9,18 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/dashboards", tags=["dashboards"])
-FILTER_PREFIX = "filter."
-
-
-def filter_values(request: Request) -> dict[str, str]:
-    """`?filter.period=this_quarter&filter.owner=me` → {"period": "this_quarter", "owner": "me"}."""
-    return {key[len(FILTER_PREFIX):]: value for key, value in request.query_params.items()
-            if key.startswith(FILTER_PREFIX)}
 
 
 @router.get("")
@@ -32,10 +25,10 @@ def list_dashboards(who: Actor = Depends(deps.actor), rt: Platform = Depends(dep
 def load(name: str, request: Request, who: Actor = Depends(deps.actor),
          rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     """Every widget's data shaped for its chart, with a drill link on each data point."""
-    return rt.dashboards.load(who, name, filter_values(request))
+    return rt.dashboards.load(who, name, deps.filter_values(request))
 
 
 @router.get("/{name}/widgets/{widget_id}")
 def widget(name: str, widget_id: str, request: Request, who: Actor = Depends(deps.actor),
            rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
-    return rt.dashboards.widget(who, name, widget_id, filter_values(request))
+    return rt.dashboards.widget(who, name, widget_id, deps.filter_values(request))

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, InvalidInput
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/flows", tags=["flows"])

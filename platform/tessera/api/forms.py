@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, InvalidInput
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/forms", tags=["forms"])
@@ -58,21 +58,21 @@ def _request(body: Any) -> dict[str, Any]:
 def form_state(object: str, body: Any = Depends(deps.json_body), who: Actor = Depends(deps.actor),
                rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     asked = _request(body)
-    return rt.documents.forms.state(who, object, form=asked["form"], record_id=asked["record_id"],
+    return rt.forms.state(who, object, form=asked["form"], record_id=asked["record_id"],
                                     values=asked["values"])
 
 
 @router.get("/{object}/schema")
 def form_schema(object: str, form: str | None = None, who: Actor = Depends(deps.actor),
                 rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
-    return rt.documents.forms.json_schema(who, object, form=form)
+    return rt.forms.json_schema(who, object, form=form)
 
 
 @router.post("/{object}/submit", openapi_extra=_BODY)
 def submit_form(object: str, body: Any = Depends(deps.json_body), version: int | None = Depends(deps.if_match),
                 who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     asked = _request(body)
-    record = rt.documents.forms.submit(who, object, form=asked["form"], record_id=asked["record_id"],
+    record = rt.forms.submit(who, object, form=asked["form"], record_id=asked["record_id"],
                                        values=asked["values"], version=version or asked["version"])
     headers = {"ETag": f'"{record["version"]}"'}
     if asked["record_id"] is None:

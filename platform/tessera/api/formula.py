@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, InvalidInput
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/formula", tags=["formula"])

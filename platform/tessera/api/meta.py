@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.meta.documents import base_schema, field_schema
 from tessera.meta.fieldtypes import field_types
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/meta", tags=["metadata"])

@@ -4,14 +4,16 @@ schemas, rebuilt whenever metadata changes so generated clients know every field
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from tessera.api.deps import IF_MATCH_PATTERN
 from tessera.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA
 from tessera.meta.model import ObjectDef
+from tessera.requests.deps import IF_MATCH_PATTERN
+from tessera.runtime.platform import Platform
 from tessera.runtime.records.service import MAX_BULK, MAX_LIMIT
 
 _GENERIC = "/api/v1/records/{object}"
@@ -240,3 +242,20 @@ def build(app: FastAPI, objects: list[ObjectDef]) -> dict[str, Any]:
             "type": "object", "required": ["email", "password"],
             "properties": {"email": {"type": "string"}, "password": {"type": "string"}}}}}}
     return spec
+
+
+def install(app: FastAPI, runtime: Platform) -> None:
+    """Serve `build`'s spec as the app's OpenAPI, built again only when metadata changed."""
+    cache: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def current_openapi() -> dict[str, Any]:
+        with runtime.read() as conn:
+            snap = runtime.snapshot(conn)
+        with lock:
+            if cache.get("revision") != snap.revision:
+                cache["spec"] = build(app, list(snap.objects.values()))
+                cache["revision"] = snap.revision
+            return cache["spec"]
+
+    app.openapi = current_openapi  # type: ignore[method-assign]

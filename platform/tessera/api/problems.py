@@ -1,8 +1,14 @@
-"""RFC 9457 problem details for every error the API returns."""
+"""RFC 9457 problem details for every error the API returns.
+
+The API never renders HTML: whoever assembles the application (`tessera.app`) may hand
+`install` a `render_page` that answers a refusal on a page's path as a page; it answers
+None for every other path, which keeps problem+json.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +20,9 @@ from tessera.errors import TesseraError
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("tessera.api")
+
+#: `render_page(request, error)`: the refusal as a page, or None to answer problem+json.
+PageRenderer = Callable[[Request, TesseraError], Response | None]
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -51,13 +60,12 @@ def problem(status: int, title: str, detail: str, slug: str,
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
+    """The problem handlers; a `TesseraError` on a path `render_page` claims becomes its page."""
     @app.exception_handler(TesseraError)
     async def _tessera(request: Request, error: TesseraError) -> Response:
-        from tessera.web import site
-
-        if site.is_page(request):
-            return site.error_page(request, error)
+        if render_page is not None and (page := render_page(request, error)) is not None:
+            return page
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
         return problem(error.status, error.title, error.detail, error.type_slug,
                        [p.as_json() for p in error.errors], headers=headers, **error.extra)

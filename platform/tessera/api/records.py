@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/records", tags=["records"])

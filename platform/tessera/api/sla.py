@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 
 router = APIRouter(tags=["sla"])

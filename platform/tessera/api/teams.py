@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/teams", tags=["teams"])

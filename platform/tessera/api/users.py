@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 
 router = APIRouter(prefix="/users", tags=["users"])

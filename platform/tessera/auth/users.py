@@ -123,6 +123,12 @@ class UserService:
             return int(found.id)
         return self.create(email, email.split("@")[0].title(), password, is_admin=True)
 
+    def id_for_email(self, email: str) -> int | None:
+        """The id of the user with this e-mail (any case, surrounding spaces ignored), or None."""
+        with read_transaction(self.engine) as conn:
+            found = conn.execute(sa.select(users.c.id).where(users.c.email == email.strip().lower())).scalar()
+        return None if found is None else int(found)
+
     def set_active(self, user_id: int, active: bool) -> None:
         """Enable or disable a user; a disabled user's next request is refused."""
         self.accounts.change(Actor.system(), user_id, {"active": active})

@@ -8,9 +8,12 @@ extractors find, keyed by stable uids, as the dependency graph.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from tessera.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,26 @@ Extractor = Callable[[Mapping[str, Any]], Iterable[Reference]]
 Rewriter = Callable[[dict[str, Any], Reference, Rename], None]
 
 _EXTRACTORS: dict[str, list[Extractor]] = {}
-_REWRITERS: dict[str, Rewriter] = {}
+#: One rewriter per `via`; several document kinds may share a `via` and its rewriter.
+_REWRITERS: Registry[Rewriter] = Registry("reference")
+_LOCK = threading.Lock()
 
 
-def register_reference(kind: str, via: str, extract: Extractor, rewrite: Rewriter) -> None:
-    """Teach the graph one kind of reference found in documents of `kind`."""
-    _EXTRACTORS.setdefault(kind, []).append(extract)
-    _REWRITERS[via] = rewrite
+def register(kind: str, via: str, extract: Extractor, rewrite: Rewriter, *, replace: bool = False) -> None:
+    """Teach the graph one kind of reference found in documents of `kind`.
+
+    `via` names the kind of reference across Tessera: registering it again with the same
+    `rewrite` (for another document kind) is fine, with a different one it raises
+    `DuplicateName` unless `replace`.
+    """
+    with _LOCK:
+        if _REWRITERS.get(via) != rewrite:  # equal, not identical: bound methods are made anew
+            _REWRITERS.register(via, rewrite, replace=replace)
+        _EXTRACTORS.setdefault(kind, []).append(extract)
+
+
+#: Deprecated: the old name of `register`, kept until every caller uses `register`.
+register_reference = register
 
 
 def references(kind: str, doc: Mapping[str, Any]) -> list[Reference]:
@@ -54,6 +70,7 @@ def references(kind: str, doc: Mapping[str, Any]) -> list[Reference]:
 
 
 def rewrite(doc: dict[str, Any], ref: Reference, rename: Rename) -> None:
+    """Rewrite `ref` in `doc` for `rename`; KeyError("unknown reference 'via'") for an unknown via."""
     _REWRITERS[ref.via](doc, ref, rename)
 
 
@@ -100,6 +117,6 @@ def _rewrite_rule_field(doc: dict[str, Any], ref: Reference, rename: Rename) -> 
             rule["field"] = rename.new
 
 
-register_reference("objects", "lookup_target", _lookup_targets, _rewrite_lookup_target)
-register_reference("objects", "name_field", _name_field, _rewrite_name_field)
-register_reference("objects", "validation_rule_field", _rule_fields, _rewrite_rule_field)
+register("objects", "lookup_target", _lookup_targets, _rewrite_lookup_target)
+register("objects", "name_field", _name_field, _rewrite_name_field)
+register("objects", "validation_rule_field", _rule_fields, _rewrite_rule_field)

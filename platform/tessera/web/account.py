@@ -6,11 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from tessera.api import deps
-from tessera.api.auth import set_session_cookie
-from tessera.auth import sessions
 from tessera.auth.actor import Actor
 from tessera.errors import TesseraError
+from tessera.requests import deps
+from tessera.requests.cookies import clear_session_cookie, set_session_cookie
 from tessera.runtime.platform import Platform
 from tessera.web.templates import templates
 
@@ -58,5 +57,5 @@ async def login(request: Request, rt: Platform = Depends(deps.runtime)) -> Respo
 def logout(me: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> Response:
     rt.users.sessions.end(me)
     response = Response(status_code=204, headers={"HX-Redirect": "/login"})
-    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="lax")
+    clear_session_cookie(response)
     return response

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from markupsafe import escape
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, TesseraError
 from tessera.forms.html import FormUrls
 from tessera.meta.fieldtypes import field_types
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 from tessera.web.pages import render
 

@@ -18,10 +18,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 
-from tessera.api import deps
-from tessera.api.dashboards import filter_values
 from tessera.auth.actor import Actor
 from tessera.errors import TesseraError
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 from tessera.web.pages import render
 
@@ -56,7 +55,7 @@ def dashboards(request: Request, me: Actor = Depends(deps.actor), rt: Platform =
 def dashboard(name: str, request: Request, me: Actor = Depends(deps.actor),
               rt: Platform = Depends(deps.runtime)) -> Any:
     """The dashboard; an htmx request from the filters bar gets only the widgets back."""
-    board = rt.dashboards.load(me, name, filter_values(request))
+    board = rt.dashboards.load(me, name, deps.filter_values(request))
     fragment = request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "dashboard-body"
     return render(request, "dashboards/body.html" if fragment else "dashboards/dashboard.html", me=me, board=board)
 

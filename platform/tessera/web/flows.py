@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tessera.actions import action_types
-from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import NotFound, TesseraError
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 from tessera.web.pages import render
 from tessera.web.templates import templates

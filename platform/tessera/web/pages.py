@@ -11,10 +11,10 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import TesseraError
 from tessera.forms.html import FormUrls
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 from tessera.runtime.records.views import OPERATOR_LABELS, ListQuery
 from tessera.web.templates import templates

@@ -26,12 +26,12 @@ from zoneinfo import available_timezones
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from tessera.api import deps
 from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, InvalidInput, TesseraError
 from tessera.formula.checker import field_type
 from tessera.meta.documents import base_schema
 from tessera.meta.model import SYSTEM_COLUMNS, WRITABLE_SYSTEM_COLUMNS, FieldDef, ObjectDef
+from tessera.requests import deps
 from tessera.runtime.platform import Platform
 from tessera.runtime.records.views import OPERATOR_LABELS, condition_formula
 from tessera.web.pages import render

@@ -37,6 +37,12 @@ def install(app: FastAPI) -> None:
     app.include_router(rule_pages.router)
 
 
+def render_error(request: Request, error: TesseraError) -> Response | None:
+    """A refusal on a page's path as a page (`tessera.app` hands this to the API's problem
+    handlers); None elsewhere, which keeps the API's problem+json."""
+    return error_page(request, error) if is_page(request) else None
+
+
 def is_page(request: Request) -> bool:
     path = request.url.path
     if path.endswith(".csv"):

@@ -14,6 +14,7 @@ from typing import Any
 
 from tessera.formula.ast import Literal, Node
 from tessera.formula.types import BLANK, ORDERED, article
+from tessera.registry import Registry
 
 #: Type parameters: "number", "text", … ; "any"; "ordered" (text, number, dates, duration);
 #: "date|datetime" for alternatives; a trailing "?" marks optional, "*" repeats.
@@ -80,31 +81,32 @@ class Function:
 #: Marks an argument that is not a constant, for `Function.python_specialise`.
 VARIES: Any = type("Varies", (), {"__repr__": lambda self: "VARIES"})()
 
-_FUNCTIONS: dict[str, Function] = {}
+#: Names are case-insensitive in formulas: stored and found upper-cased.
+_FUNCTIONS: Registry[Function] = Registry("function", key=str.upper)
 
 
 def register(spec: Function, *, replace: bool = False) -> Function:
-    """Make a function available to every formula; plugins call this at import time."""
+    """Make a function available to every formula; plugins call this at import time.
+
+    A name already registered raises `DuplicateName` (a ValueError) unless `replace`.
+    """
     name = spec.name.upper()
     if not name.replace("_", "").isalnum() or not name[0].isalpha():
         raise ValueError(f"invalid function name {spec.name!r}")
-    if name in _FUNCTIONS and not replace:
-        raise ValueError(f"function {name} is already registered")
-    _FUNCTIONS[name] = spec
-    return spec
+    return _FUNCTIONS.register(name, spec, replace=replace)
 
 
 def unregister(name: str) -> None:
     """Remove a function (plugins being unloaded, tests)."""
-    _FUNCTIONS.pop(name.upper(), None)
+    _FUNCTIONS.unregister(name)
 
 
 def get(name: str) -> Function | None:
-    return _FUNCTIONS.get(name.upper())
+    return _FUNCTIONS.get(name)
 
 
 def all_functions() -> dict[str, Function]:
-    return dict(sorted(_FUNCTIONS.items()))
+    return dict(sorted(_FUNCTIONS.as_dict().items()))
 
 
 # -- type rules -----------------------------------------------------------------------

@@ -9,9 +9,12 @@ types by registering a class; nothing else in Tessera switches on a type name.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 import sqlalchemy as sa
+
+from tessera.registry import Registry
 
 if TYPE_CHECKING:
     from tessera.meta.model import FieldDef
@@ -137,21 +140,35 @@ class FieldType:
         return posted[-1] if posted else None
 
 
-_REGISTRY: dict[str, FieldType] = {}
+_REGISTRY: Registry[FieldType] = Registry("field type")
+
+_Type = TypeVar("_Type", bound=type[FieldType])
 
 
-def register(cls: type[FieldType]) -> type[FieldType]:
-    """Class decorator: make a field type available under its `name`."""
-    _REGISTRY[cls.name] = cls()
-    return cls
+@overload
+def register(cls: _Type, /, *, replace: bool = False) -> _Type: ...
+@overload
+def register(cls: None = None, /, *, replace: bool = False) -> Callable[[_Type], _Type]: ...
+
+
+def register(cls: _Type | None = None, /, *, replace: bool = False) -> _Type | Callable[[_Type], _Type]:
+    """Class decorator: make a field type available under its `name`.
+
+    `@register` refuses a name already registered with `DuplicateName`;
+    `@register(replace=True)` replaces the type registered under that name.
+    """
+
+    def decorate(cls: _Type) -> _Type:
+        _REGISTRY.register(cls.name, cls(), replace=replace)
+        return cls
+
+    return decorate if cls is None else decorate(cls)
 
 
 def field_type(name: str) -> FieldType:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown field type {name!r}") from None
+    """The type registered as `name`; KeyError("unknown field type 'name'") if there is none."""
+    return _REGISTRY[name]
 
 
 def field_types() -> dict[str, FieldType]:
-    return dict(_REGISTRY)
+    return _REGISTRY.as_dict()

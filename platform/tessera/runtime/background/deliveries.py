@@ -31,7 +31,7 @@ from tessera.data.engine import dialect_insert, is_sqlite
 from tessera.data.tables import deliveries
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
+    from tessera.runtime.kernel.transactions import Kernel
 
 log = logging.getLogger("tessera.deliveries")
 #: A claimed message is left alone this long: three times the longest a send may take.
@@ -42,13 +42,13 @@ TIMEOUT = 10.0
 
 
 class DeliveryService:
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
 
     def queue(self, conn: Connection, channel: str, key: str, payload: dict[str, Any]) -> bool:
         """Queue a message in the caller's transaction; False if `key` was queued before."""
         now = datetime.now(UTC)
-        status = "held" if channel == "email" and not self.runtime.settings.smtp_url else "queued"
+        status = "held" if channel == "email" and not self.kernel.settings.smtp_url else "queued"
         result = conn.execute(dialect_insert(conn, deliveries).values(
             channel=channel, key=key[:200], payload=payload, status=status, available_at=now, created_at=now,
         ).on_conflict_do_nothing(index_elements=["key"]))
@@ -71,7 +71,7 @@ class DeliveryService:
         claimable = sa.or_(deliveries.c.status == "queued", deliveries.c.status == "sending")
         query = (sa.select(deliveries.c.id).where(claimable, deliveries.c.available_at <= now)
                  .order_by(deliveries.c.id).limit(1))
-        with self.runtime.write() as conn:
+        with self.kernel.write() as conn:
             if not is_sqlite(conn):
                 query = query.with_for_update(skip_locked=True)
             found = conn.execute(query).scalar()
@@ -97,11 +97,11 @@ class DeliveryService:
             values = {"status": "queued" if retry else "failed",
                       "last_error": f"{type(error).__name__}: {error}"[:2000],
                       "available_at": datetime.now(UTC) + timedelta(seconds=min(3600, 5 * 2 ** row["attempts"]))}
-        with self.runtime.write() as conn:
+        with self.kernel.write() as conn:
             conn.execute(sa.update(deliveries).where(deliveries.c.id == row["id"]).values(values))
 
     def _mail(self, key: str, payload: dict[str, Any]) -> None:
-        settings = self.runtime.settings
+        settings = self.kernel.settings
         assert settings.smtp_url
         parts = urlsplit(settings.smtp_url)
         message = EmailMessage()
@@ -125,7 +125,7 @@ class DeliveryService:
 
     def _call(self, key: str, payload: dict[str, Any]) -> None:
         body = json.dumps(payload.get("body"), default=str).encode()
-        signature = hmac.new(self.runtime.settings.secret_key.encode(), body, hashlib.sha256).hexdigest()
+        signature = hmac.new(self.kernel.settings.secret_key.encode(), body, hashlib.sha256).hexdigest()
         request = urllib.request.Request(payload["url"], data=body, method=payload.get("method", "POST"), headers={
             "Content-Type": "application/json", "X-Tessera-Delivery": key,
             "X-Tessera-Signature": f"sha256={signature}", **payload.get("headers", {})})
@@ -136,7 +136,7 @@ class DeliveryService:
             raise RuntimeError(f"the webhook answered {error.code}") from None
 
     def pending(self) -> int:
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(deliveries).where(
                 deliveries.c.status.in_(("queued", "sending")),
                 deliveries.c.available_at <= datetime.now(UTC))).scalar_one())
@@ -146,5 +146,5 @@ class DeliveryService:
         query = sa.select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
         if channel:
             query = query.where(deliveries.c.channel == channel)
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]

@@ -28,9 +28,11 @@ from tessera.auth.actor import Actor
 from tessera.data.engine import after_commit
 from tessera.data.tables import jobs
 from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
+from tessera.registry import DuplicateName
+from tessera.runtime.background.worker import send
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
+    from tessera.runtime.kernel.transactions import Kernel
 
 log = logging.getLogger("tessera.jobs")
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -67,38 +69,42 @@ class JobContext:
             values["total"] = total
         if message is not None:
             values["message"] = message[:500]
-        with self.service.runtime.write() as conn:
+        with self.service.kernel.write() as conn:
             stop = conn.execute(sa.update(jobs).where(jobs.c.id == self.id).values(values)
                                 .returning(jobs.c.cancel_requested)).scalar_one()
         if stop:
             raise JobCancelled()
 
 
-Work = Callable[["Platform", JobContext], dict[str, Any] | None]
-_WORK: dict[str, Work] = {}
-
-
-def job_kind(kind: str) -> Callable[[Work], Work]:
-    """Register the work of a job kind (engines and plugins add theirs)."""
-
-    def register(work: Work) -> Work:
-        _WORK[kind] = work
-        return work
-    return register
+#: A job kind's work: it reports progress through its context and returns its result.
+Work = Callable[[JobContext], dict[str, Any] | None]
 
 
 class JobService:
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self._work: dict[str, Work] = {}
         self._worker: InProcessWorker | None = None
         self._lock = threading.Lock()
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
+        #: What the in-process worker does when no job waits (the assembly hands it the
+        #: scheduler's tick); returns how much it did.
+        self.idle: Callable[[], int] = lambda: 0
+
+    def register(self, kind: str, work: Work) -> None:
+        """Make a job kind runnable in this process (each package's `install` registers its own)."""
+        if kind in self._work:
+            raise DuplicateName(f"job kind {kind!r} is already registered")
+        self._work[kind] = work
+
+    def kinds(self) -> list[str]:
+        return sorted(self._work)
 
     # -- submitting ---------------------------------------------------------------------
     def submit(self, conn: Connection, kind: str, params: dict[str, Any], *, title: str,
                actor: Actor | None = None) -> int:
         """Queue a job inside the caller's write transaction; it starts once that commits."""
-        if kind not in _WORK:
+        if kind not in self._work:
             raise KeyError(f"no job kind {kind!r}")
         job_id = int(conn.execute(sa.insert(jobs).values(
             kind=kind, title=title[:300], params=params, status="queued",
@@ -109,11 +115,9 @@ class JobService:
 
     def dispatch(self, job_id: int) -> None:
         """Hand a committed job to whoever runs jobs in this installation."""
-        if self.runtime.settings.redis_url:
-            from tessera.runtime.background.worker import send
-
+        if self.kernel.settings.redis_url:
             try:
-                send(self.runtime.settings, job_id)
+                send(self.kernel.settings, job_id)
             except Exception as error:  # the job stays queued; a worker's start sweeps it up
                 log.warning("could not hand job %s to Celery (%s); it stays queued", job_id, error)
             return
@@ -145,7 +149,7 @@ class JobService:
     def run(self, job_id: int) -> bool:
         """Claim and run one job; False if it was not there to claim (done or taken)."""
         at = datetime.now(UTC)
-        with self.runtime.write() as conn:
+        with self.kernel.write() as conn:
             claimed = conn.execute(
                 sa.update(jobs).where(jobs.c.id == job_id, jobs.c.status == "queued")
                 .values(status="running", started_at=at, heartbeat_at=at, worker=self.worker_name,
@@ -153,13 +157,13 @@ class JobService:
                 .returning(jobs.c.kind, jobs.c.params, jobs.c.created_by)).first()
         if claimed is None:
             return False
-        work = _WORK.get(claimed.kind)
+        work = self._work.get(claimed.kind)
         ctx = JobContext(self, job_id, dict(claimed.params or {}), claimed.created_by)
         outcome: dict[str, Any]
         try:
             if work is None:
                 raise RuntimeError(f"this installation has no job kind {claimed.kind!r} (a plugin missing?)")
-            result = work(self.runtime, ctx)
+            result = work(ctx)
             outcome = {"status": "succeeded", "result": result or {}}
         except JobCancelled:
             outcome = {"status": "cancelled", "message": "cancelled on request"}
@@ -168,33 +172,33 @@ class JobService:
         except Exception as error:  # a failing job is recorded, never crashes the worker
             log.exception("job %s (%s) failed", job_id, claimed.kind)
             outcome = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
-        with self.runtime.write() as conn:
+        with self.kernel.write() as conn:
             conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(
                 finished_at=datetime.now(UTC), heartbeat_at=datetime.now(UTC), **outcome))
         return True
 
     def next_queued(self) -> int | None:
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             return conn.execute(sa.select(sa.func.min(jobs.c.id)).where(jobs.c.status == "queued")).scalar()
 
     def requeue_stale(self) -> list[int]:
         """Put back jobs whose worker died mid-way (no heartbeat for STALE_AFTER)."""
         cutoff = datetime.now(UTC) - STALE_AFTER
-        with self.runtime.write() as conn:
+        with self.kernel.write() as conn:
             return list(conn.execute(
                 sa.update(jobs).where(jobs.c.status == "running", jobs.c.heartbeat_at < cutoff)
                 .values(status="queued", message="restarted: its worker stopped").returning(jobs.c.id)
             ).scalars())
 
     def queued(self) -> list[int]:
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             return list(conn.execute(sa.select(jobs.c.id).where(jobs.c.status == "queued").order_by(jobs.c.id))
                         .scalars())
 
     # -- reading and cancelling ---------------------------------------------------------
     def get(self, actor: Actor, job_id: int) -> dict[str, Any]:
-        with self.runtime.read() as conn:
-            self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            self.kernel.snapshot(conn)
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
         if row is None or not _may_see(actor, row):
             raise NotFound(f"There is no job {job_id}.")
@@ -213,13 +217,13 @@ class JobService:
             query = query.where(jobs.c.id < before)
         if not (actor.is_admin or actor.is_builder):
             query = query.where(jobs.c.created_by == actor.user_id)
-        with self.runtime.read() as conn:
-            self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            self.kernel.snapshot(conn)
             return [_out(r) for r in conn.execute(query).mappings()]
 
     def cancel(self, actor: Actor, job_id: int) -> dict[str, Any]:
-        with self.runtime.write() as conn:
-            self.runtime.snapshot(conn)
+        with self.kernel.write() as conn:
+            self.kernel.snapshot(conn)
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
             if row is None or not _may_see(actor, row):
                 raise NotFound(f"There is no job {job_id}.")
@@ -237,7 +241,7 @@ class JobService:
         """Block until the job has finished (for the CLI and tests); returns its row."""
         deadline = time.monotonic() + timeout
         while True:
-            with self.runtime.read() as conn:
+            with self.kernel.read() as conn:
                 row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
             if row is None:
                 raise NotFound(f"There is no job {job_id}.")
@@ -278,7 +282,7 @@ class InProcessWorker(threading.Thread):
                     self.service.run(job_id)
                     continue
                 # No job waiting: move events, timers and deliveries along.
-                if self.service.runtime.scheduler.tick():
+                if self.service.idle():
                     continue
             except Exception:  # e.g. the database restarting; try again shortly
                 log.exception("the job worker hit an error")

@@ -16,7 +16,7 @@ from tessera.data.tables import notifications
 from tessera.errors import NotFound
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
+    from tessera.runtime.kernel.transactions import Kernel
 
 
 #: Compiled once: flows notify in every transition.
@@ -26,8 +26,8 @@ _INSERT = Prepared(lambda dialect: dialect_insert(dialect, notifications)
 
 
 class NotificationService:
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
 
     def add(self, conn: Connection, user_id: int, key: str, title: str, body: str = "",
             link: str | None = None) -> None:
@@ -45,8 +45,8 @@ class NotificationService:
         query = sa.select(notifications).where(mine).order_by(notifications.c.id.desc()).limit(max(1, min(limit, 200)))
         if unread:
             query = query.where(notifications.c.read_at.is_(None))
-        with self.runtime.read() as conn:
-            self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            self.kernel.snapshot(conn)
             rows = conn.execute(query).mappings().all()
             count = conn.execute(sa.select(sa.func.count()).select_from(notifications)
                                  .where(mine, notifications.c.read_at.is_(None))).scalar_one()
@@ -57,8 +57,8 @@ class NotificationService:
         where = [notifications.c.user_id == actor.user_id, notifications.c.read_at.is_(None)]
         if notification_id is not None:
             where.append(notifications.c.id == notification_id)
-        with self.runtime.write() as conn:
-            self.runtime.snapshot(conn)
+        with self.kernel.write() as conn:
+            self.kernel.snapshot(conn)
             if notification_id is not None and conn.execute(sa.select(notifications.c.id).where(
                     notifications.c.id == notification_id, notifications.c.user_id == actor.user_id)).first() is None:
                 raise NotFound(f"There is no notification {notification_id}.")

@@ -14,8 +14,14 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from tessera.runtime.background.worker import send_tick
+
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
+    from tessera.runtime.background.deliveries import DeliveryService
+    from tessera.runtime.background.jobs import JobService
+    from tessera.runtime.background.timers import TimerService
+    from tessera.runtime.kernel.events import EventBus
+    from tessera.settings import Settings
 
 log = logging.getLogger("tessera.scheduler")
 #: Writes wake the workers at most this often (seconds): a bulk load is one wake, not thousands.
@@ -23,20 +29,23 @@ WAKE_INTERVAL = 0.2
 
 
 class Scheduler:
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
+    def __init__(self, settings: Settings, events: EventBus, timers: TimerService, deliveries: DeliveryService,
+                 jobs: JobService) -> None:
+        self.settings = settings
+        self.events = events
+        self.timers = timers
+        self.deliveries = deliveries
+        self.jobs = jobs
         self._last_wake = 0.0
         self._lock = threading.Lock()
 
     def tick(self) -> int:
         """One round of every kind of background work; returns how much was done."""
-        rt = self.runtime
-        return rt.events.drain() + rt.timers.fire_due() + rt.deliveries.send_due()
+        return self.events.drain() + self.timers.fire_due() + self.deliveries.send_due()
 
     def due(self) -> bool:
         """Whether anything is waiting (a few indexed counts)."""
-        rt = self.runtime
-        return bool(rt.events.pending() or rt.timers.due() or rt.deliveries.pending())
+        return bool(self.events.pending() or self.timers.due() or self.deliveries.pending())
 
     def drain(self, rounds: int = 1000, settle: float = 0.01) -> None:
         """Tick until nothing is due (tests, and `tessera scheduler --once`). Work another
@@ -54,25 +63,21 @@ class Scheduler:
             if now - self._last_wake < WAKE_INTERVAL:
                 return
             self._last_wake = now
-        if self.runtime.settings.redis_url:
-            from tessera.runtime.background.worker import send_tick
-
+        if self.settings.redis_url:
             try:
-                send_tick(self.runtime.settings)
+                send_tick(self.settings)
             except Exception as error:  # the scheduler process will find the work anyway
                 log.warning("could not wake a worker (%s)", error)
             return
-        self.runtime.jobs.wake_running()
+        self.jobs.wake_running()
 
     def run_forever(self, stop: threading.Event, interval: float = 1.0) -> None:
         """`tessera scheduler`: every `interval`, wake a worker when work is due."""
         while not stop.is_set():
             try:
                 if self.due():
-                    if self.runtime.settings.redis_url:
-                        from tessera.runtime.background.worker import send_tick
-
-                        send_tick(self.runtime.settings)
+                    if self.settings.redis_url:
+                        send_tick(self.settings)
                     else:
                         self.tick()
                         continue

@@ -21,9 +21,10 @@ from sqlalchemy.engine import Connection
 
 from tessera.data.engine import dialect_insert, is_sqlite
 from tessera.data.tables import timers
+from tessera.registry import DuplicateName
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
+    from tessera.runtime.kernel.transactions import Kernel
 
 log = logging.getLogger("tessera.timers")
 MAX_ATTEMPTS = 10
@@ -32,16 +33,6 @@ BATCH = 100
 #: A timer kind's work: (conn, params, due_at) inside the claiming transaction.
 Fire = Callable[[Connection, dict[str, Any], datetime], None]
 _DELETE = sa.delete(timers).where(timers.c.id == sa.bindparam("timer_id"))
-_KINDS: dict[str, Callable[[Platform], Fire]] = {}
-
-
-def timer_kind(kind: str) -> Callable[[Callable[[Platform], Fire]], Callable[[Platform], Fire]]:
-    """Register what a timer kind does: a function of the runtime returning the handler."""
-
-    def register(factory: Callable[[Platform], Fire]) -> Callable[[Platform], Fire]:
-        _KINDS[kind] = factory
-        return factory
-    return register
 
 
 class _HandlerFailed(Exception):
@@ -49,17 +40,19 @@ class _HandlerFailed(Exception):
 
 
 class TimerService:
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
         self._handlers: dict[str, Fire] = {}
 
-    def on(self, kind: str, fire: Fire) -> None:
-        """Handle a timer kind in this runtime (engines wire theirs at start)."""
+    def register(self, kind: str, fire: Fire) -> None:
+        """Handle a timer kind in this process (each package's `install` registers its own)."""
+        if kind in self._handlers:
+            raise DuplicateName(f"timer kind {kind!r} is already registered")
         self._handlers[kind] = fire
 
     def schedule(self, conn: Connection, kind: str, key: str, due_at: datetime, params: dict[str, Any]) -> None:
         """Set the timer `key` to fire at `due_at` (moving it if it exists)."""
-        if kind not in self._handlers and kind not in _KINDS:
+        if kind not in self._handlers:
             raise KeyError(f"no timer kind {kind!r}")
         values = {"kind": kind, "key": key, "due_at": due_at, "params": params, "attempts": 0,
                   "last_error": None, "created_at": datetime.now(UTC)}
@@ -86,7 +79,7 @@ class TimerService:
 
     def _fire(self, now: datetime, limit: int, careful: bool) -> int:
         query = sa.select(timers).where(timers.c.due_at <= now).order_by(timers.c.due_at).limit(limit)
-        with self.runtime.joined() as conn:
+        with self.kernel.joined() as conn:
             if not is_sqlite(conn):
                 query = query.with_for_update(skip_locked=True)
             rows = conn.execute(query).mappings().all()
@@ -124,17 +117,14 @@ class TimerService:
     def _handler(self, kind: str) -> Fire:
         handler = self._handlers.get(kind)
         if handler is None:
-            factory = _KINDS.get(kind)
-            if factory is None:
-                raise RuntimeError(f"this installation has no timer kind {kind!r} (a plugin missing?)")
-            handler = self._handlers[kind] = factory(self.runtime)
+            raise RuntimeError(f"this installation has no timer kind {kind!r} (a plugin missing?)")
         return handler
 
     def next_due(self) -> datetime | None:
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             return conn.execute(sa.select(sa.func.min(timers.c.due_at))).scalar()
 
     def due(self, now: datetime | None = None) -> int:
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(timers)
                                     .where(timers.c.due_at <= (now or datetime.now(UTC)))).scalar_one())

@@ -3,7 +3,8 @@
 Redis carries only job ids; the job itself (parameters, progress, outcome) lives in the
 database, claimed there with a conditional UPDATE, so a message delivered twice runs the
 job once and a lost message leaves a queued row that the next worker start picks up.
-`tessera worker` starts one of these processes; run as many as the work needs.
+`tessera worker` starts one of these processes; run as many as the work needs, handing
+`run_worker` how to build the platform in each worker process.
 """
 
 from __future__ import annotations
@@ -11,20 +12,34 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from celery import Celery
 from celery.signals import worker_ready
 
-from tessera.runtime.platform import Platform
 from tessera.settings import Settings
+
+if TYPE_CHECKING:
+    from tessera.runtime.background.jobs import JobService
+    from tessera.runtime.background.scheduler import Scheduler
+
+
+class WorkerHost(Protocol):
+    """What a worker process runs jobs and ticks with: the assembled platform."""
+
+    settings: Settings
+    jobs: JobService
+    scheduler: Scheduler
+
 
 log = logging.getLogger("tessera.worker")
 RUN_JOB = "tessera.run_job"
 TICK = "tessera.tick"
 _apps: dict[str, Celery] = {}
 _lock = threading.Lock()
-_runtime: Platform | None = None
+_host: WorkerHost | None = None
+_build: Callable[[], WorkerHost] | None = None
 
 
 def celery_app(redis_url: str) -> Celery:
@@ -67,13 +82,15 @@ def _make(redis_url: str) -> Celery:
     return app
 
 
-def worker_runtime() -> Platform:
-    """The runtime of this worker process, built from its environment on first use (after
-    the fork, so every process has its own database connections)."""
-    global _runtime
-    if _runtime is None:
-        _runtime = Platform(Settings.from_env())
-    return _runtime
+def worker_runtime() -> WorkerHost:
+    """The platform of this worker process, built on first use (after the fork, so every
+    process has its own database connections)."""
+    global _host
+    if _host is None:
+        if _build is None:
+            raise RuntimeError("this process was not started as a worker (run_worker)")
+        _host = _build()
+    return _host
 
 
 def send(settings: Settings, job_id: int) -> None:
@@ -100,9 +117,13 @@ def _sweep(sender: Any = None, **_kwargs: Any) -> None:
         log.exception("could not sweep queued jobs at start")
 
 
-def run_worker(settings: Settings, concurrency: int = 2, loglevel: str = "INFO") -> None:
-    """Run a Celery worker in the foreground (`tessera worker`)."""
+def run_worker(settings: Settings, build: Callable[[], WorkerHost], concurrency: int = 2,
+               loglevel: str = "INFO") -> None:
+    """Run a Celery worker in the foreground (`tessera worker`); `build` assembles the
+    platform each worker process runs jobs with."""
+    global _build
     assert settings.redis_url
+    _build = build
     app = celery_app(settings.redis_url)
     app.worker_main(["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}",
                      "-Q", queue_name(settings.database_url), "--without-gossip", "--without-mingle"])

@@ -57,8 +57,17 @@ from tessera.workflow import (
 from tessera.workflow.definition import Flow
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
+    from tessera.auth.users import UserService
+    from tessera.runtime.background.deliveries import DeliveryService
+    from tessera.runtime.background.notifications import NotificationService
+    from tessera.runtime.background.timers import TimerService
+    from tessera.runtime.kernel.events import EventBus
+    from tessera.runtime.kernel.transactions import Kernel
+    from tessera.runtime.metadata.documents import DocumentService
+    from tessera.runtime.records.actions import ActionRunner
+    from tessera.runtime.records.formulas import FormulaService
     from tessera.runtime.records.save import SaveBatch
+    from tessera.runtime.records.service import RecordService
 
 log = logging.getLogger("tessera.flows")
 ACTIONS = ("approve", "reject", "complete", "send_back", "delegate", "add_before", "add_after")
@@ -138,15 +147,20 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class FlowService:
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel, events: EventBus, timers: TimerService, deliveries: DeliveryService,
+                 notifications: NotificationService, documents: DocumentService, formulas: FormulaService,
+                 records: RecordService, actions: ActionRunner, users: UserService) -> None:
+        self.kernel = kernel
+        self.events = events
+        self.timers = timers
+        self.deliveries = deliveries
+        self.notifications = notifications
+        self.documents = documents
+        self.formulas = formulas
+        self.records = records
+        self.actions = actions
+        self.users = users
         self._compiled: dict[tuple[str, int], tuple[Flow, Executor]] = {}
-        for name in ("record.created", "record.updated"):
-            runtime.events.subscribe(name, self._on_record, name=f"flows:{name}")
-        runtime.events.subscribe("record.deleted", self._on_deleted, name="flows:record.deleted")
-        runtime.timers.on("flow.timer", self._timer)
-        runtime.timers.on("flow.cron", self._cron)
-        runtime.hooks.add("validate", self._check_lock)
 
     # -- publishing ---------------------------------------------------------------------
     def problems(self, conn: Connection, snap: Snapshot, doc: Mapping[str, Any]) -> list[FieldProblem]:
@@ -170,8 +184,8 @@ class FlowService:
         """Publish the flow's current document as its next version (new instances run it;
         running ones keep theirs)."""
         _require_builder(actor)
-        with self.runtime.write() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.write() as conn:
+            snap = self.kernel.snapshot(conn)
             stored = self._document(conn, snap, name)
             body = {k: v for k, v in stored.body.items() if k not in ("uid", "version")}
             problems = self.problems(conn, snap, body)
@@ -181,7 +195,7 @@ class FlowService:
                                        .where(flow_versions.c.flow_uid == stored.uid)).scalar_one()) + 1
             conn.execute(sa.insert(flow_versions).values(flow_uid=stored.uid, version=version, body=stored.body,
                                                          published_at=datetime.now(UTC), published_by=actor.user_id))
-            timers = self.runtime.timers
+            timers = self.timers
             timers.cancel(conn, f"flowcron:{stored.uid}")
             if body["trigger"].get("on") == "schedule":
                 timers.schedule(conn, "flow.cron", f"flowcron:{stored.uid}", _next_cron(body["trigger"]),
@@ -193,13 +207,13 @@ class FlowService:
         _require_builder(actor)
         if not isinstance(doc, dict):
             raise InvalidInput("Send a flow document.", [FieldProblem("/", "must be an object")])
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             return [p.as_json() for p in self.problems(conn, snap, doc)]
 
     def versions(self, actor: Actor, name: str) -> list[dict[str, Any]]:
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             stored = self._document(conn, snap, name)
             rows = conn.execute(sa.select(flow_versions).where(flow_versions.c.flow_uid == stored.uid)
                                 .order_by(flow_versions.c.version.desc())).mappings().all()
@@ -207,7 +221,7 @@ class FlowService:
                 for r in rows]
 
     def _document(self, conn: Connection, snap: Snapshot, name: str) -> StoredDocument:
-        for stored in self.runtime.documents.active(conn, snap, "flows"):
+        for stored in self.documents.active(conn, snap, "flows"):
             if stored.api_name == name:
                 return stored
         raise NotFound(f"There is no flow {name!r}.")
@@ -230,10 +244,10 @@ class FlowService:
     def start(self, actor: Actor, name: str, record_id: int, comment: str = "") -> dict[str, Any]:
         """Start a flow on a record (its button, or the API) as `actor`, who must be able to
         read the record; the flow's trigger must be a button or the API."""
-        with self.runtime.write(pipelined=True) as conn:
+        with self.kernel.write(pipelined=True) as conn:
             startable = _STARTABLE.read(conn, {"flow": name, "record": record_id}).first()
-            snap = self.runtime.snapshot(conn, None if startable is None else (startable["tessera_revision"],
-                                                                               startable["tessera_auth_revision"]))
+            snap = self.kernel.snapshot(conn, None if startable is None else (startable["tessera_revision"],
+                                                                              startable["tessera_auth_revision"]))
             stored = self._document(conn, snap, name)
             if startable is None or startable["uid"] != stored.uid:  # the same read: they cannot disagree
                 raise Conflict(f"The flow {name!r} changed while it was being started; try again.")
@@ -243,7 +257,7 @@ class FlowService:
             if startable["version"] is None:
                 raise Conflict(f"The flow {name!r} is not published yet.")
             obj = snap.object(str(stored.body["object"]))
-            self.runtime.records.require(conn, snap, obj, actor, record_id, "read")
+            self.records.require(conn, snap, obj, actor, record_id, "read")
             if startable["running"]:
                 raise Conflict(f"The flow {name!r} is already running on this record.")
             row = self._start(conn, snap, stored.uid, startable["version"], record_id, actor.user_id, comment,
@@ -278,8 +292,8 @@ class FlowService:
     def _env(self, conn: Connection, flow: Flow, record_id: int, submitter: int | None) -> Env:
         object_name = str(flow.doc["object"])
         # Read only if a condition, a person field or a formula asks for it.
-        record = LazyRecord(lambda: self.runtime.actions.load(conn, object_name, record_id) or {"id": record_id})
-        actions = self.runtime.actions
+        record = LazyRecord(lambda: self.actions.load(conn, object_name, record_id) or {"id": record_id})
+        actions = self.actions
         evaluator: list[Any] = []
 
         def evaluate(source: str, rec: Mapping[str, Any]) -> Any:
@@ -316,7 +330,7 @@ class FlowService:
             _INSERT_TASK.write(conn, tasks)
             _INSERT_EVENT.write(conn, history)
             if notes:
-                self.runtime.notifications.add_many(conn, notes)
+                self.notifications.add_many(conn, notes)
             if mails:
                 self._mail_tasks(conn, instance_id, row, flow, mails)
             for pending in (closed, tasks, history, notes, mails):
@@ -335,13 +349,13 @@ class FlowService:
             elif isinstance(effect, CloseTask):
                 closed.append({"instance": instance_id, "task": effect.key, "status": effect.status[:12], "at": now})
             elif isinstance(effect, ScheduleTimer):
-                self.runtime.timers.schedule(conn, "flow.timer", f"flow:{instance_id}:{effect.key}", effect.due_at,
-                                             {"instance": instance_id, "key": effect.key})
+                self.timers.schedule(conn, "flow.timer", f"flow:{instance_id}:{effect.key}", effect.due_at,
+                                     {"instance": instance_id, "key": effect.key})
             elif isinstance(effect, CancelTimer):
-                self.runtime.timers.cancel(conn, f"flow:{instance_id}:{effect.key}")
+                self.timers.cancel(conn, f"flow:{instance_id}:{effect.key}")
             elif isinstance(effect, RunAction):
                 write_pending()
-                record = self.runtime.actions.load(conn, object_name, int(row["record_id"]))
+                record = self.actions.load(conn, object_name, int(row["record_id"]))
                 self._run_action(conn, instance_id, object_name, record, effect, number, state)
             elif isinstance(effect, Notify):
                 notes += [{"user_id": user_id, "title": f"{label}: {effect.reason} — {effect.step}", "body": "",
@@ -358,7 +372,7 @@ class FlowService:
             elif isinstance(effect, Finished):
                 values.update(status=effect.outcome, finished_at=now, lock=None)
                 with caused_by(f"flow:{instance_id}"):
-                    self.runtime.events.emit(conn, "flow.finished", {
+                    self.events.emit(conn, "flow.finished", {
                         "object": object_name, "source": flow.doc["api_name"], "outcome": effect.outcome,
                         "instance": instance_id}, object_uid=row["object_uid"], record_ids=[int(row["record_id"])])
         write_pending()
@@ -372,14 +386,14 @@ class FlowService:
         """E-mail each person a task was opened for, with signed links to decide it."""
         addresses = dict(conn.execute(sa.select(users.c.id, users.c.email)
                                       .where(users.c.id.in_({t.user for t in opened}))).all())
-        record_link = f"{self.runtime.settings.public_url}/app/{flow.doc['object']}/{row['record_id']}"
+        record_link = f"{self.kernel.settings.public_url}/app/{flow.doc['object']}/{row['record_id']}"
         for task in opened:
             if task.user not in addresses:
                 continue
             lines = [f"{flow.doc.get('label', flow.api_name)}: {task.label}", "", f"The record: {record_link}", ""]
             decisions = ("approve", "reject") if task.task_kind == "approval" else ("complete",)
             lines += [f"{d.capitalize()}: {self.signed_link(instance_id, task.key, task.user, d)}" for d in decisions]
-            self.runtime.deliveries.queue(conn, "email", f"flow:{instance_id}:task:{task.key}:mail", {
+            self.deliveries.queue(conn, "email", f"flow:{instance_id}:task:{task.key}:mail", {
                 "to": [addresses[task.user]], "subject": f"{flow.doc.get('label', flow.api_name)}: {task.label}",
                 "text": "\n".join(lines), "link": record_link})
 
@@ -388,9 +402,9 @@ class FlowService:
         # The key names this run of the step: a redone transition queues nothing twice.
         key = f"flow:{instance_id}:{effect.step}:{state.get('n')}:{number}"
         with caused_by(f"flow:{instance_id}"):
-            ctx = self.runtime.actions.context(conn, object_name, record, key)
+            ctx = self.actions.context(conn, object_name, record, key)
             try:
-                result = self.runtime.actions.run(ctx, _action_of({"action": effect.action, **effect.params}))
+                result = self.actions.run(ctx, _action_of({"action": effect.action, **effect.params}))
             except ActionError as error:
                 raise FlowStepFailed(effect.step, str(error)) from None
         conn.execute(sa.insert(flow_events).values(instance_id=instance_id, at=datetime.now(UTC), event="action",
@@ -415,8 +429,8 @@ class FlowService:
         """Lock and read an instance (None: there is none), and take the transaction's
         snapshot from the revisions the same read carried — before anything is decided."""
         found = query.read(conn, params).first()
-        self.runtime.snapshot(conn, None if found is None else (found["tessera_revision"],
-                                                                found["tessera_auth_revision"]))
+        self.kernel.snapshot(conn, None if found is None else (found["tessera_revision"],
+                                                               found["tessera_auth_revision"]))
         return found
 
     def _apply_guarded(self, conn: Connection, row: dict[str, Any], flow: Flow, transition: Transition,
@@ -440,7 +454,7 @@ class FlowService:
             conn.execute(sa.update(flow_tasks).where(flow_tasks.c.instance_id == instance_id,
                                                      flow_tasks.c.status == "open")
                          .values(status="cancelled", closed_at=now))
-            self.runtime.timers.cancel(conn, f"flow:{instance_id}:", prefix=True)
+            self.timers.cancel(conn, f"flow:{instance_id}:", prefix=True)
             failed = {"status": "failed", "error": f"step {failure.step}: {failure.reason}", "finished_at": now,
                       "updated_at": now, "lock": None}
             conn.execute(sa.update(flow_instances).where(flow_instances.c.id == instance_id).values(failed))
@@ -455,7 +469,7 @@ class FlowService:
             raise InvalidInput("Say what to do with the task.",
                                [FieldProblem("action", "must be one of " + ", ".join(ACTIONS))])
         comment = str(body.get("comment") or "")[:5000]
-        with self.runtime.write(pipelined=True) as conn:
+        with self.kernel.write(pipelined=True) as conn:
             task = self._lock(conn, _TASK_LOCK, {"task": task_id})
             if task is None or (task["assignee_id"] != actor.user_id and not actor.is_admin):
                 raise NotFound(f"There is no task {task_id} for you.")
@@ -470,14 +484,14 @@ class FlowService:
 
     def resubmit(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
         """The submitter sends the reworked record back; it continues where it was sent back."""
-        with self.runtime.write(pipelined=True) as conn:
+        with self.kernel.write(pipelined=True) as conn:
             answer = self._step(conn, actor, instance_id, lambda ex, state, env: ex.resubmit(
                 state, env, actor.user_id or 0, comment, admin=actor.is_admin))
         return answer()
 
     def recall(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
         """The submitter withdraws a pending request: the flow ends cancelled."""
-        with self.runtime.write(pipelined=True) as conn:
+        with self.kernel.write(pipelined=True) as conn:
             answer = self._step(conn, actor, instance_id,
                                 lambda ex, state, env: ex.recall(state, env, actor.user_id or 0, comment))
         return answer()
@@ -485,7 +499,7 @@ class FlowService:
     def cancel(self, actor: Actor, instance_id: int, comment: str = "") -> dict[str, Any]:
         if not actor.is_admin:
             raise Forbidden("Only an admin can cancel a running flow.")
-        with self.runtime.write(pipelined=True) as conn:
+        with self.kernel.write(pipelined=True) as conn:
             answer = self._step(conn, actor, instance_id,
                                 lambda ex, state, env: ex.cancel(state, env, actor.user_id, comment))
         return answer()
@@ -524,12 +538,12 @@ class FlowService:
 
     # -- signed links (approve from an e-mail) ------------------------------------------
     def _signer(self) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.runtime.settings.secret_key, salt="tessera-flow-task")
+        return URLSafeTimedSerializer(self.kernel.settings.secret_key, salt="tessera-flow-task")
 
     def signed_link(self, instance_id: int, task_key: str, user_id: int, action: str) -> str:
         """A link that decides one task as one person, valid while the task is open."""
         token = self._signer().dumps({"instance": instance_id, "task": task_key, "user": user_id, "action": action})
-        return f"{self.runtime.settings.public_url}/flows/act/{token}"
+        return f"{self.kernel.settings.public_url}/flows/act/{token}"
 
     def link(self, token: str) -> dict[str, Any]:
         """What a signed e-mail link asks for: {"actor", "task" (as in `tasks`), "action"}.
@@ -541,7 +555,7 @@ class FlowService:
         if not isinstance(claims, dict) or not {"instance", "task", "user", "action"} <= set(claims):
             raise Forbidden("This link is not valid or has expired.")
         try:
-            actor = self.runtime.users.actor_for_user(int(claims["user"]))
+            actor = self.users.actor_for_user(int(claims["user"]))
         except TesseraError:
             raise Forbidden("This link's user is no longer active.") from None
         task = next((t for t in self.tasks(actor, limit=500)
@@ -559,34 +573,34 @@ class FlowService:
 
     def published(self, actor: Actor, object_name: str | None = None) -> list[dict[str, Any]]:
         """Flow documents (of an object) with the version published last (None: a draft)."""
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             latest = _latest_versions(conn)
             return [{**stored.body, "uid": stored.uid, "version": stored.version,
                      "published": latest.get(stored.uid)}
-                    for stored in self.runtime.documents.active(conn, snap, "flows")
+                    for stored in self.documents.active(conn, snap, "flows")
                     if object_name is None or stored.body.get("object") == object_name]
 
     # -- triggers -----------------------------------------------------------------------
     def _published(self, conn: Connection, snap: Snapshot, object_name: str) -> list[tuple[StoredDocument, int]]:
         """The object's active flows with their newest published version (one query, and
         none for an object without flows: this runs for every saved record)."""
-        flows = [d for d in self.runtime.documents.active(conn, snap, "flows")
+        flows = [d for d in self.documents.active(conn, snap, "flows")
                  if d.body.get("object") == object_name and d.body.get("active", True)]
         if not flows:
             return []
         latest = _latest_versions(conn, [d.uid for d in flows])
         return [(d, latest[d.uid]) for d in flows if d.uid in latest]
 
-    def _on_record(self, conn: Connection, event: Event) -> None:
+    def on_record(self, conn: Connection, event: Event) -> None:
         if not event.object:
             return
-        snap = self.runtime.snapshot(conn)
+        snap = self.kernel.snapshot(conn)
         if event.object not in snap.objects:
             return
         when = "created" if event.name == "record.created" else "updated"
         changed = list(event.payload.get("changed") or [])
-        evaluate = self.runtime.actions.evaluator(conn)
+        evaluate = self.actions.evaluator(conn)
         object_name = event.object
 
         def on_record(f: str, rec: Mapping[str, Any]) -> Any:
@@ -597,7 +611,7 @@ class FlowService:
                 continue
             flow, _ = self._executor(conn, stored.uid, version)
             for record_id in event.record_ids:
-                record = self.runtime.actions.load(conn, event.object, record_id)
+                record = self.actions.load(conn, event.object, record_id)
                 if record is None or self._running(conn, stored.uid, record_id):
                     continue
                 if trigger_matches(flow, when, record, changed, on_record):
@@ -628,9 +642,9 @@ class FlowService:
                 continue  # its own action's write; the executor re-checks after its own steps
             self._transition(conn, int(instance_id), lambda ex, state, env: ex.record_changed(state, env))
 
-    def _on_deleted(self, conn: Connection, event: Event) -> None:
+    def on_deleted(self, conn: Connection, event: Event) -> None:
         """A record in the trash: its running flows are cancelled."""
-        snap = self.runtime.snapshot(conn)
+        snap = self.kernel.snapshot(conn)
         if not event.object or event.object not in snap.objects:
             return
         obj = snap.object(event.object)
@@ -640,7 +654,7 @@ class FlowService:
             self._transition(conn, int(instance_id),
                              lambda ex, state, env: ex.cancel(state, env, None, "the record was deleted"))
 
-    def _timer(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
+    def fire_timer(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
         status = conn.execute(sa.select(flow_instances.c.status).where(flow_instances.c.id == params["instance"])) \
             .scalar()
         if status not in ("running", "rework"):
@@ -648,10 +662,10 @@ class FlowService:
         self._transition(conn, int(params["instance"]),
                          lambda ex, state, env: ex.timer_fired(state, env, params["key"]))
 
-    def _cron(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
+    def fire_cron(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
         """A scheduled flow: start it on every record its condition selects."""
-        snap = self.runtime.snapshot(conn)
-        stored = next((d for d in self.runtime.documents.active(conn, snap, "flows") if d.uid == params["flow"]),
+        snap = self.kernel.snapshot(conn)
+        stored = next((d for d in self.documents.active(conn, snap, "flows") if d.uid == params["flow"]),
                       None)
         version = self._latest(conn, params["flow"]) if stored else None
         if stored is None or version is None:
@@ -661,15 +675,15 @@ class FlowService:
         query = sa.select(table.c.id).where(table.c.deleted_at.is_(None)).order_by(table.c.id).limit(MAX_SCHEDULED)
         condition = stored.body["trigger"].get("condition")
         if condition:
-            query = query.where(self.runtime.formulas.filter_clause(snap, obj, condition, conn.dialect.name))
+            query = query.where(self.formulas.filter_clause(snap, obj, condition, conn.dialect.name))
         for record_id in conn.execute(query).scalars():
             if not self._running(conn, stored.uid, int(record_id)):
                 self._start(conn, snap, stored.uid, version, int(record_id), None)
-        self.runtime.timers.schedule(conn, "flow.cron", f"flowcron:{stored.uid}",
-                                     _next_cron(stored.body["trigger"]), {"flow": stored.uid})
+        self.timers.schedule(conn, "flow.cron", f"flowcron:{stored.uid}",
+                             _next_cron(stored.body["trigger"]), {"flow": stored.uid})
 
     # -- the record lock ----------------------------------------------------------------
-    def _check_lock(self, batch: SaveBatch) -> None:
+    def check_lock(self, batch: SaveBatch) -> None:
         """A record in approval may change only in its editable fields, by its approvers
         (or an admin); the flow's own actions may change anything."""
         if batch.creating:
@@ -700,14 +714,14 @@ class FlowService:
     # -- reading ------------------------------------------------------------------------
     def instance(self, actor: Actor, instance_id: int) -> dict[str, Any]:
         """An instance with its tasks and history, for whoever may read its record."""
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             row = conn.execute(sa.select(flow_instances).where(flow_instances.c.id == instance_id)).mappings().first()
             if row is None:
                 raise NotFound(f"There is no flow instance {instance_id}.")
             obj = snap.by_uid[row["object_uid"]]
             if not self._participant(conn, actor, instance_id):
-                self.runtime.records.get(actor, obj.api_name, int(row["record_id"]))
+                self.records.get(actor, obj.api_name, int(row["record_id"]))
             return self._describe(conn, row)
 
     def _participant(self, conn: Connection, actor: Actor, instance_id: int) -> bool:
@@ -735,14 +749,14 @@ class FlowService:
         builders) filtered by flow and status."""
         if record_id is None and not (actor.is_admin or actor.is_builder):
             raise Forbidden("Only admins and builders list all flow instances; ask for a record's.")
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             query = sa.select(flow_instances).order_by(flow_instances.c.id.desc()).limit(max(1, min(limit, 500)))
             if object_name is not None:
                 obj = snap.object(object_name)
                 query = query.where(flow_instances.c.object_uid == obj.uid)
                 if record_id is not None:
-                    self.runtime.records.get(actor, object_name, record_id)
+                    self.records.get(actor, object_name, record_id)
                     query = query.where(flow_instances.c.record_id == record_id)
             if flow is not None:
                 query = query.where(flow_instances.c.flow_uid == self._document(conn, snap, flow).uid)
@@ -753,8 +767,8 @@ class FlowService:
 
     def tasks(self, actor: Actor, *, status: str = "open", limit: int = 100) -> list[dict[str, Any]]:
         """My tasks (the approvals inbox): each with its flow, record and due time."""
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             rows = conn.execute(
                 sa.select(flow_tasks, flow_instances.c.object_uid, flow_instances.c.record_id,
                           flow_instances.c.flow_uid, flow_instances.c.version, flow_instances.c.started_by)
@@ -766,7 +780,7 @@ class FlowService:
             for r in rows:
                 obj = snap.by_uid.get(r["object_uid"])
                 flow, _ = self._executor(conn, r["flow_uid"], r["version"])
-                record = self.runtime.actions.load(conn, obj.api_name, int(r["record_id"])) if obj else None
+                record = self.actions.load(conn, obj.api_name, int(r["record_id"])) if obj else None
                 title = _title(obj, record) if obj else str(r["record_id"])
                 out.append({"id": r["id"], "instance": r["instance_id"], "key": r["key"], "flow": flow.doc["api_name"],
                             "flow_label": flow.doc.get("label"), "step": r["step"], "kind": r["kind"],

@@ -28,12 +28,9 @@ from tessera.forms import (
     FormRenderer,
     FormState,
     FormUrls,
-    NameRef,
     RelatedRows,
     choose,
     coerce_values,
-    form_problems,
-    formula_expectations,
     generated,
     generated_document,
     json_schema,
@@ -44,55 +41,21 @@ from tessera.forms import (
     submission_problems,
     unchanged,
 )
-from tessera.formula import EvalContext, FormulaError, Schema
+from tessera.formula import EvalContext, FormulaError
 from tessera.formula import evaluate as run_formula
-from tessera.meta.dependencies import Reference
-from tessera.meta.documents import base_schema
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
-from tessera.runtime.metadata.documents import (
-    FIELD_VIA,
-    LINK_VIA,
-    OBJECT_VIA,
-    DocumentFormula,
-    DocumentKind,
-    register_kind,
-)
-from tessera.runtime.records.formulas import SnapshotSchema, value_expression_of
+from tessera.runtime.kernel.transactions import Kernel
+from tessera.runtime.metadata.documents import DocumentService
+from tessera.runtime.records.access import AccessService
+from tessera.runtime.records.formulas import FormulaService, SnapshotSchema, value_expression_of
+from tessera.runtime.records.service import RecordService
 
 #: builder-ui's templates, next to the `platform` and `engines` folders.
-TEMPLATES = Path(__file__).resolve().parents[3] / "builder-ui" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[4] / "builder-ui" / "templates"
 _SYSTEM_IDS = ("id", "version", "owner", "created_by", "updated_by")
 _SYSTEM_TIMES = ("created_at", "updated_at")
-
-
-# -- the `forms` kind of metadata document ------------------------------------------------
-
-def _names(doc: Mapping[str, Any], schema: Schema) -> list[Reference]:
-    form = parse(doc)
-    obj = schema.object(form.object)
-    children = {} if obj is None else {
-        relation: (child.api_name, lookup.api_name) for relation, (child, lookup) in relations(obj, schema).items()}
-    return [_reference(name) for name in form.names(children)]
-
-
-def _reference(name: NameRef) -> Reference:
-    via = OBJECT_VIA if name.field is None else FIELD_VIA if name.follows_renames else LINK_VIA
-    return Reference(via, name.path.lstrip("/"), name.object, name.field)
-
-
-def _formulas(doc: Mapping[str, Any], schema: Schema) -> list[DocumentFormula]:
-    form = parse(doc)
-    obj = schema.object(form.object)
-    if obj is None:
-        return []
-    return [DocumentFormula(path, form.object, source, expect)
-            for path, source, expect in formula_expectations(form, obj)]
-
-
-FORMS = register_kind(DocumentKind("forms", "Form", "frm", lambda: base_schema("forms"), check=form_problems,
-                                   names=_names, formulas=_formulas))
 
 
 # -- filling in a form --------------------------------------------------------------------
@@ -121,8 +84,13 @@ class Filling:
 class FormService:
     """Picks, evaluates, checks and renders forms for users."""
 
-    def __init__(self, runtime: Any, templates: Path = TEMPLATES) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel, documents: DocumentService, records: RecordService, formulas: FormulaService,
+                 access: AccessService, templates: Path = TEMPLATES) -> None:
+        self.kernel = kernel
+        self.documents = documents
+        self.records = records
+        self.formulas = formulas
+        self.access = access
         self.renderer = FormRenderer(templates)
         self._parsed: dict[tuple[str, int], Form] = {}
         self._lock = threading.Lock()
@@ -132,8 +100,8 @@ class FormService:
               values: Any = None) -> dict[str, Any]:
         """Which placements are visible, required and read-only for these values now."""
         stored = self._stored(actor, object_name, record_id)
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             filling = self._fill(conn, snap, actor, snap.object(object_name), form, stored, _values(values))
         return {
             "object": filling.obj.api_name, "form": filling.form.api_name, "record_id": record_id,
@@ -144,8 +112,8 @@ class FormService:
 
     def json_schema(self, actor: Actor, object_name: str, *, form: str | None = None) -> dict[str, Any]:
         """The JSON Schema of what the form (named, or the one a new record gets) accepts."""
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             filling = self._fill(conn, snap, actor, snap.object(object_name), form, None, {}, creating=False)
         schema = json_schema(filling.form, filling.obj, hidden=filling.hidden, locked=filling.locked)
         schema["x-form"] = filling.form.api_name
@@ -159,8 +127,8 @@ class FormService:
             raise InvalidInput("Send the form's values as a JSON object.",
                                [FieldProblem("values", "must be an object of field values")])
         stored = self._stored(actor, object_name, record_id)
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             filling = self._fill(conn, snap, actor, obj, form, stored, values)
             # A value sent back unchanged for a field the form does not let the user write (a
@@ -175,8 +143,8 @@ class FormService:
         if problems:
             raise InvalidInput("The form is not valid; nothing was saved.", problems)
         if record_id is None:
-            return self.runtime.records.create(actor, object_name, {**filling.form_defaults, **submitted})
-        return self.runtime.records.update(actor, object_name, record_id, submitted, version)
+            return self.records.create(actor, object_name, {**filling.form_defaults, **submitted})
+        return self.records.update(actor, object_name, record_id, submitted, version)
 
     def render(self, actor: Actor, object_name: str, *, form: str | None = None, record_id: int | None = None,
                values: Any = None, errors: list[FieldProblem] | None = None, urls: FormUrls | None = None,
@@ -186,9 +154,9 @@ class FormService:
         page submits and asks for the state (the JSON endpoints unless given)."""
         given = _values(values)
         # One transaction for the record, its form, its related lists and its lookups' names.
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             stored = self._stored(actor, object_name, record_id)
-            snap = self.runtime.snapshot(conn)
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             filling = self._fill(conn, snap, actor, obj, form, stored, given)
             displays = self._displays(actor, snap, obj, filling)
@@ -209,8 +177,8 @@ class FormService:
     def posted(self, object_name: str, items: Iterable[tuple[str, str]]) -> dict[str, Any]:
         """An HTML form post of the rendered widgets — (name, text) pairs — as the values
         `state` and `submit` take; text a widget cannot read is refused per field."""
-        with self.runtime.read() as conn:
-            obj = self.runtime.snapshot(conn).object(object_name)
+        with self.kernel.read() as conn:
+            obj = self.kernel.snapshot(conn).object(object_name)
         values, problems = posted_values(obj, items)
         if problems:
             raise InvalidInput("Some values could not be read.", problems)
@@ -221,15 +189,15 @@ class FormService:
         """What the form designer starts from: the form's document — the one named, else
         the object's first form, else one generated from its fields — with `sections`
         (those of every tab) and `palette`, the fields not placed yet."""
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
-            hidden = frozenset(self.runtime.access.object(actor, snap, obj).hidden)
+            hidden = frozenset(self.access.object(actor, snap, obj).hidden)
             forms = sorted(self.forms(conn, snap, obj), key=lambda f: (not f.default, f.priority, f.api_name or ""))
         if form is not None and form not in {f.api_name for f in forms}:
             raise NotFound(f"{obj.label} has no form named {form!r}.")
         name = form or (forms[0].api_name if forms else None)
-        doc = self.runtime.documents.get("forms", name) if name else generated_document(obj, hidden)
+        doc = self.documents.get("forms", name) if name else generated_document(obj, hidden)
         sections = doc.get("sections") or [s for tab in doc.get("tabs", []) for s in tab.get("sections", [])]
         placed = {p.field for p in parse(doc).placements}
         palette = [{"api_name": f.api_name, "label": f.label, "type": f.type}
@@ -247,17 +215,17 @@ class FormService:
         for layout, other in (("sections", "tabs"), ("tabs", "sections")):
             if layout in body and other not in body:
                 body[other] = None  # a designed layout replaces the stored one
-        existing = {d["api_name"] for d in self.runtime.documents.list("forms", object_name=object_name)}
+        existing = {d["api_name"] for d in self.documents.list("forms", object_name=object_name)}
         if body["api_name"] in existing:
-            return self.runtime.documents.update(actor, "forms", body["api_name"], body,
-                                                 expected_version=version if isinstance(version, int) else None)
-        return self.runtime.documents.create(actor, "forms", {k: v for k, v in body.items() if v is not None})
+            return self.documents.update(actor, "forms", body["api_name"], body,
+                                         expected_version=version if isinstance(version, int) else None)
+        return self.documents.create(actor, "forms", {k: v for k, v in body.items() if v is not None})
 
     # -- the forms of an object ---------------------------------------------------------
     def forms(self, conn: Connection, snap: Snapshot, obj: ObjectDef) -> list[Form]:
         """The active forms of an object, parsed once per document version."""
         out = []
-        for stored in self.runtime.documents.active(conn, snap, "forms"):
+        for stored in self.documents.active(conn, snap, "forms"):
             if stored.body.get("object") != obj.api_name:
                 continue
             key = (stored.uid, stored.version)
@@ -290,16 +258,16 @@ class FormService:
             return None
         if isinstance(record_id, bool) or not isinstance(record_id, int) or not 0 < record_id < 2**63:
             raise InvalidInput("record_id must be a record's id.", [FieldProblem("record_id", "must be an id")])
-        return self.runtime.records.get(actor, object_name, record_id)
+        return self.records.get(actor, object_name, record_id)
 
     def _fill(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef, form_name: str | None,
               stored: dict[str, Any] | None, values: Mapping[str, Any], *, creating: bool = True) -> Filling:
-        access = self.runtime.access.object(actor, snap, obj)
+        access = self.access.object(actor, snap, obj)
         hidden, locked = frozenset(access.hidden), frozenset(access.read_only)
         access.refuse("create" if stored is None and creating else "read")
         before = _typed_record(obj, stored) if stored is not None else None
         typed, problems = coerce_values(obj, {k: v for k, v in values.items() if k not in hidden})
-        ctx = self.runtime.formulas.context(conn, snap, actor, prior=before)
+        ctx = self.formulas.context(conn, snap, actor, prior=before)
         evaluate = self._evaluator(snap, obj, ctx)
         record: dict[str, Any] = {**(before or {}), **typed}
         defaults: dict[str, Any] = {}
@@ -321,7 +289,7 @@ class FormService:
         return Filling(obj, form, now, record, stored, problems, defaults, form_defaults, hidden, locked)
 
     def _evaluator(self, snap: Snapshot, obj: ObjectDef, ctx: EvalContext) -> Evaluate:
-        formulas = self.runtime.formulas
+        formulas = self.formulas
 
         def evaluate(source: str, record: Mapping[str, Any]) -> Any:
             checked = formulas.checked(snap, obj, source)
@@ -390,7 +358,7 @@ class FormService:
             if fdef.api_name in done or fdef.api_name in chain:
                 return
             try:
-                checked = self.runtime.formulas.checked(snap, obj, value_expression_of(fdef))
+                checked = self.formulas.checked(snap, obj, value_expression_of(fdef))
             except FormulaError:
                 record[fdef.api_name] = None
                 done.add(fdef.api_name)
@@ -427,7 +395,7 @@ class FormService:
         if target is None or name_field is None:
             return f"#{record_id}"
         try:
-            found = self.runtime.records.get(actor, target.api_name, record_id, fields=[name_field.api_name])
+            found = self.records.get(actor, target.api_name, record_id, fields=[name_field.api_name])
         except TesseraError:
             return f"#{record_id}"
         return str(found.get(name_field.api_name) or f"#{record_id}")
@@ -437,7 +405,7 @@ class FormService:
 
         from tessera.data.tables import users
 
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             name = conn.execute(sa.select(users.c.name).where(users.c.id == user_id)).scalar()
         return str(name) if name else f"#{user_id}"
 
@@ -455,8 +423,8 @@ class FormService:
             child, lookup = found
             columns = [c for c in related.columns if child.field(c) is not None]
             try:
-                page = self.runtime.records.list(actor, child.api_name, fields=columns or None, sort=related.order,
-                                                 limit=related.limit, filter=f"{lookup.api_name}.id = {record_id}")
+                page = self.records.list(actor, child.api_name, fields=columns or None, sort=related.order,
+                                         limit=related.limit, filter=f"{lookup.api_name}.id = {record_id}")
             except TesseraError:
                 continue  # a child the user may not see, or a column hidden from them
             rows = tuple((int(row["id"]), tuple(_cell(child.field(c), row.get(c)) for c in columns))

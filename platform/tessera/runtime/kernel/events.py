@@ -30,7 +30,7 @@ from tessera.data.engine import is_sqlite
 from tessera.data.tables import outbox
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
+    from tessera.runtime.kernel.transactions import Kernel
 
 log = logging.getLogger("tessera.events")
 MAX_ATTEMPTS = 10
@@ -86,8 +86,8 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
         self.subscriptions: list[Subscription] = []
 
     def subscribe(self, pattern: str, handler: Handler, *, name: str) -> None:
@@ -109,7 +109,7 @@ class EventBus:
         now = datetime.now(UTC)
         query = (sa.select(outbox).where(outbox.c.processed_at.is_(None), outbox.c.available_at <= now)
                  .order_by(outbox.c.id).limit(limit))
-        with self.runtime.joined() as conn:
+        with self.kernel.joined() as conn:
             if not is_sqlite(conn):
                 query = query.with_for_update(skip_locked=True)
             rows = conn.execute(query).mappings().all()
@@ -152,6 +152,6 @@ class EventBus:
 
     def pending(self) -> int:
         """Events not yet processed and due now (tests and `drain_all` wait for zero)."""
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(outbox).where(
                 outbox.c.processed_at.is_(None), outbox.c.available_at <= datetime.now(UTC))).scalar_one())

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from tessera.runtime.records.save import SaveBatch
-
-Hook = Callable[["SaveBatch"], None]
+#: A hook gets the batch being saved: the save pipeline's `SaveBatch` (runtime/records/save.py).
+#: The kernel sits below the pipeline and does not name its type.
+Hook = Callable[[Any], None]
 HOOK_POINTS = ("before_validate", "validate", "before_write", "after_write", "after_commit")
 
 
@@ -31,6 +30,6 @@ class SaveHooks:
     def remove(self, point: str, hook: Hook) -> None:
         self.points[point].remove(hook)
 
-    def run(self, point: str, batch: SaveBatch) -> None:
+    def run(self, point: str, batch: Any) -> None:
         for hook in self.points[point]:
             hook(batch)

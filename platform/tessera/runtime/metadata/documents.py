@@ -2,7 +2,8 @@
 and any kind a plugin registers.
 
 A kind registers its JSON Schema, a check against the current metadata, and where its
-documents name objects and fields (names and formulas). With that, one service stores
+documents name objects and fields (names and formulas); each engine's wiring registers its
+kinds from its `kinds.py` when the assembly installs it, and this module imports none. With that, one service stores
 every kind the same way objects are stored — versions, history, a trash — and keeps their
 references in the dependency graph: "where is this used?" finds a form that places a field,
 deleting that field is refused while the form uses it (unless forced), and renaming the
@@ -17,9 +18,8 @@ import copy
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from sqlalchemy.engine import Connection
@@ -31,11 +31,10 @@ from tessera.formula import USER_OBJECT, FormulaError, Schema, parse
 from tessera.formula.ast import Path, walk
 from tessera.meta import dependencies as deps
 from tessera.meta.documents import schema_problems
+from tessera.registry import Registry
 from tessera.runtime.kernel.catalog import Snapshot
-from tessera.runtime.records.formulas import SnapshotSchema, formula_problem
-
-if TYPE_CHECKING:
-    from tessera.runtime.forms.service import FormService
+from tessera.runtime.kernel.transactions import Kernel
+from tessera.runtime.records.formulas import FormulaService, SnapshotSchema, formula_problem
 
 #: Vias of the dependency graph for what documents of these kinds hold: a field's name, an
 #: object's name, a field they depend on without holding its name (a related list's
@@ -97,43 +96,6 @@ class DocumentKind:
     formulas: Formulas = _no_formulas
 
 
-_KINDS: dict[str, DocumentKind] = {}
-_LOADED: list[bool] = []
-
-
-def register_kind(kind: DocumentKind) -> DocumentKind:
-    """Make a kind of document available at /api/v1/meta/{kind}."""
-    if kind.name == "objects":
-        raise ValueError("objects are not documents of this service")
-    _KINDS[kind.name] = kind
-    for via, rewrite in ((FIELD_VIA, _rewrite_name), (OBJECT_VIA, _rewrite_name), (LINK_VIA, _keep),
-                         (FORMULA_VIA, _rewrite_formula)):
-        deps.register_reference(kind.name, via, _nothing, rewrite)
-    return kind
-
-
-def document_kinds() -> dict[str, DocumentKind]:
-    _load_builtin()
-    return dict(_KINDS)
-
-
-def document_kind(name: str) -> DocumentKind:
-    _load_builtin()
-    if name == "objects":
-        raise NotFound("Objects have their own endpoints: /api/v1/meta/objects.")
-    try:
-        return _KINDS[name]
-    except KeyError:
-        known = ", ".join(["objects", *sorted(_KINDS)])
-        raise NotFound(f"There is no metadata kind {name!r}; the kinds are {known}.") from None
-
-
-def _load_builtin() -> None:
-    if not _LOADED:
-        _LOADED.append(True)
-        import tessera.runtime.forms.service  # noqa: F401  registers the forms kind
-
-
 def provisional_schema(name: str, title: str) -> Callable[[], dict[str, Any]]:
     """The schema of a kind whose engine has not defined its documents yet: a name, a
     label, an optional object; anything else is kept as it is."""
@@ -168,20 +130,42 @@ def _object_exists(doc: Mapping[str, Any], schema: Schema) -> list[FieldProblem]
     return []
 
 
-@cache
-def _validator(kind: str) -> Draft202012Validator:
-    schema = document_kind(kind).schema()
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
-@dataclass
 class DocumentService:
     """Creates, changes, trashes, restores and purges documents of the registered kinds."""
 
-    runtime: Any  # tessera.runtime.platform.Platform; typed loosely to avoid a cycle
-    _cache: dict[tuple[int, str], list[metastore.StoredDocument]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _observers: dict[str, list[Observer]] = field(default_factory=dict)
+    def __init__(self, kernel: Kernel, formulas: FormulaService) -> None:
+        self.kernel = kernel
+        self.formulas = formulas
+        self._kinds: Registry[DocumentKind] = Registry("document kind")
+        self._validators: dict[str, Draft202012Validator] = {}
+        self._cache: dict[tuple[int, str], list[metastore.StoredDocument]] = {}
+        self._lock = threading.Lock()
+        self._observers: dict[str, list[Observer]] = {}
+
+    # -- kinds ----------------------------------------------------------------------------
+    def register(self, kind: DocumentKind) -> DocumentKind:
+        """Make a kind of document available at /api/v1/meta/{kind} (an engine's or a
+        plugin's `install` registers its kinds)."""
+        if kind.name == "objects":
+            raise ValueError("objects are not documents of this service")
+        return self._kinds.register(kind.name, kind)
+
+    def kind(self, name: str) -> DocumentKind:
+        if name == "objects":
+            raise NotFound("Objects have their own endpoints: /api/v1/meta/objects.")
+        found = self._kinds.get(name)
+        if found is None:
+            known = ", ".join(["objects", *sorted(self._kinds)])
+            raise NotFound(f"There is no metadata kind {name!r}; the kinds are {known}.")
+        return found
+
+    def _validator(self, kind: str) -> Draft202012Validator:
+        found = self._validators.get(kind)
+        if found is None:
+            schema = self.kind(kind).schema()
+            found = self._validators[kind] = Draft202012Validator(
+                schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        return found
 
     def observe(self, kind: str, observer: Observer) -> None:
         """Call `observer(conn, stored)` in the transaction of every change to a document of
@@ -192,51 +176,44 @@ class DocumentService:
         for observer in self._observers.get(kind, []):
             observer(conn, stored)
 
-    @cached_property
-    def forms(self) -> FormService:
-        """Forms as users fill them in (runtime/forms.py)."""
-        from tessera.runtime.forms.service import FormService
-
-        return FormService(self.runtime)
-
     # -- reading ------------------------------------------------------------------------
     def kinds(self) -> list[dict[str, Any]]:
         return [{"name": "objects", "label": "Object"}] + [
-            {"name": k.name, "label": k.label} for k in sorted(document_kinds().values(), key=lambda k: k.name)]
+            {"name": k.name, "label": k.label} for k in sorted(self._kinds.as_dict().values(), key=lambda k: k.name)]
 
     def schema(self, kind: str) -> dict[str, Any]:
-        return document_kind(kind).schema()
+        return self.kind(kind).schema()
 
     def list(self, kind: str, *, object_name: str | None = None, trash: bool = False) -> list[dict[str, Any]]:
-        document_kind(kind)
-        with self.runtime.read() as conn:
-            self.runtime.snapshot(conn)
+        self.kind(kind)
+        with self.kernel.read() as conn:
+            self.kernel.snapshot(conn)
             found = metastore.all_documents(conn, kind, ("trash",) if trash else ("active",))
         return [_out(d) for d in found if object_name is None or d.body.get("object") == object_name]
 
     def get(self, kind: str, api_name: str) -> dict[str, Any]:
-        with self.runtime.read() as conn:
-            self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            self.kernel.snapshot(conn)
             return _out(self._stored(conn, kind, api_name))
 
     def history(self, kind: str, api_name: str) -> list[dict[str, Any]]:
-        with self.runtime.read() as conn:
-            self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            self.kernel.snapshot(conn)
             stored = self._stored(conn, kind, api_name, states=("active", "trash"))
             return metastore.history(conn, stored.uid)
 
     def check(self, kind: str, doc: Any) -> list[dict[str, Any]]:
         """The problems a document would be refused with, without saving it."""
-        document_kind(kind)
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        self.kind(kind)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             return [p.as_json() for p in self.problems(snap, kind, doc)]
 
     def stored_problems(self, kind: str, api_name: str) -> list[dict[str, Any]]:
         """What is wrong with a stored document now (the metadata may have changed under
         it, e.g. a field it used was deleted with force)."""
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             stored = self._stored(conn, kind, api_name)
             return [p.as_json() for p in self.problems(snap, kind, _without_identity(stored.body))]
 
@@ -254,9 +231,9 @@ class DocumentService:
 
     # -- writing ------------------------------------------------------------------------
     def create(self, actor: Actor, kind: str, doc: Any) -> dict[str, Any]:
-        spec = document_kind(kind)
-        with self.runtime.write() as conn:
-            snap = self.runtime.snapshot(conn)
+        spec = self.kind(kind)
+        with self.kernel.write() as conn:
+            snap = self.kernel.snapshot(conn)
             body = _without_identity(doc) if isinstance(doc, dict) else doc
             _raise(self.problems(snap, kind, body))
             body["uid"] = f"{spec.uid_prefix}_{secrets.token_hex(8)}"
@@ -271,11 +248,11 @@ class DocumentService:
     def update(self, actor: Actor, kind: str, api_name: str, changes: Any, *,
                expected_version: int | None = None) -> dict[str, Any]:
         """Apply a partial document: given keys replace stored ones, null removes one."""
-        spec = document_kind(kind)
+        spec = self.kind(kind)
         if not isinstance(changes, dict):
             raise InvalidInput("The change must be a JSON object.", [FieldProblem("/", "must be an object")])
-        with self.runtime.write() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.write() as conn:
+            snap = self.kernel.snapshot(conn)
             stored = self._stored(conn, kind, api_name, for_update=True)
             incoming = _without_identity(changes)
             body_version = changes.get("version")
@@ -306,8 +283,8 @@ class DocumentService:
 
     def delete(self, actor: Actor, kind: str, api_name: str) -> None:
         """Move a document to the trash; it no longer holds on to what it names."""
-        with self.runtime.write() as conn:
-            self.runtime.snapshot(conn)
+        with self.kernel.write() as conn:
+            self.kernel.snapshot(conn)
             stored = self._stored(conn, kind, api_name, for_update=True)
             trashed = metastore.update_document(conn, stored, stored.body, actor.user_id, action="delete",
                                                 summary="moved to the trash", state="trash")
@@ -316,12 +293,12 @@ class DocumentService:
 
     def restore(self, actor: Actor, kind: str, api_name: str) -> dict[str, Any]:
         """Bring a document back from the trash, if it still fits the metadata."""
-        with self.runtime.write() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.write() as conn:
+            snap = self.kernel.snapshot(conn)
             stored = self._stored(conn, kind, api_name, states=("trash",), for_update=True)
             problems = self.problems(snap, kind, _without_identity(stored.body))
             if problems:
-                raise InvalidInput(f"The {document_kind(kind).label.lower()} no longer fits the metadata and "
+                raise InvalidInput(f"The {self.kind(kind).label.lower()} no longer fits the metadata and "
                                    "cannot be restored as it is.", problems)
             restored = metastore.update_document(conn, stored, stored.body, actor.user_id, action="restore",
                                                  summary="restored", state="active")
@@ -331,23 +308,23 @@ class DocumentService:
 
     def purge(self, actor: Actor, kind: str, api_name: str) -> None:
         """Remove a document in the trash for good (its history stays)."""
-        with self.runtime.write() as conn:
-            self.runtime.snapshot(conn)
+        with self.kernel.write() as conn:
+            self.kernel.snapshot(conn)
             stored = self._stored(conn, kind, api_name, states=("trash",), for_update=True)
             metastore.delete_document(conn, stored, actor.user_id)
 
     # -- checking and the dependency graph ----------------------------------------------
     def _by_name(self, snap: Snapshot, kind: str) -> dict[str, Mapping[str, Any]]:
         # Read in the transaction the check runs in (Platform.read joins it).
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             return {d.api_name: d.body for d in self.active(conn, snap, kind)}
 
     def problems(self, snap: Snapshot, kind: str, doc: Any) -> list[FieldProblem]:
         """Everything wrong with a document of `kind` against the snapshot, all at once."""
-        spec = document_kind(kind)
+        spec = self.kind(kind)
         if not isinstance(doc, dict):
             return [FieldProblem("/", f"a {spec.label.lower()} must be a JSON object")]
-        problems = schema_problems(_validator(kind), doc, "")
+        problems = schema_problems(self._validator(kind), doc, "")
         if problems:
             return problems
         schema = SnapshotSchema(snap, documents=lambda other: self._by_name(snap, other))
@@ -357,7 +334,7 @@ class DocumentService:
             if obj is None:
                 continue
             try:
-                self.runtime.formulas.checked(snap, obj, formula.source, formula.expect)
+                self.formulas.checked(snap, obj, formula.source, formula.expect)
             except FormulaError as error:
                 problems.append(formula_problem(formula.path, error))
         return sorted(_one_per_path(problems), key=lambda p: [(0, int(t), "") if t.isdigit() else (1, 0, t)
@@ -365,7 +342,7 @@ class DocumentService:
 
     def references(self, snap: Snapshot, kind: str, doc: Mapping[str, Any]) -> list[deps.Reference]:
         """What a (valid) document names and reads, as references for the graph."""
-        spec = document_kind(kind)
+        spec = self.kind(kind)
         schema = SnapshotSchema(snap)
         found = list(spec.names(doc, schema))
         for formula in spec.formulas(doc, schema):
@@ -373,7 +350,7 @@ class DocumentService:
             if obj is None:
                 continue
             try:
-                checked = self.runtime.formulas.checked(snap, obj, formula.source, formula.expect)
+                checked = self.formulas.checked(snap, obj, formula.source, formula.expect)
             except FormulaError:
                 continue
             places = _places(formula.source)
@@ -399,7 +376,7 @@ class DocumentService:
 
     def _stored(self, conn: Connection, kind: str, api_name: str, *, states: tuple[str, ...] = ("active",),
                 for_update: bool = False) -> metastore.StoredDocument:
-        spec = document_kind(kind)
+        spec = self.kind(kind)
         stored = metastore.find_document(conn, kind, api_name, for_update=for_update)
         if stored is None or stored.state not in states:
             where = " in the trash" if states == ("trash",) else ""
@@ -494,54 +471,12 @@ def _locate(doc: Any, path: str) -> tuple[Any, Any]:
     return holder, key
 
 
-def _flow_kind() -> DocumentKind:
-    """Flows: drafts are checked for their shape and formulas as they are saved; publishing
-    (runtime/flows.py) checks the rest (people, action parameters)."""
-    from tessera.meta.documents import base_schema
-    from tessera.workflow import flow_problems, structure_problems
-
-    def check(doc: Mapping[str, Any], schema: Schema) -> list[FieldProblem]:
-        # A draft may be unfinished; what it names must exist, and its formulas type-check.
-        return flow_problems(doc, schema) if not structure_problems(doc) else structure_problems(doc)
-
-    return register_kind(DocumentKind("flows", "Flow", "flw", lambda: base_schema("flows"), check=check))
-
-
-_flow_kind()
-
-
-def _report_kind() -> DocumentKind:
-    """Reports: their schema and metadata check come from the report engine (runtime/reports.py)."""
-    from tessera.meta.documents import base_schema
-    from tessera.runtime.reports.service import report_problems
-
-    return register_kind(DocumentKind("reports", "Report", "rpt", lambda: base_schema("reports"),
-                                      check=report_problems))
-
-
-_report_kind()
-
-
-def _rule_kinds() -> None:
-    """Rules, calendars and SLA policies: schemas and checks from the rules engine."""
-    from tessera.runtime.rules.service import register_kinds
-
-    register_kinds()
-
-
-_rule_kinds()
-
-
-def _dashboard_kind() -> DocumentKind:
-    """Dashboards: their schema and metadata check come from runtime/dashboards.py."""
-    from tessera.runtime.reports.dashboards import dashboard_kind
-
-    return register_kind(dashboard_kind())
-
-
-_dashboard_kind()
+# What documents of every kind hold at these vias is rewritten so when a name changes.
+for _via, _rewriter in ((FIELD_VIA, _rewrite_name), (OBJECT_VIA, _rewrite_name), (LINK_VIA, _keep),
+                        (FORMULA_VIA, _rewrite_formula)):
+    deps.register("documents", _via, _nothing, _rewriter)
 
 __all__ = [
     "FIELD_VIA", "FORMULA_VIA", "LINK_VIA", "OBJECT_VIA", "DocumentFormula", "DocumentKind", "DocumentService",
-    "document_kind", "document_kinds", "provisional_schema", "register_kind",
+    "provisional_schema",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +27,9 @@ from tessera.meta.documents import normalize_field, normalize_object, object_pro
 from tessera.meta.fieldtypes import FieldValueError, field_type, field_types
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.kernel.transactions import Kernel
+from tessera.runtime.records.formulas import FormulaService
+from tessera.runtime.records.stored import StoredFormulas
 
 #: Lists of rules in an object document that a forced field delete may switch off.
 RULE_LISTS = ("validation_rules/", "sharing_rules/")
@@ -36,28 +38,30 @@ SHOWN_IDS = 100
 _BATCH = 1000
 
 
-@dataclass
 class MetadataService:
     """Creates, changes, trashes, restores and purges objects and fields."""
 
-    runtime: Any  # tessera.runtime.platform.Platform; typed loosely to avoid a cycle
+    def __init__(self, kernel: Kernel, formulas: FormulaService, stored_formulas: StoredFormulas) -> None:
+        self.kernel = kernel
+        self.formulas = formulas
+        self.stored_formulas = stored_formulas
 
     # -- reading ------------------------------------------------------------------------
     def list_objects(self) -> list[dict[str, Any]]:
-        with self.runtime.read() as conn:
-            return [self._out(obj) for obj in self.runtime.snapshot(conn).objects.values()]
+        with self.kernel.read() as conn:
+            return [self._out(obj) for obj in self.kernel.snapshot(conn).objects.values()]
 
     def get_object(self, api_name: str) -> dict[str, Any]:
-        with self.runtime.read() as conn:
-            return self._out(self.runtime.snapshot(conn).object(api_name))
+        with self.kernel.read() as conn:
+            return self._out(self.kernel.snapshot(conn).object(api_name))
 
     def get_field(self, object_name: str, field_name: str) -> dict[str, Any]:
-        with self.runtime.read() as conn:
-            obj = self.runtime.snapshot(conn).object(object_name)
+        with self.kernel.read() as conn:
+            obj = self.kernel.snapshot(conn).object(object_name)
             return dict(_field(obj, field_name).props)
 
     def history(self, api_name: str, field_name: str | None = None) -> list[dict[str, Any]]:
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             doc = self._stored(conn, api_name, states=("active", "trash"))
             entries = metastore.history(conn, doc.uid)
         if field_name is None:
@@ -66,15 +70,15 @@ class MetadataService:
         return [e for e in entries if _field_doc(e["before"], uid) != _field_doc(e["after"], uid)]
 
     def where_used(self, api_name: str, field_name: str | None = None) -> list[dict[str, Any]]:
-        with self.runtime.read() as conn:
-            obj = self.runtime.snapshot(conn).object(api_name)
+        with self.kernel.read() as conn:
+            obj = self.kernel.snapshot(conn).object(api_name)
             field_uid = _field(obj, field_name).uid if field_name else None
             found = metastore.dependents(conn, obj.uid, field_uid, whole_object=False)
             return [d.as_json() for d in found if d.source_uid != obj.uid or field_uid]
 
     def trash(self) -> dict[str, Any]:
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             return {
                 "objects": [self._out(o) for o in snap.trashed.values()],
                 "fields": [
@@ -88,15 +92,15 @@ class MetadataService:
         _raise_problems(object_problems(doc))
         body = normalize_object(doc)
         body.pop("trash", None)
-        with schema_transaction(self.runtime.engine) as conn:
-            snap = self.runtime.snapshot(conn)
+        with schema_transaction(self.kernel.engine) as conn:
+            snap = self.kernel.snapshot(conn)
             if metastore.find_document(conn, "objects", body["api_name"]):
                 raise Conflict(f"An object named {body['api_name']!r} exists already (or is in the trash).",
                                [FieldProblem("/api_name", "is taken", "taken")])
             if _table_exists(conn, body["api_name"]):
                 raise Conflict(f"A table named {body['api_name']!r} exists in the database.",
                                [FieldProblem("/api_name", "is taken", "taken")])
-            _raise_problems(self.runtime.formulas.check_object(snap, body))
+            _raise_problems(self.formulas.check_object(snap, body))
             obj = ObjectDef(body)
             self._check_references(snap, obj)
             for field in obj.stored_fields:
@@ -113,7 +117,7 @@ class MetadataService:
         list is the complete new list of fields (missing ones go to the trash)."""
         if not isinstance(changes, dict):
             raise InvalidInput("The change must be a JSON object.")
-        with schema_transaction(self.runtime.engine) as conn:
+        with schema_transaction(self.kernel.engine) as conn:
             stored = self._stored(conn, api_name, for_update=True)
             _check_version(stored, expected_version)
             after = copy.deepcopy(stored.body)
@@ -141,7 +145,7 @@ class MetadataService:
             return self._apply(conn, actor, stored, after, force=force)
 
     def delete_object(self, actor: Actor, api_name: str, *, force: bool = False) -> None:
-        with schema_transaction(self.runtime.engine) as conn:
+        with schema_transaction(self.kernel.engine) as conn:
             stored = self._stored(conn, api_name, for_update=True)
             outside = [d for d in metastore.dependents(conn, stored.uid, whole_object=True)
                        if d.source_uid != stored.uid]
@@ -151,16 +155,16 @@ class MetadataService:
                                       summary="moved to the trash", state="trash")
 
     def restore_object(self, actor: Actor, api_name: str) -> dict[str, Any]:
-        with schema_transaction(self.runtime.engine) as conn:
+        with schema_transaction(self.kernel.engine) as conn:
             stored = self._stored(conn, api_name, states=("trash",), for_update=True)
             restored = metastore.update_document(conn, stored, stored.body, actor.user_id,
                                                  action="restore", summary="restored", state="active")
             return self._out(ObjectDef(restored.body, restored.version))
 
     def purge_object(self, actor: Actor, api_name: str) -> None:
-        with schema_transaction(self.runtime.engine) as conn:
+        with schema_transaction(self.kernel.engine) as conn:
             stored = self._stored(conn, api_name, states=("trash",), for_update=True)
-            snap = self.runtime.snapshot(conn)
+            snap = self.kernel.snapshot(conn)
             obj = ObjectDef(stored.body)
             pointing = [
                 f"{o.api_name}.{f.api_name}"
@@ -181,7 +185,7 @@ class MetadataService:
 
     # -- fields -------------------------------------------------------------------------
     def add_field(self, actor: Actor, object_name: str, fdoc: Any) -> dict[str, Any]:
-        with schema_transaction(self.runtime.engine) as conn:
+        with schema_transaction(self.kernel.engine) as conn:
             stored = self._stored(conn, object_name, for_update=True)
             if isinstance(fdoc, dict):
                 fdoc = {k: v for k, v in fdoc.items() if k != "uid"}
@@ -202,7 +206,7 @@ class MetadataService:
                      force: bool = False) -> dict[str, Any]:
         if not isinstance(changes, dict):
             raise InvalidInput("The change must be a JSON object.")
-        with schema_transaction(self.runtime.engine) as conn:
+        with schema_transaction(self.kernel.engine) as conn:
             stored = self._stored(conn, object_name, for_update=True)
             after = copy.deepcopy(stored.body)
             index, current = _field_index(after, field_name)
@@ -226,7 +230,7 @@ class MetadataService:
 
     def delete_field(self, actor: Actor, object_name: str, field_name: str, *,
                      force: bool = False) -> None:
-        with schema_transaction(self.runtime.engine) as conn:
+        with schema_transaction(self.kernel.engine) as conn:
             stored = self._stored(conn, object_name, for_update=True)
             after = copy.deepcopy(stored.body)
             index, _ = _field_index(after, field_name)
@@ -234,12 +238,12 @@ class MetadataService:
             self._apply(conn, actor, stored, after, force=force)
 
     def restore_field(self, actor: Actor, object_name: str, field_name: str) -> dict[str, Any]:
-        with schema_transaction(self.runtime.engine) as conn:
+        with schema_transaction(self.kernel.engine) as conn:
             stored = self._stored(conn, object_name, for_update=True)
             after, found = _take_from_trash(stored.body, field_name)
             found.pop("deleted_at", None)
             after["fields"].append(found)
-            snap = self.runtime.snapshot(conn)
+            snap = self.kernel.snapshot(conn)
             after_obj = ObjectDef(after)
             self._check_references(snap, after_obj)
             updated = metastore.update_document(conn, stored, after, actor.user_id, action="update",
@@ -248,12 +252,12 @@ class MetadataService:
             restored = FieldDef(found)
             if restored.computed and restored.stored:
                 # Its column kept the values it had when it went to the trash.
-                job = self.runtime.stored_formulas.submit(conn, actor, after_obj, [[after_obj.uid, restored.uid]])
+                job = self.stored_formulas.submit(conn, actor, after_obj, [[after_obj.uid, restored.uid]])
                 return {**found, "jobs": [_job_ref(job)]}
             return dict(found)
 
     def purge_field(self, actor: Actor, object_name: str, field_name: str) -> None:
-        with schema_transaction(self.runtime.engine) as conn:
+        with schema_transaction(self.kernel.engine) as conn:
             stored = self._stored(conn, object_name, for_update=True)
             after, found = _take_from_trash(stored.body, field_name)
             field = FieldDef(found)
@@ -266,7 +270,7 @@ class MetadataService:
     # -- the one path every change takes ------------------------------------------------
     def _apply(self, conn: Connection, actor: Actor, stored: metastore.StoredDocument,
                after: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
-        snap = self.runtime.snapshot(conn)
+        snap = self.kernel.snapshot(conn)
         before_obj = ObjectDef(stored.body, stored.version)
         if _without_version(after) == _without_version(stored.body):
             return self._out(before_obj)  # nothing changed: no new version, no history entry
@@ -274,7 +278,7 @@ class MetadataService:
         # A field still in use is a conflict to report as such, before its users' formulas
         # are found to name a missing field.
         self._check_removals(conn, stored, after, force=force)
-        _raise_problems(self.runtime.formulas.check_object(snap, after))
+        _raise_problems(self.formulas.check_object(snap, after))
         after_obj = ObjectDef(after)
         self._check_references(snap, after_obj, before_obj)
         editor = SchemaEditor(conn)
@@ -330,7 +334,7 @@ class MetadataService:
         final = metastore.find_document(conn, "objects", after_obj.api_name)
         assert final is not None
         out = self._out(ObjectDef(final.body, final.version))
-        keeper = self.runtime.stored_formulas
+        keeper = self.stored_formulas
         job = keeper.submit(conn, actor, after_obj, keeper.needs_recompute(snap, before_obj, after_obj))
         if job is not None:
             out["jobs"] = [_job_ref(job)]
@@ -586,7 +590,7 @@ class MetadataService:
         resolved: list[tuple[deps.Reference, str, str | None]] = []
         found = deps.references(stored.kind, stored.body)
         if stored.kind == "objects":
-            found += self.runtime.formulas.references(snap, obj)
+            found += self.formulas.references(snap, obj)
         for ref in found:
             target = obj if ref.object == obj.api_name else snap.objects.get(ref.object)
             if target is None:
@@ -613,7 +617,7 @@ class MetadataService:
                     deps.rewrite(body, deps.Reference(dep.via, dep.path, rename.object), rename)
             source = snap.by_uid.get(source_uid)
             if rename.field_renamed and source is not None and any(d.via == "formula" for d in refs):
-                self.runtime.formulas.rename(snap, body, source, rename.object, rename.old, rename.new)
+                self.formulas.rename(snap, body, source, rename.object, rename.old, rename.new)
             if body != stored.body:
                 what = "field" if rename.field_renamed else "object"
                 metastore.update_document(conn, stored, body, actor.user_id, summary=(
@@ -642,7 +646,7 @@ class MetadataService:
         for fdoc in after.get("fields", []):
             old = old_names.get(fdoc.get("uid"))
             if old is not None and old != fdoc.get("api_name"):
-                self.runtime.formulas.rename(snap, after, source, str(before["api_name"]), old, fdoc["api_name"])
+                self.formulas.rename(snap, after, source, str(before["api_name"]), old, fdoc["api_name"])
 
     # -- small pieces -------------------------------------------------------------------
     def _stored(self, conn: Connection, api_name: str, *, states: tuple[str, ...] = ("active",),

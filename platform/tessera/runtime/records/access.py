@@ -23,11 +23,10 @@ from tessera.errors import FieldProblem, Forbidden, InvalidInput
 from tessera.formula import FormulaError, reads
 from tessera.meta.model import ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
-from tessera.runtime.records.formulas import expression_of, formula_problem
+from tessera.runtime.records.formulas import FormulaService, expression_of, formula_problem
 
 if TYPE_CHECKING:
     from tessera.formula import EvalContext
-    from tessera.runtime.platform import Platform
     from tessera.runtime.records.save import SaveBatch
 
 OPERATIONS = ("read", "edit", "delete")
@@ -104,8 +103,8 @@ class ObjectAccess:
 class AccessService:
     """Per snapshot and user: the access to each object, worked out once."""
 
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
+    def __init__(self, formulas: FormulaService) -> None:
+        self.formulas = formulas
         self._cache: dict[tuple[int, int | None, Any], ObjectAccess] = {}
         self._lock = threading.Lock()
 
@@ -147,7 +146,7 @@ class AccessService:
     def _revealing(self, actor: Actor, snap: Snapshot, obj: ObjectDef, hidden: set[str]) -> set[str]:
         """Formula fields whose value depends on a field the user may not see."""
         out: set[str] = set()
-        formulas = self.runtime.formulas
+        formulas = self.formulas
         for fdef in obj.fields:
             if not fdef.computed or fdef.api_name in hidden:
                 continue
@@ -184,7 +183,7 @@ class AccessService:
                 continue
             target = snap.objects[fdef.props["target"]]
             access = self.object(actor, snap, target)
-            ctx = self.runtime.formulas.context(conn, snap, actor) if access.sharing else None
+            ctx = self.formulas.context(conn, snap, actor) if access.sharing else None
             allowed = access.where("read", snap.table(target), self.condition(snap, target, conn.dialect.name, ctx))
             if allowed is None:
                 continue
@@ -203,7 +202,7 @@ class AccessService:
         if access.unrestricted:
             return
         try:
-            checked = self.runtime.formulas.checked(snap, access.obj, source, "boolean")
+            checked = self.formulas.checked(snap, access.obj, source, "boolean")
         except FormulaError:
             return  # reported by the filter's own compilation
         for ref in checked.references:
@@ -218,7 +217,7 @@ class AccessService:
         """Compiles sharing-rule conditions over the object's table."""
 
         def compile_rule(text: str) -> Any:
-            return self.runtime.formulas.filter_clause(snap, obj, text, dialect, ctx)
+            return self.formulas.filter_clause(snap, obj, text, dialect, ctx)
         return compile_rule
 
 

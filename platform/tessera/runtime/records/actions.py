@@ -21,7 +21,11 @@ from tessera.formula import FormulaError, evaluate
 from tessera.formula.schema import child_lists
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
+    from tessera.runtime.background.deliveries import DeliveryService
+    from tessera.runtime.background.notifications import NotificationService
+    from tessera.runtime.kernel.transactions import Kernel
+    from tessera.runtime.records.formulas import FormulaService
+    from tessera.runtime.records.service import RecordService
 
 _JINJA = SandboxedEnvironment(autoescape=False)
 
@@ -32,8 +36,13 @@ def _template(source: str) -> Any:
 
 
 class ActionRunner:
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel, formulas: FormulaService, records: RecordService,
+                 deliveries: DeliveryService, notifications: NotificationService) -> None:
+        self.kernel = kernel
+        self.formulas = formulas
+        self.records = records
+        self.deliveries = deliveries
+        self.notifications = notifications
         # Role and team members by (kind, name), as of one auth revision: every change to
         # who holds a role or is in a team bumps it, which empties this.
         self._members: tuple[int, dict[tuple[str, str], list[int]]] = (-1, {})
@@ -42,7 +51,7 @@ class ActionRunner:
                submitter: int | None, evaluate: Callable[[str], Any]) -> list[int]:
         """The active users people specs name (`tessera.actions.people`), roles and teams
         answered from memory while nobody's access has changed."""
-        revision = self.runtime.auth_revision(conn)
+        revision = self.kernel.auth_revision(conn)
 
         def members_of(kind: str, name: str) -> list[int]:
             at, known = self._members
@@ -59,28 +68,28 @@ class ActionRunner:
 
     def load(self, conn: Connection, object_name: str, record_id: int) -> Mapping[str, Any] | None:
         """A record as stored (None once it is deleted)."""
-        snap = self.runtime.snapshot(conn)
+        snap = self.kernel.snapshot(conn)
         table = snap.table(snap.object(object_name))
         return conn.execute(sa.select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))) \
             .mappings().first()
 
     def evaluator(self, conn: Connection, actor: Actor | None = None) -> Callable[[str, str, Mapping[str, Any] | None],
                                                                                    Any]:
-        rt = self.runtime
-        snap = rt.snapshot(conn)
-        ctx = rt.formulas.context(conn, snap, actor or Actor.system())
+        formulas = self.formulas
+        snap = self.kernel.snapshot(conn)
+        ctx = formulas.context(conn, snap, actor or Actor.system())
 
         def run(source: str, object_name: str, record: Mapping[str, Any] | None) -> Any:
-            checked = rt.formulas.checked(snap, snap.object(object_name), source)
+            checked = formulas.checked(snap, snap.object(object_name), source)
             return evaluate(checked, record or {}, ctx)
         return run
 
     def context(self, conn: Connection, object_name: str, record: Mapping[str, Any] | None, key: str, *,
                 actor: Actor | None = None, submitter: int | None = None,
                 extras: dict[str, Callable[..., Any]] | None = None) -> ActionContext:
-        rt = self.runtime
         who = actor or Actor.system()
-        snap = rt.snapshot(conn)
+        snap = self.kernel.snapshot(conn)
+        records, deliveries, notifications = self.records, self.deliveries, self.notifications
         evaluate_on = self.evaluator(conn, who)
 
         def render(source: str, obj: str, rec: Mapping[str, Any] | None) -> str:
@@ -91,13 +100,13 @@ class ActionRunner:
 
         def create(obj: str, values: dict[str, Any]) -> dict[str, Any]:
             try:
-                return rt.records.create(who, obj, values)
+                return records.create(who, obj, values)
             except TesseraError as error:
                 raise ActionError(_why(f"cannot create the {obj}", error)) from None
 
         def update(obj: str, record_id: int, values: dict[str, Any]) -> dict[str, Any]:
             try:
-                return rt.records.update(who, obj, record_id, values, None)
+                return records.update(who, obj, record_id, values, None)
             except TesseraError as error:
                 raise ActionError(_why(f"cannot update {obj} {record_id}", error)) from None
 
@@ -123,9 +132,9 @@ class ActionRunner:
             conn=conn, object=object_name, record=record, key=key, evaluate=evaluate_on, render=render,
             create=create, update=update, related=related, people=people,
             emails=lambda ids: people_specs.emails(conn, ids),
-            queue=lambda channel, k, payload: rt.deliveries.queue(conn, channel, k, payload),
-            notify=lambda user_id, k, title, body, link: rt.notifications.add(conn, user_id, k, title, body, link),
-            record_link=lambda obj, record_id: f"{rt.settings.public_url}/app/{obj}/{record_id}",
+            queue=lambda channel, k, payload: deliveries.queue(conn, channel, k, payload),
+            notify=lambda user_id, k, title, body, link: notifications.add(conn, user_id, k, title, body, link),
+            record_link=lambda obj, record_id: f"{self.kernel.settings.public_url}/app/{obj}/{record_id}",
             extras=extras or {},
         )
 

@@ -39,6 +39,7 @@ from tessera.meta.fieldtypes.base import FormulaType
 from tessera.meta.fieldtypes.computed import RollupField
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.kernel.transactions import Kernel
 
 TableFor = Callable[[ObjectDef], sa.FromClause]
 _EXPECTABLE = ("text", "number", "boolean", "date", "datetime", "duration", "list", "record")
@@ -92,8 +93,8 @@ def value_expression_of(field: FieldDef) -> str:
 
 
 class FormulaService:
-    def __init__(self, runtime: Any) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
         self._checked: dict[tuple[int, str, str, str | None], Checked] = {}
         self._filters: dict[tuple[int, str, str, str], sa.ColumnElement[bool]] = {}
         self._columns: dict[tuple[Any, ...], list[sa.ColumnElement[Any]]] = {}
@@ -244,8 +245,8 @@ class FormulaService:
         if expect not in (None, *_EXPECTABLE):
             raise InvalidInput("Unknown expected type.",
                                [FieldProblem("expect", f"must be one of {', '.join(_EXPECTABLE)}")])
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
         try:
             checked = self.checked(snap, obj, source, expect)
@@ -265,8 +266,8 @@ class FormulaService:
         if isinstance(cursor, bool) or not isinstance(cursor, int) or not 0 <= cursor <= len(source):
             raise InvalidInput("The cursor must be a position in the formula.",
                                [FieldProblem("cursor", f"must be a whole number from 0 to {len(source)}")])
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
         return [
             {"label": c.label, "kind": c.kind, "detail": c.detail, "insert": c.insert, "replace": c.replace}

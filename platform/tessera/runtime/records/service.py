@@ -26,8 +26,12 @@ from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotF
 from tessera.meta.fieldtypes import FieldType, FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.kernel.transactions import Kernel
+from tessera.runtime.records.access import AccessService
+from tessera.runtime.records.formulas import FormulaService
 from tessera.runtime.records.plan import OWNER
 from tessera.runtime.records.save import SYSTEM_OUTPUT, SaveBatch, SavePipeline
+from tessera.runtime.records.stored import StoredFormulas
 
 MAX_LIMIT = 1000
 MAX_BULK = 1000
@@ -38,9 +42,13 @@ _SYSTEM_SORT = {"id": _INTEGER, "version": _INTEGER, "created_at": _DATETIME, "u
 
 
 class RecordService:
-    def __init__(self, runtime: Any) -> None:
-        self.runtime = runtime
-        self.pipeline = SavePipeline(runtime.hooks)
+    def __init__(self, kernel: Kernel, formulas: FormulaService, access: AccessService,
+                 stored_formulas: StoredFormulas) -> None:
+        self.kernel = kernel
+        self.formulas = formulas
+        self.access = access
+        self.stored_formulas = stored_formulas
+        self.pipeline = SavePipeline(kernel.hooks)
 
     # -- reading ------------------------------------------------------------------------
     def list(
@@ -52,14 +60,14 @@ class RecordService:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.",
                                [FieldProblem("limit", f"must be between 1 and {MAX_LIMIT}")])
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             table = snap.table(obj)
-            access = self.runtime.access.object(actor, snap, obj)
+            access = self.access.object(actor, snap, obj)
             access.refuse("read")
             shown = _projection(obj, fields, access.hidden)
-            formulas = self.runtime.formulas
+            formulas = self.formulas
             dialect = conn.dialect.name
             # Only the computed fields shown or sorted by are compiled into this query.
             sorted_by = {part.strip().lstrip("-+") for part in (sort or "").split(",")}
@@ -68,7 +76,7 @@ class RecordService:
                 raise InvalidInput(f"Cannot sort by {name!r}.",
                                    [FieldProblem("sort", f"{name!r} is not a sortable field of {obj.label}")])
             if filter:
-                self.runtime.access.filter_reads_hidden(access, snap, filter)
+                self.access.filter_reads_hidden(access, snap, filter)
             wanted = [f for f in obj.fields if not f.stored and (f in shown or f.api_name in sorted_by)]
             ctx = formulas.context(conn, snap, actor) if filter or wanted else None
             computed = {f.api_name: column for f, column in
@@ -117,8 +125,8 @@ class RecordService:
 
     def get(self, actor: Actor, object_name: str, record_id: int, *,
             fields: list[str] | None = None, expand: list[str] | None = None) -> dict[str, Any]:
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             return self._get(conn, snap, obj, record_id, fields, expand, actor)
 
@@ -127,7 +135,7 @@ class RecordService:
              actor: Actor | None = None) -> dict[str, Any]:
         actor = actor or acting_actor()
         table = snap.table(obj)
-        access = self.runtime.access.object(actor, snap, obj)
+        access = self.access.object(actor, snap, obj)
         access.refuse("read")
         shown = _projection(obj, fields, access.hidden)
         where = table.c.id == record_id
@@ -144,18 +152,18 @@ class RecordService:
     def _allowed(self, conn: Connection, snap: Snapshot, obj: ObjectDef, actor: Actor,
                  operation: str) -> Any | None:
         """The WHERE clause of the records of `obj` the actor may `operation` (None: all)."""
-        access = self.runtime.access.object(actor, snap, obj)
+        access = self.access.object(actor, snap, obj)
         if access.unrestricted or access.scopes.get(operation) == "all":
             return None
-        ctx = self.runtime.formulas.context(conn, snap, actor) if access.sharing else None
-        return access.where(operation, snap.table(obj), self.runtime.access.condition(snap, obj, conn.dialect.name,
-                                                                                      ctx))
+        ctx = self.formulas.context(conn, snap, actor) if access.sharing else None
+        return access.where(operation, snap.table(obj), self.access.condition(snap, obj, conn.dialect.name,
+                                                                              ctx))
 
     def require(self, conn: Connection, snap: Snapshot, obj: ObjectDef, actor: Actor, record_id: int,
                  operation: str, *, trashed: bool = False) -> None:
         """Refuse unless the actor may `operation` the record: 404 when they may not even
         see it (its existence is not theirs to know), 403 when they may see but not do."""
-        access = self.runtime.access.object(actor, snap, obj)
+        access = self.access.object(actor, snap, obj)
         if access.unrestricted:
             return
         table = snap.table(obj)
@@ -181,8 +189,8 @@ class RecordService:
         computed = [f for f in shown if not f.stored]
         extra: list[Any] = []
         if computed:
-            ctx = self.runtime.formulas.context(conn, snap, acting_actor())
-            extra = self.runtime.formulas.computed_columns(snap, obj, computed, conn.dialect.name, ctx)
+            ctx = self.formulas.context(conn, snap, acting_actor())
+            extra = self.formulas.computed_columns(snap, obj, computed, conn.dialect.name, ctx)
         return list(conn.execute(sa.select(*_columns(table, shown, False), *extra).where(
             where, table.c.deleted_at.is_(None))).mappings())
 
@@ -191,7 +199,7 @@ class RecordService:
                 actor: Actor) -> None:
         """Embed the records lookups point at: one query per expanded field, only records
         and fields the actor may see."""
-        hidden = self.runtime.access.object(actor, snap, obj).hidden
+        hidden = self.access.object(actor, snap, obj).hidden
         for name in expand:
             fdef = obj.field(name) if name != "owner" else OWNER
             kind = getattr(fdef.ftype, "reference", None) if fdef else None
@@ -207,7 +215,7 @@ class RecordService:
             found: dict[int, dict[str, Any]] = {}
             if ids and kind == "record":
                 target = snap.objects.get(fdef.props["target"])
-                target_access = self.runtime.access.object(actor, snap, target) if target is not None else None
+                target_access = self.access.object(actor, snap, target) if target is not None else None
                 if target is not None and target_access is not None and target_access.may("read"):
                     ttable = snap.table(target)
                     shown = [f for f in target.stored_fields if f.api_name not in target_access.hidden]
@@ -233,11 +241,11 @@ class RecordService:
     def history(self, actor: Actor, object_name: str, record_id: int, *, limit: int = 200,
                 before: int | None = None) -> list[dict[str, Any]]:
         """The record's changes, newest first; `before` (an entry id) pages to older ones."""
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             table = snap.table(obj)
-            access = self.runtime.access.object(actor, snap, obj)
+            access = self.access.object(actor, snap, obj)
             access.refuse("read")
             allowed = self._allowed(conn, snap, obj, actor, "read")
             row = conn.execute(sa.select(table.c.created_at, table.c.created_by)
@@ -278,10 +286,10 @@ class RecordService:
 
     def _create(self, actor: Actor, object_name: str, items: list[Any], *, bulk: bool,
                 echo: bool = True) -> list[dict[str, Any]]:
-        with self.runtime.write() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.write() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
-            access = self.runtime.access.object(actor, snap, obj)
+            access = self.access.object(actor, snap, obj)
             access.refuse("create")
             if not access.unrestricted:
                 access.refuse_unwritable(sorted({k for item in items if isinstance(item, dict) for k in item}))
@@ -322,13 +330,13 @@ class RecordService:
 
     def update(self, actor: Actor, object_name: str, record_id: int, data: Any,
                expected_version: int | None) -> dict[str, Any]:
-        with self.runtime.write() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.write() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             if isinstance(data, dict) and expected_version is None and isinstance(data.get("version"), int):
                 expected_version = data["version"]
             self.require(conn, snap, obj, actor, record_id, "edit")
-            access = self.runtime.access.object(actor, snap, obj)
+            access = self.access.object(actor, snap, obj)
             if isinstance(data, dict) and not access.unrestricted:
                 access.refuse_unwritable([k for k in data if k not in ("id", "version")])
             batch = self.pipeline.update(conn, actor, snap, obj, record_id, data, expected_version)
@@ -339,8 +347,8 @@ class RecordService:
     def delete(self, actor: Actor, object_name: str, record_id: int,
                expected_version: int | None = None) -> dict[str, Any]:
         """Move a record to the trash, applying each child lookup's on_delete."""
-        with self.runtime.write() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.write() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             table = snap.table(obj)
             self.require(conn, snap, obj, actor, record_id, "delete")
@@ -358,7 +366,7 @@ class RecordService:
             conn.execute(sa.update(table).where(table.c.id == record_id)
                          .values({**trashed, "version": table.c.version + 1}))
             counts = _cascade(conn, snap, obj, batch, trashed, actor, at)
-            self.runtime.stored_formulas.trashed(conn, snap, batch)
+            self.stored_formulas.trashed(conn, snap, batch)
             history.write(conn, [history.entry(obj.uid, record_id, None, "delete", actor.user_id, at)])
             outbox.emit(conn, "record.deleted", obj.uid, [record_id],
                         {"object": obj.api_name, "batch": batch, "affected": counts}, actor.user_id, at)
@@ -371,8 +379,8 @@ class RecordService:
         parent brings the parent (and the parent's other children) back too, so no restored
         record points at a trashed one.
         """
-        with self.runtime.write() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.write() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             table = snap.table(obj)
             self.require(conn, snap, obj, actor, record_id, "delete", trashed=True)
@@ -395,7 +403,7 @@ class RecordService:
                     outbox.emit(conn, "record.restored", other.uid, sorted(ids),
                                 {"object": other.api_name, "batch": batch}, actor.user_id, at)
             _relink(conn, snap, batch, actor, at)
-            self.runtime.stored_formulas.restored(conn, snap, batch, restored)
+            self.stored_formulas.restored(conn, snap, batch, restored)
             return self._get(conn, snap, obj, record_id, actor=actor)
 
 

@@ -28,12 +28,12 @@ from tessera.data.tables import trash_links
 from tessera.errors import FieldProblem, InvalidInput
 from tessera.formula import Checked, FormulaError, Step, compile_store, reads
 from tessera.meta.model import FieldDef, ObjectDef
-from tessera.runtime.background.jobs import JobContext, job_kind
+from tessera.runtime.background.jobs import JobContext, JobService
 from tessera.runtime.kernel.catalog import Snapshot
-from tessera.runtime.records.formulas import expression_of
+from tessera.runtime.kernel.transactions import Kernel
+from tessera.runtime.records.formulas import FormulaService, expression_of
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
     from tessera.runtime.records.save import SaveBatch
 
 log = logging.getLogger("tessera.stored")
@@ -124,7 +124,7 @@ class StoredIndex:
         depends: dict[str, set[str]] = {}
 
         def check(o: ObjectDef, f: FieldDef) -> Checked:
-            return service.runtime.formulas.checked(snap, o, expression_of(f))
+            return service.formulas.checked(snap, o, expression_of(f))
 
         for obj, fdef in stored:
             try:
@@ -169,7 +169,7 @@ class StoredIndex:
         key = (conn.dialect.name, fdef.uid)
         found = self._updates.get(key)
         if found is None:
-            snap, formulas = self.snap, self._service.runtime.formulas
+            snap, formulas = self.snap, self._service.formulas
             table = snap.table(obj)
             checked = formulas.checked(snap, obj, expression_of(fdef))
             value = compile_store(checked, conn.dialect.name, formulas.table_for(snap), table.c[fdef.column].type,
@@ -223,8 +223,10 @@ class StoredIndex:
 class StoredFormulas:
     """Keeps stored formula fields current: on writes, and in bulk when formulas change."""
 
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel, formulas: FormulaService, jobs: JobService) -> None:
+        self.kernel = kernel
+        self.formulas = formulas
+        self.jobs = jobs
         self._index: StoredIndex | None = None
         self._lock = threading.Lock()
 
@@ -330,15 +332,15 @@ class StoredFormulas:
         if not changed:
             return None
         names = [f.api_name for uid in {c[1] for c in changed} if (f := obj.field_by_uid(uid)) is not None]
-        return self.runtime.jobs.submit(conn, "formula.recompute", {"changed": changed},
-                                        title=f"Recompute formulas of {obj.label} ({', '.join(sorted(names))})",
-                                        actor=actor)
+        return self.jobs.submit(conn, "formula.recompute", {"changed": changed},
+                                title=f"Recompute formulas of {obj.label} ({', '.join(sorted(names))})",
+                                actor=actor)
 
     def request(self, actor: Any, object_name: str, field_names: list[str] | None = None) -> int:
         """Queue a recompute of an object's stored formula fields (all of them when none
         are named), e.g. after data was changed behind the platform's back."""
-        with self.runtime.write() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.write() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             stored = [f for f in obj.fields if f.computed and f.stored]
             if field_names:
@@ -360,8 +362,8 @@ class StoredFormulas:
         the changed fields, in dependency order, BATCH records per transaction."""
         changed = {(o, f) for o, f in ctx.params.get("changed", [])}
         explicit = {f for _o, f in changed}
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             index = self.index(snap)
             targets = [(o, f) for o, f in index.order
                        if f.uid in explicit or index.closure.get(f.uid, set()) & changed]
@@ -374,8 +376,8 @@ class StoredFormulas:
             last = 0
             while True:
                 started = time.perf_counter()
-                with self.runtime.write() as conn:
-                    snap = self.runtime.snapshot(conn)
+                with self.kernel.write() as conn:
+                    snap = self.kernel.snapshot(conn)
                     current = snap.objects.get(obj.api_name)
                     now_field = current.field_by_uid(fdef.uid) if current and current.uid == obj.uid else None
                     if now_field is None or not now_field.stored or not now_field.computed:
@@ -416,7 +418,3 @@ def _is_lookup(obj: ObjectDef, name: str) -> bool:
 def _material(props: Any) -> dict[str, Any]:
     return {k: v for k, v in props.items() if k not in COSMETIC}
 
-
-@job_kind("formula.recompute")
-def _recompute_job(runtime: Platform, ctx: JobContext) -> dict[str, Any]:
-    return runtime.stored_formulas.recompute_all(ctx)

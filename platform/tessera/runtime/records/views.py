@@ -23,6 +23,9 @@ from tessera.auth.actor import Actor
 from tessera.data.tables import saved_views, users
 from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.meta.model import FieldDef, ObjectDef
+from tessera.runtime.kernel.transactions import Kernel
+from tessera.runtime.records.access import AccessService
+from tessera.runtime.records.service import RecordService
 
 #: Condition operators, by what they apply to.
 OPERATORS = {
@@ -120,8 +123,10 @@ def _formula_type(fdef: FieldDef) -> str:
 
 
 class ViewService:
-    def __init__(self, runtime: Any) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel, access: AccessService, records: RecordService) -> None:
+        self.kernel = kernel
+        self.access = access
+        self.records = records
 
     def columns(self, actor: Actor, obj: ObjectDef, wanted: list[str],
                 visible: list[FieldDef] | None = None) -> list[FieldDef]:
@@ -132,16 +137,16 @@ class ViewService:
 
     def visible(self, actor: Actor, obj: ObjectDef) -> list[FieldDef]:
         """The fields of an object the user may see (to filter, sort and show)."""
-        with self.runtime.read() as conn:
-            hidden = self.runtime.access.object(actor, self.runtime.snapshot(conn), obj).hidden
+        with self.kernel.read() as conn:
+            hidden = self.access.object(actor, self.kernel.snapshot(conn), obj).hidden
         return [f for f in obj.fields if f.api_name not in hidden]
 
     def page(self, actor: Actor, object_name: str, query: ListQuery) -> dict[str, Any]:
-        with self.runtime.read() as conn:
-            obj = self.runtime.snapshot(conn).object(object_name)
+        with self.kernel.read() as conn:
+            obj = self.kernel.snapshot(conn).object(object_name)
         fields = self.visible(actor, obj)
         columns = self.columns(actor, obj, query.columns, fields)
-        result = self.runtime.records.list(
+        result = self.records.list(
             actor, object_name, fields=[c.api_name for c in columns], sort=query.sort, limit=query.limit,
             cursor=query.cursor, filter=query.filter(obj))
         return {"object": obj, "columns": columns, "records": result["data"], "next_cursor": result["next_cursor"],
@@ -150,12 +155,12 @@ class ViewService:
     def export_csv(self, actor: Actor, object_name: str, query: ListQuery) -> Iterator[str]:
         """The whole view as CSV, page by page (the first page is read before streaming, so
         a bad filter is an error, not a broken file)."""
-        with self.runtime.read() as conn:
-            obj = self.runtime.snapshot(conn).object(object_name)
+        with self.kernel.read() as conn:
+            obj = self.kernel.snapshot(conn).object(object_name)
         columns = self.columns(actor, obj, query.columns)
         names = [c.api_name for c in columns]
-        first = self.runtime.records.list(actor, object_name, fields=names, sort=query.sort, limit=EXPORT_PAGE,
-                                          filter=query.filter(obj))
+        first = self.records.list(actor, object_name, fields=names, sort=query.sort, limit=EXPORT_PAGE,
+                                  filter=query.filter(obj))
 
         def rows() -> Iterator[str]:
             out = io.StringIO()
@@ -170,16 +175,16 @@ class ViewService:
                 out.truncate()
                 if not page["next_cursor"]:
                     return
-                page = self.runtime.records.list(actor, object_name, fields=names, sort=query.sort,
-                                                 limit=EXPORT_PAGE, cursor=page["next_cursor"],
-                                                 filter=query.filter(obj))
+                page = self.records.list(actor, object_name, fields=names, sort=query.sort,
+                                         limit=EXPORT_PAGE, cursor=page["next_cursor"],
+                                         filter=query.filter(obj))
         return rows()
 
     def kanban(self, actor: Actor, object_name: str, field_name: str, query: ListQuery,
                per_column: int = 50) -> dict[str, Any]:
         """Cards grouped by a select field's options (and a column for blank)."""
-        with self.runtime.read() as conn:
-            obj = self.runtime.snapshot(conn).object(object_name)
+        with self.kernel.read() as conn:
+            obj = self.kernel.snapshot(conn).object(object_name)
         fdef = obj.field(field_name)
         if fdef is None or fdef.type != "select":
             raise InvalidInput("A board groups by a select field.",
@@ -192,8 +197,8 @@ class ViewService:
             value = option["value"]
             lane = f'{fdef.api_name} = "{value}"' if value is not None else f"ISBLANK({fdef.api_name})"
             combined = lane if not base else f"AND({lane}, ({base}))"
-            found = self.runtime.records.list(actor, object_name, fields=names, sort=query.sort,
-                                              limit=per_column, filter=combined, total=True)
+            found = self.records.list(actor, object_name, fields=names, sort=query.sort,
+                                      limit=per_column, filter=combined, total=True)
             lanes.append({"value": value, "label": option.get("label") or value, "cards": found["data"],
                           "total": found["total"]})
         return {"object": obj, "field": fdef, "columns": columns, "lanes": lanes}
@@ -201,27 +206,27 @@ class ViewService:
     def move(self, actor: Actor, object_name: str, record_id: int, field_name: str, value: str | None,
              version: int | None) -> dict[str, Any]:
         """A card dragged to another column: an update through the save pipeline."""
-        return self.runtime.records.update(actor, object_name, record_id, {field_name: value or None}, version)
+        return self.records.update(actor, object_name, record_id, {field_name: value or None}, version)
 
     def search(self, actor: Actor, object_name: str, text: str, limit: int = 20) -> dict[str, Any]:
         """Records whose name contains `text` (any case), for picking one in a lookup."""
         if object_name == "user":
             return self._search_users(text, limit)
-        with self.runtime.read() as conn:
-            obj = self.runtime.snapshot(conn).object(object_name)
+        with self.kernel.read() as conn:
+            obj = self.kernel.snapshot(conn).object(object_name)
         named = obj.name_field
         if named is None:
             return {"object": obj, "options": []}
         condition = f"CONTAINS(LOWER({named.api_name}), LOWER({_text(text.strip())}))" if text.strip() else None
-        found = self.runtime.records.list(actor, object_name, fields=[named.api_name], sort=named.api_name
-                                          if named.ftype.indexable else None, limit=limit, filter=condition)
+        found = self.records.list(actor, object_name, fields=[named.api_name], sort=named.api_name
+                                  if named.ftype.indexable else None, limit=limit, filter=condition)
         return {"object": obj, "options": [{"id": r["id"], "name": r.get(named.api_name) or f"#{r['id']}"}
                                            for r in found["data"]]}
 
     def _search_users(self, text: str, limit: int) -> dict[str, Any]:
         """Active users by name or e-mail, for a user field (everyone signed in may pick one)."""
         pattern = f"%{text.strip().lower()}%"
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             rows = conn.execute(sa.select(users.c.id, users.c.name, users.c.email).where(
                 users.c.is_active.is_(True),
                 sa.or_(sa.func.lower(users.c.name).like(pattern), sa.func.lower(users.c.email).like(pattern)),
@@ -231,8 +236,8 @@ class ViewService:
     # -- saved views ---------------------------------------------------------------------
     def saved(self, actor: Actor, object_name: str) -> list[dict[str, Any]]:
         """The views of an object the user may use: their own and the shared ones."""
-        with self.runtime.read() as conn:
-            obj = self.runtime.snapshot(conn).object(object_name)
+        with self.kernel.read() as conn:
+            obj = self.kernel.snapshot(conn).object(object_name)
             rows = conn.execute(sa.select(saved_views).where(
                 saved_views.c.object_uid == obj.uid,
                 sa.or_(saved_views.c.shared.is_(True), saved_views.c.owner_id == actor.user_id),
@@ -252,8 +257,8 @@ class ViewService:
                                                 formula=query.formula, limit=1))
         definition = {"columns": query.columns, "sort": query.sort, "conditions": query.conditions,
                       "formula": query.formula}
-        with self.runtime.write() as conn:
-            obj = self.runtime.snapshot(conn).object(object_name)
+        with self.kernel.write() as conn:
+            obj = self.kernel.snapshot(conn).object(object_name)
             taken = conn.execute(sa.select(saved_views.c.id).where(
                 saved_views.c.object_uid == obj.uid, saved_views.c.name == name,
                 saved_views.c.owner_id == actor.user_id)).scalar()
@@ -269,7 +274,7 @@ class ViewService:
 
     def forget(self, actor: Actor, view_id: int) -> None:
         """Delete a saved view: one's own, or a shared one as an admin."""
-        with self.runtime.write() as conn:
+        with self.kernel.write() as conn:
             row = conn.execute(sa.select(saved_views).where(saved_views.c.id == view_id)).mappings().first()
             if row is None or not (row["owner_id"] == actor.user_id or (row["shared"] and actor.is_admin)):
                 raise NotFound(f"There is no view {view_id} of yours.")
@@ -287,9 +292,9 @@ class ViewService:
         for record_id in ids:
             try:
                 if action == "delete":
-                    self.runtime.records.delete(actor, object_name, record_id)
+                    self.records.delete(actor, object_name, record_id)
                 else:
-                    self.runtime.records.update(actor, object_name, record_id, {field_name: value}, None)
+                    self.records.update(actor, object_name, record_id, {field_name: value}, None)
                 done.append(record_id)
             except TesseraError as error:
                 reason = error.errors[0].message if error.errors else error.detail

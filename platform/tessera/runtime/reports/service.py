@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from jsonschema import Draft202012Validator
@@ -50,6 +50,12 @@ from tessera.reports import (
     plan_stages,
 )
 from tessera.runtime.records.formulas import SnapshotSchema
+
+if TYPE_CHECKING:
+    from tessera.runtime.kernel.transactions import Kernel
+    from tessera.runtime.metadata.documents import DocumentService
+    from tessera.runtime.records.access import AccessService
+    from tessera.runtime.records.formulas import FormulaService
 
 MAX_ROWS = 10_000
 #: Results kept by the in-process cache, and how long Redis keeps one (a key whose data
@@ -171,13 +177,17 @@ def cache_for(settings: Any) -> ReportCache:
 
 
 class ReportService:
-    def __init__(self, runtime: Any, cache: ReportCache | None = None) -> None:
-        self.runtime = runtime
-        self.cache: ReportCache = cache if cache is not None else cache_for(runtime.settings)
+    def __init__(self, kernel: Kernel, documents: DocumentService, formulas: FormulaService, access: AccessService,
+                 cache: ReportCache | None = None) -> None:
+        self.kernel = kernel
+        self.documents = documents
+        self.formulas = formulas
+        self.access = access
+        self.cache: ReportCache = cache if cache is not None else cache_for(kernel.settings)
 
     def _doc(self, report: str | Mapping[str, Any]) -> Mapping[str, Any]:
         if isinstance(report, str):
-            return self.runtime.documents.get("reports", report)
+            return self.documents.get("reports", report)
         problems = schema_problems(_validator(), report, "")
         if problems:
             raise _invalid(problems)
@@ -189,13 +199,13 @@ class ReportService:
         if obj is None:
             raise _invalid([FieldProblem("/object", f"there is no object named {doc['object']!r}",
                                          "unknown_object")])
-        access = self.runtime.access.object(actor, snap, obj)
+        access = self.access.object(actor, snap, obj)
         access.refuse("read")
 
         def visible(o: ObjectDef, f: FieldDef) -> bool:
             if o.api_name not in snap.objects:
                 return True
-            return f.api_name not in self.runtime.access.object(actor, snap, o).hidden
+            return f.api_name not in self.access.object(actor, snap, o).hidden
 
         try:
             if _is_stages(doc):
@@ -214,15 +224,15 @@ class ReportService:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_ROWS):
             raise InvalidInput(f"limit must be between 1 and {MAX_ROWS}.",
                                [FieldProblem("limit", f"must be between 1 and {MAX_ROWS}")])
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             p = self._plan(conn, snap, actor, doc, filter, limit)
             dialect = conn.dialect.name
-            formulas = self.runtime.formulas
+            formulas = self.formulas
             ctx = formulas.context(conn, snap, actor)
             table = snap.table(p.object)
-            access = self.runtime.access.object(actor, snap, p.object)
-            allowed = access.where("read", table, self.runtime.access.condition(snap, p.object, dialect, ctx))
+            access = self.access.object(actor, snap, p.object)
+            allowed = access.where("read", table, self.access.condition(snap, p.object, dialect, ctx))
             where = [allowed] if allowed is not None else []
             volatile = self._volatile(snap, p, access)
             if isinstance(p, StagePlan):
@@ -259,7 +269,7 @@ class ReportService:
             return True
         for _access, condition in access.sharing:
             try:
-                if self.runtime.formulas.checked(snap, p.object, condition, "boolean").volatile:
+                if self.formulas.checked(snap, p.object, condition, "boolean").volatile:
                     return True
             except FormulaError:
                 return True
@@ -312,8 +322,8 @@ class ReportService:
         if _is_stages(doc):
             raise InvalidInput("Funnel and time-in-stage reports have no drill-down.",
                                [FieldProblem("/type", "drill-down is for summary reports", "unsupported")])
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             p = self._plan(conn, snap, actor, doc)
         assert isinstance(p, Plan)
         try:

@@ -32,7 +32,12 @@ from tessera.errors import FieldProblem, TesseraError
 from tessera.runtime.reports.service import export_result
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
+    from tessera.auth.users import UserService
+    from tessera.runtime.background.deliveries import DeliveryService
+    from tessera.runtime.background.timers import TimerService
+    from tessera.runtime.kernel.transactions import Kernel
+    from tessera.runtime.metadata.documents import DocumentService
+    from tessera.runtime.reports.service import ReportService
 
 log = logging.getLogger("tessera.subscriptions")
 KINDS = ("reports", "dashboards")
@@ -77,15 +82,18 @@ def next_run(item: Mapping[str, Any], after: datetime) -> datetime:
 
 
 class SubscriptionService:
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
-        runtime.timers.on("subscription.send", self._send)
-        for kind in KINDS:
-            runtime.documents.observe(kind, self._changed)
+    def __init__(self, kernel: Kernel, timers: TimerService, deliveries: DeliveryService, documents: DocumentService,
+                 reports: ReportService, users: UserService) -> None:
+        self.kernel = kernel
+        self.timers = timers
+        self.deliveries = deliveries
+        self.documents = documents
+        self.reports = reports
+        self.users = users
 
-    def _changed(self, conn: Connection, stored: StoredDocument) -> None:
+    def schedule_changed(self, conn: Connection, stored: StoredDocument) -> None:
         """A report or dashboard saved, trashed or restored: set its schedules anew."""
-        timers = self.runtime.timers
+        timers = self.timers
         timers.cancel(conn, f"subscription:{stored.uid}:", prefix=True)
         if stored.state != "active":
             return
@@ -94,17 +102,17 @@ class SubscriptionService:
             timers.schedule(conn, "subscription.send", f"subscription:{stored.uid}:{index}", next_run(item, now),
                             {"kind": stored.kind, "uid": stored.uid, "index": index})
 
-    def _send(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
-        snap = self.runtime.snapshot(conn)
-        stored = next((d for d in self.runtime.documents.active(conn, snap, params["kind"])
+    def fire_schedule(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
+        snap = self.kernel.snapshot(conn)
+        stored = next((d for d in self.documents.active(conn, snap, params["kind"])
                        if d.uid == params["uid"]), None)
         items = (stored.body.get("subscriptions") or []) if stored else []
         if stored is None or params["index"] >= len(items):
             return
         item = items[params["index"]]
         self.send(conn, stored, item, due)
-        self.runtime.timers.schedule(conn, "subscription.send", f"subscription:{stored.uid}:{params['index']}",
-                                     next_run(item, max(due, datetime.now(UTC))), params)
+        self.timers.schedule(conn, "subscription.send", f"subscription:{stored.uid}:{params['index']}",
+                             next_run(item, max(due, datetime.now(UTC))), params)
 
     def send(self, conn: Connection, stored: StoredDocument, item: Mapping[str, Any], at: datetime) -> int:
         """Queue one e-mail per recipient, made as that recipient; returns how many."""
@@ -114,7 +122,7 @@ class SubscriptionService:
         queued = 0
         for user_id in recipients:
             try:
-                actor = self.runtime.users.actor_for_user(user_id)
+                actor = self.users.actor_for_user(user_id)
                 sections = self._sections(actor, stored)
             except TesseraError as error:  # one recipient's refusal must not stop the others
                 log.warning("subscription to %s %s for user %s: %s", stored.kind, stored.api_name, user_id, error)
@@ -124,8 +132,8 @@ class SubscriptionService:
                 continue
             label = stored.body.get("label", stored.api_name)
             page = "dashboards" if stored.kind == "dashboards" else "builder/reports"
-            link = f"{self.runtime.settings.public_url}/{page}/{stored.api_name}"
-            self.runtime.deliveries.queue(conn, "email", f"subscription:{stored.uid}:{at.isoformat()}:{user_id}", {
+            link = f"{self.kernel.settings.public_url}/{page}/{stored.api_name}"
+            self.deliveries.queue(conn, "email", f"subscription:{stored.uid}:{at.isoformat()}:{user_id}", {
                 "to": [email], "subject": item.get("subject") or f"{label} — {at.date().isoformat()}",
                 "text": _text(label, sections, link), "html": _html(label, sections, link), "link": link,
                 "attachments": [{"filename": f"{name}.csv", "content": data} for name, _title, _result, data
@@ -135,7 +143,7 @@ class SubscriptionService:
 
     def _sections(self, actor: Actor, stored: StoredDocument) -> list[tuple[str, str, dict[str, Any], str]]:
         """(file name, title, result, CSV) per report in the document, run as `actor`."""
-        reports = self.runtime.reports
+        reports = self.reports
         if stored.kind == "reports":
             result = reports.run(actor, stored.api_name, use_cache=False)
             return [(stored.api_name, stored.body.get("label", stored.api_name), result,

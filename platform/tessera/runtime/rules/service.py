@@ -43,8 +43,14 @@ from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.events import Event, caused_by
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
+    from tessera.runtime.background.timers import TimerService
+    from tessera.runtime.kernel.events import EventBus
+    from tessera.runtime.kernel.transactions import Kernel
+    from tessera.runtime.metadata.documents import DocumentService
+    from tessera.runtime.records.actions import ActionRunner
+    from tessera.runtime.records.formulas import FormulaService
     from tessera.runtime.records.save import RecordChange, SaveBatch
+    from tessera.runtime.records.service import RecordService
 
 log = logging.getLogger("tessera.rules")
 #: A connection's scratch list of the records that qualify for a segment (SQLite; a temporary table).
@@ -82,19 +88,16 @@ class ActiveRule:
 
 
 class RuleService:
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel, events: EventBus, timers: TimerService, documents: DocumentService,
+                 formulas: FormulaService, records: RecordService, actions: ActionRunner) -> None:
+        self.kernel = kernel
+        self.events = events
+        self.timers = timers
+        self.documents = documents
+        self.formulas = formulas
+        self.records = records
+        self.actions = actions
         self._by_revision: tuple[int, dict[str, list[ActiveRule]]] = (-1, {})
-        runtime.hooks.add("before_validate", self.before_save)
-        runtime.hooks.add("after_write", self._log_before_save)
-        for event in ("record.created", "record.updated"):
-            runtime.events.subscribe(event, self.after_save, name=f"rules:{event}")
-        for event in ("flow.finished", "sla.warning", "sla.breach", "segment.entered", "segment.left"):
-            runtime.events.subscribe(event, self.on_event, name=f"rules:{event}")
-        runtime.timers.on("rule.cron", self._cron)
-        runtime.timers.on("rule.dates", self._dates)
-        runtime.timers.on("segment.refresh", self._segment_timer)
-        runtime.documents.observe("rules", self._rule_changed)
 
     # -- the rules of the moment --------------------------------------------------------
     def rules(self, conn: Connection, snap: Snapshot, object_name: str) -> list[ActiveRule]:
@@ -102,7 +105,7 @@ class RuleService:
         revision, by_object = self._by_revision
         if revision != snap.revision:
             by_object = {}
-            for stored in self.runtime.documents.active(conn, snap, "rules"):
+            for stored in self.documents.active(conn, snap, "rules"):
                 if stored.body.get("active", True):
                     by_object.setdefault(str(stored.body["object"]), []).append(
                         ActiveRule(stored.uid, stored.api_name, stored.body))
@@ -112,8 +115,8 @@ class RuleService:
         return by_object.get(object_name, [])
 
     def rule(self, conn: Connection, uid: str) -> ActiveRule | None:
-        snap = self.runtime.snapshot(conn)
-        for stored in self.runtime.documents.active(conn, snap, "rules"):
+        snap = self.kernel.snapshot(conn)
+        for stored in self.documents.active(conn, snap, "rules"):
             if stored.uid == uid and stored.body.get("active", True):
                 return ActiveRule(stored.uid, stored.api_name, stored.body)
         return None
@@ -124,7 +127,7 @@ class RuleService:
         if not rules:
             return
         when = "created" if batch.creating else "updated"
-        ctx = self.runtime.formulas.context(batch.conn, batch.snapshot, batch.actor)
+        ctx = self.formulas.context(batch.conn, batch.snapshot, batch.actor)
         for change in batch.changes:
             if change.problems:
                 continue
@@ -178,15 +181,15 @@ class RuleService:
 
     def _value(self, snap: Snapshot, obj: ObjectDef, formula: str, record: Mapping[str, Any], ctx: Any) -> Any:
         # evaluate() compiles a checked formula once and keeps it: this runs in every save.
-        return evaluate(self.runtime.formulas.checked(snap, obj, formula), record, ctx)
+        return evaluate(self.formulas.checked(snap, obj, formula), record, ctx)
 
     def _holds(self, snap: Snapshot, obj: ObjectDef, condition: str | None, record: Mapping[str, Any],
                ctx: Any) -> bool:
         if not condition:
             return True
-        return evaluate(self.runtime.formulas.checked(snap, obj, condition, "boolean"), record, ctx) is True
+        return evaluate(self.formulas.checked(snap, obj, condition, "boolean"), record, ctx) is True
 
-    def _log_before_save(self, batch: SaveBatch) -> None:
+    def log_before_save(self, batch: SaveBatch) -> None:
         fired = batch.notes.get("rules.fired", [])
         if not fired:
             return
@@ -234,7 +237,7 @@ class RuleService:
         query = (sa.select(column, sa.func.count()).where(column.in_(members), table.c.deleted_at.is_(None))
                  .group_by(column))
         if spec.get("open_condition"):
-            query = query.where(self.runtime.formulas.filter_clause(snap, obj, spec["open_condition"],
+            query = query.where(self.formulas.filter_clause(snap, obj, spec["open_condition"],
                                                                    conn.dialect.name))
         counts = {m: 0 for m in members}
         counts.update({int(k): int(v) for k, v in conn.execute(query)})
@@ -263,7 +266,7 @@ class RuleService:
     def after_save(self, conn: Connection, event: Event) -> None:
         if not event.object:
             return
-        snap = self.runtime.snapshot(conn)
+        snap = self.kernel.snapshot(conn)
         if event.object not in snap.objects:
             return
         rules = [r for r in self.rules(conn, snap, event.object) if r.on == "after_save" or r.kind == "segment"]
@@ -283,7 +286,7 @@ class RuleService:
     def on_event(self, conn: Connection, event: Event) -> None:
         if not event.object:
             return
-        snap = self.runtime.snapshot(conn)
+        snap = self.kernel.snapshot(conn)
         if event.object not in snap.objects:
             return
         for rule in self.rules(conn, snap, event.object):
@@ -298,7 +301,7 @@ class RuleService:
     def _fire(self, conn: Connection, rule: ActiveRule, record_id: int, run_key: str, chain: tuple[str, ...],
               trigger_name: str | None = None) -> None:
         """Run a rule's actions on one record, in the caller's transaction, and log it."""
-        snap = self.runtime.snapshot(conn)
+        snap = self.kernel.snapshot(conn)
         obj = snap.object(rule.doc["object"])
         link = f"rule:{rule.uid}"
         trigger = trigger_name or rule.on
@@ -307,10 +310,10 @@ class RuleService:
                    else f"the cascade of rules and flows reached its limit of {MAX_DEPTH}")
             self._log(conn, rule, obj, record_id, trigger, "limited", len(chain), None, why)
             return
-        record = self.runtime.actions.load(conn, obj.api_name, record_id)
+        record = self.actions.load(conn, obj.api_name, record_id)
         if record is None:
             return
-        ctx = self.runtime.formulas.context(conn, snap, Actor.system())
+        ctx = self.formulas.context(conn, snap, Actor.system())
         if not self._holds(snap, obj, rule.doc.get("condition"), record, ctx):
             return
         results: list[Any] = []
@@ -322,8 +325,8 @@ class RuleService:
                 else:
                     for index, step in enumerate(rule.doc.get("actions", [])):
                         key = f"{link}:{run_key}:{record_id}:{index}"
-                        action_ctx = self.runtime.actions.context(conn, obj.api_name, record, key)
-                        results.append(self.runtime.actions.run(action_ctx, _as_action(step)))
+                        action_ctx = self.actions.context(conn, obj.api_name, record, key)
+                        results.append(self.actions.run(action_ctx, _as_action(step)))
             savepoint.commit()
         except (ActionError, FormulaError) as error:
             savepoint.rollback()
@@ -343,7 +346,7 @@ class RuleService:
             if chosen is None:
                 return {"skipped": "no active member to assign"}
             values[rule.doc["assignment"].get("field", "owner")] = chosen
-        self.runtime.records.update(Actor.system(), obj.api_name, int(record["id"]), values, None)
+        self.records.update(Actor.system(), obj.api_name, int(record["id"]), values, None)
         return {"set": values}
 
     def _log(self, conn: Connection, rule: ActiveRule, obj: ObjectDef, record_id: int | None, trigger: str,
@@ -359,16 +362,16 @@ class RuleService:
                         record_ids: list[int] | None = None) -> dict[str, int]:
         """Bring a segment's members up to date in SQL (all records, or just these), and
         announce who entered and who left."""
-        snap = self.runtime.snapshot(conn)
+        snap = self.kernel.snapshot(conn)
         obj = snap.object(rule.doc["object"])
         table = snap.table(obj)
         source = rule.doc["segment"]["condition"]
         joins: list[tuple[Any, Any]] = []
         if record_ids is None:
             # Every record: aggregates in one grouped pass per relation and condition.
-            condition, joins = self.runtime.formulas.grouped_filter(snap, obj, source, conn.dialect.name)
+            condition, joins = self.formulas.grouped_filter(snap, obj, source, conn.dialect.name)
         else:
-            condition = self.runtime.formulas.filter_clause(snap, obj, source, conn.dialect.name)
+            condition = self.formulas.filter_clause(snap, obj, source, conn.dialect.name)
         scope = [table.c.deleted_at.is_(None)]
         member_scope = [segment_members.c.rule_uid == rule.uid]
         if record_ids is not None:
@@ -380,13 +383,13 @@ class RuleService:
             with caused_by(f"rule:{rule.uid}"):
                 for ids, value in ((entered, True), (left, False)):
                     for record_id in ids:
-                        self.runtime.records.update(Actor.system(), obj.api_name, record_id, {field_name: value},
-                                                    None)
+                        self.records.update(Actor.system(), obj.api_name, record_id, {field_name: value},
+                                            None)
         for name, ids in (("segment.entered", entered), ("segment.left", left)):
             if ids:
                 with caused_by(f"rule:{rule.uid}"):
-                    self.runtime.events.emit(conn, name, {"object": obj.api_name, "source": rule.name},
-                                             object_uid=obj.uid, record_ids=sorted(ids))
+                    self.events.emit(conn, name, {"object": obj.api_name, "source": rule.name},
+                                     object_uid=obj.uid, record_ids=sorted(ids))
         return {"entered": len(entered), "left": len(left)}
 
     def _membership(self, conn: Connection, uid: str, table: sa.Table, joins: list[tuple[Any, Any]],
@@ -431,15 +434,15 @@ class RuleService:
         return [int(i) for i in entered or []], [int(i) for i in left or []]
 
     def members(self, conn: Connection, rule_name: str) -> list[int]:
-        snap = self.runtime.snapshot(conn)
-        uid = next(d.uid for d in self.runtime.documents.active(conn, snap, "rules") if d.api_name == rule_name)
+        snap = self.kernel.snapshot(conn)
+        uid = next(d.uid for d in self.documents.active(conn, snap, "rules") if d.api_name == rule_name)
         return list(conn.execute(sa.select(segment_members.c.record_id).where(segment_members.c.rule_uid == uid)
                                  .order_by(segment_members.c.record_id)).scalars())
 
     # -- schedules ----------------------------------------------------------------------
-    def _rule_changed(self, conn: Connection, stored: StoredDocument) -> None:
+    def rule_changed(self, conn: Connection, stored: StoredDocument) -> None:
         """A rule was saved, trashed or restored: set or clear its timers."""
-        timers = self.runtime.timers
+        timers = self.timers
         timers.cancel(conn, f"rule:{stored.uid}:", prefix=True)
         body = stored.body
         if stored.state != "active" or not body.get("active", True):
@@ -455,34 +458,34 @@ class RuleService:
         if body["kind"] == "segment":
             timers.schedule(conn, "segment.refresh", f"rule:{stored.uid}:segment", now, {"rule": stored.uid})
 
-    def _cron(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
+    def fire_cron(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
         rule = self.rule(conn, params["rule"])
         if rule is None:
             return
-        snap = self.runtime.snapshot(conn)
+        snap = self.kernel.snapshot(conn)
         obj = snap.object(rule.doc["object"])
         table = snap.table(obj)
         query = sa.select(table.c.id).where(table.c.deleted_at.is_(None)).order_by(table.c.id).limit(MAX_SCHEDULED)
         if rule.doc.get("condition"):
-            query = query.where(self.runtime.formulas.filter_clause(snap, obj, rule.doc["condition"],
+            query = query.where(self.formulas.filter_clause(snap, obj, rule.doc["condition"],
                                                                    conn.dialect.name))
         for record_id in conn.execute(query).scalars():
             self._fire(conn, rule, int(record_id), f"cron:{due.isoformat()}", ())
-        self.runtime.timers.schedule(conn, "rule.cron", f"rule:{rule.uid}:cron",
-                                     _next_cron(rule.trigger, max(due, datetime.now(UTC))), {"rule": rule.uid})
+        self.timers.schedule(conn, "rule.cron", f"rule:{rule.uid}:cron",
+                             _next_cron(rule.trigger, max(due, datetime.now(UTC))), {"rule": rule.uid})
 
-    def _dates(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
+    def fire_dates(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
         rule = self.rule(conn, params["rule"])
         if rule is None:
             return
         self.sweep_dates(conn, rule, datetime.now(UTC))
-        self.runtime.timers.schedule(conn, "rule.dates", f"rule:{rule.uid}:dates", datetime.now(UTC) + SWEEP_EVERY,
-                                     {"rule": rule.uid})
+        self.timers.schedule(conn, "rule.dates", f"rule:{rule.uid}:dates", datetime.now(UTC) + SWEEP_EVERY,
+                             {"rule": rule.uid})
 
     def sweep_dates(self, conn: Connection, rule: ActiveRule, now: datetime) -> int:
         """Fire a date-relative rule for every record whose moment (field + offset) passed
         since the last sweep; returns how many firings."""
-        snap = self.runtime.snapshot(conn)
+        snap = self.kernel.snapshot(conn)
         obj = snap.object(rule.doc["object"])
         table = snap.table(obj)
         trigger = rule.trigger
@@ -509,7 +512,7 @@ class RuleService:
                 window = [column > since - shift, column <= now - shift]
             query = sa.select(table.c.id, column).where(table.c.deleted_at.is_(None), *window).order_by(table.c.id)
             if rule.doc.get("condition"):
-                query = query.where(self.runtime.formulas.filter_clause(snap, obj, rule.doc["condition"],
+                query = query.where(self.formulas.filter_clause(snap, obj, rule.doc["condition"],
                                                                        conn.dialect.name))
             for record_id, value in conn.execute(query.limit(MAX_SCHEDULED)):
                 moment = value.isoformat() if hasattr(value, "isoformat") else str(value)
@@ -518,20 +521,20 @@ class RuleService:
         self._save_state(conn, state_key, {"swept_to": now.isoformat()})
         return fired
 
-    def _segment_timer(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
+    def fire_segment_refresh(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
         rule = self.rule(conn, params["rule"])
         if rule is None:
             return
         self.refresh_segment(conn, rule)
-        self.runtime.timers.schedule(conn, "segment.refresh", f"rule:{rule.uid}:segment",
-                                     datetime.now(UTC) + SWEEP_EVERY, {"rule": rule.uid})
+        self.timers.schedule(conn, "segment.refresh", f"rule:{rule.uid}:segment",
+                             datetime.now(UTC) + SWEEP_EVERY, {"rule": rule.uid})
 
     # -- reading the log ----------------------------------------------------------------
     def runs(self, actor: Actor, object_name: str, record_id: int, limit: int = 100) -> list[dict[str, Any]]:
         """The execution log of one record, newest first (the caller must be able to read it)."""
-        self.runtime.records.get(actor, object_name, record_id)
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        self.records.get(actor, object_name, record_id)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             rows = conn.execute(sa.select(rule_runs).where(rule_runs.c.object_uid == obj.uid,
                                                            rule_runs.c.record_id == record_id)
@@ -572,60 +575,3 @@ def _json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_json(v) for v in value]
     return _plain(value)
-
-
-def rule_document_problems(doc: Mapping[str, Any], schema: Any) -> list[Any]:
-    """A rule document's problems: the engine's checks, then its registry actions'."""
-    from tessera.actions import check_actions
-    from tessera.rules import rule_problems
-
-    problems = rule_problems(doc, schema, check_formulas=False)
-    if problems:
-        return problems
-    obj = schema.object(str(doc["object"]))
-    registry = [(i, a) for i, a in enumerate(doc.get("actions", [])) if a["action"] not in ("set_fields", "refuse")]
-    for index, action in registry:
-        for problem in check_actions([action], obj, schema, "/actions"):
-            problem.field = problem.field.replace("/actions/0", f"/actions/{index}", 1)
-            problems.append(problem)
-    return problems
-
-
-def register_kinds() -> None:
-    """Rules, business calendars and SLA policies as metadata documents."""
-    from tessera.meta.documents import base_schema
-    from tessera.rules import calendar_problems, rule_formulas, sla_policy_problems
-    from tessera.rules.sla import sla_policy_formulas
-    from tessera.runtime.metadata.documents import DocumentFormula, DocumentKind, register_kind
-
-    def calendar_check(doc: Mapping[str, Any], schema: Any) -> list[Any]:
-        return calendar_problems(doc)
-
-    def formulas(doc: Mapping[str, Any], schema: Any) -> list[DocumentFormula]:
-        # Checked by the document service, and kept in the dependency graph: a renamed
-        # field is renamed in the rules that read it.
-        return [DocumentFormula(f.path, f.object, f.source, f.expect) for f in rule_formulas(doc, schema)]
-
-    register_kind(DocumentKind("rules", "Rule", "rul", lambda: base_schema("rules"), check=rule_document_problems,
-                               formulas=formulas))
-    register_kind(DocumentKind("calendars", "Business calendar", "cal", lambda: base_schema("calendars"),
-                               check=calendar_check, names=lambda doc, schema: []))
-    def sla_check(doc: Mapping[str, Any], schema: Any) -> list[Any]:
-        from tessera.actions import check_actions
-
-        known = schema.documents("calendars") if hasattr(schema, "documents") else None
-        calendars = None if known is None else set(known)
-        problems = sla_policy_problems(doc, schema, calendars=calendars, check_formulas=False)
-        # The document service checks the JSON Schema first: the actions are well-formed here.
-        obj = schema.object(str(doc["object"]))
-        for key in ("warning_actions", "breach_actions") if obj is not None else ():
-            problems += check_actions(doc.get(key, []), obj, schema, f"/{key}")
-        return problems
-
-    def sla_formulas(doc: Mapping[str, Any], schema: Any) -> list[DocumentFormula]:
-        # applies_when, cancel_when, achieved_when, starts_when: type-checked as conditions and
-        # kept in the dependency graph, so a renamed field is renamed in the policy too.
-        return [DocumentFormula(path, str(doc["object"]), source) for path, source in sla_policy_formulas(doc)]
-
-    register_kind(DocumentKind("sla_policies", "SLA policy", "sla", lambda: base_schema("sla_policies"),
-                               check=sla_check, formulas=sla_formulas))

@@ -49,13 +49,21 @@ from tessera.meta.model import ObjectDef
 from tessera.rules import sla
 from tessera.rules.calendar import BusinessCalendar, CalendarError, add_business_time, calendar_from_document
 from tessera.rules.sla import MetricClock, SlaPolicy, Stage
-from tessera.runtime.background.jobs import JobContext, job_kind
+from tessera.runtime.background.jobs import JobContext
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.events import caused_by
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
+    from tessera.runtime.background.jobs import JobService
+    from tessera.runtime.background.timers import TimerService
+    from tessera.runtime.kernel.events import EventBus
+    from tessera.runtime.kernel.transactions import Kernel
+    from tessera.runtime.metadata.documents import DocumentService
+    from tessera.runtime.records.access import AccessService
+    from tessera.runtime.records.actions import ActionRunner
+    from tessera.runtime.records.formulas import FormulaService
     from tessera.runtime.records.save import RecordChange, SaveBatch
+    from tessera.runtime.records.service import RecordService
 
 log = logging.getLogger("tessera.sla")
 #: How often the sweep looks for warnings and breaches while any policy is active.
@@ -84,18 +92,24 @@ class Stored:
 
 
 class SlaService:
-    def __init__(self, runtime: Platform) -> None:
-        self.runtime = runtime
+    def __init__(self, kernel: Kernel, events: EventBus, timers: TimerService, jobs: JobService,
+                 documents: DocumentService, formulas: FormulaService, access: AccessService, records: RecordService,
+                 actions: ActionRunner) -> None:
+        self.kernel = kernel
+        self.events = events
+        self.timers = timers
+        self.jobs = jobs
+        self.documents = documents
+        self.formulas = formulas
+        self.access = access
+        self.records = records
+        self.actions = actions
         #: What time it is for SLA clocks (None: the real time). Tests set a fixed clock so
         #: that saves and sweeps happen "on Monday at 10:00" without waiting.
         self.clock: Callable[[], datetime] | None = None
         self._policies: tuple[int, dict[str, list[SlaPolicy]], dict[str, SlaPolicy]] = (-1, {}, {})
         self._calendars: dict[tuple[str, int], BusinessCalendar] = {}
         self._lock = threading.Lock()
-        runtime.hooks.add("after_write", self.after_write)
-        runtime.timers.on("sla.sweep", self._sweep_timer)
-        runtime.documents.observe("sla_policies", self._policy_changed)
-        runtime.documents.observe("calendars", self._calendar_changed)
 
     def now(self) -> datetime:
         # Whole seconds: paused time is stored in seconds, so every instant a clock is
@@ -108,7 +122,7 @@ class SlaService:
         revision, by_object, _by_uid = self._policies
         if revision != snap.revision:
             by_object, by_uid = {}, {}
-            for stored in self.runtime.documents.active(conn, snap, "sla_policies"):
+            for stored in self.documents.active(conn, snap, "sla_policies"):
                 try:
                     policy = sla.parse_sla_policy({**stored.body, "uid": stored.uid})
                 except (KeyError, ValueError) as error:  # kept valid by the document service
@@ -133,7 +147,7 @@ class SlaService:
         """The business calendar of that api_name. Parsed calendars are kept per document
         version rather than per metadata revision, so the day spans they cache stay warm
         while unrelated metadata changes."""
-        for stored in self.runtime.documents.active(conn, snap, "calendars"):
+        for stored in self.documents.active(conn, snap, "calendars"):
             if stored.api_name == name:
                 return self._parsed(stored)
         return None
@@ -159,7 +173,7 @@ class SlaService:
             return False
         try:
             # evaluate() compiles a checked formula once and keeps it (this runs in every save).
-            checked = self.runtime.formulas.checked(snap, obj, source, "boolean")
+            checked = self.formulas.checked(snap, obj, source, "boolean")
             return evaluate(checked, record, ctx) is True
         except FormulaError as error:
             # A field the policy reads was deleted with force: the save goes on, the clock waits.
@@ -178,7 +192,7 @@ class SlaService:
         conn, snap, obj = batch.conn, batch.snapshot, batch.obj
         at = self.now()
         existing = {} if batch.creating else self._load(conn, snap, obj, [c.record_id for c in changes if c.record_id])
-        ctx = self.runtime.formulas.context(conn, snap, batch.actor)
+        ctx = self.formulas.context(conn, snap, batch.actor)
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for change in changes:
@@ -275,7 +289,7 @@ class SlaService:
         return again
 
     # -- policies and calendars changing ------------------------------------------------
-    def _policy_changed(self, conn: Connection, stored: StoredDocument) -> None:
+    def policy_changed(self, conn: Connection, stored: StoredDocument) -> None:
         """A policy was saved, trashed or restored: stop its clocks if it no longer runs,
         and make sure the sweep runs while any policy does."""
         if stored.state != "active" or not stored.body.get("active", True):
@@ -283,9 +297,9 @@ class SlaService:
                                                      sla_clocks.c.stage.in_(_OPEN))
                          .values(stage=str(Stage.CANCELLED), paused_since=None))
             return
-        self.runtime.timers.schedule(conn, "sla.sweep", SWEEP_KEY, datetime.now(UTC), {})
+        self.timers.schedule(conn, "sla.sweep", SWEEP_KEY, datetime.now(UTC), {})
 
-    def _calendar_changed(self, conn: Connection, stored: StoredDocument) -> None:
+    def calendar_changed(self, conn: Connection, stored: StoredDocument) -> None:
         """A calendar was saved: recompute the due times of the open clocks counted on it,
         in the background (there may be a hundred thousand)."""
         if stored.state != "active" or stored.version <= 1:
@@ -296,22 +310,22 @@ class SlaService:
         pending = conn.execute(sa.select(sla_clocks.c.id).where(sla_clocks.c.policy_uid.in_(uids),
                                                                 sla_clocks.c.stage.in_(_OPEN)).limit(1)).first()
         if pending is not None:
-            self.runtime.jobs.submit(conn, "sla.recompute", {"calendar": stored.api_name},
-                                     title=f"Recompute SLA due times on {stored.body.get('label') or stored.api_name}")
+            self.jobs.submit(conn, "sla.recompute", {"calendar": stored.api_name},
+                             title=f"Recompute SLA due times on {stored.body.get('label') or stored.api_name}")
 
     def recompute_all(self, ctx: JobContext) -> dict[str, Any]:
         """The calendar job: every open clock of the policies counting on the calendar,
         RECOMPUTE_BATCH per transaction, in id order, with progress."""
         name = str(ctx.params["calendar"])
-        with self.runtime.read() as conn:
+        with self.kernel.read() as conn:
             uids = _policies_on(conn, name)
             total = int(conn.execute(sa.select(sa.func.count()).select_from(sla_clocks).where(
                 sla_clocks.c.policy_uid.in_(uids), sla_clocks.c.stage.in_(_OPEN))).scalar_one()) if uids else 0
         ctx.progress(0, total, "starting", force=True)
         done, changed, last = 0, 0, 0
         while uids:
-            with self.runtime.write() as conn:
-                snap = self.runtime.snapshot(conn)
+            with self.kernel.write() as conn:
+                snap = self.kernel.snapshot(conn)
                 calendar = self.calendar(conn, snap, name)
                 if calendar is None:
                     break  # trashed meanwhile: the clocks keep the due times they have
@@ -356,19 +370,19 @@ class SlaService:
     def sweep(self, now: datetime | None = None) -> dict[str, int]:
         """Give the warnings and breaches due by `now` (default: the SLA clock's now), each
         once, with their actions; returns how many of each, and how many clocks it claimed."""
-        with self.runtime.write() as conn:
+        with self.kernel.write() as conn:
             return self._sweep(conn, now or self.now())
 
-    def _sweep_timer(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
+    def fire_sweep(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
         found = self._sweep(conn, self.now())
-        if not self.policies(conn, self.runtime.snapshot(conn)):
+        if not self.policies(conn, self.kernel.snapshot(conn)):
             return  # no policy is active: the next policy saved starts the sweep again
         # A full batch means more are waiting: go again at once.
         later = datetime.now(UTC) + (timedelta(0) if found["claimed"] >= SWEEP_BATCH else SWEEP_EVERY)
-        self.runtime.timers.schedule(conn, "sla.sweep", SWEEP_KEY, later, {})
+        self.timers.schedule(conn, "sla.sweep", SWEEP_KEY, later, {})
 
     def _sweep(self, conn: Connection, now: datetime) -> dict[str, int]:
-        snap = self.runtime.snapshot(conn)
+        snap = self.kernel.snapshot(conn)
         counts = {"claimed": 0, "warning": 0, "breach": 0}
         c = sla_clocks.c
         # A warning is due before its clock is: for an unwarned clock, due_at lies at most the
@@ -407,7 +421,7 @@ class SlaService:
         """One claimed clock: check it, store it, and announce and act on what it crossed."""
         policy = self.policy(conn, snap, row["policy_uid"])
         obj = snap.by_uid.get(row["object_uid"])
-        record = self.runtime.actions.load(conn, obj.api_name, row["record_id"]) if obj is not None else None
+        record = self.actions.load(conn, obj.api_name, row["record_id"]) if obj is not None else None
         clock = _clock(row, _warn_fraction(policy, row["metric"]))
         if policy is None or obj is None or record is None or obj.api_name not in snap.objects:
             # Its record was deleted or its policy purged: nothing is owed any more.
@@ -420,7 +434,7 @@ class SlaService:
                                         "b_id": row["id"]}])
         for event in events:
             with caused_by(f"sla:{policy.uid}"):
-                self.runtime.events.emit(conn, EVENTS[event], {
+                self.events.emit(conn, EVENTS[event], {
                     "object": obj.api_name, "source": policy.api_name, "metric": clock.metric,
                     "clock": row["id"], "due_at": _iso(clock.due_at)}, object_uid=obj.uid,
                     record_ids=[row["record_id"]])
@@ -439,8 +453,8 @@ class SlaService:
         savepoint = conn.begin_nested()
         try:
             for i, step in enumerate(steps):
-                ctx = self.runtime.actions.context(conn, obj.api_name, record, key=f"sla:{instance}:{event}:{i}")
-                self.runtime.actions.run(ctx, step)
+                ctx = self.actions.context(conn, obj.api_name, record, key=f"sla:{instance}:{event}:{i}")
+                self.actions.run(ctx, step)
             savepoint.commit()
         except (ActionError, FormulaError) as error:
             savepoint.rollback()
@@ -452,10 +466,10 @@ class SlaService:
                now: datetime | None = None) -> list[dict[str, Any]]:
         """A record's clocks with the business time left (negative: overdue), for someone
         who may read the record."""
-        self.runtime.records.get(actor, object_name, record_id)
+        self.records.get(actor, object_name, record_id)
         now = now or self.now()
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             rows = conn.execute(sa.select(sla_clocks).where(sla_clocks.c.object_uid == obj.uid,
                                                             sla_clocks.c.record_id == record_id)
@@ -487,10 +501,10 @@ class SlaService:
             raise InvalidInput(f"group_by must be one of {', '.join(GROUPS)}.",
                                [FieldProblem("group_by", f"must be one of {', '.join(GROUPS)}")])
         now = now or self.now()
-        with self.runtime.read() as conn:
-            snap = self.runtime.snapshot(conn)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
-            access = self.runtime.access.object(actor, snap, obj)
+            access = self.access.object(actor, snap, obj)
             access.refuse("read")
             table = snap.table(obj)
             c = sla_clocks.c
@@ -517,8 +531,8 @@ class SlaService:
                      .where(c.object_uid == obj.uid, c.stage != str(Stage.CANCELLED), table.c.deleted_at.is_(None))
                      .group_by(key).order_by(key))
             if not (access.unrestricted or access.scopes.get("read") == "all"):
-                ctx = self.runtime.formulas.context(conn, snap, actor) if access.sharing else None
-                allowed = access.where("read", table, self.runtime.access.condition(snap, obj, conn.dialect.name, ctx))
+                ctx = self.formulas.context(conn, snap, actor) if access.sharing else None
+                allowed = access.where("read", table, self.access.condition(snap, obj, conn.dialect.name, ctx))
                 if allowed is not None:
                     query = query.where(allowed)
             rows = conn.execute(query).all()
@@ -579,10 +593,6 @@ _UPDATE_ALL = sa.update(sla_clocks).where(sla_clocks.c.id == sa.bindparam("b_id"
 _UPDATE_DUE = sa.update(sla_clocks).where(sla_clocks.c.id == sa.bindparam("b_id")).values(
     _bound(("due_at", "warn_at")))
 
-
-@job_kind("sla.recompute")
-def _recompute_job(runtime: Platform, ctx: JobContext) -> dict[str, Any]:
-    return runtime.sla.recompute_all(ctx)
 
 
 __all__ = ["EVENTS", "GROUPS", "SWEEP_EVERY", "SlaService"]

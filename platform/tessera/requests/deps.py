@@ -1,4 +1,11 @@
-"""What routes ask for: the runtime, the acting user (any, builder or admin), a parsed JSON body."""
+"""What routes of every edge ask for: the platform, the acting user (any, builder or admin)
+with the session's CSRF check, and the parsed parts of a request (JSON body, If-Match,
+comma lists, dashboard filters).
+
+Shared by `tessera.api` and `tessera.web` (and the portal), which never import each other;
+see the package's docstring for where this sits in the layers. The platform is the one
+`tessera.app` put on `request.app.state.runtime`.
+"""
 
 from __future__ import annotations
 
@@ -152,3 +159,13 @@ def csv_param(value: str | None) -> list[str] | None:
     if not value:
         return None
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+FILTER_PREFIX = "filter."
+
+
+def filter_values(request: Request) -> dict[str, str]:
+    """A dashboard's filters: `?filter.period=this_quarter&filter.owner=me` →
+    {"period": "this_quarter", "owner": "me"} (the dashboard API and its page)."""
+    return {key[len(FILTER_PREFIX):]: value for key, value in request.query_params.items()
+            if key.startswith(FILTER_PREFIX)}

@@ -1,0 +1,45 @@
+"""The ASGI application: the one place that assembles the edges.
+
+`create_app` builds the Platform (or takes one), builds FastAPI, and mounts the JSON API
+(`tessera.api`) under /api/v1 and the pages (`tessera.web`, later `tessera.portal`) beside
+it. The edges never import each other; what joins them happens here: refusals on a page's
+path are rendered by the web's error page, handed to the API's problem handlers as a
+callback. Layer 7: this module imports the edges, and nothing imports it (`tessera serve`
+names it to uvicorn as the string "tessera.app:create_app").
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from tessera.api import openapi, problems, routes
+from tessera.runtime.platform import Platform
+from tessera.settings import Settings
+from tessera.web import site
+
+
+def create_app(runtime: Platform | None = None) -> FastAPI:
+    runtime = runtime or Platform(Settings.from_env())
+    app = FastAPI(title="Tessera", version="0.1.0", openapi_url="/api/v1/openapi.json",
+                  docs_url="/api/v1/docs", redoc_url=None)
+    app.state.runtime = runtime
+    problems.install(app, render_page=site.render_error)
+    # In the order of routes.ROUTERS, tuned for speed (most frequent first); the pages after.
+    for router in routes.ROUTERS:
+        app.include_router(router, prefix=routes.PREFIX)
+    openapi.install(app, runtime)
+    site.install(app)
+
+    @app.on_event("startup")
+    def start_jobs() -> None:
+        # Without Redis this process runs the jobs: pick up those queued while it was down.
+        if not runtime.settings.redis_url:
+            runtime.jobs.in_process().wake()
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        with runtime.read() as conn:
+            runtime.snapshot(conn)
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,5 @@
+"""`python -m tessera.cli …`: the same as the `tessera` command."""
+
+from tessera.cli import main
+
+raise SystemExit(main())

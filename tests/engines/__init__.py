@@ -1,0 +1,1 @@
+"""Tests of the engines on their own: no database, no web."""

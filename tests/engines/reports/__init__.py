@@ -1,0 +1,1 @@
+"""The report engine's dashboards and periods, checked without a database."""
