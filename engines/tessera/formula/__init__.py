@@ -36,12 +36,9 @@ __all__ = [
     "Example", "FieldRef", "FormulaError", "Function", "Read", "Schema", "SimpleSchema", "Step", "all_functions",
     "check", "compile_filter", "compile_filter_grouped", "compile_python", "compile_sql", "compile_store", "complete",
     "evaluate",
-    "get_function", "parse", "reads", "register", "register_function", "register_sqlite_functions", "rename_field",
+    "get_function", "parse", "reads", "register", "register_sqlite_functions", "rename_field",
     "sig",
 ]
-
-#: Deprecated: the old name of `register`, kept until no caller uses it.
-register_function = register
 
 
 @lru_cache(maxsize=2048)

@@ -58,9 +58,6 @@ def register(kind: str, via: str, extract: Extractor, rewrite: Rewriter, *, repl
         _EXTRACTORS.setdefault(kind, []).append(extract)
 
 
-#: Deprecated: the old name of `register`, kept until every caller uses `register`.
-register_reference = register
-
 
 def references(kind: str, doc: Mapping[str, Any]) -> list[Reference]:
     found: list[Reference] = []

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ROOTS = (REPO / "platform" / "tessera", REPO / "engines" / "tessera")
 RUNTIME_DIR = REPO / "platform" / "tessera" / "runtime"
 LAYERS = {"meta": 1, "formula": 1, "errors": 1, "settings": 1, "registry": 1, "data": 2, "auth": 3, "actions": 3}

@@ -240,7 +240,7 @@ def test_at_least_seventy_documented_functions() -> None:
 
     functions = all_functions()
     assert len(functions) >= 70
-    docs = (Path(__file__).parents[2] / "docs" / "formulas.md").read_text()
+    docs = (Path(__file__).parents[3] / "docs" / "formulas.md").read_text()
     for spec in functions.values():
         assert spec.doc and spec.examples, spec.name
         assert f"### {spec.name}" in docs, f"{spec.name} is missing from docs/formulas.md"

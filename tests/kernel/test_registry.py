@@ -261,6 +261,3 @@ def test_rewriting_an_unknown_reference_raises_key_error_naming_it() -> None:
         deps.rewrite({}, deps.Reference("no_such_via", "p", "deal"), deps.Rename("deal", "a", "b", True))
     assert raised.value.args == ("unknown reference 'no_such_via'",)
 
-
-def test_register_reference_is_the_deprecated_name_of_register() -> None:
-    assert deps.register_reference is deps.register
