@@ -71,7 +71,7 @@ def _default(plan: FieldPlan) -> tuple[str, Any, str | None]:
 
 
 def _build(obj: ObjectDef) -> ObjectPlan:
-    # Stored formulas have columns but are the platform's to fill (runtime/stored.py).
+    # Stored formulas have columns but are the platform's to fill (records/stored.py).
     stored = tuple(_field_plan(f) for f in obj.stored_fields if not f.computed)
     owner = _field_plan(OWNER)
     writable = {p.name: p for p in stored if not p.generated and not p.fdef.read_only}

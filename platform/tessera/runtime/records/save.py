@@ -4,7 +4,7 @@ coerce → defaults → before_validate → validate (required, constraints, ref
 unique, then engine hooks) → before_write → write with optimistic locking → field history
 → outbox event → after_write; after_commit hooks run once the caller has committed.
 What each step asks of an object's fields is answered once per metadata snapshot
-(runtime/plan.py), so a bulk create does per-record work only.
+(records/plan.py), so a bulk create does per-record work only.
 A batch is all-or-nothing: every problem of every row is collected and reported at once.
 """
 
