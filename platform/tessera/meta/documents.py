@@ -199,10 +199,11 @@ def object_problems(doc: Any) -> list[FieldProblem]:
             if not rule.get("roles") and not rule.get("teams"):
                 problems.append(FieldProblem(f"/sharing_rules/{rule['name']}",
                                              "name the roles or teams the rule shares records with"))
-    return _one_per_path(problems)
+    return one_per_path(problems)
 
 
-def _one_per_path(problems: list[FieldProblem]) -> list[FieldProblem]:
+def one_per_path(problems: list[FieldProblem]) -> list[FieldProblem]:
+    """Problems at the same JSON pointer merged into one (their messages joined by '; ')."""
     merged: dict[str, FieldProblem] = {}
     for problem in problems:
         if problem.field in merged:

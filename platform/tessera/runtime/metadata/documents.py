@@ -30,7 +30,7 @@ from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound, Stale
 from tessera.formula import USER_OBJECT, FormulaError, Schema, parse
 from tessera.formula.ast import Path, walk
 from tessera.meta import dependencies as deps
-from tessera.meta.documents import schema_problems
+from tessera.meta.documents import one_per_path, schema_problems
 from tessera.registry import Registry
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
@@ -337,7 +337,7 @@ class DocumentService:
                 self.formulas.checked(snap, obj, formula.source, formula.expect)
             except FormulaError as error:
                 problems.append(formula_problem(formula.path, error))
-        return sorted(_one_per_path(problems), key=lambda p: [(0, int(t), "") if t.isdigit() else (1, 0, t)
+        return sorted(one_per_path(problems), key=lambda p: [(0, int(t), "") if t.isdigit() else (1, 0, t)
                                                               for t in p.field.split("/")])
 
     def references(self, snap: Snapshot, kind: str, doc: Mapping[str, Any]) -> list[deps.Reference]:
@@ -396,16 +396,6 @@ def _without_identity(doc: Mapping[str, Any]) -> dict[str, Any]:
 def _raise(problems: list[FieldProblem]) -> None:
     if problems:
         raise InvalidInput("The metadata document is not valid.", problems)
-
-
-def _one_per_path(problems: list[FieldProblem]) -> list[FieldProblem]:
-    merged: dict[str, FieldProblem] = {}
-    for problem in problems:
-        if problem.field in merged:
-            merged[problem.field].message += f"; {problem.message}"
-        else:
-            merged[problem.field] = problem
-    return list(merged.values())
 
 
 # -- rewriting on renames ---------------------------------------------------------------
