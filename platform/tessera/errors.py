@@ -78,6 +78,14 @@ class Unauthorized(TesseraError):
     type_slug = "unauthorized"
 
 
+class Busy(TesseraError):
+    """The database is busy with another write longer than Tessera waits: try again shortly."""
+
+    status = 503
+    title = "Busy"
+    type_slug = "busy"
+
+
 class Forbidden(TesseraError):
     status = 403
     title = "Forbidden"

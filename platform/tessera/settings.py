@@ -38,6 +38,9 @@ class Settings:
     mail_from: str = "tessera@localhost"
     #: The address links in e-mail point to (approve from a message).
     base_url: str | None = None
+    #: How long a write waits for an embedded (SQLite) database another write holds, in
+    #: seconds; past it the request is answered 503 with Retry-After and nothing is written.
+    busy_timeout: float = 30.0
 
     @property
     def public_url(self) -> str:
@@ -83,6 +86,14 @@ class Settings:
             if not raw.isdigit() or not 0 < int(raw) <= 10_000:
                 raise SettingsError(f"TESSERA_MAX_UPLOAD_MB={raw!r} is not a size in megabytes (1-10000)")
             values["max_upload_bytes"] = int(raw) * 1024 * 1024
+        if (raw := env.get("TESSERA_BUSY_TIMEOUT")) is not None:
+            try:
+                seconds = float(raw)
+            except ValueError:
+                seconds = -1.0
+            if not 0 <= seconds <= 600:
+                raise SettingsError(f"TESSERA_BUSY_TIMEOUT={raw!r} is not a number of seconds (0-600)")
+            values["busy_timeout"] = seconds
         if (raw := env.get("TESSERA_HOST")):
             values["host"] = raw
         if (raw := env.get("TESSERA_PORT")) is not None:

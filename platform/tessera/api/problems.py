@@ -14,12 +14,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
-from tessera.errors import TesseraError
+from tessera.data.engine import is_busy
+from tessera.errors import Busy, TesseraError
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("tessera.api")
+#: Seconds a client is asked to wait before trying a busy request again.
+RETRY_AFTER = 2
 
 #: `render_page(request, error)`: the refusal as a page, or None to answer problem+json.
 PageRenderer = Callable[[Request, TesseraError], Response | None]
@@ -66,7 +70,8 @@ def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
     async def _tessera(request: Request, error: TesseraError) -> Response:
         if render_page is not None and (page := render_page(request, error)) is not None:
             return page
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        headers = ({"WWW-Authenticate": "Bearer"} if error.status == 401
+                   else {"Retry-After": str(RETRY_AFTER)} if error.status == 503 else None)
         return problem(error.status, error.title, error.detail, error.type_slug,
                        [p.as_json() for p in error.errors], headers=headers, **error.extra)
 
@@ -83,6 +88,14 @@ def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
     async def _http(_request: Request, error: HTTPException) -> JSONResponse:
         return problem(error.status_code, str(error.detail), str(error.detail),
                        str(error.detail).lower().replace(" ", "-"), headers=dict(error.headers or {}))
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, error: OperationalError) -> Response:
+        if is_busy(error):
+            log.warning("database busy on %s %s: %s", request.method, request.url.path, error.orig)
+            return await _tessera(request, Busy("The database is busy with other changes; nothing was saved. "
+                                                "Try again in a moment."))
+        return await _unexpected(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -20,15 +20,17 @@ from sqlalchemy.engine import Connection, Engine
 from tessera.formula import register_sqlite_functions
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, busy_timeout: float = 30.0, **kwargs: Any) -> Engine:
+    """An engine for the URL. `busy_timeout` (SQLite): how many seconds a statement waits
+    for the lock another writer holds before it fails as busy (`is_busy`)."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(
             parsed,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": busy_timeout},
             **kwargs,
         )
-        _tune_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
+        _tune_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"), busy_timeout=busy_timeout)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -40,7 +42,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def _tune_sqlite(engine: Engine, in_memory: bool) -> None:
+def _tune_sqlite(engine: Engine, in_memory: bool, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -49,7 +51,7 @@ def _tune_sqlite(engine: Engine, in_memory: bool) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
         # Exact decimal arithmetic, Unicode case mapping and regex for formulas in SQL.
         register_sqlite_functions(dbapi_connection)
@@ -58,6 +60,15 @@ def _tune_sqlite(engine: Engine, in_memory: bool) -> None:
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether a database error means "another writer holds the lock; try again shortly"
+    (SQLite's busy and locked errors), rather than a fault."""
+    if not isinstance(error, sa.exc.OperationalError):
+        return False
+    message = str(getattr(error, "orig", error)).lower()
+    return "database is locked" in message or "table is locked" in message or "schema is locked" in message
 
 
 def is_sqlite(bind: Engine | Connection) -> bool:

@@ -62,7 +62,7 @@ INSTALLS: tuple[Install, ...] = (
 class Platform:
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
-        self.engine = engine or make_engine(settings.database_url)
+        self.engine = engine or make_engine(settings.database_url, busy_timeout=settings.busy_timeout)
         self.users = UserService(self.engine)
         self.attachments = AttachmentStore(self.engine, settings.attachments_dir, settings.max_upload_bytes)
 

@@ -175,3 +175,23 @@ def test_not_signed_in_is_a_401_with_a_bearer_challenge(client: Any) -> None:
 def test_unknown_routes_and_methods_are_problems_too(items: Any) -> None:
     _problem(items.get("/nowhere"), 404)
     _problem(items.request("PUT", "/records/item"), 405)
+
+
+@pytest.mark.parametrize(("path", "params"), [
+    ("/records/item", {"filter": 'code = "a\x00b"'}),
+    ("/records/item", {"sort": "code\x00"}),
+    ("/records/item", {"fields": "code,\x00"}),
+    ("/records/item", {"cursor": "\x00"}),
+    ("/records/item", {"expand": "\x00"}),
+    ("/records/it%00em", {}),
+    ("/records/item/1%00", {}),
+    ("/meta/objects/item%00", {}),
+    ("/meta/objects/item/fields/code%00", {}),
+    ("/jobs", {"status": "\x00"}),
+])
+def test_a_nul_character_in_the_address_is_a_400_on_every_endpoint(items: Any, path: str,
+                                                                      params: dict[str, str]) -> None:
+    for method in ("GET", "PATCH", "DELETE"):
+        body = _problem(items.request(method, path, params=params, json={"qty": 1}), 400)
+        assert "NUL" in body["detail"] and body["errors"][0]["code"] == "invalid"
+    _nothing_written(items)

@@ -117,6 +117,14 @@ def test_fields_projection_returns_only_the_named_fields_and_still_pages(crm: An
     assert [r["name"] for r in page["data"] + rest["data"]] == ["d4", "d3", "d2", "d1", "d0"]
 
 
+def test_a_field_named_twice_in_fields_is_shown_once_computed_ones_too(crm: Any) -> None:
+    crm.ok(crm.post("/meta/objects/deal/fields", {"api_name": "double", "label": "Double", "type": "formula",
+                                                  "expression": "amount * 2"}), 201)
+    crm.ok(crm.post("/records/deal", [{"name": "d1", "amount": "10"}]), 201)
+    page = crm.ok(crm.get("/records/deal", params={"fields": "double,name,double,name", "sort": "double,double"}))
+    assert [(r["name"], r["double"]) for r in page["data"]] == [("d1", "20")]
+
+
 def test_expand_embeds_lookups_with_one_query_per_field(crm: Any, runtime: Any) -> None:
     accounts = crm.ok(crm.post("/records/account", [{"name": f"A{i}"} for i in range(5)]), 201)["data"]
     crm.ok(crm.post("/records/deal", [{"name": f"d{i}", "account": accounts[i % 5]["id"]}

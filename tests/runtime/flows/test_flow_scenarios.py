@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tessera.auth.actor import Actor
-from tessera.data.tables import flow_instances, notifications, timers
+from tessera.data.tables import flow_instances, notifications, outbox, timers
 from tessera.errors import Conflict, InvalidInput
 from tessera.runtime.platform import Platform
 from tessera.settings import Settings
@@ -418,3 +418,20 @@ def test_reminders_then_escalation_fire_from_the_timers_and_auto_approve(rt: Pla
     assert _titles(rt, int(boss.user_id or 0))[-1] == "Slow one went through"
     with rt.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(timers)).scalar_one() == 0
+
+
+def test_a_bulk_create_of_a_thousand_records_starts_the_flow_on_every_one(rt: Platform) -> None:
+    rt.metadata.create_object(SYSTEM, {"api_name": "shipment", "label": "Shipment", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text"},
+        {"api_name": "status", "label": "Status", "type": "text"}]})
+    rt.documents.create(SYSTEM, "flows", {
+        "api_name": "intake", "label": "Intake", "object": "shipment", "trigger": {"on": "created"},
+        "steps": [{"id": "mark", "type": "action", "action": "update_record", "set": {"status": '"received"'}}]})
+    rt.flows.publish(SYSTEM, "intake")
+    rt.records.create_many(SYSTEM, "shipment", [{"name": f"s{i}"} for i in range(1000)])
+    rt.scheduler.drain()
+    with rt.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(flow_instances)).scalar_one() == 1000
+        assert conn.execute(sa.text("SELECT count(*) FROM shipment WHERE status = 'received'")).scalar_one() == 1000
+        assert conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                            .where(outbox.c.last_error.is_not(None))).scalar_one() == 0

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tessera.auth.actor import Actor
-from tessera.data.tables import notifications, rule_runs
+from tessera.data.tables import notifications, outbox, rule_runs
 from tessera.errors import InvalidInput
 from tessera.runtime.platform import Platform
 from tessera.settings import Settings
@@ -128,6 +128,20 @@ def test_after_save_automation_runs_actions_once_and_stops_its_own_loop(rt: Plat
         assert conn.execute(sa.select(sa.func.count()).select_from(notifications)).scalar_one() == 1
         assert "own change" in conn.execute(sa.select(rule_runs.c.error).where(
             rule_runs.c.outcome == "limited")).scalar_one()
+
+
+def test_a_bulk_create_of_a_thousand_records_runs_after_save_rules_on_every_one(rt: Platform) -> None:
+    rt.metadata.create_object(SYSTEM, LEAD)
+    rt.documents.create(SYSTEM, "rules", {
+        "api_name": "welcome", "label": "Welcome", "object": "lead", "kind": "automation",
+        "trigger": {"on": "after_save", "when": "created"},
+        "actions": [{"action": "update_record", "set": {"status": '"welcomed"'}}]})
+    rt.records.create_many(SYSTEM, "lead", [{"name": f"l{i}"} for i in range(1000)])
+    rt.scheduler.drain()
+    with rt.read() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM lead WHERE status = 'welcomed'")).scalar_one() == 1000
+        assert conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                            .where(outbox.c.last_error.is_not(None))).scalar_one() == 0
 
 
 def test_renewal_reminders_fire_90_60_and_30_days_before_the_end(rt: Platform) -> None:

@@ -14,7 +14,7 @@ worker redoes exactly that transition: no step lost, nothing done twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -622,22 +622,25 @@ class FlowService:
         """Waits watch their record and what its formulas read: instances on the changed
         records and on the records they look up are checked again."""
         obj = snap.object(event.object or "")
-        watched: set[tuple[str, int]] = {(obj.uid, rid) for rid in event.record_ids}
+        # Record ids by object uid. A bulk write's event names up to a thousand records: they
+        # are asked for as id lists per object, in chunks, never as one condition per record
+        # (SQLite refuses an expression that deep).
+        watched: dict[str, set[int]] = {obj.uid: set(event.record_ids)}
         lookups = [f for f in obj.fields if f.type == "lookup"]
-        if lookups:
-            table = snap.table(obj)
-            for row in conn.execute(sa.select(*[table.c[f.column] for f in lookups])
-                                    .where(table.c.id.in_(event.record_ids))):
+        table = snap.table(obj)
+        for ids in _chunks(sorted(event.record_ids) if lookups else []):
+            for row in conn.execute(sa.select(*[table.c[f.column] for f in lookups]).where(table.c.id.in_(ids))):
                 for fdef, value in zip(lookups, row, strict=True):
                     target = snap.objects.get(str(fdef.props.get("target")))
                     if value is not None and target is not None:
-                        watched.add((target.uid, int(value)))
-        if not watched:
-            return
-        pairs = [sa.and_(flow_instances.c.object_uid == o, flow_instances.c.record_id == r) for o, r in watched]
-        waiting = conn.execute(sa.select(flow_instances.c.id).where(
-            flow_instances.c.status == "running", sa.or_(*pairs))).scalars().all()
-        for instance_id in waiting:
+                        watched.setdefault(target.uid, set()).add(int(value))
+        waiting: list[int] = []
+        for object_uid, record_ids in watched.items():
+            for ids in _chunks(sorted(record_ids)):
+                waiting += conn.execute(sa.select(flow_instances.c.id).where(
+                    flow_instances.c.status == "running", flow_instances.c.object_uid == object_uid,
+                    flow_instances.c.record_id.in_(ids))).scalars()
+        for instance_id in sorted(waiting):
             if f"flow:{instance_id}" in event.cause:
                 continue  # its own action's write; the executor re-checks after its own steps
             self._transition(conn, int(instance_id), lambda ex, state, env: ex.record_changed(state, env))
@@ -884,3 +887,12 @@ def _next_cron(trigger: Mapping[str, Any]) -> datetime:
 
 
 __all__ = ["FlowService"]
+
+
+#: Ids asked for in one statement: well inside every database's limit on parameters.
+ID_CHUNK = 500
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), ID_CHUNK):
+        yield ids[start:start + ID_CHUNK]

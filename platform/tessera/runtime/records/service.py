@@ -552,7 +552,8 @@ def _projection(obj: ObjectDef, names: list[str] | None, hidden: frozenset[str] 
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(unknown)}.",
                            [FieldProblem("fields", f"{n!r} is not a field of {obj.label}") for n in unknown])
-    return [f for n in names if (f := obj.field(n)) is not None]
+    # A field named twice is shown once (`fields=amount,amount` is not two columns).
+    return [f for n in dict.fromkeys(names) if (f := obj.field(n)) is not None]
 
 
 def _columns(table: sa.Table, fields: list[FieldDef], trash: bool) -> list[sa.Column[Any]]:

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tessera.auth.actor import Actor
+from tessera.data.spreadsheets import csv_text
 from tessera.data.tables import saved_views, users
 from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.meta.model import FieldDef, ObjectDef
@@ -165,7 +166,7 @@ class ViewService:
         def rows() -> Iterator[str]:
             out = io.StringIO()
             writer = csv.writer(out)
-            writer.writerow(["id", *(c.label for c in columns)])
+            writer.writerow(["id", *(csv_text(c.label) for c in columns)])
             page = first
             while True:
                 for record in page["data"]:
@@ -306,7 +307,7 @@ def _cell(fdef: FieldDef, value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ", ".join(str(v.get("name", v)) if isinstance(v, dict) else str(v) for v in value)
+        return csv_text(", ".join(str(v.get("name", v)) if isinstance(v, dict) else str(v) for v in value))
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return csv_text(value)

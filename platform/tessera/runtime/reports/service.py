@@ -32,6 +32,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy.sql import visitors
 
 from tessera.auth.actor import Actor
+from tessera.data.spreadsheets import csv_text, xlsx_value
 from tessera.data.tables import outbox, record_history, team_members
 from tessera.errors import FieldProblem, InvalidInput
 from tessera.formula import FormulaError, Schema
@@ -347,17 +348,17 @@ def export_result(data: Mapping[str, Any], fmt: str) -> bytes:
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(header)
-        writer.writerows([["" if v is None else v for v in line] for line in lines])
+        writer.writerow([csv_text(h) for h in header])
+        writer.writerows([[csv_text(v) for v in line] for line in lines])
         return out.getvalue().encode("utf-8")
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
     sheet.title = "Report"
-    sheet.append(header)
+    sheet.append([csv_text(h) for h in header])
     for line in lines:
-        sheet.append([_cell(v) for v in line])
+        sheet.append([xlsx_value(v) for v in line])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -425,13 +426,4 @@ def _json(value: Any) -> Any:
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
-    return value
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return Decimal(value) if value.lstrip("-").replace(".", "", 1).isdigit() else value
-        except ArithmeticError:
-            return value
     return value
