@@ -97,9 +97,6 @@ class JobService:
             raise DuplicateName(f"job kind {kind!r} is already registered")
         self._work[kind] = work
 
-    def kinds(self) -> list[str]:
-        return sorted(self._work)
-
     # -- submitting ---------------------------------------------------------------------
     def submit(self, conn: Connection, kind: str, params: dict[str, Any], *, title: str,
                actor: Actor | None = None) -> int:
