@@ -19,7 +19,7 @@ from typing import Any
 
 from tessera.formula.checker import Aggregate, Checked, FieldRef, check
 from tessera.formula.complete import Completion, complete
-from tessera.formula.context import EvalContext
+from tessera.formula.context import EvalContext, RowScope
 from tessera.formula.errors import FormulaError
 from tessera.formula.functions import Example, Function, all_functions, register, sig
 from tessera.formula.functions import get as get_function
@@ -32,11 +32,38 @@ from tessera.formula.sqlcompile import compile_filter, compile_filter_grouped, c
 from tessera.formula.sqlite import register_sqlite_functions
 
 __all__ = [
-    "MAX_DEPTH", "MAX_LENGTH", "USER_OBJECT", "Aggregate", "Checked", "Completion", "EvalContext", "Evaluator",
-    "Example", "FieldRef", "FormulaError", "Function", "Read", "Schema", "SimpleSchema", "Step", "all_functions",
-    "check", "compile_filter", "compile_filter_grouped", "compile_python", "compile_sql", "compile_store", "complete",
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "USER_OBJECT",
+    "Aggregate",
+    "Checked",
+    "Completion",
+    "EvalContext",
+    "Evaluator",
+    "Example",
+    "FieldRef",
+    "FormulaError",
+    "Function",
+    "Read",
+    "RowScope",
+    "Schema",
+    "SimpleSchema",
+    "Step",
+    "all_functions",
+    "check",
+    "compile_filter",
+    "compile_filter_grouped",
+    "compile_python",
+    "compile_sql",
+    "compile_store",
+    "complete",
     "evaluate",
-    "get_function", "parse", "reads", "register", "register_sqlite_functions", "rename_field",
+    "get_function",
+    "parse",
+    "reads",
+    "register",
+    "register_sqlite_functions",
+    "rename_field",
     "sig",
 ]
 

@@ -15,6 +15,9 @@ Record = Mapping[str, Any]
 LoadRecord = Callable[[ObjectDef, int], Record | None]
 #: (child object, its lookup field, parent id) → the live child records.
 LoadChildren = Callable[[ObjectDef, FieldDef, int], Iterable[Record]]
+#: (object, its table or an alias of it) → the SQL condition on that table's rows the
+#: formula may see, or None for all of them.
+RowScope = Callable[[ObjectDef, Any], Any]
 
 
 def _utc_now() -> datetime:
@@ -28,7 +31,7 @@ class EvalContext:
     same moment, and SQL compiled with the same context binds the same value.
     """
 
-    __slots__ = ("_cache", "_now", "clock", "load_children", "load_record", "prior", "user")
+    __slots__ = ("_cache", "_now", "clock", "everything", "load_children", "load_record", "prior", "scope", "user")
 
     def __init__(
         self,
@@ -39,15 +42,30 @@ class EvalContext:
         prior: Record | None = None,
         load_record: LoadRecord | None = None,
         load_children: LoadChildren | None = None,
+        scope: RowScope | None = None,
+        everything: EvalContext | None = None,
     ) -> None:
         self.user = user
         self.clock = clock
         self._now = now.astimezone(UTC) if now is not None else None
+        if everything is not None:
+            self._now = everything.now
         #: The record before this save; None while creating (ISNEW() is TRUE).
         self.prior = prior
         self.load_record = load_record
         self.load_children = load_children
+        #: Set when someone's own expression is compiled to SQL (a list filter, a report):
+        #: the records reached through lookups and related lists are only those the person
+        #: may read. Unset, a formula sees every record — as a builder's formula fields do.
+        self.scope = scope
+        #: With a scope: the same context seeing every record (its loaders unscoped).
+        self.everything = everything
         self._cache: dict[tuple[int, int], Record | None] = {}
+
+    def unscoped(self) -> EvalContext:
+        """The same surroundings (user, moment) with every record in sight, for a builder's
+        formulas inside someone's own expression."""
+        return self if self.everything is None else self.everything
 
     @property
     def now(self) -> datetime:

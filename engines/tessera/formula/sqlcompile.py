@@ -7,7 +7,10 @@ index-friendly), and everything else exact goes through the `tx…` functions of
 tessera.formula.sqlite, which run the same Python code as `evaluate`.
 
 Lookup paths become correlated scalar subqueries joining the records on the way;
-aggregates become correlated subqueries over the live child rows. Booleans travel as
+aggregates become correlated subqueries over the live child rows. When the context has a
+row scope (someone's own expression), each record on the way and each child row must also
+be one the person may read: a lookup to another record reads as blank, an aggregate leaves
+it out. Booleans travel as
 "predicates" that may be NULL meaning FALSE (so `WHERE amount > 5` stays index-friendly)
 and are made non-null only where a NULL would differ from FALSE.
 """
@@ -131,6 +134,13 @@ class _Gen:
 
     def fail(self, message: str, node: Node) -> FormulaError:
         return FormulaError(message, self.checked.source, node.start, node.end)
+
+    def in_scope(self, obj: ObjectDef, table: Any) -> list[Any]:
+        """The condition on `table`'s rows that the context's row scope sets, if any."""
+        if self.ctx.scope is None:
+            return []
+        clause = self.ctx.scope(obj, table)
+        return [] if clause is None else [clause]
 
     # -- representation helpers ---------------------------------------------------------
 
@@ -298,6 +308,7 @@ class _Gen:
         for i, (obj, _f) in enumerate(hops):
             if not is_user_object(obj):
                 where.append(aliases[i].c.deleted_at.is_(None))
+                where += self.in_scope(obj, aliases[i])
             if i:
                 prev_obj, prev_field = hops[i - 1]
                 joined = joined.join(aliases[i], aliases[i].c.id == self.column(prev_obj, prev_field, aliases[i - 1]))
@@ -600,7 +611,8 @@ class _Gen:
                 pass
         child = self.table_for(agg.child).alias()
         inner_scope = {"record": scope["record"], "child": child}
-        where = [self.column(agg.child, agg.lookup, child) == scope["record"].c.id, child.c.deleted_at.is_(None)]
+        where = [self.column(agg.child, agg.lookup, child) == scope["record"].c.id, child.c.deleted_at.is_(None),
+                 *self.in_scope(agg.child, child)]
         if agg.condition is not None:
             where.append(self.visit(agg.condition, inner_scope).expr)
         if agg.function == "COUNT":
@@ -624,7 +636,7 @@ class _Gen:
         if group is None:
             name = f"tx_group_{len(self.groups)}"
             child = self.table_for(agg.child).alias(f"{name}_rows")
-            where = [child.c.deleted_at.is_(None)]
+            where = [child.c.deleted_at.is_(None), *self.in_scope(agg.child, child)]
             if agg.condition is not None:
                 where.append(self.visit(agg.condition, {"record": _NoParent(), "child": child}).expr)
             group = {"name": name, "child": child, "columns": [], "where": where,

@@ -115,6 +115,7 @@ class FormulaField(_Computed):
         "formula_type": {"enum": RESULT_TYPES},
         "scale": {"type": "integer", "minimum": 0, "maximum": 10},
         "store": {"type": "boolean"},
+        "scope": {"enum": ["all", "viewer"]},
     }
     required_options = ("expression",)
 
@@ -135,6 +136,7 @@ class RollupField(_Computed):
         "formula_type": {"enum": RESULT_TYPES},
         "scale": {"type": "integer", "minimum": 0, "maximum": 10},
         "store": {"type": "boolean"},
+        "scope": {"enum": ["all", "viewer"]},
     }
     required_options = ("relation", "function")
 

@@ -49,7 +49,7 @@ from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.metadata.documents import DocumentService
 from tessera.runtime.records.access import AccessService
-from tessera.runtime.records.formulas import FormulaService, SnapshotSchema, value_expression_of
+from tessera.runtime.records.formulas import FormulaService, SnapshotSchema, sees_as_viewer, value_expression_of
 from tessera.runtime.records.service import RecordService
 
 #: builder-ui's templates, next to the `platform` and `engines` folders.
@@ -267,8 +267,10 @@ class FormService:
         access.refuse("create" if stored is None and creating else "read")
         before = _typed_record(obj, stored) if stored is not None else None
         typed, problems = coerce_values(obj, {k: v for k, v in values.items() if k not in hidden})
-        ctx = self.formulas.context(conn, snap, actor, prior=before)
-        evaluate = self._evaluator(snap, obj, ctx)
+        # The form's conditions are the builder's and see every record; a computed field
+        # that follows the viewer is worked out over what this person may read.
+        ctx = self.access.viewer_context(conn, snap, actor, prior=before)
+        evaluate = self._evaluator(snap, obj, ctx.unscoped())
         record: dict[str, Any] = {**(before or {}), **typed}
         defaults: dict[str, Any] = {}
         if before is None:
@@ -367,7 +369,8 @@ class FormService:
                 if name in computed:
                     compute(computed[name], (*chain, fdef.api_name))
             try:
-                record[fdef.api_name] = run_formula(checked, record, ctx)
+                record[fdef.api_name] = run_formula(checked, record,
+                                                    ctx if sees_as_viewer(fdef) else ctx.unscoped())
             except (FormulaError, ArithmeticError, ValueError, TypeError):
                 record[fdef.api_name] = None
             done.add(fdef.api_name)

@@ -11,6 +11,7 @@ hidden field (here or through a lookup) is hidden too: its value would tell.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,13 +21,15 @@ from tessera.auth.actor import Actor
 from tessera.auth.permissions import permissions_for
 from tessera.data.tables import team_members
 from tessera.errors import FieldProblem, Forbidden, InvalidInput
-from tessera.formula import FormulaError, reads
+from tessera.formula import USER_OBJECT, FormulaError, reads
 from tessera.meta.model import ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.records.formulas import FormulaService, expression_of, formula_problem
 
 if TYPE_CHECKING:
-    from tessera.formula import EvalContext
+    from sqlalchemy.engine import Connection
+
+    from tessera.formula import EvalContext, RowScope
     from tessera.runtime.records.save import SaveBatch
 
 OPERATIONS = ("read", "edit", "delete")
@@ -213,12 +216,41 @@ class AccessService:
                 error = FormulaError(f'unknown field "{ref.field.api_name}"{where}', source, ref.start, ref.end)
                 raise InvalidInput("The filter is not a valid formula.", [formula_problem("filter", error)])
 
-    def condition(self, snap: Snapshot, obj: ObjectDef, dialect: str, ctx: EvalContext | None) -> Any:
-        """Compiles sharing-rule conditions over the object's table."""
+    def condition(self, snap: Snapshot, obj: ObjectDef, dialect: str, ctx: EvalContext | None,
+                  table: Any = None) -> Any:
+        """Compiles sharing-rule conditions over the object's table (or `table`, an alias of
+        it). A sharing rule is the builder's: it sees every record, whoever is asking."""
+        everything = ctx.unscoped() if ctx is not None else None
 
         def compile_rule(text: str) -> Any:
-            return self.formulas.filter_clause(snap, obj, text, dialect, ctx)
+            if table is None:
+                return self.formulas.filter_clause(snap, obj, text, dialect, everything)
+            return self.formulas.filter_on(snap, obj, text, dialect, everything, table)
         return compile_rule
+
+    def viewer_context(self, conn: Connection, snap: Snapshot, actor: Actor,
+                       prior: Mapping[str, Any] | None = None) -> EvalContext:
+        """The context for compiling what `actor` wrote or is shown (list filters, reports,
+        computed fields that follow the viewer): every record reached through a lookup or a
+        related list must be one they may read, in the SQL itself and in the loaders."""
+        everything = self.formulas.context(conn, snap, actor, prior)
+        if actor.is_admin:
+            return everything
+        scope = self.row_scope(snap, actor, conn.dialect.name, everything)
+        return self.formulas.context(conn, snap, actor, prior, scope=scope, everything=everything)
+
+    def row_scope(self, snap: Snapshot, actor: Actor, dialect: str, ctx: EvalContext) -> RowScope:
+        """(object, table or alias) → the condition on its rows `actor` may read (None: all)."""
+
+        def readable(obj: ObjectDef, table: Any) -> Any:
+            if obj is USER_OBJECT or obj.api_name not in snap.objects:
+                return None  # the users directory: everyone may read names and e-mails
+            access = self.object(actor, snap, obj)
+            if not access.may("read"):
+                return sa.false()
+            condition = self.condition(snap, obj, dialect, ctx if access.sharing else None, table)
+            return access.where("read", table, condition)
+        return readable
 
 
 def _actor_key(actor: Actor) -> Any:

@@ -25,6 +25,7 @@ from tessera.formula import (
     Checked,
     EvalContext,
     FormulaError,
+    RowScope,
     check,
     compile_filter,
     compile_filter_grouped,
@@ -72,6 +73,12 @@ class SnapshotSchema:
             (other, f) for other in self.objects.values() for f in other.stored_fields
             if f.type == "lookup" and f.props.get("target") == obj.api_name and f.props.get("related_name")
         ]
+
+
+def sees_as_viewer(field: FieldDef) -> bool:
+    """Whether a computed field counts only the related records the viewer may read
+    (`"scope": "viewer"`) rather than all of them (the default)."""
+    return field.props.get("scope") == "viewer"
 
 
 def expression_of(field: FieldDef) -> str:
@@ -290,7 +297,10 @@ class FormulaService:
                 return None
             checked = self.checked(snap, obj, value_expression_of(field))
             here: TableFor = lambda o: table if o is obj else base(o)  # noqa: E731
-            return compile_sql(checked, dialect, here, ctx, column_for)
+            # A builder's field computes over every related record unless it says it
+            # follows the viewer's access (`"scope": "viewer"`).
+            own = ctx if ctx is None or sees_as_viewer(field) else ctx.unscoped()
+            return compile_sql(checked, dialect, here, own, column_for)
         return column_for
 
     def computed_columns(self, snap: Snapshot, obj: ObjectDef, fields: Iterable[FieldDef], dialect: str,
@@ -318,7 +328,7 @@ class FormulaService:
             checked = self.checked(snap, obj, expression_of(fdef))
         except FormulaError:
             return True
-        if checked.volatile or checked.uses_user:
+        if checked.volatile or checked.uses_user or sees_as_viewer(fdef):
             return True
         return any(ref.field.computed and not ref.field.stored and ref.field.uid != fdef.uid
                    and self._context_bound(snap, ref.object, ref.field) for ref in checked.references
@@ -329,18 +339,29 @@ class FormulaService:
         try:
             checked = self.checked(snap, obj, source, expect="boolean")
             # A filter that reads neither the clock nor the user compiles the same every time.
+            # Nor the person's row scope, which differs from one person to the next.
+            reusable = not checked.volatile and not checked.uses_user and (ctx is None or ctx.scope is None)
             key = (snap.revision, obj.uid, source, dialect)
-            if not checked.volatile and not checked.uses_user and (found := self._filters.get(key)) is not None:
+            if reusable and (found := self._filters.get(key)) is not None:
                 return found
             clause = compile_filter(checked, dialect, self.table_for(snap), ctx, self.column_for(snap, dialect, ctx))
         except FormulaError as error:
             raise InvalidInput("The filter is not a valid formula.", [formula_problem("filter", error)]) from None
-        if not checked.volatile and not checked.uses_user:
+        if reusable:
             with self._lock:
                 if len(self._filters) > 1000:
                     self._filters.clear()
                 self._filters[key] = clause
         return clause
+
+    def filter_on(self, snap: Snapshot, obj: ObjectDef, source: str, dialect: str, ctx: EvalContext | None,
+                  table: sa.FromClause) -> sa.ColumnElement[bool]:
+        """A condition over `table`, an alias of the object's table (a sharing rule applied
+        to a record reached through a lookup or related list)."""
+        base = self.table_for(snap)
+        here: TableFor = lambda o: table if o is obj else base(o)  # noqa: E731
+        checked = self.checked(snap, obj, source, expect="boolean")
+        return compile_filter(checked, dialect, here, ctx, self.column_for(snap, dialect, ctx))
 
     def grouped_filter(self, snap: Snapshot, obj: ObjectDef, source: str,
                        dialect: str) -> tuple[sa.ColumnElement[bool], list[tuple[Any, Any]]]:
@@ -352,16 +373,22 @@ class FormulaService:
                                       self.column_for(snap, dialect, None))
 
     # -- evaluation in the save pipeline ------------------------------------------------
-    def context(self, conn: Connection, snap: Snapshot, actor: Actor,
-                prior: Mapping[str, Any] | None = None) -> EvalContext:
+    def context(self, conn: Connection, snap: Snapshot, actor: Actor, prior: Mapping[str, Any] | None = None,
+                scope: RowScope | None = None, everything: EvalContext | None = None) -> EvalContext:
         """An evaluation context reading related records over `conn`; `$user` is loaded
-        only if a formula reads it."""
+        only if a formula reads it. It sees every record, unless given the row scope of
+        someone's own expressions (see AccessService.viewer_context) and its unscoped twin."""
 
         def load_user() -> Mapping[str, Any] | None:
             row = conn.execute(sa.select(users).where(users.c.id == actor.user_id)).mappings().first()
             return {**row, "manager": row["manager_id"]} if row else None
 
-        user = LazyRecord(load_user) if actor.user_id is not None else None
+        user = (everything.user if everything is not None
+                else LazyRecord(load_user) if actor.user_id is not None else None)
+
+        def readable(obj: ObjectDef, table: Any) -> list[Any]:
+            clause = scope(obj, table) if scope is not None else None
+            return [] if clause is None else [clause]
 
         def load_record(obj: ObjectDef, record_id: int) -> Mapping[str, Any] | None:
             if obj is USER_OBJECT:
@@ -369,14 +396,16 @@ class FormulaService:
                 return {**row, "manager": row["manager_id"]} if row else None
             table = snap.table(obj)
             return conn.execute(sa.select(table).where(
-                table.c.id == record_id, table.c.deleted_at.is_(None))).mappings().first()
+                table.c.id == record_id, table.c.deleted_at.is_(None), *readable(obj, table))).mappings().first()
 
         def load_children(child: ObjectDef, lookup: FieldDef, parent_id: int) -> list[Mapping[str, Any]]:
             table = snap.table(child)
             return list(conn.execute(sa.select(table).where(
-                table.c[lookup.column] == parent_id, table.c.deleted_at.is_(None))).mappings())
+                table.c[lookup.column] == parent_id, table.c.deleted_at.is_(None),
+                *readable(child, table))).mappings())
 
-        return EvalContext(user=user, prior=prior, load_record=load_record, load_children=load_children)
+        return EvalContext(user=user, prior=prior, load_record=load_record, load_children=load_children,
+                           scope=scope, everything=everything)
 
     def apply_defaults(self, batch: Any) -> None:
         """before_validate hook: fill blank fields that have a default formula, on create."""
@@ -457,6 +486,12 @@ def _stored_problems(obj: ObjectDef, schema: SnapshotSchema, names: list[str]) -
     for name in names:
         fdef = obj.field(name)
         assert fdef is not None
+        if sees_as_viewer(fdef):
+            problems.append(FieldProblem(
+                f"/fields/{name}/store", "a stored value is worked out once for everyone, so it cannot follow "
+                "each viewer's access: store it with \"scope\": \"all\", or leave it computed in the query",
+                "not_storable"))
+            continue
         first = checked(obj, fdef)
         if first.volatile or first.uses_user or first.change_context:
             problems.append(FieldProblem(

@@ -78,7 +78,7 @@ class RecordService:
             if filter:
                 self.access.filter_reads_hidden(access, snap, filter)
             wanted = [f for f in obj.fields if not f.stored and (f in shown or f.api_name in sorted_by)]
-            ctx = formulas.context(conn, snap, actor) if filter or wanted else None
+            ctx = self.access.viewer_context(conn, snap, actor) if filter or wanted else None
             computed = {f.api_name: column for f, column in
                         zip(wanted, formulas.computed_columns(snap, obj, wanted, dialect, ctx), strict=True)}
             keys = _sort_keys(obj, table, sort, computed, dialect)
@@ -189,7 +189,7 @@ class RecordService:
         computed = [f for f in shown if not f.stored]
         extra: list[Any] = []
         if computed:
-            ctx = self.formulas.context(conn, snap, acting_actor())
+            ctx = self.access.viewer_context(conn, snap, acting_actor())
             extra = self.formulas.computed_columns(snap, obj, computed, conn.dialect.name, ctx)
         return list(conn.execute(sa.select(*_columns(table, shown, False), *extra).where(
             where, table.c.deleted_at.is_(None))).mappings())

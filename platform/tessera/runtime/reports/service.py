@@ -230,7 +230,7 @@ class ReportService:
             p = self._plan(conn, snap, actor, doc, filter, limit)
             dialect = conn.dialect.name
             formulas = self.formulas
-            ctx = formulas.context(conn, snap, actor)
+            ctx = self.access.viewer_context(conn, snap, actor)
             table = snap.table(p.object)
             access = self.access.object(actor, snap, p.object)
             allowed = access.where("read", table, self.access.condition(snap, p.object, dialect, ctx))
