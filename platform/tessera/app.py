@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from tessera.api import openapi, problems, routes
 from tessera.requests.guards import RefuseNul
+from tessera.requests.limits import LimitStatementTime
 from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 from tessera.web import site
@@ -24,6 +25,7 @@ def create_app(runtime: Platform | None = None) -> FastAPI:
     app = FastAPI(title="Tessera", version="0.1.0", openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None)
     app.state.runtime = runtime
+    app.add_middleware(LimitStatementTime)
     app.add_middleware(RefuseNul)
     problems.install(app, render_page=site.render_error)
     # In the order of routes.ROUTERS, tuned for speed (most frequent first); the pages after.

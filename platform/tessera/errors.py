@@ -86,6 +86,15 @@ class Busy(TesseraError):
     type_slug = "busy"
 
 
+class TooSlow(TesseraError):
+    """A statement ran past the request time limit and was stopped; nothing was written.
+    Asking again the same way will not help: narrow the filter or the report."""
+
+    status = 422
+    title = "Too slow"
+    type_slug = "too-slow"
+
+
 class Forbidden(TesseraError):
     status = 403
     title = "Forbidden"

@@ -41,6 +41,10 @@ class Settings:
     #: How long a write waits for an embedded (SQLite) database another write holds, in
     #: seconds; past it the request is answered 503 with Retry-After and nothing is written.
     busy_timeout: float = 30.0
+    #: How long one statement run for a request (a list, a report, a page) may take, in
+    #: seconds; past it the database stops it and the request is answered 422 "too slow",
+    #: while every other request goes on. 0: no limit. Jobs (imports, recomputes) have none.
+    query_timeout: float = 30.0
 
     @property
     def public_url(self) -> str:
@@ -94,6 +98,14 @@ class Settings:
             if not 0 <= seconds <= 600:
                 raise SettingsError(f"TESSERA_BUSY_TIMEOUT={raw!r} is not a number of seconds (0-600)")
             values["busy_timeout"] = seconds
+        if (raw := env.get("TESSERA_QUERY_TIMEOUT")) is not None:
+            try:
+                seconds = float(raw)
+            except ValueError:
+                seconds = -1.0
+            if not 0 <= seconds <= 3600:
+                raise SettingsError(f"TESSERA_QUERY_TIMEOUT={raw!r} is not a number of seconds (0-3600; 0: no limit)")
+            values["query_timeout"] = seconds
         if (raw := env.get("TESSERA_HOST")):
             values["host"] = raw
         if (raw := env.get("TESSERA_PORT")) is not None:

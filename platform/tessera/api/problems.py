@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
-from tessera.data.engine import is_busy
-from tessera.errors import Busy, TesseraError
+from tessera.data.engine import is_busy, is_too_slow
+from tessera.errors import Busy, TesseraError, TooSlow
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("tessera.api")
@@ -95,6 +95,11 @@ def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
             log.warning("database busy on %s %s: %s", request.method, request.url.path, error.orig)
             return await _tessera(request, Busy("The database is busy with other changes; nothing was saved. "
                                                 "Try again in a moment."))
+        if is_too_slow(error):
+            log.warning("statement stopped after its time limit on %s %s", request.method, request.url.path)
+            return await _tessera(request, TooSlow(
+                "This took longer than the server allows for one request and was stopped; nothing was "
+                "changed. Narrow the filter or the report (fewer records, fewer related lists) and try again."))
         return await _unexpected(request, error)
 
     @app.exception_handler(Exception)

@@ -3,14 +3,21 @@
 SQLite gets WAL, enforced foreign keys and explicit BEGIN statements (pysqlite's implicit
 transactions would make DDL and savepoints misbehave). Writes take the write lock up front
 (BEGIN IMMEDIATE) so two writers queue instead of failing half-way.
+
+Statements may be given a time limit (`statement_time_limit`, set per request by the
+edges): past it the database stops the statement — SQLite through a progress handler,
+PostgreSQL through statement_timeout — and the error is `is_too_slow`; the transaction
+rolls back, nothing is half-written, and every other request goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,7 +46,51 @@ def make_engine(url: str, *, busy_timeout: float = 30.0, **kwargs: Any) -> Engin
     kwargs.setdefault("pool_recycle", 1800)
     engine = sa.create_engine(parsed, **kwargs)
     event.listen(engine, "after_cursor_execute", _answer_now)
+    event.listen(engine, "begin", _limit_postgresql)
+    event.listen(engine, "rollback", _forget_postgresql_limit)
     return engine
+
+
+#: Seconds a statement run for the current request may take; None: no limit (jobs, CLI).
+_TIME_LIMIT: ContextVar[float | None] = ContextVar("tessera_statement_time_limit", default=None)
+_DEADLINE = "tessera.deadline"
+_PG_LIMIT = "tessera.statement_timeout"
+# How many SQLite VM steps between looks at the clock: about every tenth of a millisecond.
+_PROGRESS_STEPS = 2000
+
+
+@contextmanager
+def statement_time_limit(seconds: float | None) -> Iterator[None]:
+    """Within this block (this thread or task), each statement stops after `seconds`."""
+    token = _TIME_LIMIT.set(seconds if seconds else None)
+    try:
+        yield
+    finally:
+        _TIME_LIMIT.reset(token)
+
+
+def is_too_slow(error: BaseException) -> bool:
+    """Whether a database error means "stopped: it ran past its time limit"."""
+    if not isinstance(error, sa.exc.OperationalError):
+        return False
+    orig = getattr(error, "orig", None)
+    if getattr(orig, "sqlstate", None) == "57014":  # PostgreSQL: query_canceled
+        return True
+    return str(orig).lower() == "interrupted"
+
+
+def _limit_postgresql(connection: Connection) -> None:
+    """Each transaction runs under the current limit; the setting is only sent when it
+    differs from what the pooled connection already has (a request after a job, say)."""
+    wanted = int((_TIME_LIMIT.get() or 0) * 1000)
+    if connection.info.get(_PG_LIMIT, 0) != wanted:
+        connection.exec_driver_sql(f"SET statement_timeout = {wanted}")
+        connection.info[_PG_LIMIT] = wanted
+
+
+def _forget_postgresql_limit(connection: Connection) -> None:
+    # A SET inside a transaction that rolls back is undone with it.
+    connection.info.pop(_PG_LIMIT, None)
 
 
 def _tune_sqlite(engine: Engine, in_memory: bool, busy_timeout: float) -> None:
@@ -55,6 +106,27 @@ def _tune_sqlite(engine: Engine, in_memory: bool, busy_timeout: float) -> None:
         cursor.close()
         # Exact decimal arithmetic, Unicode case mapping and regex for formulas in SQL.
         register_sqlite_functions(dbapi_connection)
+        deadline: list[float | None] = [None]
+        _record.info[_DEADLINE] = deadline
+
+        def past_deadline() -> int:
+            return int(deadline[0] is not None and time.monotonic() > deadline[0])
+        dbapi_connection.set_progress_handler(past_deadline, _PROGRESS_STEPS)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start_clock(connection: Connection, *_args: Any) -> None:
+        limit = _TIME_LIMIT.get()
+        deadline = connection.info.get(_DEADLINE)
+        if deadline is not None:
+            deadline[0] = time.monotonic() + limit if limit else None
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _stop_clock(connection: Connection) -> None:
+        # A COMMIT or ROLLBACK is never interrupted: the limit is for the statements.
+        deadline = connection.info.get(_DEADLINE)
+        if deadline is not None:
+            deadline[0] = None
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import secrets
 from functools import cache
 from importlib import resources
@@ -21,6 +20,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from tessera.errors import FieldProblem
 from tessera.meta.fieldtypes import FieldValueError, field_type, field_types
 from tessera.meta.model import SYSTEM_COLUMNS
+from tessera.meta.patterns import compile_pattern
 
 UID_PREFIX = {"objects": "obj", "fields": "fld", "rules": "vrl"}
 
@@ -151,8 +151,8 @@ def _value_problems(doc: dict[str, Any], prefix: str) -> list[FieldProblem]:
         problems.append(FieldProblem(f"{prefix}/max", "must not be less than min"))
     if doc.get("pattern"):
         try:
-            re.compile(doc["pattern"])
-        except re.error as error:
+            compile_pattern(doc["pattern"])
+        except ValueError as error:
             problems.append(FieldProblem(f"{prefix}/pattern", f"is not a valid regular expression: {error}"))
     if problems or doc.get("default") is None or ftype.system_generated or not ftype.takes_default:
         return problems

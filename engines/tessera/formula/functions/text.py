@@ -17,6 +17,7 @@ from tessera.formula.functions import pg
 from tessera.formula.functions.registry import ArgError, Example, Function, literal_text, register, sig
 from tessera.formula.types import BOOLEAN, DATE, DATETIME, NUMBER, TEXT
 from tessera.formula.values import MAX_TEXT, NUMBERS, as_text, int_arg, round_places
+from tessera.meta.patterns import compile_pattern, matches_whole
 
 _TRIM = " \t\n\r"
 _NUMBER_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
@@ -186,7 +187,7 @@ def portable_regex(pattern: str) -> str:
     if depth:
         raise ValueError('a "(" is never closed')
     result = "".join(out)
-    re.compile(result)
+    compile_pattern(result, dot_matches_newline=True)
     return result
 
 
@@ -196,13 +197,14 @@ def _regex_typer(types: Sequence[str], nodes: Sequence[Node]) -> str:
     pattern = literal_text(nodes, 1)
     try:
         portable_regex(pattern)
-    except (ValueError, re.error) as error:
+    except ValueError as error:
         raise ArgError(1, f"invalid pattern: {error}") from None
     return result
 
 
 def _regex(t: str | None, pattern: str | None) -> bool:
-    return re.fullmatch(portable_regex(pattern or ""), _t(t), re.DOTALL) is not None
+    # RE2: linear in the text, so no pattern stalls the process (see tessera.meta.patterns).
+    return matches_whole(portable_regex(pattern or ""), _t(t), dot_matches_newline=True)
 
 
 def _pg_regex(args: Sequence[Any]) -> Any:

@@ -8,12 +8,12 @@ types by registering a class; nothing else in Tessera switches on a type name.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 import sqlalchemy as sa
 
+from tessera.meta.patterns import matches_whole
 from tessera.registry import Registry
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class FieldType:
         if limit is not None and len(value) > limit:
             return f"must be at most {limit} characters long"
         pattern = props.get("pattern") if "pattern" in self.constraints else None
-        if pattern and not re.fullmatch(pattern, value):
+        if pattern and not matches_whole(pattern, value):
             return props.get("pattern_message") or f"must match the pattern {pattern}"
         return None
 

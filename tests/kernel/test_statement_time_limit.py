@@ -1,0 +1,47 @@
+"""A statement run under a time limit is stopped by the database once past it, on both
+databases: the error says so (`is_too_slow`), the transaction rolls back, the engine goes on
+serving, and statements outside the limit (jobs) run as long as they need."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tessera.data.engine import is_busy, is_too_slow, make_engine, statement_time_limit
+
+#: Counts to a billion: minutes of work on either database, unless stopped.
+ENDLESS = ("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1000000000) "
+           "SELECT count(*) FROM c")
+
+
+def test_a_statement_past_its_limit_is_stopped_and_the_engine_goes_on(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        with statement_time_limit(0.2):
+            with pytest.raises(sa.exc.OperationalError) as stopped, engine.begin() as conn:
+                conn.exec_driver_sql("CREATE TABLE scratch (n INTEGER)")
+                conn.exec_driver_sql("INSERT INTO scratch VALUES (1)")
+                conn.exec_driver_sql(ENDLESS)
+            assert is_too_slow(stopped.value) and not is_busy(stopped.value)
+            # Nothing of the transaction stays, and a quick statement under the limit runs.
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
+                assert not sa.inspect(conn).has_table("scratch")
+        # Outside the limit (a job, the command line), a long statement runs to its end.
+        with engine.connect() as conn:
+            counted = conn.exec_driver_sql(ENDLESS.replace("1000000000", "300000")).scalar_one()
+            assert counted == 300000
+            if engine.dialect.name == "postgresql":
+                assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "0"
+    finally:
+        engine.dispose()
+
+
+def test_an_error_that_is_not_a_time_limit_is_not_taken_for_one(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        with pytest.raises(sa.exc.DBAPIError) as failed, engine.connect() as conn:
+            conn.exec_driver_sql("SELECT * FROM no_such_table")
+        assert not is_too_slow(failed.value)
+    finally:
+        engine.dispose()
