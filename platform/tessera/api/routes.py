@@ -9,6 +9,7 @@ from tessera.api import (
     audit,
     auth,
     dashboards,
+    events,
     flows,
     forms,
     formula,
@@ -30,5 +31,5 @@ PREFIX = "/api/v1"
 ROUTERS: tuple[APIRouter, ...] = (
     records.router, me.router, flows.router, forms.router, reports.router, dashboards.router,
     attachments.router, formula.router, sla.router, jobs.router, meta.router, auth.router,
-    users.router, teams.router, roles.router, audit.router,
+    users.router, teams.router, roles.router, audit.router, events.router,
 )

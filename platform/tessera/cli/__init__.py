@@ -7,6 +7,7 @@ One module per command group, each adding its sub-commands to the parser:
 - `users`: `user create|disable|enable`;
 - `worker`: `worker` (Celery) and `scheduler`, the processes that move background work;
 - `jobs`: `jobs list|show`, and the progress display long commands share;
+- `events`: `events list|retry`, the outbox of events and putting failed ones back in line;
 - `formula`: `formula recompute`;
 - `common`: what every command starts from (settings, an up-to-date database, the platform).
 
@@ -20,14 +21,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tessera.cli import db, formula, jobs, serve, users, worker
+from tessera.cli import db, events, formula, jobs, serve, users, worker
 from tessera.errors import TesseraError
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="tessera", description="Tessera no-code platform")
     sub = top.add_subparsers(dest="command", required=True)
-    for group in (serve, db, users, worker, jobs, formula):
+    for group in (serve, db, users, worker, jobs, events, formula):
         group.add_commands(sub)
     return top
 

@@ -102,7 +102,7 @@ async def admin(request: Request) -> Actor:
     """An admin: users, teams, roles and the audit log are theirs alone."""
     who = await confirmed_actor(request)
     if not who.is_admin:
-        raise Forbidden("Only admins may manage users, teams and roles, or read the audit log.")
+        raise Forbidden("Only admins may manage users, teams and roles, or read the audit log and the events.")
     return who
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from tessera.runtime.background.jobs import JobService
     from tessera.runtime.background.scheduler import Scheduler
+    from tessera.runtime.kernel.events import EventBus
     from tessera.runtime.kernel.hooks import SaveHooks
 
 
@@ -15,6 +16,7 @@ class Host(Protocol):
     hooks: SaveHooks
     jobs: JobService
     scheduler: Scheduler
+    events: EventBus
 
 
 def install(platform: Host) -> None:
@@ -22,3 +24,5 @@ def install(platform: Host) -> None:
     platform.hooks.add("after_commit", lambda _batch: platform.scheduler.wake())
     # With no job waiting, the in-process worker moves events, timers and deliveries along.
     platform.jobs.idle = platform.scheduler.tick
+    # Failed events put back in line: the same.
+    platform.events.requeued = platform.scheduler.wake

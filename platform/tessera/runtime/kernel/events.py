@@ -8,7 +8,9 @@ savepoint of the claiming transaction, together with marking it processed: what 
 subscriber writes to the database happens exactly once. Messages that leave the platform
 (mail, webhooks) are queued as deliveries in that same savepoint and sent after commit.
 A subscriber that fails rolls back its event's savepoint; the event is tried again later,
-with a growing delay, and set aside with its error after MAX_ATTEMPTS.
+with a growing delay, and set aside with its error after MAX_ATTEMPTS — never dropped:
+`list("failed")` shows it with its error (API `GET /events`, `tessera events list`), and
+`retry` puts it back in line once the cause is fixed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("tessera.events")
 MAX_ATTEMPTS = 10
 BATCH = 100
+#: What an event in the outbox is doing: waiting its first turn, failed and waiting to be
+#: tried again, processed, or set aside after MAX_ATTEMPTS failures.
+STATES = ("pending", "retrying", "done", "failed")
 
 #: What caused the writes being made now: the chain of rules and flows whose actions led
 #: here ("rule:rul_…", "flow:12"). Written into every event, so a rule can see it is
@@ -89,6 +94,8 @@ class EventBus:
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.subscriptions: list[Subscription] = []
+        #: Called when events were put back in line (the background package wakes a worker).
+        self.requeued: Callable[[], None] = lambda: None
 
     def subscribe(self, pattern: str, handler: Handler, *, name: str) -> None:
         """Run `handler(conn, event)` for every event whose name matches `pattern`
@@ -150,8 +157,61 @@ class EventBus:
         finally:
             cause.reset(token)
 
+    def list(self, state: str | None = None, *, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+        """Events newest first, optionally only those in `state` (one of STATES)."""
+        if state is not None and state not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)}")
+        query = sa.select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(_in_state(state))
+        if before is not None:
+            query = query.where(outbox.c.id < before)
+        with self.kernel.read() as conn:
+            return [_as_json(row) for row in conn.execute(query).mappings()]
+
+    def counts(self) -> dict[str, int]:
+        """How many events are in each state."""
+        with self.kernel.read() as conn:
+            columns = [sa.func.coalesce(sa.func.sum(sa.case((_in_state(s), 1), else_=0)), 0).label(s) for s in STATES]
+            row = conn.execute(sa.select(*columns).select_from(outbox)).mappings().one()
+        return {s: int(row[s]) for s in STATES}
+
+    def retry(self, ids: list[int] | None = None) -> int:
+        """Put failed events (those of `ids`, or all of them) back in line for a new round of
+        attempts; returns how many. Events in any other state are left as they are."""
+        query = sa.update(outbox).where(_in_state("failed"))
+        if ids is not None:
+            query = query.where(outbox.c.id.in_(ids))
+        with self.kernel.write() as conn:
+            count = conn.execute(query.values(processed_at=None, attempts=0,
+                                              available_at=datetime.now(UTC))).rowcount
+        if count:
+            self.requeued()
+        return int(count)
+
     def pending(self) -> int:
         """Events not yet processed and due now (tests and `drain_all` wait for zero)."""
         with self.kernel.read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(outbox).where(
                 outbox.c.processed_at.is_(None), outbox.c.available_at <= datetime.now(UTC))).scalar_one())
+
+
+def _in_state(state: str) -> Any:
+    failed = sa.and_(outbox.c.processed_at.is_not(None), outbox.c.attempts >= MAX_ATTEMPTS)
+    return {
+        "pending": sa.and_(outbox.c.processed_at.is_(None), outbox.c.attempts == 0),
+        "retrying": sa.and_(outbox.c.processed_at.is_(None), outbox.c.attempts > 0),
+        "done": sa.and_(outbox.c.processed_at.is_not(None), outbox.c.attempts < MAX_ATTEMPTS),
+        "failed": failed,
+    }[state]
+
+
+def _as_json(row: Any) -> dict[str, Any]:
+    processed, attempts = row["processed_at"], row["attempts"]
+    state = (("failed" if attempts >= MAX_ATTEMPTS else "done") if processed is not None
+             else "retrying" if attempts else "pending")
+    return {"id": row["id"], "event": row["event"], "object": (row["payload"] or {}).get("object"),
+            "record_ids": list(row["record_ids"] or []), "state": state, "attempts": attempts,
+            "last_error": row["last_error"], "created_at": row["created_at"].isoformat(),
+            "next_attempt_at": row["available_at"].isoformat() if processed is None else None,
+            "processed_at": processed.isoformat() if processed is not None else None}
