@@ -62,8 +62,7 @@
     section.style.marginBottom = ".75rem";
     section.innerHTML = '<input class="section-label" placeholder="Section title" aria-label="Section title">' +
       '<div class="columns" style="display:grid;grid-template-columns:repeat(1,minmax(0,1fr));gap:.5rem;margin-top:.5rem">' +
-      '<div class="drop" data-column></div></div><button type="button">Add column</button>';
-    section.querySelector("button").addEventListener("click", (e) => window.tesseraAddColumn(e.target));
+      '<div class="drop" data-column></div></div><button type="button" data-add-column>Add column</button>';
     document.getElementById("canvas").insertBefore(section, document.getElementById("add-section"));
     sortable(section.querySelector("[data-column]"));
   };
@@ -107,5 +106,12 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("#designer .drop").forEach(sortable);
+    document.getElementById("save-form")?.addEventListener("click", () => window.tesseraSaveForm());
+    document.getElementById("add-section")?.addEventListener("click", () => window.tesseraAddSection());
+  });
+  // Sections added later have their own button: one listener for all of them.
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element ? event.target.closest("[data-add-column]") : null;
+    if (button) window.tesseraAddColumn(button);
   });
 })();

@@ -12,6 +12,20 @@ document.addEventListener("DOMContentLoaded", () => {
   ];
 });
 
+// Small behaviours pages ask for with data attributes (no inline handlers: the pages'
+// Content-Security-Policy runs no script written into the markup).
+document.addEventListener("change", (event) => {
+  const target = event.target;
+  if (!(target instanceof HTMLElement)) return;
+  if (target.matches("[data-submit-on-change]") && target.form) target.form.submit();
+  if (target.matches("select[data-view-base]")) {
+    location.href = target.dataset.viewBase + (target.value ? "?view=" + encodeURIComponent(target.value) : "");
+  }
+  if (target.matches("input[data-select-all]")) {
+    document.querySelectorAll(target.dataset.selectAll).forEach((box) => { box.checked = target.checked; });
+  }
+});
+
 document.addEventListener("htmx:configRequest", (event) => {
   const token = document.querySelector('meta[name="csrf-token"]');
   if (token) event.detail.headers["X-CSRF-Token"] = token.content;

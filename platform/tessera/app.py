@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from tessera.api import openapi, problems, routes
 from tessera.requests.guards import RefuseNul
+from tessera.requests.headers import SecurityHeaders
 from tessera.requests.limits import LimitStatementTime
 from tessera.runtime.platform import Platform
 from tessera.settings import Settings
@@ -27,6 +28,7 @@ def create_app(runtime: Platform | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.add_middleware(LimitStatementTime)
     app.add_middleware(RefuseNul)
+    app.add_middleware(SecurityHeaders)
     problems.install(app, render_page=site.render_error)
     # In the order of routes.ROUTERS, tuned for speed (most frequent first); the pages after.
     for router in routes.ROUTERS:
