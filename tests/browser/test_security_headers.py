@@ -25,7 +25,7 @@ def other_site() -> Iterator[tuple[str, dict[str, str]]]:
     frame: dict[str, str] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:
             seen[self.path] = self.headers.get("Referer") or ""
             body = (f'<!doctype html><title>Other</title><iframe id="framed" src="{frame.get("url", "")}">'
                     "</iframe>" if self.path == "/frame" else "<!doctype html><title>Out</title>ok").encode()
