@@ -10,9 +10,10 @@ names it to uvicorn as the string "tessera.app:create_app").
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from tessera.api import openapi, problems, routes
+from tessera.requests import deps
 from tessera.requests.guards import RefuseNul
 from tessera.requests.headers import SecurityHeaders
 from tessera.requests.limits import LimitStatementTime
@@ -31,8 +32,9 @@ def create_app(runtime: Platform | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     problems.install(app, render_page=site.render_error)
     # In the order of routes.ROUTERS, tuned for speed (most frequent first); the pages after.
+    signed_in = [Depends(deps.actor)]
     for router in routes.ROUTERS:
-        app.include_router(router, prefix=routes.PREFIX)
+        app.include_router(router, prefix=routes.PREFIX, dependencies=[] if router in routes.OPEN else signed_in)
     openapi.install(app, runtime)
     site.install(app)
 

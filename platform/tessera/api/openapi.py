@@ -3,7 +3,6 @@ schemas, rebuilt whenever metadata changes so generated clients know every field
 
 from __future__ import annotations
 
-import copy
 import threading
 from typing import Any
 
@@ -14,25 +13,15 @@ from tessera.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA
 from tessera.meta.model import ObjectDef
 from tessera.requests.deps import IF_MATCH_PATTERN
 from tessera.runtime.platform import Platform
+from tessera.runtime.records.schemas import SYSTEM, object_schemas, ref, schema_name
 from tessera.runtime.records.service import MAX_BULK, MAX_LIMIT
 
 _GENERIC = "/api/v1/records/{object}"
 _PROBLEMS = {
     "400": "Malformed request", "401": "Not signed in", "403": "Not allowed",
     "404": "Not found", "409": "Conflicts with stored data", "412": "Stale version",
-    "422": "Invalid input",
+    "422": "Invalid input", "429": "Too many failed sign-ins (Retry-After says for how long)",
 }
-_SYSTEM = {
-    "id": {"type": "integer"},
-    "version": {"type": "integer"},
-    "created_at": {"type": "string", "format": "date-time"},
-    "created_by": {"type": ["integer", "null"]},
-    "updated_at": {"type": "string", "format": "date-time"},
-    "updated_by": {"type": ["integer", "null"]},
-    "owner": {"type": ["integer", "null"]},
-}
-
-
 SORTABLE_SYSTEM = ("id", "version", "created_at", "updated_at")
 HISTORY_ENTRY = {
     "type": "object", "required": ["id", "at", "actor", "action", "field", "old", "new"],
@@ -67,20 +56,10 @@ _READ = ("400", "401", "403", "404", "422")
 _WRITE = ("400", "401", "403", "404", "409", "412", "422")
 
 
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    if not schema:
-        return {}
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 def _problem_responses(*codes: str) -> dict[str, Any]:
     return {
         code: {"description": _PROBLEMS[code],
-               "content": {MEDIA_TYPE: {"schema": _ref("Problem")}}}
+               "content": {MEDIA_TYPE: {"schema": ref("Problem")}}}
         for code in codes
     }
 
@@ -89,63 +68,15 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _schema_name(obj: ObjectDef) -> str:
-    return "".join(part.title() for part in obj.api_name.split("_"))
-
-
-def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
-    name = _schema_name(obj)
-    # Only the system fields are always present: `fields=` leaves the others out.
-    record = {"type": "object", "title": f"{obj.label} record",
-              "required": list(_SYSTEM),
-              "properties": {**copy.deepcopy(_SYSTEM), "_expanded": {
-                  "type": "object", "description": "the records named by `expand`",
-                  "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}}
-    create: dict[str, Any] = {"type": "object", "title": f"New {obj.label}",
-                              "additionalProperties": False,
-                              "properties": {"owner": {"type": ["integer", "null"], "minimum": 1}}}
-    required = []
-    for fdef in obj.fields:
-        record["properties"][fdef.api_name] = _nullable(fdef.ftype.value_schema(fdef))
-        record["properties"][fdef.api_name]["description"] = fdef.help_text or fdef.label
-        if fdef.computed:
-            record["properties"][fdef.api_name]["readOnly"] = True
-        if fdef.read_only or not fdef.stored:
-            continue
-        create["properties"][fdef.api_name] = _nullable(fdef.ftype.input_schema(fdef))
-        if fdef.required and fdef.default is None:
-            required.append(fdef.api_name)
-    if required:
-        create["required"] = required
-    patch = copy.deepcopy(create)
-    patch.pop("required", None)
-    patch["title"] = f"Changes to a {obj.label}"
-    patch["properties"]["version"] = {"type": "integer", "description": "expected version"}
-    patch["properties"]["id"] = {"type": "integer"}
-    trashed = copy.deepcopy(record)
-    trashed["properties"].update(deleted_at={"type": "string", "format": "date-time"},
-                                 deleted_by={"type": ["integer", "null"]})
-    trashed["required"] = [*record["required"], "deleted_at", "deleted_by"]
-    page = {"type": "object", "required": ["data", "next_cursor"], "properties": {
-        "data": {"type": "array", "items": _ref(f"{name}Record")},
-        "next_cursor": {"type": ["string", "null"]},
-        "total": {"type": "integer"}, "total_capped": {"type": "boolean"},
-    }}
-    trash_page = copy.deepcopy(page)
-    trash_page["properties"]["data"]["items"] = _ref(f"{name}TrashedRecord")
-    return {f"{name}Record": record, f"{name}Input": create, f"{name}Patch": patch,
-            f"{name}Page": page, f"{name}TrashedRecord": trashed, f"{name}TrashPage": trash_page}
-
-
 def object_paths(obj: ObjectDef) -> dict[str, Any]:
-    name, base = _schema_name(obj), f"/api/v1/records/{obj.api_name}"
+    name, base = schema_name(obj), f"/api/v1/records/{obj.api_name}"
     record_id = {"name": "record_id", "in": "path", "required": True,
                  "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
     if_match = {"name": "If-Match", "in": "header", "required": False,
                 "schema": {"type": "string", "pattern": IF_MATCH_PATTERN}}
     query = [
         {"name": "fields", "in": "query", "description": "comma-separated fields to return",
-         "schema": _name_list([*_SYSTEM, *(f.api_name for f in obj.fields)], signed=False)},
+         "schema": _name_list([*SYSTEM, *(f.api_name for f in obj.fields)], signed=False)},
         {"name": "sort", "in": "query", "description": "comma-separated fields, `-` for descending",
          "schema": _name_list([*SORTABLE_SYSTEM, *(f.api_name for f in obj.stored_fields
                                                    if f.ftype.indexable)], signed=True)},
@@ -160,27 +91,29 @@ def object_paths(obj: ObjectDef) -> dict[str, Any]:
          "schema": {"type": "string", "maxLength": 10000}},
     ]
     tag = [f"records: {obj.api_name}"]
-    single = _ref(f"{name}Record")
+    single = ref(f"{name}Record")
     return {
         base: {
             "get": {"tags": tag, "operationId": f"list_{obj.api_name}", "parameters": query,
                     "summary": f"List {obj.label} records",
-                    "responses": {"200": _json(_ref(f"{name}Page")), **_problem_responses(*_READ)}},
+                    "responses": {"200": _json(ref(f"{name}Page")), **_problem_responses(*_READ)}},
             "post": {"tags": tag, "operationId": f"create_{obj.api_name}",
                      "summary": f"Create one {obj.label} record, or up to {MAX_BULK} in one array",
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
-                         _ref(f"{name}Input"),
-                         {"type": "array", "minItems": 1, "maxItems": MAX_BULK, "items": _ref(f"{name}Input")},
+                         ref(f"{name}Input"),
+                         {"type": "array", "minItems": 1, "maxItems": MAX_BULK, "items": ref(f"{name}Input")},
                      ]}}}},
+                     # A record always has an `id`, the answer to an array never: one schema
+                     # fits, even for an object with a field named `data`.
                      "responses": {"201": _json({"oneOf": [single, {
-                         "type": "object", "required": ["data"],
+                         "type": "object", "required": ["data"], "additionalProperties": False,
                          "properties": {"data": {"type": "array", "items": single}}}]}, "Created"),
                          **_problem_responses("400", "401", "403", "404", "409", "422")}},
         },
         f"{base}/trash": {
             "get": {"tags": tag, "operationId": f"trash_{obj.api_name}", "parameters": query[1:4],
                     "summary": f"{obj.label} records in the trash",
-                    "responses": {"200": _json(_ref(f"{name}TrashPage")), **_problem_responses(*_READ)}},
+                    "responses": {"200": _json(ref(f"{name}TrashPage")), **_problem_responses(*_READ)}},
         },
         f"{base}/{{record_id}}": {
             "parameters": [record_id],
@@ -189,7 +122,7 @@ def object_paths(obj: ObjectDef) -> dict[str, Any]:
                     "responses": {"200": _json(single), **_problem_responses(*_READ)}},
             "patch": {"tags": tag, "operationId": f"update_{obj.api_name}", "parameters": [if_match],
                       "requestBody": {"required": True,
-                                      "content": {"application/json": {"schema": _ref(f"{name}Patch")}}},
+                                      "content": {"application/json": {"schema": ref(f"{name}Patch")}}},
                       "responses": {"200": _json(single), **_problem_responses(*_WRITE)}},
             "delete": {"tags": tag, "operationId": f"delete_{obj.api_name}", "parameters": [if_match],
                        "summary": f"Move a {obj.label} record (and what its lookups cascade to) to the trash",
@@ -235,6 +168,10 @@ def build(app: FastAPI, objects: list[ObjectDef]) -> dict[str, Any]:
     spec["paths"] = paths
     components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     spec["security"] = [{"bearer": []}]
+    for sign_in in ("/api/v1/auth/token", "/api/v1/auth/session"):
+        if (operation := paths.get(sign_in, {}).get("post")) is not None:
+            operation["responses"].update(_problem_responses("429"))
+            operation["security"] = []
     token_path = paths.get("/api/v1/auth/token", {}).get("post")
     if token_path is not None:
         token_path["security"] = []

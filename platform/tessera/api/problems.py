@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from tessera.data.engine import is_busy, is_too_slow
 from tessera.errors import Busy, TesseraError, TooSlow
@@ -64,6 +65,17 @@ def problem(status: int, title: str, detail: str, slug: str,
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path. Starlette's own `Allow` names
+    the methods of the first route matching the path only, and one path here may be served
+    by routes of several routers."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route.methods)
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
     """The problem handlers; a `TesseraError` on a path `render_page` claims becomes its page."""
     @app.exception_handler(TesseraError)
@@ -85,9 +97,12 @@ def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
         return problem(400, "Bad request", "The request's parameters are not valid.", "bad-request", errors)
 
     @app.exception_handler(HTTPException)
-    async def _http(_request: Request, error: HTTPException) -> JSONResponse:
+    async def _http(request: Request, error: HTTPException) -> JSONResponse:
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem(error.status_code, str(error.detail), str(error.detail),
-                       str(error.detail).lower().replace(" ", "-"), headers=dict(error.headers or {}))
+                       str(error.detail).lower().replace(" ", "-"), headers=headers)
 
     @app.exception_handler(OperationalError)
     async def _database(request: Request, error: OperationalError) -> Response:

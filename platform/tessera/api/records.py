@@ -44,8 +44,8 @@ def list_records(
 def create_records(object: str, body: Any = Depends(deps.json_body),
                    who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     if isinstance(body, list):
-        return _json({"data": rt.records.bulk_create(who, object, body)}, 201)
-    record = rt.records.create(who, object, body)
+        return _json({"data": rt.records.bulk_create(who, object, body, exact=True)}, 201)
+    record = rt.records.create(who, object, body, exact=True)
     return _record(record, 201, f"/api/v1/records/{object}/{record['id']}")
 
 
@@ -56,7 +56,7 @@ def list_trash(object: str, sort: str | None = None, limit: int = Query(50, ge=1
     return _json(rt.records.list(who, object, sort=sort, limit=limit, cursor=cursor, trash=True))
 
 
-@router.get("/{object}/{record_id}")
+@router.get("/{object}/{record_id:int}")
 def get_record(object: str, record_id: RecordId, fields: str | None = None,
                expand: str | None = None, who: Actor = Depends(deps.actor),
                rt: Platform = Depends(deps.runtime)) -> JSONResponse:
@@ -64,26 +64,26 @@ def get_record(object: str, record_id: RecordId, fields: str | None = None,
                                   expand=deps.csv_param(expand)))
 
 
-@router.patch("/{object}/{record_id}")
+@router.patch("/{object}/{record_id:int}")
 def update_record(object: str, record_id: RecordId,
                   body: Any = Depends(deps.json_body), version: int | None = Depends(deps.if_match),
                   who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> JSONResponse:
-    return _record(rt.records.update(who, object, record_id, body, version))
+    return _record(rt.records.update(who, object, record_id, body, version, exact=True))
 
 
-@router.delete("/{object}/{record_id}")
+@router.delete("/{object}/{record_id:int}")
 def delete_record(object: str, record_id: RecordId, version: int | None = Depends(deps.if_match),
                   who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     return _json(rt.records.delete(who, object, record_id, version))
 
 
-@router.post("/{object}/{record_id}/restore")
+@router.post("/{object}/{record_id:int}/restore")
 def restore_record(object: str, record_id: RecordId,
                    who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     return _record(rt.records.restore(who, object, record_id))
 
 
-@router.get("/{object}/{record_id}/history")
+@router.get("/{object}/{record_id:int}/history")
 def record_history(object: str, record_id: RecordId, limit: int = Query(200, ge=1, le=1000),
                    before: int | None = Query(None, ge=1, le=2**63 - 1), who: Actor = Depends(deps.actor),
                    rt: Platform = Depends(deps.runtime)) -> JSONResponse:

@@ -26,6 +26,11 @@ from tessera.api import (
 
 PREFIX = "/api/v1"
 
+#: Routers whose every route needs a sign-in: it is checked before anything else of the
+#: request (its body, If-Match), so a request without one is always 401. The auth router
+#: checks its own (signing in needs none).
+OPEN: tuple[APIRouter, ...] = (auth.router,)
+
 #: Most frequent first: a request is tried against every route of the routers before its
 #: own. No two routers' paths overlap, so their order decides nothing else.
 ROUTERS: tuple[APIRouter, ...] = (

@@ -16,7 +16,7 @@ router = APIRouter(tags=["sla"])
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-@router.get("/records/{object}/{record_id}/sla")
+@router.get("/records/{object}/{record_id:int}/sla")
 def record_clocks(object: str, record_id: RecordId, who: Actor = Depends(deps.actor),
                   rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     """The record's SLA clocks (one per metric): stage, due and warning times, and the

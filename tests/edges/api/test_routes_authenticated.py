@@ -68,7 +68,7 @@ def _unprotected(client: TestClient) -> list[str]:
 def test_every_route_but_the_public_ones_needs_a_sign_in(client: Any) -> None:
     routes = _routes(client.app)
     assert len(routes) > 50, routes  # the enumeration sees the whole application
-    assert {("GET", "/api/v1/users"), ("DELETE", "/api/v1/records/{object}/{record_id}")} <= set(routes)
+    assert {("GET", "/api/v1/users"), ("DELETE", "/api/v1/records/{object}/{record_id:int}")} <= set(routes)
     assert not _unprotected(client), "\n".join(_unprotected(client))
 
 

@@ -32,6 +32,7 @@ from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.events import cause
 from tessera.runtime.kernel.hooks import SaveHooks
 from tessera.runtime.records.plan import ObjectPlan, plan_for
+from tessera.runtime.records.schemas import Shape
 
 log = logging.getLogger("tessera.save")
 SYSTEM_OUTPUT = ("id", "version", "created_at", "created_by", "updated_at", "updated_by", "owner")
@@ -85,12 +86,13 @@ class SavePipeline:
 
     # -- entry points -------------------------------------------------------------------
     def create(self, conn: Connection, actor: Actor, snapshot: Snapshot, obj: ObjectDef,
-               inputs: list[Any], *, bulk: bool) -> SaveBatch:
+               inputs: list[Any], *, bulk: bool, shape: Shape | None = None) -> SaveBatch:
+        """`shape`: API writes only, values must also have the JSON shape documented for them."""
         plan = plan_for(obj)
         changes = []
         for index, data in enumerate(inputs):
             change = RecordChange(row=index if bulk else None)
-            self._parse(plan, data, change)
+            self._parse(plan, data, change, shape=shape)
             self._defaults(plan, change, actor)
             changes.append(change)
         batch = SaveBatch(conn, actor, snapshot, obj, snapshot.table(obj), changes, now())
@@ -99,7 +101,8 @@ class SavePipeline:
         return batch
 
     def update(self, conn: Connection, actor: Actor, snapshot: Snapshot, obj: ObjectDef,
-               record_id: int, data: Any, expected_version: int | None) -> SaveBatch:
+               record_id: int, data: Any, expected_version: int | None, *,
+               shape: Shape | None = None) -> SaveBatch:
         plan = plan_for(obj)
         table = snapshot.table(obj)
         query = sa.select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))
@@ -116,7 +119,7 @@ class SavePipeline:
                 extra={"current_version": before["version"]},
             )
         change = RecordChange(row=None, record_id=record_id, before=before)
-        self._parse(plan, data, change, updating=True)
+        self._parse(plan, data, change, updating=True, shape=shape)
         change.values = _changed(plan, change.values, before)
         batch = SaveBatch(conn, actor, snapshot, obj, table, [change], now())
         self._check(batch, plan)
@@ -130,14 +133,17 @@ class SavePipeline:
         self.hooks.run("after_commit", batch)
 
     # -- steps --------------------------------------------------------------------------
-    def _parse(self, plan: ObjectPlan, data: Any, change: RecordChange, updating: bool = False) -> None:
+    def _parse(self, plan: ObjectPlan, data: Any, change: RecordChange, updating: bool = False,
+               shape: Shape | None = None) -> None:
         if not isinstance(data, dict):
             change.problem("/", "a record must be a JSON object", "not_an_object")
             return
         values, writable = change.values, plan.writable
         for key, raw in data.items():
             field_plan = writable.get(key)
-            if field_plan is not None:
+            if shape is not None and (wrong := shape(key, raw)) is not None:
+                change.problem(key, wrong, "invalid_value")
+            elif field_plan is not None:
                 try:
                     values[key] = field_plan.coerce(field_plan.fdef, raw)
                 except FieldValueError as error:

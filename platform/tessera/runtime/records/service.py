@@ -31,6 +31,7 @@ from tessera.runtime.records.access import AccessService
 from tessera.runtime.records.formulas import FormulaService
 from tessera.runtime.records.plan import OWNER
 from tessera.runtime.records.save import SYSTEM_OUTPUT, SaveBatch, SavePipeline
+from tessera.runtime.records.schemas import InputShapes
 from tessera.runtime.records.stored import StoredFormulas
 
 MAX_LIMIT = 1000
@@ -49,6 +50,7 @@ class RecordService:
         self.access = access
         self.stored_formulas = stored_formulas
         self.pipeline = SavePipeline(kernel.hooks)
+        self.shapes = InputShapes()
 
     # -- reading ------------------------------------------------------------------------
     def list(
@@ -272,20 +274,22 @@ class RecordService:
             return out
 
     # -- writing ------------------------------------------------------------------------
-    def create(self, actor: Actor, object_name: str, data: Any) -> dict[str, Any]:
-        return self._create(actor, object_name, [data], bulk=False)[0]
+    def create(self, actor: Actor, object_name: str, data: Any, *, exact: bool = False) -> dict[str, Any]:
+        """`exact`: the values must have the JSON types the API documents (API writes);
+        otherwise each field type reads them leniently (pages, flows, imports)."""
+        return self._create(actor, object_name, [data], bulk=False, exact=exact)[0]
 
-    def bulk_create(self, actor: Actor, object_name: str, items: Any) -> list[dict[str, Any]]:
+    def bulk_create(self, actor: Actor, object_name: str, items: Any, *, exact: bool = False) -> list[dict[str, Any]]:
         if not isinstance(items, list) or not items:
             raise InvalidInput("A bulk create takes a non-empty JSON array of records.",
                                [FieldProblem("/", "must be a non-empty array")])
         if len(items) > MAX_BULK:
             raise InvalidInput(f"A bulk create takes at most {MAX_BULK} records.",
                                [FieldProblem("/", f"has {len(items)} records")])
-        return self._create(actor, object_name, items, bulk=True)
+        return self._create(actor, object_name, items, bulk=True, exact=exact)
 
     def _create(self, actor: Actor, object_name: str, items: list[Any], *, bulk: bool,
-                echo: bool = True) -> list[dict[str, Any]]:
+                echo: bool = True, exact: bool = False) -> list[dict[str, Any]]:
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
@@ -293,7 +297,8 @@ class RecordService:
             access.refuse("create")
             if not access.unrestricted:
                 access.refuse_unwritable(sorted({k for item in items if isinstance(item, dict) for k in item}))
-            batch = self.pipeline.create(conn, actor, snap, obj, items, bulk=bulk)
+            shape = self.shapes.checker(snap, obj) if exact else None
+            batch = self.pipeline.create(conn, actor, snap, obj, items, bulk=bulk, shape=shape)
             out = self._echo(batch, access.hidden) if echo else []
             after_commit(conn, lambda: self.pipeline.after_commit(batch))
         return out
@@ -329,17 +334,19 @@ class RecordService:
         return out
 
     def update(self, actor: Actor, object_name: str, record_id: int, data: Any,
-               expected_version: int | None) -> dict[str, Any]:
+               expected_version: int | None, *, exact: bool = False) -> dict[str, Any]:
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
-            if isinstance(data, dict) and expected_version is None and isinstance(data.get("version"), int):
+            version = data.get("version") if isinstance(data, dict) else None
+            if expected_version is None and isinstance(version, int) and not isinstance(version, bool):
                 expected_version = data["version"]
             self.require(conn, snap, obj, actor, record_id, "edit")
             access = self.access.object(actor, snap, obj)
             if isinstance(data, dict) and not access.unrestricted:
                 access.refuse_unwritable([k for k in data if k not in ("id", "version")])
-            batch = self.pipeline.update(conn, actor, snap, obj, record_id, data, expected_version)
+            shape = self.shapes.checker(snap, obj, patch=True) if exact else None
+            batch = self.pipeline.update(conn, actor, snap, obj, record_id, data, expected_version, shape=shape)
             record = self._get(conn, snap, obj, record_id, actor=actor)
             after_commit(conn, lambda: self.pipeline.after_commit(batch))
         return record

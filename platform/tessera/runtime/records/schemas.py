@@ -1,0 +1,162 @@
+"""The JSON shape of an object's records: what the API returns (`Record`, `Page`) and what
+it accepts (`Input`, `Patch`), as JSON Schema built from the object's fields.
+
+The OpenAPI document publishes these, and `InputShapes` holds API writes to them: a value
+of the wrong JSON type for its field (a number for a text field, `false` for `version`)
+is refused with the field named, before anything else looks at the request. Pages and
+imports, which hand over what people typed, keep the field types' lenient reading.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from tessera.meta.model import ObjectDef
+from tessera.runtime.kernel.catalog import Snapshot
+
+SYSTEM: dict[str, dict[str, Any]] = {
+    "id": {"type": "integer"},
+    "version": {"type": "integer"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "created_by": {"type": ["integer", "null"]},
+    "updated_at": {"type": "string", "format": "date-time"},
+    "updated_by": {"type": ["integer", "null"]},
+    "owner": {"type": ["integer", "null"]},
+}
+#: (field name, value) → what is wrong with the value's JSON shape, or None.
+Shape = Callable[[str, Any], str | None]
+_WORDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+          "array": "a list", "object": "an object", "null": "blank (null)"}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    if not schema:
+        return {}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def schema_name(obj: ObjectDef) -> str:
+    return "".join(part.title() for part in obj.api_name.split("_"))
+
+
+def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
+    """The object's schemas by component name (`DealRecord`, `DealInput`, …)."""
+    name = schema_name(obj)
+    # Only the system fields are always present: `fields=` leaves the others out.
+    record = {"type": "object", "title": f"{obj.label} record",
+              "required": list(SYSTEM),
+              "properties": {**copy.deepcopy(SYSTEM), "_expanded": {
+                  "type": "object", "description": "the records named by `expand`",
+                  "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}}
+    create: dict[str, Any] = {"type": "object", "title": f"New {obj.label}",
+                              "additionalProperties": False,
+                              "properties": {"owner": {"type": ["integer", "null"], "minimum": 1}}}
+    required = []
+    for fdef in obj.fields:
+        record["properties"][fdef.api_name] = nullable(fdef.ftype.value_schema(fdef))
+        record["properties"][fdef.api_name]["description"] = fdef.help_text or fdef.label
+        if fdef.computed:
+            record["properties"][fdef.api_name]["readOnly"] = True
+        if fdef.read_only or not fdef.stored:
+            continue
+        create["properties"][fdef.api_name] = nullable(fdef.ftype.input_schema(fdef))
+        if fdef.required and fdef.default is None:
+            required.append(fdef.api_name)
+    if required:
+        create["required"] = required
+    patch = copy.deepcopy(create)
+    patch.pop("required", None)
+    patch["title"] = f"Changes to a {obj.label}"
+    patch["properties"]["version"] = {"type": "integer", "description": "expected version"}
+    patch["properties"]["id"] = {"type": "integer"}
+    trashed = copy.deepcopy(record)
+    trashed["properties"].update(deleted_at={"type": "string", "format": "date-time"},
+                                 deleted_by={"type": ["integer", "null"]})
+    trashed["required"] = [*record["required"], "deleted_at", "deleted_by"]
+    page = {"type": "object", "required": ["data", "next_cursor"], "properties": {
+        "data": {"type": "array", "items": ref(f"{name}Record")},
+        "next_cursor": {"type": ["string", "null"]},
+        "total": {"type": "integer"}, "total_capped": {"type": "boolean"},
+    }}
+    trash_page = copy.deepcopy(page)
+    trash_page["properties"]["data"]["items"] = ref(f"{name}TrashedRecord")
+    return {f"{name}Record": record, f"{name}Input": create, f"{name}Patch": patch,
+            f"{name}Page": page, f"{name}TrashedRecord": trashed, f"{name}TrashPage": trash_page}
+
+
+class InputShapes:
+    """Per metadata revision and object: a validator for each writable property's value."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, str, bool], dict[str, Draft202012Validator]] = {}
+        self._lock = threading.Lock()
+
+    def checker(self, snap: Snapshot, obj: ObjectDef, *, patch: bool = False) -> Shape:
+        """`shape(name, value)`: why `value` is not of the shape field `name` takes, or None
+        (also for a blank, and for a name that is no field: the save pipeline names those)."""
+        checks = self._validators(snap, obj, patch)
+
+        def shape(name: str, value: Any) -> str | None:
+            check = checks.get(name)
+            if check is None or value is None:
+                return None
+            error = best_match(check.iter_errors(value))
+            return None if error is None else _message(error)
+        return shape
+
+    def _validators(self, snap: Snapshot, obj: ObjectDef, patch: bool) -> dict[str, Draft202012Validator]:
+        key = (snap.revision, obj.uid, patch)
+        found = self._cache.get(key)
+        if found is None:
+            schema = object_schemas(obj)[f"{schema_name(obj)}{'Patch' if patch else 'Input'}"]
+            found = {}
+            for name, prop in schema["properties"].items():
+                # The value itself (a blank is always fine): the non-null branch.
+                inner = next((s for s in prop.get("anyOf", [prop]) if s.get("type") != "null"), prop)
+                found[name] = Draft202012Validator(_types_only(inner))
+            with self._lock:
+                if len(self._cache) > 2000:
+                    self._cache.clear()
+                self._cache[key] = found
+        return found
+
+
+def _types_only(schema: Any) -> Any:
+    """The schema's JSON types alone. Which text, which number and which option a field
+    takes is the field type's to say (it accepts an option's label, say, and names the
+    rule a value breaks); here only a value of the wrong kind is caught."""
+    if not isinstance(schema, dict):
+        return schema
+    kept = {k: v for k, v in schema.items() if k == "type"}
+    for key in ("items",):
+        if key in schema:
+            kept[key] = _types_only(schema[key])
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            kept["anyOf"] = [_types_only(s) for s in schema[key]]
+    if "properties" in schema:
+        kept["properties"] = {k: _types_only(v) for k, v in schema["properties"].items()}
+    return kept
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return "must be " + " or ".join(_WORDS.get(t, t) for t in wanted if t != "null")
+    if error.validator == "enum":
+        return "must be one of " + ", ".join(repr(v) for v in error.validator_value)
+    if error.validator == "maxLength":
+        return f"must be at most {error.validator_value} characters long"
+    if error.validator == "maxItems":
+        return f"must have at most {error.validator_value} items"
+    return error.message
