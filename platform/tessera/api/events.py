@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, InvalidInput
@@ -32,15 +33,16 @@ def list_events(state: State | None = None, limit: int = Query(50, ge=1, le=500)
 
 
 @router.post("/retry", openapi_extra=_RETRY_BODY)
-def retry_events(body: Any = Depends(deps.optional_json_body), _: Actor = Depends(deps.admin),
-                 rt: Platform = Depends(deps.runtime)) -> dict[str, int]:
+async def retry_events(request: Request, _: Actor = Depends(deps.admin),
+                       rt: Platform = Depends(deps.runtime)) -> dict[str, int]:
     """Put failed events back in line: those in `ids`, or every failed one without a body."""
     ids = None
-    if body is not None:
+    if (await request.body()).strip():
+        body = await deps.json_body(request)
         raw = body.get("ids") if isinstance(body, dict) else None
         if not isinstance(body, dict) or set(body) - {"ids"} or not isinstance(raw, list) or len(raw) > 1000 or any(
                 isinstance(i, bool) or not isinstance(i, int) or not 1 <= i < 2**63 for i in raw):
             raise InvalidInput("Send {\"ids\": [event ids]} or nothing (every failed event).",
                                [FieldProblem("ids", "must be a list of up to 1,000 event ids")])
         ids = raw
-    return {"retried": rt.events.retry(ids)}
+    return {"retried": await run_in_threadpool(rt.events.retry, ids)}

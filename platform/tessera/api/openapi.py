@@ -8,9 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from tessera.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA
 from tessera.meta.model import ObjectDef
+from tessera.requests import deps
 from tessera.requests.deps import IF_MATCH_PATTERN
 from tessera.runtime.platform import Platform
 from tessera.runtime.records.schemas import SYSTEM, object_schemas, ref, schema_name
@@ -44,12 +46,16 @@ DELETED = {
 }
 
 
+NO_NUL = "^[^\\u0000]*$"
+
+
 def _name_list(names: list[str], *, signed: bool) -> dict[str, Any]:
-    """A comma-separated list of names, as a pattern clients and fuzzers can follow."""
+    """A comma-separated list of names (empty: the default), as a pattern clients and
+    fuzzers can follow."""
     if not names:
         return {"type": "string", "maxLength": 0}
     one = ("[-+]?" if signed else "") + "(" + "|".join(sorted(set(names))) + ")"
-    return {"type": "string", "pattern": f"^{one}(,{one})*$"}
+    return {"type": "string", "pattern": f"^({one}(,{one})*)?$"}
 
 
 _READ = ("400", "401", "403", "404", "422")
@@ -148,6 +154,26 @@ def object_paths(obj: ObjectDef) -> dict[str, Any]:
     }
 
 
+def _bodies_required(app: FastAPI) -> list[tuple[str, str]]:
+    """(path, method) of the routes that read a JSON body they cannot do without."""
+    out = []
+    for route in iter_route_contexts(app.routes):
+        original = route.original_route
+        if isinstance(original, APIRoute) and any(d.call is deps.json_body for d in original.dependant.dependencies):
+            out += [(str(route.path_format), method.lower()) for method in route.methods or ()]
+    return out
+
+
+def _no_nul(schema: Any) -> None:
+    """A text parameter holds no NUL character (the server refuses one at the door)."""
+    if not isinstance(schema, dict):
+        return
+    for branch in schema.get("anyOf", []):
+        _no_nul(branch)
+    if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
+        schema["pattern"] = NO_NUL
+
+
 def build(app: FastAPI, objects: list[ObjectDef]) -> dict[str, Any]:
     spec = get_openapi(title="Tessera API", version=app.version, routes=app.routes,
                        description="Every object's records, and the metadata that defines them.")
@@ -157,6 +183,11 @@ def build(app: FastAPI, objects: list[ObjectDef]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
             responses.update(_problem_responses("400", "401", "403", "404", "409", "412", "422"))
+    for path, method in _bodies_required(app):
+        operation = paths.get(path, {}).get(method)
+        if operation is not None:
+            body = operation.setdefault("requestBody", {"content": {"application/json": {"schema": {}}}})
+            body["required"] = True
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
@@ -166,6 +197,11 @@ def build(app: FastAPI, objects: list[ObjectDef]) -> dict[str, Any]:
         paths.update(object_paths(obj))
         schemas.update(object_schemas(obj))
     spec["paths"] = paths
+    for item in paths.values():
+        for operation in [item, *item.values()]:
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") in ("path", "query"):
+                    _no_nul(parameter.get("schema"))
     components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     spec["security"] = [{"bearer": []}]
     for sign_in in ("/api/v1/auth/token", "/api/v1/auth/session"):

@@ -8,15 +8,18 @@ None for every other path, which keeps problem+json.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 from tessera.data.engine import is_busy, is_too_slow
 from tessera.errors import Busy, TesseraError, TooSlow
@@ -66,14 +69,20 @@ def problem(status: int, title: str, detail: str, slug: str,
 
 
 def allowed_methods(request: Request) -> str:
-    """Every method some route serves at the request's path. Starlette's own `Allow` names
-    the methods of the first route matching the path only, and one path here may be served
-    by routes of several routers."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= set(route.methods)
-    return ", ".join(sorted(methods))
+    """The methods of the routes that serve the request's path most specifically (`/meta/kinds`
+    over `/meta/{kind}`), however many routers they come from: Starlette's own `Allow`
+    names the methods of the first route matching the path only."""
+    methods: dict[int, set[str]] = {}
+    for route in iter_route_contexts(request.app.router.routes):
+        if route.methods and route.path_format and _pattern(str(route.path)).match(request.url.path):
+            literal = sum(1 for part in str(route.path).split("/") if part and not part.startswith("{"))
+            methods.setdefault(literal, set()).update(route.methods)
+    return ", ".join(sorted(methods[max(methods)])) if methods else ""
+
+
+@lru_cache(maxsize=1024)
+def _pattern(path: str) -> re.Pattern[str]:
+    return compile_path(path)[0]
 
 
 def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:

@@ -156,7 +156,8 @@ class MultiSelectField(FieldType):
         }
 
     def input_schema(self, field: FieldDef) -> dict[str, Any]:
-        schema = self.value_schema(field)
+        # An option named twice counts once, so the input may repeat one.
+        schema = {k: v for k, v in self.value_schema(field).items() if k != "uniqueItems"}
         return {**schema, "maxItems": field.props.get("max_items", 500)}
 
     def coerce(self, field: FieldDef, value: Any) -> Any:

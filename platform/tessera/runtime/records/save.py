@@ -112,14 +112,15 @@ class SavePipeline:
         if row is None:
             raise NotFound(f"There is no {obj.label} record with id {record_id}.")
         before = dict(row)
-        if expected_version is not None and before["version"] != expected_version:
+        change = RecordChange(row=None, record_id=record_id, before=before)
+        self._parse(plan, data, change, updating=True, shape=shape)
+        # A request that is wrong in itself says so first; one that is right but late, 412.
+        if expected_version is not None and before["version"] != expected_version and not change.problems:
             raise StaleVersion(
                 f"The record was changed by someone else (it is at version {before['version']}, "
                 f"not {expected_version}); reload it and apply your change again.",
                 extra={"current_version": before["version"]},
             )
-        change = RecordChange(row=None, record_id=record_id, before=before)
-        self._parse(plan, data, change, updating=True, shape=shape)
         change.values = _changed(plan, change.values, before)
         batch = SaveBatch(conn, actor, snapshot, obj, table, [change], now())
         self._check(batch, plan)

@@ -103,12 +103,12 @@ class InputShapes:
 
     def checker(self, snap: Snapshot, obj: ObjectDef, *, patch: bool = False) -> Shape:
         """`shape(name, value)`: why `value` is not of the shape field `name` takes, or None
-        (also for a blank, and for a name that is no field: the save pipeline names those)."""
+        (also for a name that is no field: the save pipeline names those)."""
         checks = self._validators(snap, obj, patch)
 
         def shape(name: str, value: Any) -> str | None:
             check = checks.get(name)
-            if check is None or value is None:
+            if check is None:
                 return None
             error = best_match(check.iter_errors(value))
             return None if error is None else _message(error)
@@ -119,11 +119,7 @@ class InputShapes:
         found = self._cache.get(key)
         if found is None:
             schema = object_schemas(obj)[f"{schema_name(obj)}{'Patch' if patch else 'Input'}"]
-            found = {}
-            for name, prop in schema["properties"].items():
-                # The value itself (a blank is always fine): the non-null branch.
-                inner = next((s for s in prop.get("anyOf", [prop]) if s.get("type") != "null"), prop)
-                found[name] = Draft202012Validator(_types_only(inner))
+            found = {name: Draft202012Validator(_types_only(prop)) for name, prop in schema["properties"].items()}
             with self._lock:
                 if len(self._cache) > 2000:
                     self._cache.clear()
@@ -150,9 +146,14 @@ def _types_only(schema: Any) -> Any:
 
 
 def _message(error: ValidationError) -> str:
-    if error.validator == "type":
-        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        return "must be " + " or ".join(_WORDS.get(t, t) for t in wanted if t != "null")
+    if error.validator in ("type", "anyOf"):
+        branches = error.validator_value if error.validator == "anyOf" else [{"type": error.validator_value}]
+        wanted: list[str] = []
+        for branch in branches:
+            kinds = branch.get("type", []) if isinstance(branch, dict) else []
+            wanted += [k for k in (kinds if isinstance(kinds, list) else [kinds]) if k not in wanted]
+        if wanted:
+            return "must be " + " or ".join(_WORDS.get(t, t) for t in wanted)
     if error.validator == "enum":
         return "must be one of " + ", ".join(repr(v) for v in error.validator_value)
     if error.validator == "maxLength":
