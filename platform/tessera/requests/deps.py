@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from tessera.auth import audit, sessions
 from tessera.auth.actor import Actor, acting
 from tessera.data.files import AttachmentStore
-from tessera.errors import Forbidden, TesseraError, Unauthorized
+from tessera.errors import FieldProblem, Forbidden, InvalidInput, TesseraError, Unauthorized
 from tessera.runtime.platform import Platform
 
 MAX_BODY = 20 * 1024 * 1024
@@ -125,7 +125,28 @@ async def json_body(request: Request) -> Any:
         json.dumps(body, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError) as error:
         raise MalformedBody(f"The request body is not valid JSON: {error}.") from None
+    if "\\u0000" in raw.decode("utf-8", "replace") and (where := _nul_at(body, "")) is not None:
+        # No text Tessera keeps can hold one (PostgreSQL refuses it in text and JSONB alike).
+        raise InvalidInput("The body holds a NUL character (\\u0000), which no text can hold; nothing was saved.",
+                           [FieldProblem(where or "/", "must not contain a NUL character (\\u0000)", "invalid")])
     return body
+
+
+def _nul_at(value: Any, pointer: str) -> str | None:
+    """The JSON pointer of the first text (a value or a key) holding a NUL character."""
+    if isinstance(value, str):
+        return pointer if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return pointer or "/"
+            if (found := _nul_at(item, f"{pointer}/{key}")) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _nul_at(item, f"{pointer}/{index}")) is not None:
+                return found
+    return None
 
 
 def _reject_constant(name: str) -> Any:

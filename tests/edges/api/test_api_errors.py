@@ -195,3 +195,18 @@ def test_a_nul_character_in_the_address_is_a_400_on_every_endpoint(items: Any, p
         body = _problem(items.request(method, path, params=params, json={"qty": 1}), 400)
         assert "NUL" in body["detail"] and body["errors"][0]["code"] == "invalid"
     _nothing_written(items)
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/teams", {"api_name": "t1", "label": "a\u0000b"}),
+    ("/roles", {"api_name": "r1", "label": "a\u0000b", "permissions": {}}),
+    ("/meta/objects", {"api_name": "o1", "label": "a\u0000b", "fields": []}),
+    ("/users", {"email": "x@example.com", "name": "a\u0000", "password": "a-long-password"}),
+    ("/records/item", {"code": "ok", "notes\u0000": 1}),
+    ("/records/item", [{"code": "ok"}, {"code": "a\u0000"}]),
+])
+def test_a_nul_character_anywhere_in_a_body_is_a_422_naming_where(items: Any, path: str, body: Any) -> None:
+    refused = _problem(items.post(path, body), 422)
+    assert "NUL" in refused["detail"] and refused["errors"][0]["field"].startswith("/")
+    _nothing_written(items)
+    assert items.get("/teams/t1").status_code == 404
