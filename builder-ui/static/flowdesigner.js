@@ -534,7 +534,9 @@
       kind.addEventListener("change", () => { out.textContent = hint(); });
       parts.push(row("Action", kind), row("Parameters (JSON)", params), out);
     } else if (step.type === "wait") {
-      const which = step.until ? "until" : step.until_condition ? "until_condition" : "duration";
+      // Which kind of wait is by the key the step holds, not its value: a freshly chosen
+      // "until a date" is still blank and must stay chosen while the formula is typed.
+      const which = "until" in step ? "until" : "until_condition" in step ? "until_condition" : "duration";
       const mode = el("select", { id: "fp-wait" }, [["duration", "for a while"], ["until", "until a date"], ["until_condition", "until a condition holds"]]
         .map(([v, l]) => el("option", { value: v, selected: v === which }, l)));
       mode.addEventListener("change", () => {

@@ -26,6 +26,20 @@ document.addEventListener("change", (event) => {
   }
 });
 
+// A boosted link or form is a navigation: it replaces the whole page, whatever hx-target,
+// hx-swap or hx-include an element around it (the bulk-action form around a list's rows)
+// sets for its own requests. htmx would otherwise let the link inherit them.
+document.addEventListener("htmx:configRequest", (event) => {
+  if (!event.detail.boosted) return;
+  delete event.detail.headers["HX-Target"];
+  if (event.detail.elt instanceof HTMLAnchorElement) event.detail.parameters = {};
+});
+document.addEventListener("htmx:beforeSwap", (event) => {
+  if (!event.detail.boosted) return;
+  event.detail.target = document.body;
+  event.detail.swapOverride = "innerHTML";
+});
+
 document.addEventListener("htmx:configRequest", (event) => {
   const token = document.querySelector('meta[name="csrf-token"]');
   if (token) event.detail.headers["X-CSRF-Token"] = token.content;

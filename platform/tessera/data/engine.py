@@ -106,19 +106,13 @@ def _tune_sqlite(engine: Engine, in_memory: bool, busy_timeout: float) -> None:
         cursor.close()
         # Exact decimal arithmetic, Unicode case mapping and regex for formulas in SQL.
         register_sqlite_functions(dbapi_connection)
-        deadline: list[float | None] = [None]
-        _record.info[_DEADLINE] = deadline
-
-        def past_deadline() -> int:
-            return int(deadline[0] is not None and time.monotonic() > deadline[0])
-        dbapi_connection.set_progress_handler(past_deadline, _PROGRESS_STEPS)
+        _record.info[_DEADLINE] = _Deadline(dbapi_connection)
 
     @event.listens_for(engine, "before_cursor_execute")
     def _start_clock(connection: Connection, *_args: Any) -> None:
-        limit = _TIME_LIMIT.get()
         deadline = connection.info.get(_DEADLINE)
         if deadline is not None:
-            deadline[0] = time.monotonic() + limit if limit else None
+            deadline.start(_TIME_LIMIT.get())
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
@@ -126,12 +120,32 @@ def _tune_sqlite(engine: Engine, in_memory: bool, busy_timeout: float) -> None:
         # A COMMIT or ROLLBACK is never interrupted: the limit is for the statements.
         deadline = connection.info.get(_DEADLINE)
         if deadline is not None:
-            deadline[0] = None
+            deadline.start(None)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class _Deadline:
+    """One SQLite connection's statement deadline. The progress handler that enforces it is
+    installed only while a limit applies: every call of it takes the GIL, which statements
+    without a limit (jobs, tests, the command line) need not pay for."""
+
+    def __init__(self, dbapi_connection: Any) -> None:
+        self.connection = dbapi_connection
+        self.at: float | None = None
+        self.watching = False
+
+    def start(self, limit: float | None) -> None:
+        self.at = time.monotonic() + limit if limit else None
+        if (self.at is not None) != self.watching:
+            self.watching = self.at is not None
+            self.connection.set_progress_handler(self.past if self.watching else None, _PROGRESS_STEPS)
+
+    def past(self) -> int:
+        return int(self.at is not None and time.monotonic() > self.at)
 
 
 def is_busy(error: BaseException) -> bool:

@@ -42,6 +42,9 @@ class BooleanField(FieldType):
     def value_schema(self, field: FieldDef) -> dict[str, Any]:
         return {"type": "boolean"}
 
+    def input_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"anyOf": [self.value_schema(field), {"type": "integer", "enum": [0, 1]}]}
+
     def coerce(self, field: FieldDef, value: Any) -> Any:
         if value is None or isinstance(value, bool):
             return value
@@ -158,7 +161,8 @@ class MultiSelectField(FieldType):
     def input_schema(self, field: FieldDef) -> dict[str, Any]:
         # An option named twice counts once, so the input may repeat one.
         schema = {k: v for k, v in self.value_schema(field).items() if k != "uniqueItems"}
-        return {**schema, "maxItems": field.props.get("max_items", 500)}
+        # Or the options in one text, separated by semicolons ("new;won").
+        return {"anyOf": [{**schema, "maxItems": field.props.get("max_items", 500)}, {"type": "string"}]}
 
     def coerce(self, field: FieldDef, value: Any) -> Any:
         if value is None or value == "" or value == []:

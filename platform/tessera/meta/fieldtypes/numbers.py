@@ -34,6 +34,9 @@ class IntegerField(FieldType):
     def value_schema(self, field: FieldDef) -> dict[str, Any]:
         return {"type": "integer", "minimum": -_INT64, "maximum": _INT64}
 
+    def input_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"anyOf": [self.value_schema(field), _WHOLE_TEXT]}
+
     def coerce(self, field: FieldDef, value: Any) -> Any:
         if value is None or value == "":
             return None
@@ -230,6 +233,9 @@ class RatingField(FieldType):
     def value_schema(self, field: FieldDef) -> dict[str, Any]:
         return {"type": "integer", "minimum": 0, "maximum": self.top(field)}
 
+    def input_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"anyOf": [self.value_schema(field), _WHOLE_TEXT]}
+
     def coerce(self, field: FieldDef, value: Any) -> Any:
         number = IntegerField.coerce(self, field, value)  # type: ignore[arg-type]
         if number is not None and not 0 <= number <= self.top(field):
@@ -250,6 +256,10 @@ _ISO_DURATION = re.compile(
     r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
 )
 _CLOCK = re.compile(r"^(?P<neg>-)?(?P<h>\d+):(?P<m>[0-5]?\d)(?::(?P<s>[0-5]?\d))?$")
+
+
+#: A whole number written as text, thousands separated or not ("1,000").
+_WHOLE_TEXT = {"type": "string", "pattern": r"^\s*[+-]?[0-9][0-9,_]*(\.0*)?\s*$"}
 
 
 @register

@@ -29,6 +29,11 @@ class _RecordId(FieldType):
     def value_schema(self, field: FieldDef) -> dict[str, Any]:
         return {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 
+    def input_schema(self, field: FieldDef) -> dict[str, Any]:
+        # The id, its digits as text, or the record itself as read ({"id": 7, …}).
+        return {"anyOf": [self.value_schema(field), {"type": "string", "pattern": r"^\s*[0-9]{1,19}\s*$"},
+                          {"type": "object", "required": ["id"], "properties": {"id": self.value_schema(field)}}]}
+
     def coerce(self, field: FieldDef, value: Any) -> Any:
         if value is None or value == "":
             return None

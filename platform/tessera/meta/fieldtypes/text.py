@@ -37,6 +37,10 @@ class _Text(FieldType):
         limit = field.props.get("max_length") or self.hard_limit
         return {"type": "string", "maxLength": limit}
 
+    def input_schema(self, field: FieldDef) -> dict[str, Any]:
+        # A number is taken as the text it reads as ("0042" stays text; 42 becomes "42").
+        return {"anyOf": [self.value_schema(field), {"type": "number"}]}
+
     def coerce(self, field: FieldDef, value: Any) -> Any:
         if value is None:
             return None

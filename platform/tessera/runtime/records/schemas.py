@@ -17,7 +17,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from tessera.meta.model import ObjectDef
+from tessera.meta.fieldtypes import FieldValueError
+from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 
 SYSTEM: dict[str, dict[str, Any]] = {
@@ -36,8 +37,11 @@ _WORDS = {"string": "text", "integer": "a whole number", "number": "a number", "
 
 
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema, or null. Its own alternatives stay one flat list (`anyOf` of each, then null)."""
     if not schema:
         return {}
+    if set(schema) == {"anyOf"}:
+        return {"anyOf": [*schema["anyOf"], {"type": "null"}]}
     return {"anyOf": [schema, {"type": "null"}]}
 
 
@@ -69,7 +73,10 @@ def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
             record["properties"][fdef.api_name]["readOnly"] = True
         if fdef.read_only or not fdef.stored:
             continue
-        create["properties"][fdef.api_name] = nullable(fdef.ftype.input_schema(fdef))
+        accepted = nullable(fdef.ftype.input_schema(fdef))
+        if _blank_text_is_blank(fdef) and "anyOf" in accepted:
+            accepted["anyOf"].append({"type": "string", "maxLength": 0, "description": "blank"})
+        create["properties"][fdef.api_name] = accepted
         if fdef.required and fdef.default is None:
             required.append(fdef.api_name)
     if required:
@@ -92,6 +99,14 @@ def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
     trash_page["properties"]["data"]["items"] = ref(f"{name}TrashedRecord")
     return {f"{name}Record": record, f"{name}Input": create, f"{name}Patch": patch,
             f"{name}Page": page, f"{name}TrashedRecord": trashed, f"{name}TrashPage": trash_page}
+
+
+def _blank_text_is_blank(fdef: FieldDef) -> bool:
+    """Whether the field type reads "" as a blank (most do; a checkbox does not)."""
+    try:
+        return fdef.ftype.coerce(fdef, "") is None
+    except (FieldValueError, ValueError, TypeError):
+        return False
 
 
 class InputShapes:

@@ -1,0 +1,46 @@
+"""Moving between pages as a person does: a record opened from a list, from a board and from
+the record page it is linked to replaces the page it was clicked on (htmx boosting), the
+address follows, and the browser's Back button returns to the list."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tessera.auth.actor import Actor
+
+from .test_list_views import DEAL, _sign_in
+
+
+
+def test_a_record_clicked_in_a_list_or_a_board_replaces_the_page(page: Any, server: Any, shot: Any,
+                                                                 admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    system = Actor.system()
+    runtime.metadata.create_object(system, {"api_name": "account", "label": "Account", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text", "required": True}]})
+    runtime.metadata.create_object(system, DEAL)
+    for i in range(3):
+        runtime.records.create(system, "deal", {"name": f"Deal {i}", "amount": 100 * i, "stage": "new"})
+    _sign_in(page, base, admin_login)
+    page.click("nav >> text=Deals")
+    page.wait_for_url(f"{base}/app/deal")
+    page.click("#rows >> text=Deal 1")
+    page.wait_for_url(re.compile(r".*/app/deal/\d+$"))
+    expect(page.locator("h1")).to_have_text("Deal: Deal 1")
+    # The list is gone, not left on screen under the record's panels.
+    expect(page.locator("table.records")).to_have_count(0)
+    expect(page.locator("#bulk")).to_have_count(0)
+    shot(page, "navigation-record-from-list")
+    page.go_back()
+    page.wait_for_url(f"{base}/app/deal")
+    expect(page.locator("#rows a")).to_have_count(3)
+    # From the board, the same.
+    page.click("text=Board")
+    page.wait_for_url(re.compile(r".*/app/deal/board.*"))
+    page.click(".cards >> text=Deal 2")
+    page.wait_for_url(re.compile(r".*/app/deal/\d+$"))
+    expect(page.locator("h1")).to_have_text("Deal: Deal 2")
+    expect(page.locator(".cards")).to_have_count(0)
