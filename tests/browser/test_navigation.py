@@ -38,7 +38,7 @@ def test_a_record_clicked_in_a_list_or_a_board_replaces_the_page(page: Any, serv
     page.wait_for_url(f"{base}/app/deal")
     expect(page.locator("#rows a")).to_have_count(3)
     # From the board, the same.
-    page.click("text=Board")
+    page.get_by_role("link", name="Board", exact=True).click()
     page.wait_for_url(re.compile(r".*/app/deal/board.*"))
     page.click(".cards >> text=Deal 2")
     page.wait_for_url(re.compile(r".*/app/deal/\d+$"))
