@@ -38,6 +38,17 @@ document.addEventListener("htmx:beforeSwap", (event) => {
   if (!event.detail.boosted) return;
   event.detail.target = document.body;
   event.detail.swapOverride = "innerHTML";
+  // A boosted navigation swaps the body only; the session's CSRF token lives in the head,
+  // and must follow the page (signing in gives one, signing out takes it away).
+  const found = /<meta name="csrf-token" content="([^"]*)">/.exec(event.detail.serverResponse || "");
+  let meta = document.querySelector('meta[name="csrf-token"]');
+  if (found && !meta) {
+    meta = document.createElement("meta");
+    meta.name = "csrf-token";
+    document.head.appendChild(meta);
+  }
+  if (found) meta.content = found[1];
+  else if (meta) meta.remove();
 });
 
 document.addEventListener("htmx:configRequest", (event) => {

@@ -44,3 +44,36 @@ def test_a_record_clicked_in_a_list_or_a_board_replaces_the_page(page: Any, serv
     page.wait_for_url(re.compile(r".*/app/deal/\d+$"))
     expect(page.locator("h1")).to_have_text("Deal: Deal 2")
     expect(page.locator(".cards")).to_have_count(0)
+
+
+def test_a_record_shows_its_related_lists_and_adds_to_them(page: Any, server: Any, shot: Any,
+                                                           admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    system = Actor.system()
+    runtime.metadata.create_object(system, {"api_name": "account", "label": "Account", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text", "required": True}]})
+    runtime.metadata.create_object(system, DEAL)
+    acme = runtime.records.create(system, "account", {"name": "Acme"})["id"]
+    runtime.records.create(system, "account", {"name": "Globex"})
+    for name in ("Big one", "Small one"):
+        runtime.records.create(system, "deal", {"name": name, "amount": 10, "account": acme})
+    _sign_in(page, base, admin_login)
+    page.click("nav >> text=Accounts")
+    page.click("#rows >> text=Acme")
+    page.wait_for_url(f"{base}/app/account/{acme}")
+    related = page.locator("section.related-list")
+    expect(related.locator("h2")).to_have_text("Deals (2)")
+    expect(related.locator("tbody a")).to_have_text(["Big one", "Small one"])
+    shot(page, "record-related-list")
+    related.get_by_role("link", name="New Deal").click()
+    page.wait_for_url(re.compile(r".*/app/deal/new\?account=\d+"))
+    page.get_by_label("Name").fill("Third one")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r".*/app/deal/\d+$"))
+    page.go_back()
+    page.go_back()
+    page.reload()
+    expect(page.locator("section.related-list h2")).to_have_text("Deals (3)")
+    related.locator("tbody a", has_text="Big one").click()
+    page.wait_for_url(re.compile(r".*/app/deal/\d+$"))
+    expect(page.locator("h1")).to_have_text("Deal: Big one")

@@ -204,6 +204,28 @@ class ViewService:
                           "total": found["total"]})
         return {"object": obj, "field": fdef, "columns": columns, "lanes": lanes}
 
+    def related(self, actor: Actor, object_name: str, record_id: int, per_list: int = 10) -> list[dict[str, Any]]:
+        """The record's related lists: for each lookup on another object that names this one
+        and has a `related_name`, the first records pointing here (only those the user may
+        read, their fields likewise), how many there are, and whether the user may add one."""
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
+            obj = snap.object(object_name)
+            children = [(child, lookup, self.access.object(actor, snap, child))
+                        for child, lookup in snap.children(obj) if lookup.props.get("related_name")]
+        lists = []
+        for child, lookup, access in children:
+            if not access.may("read") or lookup.api_name in access.hidden:
+                continue
+            visible = [f for f in child.fields if f.api_name not in access.hidden]
+            columns = [c for c in self.columns(actor, child, [], visible) if c.api_name != lookup.api_name][:4]
+            found = self.records.list(actor, child.api_name, fields=[c.api_name for c in columns],
+                                      filter=f"{lookup.api_name}.id = {int(record_id)}", limit=per_list, total=True)
+            lists.append({"object": child, "lookup": lookup, "columns": columns, "records": found["data"],
+                          "total": found["total"], "may_create": access.may("create")
+                          and lookup.api_name not in access.read_only})
+        return lists
+
     def move(self, actor: Actor, object_name: str, record_id: int, field_name: str, value: str | None,
              version: int | None) -> dict[str, Any]:
         """A card dragged to another column: an update through the save pipeline."""
