@@ -14,7 +14,6 @@ from tessera.auth.actor import Actor
 from .test_list_views import DEAL, _sign_in
 
 
-
 def test_a_record_clicked_in_a_list_or_a_board_replaces_the_page(page: Any, server: Any, shot: Any,
                                                                  admin_login: tuple[str, str]) -> None:
     base, runtime = server
