@@ -244,6 +244,8 @@ class _Checker:
                 return self.error(f'"{op}" does not apply to {article(common)}', *here)
             if common == JSON and op in ("=", "<>"):
                 return self.error(f"cannot compare {article(common)} values", *here)
+            if op in ("=", "<>"):
+                return self.option_compared(node) or BOOLEAN
             return BOOLEAN
         result = _ARITHMETIC.get((op, a, b))
         if result is None:
@@ -254,6 +256,30 @@ class _Checker:
             hint = " (use & to join texts)" if TEXT in (a, b) and op == "+" else ""
             return self.error(f'cannot use "{op}" on {article(a)} and {article(b)}{hint}', *here)
         return result
+
+    def option_compared(self, node: Binary) -> str | None:
+        """A select compared with a text that is none of its options is never true: say so,
+        naming the option meant (`status = "Lost"` → "lost", by label or by case)."""
+        for side, other in ((node.left, node.right), (node.right, node.left)):
+            resolved = getattr(side, "resolved", None) if isinstance(side, Path) else None
+            if resolved is None or not resolved.hops or not isinstance(other, Literal) or other.kind != "text":
+                continue
+            field = resolved.hops[-1][1]
+            options = field.props.get("options") if field.type == "select" else None
+            if not options or not other.value:
+                continue
+            values = [str(o.get("value")) for o in options if isinstance(o, dict)]
+            if other.value in values:
+                continue
+            wanted = str(other.value).strip().casefold()
+            meant = next((str(o.get("value")) for o in options if isinstance(o, dict) and wanted in
+                          (str(o.get("value", "")).casefold(), str(o.get("label") or "").casefold())), None)
+            meant = meant or nearest(str(other.value), values)
+            shown = ", ".join(f'"{v}"' for v in values[:8]) + (", …" if len(values) > 8 else "")
+            hint = f'; did you mean "{meant}"?' if meant else ""
+            return self.error(f'"{other.value}" is not an option of {field.label} ({shown}){hint}',
+                              other.start, other.end, f'"{meant}"' if meant else None)
+        return None
 
     def call(self, node: Call) -> str:
         spec = registry.get(node.name)

@@ -83,6 +83,15 @@ def test_unknown_field_suggests_the_nearest() -> None:
     assert 'did you mean "amount"?' in str(error)
 
 
+def test_a_select_compared_with_a_text_that_is_no_option_names_the_option_meant() -> None:
+    error = error_of('stage = "Lost"')
+    assert error.suggestion == '"lost"' and '"Lost" is not an option of' in str(error)
+    assert error_of('"wonn" <> stage').suggestion == '"won"'
+    assert 'is not an option' in str(error_of('account.industry = "Finance"'))
+    check('stage = "lost"', DEAL, SCHEMA)
+    check('stage = ""', DEAL, SCHEMA)
+
+
 def test_unknown_function_suggests_the_nearest() -> None:
     error = error_of("ROUDN(amount, 2)")
     assert error.suggestion == "ROUND"

@@ -83,7 +83,19 @@ def condition_formula(obj: ObjectDef, condition: dict[str, Any]) -> str:
     if op in ("greater", "less", "at_least", "at_most") and kind not in ORDERED:
         raise InvalidInput(f"{fdef.label} cannot be compared with {OPERATOR_LABELS[op]}.",
                            [FieldProblem("filter", f"{fdef.label} is not a number or a date")])
+    if fdef.type == "select":
+        value = _option_value(fdef, value)
     return f"{name} {OPERATORS[op]} {literal(fdef, value)}"
+
+
+def _option_value(fdef: FieldDef, value: Any) -> Any:
+    """The stored value of the option a person picked or typed, by value or label, any case
+    (the formula compares stored values: `stage = "won"`, never the label "Won")."""
+    wanted = str(value or "").strip().casefold()
+    for option in fdef.props.get("options", []):
+        if wanted in (str(option.get("value", "")).casefold(), str(option.get("label") or "").casefold()):
+            return option.get("value")
+    return value
 
 
 def literal(fdef: FieldDef, value: Any) -> str:
