@@ -115,6 +115,12 @@ class ObjectDef:
         return str(self.doc.get("label") or self.api_name)
 
     @property
+    def plural_label(self) -> str:
+        """What many of its records are called: the builder's `plural_label`, else the label
+        made plural by the rules of English ("Company" → "Companies")."""
+        return str(self.doc.get("plural_label") or english_plural(self.label))
+
+    @property
     def table_name(self) -> str:
         return self.api_name
 
@@ -143,3 +149,27 @@ class ObjectDef:
         if named and (found := self.field(named)):
             return found
         return next((f for f in self.fields if f.type == "text"), None)
+
+
+_KEEP = {"series", "species", "news", "data", "staff", "equipment", "information", "feedback"}
+_IRREGULAR = {"person": "people", "child": "children", "man": "men", "woman": "women", "analysis": "analyses",
+              "criterion": "criteria"}
+
+
+def english_plural(label: str) -> str:
+    """The plural of a label's last word, keeping its case: Opportunity → Opportunities,
+    Address → Addresses, Sales person → Sales people, Quote line → Quote lines."""
+    head, _, word = label.rpartition(" ")
+    lower = word.lower()
+    if not word or lower in _KEEP:
+        return label
+    if lower in _IRREGULAR:
+        plural = _IRREGULAR[lower]
+        plural = plural.capitalize() if word[0].isupper() else plural
+    elif lower.endswith("y") and len(lower) > 1 and lower[-2] not in "aeiou":
+        plural = word[:-1] + "ies"
+    elif lower.endswith(("s", "x", "z", "ch", "sh")):
+        plural = word + "es"
+    else:
+        plural = word + "s"
+    return f"{head} {plural}" if head else plural

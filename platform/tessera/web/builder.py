@@ -15,6 +15,7 @@ from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, TesseraError
 from tessera.forms.html import FormUrls
 from tessera.meta.fieldtypes import field_types
+from tessera.meta.model import english_plural
 from tessera.requests import deps
 from tessera.runtime.platform import Platform
 from tessera.web.pages import render
@@ -63,7 +64,8 @@ def _problems(error: TesseraError) -> dict[str, list[str]]:
 
 @router.get("", response_class=HTMLResponse)
 def builder_home(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
-    return render(request, "builder/home.html", me=me, objects=rt.metadata.list_objects(), errors={}, values={})
+    return render(request, "builder/home.html", me=me, objects=rt.metadata.list_objects(), errors={}, values={},
+                  reports=rt.documents.list("reports"), dashboards=rt.documents.list("dashboards"))
 
 
 @router.post("/objects", response_class=HTMLResponse)
@@ -74,13 +76,13 @@ async def create_object(request: Request, me: Actor = Depends(deps.builder),
     name = str(form.get("api_name") or "").strip() or api_name(label)
     doc = {"api_name": name, "label": label or name,
            "fields": [{"api_name": "name", "label": "Name", "type": "text", "required": True}]}
-    if form.get("plural_label"):
-        doc["plural_label"] = str(form["plural_label"])
+    doc["plural_label"] = str(form.get("plural_label") or "").strip() or english_plural(doc["label"])
     try:
         rt.metadata.create_object(me, doc)
     except TesseraError as error:
         return render(request, "builder/home.html", status=error.status, me=me, objects=rt.metadata.list_objects(),
-                      errors=_problems(error), values=dict(form), flash={"kind": "error", "text": error.detail})
+                      errors=_problems(error), values=dict(form), flash={"kind": "error", "text": error.detail},
+                      reports=rt.documents.list("reports"), dashboards=rt.documents.list("dashboards"))
     return _go(request, f"/builder/objects/{name}")
 
 

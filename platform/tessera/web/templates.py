@@ -41,4 +41,4 @@ def templates() -> Jinja2Templates:
 
 
 def _plural(obj: Any) -> str:
-    return str(obj.doc.get("plural_label") or f"{obj.label}s")
+    return str(obj.plural_label)

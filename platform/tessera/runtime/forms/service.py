@@ -432,7 +432,7 @@ class FormService:
                 continue  # a child the user may not see, or a column hidden from them
             rows = tuple((int(row["id"]), tuple(_cell(child.field(c), row.get(c)) for c in columns))
                          for row in page["data"])
-            label = str(lookup.props.get("related_label") or child.doc.get("plural_label") or child.label)
+            label = str(lookup.props.get("related_label") or child.plural_label)
             out[related.relation] = RelatedRows(child.api_name, label,
                                                 tuple((c, _label(child, c)) for c in columns), rows,
                                                 more=page.get("next_cursor") is not None)
