@@ -9,7 +9,6 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-
 from .test_dashboards import PIPELINE, _setup
 from .test_list_views import _sign_in
 
