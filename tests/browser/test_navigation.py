@@ -76,3 +76,36 @@ def test_a_record_shows_its_related_lists_and_adds_to_them(page: Any, server: An
     related.locator("tbody a", has_text="Big one").click()
     page.wait_for_url(re.compile(r".*/app/deal/\d+$"))
     expect(page.locator("h1")).to_have_text("Deal: Big one")
+
+
+def test_lists_read_as_people_write_them(page: Any, server: Any, shot: Any, admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    system = Actor.system()
+    runtime.metadata.create_object(system, {"api_name": "account", "label": "Account", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text", "required": True}]})
+    runtime.metadata.create_object(system, {"api_name": "deal", "label": "Deal", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text", "required": True},
+        {"api_name": "amount", "label": "Amount", "type": "currency"},
+        {"api_name": "stage", "label": "Stage", "type": "select",
+         "options": [{"value": "on_site", "label": "On site"}, {"value": "closed_won", "label": "Closed won"}]},
+        {"api_name": "hot", "label": "Hot", "type": "boolean"},
+        {"api_name": "account", "label": "Account", "type": "lookup", "target": "account", "related_name": "deals"}]})
+    acme = runtime.records.create(system, "account", {"name": "Acme"})["id"]
+    admin_id = 1  # the first user: the admin the server was started with
+    runtime.records.create(system, "deal", {"name": "Big", "amount": "1234567.5", "stage": "closed_won", "hot": True,
+                                            "account": acme, "owner": admin_id})
+    _sign_in(page, base, admin_login)
+    page.click("nav >> text=Deals")
+    page.wait_for_url(f"{base}/app/deal")
+    row = page.locator("#rows tr").first
+    expect(row).to_contain_text("Big")
+    cells = row.locator("td").all_inner_texts()
+    assert "Closed won" in cells and "closed_won" not in cells
+    assert "Acme" in cells and "Yes" in cells and "1,234,567.50" in cells
+    expect(page.locator("table.records thead")).to_contain_text("Owner")
+    assert any("admin" in c.lower() for c in cells), cells
+    shot(page, "list-with-labels")
+    page.click("nav >> text=Accounts")
+    page.click("#rows >> text=Acme")
+    related = page.locator("section.related-list")
+    expect(related).to_contain_text("Closed won")

@@ -24,7 +24,7 @@ _PROBLEMS = {
     "404": "Not found", "409": "Conflicts with stored data", "412": "Stale version",
     "422": "Invalid input", "429": "Too many failed sign-ins (Retry-After says for how long)",
 }
-SORTABLE_SYSTEM = ("id", "version", "created_at", "updated_at")
+SORTABLE_SYSTEM = ("id", "version", "created_at", "updated_at", "owner")
 HISTORY_ENTRY = {
     "type": "object", "required": ["id", "at", "actor", "action", "field", "old", "new"],
     "properties": {

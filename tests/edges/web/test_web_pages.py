@@ -74,7 +74,7 @@ def test_exports_and_lists_leave_out_what_a_user_may_not_see(site: TestClient) -
     csv = viewer.get("/app/deal/export.csv", params={"formula": 'name <> "Deal 0"'})
     assert csv.headers["content-type"].startswith("text/csv")
     lines = csv.text.splitlines()
-    assert lines[0] == "id,Name,Stage" and len(lines) == 3
+    assert lines[0] == "id,Name,Stage,Owner" and len(lines) == 3
     page = viewer.get("/app/deal").text
     assert "Margin" not in page and "Deal 2" in page
 

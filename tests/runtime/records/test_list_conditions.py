@@ -35,3 +35,17 @@ def test_a_formula_comparing_an_option_with_its_label_says_which_value_is_meant(
     with pytest.raises(InvalidInput) as refused:
         runtime.views.page(SYSTEM, "deal", ListQuery(formula='stage = "Closed won"'))
     assert 'did you mean "closed_won"' in refused.value.errors[0].message
+
+
+@pytest.mark.parametrize("sort", ["owner", "-owner"])
+def test_a_list_sorted_by_owner_pages_through_records_without_one(runtime: Platform, sort: str) -> None:
+    runtime.metadata.create_object(SYSTEM, DEAL)
+    for i in range(5):
+        runtime.records.create(SYSTEM, "deal", {"name": f"d{i}", "owner": None if i % 2 else 1})
+    seen, cursor = [], None
+    while True:
+        page = runtime.records.list(SYSTEM, "deal", sort=sort, limit=2, cursor=cursor)
+        seen += [r["name"] for r in page["data"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert sorted(seen) == [f"d{i}" for i in range(5)] and len(seen) == 5

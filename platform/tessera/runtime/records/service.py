@@ -39,7 +39,8 @@ MAX_BULK = 1000
 TOTAL_CAP = 10_000
 _DATETIME = FieldDef({"uid": "sys_dt", "api_name": "at", "label": "At", "type": "datetime"})
 _INTEGER = FieldDef({"uid": "sys_int", "api_name": "n", "label": "N", "type": "integer"})
-_SYSTEM_SORT = {"id": _INTEGER, "version": _INTEGER, "created_at": _DATETIME, "updated_at": _DATETIME}
+_SYSTEM_SORT = {"id": _INTEGER, "version": _INTEGER, "created_at": _DATETIME, "updated_at": _DATETIME,
+                "owner": _INTEGER}
 
 
 class RecordService:
@@ -582,7 +583,8 @@ def _sort_keys(obj: ObjectDef, table: sa.Table, sort: str | None,
         name = part.lstrip("-+")
         fdef = obj.field(name)
         if name in _SYSTEM_SORT:
-            keys.append(SortKey(name, table.c[name], descending, nullable=False))
+            # Of the system columns only the owner may be blank (a record the platform made).
+            keys.append(SortKey(name, table.c[name], descending, nullable=name == "owner"))
         elif fdef is not None and fdef.stored and (
                 fdef.ftype.indexable or (fdef.computed and fdef.props.get("formula_type") in _SORTABLE_RESULTS)):
             keys.append(SortKey(fdef.column, table.c[fdef.column], descending, nullable=not fdef.required))

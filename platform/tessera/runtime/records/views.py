@@ -26,6 +26,7 @@ from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, Tess
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.records.access import AccessService
+from tessera.runtime.records.plan import OWNER
 from tessera.runtime.records.service import RecordService
 
 #: Condition operators, by what they apply to.
@@ -143,10 +144,24 @@ class ViewService:
 
     def columns(self, actor: Actor, obj: ObjectDef, wanted: list[str],
                 visible: list[FieldDef] | None = None) -> list[FieldDef]:
-        """The columns shown: those asked for that the user may see, else the first eight."""
+        """The columns shown: those asked for that the user may see, else the first seven
+        and the owner."""
         visible = [f for f in (visible or self.visible(actor, obj)) if f.type not in ("json", "rich_text")]
-        chosen = [f for name in wanted if (f := obj.field(name)) is not None and f in visible]
-        return chosen or visible[:8]
+        chosen = [f for name in wanted if (f := OWNER if name == "owner" else obj.field(name)) is not None
+                  and (f is OWNER or f in visible)]
+        return chosen or [*visible[:7], OWNER]
+
+    def shown(self, actor: Actor, obj: ObjectDef, columns: list[FieldDef], **listing: Any) -> dict[str, Any]:
+        """A page of records with each column as a person reads it (`_display`): an option's
+        label, a lookup's record name, a user's name, Yes/No, grouped numbers."""
+        names = [c.api_name for c in columns]
+        expand = [c.api_name for c in columns if getattr(c.ftype, "reference", None) in ("record", "user")]
+        result = self.records.list(actor, obj.api_name, fields=names, expand=expand or None, **listing)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
+        for record in result["data"]:
+            record["_display"] = {c.api_name: cell_text(snap.objects, c, record) for c in columns}
+        return result
 
     def visible(self, actor: Actor, obj: ObjectDef) -> list[FieldDef]:
         """The fields of an object the user may see (to filter, sort and show)."""
@@ -159,9 +174,8 @@ class ViewService:
             obj = self.kernel.snapshot(conn).object(object_name)
         fields = self.visible(actor, obj)
         columns = self.columns(actor, obj, query.columns, fields)
-        result = self.records.list(
-            actor, object_name, fields=[c.api_name for c in columns], sort=query.sort, limit=query.limit,
-            cursor=query.cursor, filter=query.filter(obj))
+        result = self.shown(actor, obj, columns, sort=query.sort, limit=query.limit, cursor=query.cursor,
+                            filter=query.filter(obj))
         return {"object": obj, "columns": columns, "records": result["data"], "next_cursor": result["next_cursor"],
                 "filter": query.filter(obj), "fields": fields}
 
@@ -171,9 +185,7 @@ class ViewService:
         with self.kernel.read() as conn:
             obj = self.kernel.snapshot(conn).object(object_name)
         columns = self.columns(actor, obj, query.columns)
-        names = [c.api_name for c in columns]
-        first = self.records.list(actor, object_name, fields=names, sort=query.sort, limit=EXPORT_PAGE,
-                                  filter=query.filter(obj))
+        first = self.shown(actor, obj, columns, sort=query.sort, limit=EXPORT_PAGE, filter=query.filter(obj))
 
         def rows() -> Iterator[str]:
             out = io.StringIO()
@@ -182,15 +194,14 @@ class ViewService:
             page = first
             while True:
                 for record in page["data"]:
-                    writer.writerow([record["id"], *(_cell(c, record.get(c.api_name)) for c in columns)])
+                    writer.writerow([record["id"], *(_cell(c, record) for c in columns)])
                 yield out.getvalue()
                 out.seek(0)
                 out.truncate()
                 if not page["next_cursor"]:
                     return
-                page = self.records.list(actor, object_name, fields=names, sort=query.sort,
-                                         limit=EXPORT_PAGE, cursor=page["next_cursor"],
-                                         filter=query.filter(obj))
+                page = self.shown(actor, obj, columns, sort=query.sort, limit=EXPORT_PAGE,
+                                  cursor=page["next_cursor"], filter=query.filter(obj))
         return rows()
 
     def kanban(self, actor: Actor, object_name: str, field_name: str, query: ListQuery,
@@ -203,15 +214,14 @@ class ViewService:
             raise InvalidInput("A board groups by a select field.",
                                [FieldProblem("group_by", f"{field_name!r} is not a select field of {obj.label}")])
         columns = self.columns(actor, obj, query.columns)[:4]
-        names = list(dict.fromkeys([*(c.api_name for c in columns), fdef.api_name]))
+        shown = columns if fdef in columns else [*columns, fdef]
         base = query.filter(obj)
         lanes = []
         for option in [*fdef.props.get("options", []), {"value": None, "label": "No " + fdef.label.lower()}]:
             value = option["value"]
             lane = f'{fdef.api_name} = "{value}"' if value is not None else f"ISBLANK({fdef.api_name})"
             combined = lane if not base else f"AND({lane}, ({base}))"
-            found = self.records.list(actor, object_name, fields=names, sort=query.sort,
-                                      limit=per_column, filter=combined, total=True)
+            found = self.shown(actor, obj, shown, sort=query.sort, limit=per_column, filter=combined, total=True)
             lanes.append({"value": value, "label": option.get("label") or value, "cards": found["data"],
                           "total": found["total"]})
         return {"object": obj, "field": fdef, "columns": columns, "lanes": lanes}
@@ -231,8 +241,8 @@ class ViewService:
                 continue
             visible = [f for f in child.fields if f.api_name not in access.hidden]
             columns = [c for c in self.columns(actor, child, [], visible) if c.api_name != lookup.api_name][:4]
-            found = self.records.list(actor, child.api_name, fields=[c.api_name for c in columns],
-                                      filter=f"{lookup.api_name}.id = {int(record_id)}", limit=per_list, total=True)
+            found = self.shown(actor, child, columns, filter=f"{lookup.api_name}.id = {int(record_id)}",
+                               limit=per_list, total=True)
             lists.append({"object": child, "lookup": lookup, "columns": columns, "records": found["data"],
                           "total": found["total"], "may_create": access.may("create")
                           and lookup.api_name not in access.read_only})
@@ -337,7 +347,12 @@ class ViewService:
         return {"done": done, "refused": refused}
 
 
-def _cell(fdef: FieldDef, value: Any) -> str:
+def _cell(fdef: FieldDef, record: dict[str, Any]) -> str:
+    """A CSV cell: the value as stored (numbers stay numbers for a spreadsheet), a lookup or
+    user as the name a person knows it by."""
+    if getattr(fdef.ftype, "reference", None) in ("record", "user"):
+        return csv_text(record["_display"][fdef.api_name])
+    value = record.get(fdef.api_name)
     if value is None:
         return ""
     if isinstance(value, list):
@@ -345,3 +360,23 @@ def _cell(fdef: FieldDef, value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return csv_text(value)
+
+
+def cell_text(objects: dict[str, ObjectDef], fdef: FieldDef, record: dict[str, Any]) -> str:
+    """One value of a record (as the API gives it) as a person reads it."""
+    value = record.get(fdef.api_name)
+    if value is None:
+        return ""
+    reference = getattr(fdef.ftype, "reference", None)
+    if reference in ("record", "user"):
+        named = (record.get("_expanded") or {}).get(fdef.api_name) or {}
+        target = objects.get(str(fdef.props.get("target"))) if reference == "record" else None
+        name_field = target.name_field if target is not None else None
+        name = named.get(name_field.api_name) if name_field is not None else named.get("name")
+        return str(name) if name else f"#{value}"
+    if fdef.computed:
+        return "Yes" if value is True else "No" if value is False else str(value)
+    try:
+        return fdef.ftype.display(fdef, fdef.ftype.coerce(fdef, value))
+    except (ValueError, TypeError, ArithmeticError):  # FieldValueError included
+        return str(value)
