@@ -91,21 +91,9 @@ class Settings:
                 raise SettingsError(f"TESSERA_MAX_UPLOAD_MB={raw!r} is not a size in megabytes (1-10000)")
             values["max_upload_bytes"] = int(raw) * 1024 * 1024
         if (raw := env.get("TESSERA_BUSY_TIMEOUT")) is not None:
-            try:
-                seconds = float(raw)
-            except ValueError:
-                seconds = -1.0
-            if not 0 <= seconds <= 600:
-                raise SettingsError(f"TESSERA_BUSY_TIMEOUT={raw!r} is not a number of seconds (0-600)")
-            values["busy_timeout"] = seconds
+            values["busy_timeout"] = _seconds("TESSERA_BUSY_TIMEOUT", raw, 600)
         if (raw := env.get("TESSERA_QUERY_TIMEOUT")) is not None:
-            try:
-                seconds = float(raw)
-            except ValueError:
-                seconds = -1.0
-            if not 0 <= seconds <= 3600:
-                raise SettingsError(f"TESSERA_QUERY_TIMEOUT={raw!r} is not a number of seconds (0-3600; 0: no limit)")
-            values["query_timeout"] = seconds
+            values["query_timeout"] = _seconds("TESSERA_QUERY_TIMEOUT", raw, 3600, "; 0: no limit")
         if (raw := env.get("TESSERA_HOST")):
             values["host"] = raw
         if (raw := env.get("TESSERA_PORT")) is not None:
@@ -125,6 +113,17 @@ class Settings:
                 raise SettingsError(f"TESSERA_BASE_URL={raw!r} is not a web address; expected https://host")
             values["base_url"] = raw
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _seconds(name: str, raw: str, most: int, note: str = "") -> float:
+    """A number of seconds from 0 to `most`, or a SettingsError naming the variable."""
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= most:
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds (0-{most}{note})")
+    return seconds
 
 
 def _database_url(raw: str) -> str:

@@ -11,16 +11,20 @@ from playwright.sync_api import expect
 
 from tessera.auth.actor import Actor
 
-from .test_list_views import DEAL, _sign_in
+from .test_list_views import ACCOUNT, DEAL, _sign_in
+
+
+def _accounts_and_deals(runtime: Any) -> Actor:
+    system = Actor.system()
+    runtime.metadata.create_object(system, ACCOUNT)
+    runtime.metadata.create_object(system, DEAL)
+    return system
 
 
 def test_a_record_clicked_in_a_list_or_a_board_replaces_the_page(page: Any, server: Any, shot: Any,
                                                                  admin_login: tuple[str, str]) -> None:
     base, runtime = server
-    system = Actor.system()
-    runtime.metadata.create_object(system, {"api_name": "account", "label": "Account", "fields": [
-        {"api_name": "name", "label": "Name", "type": "text", "required": True}]})
-    runtime.metadata.create_object(system, DEAL)
+    system = _accounts_and_deals(runtime)
     for i in range(3):
         runtime.records.create(system, "deal", {"name": f"Deal {i}", "amount": 100 * i, "stage": "new"})
     _sign_in(page, base, admin_login)
@@ -48,10 +52,7 @@ def test_a_record_clicked_in_a_list_or_a_board_replaces_the_page(page: Any, serv
 def test_a_record_shows_its_related_lists_and_adds_to_them(page: Any, server: Any, shot: Any,
                                                            admin_login: tuple[str, str]) -> None:
     base, runtime = server
-    system = Actor.system()
-    runtime.metadata.create_object(system, {"api_name": "account", "label": "Account", "fields": [
-        {"api_name": "name", "label": "Name", "type": "text", "required": True}]})
-    runtime.metadata.create_object(system, DEAL)
+    system = _accounts_and_deals(runtime)
     acme = runtime.records.create(system, "account", {"name": "Acme"})["id"]
     runtime.records.create(system, "account", {"name": "Globex"})
     for name in ("Big one", "Small one"):
@@ -81,8 +82,7 @@ def test_a_record_shows_its_related_lists_and_adds_to_them(page: Any, server: An
 def test_lists_read_as_people_write_them(page: Any, server: Any, shot: Any, admin_login: tuple[str, str]) -> None:
     base, runtime = server
     system = Actor.system()
-    runtime.metadata.create_object(system, {"api_name": "account", "label": "Account", "fields": [
-        {"api_name": "name", "label": "Name", "type": "text", "required": True}]})
+    runtime.metadata.create_object(system, ACCOUNT)
     runtime.metadata.create_object(system, {"api_name": "deal", "label": "Deal", "fields": [
         {"api_name": "name", "label": "Name", "type": "text", "required": True},
         {"api_name": "amount", "label": "Amount", "type": "currency"},
