@@ -74,3 +74,5 @@ def test_an_admin_invites_changes_disables_and_enables_a_person(page: Any, serve
     expect(row).to_contain_text("Sales rep")
     expect(row).to_contain_text("West")
     expect(row).to_contain_text("Active")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "admin-people-phone")

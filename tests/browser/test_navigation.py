@@ -109,3 +109,5 @@ def test_lists_read_as_people_write_them(page: Any, server: Any, shot: Any, admi
     page.click("#rows >> text=Acme")
     related = page.locator("section.related-list")
     expect(related).to_contain_text("Closed won")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "record-related-list-phone")
