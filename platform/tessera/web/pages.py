@@ -189,7 +189,7 @@ def record_page(object: str, record_id: int, request: Request, me: Actor = Depen
         obj = rt.snapshot(conn).object(object)
     record = rt.records.get(me, object, record_id)
     form = rt.forms.render(me, object, record_id=record_id, urls=_urls(object))
-    history = rt.records.history(me, object, record_id, limit=50)
+    history = rt.views.history(me, object, record_id, limit=50)
     related = rt.views.related(me, object, record_id)
     return render(request, "app/record.html", me=me, obj=obj, record=record, form_html=form, history=history,
                   current_object=obj, related=related)

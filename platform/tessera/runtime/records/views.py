@@ -248,6 +248,57 @@ class ViewService:
                           and lookup.api_name not in access.read_only})
         return lists
 
+    def history(self, actor: Actor, object_name: str, record_id: int, limit: int = 50) -> list[dict[str, Any]]:
+        """A record's history as a person reads it: the field's label, the values as its
+        list cells show them (option labels, the names of records and people), and who."""
+        entries = self.records.history(actor, object_name, record_id, limit=limit)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
+            people = dict(conn.execute(sa.select(users.c.id, users.c.name).where(
+                users.c.id.in_({e["actor"] for e in entries if e["actor"]}))).all())
+        obj = snap.object(object_name)
+        names = self._record_names(actor, snap.objects, obj, entries)
+        out = []
+        for entry in entries:
+            fdef = OWNER if entry["field"] == "owner" else obj.field(entry["field"] or "")
+            shown = {**entry, "who": people.get(entry["actor"]) if entry["actor"] else None,
+                     "field_label": fdef.label if fdef is not None else entry["field"]}
+            for side in ("old", "new"):
+                value = entry[side]
+                if fdef is not None and value is not None:
+                    record = {fdef.api_name: value, "_expanded": {fdef.api_name: names.get((fdef.api_name, value))}}
+                    value = cell_text(snap.objects, fdef, record)
+                shown[f"{side}_text"] = "" if value is None else str(value)
+            out.append(shown)
+        return out
+
+    def _record_names(self, actor: Actor, objects: dict[str, ObjectDef], obj: ObjectDef,
+                      entries: list[dict[str, Any]]) -> dict[tuple[str, Any], dict[str, Any]]:
+        """The records and people the history's lookup values name, as `expand` gives them."""
+        wanted: dict[str, set[int]] = {}
+        for entry in entries:
+            fdef = OWNER if entry["field"] == "owner" else obj.field(entry["field"] or "")
+            if fdef is not None and getattr(fdef.ftype, "reference", None) in ("record", "user"):
+                wanted.setdefault(fdef.api_name, set()).update(
+                    v for v in (entry["old"], entry["new"]) if isinstance(v, int))
+        found: dict[tuple[str, Any], dict[str, Any]] = {}
+        with self.kernel.read() as conn:
+            for name, ids in wanted.items():
+                fdef = OWNER if name == "owner" else obj.field(name)
+                assert fdef is not None
+                target = objects.get(str(fdef.props.get("target")))
+                if getattr(fdef.ftype, "reference", None) == "user":
+                    for row in conn.execute(sa.select(users.c.id, users.c.name).where(users.c.id.in_(ids))):
+                        found[(name, row.id)] = {"name": row.name}
+                elif target is not None and target.name_field is not None \
+                        and self.access.object(actor, self.kernel.snapshot(conn), target).may("read"):
+                    listed = self.records.list(actor, target.api_name, fields=[target.name_field.api_name],
+                                               filter=" OR ".join(f"id = {int(i)}" for i in sorted(ids)) or "FALSE",
+                                               limit=len(ids) or 1)
+                    for record in listed["data"]:
+                        found[(name, record["id"])] = record
+        return found
+
     def move(self, actor: Actor, object_name: str, record_id: int, field_name: str, value: str | None,
              version: int | None) -> dict[str, Any]:
         """A card dragged to another column: an update through the save pipeline."""
