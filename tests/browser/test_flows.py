@@ -147,3 +147,32 @@ def test_a_request_goes_from_the_record_page_to_the_approvers_inbox_and_back(pag
     assert "Good margin, approved" in history.inner_text()
     assert "Boss" in history.inner_text() and "Please approve" in history.inner_text()
     shot(page, "flow-record-panel")
+
+
+def test_a_wait_step_waits_until_a_date_or_a_condition(page: Any, server: Any, shot: Any,
+                                                       admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    _people(runtime)
+    _sign_in(page, base, *admin_login)
+    go(page, f"{base}/builder/flows/new?object=deal")
+    page.fill("#fp-flow-label", "Wait for it")
+    page.click('.flow-add[data-list="/steps"][data-index="0"]')
+    page.click('.flow-menu-item[data-type="wait"]')
+    page.wait_for_selector('.flow-block.selected[data-pointer="/steps/0"]')
+    # The choice stays while its formula is still blank.
+    page.select_option("#fp-wait", "until_condition")
+    assert page.input_value("#fp-wait") == "until_condition"
+    page.wait_for_selector("#fp-until_condition")
+    # Saved blank, the problem is a sentence beside the block, not schema text.
+    page.click("#flow-save")
+    problem = page.locator('.flow-block.has-problem[data-pointer="/steps/0"] .flow-problem')
+    problem.wait_for()
+    assert "must not be blank" in problem.inner_text() and "should be non-empty" not in problem.inner_text()
+    page.select_option("#fp-wait", "until")
+    assert page.input_value("#fp-wait") == "until"
+    page.fill("#fp-until", "TODAY() + 3")
+    page.wait_for_selector(".formula-check.ok")
+    page.click("#flow-save")
+    page.wait_for_selector("#flow-status.ok >> text=Saved")
+    shot(page, "flow-wait-until")
+    assert runtime.documents.get("flows", "wait_for_it")["steps"][0]["until"] == "TODAY() + 3"

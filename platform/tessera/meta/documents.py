@@ -83,10 +83,22 @@ def schema_problems(validator: Draft202012Validator, doc: Any, prefix: str) -> l
 
 
 def _message(error: ValidationError) -> str:
-    """jsonschema's message, or for a pattern the rule in words, from the schema's description."""
+    """jsonschema's message in words a builder reads: for a pattern the rule from the
+    schema's description, a blank text as blank, and for a choice between forms (a wait
+    for a while, until a date or until a condition) the properties each form needs."""
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
     if error.validator in ("pattern", "not") and description:
         return f"{error.instance!r} is not allowed: {description}"
+    if error.validator == "minLength" and error.instance == "":
+        return "must not be blank"
+    if error.validator in ("oneOf", "anyOf") and description:
+        return f"give {description}"
+    if error.validator in ("oneOf", "anyOf") and isinstance(error.instance, dict):
+        needs = [" and ".join(branch["required"]) for branch in error.validator_value
+                 if isinstance(branch, dict) and branch.get("required")]
+        if len(needs) == len(error.validator_value) and needs:
+            choices = ", ".join(needs[:-1]) + (f" or {needs[-1]}" if len(needs) > 1 else needs[-1])
+            return f"needs {choices}"
     return error.message
 
 
