@@ -116,7 +116,7 @@ def test_another_site_cannot_frame_a_page_and_links_out_carry_no_address(
         context.close()
 
 
-def test_the_login_page_works_under_its_policy(page: Any, server: Any, admin_login: Any) -> None:
+def test_the_login_page_works_under_its_policy_and_the_tab_has_an_icon(page: Any, server: Any, admin_login: Any) -> None:
     base, _runtime = server
     go(page, f"{base}/login")
     page.fill("#email", admin_login[0])
@@ -124,3 +124,7 @@ def test_the_login_page_works_under_its_policy(page: Any, server: Any, admin_log
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/app")
     expect(page.locator("body")).to_contain_text("Dashboards")
+    # The tab shows Tessera's icon, served from Tessera itself.
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    served = page.request.get(f"{base}{icon}")
+    assert served.status == 200 and served.headers["content-type"].startswith("image/svg")
