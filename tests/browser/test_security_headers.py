@@ -116,7 +116,8 @@ def test_another_site_cannot_frame_a_page_and_links_out_carry_no_address(
         context.close()
 
 
-def test_the_login_page_works_under_its_policy_and_the_tab_has_an_icon(page: Any, server: Any, admin_login: Any) -> None:
+def test_the_login_page_works_under_its_policy_and_the_tab_has_an_icon(page: Any, server: Any,
+                                                                       admin_login: Any) -> None:
     base, _runtime = server
     go(page, f"{base}/login")
     page.fill("#email", admin_login[0])
