@@ -5,7 +5,9 @@ team, all), and a level per field (hidden, read, edit); an object's sharing rule
 records matching a formula for some roles or teams. Here those grants become the WHERE
 clause of every record query — the database never returns a row the user may not see —
 and the sets of fields a user may not see or may not write. A formula field that reads a
-hidden field (here or through a lookup) is hidden too: its value would tell.
+hidden field (here or through a lookup) is hidden too: its value would tell. What a user
+writes (a filter, a report) reaches other objects' records through the same clause
+(`viewer_context`): a lookup or related list never leads to a record they may not read.
 """
 
 from __future__ import annotations
