@@ -122,7 +122,8 @@ def test_a_builder_builds_an_object_and_an_end_user_works_its_records(page: Any,
 
     go(page, record_url)
     timeline = page.locator(".timeline").inner_text()
-    assert "stage" in timeline and "done" in timeline and "hours" in timeline
+    # What a person reads: labels, not the internal names (stage, done, hours).
+    assert "Stage: Doing → Done" in timeline and "Hours: — → 3" in timeline and "done" not in timeline
     shot(page, "record-history")
     page.set_viewport_size({"width": 390, "height": 844})
     go(page, f"{base}/app/ticket")
