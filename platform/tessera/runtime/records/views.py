@@ -151,16 +151,16 @@ class ViewService:
                   and (f is OWNER or f in visible)]
         return chosen or [*visible[:7], OWNER]
 
-    def shown(self, actor: Actor, obj: ObjectDef, columns: list[FieldDef], **listing: Any) -> dict[str, Any]:
+    def shown(self, actor: Actor, objects: dict[str, ObjectDef], obj: ObjectDef, columns: list[FieldDef],
+              **listing: Any) -> dict[str, Any]:
         """A page of records with each column as a person reads it (`_display`): an option's
-        label, a lookup's record name, a user's name, Yes/No, grouped numbers."""
+        label, a lookup's record name, a user's name, Yes/No, grouped numbers. `objects`: the
+        snapshot's objects the caller read (lookups are named by their target's name field)."""
         names = [c.api_name for c in columns]
         expand = [c.api_name for c in columns if getattr(c.ftype, "reference", None) in ("record", "user")]
         result = self.records.list(actor, obj.api_name, fields=names, expand=expand or None, **listing)
-        with self.kernel.read() as conn:
-            snap = self.kernel.snapshot(conn)
         for record in result["data"]:
-            record["_display"] = {c.api_name: cell_text(snap.objects, c, record) for c in columns}
+            record["_display"] = {c.api_name: cell_text(objects, c, record) for c in columns}
         return result
 
     def visible(self, actor: Actor, obj: ObjectDef) -> list[FieldDef]:
@@ -171,11 +171,12 @@ class ViewService:
 
     def page(self, actor: Actor, object_name: str, query: ListQuery) -> dict[str, Any]:
         with self.kernel.read() as conn:
-            obj = self.kernel.snapshot(conn).object(object_name)
+            snap = self.kernel.snapshot(conn)
+        obj = snap.object(object_name)
         fields = self.visible(actor, obj)
         columns = self.columns(actor, obj, query.columns, fields)
-        result = self.shown(actor, obj, columns, sort=query.sort, limit=query.limit, cursor=query.cursor,
-                            filter=query.filter(obj))
+        result = self.shown(actor, snap.objects, obj, columns, sort=query.sort, limit=query.limit,
+                            cursor=query.cursor, filter=query.filter(obj))
         return {"object": obj, "columns": columns, "records": result["data"], "next_cursor": result["next_cursor"],
                 "filter": query.filter(obj), "fields": fields}
 
@@ -183,9 +184,11 @@ class ViewService:
         """The whole view as CSV, page by page (the first page is read before streaming, so
         a bad filter is an error, not a broken file)."""
         with self.kernel.read() as conn:
-            obj = self.kernel.snapshot(conn).object(object_name)
+            snap = self.kernel.snapshot(conn)
+        obj = snap.object(object_name)
         columns = self.columns(actor, obj, query.columns)
-        first = self.shown(actor, obj, columns, sort=query.sort, limit=EXPORT_PAGE, filter=query.filter(obj))
+        first = self.shown(actor, snap.objects, obj, columns, sort=query.sort, limit=EXPORT_PAGE,
+                           filter=query.filter(obj))
 
         def rows() -> Iterator[str]:
             out = io.StringIO()
@@ -200,7 +203,7 @@ class ViewService:
                 out.truncate()
                 if not page["next_cursor"]:
                     return
-                page = self.shown(actor, obj, columns, sort=query.sort, limit=EXPORT_PAGE,
+                page = self.shown(actor, snap.objects, obj, columns, sort=query.sort, limit=EXPORT_PAGE,
                                   cursor=page["next_cursor"], filter=query.filter(obj))
         return rows()
 
@@ -208,7 +211,8 @@ class ViewService:
                per_column: int = 50) -> dict[str, Any]:
         """Cards grouped by a select field's options (and a column for blank)."""
         with self.kernel.read() as conn:
-            obj = self.kernel.snapshot(conn).object(object_name)
+            snap = self.kernel.snapshot(conn)
+        obj = snap.object(object_name)
         fdef = obj.field(field_name)
         if fdef is None or fdef.type != "select":
             raise InvalidInput("A board groups by a select field.",
@@ -221,7 +225,8 @@ class ViewService:
             value = option["value"]
             lane = f'{fdef.api_name} = "{value}"' if value is not None else f"ISBLANK({fdef.api_name})"
             combined = lane if not base else f"AND({lane}, ({base}))"
-            found = self.shown(actor, obj, shown, sort=query.sort, limit=per_column, filter=combined, total=True)
+            found = self.shown(actor, snap.objects, obj, shown, sort=query.sort, limit=per_column, filter=combined,
+                               total=True)
             lanes.append({"value": value, "label": option.get("label") or value, "cards": found["data"],
                           "total": found["total"]})
         return {"object": obj, "field": fdef, "columns": columns, "lanes": lanes}
@@ -241,8 +246,8 @@ class ViewService:
                 continue
             visible = [f for f in child.fields if f.api_name not in access.hidden]
             columns = [c for c in self.columns(actor, child, [], visible) if c.api_name != lookup.api_name][:4]
-            found = self.shown(actor, child, columns, filter=f"{lookup.api_name}.id = {int(record_id)}",
-                               limit=per_list, total=True)
+            found = self.shown(actor, snap.objects, child, columns,
+                               filter=f"{lookup.api_name}.id = {int(record_id)}", limit=per_list, total=True)
             lists.append({"object": child, "lookup": lookup, "columns": columns, "records": found["data"],
                           "total": found["total"], "may_create": access.may("create")
                           and lookup.api_name not in access.read_only})
