@@ -443,3 +443,24 @@ sla_clocks = sa.Table(
     sa.UniqueConstraint("object_uid", "record_id", "metric"),
     sa.Index("ix_tessera_sla_clocks_open", "stage", "due_at"),
 )
+
+favourites = sa.Table(
+    "tessera_favourites", metadata,
+    # A person's starred records (the navigation's Favourites); the record is named by its
+    # object's uid, which renames never change.
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("tessera_users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("object_uid", sa.String(40), primary_key=True),
+    sa.Column("record_id", sa.BigInteger, primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+recent_records = sa.Table(
+    "tessera_recent_records", metadata,
+    # The records a person opened last (the navigation's Recent): one row per record, moved
+    # to the top by an upsert on every visit and trimmed to the newest few.
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("tessera_users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("object_uid", sa.String(40), primary_key=True),
+    sa.Column("record_id", sa.BigInteger, primary_key=True),
+    sa.Column("visited_at", UtcDateTime, nullable=False),
+    sa.Index("ix_tessera_recent_records_visited", "user_id", "visited_at"),
+)
