@@ -15,6 +15,8 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from tessera.meta.times import is_time_zone
+
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
 
@@ -45,6 +47,8 @@ class Settings:
     #: seconds; past it the database stops it and the request is answered 422 "too slow",
     #: while every other request goes on. 0: no limit. Jobs (imports, recomputes) have none.
     query_timeout: float = 30.0
+    #: The IANA time zone the UI shows times in for people who have not chosen theirs.
+    time_zone: str = "UTC"
 
     @property
     def public_url(self) -> str:
@@ -94,6 +98,10 @@ class Settings:
             values["busy_timeout"] = _seconds("TESSERA_BUSY_TIMEOUT", raw, 600)
         if (raw := env.get("TESSERA_QUERY_TIMEOUT")) is not None:
             values["query_timeout"] = _seconds("TESSERA_QUERY_TIMEOUT", raw, 3600, "; 0: no limit")
+        if (raw := env.get("TESSERA_TIME_ZONE")):
+            if not is_time_zone(raw):
+                raise SettingsError(f"TESSERA_TIME_ZONE={raw!r} is not a time zone; expected a name like Europe/Paris")
+            values["time_zone"] = raw
         if (raw := env.get("TESSERA_HOST")):
             values["host"] = raw
         if (raw := env.get("TESSERA_PORT")) is not None:

@@ -48,7 +48,8 @@ def test_create_with_roles_teams_and_manager_by_email(office: Any) -> None:
     assert lead["manager"] is None and rep["last_sign_in_at"] is None
     me = _sign_in(office, "rep@example.com").ok(_sign_in(office, "rep@example.com").get("/me"))
     assert me == {"id": rep["id"], "email": "rep@example.com", "name": "Rep", "roles": ["builder", "sales"],
-                  "teams": ["east", "west"], "manager": "lead@example.com", "is_admin": False, "is_builder": True}
+                  "teams": ["east", "west"], "manager": "lead@example.com", "is_admin": False, "is_builder": True,
+                  "time_zone": None}
     assert office.ok(office.get(f"/users/{rep['id']}"))["last_sign_in_at"] is not None
 
 

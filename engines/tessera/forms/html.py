@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -95,12 +96,17 @@ class FormRenderer:
 
     def widget(self, fdef: FieldDef, value: Any, *, placement: Placement | None = None,
                state: FieldState | None = None, errors: Sequence[str] = (), raw: Any = None,
-               display: str | None = None, id_prefix: str = "f-") -> Markup:
+               display: str | None = None, id_prefix: str = "f-", zone: tzinfo = UTC) -> Markup:
         """One field's widget. `value` is the stored value (None: blank); `raw` what the
         user typed when it did not convert (shown back to them with `errors`); `display`
-        the text for a reference (a lookup's record name) instead of the bare id."""
+        the text for a reference (a lookup's record name) instead of the bare id. Dates and
+        times are shown in `zone`, the reader's."""
         ftype = fdef.ftype
+        if isinstance(value, datetime):
+            value = value.astimezone(zone)
         widget = dict(ftype.widget_context(fdef, value))
+        if "zone" in widget:
+            widget["zone"] = str(getattr(zone, "key", None) or zone.tzname(None) or "UTC").replace("_", " ")
         if isinstance(raw, str):
             widget["value"] = raw
         shown = display if display is not None else widget.get("display", ftype.display(fdef, value))
@@ -119,7 +125,8 @@ class FormRenderer:
     def form(self, form: Form, obj: ObjectDef, record: Mapping[str, Any], state: FormState, urls: FormUrls, *,
              errors: Mapping[str, Sequence[str]] | None = None, raw: Mapping[str, Any] | None = None,
              displays: Mapping[str, str] | None = None, related: Mapping[str, RelatedRows] | None = None,
-             record_id: int | None = None, version: int | None = None, id_prefix: str = "f-") -> str:
+             record_id: int | None = None, version: int | None = None, id_prefix: str = "f-",
+             zone: tzinfo = UTC) -> str:
         """The whole form for `record` (stored values, by api_name) in `state`."""
         errors, raw, displays = errors or {}, raw or {}, displays or {}
         widgets: dict[str, Markup] = {}
@@ -130,7 +137,7 @@ class FormRenderer:
                 continue
             widgets[p.field] = self.widget(
                 fdef, record.get(p.field), placement=p, state=placed, errors=errors.get(p.field, ()),
-                raw=raw.get(p.field), display=displays.get(p.field), id_prefix=id_prefix)
+                raw=raw.get(p.field), display=displays.get(p.field), id_prefix=id_prefix, zone=zone)
         loose = [m for name, ms in errors.items() if name not in widgets for m in ms]
         template = self.env.get_template(FORM_TEMPLATE)
         return template.render(

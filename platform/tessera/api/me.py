@@ -1,4 +1,5 @@
-"""The signed-in user's own things: `/api/v1/me` (who am I), permissions and API tokens."""
+"""The signed-in user's own things: `/api/v1/me` (who am I, their name and time zone),
+permissions and API tokens."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ TokenId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 @router.get("")
 def me(who: Actor = Depends(deps.confirmed_actor), rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
     return rt.users.accounts.me(who)
+
+
+@router.patch("")
+def change_me(who: Actor = Depends(deps.confirmed_actor), body: Any = Depends(deps.json_body),
+              rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
+    """Change your own name or time zone (the zone times are shown in, e.g. Europe/Paris)."""
+    return rt.users.accounts.change_own(who, body)
 
 
 @router.get("/permissions")

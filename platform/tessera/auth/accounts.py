@@ -1,7 +1,7 @@
 """User accounts as admins manage them: create, change, disable, list.
 
     {"email": "rep@example.com", "name": "Rep", "password": "…", "roles": ["sales"],
-     "teams": ["east"], "manager": "lead@example.com"}
+     "teams": ["east"], "manager": "lead@example.com", "time_zone": "Europe/Paris"}
 
 Users are never deleted (records, history and the audit log point at them); disabling is
 the way, and it ends every session and revokes every token of the user at once. `is_admin`
@@ -26,6 +26,7 @@ from tessera.data.engine import read_transaction, write_transaction
 from tessera.data.paging import decode_cursor, encode_cursor
 from tessera.data.tables import roles, team_members, teams, tokens, user_roles, users
 from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from tessera.meta.times import is_time_zone
 
 if TYPE_CHECKING:
     from tessera.auth.users import UserService
@@ -47,6 +48,9 @@ def _iso(at: datetime | None) -> str | None:
 def _check(doc: Any, *, partial: bool) -> None:
     problems = schemas.problems("users", doc, messages=MESSAGES, secret=("/password",), partial=partial,
                                 pointers=False)
+    if not problems and isinstance(doc, dict) and doc.get("time_zone") is not None \
+            and not is_time_zone(doc["time_zone"]):
+        problems.append(FieldProblem("time_zone", "is not a time zone like Europe/Paris", "unknown_time_zone"))
     if problems:
         first = problems[0]
         title = {("email", "is not an e-mail address"): "Not an e-mail address.",
@@ -100,10 +104,26 @@ class AccountService:
         """Who is signed in: the user, their roles, teams and manager."""
         if actor.user_id is None:
             return {"id": None, "email": actor.email, "name": "System", "roles": list(actor.roles), "teams": [],
-                    "manager": None, "is_admin": actor.is_admin, "is_builder": actor.is_builder}
+                    "manager": None, "is_admin": actor.is_admin, "is_builder": actor.is_builder, "time_zone": None}
         user = self.get(actor.user_id)
-        return {k: user[k] for k in ("id", "email", "name", "roles", "teams", "manager", "is_admin")} | {
+        return {k: user[k] for k in ("id", "email", "name", "roles", "teams", "manager", "is_admin", "time_zone")} | {
             "is_builder": user["is_admin"] or "builder" in user["roles"]}
+
+    #: What people may change of their own account (the rest is an admin's).
+    OWN = ("name", "time_zone")
+
+    def change_own(self, actor: Actor, changes: Any) -> dict[str, Any]:
+        """The signed-in user changes their name or time zone (PATCH /api/v1/me)."""
+        if actor.user_id is None:
+            raise InvalidInput("Only a signed-in person has an account to change.",
+                               [FieldProblem("user", "is the platform itself", "no_account")])
+        if isinstance(changes, dict):
+            others = sorted(set(changes) - set(self.OWN))
+            if others:
+                raise InvalidInput("Only your name and time zone can be changed here; nothing was saved.",
+                                   [FieldProblem(k, "is changed by an admin", "not_yours") for k in others])
+        self.change(actor, actor.user_id, changes)
+        return self.me(actor)
 
     def permissions(self, actor: Actor, metadata: MetadataReader) -> dict[str, Any]:
         """What the user may do per object, for the UI (GET /api/v1/me/permissions)."""
@@ -125,7 +145,7 @@ class AccountService:
             try:
                 user_id = int(conn.execute(sa.insert(users).values(
                     email=email, name=(doc.get("name") or email.split("@")[0]).strip() or email,
-                    password_hash=password_hash,
+                    password_hash=password_hash, time_zone=doc.get("time_zone") or None,
                     is_active=doc.get("active", True), is_admin="admin" in (doc.get("roles") or []),
                     created_at=datetime.now(UTC),
                 ).returning(users.c.id)).scalar_one())
@@ -161,6 +181,8 @@ class AccountService:
                     raise Conflict("A user with this e-mail exists.", [FieldProblem("email", "is taken", "taken")])
             if "name" in changes and changes["name"].strip() != before["name"]:
                 values["name"] = changes["name"].strip()
+            if "time_zone" in changes and (changes["time_zone"] or None) != before["time_zone"]:
+                values["time_zone"] = changes["time_zone"] or None
             if "active" in changes and changes["active"] != before["active"]:
                 values["is_active"] = changes["active"]
             if "roles" in changes and sorted(changes["roles"]) != before["roles"]:
@@ -175,7 +197,7 @@ class AccountService:
             if "manager" in changes and changes["manager"] != before["manager"]:
                 self._set_manager(conn, user_id, changes["manager"])
             after = self._out(conn, [user_id])[0]
-            changed = sorted(k for k in ("email", "name", "active", "roles", "teams", "manager")
+            changed = sorted(k for k in ("email", "name", "active", "roles", "teams", "manager", "time_zone")
                              if before[k] != after[k]) + (["password"] if password_hash else [])
             if not changed:
                 return after
@@ -185,7 +207,8 @@ class AccountService:
                 ended = self._sign_out_everywhere(conn, user_id, keep=None)
             elif password_hash is not None:
                 ended = self._sign_out_everywhere(conn, user_id, keep=actor, personal_too=False)
-            if set(changed) & {"active", "roles", "teams"} or ended:
+            # A new time zone too: signed-in actors carry it, and are loaded again at the next revision.
+            if set(changed) & {"active", "roles", "teams", "time_zone"} or ended:
                 self.users.access_changed(conn)
             action = {False: "user.disabled", True: "user.enabled"}.get(values.get("is_active"), "user.changed")
             audit.record(conn, action, actor_id=actor.user_id, target=f"user:{after['email']}", detail={
@@ -194,6 +217,16 @@ class AccountService:
                 "after": {k: after[k] for k in changed if k != "password"},
                 **({"signed_out": ended} if ended else {})})
         return after
+
+    def adopt_time_zone(self, user_id: int, name: str) -> None:
+        """Take the browser's time zone for a user who has not chosen one (at sign-in)."""
+        if not is_time_zone(name):
+            return
+        with write_transaction(self.users.engine) as conn:
+            done = conn.execute(sa.update(users).where(users.c.id == user_id, users.c.time_zone.is_(None))
+                                .values(time_zone=name)).rowcount
+            if done:
+                self.users.access_changed(conn)
 
     # -- parts --------------------------------------------------------------------------
     @staticmethod
@@ -273,7 +306,8 @@ class AccountService:
         manager = users.alias("manager")
         rows = conn.execute(
             sa.select(users.c.id, users.c.email, users.c.name, users.c.is_active, users.c.is_admin,
-                      users.c.created_at, users.c.last_sign_in_at, manager.c.email.label("manager"))
+                      users.c.created_at, users.c.last_sign_in_at, users.c.time_zone,
+                      manager.c.email.label("manager"))
             .select_from(users.outerjoin(manager, manager.c.id == users.c.manager_id))
             .where(users.c.id.in_(ids))).all()
         held: dict[int, list[str]] = {}
@@ -290,6 +324,7 @@ class AccountService:
             "id": r.id, "email": r.email, "name": r.name, "active": r.is_active, "is_admin": r.is_admin,
             "roles": held.get(r.id, []), "teams": member.get(r.id, []), "manager": r.manager,
             "created_at": _iso(r.created_at), "last_sign_in_at": _iso(r.last_sign_in_at),
+            "time_zone": r.time_zone,
         } for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 

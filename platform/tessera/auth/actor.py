@@ -36,6 +36,8 @@ class Actor:
     #: The teams the user is a member of, as ids (for SQL) and api_names (for sharing rules).
     team_ids: tuple[int, ...] = ()
     team_names: tuple[str, ...] = ()
+    #: The IANA time zone times are shown to the user in: theirs, else the platform's.
+    time_zone: str | None = None
     #: How the request signed in: "token" (Authorization: Bearer) or "session" (the cookie).
     credential: str = "token"
     #: The roles' permissions, loaded with the sign-in; read them through permissions_for().

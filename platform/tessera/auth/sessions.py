@@ -33,6 +33,8 @@ CSRF_HEADER = "X-CSRF-Token"
 LIFETIME = timedelta(hours=12)
 _SALT = "tessera.session"
 ENDED = "The session has ended; sign in again."
+#: How many characters of a session's key name it on the admin's page.
+REF_LENGTH = 16
 
 
 def sign_cookie(secret_key: str, session_secret: str) -> str:
@@ -112,6 +114,42 @@ class SessionService:
         if row is None:
             raise Unauthorized(ENDED)
         return {"csrf_token": row.csrf_token, "created_at": _iso(row.created_at), "expires_at": _iso(row.expires_at)}
+
+    def active(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Sessions that still work, everyone's, newest first (the admin's sessions page).
+        `ref` names a session for `end_for` without handing out its key."""
+        limit = max(1, min(limit, 1000))
+        with read_transaction(self.users.engine) as conn:
+            rows = conn.execute(
+                sa.select(sessions.c.id, sessions.c.created_at, sessions.c.expires_at, sessions.c.ip,
+                          sessions.c.user_agent, users.c.id.label("user_id"), users.c.email, users.c.name)
+                .join(users, users.c.id == sessions.c.user_id)
+                .where(sessions.c.revoked_at.is_(None), sessions.c.expires_at > datetime.now(UTC))
+                .order_by(sessions.c.created_at.desc(), sessions.c.id).limit(limit)).all()
+        return [{"ref": r.id[:REF_LENGTH], "user": {"id": r.user_id, "email": r.email, "name": r.name},
+                 "created_at": _iso(r.created_at), "expires_at": _iso(r.expires_at), "ip": r.ip,
+                 "user_agent": r.user_agent} for r in rows]
+
+    def end_for(self, actor: Actor, ref: str) -> dict[str, Any]:
+        """An admin signs someone out: the session `ref` (from `active`) stops working at
+        once. Returns whose session it was."""
+        if not isinstance(ref, str) or len(ref) != REF_LENGTH or any(c not in "0123456789abcdef" for c in ref):
+            raise NotFound("There is no such session; it may have ended already.")
+        with write_transaction(self.users.engine) as conn:
+            found = conn.execute(
+                sa.select(sessions.c.id, users.c.email, users.c.name).join(users, users.c.id == sessions.c.user_id)
+                .where(sessions.c.id.startswith(ref), sessions.c.revoked_at.is_(None),
+                       sessions.c.expires_at > datetime.now(UTC))).all()
+            if len(found) != 1:
+                raise NotFound("There is no such session; it may have ended already.")
+            row = found[0]
+            conn.execute(sa.update(sessions).where(sessions.c.id == row.id).values(revoked_at=datetime.now(UTC)))
+            audit.record(conn, "session.ended", actor_id=actor.user_id, target=f"user:{row.email}",
+                         detail={"by": "admin"})
+            self.users.access_changed(conn)
+        self.users.forget(row.id)
+        self._csrf.pop(row.id, None)
+        return {"email": row.email, "name": row.name}
 
     def end(self, actor: Actor) -> None:
         """Sign out: the session of this request stops working everywhere at once."""

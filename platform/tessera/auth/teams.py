@@ -5,6 +5,8 @@ teammate; sharing rules may name teams too.
 
 Members are set here (`members` replaces the list) or on the user (`teams`). Changing who
 is in a team changes what they may see, so it bumps the auth revision like a role change.
+A team has no manager of its own: each user has one (`manager`), and `set_manager` makes
+one person the manager of every other member at once (a sales team's lead and their reps).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tessera.auth import audit, schemas
+from tessera.auth.accounts import AccountService
 from tessera.auth.actor import Actor
 from tessera.auth.roles import MetadataReader, sharing_rules_naming
 from tessera.data.engine import read_transaction, write_transaction
@@ -98,6 +101,35 @@ class TeamService:
                 audit.record(conn, "team.changed", actor_id=actor.user_id, target=f"team:{api_name}", detail=detail)
             row = self._row(conn, api_name)
             return self._out(row, self._members(conn, [row.id]).get(row.id, []))
+
+    def set_manager(self, actor: Actor, api_name: str, manager: str | None) -> list[str]:
+        """Make the user with e-mail `manager` (None: nobody) the manager of every other
+        member, in one transaction: a loop in any chain refuses the whole change. Returns
+        the e-mails of the members whose manager changed."""
+        wanted = manager.strip().lower() if isinstance(manager, str) and manager.strip() else None
+        with write_transaction(self.users.engine) as conn:
+            row = self._row(conn, api_name)
+            boss = users.alias("boss")
+            members = conn.execute(
+                sa.select(users.c.id, users.c.email, boss.c.email.label("manager"))
+                .select_from(team_members.join(users, users.c.id == team_members.c.user_id)
+                             .outerjoin(boss, boss.c.id == users.c.manager_id))
+                .where(team_members.c.team_id == row.id).order_by(users.c.email)).all()
+            changed = []
+            for member in members:
+                if member.email == wanted or member.manager == wanted:
+                    continue
+                # The account service's own check: an unknown e-mail or a loop is refused.
+                AccountService._set_manager(conn, member.id, wanted)
+                audit.record(conn, "user.changed", actor_id=actor.user_id, target=f"user:{member.email}",
+                             detail={"id": member.id, "changed": ["manager"], "before": {"manager": member.manager},
+                                     "after": {"manager": wanted}, "via": f"team:{api_name}"})
+                changed.append(member.email)
+            if wanted is not None and not changed and conn.execute(
+                    sa.select(users.c.id).where(users.c.email == wanted)).first() is None:
+                raise InvalidInput("The manager is not a user; nothing was saved.",
+                                   [FieldProblem("manager", f"there is no user {wanted!r}", "unknown_user")])
+            return changed
 
     def delete(self, actor: Actor, api_name: str, metadata: MetadataReader, *, force: bool = False) -> None:
         """Delete a team; one with members, or named by sharing rules, only with `force`."""

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from tessera.auth import audit
 from tessera.auth.actor import Actor
 from tessera.data.engine import read_transaction, write_transaction
-from tessera.data.tables import tokens
+from tessera.data.tables import tokens, users
 from tessera.errors import FieldProblem, InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -90,6 +90,35 @@ class TokenService:
             audit.record(conn, "token.created", actor_id=actor.user_id, target=f"token:{row.id}",
                          detail={"name": row.name, "expires_at": _iso(row.expires_at)})
         return {**_out(row, None), "token": token}
+
+    def everyone(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Everyone's tokens that still work, newest first, with whose they are (the admin's
+        page); `current` is never set, the admin's page is not signed in with a token."""
+        limit = max(1, min(limit, 1000))
+        with read_transaction(self.users.engine) as conn:
+            rows = conn.execute(
+                sa.select(tokens, users.c.email, users.c.name.label("user_name"))
+                .join(users, users.c.id == tokens.c.user_id)
+                .where(tokens.c.revoked_at.is_(None),
+                       sa.or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > datetime.now(UTC)))
+                .order_by(tokens.c.id.desc()).limit(limit)).all()
+        return [{**_out(r, None), "user": {"id": r.user_id, "email": r.email, "name": r.user_name}} for r in rows]
+
+    def revoke_any(self, actor: Actor, token_id: int) -> dict[str, Any]:
+        """An admin revokes anyone's token; returns the token as `everyone` listed it."""
+        with write_transaction(self.users.engine) as conn:
+            row = conn.execute(
+                sa.select(tokens, users.c.email, users.c.name.label("user_name"))
+                .join(users, users.c.id == tokens.c.user_id)
+                .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))).first()
+            if row is None:
+                raise NotFound(f"There is no token {token_id} that still works.")
+            conn.execute(sa.update(tokens).where(tokens.c.id == token_id).values(revoked_at=datetime.now(UTC)))
+            audit.record(conn, "token.revoked", actor_id=actor.user_id, target=f"token:{token_id}",
+                         detail={"name": row.name, "user": row.email, "by": "admin"})
+            self.users.access_changed(conn)
+        self.users.forget(row.token_hash)
+        return {**_out(row, None), "user": {"id": row.user_id, "email": row.email, "name": row.user_name}}
 
     def revoke(self, actor: Actor, token_id: int) -> None:
         with write_transaction(self.users.engine) as conn:

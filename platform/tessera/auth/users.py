@@ -60,8 +60,10 @@ class UserService:
     #: Cached sign-ins per process; beyond this many, the cache starts over.
     CACHE_SIZE = 10_000
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, time_zone: str = "UTC") -> None:
         self.engine = engine
+        #: The zone times are shown in to people who have not chosen theirs.
+        self.time_zone = time_zone
         self._verified: dict[str, tuple[Actor, datetime | None]] = {}
         self._grants: dict[tuple[str, ...], tuple[int, Grants]] = {}
         self._used: set[str] = set()
@@ -304,13 +306,14 @@ class UserService:
             .where(team_members.c.user_id == user_id).order_by(teams.c.api_name)).all()
         names = tuple(r.api_name for r in held)
         is_admin = bool(is_admin) or "admin" in names
+        zone = conn.execute(sa.select(users.c.time_zone).where(users.c.id == user_id)).scalar()
         return Actor(
             user_id=user_id, email=email, is_admin=is_admin, token_digest=token_digest,
             verified_at=auth_revision if token_digest is not None else None,
             is_builder=is_admin or "builder" in names, roles=names,
             team_ids=tuple(t.id for t in member_of), team_names=tuple(t.api_name for t in member_of),
-            credential=credential, grants=self._grants_of(names, [dict(r.permissions or {}) for r in held],
-                                                          auth_revision),
+            credential=credential, time_zone=zone or self.time_zone,
+            grants=self._grants_of(names, [dict(r.permissions or {}) for r in held], auth_revision),
         )
 
     def _grants_of(self, names: tuple[str, ...], documents: list[dict[str, Any]], auth_revision: int) -> Grants:

@@ -31,6 +31,8 @@ users = sa.Table(
     sa.Column("manager_id", sa.BigInteger, sa.ForeignKey("tessera_users.id", ondelete="SET NULL")),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_sign_in_at", UtcDateTime),
+    # IANA name (Europe/Paris) the UI shows times in; NULL: the platform's default zone.
+    sa.Column("time_zone", sa.String(64)),
 )
 
 tokens = sa.Table(

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from tessera.auth.users import UserService
 from tessera.data.engine import make_engine
 from tessera.data.files import AttachmentStore
-from tessera.runtime import background, flows, forms, records, reports, rules
+from tessera.runtime import background, flows, forms, navigation, records, reports, rules
 from tessera.runtime.background.deliveries import DeliveryService
 from tessera.runtime.background.jobs import JobService
 from tessera.runtime.background.notifications import NotificationService
@@ -32,6 +32,9 @@ from tessera.runtime.kernel.events import EventBus
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.metadata.documents import DocumentService
 from tessera.runtime.metadata.objects import MetadataService
+from tessera.runtime.navigation.apps import AppMenu
+from tessera.runtime.navigation.favourites import FavouriteService
+from tessera.runtime.navigation.recent import RecentService
 from tessera.runtime.records.access import AccessService
 from tessera.runtime.records.actions import ActionRunner
 from tessera.runtime.records.formulas import FormulaService
@@ -56,6 +59,7 @@ INSTALLS: tuple[Install, ...] = (
     flows.install,
     rules.install,
     reports.install,
+    navigation.install,
 )
 
 
@@ -63,7 +67,7 @@ class Platform:
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings.database_url, busy_timeout=settings.busy_timeout)
-        self.users = UserService(self.engine)
+        self.users = UserService(self.engine, time_zone=self.settings.time_zone)
         self.attachments = AttachmentStore(self.engine, settings.attachments_dir, settings.max_upload_bytes)
 
         # The kernel: transactions, the metadata snapshot, hook points, events.
@@ -103,6 +107,11 @@ class Platform:
         self.dashboards = DashboardService(kernel, self.documents, self.metadata, self.records, self.reports)
         self.subscriptions = SubscriptionService(kernel, self.timers, self.deliveries, self.documents,
                                                  self.reports, self.users)
+
+        # Moving around: the app menu, favourite and recently opened records.
+        self.app_menu = AppMenu(kernel, self.documents, self.access)
+        self.favourites = FavouriteService(kernel, self.access, self.formulas)
+        self.recent = RecentService(kernel, self.access, self.formulas)
 
         for install in INSTALLS:
             install(self)

@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+from tessera.meta.times import parse_instant, readable, time_zone
 
 #: The browser libraries the pages load, as files inside builder-ui/node_modules.
 VENDOR_FILES = {
@@ -37,7 +41,19 @@ def templates() -> Jinja2Templates:
     env.env.lstrip_blocks = True
     env.env.globals["vendor"] = lambda name: f"/static/vendor/{name}"
     env.env.filters["plural"] = _plural
+    env.env.filters["when"] = _when
     return env
+
+
+@pass_context
+def _when(context: Context, value: Any, seconds: bool = False) -> str:
+    """An instant (a datetime, or ISO 8601 as services give it) in the reader's time zone:
+    `2026-12-06 14:30 CET`. Anything else is shown as it is."""
+    moment = parse_instant(value)
+    if moment is None:
+        return "" if value is None else str(value)
+    me = context.get("me")
+    return readable(moment, time_zone(getattr(me, "time_zone", None)), seconds=seconds)
 
 
 def _plural(obj: Any) -> str:

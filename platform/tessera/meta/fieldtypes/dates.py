@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from tessera.meta.columns import UtcDateTime
 from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
 from tessera.meta.model import FieldDef
+from tessera.meta.times import readable
 
 _BOUND = {"type": "string", "maxLength": 40}
 _IMPORT_DATES = ("%Y/%m/%d", "%Y.%m.%d")
@@ -121,12 +122,15 @@ class DateTimeField(FieldType):
         return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
     def display(self, field: FieldDef, value: Any) -> str:
-        return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        # In the zone the value carries: UTC as stored, the reader's when a page converted it.
+        return "" if value is None else readable(value, value.tzinfo or UTC)
 
     widget_template = "widgets/date.html"
 
     def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
-        # A datetime-local input has no zone; input without one is read as UTC, so show UTC.
-        local = "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        # A datetime-local input has no zone: it shows the value in the zone the value
+        # carries (the form renders it in the reader's), and the form post reads it back so.
+        local = "" if value is None else value.strftime("%Y-%m-%dT%H:%M:%S")
+        zone = "UTC" if value is None else str(getattr(value.tzinfo, "key", None) or value.tzname() or "UTC")
         return {**super().widget_context(field, value), "value": local, "input_type": "datetime-local",
-                "step": "1", "zone": "UTC"}
+                "step": "1", "zone": zone}

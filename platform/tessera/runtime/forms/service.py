@@ -45,6 +45,7 @@ from tessera.formula import EvalContext, FormulaError
 from tessera.formula import evaluate as run_formula
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
+from tessera.meta.times import from_local_input, time_zone
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.metadata.documents import DocumentService
@@ -171,15 +172,20 @@ class FormService:
         return self.renderer.form(
             filling.form, obj, filling.record, filling.state, urls or FormUrls(f"{base}/submit", f"{base}/state"),
             errors=messages, raw=raw, displays=displays, related=related, record_id=record_id,
-            version=(stored or {}).get("version"), id_prefix=id_prefix,
+            version=(stored or {}).get("version"), id_prefix=id_prefix, zone=time_zone(actor.time_zone),
         )
 
-    def posted(self, object_name: str, items: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    def posted(self, object_name: str, items: Iterable[tuple[str, str]], *,
+               actor: Actor | None = None) -> dict[str, Any]:
         """An HTML form post of the rendered widgets — (name, text) pairs — as the values
-        `state` and `submit` take; text a widget cannot read is refused per field."""
+        `state` and `submit` take; text a widget cannot read is refused per field. A date
+        and time typed without a zone is read in `actor`'s time zone, as the form showed it."""
         with self.kernel.read() as conn:
             obj = self.kernel.snapshot(conn).object(object_name)
-        values, problems = posted_values(obj, items)
+        zone = time_zone(actor.time_zone if actor is not None else None)
+        local = [(name, from_local_input(text, zone) if isinstance(text, str) and (f := obj.field(name)) is not None
+                  and f.type == "datetime" else text) for name, text in items]
+        values, problems = posted_values(obj, local)
         if problems:
             raise InvalidInput("Some values could not be read.", problems)
         return values
