@@ -302,7 +302,7 @@
   function row(label, control, help) {
     const id = control.id || `fp-${Math.random().toString(36).slice(2, 8)}`;
     control.id = id;
-    return el("div", { class: "flow-field" }, el("label", { for: id, text: label }), control,
+    return el("div", { class: "flow-field" }, el("label", { for: control.labelTarget || id, text: label }), control,
       help ? el("small", { class: "muted", text: help }) : null);
   }
 
@@ -327,6 +327,29 @@
 
   function text(target, key, attrs, options) {
     return bind(el("input", Object.assign({ type: "text" }, attrs || {})), () => target[key], setter(target, key, options));
+  }
+
+  // A length of time typed in words ("4 hours", "2 days") and stored as ISO 8601; text that
+  // is not one stays in the box with the reason beside it, and the document is not changed.
+  function duration(target, key, attrs, options) {
+    const input = el("input", Object.assign({ type: "text", placeholder: "e.g. 4 hours or 2 days" }, attrs || {}));
+    const problem = el("small", { class: "field-error", "aria-live": "polite" });
+    input.value = tesseraDurations.show(target[key]);
+    input.addEventListener("input", () => {
+      const read = tesseraDurations.read(input.value, options);
+      problem.textContent = read.problem || "";
+      input.setAttribute("aria-invalid", read.problem ? "true" : "false");
+      if (read.value === null) return;
+      if (read.value === "" && !(options && options.keepBlank)) delete target[key];
+      else target[key] = read.value;
+      changed(false);
+    });
+    const box = el("span", { class: "duration-input" }, input, problem);
+    box.id = input.id || `fp-${Math.random().toString(36).slice(2, 8)}`;
+    input.id = `${box.id}-input`;
+    // row() labels the control by its id: point the label at the input itself.
+    box.labelTarget = input.id;
+    return box;
   }
 
   function choice(target, key, values, blank, attrs) {
@@ -430,12 +453,13 @@
 
   function timing(step) {
     const parts = [
-      row("Due after", text(step, "due", { placeholder: "P1D" }), "ISO 8601: P1D a day, PT4H four hours"),
-      row("Remind every", text(step, "remind_every", { placeholder: "PT4H" })),
+      row("Due after", duration(step, "due"), "e.g. 1 day, 4 hours, 2 days 4 hours"),
+      row("Remind every", duration(step, "remind_every")),
     ];
     const escalate = step.escalate || {};
-    const doSelect = el("select", {}, ["", "notify", "reassign", "auto_approve", "auto_reject"].map((v) =>
-      el("option", { value: v, selected: (escalate.do || "") === v }, v || "never")));
+    const doSelect = el("select", {}, [["", "never"], ["notify", "notify someone"], ["reassign", "reassign the task"],
+      ["auto_approve", "approve automatically"], ["auto_reject", "reject automatically"]].map(([v, l]) =>
+      el("option", { value: v, selected: (escalate.do || "") === v }, l)));
     doSelect.addEventListener("change", () => {
       if (!doSelect.value) delete step.escalate;
       else step.escalate = Object.assign({ after: "P2D" }, step.escalate || {}, { do: doSelect.value });
@@ -444,7 +468,7 @@
     });
     parts.push(row("Escalate", doSelect));
     if (step.escalate) {
-      parts.push(row("Escalate after", text(step.escalate, "after", { placeholder: "P2D" })));
+      parts.push(row("Escalate after", duration(step.escalate, "after")));
       if (["notify", "reassign"].includes(step.escalate.do)) parts.push(people(step.escalate, "to", "Escalate to"));
     }
     parts.push(checkbox("Lock the record while it waits", step, "lock_record", false));
@@ -476,7 +500,7 @@
     ];
     if (step.type === "approval") {
       parts.push(people(step, "approvers", "Approvers"));
-      const mode = choice(step, "mode", [["all", "all must approve (会签)"], ["any", "the first decides (或签)"],
+      const mode = choice(step, "mode", [["all", "everyone must approve"], ["any", "the first answer decides"],
         ["quorum", "a quorum"], ["sequence", "one after another"]], undefined, { id: "fp-mode" });
       mode.addEventListener("change", () => {
         if (mode.value === "quorum") step.quorum = step.quorum || { count: 2 }; else delete step.quorum;
@@ -546,7 +570,7 @@
         drawPanel();
       });
       parts.push(row("Wait", mode));
-      if (which === "duration") parts.push(row("Duration", text(step, "duration", { placeholder: "P2D" }, { keepBlank: true })));
+      if (which === "duration") parts.push(row("Duration", duration(step, "duration", {}, { keepBlank: true })));
       if (which === "until") parts.push(formulaRow("Until (a date formula)", step, "until", null, "", true));
       if (which === "until_condition") parts.push(formulaRow("Until (a condition)", step, "until_condition", "boolean", "", true));
     } else if (step.type === "goto") {

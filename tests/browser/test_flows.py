@@ -176,3 +176,37 @@ def test_a_wait_step_waits_until_a_date_or_a_condition(page: Any, server: Any, s
     page.wait_for_selector("#flow-status.ok >> text=Saved")
     shot(page, "flow-wait-until")
     assert runtime.documents.get("flows", "wait_for_it")["steps"][0]["until"] == "TODAY() + 3"
+
+
+def test_a_builder_sets_due_times_and_waits_in_words_and_reads_the_approval_modes_in_english(
+        page: Any, server: Any, shot: Any, admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    _people(runtime)
+    _sign_in(page, base, *admin_login)
+    go(page, f"{base}/builder/flows/new?object=deal")
+    page.fill("#fp-flow-label", "Timed approval")
+    page.click('.flow-add[data-list="/steps"][data-index="0"]')
+    page.click('.flow-menu-item[data-type="approval"]')
+    page.wait_for_selector('.flow-block.selected[data-pointer="/steps/0"]')
+    modes = page.locator("#fp-mode option").all_inner_texts()
+    assert modes[:2] == ["everyone must approve", "the first answer decides"]
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in page.locator("main").inner_text())
+    page.get_by_label("Due after").fill("soon")
+    assert "not a length of time" in page.locator(".duration-input .field-error").first.inner_text()
+    page.get_by_label("Due after").fill("2 days")
+    page.get_by_label("Remind every").fill("4 hours")
+    page.locator("#flow-panel select").filter(has_text="approve automatically").select_option("auto_approve")
+    page.get_by_label("Escalate after").fill("3 days 12 hours")
+    page.click('.flow-add[data-list="/steps"][data-index="1"]')
+    page.click('.flow-menu-item[data-type="wait"]')
+    page.get_by_label("Duration").fill("90 min")
+    page.click("#flow-save")
+    page.wait_for_selector("#flow-status.ok >> text=Saved")
+    steps = runtime.documents.get("flows", "timed_approval")["steps"]
+    assert (steps[0]["due"], steps[0]["remind_every"], steps[0]["escalate"]["after"], steps[1]["duration"]) == (
+        "P2D", "PT4H", "P3DT12H", "PT1H30M")
+    page.reload()
+    page.click('.flow-block[data-pointer="/steps/0"]')
+    assert page.get_by_label("Due after").input_value() == "2 days"
+    assert page.get_by_label("Escalate after").input_value() == "3 days 12 hours"
+    shot(page, "flow-durations-in-words")

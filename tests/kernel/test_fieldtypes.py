@@ -270,29 +270,33 @@ def test_rating_is_a_whole_number_up_to_its_max() -> None:
 @pytest.mark.parametrize(("raw", "seconds"), [
     (90, 90), ("90", 90), ("1:30", 5400), ("1:30:15", 5415), ("-0:05", -300), ("PT1H30M", 5400),
     ("P1DT2H", 93600), ("PT45S", 45), ("P2D", 172800), (timedelta(minutes=3), 180),
-    (time(1, 30), 5400), (60.0, 60),
+    (time(1, 30), 5400), (60.0, 60), ("4 hours", 14400), ("1h 30m", 5400), ("1 Hour, 30 Minutes", 5400),
+    ("2 days and 3 hours", 183600), ("1.5 hours", 5400), ("90 min", 5400), ("-2 days", -172800), ("1 week", 604800),
 ])
-def test_duration_accepts_seconds_clock_and_iso_8601(raw: Any, seconds: int) -> None:
+def test_duration_accepts_words_seconds_clock_and_iso_8601(raw: Any, seconds: int) -> None:
     assert coerce("duration", raw) == seconds
 
 
-@pytest.mark.parametrize("bad", ["P", "PT", "1:60", "abc", 1.5, True, "1h", timedelta(milliseconds=5)])
+@pytest.mark.parametrize("bad", ["P", "PT", "1:60", "abc", 1.5, True, "1 fortnight", "2 business days", "hours",
+                                 "4 hours ago", timedelta(milliseconds=5)])
 def test_duration_refuses_what_it_cannot_read(bad: Any) -> None:
     with pytest.raises(FieldValueError, match="duration"):
         coerce("duration", bad)
 
 
 def test_duration_display_and_min_max() -> None:
-    assert display("duration", 93784) == "1d 2h 3m 4s"
-    assert display("duration", 0) == "0s"
-    assert display("duration", -90) == "-1m 30s"
-    assert check("duration", "0:10", max="0:05") == "must be at most 5m"
-    assert check("duration", 30, min=60) == "must be at least 1m"
+    assert display("duration", 93784) == "1 day 2 hours 3 minutes 4 seconds"
+    assert display("duration", 14400) == "4 hours"
+    assert display("duration", 0) == "0 minutes"
+    assert display("duration", -90) == "-1 minute 30 seconds"
+    assert check("duration", "0:10", max="0:05") == "must be at most 5 minutes"
+    assert check("duration", 30, min=60) == "must be at least 1 minute"
 
 
 @given(st.integers(min_value=-(10**12), max_value=10**12))
-def test_duration_round_trips_through_seconds_and_clock_text(seconds: int) -> None:
+def test_duration_round_trips_through_seconds_words_and_clock_text(seconds: int) -> None:
     assert roundtrip_json("duration", seconds) == seconds
+    assert coerce("duration", display("duration", seconds)) == seconds
     sign, rest = ("-" if seconds < 0 else ""), abs(seconds)
     clock = f"{sign}{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
     assert coerce("duration", clock) == seconds

@@ -137,7 +137,8 @@ def test_sending_back_to_the_submitter_lets_them_resubmit_from_the_inbox(site: A
     rework = runtime.flows.tasks(_user(runtime, "rep@example.com"))[0]
     assert "Resubmitted." in rep.post(f"/inbox/tasks/{rework['id']}", data={"action": "resubmit"}).text
     panel = rep.get(f"/app/deal/{record['id']}/automation").text
-    assert "sent back" in panel and "add the margin" in panel and "resubmitted" in panel
+    assert "Sent back" in panel and "add the margin" in panel and "Resubmitted" in panel
+    assert "Sent back for rework" not in panel and "In progress" in panel  # the instance's status in words
 
 
 def test_the_record_panel_starts_a_flow_shows_the_lock_and_takes_decisions(site: Any, runtime: Platform) -> None:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 
 from tessera.meta.columns import ScaledDecimal
+from tessera.meta.durations import in_words, parse_words
 from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
 from tessera.meta.model import FieldDef
 
@@ -177,8 +178,22 @@ class DecimalField(_Decimal):
     label = "Decimal"
 
 
+#: The currencies a builder picks from (any ISO 4217 code is taken through the API).
+CURRENCIES = (("USD", "US dollar"), ("EUR", "Euro"), ("GBP", "Pound sterling"), ("CNY", "Chinese yuan"),
+              ("JPY", "Japanese yen"), ("CHF", "Swiss franc"), ("CAD", "Canadian dollar"),
+              ("AUD", "Australian dollar"), ("NZD", "New Zealand dollar"), ("HKD", "Hong Kong dollar"),
+              ("SGD", "Singapore dollar"), ("TWD", "New Taiwan dollar"), ("KRW", "South Korean won"),
+              ("INR", "Indian rupee"), ("AED", "UAE dirham"), ("SAR", "Saudi riyal"), ("ILS", "Israeli shekel"),
+              ("TRY", "Turkish lira"), ("SEK", "Swedish krona"), ("NOK", "Norwegian krone"),
+              ("DKK", "Danish krone"), ("PLN", "Polish złoty"), ("CZK", "Czech koruna"), ("HUF", "Hungarian forint"),
+              ("BRL", "Brazilian real"), ("MXN", "Mexican peso"), ("ZAR", "South African rand"))
+
+
 @register
 class CurrencyField(_Decimal):
+    """An amount of money in one currency (`currency`, an ISO 4217 code), shown grouped
+    with its code: 1,234,567.50 EUR."""
+
     name = "currency"
     label = "Currency"
     options_schema = {
@@ -259,12 +274,14 @@ _CLOCK = re.compile(r"^(?P<neg>-)?(?P<h>\d+):(?P<m>[0-5]?\d)(?::(?P<s>[0-5]?\d))
 
 
 #: A whole number written as text, thousands separated or not ("1,000").
+_NOT_A_DURATION = "must be a duration like 4 hours, 1 day 2 hours, 90 min or 1:30"
 _WHOLE_TEXT = {"type": "string", "pattern": r"^\s*[+-]?[0-9][0-9,_]*(\.0*)?\s*$"}
 
 
 @register
 class DurationField(FieldType):
-    """A length of time, stored as whole seconds; input as seconds, `1:30`, or `PT1H30M`."""
+    """A length of time, stored as whole seconds; input in words (`1 hour 30 minutes`,
+    `1h 30m`), as `1:30`, seconds, or `PT1H30M`; shown in words."""
 
     name = "duration"
     label = "Duration"
@@ -282,7 +299,8 @@ class DurationField(FieldType):
         return {
             "anyOf": [
                 {"type": "integer", "minimum": -(10**15), "maximum": 10**15},
-                {"type": "string", "pattern": r"^(\d+:[0-5]?\d(:[0-5]?\d)?|P(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?)$"},
+                {"type": "string", "pattern": r"^(\d+:[0-5]?\d(:[0-5]?\d)?|P(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?"
+                                              r"|\s*-?(\d+([.,]\d+)?\s*[A-Za-z]+\s*(,|and)?\s*)+)$"},
             ]
         }
 
@@ -290,7 +308,7 @@ class DurationField(FieldType):
         if value is None or value == "":
             return None
         if isinstance(value, bool):
-            raise FieldValueError("must be a duration in seconds, H:MM[:SS] or ISO 8601 (PT1H30M)")
+            raise FieldValueError(_NOT_A_DURATION)
         if isinstance(value, timedelta | time):
             # Spreadsheets give durations as timedelta ([h]:mm cells) or time (h:mm cells).
             if isinstance(value, time):
@@ -313,28 +331,18 @@ class DurationField(FieldType):
                 int(m["d"] or 0) * 86400 + int(m["h"] or 0) * 3600
                 + int(m["m"] or 0) * 60 + int(m["s"] or 0)
             )
+        elif isinstance(value, str) and (words := parse_words(value)) is not None:
+            seconds = words
         else:
-            raise FieldValueError("must be a duration in seconds, H:MM[:SS] or ISO 8601 (PT1H30M)")
+            raise FieldValueError(_NOT_A_DURATION)
         if abs(seconds) > _INT64:
             raise FieldValueError("is too long")
         return seconds
 
     def display(self, field: FieldDef, value: Any) -> str:
-        if value is None:
-            return ""
-        sign, value = ("-" if value < 0 else ""), abs(value)
-        days, rest = divmod(value, 86400)
-        hours, rest = divmod(rest, 3600)
-        minutes, seconds = divmod(rest, 60)
-        parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")) if n]
-        return sign + (" ".join(parts) or "0s")
+        return "" if value is None else in_words(value)
 
     def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
-        # Shown as H:MM[:SS], which is also what the input accepts back.
-        clock = ""
-        if value is not None:
-            hours, rest = divmod(abs(value), 3600)
-            minutes, seconds = divmod(rest, 60)
-            clock = ("-" if value < 0 else "") + f"{hours}:{minutes:02d}" + (f":{seconds:02d}" if seconds else "")
-        return {**super().widget_context(field, value), "value": clock, "input_type": "text",
-                "placeholder": "1:30"}
+        # Shown in words, which the input also reads back (as it reads 1:30 and 90 min).
+        return {**super().widget_context(field, value), "value": "" if value is None else in_words(value),
+                "input_type": "text", "placeholder": "4 hours"}

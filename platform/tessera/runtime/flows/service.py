@@ -736,8 +736,10 @@ class FlowService:
         instance_id = row["id"]
         flow_doc = self._executor(conn, row["flow_uid"], row["version"])[0].doc
         out = _described(flow_doc, row, _TASKS_OF.read(conn, {"instance": instance_id}).all())
+        labels = step_labels(flow_doc.get("steps") or [])
         out["history"] = [
-            {"at": _iso(h["at"]), "event": h["event"], "step": h["step"], "by": h["actor_id"], "by_name": h["name"],
+            {"at": _iso(h["at"]), "event": h["event"], "step": h["step"], "step_label": labels.get(h["step"] or ""),
+             "by": h["actor_id"], "by_name": h["name"],
              "comment": h["comment"], "detail": h["detail"]}
             for h in conn.execute(sa.select(flow_events, users.c.name)
                                   .outerjoin(users, users.c.id == flow_events.c.actor_id)
@@ -823,6 +825,23 @@ def _described(flow_doc: Mapping[str, Any], row: Mapping[str, Any], tasks: list[
                    "closed_at": _iso(t["closed_at"])} for t in tasks],
         "send_back_targets": _decision_steps(flow_doc),
     }
+
+
+def step_labels(steps: list[Any]) -> dict[str, str]:
+    """Each step's label by its id, through branches and parallel paths (a step without a
+    label is named by its id)."""
+    out: dict[str, str] = {}
+    for step in steps:
+        if not isinstance(step, Mapping):
+            continue
+        if step.get("id"):
+            out[str(step["id"])] = str(step.get("label") or step["id"])
+        for branch in step.get("branches") or []:
+            if isinstance(branch, Mapping):
+                out.update(step_labels(branch.get("steps") or []))
+        if isinstance(step.get("default"), list):
+            out.update(step_labels(step["default"]))
+    return out
 
 
 def conn_locks(conn: Connection, object_uid: str, ids: list[int]) -> dict[int, tuple[int, list[str]]]:
