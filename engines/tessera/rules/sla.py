@@ -25,10 +25,13 @@ from typing import Any
 
 from tessera.errors import FieldProblem
 from tessera.formula import Schema
+from tessera.rules import achievement
 from tessera.rules.calendar import BusinessCalendar, add_business_time, business_time_between
 from tessera.rules.definition import Checker, article, document_schema_problems, object_of
 
 METRICS = ("first_reply", "next_reply", "resolution")
+#: What each metric is called where people read it (record pages, list columns, the builder).
+METRIC_LABELS = {"first_reply": "First reply", "next_reply": "Next reply", "resolution": "Resolution"}
 #: The targets key used for a priority the policy does not name (or no priority).
 DEFAULT_TARGET = "default"
 _DURATION = re.compile(r"^PT(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")
@@ -169,7 +172,14 @@ def sla_policy_problems(doc: Any, schema: Schema, *, calendars: Collection[str] 
     c = Checker(obj, schema, problems, check_formulas)
     for path, source in sla_policy_formulas(doc):
         c.formula(source, path)
+    status_name = str(doc.get("status_field") or "status")
     for i, m in enumerate(doc["metrics"]):
+        pointer = f"/metrics/{i}/achieved_when"
+        if m.get("achieved_when") and not any(p.field == pointer for p in problems):
+            # A condition that checks may still be met the moment the clock starts.
+            choice = achievement.choice_of(obj, str(m["achieved_when"]))
+            problems += [FieldProblem(pointer, text, "achieved_at_once") for text in achievement.mistakes(
+                obj, m["metric"], choice, status_field=status_name, paused=doc.get("pause_when_status", ()))]
         if m.get("starts_when") and m["metric"] != "next_reply":
             problems.append(FieldProblem(f"/metrics/{i}/starts_when", f"only next_reply has starts_when: "
                                          f"{m['metric']} starts when the record is created (or the policy "
@@ -427,7 +437,7 @@ def clocks_by_metric(clocks: Sequence[MetricClock]) -> dict[str, MetricClock]:
 
 
 __all__ = [
-    "BREACH", "DEFAULT_TARGET", "METRICS", "OPEN_STAGES", "WARNING", "MetricClock", "MetricPolicy", "SlaPolicy",
+    "BREACH", "DEFAULT_TARGET", "METRICS", "METRIC_LABELS", "OPEN_STAGES", "WARNING", "MetricClock", "MetricPolicy", "SlaPolicy",
     "Stage", "achieve", "cancel", "check", "choose_policy", "clocks_by_metric", "due_times", "elapsed", "next_check_at",
     "parse_duration", "parse_sla_policy", "pause", "recompute", "remaining", "resume", "sla_policy_fields",
     "sla_policy_formulas", "sla_policy_problems", "start",
