@@ -437,8 +437,8 @@ def clocks_by_metric(clocks: Sequence[MetricClock]) -> dict[str, MetricClock]:
 
 
 __all__ = [
-    "BREACH", "DEFAULT_TARGET", "METRICS", "METRIC_LABELS", "OPEN_STAGES", "WARNING", "MetricClock", "MetricPolicy", "SlaPolicy",
-    "Stage", "achieve", "cancel", "check", "choose_policy", "clocks_by_metric", "due_times", "elapsed", "next_check_at",
-    "parse_duration", "parse_sla_policy", "pause", "recompute", "remaining", "resume", "sla_policy_fields",
-    "sla_policy_formulas", "sla_policy_problems", "start",
+    "BREACH", "DEFAULT_TARGET", "METRICS", "METRIC_LABELS", "OPEN_STAGES", "WARNING", "MetricClock", "MetricPolicy",
+    "SlaPolicy", "Stage", "achieve", "cancel", "check", "choose_policy", "clocks_by_metric", "due_times", "elapsed",
+    "next_check_at", "parse_duration", "parse_sla_policy", "pause", "recompute", "remaining", "resume",
+    "sla_policy_fields", "sla_policy_formulas", "sla_policy_problems", "start",
 ]
