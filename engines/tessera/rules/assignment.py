@@ -43,15 +43,16 @@ def by_attribute(members_with_attrs: Mapping[Member, Any] | Iterable[tuple[Membe
     """A member whose attribute matches the record's `value` (a region, a language…), or
     None when nobody matches (or the value is empty).
 
-    An attribute may be one value or a list of values (a member covering two regions);
+    An attribute may be one value or a list of values (a member covering two regions), and
+    so may `value` (ways of writing the same thing: a select's stored value and its label);
     texts match ignoring case and surrounding spaces. Among several matches the choice is
     least_open when `counts` is given, else round_robin after `last_assigned`.
     """
-    if _blank(value):
-        return None
     pairs = members_with_attrs.items() if isinstance(members_with_attrs, Mapping) else members_with_attrs
-    wanted = _norm(value)
-    matching = [member for member, attr in pairs if wanted in _values(attr)]
+    wanted = set(_values(value))
+    if not wanted:
+        return None
+    matching = [member for member, attr in pairs if wanted.intersection(_values(attr))]
     if not matching:
         return None
     if counts is not None:

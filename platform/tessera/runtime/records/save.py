@@ -47,6 +47,9 @@ class RecordChange:
     before: dict[str, Any] | None = None
     values: dict[str, Any] = field(default_factory=dict)
     problems: list[FieldProblem] = field(default_factory=list)
+    #: The fields the input named, before defaults were filled in: a hook that fills a
+    #: field (an assignment rule filling the owner) tells a person's choice from a default.
+    given: frozenset[str] = frozenset()
 
     @property
     def is_new(self) -> bool:
@@ -93,6 +96,7 @@ class SavePipeline:
         for index, data in enumerate(inputs):
             change = RecordChange(row=index if bulk else None)
             self._parse(plan, data, change, shape=shape)
+            change.given = frozenset(change.values)
             self._defaults(plan, change, actor)
             changes.append(change)
         batch = SaveBatch(conn, actor, snapshot, obj, snapshot.table(obj), changes, now())
@@ -114,6 +118,7 @@ class SavePipeline:
         before = dict(row)
         change = RecordChange(row=None, record_id=record_id, before=before)
         self._parse(plan, data, change, updating=True, shape=shape)
+        change.given = frozenset(change.values)
         # A request that is wrong in itself says so first; one that is right but late, 412.
         if expected_version is not None and before["version"] != expected_version and not change.problems:
             raise StaleVersion(

@@ -3,7 +3,8 @@ their checks against the metadata (the rules engine's, then each registry action
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from tessera.actions import check_actions
@@ -56,6 +57,18 @@ def _sla_formulas(doc: Mapping[str, Any], schema: Any) -> list[DocumentFormula]:
 
 RULES = DocumentKind("rules", "Rule", "rul", lambda: base_schema("rules"), check=rule_document_problems,
                      formulas=_rule_formulas)
+
+
+def rules_kind(more: Callable[[Mapping[str, Any]], list[Any]]) -> DocumentKind:
+    """The rules kind whose check also asks the running platform (`more(doc)`: a team an
+    assignment names must exist)."""
+
+    def check(doc: Mapping[str, Any], schema: Any) -> list[Any]:
+        return [*rule_document_problems(doc, schema), *more(doc)]
+
+    return replace(RULES, check=check)
+
+
 CALENDARS = DocumentKind("calendars", "Business calendar", "cal", lambda: base_schema("calendars"),
                          check=_calendar_check, names=lambda doc, schema: [])
 SLA_POLICIES = DocumentKind("sla_policies", "SLA policy", "sla", lambda: base_schema("sla_policies"),

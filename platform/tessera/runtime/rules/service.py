@@ -33,7 +33,8 @@ from tessera.actions import ActionError
 from tessera.auth.actor import Actor
 from tessera.data.engine import dialect_insert, is_sqlite
 from tessera.data.metastore import StoredDocument
-from tessera.data.tables import rule_runs, rule_state, segment_members, team_members, teams, users
+from tessera.data.tables import rule_runs, rule_state, segment_members
+from tessera.errors import TesseraError
 from tessera.formula import FormulaError, evaluate
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import ObjectDef
@@ -41,6 +42,9 @@ from tessera.rules import assignment as choose
 from tessera.rules.definition import Rule, matches_trigger, parse_rule
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.events import Event, caused_by
+from tessera.runtime.rules import activity
+from tessera.runtime.rules import assignment as assigning
+from tessera.runtime.rules.segments import Feeds, walk_back
 
 if TYPE_CHECKING:
     from tessera.runtime.background.timers import TimerService
@@ -57,6 +61,16 @@ log = logging.getLogger("tessera.rules")
 _SCRATCH = sa.Table("tessera_segment_scratch", sa.MetaData(), sa.Column("record_id", sa.Integer, primary_key=True),
                     prefixes=["TEMPORARY"])
 MAX_DEPTH = 8
+#: A segment run logs at most this many ids of records that entered (and that left).
+RUN_IDS = 100
+#: Per-record firings (before save) sum themselves up on the rule at most this often, so
+#: concurrent saves do not queue on the rule's summary row.
+NOTE_EVERY = timedelta(minutes=1)
+#: Why a rule ran, in words, by the event that ran it.
+RECORD_WORDS = {"record.created": "added", "record.updated": "changed", "record.deleted": "deleted",
+                "record.restored": "restored"}
+EVENT_WORDS = {"flow.finished": "a flow finished", "sla.warning": "an SLA warning", "sla.breach": "an SLA breach",
+               "segment.entered": "entered a segment", "segment.left": "left a segment"}
 #: Date-relative rules and segments are looked at this often.
 SWEEP_EVERY = timedelta(hours=1)
 #: A scheduled rule acts on at most this many records per run (the rest next run).
@@ -98,6 +112,7 @@ class RuleService:
         self.records = records
         self.actions = actions
         self._by_revision: tuple[int, dict[str, list[ActiveRule]]] = (-1, {})
+        self._feeds: tuple[int, Feeds | None] = (-1, None)
 
     # -- the rules of the moment --------------------------------------------------------
     def rules(self, conn: Connection, snap: Snapshot, object_name: str) -> list[ActiveRule]:
@@ -123,7 +138,8 @@ class RuleService:
 
     # -- before save --------------------------------------------------------------------
     def before_save(self, batch: SaveBatch) -> None:
-        rules = [r for r in self.rules(batch.conn, batch.snapshot, batch.obj.api_name) if r.on == "before_save"]
+        rules = [r for r in self.rules(batch.conn, batch.snapshot, batch.obj.api_name)
+                 if r.on == "before_save" and r.kind != "segment"]
         if not rules:
             return
         when = "created" if batch.creating else "updated"
@@ -162,8 +178,13 @@ class RuleService:
         elif rule.kind == "assignment":
             spec = rule.doc["assignment"]
             target = spec.get("field", "owner")
-            if record.get(target) is not None and batch.creating:
-                return None  # chosen by whoever created it
+            before = change.before or {}
+            why = assigning.when_to_assign(
+                target, creating=change.is_new, given=change.given, values=change.values,
+                current=record.get(target), watches_fields=bool(rule.parsed.trigger.changed),
+                held_before=lambda: self._holds(snap, obj, rule.doc.get("condition"), before, ctx))
+            if why is None:
+                return None
             user = self._assignee(batch.conn, snap, obj, rule, record)
             if user is None:
                 return {"skipped": "no active member to assign"}
@@ -198,36 +219,66 @@ class RuleService:
             "rule_uid": rule.uid, "rule": rule.name, "object_uid": batch.obj.uid, "record_id": change.record_id,
             "at": now, "trigger": "before_save", "outcome": "refused" if "refused" in applied else "fired",
             "depth": 0, "changes": applied, "error": None} for rule, change, applied in fired])
+        counts: dict[str, tuple[ActiveRule, int]] = {}
+        for rule, _change, _applied in fired:
+            counts[rule.uid] = (rule, counts.get(rule.uid, (rule, 0))[1] + 1)
+        what = f"{batch.obj.label} {'added' if batch.creating else 'changed'}"
+        for rule, count in counts.values():
+            self._note_last(batch.conn, rule, what, len(batch.changes), count, at_most_every=NOTE_EVERY)
+
+    def _note_last(self, conn: Connection, rule: ActiveRule, why: str, evaluated: int, changed: int, *,
+                   at_most_every: timedelta | None = None, **more: Any) -> None:
+        """Sum up a rule's latest run on the rule (the rules list and the rule's page read
+        it): when, why, how many records it looked at and how many it changed."""
+        key = f"{rule.uid}:last"
+        now = datetime.now(UTC)
+        if at_most_every is not None:
+            last = conn.execute(sa.select(rule_state.c.updated_at).where(rule_state.c.rule_uid == key)).scalar()
+            if last is not None and now - last < at_most_every:
+                return
+        self._save_state(conn, key, {"at": _iso(now), "why": why, "evaluated": evaluated, "changed": changed,
+                                     **more})
 
     # -- assignment ---------------------------------------------------------------------
     def _assignee(self, conn: Connection, snap: Snapshot, obj: ObjectDef, rule: ActiveRule,
                   record: Mapping[str, Any]) -> int | None:
         spec = rule.doc["assignment"]
-        members = self._members(conn, spec["team"])
-        key = rule.uid
-        if spec["strategy"] == "by_attribute":
-            value = record.get(spec["attribute"])
-            members = [m for m in members if value is not None and str(value) in self._teams_of(conn, m)]
-            key = f"{rule.uid}:{value}"
+        members = assigning.members(conn, spec["team"])
         if not members:
             return None
         if spec["strategy"] == "least_open":
             counts = self._open_counts(conn, snap, obj, spec, members)
             return choose.least_open(counts, members)
-        state = self._turn(conn, key)
+        if spec["strategy"] == "by_attribute":
+            # The record's value names a team (East → the team East): its members take turns.
+            names = assigning.spellings(obj, spec["attribute"], record.get(spec["attribute"]))
+            key = f"{rule.uid}:{str(names[0]).strip().casefold()}" if names else rule.uid
+            state = self._turn(conn, key)
+            chosen = choose.by_attribute(list(assigning.teams_of(conn, members).items()), names,
+                                         last_assigned=state.get("last"))
+            if chosen is not None:
+                self._save_state(conn, key, {"last": chosen})
+            return chosen
+        state = self._turn(conn, rule.uid)
         chosen = choose.round_robin(members, state.get("last"))
-        self._save_state(conn, key, {"last": chosen})
+        self._save_state(conn, rule.uid, {"last": chosen})
         return chosen
 
-    def _members(self, conn: Connection, team: str) -> list[int]:
-        return list(conn.execute(
-            sa.select(users.c.id).join(team_members, team_members.c.user_id == users.c.id)
-            .join(teams, teams.c.id == team_members.c.team_id)
-            .where(teams.c.api_name == team, users.c.is_active.is_(True)).order_by(users.c.id)).scalars())
+    def assignment_problems(self, doc: Mapping[str, Any]) -> list[Any]:
+        """What keeps an assignment rule from working (a team that does not exist…), for
+        the rules document kind's check (inside the saving transaction)."""
+        if doc.get("kind") != "assignment":
+            return []
+        with self.kernel.read() as conn:
+            return assigning.problems(doc, assigning.read_teams(conn))
 
-    def _teams_of(self, conn: Connection, user_id: int) -> set[str]:
-        return set(conn.execute(sa.select(teams.c.api_name).join(team_members, team_members.c.team_id == teams.c.id)
-                                .where(team_members.c.user_id == user_id)).scalars())
+    def assignment_notes(self, doc: Mapping[str, Any]) -> list[dict[str, str]]:
+        """Who an assignment rule hands records to, and what leaves records unassigned, in
+        words for the rule builder (each at the JSON pointer of its input)."""
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
+            obj = snap.objects.get(str(doc.get("object")))
+            return assigning.notes(doc, obj, assigning.read_teams(conn))
 
     def _open_counts(self, conn: Connection, snap: Snapshot, obj: ObjectDef, spec: Mapping[str, Any],
                      members: list[int]) -> dict[int, int]:
@@ -269,19 +320,19 @@ class RuleService:
         snap = self.kernel.snapshot(conn)
         if event.object not in snap.objects:
             return
-        rules = [r for r in self.rules(conn, snap, event.object) if r.on == "after_save" or r.kind == "segment"]
+        # Segments follow their records (and related ones) through related_changed.
+        rules = [r for r in self.rules(conn, snap, event.object) if r.on == "after_save" and r.kind != "segment"]
         if not rules:
             return
         when = "created" if event.name == "record.created" else "updated"
         changed = set(event.payload.get("changed") or [])
         for rule in rules:
-            if rule.kind == "segment":
-                self.refresh_segment(conn, rule, event.record_ids)
-                continue
             if not matches_trigger(rule.parsed, when, changed):
                 continue
-            for record_id in event.record_ids:
-                self._fire(conn, rule, record_id, f"after_save:{event.id}", event.cause)
+            fired = sum(self._fire(conn, rule, record_id, f"after_save:{event.id}", event.cause,
+                                   changed=frozenset(changed) if when == "updated" else None)
+                        for record_id in event.record_ids)
+            self._note_last(conn, rule, f"{snap.object(event.object).label} {when}", len(event.record_ids), fired)
 
     def on_event(self, conn: Connection, event: Event) -> None:
         if not event.object:
@@ -295,12 +346,14 @@ class RuleService:
                 continue
             if trigger.get("source") and trigger["source"] != event.payload.get("source"):
                 continue
-            for record_id in event.record_ids:
-                self._fire(conn, rule, record_id, f"event:{event.id}", event.cause, trigger_name=event.name)
+            fired = sum(self._fire(conn, rule, record_id, f"event:{event.id}", event.cause, trigger_name=event.name)
+                        for record_id in event.record_ids)
+            self._note_last(conn, rule, EVENT_WORDS.get(event.name, event.name), len(event.record_ids), fired)
 
     def _fire(self, conn: Connection, rule: ActiveRule, record_id: int, run_key: str, chain: tuple[str, ...],
-              trigger_name: str | None = None) -> None:
-        """Run a rule's actions on one record, in the caller's transaction, and log it."""
+              trigger_name: str | None = None, changed: frozenset[str] | None = None) -> bool:
+        """Run a rule's actions on one record, in the caller's transaction, and log it;
+        whether it acted. `changed`: the fields an update changed (None: not an update)."""
         snap = self.kernel.snapshot(conn)
         obj = snap.object(rule.doc["object"])
         link = f"rule:{rule.uid}"
@@ -309,13 +362,19 @@ class RuleService:
             why = ("the rule's own change would run it again" if link in chain
                    else f"the cascade of rules and flows reached its limit of {MAX_DEPTH}")
             self._log(conn, rule, obj, record_id, trigger, "limited", len(chain), None, why)
-            return
+            return False
         record = self.actions.load(conn, obj.api_name, record_id)
         if record is None:
-            return
+            return False
         ctx = self.formulas.context(conn, snap, Actor.system())
         if not self._holds(snap, obj, rule.doc.get("condition"), record, ctx):
-            return
+            return False
+        if rule.kind == "assignment" and changed is not None:
+            target = rule.doc["assignment"].get("field", "owner")
+            # After the save the record as it was is gone: an update reassigns only a blank
+            # field, or when a field the trigger watches changed, and never undoes a person's pick.
+            if target in changed or (record.get(target) is not None and not rule.parsed.trigger.changed):
+                return False
         results: list[Any] = []
         savepoint = conn.begin_nested()
         try:
@@ -331,8 +390,9 @@ class RuleService:
         except (ActionError, FormulaError) as error:
             savepoint.rollback()
             self._log(conn, rule, obj, record_id, trigger, "failed", len(chain), {"actions": results}, str(error))
-            return
+            return False
         self._log(conn, rule, obj, record_id, trigger, "fired", len(chain), {"actions": results}, None)
+        return True
 
     def _apply_after(self, conn: Connection, snap: Snapshot, obj: ObjectDef, rule: ActiveRule,
                      record: Mapping[str, Any], ctx: Any) -> dict[str, Any]:
@@ -358,10 +418,11 @@ class RuleService:
             log.warning("rule %s on %s %s: %s (%s)", rule.name, obj.api_name, record_id, outcome, error)
 
     # -- segments -----------------------------------------------------------------------
-    def refresh_segment(self, conn: Connection, rule: ActiveRule,
-                        record_ids: list[int] | None = None) -> dict[str, int]:
-        """Bring a segment's members up to date in SQL (all records, or just these), and
-        announce who entered and who left."""
+    def refresh_segment(self, conn: Connection, rule: ActiveRule, record_ids: list[int] | None = None,
+                        why: str = "refreshed") -> dict[str, int]:
+        """Bring a segment's members up to date in SQL (all records, or just these), keep
+        its checkbox in step, announce who entered and who left, and log the run (`why`
+        it ran, in words: "Order added", "hourly check")."""
         snap = self.kernel.snapshot(conn)
         obj = snap.object(rule.doc["object"])
         table = snap.table(obj)
@@ -370,8 +431,11 @@ class RuleService:
         if record_ids is None:
             # Every record: aggregates in one grouped pass per relation and condition.
             condition, joins = self.formulas.grouped_filter(snap, obj, source, conn.dialect.name)
+            evaluated = int(conn.execute(sa.select(sa.func.count()).select_from(table)
+                                         .where(table.c.deleted_at.is_(None))).scalar_one())
         else:
             condition = self.formulas.filter_clause(snap, obj, source, conn.dialect.name)
+            evaluated = len(record_ids)
         scope = [table.c.deleted_at.is_(None)]
         member_scope = [segment_members.c.rule_uid == rule.uid]
         if record_ids is not None:
@@ -380,8 +444,11 @@ class RuleService:
         entered, left = self._membership(conn, rule.uid, table, joins, [*scope, condition], member_scope)
         field_name = rule.doc["segment"].get("field")
         if field_name and (entered or left):
+            # A record that left because it went to the trash keeps its box as it was.
+            live = set(conn.execute(sa.select(table.c.id).where(table.c.id.in_(left), table.c.deleted_at.is_(None)))
+                       .scalars()) if left else set()
             with caused_by(f"rule:{rule.uid}"):
-                for ids, value in ((entered, True), (left, False)):
+                for ids, value in ((entered, True), ([i for i in left if i in live], False)):
                     for record_id in ids:
                         self.records.update(Actor.system(), obj.api_name, record_id, {field_name: value},
                                             None)
@@ -390,7 +457,105 @@ class RuleService:
                 with caused_by(f"rule:{rule.uid}"):
                     self.events.emit(conn, name, {"object": obj.api_name, "source": rule.name},
                                      object_uid=obj.uid, record_ids=sorted(ids))
+        self._log_segment(conn, rule, obj, why, evaluated, entered, left, field_name, full=record_ids is None)
         return {"entered": len(entered), "left": len(left)}
+
+    def _log_segment(self, conn: Connection, rule: ActiveRule, obj: ObjectDef, why: str, evaluated: int,
+                     entered: list[int], left: list[int], field_name: str | None, *, full: bool) -> None:
+        """The run on the rule (its page: when, why, how many looked at, who entered and
+        left) and on each record that entered or left (its "why did this happen")."""
+        now = datetime.now(UTC)
+        self._note_last(conn, rule, why, evaluated, len(entered) + len(left),
+                        entered=len(entered), left=len(left))
+        if not (entered or left or full):
+            return  # a check that changed nothing is summed up on the rule, not logged
+        changes: dict[str, Any] = {"why": why, "evaluated": evaluated, "entered": sorted(entered)[:RUN_IDS],
+                                   "left": sorted(left)[:RUN_IDS], "entered_count": len(entered),
+                                   "left_count": len(left)}
+        if field_name:
+            changes["field"] = field_name
+        rows = [{"rule_uid": rule.uid, "rule": rule.name, "object_uid": obj.uid, "record_id": None, "at": now,
+                 "trigger": "segment", "outcome": "fired", "depth": 0, "changes": changes, "error": None}]
+        for ids, what, value in ((entered, "entered", True), (left, "left", False)):
+            for record_id in ids:
+                one: dict[str, Any] = {what: True, "why": why}
+                if field_name:
+                    one["set"] = {field_name: value}
+                rows.append({"rule_uid": rule.uid, "rule": rule.name, "object_uid": obj.uid, "record_id": record_id,
+                             "at": now, "trigger": "segment", "outcome": "fired", "depth": 0, "changes": one,
+                             "error": None})
+        conn.execute(sa.insert(rule_runs), rows)
+
+    # -- segments over related records ----------------------------------------------------
+    def feeds(self, conn: Connection, snap: Snapshot) -> Feeds:
+        """Which objects' changes concern which segments, worked out once per revision."""
+        revision, found = self._feeds
+        if revision != snap.revision or found is None:
+            segments = [(r.uid, str(r.doc["object"]), str(r.doc["segment"]["condition"]))
+                        for d in self.documents.active(conn, snap, "rules")
+                        if d.body.get("active", True) and d.body.get("kind") == "segment"
+                        for r in [ActiveRule(d.uid, d.api_name, d.body)]]
+            found = Feeds(snap, segments, lambda o, text: self.formulas.checked(snap, o, text, None))
+            self._feeds = (snap.revision, found)
+        return found
+
+    def related_changed(self, conn: Connection, event: Event) -> None:
+        """Records were created, changed, deleted or restored: check again the segment
+        records they concern (their own, or those whose condition reads them)."""
+        snap = self.kernel.snapshot(conn)
+        source = snap.by_uid.get(event.object_uid or "")
+        if source is None or not event.record_ids:
+            return
+        updated = event.name == "record.updated"
+        feeds = self.feeds(conn, snap).concerned(source.uid, event.payload.get("changed") if updated else None)
+        if not feeds:
+            return
+        concerned: dict[str, set[int]] = {}
+        for feed in feeds:
+            if f"rule:{feed.rule_uid}" in event.cause:
+                continue  # the segment's own checkbox being set
+            concerned.setdefault(feed.rule_uid, set()).update(walk_back(conn, snap, feed.path, event.record_ids))
+        verb = RECORD_WORDS.get(event.name, "changed")
+        for uid, ids in concerned.items():
+            rule = self.rule(conn, uid)
+            if rule is not None and ids:
+                self.refresh_segment(conn, rule, sorted(ids), why=f"{source.label} {verb}")
+
+    def note_moves(self, batch: SaveBatch) -> None:
+        """after_write hook: a related record moved to another parent (an order given to
+        another customer) concerns the parent it left too, which only this save still
+        knows; that one is checked after the commit, like the new one."""
+        if batch.creating:
+            return
+        feeds = [f for f in self.feeds(batch.conn, batch.snapshot).by_source.get(batch.obj.uid, [])
+                 if f.moved_by is not None]
+        if not feeds:
+            return
+        for feed in feeds:
+            lookup = feed.moved_by
+            assert lookup is not None
+            former = [c.before.get(lookup.column) for c in batch.changes
+                      if c.before is not None and lookup.api_name in c.values]
+            former = [int(i) for i in former if i is not None]
+            if not former:
+                continue
+            # The parents it left, walked back the rest of the way to the segment's records.
+            ids = walk_back(batch.conn, batch.snapshot, feed.path[:-1], former)
+            rule = self.rule(batch.conn, feed.rule_uid)
+            if rule is None or not ids:
+                continue
+            obj = batch.snapshot.object(rule.doc["object"])
+            parent = feed.path[-1].parent
+            self.events.emit(batch.conn, "segment.recheck", {
+                "object": obj.api_name, "rule": rule.uid, "why": f"{batch.obj.label} moved to another {parent.label}"},
+                object_uid=obj.uid, record_ids=sorted(ids))
+
+    def recheck(self, conn: Connection, event: Event) -> None:
+        """`segment.recheck`: check these records of one segment again."""
+        rule = self.rule(conn, str(event.payload.get("rule")))
+        if rule is not None and rule.kind == "segment" and event.record_ids:
+            self.refresh_segment(conn, rule, sorted(event.record_ids), why=str(event.payload.get("why") or
+                                                                               "related records changed"))
 
     def _membership(self, conn: Connection, uid: str, table: sa.Table, joins: list[tuple[Any, Any]],
                     qualifies: list[Any], member_scope: list[Any]) -> tuple[list[int], list[int]]:
@@ -456,7 +621,8 @@ class RuleService:
             self._save_state(conn, f"{stored.uid}:dates", {"swept_to": _start_of_day(body["trigger"], now)})
             timers.schedule(conn, "rule.dates", f"rule:{stored.uid}:dates", now, {"rule": stored.uid})
         if body["kind"] == "segment":
-            timers.schedule(conn, "segment.refresh", f"rule:{stored.uid}:segment", now, {"rule": stored.uid})
+            timers.schedule(conn, "segment.refresh", f"rule:{stored.uid}:segment", now,
+                            {"rule": stored.uid, "why": "the rule was saved"})
 
     def fire_cron(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
         rule = self.rule(conn, params["rule"])
@@ -465,12 +631,17 @@ class RuleService:
         snap = self.kernel.snapshot(conn)
         obj = snap.object(rule.doc["object"])
         table = snap.table(obj)
-        query = sa.select(table.c.id).where(table.c.deleted_at.is_(None)).order_by(table.c.id).limit(MAX_SCHEDULED)
-        if rule.doc.get("condition"):
-            query = query.where(self.formulas.filter_clause(snap, obj, rule.doc["condition"],
-                                                                   conn.dialect.name))
-        for record_id in conn.execute(query).scalars():
-            self._fire(conn, rule, int(record_id), f"cron:{due.isoformat()}", ())
+        if rule.kind == "segment":
+            self.refresh_segment(conn, rule, why="on its schedule")
+        else:
+            query = (sa.select(table.c.id).where(table.c.deleted_at.is_(None)).order_by(table.c.id)
+                     .limit(MAX_SCHEDULED))
+            if rule.doc.get("condition"):
+                query = query.where(self.formulas.filter_clause(snap, obj, rule.doc["condition"],
+                                                                conn.dialect.name))
+            ids = [int(i) for i in conn.execute(query).scalars()]
+            fired = sum(self._fire(conn, rule, record_id, f"cron:{due.isoformat()}", ()) for record_id in ids)
+            self._note_last(conn, rule, "on its schedule", len(ids), fired)
         self.timers.schedule(conn, "rule.cron", f"rule:{rule.uid}:cron",
                              _next_cron(rule.trigger, max(due, datetime.now(UTC))), {"rule": rule.uid})
 
@@ -478,7 +649,8 @@ class RuleService:
         rule = self.rule(conn, params["rule"])
         if rule is None:
             return
-        self.sweep_dates(conn, rule, datetime.now(UTC))
+        fired = self.sweep_dates(conn, rule, datetime.now(UTC))
+        self._note_last(conn, rule, "dates came due", fired, fired)
         self.timers.schedule(conn, "rule.dates", f"rule:{rule.uid}:dates", datetime.now(UTC) + SWEEP_EVERY,
                              {"rule": rule.uid})
 
@@ -516,8 +688,8 @@ class RuleService:
                                                                        conn.dialect.name))
             for record_id, value in conn.execute(query.limit(MAX_SCHEDULED)):
                 moment = value.isoformat() if hasattr(value, "isoformat") else str(value)
-                self._fire(conn, rule, int(record_id), f"date:{index}:{moment}", (), trigger_name="date_relative")
-                fired += 1
+                fired += self._fire(conn, rule, int(record_id), f"date:{index}:{moment}", (),
+                                    trigger_name="date_relative")
         self._save_state(conn, state_key, {"swept_to": now.isoformat()})
         return fired
 
@@ -525,9 +697,9 @@ class RuleService:
         rule = self.rule(conn, params["rule"])
         if rule is None:
             return
-        self.refresh_segment(conn, rule)
+        self.refresh_segment(conn, rule, why=str(params.get("why") or "hourly check"))
         self.timers.schedule(conn, "segment.refresh", f"rule:{rule.uid}:segment",
-                             datetime.now(UTC) + SWEEP_EVERY, {"rule": rule.uid})
+                             datetime.now(UTC) + SWEEP_EVERY, {"rule": rule.uid, "why": "hourly check"})
 
     # -- reading the log ----------------------------------------------------------------
     def runs(self, actor: Actor, object_name: str, record_id: int, limit: int = 100) -> list[dict[str, Any]]:
@@ -542,6 +714,91 @@ class RuleService:
         return [{"id": r["id"], "rule": r["rule"], "at": r["at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
                  "trigger": r["trigger"], "outcome": r["outcome"], "depth": r["depth"], "changes": r["changes"],
                  "error": r["error"]} for r in rows]
+
+    def last_runs(self, uids: list[str]) -> dict[str, dict[str, Any]]:
+        """Per rule uid: its latest run summed up (when, why, looked at, changed)."""
+        with self.kernel.read() as conn:
+            return activity.last_runs(conn, uids)
+
+    def activity(self, actor: Actor, name: str) -> dict[str, Any]:
+        """What a rule did, for its page: its latest run, its recent runs (a segment's
+        checks with who entered and left; other rules' firings with what they set, by the
+        records' names), a segment's member count, and when it next runs on its own."""
+        doc = self.documents.get("rules", name)
+        uid, segment = str(doc["uid"]), doc.get("kind") == "segment"
+        with self.kernel.read() as conn:
+            obj = self.kernel.snapshot(conn).objects.get(str(doc["object"]))
+            last = activity.last_runs(conn, [uid]).get(uid)
+            runs = activity.recent_runs(conn, uid, segment=segment) if last else []
+            members = activity.member_count(conn, uid) if segment else None
+            upcoming = activity.next_runs(conn, uid)
+            sets = [_set_of(r["changes"]) for r in runs]
+            people = activity.user_names(conn, (v for one in sets for v in one.values()))
+        names = self._record_names(actor, obj, activity.record_ids(runs)) if obj is not None else {}
+
+        def record(record_id: int) -> dict[str, Any]:
+            return {"id": record_id, "name": names.get(record_id) or f"#{record_id}"}
+
+        shown = []
+        for run, values in zip(runs, sets, strict=True):
+            changes = run["changes"]
+            entry: dict[str, Any] = {"at": run["at"], "outcome": run["outcome"], "error": run["error"]}
+            if segment:
+                field = obj.field(str(changes.get("field"))) if obj is not None and changes.get("field") else None
+                entry.update(why=changes.get("why") or "", evaluated=changes.get("evaluated"),
+                             field=field.label if field is not None else None)
+                for side in ("entered", "left"):
+                    ids = list(changes.get(side, []))
+                    entry[side] = [record(i) for i in ids]
+                    entry[f"{side}_more"] = max(0, int(changes.get(f"{side}_count", 0)) - len(ids))
+            else:
+                entry.update(why=TRIGGER_WORDS.get(run["trigger"], run["trigger"]),
+                             record=record(int(run["record_id"])) if run["record_id"] is not None else None,
+                             set=[{"field": _label(obj, k), "value": people.get(v, v) if _is_user(obj, k) else v}
+                                  for k, v in values.items()])
+            shown.append(entry)
+        return {"uid": uid, "last": last, "runs": shown, "members": members, "next": upcoming,
+                "object": obj.label if obj is not None else doc["object"]}
+
+    def _record_names(self, actor: Actor, obj: ObjectDef, ids: set[int]) -> dict[int, str]:
+        """The names of these records that the person may read."""
+        if not ids or obj.name_field is None:
+            return {}
+        wanted = sorted(ids)[:200]
+        try:
+            found = self.records.list(actor, obj.api_name, fields=[obj.name_field.api_name], limit=len(wanted),
+                                      filter=" OR ".join(f"id = {i}" for i in wanted))
+        except TesseraError:
+            return {}  # may not read them: shown by number
+        return {int(r["id"]): str(r.get(obj.name_field.api_name) or f"#{r['id']}") for r in found["data"]}
+
+
+#: What ran a rule on a record, in words (the log's trigger).
+TRIGGER_WORDS = {"before_save": "saved", "after_save": "saved", "schedule": "on its schedule",
+                 "date_relative": "a date came due", "segment": "segment", **EVENT_WORDS}
+
+
+def _set_of(changes: Any) -> dict[str, Any]:
+    """The fields a firing set: {"set": …} before save, or the update among its actions."""
+    if not isinstance(changes, Mapping):
+        return {}
+    if isinstance(changes.get("set"), Mapping):
+        return dict(changes["set"])
+    out: dict[str, Any] = {}
+    for action in changes.get("actions") or []:
+        if isinstance(action, Mapping) and isinstance(action.get("set"), Mapping):
+            out.update(action["set"])
+    return out
+
+
+def _label(obj: ObjectDef | None, name: str) -> str:
+    fdef = obj.field(name) if obj is not None else None
+    return fdef.label if fdef is not None else ("Owner" if name == "owner" else name)
+
+
+def _is_user(obj: ObjectDef | None, name: str) -> bool:
+    fdef = obj.field(name) if obj is not None else None
+    return name == "owner" if fdef is None else fdef.type == "user"
 
 
 def _as_action(step: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -559,6 +816,10 @@ def _next_cron(trigger: Mapping[str, Any], after: datetime) -> datetime:
 def _start_of_day(trigger: Mapping[str, Any], now: datetime) -> str:
     zone = ZoneInfo(trigger.get("timezone") or "UTC")
     return datetime.combine(now.astimezone(zone).date(), time(0), zone).astimezone(UTC).isoformat()
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _plain(value: Any) -> Any:
