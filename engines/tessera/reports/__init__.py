@@ -27,11 +27,13 @@ from __future__ import annotations
 from tessera.reports.charts import chart_data, drill_link, grouping_labels, relative_change
 from tessera.reports.compiler import LEVEL, ReportQuery, compile_report, grouping_sets, level_of
 from tessera.reports.dashboard import (
+    CHART_LABELS,
     CHARTS,
     GRID_COLUMNS,
     NameRef,
     check_dashboard,
     dashboard_schema_problems,
+    formula_type,
     inline_report,
     names_in_dashboard,
     resolve_path,
@@ -55,14 +57,14 @@ from tessera.reports.definition import (
     plan,
 )
 from tessera.reports.drill import drill_filter
-from tessera.reports.funnel import KINDS, StagePlan, compile_stages, plan_stages
+from tessera.reports.funnel import KINDS, StagePlan, compile_stages, plan_stages, stage_drill_filter
 from tessera.reports.periods import PRESETS, Period, period
 
 __all__ = [
-    "BUCKETS", "CHARTS", "FUNCTIONS", "GRID_COLUMNS", "KINDS", "LEVEL", "PRESETS", "ActiveFilter", "Aggregate",
-    "Grouping", "Measure", "NameRef", "Period", "Plan", "Problem", "ReportError", "ReportQuery", "StagePlan",
-    "activate_filters", "chart_data", "check_dashboard", "compared_period", "compile_report", "compile_stages",
-    "dashboard_schema_problems", "drill_filter", "drill_link", "field_choices", "grouping_labels", "grouping_sets",
-    "inline_report", "level_of", "names_in_dashboard", "period", "plan", "plan_stages", "relative_change",
-    "resolve_path", "widget_filter",
+    "BUCKETS", "CHARTS", "CHART_LABELS", "FUNCTIONS", "GRID_COLUMNS", "KINDS", "LEVEL", "PRESETS", "ActiveFilter",
+    "Aggregate", "Grouping", "Measure", "NameRef", "Period", "Plan", "Problem", "ReportError", "ReportQuery",
+    "StagePlan", "activate_filters", "chart_data", "check_dashboard", "compared_period", "compile_report",
+    "compile_stages", "dashboard_schema_problems", "drill_filter", "drill_link", "field_choices", "formula_type",
+    "grouping_labels", "grouping_sets", "inline_report", "level_of", "names_in_dashboard", "period", "plan",
+    "plan_stages", "relative_change", "resolve_path", "stage_drill_filter", "widget_filter"
 ]

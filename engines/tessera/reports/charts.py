@@ -24,6 +24,8 @@ from tessera.reports.dashboard import SLICE_CHARTS, resolve_path
 
 #: The label of a grouping's blank value.
 BLANK = "(blank)"
+#: Reports with a row per stage of a select field (funnel, time in stage).
+STAGE_KINDS = ("funnel", "time_in_stage")
 #: Names of user or record ids, by the grouping field and the ids the result holds.
 Names = Callable[[FieldDef, set[Any]], dict[Any, str]]
 #: The drill link of one cell: grouping names to values ({} for the whole report).
@@ -38,6 +40,8 @@ def grouping_labels(schema: Schema, obj: ObjectDef, report: Mapping[str, Any], r
     specs = [*(report.get("group_by") or []), *([report["columns_by"]] if report.get("columns_by") else [])]
     out: dict[str, dict[Any, str]] = {}
     rows = result["rows"]
+    if result.get("type") in STAGE_KINDS:  # a row per stage, which carries its label
+        return {"stage": {r["stage"]: r["label"] for r in rows}}
     for spec, column in zip(specs, groupings, strict=False):
         if spec.get("bucket"):
             continue
@@ -92,6 +96,9 @@ class _Chart:
         self.options = widget.get("options") or {}
         self.groupings = [c for c in result["columns"] if c["kind"] == "grouping"]
         self.measures = [c for c in result["columns"] if c["kind"] == "measure"]
+        self.stages = result.get("type") in STAGE_KINDS
+        if self.stages:  # the stage is shown by its label: the label column is not a grouping of its own
+            self.groupings = [c for c in self.groupings if c["name"] != "label"]
 
     def shape(self) -> dict[str, Any]:
         kind = self.widget["type"]
@@ -107,8 +114,20 @@ class _Chart:
 
     # -- pieces --------------------------------------------------------------------------
     def measure(self) -> dict[str, Any]:
-        wanted = self.options.get("measure")
+        # A funnel that totals a field draws that total unless the widget picks another.
+        wanted = self.options.get("measure") or ("value" if self.stages else None)
         return next((m for m in self.measures if m["name"] == wanted), self.measures[0])
+
+    def ordered(self, grouping: str, keys: list[Any]) -> list[Any]:
+        """A second grouping's values in the report's order: a select's by its options
+        (their labels come in that order), others as the rows brought them; blank last."""
+        known = self.labels.get(grouping) or {}
+        column = next((g for g in self.groupings if g["name"] == grouping), None)
+        if column is None or column["type"] != "text" or not known \
+                or not all(k in known for k in keys if k is not None):
+            return keys
+        position = {value: i for i, value in enumerate(known)}
+        return sorted(keys, key=lambda k: (k is None, position.get(k, 0)))
 
     def label(self, grouping: str, value: Any) -> str:
         if value is None:
@@ -159,7 +178,7 @@ class _Chart:
             for row in self.result["rows"]:
                 keys.setdefault(row.get(second["name"]), None)
             cells = {(r.get(first["name"]), r.get(second["name"])): r for r in self.result["rows"]}
-            for key in keys:
+            for key in self.ordered(second["name"], list(keys)):
                 data = []
                 for c in categories:
                     row = cells.get((c, key))
@@ -198,6 +217,9 @@ class _Chart:
         by_cat = {r.get(first["name"]): r for r in rows}
         items = [{"key": c, "name": self.label(first["name"], c), "value": by_cat.get(c, {}).get(m["name"]),
                   "drill": self.link({first["name"]: c})} for c in categories]
+        if self.stages and self.widget["type"] == "funnel":
+            for item in items:  # the conversion from the step before, for the step's tooltip
+                item["from_previous"] = by_cat.get(item["key"], {}).get("from_previous")
         return {"measure": m["name"], "label": m["label"], "items": items}
 
     def _table(self) -> dict[str, Any]:
@@ -207,7 +229,7 @@ class _Chart:
             cell = {n: row.get(n) for n in names}
             rows.append({"values": row, "labels": {n: self.label(n, row.get(n)) for n in names},
                          "drill": self.link(cell)})
-        return {"columns": self.result["columns"], "rows": rows, "totals": self.result.get("totals")}
+        return {"columns": [*self.groupings, *self.measures], "rows": rows, "totals": self.result.get("totals")}
 
     def _pivot(self) -> dict[str, Any]:
         """Rows by the first grouping, columns by the last (the report's columns_by or its
@@ -224,6 +246,7 @@ class _Chart:
             rows_seen.setdefault(key, None)
             cols_seen.setdefault(col, None)
             cells[(key, col)] = r.get(m["name"])
+        cols_seen = dict.fromkeys(self.ordered(col_g["name"], list(cols_seen)))
         subtotals = self.result["subtotals"]
         row_totals = {s.get(row_g["name"]): s.get(m["name"]) for s in subtotals if s.get("group_by") == [row_g["name"]]}
         col_totals = {s.get(col_g["name"]): s.get(m["name"]) for s in subtotals if s.get("group_by") == [col_g["name"]]}

@@ -115,13 +115,21 @@ def compile_report(plan: Plan, dialect: str, table_for: TableFor, ctx: EvalConte
                        grouped.c[LEVEL], *measures).subquery("report")
     names = [g.name for g in groupings] + [m.name for m in plan.measures]
     types = {g.name: g.type for g in groupings} | {m.name: m.type for m in plan.measures}
+    options = {g.name: [value for value, _label in g.options] for g in groupings if g.options and not g.bucket}
 
     def order(source: Any) -> list[Any]:
         out = []
         wanted = [*plan.sort, *((g.name, False) for g in groupings if g.name not in dict(plan.sort))]
         for name, desc in wanted:
             col = source.c[name]
-            if sqlite and types[name] == "number" and not isinstance(col.type, ScaledDecimal):
+            if name in options:
+                # A select's groups follow its options (a pipeline's stages in their order),
+                # then values that are no longer options, alphabetically; blank last.
+                position = sa.case((col.is_(None), sa.null()),
+                                   *((col == v, i) for i, v in enumerate(options[name])),
+                                   else_=len(options[name]))
+                out.append((position.desc() if desc else position.asc()).nulls_last())
+            elif sqlite and types[name] == "number" and not isinstance(col.type, ScaledDecimal):
                 col = sa.cast(col, sa.Float())
             out.append((col.desc() if desc else col.asc()).nulls_last())
         return out

@@ -32,6 +32,10 @@ from tessera.reports.periods import period
 #: Columns of the dashboard grid.
 GRID_COLUMNS = 12
 CHARTS = ("kpi", "bar", "stacked_bar", "line", "area", "pie", "donut", "funnel", "gauge", "table", "pivot")
+#: How the chart types are named to people.
+CHART_LABELS = {"kpi": "Number (KPI)", "bar": "Bar chart", "stacked_bar": "Stacked bars", "line": "Line chart",
+                "area": "Area chart", "pie": "Pie chart", "donut": "Donut chart", "funnel": "Funnel",
+                "gauge": "Gauge", "table": "Table", "pivot": "Pivot table"}
 #: Chart types drawn as categories by series (a bar per category, a series per colour).
 SERIES_CHARTS = ("bar", "stacked_bar", "line", "area")
 #: Chart types drawn as one slice per category.
@@ -225,8 +229,16 @@ def _default_problems(filt: Mapping[str, Any], pointer: str) -> list[FieldProble
     return []
 
 
+#: The measures of a report with a row per stage, by its type.
+STAGE_MEASURES = {"funnel": ["reached", "value", "from_previous", "from_first"],
+                  "time_in_stage": ["records", "average", "median"]}
+
+
 def _measure_problems(widget: Mapping[str, Any], report: Mapping[str, Any], pointer: str) -> list[FieldProblem]:
-    measures = [str(m.get("name")) for m in report.get("measures") or []] or ["records"]
+    measures = STAGE_MEASURES.get(str(report.get("type"))) \
+        or [str(m.get("name")) for m in report.get("measures") or []] or ["records"]
+    if report.get("type") == "funnel" and (report.get("measure") or {}).get("function") != "sum":
+        measures = [m for m in measures if m != "value"]
     options = widget.get("options") or {}
     problems = []
     if options.get("measure") and options["measure"] not in measures:

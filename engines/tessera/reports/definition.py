@@ -52,6 +52,10 @@ class Grouping:
     path: str
     checked: Checked
     bucket: str | None = None
+    #: A select field's options (value, label) in their order: the groups come in this
+    #: order (not alphabetically), values that are no option after them, the blank group
+    #: last; people read the labels.
+    options: tuple[tuple[str, str], ...] = ()
 
     @property
     def type(self) -> str:
@@ -103,7 +107,7 @@ def plan(doc: Mapping[str, Any], obj: ObjectDef, schema: Schema, visible: Visibl
     ReportError listing every problem. `extra_filter` and `limit` are run parameters."""
     problems: list[Problem] = [
         Problem(f"/{key}", 'only funnel and time_in_stage reports have this (set "type")', "unsupported")
-        for key in ("field", "stages", "created", "include_current") if key in doc]
+        for key in ("field", "stages", "created", "include_current", "measure") if key in doc]
 
     def checked(source: str, pointer: str, expect: str | None = None) -> Checked | None:
         try:
@@ -140,7 +144,7 @@ def plan(doc: Mapping[str, Any], obj: ObjectDef, schema: Schema, visible: Visibl
             problems.append(Problem(pointer + "/bucket", f"{path} is a {found.type}; only dates have buckets"))
         if found.type in ("list", "json"):
             problems.append(Problem(pointer + "/field", f"cannot group by {path}, a {found.type}"))
-        return Grouping(name, str(gdoc.get("label") or path), path, found, bucket)
+        return Grouping(name, str(gdoc.get("label") or path), path, found, bucket, _option_order(found))
 
     rows = [grouping(g, f"/group_by/{i}") for i, g in enumerate(doc.get("group_by", []))]
     column = grouping(doc["columns_by"], "/columns_by") if doc.get("columns_by") else None
@@ -194,6 +198,18 @@ def plan(doc: Mapping[str, Any], obj: ObjectDef, schema: Schema, visible: Visibl
         raise ReportError(problems)
     return Plan(obj, filter_checked, tuple(g for g in rows if g), column, tuple(finished), tuple(sort),
                 limit or doc.get("limit"), int(doc.get("fiscal_year_start", 1)), row_object)
+
+
+def _option_order(found: Checked) -> tuple[tuple[str, str], ...]:
+    """The options (value, label), in order, of the select field a grouping path ends at
+    (a path through lookups included); () for anything else."""
+    if not isinstance(found.tree, Path) or not found.references:
+        return ()
+    last = found.references[-1].field
+    if last.type != "select":
+        return ()
+    return tuple((str(o["value"]), str(o.get("label") or o["value"]))
+                 for o in last.props.get("options") or [] if isinstance(o, Mapping))
 
 
 def _fits(function: str, t: str) -> bool:

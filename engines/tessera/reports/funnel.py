@@ -7,7 +7,9 @@ over the current value and every value the field's history shows it held (`old` 
 of each change, so the value a record was created with counts too) — is this stage or a
 later one. A record that skipped a stage still reached it (it got at least this far); one
 that moved back keeps the furthest stage it saw. Conversion is reached / reached of the
-previous stage and reached / reached of the first, as exact decimals (10 places).
+previous stage and reached / reached of the first, as exact decimals (10 places). With
+`"measure": {"function": "sum", "field": "amount"}` each stage also totals a number field
+over the records that reached it (`value`), and the conversions are of those totals.
 
 **Time in stage** (`"type": "time_in_stage"`) measures, per stage, the time records spent
 in it: consecutive history entries of the field bound each stay (a record's first stay
@@ -18,6 +20,7 @@ parameter, so such a report changes by the second and is not cached).
 
     p = plan_stages(doc, obj, schema, visible)
     q = compile_stages(p, "sqlite", table_for, history, ctx, column_for, where=[row_scope])
+    stage_drill_filter(p, {"stage": "won"})   # → the record-list filter of one stage
 
 Pure (layer 4 over 1): the history table and the caller's row scope come in as arguments.
 """
@@ -34,12 +37,15 @@ import sqlalchemy as sa
 from tessera.formula import Checked, FormulaError, Schema, check, compile_filter, compile_sql
 from tessera.formula.sqlcompile import ColumnFor, TableFor
 from tessera.meta.model import FieldDef, ObjectDef
-from tessera.reports.compiler import _int_div
-from tessera.reports.definition import Problem, ReportError, Visible, _render, _RowSchema
+from tessera.reports.compiler import _aggregate, _int_div
+from tessera.reports.definition import Aggregate, Problem, ReportError, Visible, _render, _RowSchema
+from tessera.reports.drill import _text
 
 KINDS = ("funnel", "time_in_stage")
 #: Properties of summary reports only.
 SUMMARY_ONLY = ("group_by", "columns_by", "measures", "sort", "limit", "fiscal_year_start")
+#: What a funnel may total per stage besides counting the records.
+FUNNEL_FUNCTIONS = ("count", "sum")
 #: Result columns of each kind: (name, label, type).
 FUNNEL_COLUMNS = (("reached", "Reached", "number"), ("from_previous", "Conversion from previous", "number"),
                   ("from_first", "Conversion from first", "number"))
@@ -47,6 +53,8 @@ TIME_COLUMNS = (("records", "Records", "number"), ("average", "Average time", "d
                 ("median", "Median time", "duration"))
 #: A history sequence number after every real one: the still-open stay in the current value.
 _LAST = 2**62
+#: The per-record column of a funnel's summed field.
+_VALUE = Aggregate("a0", "sum", None)
 
 
 @dataclass(frozen=True)
@@ -63,10 +71,18 @@ class StagePlan:
     created_to: date | None
     include_current: bool
     label: str
+    #: A funnel's total per stage (the number field summed over the records that reached
+    #: it); None: the funnel counts records only.
+    value: Checked | None = None
+    value_label: str = ""
 
     @property
     def columns(self) -> tuple[tuple[str, str, str], ...]:
-        return FUNNEL_COLUMNS if self.kind == "funnel" else TIME_COLUMNS
+        if self.kind != "funnel":
+            return TIME_COLUMNS
+        if self.value is None:
+            return FUNNEL_COLUMNS
+        return (FUNNEL_COLUMNS[0], ("value", self.value_label, "number"), *FUNNEL_COLUMNS[1:])
 
     @property
     def measures(self) -> tuple[str, ...]:
@@ -129,11 +145,46 @@ def plan_stages(doc: Mapping[str, Any], obj: ObjectDef, schema: Schema, visible:
             problems.append(Problem(f"/{key}", f"a {kind.replace('_', ' ')} report has no {key}", "unsupported"))
     if doc.get("include_current") and kind != "time_in_stage":
         problems.append(Problem("/include_current", "only time-in-stage reports have an open current stay"))
+    value, value_label = _funnel_measure(doc, kind, obj, schema, visible, problems)
     if problems:
         raise ReportError(problems)
     assert fdef is not None
     return StagePlan(kind, obj, fdef, tuple(stages), tuple(options.get(s, s) for s in stages), filter_checked,
-                     bounds[0], bounds[1], bool(doc.get("include_current")), fdef.label)
+                     bounds[0], bounds[1], bool(doc.get("include_current")), fdef.label, value, value_label)
+
+
+def _funnel_measure(doc: Mapping[str, Any], kind: str, obj: ObjectDef, schema: Schema, visible: Visible | None,
+                    problems: list[Problem]) -> tuple[Checked | None, str]:
+    """A funnel's `measure`: counting records (None) or the sum of a number field, with the
+    label of its column."""
+    measure = doc.get("measure")
+    if not measure:
+        return None, ""
+    if kind != "funnel":
+        problems.append(Problem("/measure", "only funnel reports have a measure", "unsupported"))
+        return None, ""
+    function = str(measure.get("function") or "count")
+    name = measure.get("field")
+    if function == "count":
+        if name:
+            problems.append(Problem("/measure/field", "counting records needs no field; sum a field instead"))
+        return None, ""
+    if not name:
+        problems.append(Problem("/measure/field", f"{function} needs a number field", "required"))
+        return None, ""
+    fdef = obj.field(str(name))
+    if fdef is None or (visible is not None and not visible(obj, fdef)):
+        problems.append(Problem("/measure/field", f'unknown field "{name}"', "unknown_field"))
+        return None, ""
+    try:
+        checked = check(str(name), obj, schema)
+    except FormulaError as error:
+        problems.append(Problem("/measure/field", _render(error), "formula"))
+        return None, ""
+    if checked.type != "number":
+        problems.append(Problem("/measure/field", f"{fdef.label} is a {fdef.type}; a funnel sums a number field"))
+        return None, ""
+    return checked, str(measure.get("label") or f"Sum of {fdef.label}")
 
 
 def compile_stages(p: StagePlan, dialect: str, table_for: TableFor, history: sa.Table,
@@ -153,7 +204,9 @@ def compile_stages(p: StagePlan, dialect: str, table_for: TableFor, history: sa.
         end = p.created_to + timedelta(days=1)
         conditions.append(created < datetime(end.year, end.month, end.day))
     value = base.c[p.field.column]
-    records = sa.select(base.c.id.label("rid"), value.label("v"), created.label("created")) \
+    measured = [compile_sql(p.value, dialect, table_for, ctx, column_for).label(f"v_{_VALUE.key}")] \
+        if p.value is not None else []
+    records = sa.select(base.c.id.label("rid"), value.label("v"), created.label("created"), *measured) \
         .where(*conditions).cte("stage_records")
     h = history
     of_field = sa.and_(h.c.record_id == records.c.rid, h.c.object_uid == p.object.uid, h.c.field_uid == p.field.uid)
@@ -183,30 +236,36 @@ def _funnel(p: StagePlan, dialect: str, records: Any, h: sa.Table, of_field: Any
     ).subquery("held")
     rank = sa.case({s: i + 1 for i, s in enumerate(p.stages)}, value=held.c.v)
     furthest = sa.select(held.c.rid, sa.func.max(rank).label("furthest")).group_by(held.c.rid).subquery("furthest")
-    per_stage = sa.select(furthest.c.furthest, sa.func.count().label("n")) \
-        .where(furthest.c.furthest.is_not(None)).group_by(furthest.c.furthest).subquery("per_stage")
+    # Each record counts (and adds its value) at every stage up to its furthest one.
+    measured = [records.c[f"v_{_VALUE.key}"]] if p.value is not None else []
+    got = sa.select(furthest.c.rid, furthest.c.furthest, *measured) \
+        .select_from(furthest.join(records, records.c.rid == furthest.c.rid)) \
+        .where(furthest.c.furthest.is_not(None)).subquery("got")
+    totals = [_aggregate(Aggregate(_VALUE.key, "sum", p.value), got, sqlite).label("value")] \
+        if p.value is not None else []
     counted = sa.select(stage_list.c.pos, stage_list.c.stage, stage_list.c.label,
-                        sa.func.sum(sa.func.coalesce(per_stage.c.n, 0)).over(
-                            order_by=stage_list.c.pos.desc(), rows=(None, 0)).label("reached")) \
-        .select_from(stage_list.outerjoin(per_stage, per_stage.c.furthest == stage_list.c.pos)).subquery("counted")
-    steps = sa.select(counted.c.pos, counted.c.stage, counted.c.label,
-                      sa.type_coerce(counted.c.reached, sa.Integer()).label("reached"),
-                      sa.type_coerce(sa.func.lag(counted.c.reached).over(order_by=counted.c.pos), sa.Integer())
-                      .label("previous"),
-                      sa.type_coerce(sa.func.first_value(counted.c.reached).over(order_by=counted.c.pos),
-                                     sa.Integer()).label("first")).subquery("steps")
+                        sa.type_coerce(sa.func.count(got.c.rid), sa.Integer()).label("reached"), *totals) \
+        .select_from(stage_list.outerjoin(got, got.c.furthest >= stage_list.c.pos)) \
+        .group_by(stage_list.c.pos, stage_list.c.stage, stage_list.c.label).subquery("counted")
+    basis = counted.c.value if p.value is not None else counted.c.reached
+    steps = sa.select(*counted.c,
+                      sa.type_coerce(sa.func.lag(basis).over(order_by=counted.c.pos), basis.type).label("previous"),
+                      sa.type_coerce(sa.func.first_value(basis).over(order_by=counted.c.pos), basis.type)
+                      .label("first")).subquery("steps")
+    names = ("reached", "value", "previous", "first") if p.value is not None else ("reached", "previous", "first")
     row = ObjectDef({"uid": "funnel-row", "api_name": "funnel_row", "label": "Funnel row", "fields": [
         {"uid": f"funnel-{n}", "api_name": n, "label": n, "type": "formula", "expression": "0",
-         "formula_type": "number"} for n in ("reached", "previous", "first")]})
+         "formula_type": "number"} for n in names]})
 
     def ratio(source: str) -> Any:
         checked = check(source, row, _RowSchema(row))
         return compile_sql(checked, dialect, lambda _o: steps, None, lambda _o, f, t: t.c[f.api_name])
 
-    reached = ratio("reached")
-    return sa.select(steps.c.stage, steps.c.label, steps.c.pos, reached.label("reached"),
-                     ratio("IF(previous > 0, reached / previous, BLANK())").label("from_previous"),
-                     ratio("IF(first > 0, reached / first, BLANK())").label("from_first")) \
+    measure = "value" if p.value is not None else "reached"
+    values = [ratio("value").label("value")] if p.value is not None else []
+    return sa.select(steps.c.stage, steps.c.label, steps.c.pos, ratio("reached").label("reached"), *values,
+                     ratio(f"IF(previous > 0, {measure} / previous, BLANK())").label("from_previous"),
+                     ratio(f"IF(first > 0, {measure} / first, BLANK())").label("from_first")) \
         .order_by(steps.c.pos)
 
 
@@ -262,6 +321,31 @@ def _seconds(start: Any, end: Any, sqlite: bool) -> Any:
     else:
         ms = sa.cast(sa.func.round(sa.extract("epoch", end - start) * 1000), sa.BigInteger())
     return _int_div(ms, 1000)
+
+
+def stage_drill_filter(p: StagePlan, cell: Mapping[str, Any]) -> str:
+    """The record-list filter of one stage (`{"stage": "won"}`): the report's filter and
+    created range, and the records now in that stage. (A funnel step counts every record
+    that got at least this far; those that moved on are in the later steps' lists.)"""
+    problems = [Problem(f"/cell/{name}", f"the report has no grouping named {name!r}", "unknown_name")
+                for name in cell if name not in ("stage", "label")]
+    stage = cell.get("stage")
+    if "stage" not in cell:
+        problems.append(Problem("/cell/stage", "name the stage", "required"))
+    elif stage is not None and stage not in p.stages:
+        problems.append(Problem("/cell/stage", f"{stage!r} is not a stage of this report"))
+    if problems:
+        raise ReportError(problems)
+    parts = [f"({p.filter.source})"] if p.filter is not None else []
+    if p.created_from is not None:
+        d = p.created_from
+        parts.append(f"created_at >= DATETIME({d.year}, {d.month}, {d.day}, 0, 0, 0)")
+    if p.created_to is not None:
+        d = p.created_to + timedelta(days=1)
+        parts.append(f"created_at < DATETIME({d.year}, {d.month}, {d.day}, 0, 0, 0)")
+    name = p.field.api_name
+    parts.append(f"ISBLANK({name})" if stage is None else f"{name} = {_text(str(stage))}")
+    return " AND ".join(parts)
 
 
 def stage_problems(doc: Mapping[str, Any], obj: ObjectDef, schema: Schema) -> list[Problem]:

@@ -74,3 +74,20 @@ def test_exports_as_csv_and_xlsx(sales: Any) -> None:
 def test_a_report_without_measures_counts_records(sales: Any) -> None:
     result = sales.ok(sales.post("/reports/run", {"object": "deal", "group_by": [{"field": "stage"}]}))
     assert {r["stage"]: r["records"] for r in result["rows"]} == {"won": "3", "lost": "1", "open": "1"}
+
+
+def test_groups_of_a_select_follow_its_options_with_blank_last(sales: Any) -> None:
+    """Stages come in the pipeline's order (open, won, lost), not alphabetically, in every
+    level of the result and whichever way a grouping is sorted; a blank stage is last."""
+    sales.ok(sales.post("/records/deal", {"name": "No stage", "amount": "1"}), 201)
+    result = sales.ok(sales.post("/reports/run", {"object": "deal", "group_by": [{"field": "stage"}]}))
+    assert [r["stage"] for r in result["rows"]] == ["open", "won", "lost", None]
+    backwards = sales.ok(sales.post("/reports/run", {"object": "deal", "group_by": [{"field": "stage"}],
+                                                     "sort": [{"by": "stage", "desc": True}]}))
+    assert [r["stage"] for r in backwards["rows"]] == ["lost", "won", "open", None]
+    matrix = sales.ok(sales.post("/reports/run", {"object": "deal", "group_by": [{"field": "name"}],
+                                                  "columns_by": {"field": "stage"}}))
+    across = [s["stage"] for s in matrix["subtotals"] if s["group_by"] == ["stage"]]
+    assert across == ["open", "won", "lost", None]
+    top = sales.ok(sales.post("/reports/run", {"object": "deal", "group_by": [{"field": "stage"}], "limit": 2}))
+    assert [r["stage"] for r in top["rows"]] == ["open", "won"]

@@ -112,6 +112,41 @@ def test_funnel_stages_default_to_the_select_options_in_order(runtime: Platform,
     assert cells(result) == expected_funnel(list(PATHS), OPTIONS)
 
 
+def test_a_funnel_sums_a_number_field_over_the_records_reaching_each_stage(runtime: Platform,
+                                                                          pipeline: dict[str, Any]) -> None:
+    doc = {"type": "funnel", "field": "stage", "stages": list(FUNNEL),
+           "measure": {"function": "sum", "field": "amount"}}
+    result = run(runtime, doc)
+    assert [c["name"] for c in result["columns"]] == ["stage", "label", "reached", "value", "from_previous",
+                                                       "from_first"]
+    assert result["columns"][3]["label"] == "Sum of Amount"
+    amounts = [1000 * (n + 1) for n in range(len(PATHS))]
+    furthest = [max((FUNNEL.index(s) for s in path if s in FUNNEL), default=-1) for path in PATHS]
+    totals = [sum(a for a, f in zip(amounts, furthest, strict=True) if f >= i) for i in range(len(FUNNEL))]
+    counts = [sum(1 for f in furthest if f >= i) for i in range(len(FUNNEL))]
+    got = [(r["stage"], r["reached"], r["value"], r["from_previous"], r["from_first"]) for r in result["rows"]]
+    assert got == [(stage, str(counts[i]), f"{totals[i]}", rate(totals[i], totals[i - 1]) if i else None,
+                    rate(totals[i], totals[0])) for i, stage in enumerate(FUNNEL)]
+    labelled = run(runtime, {**doc, "measure": {"function": "sum", "field": "amount", "label": "Pipeline value"}})
+    assert labelled["columns"][3]["label"] == "Pipeline value"
+    counted = run(runtime, {**doc, "measure": {"function": "count"}})
+    assert cells(counted) == expected_funnel(list(PATHS))
+
+
+def test_a_funnel_step_drills_into_the_records_now_in_it_within_the_reports_range(
+        runtime: Platform, pipeline: dict[str, Any]) -> None:
+    doc = {"type": "funnel", "field": "stage", "stages": list(FUNNEL), "filter": 'region = "west"',
+           "created": {"from": "2024-01-01", "to": "2030-12-31"}}
+    system = Actor.system()
+    found = runtime.reports.drill(system, {"api_name": "f", "label": "F", "object": "opportunity", **doc},
+                                  {"stage": "won"})
+    assert found["filter"] == ('(region = "west") AND created_at >= DATETIME(2024, 1, 1, 0, 0, 0) AND '
+                               'created_at < DATETIME(2031, 1, 1, 0, 0, 0) AND stage = "won"')
+    listed = runtime.records.list(system, "opportunity", filter=found["filter"], fields=["name"])
+    assert sorted(r["name"] for r in listed["data"]) == sorted(
+        f"Opp {n}" for n, p in enumerate(PATHS) if n % 3 == 0 and p[-1] == "won")
+
+
 def test_funnel_applies_the_filter_parameter_and_created_range(runtime: Platform, pipeline: dict[str, Any]) -> None:
     doc = {"type": "funnel", "field": "stage", "stages": list(FUNNEL), "filter": 'region = "west"'}
     west = [p for n, p in enumerate(PATHS) if n % 3 == 0]
@@ -218,6 +253,10 @@ def test_time_in_stage_can_count_the_current_stay_until_now(runtime: Platform, t
     ({"created": {"from": "2024-02-30"}}, "/created/from"),
     ({"group_by": [{"field": "stage"}]}, "/group_by"),
     ({"include_current": True}, "/include_current"),
+    ({"measure": {"function": "sum"}}, "/measure/field"),
+    ({"measure": {"function": "sum", "field": "region"}}, "/measure/field"),
+    ({"measure": {"function": "sum", "field": "nope"}}, "/measure/field"),
+    ({"measure": {"function": "count", "field": "amount"}}, "/measure/field"),
 ])
 def test_bad_funnel_documents_are_refused_with_pinpointed_problems(runtime: Platform, pipeline: dict[str, Any],
                                                                   change: dict[str, Any], path: str) -> None:
@@ -247,5 +286,10 @@ def test_funnels_run_and_export_through_the_api(api: Any) -> None:
     assert [line[:3] for line in lines[1:]] == [[s, s.title(), n] for s, n, _p, _f in expected_funnel(list(PATHS))]
     sheet = load_workbook(io.BytesIO(api.get("/reports/pipeline/export.xlsx").content)).active
     assert [c.value for c in sheet[2]][:3] == ["lead", "Lead", 9]
-    drill = api.post("/reports/pipeline/drill", {"cell": {"stage": "won"}})
-    assert drill.status_code == 422
+    # A step drills into the records now in that stage (and the report's own filter).
+    drill = api.ok(api.post("/reports/pipeline/drill", {"cell": {"stage": "won", "label": "Won"}}))
+    assert drill == {"object": "opportunity", "filter": 'stage = "won"'}
+    listed = api.ok(api.get("/records/opportunity", params={"filter": drill["filter"]}))
+    assert sorted(r["name"] for r in listed["data"]) == sorted(f"O{n}" for n, p in enumerate(PATHS) if p[-1] == "won")
+    unknown = api.post("/reports/pipeline/drill", {"cell": {"stage": "lost"}})
+    assert unknown.status_code == 422 and "/cell/stage" in unknown.text

@@ -49,6 +49,7 @@ from tessera.reports import (
     drill_filter,
     plan,
     plan_stages,
+    stage_drill_filter,
 )
 from tessera.runtime.records.formulas import SnapshotSchema
 
@@ -246,7 +247,7 @@ class ReportService:
                 statement = query.statement.limit(MAX_ROWS * 2)
             key = None
             if use_cache and not volatile and _reads_only(conn):
-                key = self._key(conn, snap, actor, access, statement)
+                key = self._key(conn, snap, actor, access, statement, _columns_of(p))
             if key is not None and (found := self.cache.get(key)) is not None:
                 found["meta"] = {"cached": True}
                 return found
@@ -260,7 +261,7 @@ class ReportService:
         """Whether the result depends on the clock (TODAY, NOW, a stay open until now): such
         results are not cached."""
         if isinstance(p, StagePlan):
-            checked = [p.filter]
+            checked = [p.filter, p.value]
             if p.include_current:
                 return True
         else:
@@ -276,7 +277,8 @@ class ReportService:
                 return True
         return False
 
-    def _key(self, conn: Any, snap: Any, actor: Actor, access: Any, statement: Any) -> str | None:
+    def _key(self, conn: Any, snap: Any, actor: Actor, access: Any, statement: Any,
+             shape: list[Any]) -> str | None:
         """The cache key of a run, or None when its data has no version to key it by (it
         reads a platform table that record writes do not announce, such as users)."""
         objects = {t.name: o.uid for name, o in snap.objects.items() if (t := snap.tables.get(name)) is not None}
@@ -311,7 +313,7 @@ class ReportService:
         who = access.actor  # as re-checked for this transaction
         identity = None if access.unrestricted else [who.user_id, sorted(who.roles), sorted(who.team_ids)]
         material = json.dumps([str(compiled), _params(compiled.params), snap.revision, identity, uids, versions,
-                               members], default=str)
+                               members, shape], default=str)
         return hashlib.sha256(material.encode()).hexdigest()
 
     def drill(self, actor: Actor, report: str | Mapping[str, Any], cell: Any) -> dict[str, Any]:
@@ -320,15 +322,12 @@ class ReportService:
             raise InvalidInput("A cell is an object of grouping names and values.",
                                [FieldProblem("/cell", "must be an object")])
         doc = self._doc(report)
-        if _is_stages(doc):
-            raise InvalidInput("Funnel and time-in-stage reports have no drill-down.",
-                               [FieldProblem("/type", "drill-down is for summary reports", "unsupported")])
         with self.kernel.read() as conn:
             snap = self.kernel.snapshot(conn)
             p = self._plan(conn, snap, actor, doc)
-        assert isinstance(p, Plan)
         try:
-            return {"object": p.object.api_name, "filter": drill_filter(p, cell)}
+            found = stage_drill_filter(p, cell) if isinstance(p, StagePlan) else drill_filter(p, cell)
+            return {"object": p.object.api_name, "filter": found}
         except ReportError as error:
             raise _invalid([FieldProblem(e.path, e.message, e.code) for e in error.problems]) from None
 
@@ -376,6 +375,14 @@ def _reads_only(conn: Any) -> bool:
 def _tables(statement: Any) -> set[str]:
     """The names of the tables a statement reads (through CTEs, subqueries and aliases)."""
     return {e.name for e in visitors.iterate(statement) if isinstance(e, sa.Table)}
+
+
+def _columns_of(p: Plan | StagePlan) -> list[Any]:
+    """What the result says beside the numbers: the columns' names, labels and types (an
+    unsaved preview may rename a column without changing the SQL)."""
+    if isinstance(p, StagePlan):
+        return [p.label, list(p.labels), [list(c) for c in p.columns]]
+    return [[g.name, g.label, g.type] for g in p.groupings] + [[m.name, m.label, m.type] for m in p.measures]
 
 
 def _params(params: Mapping[str, Any]) -> list[Any]:
