@@ -1,4 +1,6 @@
-"""Formula editor endpoints: check a formula as it is typed, and complete it at the cursor."""
+"""Formula editor endpoints: check a formula as it is typed, and complete it at the cursor
+(fields by label or name, a select's options after `=`, functions; only what the caller
+may see)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ def check_formula(body: Any = Depends(deps.json_body), _: Actor = Depends(deps.a
 
 
 @router.post("/complete", openapi_extra=_COMPLETE_BODY)
-def complete_formula(body: Any = Depends(deps.json_body), _: Actor = Depends(deps.actor),
+def complete_formula(body: Any = Depends(deps.json_body), who: Actor = Depends(deps.actor),
                      rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
-    return {"completions": rt.formulas.completions(_object(body), body.get("expression"), body.get("cursor"))}
+    """`{"completions": [{"label", "kind", "detail", "insert", "replace"}]}`, best first."""
+    return {"completions": rt.formula_completions.complete(who, _object(body), body.get("expression"),
+                                                           body.get("cursor"))}

@@ -37,6 +37,7 @@ from tessera.runtime.navigation.favourites import FavouriteService
 from tessera.runtime.navigation.recent import RecentService
 from tessera.runtime.records.access import AccessService
 from tessera.runtime.records.actions import ActionRunner
+from tessera.runtime.records.completions import FormulaCompletions
 from tessera.runtime.records.formulas import FormulaService
 from tessera.runtime.records.service import RecordService
 from tessera.runtime.records.stored import StoredFormulas
@@ -86,6 +87,7 @@ class Platform:
         # Records.
         self.formulas = FormulaService(kernel)
         self.access = AccessService(self.formulas)
+        self.formula_completions = FormulaCompletions(kernel, self.access)
         self.stored_formulas = StoredFormulas(kernel, self.formulas, self.jobs)
         self.records = RecordService(kernel, self.formulas, self.access, self.stored_formulas)
         self.views = ViewService(kernel, self.access, self.records)

@@ -16,6 +16,7 @@ from tessera.formula import (
     EvalContext,
     FormulaError,
     Function,
+    SimpleSchema,
     all_functions,
     check,
     compile_python,
@@ -26,6 +27,7 @@ from tessera.formula import (
     sig,
 )
 from tessera.formula.functions.registry import unregister
+from tessera.meta.model import ObjectDef
 
 from .conftest import ACCOUNT, DEAL, NOW, SCHEMA, PythonSide
 
@@ -222,10 +224,62 @@ def test_rename_rewrites_only_real_references() -> None:
 
 
 def test_completions_follow_lookups() -> None:
-    labels = [c.label for c in complete("account.na", 10, DEAL, SCHEMA)]
-    assert labels == ["name"]
+    inserts = [c.insert for c in complete("account.na", 10, DEAL, SCHEMA)]
+    assert inserts == ["name"]
     assert {"ROUND", "ROUNDUP", "ROUNDDOWN"} <= {c.label for c in complete("ROU", 3, DEAL, SCHEMA)}
-    assert "deals" in {c.label for c in complete("de", 2, ACCOUNT, SCHEMA)}
+    assert "deals" in {c.insert for c in complete("de", 2, ACCOUNT, SCHEMA)}
+
+
+LABELLED = ObjectDef({"uid": "opp", "api_name": "opportunity", "label": "Opportunity", "fields": [
+    {"uid": "opp.name", "api_name": "name", "label": "Name", "type": "text"},
+    {"uid": "opp.stage", "api_name": "stage", "label": "Sales stage", "type": "select", "options": [
+        {"value": "open", "label": "Open"}, {"value": "closed_won", "label": "Closed won"},
+        {"value": "closed_lost", "label": "Closed lost"}]},
+    {"uid": "opp.close", "api_name": "close_on", "label": "Expected close date", "type": "date"},
+    {"uid": "opp.margin", "api_name": "margin", "label": "Margin", "type": "decimal"},
+    {"uid": "opp.account", "api_name": "account", "label": "Customer", "type": "lookup", "target": "account"},
+]})
+LABELLED_SCHEMA = SimpleSchema([ACCOUNT, LABELLED])
+
+
+def test_completions_find_fields_by_any_word_of_their_label_and_insert_the_name() -> None:
+    found = complete("Sta", 3, LABELLED, LABELLED_SCHEMA)
+    assert (found[0].label, found[0].insert, found[0].replace, found[0].kind) == ("Sales stage", "stage", 3, "field")
+    assert found[0].detail == "stage · choice"
+    assert next(c.insert for c in complete("date", 4, LABELLED, LABELLED_SCHEMA) if c.kind == "field") == "close_on"
+    assert complete("cust", 4, LABELLED, LABELLED_SCHEMA)[0].detail == "account · lookup to Account"
+    assert [c.insert for c in complete("account.ind", 11, LABELLED, LABELLED_SCHEMA)] == ["industry"]
+    # Functions come with their signatures, after the fields.
+    rounds = [c for c in complete("ROUND", 5, LABELLED, LABELLED_SCHEMA) if c.kind == "function"]
+    assert rounds[0].insert == "ROUND(" and rounds[0].detail.startswith("ROUND(")
+
+
+def test_after_a_select_and_an_operator_its_options_are_offered_by_label_with_the_stored_value_quoted() -> None:
+    after = complete("stage =", 7, LABELLED, LABELLED_SCHEMA)
+    assert [(c.label, c.insert, c.replace, c.kind) for c in after] == [
+        ("Open", ' "open"', 0, "option"), ("Closed won", ' "closed_won"', 0, "option"),
+        ("Closed lost", ' "closed_lost"', 0, "option")]
+    spaced = complete("stage <> won", 12, LABELLED, LABELLED_SCHEMA)
+    assert (spaced[0].label, spaced[0].insert, spaced[0].replace) == ("Closed won", '"closed_won"', 3)
+    quoted = complete('name = "x" AND stage = "Closed l', 32, LABELLED, LABELLED_SCHEMA)
+    assert [(c.label, c.insert, c.replace) for c in quoted] == [("Closed lost", '"closed_lost"', 9)]
+    assert complete('stage = "zzz', 12, LABELLED, LABELLED_SCHEMA) == []
+    # A multi-select's options in INCLUDES(list, …); a text compared is no select.
+    tags = complete("INCLUDES(tags, ", 15, DEAL, SCHEMA)
+    assert [c.insert for c in tags] == ['"vip"', '"new"', '"äö"']
+    assert all(c.kind != "option" for c in complete("name = ", 7, LABELLED, LABELLED_SCHEMA))
+    # Through a lookup: the target's select.
+    assert [c.insert for c in complete("account.industry = ", 19, LABELLED, LABELLED_SCHEMA)] == ['"retail"', '"tech"']
+
+
+def test_completions_never_offer_what_the_caller_may_not_see() -> None:
+    def visible(obj: ObjectDef, field: Any) -> bool:
+        return field.api_name not in ("margin", "industry")
+
+    assert "margin" not in {c.insert for c in complete("mar", 3, LABELLED, LABELLED_SCHEMA, visible=visible)}
+    assert "margin" in {c.insert for c in complete("mar", 3, LABELLED, LABELLED_SCHEMA)}
+    assert complete("account.ind", 11, LABELLED, LABELLED_SCHEMA, visible=visible) == []
+    assert complete("account.industry = ", 19, LABELLED, LABELLED_SCHEMA, visible=visible) == []
 
 
 def test_plugins_register_functions() -> None:

@@ -146,9 +146,9 @@ def test_editor_checks_and_completes_formulas(crm: Any) -> None:
     bad = crm.ok(crm.post("/formula/check", {"object": "deal", "expression": 'IF(amount > 1, "a")\n + stagee'}))
     assert not bad["valid"] and bad["errors"][0]["line"] >= 1 and "^" in bad["errors"][0]["display"]
     done = crm.ok(crm.post("/formula/complete", {"object": "deal", "expression": "acc", "cursor": 3}))
-    assert "account" in [c["label"] for c in done["completions"]]
+    assert "account" in [c["insert"] for c in done["completions"]]
     path = crm.ok(crm.post("/formula/complete", {"object": "deal", "expression": "account.", "cursor": 8}))
-    assert {"name", "tier"} <= {c["label"] for c in path["completions"]}
+    assert {"name", "tier"} <= {c["insert"] for c in path["completions"]}
     assert crm.post("/formula/complete", {"object": "deal", "expression": "x", "cursor": 9}).status_code == 422
     assert crm.post("/formula/check", {"object": "nope", "expression": "1"}).status_code == 404
 

@@ -31,7 +31,6 @@ from tessera.formula import (
     compile_filter_grouped,
     compile_python,
     compile_sql,
-    complete,
     rename_field,
 )
 from tessera.meta.dependencies import Reference
@@ -265,21 +264,6 @@ class FormulaService:
             "references": [{"object": r.object.api_name, "field": r.field.api_name, "start": r.start, "end": r.end}
                            for r in checked.references],
         }
-
-    def completions(self, object_name: str, source: Any, cursor: Any) -> list[dict[str, Any]]:
-        """Fields, paths through lookups, related lists and functions that fit at `cursor`."""
-        if not isinstance(source, str):
-            raise InvalidInput("Send the formula as text.", [FieldProblem("expression", "must be text")])
-        if isinstance(cursor, bool) or not isinstance(cursor, int) or not 0 <= cursor <= len(source):
-            raise InvalidInput("The cursor must be a position in the formula.",
-                               [FieldProblem("cursor", f"must be a whole number from 0 to {len(source)}")])
-        with self.kernel.read() as conn:
-            snap = self.kernel.snapshot(conn)
-            obj = snap.object(object_name)
-        return [
-            {"label": c.label, "kind": c.kind, "detail": c.detail, "insert": c.insert, "replace": c.replace}
-            for c in complete(source, cursor, obj, SnapshotSchema(snap))
-        ]
 
     # -- queries ------------------------------------------------------------------------
     def table_for(self, snap: Snapshot) -> TableFor:
