@@ -52,6 +52,10 @@ def problems(kind: str, doc: Any, *, messages: dict[tuple[str, str], str] | None
         description = error.schema.get("description") if isinstance(error.schema, dict) else None
         if message is None and path in secret:
             message = "is not valid"
+        elif message is None and error.validator == "minLength" and error.validator_value == 1:
+            message = "must not be blank"
+        elif message is None and error.validator == "maxLength":
+            message = f"must be at most {error.validator_value} characters long"
         elif message is None and error.validator == "pattern" and description:
             message = f"{error.instance!r} is not allowed: {description}"
         elif message is None:

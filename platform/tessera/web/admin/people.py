@@ -1,6 +1,6 @@
-"""The admin's pages: people (invite, change, disable and enable, a new password, roles,
-teams and manager) under /admin, through the same account service as `/api/v1/users`,
-with its problems shown beside the inputs they are about."""
+"""People: invite, change, disable and enable, a new password, roles, teams and manager,
+through the same account service as `/api/v1/users`, with its problems shown beside the
+inputs they are about."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from tessera.auth.actor import Actor
 from tessera.errors import TesseraError
 from tessera.requests import deps
 from tessera.runtime.platform import Platform
-from tessera.web.pages import render
+from tessera.web.admin.page import number, page, problems
 
-router = APIRouter(prefix="/admin", include_in_schema=False)
+router = APIRouter()
 
 
 def _choices(rt: Platform) -> dict[str, Any]:
@@ -24,13 +24,6 @@ def _choices(rt: Platform) -> dict[str, Any]:
     return {"roles": roles, "teams": teams, "managers": rt.users.accounts.list(active=True, limit=500)["data"],
             "role_labels": {r["api_name"]: r["label"] for r in roles},
             "team_labels": {t["api_name"]: t["label"] for t in teams}}
-
-
-def _problems(error: TesseraError) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for problem in error.errors:
-        out.setdefault(problem.field.strip("/").split("/")[0] or "form", []).append(problem.message)
-    return out
 
 
 async def _user_doc(request: Request, *, creating: bool) -> dict[str, Any]:
@@ -50,7 +43,7 @@ async def _user_doc(request: Request, *, creating: bool) -> dict[str, Any]:
 def users_page(request: Request, q: str | None = None, me: Actor = Depends(deps.admin),
                rt: Platform = Depends(deps.runtime)) -> Response:
     people = rt.users.accounts.list(q=q or None, limit=500)["data"]
-    return render(request, "admin/users.html", me=me, people=people, q=q or "", values={}, errors={},
+    return page(request, "admin/users.html", "people", me=me, people=people, q=q or "", values={}, errors={},
                   **_choices(rt))
 
 
@@ -61,37 +54,37 @@ async def invite(request: Request, me: Actor = Depends(deps.admin), rt: Platform
         created = rt.users.accounts.add(me, doc)
     except TesseraError as error:
         people = rt.users.accounts.list(limit=500)["data"]
-        return render(request, "admin/users.html", status=error.status, me=me, people=people, q="",
-                      values=doc, errors=_problems(error), flash={"kind": "error", "text": error.detail},
+        return page(request, "admin/users.html", "people", status=error.status, me=me, people=people, q="",
+                      values=doc, errors=problems(error), flash={"kind": "error", "text": error.detail},
                       **_choices(rt))
     return RedirectResponse(f"/admin/users/{created['id']}?added=1", status_code=303)
 
 
 @router.get("/users/{user_id}", response_class=HTMLResponse)
-def user_page(user_id: int, request: Request, me: Actor = Depends(deps.admin),
+def user_page(user_id: str, request: Request, me: Actor = Depends(deps.admin),
               rt: Platform = Depends(deps.runtime)) -> Response:
-    person = rt.users.accounts.get(user_id)
+    person = rt.users.accounts.get(number(user_id, "There is no such person."))
     flash = {"kind": "ok", "text": f"{person['name']} can now sign in as {person['email']}."} \
         if request.query_params.get("added") else None
-    return render(request, "admin/user.html", me=me, person=person, values=person, errors={}, flash=flash,
+    return page(request, "admin/user.html", "people", me=me, person=person, values=person, errors={}, flash=flash,
                   **_choices(rt))
 
 
 @router.post("/users/{user_id}", response_class=HTMLResponse)
-async def change_user(user_id: int, request: Request, me: Actor = Depends(deps.admin),
+async def change_user(user_id: str, request: Request, me: Actor = Depends(deps.admin),
                       rt: Platform = Depends(deps.runtime)) -> Response:
     form = await request.form()
-    person = rt.users.accounts.get(user_id)
+    person = rt.users.accounts.get(number(user_id, "There is no such person."))
     action = str(form.get("action") or "save")
     changes: dict[str, Any] = {"active": action == "enable"} if action in ("disable", "enable") \
         else await _user_doc(request, creating=False)
     try:
-        person = rt.users.accounts.change(me, user_id, changes)
+        person = rt.users.accounts.change(me, person["id"], changes)
     except TesseraError as error:
-        return render(request, "admin/user.html", status=error.status, me=me, person=person,
-                      values={**person, **changes}, errors=_problems(error),
+        return page(request, "admin/user.html", "people", status=error.status, me=me, person=person,
+                      values={**person, **changes}, errors=problems(error),
                       flash={"kind": "error", "text": error.detail}, **_choices(rt))
     text = {"disable": f"{person['name']} is disabled: signed out everywhere, and cannot sign in.",
             "enable": f"{person['name']} may sign in again."}.get(action, "Saved.")
-    return render(request, "admin/user.html", me=me, person=person, values=person, errors={},
+    return page(request, "admin/user.html", "people", me=me, person=person, values=person, errors={},
                   flash={"kind": "ok", "text": text}, **_choices(rt))
