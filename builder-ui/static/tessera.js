@@ -133,3 +133,26 @@ document.addEventListener("htmx:afterRequest", (event) => {
     }
   }
 });
+
+// -- A list's Columns control (#17 column picker) ------------------------------------------------
+// The ticked boxes are sent in their order: the arrows and dragging only move them.
+document.addEventListener("click", (event) => {
+  const button = event.target instanceof Element ? event.target.closest("[data-column-move]") : null;
+  if (!button) return;
+  const item = button.closest("[data-column]");
+  const sibling = Number(button.dataset.columnMove) < 0 ? item.previousElementSibling : item.nextElementSibling;
+  if (!sibling) return;
+  if (Number(button.dataset.columnMove) < 0) item.parentElement.insertBefore(item, sibling);
+  else item.parentElement.insertBefore(sibling, item);
+  button.focus();
+});
+function tesseraColumnChoices(root) {
+  if (!window.Sortable) return;
+  root.querySelectorAll("[data-column-choices]").forEach((list) => {
+    if (list.dataset.sortable) return;
+    list.dataset.sortable = "1";
+    Sortable.create(list, { handle: ".drag-handle", animation: 120, forceFallback: true });
+  });
+}
+document.addEventListener("DOMContentLoaded", () => tesseraColumnChoices(document));
+document.addEventListener("htmx:load", (event) => tesseraColumnChoices(event.detail.elt));

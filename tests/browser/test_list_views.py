@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tessera.auth.actor import Actor
 
 from .conftest import go
@@ -107,3 +109,65 @@ def test_a_user_filters_saves_a_view_sorts_changes_in_bulk_and_exports(page: Any
     page.click("text=Restore it")
     page.wait_for_url(f"{base}/app/deal/4")
     assert runtime.records.get(system, "deal", 4)["name"] == "Deal 3"
+
+
+def test_a_user_picks_columns_orders_them_saves_the_view_and_gets_them_back(page: Any, server: Any, shot: Any,
+                                                                           admin_login: tuple[str, str]) -> None:
+    """The Columns control: Owner and the Account lookup added, Account moved first, the
+    choice kept in the address (Back returns to it) and in a saved view."""
+    base, runtime = server
+    system = Actor.system()
+    runtime.metadata.create_object(system, ACCOUNT)
+    runtime.metadata.create_object(system, DEAL)
+    acme = runtime.records.create(system, "account", {"name": "Acme Corporation"})
+    admin = runtime.users.actor_for_user(runtime.users.id_for_email(admin_login[0]))
+    runtime.records.create(admin, "deal", {"name": "Deal A", "amount": 500, "stage": "new", "account": acme["id"]})
+    runtime.records.create(admin, "deal", {"name": "Deal B", "amount": 700, "stage": "won"})
+    _sign_in(page, base, admin_login)
+    page.click("nav >> text=Deals")
+    page.wait_for_url(f"{base}/app/deal")
+    headers = page.locator("table.records thead th a")
+    expect(headers).to_have_text(["Name", "Amount", "Stage", "Account", "Owner"])
+
+    page.get_by_text("Columns", exact=True).click()
+    choices = page.locator(".column-choice")
+    expect(choices).to_have_text([re.compile(label) for label in (
+        "Name", "Amount", "Stage", "Account", "Owner", "Created", "Updated")])
+    page.get_by_role("checkbox", name="Amount").uncheck()
+    page.get_by_role("checkbox", name="Stage").uncheck()
+    page.get_by_role("checkbox", name="Created").check()
+    # Account to the top: up past Name.
+    page.get_by_role("button", name="Move Account up").click()
+    page.get_by_role("button", name="Move Account up").click()
+    page.get_by_role("button", name="Move Account up").click()
+    expect(choices.first).to_contain_text("Account")
+    shot(page, "list-column-picker")
+    page.get_by_role("button", name="Show these columns").click()
+    page.wait_for_url(re.compile(r".*columns=account.*"))
+    expect(headers).to_have_text(["Account", "Name", "Owner", "Created"])
+    deal_a = page.locator("#rows tr", has_text="Acme Corporation")
+    expect(deal_a.locator("td").nth(1)).to_have_text("Acme Corporation")
+    # The record is opened from its name, wherever the name now stands.
+    expect(deal_a.locator("td").nth(2).locator("a")).to_have_text("Deal A")
+    expect(deal_a.locator("td").nth(3)).to_have_text("Admin")  # the owner, by name
+
+    # Back returns to the list as it was; Forward to the columns picked.
+    page.go_back()
+    expect(headers).to_have_text(["Name", "Amount", "Stage", "Account", "Owner"])
+    page.go_forward()
+    expect(headers).to_have_text(["Account", "Name", "Owner", "Created"])
+
+    page.fill("input[aria-label='View name']", "By account")
+    page.click("text=Save view")
+    page.wait_for_url(re.compile(r".*view=\d+"))
+    page.click("nav >> text=Deals")
+    page.wait_for_url(f"{base}/app/deal")
+    expect(headers).to_have_text(["Name", "Amount", "Stage", "Account", "Owner"])
+    page.select_option("#view-choice", label="By account")
+    page.wait_for_url(re.compile(r".*view=\d+"))
+    expect(headers).to_have_text(["Account", "Name", "Owner", "Created"])
+    shot(page, "list-saved-columns")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_text("Columns", exact=True).click()
+    expect(page.get_by_role("button", name="Show these columns")).to_be_visible()
+    shot(page, "list-column-picker-phone")

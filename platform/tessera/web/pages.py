@@ -60,7 +60,9 @@ def _query(request: Request) -> ListQuery:
             continue
         if isinstance(item, dict):
             conditions.append(item)
-    columns = [c for c in params.get("columns", "").split(",") if c]
+    # The column picker sends one `columns` per ticked column, in order; links and saved
+    # views write them as one comma-separated value.
+    columns = [c for value in params.getlist("columns") for c in value.split(",") if c]
     limit = params.get("limit", "50")
     return ListQuery(columns=columns, sort=params.get("sort") or None, conditions=conditions,
                      formula=params.get("formula") or None, cursor=params.get("cursor") or None,
@@ -191,8 +193,9 @@ def record_page(object: str, record_id: int, request: Request, me: Actor = Depen
     form = rt.forms.render(me, object, record_id=record_id, urls=_urls(object))
     history = rt.views.history(me, object, record_id, limit=50)
     related = rt.views.related(me, object, record_id)
+    clocks = rt.sla.shown(me, object, record_id)
     return render(request, "app/record.html", me=me, obj=obj, record=record, form_html=form, history=history,
-                  current_object=obj, related=related)
+                  current_object=obj, related=related, clocks=clocks)
 
 
 @router.post("/app/{object}/save", response_class=HTMLResponse)

@@ -39,6 +39,8 @@ MAX_BULK = 1000
 TOTAL_CAP = 10_000
 _DATETIME = FieldDef({"uid": "sys_dt", "api_name": "at", "label": "At", "type": "datetime"})
 _INTEGER = FieldDef({"uid": "sys_int", "api_name": "n", "label": "N", "type": "integer"})
+#: A sort key that is not a field: its SQL over the object's table, and what its values are.
+ExtraSort = tuple[Callable[[sa.Table], sa.ColumnElement[Any]], FieldDef]
 _SYSTEM_SORT = {"id": _INTEGER, "version": _INTEGER, "created_at": _DATETIME, "updated_at": _DATETIME,
                 "owner": _INTEGER}
 
@@ -58,8 +60,11 @@ class RecordService:
         self, actor: Actor, object_name: str, *, fields: list[str] | None = None,
         sort: str | None = None, limit: int = 50, cursor: str | None = None,
         expand: list[str] | None = None, total: bool = False, trash: bool = False,
-        filter: str | None = None,
+        filter: str | None = None, sorts: Mapping[str, ExtraSort] | None = None,
     ) -> dict[str, Any]:
+        """A page of records. `sorts`: sort keys that are not fields, by name — each an SQL
+        expression over the object's table and a field saying what its values are (an SLA
+        clock's due time: the list's SLA columns sort by it)."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.",
                                [FieldProblem("limit", f"must be between 1 and {MAX_LIMIT}")])
@@ -84,7 +89,9 @@ class RecordService:
             ctx = self.access.viewer_context(conn, snap, actor) if filter or wanted else None
             computed = {f.api_name: column for f, column in
                         zip(wanted, formulas.computed_columns(snap, obj, wanted, dialect, ctx), strict=True)}
-            keys = _sort_keys(obj, table, sort, computed, dialect)
+            extra = {name: (build(table), kind) for name, (build, kind) in (sorts or {}).items()
+                     if name in sorted_by}
+            keys = _sort_keys(obj, table, sort, computed, dialect, extra)
             signature = f"{obj.uid}:{sort or 'id'}:{int(trash)}:{filter or ''}"
             live = table.c.deleted_at.is_not(None) if trash else table.c.deleted_at.is_(None)
             if filter:
@@ -96,13 +103,13 @@ class RecordService:
             selected: list[Any] = [*_columns(table, shown, trash),
                                    *(computed[f.api_name] for f in shown if not f.stored)]
             names = {c.name for c in selected}
-            selected += [k.column.label(k.name) if k.name in computed else k.column
+            selected += [k.column.label(k.name) if k.name in computed or k.name in extra else k.column
                          for k in keys if k.name not in names]
             query = sa.select(*selected).where(live)
             if cursor:
                 try:
                     raw = decode_cursor(cursor, signature)
-                    values = [_sort_value(obj, k, v) for k, v in zip(keys, raw, strict=True)]
+                    values = [_sort_value(obj, k, v, extra) for k, v in zip(keys, raw, strict=True)]
                 except (ValueError, TypeError, FieldValueError) as error:
                     raise InvalidInput(f"The cursor is not valid: {error}.",
                                        [FieldProblem("cursor", str(error))]) from None
@@ -573,7 +580,8 @@ def _columns(table: sa.Table, fields: list[FieldDef], trash: bool) -> list[sa.Co
 
 def _sort_keys(obj: ObjectDef, table: sa.Table, sort: str | None,
                computed: Mapping[str, sa.ColumnElement[Any]] | None = None,
-               dialect: str = "postgresql") -> list[SortKey]:
+               dialect: str = "postgresql",
+               extra: Mapping[str, tuple[sa.ColumnElement[Any], FieldDef]] | None = None) -> list[SortKey]:
     keys: list[SortKey] = []
     for part in (sort or "").split(","):
         part = part.strip()
@@ -595,6 +603,8 @@ def _sort_keys(obj: ObjectDef, table: sa.Table, sort: str | None,
                 # Computed numbers come out of SQLite as exact decimal text; order them as numbers.
                 expr = sa.cast(expr, sa.Float)
             keys.append(SortKey(fdef.api_name, expr, descending, nullable=True))
+        elif extra and name in extra:
+            keys.append(SortKey(name, extra[name][0], descending, nullable=True))
         else:
             raise InvalidInput(f"Cannot sort by {name!r}.",
                                [FieldProblem("sort", f"{name!r} is not a sortable field of {obj.label}")])
@@ -603,7 +613,8 @@ def _sort_keys(obj: ObjectDef, table: sa.Table, sort: str | None,
     return keys
 
 
-def _sort_value(obj: ObjectDef, key: SortKey, raw: Any) -> Any:
+def _sort_value(obj: ObjectDef, key: SortKey, raw: Any,
+                extra: Mapping[str, tuple[sa.ColumnElement[Any], FieldDef]] | None = None) -> Any:
     """A sort value read back from a cursor, as the column's Python type.
 
     Strings are taken as they are rather than through the field type's coercion: a value
@@ -619,7 +630,8 @@ def _sort_value(obj: ObjectDef, key: SortKey, raw: Any) -> Any:
         if not isinstance(raw, str):
             raise ValueError(f"the cursor's value for {key.name!r} is not text")
         return raw
-    fdef = _SYSTEM_SORT.get(key.name) or obj.field(key.name)
+    fdef = _SYSTEM_SORT.get(key.name) or obj.field(key.name) or (extra[key.name][1] if extra and key.name in extra
+                                                                else None)
     if fdef is None:
         raise ValueError(f"the cursor names an unknown field {key.name!r}")
     if fdef.computed:

@@ -4,6 +4,10 @@ CSV exports — all through the record service, so permissions and the save pipe
 
 A condition is `{"field", "op", "value"}`; the conditions of a view are joined with AND
 into one formula, the same language a builder writes, compiled to SQL by the record list.
+
+Columns are the fields the user may see, the record's owner, creation and last change, and
+columns other packages add through `add_columns` (a `ColumnSource`: the SLA clocks register
+one) — each filled for a whole page at once and sorted in SQL when it can be.
 """
 
 from __future__ import annotations
@@ -11,19 +15,22 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
 from tessera.data.spreadsheets import csv_text
 from tessera.data.tables import saved_views, users
 from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.meta.model import FieldDef, ObjectDef
+from tessera.meta.times import time_zone
+from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.records.access import AccessService
 from tessera.runtime.records.plan import OWNER
@@ -41,6 +48,14 @@ OPERATOR_LABELS = {
 }
 ORDERED = ("number", "date", "datetime", "duration")
 EXPORT_PAGE = 1000
+#: Columns every record has beside its fields, offered in every list's column picker.
+CREATED = FieldDef({"uid": "sys_created_at", "api_name": "created_at", "label": "Created", "type": "datetime",
+                    "read_only": True})
+UPDATED = FieldDef({"uid": "sys_updated_at", "api_name": "updated_at", "label": "Updated", "type": "datetime",
+                    "read_only": True})
+RECORD_COLUMNS = (OWNER, CREATED, UPDATED)
+#: Field types a list cell cannot show.
+UNLISTED = ("json", "rich_text")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
@@ -136,31 +151,95 @@ def _formula_type(fdef: FieldDef) -> str:
     return str(fdef.ftype.formula_type)
 
 
+@dataclass(frozen=True, eq=False)
+class ListColumn:
+    """A column a list can show that is not a field (an SLA clock's state): offered in the
+    column picker by its label, its cells filled by its source for a page at once, sorted
+    in SQL by `sort` (an expression over the object's table; None: not sortable) whose
+    values are of the type of `sort_values`."""
+
+    api_name: str
+    label: str
+    source: ColumnSource
+    sort: Callable[[sa.Table], sa.ColumnElement[Any]] | None = None
+    sort_values: FieldDef | None = None
+    #: Never offered to "Set a field" in bulk.
+    read_only: bool = True
+
+
+class ColumnSource(Protocol):
+    """Where columns that are not fields come from (registered with `add_columns`)."""
+
+    def columns(self, conn: Connection, snap: Snapshot, obj: ObjectDef) -> list[ListColumn]:
+        """The columns it offers for the object's lists."""
+        ...
+
+    def fill(self, actor: Actor, obj: ObjectDef, columns: list[ListColumn], records: list[dict[str, Any]]) -> None:
+        """Put each record's cell text in `record["_display"][column.api_name]` (and a tone
+        for the cell's look in `record["_tone"]`), reading the whole page at once."""
+        ...
+
+
+Column = FieldDef | ListColumn
+
+
 class ViewService:
     def __init__(self, kernel: Kernel, access: AccessService, records: RecordService) -> None:
         self.kernel = kernel
         self.access = access
         self.records = records
+        self.sources: list[ColumnSource] = []
+
+    def add_columns(self, source: ColumnSource) -> None:
+        """Offer a source's columns in every list (install() of the package that has them)."""
+        self.sources.append(source)
+
+    def offered(self, actor: Actor, obj: ObjectDef, visible: list[FieldDef] | None = None) -> dict[str, Column]:
+        """Every column the user may pick, by name, in the picker's order: the fields they
+        may see, the owner, created and updated, then the sources' columns."""
+        visible = visible if visible is not None else self.visible(actor, obj)
+        out: dict[str, Column] = {f.api_name: f for f in visible if f.type not in UNLISTED}
+        for fdef in RECORD_COLUMNS:
+            out.setdefault(fdef.api_name, fdef)
+        if self.sources:
+            with self.kernel.read() as conn:
+                snap = self.kernel.snapshot(conn)
+                for source in self.sources:
+                    out.update((c.api_name, c) for c in source.columns(conn, snap, obj))
+        return out
 
     def columns(self, actor: Actor, obj: ObjectDef, wanted: list[str],
-                visible: list[FieldDef] | None = None) -> list[FieldDef]:
-        """The columns shown: those asked for that the user may see, else the first seven
-        and the owner."""
-        visible = [f for f in (visible or self.visible(actor, obj)) if f.type not in ("json", "rich_text")]
-        chosen = [f for name in wanted if (f := OWNER if name == "owner" else obj.field(name)) is not None
-                  and (f is OWNER or f in visible)]
-        return chosen or [*visible[:7], OWNER]
+                visible: list[FieldDef] | None = None, offered: dict[str, Column] | None = None) -> list[Column]:
+        """The columns shown: those asked for that the user may see, in the order asked,
+        else the first seven fields and the owner."""
+        visible = visible if visible is not None else self.visible(actor, obj)
+        if wanted and offered is None:
+            offered = self.offered(actor, obj, visible)
+        chosen = [offered[name] for name in dict.fromkeys(wanted) if name in offered] if offered else []
+        return chosen or [*[f for f in visible if f.type not in UNLISTED][:7], OWNER]
 
-    def shown(self, actor: Actor, objects: dict[str, ObjectDef], obj: ObjectDef, columns: list[FieldDef],
-              **listing: Any) -> dict[str, Any]:
+    def shown(self, actor: Actor, objects: dict[str, ObjectDef], obj: ObjectDef, columns: list[Column],
+              offered: dict[str, Column] | None = None, **listing: Any) -> dict[str, Any]:
         """A page of records with each column as a person reads it (`_display`): an option's
-        label, a lookup's record name, a user's name, Yes/No, grouped numbers. `objects`: the
-        snapshot's objects the caller read (lookups are named by their target's name field)."""
-        names = [c.api_name for c in columns]
-        expand = [c.api_name for c in columns if getattr(c.ftype, "reference", None) in ("record", "user")]
-        result = self.records.list(actor, obj.api_name, fields=names, expand=expand or None, **listing)
+        label, a lookup's record name, a user's name, Yes/No, grouped numbers, an SLA clock's
+        state. `objects`: the snapshot's objects the caller read (lookups are named by their
+        target's name field); `offered`: the columns the list may sort by beside its fields."""
+        fields = [c for c in columns if isinstance(c, FieldDef)]
+        extras = [c for c in columns if isinstance(c, ListColumn)]
+        names, zone = [c.api_name for c in fields], time_zone(actor.time_zone)
+        expand = [c.api_name for c in fields if getattr(c.ftype, "reference", None) in ("record", "user")]
+        sortable = [c for c in (offered or {}).values() if isinstance(c, ListColumn)] or extras
+        sorts = {c.api_name: (c.sort, c.sort_values) for c in sortable if c.sort and c.sort_values}
+        # Only sources' columns chosen: the ids are enough (an empty `fields` would read them all).
+        result = self.records.list(actor, obj.api_name, fields=names or ["id"], expand=expand or None,
+                                   sorts=sorts or None, **listing)
         for record in result["data"]:
-            record["_display"] = {c.api_name: cell_text(objects, c, record) for c in columns}
+            record["_display"] = {c.api_name: cell_text(objects, c, record, zone) for c in fields}
+        by_source: dict[int, list[ListColumn]] = {}
+        for column in extras:
+            by_source.setdefault(id(column.source), []).append(column)
+        for group in by_source.values():
+            group[0].source.fill(actor, obj, group, result["data"])
         return result
 
     def visible(self, actor: Actor, obj: ObjectDef) -> list[FieldDef]:
@@ -174,11 +253,16 @@ class ViewService:
             snap = self.kernel.snapshot(conn)
         obj = snap.object(object_name)
         fields = self.visible(actor, obj)
-        columns = self.columns(actor, obj, query.columns, fields)
-        result = self.shown(actor, snap.objects, obj, columns, sort=query.sort, limit=query.limit,
+        offered = self.offered(actor, obj, fields)
+        columns = self.columns(actor, obj, query.columns, fields, offered)
+        result = self.shown(actor, snap.objects, obj, columns, offered, sort=query.sort, limit=query.limit,
                             cursor=query.cursor, filter=query.filter(obj))
+        # The column picker: what is shown, in its order, then the rest in the object's order.
+        choices = [{"api_name": c.api_name, "label": c.label, "chosen": True} for c in columns]
+        choices += [{"api_name": c.api_name, "label": c.label, "chosen": False} for c in offered.values()
+                    if c not in columns]
         return {"object": obj, "columns": columns, "records": result["data"], "next_cursor": result["next_cursor"],
-                "filter": query.filter(obj), "fields": fields}
+                "filter": query.filter(obj), "fields": fields, "choices": choices}
 
     def export_csv(self, actor: Actor, object_name: str, query: ListQuery) -> Iterator[str]:
         """The whole view as CSV, page by page (the first page is read before streaming, so
@@ -186,8 +270,9 @@ class ViewService:
         with self.kernel.read() as conn:
             snap = self.kernel.snapshot(conn)
         obj = snap.object(object_name)
-        columns = self.columns(actor, obj, query.columns)
-        first = self.shown(actor, snap.objects, obj, columns, sort=query.sort, limit=EXPORT_PAGE,
+        offered = self.offered(actor, obj)
+        columns = self.columns(actor, obj, query.columns, offered=offered)
+        first = self.shown(actor, snap.objects, obj, columns, offered, sort=query.sort, limit=EXPORT_PAGE,
                            filter=query.filter(obj))
 
         def rows() -> Iterator[str]:
@@ -203,7 +288,7 @@ class ViewService:
                 out.truncate()
                 if not page["next_cursor"]:
                     return
-                page = self.shown(actor, snap.objects, obj, columns, sort=query.sort, limit=EXPORT_PAGE,
+                page = self.shown(actor, snap.objects, obj, columns, offered, sort=query.sort, limit=EXPORT_PAGE,
                                   cursor=page["next_cursor"], filter=query.filter(obj))
         return rows()
 
@@ -217,7 +302,8 @@ class ViewService:
         if fdef is None or fdef.type != "select":
             raise InvalidInput("A board groups by a select field.",
                                [FieldProblem("group_by", f"{field_name!r} is not a select field of {obj.label}")])
-        columns = self.columns(actor, obj, query.columns)[:4]
+        offered = self.offered(actor, obj)
+        columns = self.columns(actor, obj, query.columns, offered=offered)[:4]
         shown = columns if fdef in columns else [*columns, fdef]
         base = query.filter(obj)
         lanes = []
@@ -225,8 +311,8 @@ class ViewService:
             value = option["value"]
             lane = f'{fdef.api_name} = "{value}"' if value is not None else f"ISBLANK({fdef.api_name})"
             combined = lane if not base else f"AND({lane}, ({base}))"
-            found = self.shown(actor, snap.objects, obj, shown, sort=query.sort, limit=per_column, filter=combined,
-                               total=True)
+            found = self.shown(actor, snap.objects, obj, shown, offered, sort=query.sort, limit=per_column,
+                               filter=combined, total=True)
             lanes.append({"value": value, "label": option.get("label") or value, "cards": found["data"],
                           "total": found["total"]})
         return {"object": obj, "field": fdef, "columns": columns, "lanes": lanes}
@@ -263,7 +349,7 @@ class ViewService:
                 users.c.id.in_({e["actor"] for e in entries if e["actor"]}))).all())
         obj = snap.object(object_name)
         names = self._record_names(actor, snap.objects, obj, entries)
-        out = []
+        zone, out = time_zone(actor.time_zone), []
         for entry in entries:
             fdef = OWNER if entry["field"] == "owner" else obj.field(entry["field"] or "")
             shown = {**entry, "who": people.get(entry["actor"]) if entry["actor"] else None,
@@ -272,7 +358,7 @@ class ViewService:
                 value = entry[side]
                 if fdef is not None and value is not None:
                     record = {fdef.api_name: value, "_expanded": {fdef.api_name: names.get((fdef.api_name, value))}}
-                    value = cell_text(snap.objects, fdef, record)
+                    value = cell_text(snap.objects, fdef, record, zone)
                 shown[f"{side}_text"] = "" if value is None else str(value)
             out.append(shown)
         return out
@@ -403,10 +489,10 @@ class ViewService:
         return {"done": done, "refused": refused}
 
 
-def _cell(fdef: FieldDef, record: dict[str, Any]) -> str:
+def _cell(fdef: Column, record: dict[str, Any]) -> str:
     """A CSV cell: the value as stored (numbers stay numbers for a spreadsheet), a lookup or
-    user as the name a person knows it by."""
-    if getattr(fdef.ftype, "reference", None) in ("record", "user"):
+    user as the name a person knows it by, a source's column as its cell reads."""
+    if isinstance(fdef, ListColumn) or getattr(fdef.ftype, "reference", None) in ("record", "user"):
         return csv_text(record["_display"][fdef.api_name])
     value = record.get(fdef.api_name)
     if value is None:
@@ -418,8 +504,9 @@ def _cell(fdef: FieldDef, record: dict[str, Any]) -> str:
     return csv_text(value)
 
 
-def cell_text(objects: dict[str, ObjectDef], fdef: FieldDef, record: dict[str, Any]) -> str:
-    """One value of a record (as the API gives it) as a person reads it."""
+def cell_text(objects: dict[str, ObjectDef], fdef: FieldDef, record: dict[str, Any],
+              zone: tzinfo = UTC) -> str:
+    """One value of a record (as the API gives it) as a person reads it; instants in `zone`."""
     value = record.get(fdef.api_name)
     if value is None:
         return ""
@@ -433,6 +520,7 @@ def cell_text(objects: dict[str, ObjectDef], fdef: FieldDef, record: dict[str, A
     if fdef.computed:
         return "Yes" if value is True else "No" if value is False else str(value)
     try:
-        return fdef.ftype.display(fdef, fdef.ftype.coerce(fdef, value))
+        value = fdef.ftype.coerce(fdef, value)
+        return fdef.ftype.display(fdef, value.astimezone(zone) if isinstance(value, datetime) else value)
     except (ValueError, TypeError, ArithmeticError):  # FieldValueError included
         return str(value)

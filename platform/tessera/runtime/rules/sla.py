@@ -52,6 +52,7 @@ from tessera.rules.sla import MetricClock, SlaPolicy, Stage
 from tessera.runtime.background.jobs import JobContext
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.events import caused_by
+from tessera.runtime.rules.sla_display import ClockReading, read_clock
 
 if TYPE_CHECKING:
     from tessera.runtime.background.jobs import JobService
@@ -492,6 +493,37 @@ class SlaService:
                     **{k: _iso(getattr(clock, k)) for k in ("started_at", "due_at", "warn_at", "paused_since",
                                                             "achieved_at", "breached_at")}})
         return out
+
+    def readings(self, obj: ObjectDef, record_ids: list[int],
+                 metrics: list[str] | None = None) -> dict[tuple[int, str], ClockReading]:
+        """The clocks of some records, as people read them, in one query: (record id,
+        metric) → reading (only `metrics`, when given). The caller has read the records."""
+        if not record_ids:
+            return {}
+        c = sla_clocks.c
+        query = sa.select(sla_clocks).where(c.object_uid == obj.uid, c.record_id.in_(record_ids))
+        if metrics is not None:
+            query = query.where(c.metric.in_(metrics))
+        now = self.now()
+        out: dict[tuple[int, str], ClockReading] = {}
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
+            for row in conn.execute(query.order_by(c.id)).mappings():
+                policy = self.policy(conn, snap, row["policy_uid"])
+                calendar = self.calendar(conn, snap, policy.calendar) if policy is not None else None
+                clock = _clock(row, _warn_fraction(policy, row["metric"]))
+                out[(row["record_id"], row["metric"])] = read_clock(clock, policy, calendar, now)
+        return out
+
+    def shown(self, actor: Actor, object_name: str, record_id: int) -> list[ClockReading]:
+        """A record's clocks for its page, in the order of the metrics (for someone who may
+        read the record)."""
+        record = self.records.get(actor, object_name, record_id, fields=["id"])
+        with self.kernel.read() as conn:
+            obj = self.kernel.snapshot(conn).object(object_name)
+        found = self.readings(obj, [int(record["id"])])
+        order = {m: i for i, m in enumerate(sla.METRICS)}
+        return sorted(found.values(), key=lambda r: order.get(r.metric, len(order)))
 
     def compliance(self, actor: Actor, object_name: str, group_by: str = "metric",
                    now: datetime | None = None) -> dict[str, Any]:
