@@ -105,21 +105,32 @@
     return node;
   }
 
+  // Names people read in the blocks: a role's, team's or field's label, not its name.
+  const labelOf = (pairs, name) => ((pairs || []).find((p) => p[0] === name) || [])[1] || name;
+  const fieldLabel = (name) => ((setup.fields || []).find((f) => f.api_name === name) || {}).label || name;
+  const APPROVAL_MODES = { all: "everyone approves", any: "first answer decides", quorum: "a quorum", sequence: "one after another" };
+
   function peopleText(people) {
     if (!people || !people.length) return "nobody yet";
     return people.map((p) => {
       const kind = Object.keys(p).find((k) => k !== "levels");
-      if (kind === "manager") return `manager of ${p.manager}${p.levels > 1 ? ` (${p.levels} up)` : ""}`;
+      if (kind === "manager") {
+        const whose = p.manager === "submitter" ? "the submitter" : fieldLabel(p.manager);
+        return `manager of ${whose}${p.levels > 1 ? ` (${p.levels} up)` : ""}`;
+      }
+      if (kind === "role") return `role ${labelOf(setup.roles, p.role)}`;
+      if (kind === "team") return `team ${labelOf(setup.teams, p.team)}`;
+      if (kind === "field") return fieldLabel(p.field);
       return `${kind} ${p[kind]}`;
     }).join(", ");
   }
 
   function summary(step) {
     switch (step.type) {
-      case "approval": return `${peopleText(step.approvers)} · ${step.mode || "all"}${step.lock_record ? " · locks" : ""}`;
-      case "task": return `${peopleText(step.assignees)} · ${step.mode || "any"}`;
+      case "approval": return `${peopleText(step.approvers)} · ${APPROVAL_MODES[step.mode || "all"] || step.mode}${step.lock_record ? " · locks" : ""}`;
+      case "task": return `${peopleText(step.assignees)} · ${step.mode === "all" ? "each completes it" : "one completes it"}`;
       case "action": return (setup.actions[step.action] || {}).label || step.action || "no action";
-      case "wait": return step.duration ? `for ${step.duration}` : step.until ? `until ${step.until}`
+      case "wait": return step.duration ? `for ${tesseraDurations.show(step.duration)}` : step.until ? `until ${step.until}`
         : step.until_condition ? `until ${step.until_condition}` : "";
       case "goto": return `back to ${step.target || "?"}`;
       case "end": return `ends ${step.outcome || "completed"}`;
@@ -361,7 +372,9 @@
   let checkTimer = null;
   function formula(target, key, expect, attrs, keepBlank) {
     const out = el("p", { class: "formula-check muted", "aria-live": "polite" });
-    const input = el("input", Object.assign({ type: "text", class: "formula", spellcheck: "false" }, attrs || {}));
+    // data-formula-object: formulabox.js suggests the object's fields, options and functions.
+    const input = el("input", Object.assign({ type: "text", class: "formula", spellcheck: "false",
+                                              "data-formula-object": object }, attrs || {}));
     input.value = target[key] || "";
     const check = async () => {
       const source = input.value;

@@ -75,7 +75,9 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    zone = request.node.get_closest_marker("browser_time_zone")
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  timezone_id=zone.args[0] if zone else None)
     tab = context.new_page()
     tab.set_default_timeout(15_000)
     # Every page of every browser test works under the Content-Security-Policy: a script,
@@ -94,6 +96,9 @@ def shot() -> Any:
 
     def take(page: Any, name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        # The top bar sticks to the top of the window: a page captured scrolled would show it
+        # in the middle of the picture.
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     return take
 

@@ -188,6 +188,8 @@ def test_a_builder_sets_due_times_and_waits_in_words_and_reads_the_approval_mode
     page.click('.flow-add[data-list="/steps"][data-index="0"]')
     page.click('.flow-menu-item[data-type="approval"]')
     page.wait_for_selector('.flow-block.selected[data-pointer="/steps/0"]')
+    page.click(".flow-add-person")
+    page.select_option(".flow-people .person-value", "manager")
     modes = page.locator("#fp-mode option").all_inner_texts()
     assert modes[:2] == ["everyone must approve", "the first answer decides"]
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in page.locator("main").inner_text())

@@ -15,6 +15,7 @@ from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, TesseraError
 from tessera.forms.html import FormUrls
 from tessera.meta.fieldtypes import field_types
+from tessera.meta.fieldtypes.numbers import CURRENCIES
 from tessera.meta.model import english_plural
 from tessera.requests import deps
 from tessera.runtime.platform import Platform
@@ -45,6 +46,8 @@ def field_document(form: Any) -> dict[str, Any]:
             doc[text] = value
     if str(form.get("scale") or "").isdigit():
         doc["scale"] = int(str(form["scale"]))
+    if code := str(form.get("currency") or "").strip().upper():  # only a currency field's form has it
+        doc["currency"] = code
     options = [o.strip() for o in str(form.get("options") or "").splitlines() if o.strip()]
     if options:
         doc["options"] = [{"value": api_name(o) or o, "label": o} for o in options]
@@ -97,8 +100,9 @@ def _object(request: Request, me: Actor, rt: Platform, object: str, *, status: i
             flash: dict[str, str] | None = None) -> HTMLResponse:
     doc = rt.metadata.get_object(object)
     types = sorted(((name, t.label) for name, t in field_types().items()), key=lambda p: p[1])
-    objects = [o["api_name"] for o in rt.metadata.list_objects()]
+    objects = [(o["api_name"], o["label"]) for o in rt.metadata.list_objects()]
     return render(request, "builder/object.html", status=status, me=me, doc=doc, types=types, objects=objects,
+                  type_labels=dict(types), object_labels=dict(objects), currencies=CURRENCIES,
                   errors=errors or {}, values=values or {}, flash=flash)
 
 
@@ -125,7 +129,8 @@ def _field(request: Request, me: Actor, rt: Platform, object: str, field: str, *
     fdoc = rt.metadata.get_field(object, field)
     used = rt.metadata.where_used(object, field)
     return render(request, "builder/field.html", status=status, me=me, object=object, field=fdoc, used=used,
-                  errors=errors or {}, flash=flash)
+                  type_label=field_types()[fdoc["type"]].label if fdoc["type"] in field_types() else fdoc["type"],
+                  currencies=CURRENCIES, errors=errors or {}, flash=flash)
 
 
 @router.post("/objects/{object}/fields/{field}", response_class=HTMLResponse)

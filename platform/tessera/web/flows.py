@@ -296,8 +296,8 @@ def _designer(request: Request, rt: Platform, me: Actor, doc: dict[str, Any], *,
     setup = {
         "doc": doc, "new": new, "published": published,
         "fields": [{"api_name": f["api_name"], "label": f["label"], "type": f["type"]} for f in obj["fields"]],
-        "roles": [r["api_name"] for r in rt.users.roles.list(rt.snapshot)],
-        "teams": [t["api_name"] for t in rt.users.teams.list()],
+        "roles": [[r["api_name"], r["label"]] for r in rt.users.roles.list(rt.snapshot)],
+        "teams": [[t["api_name"], t["label"]] for t in rt.users.teams.list()],
         "actions": {name: {"label": kind.label, "params": list(kind.params), "required": list(kind.required)}
                     for name, kind in sorted(action_types().items())},
         "step_types": list(STEP_TYPES),
