@@ -121,3 +121,157 @@ def test_lists_read_as_people_write_them(page: Any, server: Any, shot: Any, admi
     expect(related).to_contain_text("On site")
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "record-related-list-phone")
+
+
+FIFTEEN = [("account", "Account"), ("contact", "Contact"), ("lead", "Lead"), ("opportunity", "Opportunity"),
+           ("quote", "Quote"), ("product", "Product"), ("ticket", "Ticket"), ("kb_article", "Knowledge article"),
+           ("sla_target", "Service target"), ("asset", "Asset"), ("visit", "Visit"), ("invoice", "Invoice"),
+           ("payment", "Payment"), ("supplier", "Supplier"), ("warehouse", "Warehouse")]
+
+
+def _fifteen_objects(runtime: Any) -> Actor:
+    system = Actor.system()
+    for name, label in FIFTEEN:
+        runtime.metadata.create_object(system, {"api_name": name, "label": label, "fields": [
+            {"api_name": "name", "label": "Name", "type": "text", "required": True}]})
+    return system
+
+
+def _fits(page: Any) -> None:
+    """The top bar is one line and nothing runs off the side of the screen."""
+    height = page.locator("header.topbar").bounding_box()["height"]
+    assert height <= 56, height
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_with_fifteen_objects_in_two_apps_people_switch_apps_star_and_find_records(
+        page: Any, server: Any, shot: Any, admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    system = _fifteen_objects(runtime)
+    runtime.documents.create(system, "apps", {"api_name": "service", "label": "Service", "letter": "Sv",
+                                              "colour": "teal", "order": 20,
+                                              "objects": ["ticket", "kb_article", "sla_target", "asset", "visit"]})
+    for name in ("Printer jams", "Screen flickers", "Cannot sign in"):
+        runtime.records.create(system, "ticket", {"name": name})
+    acme = runtime.records.create(system, "account", {"name": "Acme"})["id"]
+    _sign_in(page, base, admin_login)
+    # Without a Sales app yet, the objects of no app are under Other; the builder makes Sales.
+    page.get_by_role("link", name="Builder", exact=True).click()
+    page.get_by_role("navigation", name="Build").get_by_role("link", name="Apps", exact=True).click()
+    page.wait_for_url(f"{base}/builder/navigation")
+    expect(page.locator("main")).to_contain_text("Objects in no app: Accounts")
+    page.get_by_role("link", name="New app").click()
+    page.get_by_label("Label", exact=True).fill("Sales")
+    page.get_by_label("Name", exact=False).fill("other")
+    for plural in ("Accounts", "Contacts", "Leads", "Opportunities", "Quotes", "Products"):
+        page.get_by_role("checkbox", name=plural, exact=True).check()
+    page.get_by_role("button", name="Create app").click()
+    # A name that is taken by Other is refused beside the input, and nothing is lost.
+    expect(page.locator(".field-error").first).to_contain_text("kept for the objects in no app")
+    expect(page.get_by_label("Label", exact=True)).to_have_value("Sales")
+    page.get_by_label("Name", exact=False).fill("")
+    # Opportunities first: ticked objects are listed first, and ↑ moves one up.
+    for _ in range(3):
+        page.get_by_role("button", name="Move Opportunities up").click()
+    page.get_by_label("Letter on the tile").fill("S")
+    page.get_by_label("Colour of the tile").select_option(label="Orange")
+    shot(page, "navigation-app-builder")
+    page.get_by_role("button", name="Create app").click()
+    page.wait_for_url(f"{base}/builder/navigation")
+    expect(page.locator(".app-row h2")).to_have_text(["Service", "Sales", "Other"])
+    page.get_by_role("button", name="Move Sales up").click()
+    expect(page.locator(".app-row h2")).to_have_text(["Sales", "Service", "Other"])
+    shot(page, "navigation-apps")
+
+    # The app menu: Sales first; its objects in its order in the sidebar, nothing wrapping.
+    switcher = page.locator(".app-switcher-button")
+    switcher.click()
+    menu = page.locator("#app-menu")
+    expect(menu.get_by_role("list").get_by_role("link")).to_have_count(3)  # Sales, Service, Other
+    menu.get_by_role("link", name="Sales").click()
+    page.wait_for_url(f"{base}/app?app=sales")
+    objects = page.get_by_role("navigation", name="Objects")
+    expect(objects.get_by_role("link")).to_have_text(["Opportunities", "Accounts", "Contacts", "Leads", "Products",
+                                                      "Quotes"])
+    _fits(page)
+    shot(page, "navigation-sales-app")
+    # Switching to Service: its objects, and the choice stays on the next pages.
+    switcher.click()
+    menu.get_by_role("link", name="Service").click()
+    page.wait_for_url(f"{base}/app?app=service")
+    expect(objects.get_by_role("link")).to_have_text(["Tickets", "Knowledge articles", "Service targets", "Assets",
+                                                      "Visits"])
+    page.get_by_role("link", name="Dashboards", exact=True).click()
+    page.wait_for_url(f"{base}/dashboards")
+    expect(page.locator(".app-switcher-label")).to_contain_text("Service")
+    objects.get_by_role("link", name="Tickets").click()
+    page.wait_for_url(f"{base}/app/ticket")
+    expect(objects.get_by_role("link", name="Tickets")).to_have_attribute("aria-current", "page")
+
+    # Star a record; it is under Favourites by its name, and stays there from page to page.
+    page.click("#rows >> text=Screen flickers")
+    page.wait_for_url(re.compile(r".*/app/ticket/\d+$"))
+    star = page.get_by_role("button", name="Favourite")
+    expect(star).to_have_attribute("aria-pressed", "false")
+    star.click()
+    expect(page.get_by_role("button", name="Favourite")).to_have_attribute("aria-pressed", "true")
+    favourites = page.get_by_role("navigation", name="Favourites")
+    expect(favourites.get_by_role("link")).to_have_text(["Screen flickersTicket"])
+    shot(page, "navigation-starred")
+    # A record opened is under Recent, the latest first, whatever app it is in.
+    switcher.click()
+    menu.get_by_role("link", name="Sales").click()
+    objects.get_by_role("link", name="Accounts").click()
+    page.click("#rows >> text=Acme")
+    page.wait_for_url(f"{base}/app/account/{acme}")
+    expect(page.locator("h1")).to_have_text("Account: Acme")
+    recent = page.get_by_role("navigation", name="Recent")
+    expect(recent.get_by_role("link")).to_have_text(["AcmeAccount", "Screen flickersTicket"])
+    # A favourite of another app opens in it: the navigation shows where the record is.
+    favourites.get_by_role("link", name="Screen flickers").click()
+    page.wait_for_url(re.compile(r".*/app/ticket/\d+$"))
+    expect(page.locator("h1")).to_have_text("Ticket: Screen flickers")
+    expect(page.locator(".app-switcher-label")).to_contain_text("Service")
+    # Unstarred, it leaves Favourites.
+    page.get_by_role("button", name="Favourite").click()
+    expect(page.get_by_role("button", name="Favourite")).to_have_attribute("aria-pressed", "false")
+    expect(favourites.get_by_role("link")).to_have_count(0)
+
+    # At phone width the sidebar is behind the menu button; it opens and reaches a list.
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(objects).to_be_hidden()
+    _fits(page)
+    shot(page, "navigation-phone-closed")
+    page.get_by_role("button", name="Menu").click()
+    expect(page.get_by_role("button", name="Menu")).to_have_attribute("aria-expanded", "true")
+    expect(objects).to_be_visible()
+    shot(page, "navigation-phone-open")
+    objects.get_by_role("link", name="Assets").click()
+    page.wait_for_url(f"{base}/app/asset")
+    expect(page.locator("h1")).to_have_text("Assets")
+    expect(objects).to_be_hidden()
+    # The account menu holds the e-mail and Sign out.
+    page.get_by_role("button", name="Your account").click()
+    expect(page.locator("#user-menu")).to_contain_text("admin@example.com")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{base}/login")
+
+
+def test_fifty_objects_fit_the_sidebar_which_scrolls(page: Any, server: Any, shot: Any,
+                                                     admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    system = Actor.system()
+    for i in range(50):
+        runtime.metadata.create_object(system, {"api_name": f"thing_{i:02d}", "label": f"Thing {i:02d}", "fields": [
+            {"api_name": "name", "label": "Name", "type": "text"}]})
+    _sign_in(page, base, admin_login)
+    objects = page.get_by_role("navigation", name="Objects")
+    expect(objects.get_by_role("link")).to_have_count(50)
+    _fits(page)
+    sidebar = page.locator("#sidebar")
+    assert sidebar.evaluate("s => s.scrollHeight > s.clientHeight")  # it scrolls inside itself
+    objects.get_by_role("link", name="Thing 49").click()
+    page.wait_for_url(f"{base}/app/thing_49")
+    # The current object is in sight after the page changed.
+    expect(objects.get_by_role("link", name="Thing 49")).to_be_in_viewport()
+    shot(page, "navigation-fifty-objects")

@@ -16,6 +16,7 @@ from tessera.api import (
     jobs,
     me,
     meta,
+    navigation,
     records,
     reports,
     roles,
@@ -36,5 +37,5 @@ OPEN: tuple[APIRouter, ...] = (auth.router,)
 ROUTERS: tuple[APIRouter, ...] = (
     records.router, me.router, flows.router, forms.router, reports.router, dashboards.router,
     attachments.router, formula.router, sla.router, jobs.router, meta.router, auth.router,
-    users.router, teams.router, roles.router, audit.router, events.router,
+    users.router, teams.router, roles.router, audit.router, events.router, navigation.router,
 )

@@ -17,6 +17,7 @@ from tessera.forms.html import FormUrls
 from tessera.requests import deps
 from tessera.runtime.platform import Platform
 from tessera.runtime.records.views import OPERATOR_LABELS, ListQuery
+from tessera.web import navigation
 from tessera.web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -25,14 +26,17 @@ router = APIRouter(include_in_schema=False)
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     runtime: Platform = request.app.state.runtime
     me: Actor | None = context.pop("me", None)
-    nav: list[Any] = []
+    menu = None
     if me is not None:
-        with runtime.read() as conn:
-            snap = runtime.snapshot(conn)
-            nav = [o for o in snap.objects.values() if runtime.access.object(me, snap, o).may("read")]
+        showing = context.get("current_object")
+        menu = navigation.menu(request, runtime, me, showing.api_name if showing is not None else None)
     csrf = runtime.users.sessions.csrf_token(me) if me is not None else None
-    return templates().TemplateResponse(request, name, {"me": me, "nav_objects": nav, "csrf": csrf, **context},
-                                        status_code=status)
+    response = templates().TemplateResponse(request, name, {
+        "me": me, "navigation": menu, "nav_objects": list(menu.readable) if menu else [], "csrf": csrf, **context},
+        status_code=status)
+    if menu is not None:
+        navigation.remember(request, response, menu)
+    return response
 
 
 def _view_query(request: Request, views: list[dict[str, Any]]) -> tuple[ListQuery, dict[str, Any] | None]:
@@ -190,12 +194,13 @@ def record_page(object: str, record_id: int, request: Request, me: Actor = Depen
     with rt.read() as conn:
         obj = rt.snapshot(conn).object(object)
     record = rt.records.get(me, object, record_id)
+    starred = navigation.opened(rt, me, object, record_id)
     form = rt.forms.render(me, object, record_id=record_id, urls=_urls(object))
     history = rt.views.history(me, object, record_id, limit=50)
     related = rt.views.related(me, object, record_id)
     clocks = rt.sla.shown(me, object, record_id)
     return render(request, "app/record.html", me=me, obj=obj, record=record, form_html=form, history=history,
-                  current_object=obj, related=related, clocks=clocks)
+                  current_object=obj, related=related, clocks=clocks, starred=starred)
 
 
 @router.post("/app/{object}/save", response_class=HTMLResponse)
