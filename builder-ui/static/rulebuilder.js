@@ -27,9 +27,40 @@
     return { ok: response.ok, status: response.status, answer };
   }
 
+  // Condition rows become a formula on the server a moment after they change, and formulas
+  // are checked a moment after they are typed. Saving or checking first runs what is waiting
+  // and waits for the answers: a rule saved right after a row was picked keeps that row.
+  const waiting = new Set();
+  const inflight = new Set();
+
+  function track(result) {
+    if (!result || typeof result.then !== "function") return;
+    inflight.add(result);
+    result.finally(() => inflight.delete(result));
+  }
+
   function debounce(fn, ms) {
     let timer = null;
-    return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+    let queued = [];
+    const fire = () => {
+      clearTimeout(timer);
+      waiting.delete(fire);
+      track(fn(...queued));
+    };
+    return (...args) => {
+      queued = args;
+      clearTimeout(timer);
+      timer = setTimeout(fire, ms);
+      waiting.add(fire);
+    };
+  }
+
+  async function settle() {
+    for (let round = 0; round < 5 && (waiting.size || inflight.size); round += 1) {
+      [...waiting].forEach((fire) => fire());
+      await Promise.allSettled([...inflight]);
+      await new Promise((resolve) => setTimeout(resolve));  // x-model hands the formula on
+    }
   }
 
   async function checkFormula(object, expression, expect) {
@@ -97,6 +128,7 @@
       },
 
       async check() {
+        await settle();
         const { ok, answer } = await send("POST", `/api/v1/meta/${kind}/check`, this.toDocument());
         if (!ok) { this.report(answer); return; }
         if (answer.valid) {
@@ -109,9 +141,10 @@
       },
 
       async save() {
+        this.saving = true;
+        await settle();
         const doc = this.toDocument();
         let result;
-        this.saving = true;
         if (this.isNew) {
           result = await send("POST", `/api/v1/meta/${kind}`, doc);
         } else {
@@ -370,6 +403,45 @@
       actionKinds: ACTIONS,
       newActionKind: "set_fields",
 
+      notes: [],
+      init() {
+        // What an assignment will do (who takes turns, what is left unassigned), from the
+        // server, as its team, strategy and field change.
+        const refresh = debounce(() => this.loadNotes(), 250);
+        this.fitTrigger();
+        this.$watch("doc.assignment", refresh);
+        this.$watch("doc.kind", () => { this.fitTrigger(); refresh(); });
+        refresh();
+      },
+      noteAt(pointer) { return this.notes.filter((n) => n.field === pointer); },
+      async loadNotes() {
+        if (this.doc.kind !== "assignment") { this.notes = []; return; }
+        const { ok, answer } = await send("POST", "/builder/rules/assignment-notes", this.toDocument());
+        this.notes = ok ? answer.notes || [] : [];
+      },
+      // A segment follows its records as they change, and can be refreshed on a schedule
+      // too; the other triggers mean nothing to it.
+      fitTrigger() {
+        if (this.doc.kind === "segment" && !["after_save", "schedule"].includes(this.doc.trigger.on)) {
+          this.doc.trigger.on = "after_save";
+        }
+      },
+      triggerChoices() {
+        const all = [
+          { on: "before_save", label: "Before save (inside the save: set fields or refuse)" },
+          { on: "after_save", label: "After save (once saved: e-mails, webhooks, other records)" },
+          { on: "schedule", label: "On a schedule" },
+          { on: "date_relative", label: "Relative to a date field" },
+          { on: "event", label: "On an event" },
+        ];
+        if (this.doc.kind === "assignment") {
+          all[0].label = "When a record is saved (the usual choice: assigned in the save itself)";
+          all[1].label = "After save (assigned a moment after the save)";
+        }
+        if (this.doc.kind !== "segment") return all;
+        return [{ on: "after_save", label: "As records change (and every hour)" },
+                { on: "schedule", label: "As records change, and on a schedule" }];
+      },
       objectLabel() { return objectOf(this.doc.object).label; },
       fields() { return fieldsOf(this.doc.object).filter((f) => !UNPICKABLE.includes(f.type)); },
       writable(object) { return fieldsOf(object || this.doc.object).filter((f) => f.writable); },
@@ -431,7 +503,8 @@
           if (t.source) trigger.source = t.source;
         }
         doc.trigger = trigger;
-        if (trim(m.condition)) doc.condition = trim(m.condition);
+        // A segment's members are what its own condition says (Who belongs).
+        if (trim(m.condition) && m.kind !== "segment") doc.condition = trim(m.condition);
         if (m.kind === "automation") doc.actions = m.actions.map(actionDocument);
         if (m.kind === "assignment") {
           const a = m.assignment;
@@ -548,6 +621,84 @@
     }
   }
 
+  // -- an SLA metric's "achieved when", picked by the labels of the object's fields ----------
+  // A date filled in, a choice among options, a checkbox ticked or not — or a formula. The
+  // server writes the formula of a pick and says why a pick cannot work (met at once, a
+  // status that also pauses the clock); `initial` is the stored formula read by the server.
+  // The formula is the component's model (x-modelable).
+  function achievedPicker(getObject, getMetric, getPolicy, initial) {
+    return {
+      formula: "",
+      choice: "",
+      values: [],
+      note: "",
+      init() {
+        const start = initial || { kind: "" };
+        this.choice = start.kind === "formula" ? "formula" : start.kind ? `${start.kind}:${start.field}` : "";
+        this.values = [...(start.values || [])];
+        // The same pick can stop working when the metric or the paused statuses change.
+        this.$watch(() => JSON.stringify([getMetric(), getPolicy().status_field, getPolicy().pause_when_status]),
+                    () => { if (this.entry()) this.pick(); });
+        setTimeout(() => { if (this.entry()) this.pick(); });
+      },
+      offered() { return (design.achievable || {})[getObject()] || []; },
+      entry() { return this.offered().find((c) => c.value === this.choice) || null; },
+      groups() {
+        const out = [];
+        for (const c of this.offered()) {
+          let group = out.find((g) => g.label === c.group);
+          if (!group) out.push(group = { label: c.group, choices: [] });
+          group.choices.push(c);
+        }
+        return out;
+      },
+      toggle(value) {
+        const at = this.values.indexOf(value);
+        if (at >= 0) this.values.splice(at, 1); else this.values.push(value);
+        this.pick();
+      },
+      async pick() {
+        const entry = this.entry();
+        if (!entry) {
+          this.note = "";
+          if (this.choice === "") this.formula = "";
+          return;
+        }
+        if (entry.kind !== "one_of") this.values = [];
+        const policy = getPolicy();
+        const { ok, answer } = await send("POST", "/builder/sla/achieved", {
+          object: getObject(), metric: getMetric(),
+          choice: { kind: entry.kind, field: entry.field, values: this.values },
+          status_field: policy.status_field || "status", pause_when_status: policy.pause_when_status,
+        });
+        if (!ok) { this.formula = ""; this.note = answer.detail || "This cannot be picked."; return; }
+        this.formula = answer.formula;
+        this.note = (answer.problems || []).join(" ");
+      },
+    };
+  }
+
+  // Targets are typed and shown in words ("4 hours", "1 hour 30 minutes": durations.js) and
+  // stored as ISO 8601 hours and minutes, or minutes as a number; "a day" is refused, being
+  // ambiguous in business time. The warning is a share of the target, shown as a percentage.
+  const durations = () => window.tesseraDurations || null;
+  function targetWords(value) {
+    const d = durations();
+    const total = typeof value === "number" ? value * 60 : d ? d.fromIso(value) : null;
+    if (total === null || total === undefined) return String(value);
+    // Hours and minutes only: 40 business hours are not "1 day 16 hours".
+    const hours = Math.floor(total / 3600);
+    const minutes = Math.round((total % 3600) / 60);
+    const part = (n, word) => (n ? `${n} ${word}${n === 1 ? "" : "s"}` : "");
+    return [part(hours, "hour"), part(minutes, "minute")].filter(Boolean).join(" ") || "0 minutes";
+  }
+  function targetValue(text) {
+    const typed = trim(text);
+    if (/^\d+$/.test(typed)) return { value: Number(typed) };
+    const d = durations();
+    return d ? d.read(typed, { days: false }) : { value: typed };
+  }
+
   function slaBuilder() {
     const stored = design.doc;
     const doc = stored || { metrics: [{ metric: "first_reply", targets: { default: "PT4H" }, warn_at: 0.75 }] };
@@ -559,13 +710,15 @@
         api_name: doc.api_name || "", label: doc.label || "", description: doc.description || "",
         active: doc.active !== false,
         object: doc.object || design.object || (design.objects[0] || {}).api_name || "",
-        applies_when: doc.applies_when || "", order: doc.order || 0,
+        applies_when: doc.applies_when || "", cancel_when: doc.cancel_when || "", order: doc.order || 0,
         calendar: doc.calendar || (design.calendars[0] || {}).api_name || "",
         priority_field: doc.priority_field || "", status_field: doc.status_field || "",
         pause_when_status: [...(doc.pause_when_status || [])],
-        metrics: (doc.metrics || []).map((m) => ({
-          metric: m.metric, warn_at: m.warn_at ?? "",
-          targets: Object.fromEntries(Object.entries(m.targets || {}).map(([k, v]) => [k, String(v)])),
+        metrics: (doc.metrics || []).map((m, i) => ({
+          key: i, metric: m.metric, warn_pct: m.warn_at == null ? "" : Math.round(Number(m.warn_at) * 100),
+          achieved_when: m.achieved_when || "", achieved: (design.achieved || [])[i] || { kind: "" },
+          starts_when: m.starts_when || "", targetProblems: {},
+          targets: Object.fromEntries(Object.entries(m.targets || {}).map(([k, v]) => [k, targetWords(v)])),
           extras: extrasOf(m, extras.metric),
         })),
         warning: notifyModel(doc.warning_actions),
@@ -580,6 +733,21 @@
       priorities() {
         return [...this.optionsOf(this.doc.priority_field, "priority").map((o) => o.value), "default"];
       },
+      priorityLabel(value) {
+        if (value === "default") return "Any other priority";
+        const found = this.optionsOf(this.doc.priority_field, "priority").find((o) => o.value === value);
+        return found ? found.label : value;
+      },
+      // The blank choice of the priority and status pickers: the field of that name, if any.
+      usualField(name) {
+        const f = fieldOf(this.doc.object, name);
+        return f ? `${f.label} (the usual field)` : `No field named ${name}`;
+      },
+      checkTarget(m, p) {
+        const found = targetValue(m.targets[p]);
+        m.targetProblems = Object.assign({}, m.targetProblems, { [p]: found.problem || "" });
+        if (found.value !== null && found.value !== "" && typeof found.value === "string") m.targets[p] = targetWords(found.value);
+      },
       togglePause(value) {
         const list = this.doc.pause_when_status;
         const at = list.indexOf(value);
@@ -588,7 +756,9 @@
       addMetric() {
         const used = this.doc.metrics.map((m) => m.metric);
         const metric = ["first_reply", "next_reply", "resolution"].find((x) => !used.includes(x)) || "resolution";
-        this.doc.metrics.push({ metric, warn_at: "", targets: { default: "" }, extras: extrasOf({}, extras.metric) });
+        this.doc.metrics.push({ key: Math.max(-1, ...this.doc.metrics.map((x) => x.key)) + 1, metric, warn_pct: "",
+                                targets: { default: "" }, targetProblems: {}, achieved_when: "", achieved: { kind: "" },
+                                starts_when: "", extras: extrasOf({}, extras.metric) });
       },
       toDocument() {
         const m = this.doc;
@@ -598,17 +768,22 @@
         if (!m.active) doc.active = false;
         if (trim(m.description)) doc.description = trim(m.description);
         if (trim(m.applies_when)) doc.applies_when = trim(m.applies_when);
+        if (trim(m.cancel_when)) doc.cancel_when = trim(m.cancel_when);
         if (m.priority_field) doc.priority_field = m.priority_field;
         if (m.status_field) doc.status_field = m.status_field;
         if (m.pause_when_status.length) doc.pause_when_status = [...m.pause_when_status];
         doc.metrics = m.metrics.map((x) => {
           const targets = {};
           for (const [k, v] of Object.entries(x.targets)) {
-            const t = /^pt/i.test(trim(v)) ? trim(v).toUpperCase() : trim(v);
-            if (t) targets[k] = /^\d+$/.test(t) ? Number(t) : t;
+            if (!trim(v)) continue;
+            const found = targetValue(v);
+            // Not a length of time: sent as typed, for the server to refuse beside the input.
+            targets[k] = found.problem ? trim(v) : found.value;
           }
           const out = { metric: x.metric, targets };
-          if (trim(x.warn_at) !== "") out.warn_at = Number(x.warn_at);
+          if (trim(x.warn_pct) !== "") out.warn_at = Number(String(x.warn_pct).replace(",", ".")) / 100;
+          if (trim(x.achieved_when)) out.achieved_when = trim(x.achieved_when);
+          if (x.metric === "next_reply" && trim(x.starts_when)) out.starts_when = trim(x.starts_when);
           extrasDocument(x.extras, extras.metric, out);
           return out;
         });
@@ -649,6 +824,7 @@
     Alpine.data("ruleBuilder", ruleBuilder);
     Alpine.data("calendarBuilder", calendarBuilder);
     Alpine.data("slaBuilder", slaBuilder);
+    Alpine.data("achievedPicker", achievedPicker);
     Alpine.data("conditionEditor", conditionEditor);
     Alpine.data("formulaInput", formulaInput);
   }

@@ -138,7 +138,7 @@ def test_a_builder_makes_rules_a_calendar_and_an_sla_and_the_rules_act_on_a_new_
     page.fill("#sla-label", "Lead response")
     page.select_option("#sla-calendar", "paris_office")
     metric = page.locator(".metric").first
-    metric.locator("[aria-label='Target for high']").fill("PT1H")
+    metric.locator("[aria-label='Target for High']").fill("PT1H")
     page.locator("#sla-builder .checks label", has_text="Waiting").locator("input").check()
     page.click("#save-sla")
     expect(page.locator("#sla-status")).to_have_text("Saved (version 1).")

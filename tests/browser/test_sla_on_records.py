@@ -157,3 +157,58 @@ def test_an_agent_sees_the_first_reply_clock_count_pause_and_breach_and_the_list
     page.click("#rows >> text=Printer on fire")
     expect(first.locator(".sla-state")).to_have_text("Breached 1 h ago")
     shot(page, "sla-record-phone")
+
+
+def test_a_builder_picks_what_achieves_each_clock_by_label_and_is_told_what_cannot_work(
+        page: Any, server: Any, shot: Any, admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    _desk(runtime)
+    go(page, f"{base}/login")
+    page.fill("#email", admin_login[0])
+    page.fill("#password", admin_login[1])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/app")
+    page.get_by_role("link", name="Builder", exact=True).first.click()
+    page.get_by_role("link", name="SLA policies").first.click()
+    page.get_by_role("link", name="Gold support").click()
+    first, resolution = page.locator(".metric").nth(0), page.locator(".metric").nth(1)
+    # The stored formulas read back as picks, by label.
+    expect(first.get_by_label("Achieved when")).to_have_value("filled:first_replied_at")
+    expect(first.get_by_label("Achieved when").locator("option:checked")).to_have_text("First replied at is filled in")
+    expect(resolution.get_by_label("Achieved when")).to_have_value("one_of:status")
+    expect(resolution.get_by_role("checkbox", name="Solved")).to_be_checked()
+    # Targets read in business hours, by the priority's label; days are refused, being ambiguous.
+    expect(resolution.get_by_label("Target for Any other priority")).to_have_value("40 hours")
+    expect(first.get_by_label("Target for Gold")).to_have_value("2 hours")
+    first.get_by_label("Target for Normal").fill("2 days")
+    first.get_by_label("Target for Normal").press("Tab")
+    expect(first.locator("tr", has_text="Normal").locator(".field-error").first).to_contain_text("say hours")
+    first.get_by_label("Target for Normal").fill("3 hours 30 min")
+    first.get_by_label("Target for Normal").press("Tab")
+    expect(first.get_by_label("Target for Normal")).to_have_value("3 hours 30 minutes")
+
+    # Waiting on customer both pauses the clocks and would achieve them: said beside the pick.
+    resolution.get_by_role("checkbox", name="Waiting on customer").check()
+    note = resolution.locator("[data-achieved-note]")
+    expect(note).to_contain_text("Waiting on customer also pauses the clocks")
+    shot(page, "sla-achieved-picker-problem")
+    page.click("#save-sla")
+    expect(resolution.locator("[data-problem='/metrics/1/achieved_when']")).to_contain_text("also pauses")
+    assert runtime.documents.get("sla_policies", "gold")["version"] == 1
+    resolution.get_by_role("checkbox", name="Waiting on customer").uncheck()
+    resolution.get_by_role("checkbox", name="Solved").check()
+    expect(note).to_be_hidden()
+
+    # First reply: achieved when the status leaves New — Open, Waiting or Solved.
+    first.get_by_label("Achieved when").select_option(label="Status is one of …")
+    for label in ("Open", "Solved"):
+        first.get_by_role("checkbox", name=label).check()
+    expect(note).to_be_hidden()
+    page.wait_for_load_state("networkidle")
+    page.click("#save-sla")
+    expect(page.locator("#sla-status")).to_have_text("Saved (version 2).")
+    metrics = runtime.documents.get("sla_policies", "gold")["metrics"]
+    assert [m["achieved_when"] for m in metrics] == ['OR(status = "open", status = "solved")', 'status = "solved"']
+    assert metrics[0]["targets"] == {"normal": "PT3H30M", "gold": "PT2H", "default": "PT8H"}
+    assert metrics[0]["warn_at"] == 0.75 and metrics[1]["targets"] == {"default": "PT40H"}
+    shot(page, "sla-achieved-picker")

@@ -32,6 +32,8 @@ from tessera.formula.checker import field_type
 from tessera.meta.documents import base_schema
 from tessera.meta.model import SYSTEM_COLUMNS, WRITABLE_SYSTEM_COLUMNS, FieldDef, ObjectDef
 from tessera.requests import deps
+from tessera.rules import achievement
+from tessera.rules.sla import METRIC_LABELS
 from tessera.runtime.platform import Platform
 from tessera.runtime.records.views import OPERATOR_LABELS, condition_formula
 from tessera.web.pages import render
@@ -50,8 +52,8 @@ CONDITION_OPERATORS = {**OPERATOR_LABELS, "changed": "changed"}
 #: any other the schema gains is rendered as a generic input.
 SLA_KNOWN = frozenset({"uid", "version", "api_name", "label", "description", "active", "object", "applies_when",
                        "order", "calendar", "priority_field", "status_field", "pause_when_status", "metrics",
-                       "warning_actions", "breach_actions"})
-METRIC_KNOWN = frozenset({"metric", "targets", "warn_at"})
+                       "cancel_when", "warning_actions", "breach_actions"})
+METRIC_KNOWN = frozenset({"metric", "targets", "warn_at", "achieved_when", "starts_when"})
 
 
 # -- what the pages carry --------------------------------------------------------------------
@@ -145,8 +147,11 @@ def rules_by_object(rt: Platform, only: str | None) -> list[dict[str, Any]]:
     """Rules grouped by object label, each group in running order."""
     labels = {o["api_name"]: o["label"] for o in catalog_objects(rt)}
     groups: dict[str, list[dict[str, Any]]] = {}
-    for rule in rt.documents.list("rules", object_name=only):
+    found = rt.documents.list("rules", object_name=only)
+    last = rt.rules.last_runs([str(r["uid"]) for r in found])
+    for rule in found:
         rule["summary"] = trigger_summary(rule.get("trigger", {}))
+        rule["last"] = last.get(str(rule["uid"]))
         groups.setdefault(str(rule.get("object")), []).append(rule)
     for name in ([only] if only else labels):
         groups.setdefault(name, [])
@@ -225,7 +230,9 @@ def rule_page(name: str, request: Request, me: Actor = Depends(deps.builder),
 def _rule_builder(request: Request, me: Actor, rt: Platform, name: str | None) -> HTMLResponse:
     doc = load(rt, "rules", name)
     design = {"kind": "rules", "doc": doc, "object": request.query_params.get("object") or None, **catalog(rt)}
-    return render(request, "rules/builder.html", me=me, design=design, doc=doc or {})
+    # What the rule did: its last run, its recent runs, when it runs next on its own.
+    did = rt.rules.activity(me, name) if name else None
+    return render(request, "rules/builder.html", me=me, design=design, doc=doc or {}, activity=did)
 
 
 @router.post("/rules/condition-formula")
@@ -242,6 +249,18 @@ async def condition_to_formula(request: Request, _: Actor = Depends(deps.builder
         return JSONResponse({"formula": rows_formula(obj, str(body.get("join") or "AND"), body["rows"])})
     except TesseraError as error:
         return _problem(error)
+
+
+@router.post("/rules/assignment-notes")
+async def assignment_notes(request: Request, _: Actor = Depends(deps.builder),
+                           rt: Platform = Depends(deps.runtime)) -> JSONResponse:
+    """What an assignment rule being built will do, in words: `{rule document}` →
+    `{"notes": [{"field": JSON pointer, "kind": "info" | "warning", "message"}]}` (who takes
+    turns; a team nobody is in; options no team is named after)."""
+    body = await deps.json_body(request)
+    if not isinstance(body, dict):
+        return _problem(InvalidInput("Send the rule being built.", [FieldProblem("/", "must be an object")]))
+    return JSONResponse({"notes": rt.rules.assignment_notes(body)})
 
 
 def _problem(error: TesseraError) -> JSONResponse:
@@ -275,7 +294,11 @@ def _calendar(request: Request, me: Actor, rt: Platform, name: str | None) -> HT
 def sla_page(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
     policies = sorted(rt.documents.list("sla_policies"), key=lambda p: (str(p.get("object")), p.get("order", 0),
                                                                           p["api_name"]))
-    return render(request, "rules/sla_list.html", me=me, policies=policies)
+    with rt.read() as conn:
+        objects = {o.api_name: o.label for o in rt.snapshot(conn).objects.values()}
+    calendars = {c["api_name"]: c["label"] for c in _names(rt.documents.list("calendars"))}
+    return render(request, "rules/sla_list.html", me=me, policies=policies, object_labels=objects,
+                  calendar_labels=calendars, metric_labels=METRIC_LABELS)
 
 
 @router.get("/sla/new", response_class=HTMLResponse)
@@ -292,8 +315,49 @@ def sla_policy_page(name: str, request: Request, me: Actor = Depends(deps.builde
 def _sla(request: Request, me: Actor, rt: Platform, name: str | None) -> HTMLResponse:
     doc = load(rt, "sla_policies", name)
     design = {"kind": "sla_policies", "doc": doc, "object": request.query_params.get("object") or None,
-              "extras": sla_extras(), **catalog(rt)}
+              "extras": sla_extras(), "metric_labels": METRIC_LABELS, **achievable(rt, doc), **catalog(rt)}
     return render(request, "rules/sla.html", me=me, design=design, doc=doc or {})
+
+
+def achievable(rt: Platform, doc: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What each object's metrics can be achieved by (the *Achieved when* picker), and the
+    stored policy's metrics read as picks (a formula the picker cannot say stays one)."""
+    with rt.read() as conn:
+        objects = rt.snapshot(conn).objects
+    offered = {name: achievement.offered(obj) for name, obj in objects.items() if not obj.doc.get("system")}
+    obj = objects.get(str((doc or {}).get("object")))
+    picked = [achievement.choice_of(obj, m.get("achieved_when")) if obj is not None else
+              {"kind": achievement.FORMULA, "formula": m.get("achieved_when") or ""} if m.get("achieved_when")
+              else {"kind": ""} for m in (doc or {}).get("metrics", [])]
+    return {"achievable": offered, "achieved": picked}
+
+
+@router.post("/sla/achieved")
+async def achieved_formula(request: Request, _: Actor = Depends(deps.builder),
+                           rt: Platform = Depends(deps.runtime)) -> JSONResponse:
+    """The *Achieved when* picker's choice as a formula, and why it cannot work if it cannot:
+    `{"object", "metric", "choice": {"kind", "field", "values"}, "status_field",
+    "pause_when_status"}` → `{"formula", "problems": [text…]}`, or the problem of a choice
+    that is not complete (no status ticked)."""
+    body = await deps.json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("choice"), dict):
+        return _problem(InvalidInput("Send the object, the metric and the choice.",
+                                     [FieldProblem("choice", "required")]))
+    try:
+        with rt.read() as conn:
+            obj = rt.snapshot(conn).object(str(body.get("object")))
+    except TesseraError as error:
+        return _problem(error)
+    choice = body["choice"]
+    try:
+        formula = achievement.formula_of(obj, choice)
+    except ValueError as error:
+        return _problem(InvalidInput(str(error), [FieldProblem("choice", str(error))]))
+    paused = body.get("pause_when_status")
+    problems = achievement.mistakes(obj, str(body.get("metric") or ""), choice,
+                                    status_field=str(body.get("status_field") or "status"),
+                                    paused=[str(p) for p in paused] if isinstance(paused, list) else [])
+    return JSONResponse({"formula": formula, "problems": problems})
 
 
 __all__ = ["catalog", "object_entries", "router", "rows_formula", "sla_extras", "trigger_summary"]
