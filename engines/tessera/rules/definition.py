@@ -453,6 +453,9 @@ def rule_problems(doc: Any, schema: Schema, *, check_formulas: bool = True) -> l
                                          "goes into a number field (integer or decimal)"))
         for i, r in enumerate(scoring["rules"]):
             c.formula(r["when"], f"/scoring/rules/{i}/when")
+    if doc["kind"] == "segment" and doc.get("condition"):
+        problems.append(FieldProblem("/condition", "a segment's members are the records its own condition "
+                                     "picks (/segment/condition); put the whole condition there"))
     if doc["kind"] == "segment" and on not in ("after_save", "schedule"):
         problems.append(FieldProblem("/trigger/on", "a segment follows its records and their related records "
                                      "as they change (after_save), and may be refreshed on a schedule as well "

@@ -79,3 +79,11 @@ def test_by_attribute_takes_pairs_in_member_order_and_non_text_values() -> None:
     pairs = [(21, 3), (22, 1), (23, 3)]
     assert by_attribute(pairs, 3) == 21
     assert by_attribute(pairs, 3, last_assigned=21) == 23
+
+
+def test_by_attribute_takes_several_spellings_of_the_records_value() -> None:
+    teams = [(1, ["east", "East"]), (2, ["west", "West"]), (3, ["EAST"])]
+    assert by_attribute(teams, ["e", "East"]) == 1
+    assert by_attribute(teams, ["e", "East"], last_assigned=1) == 3
+    assert by_attribute(teams, ["n", "North"]) is None
+    assert by_attribute(teams, []) is None

@@ -192,6 +192,16 @@ def test_a_segment_is_a_boolean_condition_kept_in_a_checkbox() -> None:
     assert "ISCHANGED" in problems_by_path(changed)["/segment/condition"]
 
 
+def test_a_segment_runs_as_records_change_or_on_a_schedule_and_has_one_condition() -> None:
+    before = rule(object="account", kind="segment", actions=None, trigger={"on": "before_save"},
+                  condition="TRUE", segment={"condition": "COUNT(orders) > 2"})
+    by_path = problems_by_path(before)
+    assert "follows its records" in by_path["/trigger/on"] and "does not run before save" in by_path["/trigger/on"]
+    assert "/segment/condition" in by_path["/condition"]
+    fixed = {k: v for k, v in before.items() if k != "condition"}
+    assert problems_by_path({**fixed, "trigger": {"on": "schedule", "cron": "0 6 * * *"}}) == {}
+
+
 def test_a_date_relative_trigger_needs_a_date_field() -> None:
     doc = rule(trigger={"on": "date_relative", "field": "region", "offsets": [{"days": 1}, {"hours": 24}]})
     by_path = problems_by_path(doc)

@@ -100,7 +100,7 @@ def test_a_customer_enters_and_leaves_as_its_orders_come_change_go_and_move(rt: 
     assert whys[:2] == [("Order moved to another Customer", [], ["Acme"]), ("Order changed", ["Bolt"], [])]
     assert seen["runs"][0]["field"] == "High value" and seen["runs"][0]["evaluated"] == 1
     assert ("Order deleted", [], ["Acme"]) in whys and ("Order restored", ["Acme"], []) in whys
-    assert whys[-1] == ("the rule was saved", [], [])
+    assert whys[-1] == ("The rule was saved", [], [])
     # And on the customer: why it is High value.
     log = rt.rules.runs(SYSTEM, "customer", bolt)
     assert log[0]["rule"] == "high_value" and log[0]["changes"] == {
@@ -129,7 +129,7 @@ def test_a_segment_reading_a_formula_over_orders_follows_them_too(rt: Platform) 
     rt.scheduler.drain()
     assert rt.records.get(SYSTEM, "customer", acme)["big"] is False
     seen = rt.rules.activity(SYSTEM, "big_spenders")
-    assert seen["last"]["why"] == "on its schedule" and seen["last"]["evaluated"] == 2
+    assert seen["last"]["why"] == "On its schedule" and seen["last"]["evaluated"] == 2
     assert {n["what"] for n in seen["next"]} == {"next check of every record", "next scheduled run"}
 
 

@@ -69,8 +69,8 @@ NOTE_EVERY = timedelta(minutes=1)
 #: Why a rule ran, in words, by the event that ran it.
 RECORD_WORDS = {"record.created": "added", "record.updated": "changed", "record.deleted": "deleted",
                 "record.restored": "restored"}
-EVENT_WORDS = {"flow.finished": "a flow finished", "sla.warning": "an SLA warning", "sla.breach": "an SLA breach",
-               "segment.entered": "entered a segment", "segment.left": "left a segment"}
+EVENT_WORDS = {"flow.finished": "A flow finished", "sla.warning": "An SLA warning", "sla.breach": "An SLA breach",
+               "segment.entered": "Entered a segment", "segment.left": "Left a segment"}
 #: Date-relative rules and segments are looked at this often.
 SWEEP_EVERY = timedelta(hours=1)
 #: A scheduled rule acts on at most this many records per run (the rest next run).
@@ -419,7 +419,7 @@ class RuleService:
 
     # -- segments -----------------------------------------------------------------------
     def refresh_segment(self, conn: Connection, rule: ActiveRule, record_ids: list[int] | None = None,
-                        why: str = "refreshed") -> dict[str, int]:
+                        why: str = "Refreshed") -> dict[str, int]:
         """Bring a segment's members up to date in SQL (all records, or just these), keep
         its checkbox in step, announce who entered and who left, and log the run (`why`
         it ran, in words: "Order added", "hourly check")."""
@@ -555,7 +555,7 @@ class RuleService:
         rule = self.rule(conn, str(event.payload.get("rule")))
         if rule is not None and rule.kind == "segment" and event.record_ids:
             self.refresh_segment(conn, rule, sorted(event.record_ids), why=str(event.payload.get("why") or
-                                                                               "related records changed"))
+                                                                               "Related records changed"))
 
     def _membership(self, conn: Connection, uid: str, table: sa.Table, joins: list[tuple[Any, Any]],
                     qualifies: list[Any], member_scope: list[Any]) -> tuple[list[int], list[int]]:
@@ -622,7 +622,7 @@ class RuleService:
             timers.schedule(conn, "rule.dates", f"rule:{stored.uid}:dates", now, {"rule": stored.uid})
         if body["kind"] == "segment":
             timers.schedule(conn, "segment.refresh", f"rule:{stored.uid}:segment", now,
-                            {"rule": stored.uid, "why": "the rule was saved"})
+                            {"rule": stored.uid, "why": "The rule was saved"})
 
     def fire_cron(self, conn: Connection, params: dict[str, Any], due: datetime) -> None:
         rule = self.rule(conn, params["rule"])
@@ -632,7 +632,7 @@ class RuleService:
         obj = snap.object(rule.doc["object"])
         table = snap.table(obj)
         if rule.kind == "segment":
-            self.refresh_segment(conn, rule, why="on its schedule")
+            self.refresh_segment(conn, rule, why="On its schedule")
         else:
             query = (sa.select(table.c.id).where(table.c.deleted_at.is_(None)).order_by(table.c.id)
                      .limit(MAX_SCHEDULED))
@@ -641,7 +641,7 @@ class RuleService:
                                                                 conn.dialect.name))
             ids = [int(i) for i in conn.execute(query).scalars()]
             fired = sum(self._fire(conn, rule, record_id, f"cron:{due.isoformat()}", ()) for record_id in ids)
-            self._note_last(conn, rule, "on its schedule", len(ids), fired)
+            self._note_last(conn, rule, "On its schedule", len(ids), fired)
         self.timers.schedule(conn, "rule.cron", f"rule:{rule.uid}:cron",
                              _next_cron(rule.trigger, max(due, datetime.now(UTC))), {"rule": rule.uid})
 
@@ -650,7 +650,7 @@ class RuleService:
         if rule is None:
             return
         fired = self.sweep_dates(conn, rule, datetime.now(UTC))
-        self._note_last(conn, rule, "dates came due", fired, fired)
+        self._note_last(conn, rule, "Dates came due", fired, fired)
         self.timers.schedule(conn, "rule.dates", f"rule:{rule.uid}:dates", datetime.now(UTC) + SWEEP_EVERY,
                              {"rule": rule.uid})
 
@@ -697,9 +697,9 @@ class RuleService:
         rule = self.rule(conn, params["rule"])
         if rule is None:
             return
-        self.refresh_segment(conn, rule, why=str(params.get("why") or "hourly check"))
+        self.refresh_segment(conn, rule, why=str(params.get("why") or "Hourly check"))
         self.timers.schedule(conn, "segment.refresh", f"rule:{rule.uid}:segment",
-                             datetime.now(UTC) + SWEEP_EVERY, {"rule": rule.uid, "why": "hourly check"})
+                             datetime.now(UTC) + SWEEP_EVERY, {"rule": rule.uid, "why": "Hourly check"})
 
     # -- reading the log ----------------------------------------------------------------
     def runs(self, actor: Actor, object_name: str, record_id: int, limit: int = 100) -> list[dict[str, Any]]:
@@ -758,7 +758,8 @@ class RuleService:
                                   for k, v in values.items()])
             shown.append(entry)
         return {"uid": uid, "last": last, "runs": shown, "members": members, "next": upcoming,
-                "object": obj.label if obj is not None else doc["object"]}
+                "object": str(doc["object"]), "label": obj.label if obj is not None else str(doc["object"]),
+                "plural": obj.plural_label if obj is not None else str(doc["object"])}
 
     def _record_names(self, actor: Actor, obj: ObjectDef, ids: set[int]) -> dict[int, str]:
         """The names of these records that the person may read."""
@@ -774,8 +775,8 @@ class RuleService:
 
 
 #: What ran a rule on a record, in words (the log's trigger).
-TRIGGER_WORDS = {"before_save": "saved", "after_save": "saved", "schedule": "on its schedule",
-                 "date_relative": "a date came due", "segment": "segment", **EVENT_WORDS}
+TRIGGER_WORDS = {"before_save": "Saved", "after_save": "Saved", "schedule": "On its schedule",
+                 "date_relative": "A date came due", "segment": "Segment", **EVENT_WORDS}
 
 
 def _set_of(changes: Any) -> dict[str, Any]:
