@@ -65,10 +65,17 @@
   }
 
   function sliceOption(type, data) {
-    const items = data.items.map((i) => ({ name: i.name, value: num(i.value), drill: i.drill }));
+    const items = data.items.map((i) => ({ name: i.name, value: num(i.value), drill: i.drill,
+                                          fromPrevious: num(i.from_previous) }));
     if (type === "funnel") {
-      return { tooltip: { trigger: "item" },
-               series: [{ type: "funnel", data: items, left: "10%", width: "80%", label: { show: true } }] };
+      // The steps stay in the report's order (a pipeline's stages), whatever their sizes;
+      // a step's tooltip says how many of the step before got this far.
+      const tip = (p) => `${p.name}: ${numberFormat.format(p.value)}` + (p.data.fromPrevious === null ||
+        p.data.fromPrevious === undefined ? "" : ` (${percentFormat.format(p.data.fromPrevious).replace(/^\+/, "")} of the step before)`);
+      return { tooltip: { trigger: "item", formatter: tip },
+               series: [{ type: "funnel", data: items, sort: "none", left: "4%", width: "62%", minSize: "12%",
+                          cursor: "pointer",
+                          label: { show: true, formatter: (p) => `${p.name}: ${numberFormat.format(p.value)}` } }] };
     }
     return {
       tooltip: { trigger: "item" },
@@ -132,6 +139,7 @@
   const design = JSON.parse(document.getElementById("dashboard-design").textContent);
   const doc = design.dashboard;
   const reports = Object.fromEntries(design.reports.map((r) => [r.api_name, r]));
+  const chartNames = Object.fromEntries(design.charts.map((c) => [c.value, c.label]));
   const grid = document.getElementById("builder-grid");
   const status = document.getElementById("dashboard-status");
   const COLUMNS = 12;
@@ -157,7 +165,7 @@
     el.innerHTML = '<header class="widget-head"><h2></h2><button type="button" class="link remove">Remove</button></header>' +
       '<p class="muted"></p><span class="resize-handle" title="Drag to resize" aria-hidden="true"></span>';
     el.querySelector("h2").textContent = w.title || w.id;
-    el.querySelector("p").textContent = `${w.type.replace("_", " ")} · ${source}`;
+    el.querySelector("p").textContent = `${chartNames[w.type] || w.type} · ${source}`;
     el.querySelector(".remove").addEventListener("click", () => {
       widgets.splice(widgets.indexOf(w), 1);
       el.remove();
@@ -229,10 +237,10 @@
     });
   }
 
-  document.getElementById("add-widget").addEventListener("click", () => {
+  function addWidget() {
     const report = document.getElementById("w-report").value;
     const type = document.getElementById("w-type").value;
-    if (!report) { status.textContent = "Make a report first."; status.className = "flash error"; return; }
+    if (!report) { status.textContent = "Make a report first."; status.className = "flash error"; return null; }
     let n = widgets.length + 1;
     while (widgets.some((w) => w.id === `w${n}`)) n += 1;
     const bottom = widgets.reduce((most, w) => Math.max(most, w.y + w.h), 0);
@@ -244,8 +252,24 @@
     if (type === "kpi" && document.getElementById("w-compare").checked) options.compare = "previous_period";
     if (Object.keys(options).length) w.options = options;
     widgets.push(w);
-    grid.appendChild(card(w));
-  });
+    const el = card(w);
+    grid.appendChild(el);
+    return el;
+  }
+
+  document.getElementById("add-widget").addEventListener("click", addWidget);
+  // Sent here by the report builder's "Add to a dashboard": the report is on the grid at
+  // once (the form beside it already names it and its chart); placing and saving are left.
+  if (design.add) {
+    document.getElementById("w-title").value = design.add.title;
+    const el = addWidget();
+    if (el) {
+      el.scrollIntoView({ block: "nearest" });
+      status.textContent = `${design.add.title} is on the dashboard below: move or resize it, then save the dashboard.`;
+      status.className = "flash ok";
+    }
+    document.getElementById("w-title").value = "";
+  }
 
   document.getElementById("save-dashboard").addEventListener("click", async () => {
     const label = document.getElementById("d-label").value.trim();

@@ -1,7 +1,10 @@
-// The report builder: fields dragged (SortableJS) from the palette into rows, columns and
-// values make a report document; every change runs it unsaved on the server
-// (POST /api/v1/reports/run) for the preview, and Save stores it through the metadata API.
-// Nothing is computed here: the server runs the report as the builder.
+// The report builder. A summary report is made by dragging fields (SortableJS) from the
+// palette into rows, columns and values; a funnel by picking the stage field, the stages in
+// order (the field's options by default) and what each stage measures. Every change runs
+// the unsaved report on the server (POST /builder/reports/preview), which answers the
+// preview as HTML — the table with labels, or the funnel's steps — and Save stores the
+// document through the metadata API. Nothing is computed here: the server runs the report
+// as the builder.
 (function () {
   function start() {
     const root = document.getElementById("report-builder");
@@ -14,15 +17,25 @@
     const DATES = ["date", "datetime"];
     const FUNCTIONS = ["count", "sum", "avg", "min", "max", "count_distinct", "median"];
     const BUCKETS = ["", "day", "week", "month", "quarter", "year"];
+    // Every property either kind of report may have: saving one kind clears the other's.
+    const PROPERTIES = ["filter", "group_by", "columns_by", "measures", "type", "field", "stages", "measure", "created"];
     const zones = { rows: document.getElementById("r-rows"), columns: document.getElementById("r-columns"),
                     values: document.getElementById("r-values") };
     const palette = document.getElementById("r-palette");
     const objectBox = document.getElementById("r-object");
+    const filterBox = document.getElementById("r-filter");
+    const stageField = document.getElementById("r-stage-field");
+    const stageList = document.getElementById("r-stages");
+    const measureBox = document.getElementById("r-measure");
     const status = document.getElementById("report-status");
+    const shown = document.getElementById("r-preview");
     let version = report.version;
     let timer = null;
+    let asked = 0;
 
-    const fieldOf = (name) => (objects[objectBox.value].fields.find((f) => f.api_name === name) ||
+    const kind = () => (document.querySelector("input[name=r-type]:checked") || {}).value || "summary";
+    const fieldsOf = () => objects[objectBox.value].fields;
+    const fieldOf = (name) => (fieldsOf().find((f) => f.api_name === name) ||
                                { api_name: name, label: name, type: "text" });
 
     function select(options, value, label) {
@@ -75,7 +88,66 @@
       palette.innerHTML = "";
       const records = chip({ api_name: "", label: "Records (count)", type: "records" });
       palette.appendChild(records);
-      objects[objectBox.value].fields.forEach((f) => palette.appendChild(chip(f)));
+      fieldsOf().forEach((f) => palette.appendChild(chip(f)));
+    }
+
+    // -- the funnel: its stage field, the stages in order, the measure ---------------------
+    function option(value, label, selected) {
+      const el = document.createElement("option");
+      el.value = value; el.textContent = label; el.selected = !!selected;
+      return el;
+    }
+
+    function fillStageFields(chosen) {
+      const selects = fieldsOf().filter((f) => f.type === "select");
+      stageField.replaceChildren(...selects.map((f) => option(f.api_name, f.label, f.api_name === chosen)));
+      if (!selects.length) stageField.appendChild(option("", "This object has no field with options", true));
+      stageField.disabled = !selects.length;
+    }
+
+    // The stages as a list in order: ticked ones are the funnel's steps.
+    function fillStages(chosen) {
+      const field = fieldOf(stageField.value);
+      const options = field.options || [];
+      const order = chosen && chosen.length
+        ? [...chosen.filter((v) => options.some((o) => o.value === v)),
+           ...options.map((o) => o.value).filter((v) => !chosen.includes(v))]
+        : options.map((o) => o.value);
+      stageList.replaceChildren(...order.map((value) => {
+        const o = options.find((x) => x.value === value);
+        const item = document.createElement("li");
+        item.dataset.stage = value;
+        const label = document.createElement("label");
+        const tick = document.createElement("input");
+        tick.type = "checkbox";
+        tick.checked = !chosen || !chosen.length || chosen.includes(value);
+        tick.addEventListener("change", schedule);
+        label.append(tick, ` ${o.label}`);
+        const up = document.createElement("button");
+        up.type = "button"; up.className = "link"; up.textContent = "↑";
+        up.setAttribute("aria-label", `Move ${o.label} up`);
+        up.addEventListener("click", () => { if (item.previousElementSibling) item.after(item.previousElementSibling); schedule(); up.focus(); });
+        const down = document.createElement("button");
+        down.type = "button"; down.className = "link"; down.textContent = "↓";
+        down.setAttribute("aria-label", `Move ${o.label} down`);
+        down.addEventListener("click", () => { if (item.nextElementSibling) item.before(item.nextElementSibling); schedule(); down.focus(); });
+        item.append(label, up, down);
+        return item;
+      }));
+    }
+
+    function fillMeasures(chosen) {
+      const numbers = fieldsOf().filter((f) => f.number);
+      const wanted = chosen && chosen.function === "sum" ? `sum:${chosen.field}` : "count";
+      measureBox.replaceChildren(option("count", "Number of records", wanted === "count"),
+        ...numbers.map((f) => option(`sum:${f.api_name}`, `Sum of ${f.label}`, wanted === `sum:${f.api_name}`)));
+    }
+
+    function fillFunnel(spec) {
+      spec = spec || {};
+      fillStageFields(spec.field);
+      fillStages(spec.stages);
+      fillMeasures(spec.measure);
     }
 
     function load() {
@@ -91,12 +163,30 @@
         const el = chip(m.field ? fieldOf(m.field) : { api_name: "", label: "Records (count)", type: "records" });
         zones.values.appendChild(el); dress(el, "values", m);
       });
+      fillFunnel(report.type === "funnel" ? report : {});
+    }
+
+    function funnelNow(doc) {
+      doc.type = "funnel";
+      doc.field = stageField.value;
+      const options = (fieldOf(stageField.value).options || []).map((o) => o.value);
+      const items = [...stageList.querySelectorAll("li")];
+      const stages = items.filter((li) => li.querySelector("input").checked).map((li) => li.dataset.stage);
+      // All of the options in their own order is the default: left out, so that an option
+      // added to the field later becomes a stage too.
+      if (stages.join("\u0000") !== options.join("\u0000")) doc.stages = stages;
+      if (measureBox.value.startsWith("sum:")) doc.measure = { function: "sum", field: measureBox.value.slice(4) };
+      const from = document.getElementById("r-created-from").value;
+      const to = document.getElementById("r-created-to").value;
+      if (from || to) doc.created = Object.assign(from ? { from } : {}, to ? { to } : {});
+      return doc;
     }
 
     function documentNow() {
       const doc = { object: objectBox.value };
-      const filter = document.getElementById("r-filter").value.trim();
+      const filter = filterBox.value.trim();
       if (filter) doc.filter = filter;
+      if (kind() === "funnel") return funnelNow(doc);
       const grouping = (el) => {
         const out = { field: el.dataset.field };
         const bucket = el.querySelector("select[aria-label=Bucket]");
@@ -129,50 +219,52 @@
       return meta ? { "X-CSRF-Token": meta.content } : {};
     }
 
+    // Where a problem at a JSON pointer of the report document is, in the page's words.
+    const PLACES = { label: "Label", api_name: "Name", filter: "Filter", group_by: "Rows", columns_by: "Columns",
+                     measures: "Values", field: "Stage field", stages: "Stages", measure: "Measure",
+                     created: "Created", object: "Object" };
     function problems(answer) {
-      return `${answer.detail || ""} ` + (answer.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
+      return `${answer.detail || ""} ` + (answer.errors || []).map((e) => {
+        const place = PLACES[String(e.field || "").replace(/^\//, "").split("/")[0]];
+        return place ? `${place}: ${e.message}` : e.message;
+      }).join("; ");
     }
 
-    const fmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 4 });
-    function cell(value, kind) {
-      if (value === null || value === undefined) return "";
-      return kind === "measure" && value !== "" && !Number.isNaN(Number(value)) ? fmt.format(Number(value)) : String(value);
-    }
-
-    function table(result) {
-      const out = document.createElement("table");
-      out.className = "records";
-      out.id = "r-result";
-      const head = out.createTHead().insertRow();
-      result.columns.forEach((c) => { const th = document.createElement("th"); th.textContent = c.label; head.appendChild(th); });
-      const body = out.createTBody();
-      result.rows.forEach((r) => {
-        const tr = body.insertRow();
-        result.columns.forEach((c) => { tr.insertCell().textContent = cell(r[c.name], c.kind); });
+    const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 4 });
+    const percentFormat = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
+    function formatNumbers(area) {
+      area.querySelectorAll("[data-number]").forEach((el) => {
+        if (el.dataset.number !== "" && !Number.isNaN(Number(el.dataset.number))) el.textContent = numberFormat.format(Number(el.dataset.number));
       });
-      if (result.totals && result.columns.some((c) => c.kind === "grouping")) {
-        const tr = out.createTFoot().insertRow();
-        result.columns.forEach((c, i) => {
-          const th = document.createElement("th");
-          th.textContent = c.kind === "measure" ? cell(result.totals[c.name], "measure") : i === 0 ? "Total" : "";
-          tr.appendChild(th);
-        });
-      }
-      return out;
+      area.querySelectorAll("[data-percent]").forEach((el) => {
+        if (el.dataset.percent !== "" && !Number.isNaN(Number(el.dataset.percent))) el.textContent = percentFormat.format(Number(el.dataset.percent));
+      });
+    }
+
+    function empty() {
+      const doc = documentNow();
+      return kind() === "summary" && !doc.group_by && !doc.columns_by && !doc.measures;
     }
 
     async function preview() {
-      const shown = document.getElementById("r-preview");
-      const message = document.getElementById("r-problems");
-      const response = await fetch("/api/v1/reports/run", {
+      if (empty()) {
+        shown.innerHTML = '<p class="muted">Drag fields in to see the report.</p>';
+        return;
+      }
+      if (kind() === "funnel" && !stageField.value) {
+        shown.innerHTML = '<p class="muted">Pick the stage field to see the funnel.</p>';
+        return;
+      }
+      const mine = ++asked;
+      const response = await fetch("/builder/reports/preview", {
         method: "POST", headers: Object.assign({ "Content-Type": "application/json" }, token()),
         body: JSON.stringify(documentNow()),
       });
-      const answer = await response.json();
-      if (!response.ok) { message.textContent = problems(answer); return; }
-      message.textContent = "";
-      shown.replaceChildren(table(answer));
-      shown.dataset.rows = String(answer.rows.length);
+      if (mine !== asked) return;  // a later change has asked again
+      shown.innerHTML = await response.text();
+      formatNumbers(shown);
+      const rows = shown.querySelectorAll("#r-result tbody tr").length;
+      shown.dataset.rows = String(rows);
     }
 
     function schedule() {
@@ -194,9 +286,19 @@
     objectBox.addEventListener("change", () => {
       Object.values(zones).forEach((z) => { z.innerHTML = ""; });
       fillPalette();
-      document.getElementById("r-preview").innerHTML = '<p class="muted">Drag fields in to see the report.</p>';
+      fillFunnel({});
+      filterBox.dataset.formulaObject = objectBox.value;  // the filter's suggestions follow
+      schedule();
     });
-    document.getElementById("r-filter").addEventListener("change", schedule);
+    document.querySelectorAll("input[name=r-type]").forEach((radio) => radio.addEventListener("change", () => {
+      root.dataset.type = kind();
+      schedule();
+    }));
+    stageField.addEventListener("change", () => { fillStages(null); schedule(); });
+    measureBox.addEventListener("change", schedule);
+    document.getElementById("r-created-from").addEventListener("change", schedule);
+    document.getElementById("r-created-to").addEventListener("change", schedule);
+    filterBox.addEventListener("change", schedule);
 
     document.getElementById("save-report").addEventListener("click", async () => {
       const label = document.getElementById("r-label").value.trim();
@@ -205,8 +307,8 @@
       const doc = Object.assign({ label }, documentNow());
       const isNew = !report.api_name;
       if (!isNew) {
-        // Removing groupings, columns or a filter is a change too (null removes a property).
-        for (const key of ["filter", "group_by", "columns_by", "measures"]) if (!(key in doc)) doc[key] = null;
+        // What the report no longer has is a change too (null removes a property).
+        for (const key of PROPERTIES) if (!(key in doc)) doc[key] = null;
         doc.version = version;
       }
       const response = await fetch(isNew ? "/api/v1/meta/reports" : `/api/v1/meta/reports/${report.api_name}`, {
@@ -227,7 +329,7 @@
     });
 
     load();
-    if ((report.group_by || []).length || (report.measures || []).length) schedule();
+    if (report.api_name || kind() === "funnel") schedule();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -1,7 +1,8 @@
 """Dashboard pages: the dashboards list, a dashboard drawn with ECharts (filters reload it
 through htmx; a click on a data point opens the filtered record list), the dashboard
 builder (widgets dragged and resized on a grid) and the report builder (fields dragged into
-rows, columns and values with a live preview). Builders save through the metadata API
+rows, columns and values, or a funnel's stages picked, with a live preview rendered here;
+*Add to a dashboard* opens the dashboard builder with the report on it). Builders save through the metadata API
 (`/api/v1/meta/dashboards`, `/api/v1/meta/reports`) from the page, with the session's CSRF
 token, as the form designer does.
 
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from tessera.auth.actor import Actor
@@ -44,6 +46,15 @@ class PageRoute(APIRoute):
 
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
+#: Where in the report builder a problem at a JSON pointer of the report document is.
+_PLACES = {"filter": "Filter", "group_by": "Rows", "columns_by": "Columns", "measures": "Values",
+           "field": "Stage field", "stages": "Stages", "measure": "Measure", "created": "Created",
+           "object": "Object", "sort": "Sort", "label": "Label", "api_name": "Name"}
+
+
+def _in_words(pointer: str, message: str) -> str:
+    place = _PLACES.get(pointer.strip("/").split("/")[0])
+    return f"{place}: {message}" if place else message
 
 
 @router.get("/dashboards", response_class=HTMLResponse)
@@ -62,14 +73,42 @@ def dashboard(name: str, request: Request, me: Actor = Depends(deps.actor),
 
 @router.get("/builder/dashboards/new", response_class=HTMLResponse)
 def new_dashboard(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
-    return render(request, "dashboards/builder.html", me=me, design=rt.dashboards.design(None))
+    design = rt.dashboards.design(None, request.query_params.get("add"))
+    return render(request, "dashboards/builder.html", me=me, design=design)
 
 
 @router.get("/builder/dashboards/{name}", response_class=HTMLResponse)
 def dashboard_builder(name: str, request: Request, me: Actor = Depends(deps.builder),
                       rt: Platform = Depends(deps.runtime)) -> Any:
-    """Widgets on the grid: drag to move, drag the corner to resize, add and remove."""
-    return render(request, "dashboards/builder.html", me=me, design=rt.dashboards.design(name))
+    """Widgets on the grid: drag to move, drag the corner to resize, add and remove;
+    `?add=<report>` puts that report on it as a new widget, to place and save."""
+    design = rt.dashboards.design(name, request.query_params.get("add"))
+    return render(request, "dashboards/builder.html", me=me, design=design)
+
+
+@router.get("/builder/reports/{name}/add-to-dashboard")
+def add_to_dashboard(name: str, request: Request, _: Actor = Depends(deps.builder),
+                     rt: Platform = Depends(deps.runtime)) -> RedirectResponse:
+    """The report builder's *Add to a dashboard*: the dashboard chosen (or a new one) opens
+    in its builder with the report on it as a new widget."""
+    rt.documents.get("reports", name)  # a report that is not there is a page saying so
+    chosen = request.query_params.get("dashboard") or ""
+    target = f"/builder/dashboards/{quote(chosen, safe='')}" if chosen else "/builder/dashboards/new"
+    return RedirectResponse(f"{target}?add={quote(name, safe='')}", status_code=303)
+
+
+@router.post("/builder/reports/preview", response_class=HTMLResponse)
+async def report_preview(request: Request, me: Actor = Depends(deps.builder),
+                         rt: Platform = Depends(deps.runtime)) -> Any:
+    """The report builder's live preview of the unsaved report (a JSON document): the
+    table, or the funnel's steps, with labels and drill links; its problems in words
+    (422) when it cannot run."""
+    try:
+        preview = rt.dashboards.preview(me, await deps.json_body(request))
+    except TesseraError as error:
+        return render(request, "reports/preview.html", status=error.status, preview=None,
+                      problems=[_in_words(p.field, p.message) for p in error.errors] or [error.detail])
+    return render(request, "reports/preview.html", preview=preview, problems=[])
 
 
 @router.get("/builder/reports/new", response_class=HTMLResponse)

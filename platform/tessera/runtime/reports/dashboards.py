@@ -21,18 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from tessera.auth.actor import Actor
 from tessera.data.tables import team_members, teams, users
-from tessera.errors import FieldProblem, NotFound, TesseraError
+from tessera.errors import FieldProblem, InvalidInput, NotFound, TesseraError
 from tessera.formula import Schema
 from tessera.meta import dependencies as deps
 from tessera.meta.documents import base_schema
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.reports import (
+    CHART_LABELS,
     CHARTS,
     PRESETS,
     ActiveFilter,
@@ -43,6 +45,7 @@ from tessera.reports import (
     compared_period,
     drill_link,
     field_choices,
+    formula_type,
     grouping_labels,
     inline_report,
     names_in_dashboard,
@@ -56,6 +59,9 @@ if TYPE_CHECKING:
     from tessera.runtime.metadata.objects import MetadataService
     from tessera.runtime.records.service import RecordService
     from tessera.runtime.reports.service import ReportService
+
+#: Rows the report builder's preview shows (the saved report has them all).
+PREVIEW_ROWS = 200
 
 # -- the document kind ------------------------------------------------------------------
 
@@ -152,31 +158,88 @@ class DashboardService:
         return self.load(actor, name, filter_values, only=widget_id)["widgets"][0]
 
     # -- what the builders start from ----------------------------------------------------
-    def design(self, name: str | None) -> dict[str, Any]:
+    def design(self, name: str | None, add: str | None = None) -> dict[str, Any]:
         """The dashboard builder's start: the stored dashboard (a blank one for a new
-        dashboard), the reports to choose from and the chart types."""
+        dashboard), the reports to choose from (with their objects' labels) and the chart
+        types. `add` names a report to put on it as a new widget (the report builder's
+        *Add to a dashboard*): a funnel report as a funnel, any other as a bar chart."""
         doc = self.documents.get("dashboards", name) if name else {
             "api_name": "", "label": "", "filters": [], "widgets": []}
+        with self.kernel.read() as conn:
+            objects = self.kernel.snapshot(conn).objects
+        saved = self.documents.list("reports")
         reports = [{"api_name": r["api_name"], "label": r["label"], "object": r.get("object"),
+                    "object_label": objects[r["object"]].label if r.get("object") in objects else r.get("object"),
+                    "type": r.get("type") or "summary",
                     "measures": [m["name"] for m in r.get("measures") or []] or ["records"]}
-                   for r in self.documents.list("reports")]
-        return {"dashboard": doc, "reports": reports, "charts": CHARTS, "presets": PRESETS}
+                   for r in saved]
+        adding = None
+        if add:
+            found = next((r for r in reports if r["api_name"] == add), None)
+            if found is None:
+                raise NotFound(f"There is no report named {add!r}.")
+            adding = {"report": add, "title": found["label"], "type": "funnel" if found["type"] == "funnel" else "bar"}
+        charts = [{"value": c, "label": CHART_LABELS[c]} for c in CHARTS]
+        return {"dashboard": doc, "reports": reports, "charts": charts, "presets": PRESETS, "add": adding}
 
     def report_design(self, name: str | None, object_name: str | None) -> dict[str, Any]:
-        """The report builder's start: the stored report (or a blank one on `object_name`)
-        and every object's fields to drag, system fields included."""
+        """The report builder's start: the stored report (or a blank one on `object_name`),
+        every object's fields to drag (system fields included; a select's options in their
+        order, for a funnel's stages; whether a field is a number, for a funnel's sum) and
+        the dashboards it may be added to."""
         report = self.documents.get("reports", name) if name else {
             "api_name": "", "label": "", "object": object_name or "", "group_by": [], "measures": []}
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
         objects = []
         for obj in self.metadata.list_objects():
-            fields = [{"api_name": f["api_name"], "label": f["label"], "type": f["type"]} for f in obj["fields"]
-                      if f["type"] not in ("attachment", "rich_text", "json")]
-            fields += [{"api_name": "owner", "label": "Owner", "type": "user"},
-                       {"api_name": "created_at", "label": "Created at", "type": "datetime"}]
+            known = snap.objects.get(obj["api_name"])
+            fields = []
+            for f in obj["fields"]:
+                if f["type"] in ("attachment", "rich_text", "json"):
+                    continue
+                fdef = known.field(f["api_name"]) if known is not None else None
+                item = {"api_name": f["api_name"], "label": f["label"], "type": f["type"],
+                        "number": fdef is not None and formula_type(fdef) == "number"}
+                if f["type"] == "select":
+                    item["options"] = [{"value": o["value"], "label": o.get("label") or o["value"]}
+                                       for o in f.get("options") or []]
+                fields.append(item)
+            fields += [{"api_name": "owner", "label": "Owner", "type": "user", "number": False},
+                       {"api_name": "created_at", "label": "Created at", "type": "datetime", "number": False}]
             objects.append({"api_name": obj["api_name"], "label": obj["label"], "fields": fields})
         if not report.get("object") and objects:
             report["object"] = objects[0]["api_name"]
-        return {"report": report, "objects": objects}
+        dashboards = [{"api_name": d["api_name"], "label": d["label"]} for d in self.documents.list("dashboards")]
+        return {"report": report, "objects": objects, "dashboards": dashboards}
+
+    def preview(self, actor: Actor, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """The report builder's preview of an unsaved report, run as the builder: the table
+        with the groupings' labels (options, names of people and records) and a drill link
+        per row; for a funnel, its steps with their share of the widest one."""
+        if not isinstance(doc, Mapping):
+            raise InvalidInput("Send the report being built.", [FieldProblem("/", "must be an object")])
+        report = {**doc, "api_name": "preview", "label": str(doc.get("label") or "Preview")}
+        result = self.reports.run(actor, report)
+        shown = result["rows"][:PREVIEW_ROWS]
+        more = len(result["rows"]) - len(shown)
+        result = {**result, "rows": shown}
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
+        obj = snap.object(str(report["object"]))
+        labels = grouping_labels(_schema(snap), obj, report, result,
+                                 lambda fdef, values: self._names(actor, snap, fdef, values))
+        table = chart_data({"id": "preview", "type": "table"}, result, labels,
+                           lambda cell: self.drill(actor, report, cell, None))
+        out: dict[str, Any] = {"type": result.get("type") or "summary", "table": table, "steps": [], "more": more}
+        if result.get("type") == "funnel":
+            basis = "value" if any(c["name"] == "value" for c in result["columns"]) else "reached"
+            widest = max((Decimal(str(r[basis] or 0)) for r in result["rows"]), default=Decimal(0))
+            out["measure"] = next(c["label"] for c in result["columns"] if c["name"] == basis)
+            out["steps"] = [{**r, "basis": r[basis], "drill": row["drill"],
+                             "share": float(Decimal(str(r[basis] or 0)) / widest) if widest else 0.0}
+                            for r, row in zip(result["rows"], table["rows"], strict=True)]
+        return out
 
     # -- filters -----------------------------------------------------------------------
     def _filters(self, conn: Any, actor: Actor, doc: Mapping[str, Any],
