@@ -93,13 +93,18 @@ def test_by_attribute_finds_the_team_a_select_names_by_its_label(rt: Platform) -
                                           {"value": "n", "label": "North"}]}]})
     people = _people(rt)
     rule = {"api_name": "by_region", "label": "By region", "object": "lead", "kind": "assignment",
-            "trigger": {"on": "before_save", "when": "created"},
+            "trigger": {"on": "before_save"},
             "assignment": {"team": "sales", "strategy": "by_attribute", "attribute": "region"}}
     rt.documents.create(SYSTEM, "rules", rule)
     me = rt.users.actor_for_user(1)
     owners = [rt.records.create(me, "lead", {"name": f"L{i}", "region": r})["owner"]
               for i, r in enumerate(["e", "w", "e", "w", "n"])]
     assert owners == [people["Ann"], people["Cat"], people["Bob"], people["Dan"], 1]
+    # The region a by-attribute rule reads changes: the lead goes to the other team; a
+    # change to anything else leaves it where it is.
+    moved = rt.records.update(me, "lead", 1, {"region": "w"}, None)
+    assert moved["owner"] == people["Cat"]
+    assert rt.records.update(me, "lead", 1, {"phone": "1"}, None)["owner"] == people["Cat"]
     notes = rt.rules.assignment_notes(rule)
     assert [(n["field"], n["kind"]) for n in notes] == [("/assignment/attribute", "info"),
                                                        ("/assignment/attribute", "warning")]

@@ -18,7 +18,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tessera.data.tables import rule_runs, rule_state, segment_members, timers, users
+from tessera.meta.model import ObjectDef
 
+#: Why a rule ran, in words, by the event that ran it.
+EVENT_WORDS = {"flow.finished": "A flow finished", "sla.warning": "An SLA warning", "sla.breach": "An SLA breach",
+               "segment.entered": "Entered a segment", "segment.left": "Left a segment"}
 #: When a rule runs next on its own, by the key of its timer.
 TIMER_WORDS = {"segment": "next check of every record", "cron": "next scheduled run", "dates": "next look at the dates"}
 
@@ -78,8 +82,70 @@ def record_ids(runs: Iterable[Mapping[str, Any]]) -> set[int]:
     return found
 
 
+def shown(runs: list[dict[str, Any]], sets: list[dict[str, Any]], obj: ObjectDef | None, names: Mapping[int, str],
+          people: Mapping[int, str], *, segment: bool) -> list[dict[str, Any]]:
+    """Runs as the rule's page lists them: a segment's why, how many it looked at, who
+    entered and left (by name); another rule's record, why, and the fields it set."""
+
+    def record(record_id: int) -> dict[str, Any]:
+        return {"id": record_id, "name": names.get(record_id) or f"#{record_id}"}
+
+    def value(name: str, raw: Any) -> Any:
+        if _is_user(obj, name) and isinstance(raw, int) and not isinstance(raw, bool):
+            return people.get(raw, raw)
+        return raw
+
+    out = []
+    for run, values in zip(runs, sets, strict=True):
+        changes = run["changes"]
+        entry: dict[str, Any] = {"at": run["at"], "outcome": run["outcome"], "error": run["error"]}
+        if segment:
+            field = obj.field(str(changes.get("field"))) if obj is not None and changes.get("field") else None
+            entry.update(why=changes.get("why") or "", evaluated=changes.get("evaluated"),
+                         field=field.label if field is not None else None)
+            for side in ("entered", "left"):
+                ids = list(changes.get(side, []))
+                entry[side] = [record(int(i)) for i in ids]
+                entry[f"{side}_more"] = max(0, int(changes.get(f"{side}_count", 0)) - len(ids))
+        else:
+            entry.update(why=TRIGGER_WORDS.get(run["trigger"], run["trigger"]),
+                         record=record(int(run["record_id"])) if run["record_id"] is not None else None,
+                         set=[{"field": _label(obj, k), "value": value(k, v)} for k, v in values.items()])
+        out.append(entry)
+    return out
+
+
+#: What ran a rule on a record, in words (the log's trigger).
+TRIGGER_WORDS = {"before_save": "Saved", "after_save": "Saved", "schedule": "On its schedule",
+                 "date_relative": "A date came due", "segment": "Segment", **EVENT_WORDS}
+
+
+def set_of(changes: Any) -> dict[str, Any]:
+    """The fields a firing set: {"set": …} before save, or the update among its actions."""
+    if not isinstance(changes, Mapping):
+        return {}
+    if isinstance(changes.get("set"), Mapping):
+        return dict(changes["set"])
+    out: dict[str, Any] = {}
+    for action in changes.get("actions") or []:
+        if isinstance(action, Mapping) and isinstance(action.get("set"), Mapping):
+            out.update(action["set"])
+    return out
+
+
+def _label(obj: ObjectDef | None, name: str) -> str:
+    fdef = obj.field(name) if obj is not None else None
+    return fdef.label if fdef is not None else ("Owner" if name == "owner" else name)
+
+
+def _is_user(obj: ObjectDef | None, name: str) -> bool:
+    fdef = obj.field(name) if obj is not None else None
+    return name == "owner" if fdef is None else fdef.type == "user"
+
+
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-__all__ = ["last_runs", "member_count", "next_runs", "recent_runs", "record_ids", "user_names"]
+__all__ = ["EVENT_WORDS", "TRIGGER_WORDS", "last_runs", "member_count", "next_runs", "recent_runs", "record_ids",
+           "set_of", "shown", "user_names"]

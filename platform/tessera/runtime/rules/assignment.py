@@ -6,8 +6,9 @@
   the members of the rule's team who are also in that team take turns.
 - `when_to_assign`: whether a save should (re)assign at all. A new record is assigned
   unless whoever created it picked someone; an update reassigns only when it matters —
-  the field is blank, the record newly meets the rule's condition, or a field the trigger
-  watches changed — so editing a lead's phone number never takes it from its owner.
+  the field is blank, the record newly meets the rule's condition, or a field it watches
+  changed (the trigger's, or the field a by-attribute rule reads) — so editing a lead's
+  phone number never takes it from its owner.
 - `problems` (refused when saving the rule) and `notes` (shown beside the inputs): a team
   that does not exist; a team with nobody in it; region options no team is named after.
 """
@@ -89,9 +90,9 @@ def when_to_assign(target: str, *, creating: bool, given: Iterable[str], values:
     """Why this save should fill `target`, or None to leave the record as it is.
 
     `given`: the fields the save's input named; `values`: what it sets; `current`: the
-    field's value now; `watches_fields`: the trigger names fields to watch (and one of
-    them changed, or the rule would not run); `held_before`: whether the rule's condition
-    held for the record as it was before this save (asked only when it matters)."""
+    field's value now; `watches_fields`: the save changed a field the rule watches (one its
+    trigger names, or the one a by-attribute rule reads); `held_before`: whether the rule's
+    condition held for the record as it was before this save (asked only when it matters)."""
     if creating:
         if target in given and values.get(target) is not None:
             return None  # whoever created it chose
@@ -101,7 +102,7 @@ def when_to_assign(target: str, *, creating: bool, given: Iterable[str], values:
     if current is None:
         return "blank"
     if watches_fields:
-        return "watched field changed"
+        return "a watched field changed"
     if not held_before():
         return "newly meets the condition"
     return None

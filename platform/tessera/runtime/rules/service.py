@@ -18,7 +18,7 @@ on its own change, and chains stop at MAX_DEPTH, logged as `limited`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -66,11 +66,10 @@ RUN_IDS = 100
 #: Per-record firings (before save) sum themselves up on the rule at most this often, so
 #: concurrent saves do not queue on the rule's summary row.
 NOTE_EVERY = timedelta(minutes=1)
-#: Why a rule ran, in words, by the event that ran it.
+#: Why a rule ran, in words, by the record event that ran it.
 RECORD_WORDS = {"record.created": "added", "record.updated": "changed", "record.deleted": "deleted",
                 "record.restored": "restored"}
-EVENT_WORDS = {"flow.finished": "A flow finished", "sla.warning": "An SLA warning", "sla.breach": "An SLA breach",
-               "segment.entered": "Entered a segment", "segment.left": "Left a segment"}
+EVENT_WORDS = activity.EVENT_WORDS
 #: Date-relative rules and segments are looked at this often.
 SWEEP_EVERY = timedelta(hours=1)
 #: A scheduled rule acts on at most this many records per run (the rest next run).
@@ -181,7 +180,7 @@ class RuleService:
             before = change.before or {}
             why = assigning.when_to_assign(
                 target, creating=change.is_new, given=change.given, values=change.values,
-                current=record.get(target), watches_fields=bool(rule.parsed.trigger.changed),
+                current=record.get(target), watches_fields=_watches(rule, change.values),
                 held_before=lambda: self._holds(snap, obj, rule.doc.get("condition"), before, ctx))
             if why is None:
                 return None
@@ -373,7 +372,7 @@ class RuleService:
             target = rule.doc["assignment"].get("field", "owner")
             # After the save the record as it was is gone: an update reassigns only a blank
             # field, or when a field the trigger watches changed, and never undoes a person's pick.
-            if target in changed or (record.get(target) is not None and not rule.parsed.trigger.changed):
+            if target in changed or (record.get(target) is not None and not _watches(rule, changed)):
                 return False
         results: list[Any] = []
         savepoint = conn.begin_nested()
@@ -732,31 +731,10 @@ class RuleService:
             runs = activity.recent_runs(conn, uid, segment=segment) if last else []
             members = activity.member_count(conn, uid) if segment else None
             upcoming = activity.next_runs(conn, uid)
-            sets = [_set_of(r["changes"]) for r in runs]
+            sets = [activity.set_of(r["changes"]) for r in runs]
             people = activity.user_names(conn, (v for one in sets for v in one.values()))
         names = self._record_names(actor, obj, activity.record_ids(runs)) if obj is not None else {}
-
-        def record(record_id: int) -> dict[str, Any]:
-            return {"id": record_id, "name": names.get(record_id) or f"#{record_id}"}
-
-        shown = []
-        for run, values in zip(runs, sets, strict=True):
-            changes = run["changes"]
-            entry: dict[str, Any] = {"at": run["at"], "outcome": run["outcome"], "error": run["error"]}
-            if segment:
-                field = obj.field(str(changes.get("field"))) if obj is not None and changes.get("field") else None
-                entry.update(why=changes.get("why") or "", evaluated=changes.get("evaluated"),
-                             field=field.label if field is not None else None)
-                for side in ("entered", "left"):
-                    ids = list(changes.get(side, []))
-                    entry[side] = [record(i) for i in ids]
-                    entry[f"{side}_more"] = max(0, int(changes.get(f"{side}_count", 0)) - len(ids))
-            else:
-                entry.update(why=TRIGGER_WORDS.get(run["trigger"], run["trigger"]),
-                             record=record(int(run["record_id"])) if run["record_id"] is not None else None,
-                             set=[{"field": _label(obj, k), "value": people.get(v, v) if _is_user(obj, k) else v}
-                                  for k, v in values.items()])
-            shown.append(entry)
+        shown = activity.shown(runs, sets, obj, names, people, segment=segment)
         return {"uid": uid, "last": last, "runs": shown, "members": members, "next": upcoming,
                 "object": str(doc["object"]), "label": obj.label if obj is not None else str(doc["object"]),
                 "plural": obj.plural_label if obj is not None else str(doc["object"])}
@@ -774,32 +752,12 @@ class RuleService:
         return {int(r["id"]): str(r.get(obj.name_field.api_name) or f"#{r['id']}") for r in found["data"]}
 
 
-#: What ran a rule on a record, in words (the log's trigger).
-TRIGGER_WORDS = {"before_save": "Saved", "after_save": "Saved", "schedule": "On its schedule",
-                 "date_relative": "A date came due", "segment": "Segment", **EVENT_WORDS}
-
-
-def _set_of(changes: Any) -> dict[str, Any]:
-    """The fields a firing set: {"set": …} before save, or the update among its actions."""
-    if not isinstance(changes, Mapping):
-        return {}
-    if isinstance(changes.get("set"), Mapping):
-        return dict(changes["set"])
-    out: dict[str, Any] = {}
-    for action in changes.get("actions") or []:
-        if isinstance(action, Mapping) and isinstance(action.get("set"), Mapping):
-            out.update(action["set"])
-    return out
-
-
-def _label(obj: ObjectDef | None, name: str) -> str:
-    fdef = obj.field(name) if obj is not None else None
-    return fdef.label if fdef is not None else ("Owner" if name == "owner" else name)
-
-
-def _is_user(obj: ObjectDef | None, name: str) -> bool:
-    fdef = obj.field(name) if obj is not None else None
-    return name == "owner" if fdef is None else fdef.type == "user"
+def _watches(rule: ActiveRule, changed: Iterable[str]) -> bool:
+    """Whether an update reassigns because of what it changed: a field the trigger watches
+    (it would not run otherwise), or the field a by-attribute rule reads (East → West)."""
+    spec = rule.doc.get("assignment") or {}
+    return bool(rule.parsed.trigger.changed) or (spec.get("strategy") == "by_attribute"
+                                                 and spec.get("attribute") in set(changed))
 
 
 def _as_action(step: Mapping[str, Any]) -> Mapping[str, Any]:
