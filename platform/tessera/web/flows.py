@@ -200,13 +200,44 @@ async def act_on_record(object: str, record_id: int, task_id: int, request: Requ
     return _panel(request, rt, me, object, record_id, Outcome(f"{DONE.get(body['action'], 'Done')}."))
 
 
+#: What started a rule's run, by the start of its trigger key, in words.
+RUN_TRIGGERS = {"before_save": "before the save", "after_save": "after a save", "event": "on a change",
+                "segment": "on a segment check", "cron": "on its schedule", "date": "on a date"}
+RUN_OUTCOMES = {"fired": "ran", "refused": "refused the save", "skipped": "did nothing", "limited": "was stopped",
+                "failed": "failed"}
+
+
+def _readable_runs(rt: Platform, me: Actor, object: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The record's rule runs as a person reads them: the rule's label, what started it and
+    what it did in words, the values it set by field label."""
+    labels = {d["api_name"]: d.get("label") or d["api_name"] for d in rt.documents.list("rules")}
+    sets = rt.views.values_text(me, object, [dict((r.get("changes") or {}).get("set") or {}) for r in runs])
+    out = []
+    for run, set_text in zip(runs, sets, strict=True):
+        changes = run.get("changes") or {}
+        did = [f"{label}: {text}" for label, text in set_text]
+        if changes.get("entered"):
+            did.insert(0, "entered the segment")
+        if changes.get("left"):
+            did.insert(0, "left the segment")
+        if isinstance(changes.get("skipped"), str):
+            did.append(changes["skipped"])
+        if isinstance(changes.get("refused"), str):
+            did.append(changes["refused"])
+        out.append({**run, "rule_label": labels.get(run["rule"], run["rule"]),
+                    "trigger_text": RUN_TRIGGERS.get(str(run["trigger"]).split(":")[0], str(run["trigger"])),
+                    "outcome_text": RUN_OUTCOMES.get(run["outcome"], run["outcome"]), "did": did,
+                    "why": changes.get("why") if isinstance(changes.get("why"), str) else None})
+    return out
+
+
 def _panel(request: Request, rt: Platform, me: Actor, object: str, record_id: int,
            outcome: Outcome | None = None) -> HTMLResponse:
     instances = rt.flows.instances(me, object_name=object, record_id=record_id)
     running = {i["flow"] for i in instances if i["status"] in ("running", "rework")}
     buttons = [f for f in _published(rt, me, object) if f["trigger"].get("on") == "button"
                and f.get("active", True) and f["api_name"] not in running]
-    runs = rt.rules.runs(me, object, record_id, limit=50)
+    runs = _readable_runs(rt, me, object, rt.rules.runs(me, object, record_id, limit=50))
     locks = [i for i in instances if i["locked"] and i["status"] == "running"]
     return _fragment(request, "flows/_panel.html", me=me, object=object, record_id=record_id,
                      instances=instances, buttons=buttons, runs=runs, locks=locks, outcome=outcome,

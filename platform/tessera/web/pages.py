@@ -182,7 +182,7 @@ def new_record(object: str, request: Request, me: Actor = Depends(deps.actor),
                rt: Platform = Depends(deps.runtime)) -> HTMLResponse:
     with rt.read() as conn:
         obj = rt.snapshot(conn).object(object)
-    form = rt.forms.render(me, object, values=rt.forms.posted(object, request.query_params.multi_items()),
+    form = rt.forms.render(me, object, values=rt.forms.posted(object, request.query_params.multi_items(), actor=me),
                            urls=_urls(object))
     return render(request, "app/record.html", me=me, obj=obj, record=None, form_html=form, history=[],
                   current_object=obj)
@@ -212,7 +212,7 @@ async def save(object: str, request: Request, me: Actor = Depends(deps.actor),
     record_id, version, name, items = _form_post(form)
     values: Any = None
     try:
-        values = rt.forms.posted(object, items)
+        values = rt.forms.posted(object, items, actor=me)
         saved = rt.forms.submit(me, object, form=name, record_id=record_id, values=values, version=version)
     except TesseraError as problem:
         with rt.read() as conn:
@@ -241,7 +241,7 @@ async def form_state(object: str, request: Request, me: Actor = Depends(deps.act
     form = await request.form()
     record_id, _version, name, items = _form_post(form)
     try:
-        values = rt.forms.posted(object, items)
+        values = rt.forms.posted(object, items, actor=me)
     except TesseraError:
         values = {}
     return JSONResponse(rt.forms.state(me, object, form=name, record_id=record_id, values=values))

@@ -363,6 +363,29 @@ class ViewService:
             out.append(shown)
         return out
 
+    def values_text(self, actor: Actor, object_name: str,
+                    changes: list[dict[str, Any]]) -> list[list[tuple[str, str]]]:
+        """Sets of values (field name → value as the API gives it, e.g. what a rule set) as a
+        person reads them: per set, (the field's label, the value as a list cell shows it).
+        Fields the person may not see are left out."""
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
+            hidden = self.access.object(actor, snap, snap.object(object_name)).hidden
+        obj = snap.object(object_name)
+        entries = [{"field": name, "old": None, "new": value} for values in changes for name, value in values.items()]
+        names = self._record_names(actor, snap.objects, obj, entries)
+        zone, out = time_zone(actor.time_zone), []
+        for values in changes:
+            shown = []
+            for name, value in values.items():
+                fdef = OWNER if name == "owner" else obj.field(name)
+                if fdef is None or name in hidden:
+                    continue
+                record = {name: value, "_expanded": {name: names.get((name, value))}}
+                shown.append((fdef.label, cell_text(snap.objects, fdef, record, zone) if value is not None else "—"))
+            out.append(shown)
+        return out
+
     def _record_names(self, actor: Actor, objects: dict[str, ObjectDef], obj: ObjectDef,
                       entries: list[dict[str, Any]]) -> dict[tuple[str, Any], dict[str, Any]]:
         """The records and people the history's lookup values name, as `expand` gives them."""
