@@ -91,6 +91,15 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-kanban]").forEach(tesseraKanban);
 });
 
+// The sign-in form tells the server the browser's time zone: times are shown in it until
+// the person chooses another one in their settings.
+function tesseraBrowserZone(root) {
+  const zone = (Intl.DateTimeFormat().resolvedOptions() || {}).timeZone || "";
+  root.querySelectorAll("input[data-browser-time-zone]").forEach((input) => { input.value = zone; });
+}
+document.addEventListener("DOMContentLoaded", () => tesseraBrowserZone(document));
+document.addEventListener("htmx:load", (event) => tesseraBrowserZone(event.detail.elt));
+
 // The formula editor's live check: the server type-checks, the page shows the answer.
 async function tesseraCheck(object, expression, expect) {
   const token = document.querySelector('meta[name="csrf-token"]');
