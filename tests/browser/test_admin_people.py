@@ -74,5 +74,7 @@ def test_an_admin_invites_changes_disables_and_enables_a_person(page: Any, serve
     expect(row).to_contain_text("Sales rep")
     expect(row).to_contain_text("West")
     expect(row).to_contain_text("Active")
+    expect(row).to_contain_text("Lea Lead")  # the manager by name, not by e-mail
+    expect(row).not_to_contain_text("lead@example.com")
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "admin-people-phone")

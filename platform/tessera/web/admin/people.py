@@ -21,9 +21,11 @@ router = APIRouter()
 def _choices(rt: Platform) -> dict[str, Any]:
     """What a user form offers: the roles, the teams and the people who may manage."""
     roles, teams = rt.users.roles.list(rt.snapshot), rt.users.teams.list()
-    return {"roles": roles, "teams": teams, "managers": rt.users.accounts.list(active=True, limit=500)["data"],
+    managers = rt.users.accounts.list(active=True, limit=500)["data"]
+    return {"roles": roles, "teams": teams, "managers": managers,
             "role_labels": {r["api_name"]: r["label"] for r in roles},
-            "team_labels": {t["api_name"]: t["label"] for t in teams}}
+            "team_labels": {t["api_name"]: t["label"] for t in teams},
+            "manager_names": {m["email"]: m["name"] for m in managers}}
 
 
 async def _user_doc(request: Request, *, creating: bool) -> dict[str, Any]:
