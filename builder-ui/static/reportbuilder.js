@@ -1,6 +1,7 @@
 // The report builder. A summary report is made by dragging fields (SortableJS) from the
 // palette into rows, columns and values; a funnel by picking the stage field, the stages in
-// order (the field's options by default) and what each stage measures. Every change runs
+// order (the field's options by default) and what each stage measures; time in stage by the
+// same stage field and stages. Every change runs
 // the unsaved report on the server (POST /builder/reports/preview), which answers the
 // preview as HTML — the table with labels, or the funnel's steps — and Save stores the
 // document through the metadata API. Nothing is computed here: the server runs the report
@@ -163,11 +164,12 @@
         const el = chip(m.field ? fieldOf(m.field) : { api_name: "", label: "Records (count)", type: "records" });
         zones.values.appendChild(el); dress(el, "values", m);
       });
-      fillFunnel(report.type === "funnel" ? report : {});
+      fillFunnel(report.type === "funnel" || report.type === "time_in_stage" ? report : {});
     }
 
+    // A funnel, or time in stage: the same stage field, stages and created range.
     function funnelNow(doc) {
-      doc.type = "funnel";
+      doc.type = kind();
       doc.field = stageField.value;
       const options = (fieldOf(stageField.value).options || []).map((o) => o.value);
       const items = [...stageList.querySelectorAll("li")];
@@ -175,7 +177,7 @@
       // All of the options in their own order is the default: left out, so that an option
       // added to the field later becomes a stage too.
       if (stages.join("\u0000") !== options.join("\u0000")) doc.stages = stages;
-      if (measureBox.value.startsWith("sum:")) doc.measure = { function: "sum", field: measureBox.value.slice(4) };
+      if (doc.type === "funnel" && measureBox.value.startsWith("sum:")) doc.measure = { function: "sum", field: measureBox.value.slice(4) };
       const from = document.getElementById("r-created-from").value;
       const to = document.getElementById("r-created-to").value;
       if (from || to) doc.created = Object.assign(from ? { from } : {}, to ? { to } : {});
@@ -186,7 +188,7 @@
       const doc = { object: objectBox.value };
       const filter = filterBox.value.trim();
       if (filter) doc.filter = filter;
-      if (kind() === "funnel") return funnelNow(doc);
+      if (kind() !== "summary") return funnelNow(doc);
       const grouping = (el) => {
         const out = { field: el.dataset.field };
         const bucket = el.querySelector("select[aria-label=Bucket]");
@@ -251,7 +253,7 @@
         shown.innerHTML = '<p class="muted">Drag fields in to see the report.</p>';
         return;
       }
-      if (kind() === "funnel" && !stageField.value) {
+      if (kind() !== "summary" && !stageField.value) {
         shown.innerHTML = '<p class="muted">Pick the stage field to see the funnel.</p>';
         return;
       }
@@ -329,7 +331,7 @@
     });
 
     load();
-    if (report.api_name || kind() === "funnel") schedule();
+    if (report.api_name || kind() !== "summary") schedule();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

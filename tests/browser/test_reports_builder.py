@@ -170,6 +170,13 @@ def test_a_grouped_report_shows_stages_by_label_in_the_pipelines_order(page: Any
     expect(page.locator("#r-result tbody tr")).to_have_count(4)
     rows_seen = [r.split("\t") for r in page.locator("#r-result tbody tr").all_inner_texts()]
     assert rows_seen == [["Qualified", "1"], ["Proposal", "2"], ["Closed won", "2"], ["Closed lost", "1"]]
+    # Time in stage: the same stages, how long deals stayed in each (no measure to pick).
+    page.get_by_role("radio", name=re.compile("Time in stage")).check()
+    expect(page.locator("#r-result thead")).to_contain_text("Average time")
+    expect(page.get_by_label("Measure")).to_be_hidden()
+    expect(page.locator("#r-result tbody tr").first).to_contain_text("Prospecting")
+    page.get_by_role("radio", name=re.compile("Summary")).check()
+    expect(page.locator("#r-result tbody tr")).to_have_count(4)
     # A group opens the records behind it.
     page.get_by_role("link", name="Closed won").click()
     page.wait_for_url(re.compile(r".*/app/deal\?formula=.*"))

@@ -91,3 +91,19 @@ def test_groups_of_a_select_follow_its_options_with_blank_last(sales: Any) -> No
     assert across == ["open", "won", "lost", None]
     top = sales.ok(sales.post("/reports/run", {"object": "deal", "group_by": [{"field": "stage"}], "limit": 2}))
     assert [r["stage"] for r in top["rows"]] == ["open", "won"]
+
+
+def test_exports_name_a_selects_groups_by_label_in_the_order_of_its_options(api: Any) -> None:
+    api.ok(api.post("/meta/objects", {"api_name": "lead", "label": "Lead", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text", "required": True},
+        {"api_name": "status", "label": "Status", "type": "select", "options": [
+            {"value": "new", "label": "New"}, {"value": "working", "label": "Working"},
+            {"value": "converted", "label": "Converted"}]}]}), 201)
+    for n, status in enumerate(("converted", "new", "working", "new")):
+        api.ok(api.post("/records/lead", {"name": f"L{n}", "status": status}), 201)
+    api.ok(api.post("/meta/reports", {"api_name": "leads", "label": "Leads", "object": "lead",
+                                      "group_by": [{"field": "status", "label": "Status"}]}), 201)
+    lines = list(csv.reader(io.StringIO(api.get("/reports/leads/export.csv").text)))
+    assert lines == [["Status", "Records"], ["New", "2"], ["Working", "1"], ["Converted", "1"], ["Total", "4"]]
+    # The run itself answers the stored values, for integrations.
+    assert [r["status"] for r in api.ok(api.post("/reports/leads/run"))["rows"]] == ["new", "working", "converted"]

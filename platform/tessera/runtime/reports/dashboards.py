@@ -32,6 +32,7 @@ from tessera.errors import FieldProblem, InvalidInput, NotFound, TesseraError
 from tessera.formula import Schema
 from tessera.meta import dependencies as deps
 from tessera.meta.documents import base_schema
+from tessera.meta.durations import in_words
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.reports import (
     CHART_LABELS,
@@ -231,6 +232,10 @@ class DashboardService:
                                  lambda fdef, values: self._names(actor, snap, fdef, values))
         table = chart_data({"id": "preview", "type": "table"}, result, labels,
                            lambda cell: self.drill(actor, report, cell, None))
+        durations = [c["name"] for c in table["columns"] if c["type"] == "duration"]
+        for row in table["rows"]:  # lengths of time in words ("2 hours 30 minutes"), not seconds
+            row["durations"] = {n: in_words(int(row["values"][n])) for n in durations
+                                if row["values"].get(n) is not None}
         out: dict[str, Any] = {"type": result.get("type") or "summary", "table": table, "steps": [], "more": more}
         if result.get("type") == "funnel":
             basis = "value" if any(c["name"] == "value" for c in result["columns"]) else "reached"

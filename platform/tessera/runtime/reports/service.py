@@ -332,8 +332,27 @@ class ReportService:
             raise _invalid([FieldProblem(e.path, e.message, e.code) for e in error.problems]) from None
 
     def export(self, actor: Actor, report: str | Mapping[str, Any], fmt: str) -> bytes:
-        """The report as CSV or XLSX: a header, the detail rows, then subtotals and totals."""
-        return export_result(self.run(actor, report), fmt)
+        """The report as CSV or XLSX: a header, the detail rows, then subtotals and totals,
+        a select's groups by their options' labels."""
+        return export_result(self.readable(actor, report, self.run(actor, report)), fmt)
+
+    def readable(self, actor: Actor, report: str | Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
+        """`result` of `report` with each select grouping's values as its options' labels
+        (*Closed won*, not `closed_won`), for what people read: exports and e-mails."""
+        doc = self._doc(report)
+        if _is_stages(doc):
+            return dict(result)  # a row per stage already carries the stage's label
+        with self.kernel.read() as conn:
+            p = self._plan(conn, self.kernel.snapshot(conn), actor, doc)
+        labels = {g.name: dict(g.options) for g in p.groupings if g.options and not g.bucket}
+        if not labels:
+            return dict(result)
+
+        def named(row: Mapping[str, Any]) -> dict[str, Any]:
+            return {k: labels[k].get(v, v) if k in labels and isinstance(v, str) else v for k, v in row.items()}
+
+        return {**result, "rows": [named(r) for r in result["rows"]],
+                "subtotals": [named(r) for r in result["subtotals"]]}
 
 
 def export_result(data: Mapping[str, Any], fmt: str) -> bytes:

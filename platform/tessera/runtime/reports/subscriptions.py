@@ -145,7 +145,7 @@ class SubscriptionService:
         """(file name, title, result, CSV) per report in the document, run as `actor`."""
         reports = self.reports
         if stored.kind == "reports":
-            result = reports.run(actor, stored.api_name, use_cache=False)
+            result = reports.readable(actor, stored.api_name, reports.run(actor, stored.api_name, use_cache=False))
             return [(stored.api_name, stored.body.get("label", stored.api_name), result,
                      export_result(result, "csv").decode())]
         out = []
@@ -156,7 +156,7 @@ class SubscriptionService:
             title = widget.get("title") or (source if isinstance(source, str) else widget["id"])
             if isinstance(source, Mapping):
                 source = {"api_name": widget["id"], "label": title, **source}
-            result = reports.run(actor, source, use_cache=False)
+            result = reports.readable(actor, source, reports.run(actor, source, use_cache=False))
             out.append((f"{stored.api_name}-{widget['id']}", title, result, export_result(result, "csv").decode()))
         return out
 
