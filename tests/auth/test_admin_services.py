@@ -159,3 +159,17 @@ def test_the_audit_log_is_bounded_in_time(runtime: Platform) -> None:
         "role.created"]
     assert runtime.users.audit.entries(until=now - timedelta(minutes=1))["data"] == []
     assert runtime.users.audit.entries(action="meta", until=now - timedelta(minutes=1))["data"] == []
+
+
+def test_the_audit_api_takes_until_and_record_changes(api: Any) -> None:
+    api.ok(api.post("/meta/objects", DEAL), 201)
+    deal = api.ok(api.post("/records/deal", {"name": "Big deal", "amount": 1}), 201)
+    api.ok(api.patch(f"/records/deal/{deal['id']}", {"amount": 2}, headers={"If-Match": str(deal["version"])}))
+    changes = api.ok(api.get("/audit", params={"action": "record", "target": f"record:deal:{deal['id']}"}))["data"]
+    assert [(e["source"], e["action"], e["detail"]["old"], e["detail"]["new"]) for e in changes] == [
+        ("record", "record.update", 1, 2)]
+    past = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    assert api.ok(api.get("/audit", params={"until": past}))["data"] == []
+    assert api.ok(api.get("/audit", params={"action": "record", "until": past}))["data"] == []
+    bad = api.get("/audit", params={"until": "yesterday"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "until"
