@@ -188,6 +188,7 @@ def test_with_fifteen_objects_in_two_apps_people_switch_apps_star_and_find_recor
     switcher.click()
     menu = page.locator("#app-menu")
     expect(menu.get_by_role("list").get_by_role("link")).to_have_count(3)  # Sales, Service, Other
+    shot(page, "navigation-app-menu")
     menu.get_by_role("link", name="Sales").click()
     page.wait_for_url(f"{base}/app?app=sales")
     objects = page.get_by_role("navigation", name="Objects")
