@@ -146,6 +146,8 @@ document.addEventListener("htmx:afterRequest", (event) => {
 // -- A list's Columns control (#17 column picker) ------------------------------------------------
 // The ticked boxes are sent in their order: the arrows and dragging only move them.
 document.addEventListener("click", (event) => {
+  const closing = event.target instanceof Element ? event.target.closest("[data-close-picker]") : null;
+  if (closing) closing.closest("details").open = false;
   const button = event.target instanceof Element ? event.target.closest("[data-column-move]") : null;
   if (!button) return;
   const item = button.closest("[data-column]");

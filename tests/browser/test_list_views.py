@@ -171,3 +171,5 @@ def test_a_user_picks_columns_orders_them_saves_the_view_and_gets_them_back(page
     page.get_by_text("Columns", exact=True).click()
     expect(page.get_by_role("button", name="Show these columns")).to_be_visible()
     shot(page, "list-column-picker-phone")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("button", name="Show these columns")).to_be_hidden()
