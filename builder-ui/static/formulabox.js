@@ -19,6 +19,7 @@
   let asked = 0;
   let timer = null;
   let quiet = false; // the input event an inserted suggestion fires asks nothing
+  let shown = null;  // the text and cursor the list was made for
 
   function token() {
     const meta = document.querySelector('meta[name="csrf-token"]');
@@ -63,13 +64,16 @@
     }
     items = [];
     active = -1;
+    shown = null;
   }
 
+  // Under the box, kept inside the window (a box near the right edge of a phone).
   function place() {
     const rect = box.getBoundingClientRect();
-    list.style.left = `${Math.max(4, rect.left + window.scrollX)}px`;
-    list.style.top = `${rect.bottom + window.scrollY + 2}px`;
     list.style.minWidth = `${Math.min(rect.width, 480)}px`;
+    const room = document.documentElement.clientWidth - list.offsetWidth - 4;
+    list.style.left = `${Math.max(4, Math.min(rect.left, room)) + window.scrollX}px`;
+    list.style.top = `${rect.bottom + window.scrollY + 2}px`;
   }
 
   function highlight(index) {
@@ -91,6 +95,7 @@
     if (!adds.length) { close(); return; }
     box = input;
     items = completions;
+    shown = { value: input.value, cursor };
     ensureList();
     list.replaceChildren(...completions.map((c, i) => {
       const li = document.createElement("li");
@@ -117,27 +122,43 @@
     const object = input.dataset.formulaObject;
     if (!object) { close(); return; }
     const mine = ++asked;
+    const expression = input.value;
+    const cursor = input.selectionStart;
     let answer;
     try {
       const response = await fetch("/api/v1/formula/complete", {
         method: "POST", headers: Object.assign({ "Content-Type": "application/json" }, token()),
-        body: JSON.stringify({ object, expression: input.value, cursor: input.selectionStart }),
+        body: JSON.stringify({ object, expression, cursor }),
       });
       if (!response.ok) { if (mine === asked) close(); return; }
       answer = await response.json();
     } catch (error) {
       return; // offline or navigating away: no suggestions, the box still works
     }
-    if (mine !== asked || document.activeElement !== input) return;
+    // An answer about text that has changed since (typing goes on while it travels) is dropped.
+    if (mine !== asked || document.activeElement !== input || input.value !== expression ||
+        input.selectionStart !== cursor) return;
     show(input, answer.completions || []);
   }
 
+  // Whether the suggestion went in. Typing on while the next answer travels only lengthens
+  // the word the list is about: the suggestion replaces what was typed since too; any other
+  // change makes the list stale, and it closes instead.
   function accept(index) {
     const chosen = items[index];
     const input = box;
-    if (!chosen || !input) return;
+    if (!chosen || !input) return false;
     const end = input.selectionStart;
-    input.setRangeText(chosen.insert, Math.max(0, end - chosen.replace), end, "end");
+    let replace = chosen.replace;
+    if (shown && input.value !== shown.value) {
+      const typed = input.value.length - shown.value.length;
+      const onlyTyped = typed > 0 && end === shown.cursor + typed &&
+        input.value.slice(0, shown.cursor) === shown.value.slice(0, shown.cursor) &&
+        input.value.slice(end) === shown.value.slice(shown.cursor);
+      if (!onlyTyped) { close(); return false; }
+      replace += typed;
+    }
+    input.setRangeText(chosen.insert, Math.max(0, end - replace), end, "end");
     close();
     quiet = true;
     try {
@@ -146,6 +167,7 @@
       quiet = false;
     }
     input.focus();
+    return true;
   }
 
   // Boxes are announced as comboboxes from the start: those on the page, those htmx brings
@@ -164,7 +186,9 @@
     const input = event.target;
     if (quiet || !input.matches || !input.matches(SELECTOR)) return;
     prepare(input);
+    if (box !== input) close();
     box = input;
+    asked += 1;
     clearTimeout(timer);
     timer = setTimeout(() => ask(input), 120);
   });
@@ -183,7 +207,9 @@
     const consume = () => { event.preventDefault(); event.stopPropagation(); };
     if (event.key === "ArrowDown") { consume(); highlight((active + 1) % items.length); }
     else if (event.key === "ArrowUp") { consume(); highlight((active - 1 + items.length) % items.length); }
-    else if ((event.key === "Enter" || event.key === "Tab") && active >= 0 && !event.shiftKey) { consume(); accept(active); }
+    else if ((event.key === "Enter" || event.key === "Tab") && active >= 0 && !event.shiftKey) {
+      if (accept(active)) consume();
+    }
     else if (event.key === "Escape") { consume(); close(); }
     else if (event.key === "ArrowLeft" || event.key === "ArrowRight" || event.key === "Home" || event.key === "End") close();
   }, true);
@@ -195,6 +221,10 @@
     if (list && !list.hidden && event.target !== box && !list.contains(event.target)) close();
   });
   window.addEventListener("resize", () => { if (list && !list.hidden && box) place(); });
+  // A panel scrolled under the list (the flow designer's, the rule builder's) takes the box along.
+  document.addEventListener("scroll", (event) => {
+    if (list && !list.hidden && box && !list.contains(event.target)) place();
+  }, true);
   // A page swapped by htmx takes the box away: its list goes with it.
   document.addEventListener("htmx:beforeSwap", close);
 

@@ -23,11 +23,13 @@ from tessera.formula.types import RECORD
 from tessera.meta.model import FieldDef, ObjectDef
 
 _TAIL = re.compile(r"(\$?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\.?|\$)$")
+#: A word of a label that is no name (other scripts: 阶段, Größe).
+_LABEL_TAIL = re.compile(r"(?<![\w.$])([^\W\d_]\w*)$")
 _PATH = r"\$?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 #: A select compared with what is being typed: `stage = "Clo`, `stage <> Clo`, `stage =`.
-_COMPARED = re.compile(rf"(?P<path>{_PATH})\s*(=|<>|!=)(?P<space>\s*)(?P<typed>\"[^\"]*|[A-Za-z0-9_]*)$")
+_COMPARED = re.compile(rf"(?P<path>{_PATH})\s*(=|<>|!=)(?P<space>\s*)(?P<typed>\"[^\"]*|\w*)$")
 #: A multi-select asked whether it holds what is being typed: `INCLUDES(tags, "vi`.
-_INCLUDES = re.compile(rf"\bINCLUDES\(\s*(?P<path>{_PATH})\s*,(?P<space>\s*)(?P<typed>\"[^\"]*|[A-Za-z0-9_]*)$",
+_INCLUDES = re.compile(rf"\bINCLUDES\(\s*(?P<path>{_PATH})\s*,(?P<space>\s*)(?P<typed>\"[^\"]*|\w*)$",
                        re.IGNORECASE)
 #: Whether the caller may see a field (hidden fields are never offered).
 Visible = Callable[[ObjectDef, FieldDef], bool]
@@ -62,6 +64,9 @@ def complete(source: str, cursor: int, obj: ObjectDef, schema: Schema, limit: in
     if before.count('"') % 2:  # inside a text: nothing to suggest
         return []
     m = _TAIL.search(before)
+    if m is None and (label := _LABEL_TAIL.search(before)) is not None:
+        # A label typed in another script (阶段): the fields it finds, their names put in.
+        return _fields(obj, label.group(1), seen, schema)[:limit]
     word = m.group(1) if m else ""
     parts = word.split(".")
     prefix = parts[-1].lstrip("$")
@@ -102,7 +107,7 @@ def _rank(prefix: str, name: str, label: str) -> int | None:
     wanted = prefix.lower()
     if not wanted or name.lower().startswith(wanted) or label.lower().startswith(wanted):
         return 0
-    if any(word.startswith(wanted) for word in re.split(r"[^0-9a-z]+", label.lower())):
+    if any(word.startswith(wanted) for word in re.split(r"[\W_]+", label.lower())):
         return 1
     if len(wanted) > 1 and (wanted in name.lower() or wanted in label.lower()):
         return 2

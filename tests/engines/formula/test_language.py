@@ -324,3 +324,15 @@ def test_blank_branch_takes_the_type_of_the_other_branch_in_sql() -> None:
     checked = check("IF(amount > 5, amount * 2, BLANK())", deal, SimpleSchema([deal]))
     sql = str(compile_sql(checked, "postgresql", lambda _o: table).compile(dialect=postgresql.dialect()))
     assert "AS TEXT" not in sql and "AS NUMERIC" in sql
+
+
+def test_labels_in_other_scripts_find_their_fields_and_options() -> None:
+    chinese = ObjectDef({"uid": "cn", "api_name": "opportunity", "label": "商机", "fields": [
+        {"uid": "cn.stage", "api_name": "stage", "label": "销售阶段", "type": "select",
+         "options": [{"value": "won", "label": "赢单"}, {"value": "lost", "label": "输单"}]},
+        {"uid": "cn.size", "api_name": "size", "label": "Größe", "type": "integer"}]})
+    schema = SimpleSchema([chinese])
+    found = complete("阶段", 2, chinese, schema)
+    assert [(c.label, c.insert, c.replace) for c in found] == [("销售阶段", "stage", 2)]
+    assert [c.insert for c in complete("size > 1 AND Grö", 16, chinese, schema)] == ["size"]
+    assert [(c.label, c.insert) for c in complete("stage = 赢", 9, chinese, schema)][:1] == [("赢单", '"won"')]
