@@ -195,10 +195,17 @@ def _reps(runtime: Any) -> None:
     runtime.users.teams.create(system, {"api_name": "north", "label": "North"})
 
 
+def _builder_ready(page: Any) -> None:
+    """The rule builder has started (its trigger choices are drawn by it): what is typed now
+    stays typed."""
+    expect(page.locator("#trigger-on option").first).to_be_attached()
+
+
 def _regional_rule(page: Any, region: str) -> None:
     """A rule as a newcomer builds it: a label, Assignment, "Region is East", the team East;
     everything else as the page offers it. Saved at once, as a person in a hurry would."""
     page.get_by_role("link", name="New rule for Lead").click()
+    _builder_ready(page)
     page.fill("#rule-label", f"{region} leads to the {region} team")
     page.select_option("#rule-kind", "assignment")
     row = page.locator("#rule-condition .condition-row").first
@@ -218,6 +225,7 @@ def test_a_builder_sets_up_regional_round_robin_and_new_leads_go_to_east_and_wes
     page.get_by_role("link", name="Builder", exact=True).click()
     page.get_by_role("link", name="Rules", exact=True).click()
     page.get_by_role("link", name="New rule for Lead").click()
+    _builder_ready(page)
     page.select_option("#rule-kind", "assignment")
     # The trigger says when an assignment happens; a team nobody is in is pointed out.
     expect(page.locator("#assignment-when")).to_contain_text("unless whoever creates it picks someone")
@@ -253,7 +261,8 @@ def test_a_builder_sets_up_regional_round_robin_and_new_leads_go_to_east_and_wes
     page.get_by_role("link", name="Lead two", exact=True).click()
     page.fill("[name=phone]", "555 0102")
     page.get_by_role("button", name="Save").click()
-    expect(page.locator("[name=phone]")).to_have_value("555 0102")
+    history = page.locator("aside", has=page.get_by_role("heading", name="History", exact=True))
+    expect(history).to_contain_text("Phone: — → 555 0102")
     page.get_by_role("link", name="Leads", exact=True).click()
     expect(page.locator("table.records tr", has_text="Lead two")).to_contain_text("Bob East")
 
@@ -289,6 +298,7 @@ def test_a_customer_becomes_high_value_within_seconds_of_large_orders_and_the_ru
     page.get_by_role("link", name="Builder", exact=True).click()
     page.get_by_role("link", name="Rules", exact=True).click()
     page.get_by_role("link", name="New rule for Customer").click()
+    _builder_ready(page)
     page.fill("#rule-label", "High value")
     page.select_option("#rule-kind", "segment")
     expect(page.locator("#segment-when")).to_contain_text("within seconds")
@@ -328,8 +338,7 @@ def test_a_customer_becomes_high_value_within_seconds_of_large_orders_and_the_ru
     expect(page.locator("#rule-last-run")).to_contain_text("Order added")
     expect(page.locator("#segment-members")).to_have_text("1 Customer in the segment now.")
     entered = page.locator("#rule-activity tr", has_text="Order added").first
-    expect(entered).to_contain_text("Acme")
-    expect(entered).to_contain_text("High value: Yes")
+    expect(entered).to_contain_text("Entered: Acme (High value: Yes)")
     expect(page.locator("#rule-activity")).to_contain_text("Next check of every record")
     shot(page, "segment-rule-activity")
     page.set_viewport_size({"width": 390, "height": 844})
