@@ -254,6 +254,7 @@ def test_with_fifteen_objects_in_two_apps_people_switch_apps_star_and_find_recor
     # The account menu holds the e-mail and Sign out.
     page.get_by_role("button", name="Your account").click()
     expect(page.locator("#user-menu")).to_contain_text("admin@example.com")
+    shot(page, "navigation-account-menu-phone")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{base}/login")
 
