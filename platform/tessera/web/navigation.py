@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tessera.auth.actor import Actor
-from tessera.errors import NotFound
+from tessera.errors import Busy, NotFound
 from tessera.requests import deps
 from tessera.runtime.navigation.apps import Menu
 from tessera.runtime.platform import Platform
@@ -47,7 +47,9 @@ def remember(request: Request, response: Response, navigation: Menu) -> None:
 def opened(runtime: Platform, me: Actor, object_name: str, record_id: int) -> bool:
     """A record page was shown: the visit goes to the top of Recent. Whether the record is
     one of the person's favourites (the star's state)."""
-    runtime.recent.visit(me, object_name, record_id)
+    # An embedded database busy with a long write: the page matters, this visit does not.
+    with contextlib.suppress(Busy):
+        runtime.recent.visit(me, object_name, record_id)
     return runtime.favourites.contains(me, object_name, record_id)
 
 
