@@ -334,6 +334,7 @@ def test_a_customer_becomes_high_value_within_seconds_of_large_orders_and_the_ru
     page.get_by_role("link", name="Builder", exact=True).click()
     page.get_by_role("link", name="Rules", exact=True).click()
     expect(page.locator("tr", has_text="High value").locator(".last-run")).to_contain_text("Order added")
+    shot(page, "rules-list-last-run")
     page.get_by_role("link", name="High value").click()
     expect(page.locator("#rule-last-run")).to_contain_text("Order added")
     expect(page.locator("#segment-members")).to_have_text("1 Customer in the segment now.")

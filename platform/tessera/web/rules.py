@@ -117,9 +117,13 @@ def load(rt: Platform, kind: str, name: str | None) -> dict[str, Any] | None:
     return rt.documents.get(kind, name) if name else None
 
 
-def trigger_summary(trigger: Mapping[str, Any]) -> str:
+def trigger_summary(trigger: Mapping[str, Any], kind: str | None = None) -> str:
     """A trigger in words, for the rules list: "After save (created) when amount changes"."""
     on = str(trigger.get("on"))
+    if kind == "segment":
+        # A segment follows its records whatever its trigger; a schedule adds refreshes.
+        return "As records change (and every hour)" + (f"; on a schedule: {trigger.get('cron')}"
+                                                        if on == "schedule" else "")
     text = TRIGGER_LABELS.get(on, on)
     if on in ("before_save", "after_save"):
         text += f" ({WHEN_LABELS.get(str(trigger.get('when', 'created_or_updated')), '')})"
@@ -150,7 +154,7 @@ def rules_by_object(rt: Platform, only: str | None) -> list[dict[str, Any]]:
     found = rt.documents.list("rules", object_name=only)
     last = rt.rules.last_runs([str(r["uid"]) for r in found])
     for rule in found:
-        rule["summary"] = trigger_summary(rule.get("trigger", {}))
+        rule["summary"] = trigger_summary(rule.get("trigger", {}), rule.get("kind"))
         rule["last"] = last.get(str(rule["uid"]))
         groups.setdefault(str(rule.get("object")), []).append(rule)
     for name in ([only] if only else labels):
