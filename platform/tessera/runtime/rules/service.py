@@ -475,7 +475,10 @@ class RuleService:
             changes["field"] = field_name
         rows = [{"rule_uid": rule.uid, "rule": rule.name, "object_uid": obj.uid, "record_id": None, "at": now,
                  "trigger": "segment", "outcome": "fired", "depth": 0, "changes": changes, "error": None}]
-        for ids, what, value in ((entered, "entered", True), (left, "left", False)):
+        # Each record's own log says why it entered or left; a mass change (a segment's first
+        # check, a changed condition) is told once, on the rule, rather than row by row.
+        sides = ((entered, "entered", True), (left, "left", False)) if len(entered) + len(left) <= RUN_IDS else ()
+        for ids, what, value in sides:
             for record_id in ids:
                 one: dict[str, Any] = {what: True, "why": why}
                 if field_name:
