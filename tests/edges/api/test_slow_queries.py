@@ -55,7 +55,10 @@ def test_a_pattern_that_backtracks_exponentially_elsewhere_answers_at_once(
     # 2^60 steps for a backtracking engine; RE2 reads the text once.
     text = "a" * 60 + "!"
     found = client.get("/api/v1/records/item", headers=headers,
-                       params={"filter": f'REGEX_MATCH("{text}", "(a+)+") OR REGEX_MATCH(name, "(a+)+b")', "limit": 5})
+                       # A few rows only (by id): the point is one evaluation, not the table's 40,000
+                       # under the 0.3 s limit on a loaded machine.
+                       params={"filter": f'id < 50 AND (REGEX_MATCH("{text}", "(a+)+") OR REGEX_MATCH(name, "(a+)+b"))',
+                               "limit": 5})
     assert found.status_code == 200 and found.json()["data"] == []
 
 

@@ -162,13 +162,14 @@ def test_an_unknown_rule_is_a_not_found_page(builder: SignedIn) -> None:
 
 def test_sla_properties_the_form_does_not_know_are_offered_as_generic_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
     schema = rule_pages.base_schema("sla_policies")
-    schema["properties"]["metrics"]["items"]["properties"]["achieved_when"] = {
-        "type": "string", "description": "when the metric is achieved"}
+    schema["properties"]["metrics"]["items"]["properties"]["breached_when"] = {
+        "type": "string", "description": "when the metric is breached"}
     schema["properties"]["escalate_to"] = {"type": "string"}
     monkeypatch.setattr(rule_pages, "base_schema", lambda kind: schema)
     extras = rule_pages.sla_extras()
-    assert extras["metric"]["achieved_when"] == {"type": "string", "description": "when the metric is achieved",
+    assert extras["metric"]["breached_when"] == {"type": "string", "description": "when the metric is breached",
                                                  "formula": True}
+    assert "achieved_when" not in extras["metric"]  # the page has its own picker for it
     assert extras["policy"]["escalate_to"]["formula"] is False
 
 
