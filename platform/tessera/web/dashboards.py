@@ -52,9 +52,13 @@ _PLACES = {"filter": "Filter", "group_by": "Rows", "columns_by": "Columns", "mea
            "object": "Object", "sort": "Sort", "label": "Label", "api_name": "Name"}
 
 
-def _in_words(pointer: str, message: str) -> str:
+def _in_words(pointer: str, message: str, detail: str) -> str:
+    """A problem at a JSON pointer, said by the place in the builder it is about (the whole
+    document's problem is the error's own sentence)."""
     place = _PLACES.get(pointer.strip("/").split("/")[0])
-    return f"{place}: {message}" if place else message
+    if place:
+        return f"{place}: {message}"
+    return detail if pointer.strip("/") == "" else message
 
 
 @router.get("/dashboards", response_class=HTMLResponse)
@@ -107,7 +111,8 @@ async def report_preview(request: Request, me: Actor = Depends(deps.builder),
         preview = rt.dashboards.preview(me, await deps.json_body(request))
     except TesseraError as error:
         return render(request, "reports/preview.html", status=error.status, preview=None,
-                      problems=[_in_words(p.field, p.message) for p in error.errors] or [error.detail])
+                      problems=[_in_words(p.field, p.message, error.detail) for p in error.errors]
+                      or [error.detail])
     return render(request, "reports/preview.html", preview=preview, problems=[])
 
 
