@@ -49,18 +49,6 @@ document.addEventListener("click", (event) => {
     return;
   }
   if (target.closest("[data-drawer-close]")) tesseraDrawer(false);
-
-  // An ordered list's ↑ and ↓: the row changes place; the form sends the rows in order.
-  const move = target.closest("[data-order-move]");
-  if (move) {
-    const item = move.closest("[data-order-item]");
-    const up = Number(move.dataset.orderMove) < 0;
-    const sibling = up ? item.previousElementSibling : item.nextElementSibling;
-    if (!sibling) return;
-    if (up) item.parentElement.insertBefore(item, sibling);
-    else item.parentElement.insertBefore(sibling, item);
-    move.focus();
-  }
 });
 
 document.addEventListener("keydown", (event) => {

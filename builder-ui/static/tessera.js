@@ -143,20 +143,23 @@ document.addEventListener("htmx:afterRequest", (event) => {
   }
 });
 
-// -- A list's Columns control (#17 column picker) ------------------------------------------------
-// The ticked boxes are sent in their order: the arrows and dragging only move them.
+// -- Ordered lists: a row's ↑ and ↓ (data-order-move on a button inside a data-order-item)
+// change its place; the form sends the rows in their order (a list's Columns, an app's objects).
 document.addEventListener("click", (event) => {
   const closing = event.target instanceof Element ? event.target.closest("[data-close-picker]") : null;
   if (closing) closing.closest("details").open = false;
-  const button = event.target instanceof Element ? event.target.closest("[data-column-move]") : null;
-  if (!button) return;
-  const item = button.closest("[data-column]");
-  const sibling = Number(button.dataset.columnMove) < 0 ? item.previousElementSibling : item.nextElementSibling;
+  const move = event.target instanceof Element ? event.target.closest("[data-order-move]") : null;
+  if (!move) return;
+  const item = move.closest("[data-order-item]");
+  const up = Number(move.dataset.orderMove) < 0;
+  const sibling = up ? item.previousElementSibling : item.nextElementSibling;
   if (!sibling) return;
-  if (Number(button.dataset.columnMove) < 0) item.parentElement.insertBefore(item, sibling);
+  if (up) item.parentElement.insertBefore(item, sibling);
   else item.parentElement.insertBefore(sibling, item);
-  button.focus();
+  move.focus();
 });
+
+// -- A list's Columns control (#17 column picker): the ticked boxes are sent in their order.
 function tesseraColumnChoices(root) {
   if (!window.Sortable) return;
   root.querySelectorAll("[data-column-choices]").forEach((list) => {
