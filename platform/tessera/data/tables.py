@@ -406,6 +406,9 @@ rule_runs = sa.Table(
     sa.Column("changes", json_column()),
     sa.Column("error", sa.Text),
     sa.Index("ix_tessera_rule_runs_record", "object_uid", "record_id", "id"),
+    # A rule's page reads its latest runs: without this, a rule that last fired long ago
+    # would scan the whole log newest first to find them.
+    sa.Index("ix_tessera_rule_runs_rule", "rule_uid", "id"),
 )
 
 rule_state = sa.Table(
