@@ -43,6 +43,7 @@ from tessera.runtime.records.service import RecordService
 from tessera.runtime.records.stored import StoredFormulas
 from tessera.runtime.records.views import ViewService
 from tessera.runtime.reports.dashboards import DashboardService
+from tessera.runtime.reports.names import GroupNames
 from tessera.runtime.reports.service import ReportService
 from tessera.runtime.reports.subscriptions import SubscriptionService
 from tessera.runtime.rules.service import RuleService
@@ -105,7 +106,8 @@ class Platform:
                                  self.actions)
         self.sla = SlaService(kernel, self.events, self.timers, self.jobs, self.documents, self.formulas,
                               self.access, self.records, self.actions)
-        self.reports = ReportService(kernel, self.documents, self.formulas, self.access)
+        self.reports = ReportService(kernel, self.documents, self.formulas, self.access,
+                                     GroupNames(kernel, self.records))
         self.dashboards = DashboardService(kernel, self.documents, self.metadata, self.records, self.reports)
         self.subscriptions = SubscriptionService(kernel, self.timers, self.deliveries, self.documents,
                                                  self.reports, self.users)

@@ -107,3 +107,31 @@ def test_exports_name_a_selects_groups_by_label_in_the_order_of_its_options(api:
     assert lines == [["Status", "Records"], ["New", "2"], ["Working", "1"], ["Converted", "1"], ["Total", "4"]]
     # The run itself answers the stored values, for integrations.
     assert [r["status"] for r in api.ok(api.post("/reports/leads/run"))["rows"]] == ["new", "working", "converted"]
+
+
+def test_exports_name_lookup_and_owner_groups_and_leave_unreadable_records_unnamed(api: Any) -> None:
+    api.ok(api.post("/meta/objects", {"api_name": "account", "label": "Account", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text", "required": True}]}), 201)
+    api.ok(api.post("/meta/objects", {"api_name": "deal", "label": "Deal", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text", "required": True},
+        {"api_name": "account", "label": "Account", "type": "lookup", "target": "account"}]}), 201)
+    acme = api.ok(api.post("/records/account", {"name": "Acme"}), 201)
+    hidden = api.ok(api.post("/records/account", {"name": "Secret Corp"}), 201)
+    for account in (acme, acme, hidden):
+        api.ok(api.post("/records/deal", {"name": "D", "account": account["id"]}), 201)
+    api.ok(api.post("/meta/reports", {"api_name": "by_account", "label": "By account", "object": "deal",
+                                      "group_by": [{"field": "account", "label": "Account"}]}), 201)
+    lines = list(csv.reader(io.StringIO(api.get("/reports/by_account/export.csv").text)))
+    assert sorted(lines[1:-1]) == [["Acme", "2"], ["Secret Corp", "1"]]
+    # A reader who may read every deal but only their own accounts: the other stays an id.
+    api.ok(api.post("/roles", {"api_name": "rep", "label": "Rep", "permissions": {
+        "deal": {"read": "all"}, "account": {"read": "own"}}}), 201)
+    api.ok(api.post("/users", {"email": "rep@example.com", "password": "a-long-password", "roles": ["rep"]}), 201)
+    token = api.client.post("/api/v1/auth/token", json={"email": "rep@example.com", "password": "a-long-password"})
+    rep = type(api)(api.client, token.json()["access_token"])
+    shown = list(csv.reader(io.StringIO(rep.get("/reports/by_account/export.csv").text)))
+    assert sorted(shown[1:-1]) == [[str(acme["id"]), "2"], [str(hidden["id"]), "1"]]
+    by_owner = {"api_name": "by_owner", "label": "By owner", "object": "deal", "group_by": [{"field": "owner"}]}
+    api.ok(api.post("/meta/reports", by_owner), 201)
+    owners = list(csv.reader(io.StringIO(api.get("/reports/by_owner/export.csv").text)))
+    assert owners[1:-1] == [[api.ok(api.get("/me"))["name"], "3"]]

@@ -33,7 +33,7 @@ from tessera.formula import Schema
 from tessera.meta import dependencies as deps
 from tessera.meta.documents import base_schema
 from tessera.meta.durations import in_words
-from tessera.meta.model import FieldDef, ObjectDef
+from tessera.meta.model import ObjectDef
 from tessera.reports import (
     CHART_LABELS,
     CHARTS,
@@ -229,7 +229,7 @@ class DashboardService:
             snap = self.kernel.snapshot(conn)
         obj = snap.object(str(report["object"]))
         labels = grouping_labels(_schema(snap), obj, report, result,
-                                 lambda fdef, values: self._names(actor, snap, fdef, values))
+                                 lambda fdef, values: self.reports.names(actor, snap, fdef, values))
         table = chart_data({"id": "preview", "type": "table"}, result, labels,
                            lambda cell: self.drill(actor, report, cell, None))
         durations = [c["name"] for c in table["columns"] if c["type"] == "duration"]
@@ -301,7 +301,7 @@ class DashboardService:
             options = widget.get("options") or {}
             result = self.reports.run(actor, report, filter=narrowed, limit=options.get("limit"))
             labels = grouping_labels(_schema(snap), obj, report, result,
-                                     lambda fdef, values: self._names(actor, snap, fdef, values))
+                                     lambda fdef, values: self.reports.names(actor, snap, fdef, values))
             out["data"] = chart_data(widget, result, labels, lambda cell: self.drill(actor, report, cell, narrowed))
             if widget["type"] == "kpi" and options.get("compare") == "previous_period":
                 out["data"].update(self._compare(actor, snap, obj, report, widget, active, out["data"]))
@@ -310,29 +310,6 @@ class DashboardService:
             out["error"] = reason if reason == error.detail else f"{error.detail} {reason}"
             out["error_status"] = error.status
         return out
-
-    def _names(self, actor: Actor, snap: Any, fdef: FieldDef, values: set[Any]) -> dict[Any, str]:
-        """Names of the users or records a grouping by `fdef` shows (records the user may
-        not see stay unnamed)."""
-        if fdef.type == "user":
-            with self.kernel.read() as conn:
-                found = conn.execute(sa.select(users.c.id, users.c.name).where(users.c.id.in_(values))).all()
-            return {r.id: r.name for r in found}
-        return self._record_names(actor, snap, str(fdef.props.get("target")), values)
-
-    def _record_names(self, actor: Actor, snap: Any, target: str, ids: set[Any]) -> dict[Any, str]:
-        obj = snap.objects.get(target)
-        named = obj.name_field if obj is not None else None
-        if named is None:
-            return {}
-        wanted = sorted(int(i) for i in ids)[:200]
-        try:
-            found = self.records.list(
-                actor, target, fields=[named.api_name], limit=len(wanted),
-                filter=" OR ".join(f"id = {i}" for i in wanted))
-        except TesseraError:
-            return {}
-        return {r["id"]: str(r.get(named.api_name) or f"#{r['id']}") for r in found["data"]}
 
     def _compare(self, actor: Actor, snap: Any, obj: ObjectDef, report: Mapping[str, Any],
                  widget: Mapping[str, Any], active: list[ActiveFilter], data: dict[str, Any]) -> dict[str, Any]:

@@ -47,11 +47,13 @@ from tessera.reports import (
     compile_report,
     compile_stages,
     drill_filter,
+    grouping_labels,
     plan,
     plan_stages,
     stage_drill_filter,
 )
 from tessera.runtime.records.formulas import SnapshotSchema
+from tessera.runtime.reports.names import GroupNames
 
 if TYPE_CHECKING:
     from tessera.runtime.kernel.transactions import Kernel
@@ -180,11 +182,13 @@ def cache_for(settings: Any) -> ReportCache:
 
 class ReportService:
     def __init__(self, kernel: Kernel, documents: DocumentService, formulas: FormulaService, access: AccessService,
-                 cache: ReportCache | None = None) -> None:
+                 names: GroupNames, cache: ReportCache | None = None) -> None:
         self.kernel = kernel
         self.documents = documents
         self.formulas = formulas
         self.access = access
+        #: The names of users and records a grouping shows, as the reader may see them.
+        self.names = names
         self.cache: ReportCache = cache if cache is not None else cache_for(kernel.settings)
 
     def _doc(self, report: str | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -337,19 +341,21 @@ class ReportService:
         return export_result(self.readable(actor, report, self.run(actor, report)), fmt)
 
     def readable(self, actor: Actor, report: str | Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
-        """`result` of `report` with each select grouping's values as its options' labels
-        (*Closed won*, not `closed_won`), for what people read: exports and e-mails."""
+        """`result` of `report` with its groupings as people read them — a select's option
+        labels (*Closed won*, not `closed_won`), Yes/No, the names of users and of records the
+        reader may see — for exports and e-mails."""
         doc = self._doc(report)
         if _is_stages(doc):
             return dict(result)  # a row per stage already carries the stage's label
         with self.kernel.read() as conn:
-            p = self._plan(conn, self.kernel.snapshot(conn), actor, doc)
-        labels = {g.name: dict(g.options) for g in p.groupings if g.options and not g.bucket}
+            snap = self.kernel.snapshot(conn)
+        labels = grouping_labels(SnapshotSchema(snap), snap.object(str(doc["object"])), doc, result,
+                                 lambda fdef, values: self.names(actor, snap, fdef, values))
         if not labels:
             return dict(result)
 
         def named(row: Mapping[str, Any]) -> dict[str, Any]:
-            return {k: labels[k].get(v, v) if k in labels and isinstance(v, str) else v for k, v in row.items()}
+            return {k: labels[k].get(v, v) if k in labels and v is not None else v for k, v in row.items()}
 
         return {**result, "rows": [named(r) for r in result["rows"]],
                 "subtotals": [named(r) for r in result["subtotals"]]}
