@@ -48,6 +48,8 @@ def test_a_user_filters_saves_a_view_sorts_changes_in_bulk_and_exports(page: Any
     page.select_option("select[aria-label=Operator]", "greater")
     page.fill("input[aria-label=Value]", "1000")
     page.click("text=Add condition")
+    # The condition reads in the words the pickers used, not the field's name and the operator's key.
+    assert page.locator("form.filters .condition span").first.inner_text().startswith("Amount greater than 1000")
     page.click("button:has-text('Apply')")
     page.wait_for_selector("text=amount > 1000")
     names = page.locator("#rows a").all_inner_texts()
