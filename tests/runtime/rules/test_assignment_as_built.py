@@ -6,15 +6,11 @@ that does not exist is refused and the builder is told who takes turns and who i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tessera.auth.actor import Actor
 from tessera.errors import InvalidInput
 from tessera.runtime.platform import Platform
-from tessera.settings import Settings
 
 SYSTEM = Actor.system()
 LEAD = {"api_name": "lead", "label": "Lead", "fields": [
@@ -24,13 +20,6 @@ LEAD = {"api_name": "lead", "label": "Lead", "fields": [
      "options": [{"value": "east", "label": "East"}, {"value": "west", "label": "West"},
                  {"value": "north", "label": "North"}]}]}
 
-
-@pytest.fixture
-def rt(db_url: str, tmp_path: Path) -> Iterator[Platform]:
-    runtime = Platform(Settings(database_url=db_url, attachments_dir=tmp_path / "files"))
-    runtime.users.ensure_admin("admin@example.com", "admin-password")
-    yield runtime
-    runtime.dispose()
 
 
 def _people(rt: Platform) -> dict[str, int]:

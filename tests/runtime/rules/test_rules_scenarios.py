@@ -5,9 +5,7 @@ High-value / To-reactivate segments over orders — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +14,6 @@ from tessera.auth.actor import Actor
 from tessera.data.tables import notifications, outbox, rule_runs
 from tessera.errors import InvalidInput
 from tessera.runtime.platform import Platform
-from tessera.settings import Settings
 
 SYSTEM = Actor.system()
 LEAD = {"api_name": "lead", "label": "Lead", "fields": [
@@ -28,13 +25,6 @@ LEAD = {"api_name": "lead", "label": "Lead", "fields": [
     {"api_name": "status", "label": "Status", "type": "text"},
     {"api_name": "assigned", "label": "Assigned", "type": "user"}]}
 
-
-@pytest.fixture
-def rt(db_url: str, tmp_path: Path) -> Iterator[Platform]:
-    runtime = Platform(Settings(database_url=db_url, attachments_dir=tmp_path / "files"))
-    runtime.users.ensure_admin("admin@example.com", "admin-password")
-    yield runtime
-    runtime.dispose()
 
 
 def _users(rt: Platform, team: str, emails: list[str], also: str | None = None) -> list[int]:

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,13 +36,6 @@ HIGH_VALUE = {"api_name": "high_value", "label": "High value", "object": "custom
               "trigger": {"on": "after_save"},
               "segment": {"condition": "SUM(orders.amount) > 10000", "field": "high_value"}}
 
-
-@pytest.fixture
-def rt(db_url: str, tmp_path: Path) -> Iterator[Platform]:
-    runtime = Platform(Settings(database_url=db_url, attachments_dir=tmp_path / "files"))
-    runtime.users.ensure_admin("admin@example.com", "admin-password")
-    yield runtime
-    runtime.dispose()
 
 
 def _setup(rt: Platform) -> tuple[int, int]:

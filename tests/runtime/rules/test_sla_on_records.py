@@ -6,9 +6,7 @@ Time is the SLA service's fixed clock (`rt.sla.clock`), never real waiting."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,17 +15,8 @@ import sqlalchemy as sa
 from tessera.runtime.platform import Platform
 from tessera.runtime.records.views import ListQuery
 from tessera.runtime.rules.sla_display import ago, span
-from tessera.settings import Settings
 
 from .test_sla_runtime import GOLD, OFFICE, SYSTEM, TICKET, Clock, at
-
-
-@pytest.fixture
-def rt(db_url: str, tmp_path: Path) -> Iterator[Platform]:
-    runtime = Platform(Settings(database_url=db_url, attachments_dir=tmp_path / "files"))
-    runtime.users.ensure_admin("admin@example.com", "admin-password")
-    yield runtime
-    runtime.dispose()
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ restarting; sweeps that never give an event twice. Time is a fixed clock set by 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +18,6 @@ from tessera.auth.actor import Actor
 from tessera.data.tables import notifications, outbox, sla_clocks
 from tessera.errors import InvalidInput, NotFound
 from tessera.runtime.platform import Platform
-from tessera.settings import Settings
 
 SYSTEM = Actor.system()
 PARIS = ZoneInfo("Europe/Paris")
@@ -50,13 +47,6 @@ GOLD = {
     "breach_actions": [{"action": "notify", "to": [{"manager": "assignee"}], "title": "SLA breached: {{ subject }}"},
                        {"action": "update_record", "set": {"escalated": "TRUE"}}]}
 
-
-@pytest.fixture
-def rt(db_url: str, tmp_path: Path) -> Iterator[Platform]:
-    runtime = Platform(Settings(database_url=db_url, attachments_dir=tmp_path / "files"))
-    runtime.users.ensure_admin("admin@example.com", "admin-password")
-    yield runtime
-    runtime.dispose()
 
 
 class Clock:
