@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 
 from tessera.auth.actor import Actor
 from tessera.auth.permissions import FIELD_LEVELS, OPERATIONS, SCOPES
-from tessera.errors import InvalidInput, TesseraError
+from tessera.errors import TesseraError
 from tessera.meta.model import ObjectDef
 from tessera.requests import deps
 from tessera.runtime.platform import Platform
@@ -140,7 +140,8 @@ async def change_role(name: str, request: Request, me: Actor = Depends(deps.admi
     action = str(form.get("action") or "save")
     role = rt.users.roles.get(name, rt.snapshot)
     if action in ("share", "unshare"):
-        return _sharing(request, me, rt, name, action, form)
+        return sharing.change(rt, me, action, form,
+                              lambda **shown: _role_page(request, me, rt, name, **shown))
     if action == "delete":
         try:
             rt.users.roles.delete(me, name, rt.snapshot, force=form.get("force") == "1")
@@ -163,17 +164,3 @@ async def change_role(name: str, request: Request, me: Actor = Depends(deps.admi
                           errors=problems(error, _matrix_input), flash={"kind": "error", "text": error.detail})
     return _role_page(request, me, rt, name, role=role, flash={"kind": "ok", "text": text})
 
-
-def _sharing(request: Request, me: Actor, rt: Platform, name: str, action: str, form: FormData) -> HTMLResponse:
-    """Add a sharing rule (`share`) or remove one (`unshare`), and show the role again."""
-    if action == "unshare":
-        gone = sharing.remove(rt, me, str(form.get("object") or ""), str(form.get("rule") or ""))
-        return _role_page(request, me, rt, name, flash={
-            "kind": "ok", "text": f"Sharing rule “{gone.get('label') or gone['name']}” removed."})
-    try:
-        rule = sharing.add(rt, me, form)
-    except InvalidInput as error:
-        return _role_page(request, me, rt, name, status=error.status, share=str(form.get("object") or ""),
-                          share_values=sharing.values(form), share_errors=sharing.by_input(error),
-                          flash={"kind": "error", "text": error.detail})
-    return _role_page(request, me, rt, name, flash={"kind": "ok", "text": f"Sharing rule “{rule['label']}” added."})

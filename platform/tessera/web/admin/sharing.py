@@ -11,8 +11,10 @@ formula, at least one role or team) are the ones shown beside the inputs.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
+from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
 from tessera.auth.actor import Actor
@@ -122,6 +124,20 @@ def remove(rt: Platform, me: Actor, object_name: str, rule_name: str) -> dict[st
         raise NotFound("There is no such sharing rule; it may have been removed already.")
     rt.metadata.update_object(me, obj.api_name, {"sharing_rules": [r for r in rules if r is not gone]})
     return gone
+
+
+def change(rt: Platform, me: Actor, action: str, form: FormData, show: Callable[..., HTMLResponse]) -> HTMLResponse:
+    """Add a sharing rule (`share`) or remove one (`unshare`) from a role's or team's page,
+    and `show` that page again with what happened (or the problems beside the picker)."""
+    if action == "unshare":
+        gone = remove(rt, me, str(form.get("object") or ""), str(form.get("rule") or ""))
+        return show(flash={"kind": "ok", "text": f"Sharing rule “{gone.get('label') or gone['name']}” removed."})
+    try:
+        rule = add(rt, me, form)
+    except InvalidInput as error:
+        return show(status=error.status, share=str(form.get("object") or ""), share_values=values(form),
+                    share_errors=by_input(error), flash={"kind": "error", "text": error.detail})
+    return show(flash={"kind": "ok", "text": f"Sharing rule “{rule['label']}” added."})
 
 
 def _shown(fdef: FieldDef, value: str) -> str:

@@ -11,7 +11,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData
 
 from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, InvalidInput, TesseraError
@@ -106,7 +105,8 @@ async def change_team(name: str, request: Request, me: Actor = Depends(deps.admi
     action = str(form.get("action") or "save")
     team = rt.users.teams.get(name)
     if action in ("share", "unshare"):
-        return _sharing(request, me, rt, name, action, form)
+        return sharing.change(rt, me, action, form,
+                              lambda **shown: _team_page(request, me, rt, name, **shown))
     email = str(form.get("email") or "").strip().lower()
     current = [m["email"] for m in team["members"]]
     names = {m["email"]: m["name"] for m in team["members"]}
@@ -147,17 +147,3 @@ async def change_team(name: str, request: Request, me: Actor = Depends(deps.admi
                           force_delete=action == "delete" and error.status == 409)
     return _team_page(request, me, rt, name, flash={"kind": "ok", "text": text})
 
-
-def _sharing(request: Request, me: Actor, rt: Platform, name: str, action: str, form: FormData) -> HTMLResponse:
-    """Add a sharing rule (`share`) or remove one (`unshare`), and show the team again."""
-    if action == "unshare":
-        gone = sharing.remove(rt, me, str(form.get("object") or ""), str(form.get("rule") or ""))
-        return _team_page(request, me, rt, name, flash={
-            "kind": "ok", "text": f"Sharing rule “{gone.get('label') or gone['name']}” removed."})
-    try:
-        rule = sharing.add(rt, me, form)
-    except InvalidInput as error:
-        return _team_page(request, me, rt, name, status=error.status, share=str(form.get("object") or ""),
-                          share_values=sharing.values(form), share_errors=sharing.by_input(error),
-                          flash={"kind": "error", "text": error.detail})
-    return _team_page(request, me, rt, name, flash={"kind": "ok", "text": f"Sharing rule “{rule['label']}” added."})
