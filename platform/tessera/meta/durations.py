@@ -20,6 +20,9 @@ for _seconds, _names in ((604800, ("w", "wk", "wks", "week", "weeks")),
     UNITS.update(dict.fromkeys(_names, _seconds))
 
 _PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([a-z]+)")
+#: Words as a JSON Schema pattern reads them (any case, an optional minus): what an API
+#: input schema admits, and what `parse_words` reads once lowered and unsigned.
+WORDS_PATTERN = r"\s*-?(?:\s*\d+(?:[.,]\d+)?\s*[A-Za-z]+\s*(?:,|and)?)+\s*"
 _WHOLE = re.compile(r"^(?:\s*\d+(?:[.,]\d+)?\s*[a-z]+\s*(?:,|and)?)+\s*$")
 _WORDS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
 

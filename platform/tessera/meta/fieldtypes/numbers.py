@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 
 from tessera.meta.columns import ScaledDecimal
-from tessera.meta.durations import in_words, parse_words
+from tessera.meta.durations import WORDS_PATTERN, in_words, parse_words
 from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
 from tessera.meta.model import FieldDef
 
@@ -300,7 +300,7 @@ class DurationField(FieldType):
             "anyOf": [
                 {"type": "integer", "minimum": -(10**15), "maximum": 10**15},
                 {"type": "string", "pattern": r"^(\d+:[0-5]?\d(:[0-5]?\d)?|P(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?"
-                                              r"|\s*-?(\d+([.,]\d+)?\s*[A-Za-z]+\s*(,|and)?\s*)+)$"},
+                                              "|" + WORDS_PATTERN + ")$"},
             ]
         }
 
