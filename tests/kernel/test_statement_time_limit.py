@@ -45,3 +45,24 @@ def test_an_error_that_is_not_a_time_limit_is_not_taken_for_one(db_url: str) -> 
         assert not is_too_slow(failed.value)
     finally:
         engine.dispose()
+
+
+def test_a_rolled_back_transaction_does_not_leave_a_request_limit_on_a_later_job(db_url: str) -> None:
+    # One pooled connection: a request commits under its limit, a second request rolls back,
+    # then a job (no limit) must run without the first request's limit.
+    engine = make_engine(db_url, pool_size=1, max_overflow=0) if db_url.startswith("postgresql") \
+        else make_engine(db_url)
+    try:
+        with statement_time_limit(0.2):
+            with engine.begin() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            with pytest.raises(ZeroDivisionError), engine.begin() as conn:
+                conn.execute(sa.text("SELECT 1"))
+                raise ZeroDivisionError
+        with engine.connect() as conn:
+            counted = conn.exec_driver_sql(ENDLESS.replace("1000000000", "300000")).scalar_one()
+            assert counted == 300000
+            if engine.dialect.name == "postgresql":
+                assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "0"
+    finally:
+        engine.dispose()

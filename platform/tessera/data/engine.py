@@ -81,15 +81,17 @@ def is_too_slow(error: BaseException) -> bool:
 
 def _limit_postgresql(connection: Connection) -> None:
     """Each transaction runs under the current limit; the setting is only sent when it
-    differs from what the pooled connection already has (a request after a job, say)."""
+    differs from what the pooled connection is known to have (a request after a job, say)
+    or when that is not known (a new connection, or one whose last transaction rolled back)."""
     wanted = int((_TIME_LIMIT.get() or 0) * 1000)
-    if connection.info.get(_PG_LIMIT, 0) != wanted:
+    if connection.info.get(_PG_LIMIT) != wanted:
         connection.exec_driver_sql(f"SET statement_timeout = {wanted}")
         connection.info[_PG_LIMIT] = wanted
 
 
 def _forget_postgresql_limit(connection: Connection) -> None:
-    # A SET inside a transaction that rolls back is undone with it.
+    # A SET inside a transaction that rolls back is undone with it, back to whatever an
+    # earlier committed transaction set: unknown here, so the next transaction sends its own.
     connection.info.pop(_PG_LIMIT, None)
 
 
