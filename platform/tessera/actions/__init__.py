@@ -12,7 +12,7 @@ from tessera.actions.context import ActionContext, ActionError
 from tessera.actions.registry import ActionType, action_type, action_types, check_actions, register
 
 # The built-in actions register themselves.
-from tessera.actions import messages, records  # noqa: F401  isort: skip
+from tessera.actions import conversions, messages, records  # noqa: F401  isort: skip
 
 __all__ = ["ActionContext", "ActionError", "ActionType", "action_type", "action_types", "check_actions",
            "register"]

@@ -8,6 +8,7 @@ from tessera.api import (
     attachments,
     audit,
     auth,
+    conversions,
     dashboards,
     events,
     flows,
@@ -37,5 +38,5 @@ OPEN: tuple[APIRouter, ...] = (auth.router,)
 ROUTERS: tuple[APIRouter, ...] = (
     records.router, me.router, flows.router, forms.router, reports.router, dashboards.router,
     attachments.router, formula.router, sla.router, jobs.router, meta.router, auth.router,
-    users.router, teams.router, roles.router, audit.router, events.router, navigation.router,
+    users.router, teams.router, roles.router, audit.router, events.router, navigation.router, conversions.router,
 )

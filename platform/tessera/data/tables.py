@@ -469,3 +469,19 @@ recent_records = sa.Table(
     sa.Column("visited_at", UtcDateTime, nullable=False),
     sa.Index("ix_tessera_recent_records_visited", "user_id", "visited_at"),
 )
+
+conversions = sa.Table(
+    "tessera_conversions", metadata,
+    # One row per run of a conversion on a record: what it made or matched (`result`, as the
+    # API answered it), by whom, when. A second run of a conversion that does not allow it
+    # is refused by finding the first here; the record page shows the latest.
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("conversion_uid", sa.String(40), nullable=False),
+    sa.Column("conversion", sa.String(63), nullable=False),
+    sa.Column("object_uid", sa.String(40), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("result", json_column(), nullable=False),
+    sa.Column("actor_id", sa.BigInteger),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_tessera_conversions_record", "object_uid", "record_id", "id"),
+)

@@ -19,12 +19,13 @@ from sqlalchemy.engine import Connection, Engine
 from tessera.auth.users import UserService
 from tessera.data.engine import make_engine
 from tessera.data.files import AttachmentStore
-from tessera.runtime import background, flows, forms, navigation, records, reports, rules
+from tessera.runtime import background, conversions, flows, forms, navigation, records, reports, rules
 from tessera.runtime.background.deliveries import DeliveryService
 from tessera.runtime.background.jobs import JobService
 from tessera.runtime.background.notifications import NotificationService
 from tessera.runtime.background.scheduler import Scheduler
 from tessera.runtime.background.timers import TimerService
+from tessera.runtime.conversions.service import ConversionService
 from tessera.runtime.flows.service import FlowService
 from tessera.runtime.forms.service import FormService
 from tessera.runtime.kernel.catalog import Snapshot
@@ -62,6 +63,7 @@ INSTALLS: tuple[Install, ...] = (
     rules.install,
     reports.install,
     navigation.install,
+    conversions.install,
 )
 
 
@@ -111,6 +113,9 @@ class Platform:
         self.dashboards = DashboardService(kernel, self.documents, self.metadata, self.records, self.reports)
         self.subscriptions = SubscriptionService(kernel, self.timers, self.deliveries, self.documents,
                                                  self.reports, self.users)
+
+        # Conversions: one record into others (a lead into an account, a contact and a deal).
+        self.conversions = ConversionService(kernel, self.documents, self.formulas, self.access, self.records)
 
         # Moving around: the app menu, favourite and recently opened records.
         self.app_menu = AppMenu(kernel, self.documents, self.access)

@@ -46,6 +46,13 @@ class ActionRunner:
         # Role and team members by (kind, name), as of one auth revision: every change to
         # who holds a role or is in a team bumps it, which empties this.
         self._members: tuple[int, dict[tuple[str, str], list[int]]] = (-1, {})
+        self._offers: dict[str, Callable[[Connection, Actor], Callable[..., Any]]] = {}
+
+    def offer(self, name: str, make: Callable[[Connection, Actor], Callable[..., Any]]) -> None:
+        """Give every action context `extras[name]`, made by `make(conn, actor)` for its
+        transaction and actor: a package's capability its actions call (running a
+        conversion), which this layer and the actions' cannot import."""
+        self._offers[name] = make
 
     def people(self, conn: Connection, specs: Sequence[Mapping[str, Any]], record: Mapping[str, Any] | None,
                submitter: int | None, evaluate: Callable[[str], Any]) -> list[int]:
@@ -135,7 +142,7 @@ class ActionRunner:
             queue=lambda channel, k, payload: deliveries.queue(conn, channel, k, payload),
             notify=lambda user_id, k, title, body, link: notifications.add(conn, user_id, k, title, body, link),
             record_link=lambda obj, record_id: f"{self.kernel.settings.public_url}/app/{obj}/{record_id}",
-            extras=extras or {},
+            extras={**{name: make(conn, who) for name, make in self._offers.items()}, **(extras or {})},
         )
 
     def run(self, ctx: ActionContext, step: Mapping[str, Any]) -> dict[str, Any]:
