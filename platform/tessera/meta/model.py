@@ -90,6 +90,13 @@ class FieldDef:
     def computed(self) -> bool:
         return self.ftype.computed
 
+    @property
+    def system(self) -> str | None:
+        """What the platform added this field for, if it did: "parent" (a line's link to
+        the record it belongs to) or "line_number" (its place among its siblings)."""
+        value = self.props.get("system")
+        return str(value) if value else None
+
 
 @dataclass(frozen=True, eq=False)
 class ObjectDef:
@@ -97,10 +104,17 @@ class ObjectDef:
 
     doc: Mapping[str, Any]
     version: int = 1
+    #: The fields that hold a value of the record (every field but line items).
     fields: tuple[FieldDef, ...] = field(init=False)
+    #: The line-item fields (`child_table`): lists of child records, read and written with
+    #: the record but kept in their own tables, so lists, reports and formulas of this
+    #: object never meet them as values.
+    line_fields: tuple[FieldDef, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "fields", tuple(FieldDef(f) for f in self.doc.get("fields", [])))
+        every = [FieldDef(f) for f in self.doc.get("fields", [])]
+        object.__setattr__(self, "fields", tuple(f for f in every if not _holds_lines(f)))
+        object.__setattr__(self, "line_fields", tuple(f for f in every if _holds_lines(f)))
 
     @property
     def uid(self) -> str:
@@ -135,6 +149,24 @@ class ObjectDef:
     def field(self, api_name: str) -> FieldDef | None:
         return self._by_name.get(api_name)
 
+    def line_field(self, api_name: str) -> FieldDef | None:
+        return next((f for f in self.line_fields if f.api_name == api_name), None)
+
+    @property
+    def is_child(self) -> bool:
+        """Whether this object's records are lines of another's (`"child": true`)."""
+        return bool(self.doc.get("child"))
+
+    @cached_property
+    def parent_link(self) -> FieldDef | None:
+        """A child object's lookup to the record each line belongs to (once attached)."""
+        return next((f for f in self.fields if f.system == "parent"), None)
+
+    @cached_property
+    def line_number(self) -> FieldDef | None:
+        """A child object's field keeping each line's place (1, 2, 3 …) among its siblings."""
+        return next((f for f in self.fields if f.system == "line_number"), None)
+
     def field_by_uid(self, uid: str) -> FieldDef | None:
         return self._by_uid.get(uid)
 
@@ -149,6 +181,13 @@ class ObjectDef:
         if named and (found := self.field(named)):
             return found
         return next((f for f in self.fields if f.type == "text"), None)
+
+
+def _holds_lines(fdef: FieldDef) -> bool:
+    try:
+        return fdef.ftype.lines
+    except KeyError:
+        return False  # a type no longer registered is kept as a field, shown as unavailable
 
 
 _KEEP = {"series", "species", "news", "data", "staff", "equipment", "information", "feedback"}

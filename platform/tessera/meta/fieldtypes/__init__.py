@@ -3,7 +3,7 @@
 Importing this package registers every built-in type; `field_type(name)` finds one.
 """
 
-from tessera.meta.fieldtypes import choices, computed, dates, misc, numbers, references, text
+from tessera.meta.fieldtypes import choices, computed, dates, lines, misc, numbers, references, text
 from tessera.meta.fieldtypes.base import (
     FieldType,
     FieldValueError,
@@ -22,6 +22,7 @@ __all__ = [
     "dates",
     "field_type",
     "field_types",
+    "lines",
     "misc",
     "numbers",
     "references",

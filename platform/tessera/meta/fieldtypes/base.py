@@ -49,6 +49,9 @@ class FieldType:
     #: True for types whose value the platform works out from a formula (formula, rollup):
     #: in the query, or, with `"store": true`, in a column recomputed when its inputs change.
     computed: ClassVar[bool] = False
+    #: True for types whose value is a list of child records kept in their own table
+    #: (child_table): not a column, read and written with the record (records/lines.py).
+    lines: ClassVar[bool] = False
     #: True for types whose values the platform sets (autonumber); input is refused.
     system_generated: ClassVar[bool] = False
     #: Whether a field of this type may have a `default` value.

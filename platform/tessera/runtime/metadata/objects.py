@@ -10,6 +10,7 @@ the ids of the records in the way, and nothing changes.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,6 +29,7 @@ from tessera.meta.fieldtypes import FieldValueError, field_type, field_types
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
+from tessera.runtime.metadata.lines import attach_children, line_problems
 from tessera.runtime.records.formulas import FormulaService
 from tessera.runtime.records.stored import StoredFormulas
 
@@ -106,9 +108,11 @@ class MetadataService:
             for field in obj.stored_fields:
                 if (default := _coerced_default(field)) is not None:
                     _refuse_missing_reference(conn, field, default, obj)
+            _raise_problems(line_problems(snap, obj))
             SchemaEditor(conn).create_object(obj)
             stored = metastore.insert_document(conn, "objects", body, actor.user_id)
             self._resolve_dependencies(conn, snap, stored, obj)
+            self._attach_children(conn, actor, snap, ObjectDef(stored.body, stored.version))
             return self._out(ObjectDef(stored.body, stored.version))
 
     def update_object(self, actor: Actor, api_name: str, changes: Any, *, force: bool = False,
@@ -269,8 +273,9 @@ class MetadataService:
 
     # -- the one path every change takes ------------------------------------------------
     def _apply(self, conn: Connection, actor: Actor, stored: metastore.StoredDocument,
-               after: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
-        snap = self.kernel.snapshot(conn)
+               after: dict[str, Any], *, force: bool = False, snap: Snapshot | None = None) -> dict[str, Any]:
+        """`snap`: the metadata to check against, when it is not the transaction's own."""
+        snap = snap or self.kernel.snapshot(conn)
         before_obj = ObjectDef(stored.body, stored.version)
         if _without_version(after) == _without_version(stored.body):
             return self._out(before_obj)  # nothing changed: no new version, no history entry
@@ -281,6 +286,7 @@ class MetadataService:
         _raise_problems(self.formulas.check_object(snap, after))
         after_obj = ObjectDef(after)
         self._check_references(snap, after_obj, before_obj)
+        _raise_problems(line_problems(snap, after_obj))
         editor = SchemaEditor(conn)
         summary: list[str] = []
         table = build_table(before_obj, sa.MetaData())
@@ -331,6 +337,8 @@ class MetadataService:
         for old, new in renames:
             self._rewrite_dependents(conn, actor, snap, before_obj.uid, old.uid, deps.Rename(
                 after_obj.api_name, old.api_name, new.api_name, field_renamed=True))
+        if after_obj.line_fields:
+            self._attach_children(conn, actor, snap, after_obj)
         final = metastore.find_document(conn, "objects", after_obj.api_name)
         assert final is not None
         out = self._out(ObjectDef(final.body, final.version))
@@ -647,6 +655,19 @@ class MetadataService:
             old = old_names.get(fdoc.get("uid"))
             if old is not None and old != fdoc.get("api_name"):
                 self.formulas.rename(snap, after, source, str(before["api_name"]), old, fdoc["api_name"])
+
+    def _attach_children(self, conn: Connection, actor: Actor, snap: Snapshot, obj: ObjectDef) -> None:
+        """Each child object of the line fields gets its link to `obj` and its line number.
+        The children's changes are checked against the metadata with `obj` as it now is
+        (it may be new in this transaction)."""
+        if not obj.line_fields:
+            return
+        table = build_table(obj, sa.MetaData())
+        current = dataclasses.replace(snap, objects={**snap.objects, obj.api_name: obj},
+                                      tables={**snap.tables, obj.api_name: table},
+                                      by_uid={**snap.by_uid, obj.uid: obj})
+        attach_children(current, lambda name: metastore.find_document(conn, "objects", name, for_update=True),
+                        lambda stored, after: self._apply(conn, actor, stored, after, snap=current), obj)
 
     # -- small pieces -------------------------------------------------------------------
     def _stored(self, conn: Connection, api_name: str, *, states: tuple[str, ...] = ("active",),

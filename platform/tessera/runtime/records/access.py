@@ -54,6 +54,11 @@ class ObjectAccess:
     read_only: frozenset[str]
     #: (access, condition) of the sharing rules that apply to this user.
     sharing: tuple[tuple[str, str], ...]
+    #: For a child object (line items): the access to the parent object, its table and the
+    #: lines' link to it. Access to a line is access to its parent record.
+    parent: ObjectAccess | None = None
+    parent_table: Any = None
+    link: str | None = None
 
     def may(self, operation: str) -> bool:
         """Whether the user may read/edit/delete any record at all (or create one)."""
@@ -75,6 +80,12 @@ class ObjectAccess:
         compiles a sharing rule's formula to SQL over `table`."""
         if self.unrestricted:
             return None
+        if self.parent is not None and self.link is not None:
+            # The parent's own rule over an alias of its table, so a query that also reads
+            # the parent table (a report of lines by quote) keeps the two apart.
+            parents = self.parent_table.alias()
+            inner = self.parent.where(operation, parents, lambda text: condition(text, parents))
+            return None if inner is None else table.c[self.link].in_(sa.select(parents.c.id).where(inner))
         scope = self.scopes.get(operation, "none")
         if scope == "all":
             return None
@@ -131,6 +142,10 @@ class AccessService:
     def _build(self, actor: Actor, snap: Snapshot, obj: ObjectDef) -> ObjectAccess:
         if actor.is_admin:
             return ObjectAccess(obj, actor, True, True, dict.fromkeys(OPERATIONS, "all"), frozenset(), frozenset(), ())
+        link = obj.parent_link if obj.is_child else None
+        parent = snap.objects.get(str(link.props.get("target"))) if link is not None else None
+        if link is not None and parent is not None:
+            return self._line_access(actor, snap, obj, parent, link.column)
         grant = permissions_for(actor, snap).object(obj.api_name)
         levels = {f.api_name: grant.field_level(f.api_name) for f in obj.fields}
         hidden = {name for name, level in levels.items() if level == "hidden"}
@@ -147,6 +162,23 @@ class AccessService:
         return ObjectAccess(obj, actor, False, bool(grant.create),
                             {"read": read, "edit": grant.edit, "delete": grant.delete},
                             frozenset(hidden), frozenset(read_only), sharing)
+
+    def _line_access(self, actor: Actor, snap: Snapshot, obj: ObjectDef, parent: ObjectDef,
+                     link: str) -> ObjectAccess:
+        """Lines are read with their parent and written by changing it: whoever may read
+        the parent reads its lines, whoever may change it adds, changes and removes them.
+        A role may still hide or lock single fields of the lines."""
+        of_parent = self.object(actor, snap, parent)
+        grant = permissions_for(actor, snap).object(obj.api_name)
+        levels = {f.api_name: grant.field_level(f.api_name) for f in obj.fields}
+        hidden = {name for name, level in levels.items() if level == "hidden"}
+        hidden |= self._revealing(actor, snap, obj, hidden)
+        read_only = {name for name, level in levels.items() if level == "read"}
+        edit = of_parent.scopes.get("edit", "none")
+        return ObjectAccess(obj, actor, False, of_parent.may("edit"),
+                            {"read": of_parent.scopes.get("read", "none"), "edit": edit, "delete": edit},
+                            frozenset(hidden), frozenset(read_only), of_parent.sharing,
+                            parent=of_parent, parent_table=snap.table(parent), link=link)
 
     def _revealing(self, actor: Actor, snap: Snapshot, obj: ObjectDef, hidden: set[str]) -> set[str]:
         """Formula fields whose value depends on a field the user may not see."""
@@ -223,11 +255,15 @@ class AccessService:
         """Compiles sharing-rule conditions over the object's table (or `table`, an alias of
         it). A sharing rule is the builder's: it sees every record, whoever is asking."""
         everything = ctx.unscoped() if ctx is not None else None
+        link = obj.parent_link if obj.is_child else None
+        # A child object's rules are its parent's, compiled over the parent table `over`.
+        rules_of = snap.objects.get(str(link.props.get("target")), obj) if link is not None else obj
 
-        def compile_rule(text: str) -> Any:
-            if table is None:
-                return self.formulas.filter_clause(snap, obj, text, dialect, everything)
-            return self.formulas.filter_on(snap, obj, text, dialect, everything, table)
+        def compile_rule(text: str, over: Any = None) -> Any:
+            over = over if over is not None else table
+            if over is None:
+                return self.formulas.filter_clause(snap, rules_of, text, dialect, everything)
+            return self.formulas.filter_on(snap, rules_of, text, dialect, everything, over)
         return compile_rule
 
     def viewer_context(self, conn: Connection, snap: Snapshot, actor: Actor,

@@ -37,6 +37,7 @@ from tessera.meta.dependencies import Reference
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.fieldtypes.base import FormulaType
 from tessera.meta.fieldtypes.computed import RollupField
+from tessera.meta.fieldtypes.lines import parent_link_doc
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
@@ -68,10 +69,19 @@ class SnapshotSchema:
         return self.objects.get(api_name)
 
     def children(self, obj: ObjectDef) -> list[tuple[ObjectDef, FieldDef]]:
-        return [
+        found = [
             (other, f) for other in self.objects.values() for f in other.stored_fields
             if f.type == "lookup" and f.props.get("target") == obj.api_name and f.props.get("related_name")
         ]
+        for lines in obj.line_fields:
+            # Lines of a child object not attached yet (the parent is being created or given
+            # its line field): its formulas see the lines through the link it is about to add.
+            child = self.objects.get(str(lines.props.get("target")))
+            if child is not None and child.is_child and child.parent_link is None:
+                link = parent_link_doc(obj.api_name, obj.label, lines)
+                found.append((ObjectDef({**child.doc, "fields": [*child.doc.get("fields", []), link]}),
+                              FieldDef(link)))
+        return found
 
 
 def sees_as_viewer(field: FieldDef) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -89,13 +90,18 @@ class SavePipeline:
 
     # -- entry points -------------------------------------------------------------------
     def create(self, conn: Connection, actor: Actor, snapshot: Snapshot, obj: ObjectDef,
-               inputs: list[Any], *, bulk: bool, shape: Shape | None = None) -> SaveBatch:
-        """`shape`: API writes only, values must also have the JSON shape documented for them."""
+               inputs: list[Any], *, bulk: bool, shape: Shape | None = None,
+               fixed: Sequence[Mapping[str, Any]] | None = None) -> SaveBatch:
+        """`shape`: API writes only, values must also have the JSON shape documented for them.
+        `fixed`: per input, values the platform sets whatever the input says (a line's parent
+        and place), past the checks of what a client may write."""
         plan = plan_for(obj)
         changes = []
         for index, data in enumerate(inputs):
             change = RecordChange(row=index if bulk else None)
             self._parse(plan, data, change, shape=shape)
+            if fixed is not None:
+                change.values.update(fixed[index])
             change.given = frozenset(change.values)
             self._defaults(plan, change, actor)
             changes.append(change)
@@ -106,7 +112,7 @@ class SavePipeline:
 
     def update(self, conn: Connection, actor: Actor, snapshot: Snapshot, obj: ObjectDef,
                record_id: int, data: Any, expected_version: int | None, *,
-               shape: Shape | None = None) -> SaveBatch:
+               shape: Shape | None = None, fixed: Mapping[str, Any] | None = None) -> SaveBatch:
         plan = plan_for(obj)
         table = snapshot.table(obj)
         query = sa.select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))
@@ -118,6 +124,8 @@ class SavePipeline:
         before = dict(row)
         change = RecordChange(row=None, record_id=record_id, before=before)
         self._parse(plan, data, change, updating=True, shape=shape)
+        if fixed:
+            change.values.update(fixed)
         change.given = frozenset(change.values)
         # A request that is wrong in itself says so first; one that is right but late, 412.
         if expected_version is not None and before["version"] != expected_version and not change.problems:

@@ -29,8 +29,9 @@ from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.records.access import AccessService
 from tessera.runtime.records.formulas import FormulaService
+from tessera.runtime.records.lines import LineSet, LinesWritten, LineWriter, line_sets, read_lines, refuse_direct_write
 from tessera.runtime.records.plan import OWNER
-from tessera.runtime.records.save import SYSTEM_OUTPUT, SaveBatch, SavePipeline
+from tessera.runtime.records.save import SYSTEM_OUTPUT, RecordChange, SaveBatch, SavePipeline
 from tessera.runtime.records.schemas import InputShapes
 from tessera.runtime.records.stored import StoredFormulas
 
@@ -157,7 +158,26 @@ class RecordService:
         data = [serialize(obj, row, shown)]
         if expand:
             self._expand(conn, snap, obj, [row], data, expand, actor)
+        for lines in line_sets(snap, obj):
+            if fields is None or lines.field.api_name in fields:
+                data[0][lines.field.api_name] = self._lines(conn, snap, lines, [record_id], actor)[record_id]
         return data[0]
+
+    def _lines(self, conn: Connection, snap: Snapshot, lines: LineSet, parent_ids: list[int],
+               actor: Actor) -> dict[int, list[dict[str, Any]]]:
+        """Each parent's lines in order, with the fields of them the actor may see (whoever
+        may read the parent may read its lines)."""
+        hidden = self.access.object(actor, snap, lines.child).hidden
+        shown = [f for f in lines.child.fields if f.api_name not in hidden]
+        to_json = serializer(shown)
+        table = snap.table(lines.child)
+        order = (table.c[lines.link.column], table.c[lines.number.column], table.c.id)
+
+        def rows(conn: Connection, snap: Snapshot, child: ObjectDef, where: Any, limit: int) -> list[Any]:
+            return self._rows(conn, snap, child, shown, where, order=order, limit=limit)
+
+        found = read_lines(conn, snap, lines, parent_ids, rows)
+        return {pid: [to_json(row) for row in found[pid]] for pid in parent_ids}
 
     def _allowed(self, conn: Connection, snap: Snapshot, obj: ObjectDef, actor: Actor,
                  operation: str) -> Any | None:
@@ -193,7 +213,8 @@ class RecordService:
             raise Forbidden(f"You may not {verb} this {obj.label} record.")
 
     def _rows(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
-              where: sa.ColumnElement[bool]) -> list[Mapping[str, Any]]:
+              where: sa.ColumnElement[bool], *, order: tuple[Any, ...] = (),
+              limit: int | None = None) -> list[Mapping[str, Any]]:
         """Live rows with the shown fields, computed ones worked out in the same query."""
         table = snap.table(obj)
         computed = [f for f in shown if not f.stored]
@@ -201,8 +222,12 @@ class RecordService:
         if computed:
             ctx = self.access.viewer_context(conn, snap, acting_actor())
             extra = self.formulas.computed_columns(snap, obj, computed, conn.dialect.name, ctx)
-        return list(conn.execute(sa.select(*_columns(table, shown, False), *extra).where(
-            where, table.c.deleted_at.is_(None))).mappings())
+        query = sa.select(*_columns(table, shown, False), *extra).where(where, table.c.deleted_at.is_(None))
+        if order:
+            query = query.order_by(*order)
+        if limit is not None:
+            query = query.limit(limit)
+        return list(conn.execute(query).mappings())
 
     def _expand(self, conn: Connection, snap: Snapshot, obj: ObjectDef,
                 rows: list[Mapping[str, Any]], data: list[dict[str, Any]], expand: list[str],
@@ -262,7 +287,7 @@ class RecordService:
                                .where(table.c.id == record_id, *([allowed] if allowed is not None else []))).first()
             if row is None:
                 raise NotFound(f"There is no {obj.label} record with id {record_id}.")
-            names = {f.uid: f.api_name for f in obj.fields if f.api_name not in access.hidden}
+            names = {f.uid: f.api_name for f in (*obj.fields, *obj.line_fields) if f.api_name not in access.hidden}
             if access.unrestricted:
                 # Fields in the trash have no permissions of their own any more.
                 names.update({f["uid"]: f["api_name"] for f in obj.doc.get("trash", [])})
@@ -301,15 +326,78 @@ class RecordService:
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
+            refuse_direct_write(snap, obj)
             access = self.access.object(actor, snap, obj)
             access.refuse("create")
+            names = {lines.field.api_name for lines in line_sets(snap, obj)}
+            given = [_take_lines(item, names) for item in items]
             if not access.unrestricted:
                 access.refuse_unwritable(sorted({k for item in items if isinstance(item, dict) for k in item}))
             shape = self.shapes.checker(snap, obj) if exact else None
             batch = self.pipeline.create(conn, actor, snap, obj, items, bulk=bulk, shape=shape)
-            out = self._echo(batch, access.hidden) if echo else []
+            if any(given):
+                self._write_lines_of_new(conn, actor, snap, batch, given, exact=exact, bulk=bulk)
+            if echo and names:
+                out = [self._get(conn, snap, obj, c.record_id or 0, actor=actor) for c in batch.changes]
+            else:
+                out = self._echo(batch, access.hidden) if echo else []
             after_commit(conn, lambda: self.pipeline.after_commit(batch))
         return out
+
+    def _line_writer(self, actor: Actor, snap: Snapshot, exact: bool) -> LineWriter:
+        def shapes(child: ObjectDef, patch: bool) -> Any:
+            return self.shapes.checker(snap, child, patch=patch) if exact else None
+
+        def refuse_unwritable(child: ObjectDef, names: list[str]) -> None:
+            access = self.access.object(actor, snap, child)
+            if not access.unrestricted:
+                access.refuse_unwritable(names)
+
+        return LineWriter(self.pipeline, shapes, refuse_unwritable)
+
+    def _write_lines_of_new(self, conn: Connection, actor: Actor, snap: Snapshot, batch: SaveBatch,
+                            given: list[dict[str, Any]], *, exact: bool, bulk: bool) -> None:
+        """The lines of records just created; a problem names its record's row in a bulk create."""
+        writer = self._line_writer(actor, snap, exact)
+        problems: list[FieldProblem] = []
+        for row, (change, lines) in enumerate(zip(batch.changes, given, strict=True)):
+            if not lines or change.record_id is None:
+                continue
+            try:
+                written = writer.write(conn, actor, snap, batch.obj, change.record_id, lines, batch.at)
+                self._after_lines(conn, actor, snap, batch.obj, change.record_id, written, batch.at, bump=False)
+            except InvalidInput as error:
+                problems += [FieldProblem(p.field, p.message, p.code, row=row if bulk else None, detail=p.detail)
+                             for p in error.errors]
+        if problems:
+            raise InvalidInput("The record is not valid; nothing was saved." if not bulk else
+                               f"{len({p.row for p in problems})} of {len(batch.changes)} records are not valid; "
+                               "nothing was saved.", problems)
+
+    def _after_lines(self, conn: Connection, actor: Actor, snap: Snapshot, obj: ObjectDef, record_id: int,
+                     written: LinesWritten, at: datetime, *, bump: bool) -> None:
+        """What follows a change of lines on the parent: its history, the lines the change
+        sent to the trash counted out of stored totals, its validation rules checked again
+        (they may read the lines), and — when nothing else moved it — its version."""
+        for batch_id in written.trash_batches:
+            self.stored_formulas.trashed(conn, snap, batch_id)
+        if not written.changed:
+            return
+        history.write(conn, [history.entry(obj.uid, record_id, e["field_uid"], "update", actor.user_id, at,
+                                           old=e["old"], new=e["new"]) for e in written.entries])
+        table = snap.table(obj)
+        row = conn.execute(sa.select(table).where(table.c.id == record_id)).mappings().one()
+        check = SaveBatch(conn, actor, snap, obj, table, [RecordChange(row=None, record_id=record_id,
+                                                                       before=dict(row))], at)
+        self.pipeline.hooks.run("validate", check)
+        problems = [p for c in check.changes for p in c.problems]
+        if problems:
+            raise InvalidInput("The record is not valid; nothing was saved.", problems)
+        if bump:
+            conn.execute(sa.update(table).where(table.c.id == record_id).values(
+                version=table.c.version + 1, updated_at=at, updated_by=actor.user_id))
+            outbox.emit(conn, "record.updated", obj.uid, [record_id],
+                        {"object": obj.api_name, "changed": written.changed}, actor.user_id, at)
 
     def create_many(self, actor: Actor, object_name: str, items: list[Any]) -> int:
         """Create records in batches of MAX_BULK without echoing them back (imports, loads)."""
@@ -349,12 +437,19 @@ class RecordService:
             version = data.get("version") if isinstance(data, dict) else None
             if expected_version is None and isinstance(version, int) and not isinstance(version, bool):
                 expected_version = data["version"]
+            refuse_direct_write(snap, obj)
             self.require(conn, snap, obj, actor, record_id, "edit")
             access = self.access.object(actor, snap, obj)
+            lines = _take_lines(data, {lines.field.api_name for lines in line_sets(snap, obj)})
             if isinstance(data, dict) and not access.unrestricted:
                 access.refuse_unwritable([k for k in data if k not in ("id", "version")])
             shape = self.shapes.checker(snap, obj, patch=True) if exact else None
             batch = self.pipeline.update(conn, actor, snap, obj, record_id, data, expected_version, shape=shape)
+            if lines:
+                written = self._line_writer(actor, snap, exact).write(conn, actor, snap, obj, record_id, lines,
+                                                                      batch.at)
+                self._after_lines(conn, actor, snap, obj, record_id, written, batch.at,
+                                  bump=not batch.changes[0].values)
             record = self._get(conn, snap, obj, record_id, actor=actor)
             after_commit(conn, lambda: self.pipeline.after_commit(batch))
         return record
@@ -365,6 +460,7 @@ class RecordService:
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
+            refuse_direct_write(snap, obj)
             table = snap.table(obj)
             self.require(conn, snap, obj, actor, record_id, "delete")
             row = conn.execute(sa.select(table.c.id, table.c.version).where(
@@ -397,6 +493,7 @@ class RecordService:
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
+            refuse_direct_write(snap, obj)
             table = snap.table(obj)
             self.require(conn, snap, obj, actor, record_id, "delete", trashed=True)
             row = conn.execute(sa.select(table.c.deleted_batch).where(
@@ -553,6 +650,13 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _take_lines(data: Any, names: set[str]) -> dict[str, Any]:
+    """The line lists of a record's input, taken out of it (they are written after it)."""
+    if not names or not isinstance(data, dict):
+        return {}
+    return {name: data.pop(name) for name in sorted(names) if name in data}
+
+
 def acting_actor() -> Actor:
     """Who the current request or job acts as (the platform itself when nobody is signed in)."""
     return acting.get() or Actor.system()
@@ -563,6 +667,8 @@ def _projection(obj: ObjectDef, names: list[str] | None, hidden: frozenset[str] 
     unknown to them."""
     if not names:
         return [f for f in obj.fields if f.api_name not in hidden]
+    # Line fields are read by the record (records/lines.py), not as columns of a row.
+    names = [n for n in names if obj.line_field(n) is None]
     unknown = [n for n in names if n not in SYSTEM_OUTPUT and (obj.field(n) is None or n in hidden)]
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(unknown)}.",

@@ -1,0 +1,256 @@
+"""Line items: a record's lines, written with it as one list in one transaction.
+
+A `child_table` field's value is the whole list of its lines in order. Writing it compares
+the list with the stored lines: a line with an `id` is changed, one without is added, a
+stored line the list leaves out is removed (to the trash, with the batch that says so).
+Each line goes through the save pipeline of its child object (types, formulas, rules,
+validation, history), and the parent's history tells the change in words a person reads
+("line 3: quantity 2 → 4"). Problems carry their place in the list (`lines[2].quantity`)
+and nothing is written unless every line is right.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tessera.auth.actor import Actor
+from tessera.data import history, outbox
+from tessera.errors import Conflict, FieldProblem, InvalidInput, TesseraError
+from tessera.meta.fieldtypes.lines import max_lines
+from tessera.meta.model import FieldDef, ObjectDef
+from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.records.save import SavePipeline
+from tessera.runtime.records.schemas import Shape
+
+#: Keys of a line the platform keeps itself: given back on read, ignored on write.
+_KEPT_KEYS = ("id", "version", "created_at", "created_by", "updated_at", "updated_by", "owner")
+
+
+@dataclass(frozen=True)
+class LineSet:
+    """One line field of a parent and the child object holding its lines."""
+
+    field: FieldDef
+    child: ObjectDef
+    link: FieldDef
+    number: FieldDef
+
+    @property
+    def cap(self) -> int:
+        return max_lines(self.field)
+
+
+def line_sets(snap: Snapshot, parent: ObjectDef) -> list[LineSet]:
+    """The parent's line fields whose child objects are attached and active."""
+    out = []
+    for fdef in parent.line_fields:
+        child = snap.objects.get(str(fdef.props.get("target")))
+        if child is None or child.parent_link is None or child.line_number is None:
+            continue
+        out.append(LineSet(fdef, child, child.parent_link, child.line_number))
+    return out
+
+
+def refuse_direct_write(snap: Snapshot, obj: ObjectDef) -> None:
+    """A line is written through its parent: a write to the child object's own path is
+    refused with a problem that says where to write instead."""
+    link = obj.parent_link
+    if not obj.is_child or link is None:
+        return
+    parent = snap.objects.get(str(link.props.get("target")))
+    parent_label = parent.label if parent else str(link.props.get("target"))
+    name = str(link.props.get("related_name") or "lines")
+    raise Conflict(
+        f"{obj.plural_label} are written with their {parent_label}: change the {parent_label} record's "
+        f"{name!r} list (PATCH /api/v1/records/{link.props.get('target')}/{{id}}).",
+        [FieldProblem("/", f"write the {parent_label} record's {name!r} instead", "written_with_parent")])
+
+
+@dataclass
+class LinesWritten:
+    """What a write of lines did: whether anything changed, and the words for history."""
+
+    changed: list[str] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    trash_batches: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LineWriter:
+    """Writes the lines of one parent record through the child objects' save pipeline."""
+
+    pipeline: SavePipeline
+    #: Per child object, the checker of JSON shapes for API writes (None: lenient input).
+    shapes: Callable[[ObjectDef, bool], Shape | None]
+    #: Refuses keys of a child object the actor may not write (hidden or read-only fields).
+    refuse_unwritable: Callable[[ObjectDef, list[str]], None]
+
+    def write(self, conn: Connection, actor: Actor, snap: Snapshot, parent: ObjectDef, parent_id: int,
+              given: Mapping[str, Any], at: datetime) -> LinesWritten:
+        """Bring the stored lines of each given line field to the given lists."""
+        done = LinesWritten()
+        problems: list[FieldProblem] = []
+        for lines in line_sets(snap, parent):
+            if lines.field.api_name in given:
+                self._write_one(conn, actor, snap, parent, parent_id, lines, given[lines.field.api_name],
+                                at, done, problems)
+        if problems:
+            raise InvalidInput("The record is not valid; nothing was saved.", problems)
+        return done
+
+    def _write_one(self, conn: Connection, actor: Actor, snap: Snapshot, parent: ObjectDef, parent_id: int,
+                   lines: LineSet, raw: Any, at: datetime, done: LinesWritten,
+                   problems: list[FieldProblem]) -> None:
+        name, child = lines.field.api_name, lines.child
+        if raw is None:
+            raw = []
+        if not isinstance(raw, list):
+            problems.append(FieldProblem(name, "must be a list of lines", "invalid_value"))
+            return
+        if len(raw) > lines.cap:
+            problems.append(FieldProblem(name, f"has {len(raw)} lines; at most {lines.cap} are allowed",
+                                         "too_many_lines"))
+            return
+        table = snap.table(child)
+        link = table.c[lines.link.column]
+        stored = {row["id"]: dict(row) for row in conn.execute(
+            sa.select(table).where(link == parent_id, table.c.deleted_at.is_(None))).mappings()}
+        creates: list[tuple[int, dict[str, Any]]] = []
+        updates: list[tuple[int, int, dict[str, Any]]] = []
+        kept: set[int] = set()
+        for index, item in enumerate(raw):
+            path = f"{name}[{index}]"
+            if not isinstance(item, dict):
+                problems.append(FieldProblem(path, "a line must be a JSON object", "not_an_object"))
+                continue
+            line_id = item.get("id")
+            data = {k: v for k, v in item.items()
+                    if k not in _KEPT_KEYS and k not in (lines.link.api_name, lines.number.api_name)}
+            try:
+                self.refuse_unwritable(child, sorted(data))
+            except TesseraError as error:
+                problems += _placed(error.errors, path)
+                continue
+            if line_id is None:
+                creates.append((index, data))
+            elif isinstance(line_id, bool) or not isinstance(line_id, int) or line_id not in stored:
+                problems.append(FieldProblem(f"{path}.id", f"is not a line of this {parent.label}", "unknown_line"))
+            elif line_id in kept:
+                problems.append(FieldProblem(f"{path}.id", "names a line given earlier in the list", "repeated_line"))
+            else:
+                kept.add(line_id)
+                updates.append((index, line_id, data))
+        if problems:
+            return
+        words = _Words(lines, done)
+        for index, line_id, data in updates:
+            before = stored[line_id]
+            try:
+                batch = self.pipeline.update(conn, actor, snap, child, line_id, data, None,
+                                             shape=self.shapes(child, True), fixed={lines.number.api_name: index + 1})
+            except TesseraError as error:
+                problems += _placed(error.errors, f"{name}[{index}]")
+                continue
+            words.changed(before, batch.changes[0].values, index + 1)
+        if creates:
+            try:
+                batch = self.pipeline.create(
+                    conn, actor, snap, child, [data for _, data in creates], bulk=True,
+                    shape=self.shapes(child, False),
+                    fixed=[{lines.link.api_name: parent_id, lines.number.api_name: index + 1}
+                           for index, _ in creates])
+            except TesseraError as error:
+                for problem in error.errors:
+                    row = problem.row if problem.row is not None else 0
+                    problems += _placed([problem], f"{name}[{creates[row][0]}]")
+            else:
+                for (index, _), change in zip(creates, batch.changes, strict=True):
+                    words.added(change.values, index + 1)
+        removed = sorted(set(stored) - kept)
+        if removed and not problems:
+            batch_id = secrets.token_hex(16)
+            conn.execute(sa.update(table).where(table.c.id.in_(removed)).values(
+                deleted_at=at, deleted_by=actor.user_id, deleted_batch=batch_id, version=table.c.version + 1))
+            history.write(conn, [history.entry(child.uid, i, None, "delete", actor.user_id, at) for i in removed])
+            outbox.emit(conn, "record.deleted", child.uid, removed,
+                        {"object": child.api_name, "batch": batch_id, "with_parent": parent.api_name},
+                        actor.user_id, at)
+            done.trash_batches.append(batch_id)
+            for line_id in removed:
+                words.removed(stored[line_id])
+
+
+class _Words:
+    """The parent's history entries for its lines, in the words a person reads."""
+
+    def __init__(self, lines: LineSet, done: LinesWritten) -> None:
+        self.lines = lines
+        self.done = done
+        self.child = lines.child
+
+    def _entry(self, old: Any, new: Any) -> None:
+        self.done.entries.append({"field_uid": self.lines.field.uid, "old": old, "new": new})
+        if self.lines.field.api_name not in self.done.changed:
+            self.done.changed.append(self.lines.field.api_name)
+
+    def _shown(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        out = {}
+        for fdef in self.child.stored_fields:
+            if fdef.system or fdef.computed:
+                continue
+            value = values.get(fdef.column)
+            if value is not None and value != "" and value != []:
+                out[fdef.api_name] = fdef.ftype.to_json(fdef, value)
+        return out
+
+    def added(self, values: Mapping[str, Any], place: int) -> None:
+        self._entry(None, {"line": place, "values": self._shown(values)})
+
+    def removed(self, before: Mapping[str, Any]) -> None:
+        self._entry({"line": before.get(self.lines.number.column), "values": self._shown(before)}, None)
+
+    def changed(self, before: Mapping[str, Any], values: Mapping[str, Any], place: int) -> None:
+        was = before.get(self.lines.number.column)
+        for name, new in values.items():
+            fdef = self.child.field(name)
+            if fdef is None or fdef.system:
+                continue
+            old = fdef.ftype.to_json(fdef, before.get(fdef.column))
+            self._entry({"line": place, "field": name, "value": old},
+                        {"line": place, "field": name, "value": fdef.ftype.to_json(fdef, new)})
+        if self.lines.number.api_name in values and was is not None and was != place:
+            self._entry({"line": was}, {"line": place})
+
+
+def _placed(problems: list[FieldProblem], path: str) -> list[FieldProblem]:
+    """Problems of one line, placed in the list: `quantity` → `lines[2].quantity`."""
+    out = []
+    for problem in problems or [FieldProblem("/", "is not valid")]:
+        where = path if problem.field in ("/", "", None) else f"{path}.{problem.field}"
+        out.append(FieldProblem(where, problem.message, problem.code, detail=problem.detail))
+    return out
+
+
+def read_lines(conn: Connection, snap: Snapshot, lines: LineSet, parent_ids: list[int],
+               rows: Callable[[Connection, Snapshot, ObjectDef, sa.ColumnElement[bool], int], list[Mapping[str, Any]]],
+               ) -> dict[int, list[Mapping[str, Any]]]:
+    """The stored lines of each parent in order (at most the field's cap per parent);
+    `rows(conn, snap, child, where, limit)` reads them as the caller may see them."""
+    table = snap.table(lines.child)
+    link = table.c[lines.link.column]
+    found: dict[int, list[Mapping[str, Any]]] = {pid: [] for pid in parent_ids}
+    if not parent_ids:
+        return found
+    where = link == parent_ids[0] if len(parent_ids) == 1 else link.in_(parent_ids)
+    for row in rows(conn, snap, lines.child, where, lines.cap * len(parent_ids)):
+        bucket = found.get(row[lines.link.column])
+        if bucket is not None and len(bucket) < lines.cap:
+            bucket.append(row)
+    return found
