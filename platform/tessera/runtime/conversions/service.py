@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from tessera.auth.actor import Actor
 from tessera.data.metastore import now
 from tessera.data.tables import conversions as log
-from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound, StaleVersion, TesseraError
+from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, StaleVersion, TesseraError
 from tessera.formula import EvalContext, FormulaError, evaluate
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
@@ -251,7 +251,11 @@ class ConversionService:
             plans = self.for_object(conn, snap, object_name)
             if not plans:
                 return []
-            may_edit = self.access.object(actor, snap, obj).may("edit")
+            try:
+                self.records.require(conn, snap, obj, actor, record_id, "edit")
+                may_edit = True
+            except Forbidden:
+                may_edit = False
             table = snap.table(obj)
             row = conn.execute(sa.select(table).where(table.c.id == record_id)).mappings().one()
             ctx = self.formulas.context(conn, snap, actor)
@@ -266,8 +270,11 @@ class ConversionService:
                     holds = plan.when is None or evaluate(plan.when, record, ctx) is True
                 except FormulaError:
                     holds = False
+                # Targets that always create need the caller's create; a match may spare it.
+                may_create = all(self.access.object(actor, snap, t.obj).may("create") for t in plan.targets
+                                 if t.create and not t.match)
                 out.append({"api_name": plan.api_name, "label": plan.label, "button_label": plan.button_label,
-                            "available": holds and (last is None or plan.allow_again)
+                            "available": holds and (last is None or plan.allow_again) and may_create
                             and (may_edit or not plan.after), "last": last})
             return out
 
