@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from tessera.errors import TesseraError
-from tessera.web import account, admin, apps, builder, dashboards, flows, navigation, pages
+from tessera.web import account, admin, apps, builder, conversions, dashboards, flows, navigation, pages
 from tessera.web.templates import VENDOR_FILES, templates, ui_dir
 
 #: Paths served as pages; everything else keeps the API's problem+json.
@@ -33,7 +33,7 @@ def install(app: FastAPI) -> None:
         return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=3600"})
 
     for router in (account.router, navigation.router, pages.router, apps.router, builder.router, dashboards.router,
-                   flows.router, admin.router):
+                   flows.router, admin.router, conversions.router):
         app.include_router(router)
     from tessera.web import rules as rule_pages  # the rule, calendar and SLA builders
     app.include_router(rule_pages.router)
