@@ -1,15 +1,131 @@
 // The form designer: fields dragged from the palette into columns (SortableJS), placement
 // properties edited in the side panel with the server checking formulas as they are typed,
-// and the layout saved as the form document the API and the engines read.
+// and the layout saved as the form document the API and the engines read. A Line items field
+// takes the full width of its section, and its panel chooses the child's fields shown as the
+// grid's columns, in order (kept on the placement as data-columns, saved as its `columns`).
 (function () {
   const designer = document.getElementById("designer");
   if (!designer) return;
   const object = designer.dataset.object;
+  const lineChoices = JSON.parse(document.getElementById("line-choices")?.textContent || "{}");
   let selected = null;
 
-  function sortable(zone) {
-    Sortable.create(zone, { group: "fields", animation: 120, forceFallback: true });
+  function say(text, kind) {
+    const status = document.getElementById("designer-status");
+    status.textContent = text;
+    status.className = kind ? `flash ${kind}` : "muted";
   }
+
+  function sortable(zone) {
+    Sortable.create(zone, { group: "fields", animation: 120, forceFallback: true, onAdd: (event) => fullWidth(event.item) });
+  }
+
+  function columnsOf(section) {
+    return section.querySelectorAll("[data-column]").length;
+  }
+
+  function holdsLines(section) {
+    return section.querySelector(".placement[data-lines]") !== null;
+  }
+
+  // Line items dropped beside other columns get a section of their own, right below.
+  function fullWidth(item) {
+    if (!item.dataset.lines) return;
+    summarise(item);
+    const section = item.closest("[data-section]");
+    if (!section || columnsOf(section) < 2) return;
+    const own = window.tesseraAddSection(section.nextElementSibling);
+    own.querySelector("[data-column]").appendChild(item);
+    say(`${labelOf(item)} takes the full width of a section: it got a section of its own.`, "ok");
+  }
+
+  function labelOf(placement) {
+    return placement.querySelector(".placement-label")?.textContent.trim() || placement.dataset.field;
+  }
+
+  // -- a Line items field's columns ---------------------------------------------------
+  function chosenColumns(placement) {
+    const choice = lineChoices[placement.dataset.field];
+    if (!choice) return [];
+    const known = new Set(choice.fields.map((f) => f.api_name));
+    const own = (placement.dataset.columns || "").split(",").filter((name) => known.has(name));
+    return own.length ? own : choice.default.filter((name) => known.has(name));
+  }
+
+  function summarise(placement) {
+    const choice = lineChoices[placement.dataset.field];
+    if (!choice) return;
+    const labels = Object.fromEntries(choice.fields.map((f) => [f.api_name, f.label]));
+    let summary = placement.querySelector("[data-line-columns]");
+    if (!summary) {
+      summary = document.createElement("span");
+      summary.className = "muted line-columns";
+      summary.dataset.lineColumns = "";
+      placement.appendChild(summary);
+    }
+    summary.textContent = "Columns: " + chosenColumns(placement).map((name) => labels[name]).join(", ");
+  }
+
+  function showColumns(placement) {
+    const block = document.getElementById("line-columns");
+    const choice = placement.dataset.lines ? lineChoices[placement.dataset.field] : null;
+    block.hidden = !choice;
+    if (!choice) return;
+    const list = document.getElementById("line-column-choices");
+    const chosen = chosenColumns(placement);
+    const rest = choice.fields.filter((f) => !chosen.includes(f.api_name));
+    const byName = Object.fromEntries(choice.fields.map((f) => [f.api_name, f]));
+    list.replaceChildren(...[...chosen.map((name) => byName[name]), ...rest].map((f) => {
+      const row = document.createElement("li");
+      row.dataset.orderItem = "";
+      row.dataset.name = f.api_name;
+      const handle = document.createElement("span");
+      handle.className = "drag-handle";
+      handle.setAttribute("aria-hidden", "true");
+      handle.textContent = "⠿";
+      const label = document.createElement("label");
+      label.className = "check";
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = chosen.includes(f.api_name);
+      label.append(box, " " + f.label);
+      const tools = document.createElement("span");
+      tools.className = "order-tools";
+      for (const [step, arrow, word] of [[-1, "↑", "up"], [1, "↓", "down"]]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.dataset.orderMove = String(step);
+        button.setAttribute("aria-label", `Move ${f.label} ${word}`);
+        button.textContent = arrow;
+        tools.appendChild(button);
+      }
+      row.append(handle, label, tools);
+      return row;
+    }));
+    if (!choice.fields.length) {
+      const empty = document.createElement("li");
+      empty.className = "muted";
+      empty.textContent = `${choice.label} has no fields yet: add some to it first.`;
+      list.appendChild(empty);
+    }
+  }
+
+  // The ticked rows, in their order, become the placement's columns.
+  function takeColumns() {
+    if (!selected || !selected.dataset.lines) return;
+    const names = [...document.querySelectorAll("#line-column-choices [data-order-item]")]
+      .filter((row) => row.querySelector("input").checked).map((row) => row.dataset.name);
+    if (names.length) selected.dataset.columns = names.join(",");
+    else delete selected.dataset.columns;
+    summarise(selected);
+  }
+
+  const columnList = document.getElementById("line-column-choices");
+  columnList?.addEventListener("change", takeColumns);
+  // tessera.js moves the row on ↑/↓ first (its listener is on the document); then take the order.
+  columnList?.addEventListener("click", (event) => {
+    if (event.target instanceof Element && event.target.closest("[data-order-move]")) setTimeout(takeColumns);
+  });
 
   function select(placement) {
     document.querySelectorAll("#canvas .placement.selected").forEach((p) => p.classList.remove("selected"));
@@ -17,17 +133,25 @@
     placement.classList.add("selected");
     document.getElementById("no-selection").hidden = true;
     document.getElementById("property-form").hidden = false;
-    document.getElementById("selected-field").textContent = placement.dataset.field;
+    document.getElementById("selected-field").textContent = labelOf(placement);
     document.querySelectorAll("#property-form [data-prop]").forEach((input) => {
       const value = placement.dataset[input.dataset.prop] || "";
       if (input.type === "checkbox") input.checked = value === "1";
       else input.value = value;
     });
+    showColumns(placement);
   }
 
   designer.addEventListener("click", (event) => {
     const placement = event.target.closest("#canvas .placement");
     if (placement) select(placement);
+  });
+  designer.addEventListener("keydown", (event) => {
+    const placement = event.target.closest("#canvas .placement");
+    if (placement && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      select(placement);
+    }
   });
 
   document.querySelectorAll("#property-form [data-prop]").forEach((input) => {
@@ -45,8 +169,13 @@
   });
 
   window.tesseraAddColumn = function (button) {
-    const columns = button.parentElement.querySelector(".columns");
+    const section = button.closest("[data-section]");
+    const columns = section.querySelector(".columns");
     if (columns.children.length >= 4) return;
+    if (holdsLines(section)) {
+      say("Line items take the full width of their section: add the column in another section.", "error");
+      return;
+    }
     const zone = document.createElement("div");
     zone.className = "drop";
     zone.dataset.column = "";
@@ -55,7 +184,8 @@
     sortable(zone);
   };
 
-  window.tesseraAddSection = function () {
+  // A new empty section, before `before` (else at the end); returns it.
+  window.tesseraAddSection = function (before) {
     const section = document.createElement("div");
     section.className = "card section";
     section.dataset.section = "";
@@ -63,8 +193,11 @@
     section.innerHTML = '<input class="section-label" placeholder="Section title" aria-label="Section title">' +
       '<div class="columns" style="display:grid;grid-template-columns:repeat(1,minmax(0,1fr));gap:.5rem;margin-top:.5rem">' +
       '<div class="drop" data-column></div></div><button type="button" data-add-column>Add column</button>';
-    document.getElementById("canvas").insertBefore(section, document.getElementById("add-section"));
+    const canvas = document.getElementById("canvas");
+    const anchor = before instanceof Element && before.parentElement === canvas ? before : document.getElementById("add-section");
+    canvas.insertBefore(section, anchor);
     sortable(section.querySelector("[data-column]"));
+    return section;
   };
 
   window.tesseraSaveForm = async function () {
@@ -78,6 +211,7 @@
             }
             if (p.dataset.read_only === "1") placement.read_only = true;
             if (p.dataset.required === "1") placement.required = true;
+            if (p.dataset.lines && p.dataset.columns) placement.columns = p.dataset.columns.split(",");
             return placement;
           }),
         })),
@@ -94,18 +228,17 @@
       body: JSON.stringify(body),
     });
     const answer = await response.json();
-    const status = document.getElementById("designer-status");
     if (response.ok) {
-      status.textContent = `Saved (version ${answer.version}).`;
-      status.className = "flash ok";
+      say(`Saved (version ${answer.version}).`, "ok");
     } else {
-      status.textContent = answer.detail + " " + (answer.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
-      status.className = "flash error";
+      say(answer.detail + " " + (answer.errors || []).map((e) => `${e.field}: ${e.message}`).join("; "), "error");
     }
   };
 
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("#designer .drop").forEach(sortable);
+    if (columnList) Sortable.create(columnList, { handle: ".drag-handle", animation: 120, forceFallback: true, onEnd: takeColumns });
+    document.querySelectorAll("#canvas .placement[data-lines]").forEach(summarise);
     document.getElementById("save-form")?.addEventListener("click", () => window.tesseraSaveForm());
     document.getElementById("add-section")?.addEventListener("click", () => window.tesseraAddSection());
   });

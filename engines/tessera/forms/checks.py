@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from tessera.errors import FieldProblem
-from tessera.forms.layout import Form, Placement, parse
+from tessera.forms.layout import Form, Placement, Section, parse
+from tessera.forms.lines import MOST_COLUMNS, choosable, placeable
 from tessera.formula import Schema
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
@@ -43,6 +44,8 @@ def form_problems(doc: Mapping[str, Any], schema: Schema) -> list[FieldProblem]:
     seen: dict[str, str] = {}
     for placement in form.placements:
         problems += _placement_problems(obj, placement, seen)
+    for section in form.sections:
+        problems += _line_problems(obj, section, schema)
     children = relations(obj, schema)
     for related in form.related_lists:
         child = children.get(related.relation)
@@ -96,8 +99,43 @@ def _sections(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     return [(f"/sections/{i}", s) for i, s in enumerate(doc.get("sections", []))]
 
 
+def _line_problems(obj: ObjectDef, section: Section, schema: Schema) -> list[FieldProblem]:
+    """Line items take the whole width of their section, and show columns of their child."""
+    problems: list[FieldProblem] = []
+    for column in section.columns:
+        for placement in column.placements:
+            fdef = placeable(obj, placement.field)
+            if fdef is None:
+                continue
+            if not fdef.ftype.lines:
+                if placement.columns:
+                    problems.append(FieldProblem(f"{placement.path}/columns", f"{fdef.label} is no line items "
+                                                 "field: only line items have columns", "not_lines"))
+                continue
+            if len(section.columns) > 1:
+                problems.append(FieldProblem(f"{placement.path}/field", f"{fdef.label} takes the full width of its "
+                                             "section: place it in a section with one column", "full_width"))
+            child = schema.object(str(fdef.props.get("target")))
+            if child is None:
+                continue  # the object's own checks report the missing child
+            names = {f.api_name for f in choosable(child)}
+            for index, name in enumerate(placement.columns):
+                if name in names:
+                    continue
+                path = f"{placement.path}/columns/{index}"
+                added = child.field(name)
+                if added is not None:
+                    problems.append(FieldProblem(path, f"{added.label} is kept by the platform and is no column "
+                                                 "to choose", "system_field"))
+                else:
+                    problems.append(_unknown_field(path, child, name))
+            if len(placement.columns) > MOST_COLUMNS:
+                problems.append(FieldProblem(f"{placement.path}/columns", f"at most {MOST_COLUMNS} columns"))
+    return problems
+
+
 def _placement_problems(obj: ObjectDef, placement: Placement, seen: dict[str, str]) -> list[FieldProblem]:
-    fdef = obj.field(placement.field)
+    fdef = placeable(obj, placement.field)
     if fdef is None:
         return [_unknown_field(f"{placement.path}/field", obj, placement.field)]
     if placement.field in seen:
@@ -136,6 +174,6 @@ def value_problem(fdef: FieldDef, value: Any) -> str | None:
 
 
 def _unknown_field(path: str, obj: ObjectDef, name: str) -> FieldProblem:
-    close = difflib.get_close_matches(name, [f.api_name for f in obj.fields], n=1)
+    close = difflib.get_close_matches(name, [f.api_name for f in (*obj.fields, *obj.line_fields)], n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return FieldProblem(path, f"{obj.label} has no field named {name!r}{hint}", "unknown_field")

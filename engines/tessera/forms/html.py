@@ -19,6 +19,7 @@ from jinja2 import BaseLoader, Environment, FileSystemLoader, TemplateNotFound
 from markupsafe import Markup
 
 from tessera.forms.layout import Form, Placement
+from tessera.forms.lines import column_props, columns, placeable
 from tessera.forms.state import FieldState, FormState
 from tessera.meta.model import FieldDef, ObjectDef
 
@@ -82,6 +83,10 @@ class FieldView:
     visible: bool = True
     display: str = ""
     errors: list[str] = field(default_factory=list)
+    #: What this placement says beyond the shared properties. Line items: `columns`, the
+    #: names of the child's fields the grid shows, in order; `column_fields`, those fields'
+    #: documents (label, type, options…); `target`, the child object.
+    props: dict[str, Any] = field(default_factory=dict)
 
 
 class FormRenderer:
@@ -96,12 +101,24 @@ class FormRenderer:
 
     def widget(self, fdef: FieldDef, value: Any, *, placement: Placement | None = None,
                state: FieldState | None = None, errors: Sequence[str] = (), raw: Any = None,
-               display: str | None = None, id_prefix: str = "f-", zone: tzinfo = UTC) -> Markup:
+               display: str | None = None, id_prefix: str = "f-", zone: tzinfo = UTC,
+               child: ObjectDef | None = None, line_errors: Mapping[str, Sequence[str]] | None = None) -> Markup:
         """One field's widget. `value` is the stored value (None: blank); `raw` what the
         user typed when it did not convert (shown back to them with `errors`); `display`
         the text for a reference (a lookup's record name) instead of the bare id. Dates and
-        times are shown in `zone`, the reader's."""
+        times are shown in `zone`, the reader's. Line items show the columns the placement
+        chose among `child`'s fields: the field type's `widget_context` reads them in the
+        field's `columns`, the template in `field.props` (with `line_errors`, the problems
+        of single lines by their path, `lines[2].quantity`)."""
         ftype = fdef.ftype
+        props: dict[str, Any] = {}
+        if ftype.lines:
+            shown_columns = columns(placement, fdef, child)
+            names = [f.api_name for f in shown_columns]
+            fdef = FieldDef({**fdef.props, "columns": names})
+            props = {"target": fdef.props.get("target"), "columns": names,
+                     "column_fields": column_props(shown_columns),
+                     "line_errors": {k: list(v) for k, v in (line_errors or {}).items()}}
         if isinstance(value, datetime):
             value = value.astimezone(zone)
         widget = dict(ftype.widget_context(fdef, value))
@@ -117,7 +134,7 @@ class FormRenderer:
             required=state.required if state else fdef.required,
             read_only=state.read_only if state else fdef.read_only,
             visible=state.visible if state else True,
-            display=str(shown), errors=list(errors),
+            display=str(shown), errors=list(errors), props=props,
         )
         template = self.env.get_template(ftype.widget_template)
         return Markup(template.render(field=view, widget=widget))
@@ -126,21 +143,43 @@ class FormRenderer:
              errors: Mapping[str, Sequence[str]] | None = None, raw: Mapping[str, Any] | None = None,
              displays: Mapping[str, str] | None = None, related: Mapping[str, RelatedRows] | None = None,
              record_id: int | None = None, version: int | None = None, id_prefix: str = "f-",
-             zone: tzinfo = UTC) -> str:
-        """The whole form for `record` (stored values, by api_name) in `state`."""
-        errors, raw, displays = errors or {}, raw or {}, displays or {}
+             zone: tzinfo = UTC, children: Mapping[str, ObjectDef] | None = None) -> str:
+        """The whole form for `record` (stored values, by api_name) in `state`. `children`
+        are the child objects of the line-items fields, by field."""
+        errors, raw, displays, children = errors or {}, raw or {}, displays or {}, children or {}
         widgets: dict[str, Markup] = {}
+        placed_lines: dict[str, list[str]] = {}  # problems of single lines, shown by their grid
         for p in form.placements:
-            fdef = obj.field(p.field)
+            fdef = placeable(obj, p.field)
             placed = state.fields.get(p.field)
             if fdef is None or placed is None or p.field in widgets:
                 continue
+            mine = list(errors.get(p.field, ()))
+            cells: dict[str, list[str]] = {}
+            if fdef.ftype.lines:
+                cells = {name: list(ms) for name, ms in errors.items() if name.startswith(f"{p.field}[")}
+                mine += [f"{_line_place(name, children.get(p.field))}: {m}" for name, ms in cells.items() for m in ms]
             widgets[p.field] = self.widget(
-                fdef, record.get(p.field), placement=p, state=placed, errors=errors.get(p.field, ()),
-                raw=raw.get(p.field), display=displays.get(p.field), id_prefix=id_prefix, zone=zone)
-        loose = [m for name, ms in errors.items() if name not in widgets for m in ms]
+                fdef, record.get(p.field), placement=p, state=placed, errors=mine,
+                raw=raw.get(p.field), display=displays.get(p.field), id_prefix=id_prefix, zone=zone,
+                child=children.get(p.field), line_errors=cells)
+            if cells:
+                placed_lines.update(cells)
+        loose = [m for name, ms in errors.items() if name not in widgets and name not in placed_lines for m in ms]
         template = self.env.get_template(FORM_TEMPLATE)
         return template.render(
             form=form, obj=obj, widgets=widgets, state=state, urls=urls, related=related or {},
             record_id=record_id, version=version, errors=loose, form_id=f"{id_prefix}form",
         )
+
+
+def _line_place(path: str, child: ObjectDef | None) -> str:
+    """Where a problem of one line is, in words: `lines[2].quantity` → "Line 3, Quantity"."""
+    head, _, rest = path.partition("]")
+    number = head.rpartition("[")[2]
+    place = f"Line {int(number) + 1}" if number.isdigit() else path
+    name = rest.lstrip(".").split(".")[0].split("[")[0]
+    fdef = child.field(name) if child is not None and name else None
+    if name and name != "id":
+        place += f", {fdef.label if fdef is not None else name}"
+    return place

@@ -35,6 +35,9 @@ class Placement:
     has_default: bool = False
     default: Any = None
     default_formula: str | None = None
+    #: For line items (a `child_table` field): the child's fields shown as the grid's
+    #: columns, in order (empty: the field's own choice, else every field of the child).
+    columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,11 +174,17 @@ class Form:
                 out.append(Formula(f"{button.path}/visible_if", button.visible_if, "condition"))
         return out
 
-    def names(self, children: Mapping[str, tuple[str, str]] | None = None) -> list[NameRef]:
+    def names(self, children: Mapping[str, tuple[str, str]] | None = None,
+              lines: Mapping[str, str] | None = None) -> list[NameRef]:
         """The objects and fields the form names. `children` maps a relation to its
-        (child object, lookup field); relations not in it name nothing."""
+        (child object, lookup field); relations not in it name nothing. `lines` maps a line
+        field to its child object, whose fields a placement's `columns` name."""
         out = [NameRef("/object", self.object)]
         out += [NameRef(f"{p.path}/field", self.object, p.field) for p in self.placements]
+        for p in self.placements:
+            child_object = (lines or {}).get(p.field)
+            if child_object is not None:
+                out += [NameRef(f"{p.path}/columns/{i}", child_object, name) for i, name in enumerate(p.columns)]
         for related in self.related_lists:
             child = (children or {}).get(related.relation)
             if child is None:
@@ -236,24 +245,34 @@ def _placement(doc: Mapping[str, Any], path: str) -> Placement:
         read_only=bool(doc.get("read_only")), required=bool(doc.get("required")),
         visible_if=doc.get("visible_if"), required_if=doc.get("required_if"),
         has_default="default" in doc, default=doc.get("default"), default_formula=doc.get("default_formula"),
+        columns=tuple(str(c) for c in doc.get("columns", ())),
     )
 
 
 def generated_document(obj: ObjectDef, hidden: Iterable[str] = ()) -> dict[str, Any]:
-    """A form document placing every field in one section, to start a designed form from."""
+    """A form document placing every field in one section, to start a designed form from;
+    each line-items field in a section of its own after it (a grid takes the full width)."""
     left_out = set(hidden)
     name = obj.api_name[:58] + "_form"
-    return {"api_name": name, "label": obj.label, "object": obj.api_name, "sections": [
+    sections: list[dict[str, Any]] = [
         {"label": obj.label, "columns": [{"fields": [{"field": f.api_name} for f in obj.fields
-                                                      if f.api_name not in left_out]}]}]}
+                                                      if f.api_name not in left_out]}]}]
+    sections += [{"columns": [{"fields": [{"field": f.api_name}]}]}
+                 for f in obj.line_fields if f.api_name not in left_out]
+    return {"api_name": name, "label": obj.label, "object": obj.api_name, "sections": sections}
 
 
 def generated(obj: ObjectDef, hidden: Iterable[str] = ()) -> Form:
-    """The form of an object that has none: every field, in the object's order."""
+    """The form of an object that has none: every field, in the object's order, then each
+    line-items field in a section of its own."""
     left_out = set(hidden)
     placements = tuple(
         Placement(f.api_name, f"/sections/0/columns/0/fields/{i}")
         for i, f in enumerate(f for f in obj.fields if f.api_name not in left_out)
     )
-    section = Section(obj.label, "/sections/0", (Column(placements),))
-    return Form(label=obj.label, object=obj.api_name, tabs=(Tab(obj.label, "", (section,)),))
+    sections = [Section(obj.label, "/sections/0", (Column(placements),))]
+    for f in obj.line_fields:
+        if f.api_name not in left_out:
+            path = f"/sections/{len(sections)}"
+            sections.append(Section("", path, (Column((Placement(f.api_name, f"{path}/columns/0/fields/0"),)),)))
+    return Form(label=obj.label, object=obj.api_name, tabs=(Tab(obj.label, "", tuple(sections)),))

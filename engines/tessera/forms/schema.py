@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tessera.forms.layout import Form
+from tessera.forms.lines import placeable
 from tessera.meta.model import ObjectDef
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -22,7 +23,7 @@ def json_schema(form: Form, obj: ObjectDef, *, hidden: frozenset[str] = frozense
     properties: dict[str, Any] = {}
     required: list[str] = []
     for p in form.placements:
-        fdef = obj.field(p.field)
+        fdef = placeable(obj, p.field)
         if fdef is None or p.field in hidden or p.field in properties:
             continue
         if p.read_only or fdef.read_only or p.field in locked:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tessera.forms.layout import Form
+from tessera.forms.lines import placeable
 from tessera.formula import FormulaError
 from tessera.meta.model import ObjectDef
 
@@ -67,7 +68,7 @@ def state(form: Form, obj: ObjectDef, record: Mapping[str, Any], evaluate: Evalu
 
     fields: dict[str, FieldState] = {}
     for p in form.placements:
-        fdef = obj.field(p.field)
+        fdef = placeable(obj, p.field)
         if fdef is None or p.field in hidden or p.field in fields:
             continue  # a field deleted since the form was saved, or one this user may not see
         visible = met(p.visible_if, f"{p.path}/visible_if", True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from tessera.errors import FieldProblem
 from tessera.forms.layout import Form
+from tessera.forms.lines import placeable
 from tessera.forms.state import FormState
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import ObjectDef
@@ -29,7 +30,7 @@ def posted_values(obj: ObjectDef, items: Iterable[tuple[str, str]]) -> tuple[dic
     values: dict[str, Any] = {}
     problems: list[FieldProblem] = []
     for name, posted in grouped.items():
-        fdef = obj.field(name)
+        fdef = placeable(obj, name)
         if fdef is None:
             values[name] = posted[-1]
             continue
@@ -46,7 +47,7 @@ def coerce_values(obj: ObjectDef, values: Mapping[str, Any]) -> tuple[dict[str, 
     coerced: dict[str, Any] = {}
     problems: list[FieldProblem] = []
     for name, raw in values.items():
-        fdef = obj.field(name)
+        fdef = placeable(obj, name)
         if fdef is None or fdef.read_only:
             continue
         try:
@@ -91,7 +92,7 @@ def submission_problems(form: Form, obj: ObjectDef, values: Mapping[str, Any], s
     for name, placed in state.fields.items():
         if not placed.required or name in problems:
             continue
-        fdef = obj.field(name)
+        fdef = placeable(obj, name)
         if fdef is not None and fdef.ftype.is_blank(record.get(name)):
             add(name, "is required", "required")
     return list(problems.values())

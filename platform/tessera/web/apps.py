@@ -119,7 +119,15 @@ def delete_app(name: str, me: Actor = Depends(deps.builder), rt: Platform = Depe
 
 
 def _object_labels(rt: Platform) -> dict[str, str]:
-    return {o["api_name"]: o.get("plural_label") or english_plural(o["label"]) for o in rt.metadata.list_objects()}
+    """The objects an app may list, by name: all but child objects, whose records are lines
+    reached through their parent."""
+    return {o["api_name"]: o.get("plural_label") or english_plural(o["label"]) for o in rt.metadata.list_objects()
+            if not o.get("child")}
+
+
+def _child_labels(rt: Platform) -> dict[str, str]:
+    return {o["api_name"]: o.get("plural_label") or english_plural(o["label"]) for o in rt.metadata.list_objects()
+            if o.get("child")}
 
 
 def _editor(request: Request, me: Actor, rt: Platform, name: str | None, doc: dict[str, Any],
@@ -128,8 +136,14 @@ def _editor(request: Request, me: Actor, rt: Platform, name: str | None, doc: di
     others after them by label; the same for dashboards."""
     labels = _object_labels(rt)
     boards = {d["api_name"]: d.get("label") or d["api_name"] for d in rt.documents.list("dashboards")}
+    objects = _choices(doc.get("objects", []), labels)
+    children = _child_labels(rt)
+    for row in objects:
+        if row["missing"] and row["name"] in children:  # named before it became a child object
+            row.update(label=children[row["name"]], missing=False,
+                       note="lines of another object, reached through it: untick it")
     return render(request, "builder/app.html", status=error.status if error else 200, me=me, app_name=name, doc=doc,
-                  objects=_choices(doc.get("objects", []), labels),
+                  objects=objects,
                   dashboards=_choices(doc.get("dashboards", []), boards),
                   colours=COLOURS, errors=_problems(error) if error else {}, reserved=OTHER,
                   flash={"kind": "error", "text": _refusal(error)} if error else None)

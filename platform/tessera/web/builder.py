@@ -22,6 +22,10 @@ from tessera.runtime.platform import Platform
 from tessera.web.pages import render
 
 router = APIRouter(prefix="/builder", include_in_schema=False)
+#: The line-items field type.
+LINES = "child_table"
+#: What each field the platform adds to a child object is for, in the builder's words.
+SYSTEM_FIELDS = {"parent": "the record this line belongs to", "line_number": "the line's place: 1, 2, 3 …"}
 
 
 def api_name(label: str) -> str:
@@ -65,10 +69,39 @@ def _problems(error: TesseraError) -> dict[str, list[str]]:
     return out
 
 
+def parents(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Which object's line-items field holds each child object's records, by child:
+    {"quote_line": {"object": "quote", "label": "Quote", "field": "lines", "field_label": "Lines"}}."""
+    out: dict[str, dict[str, str]] = {}
+    for doc in objects:
+        for fdoc in doc.get("fields", []):
+            if fdoc.get("type") == LINES and fdoc.get("target"):
+                out.setdefault(str(fdoc["target"]), {"object": doc["api_name"], "label": doc["label"],
+                                                     "field": fdoc["api_name"], "field_label": fdoc["label"]})
+    return out
+
+
+def free_children(objects: list[dict[str, Any]], holder: str) -> list[tuple[str, str]]:
+    """The child objects a line-items field of `holder` may hold: children whose lines no
+    object holds yet (one child belongs to one parent field)."""
+    held = parents(objects)
+    return [(o["api_name"], o["label"]) for o in objects
+            if o.get("child") and o["api_name"] != holder and o["api_name"] not in held
+            and not any(f.get("system") == "parent" for f in o.get("fields", []))]
+
+
+def _home(request: Request, me: Actor, rt: Platform, *, status: int = 200,
+          errors: dict[str, list[str]] | None = None, values: dict[str, Any] | None = None,
+          flash: dict[str, str] | None = None) -> HTMLResponse:
+    objects = rt.metadata.list_objects()
+    return render(request, "builder/home.html", status=status, me=me, objects=objects, parents=parents(objects),
+                  errors=errors or {}, values=values or {}, flash=flash,
+                  reports=rt.documents.list("reports"), dashboards=rt.documents.list("dashboards"))
+
+
 @router.get("", response_class=HTMLResponse)
 def builder_home(request: Request, me: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)) -> Any:
-    return render(request, "builder/home.html", me=me, objects=rt.metadata.list_objects(), errors={}, values={},
-                  reports=rt.documents.list("reports"), dashboards=rt.documents.list("dashboards"))
+    return _home(request, me, rt)
 
 
 @router.post("/objects", response_class=HTMLResponse)
@@ -77,15 +110,18 @@ async def create_object(request: Request, me: Actor = Depends(deps.builder),
     form = await request.form()
     label = str(form.get("label") or "").strip()
     name = str(form.get("api_name") or "").strip() or api_name(label)
-    doc = {"api_name": name, "label": label or name,
-           "fields": [{"api_name": "name", "label": "Name", "type": "text", "required": True}]}
+    doc: dict[str, Any] = {"api_name": name, "label": label or name,
+                           "fields": [{"api_name": "name", "label": "Name", "type": "text", "required": True}]}
+    if form.get("child"):
+        # A line needs no name of its own (it is "line 3 of quote Q-12"): the builder adds
+        # what each line has — product, quantity, price.
+        doc.update(child=True, fields=[])
     doc["plural_label"] = str(form.get("plural_label") or "").strip() or english_plural(doc["label"])
     try:
         rt.metadata.create_object(me, doc)
     except TesseraError as error:
-        return render(request, "builder/home.html", status=error.status, me=me, objects=rt.metadata.list_objects(),
-                      errors=_problems(error), values=dict(form), flash={"kind": "error", "text": error.detail},
-                      reports=rt.documents.list("reports"), dashboards=rt.documents.list("dashboards"))
+        return _home(request, me, rt, status=error.status, errors=_problems(error), values=dict(form),
+                     flash={"kind": "error", "text": error.detail})
     return _go(request, f"/builder/objects/{name}")
 
 
@@ -99,11 +135,15 @@ def _object(request: Request, me: Actor, rt: Platform, object: str, *, status: i
             errors: dict[str, list[str]] | None = None, values: dict[str, Any] | None = None,
             flash: dict[str, str] | None = None) -> HTMLResponse:
     doc = rt.metadata.get_object(object)
-    types = sorted(((name, t.label) for name, t in field_types().items()), key=lambda p: p[1])
-    objects = [(o["api_name"], o["label"]) for o in rt.metadata.list_objects()]
+    every = sorted(((name, t.label) for name, t in field_types().items()), key=lambda p: p[1])
+    # A child's lines cannot have lines of their own.
+    types = [(name, label) for name, label in every if not (doc.get("child") and name == LINES)]
+    listed = rt.metadata.list_objects()
+    objects = [(o["api_name"], o["label"]) for o in listed]
     return render(request, "builder/object.html", status=status, me=me, doc=doc, types=types, objects=objects,
-                  type_labels=dict(types), object_labels=dict(objects), currencies=CURRENCIES,
-                  errors=errors or {}, values=values or {}, flash=flash)
+                  type_labels=dict(every), object_labels=dict(objects), currencies=CURRENCIES,
+                  parent=parents(listed).get(doc["api_name"]), children=free_children(listed, doc["api_name"]),
+                  system=SYSTEM_FIELDS, errors=errors or {}, values=values or {}, flash=flash)
 
 
 @router.post("/objects/{object}/fields", response_class=HTMLResponse)
@@ -128,8 +168,10 @@ def _field(request: Request, me: Actor, rt: Platform, object: str, field: str, *
            errors: dict[str, list[str]] | None = None, flash: dict[str, str] | None = None) -> HTMLResponse:
     fdoc = rt.metadata.get_field(object, field)
     used = rt.metadata.where_used(object, field)
+    labels = {o["api_name"]: o["label"] for o in rt.metadata.list_objects()}
     return render(request, "builder/field.html", status=status, me=me, object=object, field=fdoc, used=used,
                   type_label=field_types()[fdoc["type"]].label if fdoc["type"] in field_types() else fdoc["type"],
+                  object_label=labels.get(object, object), object_labels=labels, system=SYSTEM_FIELDS,
                   currencies=CURRENCIES, errors=errors or {}, flash=flash)
 
 

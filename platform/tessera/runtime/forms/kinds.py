@@ -18,7 +18,8 @@ def _names(doc: Mapping[str, Any], schema: Schema) -> list[Reference]:
     obj = schema.object(form.object)
     children = {} if obj is None else {
         relation: (child.api_name, lookup.api_name) for relation, (child, lookup) in relations(obj, schema).items()}
-    return [_reference(name) for name in form.names(children)]
+    lines = {} if obj is None else {f.api_name: str(f.props.get("target")) for f in obj.line_fields}
+    return [_reference(name) for name in form.names(children, lines)]
 
 
 def _reference(name: NameRef) -> Reference:

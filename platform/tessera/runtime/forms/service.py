@@ -41,6 +41,8 @@ from tessera.forms import (
     submission_problems,
     unchanged,
 )
+from tessera.forms.lines import choosable
+from tessera.forms.lines import columns as line_columns
 from tessera.formula import EvalContext, FormulaError
 from tessera.formula import evaluate as run_formula
 from tessera.meta.fieldtypes import FieldValueError
@@ -56,6 +58,8 @@ from tessera.runtime.records.service import RecordService
 #: builder-ui's templates, next to the `platform` and `engines` folders.
 TEMPLATES = Path(__file__).resolve().parents[4] / "builder-ui" / "templates"
 _SYSTEM_IDS = ("id", "version", "owner", "created_by", "updated_by")
+#: What `FormService.design` adds to a form document for the designer.
+DESIGN_ONLY = ("palette", "lines")
 _SYSTEM_TIMES = ("created_at", "updated_at")
 
 
@@ -173,6 +177,7 @@ class FormService:
             filling.form, obj, filling.record, filling.state, urls or FormUrls(f"{base}/submit", f"{base}/state"),
             errors=messages, raw=raw, displays=displays, related=related, record_id=record_id,
             version=(stored or {}).get("version"), id_prefix=id_prefix, zone=time_zone(actor.time_zone),
+            children=_children(snap, obj),
         )
 
     def posted(self, object_name: str, items: Iterable[tuple[str, str]], *,
@@ -207,8 +212,8 @@ class FormService:
         sections = doc.get("sections") or [s for tab in doc.get("tabs", []) for s in tab.get("sections", [])]
         placed = {p.field for p in parse(doc).placements}
         palette = [{"api_name": f.api_name, "label": f.label, "type": f.type}
-                   for f in obj.fields if f.api_name not in placed and f.api_name not in hidden]
-        return {**doc, "sections": sections, "palette": palette}
+                   for f in (*obj.fields, *obj.line_fields) if f.api_name not in placed and f.api_name not in hidden]
+        return {**doc, "sections": sections, "palette": palette, "lines": _line_choices(snap, obj, hidden)}
 
     def save_design(self, actor: Actor, object_name: str, doc: Any) -> dict[str, Any]:
         """Save what the designer made: the form is created, or changed when it exists
@@ -216,7 +221,9 @@ class FormService:
         if not isinstance(doc, dict) or not isinstance(doc.get("api_name"), str):
             raise InvalidInput("Send the form as a JSON object with its api_name.",
                                [FieldProblem("/api_name", "is required")])
-        body = {**doc, "object": object_name}
+        # What `design` adds for the designer (the palette, the line items' choices) is not
+        # part of the document: a designer may send it back as it came.
+        body = {k: v for k, v in doc.items() if k not in DESIGN_ONLY} | {"object": object_name}
         version = body.pop("version", None)
         for layout, other in (("sections", "tabs"), ("tabs", "sections")):
             if layout in body and other not in body:
@@ -460,6 +467,9 @@ def _typed_record(obj: ObjectDef, stored: Mapping[str, Any]) -> dict[str, Any]:
     for name in _SYSTEM_TIMES:
         value = stored.get(name)
         out[name] = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    for fdef in obj.line_fields:
+        if isinstance(stored.get(fdef.api_name), list):
+            out[fdef.api_name] = stored[fdef.api_name]  # the lines as the API gives them, for the grid
     for fdef in obj.fields:
         if fdef.api_name not in stored:
             continue
@@ -469,6 +479,27 @@ def _typed_record(obj: ObjectDef, stored: Mapping[str, Any]) -> dict[str, Any]:
             continue
         coerced = _coerce(fdef, value)
         out[fdef.api_name] = value if coerced is None and value is not None else coerced
+    return out
+
+
+def _children(snap: Snapshot, obj: ObjectDef) -> dict[str, ObjectDef]:
+    """The child object of each line-items field of `obj`, by field."""
+    return {f.api_name: child for f in obj.line_fields
+            if (child := snap.objects.get(str(f.props.get("target")))) is not None}
+
+
+def _line_choices(snap: Snapshot, obj: ObjectDef, hidden: frozenset[str]) -> dict[str, dict[str, Any]]:
+    """For the designer, per line-items field: its child object and the child's fields a
+    builder may choose as columns (in the child's order)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, child in _children(snap, obj).items():
+        if name in hidden:
+            continue
+        fdef = obj.line_field(name)
+        shown = [f.api_name for f in line_columns(None, fdef, child)] if fdef is not None else []
+        out[name] = {"target": child.api_name, "label": child.label, "plural_label": child.plural_label,
+                     "default": shown,
+                     "fields": [{"api_name": f.api_name, "label": f.label, "type": f.type} for f in choosable(child)]}
     return out
 
 

@@ -368,7 +368,7 @@ class DocumentService:
             target = snap.objects.get(ref.object)
             if target is None:
                 continue
-            fdef = target.field(ref.field) if ref.field else None
+            fdef = (target.field(ref.field) or target.line_field(ref.field)) if ref.field else None
             if ref.field and fdef is None:
                 continue
             resolved.append((ref, target.uid, fdef.uid if fdef else None))

@@ -18,7 +18,7 @@ from tessera.data import metastore
 from tessera.errors import FieldProblem, InvalidInput
 from tessera.meta.documents import normalize_field
 from tessera.meta.fieldtypes.lines import line_number_doc, parent_link_doc
-from tessera.meta.model import ObjectDef
+from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 
 #: Applies a changed object document (the object service's one path for every change).
@@ -56,6 +56,55 @@ def line_problems(snap: Snapshot, obj: ObjectDef) -> list[FieldProblem]:
         elif (number := child.field(LINE_NUMBER)) is not None and number.system != "line_number":
             problems.append(FieldProblem(path, f"{child.label} has a field named {LINE_NUMBER!r} of its own; "
                                          "rename it first", "taken"))
+    return problems
+
+
+#: What a builder may change on a field the platform added to a child object.
+_OWN_WORDS = frozenset({"label", "help_text"})
+#: What the platform itself changes on the link when the line field or the parent is renamed.
+_MIRRORED = frozenset({"target", "related_name", "related_label"})
+
+
+def holder(snap: Snapshot, child_name: str) -> tuple[ObjectDef, FieldDef] | None:
+    """The object and line-items field holding `child_name`'s records as lines, if any."""
+    for obj in snap.objects.values():
+        for fdef in obj.line_fields:
+            if fdef.props.get("target") == child_name and obj.api_name != child_name:
+                return obj, fdef
+    return None
+
+
+def system_field_problems(snap: Snapshot, before: ObjectDef, after: ObjectDef, *,
+                          attaching: bool = False) -> list[FieldProblem]:
+    """Why a change to a child object would break what makes its records lines. While a
+    parent's line-items field holds them, the object stays a child and the fields the
+    platform added (the link to the parent, the line number) stay as it made them: a builder
+    may only relabel them or change their help text. `attaching`: the platform itself is
+    bringing the link up to date."""
+    held = holder(snap, before.api_name)
+    if held is None:
+        return []
+    parent, lines = held
+    where = f"{parent.label}'s field {lines.label}"
+    problems: list[FieldProblem] = []
+    if not after.is_child:
+        problems.append(FieldProblem("/child", f"{where} holds these records as its lines: remove that field "
+                                     "first", "held_by_parent"))
+    kept = {f.uid: f for f in after.fields}
+    free = _OWN_WORDS | (_MIRRORED if attaching else frozenset())
+    for fdef in before.fields:
+        if not fdef.system:
+            continue
+        now = kept.get(fdef.uid)
+        if now is None:
+            problems.append(FieldProblem(f"/fields/{fdef.api_name}", f"{fdef.label} is kept by the platform while "
+                                         f"{where} holds these lines: remove that field first", "system_field"))
+            continue
+        changed = sorted(k for k in set(fdef.props) | set(now.props)
+                         if k not in free and fdef.props.get(k) != now.props.get(k))
+        if changed:
+            problems.append(FieldProblem(f"/fields/{fdef.api_name}/{changed[0]}", f"{fdef.label} is kept by the "
+                                         "platform: only its label and help text can change", "system_field"))
     return problems
 
 

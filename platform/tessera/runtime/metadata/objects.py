@@ -29,7 +29,7 @@ from tessera.meta.fieldtypes import FieldValueError, field_type, field_types
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
-from tessera.runtime.metadata.lines import attach_children, line_problems
+from tessera.runtime.metadata.lines import attach_children, line_problems, system_field_problems
 from tessera.runtime.records.formulas import FormulaService
 from tessera.runtime.records.stored import StoredFormulas
 
@@ -273,12 +273,16 @@ class MetadataService:
 
     # -- the one path every change takes ------------------------------------------------
     def _apply(self, conn: Connection, actor: Actor, stored: metastore.StoredDocument,
-               after: dict[str, Any], *, force: bool = False, snap: Snapshot | None = None) -> dict[str, Any]:
-        """`snap`: the metadata to check against, when it is not the transaction's own."""
+               after: dict[str, Any], *, force: bool = False, snap: Snapshot | None = None,
+               attaching: bool = False) -> dict[str, Any]:
+        """`snap`: the metadata to check against, when it is not the transaction's own;
+        `attaching`: the platform is bringing a child object's link to its parent up to date."""
         snap = snap or self.kernel.snapshot(conn)
         before_obj = ObjectDef(stored.body, stored.version)
         if _without_version(after) == _without_version(stored.body):
             return self._out(before_obj)  # nothing changed: no new version, no history entry
+        if kept_by_platform := system_field_problems(snap, before_obj, ObjectDef(after), attaching=attaching):
+            raise Conflict("The fields that make these records lines are kept by the platform.", kept_by_platform)
         self._follow_own_formula_renames(snap, stored.body, after)
         # A field still in use is a conflict to report as such, before its users' formulas
         # are found to name a missing field.
@@ -328,6 +332,9 @@ class MetadataService:
 
         renames = [(o, after_fields[uid]) for uid, o in before_fields.items()
                    if uid in after_fields and after_fields[uid].api_name != o.api_name]
+        after_lines = {f.uid: f for f in after_obj.line_fields}  # forms name them too
+        renames += [(o, after_lines[o.uid]) for o in before_obj.line_fields
+                    if o.uid in after_lines and after_lines[o.uid].api_name != o.api_name]
         updated = metastore.update_document(conn, stored, after, actor.user_id,
                                             summary="; ".join(summary) or "properties changed")
         self._resolve_dependencies(conn, snap, updated, after_obj)
@@ -355,7 +362,7 @@ class MetadataService:
         so the document stays valid."""
         kept = {f.get("uid") for f in after.get("fields", [])}
         before_obj = ObjectDef(stored.body)
-        removed = [f for f in before_obj.fields if f.uid not in kept]
+        removed = [f for f in (*before_obj.fields, *before_obj.line_fields) if f.uid not in kept]
         switched_off: set[tuple[str, str]] = set()
         for field in removed:
             outside = [d for d in metastore.dependents(conn, before_obj.uid, field.uid)
@@ -603,7 +610,7 @@ class MetadataService:
             target = obj if ref.object == obj.api_name else snap.objects.get(ref.object)
             if target is None:
                 continue
-            field = target.field(ref.field) if ref.field else None
+            field = (target.field(ref.field) or target.line_field(ref.field)) if ref.field else None
             if ref.field and field is None:
                 continue
             resolved.append((ref, target.uid, field.uid if field else None))
@@ -667,7 +674,8 @@ class MetadataService:
                                       tables={**snap.tables, obj.api_name: table},
                                       by_uid={**snap.by_uid, obj.uid: obj})
         attach_children(current, lambda name: metastore.find_document(conn, "objects", name, for_update=True),
-                        lambda stored, after: self._apply(conn, actor, stored, after, snap=current), obj)
+                        lambda stored, after: self._apply(conn, actor, stored, after, snap=current, attaching=True),
+                        obj)
 
     # -- small pieces -------------------------------------------------------------------
     def _stored(self, conn: Connection, api_name: str, *, states: tuple[str, ...] = ("active",),
@@ -737,7 +745,7 @@ def _check_version(stored: metastore.StoredDocument, expected: int | None) -> No
 
 
 def _field(obj: ObjectDef, name: str | None) -> FieldDef:
-    field = obj.field(name or "")
+    field = obj.field(name or "") or obj.line_field(name or "")
     if field is None:
         raise NotFound(f"Object {obj.api_name!r} has no field named {name!r}.")
     return field

@@ -2,7 +2,8 @@
 and dashboards the navigation shows for it.
 
 An app is shown to someone when they may read one of its objects or it has a dashboard;
-its objects are those they may read, in the app's order. Objects in no app at all make the
+its objects are those they may read, in the app's order. Child objects (lines of another
+object's records) are never listed: their records are reached through the parent. Objects in no app at all make the
 group Other, after the apps. The app someone is in is the one they picked (kept by the
 pages), unless the page they are on shows an object that app lacks: then it is the first
 app holding that object, so the navigation always shows where they are. Without any app,
@@ -75,7 +76,10 @@ def arrange(documents: Iterable[Mapping[str, Any]], readable: Iterable[ObjectDef
     navigation lists objects of no app), the dashboards' labels by name, the app they
     picked and the object of the page they are on."""
     readable = tuple(readable)
-    by_name = {o.api_name: o for o in readable}
+    # A child object's records are lines of another's: they are reached through it, never
+    # from a list of their own in the navigation.
+    listed = tuple(o for o in readable if not o.is_child)
+    by_name = {o.api_name: o for o in listed}
     docs = sorted(documents, key=lambda d: (int(d.get("order", 0)), str(d["label"]).lower(), d["api_name"]))
     apps = []
     for doc in docs:
@@ -85,9 +89,9 @@ def arrange(documents: Iterable[Mapping[str, Any]], readable: Iterable[ObjectDef
             apps.append(App(doc["api_name"], doc["label"], _letter(doc), str(doc.get("colour") or "blue"),
                             objects, boards, str(doc.get("description") or "")))
     grouped = {name for doc in docs for name in doc.get("objects", [])}
-    rest = tuple(o for o in readable if o.api_name not in grouped)
+    rest = tuple(o for o in listed if o.api_name not in grouped)
     if not apps:
-        everything = App(OTHER, "Objects", "", "grey", readable)
+        everything = App(OTHER, "Objects", "", "grey", listed)
         return Menu((), everything, readable)
     if rest:
         apps.append(App(OTHER, "Other", "…", "grey", rest, (), "Objects in no app"))
