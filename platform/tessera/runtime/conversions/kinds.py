@@ -38,7 +38,7 @@ def _names(doc: Mapping[str, Any], schema: Schema) -> list[deps.Reference]:
         found += [deps.Reference(FIELD_VIA, f"{here}/lines/from", source, str(ldoc["from"])),
                   deps.Reference(FIELD_VIA, f"{here}/lines/to", target, str(ldoc["to"]))]
         target_obj = schema.object(target)
-        lines = target_obj.field(str(ldoc["to"])) if target_obj is not None else None
+        lines = target_obj.line_field(str(ldoc["to"])) if target_obj is not None else None
         if lines is not None and lines.props.get("target"):
             child = str(lines.props["target"])
             found += [deps.Reference(KEY_VIA, f"{here}/lines/fields/{name}", child, name)

@@ -63,6 +63,10 @@ class LinesPlan:
     target_child: ObjectDef
     fields: tuple[FieldMap, ...]
 
+    @property
+    def computed_reads(self) -> list[FieldDef]:
+        return computed_reads(self.source_child, self.fields)
+
 
 @dataclass(frozen=True)
 class TargetPlan:
@@ -95,14 +99,21 @@ class Plan:
     @property
     def computed_reads(self) -> list[FieldDef]:
         """Computed fields of the source the formulas read (worked out in SQL at run time)."""
-        names: set[str] = set()
         maps = [*self.after, *(m for t in self.targets for m in (*t.match, *t.fields))]
-        for checked in [self.when, *(m.checked for m in maps)]:
-            for ref in checked.references if checked is not None else ():
-                if ref.object.api_name == self.obj.api_name and ref.field.computed and not ref.field.stored:
-                    names.add(ref.field.api_name)
-        names.update(m.formula for m in maps if m.default)  # a default reads its source field by name
-        return [f for f in self.obj.fields if f.api_name in names and f.computed and not f.stored]
+        return computed_reads(self.obj, maps, [self.when])
+
+
+def computed_reads(obj: ObjectDef, maps: Iterable[FieldMap], more: Iterable[Checked | None] = ()) -> list[FieldDef]:
+    """The computed fields of `obj` that `maps` (and the formulas `more`) read: a record read
+    from its table has none of them, so they are worked out in SQL beside it."""
+    maps = list(maps)
+    names: set[str] = set()
+    for checked in [*more, *(m.checked for m in maps)]:
+        for ref in checked.references if checked is not None else ():
+            if ref.object.api_name == obj.api_name and ref.field.computed and not ref.field.stored:
+                names.add(ref.field.api_name)
+    names.update(m.formula for m in maps if m.default)  # a default reads its source field by name
+    return [f for f in obj.fields if f.api_name in names and f.computed and not f.stored]
 
 
 def reading(source: ObjectDef, made: Iterable[tuple[str, str, ObjectDef]]) -> ObjectDef:
@@ -145,12 +156,8 @@ def read(doc: Mapping[str, Any], schema: Schema) -> tuple[Plan | None, list[Fiel
         match = _maps(tdoc.get("match", {}), obj, reads, schema, f"{here}/match", later, problems)
         fields = _maps(tdoc.get("fields", {}), obj, reads, schema, f"{here}/fields", later, problems)
         lines = _lines(tdoc["lines"], source, obj, schema, f"{here}/lines", problems) if tdoc.get("lines") else None
-        if lines is not None and lines.target_field.api_name in tdoc.get("fields", {}):
-            problems.append(FieldProblem(f"{here}/fields/{lines.target_field.api_name}",
-                                         "the lines are copied by \"lines\"; leave this field out", "duplicate"))
         given = {m.field.api_name for m in (*match, *fields)}
-        defaults = tuple(m for m in default_maps(obj, reads) if m.field.api_name not in given
-                         and (lines is None or m.field.api_name != lines.target_field.api_name))
+        defaults = tuple(m for m in default_maps(obj, reads) if m.field.api_name not in given)
         label = str(tdoc.get("label") or obj.label)
         targets.append(TargetPlan(index, key, label, obj, reads, match, tdoc.get("create", True), fields + defaults,
                                   lines))
@@ -190,6 +197,9 @@ def _maps(given: Mapping[str, str], obj: ObjectDef, reads: ObjectDef, schema: Sc
     for name, formula in given.items():
         here = f"{path}/{name}"
         fdef = obj.field(name)
+        if fdef is None and obj.line_field(name) is not None:
+            problems.append(FieldProblem(here, f"{name!r} holds line items: copy lines with \"lines\"", "lines"))
+            continue
         if fdef is None:
             problems.append(FieldProblem(here, f"{obj.label} has no field {name!r}", "unknown_field"))
             continue
@@ -247,14 +257,12 @@ def result_type(fdef: FieldDef) -> str:
 
 def writable(fdef: FieldDef) -> bool:
     """Whether a conversion may write the field: stored, set by people, not line items."""
-    return fdef.stored and not fdef.read_only and not getattr(fdef.ftype, "lines", False) \
-        and not fdef.props.get("system")
+    return fdef.stored and not fdef.read_only and not fdef.ftype.lines and fdef.system is None
 
 
 def compatible(source: FieldDef, target: FieldDef) -> bool:
     """Whether the source field's value fits the target field as it is (defaults only)."""
-    if source.type in _NOT_COPIED or target.type in _NOT_COPIED or getattr(source.ftype, "lines", False) \
-            or source.props.get("system"):
+    if source.type in _NOT_COPIED or target.type in _NOT_COPIED or source.ftype.lines or source.system:
         return False
     if target.type in ("lookup", "user") or source.type in ("lookup", "user"):
         return source.type == target.type and source.props.get("target") == target.props.get("target")
@@ -287,8 +295,8 @@ def _lines(ldoc: Mapping[str, Any], source: ObjectDef, target: ObjectDef, schema
            problems: list[FieldProblem]) -> LinesPlan | None:
     ends = []
     for key, obj in (("from", source), ("to", target)):
-        fdef = obj.field(str(ldoc[key]))
-        if fdef is None or not getattr(fdef.ftype, "lines", False):
+        fdef = obj.line_field(str(ldoc[key]))
+        if fdef is None:
             problems.append(FieldProblem(f"{path}/{key}", f"{obj.label} has no line-items field {ldoc[key]!r}",
                                          "unknown_field"))
             ends.append(None)
@@ -323,7 +331,7 @@ def plain_formulas(doc: Mapping[str, Any], schema: Schema) -> list[tuple[str, st
             found += [(f"/targets/{index}/{part}/{name}", source.api_name, formula, None)
                       for name, formula in tdoc.get(part, {}).items()]
         ldoc = tdoc.get("lines") or {}
-        lines = source.field(str(ldoc.get("from"))) if ldoc else None
+        lines = source.line_field(str(ldoc.get("from"))) if ldoc else None
         child = schema.object(str(lines.props.get("target"))) if lines is not None else None
         if child is not None:
             found += [(f"/targets/{index}/lines/fields/{name}", child.api_name, formula, None)

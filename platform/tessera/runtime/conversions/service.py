@@ -225,12 +225,13 @@ class ConversionService:
         """The source's lines as the target's new lines, in their order."""
         child = lines.source_child
         table = snap.table(child)
-        links = [f for f in child.fields if f.type == "lookup" and f.props.get("target") == parent.api_name]
-        link = next((f for f in links if f.props.get("system") == "parent"), links[0] if links else None)
+        link = child.parent_link
         if link is None:
             raise Conflict(f"{child.label} lines have no link to their {parent.label}.")
-        order = next((f for f in child.fields if f.props.get("system") == "line_number"), None)
-        query = sa.select(table).where(table.c[link.column] == parent_id, table.c.deleted_at.is_(None))
+        order = child.line_number
+        computed = lines.computed_reads
+        columns = self.formulas.computed_columns(snap, child, computed, conn.dialect.name, ctx) if computed else []
+        query = sa.select(table, *columns).where(table.c[link.column] == parent_id, table.c.deleted_at.is_(None))
         rows = conn.execute(query.order_by(*([table.c[order.column]] if order else []), table.c.id)).mappings()
         explicit = [m for m in lines.fields if not m.default]
         defaults = [m for m in lines.fields if m.default]
