@@ -18,6 +18,7 @@ from typing import Any
 from jinja2 import BaseLoader, Environment, FileSystemLoader, TemplateNotFound
 from markupsafe import Markup
 
+from tessera.forms.grid import Grid
 from tessera.forms.layout import Form, Placement
 from tessera.forms.lines import column_props, columns, placeable
 from tessera.forms.state import FieldState, FormState
@@ -102,14 +103,16 @@ class FormRenderer:
     def widget(self, fdef: FieldDef, value: Any, *, placement: Placement | None = None,
                state: FieldState | None = None, errors: Sequence[str] = (), raw: Any = None,
                display: str | None = None, id_prefix: str = "f-", zone: tzinfo = UTC,
-               child: ObjectDef | None = None, line_errors: Mapping[str, Sequence[str]] | None = None) -> Markup:
+               child: ObjectDef | None = None, line_errors: Mapping[str, Sequence[str]] | None = None,
+               grid: Grid | None = None) -> Markup:
         """One field's widget. `value` is the stored value (None: blank); `raw` what the
         user typed when it did not convert (shown back to them with `errors`); `display`
         the text for a reference (a lookup's record name) instead of the bare id. Dates and
         times are shown in `zone`, the reader's. Line items show the columns the placement
         chose among `child`'s fields: the field type's `widget_context` reads them in the
         field's `columns`, the template in `field.props` (with `line_errors`, the problems
-        of single lines by their path, `lines[2].quantity`)."""
+        of single lines by their path, `lines[2].quantity`, and `grid`, the lines' cells and
+        totals as the caller worked them out: forms/grid.py)."""
         ftype = fdef.ftype
         props: dict[str, Any] = {}
         if ftype.lines:
@@ -118,7 +121,7 @@ class FormRenderer:
             fdef = FieldDef({**fdef.props, "columns": names})
             props = {"target": fdef.props.get("target"), "columns": names,
                      "column_fields": column_props(shown_columns),
-                     "line_errors": {k: list(v) for k, v in (line_errors or {}).items()}}
+                     "line_errors": {k: list(v) for k, v in (line_errors or {}).items()}, "grid": grid}
         if isinstance(value, datetime):
             value = value.astimezone(zone)
         widget = dict(ftype.widget_context(fdef, value))
@@ -143,9 +146,10 @@ class FormRenderer:
              errors: Mapping[str, Sequence[str]] | None = None, raw: Mapping[str, Any] | None = None,
              displays: Mapping[str, str] | None = None, related: Mapping[str, RelatedRows] | None = None,
              record_id: int | None = None, version: int | None = None, id_prefix: str = "f-",
-             zone: tzinfo = UTC, children: Mapping[str, ObjectDef] | None = None) -> str:
+             zone: tzinfo = UTC, children: Mapping[str, ObjectDef] | None = None,
+             grids: Mapping[str, Grid] | None = None) -> str:
         """The whole form for `record` (stored values, by api_name) in `state`. `children`
-        are the child objects of the line-items fields, by field."""
+        are the child objects of the line-items fields, by field; `grids` their grids."""
         errors, raw, displays, children = errors or {}, raw or {}, displays or {}, children or {}
         widgets: dict[str, Markup] = {}
         placed_lines: dict[str, list[str]] = {}  # problems of single lines, shown by their grid
@@ -162,7 +166,7 @@ class FormRenderer:
             widgets[p.field] = self.widget(
                 fdef, record.get(p.field), placement=p, state=placed, errors=mine,
                 raw=raw.get(p.field), display=displays.get(p.field), id_prefix=id_prefix, zone=zone,
-                child=children.get(p.field), line_errors=cells)
+                child=children.get(p.field), line_errors=cells, grid=(grids or {}).get(p.field))
             if cells:
                 placed_lines.update(cells)
         loose = [m for name, ms in errors.items() if name not in widgets and name not in placed_lines for m in ms]

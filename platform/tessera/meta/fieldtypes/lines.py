@@ -8,6 +8,8 @@ The record API reads and writes them with their parent (runtime/records/lines.py
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
@@ -51,6 +53,69 @@ class ChildTableField(FieldType):
     def display(self, field: FieldDef, value: Any) -> str:
         count = len(value or [])
         return f"{count} line" if count == 1 else f"{count} lines"
+
+    # -- the grid on a form (widgets/lines.html, static/lines.js) ------------------------
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        """`value`: the lines as the form posts them back unchanged (JSON: a stored line by
+        its id alone, so a save that never touched the grid keeps every line as it is; a
+        line not saved yet with its values). The page script rewrites it from the grid
+        whenever a cell changes."""
+        lines = [line for line in (value or []) if isinstance(line, Mapping)]
+        kept = [_as_posted(line) for line in lines]
+        return {"value": json.dumps(kept, ensure_ascii=False, separators=(",", ":")),
+                "display": self.display(field, lines), "count": len(lines)}
+
+    def widget_value(self, field: FieldDef, posted: list[str]) -> Any:
+        """The grid's hidden input: a JSON list of lines, each an object of cell texts as
+        the cells' own widgets would post them (`"quantity": "2"`) and, for a stored line,
+        its `id`. Each cell is read by its child field afterwards (runtime/forms/lines.py)."""
+        text = (posted[-1] if posted else "").strip()
+        if not text:
+            return []
+        try:
+            lines = json.loads(text)
+        except ValueError:
+            raise FieldValueError("could not be read: the lines were not sent as a JSON list") from None
+        if not isinstance(lines, list):
+            raise FieldValueError("could not be read: the lines were not sent as a list")
+        if len(lines) > max_lines(field):
+            raise FieldValueError(f"has {len(lines)} lines; at most {max_lines(field)} are allowed")
+        out: list[dict[str, Any]] = []
+        for number, line in enumerate(lines, start=1):
+            if not isinstance(line, dict):
+                raise FieldValueError(f"could not be read: line {number} is not an object of cells")
+            out.append({str(name): _cell(name, text, number) for name, text in line.items()})
+        return out
+
+
+def _as_posted(line: Mapping[str, Any]) -> dict[str, Any]:
+    """A line as the grid posts it when nothing changed: its id, or its own values."""
+    line_id = line.get("id")
+    if isinstance(line_id, int) and not isinstance(line_id, bool):
+        return {"id": line_id}
+    return {str(k): v for k, v in line.items() if not str(k).startswith("_") and _postable(v)}
+
+
+def _postable(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _cell(name: str, value: Any, number: int) -> Any:
+    """One cell of a posted line: its text (a number or true/false as their text), an id
+    as an integer."""
+    if name == "id":
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        raise FieldValueError(f"could not be read: line {number} has an id that is no record's id")
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise FieldValueError(f"could not be read: line {number}'s {name!r} is not text")
 
 
 def parent_link_doc(parent_name: str, parent_label: str, lines: FieldDef) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from tessera.formula import evaluate as run_formula
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.meta.times import from_local_input, time_zone
+from tessera.runtime.forms.lines import LineFilling, TypedSet, read_posted
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.metadata.documents import DocumentService
@@ -84,6 +85,8 @@ class Filling:
     form_defaults: dict[str, Any] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()
     locked: frozenset[str] = frozenset()
+    #: The lines of its line-items fields as being typed (runtime/forms/lines.py).
+    lines: TypedSet = field(default_factory=TypedSet)
 
 
 class FormService:
@@ -99,21 +102,31 @@ class FormService:
         self.renderer = FormRenderer(templates)
         self._parsed: dict[tuple[str, int], Form] = {}
         self._lock = threading.Lock()
+        self.lines = LineFilling(formulas, access, records, self._compute, self._evaluator)
 
     # -- what the endpoints call --------------------------------------------------------
     def state(self, actor: Actor, object_name: str, *, form: str | None = None, record_id: int | None = None,
               values: Any = None) -> dict[str, Any]:
         """Which placements are visible, required and read-only for these values now."""
         stored = self._stored(actor, object_name, record_id)
+        zone = time_zone(actor.time_zone)
         with self.kernel.read() as conn:
             snap = self.kernel.snapshot(conn)
             filling = self._fill(conn, snap, actor, snap.object(object_name), form, stored, _values(values))
-        return {
+            lines = {name: self.lines.state(actor, snap, typed, filling.form.placement(name), zone)
+                     for name, typed in filling.lines.fields.items() if typed.posted and name in filling.state.fields}
+        answer = {
             "object": filling.obj.api_name, "form": filling.form.api_name, "record_id": record_id,
             **filling.state.as_json(),
             "errors": [p.as_json() for p in filling.problems],
             "defaults": filling.defaults,
         }
+        if lines:
+            # The line formulas and the record's formulas over its lines, as the page shows them.
+            answer["lines"] = lines
+            answer["values"] = {f.api_name: f.ftype.display(f, filling.record.get(f.api_name))
+                                for f in filling.obj.fields if f.computed and f.api_name in filling.state.fields}
+        return answer
 
     def json_schema(self, actor: Actor, object_name: str, *, form: str | None = None) -> dict[str, Any]:
         """The JSON Schema of what the form (named, or the one a new record gets) accepts."""
@@ -166,18 +179,21 @@ class FormService:
             filling = self._fill(conn, snap, actor, obj, form, stored, given)
             displays = self._displays(actor, snap, obj, filling)
             related = self._related(actor, snap, obj, filling.form, record_id)
-        raw = {p.field: given.get(p.field) for p in filling.problems}
-        messages: dict[str, list[str]] = {}
-        for problem in [*(errors or []), *filling.problems]:
-            shown = messages.setdefault(problem.field, [])
-            if problem.message not in shown:
-                shown.append(problem.message)
+            raw = {p.field: given.get(p.field) for p in filling.problems}
+            messages: dict[str, list[str]] = {}
+            for problem in [*(errors or []), *filling.problems]:
+                shown = messages.setdefault(problem.field, [])
+                if problem.message not in shown:
+                    shown.append(problem.message)
+            grids = {name: self.lines.grid(actor, snap, typed, filling.form.placement(name), messages,
+                                           time_zone(actor.time_zone))
+                     for name, typed in filling.lines.fields.items() if name in filling.state.fields}
         base = f"/api/v1/forms/{obj.api_name}"
         return self.renderer.form(
             filling.form, obj, filling.record, filling.state, urls or FormUrls(f"{base}/submit", f"{base}/state"),
             errors=messages, raw=raw, displays=displays, related=related, record_id=record_id,
             version=(stored or {}).get("version"), id_prefix=id_prefix, zone=time_zone(actor.time_zone),
-            children=_children(snap, obj),
+            children=_children(snap, obj), grids=grids,
         )
 
     def posted(self, object_name: str, items: Iterable[tuple[str, str]], *,
@@ -186,11 +202,17 @@ class FormService:
         `state` and `submit` take; text a widget cannot read is refused per field. A date
         and time typed without a zone is read in `actor`'s time zone, as the form showed it."""
         with self.kernel.read() as conn:
-            obj = self.kernel.snapshot(conn).object(object_name)
+            snap = self.kernel.snapshot(conn)
+            obj = snap.object(object_name)
         zone = time_zone(actor.time_zone if actor is not None else None)
         local = [(name, from_local_input(text, zone) if isinstance(text, str) and (f := obj.field(name)) is not None
                   and f.type == "datetime" else text) for name, text in items]
         values, problems = posted_values(obj, local)
+        for fdef in obj.line_fields:
+            # The grid posts its lines as texts of cells: each is read by its child field.
+            child = snap.objects.get(str(fdef.props.get("target")))
+            if child is not None and isinstance(values.get(fdef.api_name), list):
+                values[fdef.api_name] = read_posted(child, values[fdef.api_name], zone)
         if problems:
             raise InvalidInput("Some values could not be read.", problems)
         return values
@@ -283,13 +305,18 @@ class FormService:
         # The form's conditions are the builder's and see every record; a computed field
         # that follows the viewer is worked out over what this person may read.
         ctx = self.access.viewer_context(conn, snap, actor, prior=before)
+        # Lines being typed stand in for the stored ones, so `SUM(lines.net)` sees them.
+        lines = self.lines.typed(snap, actor, obj, stored, values, ctx, hidden)
+        problems += lines.problems
+        ctx = lines.context(ctx)
         evaluate = self._evaluator(snap, obj, ctx.unscoped())
         record: dict[str, Any] = {**(before or {}), **typed}
         defaults: dict[str, Any] = {}
         if before is None:
             defaults = self._field_defaults(obj, record, values, evaluate, hidden)
         # Conditions may read computed fields: work them out for the values being typed.
-        conditional = any(f.formulas() for f in self.forms(conn, snap, obj)) and any(f.computed for f in obj.fields)
+        conditional = (any(f.formulas() for f in self.forms(conn, snap, obj)) or lines.posted) \
+            and any(f.computed for f in obj.fields)
         if conditional:
             self._compute(snap, obj, record, ctx)
         form = self._choose(conn, snap, actor, obj, form_name, record, evaluate, hidden)
@@ -301,7 +328,7 @@ class FormService:
             if form_defaults and conditional:
                 self._compute(snap, obj, record, ctx)
         now = state(form, obj, record, evaluate, hidden=hidden, locked=locked)
-        return Filling(obj, form, now, record, stored, problems, defaults, form_defaults, hidden, locked)
+        return Filling(obj, form, now, record, stored, problems, defaults, form_defaults, hidden, locked, lines)
 
     def _evaluator(self, snap: Snapshot, obj: ObjectDef, ctx: EvalContext) -> Evaluate:
         formulas = self.formulas
