@@ -273,9 +273,11 @@ class ReportService:
                        *(a.checked for m in p.measures for a in m.aggregates)]
         if any(c is not None and c.volatile for c in checked):
             return True
+        # A child object's (line items') sharing rules are its parent's, over the parent.
+        ruled = access.parent.obj if access.parent is not None else p.object
         for _access, condition in access.sharing:
             try:
-                if self.formulas.checked(snap, p.object, condition, "boolean").volatile:
+                if self.formulas.checked(snap, ruled, condition, "boolean").volatile:
                     return True
             except FormulaError:
                 return True
