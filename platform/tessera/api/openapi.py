@@ -82,7 +82,7 @@ def object_paths(obj: ObjectDef) -> dict[str, Any]:
                 "schema": {"type": "string", "pattern": IF_MATCH_PATTERN}}
     query = [
         {"name": "fields", "in": "query", "description": "comma-separated fields to return",
-         "schema": _name_list([*SYSTEM, *(f.api_name for f in obj.fields)], signed=False)},
+         "schema": _name_list([*SYSTEM, *(f.api_name for f in (*obj.fields, *obj.line_fields))], signed=False)},
         {"name": "sort", "in": "query", "description": "comma-separated fields, `-` for descending",
          "schema": _name_list([*SORTABLE_SYSTEM, *(f.api_name for f in obj.stored_fields
                                                    if f.ftype.indexable)], signed=True)},

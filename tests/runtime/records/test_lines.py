@@ -161,3 +161,37 @@ def test_concurrent_patches_of_one_quote_one_wins_the_other_is_stale(quotes: Any
     final = quotes.ok(quotes.get(f"/records/quote/{made['id']}"))
     assert len(final["lines"]) == 2 and final["lines"][0]["quantity"] == final["lines"][1]["quantity"]
     assert final["version"] == 2
+
+
+def test_line_items_need_a_child_object_that_no_other_record_holds(api: Any) -> None:
+    api.ok(api.post("/meta/objects", {"api_name": "note", "label": "Note", "fields": [
+        {"api_name": "text", "label": "Text", "type": "text"}]}), 201)
+    refused = api.post("/meta/objects", {"api_name": "memo", "label": "Memo", "fields": [
+        {"api_name": "notes", "label": "Notes", "type": "child_table", "target": "note"}]})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()["errors"][0]
+    assert problem["field"] == "/fields/notes/target" and "not a child object" in problem["message"]
+    missing = api.post("/meta/objects", {"api_name": "memo", "label": "Memo", "fields": [
+        {"api_name": "notes", "label": "Notes", "type": "child_table", "target": "nothing"}]})
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "/fields/notes/target"
+    api.ok(api.post("/meta/objects", {**QUOTE_LINE, "fields": QUOTE_LINE["fields"][1:3]}), 201)
+    api.ok(api.post("/meta/objects", {"api_name": "order", "label": "Order", "fields": [
+        {"api_name": "lines", "label": "Lines", "type": "child_table", "target": "quote_line"}]}), 201)
+    taken = api.post("/meta/objects", {"api_name": "invoice", "label": "Invoice", "fields": [
+        {"api_name": "lines", "label": "Lines", "type": "child_table", "target": "quote_line"}]})
+    assert taken.status_code == 422 and "belong to order already" in taken.json()["errors"][0]["message"]
+
+
+def test_a_line_field_added_later_attaches_its_child_and_lists_do_not_carry_lines(quotes: Any) -> None:
+    quotes.ok(quotes.post("/meta/objects", {"api_name": "expense_line", "label": "Expense line", "child": True,
+                                            "fields": [{"api_name": "amount", "label": "Amount",
+                                                        "type": "currency"}]}), 201)
+    quotes.ok(quotes.post("/meta/objects/quote/fields", {"api_name": "expenses", "label": "Expenses",
+                                                         "type": "child_table", "target": "expense_line"}), 201)
+    made = quotes.ok(quotes.post("/records/quote", {"name": "Q", "expenses": [{"amount": "5"}],
+                                                   "lines": [{"quantity": "1"}]}), 201)
+    assert [e["amount"] for e in made["expenses"]] == ["5.00"] and len(made["lines"]) == 1
+    listed = quotes.ok(quotes.get("/records/quote"))["data"][0]
+    assert "lines" not in listed and "expenses" not in listed
+    only = quotes.ok(quotes.get(f"/records/quote/{made['id']}", params={"fields": "name,expenses"}))
+    assert set(only) >= {"name", "expenses"} and "lines" not in only

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from tessera.meta.fieldtypes import FieldValueError
+from tessera.meta.fieldtypes.lines import max_lines
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 
@@ -79,6 +80,15 @@ def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
         create["properties"][fdef.api_name] = accepted
         if fdef.required and fdef.default is None:
             required.append(fdef.api_name)
+    for fdef in obj.line_fields:
+        child = "".join(part.title() for part in str(fdef.props.get("target", "")).split("_"))
+        record["properties"][fdef.api_name] = {
+            "type": "array", "items": ref(f"{child}Record"),
+            "description": f"{fdef.label}: the lines in order (at most {max_lines(fdef)})"}
+        create["properties"][fdef.api_name] = {
+            "type": "array", "maxItems": max_lines(fdef), "items": {"type": "object"},
+            "description": f"{fdef.label}, the whole list in order: a line with an `id` is changed, one "
+                           "without is added, a stored line left out is removed"}
     if required:
         create["required"] = required
     patch = copy.deepcopy(create)
@@ -113,7 +123,7 @@ class InputShapes:
     """Per metadata revision and object: a validator for each writable property's value."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[int, str, bool], dict[str, Draft202012Validator]] = {}
+        self._cache: dict[tuple[int, str, bool], dict[str, tuple[Draft202012Validator, frozenset[type]]]] = {}
         self._lock = threading.Lock()
 
     def checker(self, snap: Snapshot, obj: ObjectDef, *, patch: bool = False) -> Shape:
@@ -122,19 +132,26 @@ class InputShapes:
         checks = self._validators(snap, obj, patch)
 
         def shape(name: str, value: Any) -> str | None:
-            check = checks.get(name)
-            if check is None:
+            found = checks.get(name)
+            if found is None:
+                return None
+            check, plain = found
+            if type(value) in plain:
                 return None
             error = best_match(check.iter_errors(value))
             return None if error is None else _message(error)
         return shape
 
-    def _validators(self, snap: Snapshot, obj: ObjectDef, patch: bool) -> dict[str, Draft202012Validator]:
+    def _validators(self, snap: Snapshot, obj: ObjectDef,
+                    patch: bool) -> dict[str, tuple[Draft202012Validator, frozenset[type]]]:
         key = (snap.revision, obj.uid, patch)
         found = self._cache.get(key)
         if found is None:
             schema = object_schemas(obj)[f"{schema_name(obj)}{'Patch' if patch else 'Input'}"]
-            found = {name: Draft202012Validator(_types_only(prop)) for name, prop in schema["properties"].items()}
+            found = {}
+            for name, prop in schema["properties"].items():
+                types = _types_only(prop)
+                found[name] = (Draft202012Validator(types), _plain_types(types))
             with self._lock:
                 if len(self._cache) > 2000:
                     self._cache.clear()
@@ -158,6 +175,27 @@ def _types_only(schema: Any) -> Any:
     if "properties" in schema:
         kept["properties"] = {k: _types_only(v) for k, v in schema["properties"].items()}
     return kept
+
+
+#: The Python types of JSON values a bare `{"type": …}` takes whole (bool is no integer).
+_PLAIN = {"string": (str,), "null": (type(None),), "boolean": (bool,), "integer": (int,),
+          "number": (int, float), "object": (dict,), "array": (list,)}
+
+
+def _plain_types(schema: dict[str, Any]) -> frozenset[type]:
+    """The Python types any value of which the types-only schema accepts, so a value of
+    one of them needs no validator run (every write checks a dozen values; a validator
+    run costs more than the rest of reading one). Branches that look inside a value
+    (`items`, `properties`) add nothing: such values go through the validator."""
+    out: set[type] = set()
+    branches = schema["anyOf"] if set(schema) == {"anyOf"} else [schema]
+    for branch in branches:
+        if not isinstance(branch, dict) or set(branch) != {"type"}:
+            continue
+        kinds = branch["type"] if isinstance(branch["type"], list) else [branch["type"]]
+        for kind in kinds:
+            out.update(_PLAIN.get(kind, ()))
+    return frozenset(out)
 
 
 def _message(error: ValidationError) -> str:

@@ -324,8 +324,10 @@ class ViewService:
         with self.kernel.read() as conn:
             snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
+            # A record's lines are shown in its form's grid, not as a related list too.
             children = [(child, lookup, self.access.object(actor, snap, child))
-                        for child, lookup in snap.children(obj) if lookup.props.get("related_name")]
+                        for child, lookup in snap.children(obj)
+                        if lookup.props.get("related_name") and lookup.system != "parent"]
         lists = []
         for child, lookup, access in children:
             if not access.may("read") or lookup.api_name in access.hidden:
