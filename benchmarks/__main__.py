@@ -4,7 +4,8 @@ Runs every benchmark on each backend — a temporary SQLite file and a throwaway
 database that is dropped afterwards — and prints one table of product vs. floor with the
 ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status. The formula
 benchmark's Python half needs no database and runs once, shown with the backend "python".
-Names: create, bulk, list, formula, stored, permissions, page, reports, workflow, flows, timers, sla, rules.
+Names: create, bulk, list, formula, stored, permissions, page, reports, workflow, flows, timers, sla, rules,
+lines.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from benchmarks import (
     bench_create,
     bench_flows,
     bench_formula,
+    bench_lines,
     bench_list,
     bench_page,
     bench_permissions,
@@ -31,7 +33,7 @@ from benchmarks import (
 from benchmarks.common import Result, database, prepare, render
 
 BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page", "reports", "workflow", "flows",
-              "timers", "sla", "rules")
+              "timers", "sla", "rules", "lines")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Sizes:
     rules_repeat: int
     rules_creators: int
     rules_records: int
+    lines_repeat: int
 
 
 FULL = Sizes(
@@ -105,6 +108,7 @@ FULL = Sizes(
     rules_repeat=3,
     rules_creators=8,
     rules_records=1_000,
+    lines_repeat=60,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -140,6 +144,7 @@ QUICK = Sizes(
     rules_repeat=1,
     rules_creators=8,
     rules_records=200,
+    lines_repeat=15,
 )
 
 
@@ -207,6 +212,9 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
                 results += bench_rules.run_segments(setup, sizes.rules_accounts, sizes.rules_repeat)
                 log(f"{backend}: round-robin assignment under concurrent creators")
                 results += bench_rules.run_round_robin(setup, sizes.rules_creators, sizes.rules_records)
+            if "lines" in only:
+                log(f"{backend}: a quote with its lines, saved and read")
+                results += bench_lines.run(setup, sizes.lines_repeat)
         finally:
             notes += setup.notes
             setup.close()

@@ -93,21 +93,22 @@ class LineWriter:
     refuse_unwritable: Callable[[ObjectDef, list[str]], None]
 
     def write(self, conn: Connection, actor: Actor, snap: Snapshot, parent: ObjectDef, parent_id: int,
-              given: Mapping[str, Any], at: datetime) -> LinesWritten:
-        """Bring the stored lines of each given line field to the given lists."""
+              given: Mapping[str, Any], at: datetime, *, new: bool = False) -> LinesWritten:
+        """Bring the stored lines of each given line field to the given lists. `new`: the
+        parent was created in this transaction, so it has no stored lines to read."""
         done = LinesWritten()
         problems: list[FieldProblem] = []
         for lines in line_sets(snap, parent):
             if lines.field.api_name in given:
                 self._write_one(conn, actor, snap, parent, parent_id, lines, given[lines.field.api_name],
-                                at, done, problems)
+                                at, done, problems, new)
         if problems:
             raise InvalidInput("The record is not valid; nothing was saved.", problems)
         return done
 
     def _write_one(self, conn: Connection, actor: Actor, snap: Snapshot, parent: ObjectDef, parent_id: int,
                    lines: LineSet, raw: Any, at: datetime, done: LinesWritten,
-                   problems: list[FieldProblem]) -> None:
+                   problems: list[FieldProblem], new: bool) -> None:
         name, child = lines.field.api_name, lines.child
         if raw is None:
             raw = []
@@ -120,8 +121,9 @@ class LineWriter:
             return
         table = snap.table(child)
         link = table.c[lines.link.column]
-        stored = {row["id"]: dict(row) for row in conn.execute(
+        stored = {} if new else {row["id"]: dict(row) for row in conn.execute(
             sa.select(table).where(link == parent_id, table.c.deleted_at.is_(None))).mappings()}
+        kept_keys = {*_KEPT_KEYS, lines.link.api_name, lines.number.api_name}
         creates: list[tuple[int, dict[str, Any]]] = []
         updates: list[tuple[int, int, dict[str, Any]]] = []
         kept: set[int] = set()
@@ -131,8 +133,7 @@ class LineWriter:
                 problems.append(FieldProblem(path, "a line must be a JSON object", "not_an_object"))
                 continue
             line_id = item.get("id")
-            data = {k: v for k, v in item.items()
-                    if k not in _KEPT_KEYS and k not in (lines.link.api_name, lines.number.api_name)}
+            data = {k: v for k, v in item.items() if k not in kept_keys}
             try:
                 self.refuse_unwritable(child, sorted(data))
             except TesseraError as error:
@@ -194,6 +195,10 @@ class _Words:
         self.lines = lines
         self.done = done
         self.child = lines.child
+        #: The fields a line is told by in history: those a person writes (not the
+        #: platform's own, not computed), with how each value is written in JSON.
+        self.told = [(f.api_name, f.column, f.ftype.to_json, f) for f in self.child.stored_fields
+                     if not f.system and not f.computed]
 
     def _entry(self, old: Any, new: Any) -> None:
         self.done.entries.append({"field_uid": self.lines.field.uid, "old": old, "new": new})
@@ -202,12 +207,10 @@ class _Words:
 
     def _shown(self, values: Mapping[str, Any]) -> dict[str, Any]:
         out = {}
-        for fdef in self.child.stored_fields:
-            if fdef.system or fdef.computed:
-                continue
-            value = values.get(fdef.column)
+        for name, column, to_json, fdef in self.told:
+            value = values.get(column)
             if value is not None and value != "" and value != []:
-                out[fdef.api_name] = fdef.ftype.to_json(fdef, value)
+                out[name] = to_json(fdef, value)
         return out
 
     def added(self, values: Mapping[str, Any], place: int) -> None:
@@ -249,8 +252,9 @@ def read_lines(conn: Connection, snap: Snapshot, lines: LineSet, parent_ids: lis
     if not parent_ids:
         return found
     where = link == parent_ids[0] if len(parent_ids) == 1 else link.in_(parent_ids)
-    for row in rows(conn, snap, lines.child, where, lines.cap * len(parent_ids)):
-        bucket = found.get(row[lines.link.column])
-        if bucket is not None and len(bucket) < lines.cap:
+    cap, column = lines.cap, lines.link.column
+    for row in rows(conn, snap, lines.child, where, cap * len(parent_ids)):
+        bucket = found.get(row[column])
+        if bucket is not None and len(bucket) < cap:
             bucket.append(row)
     return found

@@ -51,6 +51,10 @@ class RecordChange:
     #: The fields the input named, before defaults were filled in: a hook that fills a
     #: field (an assignment rule filling the owner) tells a person's choice from a default.
     given: frozenset[str] = frozenset()
+    #: Values the platform set itself (`fixed`: a line's parent and place); a reference
+    #: among them points at a record the same transaction made or locked, so it is not
+    #: looked up again.
+    fixed: frozenset[str] = frozenset()
 
     @property
     def is_new(self) -> bool:
@@ -102,6 +106,7 @@ class SavePipeline:
             self._parse(plan, data, change, shape=shape)
             if fixed is not None:
                 change.values.update(fixed[index])
+                change.fixed = frozenset(fixed[index])
             change.given = frozenset(change.values)
             self._defaults(plan, change, actor)
             changes.append(change)
@@ -126,6 +131,7 @@ class SavePipeline:
         self._parse(plan, data, change, updating=True, shape=shape)
         if fixed:
             change.values.update(fixed)
+            change.fixed = frozenset(fixed)
         change.given = frozenset(change.values)
         # A request that is wrong in itself says so first; one that is right but late, 412.
         if expected_version is not None and before["version"] != expected_version and not change.problems:
@@ -231,7 +237,7 @@ class SavePipeline:
             kind, name = fp.reference, fp.name
             wanted = {
                 _ref_key(kind, v)
-                for c in batch.changes if c.values.get(name)
+                for c in batch.changes if c.values.get(name) and name not in c.fixed
                 for v in _ref_values(kind, c.values[name])
             }
             if kind == "user":
@@ -260,7 +266,7 @@ class SavePipeline:
                                          "content_type": r.content_type} for r in rows})
             for change in batch.changes:
                 value = change.values.get(name)
-                if not value:
+                if not value or name in change.fixed:
                     continue
                 missing = [v for v in _ref_values(kind, value) if _ref_key(kind, v) not in found]
                 if missing:
