@@ -206,8 +206,6 @@ def test_a_sharing_rule_on_quotes_shares_their_lines_in_reports(api: Any, office
     assert len(listed["data"]) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="records/access.py: a role that names nothing of quote_line hides every "
-                                       "field of the lines (see the report of #18 line reports)")
 def test_a_role_naming_only_the_quote_reads_its_lines(api: Any, office: dict[str, Any]) -> None:
     """Access to a line is access to its quote: a role that says nothing about quote lines
     lets its holders read the lines of the quotes they read, every field of them."""

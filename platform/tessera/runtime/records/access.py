@@ -169,8 +169,7 @@ class AccessService:
         the parent reads its lines, whoever may change it adds, changes and removes them.
         A role may still hide or lock single fields of the lines."""
         of_parent = self.object(actor, snap, parent)
-        grant = permissions_for(actor, snap).object(obj.api_name)
-        levels = {f.api_name: grant.field_level(f.api_name) for f in obj.fields}
+        levels = permissions_for(actor, snap).line_fields(obj)
         hidden = {name for name, level in levels.items() if level == "hidden"}
         hidden |= self._revealing(actor, snap, obj, hidden)
         read_only = {name for name, level in levels.items() if level == "read"}
