@@ -35,6 +35,7 @@ SAMPLES: dict[str, tuple[Any, dict[str, Any]]] = {
     "json": ({"a": [1, None]}, {}), "autonumber": ("DL-000042", {"prefix": "DL-"}),
     "formula": (Decimal("2400.00"), {"expression": "amount * 2", "formula_type": "number", "scale": 2}),
     "rollup": (Decimal("3"), {"relation": "deals", "function": "count", "formula_type": "number"}),
+    "child_table": ([{"id": 7, "quantity": "2.00"}], {"target": "quote_line"}),
 }
 SHOWN = {"text": "hello", "email": "a@example.com", "currency": "1200.50", "duration": "value=\"1 hour 30 minutes\"",
          "date": "2024-12-31", "datetime": "2024-06-03T07:30:00", "select": 'value="b" selected',
@@ -248,7 +249,7 @@ def browser_post(html: str) -> list[tuple[str, str]]:
 
 EVERY = {"api_name": "every", "label": "Every", "fields": [
     {"api_name": f"f_{t}", "label": t, "type": t, **SAMPLES[t][1]} for t in sorted(field_types())
-    if t not in ("lookup", "rollup", "formula")] + [
+    if t not in ("lookup", "rollup", "formula", "child_table")] + [
     {"api_name": "f_lookup", "label": "lookup", "type": "lookup", "target": "account"},
     {"api_name": "f_formula", "label": "formula", "type": "formula", "expression": "f_integer * 2"}]}
 STORED = {"f_text": "hello <b>", "f_long_text": "two\nlines", "f_rich_text": "<p>Hi <b>there</b></p>",
