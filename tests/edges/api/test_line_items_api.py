@@ -167,3 +167,20 @@ def test_the_history_of_a_quote_does_not_tell_a_hidden_line_field(api: Any, shop
     told = [e for e in entries if e["field"] == "lines"]
     assert told, entries
     assert not any("cost" in str(e["old"]) + str(e["new"]) for e in told), told
+
+
+def test_a_second_role_about_something_else_does_not_reveal_a_hidden_line_field(
+        api: Any, shop: dict[str, Any]) -> None:
+    """Only a role that reaches the quotes has a say about their lines' fields (as only a
+    role granting something on an object has a say about its fields): a role about tickets
+    that names nothing of quote lines does not widen what the rep's role hides."""
+    api.ok(api.post("/meta/objects", {"api_name": "ticket", "label": "Ticket", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text", "required": True}]}), 201)
+    api.ok(api.post("/roles", {"api_name": "support", "label": "Support",
+                               "permissions": {"ticket": {"create": True, "read": "all"}}}), 201)
+    ann_id = shop["people"]["ann"][0]
+    api.ok(api.patch(f"/users/{ann_id}", {"roles": ["rep", "support"]}))
+    ann = _sign_in(api, "ann@example.com")
+    read = ann.ok(ann.get(f"/records/quote/{shop['a']['id']}"))
+    assert read["lines"] and all("cost" not in line for line in read["lines"])
+    assert all("cost" not in line for line in ann.ok(ann.get("/records/quote_line"))["data"])
