@@ -369,7 +369,8 @@ class RecordService:
                 continue
             try:
                 written = writer.write(conn, actor, snap, batch.obj, change.record_id, lines, batch.at, new=True)
-                self._after_lines(conn, actor, snap, batch.obj, change.record_id, written, batch.at, bump=False)
+                self._after_lines(conn, actor, snap, batch.obj, change.record_id, written, batch.at, bump=False,
+                                  created=True)
             except InvalidInput as error:
                 problems += [FieldProblem(p.field, p.message, p.code, row=row if bulk else None, detail=p.detail)
                              for p in error.errors]
@@ -379,16 +380,18 @@ class RecordService:
                                "nothing was saved.", problems)
 
     def _after_lines(self, conn: Connection, actor: Actor, snap: Snapshot, obj: ObjectDef, record_id: int,
-                     written: LinesWritten, at: datetime, *, bump: bool) -> None:
-        """What follows a change of lines on the parent: its history, the lines the change
-        sent to the trash counted out of stored totals, its validation rules checked again
-        (they may read the lines), and — when nothing else moved it — its version."""
+                     written: LinesWritten, at: datetime, *, bump: bool, created: bool = False) -> None:
+        """What follows a change of lines on the parent: its history (not for a record just
+        created: its creation tells it), the lines the change sent to the trash counted out
+        of stored totals, its validation rules checked again (they may read the lines), and
+        — when nothing else moved it — its version."""
         for batch_id in written.trash_batches:
             self.stored_formulas.trashed(conn, snap, batch_id)
         if not written.changed:
             return
-        history.write(conn, [history.entry(obj.uid, record_id, e["field_uid"], "update", actor.user_id, at,
-                                           old=e["old"], new=e["new"]) for e in written.entries])
+        if not created:
+            history.write(conn, [history.entry(obj.uid, record_id, e["field_uid"], "update", actor.user_id, at,
+                                               old=e["old"], new=e["new"]) for e in written.entries])
         table = snap.table(obj)
         # Only validation rules can answer differently now: the other validate hooks judge
         # the values a save changes, and this check changes none (it ran them already).
