@@ -140,6 +140,10 @@
       else input.value = value;
     });
     showColumns(placement);
+    // On a phone the panel is below the form: bring it to the builder.
+    if (window.matchMedia("(max-width: 800px)").matches) {
+      document.getElementById("properties").scrollIntoView({ block: "start" });
+    }
   }
 
   designer.addEventListener("click", (event) => {
@@ -201,7 +205,10 @@
   };
 
   window.tesseraSaveForm = async function () {
-    const sections = [...document.querySelectorAll("#canvas [data-section]")].map((section) => {
+    // A section left with no field and no title (its fields moved elsewhere) is dropped.
+    const kept = [...document.querySelectorAll("#canvas [data-section]")].filter((section) =>
+      section.querySelector(".placement") || section.querySelector(".section-label").value.trim());
+    const sections = kept.map((section) => {
       const out = {
         columns: [...section.querySelectorAll("[data-column]")].map((column) => ({
           fields: [...column.querySelectorAll(".placement")].map((p) => {
