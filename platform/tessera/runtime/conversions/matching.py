@@ -58,10 +58,22 @@ def match(conn: Connection, table: sa.Table, values: Mapping[FieldDef, Any], rea
         -> Mapping[str, Any] | None:
     """The oldest live record of `table` whose fields equal `values` (text ignoring case),
     among those `readable` allows (None: all)."""
+    where = _conditions(table, {fdef: value for fdef, value in values.items()})
+    if readable is not None:
+        where.append(readable)
+    return conn.execute(sa.select(table).where(*where).order_by(table.c.id).limit(1)).mappings().first()
+
+
+def match_statement(table: sa.Table, fields: list[FieldDef]) -> sa.Select[Any]:
+    """The same query for a caller who may read every record, built once: its values are
+    the parameters `m0`, `m1`, … in the order of `fields`."""
+    values = {fdef: sa.bindparam(f"m{i}", type_=table.c[fdef.column].type) for i, fdef in enumerate(fields)}
+    return sa.select(table).where(*_conditions(table, values)).order_by(table.c.id).limit(1)
+
+
+def _conditions(table: sa.Table, values: Mapping[FieldDef, Any]) -> list[Any]:
     where: list[Any] = [table.c.deleted_at.is_(None)]
     for fdef, value in values.items():
         column = table.c[fdef.column]
         where.append(sa.func.lower(column) == sa.func.lower(value) if caseless(fdef) else column == value)
-    if readable is not None:
-        where.append(readable)
-    return conn.execute(sa.select(table).where(*where).order_by(table.c.id).limit(1)).mappings().first()
+    return where

@@ -15,6 +15,7 @@ The same reading serves the save-time check (problems at their place in the docu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ from tessera.meta.model import SYSTEM_COLUMNS, FieldDef, ObjectDef
 #: What a formula's result may be written into, by the written field's formula type: a
 #: lookup takes an id (a number) as well as a record, a date-time a date.
 _ACCEPTS = {"record": ("record", "number"), "datetime": ("datetime", "date"), "duration": ("duration", "number")}
+_KEY_UID = "conversion-key-"
+_KEY_ID = re.compile(r"\s*([a-z][a-z0-9_]*)(?:\.id)?\s*")
 #: Field types whose values a conversion never copies by default (files belong to their record).
 _NOT_COPIED = ("attachment", "autonumber")
 #: Other field types a field of a type takes by default, besides its own: (source, target).
@@ -47,6 +50,9 @@ class FieldMap:
     formula: str
     path: str | None
     checked: Checked | None = None
+    #: The key of an earlier target when the formula is just its id (`account.id`,
+    #: `account`): the value is the id bound to the key, read without loading the record.
+    key: str | None = None
 
     @property
     def default(self) -> bool:
@@ -124,7 +130,7 @@ def reading(source: ObjectDef, made: Iterable[tuple[str, str, ObjectDef]]) -> Ob
     doc = dict(source.doc)
     doc["uid"] = source.uid + "".join(f"+{key}:{obj.uid}" for key, _label, obj in made)
     doc["fields"] = [*source.doc.get("fields", []), *(
-        {"uid": f"conversion-key-{key}", "api_name": key, "label": label, "type": "lookup",
+        {"uid": f"{_KEY_UID}{key}", "api_name": key, "label": label, "type": "lookup",
          "target": obj.api_name} for key, label, obj in made)]
     return ObjectDef(doc, source.version)
 
@@ -172,6 +178,11 @@ def read(doc: Mapping[str, Any], schema: Schema) -> tuple[Plan | None, list[Fiel
                 reads=reads), []
 
 
+def _is_key(fdef: FieldDef) -> bool:
+    """Whether a field of the source as a target reads it is an earlier target's key."""
+    return fdef.uid.startswith(_KEY_UID)
+
+
 def _key_problems(key: str, earlier: list[str], source: ObjectDef, path: str) -> list[FieldProblem]:
     if key in earlier:
         return [FieldProblem(path, f"another target is keyed {key!r} already", "duplicate")]
@@ -214,7 +225,9 @@ def _maps(given: Mapping[str, str], obj: ObjectDef, reads: ObjectDef, schema: Sc
         checked = _checked(formula, reads, schema, here, problems)
         if checked is not None and (mismatch := _mismatch(checked, fdef)):
             problems.append(FieldProblem(here, mismatch, "type"))
-        out.append(FieldMap(fdef, formula, here, checked))
+        found = _KEY_ID.fullmatch(formula)
+        key = found.group(1) if found and (made := reads.field(found.group(1))) and _is_key(made) else None
+        out.append(FieldMap(fdef, formula, here, checked, key))
     return tuple(out)
 
 

@@ -13,7 +13,7 @@ run back: a failing target leaves nothing behind.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
 from tessera.data.metastore import now
+from tessera.data.prepared import Prepared
 from tessera.data.tables import conversions as log
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, StaleVersion, TesseraError
 from tessera.formula import EvalContext, FormulaError, evaluate
@@ -38,6 +39,14 @@ from tessera.runtime.records.formulas import FormulaService, SnapshotSchema
 from tessera.runtime.records.service import RecordService
 
 KIND = "conversions"
+#: The last run of a conversion on a record; a run's line in the log.
+_LAST = Prepared(sa.select(log.c.result, log.c.at, log.c.actor_id).where(
+    log.c.object_uid == sa.bindparam("object"), log.c.record_id == sa.bindparam("record"),
+    log.c.conversion_uid == sa.bindparam("conversion")).order_by(log.c.id.desc()).limit(1))
+#: The source's column saying whether the conversion ran on it before.
+_RAN = "tessera_conversion_ran"
+_LOG = Prepared(sa.insert(log), columns=("conversion_uid", "conversion", "object_uid", "record_id", "result",
+                                        "actor_id", "at"))
 
 
 class ConversionService:
@@ -51,7 +60,19 @@ class ConversionService:
         self._plans: dict[tuple[int, str], Plan] = {}
         #: (metadata revision, index name) of the case-insensitive match indexes seen to exist.
         self._indexed: set[tuple[int, str]] = set()
+        #: Statements over the objects' tables, built once per metadata revision.
+        self._statements: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._lock = threading.Lock()
+
+    def _statement(self, snap: Snapshot, key: tuple[str, ...], make: Callable[[], Any]) -> Any:
+        found = self._statements.get((snap.revision, key))
+        if found is None:
+            found = make()
+            with self._lock:
+                if any(k[0] != snap.revision for k in self._statements):
+                    self._statements.clear()
+                self._statements[(snap.revision, key)] = found
+        return found
 
     # -- the plan -------------------------------------------------------------------------
     def plan(self, conn: Connection, snap: Snapshot, name: str) -> Plan:
@@ -112,7 +133,7 @@ class ConversionService:
                 expected_version: int | None = None) -> dict[str, Any]:
         """Run conversion `name` on a record, in one transaction; the result names every
         record created or matched."""
-        with self.kernel.write() as conn:
+        with self.kernel.write(pipelined=True) as conn:
             snap = self.kernel.snapshot(conn)
             return self.run(conn, snap, actor, object_name, record_id, name, expected_version=expected_version)
 
@@ -125,13 +146,13 @@ class ConversionService:
             raise NotFound(f"There is no conversion named {name!r} for {obj.label} records.")
         self.records.require(conn, snap, obj, actor, record_id, "edit" if plan.after else "read")
         self.indexes(conn, snap, plan)
-        record = self._source(conn, snap, plan, record_id)
+        record, ran = self._source(conn, snap, plan, record_id)
         if expected_version is not None and record["version"] != expected_version:
             raise StaleVersion(f"The {obj.label} record is at version {record['version']}, not {expected_version}; "
                                "reload it.", extra={"current_version": record["version"]})
         ctx = self.formulas.context(conn, snap, actor)
         title = _name(obj, record)
-        if not plan.allow_again:
+        if ran and not plan.allow_again:
             previous = self._last(conn, plan, obj, record_id)
             if previous is not None:
                 raise Conflict(f"{obj.label} {title} was converted already on {previous['at'][:10]}"
@@ -158,42 +179,55 @@ class ConversionService:
         result = {"conversion": plan.api_name, "label": plan.label,
                   "source": {"object": obj.api_name, "id": record_id, "name": title, "version": version},
                   "records": made}
-        conn.execute(sa.insert(log).values(conversion_uid=plan.uid, conversion=plan.api_name, object_uid=obj.uid,
-                                           record_id=record_id, result=result, actor_id=actor.user_id, at=now()))
+        _LOG.write(conn, {"conversion_uid": plan.uid, "conversion": plan.api_name, "object_uid": obj.uid,
+                          "record_id": record_id, "result": result, "actor_id": actor.user_id, "at": now()})
         return result
 
-    def _source(self, conn: Connection, snap: Snapshot, plan: Plan, record_id: int) -> dict[str, Any]:
+    def _source(self, conn: Connection, snap: Snapshot, plan: Plan, record_id: int) -> tuple[dict[str, Any], bool]:
         """The source record, locked until commit so two runs on it take turns, with the
-        computed fields the formulas read."""
+        computed fields the formulas read; and whether the conversion ran on it before
+        (asked in the same statement)."""
         table = snap.table(plan.obj)
-        row = conn.execute(sa.select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))
-                           .with_for_update()).mappings().first()
+
+        def query() -> sa.Select[Any]:
+            ran = sa.select(log.c.id).where(log.c.object_uid == plan.obj.uid, log.c.record_id == table.c.id,
+                                            log.c.conversion_uid == sa.bindparam("conversion")).limit(1)
+            return sa.select(table, ran.scalar_subquery().label(_RAN)).where(
+                table.c.id == sa.bindparam("id"), table.c.deleted_at.is_(None)).with_for_update(of=table)
+
+        statement = self._statement(snap, ("source", plan.obj.uid), query)
+        row = conn.execute(statement, {"id": record_id, "conversion": plan.uid}).mappings().first()
         if row is None:
             raise NotFound(f"There is no {plan.obj.label} record with id {record_id}.")
         record = dict(row)
+        ran = record.pop(_RAN) is not None
         computed = plan.computed_reads
         if computed:
             ctx = self.formulas.context(conn, snap, Actor.system())
             columns = self.formulas.computed_columns(snap, plan.obj, computed, conn.dialect.name, ctx)
             record.update(conn.execute(sa.select(*columns).where(table.c.id == record_id)).mappings().one())
-        return record
+        return record, ran
 
     def _last(self, conn: Connection, plan: Plan, obj: ObjectDef, record_id: int) -> dict[str, Any] | None:
-        row = conn.execute(sa.select(log.c.result, log.c.at, log.c.actor_id).where(
-            log.c.object_uid == obj.uid, log.c.record_id == record_id, log.c.conversion_uid == plan.uid)
-            .order_by(log.c.id.desc()).limit(1)).first()
-        return None if row is None else {"result": row.result, "at": _moment(row.at), "actor": row.actor_id}
+        row = _LAST.read(conn, {"object": obj.uid, "record": record_id, "conversion": plan.uid}).first()
+        return None if row is None else {"result": row["result"], "at": _moment(row["at"]), "actor": row["actor_id"]}
 
     def _target(self, conn: Connection, snap: Snapshot, actor: Actor, plan: Plan, target: TargetPlan,
                 record: dict[str, Any], ctx: EvalContext) -> dict[str, Any]:
         out: dict[str, Any] = {"key": target.key, "label": target.label, "object": target.obj.api_name}
         if target.match:
-            wanted = {m.field: _coerced(m, _value(m.checked, record, ctx, f"{target.key}.{m.field.api_name}"),
-                                        target.key) for m in target.match}
+            wanted = {m.field: _coerced(m, _mapped(m, record, ctx, f"{target.key}.{m.field.api_name}"), target.key)
+                      for m in target.match}
             if all(v is not None for v in wanted.values()):
                 table = snap.table(target.obj)
                 readable = self.access.row_scope(snap, actor, conn.dialect.name, ctx)(target.obj, table)
-                found = matching.match(conn, table, wanted, readable)
+                if readable is None:
+                    query = self._statement(snap, ("match", plan.api_name, target.key),
+                                            lambda: matching.match_statement(table, list(wanted)))
+                    found = conn.execute(query, {f"m{i}": v for i, v in enumerate(wanted.values())}) \
+                        .mappings().first()
+                else:
+                    found = matching.match(conn, table, wanted, readable)
                 if found is not None:
                     return {**out, "id": found["id"], "name": _name(target.obj, found), "outcome": "matched"}
         if not target.create:
@@ -291,6 +325,11 @@ class ConversionService:
                      "result": r["result"]} for r in rows]
 
 
+def _mapped(fmap: FieldMap, record: Mapping[str, Any], ctx: EvalContext, where: str) -> Any:
+    """A field map's value: an earlier target's id as it is bound, else its formula's."""
+    return record.get(fmap.key) if fmap.key is not None else _value(fmap.checked, record, ctx, where)
+
+
 def _value(checked: Any, record: Mapping[str, Any], ctx: EvalContext, where: str) -> Any:
     try:
         return evaluate(checked, record, ctx)
@@ -304,7 +343,7 @@ def _inputs(maps: Any, record: Mapping[str, Any], ctx: EvalContext) -> dict[str,
     target's own defaults apply)."""
     out = {}
     for fmap in maps:
-        value = _value(fmap.checked, record, ctx, fmap.field.api_name)
+        value = _mapped(fmap, record, ctx, fmap.field.api_name)
         if value is not None:
             out[fmap.field.api_name] = as_input(value)
     return out
