@@ -5,7 +5,7 @@ database that is dropped afterwards — and prints one table of product vs. floo
 ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status. The formula
 benchmark's Python half needs no database and runs once, shown with the backend "python".
 Names: create, bulk, list, formula, stored, permissions, page, reports, workflow, flows, timers, sla, rules,
-lines.
+lines, conversions.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from benchmarks import (
     bench_bulk,
+    bench_conversions,
     bench_create,
     bench_flows,
     bench_formula,
@@ -33,7 +34,7 @@ from benchmarks import (
 from benchmarks.common import Result, database, prepare, render
 
 BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page", "reports", "workflow", "flows",
-              "timers", "sla", "rules", "lines")
+              "timers", "sla", "rules", "lines", "conversions")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class Sizes:
     rules_creators: int
     rules_records: int
     lines_repeat: int
+    conversions_accounts: int
+    conversions_repeat: int
 
 
 FULL = Sizes(
@@ -109,6 +112,8 @@ FULL = Sizes(
     rules_creators=8,
     rules_records=1_000,
     lines_repeat=60,
+    conversions_accounts=100_000,
+    conversions_repeat=200,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -145,6 +150,8 @@ QUICK = Sizes(
     rules_creators=8,
     rules_records=200,
     lines_repeat=15,
+    conversions_accounts=20_000,
+    conversions_repeat=40,
 )
 
 
@@ -215,6 +222,9 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
             if "lines" in only:
                 log(f"{backend}: a quote with its lines, saved and read")
                 results += bench_lines.run(setup, sizes.lines_repeat)
+            if "conversions" in only:
+                log(f"{backend}: convert a lead (match among accounts, create 3)")
+                results += bench_conversions.run(setup, sizes.conversions_accounts, sizes.conversions_repeat)
         finally:
             notes += setup.notes
             setup.close()
