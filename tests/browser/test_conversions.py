@@ -4,6 +4,7 @@ page opened before (another tab) is refused with a message that says what happen
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -84,3 +85,36 @@ def test_a_person_converts_a_lead_and_a_second_convert_is_refused(page: Any, ser
     page.wait_for_url(re.compile(r".*/app/opportunity/\d+$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Acme deal")
     assert runtime.records.list(system, "opportunity")["data"][0]["account"] is not None
+
+
+def test_a_builder_writes_a_conversion_and_sees_each_problem_at_its_place(page: Any, server: Any, shot: Any,
+                                                                          admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    system = Actor.system()
+    for doc in OBJECTS:
+        runtime.metadata.create_object(system, doc)
+    _sign_in(page, base, admin_login)
+    go(page, f"{base}/builder")
+    page.get_by_role("link", name="Conversions").click()
+    page.wait_for_url(f"{base}/builder/conversions")
+    expect(page.get_by_text("No conversions yet.")).to_be_visible()
+    page.get_by_role("link", name="New conversion").click()
+    page.wait_for_url(f"{base}/builder/conversions/new")
+    wrong = {**CONVERT_LEAD, "targets": [CONVERT_LEAD["targets"][0],
+                                         {"key": "contact", "object": "contact", "fields": {"nickname": "company"}}]}
+    page.get_by_label("Document").fill(json.dumps(wrong, indent=2))
+    page.get_by_role("button", name="Save").click()
+    problems = page.locator(".conversion-problems")
+    expect(problems).to_contain_text("1 problem")
+    expect(problems).to_contain_text("Target 2 (contact) → fields → nickname: Contact has no field 'nickname'")
+    shot(page, "conversion-builder-problem")
+    page.get_by_label("Document").fill(json.dumps(CONVERT_LEAD, indent=2))
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"{base}/builder/conversions/convert_lead?saved=1")
+    expect(page.get_by_role("status")).to_contain_text("Saved.")
+    page.get_by_role("link", name="All conversions").click()
+    row = page.locator("table.records tbody tr").first
+    expect(row).to_contain_text("Convert lead")
+    expect(row).to_contain_text("Lead")
+    expect(row).to_contain_text("Account (found or made), Contact, Opportunity")
+    assert runtime.documents.get("conversions", "convert_lead")["targets"][2]["object"] == "opportunity"
