@@ -33,6 +33,7 @@ from tessera.meta.times import time_zone
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.records.access import AccessService
+from tessera.runtime.records.line_history import line_sentence, named_values
 from tessera.runtime.records.plan import OWNER
 from tessera.runtime.records.service import RecordService
 
@@ -352,7 +353,14 @@ class ViewService:
         obj = snap.object(object_name)
         names = self._record_names(actor, snap.objects, obj, entries)
         zone, out = time_zone(actor.time_zone), []
+        told = self._lines_told(actor, snap, obj, entries, zone)
         for entry in entries:
+            if (lines := obj.line_field(entry["field"] or "")) is not None:
+                if told.get(entry["id"]) is not None:  # None: about a field the reader may not see
+                    out.append({**entry, "who": people.get(entry["actor"]) if entry["actor"] else None,
+                                "field_label": lines.label, "text": told[entry["id"]], "old_text": "",
+                                "new_text": ""})
+                continue
             fdef = OWNER if entry["field"] == "owner" else obj.field(entry["field"] or "")
             shown = {**entry, "who": people.get(entry["actor"]) if entry["actor"] else None,
                      "field_label": fdef.label if fdef is not None else entry["field"]}
@@ -363,6 +371,28 @@ class ViewService:
                     value = cell_text(snap.objects, fdef, record, zone)
                 shown[f"{side}_text"] = "" if value is None else str(value)
             out.append(shown)
+        return out
+
+    def _lines_told(self, actor: Actor, snap: Snapshot, obj: ObjectDef, entries: list[dict[str, Any]],
+                    zone: tzinfo) -> dict[int, str | None]:
+        """The history's entries about lines in words (records/line_history.py), by entry id;
+        None for an entry about a field of the lines the reader may not see."""
+        out: dict[int, str | None] = {}
+        for lines in obj.line_fields:
+            about = [e for e in entries if e["field"] == lines.api_name]
+            child = snap.objects.get(str(lines.props.get("target")))
+            if not about or child is None:
+                continue
+            hidden = self.access.object(actor, snap, child).hidden
+            named = [{"field": name, "old": None, "new": value} for e in about
+                     for name, value in named_values(e["old"], e["new"]) if name not in hidden]
+            names = self._record_names(actor, snap.objects, child, named)
+
+            def shown(fdef: FieldDef, value: Any, names: dict[tuple[str, Any], Any] = names) -> str:
+                record = {fdef.api_name: value, "_expanded": {fdef.api_name: names.get((fdef.api_name, value))}}
+                return cell_text(snap.objects, fdef, record, zone)
+
+            out.update({e["id"]: line_sentence(child, e["old"], e["new"], shown, hidden) for e in about})
         return out
 
     def values_text(self, actor: Actor, object_name: str,
