@@ -198,8 +198,12 @@ class AccessService:
                         out.add(fdef.api_name)
                         break
                 elif read.object.api_name in snap.objects:
-                    other = permissions_for(actor, snap).object(read.object.api_name)
-                    if other.field_level(read.field.api_name) == "hidden":
+                    granted = permissions_for(actor, snap)
+                    # A line's fields are as visible as its parent unless a role names them
+                    # (a quote's SUM(lines.net) is no secret to who reads the quote's lines).
+                    level = (granted.line_fields(read.object).get(read.field.api_name) if read.object.is_child
+                             else granted.object(read.object.api_name).field_level(read.field.api_name))
+                    if level == "hidden":
                         out.add(fdef.api_name)
                         break
         return out
