@@ -74,8 +74,7 @@
       if (shown) shown.textContent = String(number);
       row.querySelectorAll("td[data-column]").forEach((cell) => {
         const input = cell.querySelector("[data-cell]");
-        const label = cell.querySelector(".cell-label");
-        if (input && label) input.setAttribute("aria-label", `${label.textContent.trim()}, line ${number}`);
+        if (input) input.setAttribute("aria-label", `${cell.dataset.label}, line ${number}`);
       });
       const labels = { "-1": "up", "1": "down" };
       row.querySelectorAll("[data-line-move]").forEach((b) => {
@@ -501,11 +500,10 @@
     input.dataset.value = "";
     input.dataset.name = "";
     input.value = text;
-    const label = cell.querySelector(".cell-label");
     const problem = document.createElement("span");
     problem.className = "cell-error";
-    problem.textContent = found.length ? `More than one ${label ? label.textContent.trim() : "record"} matches “${text}”: pick one`
-      : `No ${label ? label.textContent.trim() : "record"} named “${text}”`;
+    problem.textContent = found.length ? `More than one ${cell.dataset.label} matches “${text}”: pick one`
+      : `No ${cell.dataset.label} named “${text}”`;
     cell.classList.add("has-error");
     cell.appendChild(problem);
   }
