@@ -108,3 +108,23 @@ def test_a_won_quote_is_ordered_by_a_rule(sales: Platform) -> None:
     assert len(orders) == 1 and orders[0]["quote"] == quote["id"]
     assert len(sales.records.get(SYSTEM, "order", orders[0]["id"])["lines"]) == 2
     assert sales.records.get(SYSTEM, "quote", quote["id"])["status"] == "ordered"
+
+
+def test_an_approved_quote_is_ordered_by_its_flow(sales: Platform) -> None:
+    sales.documents.create(SYSTEM, "flows", {
+        "api_name": "approve_quote", "label": "Approve quote", "object": "quote", "trigger": {"on": "button"},
+        "steps": [{"id": "manager", "type": "approval", "approvers": [{"user": "admin@example.com"}]},
+                  {"id": "order", "type": "action", "action": "convert", "conversion": "quote_to_order"}]})
+    sales.flows.publish(SYSTEM, "approve_quote")
+    admin = sales.users.actor_for_token(sales.users.sign_in("admin@example.com", "admin-password"))
+    quote = _quote(sales, ["2", "5"])
+    sales.flows.start(admin, "approve_quote", quote["id"], "please")
+    assert sales.records.list(SYSTEM, "order")["data"] == []
+    task = next(t for t in sales.flows.tasks(admin) if t["step"] == "manager")
+    sales.flows.act(admin, task["id"], {"action": "approve", "comment": "ok"})
+    sales.scheduler.drain()
+    orders = sales.records.list(SYSTEM, "order")["data"]
+    assert [o["name"] for o in orders] == ["Q-7 order"]
+    assert [line["quantity"] for line in sales.records.get(SYSTEM, "order", orders[0]["id"])["lines"]] == [
+        "2.00", "5.00"]
+    assert [r["conversion"] for r in sales.conversions.runs(SYSTEM, "quote", quote["id"])] == ["quote_to_order"]
