@@ -12,6 +12,7 @@ caller hands in (pure: no database, no formula run).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -178,12 +179,16 @@ def totals(columns: Sequence[GridColumn], lines: Sequence[Mapping[str, Any]]) ->
 
 
 def cell_text(column: GridColumn, value: Any, zone: tzinfo = UTC) -> tuple[str, str]:
-    """A typed value as (what the cell's input holds, what a person reads)."""
-    if isinstance(value, datetime):
-        value = value.astimezone(zone)
+    """A value (typed, or as the API gives it) as (what the cell's input holds, what a
+    person reads)."""
     if column.fdef.computed:
         shown = _shown(column.fdef, value)
         return shown, shown
+    if value is not None:
+        with suppress(FieldValueError, ValueError, TypeError, ArithmeticError):  # else shown as it is
+            value = column.fdef.ftype.coerce(column.fdef, value)
+    if isinstance(value, datetime):
+        value = value.astimezone(zone)
     context = _context(column.fdef, value)
     if column.kind == "checkbox":
         return ("true" if value is True else "false"), str(context.get("display") or "")
