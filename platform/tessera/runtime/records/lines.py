@@ -95,7 +95,8 @@ class LineWriter:
     def write(self, conn: Connection, actor: Actor, snap: Snapshot, parent: ObjectDef, parent_id: int,
               given: Mapping[str, Any], at: datetime, *, new: bool = False) -> LinesWritten:
         """Bring the stored lines of each given line field to the given lists. `new`: the
-        parent was created in this transaction, so it has no stored lines to read."""
+        parent was created in this transaction, so it has no stored lines to read, and its
+        creation tells its lines (no history words are made for them)."""
         done = LinesWritten()
         problems: list[FieldProblem] = []
         for lines in line_sets(snap, parent):
@@ -150,7 +151,7 @@ class LineWriter:
                 updates.append((index, line_id, data))
         if problems:
             return
-        words = _Words(lines, done)
+        words = _Words(lines, done, told=not new)
         for index, line_id, data in updates:
             before = stored[line_id]
             try:
@@ -191,17 +192,21 @@ class LineWriter:
 class _Words:
     """The parent's history entries for its lines, in the words a person reads."""
 
-    def __init__(self, lines: LineSet, done: LinesWritten) -> None:
+    def __init__(self, lines: LineSet, done: LinesWritten, *, told: bool = True) -> None:
         self.lines = lines
         self.done = done
         self.child = lines.child
+        #: False for the lines of a record just created: its creation tells them, so
+        #: only what changed is kept, not the words.
+        self.tell = told
         #: The fields a line is told by in history: those a person writes (not the
         #: platform's own, not computed), with how each value is written in JSON.
         self.told = [(f.api_name, f.column, f.ftype.to_json, f) for f in self.child.stored_fields
                      if not f.system and not f.computed]
 
     def _entry(self, old: Any, new: Any) -> None:
-        self.done.entries.append({"field_uid": self.lines.field.uid, "old": old, "new": new})
+        if self.tell:
+            self.done.entries.append({"field_uid": self.lines.field.uid, "old": old, "new": new})
         if self.lines.field.api_name not in self.done.changed:
             self.done.changed.append(self.lines.field.api_name)
 
@@ -214,7 +219,7 @@ class _Words:
         return out
 
     def added(self, values: Mapping[str, Any], place: int) -> None:
-        self._entry(None, {"line": place, "values": self._shown(values)})
+        self._entry(None, {"line": place, "values": self._shown(values)} if self.tell else None)
 
     def removed(self, before: Mapping[str, Any]) -> None:
         self._entry({"line": before.get(self.lines.number.column), "values": self._shown(before)}, None)
