@@ -255,3 +255,36 @@ def test_defaults_skip_fields_the_caller_may_not_see_or_write(crm: Platform) -> 
     result = crm.conversions.convert(rep, "lead", jane["id"], "convert_lead")
     assert crm.records.get(SYSTEM, "account", result["records"][0]["id"])["industry"] is None
     assert crm.records.get(SYSTEM, "contact", result["records"][1]["id"])["phone"] is None
+
+
+def test_a_run_that_waited_for_another_on_the_same_record_sees_it_and_is_refused(crm: Platform) -> None:
+    import threading
+    import time
+
+    jane = lead(crm)
+    uid = crm.documents.get("conversions", "convert_lead")["uid"]
+    with crm.read() as conn:
+        lead_table = crm.snapshot(conn).table(crm.snapshot(conn).object("lead"))
+        object_uid = crm.snapshot(conn).object("lead").uid
+    outcome: list[Any] = []
+
+    def convert() -> None:
+        try:
+            outcome.append(crm.conversions.convert(SYSTEM, "lead", jane["id"], "convert_lead"))
+        except Conflict as error:
+            outcome.append(error)
+
+    # Another run holds the lead and logs itself; ours starts meanwhile and must wait for it.
+    with crm.engine.begin() as other:
+        other.execute(sa.select(lead_table.c.id).where(lead_table.c.id == jane["id"]).with_for_update())
+        other.execute(sa.insert(conversions).values(conversion_uid=uid, conversion="convert_lead",
+                                                    object_uid=object_uid, record_id=jane["id"],
+                                                    result={"records": []}, actor_id=None,
+                                                    at=sa.func.current_timestamp()))
+        waiting = threading.Thread(target=convert)
+        waiting.start()
+        time.sleep(0.5)
+        assert waiting.is_alive() and outcome == []
+    waiting.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict), outcome
+    assert _objects(crm, "contact") == [] and _count(crm, conversions) == 1

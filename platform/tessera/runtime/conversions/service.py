@@ -43,8 +43,10 @@ KIND = "conversions"
 _LAST = Prepared(sa.select(log.c.result, log.c.at, log.c.actor_id).where(
     log.c.object_uid == sa.bindparam("object"), log.c.record_id == sa.bindparam("record"),
     log.c.conversion_uid == sa.bindparam("conversion")).order_by(log.c.id.desc()).limit(1))
-#: The source's column saying whether the conversion ran on it before.
-_RAN = "tessera_conversion_ran"
+#: Whether a conversion ran on a record before.
+_RAN = Prepared(sa.select(log.c.id).where(
+    log.c.object_uid == sa.bindparam("object"), log.c.record_id == sa.bindparam("record"),
+    log.c.conversion_uid == sa.bindparam("conversion")).limit(1))
 _LOG = Prepared(sa.insert(log), columns=("conversion_uid", "conversion", "object_uid", "record_id", "result",
                                         "actor_id", "at"))
 
@@ -185,28 +187,29 @@ class ConversionService:
 
     def _source(self, conn: Connection, snap: Snapshot, plan: Plan, record_id: int) -> tuple[dict[str, Any], bool]:
         """The source record, locked until commit so two runs on it take turns, with the
-        computed fields the formulas read; and whether the conversion ran on it before
-        (asked in the same statement)."""
+        computed fields the formulas read; and whether the conversion ran on it before.
+
+        The lock, the look in the log and the read are three statements (on PostgreSQL one
+        round trip, pipelined): the log must be read after the lock is held, by a statement
+        of its own, to see a run that committed while this one waited for it."""
         table = snap.table(plan.obj)
-
-        def query() -> sa.Select[Any]:
-            ran = sa.select(log.c.id).where(log.c.object_uid == plan.obj.uid, log.c.record_id == table.c.id,
-                                            log.c.conversion_uid == sa.bindparam("conversion")).limit(1)
-            return sa.select(table, ran.scalar_subquery().label(_RAN)).where(
-                table.c.id == sa.bindparam("id"), table.c.deleted_at.is_(None)).with_for_update(of=table)
-
-        statement = self._statement(snap, ("source", plan.obj.uid), query)
-        row = conn.execute(statement, {"id": record_id, "conversion": plan.uid}).mappings().first()
-        if row is None:
-            raise NotFound(f"There is no {plan.obj.label} record with id {record_id}.")
-        record = dict(row)
-        ran = record.pop(_RAN) is not None
+        lock = self._statement(snap, ("lock", plan.obj.uid), lambda: Prepared(
+            sa.select(table.c.id).where(table.c.id == sa.bindparam("id")).with_for_update()))
+        locked = lock.read(conn, {"id": record_id})
+        ran = _RAN.read(conn, {"object": plan.obj.uid, "record": record_id, "conversion": plan.uid})
         computed = plan.computed_reads
-        if computed:
+        if computed:  # worked out for this run: a formula may read the clock
             ctx = self.formulas.context(conn, snap, Actor.system())
             columns = self.formulas.computed_columns(snap, plan.obj, computed, conn.dialect.name, ctx)
-            record.update(conn.execute(sa.select(*columns).where(table.c.id == record_id)).mappings().one())
-        return record, ran
+            read = sa.select(table, *columns).where(table.c.id == sa.bindparam("id"), table.c.deleted_at.is_(None))
+        else:
+            read = self._statement(snap, ("source", plan.obj.uid), lambda: sa.select(table).where(
+                table.c.id == sa.bindparam("id"), table.c.deleted_at.is_(None)))
+        row = conn.execute(read, {"id": record_id}).mappings().first()
+        locked.all()
+        if row is None:
+            raise NotFound(f"There is no {plan.obj.label} record with id {record_id}.")
+        return dict(row), ran.first() is not None
 
     def _last(self, conn: Connection, plan: Plan, obj: ObjectDef, record_id: int) -> dict[str, Any] | None:
         row = _LAST.read(conn, {"object": obj.uid, "record": record_id, "conversion": plan.uid}).first()
