@@ -38,7 +38,8 @@ def test_unknown_objects_fields_and_wrong_formulas_are_told_at_their_place(crm: 
                                                             "account": "deal.id", "email": "amount"}},
         {"key": "deal", "object": "opportunity", "match": {"name": "company"},
          "fields": {"amount": "deal.amount", "contact": "contact.id"}}],
-        "after": {"statuss": '"converted"', "full_name": '"x"', "converted_contact": "contact.id"}}
+        "after": {"statuss": '"converted"', "full_name": '"x"', "converted_contact": "contact.id",
+                  "industry": 'IF(ISCHANGED(status), "a", "b")'}}
     problems = _problems(crm, doc)
     assert problems["/targets/0/object"] == "there is no object named 'acount'"
     assert problems["/targets/1/fields/surname"] == "Contact has no field 'surname'"
@@ -48,6 +49,7 @@ def test_unknown_objects_fields_and_wrong_formulas_are_told_at_their_place(crm: 
     assert problems["/targets/2/fields/amount"].startswith("'deal' is this target's own record")
     assert problems["/after/statuss"] == "Lead has no field 'statuss'"
     assert problems["/after/full_name"] == "Full name is worked out by the platform and cannot be set"
+    assert problems["/after/industry"].startswith("a conversion takes the record as it is")
     assert "/when" in problems and "/after/converted_contact" not in problems
     assert "/targets/2/fields/contact" not in problems
     with pytest.raises(InvalidInput) as refused:

@@ -195,10 +195,15 @@ def _key_problems(key: str, earlier: list[str], source: ObjectDef, path: str) ->
 def _checked(formula: str, reads: ObjectDef, schema: Schema, path: str, problems: list[FieldProblem],
              expect: str | None = None) -> Checked | None:
     try:
-        return check(formula, reads, schema, expect)
+        checked = check(formula, reads, schema, expect)
     except FormulaError as error:
         problems.append(formula_problem(path, error))
         return None
+    if checked.change_context:
+        problems.append(FieldProblem(path, "a conversion takes the record as it is: ISNEW, ISCHANGED and PRIORVALUE "
+                                     "have no meaning here", "formula"))
+        return None
+    return checked
 
 
 def _maps(given: Mapping[str, str], obj: ObjectDef, reads: ObjectDef, schema: Schema, path: str,
