@@ -41,20 +41,24 @@
     }
   }
 
-  function lines(grid) {
-    return rowsOf(grid).map((row) => {
+  // `saving`: a new line left empty (added, never filled in) is not sent.
+  function lines(grid, saving) {
+    const out = [];
+    rowsOf(grid).forEach((row) => {
       const line = {};
       if (row.dataset.lineId) line.id = Number(row.dataset.lineId);
       cellsOf(row).forEach((input) => { line[columnOf(input)] = valueOf(input); });
-      return line;
+      const empty = !line.id && Object.values(line).every((v) => v === "" || v === "false");
+      if (!(saving && empty)) out.push(line);
     });
+    return out;
   }
 
   // The hidden input follows the cells; `post` also asks the server for the form's state.
-  function write(grid, post) {
+  function write(grid, post, saving) {
     const hidden = grid.querySelector("input[data-lines-value]");
     if (!hidden) return;
-    hidden.value = JSON.stringify(lines(grid));
+    hidden.value = JSON.stringify(lines(grid, saving));
     if (post) hidden.dispatchEvent(new Event("change", { bubbles: true }));
   }
 
@@ -196,7 +200,7 @@
   // The form always posts the lines as the cells show them.
   document.addEventListener("submit", (event) => {
     if (!(event.target instanceof HTMLFormElement)) return;
-    event.target.querySelectorAll("[data-lines-editable]").forEach((grid) => write(grid, false));
+    event.target.querySelectorAll("[data-lines-editable]").forEach((grid) => write(grid, false, true));
   }, true);
 
   document.addEventListener("click", (event) => {
@@ -258,8 +262,7 @@
     if (event.key === "Enter") {
       // Enter moves down a line, as in a spreadsheet; it never sends the form from a cell.
       event.preventDefault();
-      if (input.dataset.lookup !== undefined) lookupLeave(input);
-      focusCell(rows[index + (event.shiftKey ? -1 : 1)], column);
+      focusCell(rows[index + (event.shiftKey ? -1 : 1)], column); // leaving a lookup cell settles it
     } else if ((event.key === "ArrowDown" || event.key === "ArrowUp") && input.tagName !== "SELECT") {
       const target = rows[index + (event.key === "ArrowDown" ? 1 : -1)];
       if (!target) return;
@@ -455,12 +458,23 @@
     }
   }
 
-  // Leaving a cell whose text no longer names the picked record: blank text clears it,
-  // any other text goes back to the record's name.
+  // Leaving a cell whose text no longer names the picked record: blank text clears it; a
+  // record's whole name (or text only one record's name holds) picks it; anything else is
+  // said beside the cell.
   function lookupLeave(input) {
-    if (!input.value.trim() && input.dataset.value) pick(input, null);
-    else if (input.value !== (input.dataset.name || "")) input.value = input.dataset.name || "";
     close();
+    const text = input.value.trim();
+    if (!text) {
+      if (input.dataset.value) pick(input, null);
+      return;
+    }
+    if (text === (input.dataset.name || "")) return;
+    const before = input.dataset.value || "";
+    lookupResolve(input, text).then(() => {
+      if ((input.dataset.value || "") === before) return;
+      touched(input);
+      changed(gridOf(input));
+    });
   }
 
   function lookupKey(input, event) {
@@ -487,6 +501,8 @@
   // A pasted name: the record whose name it is (ignoring case), else the only match.
   async function lookupResolve(input, text) {
     const cell = input.closest("td");
+    cell.querySelectorAll(".cell-error").forEach((e) => e.remove());
+    cell.classList.remove("has-error");
     if (!text) { input.dataset.value = ""; input.dataset.name = ""; input.value = ""; return; }
     const found = await search(input, text);
     const same = found.filter((o) => o.name.toLowerCase() === text.toLowerCase());
