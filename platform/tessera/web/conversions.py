@@ -48,7 +48,8 @@ def convert(object: str, record_id: int, conversion: str, request: Request, me: 
         if error.status in (401, 404) and not error.extra.get("previous"):
             raise
         reasons = [p.message for p in error.errors if p.code not in ("converted_already", "not_applicable")]
-        refusal = {"text": " ".join([error.detail, *reasons]), "previous": error.extra.get("previous")}
+        text = f"{error.detail.rstrip('.')}: {'; '.join(reasons)}." if reasons else error.detail
+        refusal = {"text": text, "previous": error.extra.get("previous")}
         return _fragment(request, rt, me, object, record_id, refusal=refusal, status=error.status)
     return Response(status_code=204, headers={"HX-Redirect": f"/app/{object}/{record_id}"})
 
