@@ -81,7 +81,7 @@ def system_field_problems(snap: Snapshot, before: ObjectDef, after: ObjectDef, *
     platform added (the link to the parent, the line number) stay as it made them: a builder
     may only relabel them or change their help text. `attaching`: the platform itself is
     bringing the link up to date."""
-    held = holder(snap, before.api_name)
+    held = holder(snap, before.api_name) if before.is_child else None  # only a child's lines are held
     if held is None:
         return []
     parent, lines = held
