@@ -235,12 +235,24 @@
       body: JSON.stringify(body),
     });
     const answer = await response.json();
+    document.querySelectorAll("#canvas .placement.has-error").forEach((p) => p.classList.remove("has-error"));
     if (response.ok) {
       say(`Saved (version ${answer.version}).`, "ok");
     } else {
-      say(answer.detail + " " + (answer.errors || []).map((e) => `${e.field}: ${e.message}`).join("; "), "error");
+      say(answer.detail + " " + (answer.errors || []).map((e) => `${placeOf(kept, e.field)}: ${e.message}`).join("; "), "error");
     }
   };
+
+  // A problem's path (/sections/1/columns/0/fields/0/columns/2) as the field it is about,
+  // which is marked on the canvas; a path elsewhere is kept as it is.
+  function placeOf(sections, path) {
+    const found = /^\/sections\/(\d+)\/columns\/(\d+)\/fields\/(\d+)/.exec(path || "");
+    const column = found && sections[Number(found[1])]?.querySelectorAll("[data-column]")[Number(found[2])];
+    const placement = column?.querySelectorAll(".placement")[Number(found[3])];
+    if (!placement) return path;
+    placement.classList.add("has-error");
+    return labelOf(placement);
+  }
 
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("#designer .drop").forEach(sortable);

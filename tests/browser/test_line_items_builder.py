@@ -112,6 +112,14 @@ def test_a_builder_makes_quote_lines_and_chooses_their_columns(page: Any, server
     summary = page.locator("#canvas .placement[data-field=lines] [data-line-columns]")
     expect(summary).to_have_text("Columns: Quantity, Discount, Unit price")
     shot(page, "line-items-designer")
+    # A problem is told by the field it is about, marked on the form.
+    page.fill("#p-visible_if", "quantity >")
+    page.click("#save-form")
+    status = page.locator("#designer-status")
+    expect(status).to_contain_text("Lines: ")
+    assert "/sections/" not in status.inner_text()
+    expect(page.locator("#canvas .placement.has-error")).to_have_attribute("data-field", "lines")
+    page.fill("#p-visible_if", "")
     page.click("#save-form")
     page.wait_for_selector("#designer-status.ok")
 
