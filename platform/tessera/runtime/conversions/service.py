@@ -119,6 +119,8 @@ class ConversionService:
                     continue
                 matching.ensure_index(conn, target.obj, fmap.field)
                 with self._lock:
+                    if any(k[0] != snap.revision for k in self._indexed):
+                        self._indexed.clear()  # a change to a table may have dropped one: look again
                     self._indexed.add((snap.revision, name))
 
     def document_saved(self, conn: Connection, stored: Any) -> None:
@@ -154,7 +156,7 @@ class ConversionService:
                                "reload it.", extra={"current_version": record["version"]})
         ctx = self.formulas.context(conn, snap, actor)
         title = _name(obj, record)
-        if ran and not plan.allow_again:
+        if ran:
             previous = self._last(conn, plan, obj, record_id)
             if previous is not None:
                 raise Conflict(f"{obj.label} {title} was converted already on {previous['at'][:10]}"
@@ -199,7 +201,8 @@ class ConversionService:
             lock = self._statement(snap, ("lock", plan.obj.uid), lambda: Prepared(
                 sa.select(table.c.id).where(table.c.id == sa.bindparam("id")).with_for_update()))
             locked = lock.read(conn, {"id": record_id})
-        ran = _RAN.read(conn, {"object": plan.obj.uid, "record": record_id, "conversion": plan.uid})
+        ran = None if plan.allow_again else _RAN.read(
+            conn, {"object": plan.obj.uid, "record": record_id, "conversion": plan.uid})
         computed = plan.computed_reads
         if computed:  # worked out for this run: a formula may read the clock
             ctx = self.formulas.context(conn, snap, Actor.system())
@@ -213,7 +216,7 @@ class ConversionService:
             locked.all()
         if row is None:
             raise NotFound(f"There is no {plan.obj.label} record with id {record_id}.")
-        return dict(row), ran.first() is not None
+        return dict(row), ran is not None and ran.first() is not None
 
     def _last(self, conn: Connection, plan: Plan, obj: ObjectDef, record_id: int) -> dict[str, Any] | None:
         row = _LAST.read(conn, {"object": obj.uid, "record": record_id, "conversion": plan.uid}).first()
