@@ -19,6 +19,10 @@ from tessera.runtime.records.schemas import SYSTEM, object_schemas, ref, schema_
 from tessera.runtime.records.service import MAX_BULK, MAX_LIMIT
 
 _GENERIC = "/api/v1/records/{object}"
+#: The generic record routes `object_paths` writes out for each object instead. Other
+#: routes under a record (its SLA clocks, its conversions) stay documented as they are.
+_PER_OBJECT = frozenset(_GENERIC + suffix for suffix in (
+    "", "/trash", "/{record_id}", "/{record_id}/restore", "/{record_id}/history"))
 _PROBLEMS = {
     "400": "Malformed request", "401": "Not signed in", "403": "Not allowed",
     "404": "Not found", "409": "Conflicts with stored data", "412": "Stale version",
@@ -177,7 +181,7 @@ def _no_nul(schema: Any) -> None:
 def build(app: FastAPI, objects: list[ObjectDef]) -> dict[str, Any]:
     spec = get_openapi(title="Tessera API", version=app.version, routes=app.routes,
                        description="Every object's records, and the metadata that defines them.")
-    paths = {p: item for p, item in spec.get("paths", {}).items() if not p.startswith(_GENERIC)}
+    paths = {p: item for p, item in spec.get("paths", {}).items() if p not in _PER_OBJECT}
     for item in paths.values():
         for operation in item.values():
             responses = operation.setdefault("responses", {})

@@ -121,3 +121,12 @@ def test_a_user_without_create_on_a_target_gets_a_403_and_nothing_is_made(crm: A
     assert crm.ok(crm.get("/records/account"))["data"] == [] and crm.ok(crm.get("/records/contact"))["data"] == []
     offered = rep.ok(rep.get(f"/records/lead/{lead['id']}/conversions"))["offered"]
     assert offered[0]["available"] is False
+
+
+def test_the_conversion_endpoints_are_in_the_openapi_document(crm: Any) -> None:
+    paths = crm.ok(crm.get("/openapi.json"))["paths"]
+    convert = paths["/api/v1/records/{object}/{record_id}/convert/{conversion}"]["post"]
+    assert "conversion" in convert["description"] and {"404", "409", "412"} <= set(convert["responses"])
+    assert "get" in paths["/api/v1/records/{object}/{record_id}/conversions"]
+    assert "/api/v1/records/{object}/{record_id}" not in paths  # written out per object instead
+    assert "/api/v1/records/lead/{record_id}" in paths
