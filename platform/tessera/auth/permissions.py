@@ -119,11 +119,19 @@ def combine(documents: Iterable[Mapping[str, Any]], obj: ObjectDef) -> ObjectPer
     return ObjectPermissions(obj.api_name, any(bool(e.get("create")) for e in entries), read, edit, delete, fields)
 
 
-def line_field_levels(documents: Iterable[Mapping[str, Any]], obj: ObjectDef) -> dict[str, str]:
+def line_field_levels(documents: Iterable[Mapping[str, Any]], obj: ObjectDef, parent: ObjectDef) -> dict[str, str]:
     """The level of each field of a child object (line items), whose records a role reaches
-    through their parent: a role that names nothing of the lines leaves every field editable
-    (as far as the parent is); one that names a field hides or locks just that field."""
-    entries = [doc.get(obj.uid) if isinstance(doc.get(obj.uid), Mapping) else {} for doc in documents] or [{}]
+    through their parent. Each role that reaches the parent or names the lines counts: one
+    that names nothing of the lines leaves every field editable (as far as the parent is),
+    one that names a field hides or locks just that field; a role about other objects
+    widens nothing."""
+    entries = []
+    for doc in documents:
+        entry, of_parent = doc.get(obj.uid), doc.get(parent.uid)
+        if isinstance(entry, Mapping):
+            entries.append(entry)
+        elif isinstance(of_parent, Mapping) and _grants_anything(of_parent):
+            entries.append({})
     return {f.api_name: widest_level(str((e.get("fields") or {}).get(f.uid, "edit")) for e in entries)
             for f in obj.fields}
 
@@ -168,11 +176,11 @@ class Permissions:
         """The permissions on the object `name` (none at all for an unknown object)."""
         return self._resolved.object(name)
 
-    def line_fields(self, obj: ObjectDef) -> dict[str, str]:
+    def line_fields(self, obj: ObjectDef, parent: ObjectDef) -> dict[str, str]:
         """Field levels of a child object's lines (`line_field_levels`)."""
         if self.is_admin:
             return {f.api_name: "edit" for f in obj.fields}
-        return line_field_levels(self._resolved.grants.documents, obj)
+        return line_field_levels(self._resolved.grants.documents, obj, parent)
 
     def as_json(self) -> dict[str, Any]:
         """For GET /api/v1/me/permissions: every object the user may create or read."""

@@ -186,8 +186,6 @@ def test_a_second_role_about_something_else_does_not_reveal_a_hidden_line_field(
     assert all("cost" not in line for line in ann.ok(ann.get("/records/quote_line"))["data"])
 
 
-@pytest.mark.xfail(strict=True, reason="records/service.py _create: the parent's validation rules run before its "
-                                       "lines are written (see the report of #18 line items API)")
 def test_a_rule_that_a_quote_needs_a_line_lets_a_quote_with_lines_be_created(api: Any, shop: dict[str, Any]) -> None:
     """A rule over the lines sees the lines being created with the record, as it sees them on
     a change: a quote made with a line passes "needs a line", one without is refused."""

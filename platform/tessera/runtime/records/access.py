@@ -169,7 +169,7 @@ class AccessService:
         the parent reads its lines, whoever may change it adds, changes and removes them.
         A role may still hide or lock single fields of the lines."""
         of_parent = self.object(actor, snap, parent)
-        levels = permissions_for(actor, snap).line_fields(obj)
+        levels = permissions_for(actor, snap).line_fields(obj, parent)
         hidden = {name for name, level in levels.items() if level == "hidden"}
         hidden |= self._revealing(actor, snap, obj, hidden)
         read_only = {name for name, level in levels.items() if level == "read"}
@@ -201,7 +201,9 @@ class AccessService:
                     granted = permissions_for(actor, snap)
                     # A line's fields are as visible as its parent unless a role names them
                     # (a quote's SUM(lines.net) is no secret to who reads the quote's lines).
-                    level = (granted.line_fields(read.object).get(read.field.api_name) if read.object.is_child
+                    link = read.object.parent_link if read.object.is_child else None
+                    parent = snap.objects.get(str(link.props.get("target"))) if link is not None else None
+                    level = (granted.line_fields(read.object, parent).get(read.field.api_name) if parent is not None
                              else granted.object(read.object.api_name).field_level(read.field.api_name))
                     if level == "hidden":
                         out.add(fdef.api_name)

@@ -43,6 +43,9 @@ from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 
 TableFor = Callable[[ObjectDef], sa.FromClause]
+#: A save batch's note: the record's lines are written after it, and its validation rules
+#: are run then (records/service.py), over the record with its new lines.
+LINES_FOLLOW = "lines_follow"
 _EXPECTABLE = ("text", "number", "boolean", "date", "datetime", "duration", "list", "record")
 
 
@@ -421,7 +424,8 @@ class FormulaService:
         """validate hook: every active validation rule whose `error_if` is TRUE adds its
         message, all rules at once."""
         rules = [r for r in batch.obj.doc.get("validation_rules", []) if r.get("active", True)]
-        if not rules:
+        if not rules or batch.notes.get(LINES_FOLLOW):
+            # Lines written after the record: the rules run once they are (they may read them).
             return
         compiled = []
         for rule in rules:

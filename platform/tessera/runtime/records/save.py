@@ -95,10 +95,11 @@ class SavePipeline:
     # -- entry points -------------------------------------------------------------------
     def create(self, conn: Connection, actor: Actor, snapshot: Snapshot, obj: ObjectDef,
                inputs: list[Any], *, bulk: bool, shape: Shape | None = None,
-               fixed: Sequence[Mapping[str, Any]] | None = None) -> SaveBatch:
+               fixed: Sequence[Mapping[str, Any]] | None = None, notes: dict[str, Any] | None = None) -> SaveBatch:
         """`shape`: API writes only, values must also have the JSON shape documented for them.
         `fixed`: per input, values the platform sets whatever the input says (a line's parent
-        and place), past the checks of what a client may write."""
+        and place), past the checks of what a client may write. `notes`: the batch's notes
+        to start with (what the caller tells the hooks, e.g. that lines follow)."""
         plan = plan_for(obj)
         changes = []
         for index, data in enumerate(inputs):
@@ -110,14 +111,15 @@ class SavePipeline:
             change.given = frozenset(change.values)
             self._defaults(plan, change, actor)
             changes.append(change)
-        batch = SaveBatch(conn, actor, snapshot, obj, snapshot.table(obj), changes, now())
+        batch = SaveBatch(conn, actor, snapshot, obj, snapshot.table(obj), changes, now(), notes or {})
         self._check(batch, plan)
         self._insert(batch, plan)
         return batch
 
     def update(self, conn: Connection, actor: Actor, snapshot: Snapshot, obj: ObjectDef,
                record_id: int, data: Any, expected_version: int | None, *,
-               shape: Shape | None = None, fixed: Mapping[str, Any] | None = None) -> SaveBatch:
+               shape: Shape | None = None, fixed: Mapping[str, Any] | None = None,
+               notes: dict[str, Any] | None = None) -> SaveBatch:
         plan = plan_for(obj)
         table = snapshot.table(obj)
         query = sa.select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))
@@ -141,7 +143,7 @@ class SavePipeline:
                 extra={"current_version": before["version"]},
             )
         change.values = _changed(plan, change.values, before)
-        batch = SaveBatch(conn, actor, snapshot, obj, table, [change], now())
+        batch = SaveBatch(conn, actor, snapshot, obj, table, [change], now(), notes or {})
         self._check(batch, plan)
         # Checks may have replaced values (attachment ids by their metadata): compare again.
         change.values = _changed(plan, change.values, before)

@@ -28,7 +28,7 @@ from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.records.access import AccessService
-from tessera.runtime.records.formulas import FormulaService
+from tessera.runtime.records.formulas import LINES_FOLLOW, FormulaService
 from tessera.runtime.records.lines import LineSet, LinesWritten, LineWriter, line_sets, read_lines, refuse_direct_write
 from tessera.runtime.records.plan import OWNER
 from tessera.runtime.records.save import SYSTEM_OUTPUT, RecordChange, SaveBatch, SavePipeline
@@ -334,7 +334,8 @@ class RecordService:
             if not access.unrestricted:
                 access.refuse_unwritable(sorted({k for item in items if isinstance(item, dict) for k in item}))
             shape = self.shapes.checker(snap, obj) if exact else None
-            batch = self.pipeline.create(conn, actor, snap, obj, items, bulk=bulk, shape=shape)
+            batch = self.pipeline.create(conn, actor, snap, obj, items, bulk=bulk, shape=shape,
+                                         notes={LINES_FOLLOW: True} if any(given) else None)
             if any(given):
                 self._write_lines_of_new(conn, actor, snap, batch, given, exact=exact, bulk=bulk)
             if echo and names:
@@ -365,7 +366,8 @@ class RecordService:
         writer = self._line_writer(actor, snap, exact)
         problems: list[FieldProblem] = []
         for row, (change, lines) in enumerate(zip(batch.changes, given, strict=True)):
-            if not lines or change.record_id is None:
+            # Every record of the batch: one given no lines still has its rules to run.
+            if change.record_id is None:
                 continue
             try:
                 written = writer.write(conn, actor, snap, batch.obj, change.record_id, lines, batch.at, new=True)
@@ -387,22 +389,23 @@ class RecordService:
         — when nothing else moved it — its version."""
         for batch_id in written.trash_batches:
             self.stored_formulas.trashed(conn, snap, batch_id)
+        table = snap.table(obj)
+        # The validation rules the save deferred (LINES_FOLLOW) run over the record with its
+        # lines written, even when they did not change (its own values may have); a record
+        # just created is still new to them (ISNEW). The other validate hooks judged the
+        # values the save changed already.
+        if any(r.get("active", True) for r in obj.doc.get("validation_rules", [])):
+            row = dict(conn.execute(sa.select(table).where(table.c.id == record_id)).mappings().one())
+            change = RecordChange(row=None, record_id=record_id, values=row) if created else \
+                RecordChange(row=None, record_id=record_id, before=row)
+            self.formulas.check_rules(SaveBatch(conn, actor, snap, obj, table, [change], at))
+            if change.problems:
+                raise InvalidInput("The record is not valid; nothing was saved.", change.problems)
         if not written.changed:
             return
         if not created:
             history.write(conn, [history.entry(obj.uid, record_id, e["field_uid"], "update", actor.user_id, at,
                                                old=e["old"], new=e["new"]) for e in written.entries])
-        table = snap.table(obj)
-        # Only validation rules can answer differently now: the other validate hooks judge
-        # the values a save changes, and this check changes none (it ran them already).
-        if any(r.get("active", True) for r in obj.doc.get("validation_rules", [])):
-            row = conn.execute(sa.select(table).where(table.c.id == record_id)).mappings().one()
-            check = SaveBatch(conn, actor, snap, obj, table, [RecordChange(row=None, record_id=record_id,
-                                                                           before=dict(row))], at)
-            self.pipeline.hooks.run("validate", check)
-            problems = [p for c in check.changes for p in c.problems]
-            if problems:
-                raise InvalidInput("The record is not valid; nothing was saved.", problems)
         if bump:
             conn.execute(sa.update(table).where(table.c.id == record_id).values(
                 version=table.c.version + 1, updated_at=at, updated_by=actor.user_id))
@@ -454,7 +457,8 @@ class RecordService:
             if isinstance(data, dict) and not access.unrestricted:
                 access.refuse_unwritable([k for k in data if k not in ("id", "version")])
             shape = self.shapes.checker(snap, obj, patch=True) if exact else None
-            batch = self.pipeline.update(conn, actor, snap, obj, record_id, data, expected_version, shape=shape)
+            batch = self.pipeline.update(conn, actor, snap, obj, record_id, data, expected_version, shape=shape,
+                                         notes={LINES_FOLLOW: True} if lines else None)
             if lines:
                 written = self._line_writer(actor, snap, exact).write(conn, actor, snap, obj, record_id, lines,
                                                                       batch.at)
