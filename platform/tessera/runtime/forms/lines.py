@@ -41,6 +41,8 @@ from tessera.runtime.records.formulas import FormulaService
 from tessera.runtime.records.lines import LineSet, line_sets
 from tessera.runtime.records.service import RecordService
 
+#: Records named by one query (a record's lines may point at many products).
+_NAMES_AT_ONCE = 200
 #: (snapshot, object, record, context): works out the object's computed fields in `record`.
 Compute = Callable[[Snapshot, ObjectDef, dict[str, Any], EvalContext], None]
 #: (snapshot, object, context) → evaluate(formula source, record).
@@ -127,8 +129,8 @@ class TypedSet:
 
     def context(self, ctx: EvalContext) -> EvalContext:
         """`ctx` with the lines being typed in place of the stored ones, for the record's
-        formulas over its lines (`SUM(lines.net)`)."""
-        rows = {(t.lines.child.uid, t.lines.link.uid): t.records for t in self.fields.values()}
+        formulas over its lines (`SUM(lines.net)`); lines not posted are read as stored."""
+        rows = {(t.lines.child.uid, t.lines.link.uid): t.records for t in self.fields.values() if t.posted}
         if not rows:
             return ctx
         return _WithLines.over(ctx, rows)
@@ -181,10 +183,12 @@ class LineFilling:
             parent_id = (stored or {}).get("id")
             if isinstance(posted, list):
                 self._posted(typed, posted, kept, parent_id, out.problems)
+                self._work_out(snap, typed, ctx)
             else:
+                # As stored: their formulas came worked out with them, and nothing is filled.
                 typed.records = [_typed_line(lines.child, line) for line in kept]
                 typed.texts = [{} for _ in kept]
-            self._work_out(snap, typed, ctx)
+                typed.fills = [{} for _ in kept]
             out.fields[name] = typed
         return out
 
@@ -262,7 +266,7 @@ class LineFilling:
         not edit (a line's formulas) and the values default formulas give (with the names of
         records a lookup is filled with), and the footer's totals."""
         columns = self.columns(snap, typed, placement)
-        shown = [c for c in columns if not c.editable]
+        shown = [c for c in columns if not c.editable and not c.target]
         filled = {c.name: c for c in columns if c.editable and c.fill_from}
         names = self.names(actor, snap, typed, [c for c in filled.values() if c.target], fills=True)
         rows = []
@@ -306,13 +310,17 @@ class LineFilling:
         named = obj.name_field if obj is not None else None
         if named is None or not ids:
             return {}
-        wanted = sorted(ids)[:1000]
-        try:
-            found = self.records.list(actor, target, fields=[named.api_name], limit=len(wanted),
-                                      filter=" OR ".join(f"id = {i}" for i in wanted))
-        except TesseraError:
-            return {}
-        return {int(r["id"]): str(r.get(named.api_name) or f"#{r['id']}") for r in found["data"]}
+        out: dict[int, str] = {}
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), _NAMES_AT_ONCE):
+            chunk = wanted[start:start + _NAMES_AT_ONCE]
+            try:
+                found = self.records.list(actor, target, fields=[named.api_name], limit=len(chunk),
+                                          filter=" OR ".join(f"id = {i}" for i in chunk))
+            except TesseraError:
+                return out
+            out.update({int(r["id"]): str(r.get(named.api_name) or f"#{r['id']}") for r in found["data"]})
+        return out
 
 
 def _typed_line(child: ObjectDef, line: Mapping[str, Any]) -> dict[str, Any]:
