@@ -430,11 +430,13 @@
     highlight(found.length ? 0 : -1);
   }
 
-  function ask(input) {
+  // `everything`: the first records whatever the cell says (a click on a picked record
+  // offers the others to choose instead).
+  function ask(input, everything) {
     clearTimeout(timer);
     const ticket = ++asked;
     timer = window.setTimeout(async () => {
-      const found = await search(input, input.value.trim());
+      const found = await search(input, everything ? "" : input.value.trim());
       if (ticket === asked && document.activeElement === input) show(input, found);
     }, 200);
   }
@@ -526,7 +528,9 @@
 
   document.addEventListener("click", (event) => {
     const input = event.target;
-    if (input instanceof HTMLElement && input.matches("[data-lines] input[data-lookup]")) ask(input);
+    if (input instanceof HTMLElement && input.matches("[data-lines] input[data-lookup]")) {
+      ask(input, input.value === (input.dataset.name || ""));
+    }
   });
 
   document.addEventListener("focusout", (event) => {
