@@ -173,8 +173,11 @@ class RecordService:
         table = snap.table(lines.child)
         order = (table.c[lines.link.column], table.c[lines.number.column], table.c.id)
 
+        # The link and place are read even when a role hides them: they sort and group the lines.
+        queried = [*shown, *(f for f in (lines.link, lines.number) if f not in shown)]
+
         def rows(conn: Connection, snap: Snapshot, child: ObjectDef, where: Any, limit: int) -> list[Any]:
-            return self._rows(conn, snap, child, shown, where, order=order, limit=limit)
+            return self._rows(conn, snap, child, queried, where, order=order, limit=limit)
 
         found = read_lines(conn, snap, lines, parent_ids, rows)
         return {pid: [to_json(row) for row in found[pid]] for pid in parent_ids}
@@ -294,11 +297,18 @@ class RecordService:
             names[OWNER.uid] = "owner"
             entries = [e for e in history.read(conn, obj.uid, record_id, limit=limit, before_id=before)
                        if e.field_uid is None or e.field_uid in names]
-            out = [
-                {"id": e.id, "at": _json_value(e.at), "actor": e.actor_id, "action": e.action,
-                 "field": names.get(e.field_uid or ""), "old": e.old, "new": e.new}
-                for e in entries
-            ]
+            hidden_in_lines = {lines.field.uid: self.access.object(actor, snap, lines.child).hidden
+                               for lines in line_sets(snap, obj)}
+            out = []
+            for e in entries:
+                old, new = e.old, e.new
+                if e.field_uid in hidden_in_lines:
+                    hidden_here = hidden_in_lines[e.field_uid]
+                    if any(isinstance(v, dict) and v.get("field") in hidden_here for v in (old, new)):
+                        continue  # a change of a line field the reader may not see
+                    old, new = _without_hidden(old, hidden_here), _without_hidden(new, hidden_here)
+                out.append({"id": e.id, "at": _json_value(e.at), "actor": e.actor_id, "action": e.action,
+                            "field": names.get(e.field_uid or ""), "old": old, "new": new})
             if len(entries) < limit:
                 # The oldest entry is the creation, told by the record itself rather than
                 # stored: a bulk load writes no history rows.
@@ -662,6 +672,13 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
     return value
+
+
+def _without_hidden(entry: Any, hidden: frozenset[str]) -> Any:
+    """A line's history value without the fields the reader may not see."""
+    if not hidden or not isinstance(entry, dict) or not isinstance(entry.get("values"), dict):
+        return entry
+    return {**entry, "values": {k: v for k, v in entry["values"].items() if k not in hidden}}
 
 
 def _take_lines(data: Any, names: set[str]) -> dict[str, Any]:
