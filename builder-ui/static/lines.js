@@ -120,7 +120,9 @@
 
   function newRow(grid) {
     const template = grid.querySelector("template[data-line-template]");
-    return template.content.querySelector("tr[data-line]").cloneNode(true);
+    const row = template.content.querySelector("tr[data-line]").cloneNode(true);
+    row.querySelectorAll("button[disabled]").forEach((b) => { b.disabled = false; });
+    return row;
   }
 
   function addLine(grid, after) {
@@ -629,6 +631,7 @@
     if (grid.dataset.linesReady) return;
     grid.dataset.linesReady = "1";
     write(grid, false);
+    grid.querySelectorAll("button[disabled]").forEach((b) => { b.disabled = false; });
     const body = grid.querySelector("tbody[data-lines-body]");
     if (window.Sortable && body) {
       Sortable.create(body, {

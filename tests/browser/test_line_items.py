@@ -1,9 +1,10 @@
 """Line items in a real browser: a salesperson opens Quotes from the navigation, makes a new
 quote, adds a line and picks a product (its list price fills the unit price), types a
 quantity, pastes three rows copied from a spreadsheet (the lines are added, the products
-found by name), drags the last line to the top, sees the line formulas and the footer and
-quote totals follow as the server works them out, saves, and reads the lines back in their
-order on the record page; at phone width the lines are cards, still editable."""
+found by name), drags the last line to the top, moves lines with the keyboard, duplicates
+and deletes one, sees the line formulas and the footer and quote totals follow as the
+server works them out, saves, and reads the lines back in their order on the record page;
+at phone width the lines are cards, still editable."""
 
 from __future__ import annotations
 
@@ -131,6 +132,22 @@ def test_a_salesperson_fills_in_a_quotes_lines_and_saves_them(page: Any, server:
     expect(page.get_by_label("Quantity, line 2")).to_be_focused()  # Enter moves down, never saves
     expect(page.locator("[data-field=lines] tfoot td[data-total=net]")).to_contain_text("68.70")
     expect(page.locator("[data-field=total] output")).to_have_text("68.70")
+
+    # The keyboard: ↑ to the line above, Alt+↓ / Alt+↑ move the line with the cell focused.
+    page.keyboard.press("ArrowUp")
+    expect(page.get_by_label("Quantity, line 1")).to_be_focused()
+    page.keyboard.press("Alt+ArrowDown")
+    assert _products(page) == ["Bolt", "Hinge", "Nut", "Washer"]
+    expect(page.get_by_label("Quantity, line 2")).to_be_focused()
+    page.keyboard.press("Alt+ArrowUp")
+    assert _products(page) == ["Hinge", "Bolt", "Nut", "Washer"]
+    # A copy of a line comes right below it; deleting it leaves the lines as they were.
+    page.get_by_role("button", name="Duplicate line 4").click()
+    assert _products(page) == ["Hinge", "Bolt", "Nut", "Washer", "Washer"]
+    expect(page.locator("[data-field=lines] tfoot td[data-total=net]")).to_contain_text("93.70")
+    page.get_by_role("button", name="Delete line 5").click()
+    expect(_rows(page)).to_have_count(4)
+    expect(page.locator("[data-field=lines] tfoot td[data-total=net]")).to_contain_text("68.70")
 
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(rf"{re.escape(base)}/app/quote/\d+$"))
