@@ -199,11 +199,12 @@ class LineFilling:
         for index, item in enumerate(posted[:max_lines(typed.lines.field)]):
             item = item if isinstance(item, Mapping) else {}
             line_id = item.get("id")
-            base = _typed_line(child, by_id[line_id]) if line_id in by_id else {}
+            known = line_id if isinstance(line_id, int) and not isinstance(line_id, bool) and line_id in by_id \
+                else None  # an id that is no stored line's is refused by the save, at its place
+            base = _typed_line(child, by_id[known]) if known is not None else {}
             given = {k: v for k, v in item.items() if k != "id" and k not in typed.hidden}
             values, wrong = coerce_values(child, given)
-            record = {**base, **values, "id": line_id if line_id in by_id else None,
-                      typed.lines.link.api_name: parent_id}
+            record = {**base, **values, "id": known, typed.lines.link.api_name: parent_id}
             for blank in {p.field for p in wrong}:
                 record[blank] = None  # what does not convert counts as nothing in the totals
             typed.records.append(record)
