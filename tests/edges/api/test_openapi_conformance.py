@@ -26,7 +26,7 @@ from tessera.auth.actor import Actor
 from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
-from .test_openapi_fuzz import FULL, PARENT, _every_type
+from .test_openapi_fuzz import FULL, LINE, PARENT, _every_type
 
 ROOT = Path(__file__).resolve().parents[3]
 #: Examples per operation and phase: enough to find the classes of disagreement a client
@@ -54,6 +54,7 @@ def served(db_url: str, tmp_path: Path) -> Iterator[str]:
     runtime.users.ensure_admin("admin@example.com", "admin-password")
     system = Actor.system()
     runtime.metadata.create_object(system, PARENT)
+    runtime.metadata.create_object(system, LINE)
     runtime.metadata.create_object(system, _every_type())
     runtime.metadata.create_object(system, AWKWARD)
     parent = runtime.records.create(system, "fuzz_parent", {"name": "p"})

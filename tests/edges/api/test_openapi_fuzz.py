@@ -38,6 +38,11 @@ PARENT = {"api_name": "fuzz_parent", "label": "Fuzz parent", "fields": [
      "max_length": 40}]}
 
 
+#: The child object whose records are fuzz_all's lines (created before it).
+LINE = {"api_name": "line_of_fuzz", "label": "Line of fuzz", "child": True, "fields": [
+    {"api_name": "amount", "label": "Amount", "type": "decimal"}]}
+
+
 def _every_type() -> dict[str, Any]:
     fields: list[dict[str, Any]] = [
         {"api_name": "f_text", "label": "Text", "type": "text", "max_length": 50},
@@ -64,6 +69,7 @@ def _every_type() -> dict[str, Any]:
         {"api_name": "f_autonumber", "label": "Number", "type": "autonumber", "prefix": "F-"},
         {"api_name": "f_attachment", "label": "Files", "type": "attachment", "max_files": 3},
         {"api_name": "f_json", "label": "Json", "type": "json"},
+        {"api_name": "f_lines", "label": "Lines", "type": "child_table", "target": "line_of_fuzz"},
         {"api_name": "f_rating", "label": "Rating", "type": "rating"},
         {"api_name": "f_required", "label": "Required", "type": "text", "required": True},
         {"api_name": "f_formula", "label": "Formula", "type": "formula",
@@ -81,6 +87,7 @@ def _every_type() -> dict[str, Any]:
 
 def test_record_endpoints_hold_to_their_openapi_description(api: Any, client: Any) -> None:
     api.ok(api.post("/meta/objects", PARENT), 201)
+    api.ok(api.post("/meta/objects", LINE), 201)
     api.ok(api.post("/meta/objects", _every_type()), 201)
     parent = api.ok(api.post("/records/fuzz_parent", {"name": "p"}), 201)["id"]
     api.ok(api.post("/records/fuzz_all", [{"f_required": f"r{i}", "f_lookup": parent} for i in range(3)]), 201)

@@ -218,7 +218,8 @@ def test_other_kinds_are_stored_versioned_and_tracked_the_same_way(api: Any) -> 
     assert api.get("/meta/widgets").status_code == 404
     assert api.post("/meta/objects/check", {}).status_code == 404
     kinds = [k["name"] for k in api.ok(api.get("/meta/kinds"))]
-    assert kinds == ["objects", "apps", "calendars", "dashboards", "flows", "forms", "reports", "rules", "sla_policies"]
+    assert kinds == ["objects", "apps", "calendars", "conversions", "dashboards", "flows", "forms", "reports", "rules",
+                     "sla_policies"]
     assert api.ok(api.get("/meta/schemas/forms"))["title"] == "Form"
     assert {"api_name", "label", "object", "kind", "trigger"} <= set(api.ok(api.get("/meta/schemas/rules"))["required"])
     # Objects keep their own routes.

@@ -195,3 +195,20 @@ def test_a_line_field_added_later_attaches_its_child_and_lists_do_not_carry_line
     assert "lines" not in listed and "expenses" not in listed
     only = quotes.ok(quotes.get(f"/records/quote/{made['id']}", params={"fields": "name,expenses"}))
     assert set(only) >= {"name", "expenses"} and "lines" not in only
+
+
+def test_a_required_line_field_needs_a_line_and_a_lower_cap_than_held_is_refused(quotes: Any) -> None:
+    quote = quotes.ok(quotes.get("/meta/objects/quote"))
+    made = quotes.ok(quotes.post("/records/quote", {"name": "Q", "lines": [{"quantity": "1"}, {"quantity": "2"}]}),
+                     201)
+    lowered = quotes.patch("/meta/objects/quote/fields/lines", {"max_lines": 1})
+    assert lowered.status_code == 422, lowered.text
+    assert lowered.json()["errors"][0]["field"] == "/fields/lines/max_lines"
+    quotes.ok(quotes.patch("/meta/objects/quote/fields/lines", {"required": True, "max_lines": 2}))
+    assert quotes.ok(quotes.get("/meta/objects/quote"))["version"] > quote["version"]
+    empty = quotes.post("/records/quote", {"name": "Empty"})
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "lines", empty.text
+    emptied = quotes.patch(f"/records/quote/{made['id']}", {"lines": []})
+    assert emptied.status_code == 422 and emptied.json()["errors"][0]["code"] == "required"
+    renamed = quotes.ok(quotes.patch(f"/records/quote/{made['id']}", {"name": "Q2"}))
+    assert renamed["name"] == "Q2" and len(renamed["lines"]) == 2

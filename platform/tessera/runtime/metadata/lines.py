@@ -14,10 +14,13 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
 from tessera.data import metastore
 from tessera.errors import FieldProblem, InvalidInput
 from tessera.meta.documents import normalize_field
-from tessera.meta.fieldtypes.lines import line_number_doc, parent_link_doc
+from tessera.meta.fieldtypes.lines import line_number_doc, max_lines, parent_link_doc
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 
@@ -63,6 +66,27 @@ def line_problems(snap: Snapshot, obj: ObjectDef) -> list[FieldProblem]:
 _OWN_WORDS = frozenset({"label", "help_text"})
 #: What the platform itself changes on the link when the line field or the parent is renamed.
 _MIRRORED = frozenset({"target", "related_name", "related_label"})
+
+
+def cap_problems(conn: Connection, snap: Snapshot, before: ObjectDef, after: ObjectDef) -> list[FieldProblem]:
+    """A lower cap of lines (`max_lines`) than a stored record already holds is refused:
+    its lines past the cap could no longer be read, and writing the record back would
+    remove them."""
+    problems = []
+    for fdef in after.line_fields:
+        old = before.line_field(fdef.api_name) or next((f for f in before.line_fields if f.uid == fdef.uid), None)
+        child = snap.objects.get(str(fdef.props.get("target")))
+        if old is None or max_lines(fdef) >= max_lines(old) or child is None or child.parent_link is None:
+            continue
+        table = snap.table(child)
+        link = table.c[child.parent_link.column]
+        counted = sa.select(link, sa.func.count().label("n")).where(table.c.deleted_at.is_(None)).group_by(link)
+        most = conn.execute(sa.select(sa.func.max(counted.subquery().c.n))).scalar()
+        if most is not None and most > max_lines(fdef):
+            problems.append(FieldProblem(f"/fields/{fdef.api_name}/max_lines",
+                                         f"a {before.label} record holds {most} lines already; "
+                                         f"the cap cannot be lower", "too_many_lines"))
+    return problems
 
 
 def holder(snap: Snapshot, child_name: str) -> tuple[ObjectDef, FieldDef] | None:

@@ -29,7 +29,7 @@ from tessera.meta.fieldtypes import FieldValueError, field_type, field_types
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
-from tessera.runtime.metadata.lines import attach_children, line_problems, system_field_problems
+from tessera.runtime.metadata.lines import attach_children, cap_problems, line_problems, system_field_problems
 from tessera.runtime.records.formulas import FormulaService
 from tessera.runtime.records.stored import StoredFormulas
 
@@ -291,6 +291,7 @@ class MetadataService:
         after_obj = ObjectDef(after)
         self._check_references(snap, after_obj, before_obj)
         _raise_problems(line_problems(snap, after_obj))
+        _raise_problems(cap_problems(conn, snap, before_obj, after_obj))
         editor = SchemaEditor(conn)
         summary: list[str] = []
         table = build_table(before_obj, sa.MetaData())

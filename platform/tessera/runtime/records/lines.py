@@ -73,6 +73,18 @@ def refuse_direct_write(snap: Snapshot, obj: ObjectDef) -> None:
         [FieldProblem("/", f"write the {parent_label} record's {name!r} instead", "written_with_parent")])
 
 
+def missing_lines(snap: Snapshot, parent: ObjectDef, given: Mapping[str, Any], *,
+                  creating: bool) -> list[FieldProblem]:
+    """A required line field (`"required": true`) needs at least one line: on create, and
+    on a change that gives its list."""
+    problems = []
+    for lines in line_sets(snap, parent):
+        name = lines.field.api_name
+        if lines.field.required and (name in given or creating) and not given.get(name):
+            problems.append(FieldProblem(name, "needs at least one line", "required"))
+    return problems
+
+
 @dataclass
 class LinesWritten:
     """What a write of lines did: whether anything changed, and the words for history."""

@@ -29,7 +29,15 @@ from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.records.access import AccessService
 from tessera.runtime.records.formulas import LINES_FOLLOW, FormulaService
-from tessera.runtime.records.lines import LineSet, LinesWritten, LineWriter, line_sets, read_lines, refuse_direct_write
+from tessera.runtime.records.lines import (
+    LineSet,
+    LinesWritten,
+    LineWriter,
+    line_sets,
+    missing_lines,
+    read_lines,
+    refuse_direct_write,
+)
 from tessera.runtime.records.plan import OWNER
 from tessera.runtime.records.save import SYSTEM_OUTPUT, RecordChange, SaveBatch, SavePipeline
 from tessera.runtime.records.schemas import InputShapes
@@ -344,9 +352,10 @@ class RecordService:
             if not access.unrestricted:
                 access.refuse_unwritable(sorted({k for item in items if isinstance(item, dict) for k in item}))
             shape = self.shapes.checker(snap, obj) if exact else None
+            follow = any(given) or any(lines.field.required for lines in line_sets(snap, obj))
             batch = self.pipeline.create(conn, actor, snap, obj, items, bulk=bulk, shape=shape,
-                                         notes={LINES_FOLLOW: True} if any(given) else None)
-            if any(given):
+                                         notes={LINES_FOLLOW: True} if follow else None)
+            if follow:
                 self._write_lines_of_new(conn, actor, snap, batch, given, exact=exact, bulk=bulk)
             if echo and names:
                 out = [self._get(conn, snap, obj, c.record_id or 0, actor=actor) for c in batch.changes]
@@ -379,6 +388,8 @@ class RecordService:
             # Every record of the batch: one given no lines still has its rules to run.
             if change.record_id is None:
                 continue
+            problems += [FieldProblem(p.field, p.message, p.code, row=row if bulk else None)
+                         for p in missing_lines(snap, batch.obj, lines, creating=True)]
             try:
                 written = writer.write(conn, actor, snap, batch.obj, change.record_id, lines, batch.at, new=True)
                 self._after_lines(conn, actor, snap, batch.obj, change.record_id, written, batch.at, bump=False,
@@ -470,6 +481,8 @@ class RecordService:
             batch = self.pipeline.update(conn, actor, snap, obj, record_id, data, expected_version, shape=shape,
                                          notes={LINES_FOLLOW: True} if lines else None)
             if lines:
+                if missing := missing_lines(snap, obj, lines, creating=False):
+                    raise InvalidInput("The record is not valid; nothing was saved.", missing)
                 written = self._line_writer(actor, snap, exact).write(conn, actor, snap, obj, record_id, lines,
                                                                       batch.at)
                 self._after_lines(conn, actor, snap, obj, record_id, written, batch.at,
