@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,7 +34,7 @@ from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.metadata.documents import DocumentService
 from tessera.runtime.records.access import AccessService
-from tessera.runtime.records.formulas import FormulaService, SnapshotSchema
+from tessera.runtime.records.formulas import FormulaService, SnapshotSchema, as_input
 from tessera.runtime.records.service import RecordService
 
 KIND = "conversions"
@@ -387,14 +386,6 @@ def _coerced(fmap: FieldMap, value: Any, key: str) -> Any:
         raise InvalidInput(f"The value to match {fmap.field.label} by is not valid: {error}",
                            [FieldProblem(f"{key}.{fmap.field.api_name}", str(error), "invalid_value")]) from None
 
-
-def as_input(value: Any) -> Any:
-    """A formula's or a column's value as API input (money as text, dates in ISO 8601)."""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
 
 
 def _name(obj: ObjectDef, record: Mapping[str, Any]) -> str:

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
-from decimal import Decimal
+from datetime import tzinfo
 from typing import Any
 
 from tessera.auth.actor import Actor
@@ -37,7 +36,7 @@ from tessera.meta.model import FieldDef, ObjectDef
 from tessera.meta.times import from_local_input
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.records.access import AccessService
-from tessera.runtime.records.formulas import FormulaService
+from tessera.runtime.records.formulas import FormulaService, as_input
 from tessera.runtime.records.lines import LineSet, line_sets
 from tessera.runtime.records.service import RecordService
 
@@ -223,7 +222,7 @@ class LineFilling:
             for fdef in defaults:
                 assert evaluate is not None
                 try:
-                    value = fdef.ftype.coerce(fdef, _as_input(evaluate(str(fdef.props["default_formula"]), record)))
+                    value = fdef.ftype.coerce(fdef, as_input(evaluate(str(fdef.props["default_formula"]), record)))
                 except (FormulaError, FieldValueError, ValueError, TypeError, ArithmeticError, LookupError):
                     continue
                 if value is None:
@@ -348,11 +347,3 @@ def _default(fdef: FieldDef) -> Any:
     except (FieldValueError, ValueError, TypeError, ArithmeticError):
         return None
 
-
-def _as_input(value: Any) -> Any:
-    """A formula result as API input for a field (numbers and dates as text)."""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value

@@ -13,8 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +52,13 @@ from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.metadata.documents import DocumentService
 from tessera.runtime.records.access import AccessService
-from tessera.runtime.records.formulas import FormulaService, SnapshotSchema, sees_as_viewer, value_expression_of
+from tessera.runtime.records.formulas import (
+    FormulaService,
+    SnapshotSchema,
+    as_input,
+    sees_as_viewer,
+    value_expression_of,
+)
 from tessera.runtime.records.service import RecordService
 
 #: builder-ui's templates, next to the `platform` and `engines` folders.
@@ -353,7 +358,7 @@ class FormService:
             raw: Any = fdef.default
             if raw is None and fdef.props.get("default_formula"):
                 try:
-                    raw = _as_input(evaluate(str(fdef.props["default_formula"]), record))
+                    raw = as_input(evaluate(str(fdef.props["default_formula"]), record))
                 except FormulaError:
                     raw = None
             value = _coerce(fdef, raw)
@@ -376,7 +381,7 @@ class FormService:
                 raw = p.default
             elif p.default_formula:
                 try:
-                    raw = _as_input(evaluate(p.default_formula, record))
+                    raw = as_input(evaluate(p.default_formula, record))
                 except FormulaError:
                     continue
             else:
@@ -539,14 +544,6 @@ def _coerce(fdef: FieldDef, raw: Any) -> Any:
     except (FieldValueError, ValueError, TypeError, ArithmeticError):
         return None
 
-
-def _as_input(value: Any) -> Any:
-    """A formula result as API input for a field (dates and numbers as text)."""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
 
 
 def _cell(fdef: FieldDef | None, value: Any) -> str:

@@ -415,7 +415,7 @@ class FormulaService:
             for change in batch.changes:
                 if change.values.get(fdef.api_name) is None and not change.problems:
                     try:
-                        change.values[fdef.api_name] = fdef.ftype.coerce(fdef, _as_input(run(change.values, ctx)))
+                        change.values[fdef.api_name] = fdef.ftype.coerce(fdef, as_input(run(change.values, ctx)))
                     except (FieldValueError, FormulaError, ValueError, TypeError, ArithmeticError) as error:
                         change.problem(fdef.api_name, f"its default formula gave no valid value: {error}",
                                        "invalid_default")
@@ -530,7 +530,7 @@ def _formulas(obj: ObjectDef) -> list[tuple[str, str]]:
     return out
 
 
-def _as_input(value: Any) -> Any:
+def as_input(value: Any) -> Any:
     """A formula result as API input for the field's coercion (dates and numbers as text)."""
     if isinstance(value, Decimal):
         return format(value, "f")
