@@ -114,9 +114,12 @@ class Grid:
 
 
 def grid_columns(fields: Sequence[FieldDef], *, locked: frozenset[str] = frozenset(),
-                 fill_from: Mapping[str, Sequence[str]] | None = None) -> tuple[GridColumn, ...]:
+                 fill_from: Mapping[str, Sequence[str]] | None = None,
+                 totals: Sequence[str] | None = None) -> tuple[GridColumn, ...]:
     """The grid's columns for the child's `fields` (in order); `locked` ones the person may
-    see but not change; `fill_from`, per field with a default formula, what it reads."""
+    see but not change; `fill_from`, per field with a default formula, what it reads;
+    `totals`, the columns the footer sums as the builder chose them (the line field's
+    `totals`: a unit price summed over lines means nothing), else every count and amount."""
     out = []
     for fdef in fields:
         kind = CELL_KINDS.get(fdef.ftype.widget_template, "shown")
@@ -127,7 +130,8 @@ def grid_columns(fields: Sequence[FieldDef], *, locked: frozenset[str] = frozens
             if kind == "select" else ()
         out.append(GridColumn(
             fdef=fdef, kind=kind if editable else "shown", editable=editable,
-            summed=fdef.type in SUMMED or _number_result(fdef), target=str(target) if target else None,
+            summed=fdef.api_name in totals if totals is not None else fdef.type in SUMMED or _number_result(fdef),
+            target=str(target) if target else None,
             input_type=str(context.get("input_type") or ("date" if kind == "date" else "text")),
             unit=str(context.get("unit") or ""), placeholder=str(context.get("placeholder") or ""),
             options=options, fill_from=tuple((fill_from or {}).get(fdef.api_name, ())),

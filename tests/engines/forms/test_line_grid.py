@@ -105,3 +105,5 @@ def test_the_footer_sums_counts_and_money_as_their_fields_show_them() -> None:
     assert totals(columns, []) == {"quantity": "0.00", "unit_price": "0.00 EUR", "net": "0.00"}
     assert grid("lines", columns, lines).has_totals
     assert not grid("lines", grid_columns(fields("colour")), []).has_totals
+    chosen = grid_columns(fields("quantity", "unit_price", "discount", "net"), totals=["quantity", "net"])
+    assert totals(chosen, lines) == {"quantity": "2.50", "net": "2011.26"}

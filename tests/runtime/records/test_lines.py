@@ -212,3 +212,10 @@ def test_a_required_line_field_needs_a_line_and_a_lower_cap_than_held_is_refused
     assert emptied.status_code == 422 and emptied.json()["errors"][0]["code"] == "required"
     renamed = quotes.ok(quotes.patch(f"/records/quote/{made['id']}", {"name": "Q2"}))
     assert renamed["name"] == "Q2" and len(renamed["lines"]) == 2
+
+
+def test_the_footer_totals_a_builder_chooses_must_be_number_fields_of_the_lines(quotes: Any) -> None:
+    refused = quotes.patch("/meta/objects/quote/fields/lines", {"totals": ["quantity", "product"]})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "/fields/lines/totals/1"
+    quotes.ok(quotes.patch("/meta/objects/quote/fields/lines", {"totals": ["quantity", "net"]}))

@@ -36,6 +36,10 @@ class ChildTableField(FieldType):
         "max_lines": {"type": "integer", "minimum": 1, "maximum": MOST_LINES},
         "columns": {"type": "array", "maxItems": 50,
                     "items": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}},
+        # The columns the grid's footer sums (quantity, net — not the unit price); without
+        # it, every count and amount.
+        "totals": {"type": "array", "maxItems": 50,
+                   "items": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}},
     }
     required_options = ("target",)
     widget_template = "widgets/lines.html"

@@ -249,7 +249,9 @@ class LineFilling:
                     reads[fdef.api_name] = list(self.formulas.checked(snap, child, str(source)).fields)
                 except FormulaError:
                     continue
-        return grid_columns(fields, locked=typed.locked, fill_from=reads)
+        chosen = typed.lines.field.props.get("totals")
+        return grid_columns(fields, locked=typed.locked, fill_from=reads,
+                            totals=[str(name) for name in chosen] if isinstance(chosen, list) else None)
 
     def grid(self, actor: Actor, snap: Snapshot, typed: TypedLines, placement: Placement | None,
              errors: Mapping[str, Sequence[str]], zone: tzinfo) -> Grid:

@@ -59,6 +59,13 @@ def line_problems(snap: Snapshot, obj: ObjectDef) -> list[FieldProblem]:
         elif (number := child.field(LINE_NUMBER)) is not None and number.system != "line_number":
             problems.append(FieldProblem(path, f"{child.label} has a field named {LINE_NUMBER!r} of its own; "
                                          "rename it first", "taken"))
+        else:
+            for index, name in enumerate(fdef.props.get("totals") or []):
+                summed = child.field(str(name))
+                if summed is None or not (summed.ftype.formula_type == "number"
+                                          or summed.props.get("formula_type") == "number"):
+                    problems.append(FieldProblem(f"/fields/{fdef.api_name}/totals/{index}",
+                                                 f"{name!r} is not a number field of {child.label}", "not_a_number"))
     return problems
 
 
