@@ -137,6 +137,7 @@
     if (!room(grid, 1)) return null;
     const copy = row.cloneNode(true);
     delete copy.dataset.lineId;
+    copy.removeAttribute("id");
     copy.classList.remove("has-error");
     copy.querySelectorAll(".cell-error").forEach((e) => e.remove());
     copy.querySelectorAll(".has-error").forEach((e) => e.classList.remove("has-error"));

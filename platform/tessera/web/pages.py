@@ -179,9 +179,12 @@ async def bulk(object: str, request: Request, me: Actor = Depends(deps.actor),
 
 @router.get("/app/{object}/new", response_class=HTMLResponse)
 def new_record(object: str, request: Request, me: Actor = Depends(deps.actor),
-               rt: Platform = Depends(deps.runtime)) -> HTMLResponse:
+               rt: Platform = Depends(deps.runtime)) -> Response:
     with rt.read() as conn:
         obj = rt.snapshot(conn).object(object)
+    if obj.is_child and obj.parent_link is not None:
+        # A line is added on its parent's form: the parent's list is where to start.
+        return RedirectResponse(f"/app/{obj.parent_link.props['target']}", status_code=303)
     form = rt.forms.render(me, object, values=rt.forms.posted(object, request.query_params.multi_items(), actor=me),
                            urls=_urls(object))
     return render(request, "app/record.html", me=me, obj=obj, record=None, form_html=form, history=[],
@@ -190,10 +193,15 @@ def new_record(object: str, request: Request, me: Actor = Depends(deps.actor),
 
 @router.get("/app/{object}/{record_id}", response_class=HTMLResponse)
 def record_page(object: str, record_id: int, request: Request, me: Actor = Depends(deps.actor),
-                rt: Platform = Depends(deps.runtime)) -> HTMLResponse:
+                rt: Platform = Depends(deps.runtime)) -> Response:
     with rt.read() as conn:
         obj = rt.snapshot(conn).object(object)
     record = rt.records.get(me, object, record_id)
+    link = obj.parent_link if obj.is_child else None
+    if link is not None and record.get(link.api_name):
+        # A line is seen and changed among its siblings, on its parent's page.
+        return RedirectResponse(f"/app/{link.props['target']}/{record[link.api_name]}#line-{record_id}",
+                                status_code=303)
     starred = navigation.opened(rt, me, object, record_id)
     form = rt.forms.render(me, object, record_id=record_id, urls=_urls(object))
     history = rt.views.history(me, object, record_id, limit=50)

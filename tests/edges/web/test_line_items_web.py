@@ -171,3 +171,17 @@ def test_lines_read_only_on_the_form_are_shown_without_inputs(site: TestClient, 
     assert saved.status_code == 204, saved.text
     after = runtime.records.get(system, "quote", made["id"])
     assert after["name"] == "Q2" and [line["id"] for line in after["lines"]] == [made["lines"][0]["id"]]
+
+
+def test_a_line_opened_on_its_own_shows_its_quote_and_the_lines_list_offers_no_new_line(
+        site: Any, runtime: Any) -> None:
+    person = SignedIn(site, "sales@example.com", "sales-password")
+    made = runtime.records.create(Actor.system(), "quote", {"name": "Q1", "lines": [{"quantity": "2"}]})
+    line = made["lines"][0]["id"]
+    opened = person.get(f"/app/quote_line/{line}", follow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["location"] == f"/app/quote/{made['id']}#line-{line}"
+    assert person.get(f"/app/quote_line/{line}").text.count("Q1") >= 1
+    listed = person.get("/app/quote_line").text
+    assert "New Quote line" not in listed and "Lines are added on their Quote" in listed
+    started = person.get("/app/quote_line/new", follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"] == "/app/quote"
