@@ -104,16 +104,18 @@ def test_a_list_of_lines_longer_than_the_cap_is_refused_with_a_problem(api: Any,
     assert [p["field"] for p in too_many.json()["errors"]] == ["lines"]
     assert "1000" in too_many.json()["errors"][0]["message"] or "1,000" in too_many.json()["errors"][0]["message"]
     assert len(api.ok(api.get(f"/records/quote/{a['id']}"))["lines"]) == 3
-    # The builder lowers the cap to 2 lines: a list of 3 is refused, 2 are taken.
+    # The builder cannot lower the cap below what a quote holds (3 lines): its other lines
+    # could no longer be read, and writing it back would remove them.
     field = api.ok(api.get("/meta/objects/quote/fields/lines"))
-    api.ok(api.patch("/meta/objects/quote/fields/lines", {**field, "max_lines": 2}))
-    three = api.post("/records/quote", {"name": "C", "lines": [{"quantity": "1"}] * 3})
-    assert three.status_code == 422 and three.json()["errors"][0]["field"] == "lines", three.text
-    assert three.json()["errors"][0]["code"] == "too_many_lines"
-    two = api.ok(api.post("/records/quote", {"name": "C", "lines": [{"quantity": "1"}] * 2}), 201)
-    assert len(two["lines"]) == 2
-    # A quote that had more lines before the cap was lowered is read with the first ones.
-    assert [line["line_number"] for line in api.ok(api.get(f"/records/quote/{a['id']}"))["lines"]] == [1, 2]
+    lowered = api.patch("/meta/objects/quote/fields/lines", {**field, "max_lines": 2})
+    assert lowered.status_code == 422 and lowered.json()["errors"][0]["field"] == "/fields/lines/max_lines"
+    # At 3 (what the fullest quote holds), a list of 4 is refused and 3 are taken.
+    api.ok(api.patch("/meta/objects/quote/fields/lines", {**field, "max_lines": 3}))
+    four = api.post("/records/quote", {"name": "C", "lines": [{"quantity": "1"}] * 4})
+    assert four.status_code == 422 and four.json()["errors"][0]["field"] == "lines", four.text
+    assert four.json()["errors"][0]["code"] == "too_many_lines"
+    three = api.ok(api.post("/records/quote", {"name": "C", "lines": [{"quantity": "1"}] * 3}), 201)
+    assert len(three["lines"]) == 3
 
 
 def test_fields_lines_reads_only_the_lines(shop: dict[str, Any]) -> None:
