@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -247,6 +248,11 @@ class SavePipeline:
                 # is by far the most common case and needs no second look-up.
                 wanted.discard(batch.actor.user_id)
             found: dict[Any, Any] = {batch.actor.user_id: True} if kind == "user" else {}
+            if kind == "record" and wanted and (made := _made_here(conn).get(str(fp.fdef.props["target"]))):
+                # Records this transaction created (a conversion's account, then its contact
+                # pointing at it) need no second look-up.
+                found.update(dict.fromkeys(wanted & made, True))
+                wanted -= made
             if not wanted:
                 continue
             for chunk in _chunks(sorted(wanted), 1000):
@@ -336,6 +342,7 @@ class SavePipeline:
             raise _integrity_problem(obj, error) from None
         for change, rid in zip(batch.changes, ids, strict=True):
             change.record_id = rid
+        _made_here(conn).setdefault(obj.api_name, set()).update(ids)
         # The creation itself needs no history row: created_at and created_by tell it.
         outbox.emit(conn, "record.created", obj.uid, ids, _payload({"object": obj.api_name}), user_id, at)
         self.hooks.run("after_write", batch)
@@ -367,6 +374,18 @@ class SavePipeline:
         outbox.emit(batch.conn, "record.updated", obj.uid, [change.record_id or 0],
                     _payload({"object": obj.api_name, "changed": sorted(change.values)}), actor.user_id, at)
         self.hooks.run("after_write", batch)
+
+
+#: Per transaction, the ids of the records it created, by object.
+_MADE: weakref.WeakKeyDictionary[Any, dict[str, set[int]]] = weakref.WeakKeyDictionary()
+
+
+def _made_here(conn: Connection) -> dict[str, set[int]]:
+    """The records the connection's current transaction created (empty outside one)."""
+    transaction = conn.get_transaction()
+    if transaction is None:
+        return {}
+    return _MADE.setdefault(transaction, {})
 
 
 def _payload(payload: dict[str, Any]) -> dict[str, Any]:
