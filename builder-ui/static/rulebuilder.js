@@ -235,6 +235,13 @@
         if (mode === "builder" && this.rows.some((r) => r.field && (!this.needsValue(r) || trim(r.value) !== ""))) {
           this.rebuild();
         }
+        // The button clicked has just been hidden: the caret goes where the person goes on
+        // typing (the formula box), or to the button that brings the formula back.
+        this.$nextTick(() => {
+          const target = mode === "formula" ? this.$root.querySelector("textarea")
+            : [...this.$root.querySelectorAll(".condition-head button")].find((b) => b.offsetParent !== null);
+          if (target) target.focus();
+        });
       },
       async build() {
         const rows = this.rows.filter((r) => r.field && (!this.needsValue(r) || trim(r.value) !== ""));
