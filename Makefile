@@ -9,6 +9,8 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum 
 UI_STAMP := builder-ui/node_modules/.installed
 # Browser tests drive Debian's Chromium (never a downloaded browser).
 CHROMIUM := /usr/bin/chromium
+# Tests run on every core (pytest-xdist); TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= auto
 
 export TESSERA_ADMIN_EMAIL ?= admin@example.com
 export TESSERA_ADMIN_PASSWORD ?= admin-password
@@ -20,7 +22,7 @@ run: setup
 
 test: setup $(CHROMIUM)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

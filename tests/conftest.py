@@ -22,7 +22,10 @@ from tessera.data.migrate import upgrade
 from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
-REDIS_URL = os.environ.get("TESSERA_TEST_REDIS", "redis://127.0.0.1:6379/0")
+# Each pytest-xdist worker (gw0, gw1, …) has its own Redis database: Celery queues and caches
+# of tests running side by side never meet.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 16
+REDIS_URL = os.environ.get("TESSERA_TEST_REDIS", f"redis://127.0.0.1:6379/{_WORKER}")
 PG_ADMIN_URL = os.environ.get("TESSERA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password"

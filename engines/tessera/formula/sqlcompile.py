@@ -60,6 +60,9 @@ class SqlValue:
     `column` is the bare column when the node is one, for index-friendly comparisons.
     `ratio` is an average as (sum, count, scale), the sum a whole number of 10^-scale
     (SQLite: that integer), so that comparing it with a number needs no division.
+    `maybe_text` (SQLite numbers with a scale): the SQL is that scaled integer in all but
+    the rare case where exact arithmetic outgrew 64 bits, where it is the exact decimal
+    text instead; only arithmetic and a query's result take such a value as it is.
     """
 
     expr: Any
@@ -69,6 +72,7 @@ class SqlValue:
     literal: Any = _NOTHING
     column: Any = None
     ratio: tuple[Any, Any, int] | None = None
+    maybe_text: bool = False
 
 
 class _DecimalResult(sa.types.TypeDecorator[Decimal]):
@@ -85,6 +89,18 @@ class _DecimalResult(sa.types.TypeDecorator[Decimal]):
 
     def load_dialect_impl(self, dialect: Any) -> Any:
         return dialect.type_descriptor(sa.Numeric(asdecimal=False) if dialect.name == "sqlite" else sa.Numeric())
+
+
+class _ScaledOrText(ScaledDecimal):
+    """Reads a SQLite number that is a scaled integer, or exact decimal text where the
+    arithmetic outgrew 64 bits (`SqlValue.maybe_text`)."""
+
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if isinstance(value, str):
+            return Decimal(value)
+        return super().process_result_value(value, dialect)
 
 
 class _TextList(sa.types.TypeDecorator[list]):
@@ -227,7 +243,29 @@ class _Gen:
 
     # -- nodes -------------------------------------------------------------------------
 
-    def visit(self, node: Node, scope: dict[str, Any]) -> SqlValue:
+    def visit(self, node: Node, scope: dict[str, Any], *, keep: bool = False) -> SqlValue:
+        """The node compiled; a scaled-or-text number (`maybe_text`) is turned into decimal
+        text for whatever takes it, unless the taker handles both (`keep`)."""
+        v = self._visit(node, scope)
+        return v if keep or not v.maybe_text else self.exact_text(v)
+
+    def exact_text(self, v: SqlValue) -> SqlValue:
+        """A scaled-or-text number as decimal text, in SQL (no function call per row): the
+        integer counts 10^-scale, so it is printed with that many places."""
+        assert v.scale is not None
+        x = v.expr
+        if v.scale == 0:
+            text: Any = sa.cast(x, sa.Text())
+        else:
+            unit = sa.literal(10 ** v.scale, sa.BigInteger())
+            size = sa.type_coerce(sa.func.abs(x), sa.BigInteger())
+            places = sa.func.substr(sa.literal("0" * v.scale) + sa.cast(size % unit, sa.Text()), -v.scale)
+            sign = sa.case((x < 0, "-"), else_="")
+            text = sign + sa.cast(size // unit, sa.Text()) + "." + places
+        out = sa.case((sa.func.typeof(x) == "integer", text), else_=x)
+        return SqlValue(sa.type_coerce(out, sa.Text()), NUMBER, None)
+
+    def _visit(self, node: Node, scope: dict[str, Any]) -> SqlValue:
         if isinstance(node, Literal):
             if node.kind == "blank" or (node.kind == "text" and not node.value):
                 return self.null(TEXT if node.kind == "text" else BLANK)
@@ -256,6 +294,8 @@ class _Gen:
                 # integer column is scale 0, and a computed field (formula, rollup) says its
                 # own in its result type: scaled, or decimal text (None).
                 sql_type = getattr(col, "type", None)
+                if isinstance(sql_type, _ScaledOrText):
+                    return SqlValue(col, NUMBER, sql_type.scale, maybe_text=True)
                 if isinstance(sql_type, ScaledDecimal):
                     scale: int | None = sql_type.scale
                 elif f.stored:
@@ -316,7 +356,7 @@ class _Gen:
         inner = self.field_value(self.column(last_obj, last, aliases[-1]), last, t)
         query = sa.select(self.value(inner) if t != BOOLEAN else inner.expr).select_from(joined).where(*where)
         sub = query.scalar_subquery()
-        return SqlValue(sub, t, inner.scale, nullable=t == BOOLEAN)
+        return SqlValue(sub, t, inner.scale, nullable=t == BOOLEAN, maybe_text=inner.maybe_text)
 
     def unary(self, node: Unary, scope: dict[str, Any]) -> SqlValue:
         v = self.visit(node.operand, scope)
@@ -331,7 +371,8 @@ class _Gen:
     # -- operators ------------------------------------------------------------------------
 
     def binary(self, node: Binary, scope: dict[str, Any]) -> SqlValue:
-        a, b = self.visit(node.left, scope), self.visit(node.right, scope)
+        arithmetic = node.op in ("+", "-", "*", "/")
+        a, b = self.visit(node.left, scope, keep=arithmetic), self.visit(node.right, scope, keep=arithmetic)
         op = node.op
         if op == "AND":
             return SqlValue(sa.and_(a.expr, b.expr), BOOLEAN, nullable=a.nullable or b.nullable)
@@ -473,9 +514,11 @@ class _Gen:
             a, b, key = b, a, ("+", DATETIME, DURATION)
         if t == NUMBER and key[1:] == (NUMBER, NUMBER):
             if self.sqlite:
-                native = self.scaled_arithmetic(op, a, b) if self.for_column else None
-                # Even same-scale integers go through tx: SQLite turns an int64 overflow into a REAL.
-                return native or self.tx(op, NUMBER, [a, b])
+                # Guarded: SQLite turns an int64 overflow into a REAL.
+                native = self.scaled_arithmetic(op, a, b)
+                if native is not None:
+                    return native
+                return self.tx(op, NUMBER, [self.exact_text(v) if v.maybe_text else v for v in (a, b)])
             if op == "/":
                 return SqlValue(pg.exact_div(a.expr, b.expr), NUMBER)
             fn = {"+": lambda p, q: p + q, "-": lambda p, q: p - q, "*": lambda p, q: p * q}[op]
@@ -495,10 +538,11 @@ class _Gen:
         return SqlValue(a.expr + seconds if op == "+" else a.expr - seconds, DATETIME)
 
     def scaled_arithmetic(self, op: str, a: SqlValue, b: SqlValue) -> SqlValue | None:
-        """+, - and * of scaled integers in SQLite's own integer arithmetic, for values headed
-        for a scaled column (which holds 64-bit integers anyway): exact while the operands
-        are small enough that the result cannot overflow, through tx otherwise."""
-        if op not in "+-*" or a.scale is None or b.scale is None:
+        """+, - and * of scaled integers in SQLite's own integer arithmetic: exact while the
+        operands are small enough that the result cannot overflow, through tx otherwise —
+        into the scaled integer for a value headed for a scaled column (which holds 64-bit
+        integers anyway), else as exact decimal text (the result is `maybe_text`)."""
+        if op not in ("+", "-", "*") or a.scale is None or b.scale is None:
             return None
         if op == "*":
             scale, limit = a.scale + b.scale, 2**31
@@ -511,9 +555,12 @@ class _Gen:
             x = sa.type_coerce(self.rescale_expr(a, scale), sa.BigInteger())
             y = sa.type_coerce(self.rescale_expr(b, scale), sa.BigInteger())
             native = x + y if op == "+" else x - y
-        exact = sa.func.tx_scaled(sa.type_coerce(self.tx(op, NUMBER, [a, b]).expr, sa.Text()), scale)
-        guard = sa.and_(sa.func.abs(x) < limit, sa.func.abs(y) < limit)
-        return SqlValue(sa.case((guard, native), else_=exact), NUMBER, scale)
+        exact = self.tx(op, NUMBER, [a, b]).expr
+        if self.for_column:
+            exact = sa.func.tx_scaled(sa.type_coerce(exact, sa.Text()), scale)
+        guard = sa.and_(sa.func.abs(x) < limit, sa.func.abs(y) < limit,
+                        *(sa.func.typeof(v.expr) == "integer" for v in (a, b) if v.maybe_text))
+        return SqlValue(sa.case((guard, native), else_=exact), NUMBER, scale, maybe_text=not self.for_column)
 
     def rescale_expr(self, v: SqlValue, scale: int) -> Any:
         assert v.scale is not None
@@ -723,16 +770,18 @@ def _python_value(value: Any, t: str) -> Any:
 
 def _result_type(t: str, v: SqlValue, sqlite: bool) -> Any:
     if t == NUMBER:
+        if sqlite and v.maybe_text:
+            return _ScaledOrText(38, v.scale or 0)
         return ScaledDecimal(38, v.scale) if sqlite and v.scale else _DecimalResult()
     return {TEXT: sa.Text(), BOOLEAN: sa.Boolean(), DATE: sa.Date(), DATETIME: UtcDateTime(), DURATION: sa.BigInteger(),
             RECORD: sa.BigInteger(), LIST: _TextList()}.get(t, sa.Text())
 
 
 def _generator(checked: Checked, dialect: str, table_for: TableFor, ctx: EvalContext | None,
-               column_for: ColumnFor | None) -> tuple[_Gen, SqlValue]:
+               column_for: ColumnFor | None, *, keep: bool = False) -> tuple[_Gen, SqlValue]:
     gen = _Gen(checked, dialect, table_for, ctx or EvalContext(), column_for)
     try:
-        return gen, gen.visit(checked.tree, {"record": gen.base})
+        return gen, gen.visit(checked.tree, {"record": gen.base}, keep=keep)
     except RecursionError:
         raise FormulaError("the formula is too complex to run in the database", checked.source, 0) from None
 
@@ -746,7 +795,7 @@ def compile_sql(checked: Checked, dialect: str, table_for: TableFor, ctx: EvalCo
     `column_for(object, field, table)` may return the SQL of fields that have no column
     of their own (formula fields computed in the query), or None for the column.
     """
-    gen, v = _generator(checked, dialect, table_for, ctx, column_for)
+    gen, v = _generator(checked, dialect, table_for, ctx, column_for, keep=True)
     return sa.type_coerce(gen.value(v), _result_type(checked.type, v, gen.sqlite))
 
 

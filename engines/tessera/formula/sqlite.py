@@ -37,7 +37,9 @@ def decode(code: str, value: Any) -> Any:
         return False if code == "b" else None
     kind = code[0]
     if kind == "n":
-        if len(code) > 1:
+        # A scaled number is an integer count of 10^-scale, or exact decimal text where
+        # SQL arithmetic on it outgrew 64 bits.
+        if len(code) > 1 and not isinstance(value, str):
             return Decimal(int(value)).scaleb(-int(code[1:]))
         return V.num(value)
     if kind == "t":

@@ -17,7 +17,8 @@ from tessera.runtime.platform import Platform
 from tessera.runtime.reports.service import MemoryCache, RedisCache, cache_for
 from tessera.settings import Settings
 
-REDIS_URL = os.environ.get("TESSERA_TEST_REDIS", "redis://127.0.0.1:6379/0")
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 16
+REDIS_URL = os.environ.get("TESSERA_TEST_REDIS", f"redis://127.0.0.1:6379/{_WORKER}")
 ACCOUNT = {"api_name": "account", "label": "Account", "fields": [
     {"api_name": "name", "label": "Name", "type": "text", "required": True},
     {"api_name": "industry", "label": "Industry", "type": "select",

@@ -105,23 +105,25 @@ class LineWriter:
     refuse_unwritable: Callable[[ObjectDef, list[str]], None]
 
     def write(self, conn: Connection, actor: Actor, snap: Snapshot, parent: ObjectDef, parent_id: int,
-              given: Mapping[str, Any], at: datetime, *, new: bool = False) -> LinesWritten:
+              given: Mapping[str, Any], at: datetime, *, new: bool = False,
+              notes: Mapping[str, Any] | None = None) -> LinesWritten:
         """Bring the stored lines of each given line field to the given lists. `new`: the
         parent was created in this transaction, so it has no stored lines to read, and its
-        creation tells its lines (no history words are made for them)."""
+        creation tells its lines (no history words are made for them). `notes`: what the
+        lines' save batches are told (as the parent's save pipeline notes)."""
         done = LinesWritten()
         problems: list[FieldProblem] = []
         for lines in line_sets(snap, parent):
             if lines.field.api_name in given:
                 self._write_one(conn, actor, snap, parent, parent_id, lines, given[lines.field.api_name],
-                                at, done, problems, new)
+                                at, done, problems, new, dict(notes or {}))
         if problems:
             raise InvalidInput("The record is not valid; nothing was saved.", problems)
         return done
 
     def _write_one(self, conn: Connection, actor: Actor, snap: Snapshot, parent: ObjectDef, parent_id: int,
                    lines: LineSet, raw: Any, at: datetime, done: LinesWritten,
-                   problems: list[FieldProblem], new: bool) -> None:
+                   problems: list[FieldProblem], new: bool, notes: dict[str, Any]) -> None:
         name, child = lines.field.api_name, lines.child
         if raw is None:
             raw = []
@@ -168,7 +170,8 @@ class LineWriter:
             before = stored[line_id]
             try:
                 batch = self.pipeline.update(conn, actor, snap, child, line_id, data, None,
-                                             shape=self.shapes(child, True), fixed={lines.number.api_name: index + 1})
+                                             shape=self.shapes(child, True), fixed={lines.number.api_name: index + 1},
+                                             notes=dict(notes))
             except TesseraError as error:
                 problems += _placed(error.errors, f"{name}[{index}]")
                 continue
@@ -179,7 +182,7 @@ class LineWriter:
                     conn, actor, snap, child, [data for _, data in creates], bulk=True,
                     shape=self.shapes(child, False),
                     fixed=[{lines.link.api_name: parent_id, lines.number.api_name: index + 1}
-                           for index, _ in creates])
+                           for index, _ in creates], notes=dict(notes))
             except TesseraError as error:
                 for problem in error.errors:
                     row = problem.row if problem.row is not None else 0

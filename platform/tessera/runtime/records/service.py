@@ -41,7 +41,7 @@ from tessera.runtime.records.lines import (
 from tessera.runtime.records.plan import OWNER
 from tessera.runtime.records.save import SYSTEM_OUTPUT, RecordChange, SaveBatch, SavePipeline
 from tessera.runtime.records.schemas import InputShapes
-from tessera.runtime.records.stored import StoredFormulas
+from tessera.runtime.records.stored import STORED_LATER, Changed, StoredFormulas
 
 MAX_LIMIT = 1000
 MAX_BULK = 1000
@@ -353,10 +353,13 @@ class RecordService:
                 access.refuse_unwritable(sorted({k for item in items if isinstance(item, dict) for k in item}))
             shape = self.shapes.checker(snap, obj) if exact else None
             follow = any(given) or any(lines.field.required for lines in line_sets(snap, obj))
+            # The parent's stored formulas (its totals over its lines) are worked out once,
+            # when its lines are in (STORED_LATER), not at its insert and again after them.
+            later: list[Changed] = []
             batch = self.pipeline.create(conn, actor, snap, obj, items, bulk=bulk, shape=shape,
-                                         notes={LINES_FOLLOW: True} if follow else None)
+                                         notes={LINES_FOLLOW: True, STORED_LATER: later} if follow else None)
             if follow:
-                self._write_lines_of_new(conn, actor, snap, batch, given, exact=exact, bulk=bulk)
+                self._write_lines_of_new(conn, actor, snap, batch, given, later, exact=exact, bulk=bulk)
             if echo and names:
                 out = [self._get(conn, snap, obj, c.record_id or 0, actor=actor) for c in batch.changes]
             else:
@@ -380,7 +383,8 @@ class RecordService:
         return LineWriter(self.pipeline, shapes, refuse_unwritable)
 
     def _write_lines_of_new(self, conn: Connection, actor: Actor, snap: Snapshot, batch: SaveBatch,
-                            given: list[dict[str, Any]], *, exact: bool, bulk: bool) -> None:
+                            given: list[dict[str, Any]], later: list[Changed], *, exact: bool,
+                            bulk: bool) -> None:
         """The lines of records just created; a problem names its record's row in a bulk create."""
         writer = self._line_writer(actor, snap, exact)
         problems: list[FieldProblem] = []
@@ -391,7 +395,9 @@ class RecordService:
             problems += [FieldProblem(p.field, p.message, p.code, row=row if bulk else None)
                          for p in missing_lines(snap, batch.obj, lines, creating=True)]
             try:
-                written = writer.write(conn, actor, snap, batch.obj, change.record_id, lines, batch.at, new=True)
+                written = writer.write(conn, actor, snap, batch.obj, change.record_id, lines, batch.at, new=True,
+                                       notes={STORED_LATER: later})
+                self._recompute_later(conn, snap, later)
                 self._after_lines(conn, actor, snap, batch.obj, change.record_id, written, batch.at, bump=False,
                                   created=True)
             except InvalidInput as error:
@@ -401,6 +407,12 @@ class RecordService:
             raise InvalidInput("The record is not valid; nothing was saved." if not bulk else
                                f"{len({p.row for p in problems})} of {len(batch.changes)} records are not valid; "
                                "nothing was saved.", problems)
+
+    def _recompute_later(self, conn: Connection, snap: Snapshot, later: list[Changed]) -> None:
+        """The stored formulas the parent and line batches left for later, in one go."""
+        changes = list(later)
+        later.clear()
+        self.stored_formulas.recompute(conn, snap, changes)
 
     def _after_lines(self, conn: Connection, actor: Actor, snap: Snapshot, obj: ObjectDef, record_id: int,
                      written: LinesWritten, at: datetime, *, bump: bool, created: bool = False) -> None:
@@ -478,13 +490,15 @@ class RecordService:
             if isinstance(data, dict) and not access.unrestricted:
                 access.refuse_unwritable([k for k in data if k not in ("id", "version")])
             shape = self.shapes.checker(snap, obj, patch=True) if exact else None
+            later: list[Changed] = []
             batch = self.pipeline.update(conn, actor, snap, obj, record_id, data, expected_version, shape=shape,
-                                         notes={LINES_FOLLOW: True} if lines else None)
+                                         notes={LINES_FOLLOW: True, STORED_LATER: later} if lines else None)
             if lines:
                 if missing := missing_lines(snap, obj, lines, creating=False):
                     raise InvalidInput("The record is not valid; nothing was saved.", missing)
                 written = self._line_writer(actor, snap, exact).write(conn, actor, snap, obj, record_id, lines,
-                                                                      batch.at)
+                                                                      batch.at, notes={STORED_LATER: later})
+                self._recompute_later(conn, snap, later)
                 self._after_lines(conn, actor, snap, obj, record_id, written, batch.at,
                                   bump=not batch.changes[0].values)
             record = self._get(conn, snap, obj, record_id, actor=actor)

@@ -47,6 +47,10 @@ MAX_BATCH = 50_000
 BATCH_SECONDS = 0.1
 #: Ids per IN list when walking changed records back to the stored values they feed.
 CHUNK = 1000
+#: A save batch's note: a list the after_write hook adds the batch's changes to instead of
+#: recomputing; whoever set it recomputes them all at once (a parent saved with its lines
+#: works its totals out once, over the parent and every line, not once per batch).
+STORED_LATER = "stored_later"
 #: Field properties whose change cannot change any value a formula reads from the field.
 COSMETIC = frozenset({"label", "help_text", "description", "api_name", "indexed", "required", "unique",
                       "default", "default_formula", "read_only", "max_length", "min", "max", "pattern",
@@ -253,6 +257,10 @@ class StoredFormulas:
                 parents = {name: [c.before[name]] for name in c.values
                            if c.before and c.before.get(name) is not None and _is_lookup(batch.obj, name)}
                 changes.append(Changed(batch.obj, [c.record_id], frozenset(c.values), parents))
+        later = batch.notes.get(STORED_LATER)
+        if later is not None:
+            later.extend(changes)
+            return
         self.recompute(batch.conn, batch.snapshot, changes)
 
     def recompute(self, conn: Connection, snap: Snapshot, changes: list[Changed]) -> None:
