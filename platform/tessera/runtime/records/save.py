@@ -330,11 +330,6 @@ class SavePipeline:
         try:
             if len(rows) == 1:
                 ids = [conn.execute(sa.insert(table).returning(table.c.id), rows[0]).scalar_one()]
-            elif len(rows) <= _RETURNING_ROWS and conn.dialect.name == "postgresql":
-                # A few rows (a record's lines): one INSERT … VALUES (…), (…) RETURNING id in
-                # the rows' order, a round trip fewer than taking the ids first.
-                ids = list(conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                        rows).scalars())
             else:
                 # Ids taken up front let the rows go in as one plain executemany: RETURNING
                 # with a guaranteed order costs a statement per row on SQLite and an unprepared
@@ -381,9 +376,6 @@ class SavePipeline:
         self.hooks.run("after_write", batch)
 
 
-#: Up to this many rows, PostgreSQL inserts return their ids (one statement); more take
-#: their ids first and go in as a plain executemany.
-_RETURNING_ROWS = 200
 #: Per transaction, the ids of the records it created, by object.
 _MADE: weakref.WeakKeyDictionary[Any, dict[str, set[int]]] = weakref.WeakKeyDictionary()
 
