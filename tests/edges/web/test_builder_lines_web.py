@@ -51,7 +51,7 @@ def test_a_child_object_and_the_line_items_field_that_holds_it(builder: Any, run
     refused = builder.post("/builder/objects/order/fields", data={
         "label": "Lines", "type": "child_table", "target": "quote_line"})
     assert refused.status_code == 422
-    assert "Quote line lines belong to quote already" in refused.text or "holds these lines already" in refused.text
+    assert "Quote line lines belong to Quote already" in refused.text or "holds these lines already" in refused.text
 
     home = builder.get("/builder").text
     assert "Lines of Quote" in home and "Lines, of no object yet" in home

@@ -179,7 +179,7 @@ def test_line_items_need_a_child_object_that_no_other_record_holds(api: Any) -> 
         {"api_name": "lines", "label": "Lines", "type": "child_table", "target": "quote_line"}]}), 201)
     taken = api.post("/meta/objects", {"api_name": "invoice", "label": "Invoice", "fields": [
         {"api_name": "lines", "label": "Lines", "type": "child_table", "target": "quote_line"}]})
-    assert taken.status_code == 422 and "belong to order already" in taken.json()["errors"][0]["message"]
+    assert taken.status_code == 422 and "belong to Order already" in taken.json()["errors"][0]["message"]
 
 
 def test_a_line_field_added_later_attaches_its_child_and_lists_do_not_carry_lines(quotes: Any) -> None:

@@ -51,8 +51,12 @@ def line_problems(snap: Snapshot, obj: ObjectDef) -> list[FieldProblem]:
             problems.append(FieldProblem(path, f"{child.label} is not a child object: "
                                          'set "child": true on it first', "not_a_child"))
         elif (link := child.parent_link) is not None and link.props.get("target") != obj.api_name:
-            problems.append(FieldProblem(path, f"{child.label} lines belong to {link.props.get('target')} already",
-                                         "taken"))
+            holder = snap.objects.get(str(link.props.get("target")))
+            owner = holder.label if holder is not None else link.props.get("target")
+            problems.append(FieldProblem(
+                path, f"{child.label} lines belong to {owner} already (through {child.label}'s field "
+                f"{link.label!r}): add them back to {owner}, or delete that field on {child.label} to free them",
+                "taken"))
         elif (taken := child.field(obj.api_name)) is not None and taken.system != "parent":
             problems.append(FieldProblem(path, f"{child.label} has a field named {obj.api_name!r} that is not "
                                          "its link to the parent; rename it first", "taken"))
