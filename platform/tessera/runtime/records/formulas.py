@@ -318,6 +318,11 @@ class FormulaService:
                 self._columns[key] = columns
         return columns
 
+    def context_free(self, snap: Snapshot, obj: ObjectDef, fields: Iterable[FieldDef]) -> bool:
+        """Whether the SQL of these fields' computed values is the same for every request
+        (no clock, no $user, no viewer's scope), so a query made of it can be reused."""
+        return not any(self._context_bound(snap, obj, f) for f in fields if not f.stored)
+
     def _context_bound(self, snap: Snapshot, obj: ObjectDef, fdef: FieldDef) -> bool:
         """Whether a computed field's SQL depends on the request (the clock, $user), here or
         in the formula fields it reads."""

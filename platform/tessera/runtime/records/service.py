@@ -63,6 +63,11 @@ class RecordService:
         self.stored_formulas = stored_formulas
         self.pipeline = SavePipeline(kernel.hooks)
         self.shapes = InputShapes()
+        #: Selects of live rows by one column's value (a record by id, a parent's lines),
+        #: built once per metadata revision and reused with the value bound: building and
+        #: keying a select with formula columns costs more than running it.
+        self._by_value: dict[tuple[Any, ...], sa.Select[Any]] = {}
+        self._by_value_revision = -1
 
     # -- reading ------------------------------------------------------------------------
     def list(
@@ -157,9 +162,11 @@ class RecordService:
         access = self.access.object(actor, snap, obj)
         access.refuse("read")
         shown = _projection(obj, fields, access.hidden)
-        where = table.c.id == record_id
         allowed = self._allowed(conn, snap, obj, actor, "read")
-        rows = self._rows(conn, snap, obj, shown, where if allowed is None else sa.and_(where, allowed))
+        if allowed is None:
+            rows = self._rows_by(conn, snap, obj, shown, "id", record_id)
+        else:
+            rows = self._rows(conn, snap, obj, shown, sa.and_(table.c.id == record_id, allowed))
         if not rows:
             raise NotFound(f"There is no {obj.label} record with id {record_id}.")
         row = rows[0]
@@ -187,7 +194,11 @@ class RecordService:
         def rows(conn: Connection, snap: Snapshot, child: ObjectDef, where: Any, limit: int) -> list[Any]:
             return self._rows(conn, snap, child, queried, where, order=order, limit=limit)
 
-        found = read_lines(conn, snap, lines, parent_ids, rows)
+        if len(parent_ids) == 1:  # a record's page or API read: the reusable select
+            found = {parent_ids[0]: self._rows_by(conn, snap, lines.child, queried, lines.link.column, parent_ids[0],
+                                                  order=order, limit=lines.cap)}
+        else:
+            found = read_lines(conn, snap, lines, parent_ids, rows)
         return {pid: [to_json(row) for row in found[pid]] for pid in parent_ids}
 
     def _allowed(self, conn: Connection, snap: Snapshot, obj: ObjectDef, actor: Actor,
@@ -223,10 +234,31 @@ class RecordService:
             verb = {"edit": "change", "delete": "delete"}[operation]
             raise Forbidden(f"You may not {verb} this {obj.label} record.")
 
+    def _rows_by(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef], column: str,
+                 value: int, *, order: tuple[Any, ...] = (), limit: int | None = None) -> list[Mapping[str, Any]]:
+        """Live rows whose `column` is `value`, as `_rows` reads them (the caller may read
+        every record of the object: no row scope to add)."""
+        key = (conn.dialect.name, snap.revision, obj.uid, tuple(f.uid for f in shown), column,
+               tuple(str(o) for o in order), limit)
+        query = self._by_value.get(key)
+        if query is None:
+            table = snap.table(obj)
+            query = self._select(conn, snap, obj, shown, table.c[column] == sa.bindparam("row_value"), order, limit)
+            if self.formulas.context_free(snap, obj, shown):
+                if snap.revision != self._by_value_revision or len(self._by_value) > 1000:
+                    self._by_value = {}
+                    self._by_value_revision = snap.revision
+                self._by_value[key] = query
+        return list(conn.execute(query, {"row_value": value}).mappings())
+
     def _rows(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
               where: sa.ColumnElement[bool], *, order: tuple[Any, ...] = (),
               limit: int | None = None) -> list[Mapping[str, Any]]:
         """Live rows with the shown fields, computed ones worked out in the same query."""
+        return list(conn.execute(self._select(conn, snap, obj, shown, where, order, limit)).mappings())
+
+    def _select(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
+                where: sa.ColumnElement[bool], order: tuple[Any, ...], limit: int | None) -> sa.Select[Any]:
         table = snap.table(obj)
         computed = [f for f in shown if not f.stored]
         extra: list[Any] = []
@@ -238,7 +270,7 @@ class RecordService:
             query = query.order_by(*order)
         if limit is not None:
             query = query.limit(limit)
-        return list(conn.execute(query).mappings())
+        return query
 
     def _expand(self, conn: Connection, snap: Snapshot, obj: ObjectDef,
                 rows: list[Mapping[str, Any]], data: list[dict[str, Any]], expand: list[str],

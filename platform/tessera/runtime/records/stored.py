@@ -80,6 +80,10 @@ class Changed:
     parents: dict[str, list[int]] = field(default_factory=dict)
 
 
+#: What feeds a stored field in one recompute: each trigger with the change that fired it.
+Fed = list[tuple[Trigger, Changed]]
+
+
 class StoredFormulaError(FormulaError):
     pass
 
@@ -123,6 +127,9 @@ class StoredIndex:
         #: Per stored field uid: the (object uid, field uid) pairs it reads, transitively.
         self.closure: dict[str, set[tuple[str, str]]] = {}
         self._updates: dict[tuple[str, str], Any] = {}
+        #: The recompute UPDATEs with their WHERE, by its shape (see `_Ids`): built and keyed
+        #: once, run again with other ids bound.
+        self._updates_where: dict[tuple[Any, ...], Any] = {}
         self._service = service
         stored = [(o, f) for o in snap.objects.values() for f in o.fields if f.computed and f.stored]
         depends: dict[str, set[str]] = {}
@@ -181,10 +188,28 @@ class StoredIndex:
             found = self._updates[key] = sa.update(table).values({fdef.column: value})
         return found
 
-    def affected(self, changes: Iterable[Changed]) -> dict[str, tuple[ObjectDef, FieldDef, list[Any]]]:
-        """Per stored field uid: the conditions on its table's ids that pick the records
-        the changes feed."""
-        out: dict[str, tuple[ObjectDef, FieldDef, list[Any]]] = {}
+    def update_where(self, conn: Connection, obj: ObjectDef, fdef: FieldDef,
+                     fed: Fed) -> tuple[Any, dict[str, Any]]:
+        """The UPDATE recomputing `fdef` on the records the changes feed, and its parameters."""
+        table = self.snap.table(obj)
+        bound = _Ids()
+        for source in [s for trigger, ch in fed for s in self._walk_back(trigger, ch, bound, build=False)]:
+            bound.member(table.c.id, source, build=False)
+        key = (conn.dialect.name, fdef.uid, tuple(bound.shape))
+        statement = self._updates_where.get(key)
+        if statement is None:
+            built = _Ids()
+            sources = [s for trigger, ch in fed for s in self._walk_back(trigger, ch, built, build=True)]
+            where = sa.and_(sa.or_(*(built.member(table.c.id, s, build=True) for s in sources)),
+                            table.c.deleted_at.is_(None))
+            statement = self.update(conn, obj, fdef).where(where)
+            if len(self._updates_where) < 1000:
+                self._updates_where[key] = statement
+        return statement, bound.params
+
+    def affected(self, changes: Iterable[Changed]) -> dict[str, tuple[ObjectDef, FieldDef, Fed]]:
+        """Per stored field uid: the triggers and changes that pick the records to recompute."""
+        out: dict[str, tuple[ObjectDef, FieldDef, Fed]] = {}
         for ch in changes:
             if not ch.ids:
                 continue
@@ -197,12 +222,14 @@ class StoredIndex:
                         continue
                     own.add(trigger.field.uid)
                 entry = out.setdefault(trigger.field.uid, (trigger.target, trigger.field, []))
-                entry[2].extend(self._walk_back(trigger, ch))
+                entry[2].append((trigger, ch))
         return out
 
-    def _walk_back(self, trigger: Trigger, ch: Changed) -> list[Any]:
-        """Id sets (lists, or SELECTs of ids) of the target records, from the changed ones."""
+    def _walk_back(self, trigger: Trigger, ch: Changed, bound: _Ids, *, build: bool) -> list[Any]:
+        """Id sets (lists, ranges, or SELECTs of ids) of the target records, from the
+        changed ones; their ids go to `bound`, and the SELECTs are made only to `build`."""
         snap = self.snap
+        bound.shape.append(id(trigger))
         ids = sorted(ch.ids)
         sources: list[Any] = ([range(ids[0], ids[-1] + 1)] if ids[-1] - ids[0] + 1 == len(ids)
                               else [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)])
@@ -210,13 +237,15 @@ class StoredIndex:
             if step.kind == "up":
                 table = snap.table(step.parent)
                 column = table.c[step.field.column]
-                sources = [sa.select(table.c.id).where(sa.or_(*(_member(column, s) for s in sources)))]
+                members = [bound.member(column, s, build=build) for s in sources]
+                sources = [sa.select(table.c.id).where(sa.or_(*members)) if build else _SELECT]
             else:
                 assert step.child is not None
                 table = snap.table(step.child)
                 column = table.c[step.field.column]
-                found: list[Any] = [sa.select(column).where(sa.or_(*(_member(table.c.id, s) for s in sources)),
-                                                            column.is_not(None))]
+                members = [bound.member(table.c.id, s, build=build) for s in sources]
+                found: list[Any] = [sa.select(column).where(sa.or_(*members), column.is_not(None))
+                                    if build else _SELECT]
                 before = ch.parents.get(step.field.api_name) if depth == 0 else None
                 if before:
                     found.append(sorted(set(before)))
@@ -270,12 +299,11 @@ class StoredFormulas:
         index = self.index(snap)
         affected = index.affected(changes)
         for uid in sorted(affected, key=lambda u: index.rank.get(u, 0)):
-            obj, fdef, sources = affected[uid]
-            if uid not in index.rank or not sources:
+            obj, fdef, fed = affected[uid]
+            if uid not in index.rank or not fed:
                 continue
-            table = snap.table(obj)
-            where = sa.and_(sa.or_(*(_member(table.c.id, s) for s in sources)), table.c.deleted_at.is_(None))
-            conn.execute(index.update(conn, obj, fdef).where(where))
+            statement, params = index.update_where(conn, obj, fdef, fed)
+            conn.execute(statement, params)
 
     def trashed(self, conn: Connection, snap: Snapshot, batch: str) -> None:
         """After a deletion (with its cascades and unlinked children) went to the trash."""
@@ -410,12 +438,32 @@ class StoredFormulas:
         return {"fields": [f"{o.api_name}.{f.api_name}" for o, f in targets], "records": done}
 
 
-def _member(column: Any, ids: Any) -> Any:
-    """`column` in a set of ids: a range of consecutive ids (a bulk create's), a list, or a
-    SELECT of ids."""
-    if isinstance(ids, range):
-        return column.between(ids.start, ids.stop - 1)
-    return column.in_(ids)
+#: Stands for a SELECT of ids where the SQL is not being made (`_Ids`, build=False).
+_SELECT = object()
+
+
+class _Ids:
+    """The ids a recompute's WHERE binds (lists, ranges), and the shape they give it: two
+    recomputes of the same shape run the same statement with other ids bound."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+        self.shape: list[Any] = []
+
+    def member(self, column: Any, ids: Any, *, build: bool) -> Any:
+        """`column` in a set of ids: a range of consecutive ids (a bulk create's), a list,
+        or a SELECT of ids; None when not building."""
+        n = len(self.params)
+        if isinstance(ids, range):
+            self.params[f"lo{n}"], self.params[f"hi{n}"] = ids.start, ids.stop - 1
+            self.shape.append("range")
+            return column.between(sa.bindparam(f"lo{n}"), sa.bindparam(f"hi{n}")) if build else None
+        if isinstance(ids, list):
+            self.params[f"ids{n}"] = ids
+            self.shape.append("ids")
+            return column.in_(sa.bindparam(f"ids{n}", expanding=True)) if build else None
+        self.shape.append("select")
+        return column.in_(ids) if build else None
 
 
 def _is_lookup(obj: ObjectDef, name: str) -> bool:
