@@ -222,3 +222,29 @@ def test_a_stored_rollup_is_fresh_after_a_write_to_the_records_it_sums(runtime: 
     runtime.records.update(system, "deal", deal["id"], {"amount": "1100"}, deal["version"])
     after = run(runtime, doc)
     assert after["meta"]["cached"] is False and after["rows"] == [{"pipeline": "3100"}]
+
+
+def test_a_write_still_open_is_never_served_stale(runtime: Platform, crm: dict[str, Any]) -> None:
+    from datetime import UTC, datetime
+
+    from tessera.data import outbox
+
+    run(runtime, BY_INDUSTRY)
+    assert run(runtime, BY_INDUSTRY)["meta"]["cached"] is True
+    with runtime.kernel.read() as conn:
+        deal_uid = runtime.kernel.snapshot(conn).object("deal").uid
+    postgres = runtime.engine.dialect.name == "postgresql"
+    with runtime.engine.connect() as conn:
+        open_write = conn.begin()
+        # A record write under way: its outbox id is drawn (PostgreSQL hands ids out before
+        # commit) and it may commit after newer ids did.
+        outbox.emit(conn, "record.updated", deal_uid, [crm["deals"][0]["id"]], {"object": "deal"}, None,
+                    datetime.now(UTC))
+        during = run(runtime, BY_INDUSTRY)
+        # PostgreSQL: the open transaction is part of the version, so the cached result is
+        # not served; SQLite: the writer holds the database, nothing new can be read yet.
+        assert during["meta"]["cached"] is not postgres
+        open_write.commit()
+    after = run(runtime, BY_INDUSTRY)
+    assert after["meta"]["cached"] is False
+    assert run(runtime, BY_INDUSTRY)["meta"]["cached"] is True

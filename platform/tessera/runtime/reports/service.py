@@ -305,15 +305,15 @@ class ReportService:
             # on their own objects: any write anywhere is a new version.
             columns.append(sa.select(sa.func.max(outbox.c.id)).scalar_subquery())
         if conn.dialect.name == "postgresql":
-            # Write transactions still open that have written this database's outbox: one of
-            # them may commit an outbox id below the newest seen now, so the set of them is
-            # part of the version (see docs/reports.md). An INSERT locks the outbox before its
-            # id is drawn; transactions elsewhere (other databases, other tables) do not count.
+            # Write transactions still open that drew an outbox id: one of them may commit an
+            # id below the newest seen now, so the set of them is part of the version (see
+            # docs/reports.md). Drawing from the outbox's id sequence locks it until the
+            # transaction ends; others (other databases, the dispatcher marking events done)
+            # do not count.
             columns.append(sa.literal_column(
                 "(SELECT string_agg(virtualtransaction, ',' ORDER BY virtualtransaction) FROM pg_locks "
-                f"WHERE locktype = 'relation' AND relation = '{outbox.name}'::regclass "
-                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-                "AND mode = 'RowExclusiveLock')"))
+                f"WHERE locktype = 'relation' AND relation = pg_get_serial_sequence('{outbox.name}', 'id')::regclass "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"))
         versions = list(conn.execute(sa.select(*columns)).one()) if columns else []
         members: list[int] = []
         if teams and access.actor.team_ids:
