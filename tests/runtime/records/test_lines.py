@@ -219,3 +219,25 @@ def test_the_footer_totals_a_builder_chooses_must_be_number_fields_of_the_lines(
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"][0]["field"] == "/fields/lines/totals/1"
     quotes.ok(quotes.patch("/meta/objects/quote/fields/lines", {"totals": ["quantity", "net"]}))
+
+
+def test_lines_belong_to_the_owner_of_their_record_and_change_hands_with_it(quotes: Any, runtime: Any) -> None:
+    from tessera.auth.actor import Actor
+
+    rita = runtime.users.accounts.add(Actor.system(), {"email": "rita@example.com", "name": "Rita",
+                                                       "password": "a-long-password"})["id"]
+    sam = runtime.users.accounts.add(Actor.system(), {"email": "sam@example.com", "name": "Sam",
+                                                      "password": "a-long-password"})["id"]
+    made = quotes.ok(quotes.post("/records/quote", {"name": "Q1", "owner": rita, "lines": [
+        {"quantity": "1", "unit_price": "10"}, {"quantity": "2", "unit_price": "10"}]}), 201)
+    assert [line["owner"] for line in made["lines"]] == [rita, rita]
+    moved = quotes.ok(quotes.patch(f"/records/quote/{made['id']}", {"owner": sam},
+                                   headers={"If-Match": str(made["version"])}))
+    assert [line["owner"] for line in moved["lines"]] == [sam, sam]
+    added = quotes.ok(quotes.patch(f"/records/quote/{made['id']}", {"lines": [
+        *({"id": line["id"]} for line in moved["lines"]), {"quantity": "3", "unit_price": "1"}]},
+        headers={"If-Match": str(moved["version"])}))
+    assert [line["owner"] for line in added["lines"]] == [sam, sam, sam]
+    by_sam = {"filter": 'owner.email = "sam@example.com"'}
+    listed = quotes.ok(quotes.get("/records/quote_line", params=by_sam))["data"]
+    assert len(listed) == 3

@@ -22,9 +22,12 @@ class Host(Protocol):
 
 
 def install(platform: Host) -> None:
+    from tessera.runtime.records.lines import owner_follows
+
     # The kernel's own formulas run at the pipeline's hook points like any engine's.
     platform.hooks.add("before_validate", platform.formulas.apply_defaults)
     platform.hooks.add("validate", platform.formulas.check_rules)
     platform.hooks.add("validate", platform.access.check_references)
     platform.hooks.add("after_write", platform.stored_formulas.after_write)
+    platform.hooks.add("after_write", owner_follows)
     platform.jobs.register("formula.recompute", platform.stored_formulas.recompute_all)

@@ -26,7 +26,7 @@ from tessera.errors import Conflict, FieldProblem, InvalidInput, TesseraError
 from tessera.meta.fieldtypes.lines import max_lines
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
-from tessera.runtime.records.save import SavePipeline
+from tessera.runtime.records.save import SaveBatch, SavePipeline
 from tessera.runtime.records.schemas import Shape
 
 #: Keys of a line the platform keeps itself: given back on read, ignored on write.
@@ -105,25 +105,26 @@ class LineWriter:
     refuse_unwritable: Callable[[ObjectDef, list[str]], None]
 
     def write(self, conn: Connection, actor: Actor, snap: Snapshot, parent: ObjectDef, parent_id: int,
-              given: Mapping[str, Any], at: datetime, *, new: bool = False,
+              given: Mapping[str, Any], at: datetime, *, owner: int | None, new: bool = False,
               notes: Mapping[str, Any] | None = None) -> LinesWritten:
         """Bring the stored lines of each given line field to the given lists. `new`: the
         parent was created in this transaction, so it has no stored lines to read, and its
         creation tells its lines (no history words are made for them). `notes`: what the
-        lines' save batches are told (as the parent's save pipeline notes)."""
+        lines' save batches are told (as the parent's save pipeline notes). `owner`: the
+        parent's owner, whom new lines belong to (see `owner_follows`)."""
         done = LinesWritten()
         problems: list[FieldProblem] = []
         for lines in line_sets(snap, parent):
             if lines.field.api_name in given:
                 self._write_one(conn, actor, snap, parent, parent_id, lines, given[lines.field.api_name],
-                                at, done, problems, new, dict(notes or {}))
+                                at, done, problems, new, dict(notes or {}), owner)
         if problems:
             raise InvalidInput("The record is not valid; nothing was saved.", problems)
         return done
 
     def _write_one(self, conn: Connection, actor: Actor, snap: Snapshot, parent: ObjectDef, parent_id: int,
                    lines: LineSet, raw: Any, at: datetime, done: LinesWritten,
-                   problems: list[FieldProblem], new: bool, notes: dict[str, Any]) -> None:
+                   problems: list[FieldProblem], new: bool, notes: dict[str, Any], owner: int | None) -> None:
         name, child = lines.field.api_name, lines.child
         if raw is None:
             raw = []
@@ -181,7 +182,7 @@ class LineWriter:
                 batch = self.pipeline.create(
                     conn, actor, snap, child, [data for _, data in creates], bulk=True,
                     shape=self.shapes(child, False),
-                    fixed=[{lines.link.api_name: parent_id, lines.number.api_name: index + 1}
+                    fixed=[{lines.link.api_name: parent_id, lines.number.api_name: index + 1, "owner": owner}
                            for index, _ in creates], notes=dict(notes))
             except TesseraError as error:
                 for problem in error.errors:
@@ -250,6 +251,22 @@ class _Words:
                         {"line": place, "field": name, "value": fdef.ftype.to_json(fdef, new)})
         if self.lines.number.api_name in values and was is not None and was != place:
             self._entry({"line": was}, {"line": place})
+
+
+def owner_follows(batch: SaveBatch) -> None:
+    """after_write hook: a record's lines belong to whoever owns the record, so when its
+    owner changes, its lines change hands with it (a report by owner counts them right)."""
+    if batch.creating:
+        return
+    moved = [(c.record_id, c.values["owner"]) for c in batch.changes if "owner" in c.values and c.record_id]
+    if not moved:
+        return
+    for lines in line_sets(batch.snapshot, batch.obj):
+        table = batch.snapshot.table(lines.child)
+        link = table.c[lines.link.column]
+        for record_id, owner in moved:
+            batch.conn.execute(sa.update(table).where(link == record_id, table.c.deleted_at.is_(None))
+                               .values(owner=owner))
 
 
 def _placed(problems: list[FieldProblem], path: str) -> list[FieldProblem]:

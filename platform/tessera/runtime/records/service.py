@@ -427,8 +427,8 @@ class RecordService:
             problems += [FieldProblem(p.field, p.message, p.code, row=row if bulk else None)
                          for p in missing_lines(snap, batch.obj, lines, creating=True)]
             try:
-                written = writer.write(conn, actor, snap, batch.obj, change.record_id, lines, batch.at, new=True,
-                                       notes={STORED_LATER: later})
+                written = writer.write(conn, actor, snap, batch.obj, change.record_id, lines, batch.at,
+                                       owner=change.values.get("owner"), new=True, notes={STORED_LATER: later})
                 self._recompute_later(conn, snap, later)
                 self._after_lines(conn, actor, snap, batch.obj, change.record_id, written, batch.at, bump=False,
                                   created=True)
@@ -528,8 +528,9 @@ class RecordService:
             if lines:
                 if missing := missing_lines(snap, obj, lines, creating=False):
                     raise InvalidInput("The record is not valid; nothing was saved.", missing)
-                written = self._line_writer(actor, snap, exact).write(conn, actor, snap, obj, record_id, lines,
-                                                                      batch.at, notes={STORED_LATER: later})
+                written = self._line_writer(actor, snap, exact).write(
+                    conn, actor, snap, obj, record_id, lines, batch.at, owner=batch.changes[0].value("owner"),
+                    notes={STORED_LATER: later})
                 self._recompute_later(conn, snap, later)
                 self._after_lines(conn, actor, snap, obj, record_id, written, batch.at,
                                   bump=not batch.changes[0].values)
