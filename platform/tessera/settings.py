@@ -49,6 +49,8 @@ class Settings:
     query_timeout: float = 30.0
     #: The IANA time zone the UI shows times in for people who have not chosen theirs.
     time_zone: str = "UTC"
+    #: Where the bundled app templates are (one package folder each: crm, sms).
+    templates_dir: Path = Path(__file__).resolve().parents[2] / "templates"
 
     @property
     def public_url(self) -> str:
@@ -102,6 +104,8 @@ class Settings:
             if not is_time_zone(raw):
                 raise SettingsError(f"TESSERA_TIME_ZONE={raw!r} is not a time zone; expected a name like Europe/Paris")
             values["time_zone"] = raw
+        if (raw := env.get("TESSERA_TEMPLATES_DIR")):
+            values["templates_dir"] = Path(raw)
         if (raw := env.get("TESSERA_HOST")):
             values["host"] = raw
         if (raw := env.get("TESSERA_PORT")) is not None:

@@ -109,6 +109,20 @@ def find_document(
     return _stored(row) if row else None
 
 
+def find_by_uid(conn: Connection, uid: str) -> StoredDocument | None:
+    """A document of any kind and state by its uid."""
+    row = conn.execute(sa.select(documents).where(documents.c.uid == uid)).first()
+    return _stored(row) if row else None
+
+
+def find_by_uids(conn: Connection, uids: list[str]) -> dict[str, StoredDocument]:
+    found: dict[str, StoredDocument] = {}
+    for offset in range(0, len(uids), 500):
+        rows = conn.execute(sa.select(documents).where(documents.c.uid.in_(uids[offset:offset + 500])))
+        found.update({r.uid: _stored(r) for r in rows})
+    return found
+
+
 def insert_document(conn: Connection, kind: str, body: dict[str, Any], actor_id: int | None,
                     summary: str = "created") -> StoredDocument:
     at = now()

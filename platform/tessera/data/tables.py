@@ -485,3 +485,63 @@ conversions = sa.Table(
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Index("ix_tessera_conversions_record", "object_uid", "record_id", "id"),
 )
+
+# -- app packages -------------------------------------------------------------------------
+#: An installed package: which version runs, and its manifest.
+packages = sa.Table(
+    "tessera_packages", metadata,
+    sa.Column("name", sa.String(80), primary_key=True),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("manifest", json_column(), nullable=False),
+    sa.Column("installed_at", UtcDateTime, nullable=False),
+    sa.Column("installed_by", sa.BigInteger),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+#: The immutable base of each installed version: every document as the package shipped it,
+#: in the platform's form (platform uids), kept per version for diffs and three-way merges;
+#: `elements` maps its elements' platform uids to the author's (for exports).
+package_documents = sa.Table(
+    "tessera_package_documents", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("package", sa.String(80), nullable=False),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("uid", sa.String(40), nullable=False),
+    sa.Column("author_uid", sa.String(80), nullable=False),
+    sa.Column("path", sa.String(300), nullable=False),
+    sa.Column("base", json_column(), nullable=False),
+    sa.Column("elements", json_column(), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.UniqueConstraint("package", "version", "uid"),
+    sa.Index("ix_tessera_package_documents_uid", "uid"),
+)
+
+#: Sample records a package installed, by the key its data files give them (lookups in the
+#: data name their targets by key; a resumed install skips what is there).
+package_records = sa.Table(
+    "tessera_package_records", metadata,
+    sa.Column("package", sa.String(80), nullable=False),
+    sa.Column("object_uid", sa.String(40), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("package", "object_uid", "key", name="pk_tessera_package_records"),
+)
+
+#: The review list of an upgrade: properties both the package and the customer changed.
+#: The customer's value was kept; the admin may take the package's instead.
+package_conflicts = sa.Table(
+    "tessera_package_conflicts", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("package", sa.String(80), nullable=False),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("uid", sa.String(40), nullable=False),
+    sa.Column("path", sa.String(500), nullable=False),
+    sa.Column("label", sa.String(500), nullable=False),
+    sa.Column("values", json_column(), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False, server_default="open"),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_tessera_package_conflicts_package", "package", "status"),
+)

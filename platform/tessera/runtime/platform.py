@@ -16,9 +16,11 @@ from contextlib import AbstractContextManager
 
 from sqlalchemy.engine import Connection, Engine
 
+from tessera import packages
 from tessera.auth.users import UserService
 from tessera.data.engine import make_engine
 from tessera.data.files import AttachmentStore
+from tessera.packages.service import PackageService
 from tessera.runtime import background, conversions, flows, forms, navigation, records, reports, rules
 from tessera.runtime.background.deliveries import DeliveryService
 from tessera.runtime.background.jobs import JobService
@@ -64,6 +66,7 @@ INSTALLS: tuple[Install, ...] = (
     reports.install,
     navigation.install,
     conversions.install,
+    packages.install,
 )
 
 
@@ -121,6 +124,9 @@ class Platform:
         self.app_menu = AppMenu(kernel, self.documents, self.access)
         self.favourites = FavouriteService(kernel, self.access, self.formulas)
         self.recent = RecentService(kernel, self.access, self.formulas)
+
+        # App packages: templates installed, customized, upgraded three ways, exported.
+        self.packages = PackageService(kernel, self.metadata, self.documents, self.records, self.jobs, self.users)
 
         for install in INSTALLS:
             install(self)

@@ -25,6 +25,8 @@ OPTIONS_SCHEMA = {
             "label": {"type": "string", "maxLength": 255},
             "color": {"type": "string", "maxLength": 32},
             "description": {"type": "string", "maxLength": 1000},
+            "deprecated": {"type": "boolean", "description": "Removed by a later version of the package "
+                           "that made it: values already stored stay valid, pickers no longer offer it."},
         },
     },
 }
@@ -89,7 +91,7 @@ def _choices(field: FieldDef, chosen: list[str]) -> list[dict[str, Any]]:
     """The options as a widget lists them, the chosen ones marked."""
     return [{"value": o["value"], "label": o.get("label") or o["value"], "color": o.get("color"),
              "description": o.get("description"), "selected": o["value"] in chosen}
-            for o in field.props.get("options", [])]
+            for o in field.props.get("options", []) if not o.get("deprecated") or o["value"] in chosen]
 
 
 def _match(field: FieldDef, value: Any) -> str:

@@ -7,6 +7,7 @@ hands it to each service that reads or writes; services never reach each other t
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,8 +17,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from tessera.auth.actor import Actor, acting
 from tessera.data import metastore
-from tessera.data.engine import read_transaction, write_transaction
-from tessera.runtime.kernel.catalog import Catalog, Snapshot
+from tessera.data.engine import read_transaction, schema_transaction, write_transaction
+from tessera.runtime.kernel.catalog import Catalog, Snapshot, load_snapshot
 from tessera.runtime.kernel.hooks import SaveHooks
 from tessera.settings import Settings
 
@@ -31,6 +32,12 @@ _open: ContextVar[Connection | None] = ContextVar("tessera_open_transaction", de
 _writing: ContextVar[Connection | None] = ContextVar("tessera_write_transaction", default=None)
 _snapshots: weakref.WeakKeyDictionary[Connection, Snapshot] = weakref.WeakKeyDictionary()
 _auth_revisions: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
+#: Transactions that change metadata more than once before they commit (a package install):
+#: the database revision their snapshot was read at.
+_assembling: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
+#: Revisions for snapshots of metadata nobody has committed: negative, never reused, so no
+#: cache keyed by revision can serve them to another transaction or keep them after a rollback.
+_uncommitted = itertools.count(-1, -1)
 
 
 class Kernel:
@@ -78,6 +85,28 @@ class Kernel:
     #: Event handlers and timers name it so: what they write joins their transaction.
     joined = write
 
+    @contextmanager
+    def schema(self, *, assembling: bool = False) -> Iterator[Connection]:
+        """A transaction that changes metadata and the tables under it together (see
+        `schema_transaction`). Inside an open one it joins it. `assembling`: many metadata
+        changes build on each other before the commit (a package install), so each change
+        sees the ones before it: the snapshot is read again whenever the metadata moved.
+        The metadata service's own changes open theirs through here, so they join."""
+        outer = _writing.get()
+        if outer is not None:
+            yield outer
+            return
+        with schema_transaction(self.engine) as conn:
+            tokens = _open.set(conn), _writing.set(conn)
+            if assembling:
+                _assembling[conn] = metastore.revision(conn)
+            try:
+                yield conn
+            finally:
+                _assembling.pop(conn, None)
+                _writing.reset(tokens[1])
+                _open.reset(tokens[0])
+
     def snapshot(self, conn: Connection, revisions: tuple[int, int] | None = None) -> Snapshot:
         """The metadata to work from in this transaction.
 
@@ -88,6 +117,8 @@ class Kernel:
         (`metastore.revision_columns`), which saves that read.
         """
         known = _snapshots.get(conn)
+        if conn in _assembling:
+            return self._assembled(conn, known)
         if known is not None:
             return known
         revision, auth_revision = revisions if revisions is not None else metastore.revisions(conn)
@@ -97,6 +128,23 @@ class Kernel:
         snap = self.catalog.current(conn, int(revision))
         _snapshots[conn] = snap
         _auth_revisions[conn] = int(auth_revision)
+        return snap
+
+    def _assembled(self, conn: Connection, known: Snapshot | None) -> Snapshot:
+        """The snapshot of a transaction that is changing metadata: read from the database
+        again after each change, and never put in the process's catalog (the changes may yet
+        roll back)."""
+        revision = metastore.revision(conn)
+        if known is not None and _assembling[conn] == revision:
+            return known
+        if known is None and _assembling[conn] == revision:
+            snap = self.catalog.current(conn, revision)  # nothing changed yet: the committed one
+        else:
+            fresh = load_snapshot(conn, revision)
+            snap = Snapshot(next(_uncommitted), fresh.objects, fresh.trashed, fresh.tables, fresh.by_uid)
+        _assembling[conn] = revision
+        _snapshots[conn] = snap
+        _auth_revisions.setdefault(conn, metastore.revisions(conn)[1])
         return snap
 
     def auth_revision(self, conn: Connection) -> int:

@@ -230,13 +230,15 @@ class DocumentService:
         return found
 
     # -- writing ------------------------------------------------------------------------
-    def create(self, actor: Actor, kind: str, doc: Any) -> dict[str, Any]:
+    def create(self, actor: Actor, kind: str, doc: Any, *, uid: str | None = None) -> dict[str, Any]:
+        """`uid`: the one the document must have (a package's, derived from its author's);
+        otherwise a new one."""
         spec = self.kind(kind)
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
             body = _without_identity(doc) if isinstance(doc, dict) else doc
             _raise(self.problems(snap, kind, body))
-            body["uid"] = f"{spec.uid_prefix}_{secrets.token_hex(8)}"
+            body["uid"] = uid or f"{spec.uid_prefix}_{secrets.token_hex(8)}"
             if metastore.find_document(conn, kind, body["api_name"]) is not None:
                 raise Conflict(f"A {spec.label.lower()} named {body['api_name']!r} exists already (or is in the "
                                "trash).", [FieldProblem("/api_name", "is taken", "taken")])

@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
 from tessera.data import metastore
-from tessera.data.engine import schema_transaction
 from tessera.data.schema import SchemaEditor, build_table, field_indexes, foreign_key
 from tessera.data.tables import sequences, users
 from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound
@@ -94,7 +93,7 @@ class MetadataService:
         _raise_problems(object_problems(doc))
         body = normalize_object(doc)
         body.pop("trash", None)
-        with schema_transaction(self.kernel.engine) as conn:
+        with self.kernel.schema() as conn:
             snap = self.kernel.snapshot(conn)
             if metastore.find_document(conn, "objects", body["api_name"]):
                 raise Conflict(f"An object named {body['api_name']!r} exists already (or is in the trash).",
@@ -116,12 +115,14 @@ class MetadataService:
             return self._out(ObjectDef(stored.body, stored.version))
 
     def update_object(self, actor: Actor, api_name: str, changes: Any, *, force: bool = False,
-                      expected_version: int | None = None) -> dict[str, Any]:
+                      expected_version: int | None = None, given_uids: bool = False) -> dict[str, Any]:
         """Apply a partial object document: given keys replace stored ones; a `fields`
-        list is the complete new list of fields (missing ones go to the trash)."""
+        list is the complete new list of fields (missing ones go to the trash).
+        `given_uids`: new fields keep the uids they come with (a package's, derived from
+        its author's); otherwise they get new ones."""
         if not isinstance(changes, dict):
             raise InvalidInput("The change must be a JSON object.")
-        with schema_transaction(self.kernel.engine) as conn:
+        with self.kernel.schema() as conn:
             stored = self._stored(conn, api_name, for_update=True)
             _check_version(stored, expected_version)
             after = copy.deepcopy(stored.body)
@@ -131,7 +132,8 @@ class MetadataService:
             if expected_version is None and isinstance(body_version, int):
                 _check_version(stored, body_version)
             if "fields" in incoming:
-                incoming["fields"] = _match_fields(stored.body.get("fields", []), incoming["fields"])
+                incoming["fields"] = _match_fields(stored.body.get("fields", []), incoming["fields"],
+                                                   keep_new=given_uids)
             after.update(incoming)
             for key, value in incoming.items():
                 if value is None and key not in ("api_name", "label"):
@@ -149,7 +151,7 @@ class MetadataService:
             return self._apply(conn, actor, stored, after, force=force)
 
     def delete_object(self, actor: Actor, api_name: str, *, force: bool = False) -> None:
-        with schema_transaction(self.kernel.engine) as conn:
+        with self.kernel.schema() as conn:
             stored = self._stored(conn, api_name, for_update=True)
             outside = [d for d in metastore.dependents(conn, stored.uid, whole_object=True)
                        if d.source_uid != stored.uid]
@@ -159,14 +161,14 @@ class MetadataService:
                                       summary="moved to the trash", state="trash")
 
     def restore_object(self, actor: Actor, api_name: str) -> dict[str, Any]:
-        with schema_transaction(self.kernel.engine) as conn:
+        with self.kernel.schema() as conn:
             stored = self._stored(conn, api_name, states=("trash",), for_update=True)
             restored = metastore.update_document(conn, stored, stored.body, actor.user_id,
                                                  action="restore", summary="restored", state="active")
             return self._out(ObjectDef(restored.body, restored.version))
 
     def purge_object(self, actor: Actor, api_name: str) -> None:
-        with schema_transaction(self.kernel.engine) as conn:
+        with self.kernel.schema() as conn:
             stored = self._stored(conn, api_name, states=("trash",), for_update=True)
             snap = self.kernel.snapshot(conn)
             obj = ObjectDef(stored.body)
@@ -189,7 +191,7 @@ class MetadataService:
 
     # -- fields -------------------------------------------------------------------------
     def add_field(self, actor: Actor, object_name: str, fdoc: Any) -> dict[str, Any]:
-        with schema_transaction(self.kernel.engine) as conn:
+        with self.kernel.schema() as conn:
             stored = self._stored(conn, object_name, for_update=True)
             if isinstance(fdoc, dict):
                 fdoc = {k: v for k, v in fdoc.items() if k != "uid"}
@@ -210,7 +212,7 @@ class MetadataService:
                      force: bool = False) -> dict[str, Any]:
         if not isinstance(changes, dict):
             raise InvalidInput("The change must be a JSON object.")
-        with schema_transaction(self.kernel.engine) as conn:
+        with self.kernel.schema() as conn:
             stored = self._stored(conn, object_name, for_update=True)
             after = copy.deepcopy(stored.body)
             index, current = _field_index(after, field_name)
@@ -234,7 +236,7 @@ class MetadataService:
 
     def delete_field(self, actor: Actor, object_name: str, field_name: str, *,
                      force: bool = False) -> None:
-        with schema_transaction(self.kernel.engine) as conn:
+        with self.kernel.schema() as conn:
             stored = self._stored(conn, object_name, for_update=True)
             after = copy.deepcopy(stored.body)
             index, _ = _field_index(after, field_name)
@@ -242,7 +244,7 @@ class MetadataService:
             self._apply(conn, actor, stored, after, force=force)
 
     def restore_field(self, actor: Actor, object_name: str, field_name: str) -> dict[str, Any]:
-        with schema_transaction(self.kernel.engine) as conn:
+        with self.kernel.schema() as conn:
             stored = self._stored(conn, object_name, for_update=True)
             after, found = _take_from_trash(stored.body, field_name)
             found.pop("deleted_at", None)
@@ -261,7 +263,7 @@ class MetadataService:
             return dict(found)
 
     def purge_field(self, actor: Actor, object_name: str, field_name: str) -> None:
-        with schema_transaction(self.kernel.engine) as conn:
+        with self.kernel.schema() as conn:
             stored = self._stored(conn, object_name, for_update=True)
             after, found = _take_from_trash(stored.body, field_name)
             field = FieldDef(found)
@@ -765,8 +767,9 @@ def _field_doc(body: Any, uid: str) -> Any:
     return next((f for f in body.get("fields", []) if f.get("uid") == uid), None)
 
 
-def _match_fields(current: list[dict[str, Any]], incoming: Any) -> Any:
-    """Give incoming fields without a uid the uid of the stored field of the same name."""
+def _match_fields(current: list[dict[str, Any]], incoming: Any, *, keep_new: bool = False) -> Any:
+    """Give incoming fields without a uid the uid of the stored field of the same name
+    (`keep_new`: a new field with a uid of its own keeps it)."""
     if not isinstance(incoming, list):
         return incoming
     by_name = {f["api_name"]: f["uid"] for f in current}
@@ -775,7 +778,9 @@ def _match_fields(current: list[dict[str, Any]], incoming: Any) -> Any:
     for fdoc in incoming:
         if isinstance(fdoc, dict):
             fdoc = dict(fdoc)
-            if fdoc.get("uid") not in known:
+            if keep_new and isinstance(fdoc.get("uid"), str) and fdoc.get("api_name") not in by_name:
+                pass
+            elif fdoc.get("uid") not in known:
                 fdoc.pop("uid", None)
                 if fdoc.get("api_name") in by_name:
                     fdoc["uid"] = by_name[fdoc["api_name"]]

@@ -1,0 +1,296 @@
+"""Carrying out a plan: metadata and schema in one transaction, then sample data in batches.
+
+Every document goes through the same services the API and the builder pages use, so a
+package can do nothing a builder could not, and every check they make holds. Objects are
+made in two passes — first their plain fields, then lookups, lines, formulas and rules — so
+documents can name each other in any order. A trial run does the same in a transaction that
+is rolled back, each document under its own savepoint, to find every problem at once.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tessera.auth.actor import Actor
+from tessera.data import metastore
+from tessera.data.tables import package_conflicts, package_documents, package_records, packages
+from tessera.errors import FieldProblem, InvalidInput, TesseraError
+from tessera.packages.files import EXTENSIONS, Package, problem, sha256
+from tessera.packages.identity import element_names
+from tessera.packages.merge import path_text
+from tessera.packages.plan import KIND_ORDER, Plan, Step, clash_json, comparable, label_path
+from tessera.runtime.metadata.documents import DocumentService
+from tessera.runtime.metadata.objects import MetadataService
+from tessera.runtime.records.service import RecordService
+
+#: Field types whose values or checks need other objects: added in the second pass.
+RELATIONAL = frozenset({"lookup", "child_table", "formula", "rollup"})
+#: Sample records are written this many at a time, one transaction each.
+DATA_BATCH = 200
+
+
+def _plain(body: dict[str, Any]) -> dict[str, Any]:
+    """An object with only what needs nothing else: the first pass of creating it."""
+    out = copy.deepcopy(body)
+    out["fields"] = [f for f in out.get("fields", []) if f.get("type") not in RELATIONAL
+                     and "default_formula" not in f]
+    out.pop("validation_rules", None)
+    out.pop("sharing_rules", None)
+    if out.get("name_field") and out["name_field"] not in {f["api_name"] for f in out["fields"]}:
+        out.pop("name_field")
+    return out
+
+
+def _replacing(current: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """A partial change that makes a document `body`: its keys, and null for keys it lacks."""
+    out: dict[str, Any] = {k: v for k, v in body.items() if k not in ("uid", "version")}
+    for key in current:
+        if key not in body and key not in ("uid", "version", "api_name", "label"):
+            out[key] = None
+    return out
+
+
+class Applier:
+    def __init__(self, metadata: MetadataService, documents: DocumentService, records: RecordService) -> None:
+        self.metadata = metadata
+        self.documents = documents
+        self.records = records
+
+    # -- metadata -------------------------------------------------------------------------
+    def apply(self, conn: Connection, actor: Actor, plan: Plan, *, trial: bool = False,
+              progress: Callable[[int, int], None] | None = None) -> list[FieldProblem]:
+        """Write what the plan says. `trial`: every step under a savepoint, problems
+        collected rather than raised (the caller rolls the transaction back)."""
+        problems: list[FieldProblem] = []
+        steps = [s for s in plan.steps if s.action in ("create", "update", "remove", "extend")]
+        objects = [s for s in steps if s.kind == "objects"]
+        work: list[tuple[Step, Callable[[], None]]] = []
+        for step in objects:
+            if step.action == "create":
+                work.append((step, lambda s=step: self.metadata.create_object(actor, _plain(s.body or {}))))
+        for step in objects:
+            if step.action == "create" or step.action == "update":
+                work.append((step, lambda s=step: self._write_object(actor, s)))
+        for step in steps:
+            if step.kind == EXTENSIONS:
+                work.append((step, lambda s=step: self._extend(actor, s)))
+        for kind in KIND_ORDER[1:] + tuple(sorted({s.kind for s in steps} - set(KIND_ORDER) - {EXTENSIONS})):
+            for step in steps:
+                if step.kind == kind and step.action in ("create", "update"):
+                    work.append((step, lambda s=step: self._write_document(actor, s)))
+        for step in reversed(steps):
+            if step.action == "remove":
+                work.append((step, lambda s=step: self._remove(actor, s)))
+        failed: set[str] = set()
+        for done, (step, write) in enumerate(work):
+            if step.uid in failed:
+                continue
+            if not trial:
+                write()
+            else:
+                savepoint = conn.begin_nested()
+                try:
+                    write()
+                except TesseraError as error:
+                    savepoint.rollback()
+                    failed.add(step.uid)
+                    problems += _located(step, error)
+                else:
+                    savepoint.commit()
+            if progress:
+                progress(done + 1, len(work))
+        if not problems:
+            self._record(conn, actor, plan)
+        return problems
+
+    def _write_object(self, actor: Actor, step: Step) -> None:
+        body = copy.deepcopy(step.body or {})
+        with self.metadata.kernel.read() as conn:
+            stored = metastore.find_by_uid(conn, step.uid)
+        assert stored is not None
+        kept = [f for f in stored.body.get("fields", []) if f.get("system")]
+        ours = {f["uid"] for f in body.get("fields", [])}
+        body["fields"] = [*(f for f in body.get("fields", []) if not f.get("system")),
+                          *(f for f in kept if f["uid"] not in ours)]
+        body.pop("uid", None)
+        self.metadata.update_object(actor, stored.api_name, _replacing(comparable("objects", stored.body), body),
+                                    given_uids=True)
+
+    def _extend(self, actor: Actor, step: Step) -> None:
+        assert step.body is not None and step.target is not None
+        with self.metadata.kernel.read() as conn:
+            stored = metastore.find_by_uid(conn, step.target[1])
+        assert stored is not None
+        fields = [step.body["updates"].get(f["uid"], f) for f in stored.body.get("fields", [])]
+        fields += step.body["fields"]
+        self.metadata.update_object(actor, stored.api_name, {"fields": fields}, given_uids=True)
+
+    def _write_document(self, actor: Actor, step: Step) -> None:
+        body = {k: v for k, v in (step.body or {}).items() if k not in ("uid", "version")}
+        if step.action == "create":
+            self.documents.create(actor, step.kind, body, uid=step.uid)
+            return
+        with self.metadata.kernel.read() as conn:
+            stored = metastore.find_by_uid(conn, step.uid)
+        assert stored is not None
+        self.documents.update(actor, step.kind, stored.api_name, _replacing(stored.body, body))
+
+    def _remove(self, actor: Actor, step: Step) -> None:
+        with self.metadata.kernel.read() as conn:
+            stored = metastore.find_by_uid(conn, step.uid)
+        if stored is None or stored.state != "active":
+            return
+        if step.kind == "objects":
+            self.metadata.delete_object(actor, stored.api_name, force=True)
+        else:
+            self.documents.delete(actor, step.kind, stored.api_name)
+
+    def _record(self, conn: Connection, actor: Actor, plan: Plan) -> None:
+        """Keep the new version's base, the package's row and the review list."""
+        package = plan.package
+        at = metastore.now()
+        conn.execute(sa.delete(package_documents).where(package_documents.c.package == package.name,
+                                                        package_documents.c.version == package.version))
+        rows = []
+        authored = {f.path: f.body for f in (*package.documents, *package.extensions)}
+        for step in plan.steps:
+            if step.base is None or step.action == "remove" or step.owner != package.name:
+                continue
+            base = step.base if step.kind == EXTENSIONS else comparable(step.kind, step.base)
+            rows.append({"package": package.name, "version": package.version, "kind": step.kind, "uid": step.uid,
+                         "author_uid": step.author_uid, "path": step.path, "base": base, "sha256": sha256(base),
+                         "elements": element_names(package.name, step.kind, authored.get(step.path, {}))})
+        if rows:
+            conn.execute(sa.insert(package_documents), rows)
+        if plan.from_version and plan.from_version != package.version:
+            # The base before the one before is no longer needed for diffs or merges.
+            conn.execute(sa.delete(package_documents).where(
+                package_documents.c.package == package.name,
+                package_documents.c.version.not_in([package.version, plan.from_version])))
+        values = {"version": package.version, "title": package.title, "manifest": package.manifest,
+                  "updated_at": at}
+        if plan.from_version is None:
+            conn.execute(sa.insert(packages).values(name=package.name, installed_at=at,
+                                                    installed_by=actor.user_id, **values))
+        else:
+            conn.execute(sa.update(packages).where(packages.c.name == package.name).values(**values))
+        clashes = [{"package": package.name, "version": package.version, "kind": s.kind, "uid": s.uid,
+                    "path": path_text(c.path), "label": label_path(s, c.path)[:500],
+                    "values": clash_json(s, c), "status": "open", "at": at}
+                   for s in plan.steps for c in s.clashes]
+        if clashes:
+            conn.execute(sa.insert(package_conflicts), clashes)
+
+    # -- sample data --------------------------------------------------------------------
+    def load_data(self, actor: Actor, package: Package, *,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+        """Create the package's sample records that are not there yet, in batches, each batch
+        with its keys in one transaction: a job stopped half-way finishes when run again."""
+        kernel = self.metadata.kernel
+        files = [f for f in package.data]
+        with kernel.read() as conn:
+            snap = kernel.snapshot(conn)
+            known = {(r.object_uid, r.key): int(r.record_id) for r in conn.execute(
+                sa.select(package_records).where(package_records.c.package == package.name))}
+        order = _data_order(files, snap)
+        total = sum(len(f.body.get("records", [])) for f in files)
+        done = created = 0
+        deferred: list[tuple[str, int, str, dict[str, Any]]] = []
+        for item in order:
+            obj = snap.object(str(item.body["object"]))
+            pending = [r for r in item.body.get("records", []) if (obj.uid, r["key"]) not in known]
+            done += len(item.body.get("records", [])) - len(pending)
+            for offset in range(0, len(pending), DATA_BATCH):
+                batch = pending[offset:offset + DATA_BATCH]
+                with kernel.write() as conn:
+                    snap = kernel.snapshot(conn)
+                    values = []
+                    for n, record in enumerate(batch):
+                        value, later = _resolve(snap, obj, record, known, item.path,
+                                                offset + n + (len(item.body["records"]) - len(pending)))
+                        values.append(value)
+                        if later:
+                            deferred.append((obj.api_name, -1, record["key"], later))
+                    made = self.records.bulk_create(actor, obj.api_name, values)
+                    conn.execute(sa.insert(package_records), [
+                        {"package": package.name, "object_uid": obj.uid, "key": r["key"], "record_id": m["id"]}
+                        for r, m in zip(batch, made, strict=True)])
+                for r, m in zip(batch, made, strict=True):
+                    known[(obj.uid, r["key"])] = int(m["id"])
+                done += len(batch)
+                created += len(batch)
+                if progress:
+                    progress(done, total)
+        for object_name, _, key, later in deferred:
+            with kernel.write() as conn:
+                snap = kernel.snapshot(conn)
+                obj = snap.object(object_name)
+                patch = {name: known.get((target, ref)) for name, (target, ref) in later.items()}
+                self.records.update(actor, object_name, known[(obj.uid, key)], patch, None)
+        return {"records": created}
+
+
+def _data_order(files: list[Any], snap: Any) -> list[Any]:
+    """Data files with the objects their lookups point at first (cycles are written in
+    two steps: see `load_data`)."""
+    by_object = {str(f.body["object"]): f for f in files}
+    placed: list[Any] = []
+    seen: set[str] = set()
+
+    def place(name: str, path: tuple[str, ...]) -> None:
+        if name in seen or name not in by_object:
+            return
+        seen.add(name)
+        obj = snap.objects.get(name)
+        if obj is not None:
+            for fdef in obj.stored_fields:
+                target = fdef.props.get("target")
+                if fdef.type == "lookup" and target not in path:
+                    place(str(target), (*path, name))
+        placed.append(by_object[name])
+
+    for name in by_object:
+        if name not in snap.objects:
+            raise InvalidInput("A data file names an object the package does not have.",
+                               [problem(by_object[name].path, "/object", f"there is no object named {name!r}")])
+        place(name, ())
+    return placed
+
+
+def _resolve(snap: Any, obj: Any, record: Mapping[str, Any], known: Mapping[tuple[str, str], int], path: str,
+             index: int) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+    """A sample record's values with lookups given by key (`{"key": "acme"}`) made ids;
+    lookups to records not loaded yet come back to be set afterwards."""
+    values: dict[str, Any] = {}
+    later: dict[str, tuple[str, str]] = {}
+    for name, value in record.items():
+        if name == "key":
+            continue
+        fdef = obj.field(name) or obj.line_field(name)
+        if fdef is not None and fdef.type == "lookup" and isinstance(value, dict) and "key" in value:
+            target = snap.objects.get(str(fdef.props.get("target")))
+            found = known.get((target.uid, str(value["key"]))) if target is not None else None
+            if found is None:
+                later[name] = (target.uid if target is not None else "", str(value["key"]))
+                continue
+            values[name] = found
+        elif fdef is not None and fdef.type == "child_table" and isinstance(value, list):
+            child = snap.objects.get(str(fdef.props.get("target")))
+            values[name] = [_resolve(snap, child, {**line, "key": ""}, known, path, index)[0]
+                            if child is not None and isinstance(line, dict) else line for line in value]
+        else:
+            values[name] = value
+    return values, later
+
+
+def _located(step: Step, error: TesseraError) -> list[FieldProblem]:
+    """A service's error as problems of the package file the step came from."""
+    if not error.errors:
+        return [problem(step.path, "/", error.detail, "refused")]
+    return [problem(step.path, p.field, f"{p.message} ({error.detail.rstrip('.')})" if p.field in ("", "/")
+                    else p.message, p.code) for p in error.errors]

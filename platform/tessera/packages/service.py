@@ -1,0 +1,507 @@
+"""App packages for admins: what is available and installed, plans, installs, upgrades,
+uninstalls, the customer layer (what changed since the package, reset to the package), the
+review list of upgrades, and exports.
+
+Planning reads the world, decides purely (`plan.decide`), then tries the plan in a
+transaction that is rolled back, so a dry run reports every problem the real run would meet.
+The real run is a job: metadata and schema in one transaction, then sample data in batches.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tessera.auth.actor import Actor
+from tessera.auth.users import UserService
+from tessera.data import metastore
+from tessera.data.tables import documents, package_conflicts, package_documents, package_records, packages
+from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+from tessera.packages import export as exporting
+from tessera.packages.apply import Applier
+from tessera.packages.files import EXTENSIONS, Package, canonical, read_folder, read_zip
+from tessera.packages.files import parse as parse_files
+from tessera.packages.merge import ABSENT, Change, get_at, path_of, path_text, set_at
+from tessera.packages.plan import Base, Current, Plan, World, comparable, decide, layer
+from tessera.runtime.background.jobs import JobContext, JobService
+from tessera.runtime.kernel.transactions import Kernel
+from tessera.runtime.metadata.documents import DocumentService
+from tessera.runtime.metadata.objects import MetadataService
+from tessera.runtime.records.service import RecordService
+
+JOB_KIND = "package.apply"
+
+
+class _Rollback(Exception):
+    """Ends a trial transaction."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a package comes from: a bundled template's name, or an uploaded zip."""
+
+    name: str | None = None
+    content: bytes | None = None
+
+
+class PackageService:
+    def __init__(self, kernel: Kernel, metadata: MetadataService, documents: DocumentService,
+                 records: RecordService, jobs: JobService, users: UserService) -> None:
+        self.kernel = kernel
+        self.metadata = metadata
+        self.documents = documents
+        self.jobs = jobs
+        self.users = users
+        self.applier = Applier(metadata, documents, records)
+
+    # -- reading packages ---------------------------------------------------------------
+    def kinds(self) -> dict[str, str]:
+        """Document kind → uid prefix (objects, and every kind registered)."""
+        out = {"objects": "obj"}
+        for kind in self.documents.kinds():
+            if kind["name"] != "objects":
+                out[kind["name"]] = self.documents.kind(kind["name"]).uid_prefix
+        return out
+
+    def read(self, source: Source) -> Package:
+        kinds = frozenset(self.kinds())
+        if source.content is not None:
+            return read_zip(source.content, kinds)
+        name = (source.name or "").strip()
+        folder = self._bundled().get(name)
+        if folder is None:
+            known = ", ".join(sorted(self._bundled())) or "none"
+            raise NotFound(f"There is no template named {name!r}; the bundled ones are: {known}.",
+                           [FieldProblem("/source", "is not a bundled template", "unknown_template")])
+        return read_folder(folder, kinds)
+
+    def _bundled(self) -> dict[str, Path]:
+        root = self.kernel.settings.templates_dir
+        if not root.is_dir():
+            return {}
+        return {p.name: p for p in sorted(root.iterdir()) if (p / "manifest.json").is_file()}
+
+    def available(self) -> list[dict[str, Any]]:
+        installed = {p["name"]: p for p in self.installed()}
+        out = []
+        for name, folder in self._bundled().items():
+            try:
+                package = read_folder(folder, frozenset(self.kinds()))
+            except InvalidInput as error:
+                out.append({"source": name, "name": name, "problems": [p.as_json() for p in error.errors]})
+                continue
+            have = installed.get(package.name)
+            out.append({"source": name, "name": package.name, "title": package.title,
+                        "version": package.version, "description": package.manifest.get("description", ""),
+                        "publisher": package.manifest.get("publisher", ""),
+                        "installed_version": have["version"] if have else None,
+                        "objects": len([d for d in package.documents if d.kind == "objects"]),
+                        "records": sum(len(d.body.get("records", [])) for d in package.data)})
+        return out
+
+    def installed(self) -> list[dict[str, Any]]:
+        with self.kernel.read() as conn:
+            rows = conn.execute(sa.select(packages).order_by(packages.c.name)).all()
+            conflicts = dict(conn.execute(
+                sa.select(package_conflicts.c.package, sa.func.count()).where(package_conflicts.c.status == "open")
+                .group_by(package_conflicts.c.package)).all())
+            out = []
+            for row in rows:
+                changes = sum(len(c["changes"]) for c in self._layer(conn, row.name, row.version))
+                out.append({"name": row.name, "version": row.version, "title": row.title,
+                            "description": row.manifest.get("description", ""),
+                            "installed_at": _at(row.installed_at), "updated_at": _at(row.updated_at),
+                            "customizations": changes, "conflicts": int(conflicts.get(row.name, 0)),
+                            "depends": [d["name"] for d in row.manifest.get("depends", [])],
+                            "pending_extensions": self._pending(conn, row.name)})
+            return out
+
+    def get(self, name: str) -> dict[str, Any]:
+        for found in self.installed():
+            if found["name"] == name:
+                return found
+        raise NotFound(f"No package named {name!r} is installed.")
+
+    # -- planning -------------------------------------------------------------------------
+    def _world(self, conn: Connection, package: Package) -> World:
+        snap = self.kernel.snapshot(conn)
+        rows = conn.execute(sa.select(packages)).all()
+        installed = {r.name: r.version for r in rows}
+        version = installed.get(package.name)
+        bases: dict[str, Base] = {}
+        waiting: list[Base] = []
+        for r in conn.execute(sa.select(package_documents).where(
+                sa.tuple_(package_documents.c.package, package_documents.c.version).in_(
+                    [(n, v) for n, v in installed.items()]) if installed else sa.false())):
+            base = Base(r.package, r.kind, r.uid, r.author_uid, r.path, dict(r.base))
+            if r.package == package.name:
+                bases[r.uid] = base
+            elif r.kind == EXTENSIONS:
+                waiting.append(base)
+        current = {d.uid: Current(d.kind, d.api_name, d.state, d.body)
+                   for d in metastore.find_by_uids(conn, _uids(package, self.kinds(), bases)).values()}
+        names = {(r.kind, r.api_name): r.uid for r in conn.execute(
+            sa.select(documents.c.kind, documents.c.api_name, documents.c.uid))}
+        tables = frozenset(sa.inspect(conn).get_table_names())
+        del snap, version
+        return World(self.kinds(), current, names, tables, installed, bases, tuple(waiting),
+                     {r.name: r.manifest for r in rows})
+
+    @contextmanager
+    def _assembling(self) -> Iterator[Connection]:
+        with self.kernel.schema(assembling=True) as conn:
+            yield conn
+
+    def plan(self, actor: Actor, package: Package, *, upgrade: bool, sample_data: bool = True) -> Plan:
+        """What installing or upgrading would do, with every problem — nothing is written."""
+        _require_admin(actor)
+        result: Plan | None = None
+        try:
+            with self._assembling() as conn:
+                plan = decide(package, self._world(conn, package), upgrade=upgrade, sample_data=sample_data)
+                if not plan.problems:
+                    plan.problems += self.applier.apply(conn, actor, plan, trial=True)
+                result = plan
+                raise _Rollback()
+        except _Rollback:
+            pass
+        assert result is not None
+        return result
+
+    def submit(self, actor: Actor, package: Package, *, upgrade: bool, sample_data: bool = True,
+               expected_plan: str | None = None, strict: bool = False) -> tuple[int, Plan]:
+        """Check the package whole, then queue the job that applies it."""
+        plan = self.plan(actor, package, upgrade=upgrade, sample_data=sample_data)
+        _refuse(plan, expected_plan, strict)
+        with self.kernel.write() as conn:
+            job = self.jobs.submit(conn, JOB_KIND, {
+                "action": "upgrade" if upgrade else "install", "files": _files(package),
+                "sample_data": sample_data, "plan": plan.digest, "strict": strict,
+            }, title=f"{'Upgrade' if upgrade else 'Install'} {package.title} {package.version}", actor=actor)
+        return job, plan
+
+    def run(self, ctx: JobContext) -> dict[str, Any]:
+        """The job: apply the plan (refused if the metadata moved since it was made), then
+        load sample data in batches."""
+        params = ctx.params
+        actor = self.users.actor_for_user(ctx.created_by) if ctx.created_by else Actor.system()
+        if params.get("action") == "uninstall":
+            return self._uninstall(ctx, actor, str(params["name"]))
+        package = parse_files({p: t.encode() for p, t in params["files"].items()}, frozenset(self.kinds()))
+        upgrade = params["action"] == "upgrade"
+        ctx.progress(0, None, "checking the package", force=True)
+        summary: dict[str, Any] = {}
+        with self._assembling() as conn:
+            plan = decide(package, self._world(conn, package), upgrade=upgrade,
+                          sample_data=bool(params.get("sample_data", True)))
+            resumed = params.get("plan") != plan.digest and self._metadata_done(conn, package, upgrade)
+            if not resumed:
+                _refuse(plan, params.get("plan"), bool(params.get("strict")))
+                self.applier.apply(conn, actor, plan, progress=lambda d, t: ctx.progress(
+                    d, t, "applying metadata and schema"))
+            summary = plan.as_json()["summary"]
+        loaded = {"records": 0}
+        if params.get("sample_data", True) and package.data:
+            loaded = self.applier.load_data(actor, package, progress=lambda d, t: ctx.progress(
+                d, t, "loading sample records"))
+        ctx.progress(1, 1, "done", force=True)
+        return {"package": package.name, "version": package.version, "documents": summary, **loaded}
+
+    def _metadata_done(self, conn: Connection, package: Package, upgrade: bool) -> bool:
+        """Whether a job that stopped after its metadata step is being run again."""
+        version = conn.execute(sa.select(packages.c.version).where(packages.c.name == package.name)).scalar()
+        return version == package.version
+
+    # -- uninstall -------------------------------------------------------------------------
+    def uninstall(self, actor: Actor, name: str, *, dry_run: bool = False) -> dict[str, Any]:
+        _require_admin(actor)
+        with self.kernel.read() as conn:
+            row = conn.execute(sa.select(packages).where(packages.c.name == name)).first()
+            if row is None:
+                raise NotFound(f"No package named {name!r} is installed.")
+            dependents = self._dependents(conn, name)
+            owned = conn.execute(sa.select(package_documents.c.kind, package_documents.c.uid).where(
+                package_documents.c.package == name, package_documents.c.version == row.version)).all()
+        if dependents:
+            raise Conflict(f"{name} cannot be uninstalled while other packages need it: {', '.join(dependents)}. "
+                           "Uninstall them first.", [FieldProblem("/", f"{d} depends on or extends it", "in_use")
+                                                     for d in dependents], extra={"dependents": dependents})
+        plan = {"package": name, "version": row.version,
+                "documents": [{"kind": k, "uid": u} for k, u in owned],
+                "note": "objects and documents go to the trash with their data (restorable); nothing is dropped"}
+        if dry_run:
+            return plan
+        with self.kernel.write() as conn:
+            job = self.jobs.submit(conn, JOB_KIND, {"action": "uninstall", "name": name},
+                                   title=f"Uninstall {row.title}", actor=actor)
+        return {**plan, "job": job}
+
+    def _uninstall(self, ctx: JobContext, actor: Actor, name: str) -> dict[str, Any]:
+        with self._assembling() as conn:
+            version = conn.execute(sa.select(packages.c.version).where(packages.c.name == name)).scalar()
+            if version is None:
+                return {"package": name, "removed": 0}
+            if dependents := self._dependents(conn, name):
+                raise Conflict(f"{name} cannot be uninstalled while {', '.join(dependents)} need it.")
+            owned = conn.execute(sa.select(package_documents).where(
+                package_documents.c.package == name, package_documents.c.version == version)).all()
+            removed = 0
+            for row in sorted(owned, key=lambda r: r.kind == "objects"):  # documents before objects
+                stored = metastore.find_by_uid(conn, platform_target(row))
+                if row.kind == EXTENSIONS:
+                    removed += self._drop_extension(actor, row)
+                    continue
+                if stored is None or stored.state != "active":
+                    continue
+                if row.kind == "objects":
+                    self.metadata.delete_object(actor, stored.api_name, force=True)
+                else:
+                    self.documents.delete(actor, row.kind, stored.api_name)
+                removed += 1
+            for table in (package_documents, package_conflicts, package_records):
+                conn.execute(sa.delete(table).where(table.c.package == name))
+            conn.execute(sa.delete(packages).where(packages.c.name == name))
+        return {"package": name, "removed": removed}
+
+    def _drop_extension(self, actor: Actor, row: Any) -> int:
+        from tessera.packages.identity import platform_uid
+
+        body = dict(row.base)
+        target = platform_uid(str(body["extends"]["package"]), "obj", str(body["extends"]["uid"]))
+        ours = {platform_uid(row.package, "fld", str(f["uid"])) for f in body.get("fields", [])}
+        with self.kernel.read() as conn:
+            stored = metastore.find_by_uid(conn, target)
+        if stored is None or stored.state != "active":
+            return 0
+        names = [f["api_name"] for f in stored.body.get("fields", []) if f["uid"] in ours]
+        for field_name in names:  # to the trash, data kept and restorable
+            self.metadata.delete_field(actor, stored.api_name, field_name, force=True)
+        return len(names)
+
+    def _dependents(self, conn: Connection, name: str) -> list[str]:
+        out = []
+        for row in conn.execute(sa.select(packages.c.name, packages.c.manifest)):
+            if row.name == name:
+                continue
+            needs = {d["name"] for d in row.manifest.get("depends", [])}
+            if name in needs:
+                out.append(row.name)
+        extending = conn.execute(sa.select(package_documents.c.package, package_documents.c.base).where(
+            package_documents.c.kind == EXTENSIONS, package_documents.c.package != name)).all()
+        out += [r.package for r in extending if r.base.get("extends", {}).get("package") == name
+                and r.package not in out]
+        return sorted(set(out))
+
+    def _pending(self, conn: Connection, name: str) -> list[str]:
+        """The packages this one's extensions wait for."""
+        version = conn.execute(sa.select(packages.c.version).where(packages.c.name == name)).scalar()
+        installed = {r[0] for r in conn.execute(sa.select(packages.c.name))}
+        rows = conn.execute(sa.select(package_documents.c.base).where(
+            package_documents.c.package == name, package_documents.c.version == version,
+            package_documents.c.kind == EXTENSIONS)).all()
+        return sorted({str(r.base["extends"]["package"]) for r in rows} - installed)
+
+    # -- the customer layer -------------------------------------------------------------
+    def customizations(self, actor: Actor, name: str) -> list[dict[str, Any]]:
+        """Per document of the package: each property the customer changed, with the
+        package's value, theirs, and who changed it when."""
+        _require_admin(actor)
+        with self.kernel.read() as conn:
+            version = self._version(conn, name)
+            return self._layer(conn, name, version, attribute=True)
+
+    def _version(self, conn: Connection, name: str) -> str:
+        version = conn.execute(sa.select(packages.c.version).where(packages.c.name == name)).scalar()
+        if version is None:
+            raise NotFound(f"No package named {name!r} is installed.")
+        return str(version)
+
+    def _layer(self, conn: Connection, name: str, version: str, *, attribute: bool = False) -> list[dict[str, Any]]:
+        rows = conn.execute(sa.select(package_documents).where(
+            package_documents.c.package == name, package_documents.c.version == version,
+            package_documents.c.kind != EXTENSIONS).order_by(package_documents.c.id)).all()
+        current = metastore.find_by_uids(conn, [r.uid for r in rows])
+        out = []
+        for row in rows:
+            stored = current.get(row.uid)
+            if stored is None:
+                continue
+            if stored.state != "active":
+                out.append({"kind": row.kind, "uid": row.author_uid, "api_name": stored.api_name,
+                            "label": stored.body.get("label", stored.api_name), "state": stored.state,
+                            "changes": [{"path": [], "label": "the whole document", "package": "present",
+                                         "yours": "in the trash"}]})
+                continue
+            changes = layer(row.kind, row.base, stored.body)
+            if not changes:
+                continue
+            history = metastore.history(conn, row.uid, limit=200) if attribute else []
+            out.append({"kind": row.kind, "uid": row.author_uid, "api_name": stored.api_name,
+                        "label": stored.body.get("label", stored.api_name), "state": stored.state,
+                        "changes": [_change_json(row.kind, stored.body, c, history) for c in changes]})
+        return out
+
+    def reset(self, actor: Actor, name: str, api_name: str, kind: str, path: list[Any] | None = None) -> dict[str, Any]:
+        """Put one property (`path`) of a package document, or the whole document, back to
+        the package's value. Fields the customer added stay (their data with them)."""
+        _require_admin(actor)
+        with self.kernel.read() as conn:
+            version = self._version(conn, name)
+            stored = metastore.find_document(conn, kind, api_name)
+            base_row = conn.execute(sa.select(package_documents.c.base).where(
+                package_documents.c.package == name, package_documents.c.version == version,
+                package_documents.c.uid == (stored.uid if stored else ""))).first()
+        if stored is None or base_row is None:
+            raise NotFound(f"{kind} {api_name!r} is not a document of the package {name}.")
+        base = dict(base_row.base)
+        mine = comparable(kind, stored.body)
+        if path:
+            try:
+                where = path_of(path_text(tuple(path)))
+            except (ValueError, TypeError):
+                raise InvalidInput("The path is not one of the document's.",
+                                   [FieldProblem("/path", "is not a path")]) from None
+            after = copy.deepcopy(mine)
+            if not set_at(after, where, get_at(base, where), anchor_in=base):
+                raise InvalidInput("That property is not in the document any more.",
+                                   [FieldProblem("/path", "names nothing in the document", "gone")])
+        else:
+            after = copy.deepcopy(base)
+            if kind == "objects":  # the customer's own fields stay, with their data
+                shipped = {f["uid"] for f in base.get("fields", [])}
+                after["fields"] = [*after.get("fields", []),
+                                   *(f for f in mine.get("fields", []) if f["uid"] not in shipped)]
+        return self._save(actor, kind, stored, after)
+
+    def _save(self, actor: Actor, kind: str, stored: metastore.StoredDocument, body: dict[str, Any]) -> dict[str, Any]:
+        from tessera.packages.apply import _replacing
+
+        body = {k: v for k, v in body.items() if k not in ("uid", "version")}
+        if kind == "objects":
+            kept = [f for f in stored.body.get("fields", []) if f.get("system")]
+            ours = {f["uid"] for f in body.get("fields", [])}
+            body["fields"] = [*body.get("fields", []), *(f for f in kept if f["uid"] not in ours)]
+            return self.metadata.update_object(actor, stored.api_name, _replacing(comparable(kind, stored.body), body),
+                                               given_uids=True)
+        return self.documents.update(actor, kind, stored.api_name, _replacing(stored.body, body))
+
+    # -- the review list -------------------------------------------------------------------
+    def conflicts(self, actor: Actor, name: str, *, status: str = "open") -> list[dict[str, Any]]:
+        _require_admin(actor)
+        with self.kernel.read() as conn:
+            self._version(conn, name)
+            rows = conn.execute(sa.select(package_conflicts).where(
+                package_conflicts.c.package == name, package_conflicts.c.status == status)
+                .order_by(package_conflicts.c.id)).all()
+        return [{"id": r.id, "version": r.version, "status": r.status, "at": _at(r.at), **r.values} for r in rows]
+
+    def resolve(self, actor: Actor, name: str, conflict_id: int, choice: str) -> dict[str, Any]:
+        """"keep" the customer's value (it is already what runs), or "take" the package's."""
+        _require_admin(actor)
+        if choice not in ("keep", "take"):
+            raise InvalidInput("Choose keep (yours) or take (the package's).",
+                               [FieldProblem("/choice", "must be keep or take")])
+        with self.kernel.read() as conn:
+            row = conn.execute(sa.select(package_conflicts).where(
+                package_conflicts.c.id == conflict_id, package_conflicts.c.package == name)).first()
+            stored = metastore.find_by_uid(conn, row.uid) if row else None
+        if row is None:
+            raise NotFound(f"There is no conflict {conflict_id} of {name}.")
+        if choice == "take":
+            if stored is None:
+                raise Conflict("The document is gone; there is nothing to take the package's value into.")
+            where = path_of(row.path)
+            value = row.values.get("package")
+            after = comparable(row.kind, stored.body)
+            if where:
+                set_at(after, where, ABSENT if value is None else value, anchor_in=None)
+            elif isinstance(value, dict):
+                after = value
+            self._save(actor, row.kind, stored, after)
+        with self.kernel.write() as conn:
+            conn.execute(sa.update(package_conflicts).where(package_conflicts.c.id == conflict_id)
+                         .values(status="kept" if choice == "keep" else "taken"))
+        return {"id": conflict_id, "status": "kept" if choice == "keep" else "taken"}
+
+    # -- export ---------------------------------------------------------------------------
+    def export(self, actor: Actor, name: str, *, layer_only: bool = False) -> tuple[str, bytes]:
+        """A zip of the package as it runs now (base + the customer's changes, the author's
+        uids, canonical JSON), or only the customer's changes as an overlay package."""
+        _require_admin(actor)
+        with self.kernel.read() as conn:
+            row = conn.execute(sa.select(packages).where(packages.c.name == name)).first()
+            if row is None:
+                raise NotFound(f"No package named {name!r} is installed.")
+            bases = conn.execute(sa.select(package_documents).where(
+                package_documents.c.package == name, package_documents.c.version == row.version)).all()
+            current = metastore.find_by_uids(conn, [b.uid for b in bases])
+        files = exporting.package_files(dict(row.manifest), bases, current, layer_only=layer_only)
+        return f"{name}-{row.manifest['version']}{'-layer' if layer_only else ''}.zip", exporting.zip_of(files)
+
+
+def platform_target(row: Any) -> str:
+    return str(row.uid)
+
+
+def _uids(package: Package, kinds: dict[str, str], bases: dict[str, Base]) -> list[str]:
+    from tessera.packages.identity import platform_uid
+
+    uids = [platform_uid(package.name, kinds.get(d.kind, d.kind[:3]), d.uid) for d in package.documents]
+    uids += [platform_uid(str(e.body["extends"]["package"]), "obj", str(e.body["extends"]["uid"]))
+             for e in package.extensions]
+    return sorted({*uids, *bases})
+
+
+def _files(package: Package) -> dict[str, str]:
+    out = {"manifest.json": canonical(package.manifest)}
+    for item in (*package.documents, *package.extensions, *package.data):
+        out[item.path] = canonical(item.body)
+    return out
+
+
+def _refuse(plan: Plan, expected: str | None, strict: bool) -> None:
+    if plan.problems:
+        raise InvalidInput(f"{plan.package.title} {plan.package.version} cannot be "
+                           f"{'upgraded' if plan.action == 'upgrade' else 'installed'}; nothing was written.",
+                           plan.problems, extra={"plan": plan.as_json()})
+    if expected is not None and expected != plan.digest:
+        raise Conflict("The metadata changed since the plan was made; look at the new plan and apply again.",
+                       extra={"plan": plan.as_json(), "type_slug": "plan-stale"})
+    clashes = [c for s in plan.steps for c in s.clashes]
+    if strict and clashes:
+        raise Conflict(f"{len(clashes)} conflicts are unresolved and --strict was asked: nothing was written.",
+                       extra={"plan": plan.as_json()})
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise Forbidden("Only admins install, upgrade, export and uninstall packages.")
+
+
+def _at(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _change_json(kind: str, body: dict[str, Any], change: Change, history: list[dict[str, Any]]) -> dict[str, Any]:
+    from tessera.packages.plan import Step, label_path
+
+    step = Step(kind, "", "", "", str(body.get("api_name", "")), str(body.get("label", "")), "update", body=body)
+    out: dict[str, Any] = {"path": list(change.path), "label": label_path(step, change.path),
+                           "package": None if change.before is ABSENT else change.before,
+                           "yours": None if change.after is ABSENT else change.after,
+                           "change": "added" if change.before is ABSENT else
+                           "removed" if change.after is ABSENT else "changed"}
+    for entry in history:  # newest first: the change that last touched this place
+        if entry["action"] == "create":
+            break
+        if get_at(entry.get("before") or {}, change.path) != get_at(entry.get("after") or {}, change.path):
+            out["by"], out["at"] = entry["actor"], entry["at"]
+            break
+    return out
