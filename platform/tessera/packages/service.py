@@ -430,6 +430,20 @@ class PackageService:
                          .values(status="kept" if choice == "keep" else "taken"))
         return {"id": conflict_id, "status": "kept" if choice == "keep" else "taken"}
 
+    def resolve_all(self, actor: Actor, name: str, choice: str, ids: list[int] | None = None) -> dict[str, Any]:
+        """Keep yours / take the package's for every open conflict (or those in `ids`), in
+        the list's order; one that can no longer be applied is left open and reported."""
+        done, left = [], []
+        for found in self.conflicts(actor, name):
+            if ids is not None and found["id"] not in ids:
+                continue
+            try:
+                self.resolve(actor, name, int(found["id"]), choice)
+                done.append(found["id"])
+            except (InvalidInput, Conflict, NotFound) as error:
+                left.append({"id": found["id"], "label": found["label"], "error": error.detail})
+        return {"resolved": done, "left": left}
+
     # -- export ---------------------------------------------------------------------------
     def export(self, actor: Actor, name: str, *, layer_only: bool = False) -> tuple[str, bytes]:
         """A zip of the package as it runs now (base + the customer's changes, the author's
