@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from tessera.packages.files import ELEMENT_LISTS
 
+_PLATFORM_FORM = re.compile(r"[a-z]{3}_[0-9a-f]{16,40}")
 #: The prefix of each kind's platform uids (documents take their kind's own prefix).
 ELEMENT_PREFIX = {"fields": "fld", "validation_rules": "vrl", "sharing_rules": "shr"}
 
 
 def platform_uid(package: str, prefix: str, author_uid: str) -> str:
+    """The platform's uid for an author's. One that is a platform uid already (an element the
+    customer made, carried by an export) stays itself, so an export installs as the same."""
+    if _PLATFORM_FORM.fullmatch(author_uid) and author_uid.startswith(f"{prefix}_"):
+        return author_uid
     digest = hashlib.sha256(f"{package}/{author_uid}".encode()).hexdigest()[:24]
     return f"{prefix}_{digest}"
 
