@@ -175,3 +175,17 @@ def test_a_job_killed_while_loading_sample_data_finishes_on_rerun_without_duplic
     assert result["records"] == 3
     assert len(runtime.records.list(SYSTEM, "account")["data"]) == 2
     assert len(runtime.records.list(SYSTEM, "contact")["data"]) == 2
+
+
+def test_installed_documents_read_from_the_api_name_their_package_and_can_be_written_back_as_read(
+        runtime: Platform, api: Any) -> None:
+    install(runtime, "acme-1.0.0")
+    account = api.ok(api.get("/meta/objects/account"))
+    assert account["package"] == {"name": "acme", "version": "1.0.0"}
+    assert api.ok(api.get("/meta/forms/account_main"))["package"] == {"name": "acme", "version": "1.0.0"}
+    assert {o["api_name"]: o.get("package") for o in api.ok(api.get("/meta/objects"))}["contact"]["name"] == "acme"
+    account["label"] = "Customer"
+    assert api.ok(api.patch("/meta/objects/account", account))["label"] == "Customer"
+    mine = api.ok(api.post("/meta/objects", {"api_name": "note", "label": "Note", "fields": [
+        {"api_name": "text", "label": "Text", "type": "text"}]}), 201)
+    assert "package" not in api.ok(api.get(f"/meta/objects/{mine['api_name']}"))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tessera.errors import Conflict
+from tessera.errors import Conflict, TesseraError
+from tessera.forms.layout import generated
 from tessera.runtime.platform import Platform
 
 from .conftest import SYSTEM, field, install, package
@@ -61,9 +62,15 @@ def test_a_field_and_an_option_the_package_removes_are_deprecated_and_their_data
     records = {r["name"]: r for r in runtime.records.list(SYSTEM, "account")["data"]}
     assert records["Northwind"]["fax"] == "+1 555 0100"
     assert records["Contoso"]["region"] == "west"
-    # the form no longer places the removed field
+    # the package's form no longer places it, a generated form leaves it out, writes are refused
     form_fields = runtime.documents.get("forms", "account_main")["sections"][0]["columns"][0]["fields"]
     assert "fax" not in [f["field"] for f in form_fields]
+    with runtime.read() as conn:
+        account = runtime.snapshot(conn).object("account")
+    placed = [p.field for t in generated(account).tabs for s in t.sections for c in s.columns for p in c.placements]
+    assert "fax" not in placed and "industry" in placed
+    with pytest.raises(TesseraError):
+        runtime.records.update(SYSTEM, "account", records["Northwind"]["id"], {"fax": "+1 555 0199"}, None)
 
 
 def test_a_field_name_the_customer_already_used_gives_the_packages_field_a_suffix_not_a_failure(

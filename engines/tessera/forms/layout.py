@@ -256,19 +256,19 @@ def generated_document(obj: ObjectDef, hidden: Iterable[str] = ()) -> dict[str, 
     name = obj.api_name[:58] + "_form"
     sections: list[dict[str, Any]] = [
         {"label": obj.label, "columns": [{"fields": [{"field": f.api_name} for f in obj.fields
-                                                      if f.api_name not in left_out]}]}]
+                                                      if f.api_name not in left_out and not f.deprecated]}]}]
     sections += [{"columns": [{"fields": [{"field": f.api_name}]}]}
                  for f in obj.line_fields if f.api_name not in left_out]
     return {"api_name": name, "label": obj.label, "object": obj.api_name, "sections": sections}
 
 
 def generated(obj: ObjectDef, hidden: Iterable[str] = ()) -> Form:
-    """The form of an object that has none: every field, in the object's order, then each
-    line-items field in a section of its own."""
+    """The form of an object that has none: every field, in the object's order (but those a
+    package deprecated), then each line-items field in a section of its own."""
     left_out = set(hidden)
     placements = tuple(
         Placement(f.api_name, f"/sections/0/columns/0/fields/{i}")
-        for i, f in enumerate(f for f in obj.fields if f.api_name not in left_out)
+        for i, f in enumerate(f for f in obj.fields if f.api_name not in left_out and not f.deprecated)
     )
     sections = [Section(obj.label, "/sections/0", (Column(placements),))]
     for f in obj.line_fields:

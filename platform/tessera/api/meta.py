@@ -47,7 +47,7 @@ def trash(_: Actor = Depends(deps.builder), rt: Platform = Depends(deps.runtime)
 
 @router.get("/objects")
 def list_objects(_: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> list[dict[str, Any]]:
-    return rt.metadata.list_objects()
+    return rt.packages.mark(rt.metadata.list_objects())
 
 
 @router.post("/objects", status_code=201)
@@ -60,7 +60,7 @@ def create_object(response: Response, body: Any = Depends(deps.json_body),
 
 @router.get("/objects/{object}")
 def get_object(object: Name, _: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
-    return rt.metadata.get_object(object)
+    return rt.packages.mark([rt.metadata.get_object(object)])[0]
 
 
 @router.patch("/objects/{object}")
@@ -166,7 +166,7 @@ def field_where_used(object: Name, field: Name, _: Actor = Depends(deps.builder)
 @router.get("/{kind}")
 def list_documents(kind: Name, object: Name | None = None, trash: bool = False, _: Actor = Depends(deps.builder),
                    rt: Platform = Depends(deps.runtime)) -> list[dict[str, Any]]:
-    return rt.documents.list(kind, object_name=object, trash=trash)
+    return rt.packages.mark(rt.documents.list(kind, object_name=object, trash=trash))
 
 
 @router.post("/{kind}", status_code=201)
@@ -188,7 +188,7 @@ def check_document(kind: Name, body: Any = Depends(deps.json_body), _: Actor = D
 @router.get("/{kind}/{api_name}")
 def get_document(kind: Name, api_name: Name, response: Response, _: Actor = Depends(deps.builder),
                  rt: Platform = Depends(deps.runtime)) -> dict[str, Any]:
-    found = rt.documents.get(kind, api_name)
+    found = rt.packages.mark([rt.documents.get(kind, api_name)])[0]
     response.headers["ETag"] = f'"{found["version"]}"'
     return found
 

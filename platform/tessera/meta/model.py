@@ -63,6 +63,12 @@ class FieldDef:
         return bool(self.props.get("indexed"))
 
     @property
+    def deprecated(self) -> bool:
+        """Removed by a later version of the package that made it: kept with its data and
+        readable, but no longer offered in generated forms, default columns or pickers."""
+        return bool(self.props.get("deprecated"))
+
+    @property
     def read_only(self) -> bool:
         return bool(self.props.get("read_only")) or self.ftype.system_generated or self.ftype.computed
 

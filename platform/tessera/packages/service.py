@@ -129,6 +129,23 @@ class PackageService:
                 return found
         raise NotFound(f"No package named {name!r} is installed.")
 
+    def mark(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Documents as the API shows them: those a package installed carry
+        `"package": {"name", "version"}` (the version installed now)."""
+        uids = [str(d["uid"]) for d in docs if d.get("uid")]
+        if not uids:
+            return docs
+        with self.kernel.read() as conn:
+            owners = {r.uid: {"name": r.package, "version": r.version} for r in conn.execute(
+                sa.select(package_documents.c.uid, package_documents.c.package, package_documents.c.version)
+                .join(packages, sa.and_(packages.c.name == package_documents.c.package,
+                                        packages.c.version == package_documents.c.version))
+                .where(package_documents.c.uid.in_(uids[:5000])))}
+        for doc in docs:
+            if doc.get("uid") in owners:
+                doc["package"] = owners[doc["uid"]]
+        return docs
+
     # -- planning -------------------------------------------------------------------------
     def _world(self, conn: Connection, package: Package) -> World:
         snap = self.kernel.snapshot(conn)

@@ -77,7 +77,7 @@ def object_entries(objects: Iterable[ObjectDef]) -> list[dict[str, Any]]:
     for obj in objects:
         if obj.doc.get("system"):
             continue
-        fields = [field_entry(f) for f in obj.fields]
+        fields = [field_entry(f) for f in obj.fields if not f.deprecated]
         if not any(f["api_name"] == "owner" for f in fields):
             fields.append({"api_name": "owner", "label": "Owner", "type": "user", "ftype": "record", "options": [],
                            "target": None, "writable": True})

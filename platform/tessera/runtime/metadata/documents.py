@@ -391,8 +391,8 @@ def _out(stored: metastore.StoredDocument) -> dict[str, Any]:
 
 
 def _without_identity(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy without what the platform sets (uid, version)."""
-    return {k: copy.deepcopy(v) for k, v in doc.items() if k not in ("uid", "version")}
+    """A copy without what the platform sets (uid, version, the package that installed it)."""
+    return {k: copy.deepcopy(v) for k, v in doc.items() if k not in ("uid", "version", "package")}
 
 
 def _raise(problems: list[FieldProblem]) -> None:

@@ -90,6 +90,8 @@ class MetadataService:
 
     # -- objects ------------------------------------------------------------------------
     def create_object(self, actor: Actor, doc: Any) -> dict[str, Any]:
+        if isinstance(doc, dict) and "package" in doc:
+            doc = {k: v for k, v in doc.items() if k != "package"}  # shown on reads, set by packages only
         _raise_problems(object_problems(doc))
         body = normalize_object(doc)
         body.pop("trash", None)
@@ -128,6 +130,7 @@ class MetadataService:
             after = copy.deepcopy(stored.body)
             incoming = copy.deepcopy(changes)
             incoming.pop("uid", None)
+            incoming.pop("package", None)  # shown on reads: which package installed it
             body_version = incoming.pop("version", None)
             if expected_version is None and isinstance(body_version, int):
                 _check_version(stored, body_version)

@@ -212,12 +212,12 @@ class ViewService:
     def columns(self, actor: Actor, obj: ObjectDef, wanted: list[str],
                 visible: list[FieldDef] | None = None, offered: dict[str, Column] | None = None) -> list[Column]:
         """The columns shown: those asked for that the user may see, in the order asked,
-        else the first seven fields and the owner."""
+        else the first seven fields (not those a package deprecated) and the owner."""
         visible = visible if visible is not None else self.visible(actor, obj)
         if wanted and offered is None:
             offered = self.offered(actor, obj, visible)
         chosen = [offered[name] for name in dict.fromkeys(wanted) if name in offered] if offered else []
-        return chosen or [*[f for f in visible if f.type not in UNLISTED][:7], OWNER]
+        return chosen or [*[f for f in visible if f.type not in UNLISTED and not f.deprecated][:7], OWNER]
 
     def shown(self, actor: Actor, objects: dict[str, ObjectDef], obj: ObjectDef, columns: list[Column],
               offered: dict[str, Column] | None = None, **listing: Any) -> dict[str, Any]:
