@@ -189,3 +189,63 @@ def test_installed_documents_read_from_the_api_name_their_package_and_can_be_wri
     mine = api.ok(api.post("/meta/objects", {"api_name": "note", "label": "Note", "fields": [
         {"api_name": "text", "label": "Text", "type": "text"}]}), 201)
     assert "package" not in api.ok(api.get(f"/meta/objects/{mine['api_name']}"))
+
+
+def write_package(folder: Path, files: dict[str, Any]) -> Path:
+    for path, body in files.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(json.dumps(body))
+    return folder
+
+
+def test_sample_data_with_line_items_and_records_that_point_at_each_other_installs_in_any_order(
+        runtime: Platform, tmp_path: Path) -> None:
+    """Objects name each other both ways (an account's parent account, a quote's lines and
+    their product), and the data files come in an order that needs every lookup resolved
+    later."""
+    folder = write_package(tmp_path / "quotes", {
+        "manifest.json": {"name": "quotes", "version": "1.0.0", "title": "Quotes"},
+        "objects/quote.json": {"uid": "quote", "api_name": "quote", "label": "Quote", "fields": [
+            {"uid": "quote.name", "api_name": "name", "label": "Name", "type": "text", "required": True},
+            {"uid": "quote.account", "api_name": "account", "label": "Account", "type": "lookup",
+             "target": "account"},
+            {"uid": "quote.lines", "api_name": "lines", "label": "Lines", "type": "child_table",
+             "target": "quote_line"},
+            {"uid": "quote.total", "api_name": "total", "label": "Total", "type": "formula",
+             "expression": "SUM(lines.net)"}]},
+        "objects/quote_line.json": {"uid": "quote_line", "api_name": "quote_line", "label": "Quote line",
+                                    "child": True, "fields": [
+            {"uid": "line.product", "api_name": "product", "label": "Product", "type": "lookup", "target": "product"},
+            {"uid": "line.quantity", "api_name": "quantity", "label": "Quantity", "type": "decimal"},
+            {"uid": "line.price", "api_name": "unit_price", "label": "Unit price", "type": "currency"},
+            {"uid": "line.net", "api_name": "net", "label": "Net", "type": "formula",
+             "expression": "quantity * unit_price"}]},
+        "objects/product.json": {"uid": "product", "api_name": "product", "label": "Product", "fields": [
+            {"uid": "product.name", "api_name": "name", "label": "Name", "type": "text"}]},
+        "objects/account.json": {"uid": "account", "api_name": "account", "label": "Account", "fields": [
+            {"uid": "account.name", "api_name": "name", "label": "Name", "type": "text"},
+            {"uid": "account.parent", "api_name": "parent", "label": "Parent", "type": "lookup",
+             "target": "account"}]},
+        "data/a_quotes.json": {"object": "quote", "records": [
+            {"key": "q1", "name": "Q-1", "account": {"key": "child"}, "lines": [
+                {"product": {"key": "widget"}, "quantity": "2", "unit_price": "10.50"},
+                {"product": {"key": "gadget"}, "quantity": "1", "unit_price": "99"}]}]},
+        "data/b_accounts.json": {"object": "account", "records": [
+            {"key": "child", "name": "Child Ltd", "parent": {"key": "parent"}},
+            {"key": "parent", "name": "Parent Group", "parent": {"key": "child"}}]},
+        "data/c_products.json": {"object": "product", "records": [
+            {"key": "widget", "name": "Widget"}, {"key": "gadget", "name": "Gadget"}]},
+    })
+    job, _ = runtime.packages.submit(SYSTEM, read_folder(folder, frozenset(runtime.packages.kinds())),
+                                     upgrade=False)
+    assert runtime.jobs.wait(job)["status"] == "succeeded", runtime.jobs.get(SYSTEM, job)
+    accounts = {a["id"]: a for a in runtime.records.list(SYSTEM, "account")["data"]}
+    by_name = {a["name"]: a for a in accounts.values()}
+    assert accounts[by_name["Child Ltd"]["parent"]]["name"] == "Parent Group"
+    assert accounts[by_name["Parent Group"]["parent"]]["name"] == "Child Ltd"
+    (quote,) = runtime.records.list(SYSTEM, "quote")["data"]
+    full = runtime.records.get(SYSTEM, "quote", quote["id"])
+    products = {p["id"]: p["name"] for p in runtime.records.list(SYSTEM, "product")["data"]}
+    assert [(products[line["product"]], line["net"]) for line in full["lines"]] == [("Widget", "21"),
+                                                                                     ("Gadget", "99")]
+    assert (accounts[full["account"]]["name"], full["total"]) == ("Child Ltd", "120")

@@ -86,6 +86,14 @@ def bump_auth_revision(conn: Connection) -> None:
                  .values(auth_revision=meta_state.c.auth_revision + 1))
 
 
+def lock_revision(conn: Connection) -> None:
+    """Hold the metadata's revision row until the transaction ends, so no other metadata
+    change interleaves with work that decides from what it reads first (a package's plan).
+    SQLite's write transactions are serial already."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1).with_for_update())
+
+
 def bump_revision(conn: Connection) -> None:
     conn.execute(sa.update(meta_state).where(meta_state.c.id == 1)
                  .values(revision=meta_state.c.revision + 1))

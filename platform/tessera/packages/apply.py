@@ -34,16 +34,39 @@ RELATIONAL = frozenset({"lookup", "child_table", "formula", "rollup"})
 DATA_BATCH = 200
 
 
-def _plain(body: dict[str, Any]) -> dict[str, Any]:
-    """An object with only what needs nothing else: the first pass of creating it."""
+def _plain(body: dict[str, Any], keep: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """An object with only what needs nothing else (and fields of the types in `keep`):
+    the first passes of creating it."""
     out = copy.deepcopy(body)
-    out["fields"] = [f for f in out.get("fields", []) if f.get("type") not in RELATIONAL
+    out["fields"] = [f for f in out.get("fields", []) if (f.get("type") not in RELATIONAL or f.get("type") in keep)
                      and "default_formula" not in f]
     out.pop("validation_rules", None)
     out.pop("sharing_rules", None)
     if out.get("name_field") and out["name_field"] not in {f["api_name"] for f in out["fields"]}:
         out.pop("name_field")
     return out
+
+
+def _targets_first(steps: list[Step]) -> list[Step]:
+    """Objects ordered so that those a lookup or a line-items field points at come before
+    the object pointing (a formula over `lines.net` needs `net` to exist)."""
+    by_name = {s.api_name: s for s in steps}
+    placed: list[Step] = []
+    seen: set[str] = set()
+
+    def place(step: Step) -> None:
+        if step.api_name in seen:
+            return
+        seen.add(step.api_name)
+        for fdoc in (step.body or {}).get("fields", []):
+            target = by_name.get(str(fdoc.get("target")))
+            if fdoc.get("type") in ("lookup", "child_table") and target is not None:
+                place(target)
+        placed.append(step)
+
+    for step in steps:
+        place(step)
+    return placed
 
 
 def _replacing(current: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,12 +93,14 @@ class Applier:
         steps = [s for s in plan.steps if s.action in ("create", "update", "remove", "extend")]
         objects = [s for s in steps if s.kind == "objects"]
         work: list[tuple[Step, Callable[[], None]]] = []
-        for step in objects:
-            if step.action == "create":
-                work.append((step, lambda s=step: self.metadata.create_object(actor, _plain(s.body or {}))))
-        for step in objects:
-            if step.action == "create" or step.action == "update":
-                work.append((step, lambda s=step: self._write_object(actor, s)))
+        created = [s for s in objects if s.action == "create"]
+        for step in created:
+            work.append((step, lambda s=step: self.metadata.create_object(actor, _plain(s.body or {}))))
+        for step in created:  # then the lookups and line items between them
+            work.append((step, lambda s=step: self._write_object(
+                actor, s, _plain(s.body or {}, frozenset({"lookup", "child_table"})))))
+        for step in _targets_first([s for s in objects if s.action in ("create", "update")]):
+            work.append((step, lambda s=step: self._write_object(actor, s)))
         for step in steps:
             if step.kind == EXTENSIONS:
                 work.append((step, lambda s=step: self._extend(actor, s)))
@@ -108,8 +133,8 @@ class Applier:
             self._record(conn, actor, plan)
         return problems
 
-    def _write_object(self, actor: Actor, step: Step) -> None:
-        body = copy.deepcopy(step.body or {})
+    def _write_object(self, actor: Actor, step: Step, body: dict[str, Any] | None = None) -> None:
+        body = copy.deepcopy(step.body or {} if body is None else body)
         with self.metadata.kernel.read() as conn:
             stored = metastore.find_by_uid(conn, step.uid)
         assert stored is not None
@@ -242,16 +267,26 @@ def _data_order(files: list[Any], snap: Any) -> list[Any]:
     placed: list[Any] = []
     seen: set[str] = set()
 
+    def targets(name: str) -> list[str]:
+        """The objects a record's lookups point at, its lines' lookups included (lines are
+        written with their record, so what they point at must be there first)."""
+        obj = snap.objects.get(name)
+        if obj is None:
+            return []
+        out = [str(f.props.get("target")) for f in obj.stored_fields if f.type == "lookup"]
+        for line_field in obj.line_fields:
+            child = snap.objects.get(str(line_field.props.get("target")))
+            if child is not None:
+                out += [str(f.props.get("target")) for f in child.stored_fields if f.type == "lookup"]
+        return out
+
     def place(name: str, path: tuple[str, ...]) -> None:
         if name in seen or name not in by_object:
             return
         seen.add(name)
-        obj = snap.objects.get(name)
-        if obj is not None:
-            for fdef in obj.stored_fields:
-                target = fdef.props.get("target")
-                if fdef.type == "lookup" and target not in path:
-                    place(str(target), (*path, name))
+        for target in targets(name):
+            if target not in path:
+                place(target, (*path, name))
         placed.append(by_object[name])
 
     for name in by_object:

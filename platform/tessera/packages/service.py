@@ -174,6 +174,7 @@ class PackageService:
     @contextmanager
     def _assembling(self) -> Iterator[Connection]:
         with self.kernel.schema(assembling=True) as conn:
+            metastore.lock_revision(conn)  # one package job at a time, deciding from what holds
             yield conn
 
     def plan(self, actor: Actor, package: Package, *, upgrade: bool, sample_data: bool = True) -> Plan:
