@@ -18,6 +18,7 @@ from tessera.api import (
     me,
     meta,
     navigation,
+    packages,
     records,
     reports,
     roles,
@@ -39,4 +40,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     records.router, me.router, flows.router, forms.router, reports.router, dashboards.router,
     attachments.router, formula.router, sla.router, jobs.router, meta.router, auth.router,
     users.router, teams.router, roles.router, audit.router, events.router, navigation.router, conversions.router,
+    packages.router,
 )
