@@ -5,7 +5,7 @@ database that is dropped afterwards — and prints one table of product vs. floo
 ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status. The formula
 benchmark's Python half needs no database and runs once, shown with the backend "python".
 Names: create, bulk, list, formula, stored, permissions, page, reports, workflow, flows, timers, sla, rules,
-lines, conversions.
+lines, conversions, packages.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from benchmarks import (
     bench_formula,
     bench_lines,
     bench_list,
+    bench_packages,
     bench_page,
     bench_permissions,
     bench_reports,
@@ -34,7 +35,7 @@ from benchmarks import (
 from benchmarks.common import Result, database, prepare, render
 
 BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page", "reports", "workflow", "flows",
-              "timers", "sla", "rules", "lines", "conversions")
+              "timers", "sla", "rules", "lines", "conversions", "packages")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,9 @@ class Sizes:
     lines_repeat: int
     conversions_accounts: int
     conversions_repeat: int
+    packages_records: int
+    packages_repeat: int
+    packages_plan_repeat: int
 
 
 FULL = Sizes(
@@ -114,6 +118,9 @@ FULL = Sizes(
     lines_repeat=60,
     conversions_accounts=100_000,
     conversions_repeat=200,
+    packages_records=2_000,
+    packages_repeat=4,
+    packages_plan_repeat=5,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -152,6 +159,9 @@ QUICK = Sizes(
     lines_repeat=15,
     conversions_accounts=20_000,
     conversions_repeat=40,
+    packages_records=500,
+    packages_repeat=1,
+    packages_plan_repeat=3,
 )
 
 
@@ -225,6 +235,10 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
             if "conversions" in only:
                 log(f"{backend}: convert a lead (match among accounts, create 3)")
                 results += bench_conversions.run(setup, sizes.conversions_accounts, sizes.conversions_repeat)
+            if "packages" in only:
+                log(f"{backend}: install a package of 15 objects + sample data; plan its upgrade")
+                results += bench_packages.run(setup, sizes.packages_records, sizes.packages_repeat,
+                                              sizes.packages_plan_repeat)
         finally:
             notes += setup.notes
             setup.close()
