@@ -46,7 +46,7 @@ def upgrade() -> None:
         sa.Column("elements", json_column(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_tessera_package_documents"),
-        sa.UniqueConstraint("package", "version", "uid", name="uq_tessera_package_documents_packageversionuid"),
+        sa.UniqueConstraint("package", "version", "uid", name="uq_tessera_package_documents_package_version_uid"),
     )
     op.create_index("ix_tessera_package_documents_uid", "tessera_package_documents", ["uid"])
     op.create_table(
