@@ -37,6 +37,8 @@ def install(app: FastAPI) -> None:
         app.include_router(router)
     from tessera.web import rules as rule_pages  # the rule, calendar and SLA builders
     app.include_router(rule_pages.router)
+    from tessera.web import packages as template_pages  # app templates: install, upgrade, customizations
+    app.include_router(template_pages.router)
 
 
 def render_error(request: Request, error: TesseraError) -> Response | None:
