@@ -54,7 +54,7 @@ _SUBMIT_BODY = {"requestBody": {"required": True, "content": {
         "type": "object", "required": ["source"], "additionalProperties": False,
         "properties": {"source": {**_TEXT, "description": "a bundled template's name"}, **_OPTIONS}}},
     "multipart/form-data": {"schema": {
-        "type": "object", "required": ["file"],
+        "type": "object", "required": ["file"], "additionalProperties": False,
         "properties": {"file": {"type": "string", "format": "binary", "description": "the package as a zip"},
                        "plan": {"type": "string", "maxLength": 200}, "sample_data": _FLAG, "strict": _FLAG}}},
 }}}
@@ -165,10 +165,12 @@ async def _upload(request: Request, limit: int) -> Submission:
                                [FieldProblem("file", "is required", "required")])
         content = await upload.read(limit + 1)
         fields = {key: form.get(key) for key in ("plan", "sample_data", "strict") if key in form}
+        unknown = sorted(set(form.keys()) - {"file", *fields})
     if len(content) > limit:
         raise FileTooLarge(f"The zip is larger than the limit of {limit:,} bytes.")
-    problems = [FieldProblem(key, "must be text, not a file") for key, value in fields.items()
-                if not isinstance(value, str)]
+    problems = [FieldProblem(key, "is not a part this endpoint takes", "unknown") for key in unknown]
+    problems += [FieldProblem(key, "must be text, not a file") for key, value in fields.items()
+                 if not isinstance(value, str)]
     flags: dict[str, bool] = {}
     for key in ("sample_data", "strict"):
         value = fields.get(key)

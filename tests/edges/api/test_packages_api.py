@@ -307,6 +307,8 @@ def test_a_zip_over_the_upload_limit_is_refused_with_413(api: Api) -> None:
     ("POST", "/packages?dry_run=perhaps", {"json": {"source": "acme-1.0.0"}}, 400),
     ("POST", "/packages", {"files": {"other": ("a.zip", b"x")}}, 422),
     ("POST", "/packages", {"files": {"file": ("a.zip", b"x")}, "data": {"sample_data": "maybe"}}, 422),
+    ("POST", "/packages", {"files": {"file": ("a.zip", b"x")}, "data": {"source": "acme-1.0.0"}}, 422),
+    ("POST", "/packages", {"files": {"file": ("a.zip", b"x")}, "data": {f"f{n}": "x" for n in range(12)}}, 400),
     ("POST", "/packages", {"content": b"--x\r\nbroken", "headers": {"Content-Type": "multipart/form-data; boundary=x"}},
      422),
     ("POST", "/packages", {"content": b"--x\r\nbroken", "headers": {"Content-Type": "multipart/form-data"}}, 400),
