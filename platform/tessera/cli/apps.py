@@ -127,7 +127,7 @@ def cmd_app_uninstall(args: argparse.Namespace) -> int:
         if args.dry_run:
             print(f"Uninstall {found['package']} {found['version']} would move to the trash:")
             for item in found["documents"]:
-                print(f"  {item['kind']:<12} {item['uid']}")
+                print(f"  {item['kind']:<12} {item['label'] or item['api_name']} ({item['api_name']})")
             print(f"({found['note']})")
             return 0
         return _follow(runtime, int(found["job"]))

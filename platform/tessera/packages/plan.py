@@ -67,6 +67,9 @@ class Step:
     base: dict[str, Any] | None = None
     clashes: list[Clash] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: What the package changes in this document since the version installed: (path,
+    #: package before, package now, what runs here now).
+    changes: list[tuple[Path, Any, Any, Any]] = field(default_factory=list)
     #: For `extend`: the package whose object the fields go on, and that object's uid.
     target: tuple[str, str] | None = None
     owner: str = ""
@@ -78,6 +81,8 @@ class Step:
             out["notes"] = self.notes
         if self.clashes:
             out["conflicts"] = [clash_json(self, c) for c in self.clashes]
+        if self.changes:
+            out["changes"] = [change_json(self, *c) for c in self.changes]
         return out
 
 
@@ -117,9 +122,18 @@ class Plan:
 
 
 def clash_json(step: Step, clash: Clash) -> dict[str, Any]:
+    """A conflict for people and the review list; `absent` names the sides that do not have
+    the property or element at all (as against having it blank)."""
+    sides = {"base": clash.base, "package": clash.package, "yours": clash.yours}
     return {"kind": step.kind, "document": step.api_name, "uid": step.uid, "path": list(clash.path),
-            "label": label_path(step, clash.path), "base": _shown(clash.base), "package": _shown(clash.package),
-            "yours": _shown(clash.yours), "reason": clash.reason}
+            "label": label_path(step, clash.path), **{k: _shown(v) for k, v in sides.items()},
+            "absent": [k for k, v in sides.items() if v is ABSENT], "reason": clash.reason}
+
+
+def change_json(step: Step, path: Path, before: Any, now: Any, yours: Any) -> dict[str, Any]:
+    sides = {"before": before, "now": now, "yours": yours}
+    return {"path": list(path), "label": label_path(step, path), **{k: _shown(v) for k, v in sides.items()},
+            "absent": [k for k, v in sides.items() if v is ABSENT]}
 
 
 def _shown(value: Any) -> Any:
@@ -324,6 +338,7 @@ def _document_step(package: Package, item: PackageFile, body: dict[str, Any], wo
         step.notes.append("you moved it to the trash; it stays there")
         return step
     original = comparable(item.kind, old.body) if old is not None else mine
+    step.changes = [(c.path, c.before, c.after, get_at(mine, c.path)) for c in diff(original, body)]
     merged = merge(original, body, mine)
     value = merged.value
     step.clashes = merged.clashes

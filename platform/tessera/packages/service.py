@@ -148,10 +148,8 @@ class PackageService:
 
     # -- planning -------------------------------------------------------------------------
     def _world(self, conn: Connection, package: Package) -> World:
-        snap = self.kernel.snapshot(conn)
         rows = conn.execute(sa.select(packages)).all()
         installed = {r.name: r.version for r in rows}
-        version = installed.get(package.name)
         bases: dict[str, Base] = {}
         waiting: list[Base] = []
         for r in conn.execute(sa.select(package_documents).where(
@@ -167,7 +165,6 @@ class PackageService:
         names = {(r.kind, r.api_name): r.uid for r in conn.execute(
             sa.select(documents.c.kind, documents.c.api_name, documents.c.uid))}
         tables = frozenset(sa.inspect(conn).get_table_names())
-        del snap, version
         return World(self.kinds(), current, names, tables, installed, bases, tuple(waiting),
                      {r.name: r.manifest for r in rows})
 
@@ -251,8 +248,11 @@ class PackageService:
             raise Conflict(f"{name} cannot be uninstalled while other packages need it: {', '.join(dependents)}. "
                            "Uninstall them first.", [FieldProblem("/", f"{d} depends on or extends it", "in_use")
                                                      for d in dependents], extra={"dependents": dependents})
-        plan = {"package": name, "version": row.version,
-                "documents": [{"kind": k, "uid": u} for k, u in owned],
+        with self.kernel.read() as conn:
+            found = metastore.find_by_uids(conn, [u for _, u in owned])
+        plan = {"package": name, "title": row.title, "version": row.version,
+                "documents": [{"kind": k, "api_name": found[u].api_name, "label": found[u].body.get("label", ""),
+                               "state": found[u].state} for k, u in owned if u in found],
                 "note": "objects and documents go to the trash with their data (restorable); nothing is dropped"}
         if dry_run:
             return plan
@@ -396,7 +396,16 @@ class PackageService:
                 shipped = {f["uid"] for f in base.get("fields", [])}
                 after["fields"] = [*after.get("fields", []),
                                    *(f for f in mine.get("fields", []) if f["uid"] not in shipped)]
-        return self._save(actor, kind, stored, after)
+        saved = self._save(actor, kind, stored, after)
+        # What was on the review list at that place is settled: the package's value runs.
+        with self.kernel.write() as conn:
+            for row in conn.execute(sa.select(package_conflicts.c.id, package_conflicts.c.path).where(
+                    package_conflicts.c.package == name, package_conflicts.c.uid == stored.uid,
+                    package_conflicts.c.status == "open")).all():
+                if not path or tuple(path_of(row.path)[:len(path)]) == tuple(path):
+                    conn.execute(sa.update(package_conflicts).where(package_conflicts.c.id == row.id)
+                                 .values(status="taken"))
+        return saved
 
     def _save(self, actor: Actor, kind: str, stored: metastore.StoredDocument, body: dict[str, Any]) -> dict[str, Any]:
         from tessera.packages.apply import _replacing
@@ -432,14 +441,19 @@ class PackageService:
             stored = metastore.find_by_uid(conn, row.uid) if row else None
         if row is None:
             raise NotFound(f"There is no conflict {conflict_id} of {name}.")
+        if row.status != "open":
+            settled = "yours kept" if row.status == "kept" else "the package's value taken"
+            raise Conflict(f"That conflict was resolved already ({settled}); change the property itself to "
+                           "change it again.")
         if choice == "take":
-            if stored is None:
-                raise Conflict("The document is gone; there is nothing to take the package's value into.")
+            if stored is None or stored.state != "active":
+                raise Conflict("The document is not there (deleted or in the trash); restore it first to take "
+                               "the package's value.")
             where = path_of(row.path)
-            value = row.values.get("package")
+            value = ABSENT if "package" in row.values.get("absent", []) else row.values.get("package")
             after = comparable(row.kind, stored.body)
             if where:
-                set_at(after, where, ABSENT if value is None else value, anchor_in=None)
+                set_at(after, where, value, anchor_in=None)
             elif isinstance(value, dict):
                 after = value
             self._save(actor, row.kind, stored, after)

@@ -147,7 +147,7 @@ def test_uninstall_is_refused_while_another_package_extends_it_then_goes(db_url:
     refused = _tessera("uninstall", "acme", db_url=db_url)
     assert refused.returncode == 1 and "support" in refused.stderr
     plan = _ok(_tessera("uninstall", "support", "--dry-run", db_url=db_url))
-    assert plan.startswith("Uninstall support 1.0.0 would move to the trash:") and "objects" in plan
+    assert plan.startswith("Uninstall support 1.0.0 would move to the trash:") and "Ticket (ticket)" in plan
     _ok(_tessera("uninstall", "support", db_url=db_url))
     _ok(_tessera("uninstall", "acme", db_url=db_url))
     runtime = _platform(db_url, tmp_path)
