@@ -119,6 +119,13 @@ def test_an_object_name_the_customer_already_uses_is_refused_before_anything_is_
     assert object_names(runtime) == {"contact"}
 
 
+def job_params(runtime: Platform) -> dict[str, Any]:
+    """What submitting acme 1.0.0 hands its job (to run the job's work by hand)."""
+    acme = package(runtime, "acme-1.0.0")
+    return {"action": "install", "upload": runtime.packages.stage(acme), "sample_data": True, "strict": False,
+            "plan": runtime.packages.plan(SYSTEM, acme, upgrade=False).digest}
+
+
 class Killed(Exception):
     """The worker died here."""
 
@@ -140,10 +147,7 @@ class DyingContext(JobContext):
 
 def test_a_job_killed_while_applying_metadata_leaves_everything_as_before_and_a_rerun_finishes(
         runtime: Platform) -> None:
-    params = {"action": "install", "files": {p.relative_to(FIXTURES / "acme-1.0.0").as_posix(): p.read_text()
-                                             for p in (FIXTURES / "acme-1.0.0").rglob("*.json")},
-              "sample_data": True, "plan": runtime.packages.plan(SYSTEM, package(runtime, "acme-1.0.0"),
-                                                                 upgrade=False).digest, "strict": False}
+    params = job_params(runtime)
     with pytest.raises(Killed):
         runtime.packages.run(DyingContext(runtime, 0, params, die_at=4))  # inside the metadata transaction
     assert object_names(runtime) == set() and runtime.packages.installed() == []
@@ -156,10 +160,7 @@ def test_a_job_killed_while_loading_sample_data_finishes_on_rerun_without_duplic
     from tessera.packages import apply
 
     monkeypatch.setattr(apply, "DATA_BATCH", 1)
-    params = {"action": "install", "files": {p.relative_to(FIXTURES / "acme-1.0.0").as_posix(): p.read_text()
-                                             for p in (FIXTURES / "acme-1.0.0").rglob("*.json")},
-              "sample_data": True, "plan": runtime.packages.plan(SYSTEM, package(runtime, "acme-1.0.0"),
-                                                                 upgrade=False).digest, "strict": False}
+    params = job_params(runtime)
     dying = DyingContext(runtime, 0, params, die_at=-1)
 
     def die_after_first_record(done: int, total: int | None = None, message: str | None = None, *,

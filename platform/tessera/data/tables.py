@@ -545,3 +545,13 @@ package_conflicts = sa.Table(
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Index("ix_tessera_package_conflicts_package", "package", "status"),
 )
+
+#: A package's files between the request that checked it and the job that installs it.
+package_uploads = sa.Table(
+    "tessera_package_uploads", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("package", sa.String(80), nullable=False),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("files", json_column(), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

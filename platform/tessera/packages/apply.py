@@ -31,7 +31,7 @@ from tessera.runtime.records.service import RecordService
 #: Field types whose values or checks need other objects: added in the second pass.
 RELATIONAL = frozenset({"lookup", "child_table", "formula", "rollup"})
 #: Sample records are written this many at a time, one transaction each.
-DATA_BATCH = 200
+DATA_BATCH = 1000
 
 
 def _plain(body: dict[str, Any], keep: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -85,37 +85,23 @@ class Applier:
         self.records = records
 
     # -- metadata -------------------------------------------------------------------------
-    def apply(self, conn: Connection, actor: Actor, plan: Plan, *, trial: bool = False,
+    def apply(self, conn: Connection, actor: Actor, plan: Plan, *, collect: bool = False,
               progress: Callable[[int, int], None] | None = None) -> list[FieldProblem]:
-        """Write what the plan says. `trial`: every step under a savepoint, problems
-        collected rather than raised (the caller rolls the transaction back)."""
+        """Write what the plan says. `collect`: each step under a savepoint, and every
+        problem collected rather than the first raised (the caller rolls back if any)."""
         problems: list[FieldProblem] = []
+        failed: set[str] = set()
         steps = [s for s in plan.steps if s.action in ("create", "update", "remove", "extend")]
         objects = [s for s in steps if s.kind == "objects"]
-        work: list[tuple[Step, Callable[[], None]]] = []
-        created = [s for s in objects if s.action == "create"]
-        for step in created:
-            work.append((step, lambda s=step: self.metadata.create_object(actor, _plain(s.body or {}))))
-        for step in created:  # then the lookups and line items between them
-            work.append((step, lambda s=step: self._write_object(
-                actor, s, _plain(s.body or {}, frozenset({"lookup", "child_table"})))))
-        for step in _targets_first([s for s in objects if s.action in ("create", "update")]):
-            work.append((step, lambda s=step: self._write_object(actor, s)))
-        for step in steps:
-            if step.kind == EXTENSIONS:
-                work.append((step, lambda s=step: self._extend(actor, s)))
-        for kind in KIND_ORDER[1:] + tuple(sorted({s.kind for s in steps} - set(KIND_ORDER) - {EXTENSIONS})):
-            for step in steps:
-                if step.kind == kind and step.action in ("create", "update"):
-                    work.append((step, lambda s=step: self._write_document(actor, s)))
-        for step in reversed(steps):
-            if step.action == "remove":
-                work.append((step, lambda s=step: self._remove(actor, s)))
-        failed: set[str] = set()
-        for done, (step, write) in enumerate(work):
+        total = len(steps) + len([s for s in objects if s.action == "create"])
+        done = 0
+
+        def run(step: Step, write: Callable[[], Any]) -> None:
+            nonlocal done
+            done += 1
             if step.uid in failed:
-                continue
-            if not trial:
+                return
+            if not collect:
                 write()
             else:
                 savepoint = conn.begin_nested()
@@ -124,11 +110,44 @@ class Applier:
                 except TesseraError as error:
                     savepoint.rollback()
                     failed.add(step.uid)
-                    problems += _located(step, error)
+                    problems.extend(_located(step, error))
                 else:
                     savepoint.commit()
             if progress:
-                progress(done + 1, len(work))
+                progress(done, total)
+
+        # Each object whole, those it points at first; one that names what is not there yet
+        # (objects pointing at each other, a formula over a relation) is made in passes.
+        later: list[Step] = []
+        for step in _targets_first([s for s in objects if s.action == "create"]):
+            savepoint = conn.begin_nested()
+            try:
+                self.metadata.create_object(actor, step.body or {})
+            except TesseraError:
+                savepoint.rollback()
+                later.append(step)
+                continue
+            savepoint.commit()
+            done += 2
+            if progress:
+                progress(done, total)
+        for step in later:
+            run(step, lambda s=step: self.metadata.create_object(actor, _plain(s.body or {})))
+        for step in later:  # then the lookups and line items between them
+            run(step, lambda s=step: self._write_object(actor, s, _plain(s.body or {}, frozenset({"lookup",
+                                                                                               "child_table"}))))
+        for step in _targets_first([*later, *(s for s in objects if s.action == "update")]):
+            run(step, lambda s=step: self._write_object(actor, s))
+        for step in steps:
+            if step.kind == EXTENSIONS:
+                run(step, lambda s=step: self._extend(actor, s))
+        for kind in KIND_ORDER[1:] + tuple(sorted({s.kind for s in steps} - set(KIND_ORDER) - {EXTENSIONS})):
+            for step in steps:
+                if step.kind == kind and step.action in ("create", "update"):
+                    run(step, lambda s=step: self._write_document(actor, s))
+        for step in reversed(steps):
+            if step.action == "remove":
+                run(step, lambda s=step: self._remove(actor, s))
         if not problems:
             self._record(conn, actor, plan)
         return problems
@@ -241,12 +260,12 @@ class Applier:
                         values.append(value)
                         if later:
                             deferred.append((obj.api_name, -1, record["key"], later))
-                    made = self.records.bulk_create(actor, obj.api_name, values)
+                    made = self.records.create_many_ids(actor, obj.api_name, values)
                     conn.execute(sa.insert(package_records), [
-                        {"package": package.name, "object_uid": obj.uid, "key": r["key"], "record_id": m["id"]}
+                        {"package": package.name, "object_uid": obj.uid, "key": r["key"], "record_id": m}
                         for r, m in zip(batch, made, strict=True)])
                 for r, m in zip(batch, made, strict=True):
-                    known[(obj.uid, r["key"])] = int(m["id"])
+                    known[(obj.uid, r["key"])] = m
                 done += len(batch)
                 created += len(batch)
                 if progress:

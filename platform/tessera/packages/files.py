@@ -57,6 +57,7 @@ class Package:
     documents: list[PackageFile] = field(default_factory=list)
     extensions: list[PackageFile] = field(default_factory=list)
     data: list[PackageFile] = field(default_factory=list)
+    _digest: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -75,12 +76,15 @@ class Package:
         return str(self.manifest.get("namespace") or re.sub(r"[^a-z0-9]", "", self.name))
 
     def digest(self) -> str:
-        """What the package holds, as one sha256 (the same files give the same digest)."""
-        h = hashlib.sha256(canonical(self.manifest).encode())
-        for f in sorted([*self.documents, *self.extensions, *self.data], key=lambda f: f.path):
-            h.update(f.path.encode())
-            h.update(canonical(f.body).encode())
-        return h.hexdigest()
+        """What the package holds, as one sha256 (the same files give the same digest);
+        worked out once."""
+        if self._digest is None:
+            h = hashlib.sha256(_compact(self.manifest).encode())
+            for f in sorted([*self.documents, *self.extensions, *self.data], key=lambda f: f.path):
+                h.update(f.path.encode())
+                h.update(_compact(f.body).encode())
+            self._digest = h.hexdigest()
+        return self._digest
 
 
 def canonical(value: Any) -> str:
@@ -88,8 +92,13 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
+def _compact(value: Any) -> str:
+    """JSON for hashing: one form per value, and fast (no indentation)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def sha256(value: Any) -> str:
-    return hashlib.sha256(canonical(value).encode()).hexdigest()
+    return hashlib.sha256(_compact(value).encode()).hexdigest()
 
 
 @cache

@@ -10,7 +10,6 @@ data to load, and every problem found. `apply.py` carries a plan out in one tran
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 
 from tessera.errors import FieldProblem
 from tessera.meta.documents import normalize_field, normalize_object
-from tessera.packages.files import EXTENSIONS, Package, PackageFile, canonical, problem
+from tessera.packages.files import EXTENSIONS, Package, PackageFile, problem, sha256
 from tessera.packages.identity import ELEMENT_PREFIX, platform_uid, to_platform
 from tessera.packages.merge import ABSENT, Clash, Path, diff, get_at, merge, set_at
 
@@ -101,8 +100,7 @@ class Plan:
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(canonical({"reads": self.reads, "package": self.package.digest(),
-                                         "from": self.from_version}).encode()).hexdigest()[:32]
+        return sha256({"reads": self.reads, "package": self.package.digest(), "from": self.from_version})[:32]
 
     @property
     def changes_anything(self) -> bool:
@@ -469,7 +467,7 @@ def _ddl(plan: Plan, world: World) -> None:
 
 
 def _digest(body: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical(dict(body)).encode()).hexdigest()
+    return sha256(dict(body))
 
 
 def layer(kind: str, base: Mapping[str, Any], current: Mapping[str, Any]) -> list[Any]:

@@ -22,15 +22,24 @@ from sqlalchemy.engine import Connection
 from tessera.auth.actor import Actor
 from tessera.auth.users import UserService
 from tessera.data import metastore
-from tessera.data.tables import documents, package_conflicts, package_documents, package_records, packages
+from tessera.data.tables import (
+    documents,
+    package_conflicts,
+    package_documents,
+    package_records,
+    package_uploads,
+    packages,
+)
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+from tessera.meta.documents import normalize_object
 from tessera.packages import export as exporting
 from tessera.packages.apply import Applier
-from tessera.packages.files import EXTENSIONS, Package, canonical, read_folder, read_zip
+from tessera.packages.files import EXTENSIONS, Package, canonical, problem, read_folder, read_zip
 from tessera.packages.files import parse as parse_files
 from tessera.packages.merge import ABSENT, Change, get_at, path_of, path_text, set_at
 from tessera.packages.plan import Base, Current, Plan, World, comparable, decide, layer
 from tessera.runtime.background.jobs import JobContext, JobService
+from tessera.runtime.kernel.catalog import with_objects
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.metadata.documents import DocumentService
 from tessera.runtime.metadata.objects import MetadataService
@@ -174,15 +183,21 @@ class PackageService:
             metastore.lock_revision(conn)  # one package job at a time, deciding from what holds
             yield conn
 
-    def plan(self, actor: Actor, package: Package, *, upgrade: bool, sample_data: bool = True) -> Plan:
-        """What installing or upgrading would do, with every problem — nothing is written."""
+    def plan(self, actor: Actor, package: Package, *, upgrade: bool, sample_data: bool = True,
+             trial: bool = True) -> Plan:
+        """What installing or upgrading would do, with every problem — nothing is written.
+        Every document is checked against the metadata as it will be; `trial`: the plan is
+        also carried out in a transaction that is rolled back, which finds what only the
+        database can tell (values already stored that a change would not fit)."""
         _require_admin(actor)
         result: Plan | None = None
         try:
             with self._assembling() as conn:
                 plan = decide(package, self._world(conn, package), upgrade=upgrade, sample_data=sample_data)
                 if not plan.problems:
-                    plan.problems += self.applier.apply(conn, actor, plan, trial=True)
+                    plan.problems += self._check(conn, plan)
+                if trial and not plan.problems:
+                    plan.problems += self.applier.apply(conn, actor, plan, collect=True)
                 result = plan
                 raise _Rollback()
         except _Rollback:
@@ -190,26 +205,76 @@ class PackageService:
         assert result is not None
         return result
 
+    def _check(self, conn: Connection, plan: Plan) -> list[FieldProblem]:
+        """Every document of the plan against the metadata as it will be once all are in."""
+        snap = self.kernel.snapshot(conn)
+        objects = [s for s in plan.steps if s.kind == "objects" and s.action in ("create", "update") and s.body]
+        bodies = [normalize_object(s.body or {}) for s in objects]
+        for step in plan.steps:  # extensions: their target with the fields they add
+            if step.kind == EXTENSIONS and step.action == "extend" and step.body and step.target:
+                target = next((b for b in bodies if b["uid"] == step.target[1]), None)
+                if target is None and step.target[1] in snap.by_uid:
+                    target = copy.deepcopy(snap.by_uid[step.target[1]].doc)
+                    bodies.append(target)
+                if target is not None:
+                    target["fields"] = [step.body["updates"].get(f["uid"], f) for f in target.get("fields", [])]
+                    target["fields"] += step.body["fields"]
+        draft = with_objects(snap, bodies, self.kernel.draft_revision())
+        for _ in range(3):  # formulas over other new objects' formulas: their types first
+            types = [[f.get("formula_type") for f in b.get("fields", [])] for b in bodies]
+            for body in bodies:
+                self.metadata.formulas.check_object(draft, body)
+            draft = with_objects(snap, bodies, self.kernel.draft_revision())
+            if types == [[f.get("formula_type") for f in b.get("fields", [])] for b in bodies]:
+                break
+        problems: list[FieldProblem] = []
+        for step, body in zip(objects, bodies, strict=False):
+            problems += [problem(step.path, p.field, p.message, p.code) for p in self.metadata.problems(draft, body)]
+        pending: dict[str, dict[str, Any]] = {}
+        for step in plan.steps:
+            if step.kind not in ("objects", EXTENSIONS) and step.action in ("create", "update") and step.body:
+                pending.setdefault(step.kind, {})[step.api_name] = step.body
+        for step in plan.steps:
+            if step.kind not in ("objects", EXTENSIONS) and step.action in ("create", "update") and step.body:
+                body = {k: v for k, v in step.body.items() if k not in ("uid", "version")}
+                problems += [problem(step.path, p.field, p.message, p.code)
+                             for p in self.documents.problems(draft, step.kind, body, pending)]
+        return problems
+
+    def stage(self, package: Package) -> int:
+        """Keep a package's files for the job that installs it (a job's parameters stay small)."""
+        with self.kernel.write() as conn:
+            return int(conn.execute(sa.insert(package_uploads).values(
+                package=package.name, version=package.version, files=_files(package), created_at=metastore.now())
+                .returning(package_uploads.c.id)).scalar_one())
+
     def submit(self, actor: Actor, package: Package, *, upgrade: bool, sample_data: bool = True,
                expected_plan: str | None = None, strict: bool = False) -> tuple[int, Plan]:
-        """Check the package whole, then queue the job that applies it."""
-        plan = self.plan(actor, package, upgrade=upgrade, sample_data=sample_data)
+        """Check the package whole against the metadata as it will be, then queue the job
+        that applies it (which checks again as it goes: nothing is kept unless all is well)."""
+        plan = self.plan(actor, package, upgrade=upgrade, sample_data=sample_data, trial=False)
         _refuse(plan, expected_plan, strict)
+        upload = self.stage(package)
         with self.kernel.write() as conn:
             job = self.jobs.submit(conn, JOB_KIND, {
-                "action": "upgrade" if upgrade else "install", "files": _files(package),
-                "sample_data": sample_data, "plan": plan.digest, "strict": strict,
+                "action": "upgrade" if upgrade else "install", "upload": upload, "package": package.name,
+                "version": package.version, "sample_data": sample_data, "plan": plan.digest, "strict": strict,
             }, title=f"{'Upgrade' if upgrade else 'Install'} {package.title} {package.version}", actor=actor)
         return job, plan
 
     def run(self, ctx: JobContext) -> dict[str, Any]:
-        """The job: apply the plan (refused if the metadata moved since it was made), then
-        load sample data in batches."""
+        """The job: apply the plan (refused if the metadata moved since it was made; every
+        problem met refuses it whole), then load sample data in batches."""
         params = ctx.params
         actor = self.users.actor_for_user(ctx.created_by) if ctx.created_by else Actor.system()
         if params.get("action") == "uninstall":
             return self._uninstall(ctx, actor, str(params["name"]))
-        package = parse_files({p: t.encode() for p, t in params["files"].items()}, frozenset(self.kinds()))
+        with self.kernel.read() as conn:
+            files = conn.execute(sa.select(package_uploads.c.files).where(
+                package_uploads.c.id == int(params["upload"]))).scalar()
+        if files is None:
+            raise NotFound("The package's files are gone (installed already?); submit it again.")
+        package = parse_files({p: t.encode() for p, t in files.items()}, frozenset(self.kinds()))
         upgrade = params["action"] == "upgrade"
         ctx.progress(0, None, "checking the package", force=True)
         summary: dict[str, Any] = {}
@@ -219,13 +284,19 @@ class PackageService:
             resumed = params.get("plan") != plan.digest and self._metadata_done(conn, package, upgrade)
             if not resumed:
                 _refuse(plan, params.get("plan"), bool(params.get("strict")))
-                self.applier.apply(conn, actor, plan, progress=lambda d, t: ctx.progress(
+                problems = self.applier.apply(conn, actor, plan, collect=True, progress=lambda d, t: ctx.progress(
                     d, t, "applying metadata and schema"))
+                if problems:
+                    lines = "; ".join(f"{p.as_json().get('file', '')} {p.field}: {p.message}" for p in problems)
+                    raise InvalidInput(f"{package.title} {package.version} was not installed, nothing was written: "
+                                       f"{lines}", problems)
             summary = plan.as_json()["summary"]
         loaded = {"records": 0}
         if params.get("sample_data", True) and package.data:
             loaded = self.applier.load_data(actor, package, progress=lambda d, t: ctx.progress(
                 d, t, "loading sample records"))
+        with self.kernel.write() as conn:
+            conn.execute(sa.delete(package_uploads).where(package_uploads.c.id == int(params["upload"])))
         ctx.progress(1, 1, "done", force=True)
         return {"package": package.name, "version": package.version, "documents": summary, **loaded}
 

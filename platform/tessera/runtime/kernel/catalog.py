@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -63,6 +64,20 @@ def load_snapshot(conn: Connection, revision: int) -> Snapshot:
     tables = {name: build_table(obj, metadata) for name, obj in objects.items()}
     by_uid = {o.uid: o for o in (*objects.values(), *trashed.values())}
     return Snapshot(revision, objects, trashed, tables, by_uid)
+
+
+def with_objects(snap: Snapshot, bodies: list[dict[str, Any]], revision: int) -> Snapshot:
+    """The metadata as it would be with these object documents added or changed (matched by
+    uid): what a plan checks a package against before writing anything. `revision` must be
+    one no committed metadata has (see `Kernel.draft_revision`)."""
+    by_uid = {o.uid: o for o in snap.objects.values()}
+    for body in bodies:
+        by_uid[str(body["uid"])] = ObjectDef(body)
+    objects = {o.api_name: o for o in by_uid.values()}
+    metadata = sa.MetaData()
+    tables = {name: build_table(obj, metadata) for name, obj in objects.items()}
+    return Snapshot(revision, objects, dict(snap.trashed), tables,
+                    {**snap.by_uid, **{o.uid: o for o in objects.values()}})
 
 
 class Catalog:

@@ -147,6 +147,11 @@ class Kernel:
         _auth_revisions.setdefault(conn, metastore.revisions(conn)[1])
         return snap
 
+    @staticmethod
+    def draft_revision() -> int:
+        """A revision for metadata nobody committed (a plan's draft of what will be)."""
+        return next(_uncommitted)
+
     def auth_revision(self, conn: Connection) -> int:
         """The auth revision this transaction works at: every change to who is active, who
         holds a role or who is in a team bumps it, so it can key what those answer."""

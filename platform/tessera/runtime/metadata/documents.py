@@ -316,20 +316,25 @@ class DocumentService:
             metastore.delete_document(conn, stored, actor.user_id)
 
     # -- checking and the dependency graph ----------------------------------------------
-    def _by_name(self, snap: Snapshot, kind: str) -> dict[str, Mapping[str, Any]]:
+    def _by_name(self, snap: Snapshot, kind: str,
+                 pending: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> dict[str, Mapping[str, Any]]:
         # Read in the transaction the check runs in (Platform.read joins it).
         with self.kernel.read() as conn:
-            return {d.api_name: d.body for d in self.active(conn, snap, kind)}
+            found: dict[str, Mapping[str, Any]] = {d.api_name: d.body for d in self.active(conn, snap, kind)}
+        return {**found, **(pending or {}).get(kind, {})}
 
-    def problems(self, snap: Snapshot, kind: str, doc: Any) -> list[FieldProblem]:
-        """Everything wrong with a document of `kind` against the snapshot, all at once."""
+    def problems(self, snap: Snapshot, kind: str, doc: Any,
+                 pending: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> list[FieldProblem]:
+        """Everything wrong with a document of `kind` against the snapshot, all at once.
+        `pending`: documents about to be written with it (kind → api_name → body), which it
+        may name (a package's dashboard names the package's reports)."""
         spec = self.kind(kind)
         if not isinstance(doc, dict):
             return [FieldProblem("/", f"a {spec.label.lower()} must be a JSON object")]
         problems = schema_problems(self._validator(kind), doc, "")
         if problems:
             return problems
-        schema = SnapshotSchema(snap, documents=lambda other: self._by_name(snap, other))
+        schema = SnapshotSchema(snap, documents=lambda other: self._by_name(snap, other, pending))
         problems = list(spec.check(doc, schema))
         for formula in spec.formulas(doc, schema):
             obj = snap.objects.get(formula.object)

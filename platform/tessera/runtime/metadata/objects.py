@@ -88,6 +88,23 @@ class MetadataService:
                 ],
             }
 
+    def problems(self, snap: Snapshot, doc: Any) -> list[FieldProblem]:
+        """What creating an object as `doc` (or changing one to it) would be refused for, as
+        far as the metadata in `snap` tells — its schema, formulas, lookups and line items —
+        without writing anything: a package's plan checks every object it brings so, against
+        the metadata as it will be."""
+        found = object_problems(doc)
+        if found:
+            return found
+        body = normalize_object(doc)
+        found = self.formulas.check_object(snap, body)
+        obj = ObjectDef(body)
+        try:
+            self._check_references(snap, obj, snap.by_uid.get(obj.uid))
+        except InvalidInput as error:
+            found += error.errors
+        return found + line_problems(snap, obj)
+
     # -- objects ------------------------------------------------------------------------
     def create_object(self, actor: Actor, doc: Any) -> dict[str, Any]:
         if isinstance(doc, dict) and "package" in doc:

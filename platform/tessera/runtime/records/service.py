@@ -395,7 +395,7 @@ class RecordService:
             if echo and names:
                 out = [self._get(conn, snap, obj, c.record_id or 0, actor=actor) for c in batch.changes]
             else:
-                out = self._echo(batch, access.hidden) if echo else []
+                out = self._echo(batch, access.hidden) if echo else [{"id": c.record_id} for c in batch.changes]
             after_commit(conn, lambda: self.pipeline.after_commit(batch))
         return out
 
@@ -479,9 +479,16 @@ class RecordService:
 
     def create_many(self, actor: Actor, object_name: str, items: list[Any]) -> int:
         """Create records in batches of MAX_BULK without echoing them back (imports, loads)."""
+        return len(self.create_many_ids(actor, object_name, items))
+
+    def create_many_ids(self, actor: Actor, object_name: str, items: list[Any]) -> list[int]:
+        """`create_many`, giving back the new records' ids in the items' order (loads that
+        remember what they made: a package's sample records by key)."""
+        ids: list[int] = []
         for offset in range(0, len(items), MAX_BULK):
-            self._create(actor, object_name, items[offset:offset + MAX_BULK], bulk=True, echo=False)
-        return len(items)
+            made = self._create(actor, object_name, items[offset:offset + MAX_BULK], bulk=True, echo=False)
+            ids += [int(m["id"]) for m in made]
+        return ids
 
     def _echo(self, batch: SaveBatch, hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
         """The saved records as the API returns them, built from what was written (read

@@ -1,5 +1,6 @@
 """App packages: installed packages, the immutable base of each installed version, the
-sample records they installed (by key), and the review list of upgrades.
+sample records they installed (by key), the review list of upgrades, and the files of a
+package waiting for its install job.
 
 Revision ID: 0015
 Revises: 0014
@@ -72,9 +73,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_tessera_package_conflicts"),
     )
     op.create_index("ix_tessera_package_conflicts_package", "tessera_package_conflicts", ["package", "status"])
+    op.create_table(
+        "tessera_package_uploads",
+        sa.Column("id", _id(), nullable=False),
+        sa.Column("package", sa.String(80), nullable=False),
+        sa.Column("version", sa.String(40), nullable=False),
+        sa.Column("files", json_column(), nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_tessera_package_uploads"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("tessera_package_uploads")
     op.drop_index("ix_tessera_package_conflicts_package", table_name="tessera_package_conflicts")
     op.drop_table("tessera_package_conflicts")
     op.drop_table("tessera_package_records")
