@@ -198,6 +198,7 @@ def test_upgrade_keeps_the_customers_label_on_a_conflict_until_the_packages_is_t
     taken = api.ok(api.post(f"/packages/acme/conflicts/{conflicts[0]['id']}", {"choice": "take"}))
     assert taken == {"id": conflicts[0]["id"], "status": "taken"}
     assert _field(api, "account", "region")["label"] == "Sales region"
+    _problem(api.post(f"/packages/acme/conflicts/{conflicts[0]['id']}", {"choice": "keep"}), 409)  # decided already
     assert api.ok(api.get("/packages/acme/conflicts"))["conflicts"] == []
     assert [c["id"] for c in api.ok(api.get("/packages/acme/conflicts?status=taken"))["conflicts"]] == [
         conflicts[0]["id"]]
