@@ -79,10 +79,10 @@ class Package:
         """What the package holds, as one sha256 (the same files give the same digest);
         worked out once."""
         if self._digest is None:
-            h = hashlib.sha256(_compact(self.manifest).encode())
+            h = hashlib.sha256(compact(self.manifest).encode())
             for f in sorted([*self.documents, *self.extensions, *self.data], key=lambda f: f.path):
                 h.update(f.path.encode())
-                h.update(_compact(f.body).encode())
+                h.update(compact(f.body).encode())
             self._digest = h.hexdigest()
         return self._digest
 
@@ -92,13 +92,13 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def _compact(value: Any) -> str:
-    """JSON for hashing: one form per value, and fast (no indentation)."""
+def compact(value: Any) -> str:
+    """JSON for machines: one form per value (for hashing), and fast (no indentation)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def sha256(value: Any) -> str:
-    return hashlib.sha256(_compact(value).encode()).hexdigest()
+    return hashlib.sha256(compact(value).encode()).hexdigest()
 
 
 @cache

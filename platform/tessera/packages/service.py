@@ -34,7 +34,7 @@ from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotF
 from tessera.meta.documents import normalize_object
 from tessera.packages import export as exporting
 from tessera.packages.apply import Applier
-from tessera.packages.files import EXTENSIONS, Package, canonical, problem, read_folder, read_zip
+from tessera.packages.files import EXTENSIONS, Package, compact, problem, read_folder, read_zip
 from tessera.packages.files import parse as parse_files
 from tessera.packages.merge import ABSENT, Change, get_at, path_of, path_text, set_at
 from tessera.packages.plan import Base, Current, Plan, World, comparable, decide, layer
@@ -577,9 +577,10 @@ def _uids(package: Package, kinds: dict[str, str], bases: dict[str, Base]) -> li
 
 
 def _files(package: Package) -> dict[str, str]:
-    out = {"manifest.json": canonical(package.manifest)}
+    """The package's files as texts (compact JSON: they are read back by `parse`, not people)."""
+    out = {"manifest.json": compact(package.manifest)}
     for item in (*package.documents, *package.extensions, *package.data):
-        out[item.path] = canonical(item.body)
+        out[item.path] = compact(item.body)
     return out
 
 

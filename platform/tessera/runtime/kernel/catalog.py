@@ -74,10 +74,21 @@ def with_objects(snap: Snapshot, bodies: list[dict[str, Any]], revision: int) ->
     for body in bodies:
         by_uid[str(body["uid"])] = ObjectDef(body)
     objects = {o.api_name: o for o in by_uid.values()}
-    metadata = sa.MetaData()
-    tables = {name: build_table(obj, metadata) for name, obj in objects.items()}
-    return Snapshot(revision, objects, dict(snap.trashed), tables,
+    return Snapshot(revision, objects, dict(snap.trashed), _TablesOnDemand(objects),
                     {**snap.by_uid, **{o.uid: o for o in objects.values()}})
+
+
+class _TablesOnDemand(dict[str, sa.Table]):
+    """A draft's tables, each built when first asked for (checks rarely need one)."""
+
+    def __init__(self, objects: dict[str, ObjectDef]) -> None:
+        super().__init__()
+        self._objects = objects
+        self._metadata = sa.MetaData()
+
+    def __missing__(self, name: str) -> sa.Table:
+        table = self[name] = build_table(self._objects[name], self._metadata)
+        return table
 
 
 class Catalog:
