@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tessera.errors import Conflict
+from tessera.errors import Conflict, InvalidInput
 from tessera.packages.files import read_zip
 from tessera.packages.service import Source
 from tessera.runtime.platform import Platform
@@ -45,8 +45,11 @@ def test_an_extension_installed_before_its_target_waits_and_is_applied_when_the_
     # the target's own upgrade leaves the extension's field alone
     install(runtime, "acme-1.1.0", upgrade=True)
     assert "support_tier" in field_names(runtime, "account")
-    assert runtime.packages.customizations(SYSTEM, "acme") == [] or all(
-        c["change"] == "added" for d in runtime.packages.customizations(SYSTEM, "acme") for c in d["changes"])
+    # another package's field is neither the customer's change nor part of acme's export
+    assert runtime.packages.customizations(SYSTEM, "acme") == []
+    with zipfile.ZipFile(io.BytesIO(runtime.packages.export(SYSTEM, "acme")[1])) as archive:
+        account = json.loads(archive.read("objects/account.json"))
+    assert "support_tier" not in [f["api_name"] for f in account["fields"]]
 
 
 def test_uninstalling_a_package_another_extends_is_refused_with_its_dependents(runtime: Platform) -> None:
@@ -117,3 +120,32 @@ def test_a_layer_export_holds_only_what_the_customer_changed_as_a_package_enhanc
     overlay = read_zip(content, frozenset(runtime.packages.kinds()))
     assert overlay.manifest["enhances"] == [{"name": "acme", "version": "1.0.0"}]
     assert [d.path for d in overlay.documents] == ["objects/account.json"]
+
+
+def test_customizations_exported_alone_carry_the_changes_to_another_database_with_the_package(
+        runtime: Platform, tmp_path: Path) -> None:
+    install(runtime, "acme-1.0.0")
+    runtime.metadata.update_field(SYSTEM, "account", "region", {"label": "Territory"})
+    runtime.metadata.add_field(SYSTEM, "account", {"api_name": "vip", "label": "VIP", "type": "boolean"})
+    _, content = runtime.packages.export(SYSTEM, "acme", layer_only=True)
+    other = Platform(Settings(database_url=f"sqlite:///{tmp_path / 'other.db'}", attachments_dir=tmp_path / "a"))
+    try:
+        from tessera.data.migrate import upgrade
+
+        upgrade(other.engine)
+        overlay = other.packages.read(Source(content=content))
+        with pytest.raises(InvalidInput) as raised:  # the package it changes is not there yet
+            other.packages.submit(SYSTEM, overlay, upgrade=False)
+        assert raised.value.errors[0].code == "missing_dependency"
+        install(other, "acme-1.0.0")
+        plan = other.packages.plan(SYSTEM, overlay, upgrade=False).as_json()
+        assert [(d["api_name"], d["action"]) for d in plan["documents"]] == [("account", "update")]
+        job, _ = other.packages.submit(SYSTEM, overlay, upgrade=False)
+        assert other.jobs.wait(job)["status"] == "succeeded"
+        assert field(other, "account", "region")["label"] == "Territory"
+        assert field(other, "account", "vip")["uid"] == field(runtime, "account", "vip")["uid"]
+        changed = {c["label"] for d in other.packages.customizations(SYSTEM, "acme") for c in d["changes"]}
+        assert changed == {"Account \u203a field Territory \u203a label", "Account \u203a field VIP"}
+        assert [p["name"] for p in other.packages.installed()] == ["acme"]
+    finally:
+        other.dispose()

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 
 from tessera.auth.actor import Actor
 from tessera.data.files import FileTooLarge
-from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput
+from tessera.errors import FieldProblem, Forbidden, InvalidInput
 from tessera.packages.files import Package
 from tessera.packages.service import Source
 from tessera.requests import deps
@@ -33,13 +33,6 @@ ConflictId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 _FRAMING = 64 * 1024
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000]*$"}
 _FLAG = {"type": "string", "enum": ["true", "false"]}
-
-
-class PlanStale(Conflict):
-    """The metadata moved since the plan sent back was made."""
-
-    title = "Plan out of date"
-    type_slug = "plan-stale"
 
 
 # -- OpenAPI: the bodies these routes read by hand (so a missing sign-in is answered first) --
@@ -201,11 +194,8 @@ def _submit(rt: Platform, who: Actor, given: Submission, *, upgrade: bool, dry_r
     if dry_run:
         plan = rt.packages.plan(who, package, upgrade=upgrade, sample_data=given.sample_data)
         return JSONResponse(plan.as_json())
-    try:
-        job_id, plan = rt.packages.submit(who, package, upgrade=upgrade, sample_data=given.sample_data,
-                                          expected_plan=given.plan, strict=given.strict)
-    except Conflict as error:
-        raise _stale(error) from None
+    job_id, plan = rt.packages.submit(who, package, upgrade=upgrade, sample_data=given.sample_data,
+                                      expected_plan=given.plan, strict=given.strict)
     return _accepted(rt, who, job_id, plan.as_json())
 
 
@@ -214,13 +204,6 @@ def _same_package(package: Package, name: str) -> None:
         raise InvalidInput(f"That is the package {package.name!r}, not {name!r}; nothing was written.",
                            [FieldProblem("/name", f"is {package.name!r}, not {name!r}", "other_package",
                                          detail={"file": "manifest.json"})])
-
-
-def _stale(error: Conflict) -> Conflict:
-    """The service's "plan is stale" conflict, answered with its own problem type."""
-    if error.extra.get("type_slug") != PlanStale.type_slug:
-        return error
-    return PlanStale(error.detail, error.errors, {k: v for k, v in error.extra.items() if k != "type_slug"})
 
 
 def _accepted(rt: Platform, who: Actor, job_id: int, plan: dict[str, Any]) -> JSONResponse:

@@ -148,7 +148,7 @@ class Applier:
         for step in reversed(steps):
             if step.action == "remove":
                 run(step, lambda s=step: self._remove(actor, s))
-        if not problems:
+        if not problems and not plan.package.overlay:
             self._record(conn, actor, plan)
         return problems
 

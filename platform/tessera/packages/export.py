@@ -41,6 +41,7 @@ def package_files(manifest: dict[str, Any], bases: Sequence[Any], current: Mappi
         out_manifest = {"name": f"{manifest['name']}-custom", "version": manifest["version"],
                         "title": f"{manifest.get('title', manifest['name'])} — customizations",
                         "description": f"The changes made to {manifest['name']} {manifest['version']} here.",
+                        "overlay": manifest["name"],
                         "enhances": [{"name": manifest["name"], "version": manifest["version"]}]}
     files["manifest.json"] = canonical(out_manifest)
     return files

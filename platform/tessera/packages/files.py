@@ -64,6 +64,17 @@ class Package:
         return str(self.manifest["name"])
 
     @property
+    def overlay(self) -> str | None:
+        """For customizations exported alone: the package they change."""
+        found = self.manifest.get("overlay")
+        return str(found) if found else None
+
+    @property
+    def identity(self) -> str:
+        """The name its documents' platform uids derive from (an overlay's: its package's)."""
+        return self.overlay or self.name
+
+    @property
     def version(self) -> str:
         return str(self.manifest["version"])
 

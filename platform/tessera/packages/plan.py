@@ -181,7 +181,7 @@ def platform_kept(kind: str, body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def shipped(package: Package, item: PackageFile, prefix: str) -> dict[str, Any]:
     """A package document in the platform's form, as the platform stores it."""
-    body = to_platform(package.name, item.kind, prefix, item.body)
+    body = to_platform(package.identity, item.kind, prefix, item.body)
     if item.kind == "objects":
         body = normalize_object(body)
     body.pop("version", None)
@@ -230,6 +230,8 @@ class World:
 
 
 def decide(package: Package, world: World, *, upgrade: bool, sample_data: bool = True) -> Plan:
+    if package.overlay:
+        return _overlay(package, world)
     installed = world.installed.get(package.name)
     plan = Plan(package, "upgrade" if upgrade else "install", installed)
     plan.reads["@version"] = installed or ""
@@ -268,6 +270,37 @@ def decide(package: Package, world: World, *, upgrade: bool, sample_data: bool =
             plan.data.append({"file": item.path, "object": item.body["object"],
                               "records": len(item.body.get("records", []))})
     _ddl(plan, world)
+    return plan
+
+
+def _overlay(package: Package, world: World) -> Plan:
+    """Customizations exported alone, applied to the installed documents they change: each
+    becomes what runs (as if the admin had made the change here); no base is kept for them."""
+    plan = Plan(package, "customize", world.installed.get(str(package.overlay)))
+    plan.reads["@version"] = plan.from_version or ""
+    if plan.from_version is None:
+        plan.problems.append(problem("manifest.json", "/overlay", f"changes {package.overlay}, which is not "
+                                     "installed here; install it first", "missing_dependency"))
+        return plan
+    for item in package.documents:
+        if item.kind not in world.prefixes:
+            plan.problems.append(problem(item.path, "/", f"{item.kind} is not a kind of document here"))
+            continue
+        body = shipped(package, item, world.prefixes[item.kind])
+        now = world.current.get(body["uid"])
+        plan.reads[body["uid"]] = _digest(now.body) if now else ""
+        step = Step(item.kind, body["uid"], item.uid, item.path, str(body.get("api_name", "")),
+                    str(body.get("label", "")), "update", body=body)
+        if now is None or now.state != "active":
+            plan.problems.append(problem(item.path, "/uid", f"there is no {item.kind[:-1].replace('_', ' ')} "
+                                         f"{item.uid!r} of {package.overlay} here to change", "unknown_document"))
+            continue
+        mine = comparable(item.kind, now.body)
+        if comparable(item.kind, body) == mine:
+            step.action = "unchanged"
+        else:
+            step.changes = [(c.path, c.before, c.after, c.before) for c in diff(mine, comparable(item.kind, body))]
+        plan.steps.append(step)
     return plan
 
 

@@ -10,6 +10,7 @@ The real run is a job: metadata and schema in one transaction, then sample data 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from tessera.packages import export as exporting
 from tessera.packages.apply import Applier
 from tessera.packages.files import EXTENSIONS, Package, compact, problem, read_folder, read_zip
 from tessera.packages.files import parse as parse_files
+from tessera.packages.identity import platform_uid
 from tessera.packages.merge import ABSENT, Change, get_at, path_of, path_text, set_at
 from tessera.packages.plan import Base, Current, Plan, World, comparable, decide, layer
 from tessera.runtime.background.jobs import JobContext, JobService
@@ -46,6 +48,13 @@ from tessera.runtime.metadata.objects import MetadataService
 from tessera.runtime.records.service import RecordService
 
 JOB_KIND = "package.apply"
+
+
+class PlanStale(Conflict):
+    """The metadata moved since the plan sent back was made."""
+
+    title = "Plan out of date"
+    type_slug = "plan-stale"
 
 
 class _Rollback(Exception):
@@ -291,6 +300,9 @@ class PackageService:
                     raise InvalidInput(f"{package.title} {package.version} was not installed, nothing was written: "
                                        f"{lines}", problems)
             summary = plan.as_json()["summary"]
+            made = [{"kind": s.kind, "api_name": s.api_name, "label": s.label, "action": s.action,
+                     "object": (s.body or {}).get("object")}
+                    for s in plan.steps if s.action in ("create", "update", "extend", "unchanged")]
         loaded = {"records": 0}
         if params.get("sample_data", True) and package.data:
             loaded = self.applier.load_data(actor, package, progress=lambda d, t: ctx.progress(
@@ -298,7 +310,7 @@ class PackageService:
         with self.kernel.write() as conn:
             conn.execute(sa.delete(package_uploads).where(package_uploads.c.id == int(params["upload"])))
         ctx.progress(1, 1, "done", force=True)
-        return {"package": package.name, "version": package.version, "documents": summary, **loaded}
+        return {"package": package.name, "version": package.version, "documents": summary, "made": made, **loaded}
 
     def _metadata_done(self, conn: Connection, package: Package, upgrade: bool) -> bool:
         """Whether a job that stopped after its metadata step is being run again."""
@@ -342,7 +354,9 @@ class PackageService:
             owned = conn.execute(sa.select(package_documents).where(
                 package_documents.c.package == name, package_documents.c.version == version)).all()
             removed = 0
-            for row in sorted(owned, key=lambda r: r.kind == "objects"):  # documents before objects
+            ctx.progress(0, len(owned), "moving the template's documents to the trash", force=True)
+            for done, row in enumerate(sorted(owned, key=lambda r: r.kind == "objects")):  # documents first
+                ctx.progress(done, len(owned), "moving the template's documents to the trash")
                 stored = metastore.find_by_uid(conn, platform_target(row))
                 if row.kind == EXTENSIONS:
                     removed += self._drop_extension(actor, row)
@@ -357,11 +371,10 @@ class PackageService:
             for table in (package_documents, package_conflicts, package_records):
                 conn.execute(sa.delete(table).where(table.c.package == name))
             conn.execute(sa.delete(packages).where(packages.c.name == name))
+        ctx.progress(len(owned), len(owned), "done", force=True)
         return {"package": name, "removed": removed}
 
     def _drop_extension(self, actor: Actor, row: Any) -> int:
-        from tessera.packages.identity import platform_uid
-
         body = dict(row.base)
         target = platform_uid(str(body["extends"]["package"]), "obj", str(body["extends"]["uid"]))
         ours = {platform_uid(row.package, "fld", str(f["uid"])) for f in body.get("fields", [])}
@@ -387,6 +400,15 @@ class PackageService:
         out += [r.package for r in extending if r.base.get("extends", {}).get("package") == name
                 and r.package not in out]
         return sorted(set(out))
+
+    def _added_by_others(self, conn: Connection, name: str) -> set[str]:
+        """The uids of fields other installed packages' extensions added (to this package's
+        objects): theirs, not this package's nor the customer's."""
+        rows = conn.execute(sa.select(package_documents.c.package, package_documents.c.base).join(
+            packages, sa.and_(packages.c.name == package_documents.c.package,
+                              packages.c.version == package_documents.c.version)).where(
+            package_documents.c.kind == EXTENSIONS, package_documents.c.package != name)).all()
+        return {platform_uid(r.package, "fld", str(f["uid"])) for r in rows for f in r.base.get("fields", [])}
 
     def _pending(self, conn: Connection, name: str) -> list[str]:
         """The packages this one's extensions wait for."""
@@ -416,7 +438,8 @@ class PackageService:
         rows = conn.execute(sa.select(package_documents).where(
             package_documents.c.package == name, package_documents.c.version == version,
             package_documents.c.kind != EXTENSIONS).order_by(package_documents.c.id)).all()
-        current = metastore.find_by_uids(conn, [r.uid for r in rows])
+        current = _without_fields(metastore.find_by_uids(conn, [r.uid for r in rows]),
+                                  self._added_by_others(conn, name))
         out = []
         for row in rows:
             stored = current.get(row.uid)
@@ -558,9 +581,19 @@ class PackageService:
                 raise NotFound(f"No package named {name!r} is installed.")
             bases = conn.execute(sa.select(package_documents).where(
                 package_documents.c.package == name, package_documents.c.version == row.version)).all()
-            current = metastore.find_by_uids(conn, [b.uid for b in bases])
+            current = _without_fields(metastore.find_by_uids(conn, [b.uid for b in bases]),
+                                      self._added_by_others(conn, name))
         files = exporting.package_files(dict(row.manifest), bases, current, layer_only=layer_only)
         return f"{name}-{row.manifest['version']}{'-layer' if layer_only else ''}.zip", exporting.zip_of(files)
+
+
+def _without_fields(found: dict[str, metastore.StoredDocument], uids: set[str]) -> dict[str, metastore.StoredDocument]:
+    """Documents as if the fields in `uids` were not on them."""
+    if not uids:
+        return found
+    return {uid: dataclasses.replace(d, body={**d.body, "fields": [f for f in d.body.get("fields", [])
+                                                                   if f.get("uid") not in uids]})
+            if d.kind == "objects" else d for uid, d in found.items()}
 
 
 def platform_target(row: Any) -> str:
@@ -568,9 +601,7 @@ def platform_target(row: Any) -> str:
 
 
 def _uids(package: Package, kinds: dict[str, str], bases: dict[str, Base]) -> list[str]:
-    from tessera.packages.identity import platform_uid
-
-    uids = [platform_uid(package.name, kinds.get(d.kind, d.kind[:3]), d.uid) for d in package.documents]
+    uids = [platform_uid(package.identity, kinds.get(d.kind, d.kind[:3]), d.uid) for d in package.documents]
     uids += [platform_uid(str(e.body["extends"]["package"]), "obj", str(e.body["extends"]["uid"]))
              for e in package.extensions]
     return sorted({*uids, *bases})
@@ -590,8 +621,8 @@ def _refuse(plan: Plan, expected: str | None, strict: bool) -> None:
                            f"{'upgraded' if plan.action == 'upgrade' else 'installed'}; nothing was written.",
                            plan.problems, extra={"plan": plan.as_json()})
     if expected is not None and expected != plan.digest:
-        raise Conflict("The metadata changed since the plan was made; look at the new plan and apply again.",
-                       extra={"plan": plan.as_json(), "type_slug": "plan-stale"})
+        raise PlanStale("The metadata changed since the plan was made; look at the new plan and apply again.",
+                        extra={"plan": plan.as_json()})
     clashes = [c for s in plan.steps for c in s.clashes]
     if strict and clashes:
         raise Conflict(f"{len(clashes)} conflicts are unresolved and --strict was asked: nothing was written.",

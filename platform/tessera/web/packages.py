@@ -588,18 +588,15 @@ def _job(rt: Platform, me: Actor, job_id: int) -> dict[str, Any]:
     return job
 
 
-def made_links(rt: Platform, files: Mapping[str, str]) -> list[dict[str, str]]:
-    """Links to what a template holds: its objects' records, its app, dashboards, reports…"""
+def made_links(rt: Platform, made: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Links to what a template holds: its objects' records, its app, dashboards, reports…
+    (`made`: the documents the job's result lists)."""
     objects = {o["api_name"]: o for o in rt.metadata.list_objects()}
     kinds = kind_labels(rt)
     links = []
-    for path, text in sorted(files.items(), key=lambda p: (not p[0].startswith(("apps/", "objects/")), p[0])):
-        kind = path.partition("/")[0]
-        try:
-            body = json.loads(text)
-        except ValueError:
-            continue
-        name = str(body.get("api_name") or "") if isinstance(body, dict) else ""
+    for item in sorted(made, key=lambda m: (m.get("kind") not in ("apps", "objects"), str(m.get("kind")),
+                                            str(m.get("api_name")))):
+        kind, name = str(item.get("kind") or ""), str(item.get("api_name") or "")
         if not name:
             continue
         if kind == "objects":
@@ -610,8 +607,8 @@ def made_links(rt: Platform, files: Mapping[str, str]) -> list[dict[str, str]]:
             links.append({"kind": kinds["objects"], "label": str(plural),
                           "href": f"/app/{name}", "builder": f"/builder/objects/{name}"})
         elif kind in OPEN:
-            links.append({"kind": kinds.get(kind, kind), "label": str(body.get("label") or name),
-                          "href": OPEN[kind].format(name=name, object=body.get("object", ""))})
+            links.append({"kind": kinds.get(kind, kind), "label": str(item.get("label") or name),
+                          "href": OPEN[kind].format(name=name, object=item.get("object") or "")})
     return links
 
 
@@ -625,7 +622,7 @@ def job_view(rt: Platform, me: Actor, job: dict[str, Any]) -> dict[str, Any]:
     result = job.get("result") or {}
     if job["status"] == "succeeded" and action in ("install", "upgrade"):
         name = str(result.get("package") or "")
-        view["links"] = made_links(rt, params.get("files") or {})
+        view["links"] = made_links(rt, list(result.get("made") or []))
         view["documents"] = [f"{n} document{'' if n == 1 else 's'} {DONE.get(a, a)}"
                              for a, n in (result.get("documents") or {}).items()]
         view["records"] = int(result.get("records") or 0)
