@@ -185,14 +185,20 @@ class Applier:
         self.documents.update(actor, step.kind, stored.api_name, _replacing(stored.body, body))
 
     def _remove(self, actor: Actor, step: Step) -> None:
+        self.trash(actor, step.kind, step.uid)
+
+    def trash(self, actor: Actor, kind: str, uid: str) -> bool:
+        """Move a package's document to the trash (an object with its table and data, all
+        restorable); False when it is not there or in the trash already."""
         with self.metadata.kernel.read() as conn:
-            stored = metastore.find_by_uid(conn, step.uid)
+            stored = metastore.find_by_uid(conn, uid)
         if stored is None or stored.state != "active":
-            return
-        if step.kind == "objects":
+            return False
+        if kind == "objects":
             self.metadata.delete_object(actor, stored.api_name, force=True)
         else:
-            self.documents.delete(actor, step.kind, stored.api_name)
+            self.documents.delete(actor, kind, stored.api_name)
+        return True
 
     def _record(self, conn: Connection, actor: Actor, plan: Plan) -> None:
         """Keep the new version's base, the package's row and the review list."""

@@ -357,17 +357,10 @@ class PackageService:
             ctx.progress(0, len(owned), "moving the template's documents to the trash", force=True)
             for done, row in enumerate(sorted(owned, key=lambda r: r.kind == "objects")):  # documents first
                 ctx.progress(done, len(owned), "moving the template's documents to the trash")
-                stored = metastore.find_by_uid(conn, platform_target(row))
                 if row.kind == EXTENSIONS:
                     removed += self._drop_extension(actor, row)
-                    continue
-                if stored is None or stored.state != "active":
-                    continue
-                if row.kind == "objects":
-                    self.metadata.delete_object(actor, stored.api_name, force=True)
-                else:
-                    self.documents.delete(actor, row.kind, stored.api_name)
-                removed += 1
+                elif self.applier.trash(actor, row.kind, row.uid):
+                    removed += 1
             for table in (package_documents, package_conflicts, package_records):
                 conn.execute(sa.delete(table).where(table.c.package == name))
             conn.execute(sa.delete(packages).where(packages.c.name == name))
@@ -594,10 +587,6 @@ def _without_fields(found: dict[str, metastore.StoredDocument], uids: set[str]) 
     return {uid: dataclasses.replace(d, body={**d.body, "fields": [f for f in d.body.get("fields", [])
                                                                    if f.get("uid") not in uids]})
             if d.kind == "objects" else d for uid, d in found.items()}
-
-
-def platform_target(row: Any) -> str:
-    return str(row.uid)
 
 
 def _uids(package: Package, kinds: dict[str, str], bases: dict[str, Base]) -> list[str]:
