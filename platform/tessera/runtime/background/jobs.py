@@ -86,6 +86,8 @@ class JobService:
         self._work: dict[str, Work] = {}
         self._worker: InProcessWorker | None = None
         self._lock = threading.Lock()
+        #: Signalled when a job run in this process ends, so `wait` returns at once.
+        self._ended = threading.Condition()
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
         #: What the in-process worker does when no job waits (the assembly hands it the
         #: scheduler's tick); returns how much it did.
@@ -172,6 +174,8 @@ class JobService:
         with self.kernel.write() as conn:
             conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(
                 finished_at=datetime.now(UTC), heartbeat_at=datetime.now(UTC), **outcome))
+        with self._ended:
+            self._ended.notify_all()
         return True
 
     def next_queued(self) -> int | None:
@@ -244,7 +248,8 @@ class JobService:
                 raise NotFound(f"There is no job {job_id}.")
             if row["status"] in FINISHED or time.monotonic() > deadline:
                 return _out(row)
-            time.sleep(poll)
+            with self._ended:  # a job this process runs wakes it as it ends; others are polled
+                self._ended.wait(poll)
 
 
 class InProcessWorker(threading.Thread):
