@@ -69,7 +69,10 @@ class JobContext:
             values["total"] = total
         if message is not None:
             values["message"] = message[:500]
-        with self.service.kernel.write() as conn:
+        # Apart from the work's own transaction, so progress shows while that one is open.
+        with self.service.kernel.apart() as conn:
+            if conn is None:
+                return
             stop = conn.execute(sa.update(jobs).where(jobs.c.id == self.id).values(values)
                                 .returning(jobs.c.cancel_requested)).scalar_one()
         if stop:

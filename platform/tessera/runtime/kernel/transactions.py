@@ -86,6 +86,20 @@ class Kernel:
     joined = write
 
     @contextmanager
+    def apart(self) -> Iterator[Connection | None]:
+        """A write transaction of its own even inside another (a job's progress, seen while
+        the work's own transaction is still open). None on SQLite inside a write: the open
+        transaction holds the database's write lock, so such a write waits for its commit."""
+        if _writing.get() is None:
+            with self.write() as conn:
+                yield conn
+        elif self.engine.dialect.name == "sqlite":
+            yield None
+        else:
+            with write_transaction(self.engine) as conn:
+                yield conn
+
+    @contextmanager
     def schema(self, *, assembling: bool = False) -> Iterator[Connection]:
         """A transaction that changes metadata and the tables under it together (see
         `schema_transaction`). Inside an open one it joins it. `assembling`: many metadata
