@@ -5,10 +5,16 @@ before the metadata moved is refused; --strict refuses while conflicts are open.
 
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+
+from tessera.data.tables import flow_instances
 from tessera.errors import Conflict, TesseraError
 from tessera.forms.layout import generated
+from tessera.packages.files import read_folder
 from tessera.runtime.platform import Platform
 
 from .conftest import SYSTEM, field, install, package
@@ -129,3 +135,43 @@ def test_a_document_the_customer_trashed_stays_in_the_trash_on_upgrade(runtime: 
     install(runtime, "acme-1.1.0", upgrade=True)
     assert [f["api_name"] for f in runtime.documents.list("forms", trash=True)] == ["account_main"]
     assert runtime.documents.list("forms") == []
+
+
+def flow_package(folder: Path, version: str, status: str) -> Path:
+    files = {
+        "manifest.json": {"name": "orders", "version": version, "title": "Orders"},
+        "objects/order.json": {"uid": "order", "api_name": "order", "label": "Order", "fields": [
+            {"uid": "order.name", "api_name": "name", "label": "Name", "type": "text"},
+            {"uid": "order.status", "api_name": "status", "label": "Status", "type": "text"}]},
+        "flows/fulfil.json": {"uid": "fulfil", "api_name": "fulfil", "label": "Fulfil", "object": "order",
+                              "trigger": {"on": "created"}, "steps": [
+                                  {"id": "settle", "type": "wait", "duration": "PT1H"},
+                                  {"id": "close", "type": "action", "action": "update_record",
+                                   "set": {"status": f'"{status}"'}}]},
+    }
+    for path, body in files.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(json.dumps(body))
+    return folder
+
+
+def test_a_templates_flows_run_once_installed_and_running_instances_keep_their_version_on_upgrade(
+        runtime: Platform, tmp_path: Path) -> None:
+    kinds = frozenset(runtime.packages.kinds())
+    job, _ = runtime.packages.submit(SYSTEM, read_folder(flow_package(tmp_path / "v1", "1.0.0", "closed"), kinds),
+                                     upgrade=False)
+    assert runtime.jobs.wait(job)["status"] == "succeeded"
+    runtime.records.create(SYSTEM, "order", {"name": "O-1"})
+    runtime.scheduler.drain()
+    with runtime.read() as conn:
+        (started,) = conn.execute(sa.select(flow_instances.c.version, flow_instances.c.status)).all()
+    assert tuple(started) == (1, "running")
+    job, _ = runtime.packages.submit(SYSTEM, read_folder(flow_package(tmp_path / "v2", "1.1.0", "done"), kinds),
+                                     upgrade=True)
+    assert runtime.jobs.wait(job)["status"] == "succeeded"
+    runtime.records.create(SYSTEM, "order", {"name": "O-2"})
+    runtime.scheduler.drain()
+    with runtime.read() as conn:
+        versions = [r.version for r in conn.execute(sa.select(flow_instances.c.version)
+                                                     .order_by(flow_instances.c.id))]
+    assert versions == [1, 2]

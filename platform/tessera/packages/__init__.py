@@ -18,3 +18,6 @@ def install(platform: Platform) -> None:
     from tessera.packages.service import JOB_KIND
 
     platform.jobs.register(JOB_KIND, platform.packages.run)
+    # A template's flows run once installed: each flow it writes is published (as a
+    # builder's Publish would; running instances keep the version they started on).
+    platform.packages.when_written("flows", platform.flows.publish)

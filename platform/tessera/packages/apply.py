@@ -78,11 +78,17 @@ def _replacing(current: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str,
     return out
 
 
+#: What else writing a document of a kind from a package does, given its api_name (a flow
+#: is published, so the template's flows run — a running instance keeps its version).
+Then = Callable[[Actor, str], object]
+
+
 class Applier:
     def __init__(self, metadata: MetadataService, documents: DocumentService, records: RecordService) -> None:
         self.metadata = metadata
         self.documents = documents
         self.records = records
+        self.then: dict[str, Then] = {}
 
     # -- metadata -------------------------------------------------------------------------
     def apply(self, conn: Connection, actor: Actor, plan: Plan, *, collect: bool = False,
@@ -177,12 +183,14 @@ class Applier:
     def _write_document(self, actor: Actor, step: Step) -> None:
         body = {k: v for k, v in (step.body or {}).items() if k not in ("uid", "version")}
         if step.action == "create":
-            self.documents.create(actor, step.kind, body, uid=step.uid)
-            return
-        with self.metadata.kernel.read() as conn:
-            stored = metastore.find_by_uid(conn, step.uid)
-        assert stored is not None
-        self.documents.update(actor, step.kind, stored.api_name, _replacing(stored.body, body))
+            written = self.documents.create(actor, step.kind, body, uid=step.uid)
+        else:
+            with self.metadata.kernel.read() as conn:
+                stored = metastore.find_by_uid(conn, step.uid)
+            assert stored is not None
+            written = self.documents.update(actor, step.kind, stored.api_name, _replacing(stored.body, body))
+        if (then := self.then.get(step.kind)) is not None:
+            then(actor, str(written["api_name"]))
 
     def _remove(self, actor: Actor, step: Step) -> None:
         self.trash(actor, step.kind, step.uid)

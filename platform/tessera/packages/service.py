@@ -34,12 +34,13 @@ from tessera.data.tables import (
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from tessera.meta.documents import normalize_object
 from tessera.packages import export as exporting
-from tessera.packages.apply import Applier
+from tessera.packages.apply import Applier, Then
 from tessera.packages.files import EXTENSIONS, Package, compact, problem, read_folder, read_zip
 from tessera.packages.files import parse as parse_files
 from tessera.packages.identity import platform_uid
 from tessera.packages.merge import ABSENT, Change, get_at, path_of, path_text, set_at
 from tessera.packages.plan import Base, Current, Plan, World, comparable, decide, layer
+from tessera.registry import DuplicateName
 from tessera.runtime.background.jobs import JobContext, JobService
 from tessera.runtime.kernel.catalog import with_objects
 from tessera.runtime.kernel.transactions import Kernel
@@ -78,6 +79,13 @@ class PackageService:
         self.jobs = jobs
         self.users = users
         self.applier = Applier(metadata, documents, records)
+
+    def when_written(self, kind: str, then: Then) -> None:
+        """Also do `then(actor, api_name)` whenever a package writes a document of `kind`
+        (the flows' wiring: publish the flow)."""
+        if kind in self.applier.then:
+            raise DuplicateName(f"what follows writing {kind} from a package is registered already")
+        self.applier.then[kind] = then
 
     # -- reading packages ---------------------------------------------------------------
     def kinds(self) -> dict[str, str]:
