@@ -54,14 +54,18 @@ class Snapshot:
         ]
 
 
-def load_snapshot(conn: Connection, revision: int) -> Snapshot:
-    metadata = sa.MetaData()
+def load_snapshot(conn: Connection, revision: int, *, tables_on_demand: bool = False) -> Snapshot:
+    """The metadata at `revision`. `tables_on_demand`: each table is built when first asked
+    for (a transaction that changes metadata many times reads it again after each change,
+    and each change touches few tables)."""
     objects: dict[str, ObjectDef] = {}
     trashed: dict[str, ObjectDef] = {}
     for doc in metastore.all_documents(conn, "objects", states=("active", "trash")):
         obj = ObjectDef(doc.body, version=doc.version)
         (objects if doc.state == "active" else trashed)[obj.api_name] = obj
-    tables = {name: build_table(obj, metadata) for name, obj in objects.items()}
+    tables = _TablesOnDemand(objects)
+    if not tables_on_demand:
+        tables = dict(tables.all())  # type: ignore[assignment]
     by_uid = {o.uid: o for o in (*objects.values(), *trashed.values())}
     return Snapshot(revision, objects, trashed, tables, by_uid)
 
@@ -89,6 +93,12 @@ class _TablesOnDemand(dict[str, sa.Table]):
     def __missing__(self, name: str) -> sa.Table:
         table = self[name] = build_table(self._objects[name], self._metadata)
         return table
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[name] if name in self._objects else default
+
+    def all(self) -> dict[str, sa.Table]:
+        return {name: self[name] for name in self._objects}
 
 
 class Catalog:

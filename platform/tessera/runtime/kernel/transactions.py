@@ -154,7 +154,7 @@ class Kernel:
         if known is None and _assembling[conn] == revision:
             snap = self.catalog.current(conn, revision)  # nothing changed yet: the committed one
         else:
-            fresh = load_snapshot(conn, revision)
+            fresh = load_snapshot(conn, revision, tables_on_demand=True)
             snap = Snapshot(next(_uncommitted), fresh.objects, fresh.trashed, fresh.tables, fresh.by_uid)
         _assembling[conn] = revision
         _snapshots[conn] = snap
