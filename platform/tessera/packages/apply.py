@@ -20,7 +20,7 @@ from tessera.auth.actor import Actor
 from tessera.data import metastore
 from tessera.data.tables import package_conflicts, package_documents, package_records, packages
 from tessera.errors import FieldProblem, InvalidInput, TesseraError
-from tessera.packages.files import EXTENSIONS, Package, problem, sha256
+from tessera.packages.files import EXTENSIONS, ROLES, Package, problem, sha256
 from tessera.packages.identity import element_names
 from tessera.packages.merge import path_text
 from tessera.packages.plan import KIND_ORDER, Plan, Step, clash_json, comparable, label_path
@@ -91,10 +91,11 @@ class Applier:
         self.then: dict[str, Then] = {}
 
     # -- metadata -------------------------------------------------------------------------
-    def apply(self, conn: Connection, actor: Actor, plan: Plan, *, collect: bool = False,
+    def apply(self, conn: Connection, actor: Actor, plan: Plan, *, collect: bool = False, record: bool = True,
               progress: Callable[[int, int], None] | None = None) -> list[FieldProblem]:
         """Write what the plan says. `collect`: each step under a savepoint, and every
-        problem collected rather than the first raised (the caller rolls back if any)."""
+        problem collected rather than the first raised (the caller rolls back if any).
+        `record`: keep the new base and the review list (else the caller calls `record`)."""
         problems: list[FieldProblem] = []
         failed: set[str] = set()
         steps = [s for s in plan.steps if s.action in ("create", "update", "remove", "extend")]
@@ -147,15 +148,16 @@ class Applier:
         for step in steps:
             if step.kind == EXTENSIONS:
                 run(step, lambda s=step: self._extend(actor, s))
-        for kind in KIND_ORDER[1:] + tuple(sorted({s.kind for s in steps} - set(KIND_ORDER) - {EXTENSIONS})):
+        # Roles live with users, not metadata: the service grants them once this commits.
+        for kind in KIND_ORDER[1:] + tuple(sorted({s.kind for s in steps} - {*KIND_ORDER, EXTENSIONS, ROLES})):
             for step in steps:
                 if step.kind == kind and step.action in ("create", "update"):
                     run(step, lambda s=step: self._write_document(actor, s))
         for step in reversed(steps):
             if step.action == "remove":
                 run(step, lambda s=step: self._remove(actor, s))
-        if not problems and not plan.package.overlay:
-            self._record(conn, actor, plan)
+        if record and not problems:
+            self.record(conn, actor, plan)
         return problems
 
     def _write_object(self, actor: Actor, step: Step, body: dict[str, Any] | None = None) -> None:
@@ -208,9 +210,12 @@ class Applier:
             self.documents.delete(actor, kind, stored.api_name)
         return True
 
-    def _record(self, conn: Connection, actor: Actor, plan: Plan) -> None:
-        """Keep the new version's base, the package's row and the review list."""
+    def record(self, conn: Connection, actor: Actor, plan: Plan) -> None:
+        """Keep the new version's base, the package's row and the review list (an overlay
+        of customizations keeps none: its changes are the customer's)."""
         package = plan.package
+        if package.overlay:
+            return
         at = metastore.now()
         conn.execute(sa.delete(package_documents).where(package_documents.c.package == package.name,
                                                         package_documents.c.version == package.version))

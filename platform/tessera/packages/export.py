@@ -13,12 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tessera.data.metastore import StoredDocument
-from tessera.packages.files import EXTENSIONS, canonical, write_zip
+from tessera.packages.files import EXTENSIONS, ROLES, canonical, write_zip
 from tessera.packages.plan import comparable
 
 
 def package_files(manifest: dict[str, Any], bases: Sequence[Any], current: Mapping[str, StoredDocument], *,
-                  layer_only: bool = False) -> dict[str, str]:
+                  layer_only: bool = False, roles: Mapping[str, dict[str, Any]] | None = None) -> dict[str, str]:
+    """`roles`: the package's roles as they are now, by their platform uid."""
     names: dict[str, str] = {}
     for b in bases:
         names[b.uid] = b.author_uid
@@ -28,6 +29,11 @@ def package_files(manifest: dict[str, Any], bases: Sequence[Any], current: Mappi
         if b.kind == EXTENSIONS:
             if not layer_only:
                 files[b.path] = canonical(b.base)
+            continue
+        if b.kind == ROLES:
+            role = (roles or {}).get(b.uid)
+            if role is not None:  # (left out by the caller when only changes are wanted and it has none)
+                files[b.path] = canonical({**role, "uid": b.author_uid})
             continue
         stored = current.get(b.uid)
         if stored is None or stored.state != "active":

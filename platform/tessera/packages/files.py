@@ -29,6 +29,8 @@ from tessera.meta.documents import schema_problems
 #: Folders that are not document kinds.
 EXTENSIONS = "extensions"
 DATA = "data"
+#: Roles: granted after the metadata (they live with users, not with metadata documents).
+ROLES = "roles"
 #: A zip larger than this, once unpacked, is refused (a package is metadata and samples).
 MAX_UNPACKED = 200 * 1024 * 1024
 MAX_FILES = 5000
@@ -57,6 +59,7 @@ class Package:
     documents: list[PackageFile] = field(default_factory=list)
     extensions: list[PackageFile] = field(default_factory=list)
     data: list[PackageFile] = field(default_factory=list)
+    roles: list[PackageFile] = field(default_factory=list)
     _digest: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -91,7 +94,7 @@ class Package:
         worked out once."""
         if self._digest is None:
             h = hashlib.sha256(compact(self.manifest).encode())
-            for f in sorted([*self.documents, *self.extensions, *self.data], key=lambda f: f.path):
+            for f in sorted([*self.documents, *self.extensions, *self.data, *self.roles], key=lambda f: f.path):
                 h.update(f.path.encode())
                 h.update(compact(f.body).encode())
             self._digest = h.hexdigest()
@@ -211,8 +214,8 @@ def parse(texts: Mapping[str, bytes], kinds: frozenset[str]) -> Package:
             problems.append(problem(path, "/", "is not in a folder of the package's layout "
                                     "(objects/, forms/, …, extensions/, data/)", "unknown_file"))
             continue
-        if folder not in kinds and folder not in (EXTENSIONS, DATA):
-            known = ", ".join(sorted([*kinds, EXTENSIONS, DATA]))
+        if folder not in kinds and folder not in (EXTENSIONS, DATA, ROLES):
+            known = ", ".join(sorted([*kinds, EXTENSIONS, DATA, ROLES]))
             problems.append(problem(path, "/", f"is in {folder}/, which is no kind of document; "
                                     f"the folders are {known}", "unknown_kind"))
             continue
@@ -228,6 +231,8 @@ def parse(texts: Mapping[str, bytes], kinds: frozenset[str]) -> Package:
         if folder == EXTENSIONS:
             problems += _extension_problems(item)
             package.extensions.append(item)
+        elif folder == ROLES:
+            package.roles.append(item)
         else:
             package.documents.append(item)
     if problems:
@@ -297,3 +302,4 @@ def walk_files(package: Package) -> Iterator[PackageFile]:
     yield from package.documents
     yield from package.extensions
     yield from package.data
+    yield from package.roles

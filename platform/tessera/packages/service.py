@@ -20,7 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tessera.auth import schemas as role_schemas
 from tessera.auth.actor import Actor
+from tessera.auth.roles import named_permissions, stored_permissions
 from tessera.auth.users import UserService
 from tessera.data import metastore
 from tessera.data.tables import (
@@ -31,15 +33,25 @@ from tessera.data.tables import (
     package_uploads,
     packages,
 )
+from tessera.data.tables import roles as roles_table
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from tessera.meta.documents import normalize_object
 from tessera.packages import export as exporting
 from tessera.packages.apply import Applier, Then
-from tessera.packages.files import EXTENSIONS, Package, compact, problem, read_folder, read_zip
+from tessera.packages.files import (
+    EXTENSIONS,
+    ROLES,
+    Package,
+    compact,
+    problem,
+    read_folder,
+    read_zip,
+    walk_files,
+)
 from tessera.packages.files import parse as parse_files
 from tessera.packages.identity import platform_uid
 from tessera.packages.merge import ABSENT, Change, get_at, path_of, path_text, set_at
-from tessera.packages.plan import Base, Current, Plan, World, comparable, decide, layer
+from tessera.packages.plan import Base, Current, Plan, Step, World, comparable, decide, layer
 from tessera.registry import DuplicateName
 from tessera.runtime.background.jobs import JobContext, JobService
 from tessera.runtime.kernel.catalog import with_objects
@@ -252,11 +264,64 @@ class PackageService:
             if step.kind not in ("objects", EXTENSIONS) and step.action in ("create", "update") and step.body:
                 pending.setdefault(step.kind, {})[step.api_name] = step.body
         for step in plan.steps:
-            if step.kind not in ("objects", EXTENSIONS) and step.action in ("create", "update") and step.body:
+            if step.kind not in ("objects", EXTENSIONS, ROLES) and step.action in ("create", "update") and step.body:
                 body = {k: v for k, v in step.body.items() if k not in ("uid", "version")}
                 problems += [problem(step.path, p.field, p.message, p.code)
                              for p in self.documents.problems(draft, step.kind, body, pending)]
+        problems += self._role_steps(conn, plan, draft)
         return problems
+
+    def _role_steps(self, conn: Connection, plan: Plan, draft: Any) -> list[FieldProblem]:
+        """What the package's roles do — a new role is created; a role that exists (the
+        customer's, or one they changed) only gains entries for objects it has none for:
+        what the customer set always wins — with their problems. Roles are written after
+        the metadata commits (see `_grant`)."""
+        problems: list[FieldProblem] = []
+        held = {r.api_name: dict(r.permissions or {}) for r in conn.execute(
+            sa.select(roles_table.c.api_name, roles_table.c.permissions))}
+        for item in plan.package.roles:
+            doc = {k: v for k, v in item.body.items() if k != "uid"}
+            found = role_schemas.problems("roles", doc)
+            if not found:
+                stored, found = stored_permissions(doc.get("permissions") or {}, draft)
+            problems += [problem(item.path, p.field, p.message, p.code) for p in found]
+            if found:
+                continue
+            name = str(doc["api_name"])
+            step = Step(ROLES, platform_uid(plan.package.identity, "rol", item.uid), item.uid, item.path, name,
+                        str(doc.get("label", name)), "create", body=doc, base=doc, owner=plan.package.name)
+            if name in held:
+                new = {uid: entry for uid, entry in stored.items() if uid not in held[name]}
+                step.action = "grant" if new else "unchanged"
+                step.body = {"permissions": {**held[name], **new}} if new else None
+                if new:
+                    step.notes.append(f"gains access to {len(new)} of the template's objects; what you set stays")
+            plan.steps.append(step)
+        return problems
+
+    def _grant(self, actor: Actor, plan: Plan) -> None:
+        """Create the package's new roles and give existing ones their new objects."""
+        for step in plan.steps:
+            if step.kind != ROLES or step.action not in ("create", "grant") or step.body is None:
+                continue
+            if step.action == "create":
+                try:
+                    self.users.roles.create(actor, step.body, self.kernel.snapshot)
+                    continue
+                except Conflict:  # made since the plan: only what it lacks
+                    pass
+            with self.kernel.read() as conn:
+                held = dict(conn.execute(sa.select(roles_table.c.permissions).where(
+                    roles_table.c.api_name == step.api_name)).scalar() or {})
+                snap = self.kernel.snapshot(conn)
+            if step.action == "grant":
+                wanted = dict(step.body.get("permissions") or {})
+            else:
+                wanted, _ = stored_permissions(step.body.get("permissions") or {}, snap)
+            merged = {**{uid: e for uid, e in wanted.items() if uid not in held}, **held}
+            if merged != held:
+                self.users.roles.update(actor, step.api_name,
+                                        {"permissions": named_permissions(merged, snap)}, self.kernel.snapshot)
 
     def stage(self, package: Package) -> int:
         """Keep a package's files for the job that installs it (a job's parameters stay small)."""
@@ -301,8 +366,11 @@ class PackageService:
             resumed = params.get("plan") != plan.digest and self._metadata_done(conn, package, upgrade)
             if not resumed:
                 _refuse(plan, params.get("plan"), bool(params.get("strict")))
-                problems = self.applier.apply(conn, actor, plan, collect=True, progress=lambda d, t: ctx.progress(
-                    d, t, "applying metadata and schema"))
+                problems = self.applier.apply(conn, actor, plan, collect=True, record=False,
+                                              progress=lambda d, t: ctx.progress(d, t, "applying metadata and schema"))
+                problems += self._role_steps(conn, plan, self.kernel.snapshot(conn))
+                if not problems:
+                    self.applier.record(conn, actor, plan)
                 if problems:
                     lines = "; ".join(f"{p.as_json().get('file', '')} {p.field}: {p.message}" for p in problems)
                     raise InvalidInput(f"{package.title} {package.version} was not installed, nothing was written: "
@@ -311,6 +379,7 @@ class PackageService:
             made = [{"kind": s.kind, "api_name": s.api_name, "label": s.label, "action": s.action,
                      "object": (s.body or {}).get("object")}
                     for s in plan.steps if s.action in ("create", "update", "extend", "unchanged")]
+        self._grant(actor, plan)
         loaded = {"records": 0}
         if params.get("sample_data", True) and package.data:
             loaded = self.applier.load_data(actor, package, progress=lambda d, t: ctx.progress(
@@ -584,7 +653,22 @@ class PackageService:
                 package_documents.c.package == name, package_documents.c.version == row.version)).all()
             current = _without_fields(metastore.find_by_uids(conn, [b.uid for b in bases]),
                                       self._added_by_others(conn, name))
-        files = exporting.package_files(dict(row.manifest), bases, current, layer_only=layer_only)
+        roles_now = {}
+        for base in bases:
+            if base.kind == ROLES:
+                try:
+                    role = self.users.roles.get(str(base.base["api_name"]), self.kernel.snapshot)
+                except NotFound:
+                    continue
+                now = {k: role[k] for k in ("api_name", "label", "description", "permissions")
+                       if role.get(k) not in (None, "")}
+                with self.kernel.read() as conn:
+                    snap = self.kernel.snapshot(conn)
+                shipped = {**base.base, "permissions": named_permissions(
+                    stored_permissions(base.base.get("permissions") or {}, snap)[0], snap)}
+                if not layer_only or now != {k: v for k, v in shipped.items() if v not in (None, "")}:
+                    roles_now[base.uid] = now
+        files = exporting.package_files(dict(row.manifest), bases, current, layer_only=layer_only, roles=roles_now)
         return f"{name}-{row.manifest['version']}{'-layer' if layer_only else ''}.zip", exporting.zip_of(files)
 
 
@@ -607,7 +691,7 @@ def _uids(package: Package, kinds: dict[str, str], bases: dict[str, Base]) -> li
 def _files(package: Package) -> dict[str, str]:
     """The package's files as texts (compact JSON: they are read back by `parse`, not people)."""
     out = {"manifest.json": compact(package.manifest)}
-    for item in (*package.documents, *package.extensions, *package.data):
+    for item in walk_files(package):
         out[item.path] = compact(item.body)
     return out
 

@@ -41,7 +41,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tessera.auth.actor import Actor
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.meta.model import english_plural
-from tessera.packages.files import EXTENSIONS, Package, read_zip
+from tessera.packages.files import EXTENSIONS, ROLES, Package, read_zip
 from tessera.packages.merge import ABSENT, IDENTITY, Clash, diff, get_at, set_at
 from tessera.packages.plan import Plan, Step, comparable, label_path, version_key
 from tessera.packages.service import JOB_KIND, Source
@@ -53,13 +53,16 @@ router = APIRouter(prefix="/builder/apps", include_in_schema=False)
 
 #: What happens to a document, in the admin's words.
 ACTIONS = {"create": "New", "update": "Changed", "unchanged": "No change", "remove": "Goes to the trash",
-           "keep": "Kept as yours", "extend": "Fields added", "pending": "Waits for another template"}
+           "keep": "Kept as yours", "extend": "Fields added", "pending": "Waits for another template",
+           "grant": "Gains the template's new objects"}
 #: The same, counted: "4 new", "2 changed".
 COUNTED = {"create": "new", "update": "changed", "unchanged": "unchanged", "remove": "to the trash",
-           "keep": "kept as yours", "extend": "given fields", "pending": "waiting for another template"}
+           "keep": "kept as yours", "extend": "given fields", "pending": "waiting for another template",
+           "grant": "given access"}
 #: What a finished job did to so many documents: "4 documents created".
 DONE = {"create": "created", "update": "changed", "unchanged": "left as they were", "remove": "moved to the trash",
-        "keep": "kept as yours", "extend": "given new fields", "pending": "waiting for another template"}
+        "keep": "kept as yours", "extend": "given new fields", "pending": "waiting for another template",
+        "grant": "given access to new objects"}
 #: A job's progress messages in the admin's words.
 STAGES = {"checking the package": "Checking the template", "applying metadata and schema":
           "Creating and changing objects, fields and documents", "loading sample records": "Adding sample records"}
@@ -233,6 +236,7 @@ def problems_view(problems: Iterable[FieldProblem | Mapping[str, Any]],
 def kind_labels(rt: Platform) -> dict[str, str]:
     labels = {k["name"]: str(k["label"]) for k in rt.documents.kinds()}
     labels[EXTENSIONS] = "Fields on another object"
+    labels[ROLES] = "Role"
     return labels
 
 
