@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import copy
 import io
 import json
 import re
@@ -42,7 +41,7 @@ from tessera.auth.actor import Actor
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.meta.model import english_plural
 from tessera.packages.files import EXTENSIONS, ROLES, Package, read_zip
-from tessera.packages.merge import ABSENT, IDENTITY, Clash, diff, get_at, set_at
+from tessera.packages.merge import ABSENT, IDENTITY, Clash, get_at
 from tessera.packages.plan import Plan, Step, comparable, label_path, version_key
 from tessera.packages.service import JOB_KIND, Source
 from tessera.requests import deps
@@ -264,38 +263,30 @@ def _column_values(path: tuple[Any, ...], values: dict[str, Any], docs: Iterable
     return {k: shown(v) for k, v in values.items()}
 
 
-def upgrade_changes(rt: Platform, step: Step, layer: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+def upgrade_changes(step: Step) -> list[dict[str, Any]]:
     """What the new version changes in one document, property by property: the template
     before, the template now, yours, and what the upgrade does with it."""
     rows: list[dict[str, Any]] = []
     used: set[int] = set()
-    current = _current(rt, step.kind, step.api_name) if step.action in ("update", "keep", "unchanged") else None
-    if current is not None and step.base is not None and step.action != "unchanged":
-        mine = comparable(step.kind, current)
-        before = copy.deepcopy(mine)  # the version installed: what runs, the customer's changes undone
-        for change in (layer or {}).get("changes", []):
-            if change.get("path"):
-                set_at(before, tuple(change["path"]), ABSENT if change.get("package") is None else change["package"])
-        now = comparable(step.kind, step.base)
-        for change in diff(before, now):
-            yours = get_at(mine, change.path)
-            clash = next((n for n, c in enumerate(step.clashes) if _under(tuple(c.path), change.path)), None)
+    if step.action != "unchanged":
+        for path, before, now, yours in step.changes:
+            clash = next((n for n, c in enumerate(step.clashes) if _under(tuple(c.path), path)), None)
             if clash is not None:
                 used.add(clash)
                 outcome, tone = "Yours stays; on the review list", "conflict"
-            elif yours == change.after:
+            elif yours == now:
                 outcome, tone = "Already the same", "same"
-            elif change.before is ABSENT:
+            elif before is ABSENT:
                 outcome, tone = "Added", "take"
-            elif change.after is ABSENT:
-                outcome, tone = _dropped(change.path), "take"
-            elif yours == change.before:
+            elif now is ABSENT:
+                outcome, tone = _dropped(path), "take"
+            elif yours == before:
                 outcome, tone = "Takes the template's", "take"
             else:
                 outcome, tone = "Merged with yours", "take"
-            rows.append({"label": label_path(step, change.path), "outcome": outcome, "tone": tone,
-                         **_column_values(change.path, {"before": change.before, "now": change.after, "yours": yours},
-                                          (before, now, mine))})
+            rows.append({"label": label_path(step, path), "outcome": outcome, "tone": tone,
+                         **_column_values(path, {"before": before, "now": now, "yours": yours},
+                                          (step.base, step.body))})
     for n, clash in enumerate(step.clashes):
         if n not in used:
             rows.append(_clash_row(step, clash))
@@ -344,12 +335,6 @@ def plan_view(rt: Platform, me: Actor, plan: Plan) -> dict[str, Any]:
     """The plan as the page shows it."""
     data = plan.as_json()
     kinds = kind_labels(rt)
-    layer: dict[tuple[str, str], Any] = {}
-    if plan.action == "upgrade" and plan.from_version:
-        try:
-            layer = {(d["kind"], d["api_name"]): d for d in rt.packages.customizations(me, plan.package.name)}
-        except TesseraError:
-            layer = {}
     labels = {s.api_name: s.label for s in plan.steps if s.kind == "objects"}
     labels |= {o["api_name"]: o["label"] for o in rt.metadata.list_objects() if o["api_name"] not in labels}
     documents = []
@@ -358,7 +343,7 @@ def plan_view(rt: Platform, me: Actor, plan: Plan) -> dict[str, Any]:
         if step.kind == EXTENSIONS:
             changes = extension_changes(step) if step.action == "extend" else []
         elif plan.action == "upgrade":
-            changes = upgrade_changes(rt, step, layer.get((step.kind, step.api_name)))
+            changes = upgrade_changes(step)
         for row in changes:  # within the document's own section, its name need not be repeated
             short = str(row["label"]).removeprefix(f"{step.label or step.api_name}{STEP}")
             row["short"] = short[:1].upper() + short[1:]
@@ -705,16 +690,6 @@ def _customizations(request: Request, me: Actor, rt: Platform, name: str, *, sta
     return response
 
 
-def _close_conflicts(rt: Platform, me: Actor, name: str, kind: str, api_name: str, path: tuple[Any, ...]) -> None:
-    """A property reset to the template's value is no longer the admin's to review: its open
-    conflicts (all of the document's, for a whole document) are closed as taken."""
-    for found in rt.packages.conflicts(me, name):
-        if found.get("kind") == kind and found.get("document") == api_name \
-                and tuple(found.get("path") or ())[:len(path)] == path:
-            with contextlib.suppress(InvalidInput, NotFound, Conflict):
-                rt.packages.resolve(me, name, int(found["id"]), "take")
-
-
 @router.get("/{name}/customizations", response_class=HTMLResponse)
 def customizations_page(name: str, request: Request, me: Actor = Depends(admin),
                         rt: Platform = Depends(deps.runtime)) -> Response:
@@ -737,8 +712,7 @@ async def reset(name: str, request: Request, me: Actor = Depends(admin),
         if not isinstance(path, list):  # never taken for "the whole document"
             raise InvalidInput("The property to reset was not understood; reload the page and try again.",
                                [FieldProblem("/path", "is not a path", "invalid")])
-        rt.packages.reset(me, name, api_name, kind, path or None)
-        _close_conflicts(rt, me, name, kind, api_name, tuple(path))
+        rt.packages.reset(me, name, api_name, kind, path or None)  # settles the conflicts there too
     except (InvalidInput, NotFound, Conflict) as error:
         reasons = "; ".join(p.message for p in error.errors)
         text = f"{error.detail.rstrip('.')}: {reasons}." if reasons else error.detail
