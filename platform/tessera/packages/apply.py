@@ -1,10 +1,12 @@
 """Carrying out a plan: metadata and schema in one transaction, then sample data in batches.
 
 Every document goes through the same services the API and the builder pages use, so a
-package can do nothing a builder could not, and every check they make holds. Objects are
-made in two passes — first their plain fields, then lookups, lines, formulas and rules — so
-documents can name each other in any order. A trial run does the same in a transaction that
-is rolled back, each document under its own savepoint, to find every problem at once.
+package can do nothing a builder could not, and every check they make holds. Each object is
+made whole, those it points at first; objects that name each other (or a formula over a
+relation made later) are made in passes — plain fields, then lookups and line items, then
+formulas and rules — so documents can name each other in any order. Each step runs under a
+savepoint so every problem is found at once; the caller keeps nothing unless all is well
+(a dry run rolls everything back).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tessera.runtime.metadata.documents import DocumentService
 from tessera.runtime.metadata.objects import MetadataService
 from tessera.runtime.records.service import RecordService
 
-#: Field types whose values or checks need other objects: added in the second pass.
+#: Field types whose values or checks need other objects: added in the later passes.
 RELATIONAL = frozenset({"lookup", "child_table", "formula", "rollup"})
 #: Sample records are written this many at a time, one transaction each.
 DATA_BATCH = 1000

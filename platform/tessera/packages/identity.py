@@ -42,12 +42,6 @@ def to_platform(package: str, kind: str, prefix: str, body: Mapping[str, Any]) -
     return out
 
 
-def element_to_platform(package: str, key: str, element: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(dict(element))
-    out["uid"] = platform_uid(package, ELEMENT_PREFIX[key], str(element["uid"]))
-    return out
-
-
 def element_names(package: str, kind: str, body: Mapping[str, Any]) -> dict[str, str]:
     """Platform uid → author's uid of the elements of a package document (fields, rules)."""
     lists = ELEMENT_LISTS.get(kind, ()) if kind != "extensions" else ("fields", "validation_rules")

@@ -2,9 +2,11 @@
 uninstalls, the customer layer (what changed since the package, reset to the package), the
 review list of upgrades, and exports.
 
-Planning reads the world, decides purely (`plan.decide`), then tries the plan in a
-transaction that is rolled back, so a dry run reports every problem the real run would meet.
-The real run is a job: metadata and schema in one transaction, then sample data in batches.
+Planning reads the world, decides purely (`plan.decide`) and checks every document against
+the metadata as it will be; a dry run also tries the plan in a transaction that is rolled
+back, so it reports every problem the real run would meet. The real run is a job: metadata
+and schema in one transaction (refused whole if the metadata moved since the plan), roles,
+then sample data in batches.
 """
 
 from __future__ import annotations
