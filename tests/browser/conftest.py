@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Platform]]:
-    """A running Tessera on SQLite with an admin; yields (base URL, runtime)."""
+@contextmanager
+def serving(tmp_path: Path, **settings: Any) -> Iterator[tuple[str, Platform]]:
+    """A running Tessera on SQLite with an admin (`settings`: more Settings fields); yields
+    (base URL, runtime)."""
     import uvicorn
 
     from tessera.app import create_app
@@ -43,7 +45,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Platform]]:
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    runtime = Platform(Settings(database_url=url, attachments_dir=tmp_path / "files"))
+    runtime = Platform(Settings(database_url=url, attachments_dir=tmp_path / "files", **settings))
     runtime.users.ensure_admin(*ADMIN)
     port = _free_port()
     config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
@@ -53,10 +55,19 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Platform]]:
     deadline = time.monotonic() + 30
     while not web.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", runtime
-    web.should_exit = True
-    thread.join(10)
-    runtime.dispose()
+    try:
+        yield f"http://127.0.0.1:{port}", runtime
+    finally:
+        web.should_exit = True
+        thread.join(10)
+        runtime.dispose()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Platform]]:
+    """A running Tessera on SQLite with an admin; yields (base URL, runtime)."""
+    with serving(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

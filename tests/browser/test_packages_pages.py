@@ -15,7 +15,6 @@ import io
 import re
 import shutil
 import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,13 +23,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tessera.data.engine import make_engine
-from tessera.data.migrate import upgrade
 from tessera.packages.service import JOB_KIND
 from tessera.runtime.platform import Platform
-from tessera.settings import Settings
 
-from .conftest import ADMIN, _free_port, go
+from .conftest import ADMIN, go, serving
 from .test_list_views import _sign_in
 
 FIXTURES = Path(__file__).resolve().parents[1] / "packages" / "fixtures"
@@ -48,30 +44,11 @@ def zipped(folder: str) -> bytes:
 @pytest.fixture
 def templates_server(tmp_path: Path) -> Iterator[tuple[str, Platform]]:
     """Tessera on SQLite with an admin, whose bundled templates are Acme 1.0.0 and Support 1.0.0."""
-    import uvicorn
-
-    from tessera.app import create_app
-
     bundled = tmp_path / "templates"
     for name in ("acme-1.0.0", "support-1.0.0"):
         shutil.copytree(FIXTURES / name, bundled / name)
-    url = f"sqlite:///{tmp_path / 'tessera.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    runtime = Platform(Settings(database_url=url, attachments_dir=tmp_path / "files", templates_dir=bundled))
-    runtime.users.ensure_admin(*ADMIN)
-    port = _free_port()
-    web = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not web.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", runtime
-    web.should_exit = True
-    thread.join(10)
-    runtime.dispose()
+    with serving(tmp_path, templates_dir=bundled) as running:
+        yield running
 
 
 def _relabel(page: Any, base: str, field: str, label: str) -> None:

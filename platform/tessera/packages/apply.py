@@ -257,7 +257,7 @@ class Applier:
         """Create the package's sample records that are not there yet, in batches, each batch
         with its keys in one transaction: a job stopped half-way finishes when run again."""
         kernel = self.metadata.kernel
-        files = [f for f in package.data]
+        files = list(package.data)
         with kernel.read() as conn:
             snap = kernel.snapshot(conn)
             known = {(r.object_uid, r.key): int(r.record_id) for r in conn.execute(
@@ -265,7 +265,7 @@ class Applier:
         order = _data_order(files, snap)
         total = sum(len(f.body.get("records", [])) for f in files)
         done = created = 0
-        deferred: list[tuple[str, int, str, dict[str, Any]]] = []
+        deferred: list[tuple[str, str, dict[str, tuple[str, str]]]] = []
         for item in order:
             obj = snap.object(str(item.body["object"]))
             pending = [r for r in item.body.get("records", []) if (obj.uid, r["key"]) not in known]
@@ -275,12 +275,11 @@ class Applier:
                 with kernel.write() as conn:
                     snap = kernel.snapshot(conn)
                     values = []
-                    for n, record in enumerate(batch):
-                        value, later = _resolve(snap, obj, record, known, item.path,
-                                                offset + n + (len(item.body["records"]) - len(pending)))
+                    for record in batch:
+                        value, later = _resolve(snap, obj, record, known)
                         values.append(value)
                         if later:
-                            deferred.append((obj.api_name, -1, record["key"], later))
+                            deferred.append((obj.api_name, record["key"], later))
                     made = self.records.create_many_ids(actor, obj.api_name, values)
                     conn.execute(sa.insert(package_records), [
                         {"package": package.name, "object_uid": obj.uid, "key": r["key"], "record_id": m}
@@ -291,7 +290,7 @@ class Applier:
                 created += len(batch)
                 if progress:
                     progress(done, total)
-        for object_name, _, key, later in deferred:
+        for object_name, key, later in deferred:
             with kernel.write() as conn:
                 snap = kernel.snapshot(conn)
                 obj = snap.object(object_name)
@@ -337,8 +336,8 @@ def _data_order(files: list[Any], snap: Any) -> list[Any]:
     return placed
 
 
-def _resolve(snap: Any, obj: Any, record: Mapping[str, Any], known: Mapping[tuple[str, str], int], path: str,
-             index: int) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+def _resolve(snap: Any, obj: Any, record: Mapping[str, Any],
+             known: Mapping[tuple[str, str], int]) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
     """A sample record's values with lookups given by key (`{"key": "acme"}`) made ids;
     lookups to records not loaded yet come back to be set afterwards."""
     values: dict[str, Any] = {}
@@ -356,7 +355,7 @@ def _resolve(snap: Any, obj: Any, record: Mapping[str, Any], known: Mapping[tupl
             values[name] = found
         elif fdef is not None and fdef.type == "child_table" and isinstance(value, list):
             child = snap.objects.get(str(fdef.props.get("target")))
-            values[name] = [_resolve(snap, child, {**line, "key": ""}, known, path, index)[0]
+            values[name] = [_resolve(snap, child, {**line, "key": ""}, known)[0]
                             if child is not None and isinstance(line, dict) else line for line in value]
         else:
             values[name] = value

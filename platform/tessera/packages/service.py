@@ -365,7 +365,7 @@ class PackageService:
         with self._assembling() as conn:
             plan = decide(package, self._world(conn, package), upgrade=upgrade,
                           sample_data=bool(params.get("sample_data", True)))
-            resumed = params.get("plan") != plan.digest and self._metadata_done(conn, package, upgrade)
+            resumed = params.get("plan") != plan.digest and self._metadata_done(conn, package)
             if not resumed:
                 _refuse(plan, params.get("plan"), bool(params.get("strict")))
                 problems = self.applier.apply(conn, actor, plan, collect=True, record=False,
@@ -391,7 +391,7 @@ class PackageService:
         ctx.progress(1, 1, "done", force=True)
         return {"package": package.name, "version": package.version, "documents": summary, "made": made, **loaded}
 
-    def _metadata_done(self, conn: Connection, package: Package, upgrade: bool) -> bool:
+    def _metadata_done(self, conn: Connection, package: Package) -> bool:
         """Whether a job that stopped after its metadata step is being run again."""
         version = conn.execute(sa.select(packages.c.version).where(packages.c.name == package.name)).scalar()
         return version == package.version
