@@ -39,13 +39,18 @@ class NotATable(ValueError):
 @dataclass
 class Table:
     """A file's table: its column headers (as written, trimmed) and its rows, each a list of
-    cells as long as the header (missing cells are None). `rows` is read once."""
+    cells as long as the header (missing cells are None), with the line of the file it is
+    on (the header's line is the first data row's minus one). Rows are read once."""
 
     headers: list[str]
-    rows: Iterator[list[Any]]
+    numbered: Iterator[tuple[int, list[Any]]]
     #: What was found out on the way, for the import's page: "encoding": "gb18030", "delimiter": ";",
     #: "sheet": "Deals", "sheets": [...].
     facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> Iterator[list[Any]]:
+        return (cells for _, cells in self.numbered)
 
 
 def read_table(content: bytes, filename: str = "", *, sheet: str | None = None) -> Table:
@@ -65,7 +70,8 @@ def _spreadsheet(content: bytes, sheet: str | None) -> Table:
         if sheet is not None and sheet not in names:
             raise NotATable(f"The workbook has no sheet named {sheet!r}; its sheets are {', '.join(names)}.")
         found = book.get_sheet_by_name(sheet) if sheet is not None else _first_with_data(book, names)
-        rows = found.to_python(skip_empty_area=True)
+        # Row by row: the workbook's cells stay in the reader's compact form until used.
+        rows = found.iter_rows() if hasattr(found, "iter_rows") else found.to_python(skip_empty_area=False)
     except NotATable:
         raise
     except (CalamineError, ValueError, OSError) as error:
@@ -133,9 +139,9 @@ def delimiter_of(sample: str) -> str:
 
 
 def _table(rows: Any, facts: dict[str, Any]) -> Table:
-    iterator = iter(rows)
+    iterator = enumerate(rows, start=1)  # rows from the sheet's first line: line numbers as shown
     header: list[Any] | None = None
-    for row in iterator:
+    for _, row in iterator:
         if any(_filled(c) for c in row):
             header = list(row)
             break
@@ -151,12 +157,12 @@ def _table(rows: Any, facts: dict[str, Any]) -> Table:
             headers[n] = f"{name} ({seen[name]})"
     width = len(headers)
 
-    def body() -> Iterator[list[Any]]:
-        for row in iterator:
+    def body() -> Iterator[tuple[int, list[Any]]]:
+        for line, row in iterator:
             cells = list(row[:width]) + [None] * (width - len(row))
             cells = [None if isinstance(c, str) and not c.strip() else c for c in cells]
             if any(_filled(c) for c in cells):
-                yield cells
+                yield line, cells
 
     return Table(headers, body(), facts)
 

@@ -555,3 +555,38 @@ package_uploads = sa.Table(
     sa.Column("files", json_column(), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+#: An import of a spreadsheet into an object: the file as uploaded, how its columns map to
+#: fields, and — once it runs — its checkpoint (`done_rows` and the counts so far), written in
+#: the same transaction as each chunk of records, so a resumed job skips exactly what landed.
+imports = sa.Table(
+    "tessera_imports", metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("object_uid", sa.String(40), nullable=False),
+    sa.Column("filename", sa.String(300), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("sheet", sa.String(200)),
+    sa.Column("headers", json_column(), nullable=False),
+    #: A hash of the headers: a file with the same columns is mapped as it was the last time.
+    sa.Column("signature", sa.String(64), nullable=False),
+    sa.Column("total_rows", sa.BigInteger, nullable=False),
+    sa.Column("settings", json_column(), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False, server_default="draft"),
+    sa.Column("job_id", sa.BigInteger),
+    sa.Column("done_rows", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("counts", json_column(), nullable=False),
+    sa.Column("retry_of", sa.BigInteger),
+    sa.Column("created_by", sa.BigInteger),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_tessera_imports_object", "object_uid", "signature", "id"),
+)
+
+#: The rows an import refused: the cells as they came and every reason.
+import_errors = sa.Table(
+    "tessera_import_errors", metadata,
+    sa.Column("import_id", sa.BigInteger, primary_key=True),
+    sa.Column("row", sa.BigInteger, primary_key=True),
+    sa.Column("cells", json_column(), nullable=False),
+    sa.Column("problems", json_column(), nullable=False),
+)

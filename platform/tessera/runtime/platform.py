@@ -21,7 +21,7 @@ from tessera.auth.users import UserService
 from tessera.data.engine import make_engine
 from tessera.data.files import AttachmentStore
 from tessera.packages.service import PackageService
-from tessera.runtime import background, conversions, flows, forms, navigation, records, reports, rules
+from tessera.runtime import background, conversions, flows, forms, imports, navigation, records, reports, rules
 from tessera.runtime.background.deliveries import DeliveryService
 from tessera.runtime.background.jobs import JobService
 from tessera.runtime.background.notifications import NotificationService
@@ -30,6 +30,7 @@ from tessera.runtime.background.timers import TimerService
 from tessera.runtime.conversions.service import ConversionService
 from tessera.runtime.flows.service import FlowService
 from tessera.runtime.forms.service import FormService
+from tessera.runtime.imports.service import ImportService
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.events import EventBus
 from tessera.runtime.kernel.transactions import Kernel
@@ -66,6 +67,7 @@ INSTALLS: tuple[Install, ...] = (
     reports.install,
     navigation.install,
     conversions.install,
+    imports.install,
     packages.install,
 )
 
@@ -124,6 +126,9 @@ class Platform:
         self.app_menu = AppMenu(kernel, self.documents, self.access)
         self.favourites = FavouriteService(kernel, self.access, self.formulas)
         self.recent = RecentService(kernel, self.access, self.formulas)
+
+        # Imports: spreadsheets into any object, as jobs through the save pipeline.
+        self.imports = ImportService(kernel, self.records, self.access, self.jobs, self.users)
 
         # App packages: templates installed, customized, upgraded three ways, exported.
         self.packages = PackageService(kernel, self.metadata, self.documents, self.records, self.jobs, self.users)

@@ -47,6 +47,16 @@ STATES = ("pending", "retrying", "done", "failed")
 cause: ContextVar[tuple[str, ...]] = ContextVar("tessera_cause", default=())
 
 
+#: A link of a cause chain that keeps the writes it causes from notifying people or mailing
+#: them (an import of 100,000 rows sends no 100,000 e-mails unless asked to).
+MUTED = "muted"
+
+
+def muted() -> bool:
+    """Whether what runs now was caused by writes whose notifications are muted."""
+    return MUTED in cause.get()
+
+
 @contextmanager
 def caused_by(*links: str) -> Iterator[None]:
     """Writes made inside carry `links` at the end of their cause chain."""

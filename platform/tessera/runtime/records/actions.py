@@ -19,6 +19,7 @@ from tessera.auth.actor import Actor
 from tessera.errors import TesseraError
 from tessera.formula import FormulaError, evaluate
 from tessera.formula.schema import child_lists
+from tessera.runtime.kernel.events import muted
 
 if TYPE_CHECKING:
     from tessera.runtime.background.deliveries import DeliveryService
@@ -139,8 +140,10 @@ class ActionRunner:
             conn=conn, object=object_name, record=record, key=key, evaluate=evaluate_on, render=render,
             create=create, update=update, related=related, people=people,
             emails=lambda ids: people_specs.emails(conn, ids),
-            queue=lambda channel, k, payload: deliveries.queue(conn, channel, k, payload),
-            notify=lambda user_id, k, title, body, link: notifications.add(conn, user_id, k, title, body, link),
+            queue=lambda channel, k, payload: None if channel == "email" and muted() else
+            deliveries.queue(conn, channel, k, payload),
+            notify=lambda user_id, k, title, body, link: None if muted() else
+            notifications.add(conn, user_id, k, title, body, link),
             record_link=lambda obj, record_id: f"{self.kernel.settings.public_url}/app/{obj}/{record_id}",
             extras={**{name: make(conn, who) for name, make in self._offers.items()}, **(extras or {})},
         )

@@ -10,6 +10,7 @@ A batch is all-or-nothing: every problem of every row is collected and reported 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import weakref
@@ -151,6 +152,30 @@ class SavePipeline:
         if change.values:
             self._update(batch, plan, change)
         return batch
+
+    def check(self, conn: Connection, actor: Actor, snapshot: Snapshot, obj: ObjectDef, inputs: list[Any],
+              befores: Sequence[Mapping[str, Any] | None]) -> list[list[FieldProblem]]:
+        """What saving these inputs would refuse, per input, writing nothing (an import's
+        preview): each input creates a record, or changes the stored row given for it. The
+        same steps as a save up to the write; one batch is all new records or all changes."""
+        plan = plan_for(obj)
+        changes = []
+        for index, (data, before) in enumerate(zip(inputs, befores, strict=True)):
+            change = RecordChange(row=index, before=dict(before) if before is not None else None,
+                                  record_id=int(before["id"]) if before is not None else None)
+            self._parse(plan, data, change, updating=before is not None)
+            change.given = frozenset(change.values)
+            if before is None:
+                self._defaults(plan, change, actor)
+            else:
+                change.values = _changed(plan, change.values, change.before or {})
+            changes.append(change)
+        if not changes:
+            return []
+        batch = SaveBatch(conn, actor, snapshot, obj, snapshot.table(obj), changes, now(), {})
+        with contextlib.suppress(InvalidInput, Conflict):  # the problems are on the changes
+            self._check(batch, plan)
+        return [c.problems for c in changes]
 
     def after_commit(self, batch: SaveBatch) -> None:
         self.hooks.run("after_commit", batch)

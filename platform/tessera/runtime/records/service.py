@@ -515,7 +515,8 @@ class RecordService:
         return out
 
     def update(self, actor: Actor, object_name: str, record_id: int, data: Any,
-               expected_version: int | None, *, exact: bool = False) -> dict[str, Any]:
+               expected_version: int | None, *, exact: bool = False, echo: bool = True) -> dict[str, Any]:
+        """`echo`: answer with the record as it is now (False: only its id; imports)."""
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
@@ -541,7 +542,7 @@ class RecordService:
                 self._recompute_later(conn, snap, later)
                 self._after_lines(conn, actor, snap, obj, record_id, written, batch.at,
                                   bump=not batch.changes[0].values)
-            record = self._get(conn, snap, obj, record_id, actor=actor)
+            record = self._get(conn, snap, obj, record_id, actor=actor) if echo else {"id": record_id}
             after_commit(conn, lambda: self.pipeline.after_commit(batch))
         return record
 

@@ -1,0 +1,494 @@
+"""Deciding what each row of an import does: create, update, leave unchanged, or refuse.
+
+`ImportPlan` is an import's settings made concrete against the metadata (which field each
+column feeds, with its options), checked once. `Decider` then takes the file's rows a
+chunk at a time and works out, with a handful of set queries per chunk and none per row,
+each row's values, the records its lookups name, the record its key matches and what
+would change. The preview and the run decide the same way; only the run writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tessera.auth.actor import Actor
+from tessera.data.tables import users
+from tessera.errors import FieldProblem, InvalidInput
+from tessera.imports.values import CellError
+from tessera.meta.fieldtypes import FieldValueError
+from tessera.meta.model import FieldDef, ObjectDef
+from tessera.runtime.imports.cells import REFERENCES, ColumnOptions, as_text, blank, importable, mapped, read
+from tessera.runtime.kernel.catalog import Snapshot
+
+MODES = ("insert", "update", "upsert")
+#: Rows decided and written together: one transaction and checkpoint each.
+CHUNK = 1000
+#: A row's outcomes.
+CREATE, UPDATE, UNCHANGED, REFUSE = "create", "update", "unchanged", "refuse"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One mapped column: where it goes and how its cells read."""
+
+    index: int
+    name: str
+    field: FieldDef
+    options: ColumnOptions
+    #: For a column of line items: the parent's child_table field (the column's field is
+    #: then the line object's).
+    lines: FieldDef | None = None
+
+    @property
+    def target(self) -> str:
+        return f"{self.lines.api_name}.{self.field.api_name}" if self.lines else self.field.api_name
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    obj: ObjectDef
+    columns: tuple[Column, ...]
+    mode: str
+    key: tuple[FieldDef, ...]
+
+    @property
+    def parent_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.lines is None)
+
+    @property
+    def line_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.lines is not None)
+
+
+def targets(snap: Snapshot, obj: ObjectDef) -> dict[str, tuple[FieldDef, FieldDef | None]]:
+    """What columns can be imported into, by name: the object's fields, and its line items'
+    fields as "lines.quantity"."""
+    out: dict[str, tuple[FieldDef, FieldDef | None]] = {
+        f.api_name: (f, None) for f in obj.fields if importable(f)}
+    for lines in obj.line_fields:
+        child = snap.objects.get(str(lines.props.get("target")))
+        if child is None:
+            continue
+        for f in child.fields:
+            if importable(f):
+                out[f"{lines.api_name}.{f.api_name}"] = (f, lines)
+    return out
+
+
+def plan(snap: Snapshot, obj: ObjectDef, headers: list[str], settings: dict[str, Any]) -> ImportPlan:
+    """The settings made concrete; InvalidInput lists every problem with them."""
+    problems: list[FieldProblem] = []
+    known = targets(snap, obj)
+    mapping = settings.get("mapping") or {}
+    options = settings.get("options") or {}
+    columns: list[Column] = []
+    used: dict[str, str] = {}
+    for index, name in enumerate(headers):
+        target = mapping.get(name)
+        if not target:
+            continue
+        if target not in known:
+            problems.append(FieldProblem(f"mapping.{name}", f"{target!r} is not a field you can import into"))
+            continue
+        if target in used:
+            problems.append(FieldProblem(f"mapping.{name}", f"{target!r} is fed by column {used[target]!r} already"))
+            continue
+        used[target] = name
+        fdef, lines = known[target]
+        columns.append(Column(index, name, fdef, ColumnOptions.of(options.get(name)), lines))
+        match = columns[-1].options.match
+        if match and fdef.type == "lookup":
+            target_obj = snap.objects.get(str(fdef.props.get("target")))
+            found = target_obj.field(match) if target_obj else None
+            if found is None or not found.stored:
+                problems.append(FieldProblem(f"options.{name}.match",
+                                             f"{match!r} is not a field of {target_obj.label if target_obj else '?'}"))
+    mode = settings.get("mode") or "insert"
+    if mode not in MODES:
+        problems.append(FieldProblem("mode", f"must be one of {', '.join(MODES)}"))
+    key_names = list(settings.get("key") or [])
+    key: list[FieldDef] = []
+    for name in key_names:
+        fdef = obj.field(name)
+        if fdef is None or not fdef.stored:
+            problems.append(FieldProblem("key", f"{name!r} is not a field of {obj.label}"))
+        elif name not in used:
+            problems.append(FieldProblem("key", f"{fdef.label!r} is a key, so a column must be mapped to it"))
+        else:
+            key.append(fdef)
+    if mode != "insert" and not key_names:
+        problems.append(FieldProblem("key", f"an {mode} needs a key: the field (or fields) that find each record"))
+    if not columns:
+        problems.append(FieldProblem("mapping", "map at least one column to a field"))
+    if problems:
+        raise InvalidInput("The import's settings need attention.", problems)
+    return ImportPlan(obj, tuple(columns), mode, tuple(key))
+
+
+@dataclass
+class Row:
+    """One record's row of the file (and its continuation rows of line items)."""
+
+    line: int
+    cells: list[Any]
+    #: Continuation rows: (line, cells) of further line items.
+    more: list[tuple[int, list[Any]]] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+    #: Line items by the parent's line field.
+    lines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: [{column, field, value, reason}]
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    #: Per column name: the reason its cell was refused (for the preview's red cells).
+    bad: dict[str, str] = field(default_factory=dict)
+    key: tuple[Any, ...] | None = None
+    record_id: int | None = None
+    version: int | None = None
+    #: What an update changes (the fields whose value differs from what is stored).
+    changes: dict[str, Any] = field(default_factory=dict)
+    outcome: str = CREATE
+
+    def refuse(self, column: str | None, fdef: FieldDef | str | None, value: Any, reason: str) -> None:
+        name = fdef.api_name if isinstance(fdef, FieldDef) else fdef
+        self.problems.append({"column": column, "field": name,
+                              "value": None if value is None else as_text(value), "reason": reason})
+        if column:
+            self.bad.setdefault(column, reason)
+        self.outcome = REFUSE
+
+    @property
+    def all_lines(self) -> list[tuple[int, list[Any]]]:
+        return [(self.line, self.cells), *self.more]
+
+
+def records_of(numbered: Iterable[tuple[int, list[Any]]], plan: ImportPlan) -> Iterator[Row]:
+    """Rows grouped into records: a row whose parent columns are all blank but that has line
+    items continues the record above it."""
+    parents, lines = plan.parent_columns, plan.line_columns
+    current: Row | None = None
+    for line, cells in numbered:
+        if lines and current is not None and all(blank(cells[c.index]) for c in parents) \
+                and any(not blank(cells[c.index]) for c in lines):
+            current.more.append((line, cells))
+            continue
+        if current is not None:
+            yield current
+        current = Row(line, cells)
+    if current is not None:
+        yield current
+
+
+def chunks(rows: Iterable[Row], size: int = CHUNK) -> Iterator[list[Row]]:
+    chunk: list[Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+#: Finds the ids of records of an object an actor may do something to: (conn, object,
+#: operation) → a WHERE clause, or None when they may do it to all.
+Allowed = Callable[[Connection, ObjectDef, str], Any]
+
+
+class Decider:
+    """Decides rows chunk by chunk; remembers across chunks the keys the file used (a key
+    twice in one file is an error on its second row) and the records lookups named."""
+
+    def __init__(self, snap: Snapshot, plan: ImportPlan, actor: Actor, allowed: Allowed) -> None:
+        self.snap = snap
+        self.plan = plan
+        self.actor = actor
+        self.allowed = allowed
+        self.seen: dict[tuple[Any, ...], int] = {}
+        #: Per reference column: folded name → record id, or a list of ids when ambiguous.
+        self.found: dict[str, dict[str, Any]] = {}
+        #: Per reference column: names no record has (the run may create them).
+        self.missing: dict[str, set[str]] = {}
+
+    # -- reading cells -----------------------------------------------------------------
+    def decide(self, conn: Connection, rows: list[Row]) -> None:
+        for row in rows:
+            self._read(row)
+        self._resolve(conn, rows)
+        if self.plan.mode != "insert":
+            self._match(conn, rows)
+        else:
+            for row in rows:
+                if row.outcome != REFUSE:
+                    row.outcome = CREATE
+
+    def note_keys(self, rows: list[Row]) -> None:
+        """Rows an earlier run of this import wrote already (a resumed job skips them): their
+        keys still count as seen, so a later row repeating one is refused as it would have been."""
+        if self.plan.mode == "insert" or not self.plan.key:
+            return
+        for row in rows:
+            self._read(row)
+            if row.key is not None and row.outcome != REFUSE:
+                self.seen.setdefault(row.key, row.line)
+
+    def _read(self, row: Row) -> None:
+        plan = self.plan
+        for column in plan.parent_columns:
+            self._cell(row, column, row.cells, row.values)
+        for line, cells in row.all_lines:
+            items: dict[str, dict[str, Any]] = {}
+            for column in plan.line_columns:
+                assert column.lines is not None
+                target = items.setdefault(column.lines.api_name, {})
+                self._cell(row, column, cells, target, line=line)
+            for name, item in items.items():
+                if any(k != "_line" for k in item):
+                    row.lines.setdefault(name, []).append(item)
+        if plan.key and plan.mode != "insert":
+            self._key(row)
+
+    def _cell(self, row: Row, column: Column, cells: list[Any], into: dict[str, Any], *,
+              line: int | None = None) -> None:
+        fdef, options = column.field, column.options
+        cell = mapped(cells[column.index], options)
+        if blank(cell):
+            if options.clear and column.lines is None:
+                into[fdef.api_name] = None
+            return
+        if fdef.type in REFERENCES:
+            into[fdef.api_name] = _Name(as_text(cell).strip())
+            return
+        try:
+            into[fdef.api_name] = read(cell, fdef, options)
+        except (CellError, FieldValueError) as error:
+            where = f" (line {line})" if line is not None and line != row.line else ""
+            row.refuse(column.name, fdef, cells[column.index], f"{error}{where}")
+
+    def _key(self, row: Row) -> None:
+        parts = []
+        for fdef in self.plan.key:
+            value = row.values.get(fdef.api_name)
+            if value is None:
+                if not any(p["field"] == fdef.api_name for p in row.problems):
+                    row.refuse(self._column_of(fdef), fdef, None, f"{fdef.label} is the key and is blank")
+                return
+            if isinstance(value, _Name):
+                parts.append(value.text.casefold())
+                continue
+            try:
+                value = fdef.ftype.coerce(fdef, value)
+            except (FieldValueError, ValueError, TypeError) as error:
+                row.refuse(self._column_of(fdef), fdef, value, str(error))
+                return
+            parts.append(value.casefold() if isinstance(value, str) else value)
+        row.key = tuple(parts)
+        first = self.seen.setdefault(row.key, row.line)
+        if first != row.line:
+            row.refuse(self._column_of(self.plan.key[0]), self.plan.key[0], row.values.get(self.plan.key[0].api_name),
+                       f"repeats the key of line {first}")
+
+    def _column_of(self, fdef: FieldDef) -> str | None:
+        return next((c.name for c in self.plan.parent_columns if c.field is fdef), None)
+
+    # -- lookups -----------------------------------------------------------------------
+    def _resolve(self, conn: Connection, rows: list[Row]) -> None:
+        """Lookup and user cells name records; each name is found once per import, among
+        the records the importer may read, by the target's match field (trimmed, any case)."""
+        for column in self.plan.columns:
+            fdef = column.field
+            if fdef.type not in REFERENCES:
+                continue
+            found = self.found.setdefault(column.name, {})
+            places = [item for row in rows for item in self._holders(row, column)]
+            wanted = {value.text.casefold(): value.text for _, item in places
+                      if isinstance(value := item.get(fdef.api_name), _Name)}
+            unknown = [text for folded, text in wanted.items() if folded not in found]
+            if unknown:
+                found.update(self._find(conn, column, unknown))
+            for row, item in places:
+                value = item.get(fdef.api_name)
+                if not isinstance(value, _Name):
+                    continue
+                hit = found.get(value.text.casefold())
+                if isinstance(hit, int):
+                    item[fdef.api_name] = hit
+                    continue
+                del item[fdef.api_name]
+                what = self._target_label(fdef)
+                if isinstance(hit, list):
+                    row.refuse(column.name, fdef, value.text, f"{len(hit)} {what} records are named {value.text!r} "
+                               f"(ids {', '.join(map(str, hit[:5]))}); name one by a unique field")
+                elif column.options.create_missing and fdef.type == "lookup":
+                    self.missing.setdefault(column.name, set()).add(value.text)
+                    item[fdef.api_name] = _Name(value.text)  # the run creates it, then fills the id
+                else:
+                    row.refuse(column.name, fdef, value.text, f"no {what} record is named {value.text!r}")
+
+    def _holders(self, row: Row, column: Column) -> list[tuple[Row, dict[str, Any]]]:
+        if column.lines is None:
+            return [(row, row.values)]
+        return [(row, item) for item in row.lines.get(column.lines.api_name, [])]
+
+    def _target_label(self, fdef: FieldDef) -> str:
+        if fdef.type == "user":
+            return "user"
+        target = self.snap.objects.get(str(fdef.props.get("target")))
+        return target.label if target else str(fdef.props.get("target"))
+
+    def _find(self, conn: Connection, column: Column, names: list[str]) -> dict[str, Any]:
+        fdef = column.field
+        out: dict[str, Any] = {}
+        folded = sorted({n.casefold() for n in names})
+        if fdef.type == "user":
+            for part in _parts(folded):
+                for uid, email, name in conn.execute(sa.select(users.c.id, users.c.email, users.c.name).where(
+                        users.c.is_active.is_(True),
+                        sa.or_(sa.func.lower(users.c.email).in_(part), sa.func.lower(users.c.name).in_(part)))):
+                    for key in {str(email or "").casefold(), str(name or "").casefold()} & set(part):
+                        _add(out, key, uid)
+            return out
+        target = self.snap.objects.get(str(fdef.props.get("target")))
+        if target is None:
+            return out
+        match = target.field(column.options.match) if column.options.match else target.name_field
+        if match is None:
+            return out
+        table = self.snap.table(target)
+        matched = table.c[match.column]
+        allowed = self.allowed(conn, target, "read")
+        compare = sa.func.lower(sa.func.trim(matched)) if _texty(match) else matched
+        for part in _parts(folded):
+            values: list[Any] = part if _texty(match) else _typed(match, part)
+            if not values:
+                continue
+            query = sa.select(table.c.id, matched).where(compare.in_(values), table.c.deleted_at.is_(None))
+            if allowed is not None:
+                query = query.where(allowed)
+            for rid, value in conn.execute(query):
+                _add(out, as_text(value).strip().casefold(), rid)
+        return out
+
+    # -- keys and what changes -----------------------------------------------------------
+    def _match(self, conn: Connection, rows: list[Row]) -> None:
+        """Find each row's record by its key, and what an update of it would change."""
+        plan, obj = self.plan, self.plan.obj
+        table = self.snap.table(obj)
+        keyed = [r for r in rows if r.key is not None and r.outcome != REFUSE]
+        stored = {c.field.api_name: c.field for c in plan.parent_columns}
+        cols = [table.c.id, table.c.version, *(table.c[f.column] for f in stored.values())]
+        key_cols = [table.c[f.column] for f in plan.key]
+        by_key: dict[tuple[Any, ...], list[Any]] = {}
+        for part in _parts([r.key for r in keyed if r.key is not None]):
+            if len(key_cols) == 1:
+                texty = _texty(plan.key[0])
+                where: Any = (sa.func.lower(key_cols[0]) if texty else key_cols[0]).in_([k[0] for k in part])
+            else:
+                where = sa.tuple_(*(sa.func.lower(c) if _texty(f) else c
+                                    for c, f in zip(key_cols, plan.key, strict=True))).in_(part)
+            for found in conn.execute(sa.select(*cols).where(where, table.c.deleted_at.is_(None))).mappings():
+                key = tuple(str(found[f.column]).casefold() if _texty(f) and found[f.column] is not None
+                            else found[f.column] for f in plan.key)
+                by_key.setdefault(key, []).append(found)
+        editable: set[int] | None = None
+        allowed = self.allowed(conn, obj, "edit")
+        ids = [m["id"] for found in by_key.values() for m in found]
+        if allowed is not None and ids:
+            editable = set()
+            for part in _parts(ids):
+                editable.update(conn.execute(sa.select(table.c.id).where(table.c.id.in_(part), allowed)).scalars())
+        for row in keyed:
+            found = by_key.get(row.key or (), [])
+            if len(found) > 1:
+                row.refuse(self._column_of(plan.key[0]), plan.key[0], row.values.get(plan.key[0].api_name),
+                           f"the key matches {len(found)} records (ids {', '.join(str(m['id']) for m in found[:5])})")
+                continue
+            if not found:
+                if plan.mode == "update":
+                    row.refuse(self._column_of(plan.key[0]), plan.key[0], row.values.get(plan.key[0].api_name),
+                               f"no {obj.label} record has this key")
+                else:
+                    row.outcome = CREATE
+                continue
+            record = found[0]
+            if editable is not None and record["id"] not in editable:
+                row.refuse(None, None, None, f"you may not change {obj.label} record {record['id']}")
+                continue
+            row.record_id, row.version = int(record["id"]), int(record["version"])
+            row.changes = _differences(stored, row.values, record)
+            row.outcome = UPDATE if row.changes or row.lines else UNCHANGED
+        for row in rows:
+            if row.outcome != REFUSE and row.key is None and plan.mode == "upsert":
+                row.outcome = CREATE
+
+
+class _Name:
+    """A lookup cell's text, until the record it names is found."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"_Name({self.text!r})"
+
+
+def is_name(value: Any) -> bool:
+    return isinstance(value, _Name)
+
+
+def name_of(value: Any) -> str:
+    return value.text if isinstance(value, _Name) else str(value)
+
+
+def _add(out: dict[str, Any], key: str, rid: int) -> None:
+    had = out.get(key)
+    if had is None:
+        out[key] = rid
+    elif isinstance(had, list):
+        if rid not in had:
+            had.append(rid)
+    elif had != rid:
+        out[key] = [had, rid]
+
+
+def _texty(fdef: FieldDef) -> bool:
+    return fdef.type in ("text", "long_text", "email", "phone", "url", "select")
+
+
+def _typed(fdef: FieldDef, names: list[str]) -> list[Any]:
+    out = []
+    for name in names:
+        try:
+            out.append(fdef.ftype.coerce(fdef, name))
+        except (FieldValueError, ValueError, TypeError):
+            continue
+    return out
+
+
+def _parts(items: list[Any], size: int = 500) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _differences(fields: dict[str, FieldDef], values: dict[str, Any], stored: Any) -> dict[str, Any]:
+    """The values that differ from the stored record, compared as the field type stores them."""
+    out = {}
+    for name, value in values.items():
+        fdef = fields.get(name)
+        if fdef is None:
+            continue
+        if isinstance(value, _Name):
+            out[name] = value  # a target the run will create: certainly a change
+            continue
+        try:
+            coerced = fdef.ftype.coerce(fdef, value)
+        except (FieldValueError, ValueError, TypeError):
+            out[name] = value  # the pipeline says what is wrong with it
+            continue
+        if coerced != stored[fdef.column]:
+            out[name] = value
+    return out
