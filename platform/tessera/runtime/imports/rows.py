@@ -208,10 +208,12 @@ class Decider:
         self.actor = actor
         self.allowed = allowed
         self.seen: dict[tuple[Any, ...], int] = {}
+        #: (unique field, value) → the line that had it first.
+        self.unique_seen: dict[tuple[str, Any], int] = {}
         #: Per reference column: folded name → record id, or a list of ids when ambiguous.
         self.found: dict[str, dict[str, Any]] = {}
-        #: Per reference column: names no record has (the run may create them).
-        self.missing: dict[str, set[str]] = {}
+        #: Per reference column: names no record has (the run may create them), folded → as first written.
+        self.missing: dict[str, dict[str, str]] = {}
 
     # -- reading cells -----------------------------------------------------------------
     def decide(self, conn: Connection, rows: list[Row]) -> None:
@@ -228,12 +230,8 @@ class Decider:
     def note_keys(self, rows: list[Row]) -> None:
         """Rows an earlier run of this import wrote already (a resumed job skips them): their
         keys still count as seen, so a later row repeating one is refused as it would have been."""
-        if self.plan.mode == "insert" or not self.plan.key:
-            return
         for row in rows:
             self._read(row)
-            if row.key is not None and row.outcome != REFUSE:
-                self.seen.setdefault(row.key, row.line)
 
     def _read(self, row: Row) -> None:
         plan = self.plan
@@ -250,6 +248,23 @@ class Decider:
                     row.lines.setdefault(name, []).append(item)
         if plan.key and plan.mode != "insert":
             self._key(row)
+        self._unique(row)
+
+    def _unique(self, row: Row) -> None:
+        """A unique field's value twice in the file: the second row is refused, naming the
+        first (the key's repeats are the key's to tell)."""
+        if row.outcome == REFUSE:
+            return
+        keyed = set(self.plan.key) if self.plan.mode != "insert" else set()
+        for column in self.plan.parent_columns:
+            fdef = column.field
+            value = row.values.get(fdef.api_name)
+            if not fdef.unique or fdef in keyed or value is None or isinstance(value, _Name):
+                continue
+            folded = value.casefold() if isinstance(value, str) else value
+            first = self.unique_seen.setdefault((fdef.api_name, folded), row.line)
+            if first != row.line:
+                row.refuse(column.name, fdef, row.cells[column.index], f"repeats the {fdef.label} of line {first}")
 
     def _cell(self, row: Row, column: Column, cells: list[Any], into: dict[str, Any], *,
               line: int | None = None) -> None:
@@ -323,7 +338,7 @@ class Decider:
                     row.refuse(column.name, fdef, value.text, f"{len(hit)} {what} records are named {value.text!r} "
                                f"(ids {', '.join(map(str, hit[:5]))}); name one by a unique field")
                 elif column.options.create_missing and fdef.type == "lookup":
-                    self.missing.setdefault(column.name, set()).add(value.text)
+                    self.missing.setdefault(column.name, {}).setdefault(value.text.casefold(), value.text)
                     item[fdef.api_name] = _Name(value.text)  # the run creates it, then fills the id
                 else:
                     row.refuse(column.name, fdef, value.text, f"no {what} record is named {value.text!r}")
@@ -418,7 +433,7 @@ class Decider:
                 row.refuse(None, None, None, f"you may not change {obj.label} record {record['id']}")
                 continue
             row.record_id, row.version = int(record["id"]), int(record["version"])
-            row.changes = _differences(stored, row.values, record)
+            row.changes = _differences(stored, row.values, record, plan.key)
             row.outcome = UPDATE if row.changes or row.lines else UNCHANGED
         for row in rows:
             if row.outcome != REFUSE and row.key is None and plan.mode == "upsert":
@@ -435,6 +450,14 @@ class _Name:
 
     def __repr__(self) -> str:
         return f"_Name({self.text!r})"
+
+
+def reason(fdef: FieldDef | None, message: str) -> str:
+    """A pipeline's message about a field as a sentence of its own ("is required" → "Deal
+    name is required"); messages that say what they mean already are kept."""
+    if fdef is not None and message.startswith(("is ", "must ", "repeats ", "needs ", "has ")):
+        return f"{fdef.label} {message}"
+    return message
 
 
 def is_name(value: Any) -> bool:
@@ -474,12 +497,14 @@ def _parts(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _differences(fields: dict[str, FieldDef], values: dict[str, Any], stored: Any) -> dict[str, Any]:
-    """The values that differ from the stored record, compared as the field type stores them."""
+def _differences(fields: dict[str, FieldDef], values: dict[str, Any], stored: Any,
+                 key: tuple[FieldDef, ...]) -> dict[str, Any]:
+    """The values that differ from the stored record, compared as the field type stores them
+    (a key found in another case is the same key: it does not change)."""
     out = {}
     for name, value in values.items():
         fdef = fields.get(name)
-        if fdef is None:
+        if fdef is None or fdef in key:
             continue
         if isinstance(value, _Name):
             out[name] = value  # a target the run will create: certainly a change

@@ -44,6 +44,7 @@ from tessera.runtime.imports.rows import (
     chunks,
     is_name,
     plan,
+    reason,
     records_of,
     targets,
 )
@@ -212,11 +213,9 @@ class ImportService:
                 for problem in found:
                     column = columns.get(problem.field)
                     fdef = obj.field(problem.field)
-                    reason = problem.message if column else (
-                        f"{fdef.label} {problem.message}" if fdef else problem.message)
                     item.refuse(column, problem.field if fdef else None,
                                 item.cells[next(c.index for c in import_plan.parent_columns if c.name == column)]
-                                if column else None, reason)
+                                if column else None, reason(fdef, problem.message))
 
         def plain(values: dict[str, Any]) -> dict[str, Any]:
             return {k: v for k, v in values.items() if not is_name(v)}
@@ -408,7 +407,7 @@ class ImportService:
 
     def _plan(self, actor: Actor, snap: Snapshot, obj: ObjectDef, row: Any) -> ImportPlan:
         self._refuse(actor, snap, obj)
-        import_plan = plan(snap, obj, row["headers"], row["settings"])
+        import_plan = plan(snap, obj, row["headers"], _effective(snap, obj, row["settings"]))
         access = self.access.object(actor, snap, obj)
         for operation in {"insert": ("create",), "update": ("edit",), "upsert": ("create", "edit")}[import_plan.mode]:
             access.refuse(operation)
@@ -499,8 +498,7 @@ class ImportService:
         problems: list[dict[str, Any]] = []
         if row["status"] == "draft":
             try:
-                self._plan(actor, snap, obj, {**row, "settings": {**settings, "options": {
-                    c["name"]: c["options"] for c in columns}}})
+                self._plan(actor, snap, obj, row)
             except (InvalidInput, Forbidden) as error:
                 problems = [p.as_json() for p in error.errors] or [{"field": "/", "message": error.detail}]
         job = None
@@ -539,6 +537,18 @@ def _facts(values: list[Any]) -> dict[str, Any]:
     if any(any(ch.isdigit() for ch in t) for t in texts):
         facts["decimal"] = "," if number_style(texts) == COMMA else "."
     return facts
+
+
+def _effective(snap: Snapshot, obj: ObjectDef, settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings with each mapped column's options as its values suggest them, where the
+    person did not say otherwise."""
+    offered = targets(snap, obj)
+    options = dict(settings.get("options") or {})
+    for column, target in (settings.get("mapping") or {}).items():
+        if target in offered:
+            facts = (settings.get("facts") or {}).get(column, {})
+            options[column] = {**_defaults(offered[target][0], facts), **(options.get(column) or {})}
+    return {**settings, "options": options}
 
 
 def _defaults(fdef: FieldDef | None, facts: dict[str, Any]) -> dict[str, Any]:

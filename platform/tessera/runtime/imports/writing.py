@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
 from tessera.errors import FieldProblem, TesseraError
-from tessera.runtime.imports.rows import CREATE, REFUSE, UPDATE, Decider, ImportPlan, Row, is_name, name_of
+from tessera.runtime.imports.rows import CREATE, REFUSE, UPDATE, Decider, ImportPlan, Row, is_name, name_of, reason
 from tessera.runtime.records.service import RecordService
 
 _LINE_PATH = re.compile(r"^(\w+)\[(\d+)\]\.(\w+)")
@@ -33,6 +33,7 @@ class Writer:
         self.object = plan.obj.api_name
         self._columns = {c.target: c.name for c in plan.columns}
         self._index = {c.name: c.index for c in plan.columns}
+        self._fields = {c.name: c.field for c in plan.columns}
 
     def write(self, conn: Connection, rows: list[Row]) -> None:
         """Save the chunk's rows that create or change a record; rows the pipeline refuses
@@ -109,14 +110,14 @@ class Writer:
     def _create_missing(self, conn: Connection, rows: list[Row]) -> None:
         """Records lookups named that do not exist yet, when the column says to create them."""
         for column in self.plan.columns:
-            names = self.decider.missing.pop(column.name, set())
+            names = self.decider.missing.pop(column.name, {})
             if not names:
                 continue
             target = self.decider.snap.objects[str(column.field.props["target"])]
             match = target.field(column.options.match) if column.options.match else target.name_field
             if match is None:
                 continue
-            ordered = sorted(names)
+            ordered = sorted(names.values())
             found = self.decider.found.setdefault(column.name, {})
             savepoint = conn.begin_nested()
             try:
@@ -169,13 +170,14 @@ class Writer:
             return
         for problem in problems:
             column, where = self._column_for(problem.field)
+            fdef = self._fields.get(column) if column else self.plan.obj.field(problem.field)
+            said = reason(fdef, problem.message)
             if column is not None:
-                row.refuse(column, problem.field, row.cells[self._index[column]], problem.message + where)
-                continue
-            fdef = self.plan.obj.field(problem.field)
-            reason = f"{fdef.label} {problem.message}" if fdef is not None else \
-                problem.message if problem.field in ("/", "") else f"{problem.field}: {problem.message}"
-            row.refuse(None, problem.field if fdef is not None else None, None, reason)
+                row.refuse(column, problem.field, row.cells[self._index[column]], said + where)
+            elif fdef is not None or problem.field in ("/", ""):
+                row.refuse(None, fdef.api_name if fdef else None, None, said)
+            else:
+                row.refuse(None, None, None, f"{problem.field}: {said}")
         row.outcome = REFUSE
 
     def _column_for(self, path: str) -> tuple[str | None, str]:

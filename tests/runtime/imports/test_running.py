@@ -1,0 +1,235 @@
+"""Running an import: rows through the save pipeline in chunks, good rows landing when some
+are bad, lookups by name, upserts that leave unchanged records alone, line items from
+continuation rows, refused rows to download and retry — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from tessera.errors import Conflict
+from tessera.runtime.platform import Platform
+
+from .conftest import SYSTEM, csv_bytes, deals, run, user, xlsx_bytes
+
+HEADERS = ["External ID", "Deal name", "Account", "Stage", "Amount", "Close date", "Signed", "Phone", "Code"]
+
+
+def _draft(rt: Platform, rows: list[list[object]], **settings: object) -> int:
+    draft = rt.imports.start(SYSTEM, "deal", "deals.csv", csv_bytes([HEADERS, *rows]))
+    if settings:
+        rt.imports.change(SYSTEM, draft["id"], settings)
+    return int(draft["id"])
+
+
+def test_an_import_creates_records_with_values_read_as_people_write_them(rt: Platform) -> None:
+    import_id = _draft(rt, [
+        ["D-1", "First", "acme ", "closed won", "$1,200.50", "2026-03-31", "Yes", "+86 138 0013 8000", "007"],
+        ["D-2", "Second", "Globex", "New", "99", "31/03/2026", "否", "", ""]])
+    done = run(rt, SYSTEM, import_id)
+    assert done["status"] == "succeeded" and done["counts"] == {
+        "created": 2, "updated": 0, "unchanged": 0, "refused": 0}
+    found = deals(rt)
+    acme = rt.records.list(SYSTEM, "account", filter='name = "Acme"')["data"][0]["id"]
+    assert found["D-1"]["account"] == acme and found["D-1"]["stage"] == "won"
+    assert found["D-1"]["amount"] == "1200.50" and found["D-1"]["close_date"] == "2026-03-31"
+    assert found["D-1"]["signed"] is True and found["D-2"]["signed"] is False
+    assert found["D-1"]["phone"] == "+86 138 0013 8000" and found["D-1"]["code"] == "007"  # text stays as written
+    assert found["D-2"]["close_date"] == "2026-03-31"
+
+
+def test_bad_rows_are_refused_with_their_reasons_and_good_rows_land(rt: Platform) -> None:
+    import_id = _draft(rt, [
+        ["D-1", "Good", "Acme", "New", "10", "2026-01-02", "", "", ""],
+        ["D-2", "Misspelt account", "Acmee", "New", "10", "", "", "", ""],
+        ["D-3", "", "Acme", "New", "10", "", "", "", ""],
+        ["D-4", "Bad amount", "", "New", "ten", "", "", "", ""],
+        ["D-5", "Too big", "", "", "5000000", "", "", "", ""],
+        ["D-1", "Repeated id", "", "", "", "", "", "", ""],
+        ["D-6", "Good too", "", "Nope", "", "", "", "", ""]])
+    done = run(rt, SYSTEM, import_id)
+    assert done["counts"] == {"created": 1, "updated": 0, "unchanged": 0, "refused": 6}
+    assert set(deals(rt)) == {"D-1"}
+    errors = {e["row"]: e["problems"] for e in rt.imports.errors(SYSTEM, import_id)}
+    assert errors[3] == [{"column": "Account", "field": "account", "value": "Acmee",
+                          "reason": "no Account record is named 'Acmee'"}]
+    assert errors[4][0]["reason"] == "Deal name is required"
+    assert errors[5][0]["column"] == "Amount" and "not a number" in errors[5][0]["reason"]
+    assert errors[6][0] == {"column": "Amount", "field": "amount", "value": "5000000", "reason": "Too big a deal"}
+    assert errors[7][0]["reason"] == "repeats the External ID of line 2"
+    assert errors[8][0]["column"] == "Stage" and "not an option" in errors[8][0]["reason"]
+
+
+def test_refused_rows_download_as_they_came_with_an_error_column_and_no_live_formula(rt: Platform) -> None:
+    import_id = _draft(rt, [["D-1", "=HYPERLINK(\"http://evil\")", "Nobody", "", "", "", "", "", ""]])
+    run(rt, SYSTEM, import_id)
+    content, name, media = rt.imports.errors_file(SYSTEM, import_id, "csv")
+    assert name == "deals-refused.csv" and media.startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert rows[0] == [*HEADERS, "error"]
+    assert rows[1][1] == "'=HYPERLINK(\"http://evil\")"
+    assert rows[1][-1] == "Account: no Account record is named 'Nobody'"
+    content, name, _ = rt.imports.errors_file(SYSTEM, import_id, "xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+    assert sheet["B2"].data_type == "s" and sheet["B2"].value == "=HYPERLINK(\"http://evil\")"
+
+
+def test_retrying_refused_rows_imports_only_them_once_their_lookup_exists(rt: Platform) -> None:
+    import_id = _draft(rt, [["D-1", "Good", "Acme", "", "", "", "", "", ""],
+                            ["D-2", "Waits for its account", "Umbrella", "", "", "", "", "", ""]])
+    assert run(rt, SYSTEM, import_id)["counts"]["refused"] == 1
+    rt.records.create(SYSTEM, "account", {"name": "Umbrella"})
+    retry = rt.imports.retry(SYSTEM, import_id)
+    assert retry["rows"] == 1 and retry["retry_of"] == import_id and retry["mapping"]["Account"] == "account"
+    assert run(rt, SYSTEM, retry["id"])["counts"] == {"created": 1, "updated": 0, "unchanged": 0, "refused": 0}
+    assert set(deals(rt)) == {"D-1", "D-2"}
+
+
+def test_an_upsert_updates_changed_rows_creates_new_ones_and_leaves_the_rest_alone(rt: Platform) -> None:
+    first = _draft(rt, [["D-1", "One", "Acme", "New", "10", "", "", "", ""],
+                        ["D-2", "Two", "Globex", "New", "20", "", "", "", ""]])
+    run(rt, SYSTEM, first)
+    before = deals(rt)
+    upsert = _draft(rt, [["d-1", "One", "Acme", "New", "10.00", "", "", "", ""],
+                         ["D-2", "Two", "Globex", "Closed won", "", "", "", "", ""],
+                         ["D-3", "Three", "", "", "", "", "", "", ""]],
+                    mode="upsert", key=["external_id"])
+    done = run(rt, SYSTEM, upsert)
+    assert done["counts"] == {"created": 1, "updated": 1, "unchanged": 1, "refused": 0}
+    after = deals(rt)
+    assert after["D-1"]["version"] == before["D-1"]["version"]  # unchanged: not written at all
+    assert len(rt.records.history(SYSTEM, "deal", after["D-1"]["id"])) == 1
+    assert after["D-2"]["stage"] == "won" and after["D-2"]["amount"] == "20.00"  # a blank leaves a value alone
+
+
+def test_a_column_can_say_its_blanks_clear_the_field(rt: Platform) -> None:
+    run(rt, SYSTEM, _draft(rt, [["D-1", "One", "Acme", "New", "10", "", "", "", ""]]))
+    cleared = _draft(rt, [["D-1", "One", "Acme", "New", "", "", "", "", ""]],
+                     mode="update", key=["external_id"], options={"Amount": {"clear": True}})
+    assert run(rt, SYSTEM, cleared)["counts"]["updated"] == 1
+    assert deals(rt)["D-1"]["amount"] is None
+
+
+def test_an_update_refuses_rows_whose_key_finds_no_record(rt: Platform) -> None:
+    done = run(rt, SYSTEM, _draft(rt, [["D-9", "Nobody", "", "", "", "", "", "", ""]],
+                                  mode="update", key=["external_id"]))
+    assert done["counts"]["refused"] == 1 and deals(rt) == {}
+    assert rt.imports.errors(SYSTEM, done["id"])[0]["problems"][0]["reason"] == "no Deal record has this key"
+
+
+def test_a_value_map_and_yes_no_words_of_the_column_apply(rt: Platform) -> None:
+    done = run(rt, SYSTEM, _draft(rt, [["D-1", "One", "", "Won it", "", "", "Signed", "", ""],
+                                       ["D-2", "Two", "", "Select", "", "", "Open", "", ""]],
+                                  options={"Stage": {"values": {"won it": "Closed won", "Select": ""}},
+                                           "Signed": {"yes": ["signed"], "no": ["open"]}}))
+    assert done["counts"]["created"] == 2
+    found = deals(rt)
+    assert (found["D-1"]["stage"], found["D-1"]["signed"]) == ("won", True)
+    assert (found["D-2"]["stage"], found["D-2"]["signed"]) == (None, False)
+
+
+def test_missing_accounts_can_be_created_from_their_names(rt: Platform) -> None:
+    done = run(rt, SYSTEM, _draft(rt, [["D-1", "One", "Umbrella", "", "", "", "", "", ""],
+                                       ["D-2", "Two", "umbrella", "", "", "", "", "", ""]],
+                                  options={"Account": {"create_missing": True}}))
+    assert done["counts"]["created"] == 2
+    made = rt.records.list(SYSTEM, "account", filter='name = "Umbrella"')["data"]
+    assert len(made) == 1 and {d["account"] for d in deals(rt).values()} == {made[0]["id"]}
+
+
+def test_a_name_two_accounts_share_is_refused_as_ambiguous(rt: Platform) -> None:
+    rt.records.create(SYSTEM, "account", {"name": "Acme"})
+    done = run(rt, SYSTEM, _draft(rt, [["D-1", "One", "Acme", "", "", "", "", "", ""]]))
+    reason = rt.imports.errors(SYSTEM, done["id"])[0]["problems"][0]["reason"]
+    assert reason.startswith("2 Account records are named 'Acme'")
+
+
+def test_a_preview_counts_every_outcome_and_shows_red_cells_writing_nothing(rt: Platform) -> None:
+    run(rt, SYSTEM, _draft(rt, [["D-1", "One", "Acme", "New", "10", "", "", "", ""]]))
+    import_id = _draft(rt, [["D-1", "One", "Acme", "New", "10", "", "", "", ""],
+                            ["D-2", "Two", "Acme", "Closed won", "5", "", "", "", ""],
+                            ["D-3", "Three", "Acmee", "", "", "", "", "", ""],
+                            ["D-4", "Huge", "", "", "2000000", "", "", "", ""],
+                            ["D-2", "Again", "", "", "", "", "", "", ""]],
+                       mode="upsert", key=["external_id"])
+    preview = rt.imports.preview(SYSTEM, import_id)
+    assert preview["counts"] == {"create": 1, "update": 0, "unchanged": 1, "refuse": 3}
+    rows = {r["row"]: r for r in preview["rows"]}
+    assert rows[2]["outcome"] == "unchanged" and rows[3]["outcome"] == "create"
+    account = next(c for c in rows[4]["cells"] if c["column"] == "Account")
+    assert account == {"column": "Account", "value": "Acmee", "error": "no Account record is named 'Acmee'"}
+    assert next(c for c in rows[5]["cells"] if c["column"] == "Amount")["error"] == "Too big a deal"
+    assert "repeats the key of line 3" in rows[6]["problems"][0]["reason"]
+    assert set(deals(rt)) == {"D-1"} and rt.imports.get(SYSTEM, import_id)["status"] == "draft"
+
+
+def test_a_quote_imports_with_its_lines_from_continuation_rows(rt: Platform) -> None:
+    content = xlsx_bytes([["Quote number", "Account", "Product", "Quantity", "Unit price"],
+                          ["Q-1", "Acme", "Widget", 2, 10],
+                          [None, None, "Gadget", 1, 25],
+                          ["Q-2", "Globex", "Gadget", 4, 25]], title="Quotes")
+    draft = rt.imports.start(SYSTEM, "quote", "quotes.xlsx", content)
+    assert draft["mapping"]["Product"] == "lines.product" and draft["rows"] == 3
+    done = run(rt, SYSTEM, draft["id"])
+    assert done["counts"] == {"created": 2, "updated": 0, "unchanged": 0, "refused": 0}
+    quotes = {q["number"]: rt.records.get(SYSTEM, "quote", q["id"])
+              for q in rt.records.list(SYSTEM, "quote")["data"]}
+    assert [line["quantity"] for line in quotes["Q-1"]["lines"]] == ["2", "1"] or \
+        [Decimal(line["quantity"]) for line in quotes["Q-1"]["lines"]] == [2, 1]
+    assert Decimal(quotes["Q-1"]["total"]) == 45 and len(quotes["Q-2"]["lines"]) == 1
+
+
+def test_a_bad_line_refuses_its_quote_and_says_which_line(rt: Platform) -> None:
+    content = xlsx_bytes([["Quote number", "Product", "Quantity"], ["Q-1", "Widget", 2], [None, "Gadget", -1],
+                          ["Q-2", "Widget", 1]])
+    draft = rt.imports.start(SYSTEM, "quote", "quotes.xlsx", content)
+    done = run(rt, SYSTEM, draft["id"])
+    assert done["counts"]["created"] == 1 and done["counts"]["refused"] == 1
+    problem = rt.imports.errors(SYSTEM, draft["id"])[0]["problems"][0]
+    assert problem["column"] == "Quantity" and "line item 2" in problem["reason"]
+
+
+def test_an_xlsx_with_typed_cells_imports_its_dates_and_numbers(rt: Platform) -> None:
+    content = xlsx_bytes([["External ID", "Deal name", "Close date", "Amount", "Probability", "Code"],
+                          ["D-1", "Typed", date(2026, 5, 1), 1234.5, 0.25, 7]])
+    draft = rt.imports.start(SYSTEM, "deal", "typed.xlsx", content)
+    assert run(rt, SYSTEM, draft["id"])["counts"]["created"] == 1
+    found = deals(rt)["D-1"]
+    assert (found["close_date"], found["amount"], found["probability"], found["code"]) == \
+        ("2026-05-01", "1234.50", "25.00", "7")
+
+
+def test_a_gb18030_csv_imports_its_chinese_names(rt: Platform) -> None:
+    content = csv_bytes([["External ID", "Deal name", "Account"], ["D-1", "华东大单", "Acme"]], encoding="gb18030")
+    draft = rt.imports.start(SYSTEM, "deal", "中文.csv", content)
+    assert draft["file"]["encoding"] == "gb18030"
+    run(rt, SYSTEM, draft["id"])
+    assert deals(rt)["D-1"]["name"] == "华东大单"
+
+
+def test_an_import_runs_once(rt: Platform) -> None:
+    import_id = _draft(rt, [["D-1", "One", "", "", "", "", "", "", ""]])
+    run(rt, SYSTEM, import_id)
+    with pytest.raises(Conflict):
+        rt.imports.run(SYSTEM, import_id)
+
+
+def test_a_user_imports_only_into_fields_they_may_write_and_records_they_may_change(rt: Platform) -> None:
+    rep = user(rt, {"deal": {"create": True, "read": "all", "edit": "own", "delete": "none",
+                             "fields": {"code": "read"}},
+                    "account": {"create": False, "read": "all", "edit": "none", "delete": "none"}})
+    run(rt, SYSTEM, _draft(rt, [["D-1", "Someone else's", "", "", "", "", "", "", ""]]))
+    draft = rt.imports.start(rep, "deal", "d.csv", csv_bytes([["External ID", "Deal name", "Code"],
+                                                              ["D-1", "Mine now", "x"]]))
+    assert "code" not in {f["name"] for f in draft["fields"]}
+    assert draft["problems"][0]["field"] == "code"
+    rt.imports.change(rep, draft["id"], {"mapping": {"Code": None}, "mode": "upsert", "key": ["external_id"]})
+    done = run(rt, rep, draft["id"])
+    assert done["counts"]["refused"] == 1
+    assert "may not change Deal record" in rt.imports.errors(rep, draft["id"])[0]["problems"][0]["reason"]
+    assert deals(rt)["D-1"]["name"] == "Someone else's"
