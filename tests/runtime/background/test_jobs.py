@@ -114,6 +114,18 @@ def test_a_job_whose_worker_died_is_run_again(runtime: Platform) -> None:
     assert (done["status"], done["attempts"]) == ("succeeded", 2)
 
 
+def test_a_running_worker_notices_a_job_whose_worker_died_and_runs_it_again(runtime: Platform) -> None:
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    with runtime.write() as conn:
+        job_id = conn.execute(sa.insert(jobs).values(
+            kind="test.count", title="t", params={"to": 1}, status="running", worker="gone:1", attempts=1,
+            created_at=long_ago, started_at=long_ago, heartbeat_at=long_ago).returning(jobs.c.id)).scalar_one()
+    assert runtime.jobs.sweep() == [job_id]  # put back and handed out again, no restart needed
+    done = runtime.jobs.wait(job_id)
+    assert (done["status"], done["attempts"]) == ("succeeded", 2)
+    assert runtime.jobs.sweep() == []  # sweeps are spaced out: at most one a minute
+
+
 def test_the_jobs_api_shows_people_their_own_jobs_only(api: Any, runtime: Platform) -> None:
     clerk_id = runtime.users.create("clerk@example.com", "Clerk", "clerk-password")
     clerk = Actor(user_id=clerk_id, email="clerk@example.com")

@@ -41,6 +41,8 @@ FINISHED = ("succeeded", "failed", "cancelled")
 STALE_AFTER = timedelta(minutes=5)
 #: Progress is written at most this often (seconds), so reporting never slows the work.
 PROGRESS_INTERVAL = 0.5
+#: How often (seconds) a running worker or scheduler looks for jobs whose worker died.
+SWEEP_INTERVAL = 60.0
 
 
 class JobCancelled(Exception):
@@ -95,6 +97,7 @@ class JobService:
         #: What the in-process worker does when no job waits (the assembly hands it the
         #: scheduler's tick); returns how much it did.
         self.idle: Callable[[], int] = lambda: 0
+        self._last_sweep = 0.0
 
     def register(self, kind: str, work: Work) -> None:
         """Make a job kind runnable in this process (each package's `install` registers its own)."""
@@ -194,6 +197,21 @@ class JobService:
                 .values(status="queued", message="restarted: its worker stopped").returning(jobs.c.id)
             ).scalars())
 
+    def sweep(self) -> list[int]:
+        """At most once per SWEEP_INTERVAL: put back the jobs of dead workers and hand them
+        out again (a worker killed mid-job is noticed while the others keep running, not
+        only when one restarts)."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_sweep < SWEEP_INTERVAL:
+                return []
+            self._last_sweep = now
+        requeued = self.requeue_stale()
+        for job_id in requeued:
+            log.warning("job %s lost its worker; it runs again", job_id)
+            self.dispatch(job_id)
+        return requeued
+
     def queued(self) -> list[int]:
         with self.kernel.read() as conn:
             return list(conn.execute(sa.select(jobs.c.id).where(jobs.c.status == "queued").order_by(jobs.c.id))
@@ -288,6 +306,8 @@ class InProcessWorker(threading.Thread):
                     continue
                 # No job waiting: move events, timers and deliveries along.
                 if self.service.idle():
+                    continue
+                if self.service.sweep():
                     continue
             except Exception:  # e.g. the database restarting; try again shortly
                 log.exception("the job worker hit an error")

@@ -75,6 +75,7 @@ class Scheduler:
         """`tessera scheduler`: every `interval`, wake a worker when work is due."""
         while not stop.is_set():
             try:
+                self.jobs.sweep()
                 if self.due():
                     if self.settings.redis_url:
                         send_tick(self.settings)
