@@ -233,3 +233,51 @@ def test_a_user_imports_only_into_fields_they_may_write_and_records_they_may_cha
     assert done["counts"]["refused"] == 1
     assert "may not change Deal record" in rt.imports.errors(rep, draft["id"])[0]["problems"][0]["reason"]
     assert deals(rt)["D-1"]["name"] == "Someone else's"
+
+
+def test_imported_records_notify_nobody_unless_the_import_asks_to(rt: Platform) -> None:
+    import sqlalchemy as sa
+
+    from tessera.data.tables import notifications
+
+    rt.documents.create(SYSTEM, "rules", {
+        "api_name": "tell", "label": "Tell", "object": "deal", "kind": "automation",
+        "trigger": {"on": "after_save", "when": "created"},
+        "actions": [{"action": "update_record", "set": {"code": '"seen"'}},
+                    {"action": "notify", "to": [{"user": "admin@example.com"}], "title": "{{ name }} arrived"}]})
+
+    def told() -> int:
+        rt.scheduler.drain()
+        with rt.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(notifications)).scalar_one())
+
+    run(rt, SYSTEM, _draft(rt, [["D-1", "Quiet", "", "", "", "", "", "", ""]]))
+    assert told() == 0 and deals(rt)["D-1"]["code"] == "seen"  # the rule ran; only its notice was muted
+    run(rt, SYSTEM, _draft(rt, [["D-2", "Loud", "", "", "", "", "", "", ""]], notify=True))
+    assert told() == 1
+
+
+def test_lines_from_a_file_of_their_own_are_added_to_the_records_their_key_names(rt: Platform) -> None:
+    quote = rt.records.create(SYSTEM, "quote", {"number": "Q-7", "lines": [{"quantity": "1", "unit_price": "5"}]})
+    content = csv_bytes([["Quote", "Product", "Quantity", "Unit price"],
+                         ["Q-7", "Widget", "2", "10"], ["q-7", "Gadget", "1", "25"],
+                         ["Q-8", "Widget", "1", "10"], ["Q-7", "Widget", "-3", "10"]])
+    draft = rt.imports.start(SYSTEM, "quote_line", "lines.csv", content)
+    assert draft["mapping"]["Quote"] == "quote"
+    rt.imports.change(SYSTEM, draft["id"], {"options": {"Quote": {"match": "number"}}})
+    preview = rt.imports.preview(SYSTEM, draft["id"])
+    assert preview["counts"]["refuse"] >= 1
+    done = run(rt, SYSTEM, draft["id"])
+    # Q-8 does not exist; the line of -3 is refused, and so the other new lines of Q-7 with it.
+    assert done["counts"]["refused"] == 4 and done["counts"]["created"] == 0
+    reasons = {e["row"]: e["problems"][0]["reason"] for e in rt.imports.errors(SYSTEM, draft["id"])}
+    assert reasons[4] == "no Quote record is named 'Q-8'" and "at least 0" in reasons[5]
+    assert len(rt.records.get(SYSTEM, "quote", quote["id"])["lines"]) == 1
+
+    fixed = rt.imports.start(SYSTEM, "quote_line", "lines.csv", csv_bytes([
+        ["Quote", "Product", "Quantity", "Unit price"], ["Q-7", "Widget", "2", "10"], ["q-7", "Gadget", "1", "25"]]))
+    rt.imports.change(SYSTEM, fixed["id"], {"options": {"Quote": {"match": "number"}}})
+    assert run(rt, SYSTEM, fixed["id"])["counts"]["created"] == 2
+    lines = rt.records.get(SYSTEM, "quote", quote["id"])["lines"]
+    assert [Decimal(line["quantity"]) for line in lines] == [1, 2, 1]
+    assert Decimal(rt.records.get(SYSTEM, "quote", quote["id"])["total"]) == 50

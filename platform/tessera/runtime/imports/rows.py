@@ -70,6 +70,9 @@ def targets(snap: Snapshot, obj: ObjectDef) -> dict[str, tuple[FieldDef, FieldDe
     fields as "lines.quantity"."""
     out: dict[str, tuple[FieldDef, FieldDef | None]] = {
         f.api_name: (f, None) for f in obj.fields if importable(f)}
+    if obj.is_child and obj.parent_link is not None:
+        # Lines from a file of their own: each row names its record (by its key or name).
+        out[obj.parent_link.api_name] = (obj.parent_link, None)
     for lines in obj.line_fields:
         child = snap.objects.get(str(lines.props.get("target")))
         if child is None:
@@ -123,6 +126,14 @@ def plan(snap: Snapshot, obj: ObjectDef, headers: list[str], settings: dict[str,
             key.append(fdef)
     if mode != "insert" and not key_names:
         problems.append(FieldProblem("key", f"an {mode} needs a key: the field (or fields) that find each record"))
+    link = obj.parent_link if obj.is_child else None
+    if link is not None:
+        if mode != "insert":
+            problems.append(FieldProblem("mode", f"{obj.plural_label} are added to their records' lines: "
+                                                 "choose Add new records"))
+        if link.api_name not in used:
+            problems.append(FieldProblem("mapping", f"map a column to {link.label!r}: it says which record "
+                                                    "each line belongs to"))
     if not columns:
         problems.append(FieldProblem("mapping", "map at least one column to a field"))
     if problems:

@@ -400,10 +400,9 @@ class ImportService:
         access = self.access.object(actor, snap, obj)
         if not (access.may("create") or access.may("edit")):
             raise Forbidden(f"You may not import {obj.plural_label}: you can neither create nor change them.")
-        if obj.is_child:
-            raise InvalidInput(f"{obj.plural_label} are line items: import them with the record they belong to "
-                               "(as columns of its file, one row per line).",
-                               [FieldProblem("object", "is a line item object")])
+        if obj.is_child and obj.parent_link is None:
+            raise InvalidInput(f"{obj.plural_label} are line items of no record yet; there is nothing to import "
+                               "them into.", [FieldProblem("object", "is a line item object without a parent")])
 
     def _plan(self, actor: Actor, snap: Snapshot, obj: ObjectDef, row: Any) -> ImportPlan:
         self._refuse(actor, snap, obj)

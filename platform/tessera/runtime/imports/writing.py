@@ -40,7 +40,9 @@ class Writer:
         get its reasons."""
         self._create_missing(conn, rows)
         creating = [r for r in rows if r.outcome == CREATE]
-        if creating:
+        if creating and self.plan.obj.is_child:
+            self._add_lines(conn, creating)
+        elif creating:
             self._in_bulk(conn, creating, self._create_all, self._create_one)
         updating = [r for r in rows if r.outcome == UPDATE]
         if updating:
@@ -100,6 +102,57 @@ class Writer:
         assert row.record_id is not None
         self.records.update(self.actor, self.object, row.record_id, self._input(row, row.changes),
                             row.version, echo=False)
+
+    def _add_lines(self, conn: Connection, rows: list[Row]) -> None:
+        """Lines from a file of their own: each record named gets its rows added after its
+        lines, in one save of that record (its totals and rules see them all); a problem
+        refuses that record's rows and says which."""
+        child = self.plan.obj
+        link = child.parent_link
+        assert link is not None
+        snap = self.decider.snap
+        parent = snap.objects[str(link.props["target"])]
+        field = next(f for f in parent.line_fields if f.props.get("target") == child.api_name)
+        by_parent: dict[int, list[Row]] = {}
+        for row in rows:
+            by_parent.setdefault(int(row.values[link.api_name]), []).append(row)
+        for parent_id, group in by_parent.items():
+            savepoint = conn.begin_nested()
+            kept: list[dict[str, Any]] = []
+            try:
+                record = self.records.get(self.actor, parent.api_name, parent_id, fields=[field.api_name])
+                kept = [{"id": line["id"]} for line in record.get(field.api_name) or []]
+                added = [{k: v for k, v in r.values.items() if k != link.api_name} for r in group]
+                self.records.update(self.actor, parent.api_name, parent_id, {field.api_name: kept + added}, None,
+                                    echo=False)
+            except TesseraError as error:
+                savepoint.rollback()
+                self._refuse_lines(group, list(error.errors), error.detail, field.api_name, len(kept))
+                continue
+            savepoint.commit()
+            for row in group:
+                row.record_id = parent_id
+
+    def _refuse_lines(self, group: list[Row], problems: list[FieldProblem], detail: str, name: str,
+                      offset: int) -> None:
+        """Problems of a record's new lines ("lines[5].quantity") go to the rows they came
+        from; the record's other problems refuse every row of it."""
+        mine: dict[int, list[FieldProblem]] = {}
+        general: list[FieldProblem] = []
+        for problem in problems:
+            match = _LINE_PATH.match(problem.field or "")
+            if match and match.group(1) == name and 0 <= int(match.group(2)) - offset < len(group):
+                mine.setdefault(int(match.group(2)) - offset, []).append(
+                    FieldProblem(match.group(3), problem.message, problem.code))
+            else:
+                general.append(problem)
+        for index, row in enumerate(group):
+            if index in mine:
+                self._refuse(row, mine[index], detail)
+            elif general:
+                self._refuse(row, general, detail)
+            else:
+                row.refuse(None, None, None, f"not added: another line of its record was refused ({detail})")
 
     # -- inputs and problems -------------------------------------------------------------
     def _input(self, row: Row, values: dict[str, Any]) -> dict[str, Any]:
