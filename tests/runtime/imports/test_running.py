@@ -281,3 +281,25 @@ def test_lines_from_a_file_of_their_own_are_added_to_the_records_their_key_names
     lines = rt.records.get(SYSTEM, "quote", quote["id"])["lines"]
     assert [Decimal(line["quantity"]) for line in lines] == [1, 2, 1]
     assert Decimal(rt.records.get(SYSTEM, "quote", quote["id"])["total"]) == 50
+
+
+def test_a_cancelled_import_goes_on_from_where_it_stopped(rt: Platform) -> None:
+    import sqlalchemy as sa
+
+    from tessera.data.tables import imports
+
+    rows = [[f"D-{n}", f"Deal {n}", "", "", "", "", "", "", ""] for n in range(2500)]
+    import_id = _draft(rt, rows)
+    # As if its job wrote the first chunk and was cancelled: those records and the checkpoint.
+    rt.records.create_many(SYSTEM, "deal", [{"external_id": f"D-{n}", "name": f"Deal {n}"} for n in range(1000)])
+    with rt.write() as conn:
+        conn.execute(sa.update(imports).where(imports.c.id == import_id).values(
+            status="cancelled", done_rows=1000,
+            counts={"created": 1000, "updated": 0, "unchanged": 0, "refused": 0}))
+    with pytest.raises(Conflict):
+        rt.imports.change(SYSTEM, import_id, {"mode": "upsert"})
+    again = run(rt, SYSTEM, import_id)
+    assert again["status"] == "succeeded" and again["done"] == 2500
+    assert again["counts"] == {"created": 2500, "updated": 0, "unchanged": 0, "refused": 0}
+    assert len(rt.records.list(SYSTEM, "deal", limit=1000, total=True)["data"]) == 1000
+    assert rt.records.list(SYSTEM, "deal", limit=1, total=True)["total"] == 2500

@@ -387,11 +387,16 @@ class Decider:
         matched = table.c[match.column]
         allowed = self.allowed(conn, target, "read")
         compare = sa.func.lower(sa.func.trim(matched)) if _texty(match) else matched
+        written = {n.casefold(): n.strip() for n in names}
         for part in _parts(folded):
             values: list[Any] = part if _texty(match) else _typed(match, part)
             if not values:
                 continue
-            query = sa.select(table.c.id, matched).where(compare.in_(values), table.c.deleted_at.is_(None))
+            where = compare.in_(values)
+            if _texty(match):
+                # SQLite's lower() folds only ASCII: "ÉLAN" is also looked for as written.
+                where = sa.or_(where, matched.in_([written[v] for v in part]))
+            query = sa.select(table.c.id, matched).where(where, table.c.deleted_at.is_(None))
             if allowed is not None:
                 query = query.where(allowed)
             for rid, value in conn.execute(query):
@@ -408,10 +413,13 @@ class Decider:
         cols = [table.c.id, table.c.version, *(table.c[f.column] for f in stored.values())]
         key_cols = [table.c[f.column] for f in plan.key]
         by_key: dict[tuple[Any, ...], list[Any]] = {}
+        written = {r.key: _plain(r.values.get(plan.key[0].api_name)) for r in keyed if len(plan.key) == 1}
         for part in _parts([r.key for r in keyed if r.key is not None]):
             if len(key_cols) == 1:
                 texty = _texty(plan.key[0])
                 where: Any = (sa.func.lower(key_cols[0]) if texty else key_cols[0]).in_([k[0] for k in part])
+                if texty:  # as written too: SQLite's lower() folds only ASCII
+                    where = sa.or_(where, key_cols[0].in_(written[k] for k in part if k in written))
             else:
                 where = sa.tuple_(*(sa.func.lower(c) if _texty(f) else c
                                     for c, f in zip(key_cols, plan.key, strict=True))).in_(part)
@@ -488,6 +496,10 @@ def _add(out: dict[str, Any], key: str, rid: int) -> None:
             had.append(rid)
     elif had != rid:
         out[key] = [had, rid]
+
+
+def _plain(value: Any) -> Any:
+    return value.text if isinstance(value, _Name) else value.strip() if isinstance(value, str) else value
 
 
 def _texty(fdef: FieldDef) -> bool:

@@ -232,18 +232,21 @@ class ImportService:
 
     # -- running -------------------------------------------------------------------------
     def run(self, actor: Actor, import_id: int) -> dict[str, Any]:
-        """Start the import as a job; answers the import with its job."""
+        """Start the import as a job (or, after it was cancelled or failed, go on from where
+        it stopped); answers the import with its job."""
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
             row = self._row(conn, actor, import_id, lock=True)
-            if row["status"] != "draft":
+            if row["status"] not in ("draft", "failed", "cancelled"):
                 raise Conflict("The import has been started already.", extra={"job": row["job_id"]})
             obj = self._object(snap, row)
             self._plan(actor, snap, obj, row)
             job_id = self.jobs.submit(conn, JOB_KIND, {"import": import_id},
                                       title=f"Import {row['filename']} into {obj.plural_label}", actor=actor)
+            # A stopped import goes on from its checkpoint; a draft starts counting.
+            counts = row["counts"] if row["status"] != "draft" else dict.fromkeys(_COUNTS, 0)
             conn.execute(sa.update(imports).where(imports.c.id == import_id).values(
-                status="queued", job_id=job_id, counts=dict.fromkeys(_COUNTS, 0), updated_at=datetime.now(UTC)))
+                status="queued", job_id=job_id, counts=counts, updated_at=datetime.now(UTC)))
             row = self._row(conn, actor, import_id)
             return self._out(conn, snap, actor, row)
 
