@@ -303,3 +303,13 @@ def test_a_cancelled_import_goes_on_from_where_it_stopped(rt: Platform) -> None:
     assert again["counts"] == {"created": 2500, "updated": 0, "unchanged": 0, "refused": 0}
     assert len(rt.records.list(SYSTEM, "deal", limit=1000, total=True)["data"]) == 1000
     assert rt.records.list(SYSTEM, "deal", limit=1, total=True)["total"] == 2500
+
+
+def test_accounts_with_accents_and_chinese_names_are_found(rt: Platform) -> None:
+    for name in ("Électricité Lyon", "华为技术"):
+        rt.records.create(SYSTEM, "account", {"name": name})
+    done = run(rt, SYSTEM, _draft(rt, [["D-1", "One", "Électricité Lyon", "", "", "", "", "", ""],
+                                       ["D-2", "Two", " 华为技术 ", "", "", "", "", "", ""]]))
+    assert done["counts"]["created"] == 2
+    names = {a["id"]: a["name"] for a in rt.records.list(SYSTEM, "account")["data"]}
+    assert {d: names[r["account"]] for d, r in deals(rt).items()} == {"D-1": "Électricité Lyon", "D-2": "华为技术"}
