@@ -77,6 +77,7 @@ def test_a_user_filters_saves_a_view_sorts_changes_in_bulk_and_exports(page: Any
     page.wait_for_selector("#bulk-result >> text=2 done")
     assert {r["stage"] for r in runtime.records.list(system, "deal", filter='stage = "won"')["data"]} == {"won"}
 
+    page.get_by_role("button", name="More").click()  # the list's menu holds Export CSV (and Import)
     with page.expect_download() as download:
         page.click("text=Export CSV")
     text = Path(download.value.path()).read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from tessera.auth.actor import Actor
 from tessera.errors import TesseraError
 from tessera.forms.html import FormUrls
+from tessera.meta.model import ObjectDef
 from tessera.requests import deps
 from tessera.runtime.platform import Platform
 from tessera.runtime.records.views import OPERATOR_LABELS, ListQuery
@@ -100,8 +101,19 @@ def list_page(object: str, request: Request, me: Actor = Depends(deps.actor),
     deleted = request.query_params.get("deleted")
     return render(request, "app/rows.html" if fragment else "app/list.html", me=me, page=page, query=query,
                   error=error, current_object=page["object"], operators=OPERATOR_LABELS, views=views,
+                  may_import=False if fragment else _may_import(rt, me, page["object"]),
                   current_view=current, deleted=int(deleted) if deleted and deleted.isdigit() else None,
                   params=_params(request), conditions_json=[json.dumps(c) for c in query.conditions])
+
+
+def _may_import(rt: Platform, me: Actor, obj: ObjectDef) -> bool:
+    """Whether the list's menu offers Import (web/imports.py): the person may create or
+    change the object's records (line items: change the records they belong to)."""
+    if obj.is_child and obj.parent_link is None:
+        return False
+    with rt.read() as conn:
+        access = rt.access.object(me, rt.snapshot(conn), obj)
+    return access.may("create") or access.may("edit")
 
 
 @router.post("/app/{object}/views")

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from tessera.errors import TesseraError
-from tessera.web import account, admin, apps, builder, conversions, dashboards, flows, navigation, pages
+from tessera.web import account, admin, apps, builder, conversions, dashboards, flows, imports, navigation, pages
 from tessera.web.templates import VENDOR_FILES, templates, ui_dir
 
 #: Paths served as pages; everything else keeps the API's problem+json.
@@ -32,8 +32,9 @@ def install(app: FastAPI) -> None:
                             media_type="text/plain")
         return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=3600"})
 
-    for router in (account.router, navigation.router, pages.router, apps.router, builder.router, dashboards.router,
-                   flows.router, admin.router, conversions.router):
+    # The import wizard before the record pages: `/app/{object}/import` is no record id.
+    for router in (account.router, navigation.router, imports.router, pages.router, apps.router, builder.router,
+                   dashboards.router, flows.router, admin.router, conversions.router):
         app.include_router(router)
     from tessera.web import rules as rule_pages  # the rule, calendar and SLA builders
     app.include_router(rule_pages.router)
