@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 ROOTS = (REPO / "platform" / "tessera", REPO / "engines" / "tessera")
 RUNTIME_DIR = REPO / "platform" / "tessera" / "runtime"
 LAYERS = {"meta": 1, "formula": 1, "errors": 1, "settings": 1, "registry": 1, "data": 2, "auth": 3, "actions": 3}
-LAYERS |= dict.fromkeys(("forms", "workflow", "rules", "reports"), 4)
+LAYERS |= dict.fromkeys(("forms", "workflow", "rules", "reports", "imports", "search"), 4)
 LAYERS |= dict.fromkeys(("runtime", "packages", "plugins"), 5)
 # What every edge needs of a request (who is asking, their platform, the session cookie) sits
 # between the wiring and the edges, so the edges share it without importing each other.

@@ -102,3 +102,41 @@ def test_a_template_has_every_column_a_dropdown_for_choices_and_a_guide(rt: Plat
     assert book["Lists"]["A1"].value == "New"
     guide = [[c.value for c in row] for row in book["Fields"].iter_rows(min_row=2)]
     assert ["Deal name", "name", "Text", "yes", None, "any text"] in guide
+
+
+def test_another_sheet_of_the_workbook_can_be_chosen_and_is_mapped_afresh(rt: Platform) -> None:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    book.active.append(["Note"])
+    book.active.append(["ignore me"])
+    deals_sheet = book.create_sheet("Deals")
+    deals_sheet.append(["External ID", "Deal name"])
+    deals_sheet.append(["D-1", "First"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    draft = rt.imports.start(SYSTEM, "deal", "book.xlsx", buffer.getvalue())
+    assert draft["sheet"] == "Notes" and draft["file"]["sheets"] == ["Notes", "Deals"]
+    changed = rt.imports.change(SYSTEM, draft["id"], {"sheet": "Deals"})
+    assert changed["sheet"] == "Deals" and changed["mapping"] == {"External ID": "external_id", "Deal name": "name"}
+    assert changed["rows"] == 1
+
+
+def test_a_date_order_nobody_answered_stops_the_preview_and_the_run(rt: Platform) -> None:
+    draft = rt.imports.start(SYSTEM, "deal", "d.csv", csv_bytes([["Deal name", "Close date"], ["A", "03/04/2026"]]))
+    assert [p["field"] for p in draft["problems"]] == ["options.Close date.date_order"]
+    with pytest.raises(InvalidInput):
+        rt.imports.preview(SYSTEM, draft["id"])
+    answered = rt.imports.change(SYSTEM, draft["id"], {"options": {"Close date": {"date_order": "MDY"}}})
+    assert answered["problems"] == []
+    assert rt.imports.preview(SYSTEM, draft["id"])["counts"]["create"] == 1
+
+
+def test_settings_problems_name_fields_by_their_labels(rt: Platform) -> None:
+    draft = rt.imports.start(SYSTEM, "deal", "d.csv", csv_bytes([["Deal name", "Title"], ["A", "B"]]))
+    with pytest.raises(InvalidInput) as refused:
+        rt.imports.preview(SYSTEM, rt.imports.change(SYSTEM, draft["id"], {"mapping": {"Title": "name"}})["id"])
+    assert refused.value.errors[0].message == "Deal name is fed by column 'Deal name' already"

@@ -62,7 +62,7 @@ def test_bad_rows_are_refused_with_their_reasons_and_good_rows_land(rt: Platform
     assert errors[5][0]["column"] == "Amount" and "not a number" in errors[5][0]["reason"]
     assert errors[6][0] == {"column": "Amount", "field": "amount", "value": "5000000", "reason": "Too big a deal"}
     assert errors[7][0]["reason"] == "repeats the External ID of line 2"
-    assert errors[8][0]["column"] == "Stage" and "not an option" in errors[8][0]["reason"]
+    assert errors[8][0]["column"] == "Stage" and "not one of the Stage options" in errors[8][0]["reason"]
 
 
 def test_refused_rows_download_as_they_came_with_an_error_column_and_no_live_formula(rt: Platform) -> None:
@@ -119,7 +119,7 @@ def test_an_update_refuses_rows_whose_key_finds_no_record(rt: Platform) -> None:
     done = run(rt, SYSTEM, _draft(rt, [["D-9", "Nobody", "", "", "", "", "", "", ""]],
                                   mode="update", key=["external_id"]))
     assert done["counts"]["refused"] == 1 and deals(rt) == {}
-    assert rt.imports.errors(SYSTEM, done["id"])[0]["problems"][0]["reason"] == "no Deal record has this key"
+    assert rt.imports.errors(SYSTEM, done["id"])[0]["problems"][0]["reason"] == "no Deal record has External ID 'D-9'"
 
 
 def test_a_value_map_and_yes_no_words_of_the_column_apply(rt: Platform) -> None:
@@ -313,3 +313,29 @@ def test_accounts_with_accents_and_chinese_names_are_found(rt: Platform) -> None
     assert done["counts"]["created"] == 2
     names = {a["id"]: a["name"] for a in rt.records.list(SYSTEM, "account")["data"]}
     assert {d: names[r["account"]] for d, r in deals(rt).items()} == {"D-1": "Électricité Lyon", "D-2": "华为技术"}
+
+
+def test_a_preview_shows_every_problem_of_a_row_at_once(rt: Platform) -> None:
+    preview = rt.imports.preview(SYSTEM, _draft(rt, [["D-1", "", "", "Nope", "ten", "", "", "", ""]]))
+    reasons = {p["column"]: p["reason"] for p in preview["rows"][0]["problems"]}
+    assert reasons == {"Stage": "'Nope' is not one of the Stage options (New, Closed won, Closed lost)",
+                       "Amount": "'ten' is not a number", "Deal name": "Deal name is required"}
+
+
+def test_cancelling_an_import_before_it_starts_leaves_it_ready_to_run_again(rt: Platform) -> None:
+    import_id = _draft(rt, [["D-1", "One", "", "", "", "", "", "", ""]])
+    rt.jobs.dispatch = lambda job_id: None  # type: ignore[method-assign]  # nobody picks the job up
+    rt.imports.run(SYSTEM, import_id)
+    assert rt.imports.cancel(SYSTEM, import_id)["status"] == "cancelled"
+    del rt.jobs.dispatch
+    assert run(rt, SYSTEM, import_id)["counts"]["created"] == 1
+
+
+def test_a_preview_of_lines_in_a_file_of_their_own_checks_them_as_the_run_adds_them(rt: Platform) -> None:
+    rt.records.create(SYSTEM, "quote", {"number": "Q-7"})
+    draft = rt.imports.start(SYSTEM, "quote_line", "lines.csv", csv_bytes([
+        ["Quote", "Product", "Quantity"], ["Q-7", "Widget", "2"], ["Q-7", "Widget", "-1"]]))
+    rt.imports.change(SYSTEM, draft["id"], {"options": {"Quote": {"match": "number"}}})
+    preview = rt.imports.preview(SYSTEM, draft["id"])
+    assert preview["counts"] == {"create": 1, "update": 0, "unchanged": 0, "refuse": 1}
+    assert "at least 0" in preview["rows"][1]["problems"][0]["reason"]

@@ -9,13 +9,19 @@ retry). The pure reading of files and values is `tessera.imports` (engines).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from tessera.runtime.platform import Platform
+    from tessera.runtime.background.jobs import JobService
+    from tessera.runtime.imports.service import ImportService
 
 
-def install(platform: Platform) -> None:
+class Host(Protocol):
+    jobs: JobService
+    imports: ImportService
+
+
+def install(platform: Host) -> None:
     from tessera.runtime.imports.service import JOB_KIND
 
     platform.jobs.register(JOB_KIND, platform.imports.work)

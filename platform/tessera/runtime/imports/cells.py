@@ -167,17 +167,30 @@ def _boolean(cell: Any, fdef: FieldDef, options: ColumnOptions) -> Any:
     return read_boolean(cell, options.yes, options.no)
 
 
+def option(text: str, fdef: FieldDef) -> str:
+    """The option a cell names by its value or its label, trimmed and in any case; a cell
+    naming none is refused with the labels people know the options by."""
+    folded = text.strip().casefold()
+    choices = [o for o in fdef.props.get("options", []) if not o.get("deprecated")]
+    for choice in choices:
+        value = str(choice.get("value"))
+        if folded in (value.casefold(), str(choice.get("label", value)).strip().casefold()):
+            return value
+    labels = [str(o.get("label", o.get("value"))) for o in choices]
+    shown = ", ".join(labels[:12]) + (", …" if len(labels) > 12 else "")
+    raise CellError(f"{text.strip()!r} is not one of the {fdef.label} options ({shown})")
+
+
 @reader("select")
 def _select(cell: Any, fdef: FieldDef, options: ColumnOptions) -> Any:
-    # The field type matches values and labels, trimmed and in any case.
-    return as_text(cell).strip()
+    return option(as_text(cell), fdef)
 
 
 @reader("multi_select")
 def _multi_select(cell: Any, fdef: FieldDef, options: ColumnOptions) -> Any:
     text = as_text(cell)
     parts = text.split(";") if ";" in text else text.split(",")
-    return [mapped(p.strip(), options) or "" for p in parts if p.strip()]
+    return [option(named, fdef) for p in parts if p.strip() and (named := mapped(p.strip(), options))]
 
 
 @reader("duration", "json")

@@ -83,6 +83,23 @@ def targets(snap: Snapshot, obj: ObjectDef) -> dict[str, tuple[FieldDef, FieldDe
     return out
 
 
+#: Between a line field's label and its field's label (a single right-pointing angle quote).
+INTO = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
+
+
+def label(snap: Snapshot, obj: ObjectDef, target: str) -> str:
+    """What people call a place a column can go: a field's label; for a field of the line
+    items, the line field's label and its own, joined by INTO."""
+    if "." not in target:
+        fdef = obj.field(target)
+        return fdef.label if fdef else target
+    lines_name, child_name = target.split(".", 1)
+    lines = obj.line_field(lines_name)
+    child = snap.objects.get(str(lines.props.get("target"))) if lines else None
+    fdef = child.field(child_name) if child else None
+    return f"{lines.label if lines else lines_name}{INTO}{fdef.label if fdef else child_name}"
+
+
 def plan(snap: Snapshot, obj: ObjectDef, headers: list[str], settings: dict[str, Any]) -> ImportPlan:
     """The settings made concrete; InvalidInput lists every problem with them."""
     problems: list[FieldProblem] = []
@@ -99,7 +116,8 @@ def plan(snap: Snapshot, obj: ObjectDef, headers: list[str], settings: dict[str,
             problems.append(FieldProblem(f"mapping.{name}", f"{target!r} is not a field you can import into"))
             continue
         if target in used:
-            problems.append(FieldProblem(f"mapping.{name}", f"{target!r} is fed by column {used[target]!r} already"))
+            problems.append(FieldProblem(f"mapping.{name}", f"{label(snap, obj, target)} is fed by column "
+                                                            f"{used[target]!r} already"))
             continue
         used[target] = name
         fdef, lines = known[target]
@@ -442,8 +460,9 @@ class Decider:
                 continue
             if not found:
                 if plan.mode == "update":
+                    shown = " and ".join(f"{f.label} {_plain(row.values.get(f.api_name))!r}" for f in plan.key)
                     row.refuse(self._column_of(plan.key[0]), plan.key[0], row.values.get(plan.key[0].api_name),
-                               f"no {obj.label} record has this key")
+                               f"no {obj.label} record has {shown}")
                 else:
                     row.outcome = CREATE
                 continue

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ from tessera.runtime.imports.rows import (
     Row,
     chunks,
     is_name,
+    label,
     plan,
     reason,
     records_of,
@@ -63,8 +65,6 @@ PREVIEW_ROWS = 50
 _COUNTS = ("created", "updated", "unchanged", "refused")
 _OUTCOME_COUNT = {CREATE: "created", UPDATE: "updated", UNCHANGED: "unchanged", REFUSE: "refused"}
 _SETTINGS = ("mapping", "mode", "key", "options", "notify")
-#: Between a line field's label and its field's label (a single right-pointing angle quote).
-_INTO = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
 
 
 class ImportService:
@@ -84,35 +84,29 @@ class ImportService:
         if len(content) > self.kernel.settings.max_upload_bytes:
             raise InvalidInput("The file is too large to import.", [FieldProblem(
                 "file", f"is larger than {self.kernel.settings.max_upload_bytes // (1024 * 1024)} MB")])
-        table = _table(content, filename, sheet)
-        columns = {name: [] for name in table.headers}
-        total = 0
-        for _, cells in table.numbered:
-            total += 1
-            if total <= _SAMPLED:
-                for name, cell in zip(table.headers, cells, strict=True):
-                    if not blank(cell):
-                        columns[name].append(cell)
-        if total == 0:
-            raise InvalidInput("The file has column headers but no rows to import.",
-                               [FieldProblem("file", "has no rows under its headers")])
-        signature = hashlib.sha256(json.dumps(table.headers).encode()).hexdigest()
+        survey = _survey(content, filename, sheet)
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             self._refuse(actor, snap, obj)
-            facts = {name: _facts(values) for name, values in columns.items()}
-            settings = self._remembered(conn, obj, signature) or self._suggested(actor, snap, obj, table.headers)
-            settings["facts"] = facts
-            settings["samples"] = {name: [as_text(v) for v in values[:5]] for name, values in columns.items()}
-            settings["file_facts"] = table.facts
+            settings = self._first_settings(conn, actor, snap, obj, survey)
             at = datetime.now(UTC)
             import_id = int(conn.execute(sa.insert(imports).values(
                 object_uid=obj.uid, filename=filename[:300] or "upload", content=content,
-                sheet=table.facts.get("sheet"), headers=table.headers, signature=signature, total_rows=total,
-                settings=settings, status="draft", counts={}, retry_of=retry_of, created_by=actor.user_id,
-                created_at=at, updated_at=at).returning(imports.c.id)).scalar_one())
+                sheet=survey.facts.get("sheet"), headers=survey.headers, signature=survey.signature,
+                total_rows=survey.total, settings=settings, status="draft", counts={}, retry_of=retry_of,
+                created_by=actor.user_id, created_at=at, updated_at=at).returning(imports.c.id)).scalar_one())
         return self.get(actor, import_id)
+
+    def _first_settings(self, conn: Connection, actor: Actor, snap: Snapshot, obj: ObjectDef,
+                        survey: Survey) -> dict[str, Any]:
+        """A new draft's settings: remembered for these columns, else suggested; with what
+        each column's values look like."""
+        settings = self._remembered(conn, obj, survey.signature) or self._suggested(actor, snap, obj, survey.headers)
+        settings["facts"] = {name: _facts(values) for name, values in survey.values.items()}
+        settings["samples"] = {name: [as_text(v) for v in values[:5]] for name, values in survey.values.items()}
+        settings["file_facts"] = survey.facts
+        return settings
 
     def get(self, actor: Actor, import_id: int) -> dict[str, Any]:
         with self.kernel.read() as conn:
@@ -136,7 +130,7 @@ class ImportService:
         """Change a draft's mapping, mode, key, column options or whether it notifies."""
         if not isinstance(body, dict):
             raise InvalidInput("The change must be a JSON object.", [FieldProblem("/", "must be an object")])
-        unknown = sorted(set(body) - set(_SETTINGS))
+        unknown = sorted(set(body) - {*_SETTINGS, "sheet"})
         if unknown:
             raise InvalidInput(f"Unknown settings: {', '.join(unknown)}.",
                                [FieldProblem(k, f"is not one of {', '.join(_SETTINGS)}") for k in unknown])
@@ -146,8 +140,17 @@ class ImportService:
             if row["status"] != "draft":
                 raise Conflict("The import has run already; start a new one to import again.")
             obj = self._object(snap, row)
+            headers = row["headers"]
             settings = dict(row["settings"])
-            problems = _shape(body, row["headers"], targets(snap, obj))
+            if body.get("sheet") and body["sheet"] != row["sheet"]:
+                # Another sheet of the workbook: its own columns, mapped afresh.
+                survey = _survey(row["content"], row["filename"], str(body["sheet"]))
+                settings = self._first_settings(conn, actor, snap, obj, survey)
+                headers = survey.headers
+                conn.execute(sa.update(imports).where(imports.c.id == import_id).values(
+                    sheet=survey.facts.get("sheet"), headers=headers, signature=survey.signature,
+                    total_rows=survey.total, settings=settings))
+            problems = _shape(body, headers, targets(snap, obj))
             if problems:
                 raise InvalidInput("The import's settings need attention.", problems)
             if "mapping" in body:
@@ -203,22 +206,30 @@ class ImportService:
     def _check(self, conn: Connection, actor: Actor, snap: Snapshot, obj: ObjectDef, import_plan: ImportPlan,
                chunk: list[Row]) -> None:
         """The save pipeline's own checks (required, unique, validation rules, …) over rows
-        that would be saved, without saving them."""
-        creating = [r for r in chunk if r.outcome == CREATE]
+        that would be saved, without saving them. Rows refused already for a cell are checked
+        too, so the preview shows every problem of a row at once, not one per round."""
+        refused_early = [r for r in chunk if r.outcome == REFUSE and r.record_id is None
+                         and import_plan.mode != "update"]
+        creating = [r for r in chunk if r.outcome == CREATE] + refused_early
         updating = [r for r in chunk if r.outcome == UPDATE]
         columns = {c.field.api_name: c.name for c in import_plan.parent_columns}
+        index = {c.name: c.index for c in import_plan.parent_columns}
+        # A line's record is set by the platform (it is read-only to a client): not checked.
+        fixed = {obj.parent_link.api_name} if obj.is_child and obj.parent_link is not None else set()
 
         def note(rows: list[Row], problems: list[list[FieldProblem]]) -> None:
             for item, found in zip(rows, problems, strict=True):
+                flagged = {p["field"] for p in item.problems}
                 for problem in found:
+                    if problem.field in flagged or problem.field in fixed:
+                        continue  # its cell was refused already, for the reason shown (or the platform sets it)
                     column = columns.get(problem.field)
                     fdef = obj.field(problem.field)
                     item.refuse(column, problem.field if fdef else None,
-                                item.cells[next(c.index for c in import_plan.parent_columns if c.name == column)]
-                                if column else None, reason(fdef, problem.message))
+                                item.cells[index[column]] if column else None, reason(fdef, problem.message))
 
         def plain(values: dict[str, Any]) -> dict[str, Any]:
-            return {k: v for k, v in values.items() if not is_name(v)}
+            return {k: v for k, v in values.items() if not is_name(v) and k not in fixed}
 
         if creating:
             note(creating, self.records.pipeline.check(conn, actor, snap, obj, [plain(r.values) for r in creating],
@@ -255,7 +266,11 @@ class ImportService:
             row = self._row(conn, actor, import_id)
         if row["job_id"] is None:
             raise Conflict("The import has not been started.")
-        self.jobs.cancel(actor, int(row["job_id"]))
+        job = self.jobs.cancel(actor, int(row["job_id"]))
+        if job["status"] == "cancelled":  # stopped before a worker took it: its work never runs
+            with self.kernel.write() as conn:
+                conn.execute(sa.update(imports).where(imports.c.id == import_id, imports.c.status == "queued")
+                             .values(status="cancelled", updated_at=datetime.now(UTC)))
         return self.get(actor, import_id)
 
     def work(self, ctx: JobContext) -> dict[str, Any]:
@@ -409,7 +424,19 @@ class ImportService:
 
     def _plan(self, actor: Actor, snap: Snapshot, obj: ObjectDef, row: Any) -> ImportPlan:
         self._refuse(actor, snap, obj)
-        import_plan = plan(snap, obj, row["headers"], _effective(snap, obj, row["settings"]))
+        settings = _effective(snap, obj, row["settings"])
+        unanswered = [FieldProblem(f"options.{c}.date_order", f"Say whether the dates of column {c!r} put the day "
+                                   "or the month first: no value settles it")
+                      for c, target in (settings.get("mapping") or {}).items()
+                      if target and _asks(targets(snap, obj).get(target, (None, None))[0],
+                                          (settings.get("facts") or {}).get(c, {}), settings["options"].get(c, {}))]
+        try:
+            import_plan = plan(snap, obj, row["headers"], settings)
+        except InvalidInput as error:
+            error.errors = [*error.errors, *unanswered]
+            raise
+        if unanswered:
+            raise InvalidInput("The import's settings need attention.", unanswered)
         access = self.access.object(actor, snap, obj)
         for operation in {"insert": ("create",), "update": ("edit",), "upsert": ("create", "edit")}[import_plan.mode]:
             access.refuse(operation)
@@ -491,7 +518,7 @@ class ImportService:
                 "options": options, "facts": facts,
                 "asks": _asks(fdef, facts, options),
             })
-        fields = [{"name": name, "label": _label(snap, obj, name), "type": fdef.type, "required": fdef.required,
+        fields = [{"name": name, "label": label(snap, obj, name), "type": fdef.type, "required": fdef.required,
                    "unique": fdef.unique, "lookup": fdef.props.get("target") if fdef.type == "lookup" else None,
                    "options": [{"value": o.get("value"), "label": o.get("label", o.get("value"))}
                                for o in fdef.props.get("options", []) if not o.get("deprecated")]}
@@ -520,6 +547,35 @@ class ImportService:
 
 
 # -- pure helpers of the service ------------------------------------------------------------
+
+@dataclass
+class Survey:
+    """A file read once over: its headers, how many rows, up to _SAMPLED values of each
+    column, what was found out (encoding, sheet …) and a hash of the headers."""
+
+    headers: list[str]
+    total: int
+    values: dict[str, list[Any]]
+    facts: dict[str, Any]
+    signature: str
+
+
+def _survey(content: bytes, filename: str, sheet: str | None) -> Survey:
+    table = _table(content, filename, sheet)
+    values: dict[str, list[Any]] = {name: [] for name in table.headers}
+    total = 0
+    for _, cells in table.numbered:
+        total += 1
+        if total <= _SAMPLED:
+            for name, cell in zip(table.headers, cells, strict=True):
+                if not blank(cell):
+                    values[name].append(cell)
+    if total == 0:
+        raise InvalidInput("The file has column headers but no rows to import.",
+                           [FieldProblem("file", "has no rows under its headers")])
+    signature = hashlib.sha256(json.dumps(table.headers).encode()).hexdigest()
+    return Survey(table.headers, total, values, table.facts, signature)
+
 
 def _table(content: bytes, filename: str, sheet: str | None) -> Table:
     try:
@@ -620,17 +676,6 @@ def _option_problems(column: str, given: dict[str, Any]) -> list[FieldProblem]:
                                   and all(isinstance(v, str) for v in given["values"].values())):
         problems.append(FieldProblem(f"options.{column}.values", "must map cell text to text"))
     return problems
-
-
-def _label(snap: Snapshot, obj: ObjectDef, name: str) -> str:
-    if "." not in name:
-        fdef = obj.field(name)
-        return fdef.label if fdef else name
-    lines_name, child_name = name.split(".", 1)
-    lines = obj.line_field(lines_name)
-    child = snap.objects.get(str(lines.props.get("target"))) if lines else None
-    fdef = child.field(child_name) if child else None
-    return f"{lines.label if lines else lines_name}{_INTO}{fdef.label if fdef else child_name}"
 
 
 def _shown(headers: list[str], row: Row) -> dict[str, Any]:
