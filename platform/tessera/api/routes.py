@@ -14,6 +14,7 @@ from tessera.api import (
     flows,
     forms,
     formula,
+    imports,
     jobs,
     me,
     meta,
@@ -40,5 +41,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     records.router, me.router, flows.router, forms.router, reports.router, dashboards.router,
     attachments.router, formula.router, sla.router, jobs.router, meta.router, auth.router,
     users.router, teams.router, roles.router, audit.router, events.router, navigation.router, conversions.router,
-    packages.router,
+    packages.router, imports.router,
 )
