@@ -334,8 +334,8 @@ def progress_view(draft: Mapping[str, Any]) -> dict[str, Any]:
         message = "Resuming where it stopped"
     counts = {k: int((draft.get("counts") or {}).get(k, 0)) for k in ("created", "updated", "unchanged", "refused")}
     return {"status": status, "status_text": STATUS.get(status, status), "done": done, "total": total,
-            # The service goes on from the checkpoint of an import that stopped (not of one
-            # whose job was cancelled before it started: that one never left "queued").
+            # The service goes on from the checkpoint of an import that stopped (one cancelled
+            # before its job started starts from the top).
             "resumable": draft["status"] in ("failed", "cancelled"),
             "percent": round(100 * done / total) if total else 0, "message": message,
             "eta": eta_words(draft.get("eta_seconds")), "finished": status in ("succeeded", "failed", "cancelled"),
