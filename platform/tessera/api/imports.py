@@ -65,7 +65,8 @@ _CHANGE_BODY = {"requestBody": {"required": True, "content": {"application/json"
         "key": {"type": "array", "items": {"type": "string"},
                 "description": "the field(s) that find the record an update or upsert changes"},
         "options": {"type": "object", "additionalProperties": _OPTIONS},
-        "notify": {"type": "boolean", "description": "run flows and notifications for each record saved"}}}}}}}
+        "notify": {"type": "boolean", "description": "run flows and notifications for each record saved"},
+        "sheet": {**_TEXT, "description": "another sheet of the workbook: its columns, mapped afresh"}}}}}}}
 
 _OBJECT = {"type": "object"}
 _COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
@@ -225,7 +226,7 @@ def get_import(import_id: ImportId, who: Actor = Depends(deps.actor),
 def change_import(import_id: ImportId, body: Any = Depends(deps.json_body), who: Actor = Depends(deps.actor),
                   rt: Platform = Depends(deps.runtime)) -> JSONResponse:
     """Change a draft's `mapping` (column → field), `mode` (insert, update, upsert), `key`,
-    column `options` or `notify`; 409 once it has run."""
+    column `options`, `notify` or `sheet`; 409 once it has run."""
     return _answer(rt.imports.change(who, import_id, body))
 
 
@@ -242,8 +243,9 @@ def preview_import(import_id: ImportId, limit: int = Query(PREVIEW_ROWS, ge=0, l
              responses={202: _json(_IMPORT, "The job was queued", _JOB_LOCATION)})
 def run_import(import_id: ImportId, who: Actor = Depends(deps.actor),
                rt: Platform = Depends(deps.runtime)) -> JSONResponse:
-    """Run the draft as a job; follow it at the `Location` (`/api/v1/jobs/{id}`). 409 if it
-    was started already."""
+    """Run the draft as a job, or go on with a cancelled or failed import from its
+    checkpoint; follow it at the `Location` (`/api/v1/jobs/{id}`). 409 while it is queued or
+    running, and once it succeeded."""
     started = rt.imports.run(who, import_id)
     return _answer(started, 202, f"/api/v1/jobs/{started['job']}")
 

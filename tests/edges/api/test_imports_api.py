@@ -192,9 +192,14 @@ def test_an_upload_is_mapped_previewed_run_as_a_job_and_its_refused_rows_downloa
 def test_a_sheet_of_a_workbook_with_a_chinese_name_imports_and_its_refused_rows_keep_the_name(
         sales: Api, runtime: Platform) -> None:
     workbook = _xlsx({"Notes": [["nothing here"]],
-                      "Deals": [["External ID", "Deal name", "Amount"], ["D-1", "First", 5], ["D-2", "", 6]]})
-    draft = sales.ok(_upload(sales, workbook, "客户 交易.xlsx", sheet="Deals"), 201)
-    assert (draft["sheet"], draft["filename"], draft["rows"]) == ("Deals", "客户 交易.xlsx", 2)
+                      "Deals": [["External ID", "Deal name", "Amount"], ["D-1", "First", 5], ["D-2", "", 6]],
+                      "Old deals": [["Ref", "Title"], ["O-1", "Old"]]})
+    draft = sales.ok(_upload(sales, workbook, "客户 交易.xlsx", sheet="Old deals"), 201)
+    assert (draft["sheet"], draft["filename"], draft["rows"]) == ("Old deals", "客户 交易.xlsx", 1)
+    # Another sheet: its own columns, mapped afresh.
+    draft = sales.ok(sales.patch(f"/imports/{draft['id']}", {"sheet": "Deals"}))
+    assert (draft["sheet"], draft["rows"], [c["name"] for c in draft["columns"]]) == (
+        "Deals", 2, ["External ID", "Deal name", "Amount"])
     done = _finished(sales, runtime, sales.post(f"/imports/{draft['id']}/run"))
     assert done["counts"]["created"] == 1 and done["counts"]["refused"] == 1
     download = sales.get(f"/imports/{draft['id']}/errors.csv")
