@@ -140,3 +140,12 @@ def test_settings_problems_name_fields_by_their_labels(rt: Platform) -> None:
     with pytest.raises(InvalidInput) as refused:
         rt.imports.preview(SYSTEM, rt.imports.change(SYSTEM, draft["id"], {"mapping": {"Title": "name"}})["id"])
     assert refused.value.errors[0].message == "Deal name is fed by column 'Deal name' already"
+
+
+@pytest.mark.parametrize("options", [{"match": ["name"]}, {"clear": "yes"}, {"create_missing": 1},
+                                     {"values": {"a": 1}}, {"yes": "si"}, {"date_order": "YMD"}, {"nope": 1}])
+def test_column_options_of_the_wrong_shape_are_refused(rt: Platform, options: dict[str, object]) -> None:
+    draft = rt.imports.start(SYSTEM, "deal", "d.csv", csv_bytes([["Deal name", "Account"], ["A", "Acme"]]))
+    with pytest.raises(InvalidInput) as refused:
+        rt.imports.change(SYSTEM, draft["id"], {"options": {"Account": options}})
+    assert refused.value.errors[0].field.startswith("options.Account.")

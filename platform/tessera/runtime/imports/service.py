@@ -672,6 +672,11 @@ def _option_problems(column: str, given: dict[str, Any]) -> list[FieldProblem]:
     for name in ("yes", "no"):
         if name in given and not (isinstance(given[name], list) and all(isinstance(w, str) for w in given[name])):
             problems.append(FieldProblem(f"options.{column}.{name}", "must be a list of words"))
+    if given.get("match") is not None and not isinstance(given["match"], str):
+        problems.append(FieldProblem(f"options.{column}.match", "must be a field name"))
+    for name in ("clear", "create_missing"):
+        if name in given and not isinstance(given[name], bool):
+            problems.append(FieldProblem(f"options.{column}.{name}", "must be true or false"))
     if "values" in given and not (isinstance(given["values"], dict)
                                   and all(isinstance(v, str) for v in given["values"].values())):
         problems.append(FieldProblem(f"options.{column}.values", "must map cell text to text"))
