@@ -1,10 +1,12 @@
-"""How a cell of a spreadsheet becomes a field's value: one reader per field type.
+"""How a cell of a spreadsheet becomes a field's value.
 
-Readers are a registry (`READERS`, `reader`), so a plugin's field type can say how its cells
-read; a type without one cannot be imported into. A reader gets the cell after the column's
-value map and returns what the save pipeline takes for the field (it coerces and checks
-again, so a reader only has to understand how people write things in spreadsheets).
-Text is never coerced: "007" and "+86 138 0013 8000" stay as written.
+The built-in types whose cells follow a column's conventions (a date order, a decimal mark,
+yes/no words, option labels) have a reader here (`READERS`); any other type — a plugin's
+too — reads its cells through its own `FieldType.parse_import`, the one door a field type
+has for values typed by people. A reader gets the cell after the column's value map and
+returns what the save pipeline takes for the field (it coerces and checks again, so a reader
+only has to understand how people write things in spreadsheets). Text is never coerced:
+"007" and "+86 138 0013 8000" stay as written.
 """
 
 from __future__ import annotations
@@ -67,15 +69,16 @@ class ColumnOptions:
         )
 
 
-#: A field type's cell reader: (cell, field, column options) → the value for the pipeline.
+#: A reader: (cell, field, column options) → the value for the pipeline.
 Reader = Callable[[Any, FieldDef, ColumnOptions], Any]
 READERS: dict[str, Reader] = {}
 #: Field types whose cells name a record or a user, found in the database, not read here.
 REFERENCES = frozenset({"lookup", "user"})
+#: Field types a cell cannot hold (files are uploaded, not typed).
+NOT_IMPORTED = frozenset({"attachment"})
 
 
 def reader(*type_names: str) -> Callable[[Reader], Reader]:
-    """Register how cells of these field types read (plugins use it for their types)."""
     def register(read: Reader) -> Reader:
         for name in type_names:
             READERS[name] = read
@@ -85,8 +88,12 @@ def reader(*type_names: str) -> Callable[[Reader], Reader]:
 
 def importable(fdef: FieldDef) -> bool:
     """Whether cells can be imported into the field: a stored value a person writes."""
-    return fdef.stored and not fdef.read_only and not fdef.deprecated and fdef.system is None and (
-        fdef.type in READERS or fdef.type in REFERENCES)
+    if not fdef.stored or fdef.read_only or fdef.deprecated or fdef.system is not None:
+        return False
+    try:
+        return not fdef.ftype.lines and fdef.type not in NOT_IMPORTED
+    except KeyError:
+        return False  # a field type no longer registered (its plugin gone)
 
 
 def blank(cell: Any) -> bool:
@@ -106,8 +113,12 @@ def mapped(cell: Any, options: ColumnOptions) -> Any:
 
 
 def read(cell: Any, fdef: FieldDef, options: ColumnOptions) -> Any:
-    """The value of a non-blank cell for `fdef`; raises CellError with the reason."""
-    return READERS[fdef.type](cell, fdef, options)
+    """The value of a non-blank cell for `fdef`; raises CellError (or the field type's
+    FieldValueError) with the reason."""
+    own = READERS.get(fdef.type)
+    if own is not None:
+        return own(cell, fdef, options)
+    return fdef.ftype.parse_import(fdef, cell)
 
 
 def as_text(cell: Any) -> str:
@@ -191,11 +202,6 @@ def _multi_select(cell: Any, fdef: FieldDef, options: ColumnOptions) -> Any:
     text = as_text(cell)
     parts = text.split(";") if ";" in text else text.split(",")
     return [option(named, fdef) for p in parts if p.strip() and (named := mapped(p.strip(), options))]
-
-
-@reader("duration", "json")
-def _as_written(cell: Any, fdef: FieldDef, options: ColumnOptions) -> Any:
-    return cell
 
 
 def words(values: Iterable[Any]) -> list[str]:

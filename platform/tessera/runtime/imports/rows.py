@@ -311,6 +311,9 @@ class Decider:
         except (CellError, FieldValueError) as error:
             where = f" (line {line})" if line is not None and line != row.line else ""
             row.refuse(column.name, fdef, cells[column.index], f"{error}{where}")
+        except (ValueError, TypeError, ArithmeticError):
+            # A field type (a plugin's too) that trips over odd input refuses the cell, never the import.
+            row.refuse(column.name, fdef, cells[column.index], f"is not a valid {fdef.ftype.label.lower()} value")
 
     def _key(self, row: Row) -> None:
         parts = []
