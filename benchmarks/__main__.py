@@ -5,7 +5,7 @@ database that is dropped afterwards — and prints one table of product vs. floo
 ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status. The formula
 benchmark's Python half needs no database and runs once, shown with the backend "python".
 Names: create, bulk, list, formula, stored, permissions, page, reports, workflow, flows, timers, sla, rules,
-lines, conversions, packages.
+lines, conversions, packages, imports.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from benchmarks import (
     bench_create,
     bench_flows,
     bench_formula,
+    bench_imports,
     bench_lines,
     bench_list,
     bench_packages,
@@ -35,7 +36,7 @@ from benchmarks import (
 from benchmarks.common import Result, database, prepare, render
 
 BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page", "reports", "workflow", "flows",
-              "timers", "sla", "rules", "lines", "conversions", "packages")
+              "timers", "sla", "rules", "lines", "conversions", "packages", "imports")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class Sizes:
     packages_records: int
     packages_repeat: int
     packages_plan_repeat: int
+    imports_rows: int
+    imports_repeat: int
 
 
 FULL = Sizes(
@@ -121,6 +124,8 @@ FULL = Sizes(
     packages_records=2_000,
     packages_repeat=4,
     packages_plan_repeat=5,
+    imports_rows=100_000,
+    imports_repeat=2,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -162,6 +167,8 @@ QUICK = Sizes(
     packages_records=500,
     packages_repeat=1,
     packages_plan_repeat=3,
+    imports_rows=20_000,
+    imports_repeat=1,
 )
 
 
@@ -239,6 +246,10 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
                 log(f"{backend}: install a package of 15 objects + sample data; plan its upgrade")
                 results += bench_packages.run(setup, sizes.packages_records, sizes.packages_repeat,
                                               sizes.packages_plan_repeat)
+            if "imports" in only:
+                rows = bench_imports.rows_for(sizes.imports_rows)
+                log(f"{backend}: import {rows:,} deals from .xlsx (floors, preview, upsert, bad rows, memory)")
+                results += bench_imports.run(setup, rows, sizes.imports_repeat)
         finally:
             notes += setup.notes
             setup.close()
