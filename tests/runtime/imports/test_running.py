@@ -95,7 +95,7 @@ def test_an_upsert_updates_changed_rows_creates_new_ones_and_leaves_the_rest_alo
                         ["D-2", "Two", "Globex", "New", "20", "", "", "", ""]])
     run(rt, SYSTEM, first)
     before = deals(rt)
-    upsert = _draft(rt, [["d-1", "One", "Acme", "New", "10.00", "", "", "", ""],
+    upsert = _draft(rt, [[" D-1 ", "One", "Acme", "New", "10.00", "", "", "", ""],
                          ["D-2", "Two", "Globex", "Closed won", "", "", "", "", ""],
                          ["D-3", "Three", "", "", "", "", "", "", ""]],
                     mode="upsert", key=["external_id"])

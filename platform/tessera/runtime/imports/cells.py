@@ -112,13 +112,14 @@ def mapped(cell: Any, options: ColumnOptions) -> Any:
     return cell
 
 
-def read(cell: Any, fdef: FieldDef, options: ColumnOptions) -> Any:
-    """The value of a non-blank cell for `fdef`; raises CellError (or the field type's
-    FieldValueError) with the reason."""
+def reader_of(fdef: FieldDef) -> Reader:
+    """How the field's cells read: its type's reader here, or its field type's own
+    parse_import. A reader raises CellError (or the field type's FieldValueError) with the reason."""
     own = READERS.get(fdef.type)
     if own is not None:
-        return own(cell, fdef, options)
-    return fdef.ftype.parse_import(fdef, cell)
+        return own
+    ftype = fdef.ftype
+    return lambda cell, field, options: ftype.parse_import(field, cell)
 
 
 def as_text(cell: Any) -> str:

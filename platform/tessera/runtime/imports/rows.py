@@ -22,8 +22,18 @@ from tessera.errors import FieldProblem, InvalidInput
 from tessera.imports.values import CellError
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
-from tessera.runtime.imports.cells import REFERENCES, ColumnOptions, as_text, blank, importable, mapped, read
+from tessera.runtime.imports.cells import (
+    REFERENCES,
+    ColumnOptions,
+    Reader,
+    as_text,
+    blank,
+    importable,
+    mapped,
+    reader_of,
+)
 from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.records.save import found_live
 
 MODES = ("insert", "update", "upsert")
 #: Rows decided and written together: one transaction and checkpoint each.
@@ -43,6 +53,12 @@ class Column:
     #: For a column of line items: the parent's child_table field (the column's field is
     #: then the line object's).
     lines: FieldDef | None = None
+    #: Worked out once, used for every cell: the field's name, whether its cells name
+    #: records, how they read, and whether the column maps values.
+    name_of_field: str = ""
+    reference: bool = False
+    reader: Reader | None = None
+    maps_values: bool = False
 
     @property
     def target(self) -> str:
@@ -55,14 +71,16 @@ class ImportPlan:
     columns: tuple[Column, ...]
     mode: str
     key: tuple[FieldDef, ...]
+    parent_columns: tuple[Column, ...] = ()
+    line_columns: tuple[Column, ...] = ()
+    #: The columns of unique fields whose repeats in the file are refused (not the key's).
+    unique_columns: tuple[Column, ...] = ()
 
-    @property
-    def parent_columns(self) -> tuple[Column, ...]:
-        return tuple(c for c in self.columns if c.lines is None)
 
-    @property
-    def line_columns(self) -> tuple[Column, ...]:
-        return tuple(c for c in self.columns if c.lines is not None)
+def column(index: int, name: str, fdef: FieldDef, options: ColumnOptions, lines: FieldDef | None) -> Column:
+    reference = fdef.type in REFERENCES
+    return Column(index, name, fdef, options, lines, name_of_field=fdef.api_name, reference=reference,
+                  reader=None if reference else reader_of(fdef), maps_values=bool(options.values))
 
 
 def targets(snap: Snapshot, obj: ObjectDef) -> dict[str, tuple[FieldDef, FieldDef | None]]:
@@ -121,7 +139,7 @@ def plan(snap: Snapshot, obj: ObjectDef, headers: list[str], settings: dict[str,
             continue
         used[target] = name
         fdef, lines = known[target]
-        columns.append(Column(index, name, fdef, ColumnOptions.of(options.get(name)), lines))
+        columns.append(column(index, name, fdef, ColumnOptions.of(options.get(name)), lines))
         match = columns[-1].options.match
         if match and fdef.type == "lookup":
             target_obj = snap.objects.get(str(fdef.props.get("target")))
@@ -156,7 +174,10 @@ def plan(snap: Snapshot, obj: ObjectDef, headers: list[str], settings: dict[str,
         problems.append(FieldProblem("mapping", "map at least one column to a field"))
     if problems:
         raise InvalidInput("The import's settings need attention.", problems)
-    return ImportPlan(obj, tuple(columns), mode, tuple(key))
+    parents = tuple(c for c in columns if c.lines is None)
+    keyed = set(key) if mode != "insert" else set()
+    return ImportPlan(obj, tuple(columns), mode, tuple(key), parents, tuple(c for c in columns if c.lines is not None),
+                      tuple(c for c in parents if c.field.unique and c.field not in keyed))
 
 
 @dataclass
@@ -250,17 +271,34 @@ class Decider:
             self._read(row)
         self._resolve(conn, rows)
         if self.plan.mode != "insert":
+            for row in rows:
+                if row.outcome != REFUSE:
+                    self._key(row)
             self._match(conn, rows)
         else:
             for row in rows:
                 if row.outcome != REFUSE:
                     row.outcome = CREATE
 
-    def note_keys(self, rows: list[Row]) -> None:
+    def vouch(self, conn: Connection) -> None:
+        """Tell the save pipeline that the records lookups named were found live in this
+        transaction, among those the importer may read: each save need not look them up again."""
+        for column in self.plan.columns:
+            if column.reference and column.field.type == "lookup":
+                ids = [v for v in self.found.get(column.name, {}).values() if isinstance(v, int)]
+                found_live(conn, str(column.field.props["target"]), ids)
+
+    def note_keys(self, conn: Connection, rows: list[Row]) -> None:
         """Rows an earlier run of this import wrote already (a resumed job skips them): their
-        keys still count as seen, so a later row repeating one is refused as it would have been."""
+        keys and unique values still count as seen, so a later row repeating one is refused
+        as it would have been."""
         for row in rows:
             self._read(row)
+        if self.plan.mode != "insert":
+            self._resolve(conn, rows)
+            for row in rows:
+                if row.outcome != REFUSE:
+                    self._key(row)
 
     def _read(self, row: Row) -> None:
         plan = self.plan
@@ -273,22 +311,20 @@ class Decider:
                 target = items.setdefault(column.lines.api_name, {})
                 self._cell(row, column, cells, target, line=line)
             for name, item in items.items():
-                if any(k != "_line" for k in item):
+                if item:
                     row.lines.setdefault(name, []).append(item)
-        if plan.key and plan.mode != "insert":
-            self._key(row)
-        self._unique(row)
+        if plan.unique_columns:
+            self._unique(row)
 
     def _unique(self, row: Row) -> None:
         """A unique field's value twice in the file: the second row is refused, naming the
         first (the key's repeats are the key's to tell)."""
         if row.outcome == REFUSE:
             return
-        keyed = set(self.plan.key) if self.plan.mode != "insert" else set()
-        for column in self.plan.parent_columns:
+        for column in self.plan.unique_columns:
             fdef = column.field
             value = row.values.get(fdef.api_name)
-            if not fdef.unique or fdef in keyed or value is None or isinstance(value, _Name):
+            if value is None or isinstance(value, _Name):
                 continue
             folded = value.casefold() if isinstance(value, str) else value
             first = self.unique_seen.setdefault((fdef.api_name, folded), row.line)
@@ -297,23 +333,28 @@ class Decider:
 
     def _cell(self, row: Row, column: Column, cells: list[Any], into: dict[str, Any], *,
               line: int | None = None) -> None:
-        fdef, options = column.field, column.options
-        cell = mapped(cells[column.index], options)
-        if blank(cell):
-            if options.clear and column.lines is None:
-                into[fdef.api_name] = None
+        cell = cells[column.index]
+        if isinstance(cell, str):
+            if column.maps_values or cell[:1] == "'":
+                cell = mapped(cell, column.options)
+            if cell is None or not cell.strip():
+                cell = None
+        if cell is None:
+            if column.options.clear and column.lines is None:
+                into[column.name_of_field] = None
             return
-        if fdef.type in REFERENCES:
-            into[fdef.api_name] = _Name(as_text(cell).strip())
+        if column.reference:
+            into[column.name_of_field] = _Name(as_text(cell).strip())
             return
         try:
-            into[fdef.api_name] = read(cell, fdef, options)
+            into[column.name_of_field] = column.reader(cell, column.field, column.options)  # type: ignore[misc]
         except (CellError, FieldValueError) as error:
             where = f" (line {line})" if line is not None and line != row.line else ""
-            row.refuse(column.name, fdef, cells[column.index], f"{error}{where}")
+            row.refuse(column.name, column.field, cells[column.index], f"{error}{where}")
         except (ValueError, TypeError, ArithmeticError):
             # A field type (a plugin's too) that trips over odd input refuses the cell, never the import.
-            row.refuse(column.name, fdef, cells[column.index], f"is not a valid {fdef.ftype.label.lower()} value")
+            row.refuse(column.name, column.field, cells[column.index],
+                       f"is not a valid {column.field.ftype.label.lower()} value")
 
     def _key(self, row: Row) -> None:
         parts = []
@@ -323,15 +364,15 @@ class Decider:
                 if not any(p["field"] == fdef.api_name for p in row.problems):
                     row.refuse(self._column_of(fdef), fdef, None, f"{fdef.label} is the key and is blank")
                 return
-            if isinstance(value, _Name):
-                parts.append(value.text.casefold())
-                continue
+            if isinstance(value, _Name):  # a lookup that named no record: refused already
+                return
             try:
+                # As the field stores it (trimmed; an e-mail in lower case): found through its index.
                 value = fdef.ftype.coerce(fdef, value)
             except (FieldValueError, ValueError, TypeError) as error:
                 row.refuse(self._column_of(fdef), fdef, value, str(error))
                 return
-            parts.append(value.casefold() if isinstance(value, str) else value)
+            parts.append(value)
         row.key = tuple(parts)
         first = self.seen.setdefault(row.key, row.line)
         if first != row.line:
@@ -434,20 +475,11 @@ class Decider:
         cols = [table.c.id, table.c.version, *(table.c[f.column] for f in stored.values())]
         key_cols = [table.c[f.column] for f in plan.key]
         by_key: dict[tuple[Any, ...], list[Any]] = {}
-        written = {r.key: _plain(r.values.get(plan.key[0].api_name)) for r in keyed if len(plan.key) == 1}
         for part in _parts([r.key for r in keyed if r.key is not None]):
-            if len(key_cols) == 1:
-                texty = _texty(plan.key[0])
-                where: Any = (sa.func.lower(key_cols[0]) if texty else key_cols[0]).in_([k[0] for k in part])
-                if texty:  # as written too: SQLite's lower() folds only ASCII
-                    where = sa.or_(where, key_cols[0].in_(written[k] for k in part if k in written))
-            else:
-                where = sa.tuple_(*(sa.func.lower(c) if _texty(f) else c
-                                    for c, f in zip(key_cols, plan.key, strict=True))).in_(part)
+            # Keys are matched exactly, as stored, so the field's unique index finds them.
+            where = key_cols[0].in_([k[0] for k in part]) if len(key_cols) == 1 else sa.tuple_(*key_cols).in_(part)
             for found in conn.execute(sa.select(*cols).where(where, table.c.deleted_at.is_(None))).mappings():
-                key = tuple(str(found[f.column]).casefold() if _texty(f) and found[f.column] is not None
-                            else found[f.column] for f in plan.key)
-                by_key.setdefault(key, []).append(found)
+                by_key.setdefault(tuple(found[f.column] for f in plan.key), []).append(found)
         editable: set[int] | None = None
         allowed = self.allowed(conn, obj, "edit")
         ids = [m["id"] for found in by_key.values() for m in found]
@@ -545,7 +577,7 @@ def _parts(items: list[Any], size: int = 500) -> list[list[Any]]:
 def _differences(fields: dict[str, FieldDef], values: dict[str, Any], stored: Any,
                  key: tuple[FieldDef, ...]) -> dict[str, Any]:
     """The values that differ from the stored record, compared as the field type stores them
-    (a key found in another case is the same key: it does not change)."""
+    (the key found the record: it does not change)."""
     out = {}
     for name, value in values.items():
         fdef = fields.get(name)

@@ -191,6 +191,7 @@ class ImportService:
                 for chunk in chunks(records_of(_table(row["content"], row["filename"], row["sheet"]).numbered,
                                                import_plan)):
                     decider.decide(conn, chunk)
+                    decider.vouch(conn)
                     self._check(conn, actor, snap, obj, import_plan, chunk)
                     for item in chunk:
                         counts[item.outcome] += 1
@@ -313,7 +314,8 @@ class ImportService:
                                            import_plan)):
                 lines = sum(1 + len(r.more) for r in chunk)
                 if skip > 0:  # landed before the worker stopped: only their keys still count
-                    decider.note_keys(chunk)
+                    with self.kernel.read() as conn:
+                        decider.note_keys(conn, chunk)
                     skip -= lines
                     continue
                 with self.kernel.write() as conn:

@@ -39,6 +39,7 @@ class Writer:
         """Save the chunk's rows that create or change a record; rows the pipeline refuses
         get its reasons."""
         self._create_missing(conn, rows)
+        self.decider.vouch(conn)
         creating = [r for r in rows if r.outcome == CREATE]
         if creating and self.plan.obj.is_child:
             self._add_lines(conn, creating)
@@ -162,6 +163,8 @@ class Writer:
 
     def _create_missing(self, conn: Connection, rows: list[Row]) -> None:
         """Records lookups named that do not exist yet, when the column says to create them."""
+        if not any(self.decider.missing.values()):
+            return
         for column in self.plan.columns:
             names = self.decider.missing.pop(column.name, {})
             if not names:

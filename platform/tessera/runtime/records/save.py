@@ -14,7 +14,7 @@ import contextlib
 import difflib
 import logging
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -273,9 +273,9 @@ class SavePipeline:
                 # is by far the most common case and needs no second look-up.
                 wanted.discard(batch.actor.user_id)
             found: dict[Any, Any] = {batch.actor.user_id: True} if kind == "user" else {}
-            if kind == "record" and wanted and (made := _made_here(conn).get(str(fp.fdef.props["target"]))):
+            if kind == "record" and wanted and (made := _live_here(conn).get(str(fp.fdef.props["target"]))):
                 # Records this transaction created (a conversion's account, then its contact
-                # pointing at it) need no second look-up.
+                # pointing at it) or found live (an import's lookups) need no second look-up.
                 found.update(dict.fromkeys(wanted & made, True))
                 wanted -= made
             if not wanted:
@@ -367,7 +367,7 @@ class SavePipeline:
             raise _integrity_problem(obj, error) from None
         for change, rid in zip(batch.changes, ids, strict=True):
             change.record_id = rid
-        _made_here(conn).setdefault(obj.api_name, set()).update(ids)
+        _live_here(conn).setdefault(obj.api_name, set()).update(ids)
         # The creation itself needs no history row: created_at and created_by tell it.
         outbox.emit(conn, "record.created", obj.uid, ids, _payload({"object": obj.api_name}), user_id, at)
         self.hooks.run("after_write", batch)
@@ -401,16 +401,23 @@ class SavePipeline:
         self.hooks.run("after_write", batch)
 
 
-#: Per transaction, the ids of the records it created, by object.
-_MADE: weakref.WeakKeyDictionary[Any, dict[str, set[int]]] = weakref.WeakKeyDictionary()
+#: Per transaction, the ids of the records it created or found live, by object.
+_LIVE: weakref.WeakKeyDictionary[Any, dict[str, set[int]]] = weakref.WeakKeyDictionary()
 
 
-def _made_here(conn: Connection) -> dict[str, set[int]]:
-    """The records the connection's current transaction created (empty outside one)."""
+def _live_here(conn: Connection) -> dict[str, set[int]]:
+    """The records the connection's current transaction created or found live (empty outside one)."""
     transaction = conn.get_transaction()
     if transaction is None:
         return {}
-    return _MADE.setdefault(transaction, {})
+    return _LIVE.setdefault(transaction, {})
+
+
+def found_live(conn: Connection, object_name: str, ids: Iterable[int]) -> None:
+    """Records the caller has just read live in this transaction (an import resolving its
+    lookups): saves in it that point at them need not look them up again."""
+    if conn.get_transaction() is not None:
+        _live_here(conn).setdefault(object_name, set()).update(ids)
 
 
 def _payload(payload: dict[str, Any]) -> dict[str, Any]:
