@@ -79,7 +79,11 @@ def _spreadsheet(content: bytes, sheet: str | None) -> Table:
                         ".xls, .ods or .csv and try again.") from None
     except Exception as error:  # the reader's own errors (a password, a broken zip) have other types
         raise NotATable(f"The file cannot be read as a spreadsheet ({_short(error)}).") from None
-    return _table(rows, {"sheet": found.name, "sheets": names})
+    facts: dict[str, Any] = {"sheet": found.name, "sheets": names}
+    end = getattr(found, "end", None)
+    if isinstance(end, tuple) and end:
+        facts["last_line"] = int(end[0]) + 1  # the sheet's last line with a cell in it
+    return _table(rows, facts)
 
 
 def _first_with_data(book: Any, names: list[str]) -> Any:
@@ -141,9 +145,10 @@ def delimiter_of(sample: str) -> str:
 def _table(rows: Any, facts: dict[str, Any]) -> Table:
     iterator = enumerate(rows, start=1)  # rows from the sheet's first line: line numbers as shown
     header: list[Any] | None = None
-    for _, row in iterator:
+    for line, row in iterator:
         if any(_filled(c) for c in row):
             header = list(row)
+            facts["header_line"] = line
             break
     if header is None:
         raise NotATable("The file has no rows.")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from tessera.imports.values import (
@@ -179,18 +180,28 @@ def _boolean(cell: Any, fdef: FieldDef, options: ColumnOptions) -> Any:
     return read_boolean(cell, options.yes, options.no)
 
 
+@lru_cache(maxsize=512)
+def _options(fdef: FieldDef) -> tuple[dict[str, str], str]:
+    """A field's options by their folded values and labels, and their labels as shown
+    (worked out once per field, not once per cell)."""
+    choices = [o for o in fdef.props.get("options", []) if not o.get("deprecated")]
+    named: dict[str, str] = {}
+    for choice in choices:
+        value = str(choice.get("value"))
+        named.setdefault(str(choice.get("label", value)).strip().casefold(), value)
+        named[value.casefold()] = value
+    labels = [str(o.get("label", o.get("value"))) for o in choices]
+    return named, ", ".join(labels[:12]) + (", …" if len(labels) > 12 else "")
+
+
 def option(text: str, fdef: FieldDef) -> str:
     """The option a cell names by its value or its label, trimmed and in any case; a cell
     naming none is refused with the labels people know the options by."""
-    folded = text.strip().casefold()
-    choices = [o for o in fdef.props.get("options", []) if not o.get("deprecated")]
-    for choice in choices:
-        value = str(choice.get("value"))
-        if folded in (value.casefold(), str(choice.get("label", value)).strip().casefold()):
-            return value
-    labels = [str(o.get("label", o.get("value"))) for o in choices]
-    shown = ", ".join(labels[:12]) + (", …" if len(labels) > 12 else "")
-    raise CellError(f"{text.strip()!r} is not one of the {fdef.label} options ({shown})")
+    named, shown = _options(fdef)
+    found = named.get(text.strip().casefold())
+    if found is None:
+        raise CellError(f"{text.strip()!r} is not one of the {fdef.label} options ({shown})")
+    return found
 
 
 @reader("select")

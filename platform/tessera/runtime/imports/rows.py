@@ -471,9 +471,10 @@ class Decider:
         plan, obj = self.plan, self.plan.obj
         table = self.snap.table(obj)
         keyed = [r for r in rows if r.key is not None and r.outcome != REFUSE]
-        stored = {c.field.api_name: c.field for c in plan.parent_columns}
-        cols = [table.c.id, table.c.version, *(table.c[f.column] for f in stored.values())]
+        stored = {c.name_of_field: (c.field, c.field.column) for c in plan.parent_columns
+                  if c.field not in plan.key}
         key_cols = [table.c[f.column] for f in plan.key]
+        cols = [table.c.id, table.c.version, *key_cols, *(table.c[column] for _, column in stored.values())]
         by_key: dict[tuple[Any, ...], list[Any]] = {}
         for part in _parts([r.key for r in keyed if r.key is not None]):
             # Keys are matched exactly, as stored, so the field's unique index finds them.
@@ -506,7 +507,7 @@ class Decider:
                 row.refuse(None, None, None, f"you may not change {obj.label} record {record['id']}")
                 continue
             row.record_id, row.version = int(record["id"]), int(record["version"])
-            row.changes = _differences(stored, row.values, record, plan.key)
+            row.changes = _differences(stored, row.values, record)
             row.outcome = UPDATE if row.changes or row.lines else UNCHANGED
         for row in rows:
             if row.outcome != REFUSE and row.key is None and plan.mode == "upsert":
@@ -574,14 +575,19 @@ def _parts(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _differences(fields: dict[str, FieldDef], values: dict[str, Any], stored: Any,
-                 key: tuple[FieldDef, ...]) -> dict[str, Any]:
-    """The values that differ from the stored record, compared as the field type stores them
-    (the key found the record: it does not change)."""
+def _differences(fields: dict[str, tuple[FieldDef, str]], values: dict[str, Any], stored: Any) -> dict[str, Any]:
+    """The values that differ from the stored record (`fields`: the compared fields and their
+    columns; not the key, which found the record). A value read as the stored type is
+    compared as it is; one that differs is compared again as the field type stores it (an
+    e-mail in lower case, an amount at its scale) before it counts as a change."""
     out = {}
     for name, value in values.items():
-        fdef = fields.get(name)
-        if fdef is None or fdef in key:
+        found = fields.get(name)
+        if found is None:
+            continue
+        fdef, column = found
+        before = stored[column]
+        if value == before and type(value) is type(before):
             continue
         if isinstance(value, _Name):
             out[name] = value  # a target the run will create: certainly a change
@@ -591,6 +597,6 @@ def _differences(fields: dict[str, FieldDef], values: dict[str, Any], stored: An
         except (FieldValueError, ValueError, TypeError):
             out[name] = value  # the pipeline says what is wrong with it
             continue
-        if coerced != stored[fdef.column]:
+        if coerced != before:
             out[name] = value
     return out

@@ -331,14 +331,17 @@ class ImportService:
                     conn.execute(sa.update(imports).where(imports.c.id == import_id).values(
                         done_rows=done, counts=counts, updated_at=datetime.now(UTC)))
                 ctx.progress(done, total, _progress_text(counts, done, total))
-        self._finish(import_id, "succeeded")
-        ctx.progress(total, total, _progress_text(counts, total, total), force=True)
+        self._finish(import_id, "succeeded", rows=done)
+        ctx.progress(done, done, _progress_text(counts, done, done), force=True)
         return {"import": import_id, **counts}
 
-    def _finish(self, import_id: int, status: str) -> None:
+    def _finish(self, import_id: int, status: str, *, rows: int | None = None) -> None:
+        """Mark how the import ended; a finished one knows exactly how many rows it had."""
+        values: dict[str, Any] = {"status": status, "updated_at": datetime.now(UTC)}
+        if rows is not None:
+            values["total_rows"] = rows
         with self.kernel.write() as conn:
-            conn.execute(sa.update(imports).where(imports.c.id == import_id)
-                         .values(status=status, updated_at=datetime.now(UTC)))
+            conn.execute(sa.update(imports).where(imports.c.id == import_id).values(values))
 
     # -- refused rows ----------------------------------------------------------------------
     def errors(self, actor: Actor, import_id: int, *, limit: int = 1000, after: int = 0) -> list[dict[str, Any]]:
@@ -568,10 +571,14 @@ def _survey(content: bytes, filename: str, sheet: str | None) -> Survey:
     total = 0
     for _, cells in table.numbered:
         total += 1
-        if total <= _SAMPLED:
-            for name, cell in zip(table.headers, cells, strict=True):
-                if not blank(cell):
-                    values[name].append(cell)
+        for name, cell in zip(table.headers, cells, strict=True):
+            if not blank(cell):
+                values[name].append(cell)
+        if total == _SAMPLED and "last_line" in table.facts:
+            # A big workbook: its rows are counted from its last line, not read twice
+            # (blank lines among them included; the run counts them exactly).
+            total = max(total, table.facts["last_line"] - table.facts["header_line"])
+            break
     if total == 0:
         raise InvalidInput("The file has column headers but no rows to import.",
                            [FieldProblem("file", "has no rows under its headers")])
