@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,9 +81,17 @@ class BooleanField(FieldType):
 
 
 def option_values(field: FieldDef) -> list[str]:
-    return [option["value"] for option in field.props.get("options", [])]
+    return list(_values(field))
 
 
+@lru_cache(maxsize=4096)
+def _values(field: FieldDef) -> tuple[str, ...]:
+    # A field definition never changes (a new metadata snapshot makes new ones): its options
+    # are listed once, not once per value saved.
+    return tuple(option["value"] for option in field.props.get("options", []))
+
+
+@lru_cache(maxsize=4096)
 def _labels(field: FieldDef) -> dict[str, str]:
     return {o["value"]: o.get("label") or o["value"] for o in field.props.get("options", [])}
 
@@ -97,7 +106,7 @@ def _choices(field: FieldDef, chosen: list[str]) -> list[dict[str, Any]]:
 def _match(field: FieldDef, value: Any) -> str:
     if not isinstance(value, str):
         raise FieldValueError("must be one of the field's options")
-    values = option_values(field)
+    values = _values(field)
     if value in values:
         return value
     # People type labels and change case; accept either when it is unambiguous.

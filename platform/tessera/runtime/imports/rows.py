@@ -267,8 +267,7 @@ class Decider:
 
     # -- reading cells -----------------------------------------------------------------
     def decide(self, conn: Connection, rows: list[Row]) -> None:
-        for row in rows:
-            self._read(row)
+        self._read_all(rows)
         self._resolve(conn, rows)
         if self.plan.mode != "insert":
             for row in rows:
@@ -292,19 +291,55 @@ class Decider:
         """Rows an earlier run of this import wrote already (a resumed job skips them): their
         keys and unique values still count as seen, so a later row repeating one is refused
         as it would have been."""
-        for row in rows:
-            self._read(row)
+        self._read_all(rows)
         if self.plan.mode != "insert":
             self._resolve(conn, rows)
             for row in rows:
                 if row.outcome != REFUSE:
                     self._key(row)
 
+    def _read_all(self, rows: list[Row]) -> None:
+        """Read a chunk's cells a column at a time (what a column needs is looked up once,
+        not once per cell), then each record's line items and repeats."""
+        for column in self.plan.parent_columns:
+            index, name, options, fdef = column.index, column.name_of_field, column.options, column.field
+            maps, clear, reference, read = column.maps_values, options.clear, column.reference, column.reader
+            for row in rows:
+                cell = row.cells[index]
+                if cell.__class__ is str:
+                    if maps or cell[:1] == "'":
+                        cell = mapped(cell, options)
+                    if cell is None or not cell.strip():
+                        cell = None
+                if cell is None:
+                    if clear:
+                        row.values[name] = None
+                    continue
+                if reference:
+                    row.values[name] = _Name(as_text(cell).strip())
+                    continue
+                try:
+                    row.values[name] = read(cell, fdef, options)  # type: ignore[misc]
+                except Exception as error:  # what is wrong with the cell is sorted out by _refused
+                    self._refused(row, column, row.cells, error)
+        for row in rows:
+            self._read(row)
+
+    def _refused(self, row: Row, column: Column, cells: list[Any], error: Exception, line: int | None = None) -> None:
+        if isinstance(error, CellError | FieldValueError):
+            where = f" (line {line})" if line is not None and line != row.line else ""
+            row.refuse(column.name, column.field, cells[column.index], f"{error}{where}")
+        elif isinstance(error, ValueError | TypeError | ArithmeticError):
+            # A field type (a plugin's too) that trips over odd input refuses the cell, never the import.
+            row.refuse(column.name, column.field, cells[column.index],
+                       f"is not a valid {column.field.ftype.label.lower()} value")
+        else:
+            raise error
+
     def _read(self, row: Row) -> None:
+        """A record's line items (its own cells are read by _read_all) and its repeats."""
         plan = self.plan
-        for column in plan.parent_columns:
-            self._cell(row, column, row.cells, row.values)
-        for line, cells in row.all_lines:
+        for line, cells in row.all_lines if plan.line_columns else ():
             items: dict[str, dict[str, Any]] = {}
             for column in plan.line_columns:
                 assert column.lines is not None
@@ -333,6 +368,7 @@ class Decider:
 
     def _cell(self, row: Row, column: Column, cells: list[Any], into: dict[str, Any], *,
               line: int | None = None) -> None:
+        """One cell of a line item (a record's own cells are read by _read_all)."""
         cell = cells[column.index]
         if isinstance(cell, str):
             if column.maps_values or cell[:1] == "'":
@@ -340,21 +376,14 @@ class Decider:
             if cell is None or not cell.strip():
                 cell = None
         if cell is None:
-            if column.options.clear and column.lines is None:
-                into[column.name_of_field] = None
             return
         if column.reference:
             into[column.name_of_field] = _Name(as_text(cell).strip())
             return
         try:
             into[column.name_of_field] = column.reader(cell, column.field, column.options)  # type: ignore[misc]
-        except (CellError, FieldValueError) as error:
-            where = f" (line {line})" if line is not None and line != row.line else ""
-            row.refuse(column.name, column.field, cells[column.index], f"{error}{where}")
-        except (ValueError, TypeError, ArithmeticError):
-            # A field type (a plugin's too) that trips over odd input refuses the cell, never the import.
-            row.refuse(column.name, column.field, cells[column.index],
-                       f"is not a valid {column.field.ftype.label.lower()} value")
+        except Exception as error:  # what is wrong with the cell is sorted out by _refused
+            self._refused(row, column, cells, error, line)
 
     def _key(self, row: Row) -> None:
         parts = []
