@@ -413,42 +413,57 @@ class Decider:
 
     # -- lookups -----------------------------------------------------------------------
     def _resolve(self, conn: Connection, rows: list[Row]) -> None:
-        """Lookup and user cells name records; each name is found once per import, among
-        the records the importer may read, by the target's match field (trimmed, any case)."""
+        """Lookup and user cells name records; each name is looked for once per import
+        (found or not), among the records the importer may read, by the target's match
+        field (trimmed, any case)."""
         for column in self.plan.columns:
-            fdef = column.field
-            if fdef.type not in REFERENCES:
+            if not column.reference:
                 continue
+            name = column.name_of_field
             found = self.found.setdefault(column.name, {})
-            places = [item for row in rows for item in self._holders(row, column)]
-            wanted = {value.text.casefold(): value.text for _, item in places
-                      if isinstance(value := item.get(fdef.api_name), _Name)}
-            unknown = [text for folded, text in wanted.items() if folded not in found]
+            pending: list[tuple[Row, dict[str, Any], _Name]] = []
+            unknown: dict[str, str] = {}
+            for row in rows:
+                for item in self._holders(row, column):
+                    value = item.get(name)
+                    if value.__class__ is not _Name:
+                        continue
+                    hit = found.get(value.folded, _UNSEEN)
+                    if hit.__class__ is int:
+                        item[name] = hit
+                        continue
+                    if hit is _UNSEEN:
+                        unknown.setdefault(value.folded, value.text)
+                    pending.append((row, item, value))
             if unknown:
-                found.update(self._find(conn, column, unknown))
-            for row, item in places:
-                value = item.get(fdef.api_name)
-                if not isinstance(value, _Name):
-                    continue
-                hit = found.get(value.text.casefold())
-                if isinstance(hit, int):
-                    item[fdef.api_name] = hit
-                    continue
-                del item[fdef.api_name]
-                what = self._target_label(fdef)
-                if isinstance(hit, list):
-                    row.refuse(column.name, fdef, value.text, f"{len(hit)} {what} records are named {value.text!r} "
-                               f"(ids {', '.join(map(str, hit[:5]))}); name one by a unique field")
-                elif column.options.create_missing and fdef.type == "lookup":
-                    self.missing.setdefault(column.name, {}).setdefault(value.text.casefold(), value.text)
-                    item[fdef.api_name] = _Name(value.text)  # the run creates it, then fills the id
-                else:
-                    row.refuse(column.name, fdef, value.text, f"no {what} record is named {value.text!r}")
+                hits = self._find(conn, column, list(unknown.values()))
+                for folded in unknown:
+                    found[folded] = hits.get(folded)  # None: no such record (asked once)
+            for row, item, value in pending:
+                self._settle(row, item, value, column, found.get(value.folded))
 
-    def _holders(self, row: Row, column: Column) -> list[tuple[Row, dict[str, Any]]]:
+    def _settle(self, row: Row, item: dict[str, Any], value: _Name, column: Column, hit: Any) -> None:
+        fdef = column.field
+        if isinstance(hit, int):
+            item[fdef.api_name] = hit
+            return
+        del item[fdef.api_name]
+        what = self._target_label(fdef)
+        if isinstance(hit, list):
+            row.refuse(column.name, fdef, value.text, f"{len(hit)} {what} records are named {value.text!r} "
+                       f"(ids {', '.join(map(str, hit[:5]))}); name one by a unique field")
+        elif column.options.create_missing and fdef.type == "lookup":
+            self.missing.setdefault(column.name, {}).setdefault(value.folded, value.text)
+            item[fdef.api_name] = value  # the run creates it, then fills the id
+        else:
+            row.refuse(column.name, fdef, value.text, f"no {what} record is named {value.text!r}")
+
+    @staticmethod
+    def _holders(row: Row, column: Column) -> list[dict[str, Any]]:
+        """Where a column's values of a record are: the record's values, or each of its lines'."""
         if column.lines is None:
-            return [(row, row.values)]
-        return [(row, item) for item in row.lines.get(column.lines.api_name, [])]
+            return [row.values]
+        return row.lines.get(column.lines.api_name, [])
 
     def _target_label(self, fdef: FieldDef) -> str:
         if fdef.type == "user":
@@ -546,10 +561,11 @@ class Decider:
 class _Name:
     """A lookup cell's text, until the record it names is found."""
 
-    __slots__ = ("text",)
+    __slots__ = ("folded", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.folded = text.casefold()
 
     def __repr__(self) -> str:
         return f"_Name({self.text!r})"
@@ -561,6 +577,10 @@ def reason(fdef: FieldDef | None, message: str) -> str:
     if fdef is not None and message.startswith(("is ", "must ", "repeats ", "needs ", "has ")):
         return f"{fdef.label} {message}"
     return message
+
+
+#: Not looked for yet (None in `Decider.found` means looked for and not found).
+_UNSEEN: Any = object()
 
 
 def is_name(value: Any) -> bool:
