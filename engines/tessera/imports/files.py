@@ -164,9 +164,10 @@ def _table(rows: Any, facts: dict[str, Any]) -> Table:
 
     def body() -> Iterator[tuple[int, list[Any]]]:
         for line, row in iterator:
-            cells = list(row[:width]) + [None] * (width - len(row))
-            cells = [None if isinstance(c, str) and not c.strip() else c for c in cells]
-            if any(_filled(c) for c in cells):
+            cells = [None if c.__class__ is str and not c.strip() else c for c in row[:width]]
+            if len(cells) < width:
+                cells += [None] * (width - len(cells))
+            if cells.count(None) < width:  # a row with anything in it
                 yield line, cells
 
     return Table(headers, body(), facts)

@@ -515,19 +515,21 @@ class Decider:
         plan, obj = self.plan, self.plan.obj
         table = self.snap.table(obj)
         keyed = [r for r in rows if r.key is not None and r.outcome != REFUSE]
-        stored = {c.name_of_field: (c.field, c.field.column) for c in plan.parent_columns
-                  if c.field not in plan.key}
+        compared = [c for c in plan.parent_columns if c.field not in plan.key]
         key_cols = [table.c[f.column] for f in plan.key]
-        cols = [table.c.id, table.c.version, *key_cols, *(table.c[column] for _, column in stored.values())]
+        cols = [table.c.id, table.c.version, *key_cols, *(table.c[c.field.column] for c in compared)]
+        # Each compared field with its place in the rows read (after id, version and the key).
+        stored = {c.name_of_field: (c.field, 2 + len(key_cols) + n) for n, c in enumerate(compared)}
+        width = len(key_cols)
         by_key: dict[tuple[Any, ...], list[Any]] = {}
         for part in _parts([r.key for r in keyed if r.key is not None]):
             # Keys are matched exactly, as stored, so the field's unique index finds them.
             where = key_cols[0].in_([k[0] for k in part]) if len(key_cols) == 1 else sa.tuple_(*key_cols).in_(part)
-            for found in conn.execute(sa.select(*cols).where(where, table.c.deleted_at.is_(None))).mappings():
-                by_key.setdefault(tuple(found[f.column] for f in plan.key), []).append(found)
+            for found in conn.execute(sa.select(*cols).where(where, table.c.deleted_at.is_(None))).all():
+                by_key.setdefault(tuple(found[2:2 + width]), []).append(found)
         editable: set[int] | None = None
         allowed = self.allowed(conn, obj, "edit")
-        ids = [m["id"] for found in by_key.values() for m in found]
+        ids = [m[0] for found in by_key.values() for m in found]
         if allowed is not None and ids:
             editable = set()
             for part in _parts(ids):
@@ -536,7 +538,7 @@ class Decider:
             found = by_key.get(row.key or (), [])
             if len(found) > 1:
                 row.refuse(self._column_of(plan.key[0]), plan.key[0], row.values.get(plan.key[0].api_name),
-                           f"the key matches {len(found)} records (ids {', '.join(str(m['id']) for m in found[:5])})")
+                           f"the key matches {len(found)} records (ids {', '.join(str(m[0]) for m in found[:5])})")
                 continue
             if not found:
                 if plan.mode == "update":
@@ -547,10 +549,10 @@ class Decider:
                     row.outcome = CREATE
                 continue
             record = found[0]
-            if editable is not None and record["id"] not in editable:
-                row.refuse(None, None, None, f"you may not change {obj.label} record {record['id']}")
+            if editable is not None and record[0] not in editable:
+                row.refuse(None, None, None, f"you may not change {obj.label} record {record[0]}")
                 continue
-            row.record_id, row.version = int(record["id"]), int(record["version"])
+            row.record_id, row.version = int(record[0]), int(record[1])
             row.changes = _differences(stored, row.values, record)
             row.outcome = UPDATE if row.changes or row.lines else UNCHANGED
         for row in rows:
@@ -624,18 +626,18 @@ def _parts(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _differences(fields: dict[str, tuple[FieldDef, str]], values: dict[str, Any], stored: Any) -> dict[str, Any]:
+def _differences(fields: dict[str, tuple[FieldDef, int]], values: dict[str, Any], stored: Any) -> dict[str, Any]:
     """The values that differ from the stored record (`fields`: the compared fields and their
-    columns; not the key, which found the record). A value read as the stored type is
-    compared as it is; one that differs is compared again as the field type stores it (an
-    e-mail in lower case, an amount at its scale) before it counts as a change."""
+    places in the stored row; not the key, which found the record). A value read as the
+    stored type is compared as it is; one that differs is compared again as the field type
+    stores it (an e-mail in lower case, an amount at its scale) before it counts as a change."""
     out = {}
     for name, value in values.items():
         found = fields.get(name)
         if found is None:
             continue
-        fdef, column = found
-        before = stored[column]
+        fdef, place = found
+        before = stored[place]
         if value == before and type(value) is type(before):
             continue
         if isinstance(value, _Name):
