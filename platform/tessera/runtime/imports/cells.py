@@ -140,7 +140,7 @@ def as_text(cell: Any) -> str:
 
 @reader("text", "long_text", "rich_text", "email", "phone", "url")
 def _text(cell: Any, fdef: FieldDef, options: ColumnOptions) -> Any:
-    text = as_text(cell)
+    text = cell if cell.__class__ is str else as_text(cell)
     return text.strip() if fdef.type != "long_text" else text
 
 

@@ -316,7 +316,7 @@ class Decider:
                         row.values[name] = None
                     continue
                 if reference:
-                    row.values[name] = _Name(as_text(cell).strip())
+                    row.values[name] = _Name(cell.strip() if cell.__class__ is str else as_text(cell).strip())
                     continue
                 try:
                     row.values[name] = read(cell, fdef, options)  # type: ignore[misc]
