@@ -339,3 +339,24 @@ def test_a_preview_of_lines_in_a_file_of_their_own_checks_them_as_the_run_adds_t
     preview = rt.imports.preview(SYSTEM, draft["id"])
     assert preview["counts"] == {"create": 1, "update": 0, "unchanged": 0, "refuse": 1}
     assert "at least 0" in preview["rows"][1]["problems"][0]["reason"]
+
+
+def test_decimal_commas_and_us_dates_are_read_as_the_column_writes_them(rt: Platform) -> None:
+    content = csv_bytes([["External ID", "Deal name", "Amount", "Close date"],
+                         ["D-1", "Komma", "1.234,50", "12/31/2026"], ["D-2", "Klein", "99,9", "01/02/2026"]],
+                        delimiter=";")
+    draft = rt.imports.start(SYSTEM, "deal", "de.csv", content)
+    assert run(rt, SYSTEM, draft["id"])["counts"]["created"] == 2
+    found = deals(rt)
+    assert (found["D-1"]["amount"], found["D-1"]["close_date"]) == ("1234.50", "2026-12-31")
+    assert (found["D-2"]["amount"], found["D-2"]["close_date"]) == ("99.90", "2026-01-02")  # MDY, from 12/31
+
+
+def test_a_unique_value_already_in_the_database_refuses_the_row_on_insert(rt: Platform) -> None:
+    run(rt, SYSTEM, _draft(rt, [["D-1", "First", "", "", "", "", "", "", ""]]))
+    done = run(rt, SYSTEM, _draft(rt, [["D-1", "Again", "", "", "", "", "", "", ""],
+                                       ["D-2", "New", "", "", "", "", "", "", ""]]))
+    assert done["counts"] == {"created": 1, "updated": 0, "unchanged": 0, "refused": 1}
+    problem = rt.imports.errors(SYSTEM, done["id"])[0]["problems"][0]
+    assert problem["column"] == "External ID" and "already used by record" in problem["reason"]
+    assert deals(rt)["D-1"]["name"] == "First"
