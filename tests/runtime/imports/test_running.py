@@ -360,3 +360,16 @@ def test_a_unique_value_already_in_the_database_refuses_the_row_on_insert(rt: Pl
     problem = rt.imports.errors(SYSTEM, done["id"])[0]["problems"][0]
     assert problem["column"] == "External ID" and "already used by record" in problem["reason"]
     assert deals(rt)["D-1"]["name"] == "First"
+
+
+def test_a_finished_import_keeps_its_refused_rows_but_not_the_file(rt: Platform) -> None:
+    import sqlalchemy as sa
+
+    from tessera.data.tables import imports
+
+    import_id = _draft(rt, [["D-1", "One", "Nobody", "", "", "", "", "", ""]])
+    run(rt, SYSTEM, import_id)
+    with rt.read() as conn:
+        assert conn.execute(sa.select(imports.c.content).where(imports.c.id == import_id)).scalar_one() == b""
+    assert len(rt.imports.errors(SYSTEM, import_id)) == 1
+    assert rt.imports.retry(SYSTEM, import_id)["rows"] == 1

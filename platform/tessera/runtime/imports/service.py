@@ -136,7 +136,7 @@ class ImportService:
                                [FieldProblem(k, f"is not one of {', '.join(_SETTINGS)}") for k in unknown])
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
-            row = self._row(conn, actor, import_id, lock=True)
+            row = self._row(conn, actor, import_id, lock=True, content=True)
             if row["status"] != "draft":
                 raise Conflict("The import has run already; start a new one to import again.")
             obj = self._object(snap, row)
@@ -179,7 +179,7 @@ class ImportService:
         started = time.monotonic()
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
-            row = self._row(conn, actor, import_id)
+            row = self._row(conn, actor, import_id, content=True)
             obj = self._object(snap, row)
             import_plan = self._plan(actor, snap, obj, row)
             decider = Decider(snap, import_plan, actor, self._allowed(actor, snap))
@@ -340,6 +340,9 @@ class ImportService:
         values: dict[str, Any] = {"status": status, "updated_at": datetime.now(UTC)}
         if rows is not None:
             values["total_rows"] = rows
+        if status == "succeeded":
+            # Done: its refused rows are kept on their own; the file itself is not needed again.
+            values["content"] = b""
         with self.kernel.write() as conn:
             conn.execute(sa.update(imports).where(imports.c.id == import_id).values(values))
 
@@ -454,8 +457,12 @@ class ImportService:
             return self.records._allowed(conn, snap, obj, actor, operation)
         return allowed
 
-    def _row(self, conn: Connection, actor: Actor, import_id: int, *, lock: bool = False) -> Any:
-        query = sa.select(imports).where(imports.c.id == import_id)
+    def _row(self, conn: Connection, actor: Actor, import_id: int, *, lock: bool = False,
+             content: bool = False) -> Any:
+        """The import, if the actor may see it; its file only when asked for (a page polling
+        a running import's progress must not read megabytes each time)."""
+        columns = imports.c if content else [c for c in imports.c if c.name != "content"]
+        query = sa.select(*columns).where(imports.c.id == import_id)
         if lock and conn.dialect.name == "postgresql":
             query = query.with_for_update()
         row = conn.execute(query).mappings().first()
