@@ -206,7 +206,7 @@ def option(text: str, fdef: FieldDef) -> str:
 
 @reader("select")
 def _select(cell: Any, fdef: FieldDef, options: ColumnOptions) -> Any:
-    return option(as_text(cell), fdef)
+    return option(cell if cell.__class__ is str else as_text(cell), fdef)
 
 
 @reader("multi_select")

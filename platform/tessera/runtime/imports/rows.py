@@ -395,6 +395,9 @@ class Decider:
                 return
             if isinstance(value, _Name):  # a lookup that named no record: refused already
                 return
+            if fdef.type == "text" and value.__class__ is str:
+                parts.append(value)  # read trimmed already: as a text field stores it
+                continue
             try:
                 # As the field stores it (trimmed; an e-mail in lower case): found through its index.
                 value = fdef.ftype.coerce(fdef, value)
