@@ -106,15 +106,6 @@ def _object(rt: Platform, object: str) -> ObjectDef:
         return rt.snapshot(conn).object(object)
 
 
-def _quoted(message: str, labels: Mapping[str, str]) -> str:
-    """A service message with field names said as their labels: `'close_date' is fed by
-    column 'Closing' already` → `“Close date” is fed by column 'Closing' already`."""
-    def label(found: re.Match[str]) -> str:
-        name = found.group(1)
-        return f"“{labels[name]}”" if name in labels else found.group(0)
-    return re.sub(r"'([A-Za-z_][\w.]*)'", label, message)
-
-
 def eta_words(seconds: int | None) -> str:
     """The time left, as a person says it."""
     if seconds is None:
@@ -138,8 +129,7 @@ class Placed:
     """The service's problems with a draft, each where the page shows it: beside a column,
     the mode, the key, or at the top."""
 
-    def __init__(self, problems: Iterable[Mapping[str, Any]], headers: list[str], mapping: Mapping[str, Any],
-                 labels: Mapping[str, str]) -> None:
+    def __init__(self, problems: Iterable[Mapping[str, Any]], headers: list[str], mapping: Mapping[str, Any]) -> None:
         self.columns: dict[str, list[str]] = {}
         self.mode: list[str] = []
         self.key: list[str] = []
@@ -147,7 +137,7 @@ class Placed:
         by_field = {str(f): c for c, f in mapping.items() if f}
         for problem in problems:
             where = str(problem.get("field") or "/")
-            message = _sentence(_quoted(str(problem.get("message") or ""), labels))
+            message = _sentence(str(problem.get("message") or ""))  # the service names fields by their labels
             column = next((c for c in headers if where in (f"mapping.{c}", f"options.{c}")
                            or where.startswith(f"options.{c}.")), None)
             if column is None and where.removeprefix("/") in by_field:
@@ -211,9 +201,8 @@ def mapping_view(rt: Platform, draft: Mapping[str, Any], problems: Iterable[Mapp
     unanswered (a date order) is an error now, not a request; `lines_only`: the object is
     line items (added to their records, never updated on their own)."""
     fields = {f["name"]: f for f in draft["fields"]}
-    labels = {f["name"]: f["label"] for f in draft["fields"]}
     headers = [c["name"] for c in draft["columns"]]
-    placed = Placed(draft["problems"] if problems is None else problems, headers, draft["mapping"], labels)
+    placed = Placed(draft["problems"] if problems is None else problems, headers, draft["mapping"])
     mode = draft["mode"]
     updating = mode in ("update", "upsert")
     # Lines from a file of their own are only ever added to their records' lines.

@@ -81,6 +81,11 @@ class ImportService:
               sheet: str | None = None, retry_of: int | None = None) -> dict[str, Any]:
         """A draft import of an uploaded file into an object, with its columns and a mapping
         to start from."""
+        return self._draft(actor, object_name, filename, content, sheet, retry_of, None)
+
+    def _draft(self, actor: Actor, object_name: str, filename: str, content: bytes, sheet: str | None,
+               retry_of: int | None, earlier: dict[str, Any] | None) -> dict[str, Any]:
+        """`earlier`: the mapping and options of the import whose refused rows this one retries."""
         if len(content) > self.kernel.settings.max_upload_bytes:
             raise InvalidInput("The file is too large to import.", [FieldProblem(
                 "file", f"is larger than {self.kernel.settings.max_upload_bytes // (1024 * 1024)} MB")])
@@ -89,7 +94,7 @@ class ImportService:
             snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             self._refuse(actor, snap, obj)
-            settings = self._first_settings(conn, actor, snap, obj, survey)
+            settings = {**self._first_settings(conn, actor, snap, obj, survey), **(earlier or {})}
             at = datetime.now(UTC)
             import_id = int(conn.execute(sa.insert(imports).values(
                 object_uid=obj.uid, filename=filename[:300] or "upload", content=content,
@@ -387,13 +392,9 @@ class ImportService:
             raise Conflict("The import refused no rows; there is nothing to retry.")
         content = workbooks.table_csv(row["headers"], refused, escape=False)
         stem = row["filename"].rsplit(".", 1)[0] or "import"
-        draft = self.start(actor, obj.api_name, f"{stem}-retry.csv", content, retry_of=import_id)
-        settings = {k: row["settings"].get(k) for k in _SETTINGS if k in row["settings"]}
-        with self.kernel.write() as conn:
-            stored = conn.execute(sa.select(imports.c.settings).where(imports.c.id == draft["id"])).scalar_one()
-            conn.execute(sa.update(imports).where(imports.c.id == draft["id"])
-                         .values(settings={**stored, **settings, "how": {k: "chosen" for k in settings["mapping"]}}))
-        return self.get(actor, int(draft["id"]))
+        earlier = {k: row["settings"][k] for k in _SETTINGS if k in row["settings"]}
+        earlier["how"] = {k: "chosen" for k in earlier.get("mapping", {})}
+        return self._draft(actor, obj.api_name, f"{stem}-retry.csv", content, None, import_id, earlier)
 
     # -- the template --------------------------------------------------------------------
     def template(self, actor: Actor, object_name: str) -> tuple[bytes, str]:
@@ -404,7 +405,8 @@ class ImportService:
             obj = snap.object(object_name)
             self._refuse(actor, snap, obj)
             access = self.access.object(actor, snap, obj)
-            fields = [f for f in obj.fields if f.api_name in targets(snap, obj)
+            offered = targets(snap, obj)
+            fields = [f for f in obj.fields if f.api_name in offered
                       and f.api_name not in access.hidden and f.api_name not in access.read_only]
             examples = {f.api_name: self._example_name(conn, actor, snap, f) for f in fields if f.type == "lookup"}
         return workbooks.template(obj, fields, snap, examples), f"{obj.api_name}-import-template.xlsx"
@@ -433,10 +435,11 @@ class ImportService:
     def _plan(self, actor: Actor, snap: Snapshot, obj: ObjectDef, row: Any) -> ImportPlan:
         self._refuse(actor, snap, obj)
         settings = _effective(snap, obj, row["settings"])
+        offered = targets(snap, obj)
         unanswered = [FieldProblem(f"options.{c}.date_order", f"Say whether the dates of column {c!r} put the day "
                                    "or the month first: no value settles it")
                       for c, target in (settings.get("mapping") or {}).items()
-                      if target and _asks(targets(snap, obj).get(target, (None, None))[0],
+                      if target and _asks(offered.get(target, (None, None))[0],
                                           (settings.get("facts") or {}).get(c, {}), settings["options"].get(c, {}))]
         try:
             import_plan = plan(snap, obj, row["headers"], settings)
