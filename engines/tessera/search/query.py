@@ -147,3 +147,17 @@ def substrings(query: Query) -> tuple[list[str], list[str]]:
     """The CJK runs to find as substrings: (wanted, excluded)."""
     return ([t.text.replace(" ", "") for t in query.wanted if t.substring],
             [t.text.replace(" ", "") for t in query.excluded if t.substring])
+
+
+def index_words(text: str) -> str:
+    """Text as the PostgreSQL index keeps it: folded words separated by spaces, split where
+    the query reader splits (`ann@acme.com` is ann acme com), so both sides see one word
+    list whatever the database's own parser would make of e-mails, versions or hyphens."""
+    return " ".join(_WORD.findall(fold(text)))
+
+
+def typo_candidates(query: Query) -> list[str]:
+    """The words of a query that may be misspelt: plain wanted words of four letters or
+    more (shorter ones have too many neighbours to guess from)."""
+    return [t.words[0] for t in query.wanted
+            if not t.phrase and not t.prefix and not t.substring and len(t.words[0]) >= 4]

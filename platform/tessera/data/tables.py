@@ -590,3 +590,15 @@ import_errors = sa.Table(
     sa.Column("cells", json_column(), nullable=False),
     sa.Column("problems", json_column(), nullable=False),
 )
+
+# Which objects have a full-text index, built from which fields (data/search.py): a save
+# writes an object's entries while its index is here; `ready` is false while a rebuild
+# job is filling a new one.
+search_indexes = sa.Table(
+    "tessera_search_indexes", metadata,
+    sa.Column("object_uid", sa.String(40), primary_key=True),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("ready", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("job_id", sa.BigInteger),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -128,6 +128,11 @@ def field_problems(doc: Any, prefix: str = "") -> list[FieldProblem]:
         problems.append(
             FieldProblem(f"{prefix}/unique", f"a {type_name} field cannot be unique or indexed")
         )
+    if doc.get("searchable") and (not ftype.searchable or ftype.computed):
+        problems.append(FieldProblem(f"{prefix}/searchable", f"a {type_name} field cannot be searched; "
+                                     "text, e-mail, phone, URL and auto-number fields can"))
+    elif doc.get("search_weight") and not doc.get("searchable"):
+        problems.append(FieldProblem(f"{prefix}/search_weight", "applies to searchable fields only"))
     if ftype.system_generated and doc.get("default") is not None:
         problems.append(FieldProblem(f"{prefix}/default", "the platform sets this field's value"))
     elif not ftype.takes_default and doc.get("default") is not None:

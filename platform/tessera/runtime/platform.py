@@ -21,7 +21,18 @@ from tessera.auth.users import UserService
 from tessera.data.engine import make_engine
 from tessera.data.files import AttachmentStore
 from tessera.packages.service import PackageService
-from tessera.runtime import background, conversions, flows, forms, imports, navigation, records, reports, rules
+from tessera.runtime import (
+    background,
+    conversions,
+    flows,
+    forms,
+    imports,
+    navigation,
+    records,
+    reports,
+    rules,
+    search,
+)
 from tessera.runtime.background.deliveries import DeliveryService
 from tessera.runtime.background.jobs import JobService
 from tessera.runtime.background.notifications import NotificationService
@@ -52,6 +63,8 @@ from tessera.runtime.reports.service import ReportService
 from tessera.runtime.reports.subscriptions import SubscriptionService
 from tessera.runtime.rules.service import RuleService
 from tessera.runtime.rules.sla import SlaService
+from tessera.runtime.search.index import SearchIndex
+from tessera.runtime.search.service import SearchService
 from tessera.settings import Settings
 
 #: A package's door into the platform: it registers what it brings.
@@ -68,6 +81,7 @@ INSTALLS: tuple[Install, ...] = (
     navigation.install,
     conversions.install,
     imports.install,
+    search.install,
     packages.install,
 )
 
@@ -129,6 +143,10 @@ class Platform:
 
         # Imports: spreadsheets into any object, as jobs through the save pipeline.
         self.imports = ImportService(kernel, self.records, self.access, self.jobs, self.users)
+
+        # Search: every object's full-text index, kept by the save pipeline, read under permissions.
+        self.search_index = SearchIndex(kernel, self.jobs)
+        self.search = SearchService(kernel, self.access, self.search_index)
 
         # App packages: templates installed, customized, upgraded three ways, exported.
         self.packages = PackageService(kernel, self.metadata, self.documents, self.records, self.jobs, self.users)

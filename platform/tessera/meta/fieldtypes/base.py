@@ -60,6 +60,9 @@ class FieldType:
     always_unique: ClassVar[bool] = False
     #: Whether a `unique` or `indexed` property makes sense for this type.
     indexable: ClassVar[bool] = True
+    #: Whether a field of this type may opt into full-text search (`"searchable": true`):
+    #: its values are words people type into a search box (text, e-mail, a ticket number).
+    searchable: ClassVar[bool] = False
     #: Whether records can be converted to or from this type by re-reading their values.
     convertible: ClassVar[bool] = True
     #: JSON Schema (properties only) of the options this type adds to a field document.
@@ -91,6 +94,10 @@ class FieldType:
     def display(self, field: FieldDef, value: Any) -> str:
         """The value as a person reads it in a list or an e-mail."""
         return "" if value is None else str(value)
+
+    def search_text(self, field: FieldDef, value: Any) -> str:
+        """The words of a stored value as the search index keeps them (searchable types)."""
+        return self.display(field, value)
 
     def parse_import(self, field: FieldDef, cell: Any) -> Any:
         """Read a cell of an imported file (text, number, date or bool from openpyxl/CSV)."""

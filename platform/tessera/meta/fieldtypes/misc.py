@@ -75,6 +75,7 @@ class AutonumberField(FieldType):
     label = "Auto number"
     formula_type = FormulaType.TEXT
     system_generated = True
+    searchable = True  # people look tickets up by their number
     # A unique index backs the sequence: numbers are meant to identify records.
     always_unique = True
     convertible = False

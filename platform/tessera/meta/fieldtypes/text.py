@@ -23,6 +23,7 @@ _LENGTH_OPTIONS = {
 
 class _Text(FieldType):
     formula_type = FormulaType.TEXT
+    searchable = True
     constraints = frozenset({"max_length", "pattern"})
     options_schema = _LENGTH_OPTIONS
     #: Longest value accepted when the field sets no max_length.
@@ -168,6 +169,11 @@ class PhoneField(_Text):
         if text and not _PHONE.match(text):
             raise FieldValueError("must be a phone number: digits, spaces, ( ) - . and a leading +")
         return text
+
+    def search_text(self, field: FieldDef, value: Any) -> str:
+        # As written and as digits only: people type a number either way.
+        digits = re.sub(r"\D", "", str(value))
+        return f"{value} {digits}" if digits != str(value) else str(value)
 
 
 #: A host name, or an IPv6 address (urlsplit has already removed its brackets).

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +32,9 @@ from tessera.runtime.metadata.lines import attach_children, cap_problems, line_p
 from tessera.runtime.records.formulas import FormulaService
 from tessera.runtime.records.stored import StoredFormulas
 
+#: Told of every change of an object in its transaction (before, after: None when the object
+#: is new or purged); returns (id, kind) of a job it queued, or None. Search keeps its index so.
+ObjectObserver = Callable[[Connection, Actor, ObjectDef | None, ObjectDef | None], tuple[int, str] | None]
 #: Lists of rules in an object document that a forced field delete may switch off.
 RULE_LISTS = ("validation_rules/", "sharing_rules/")
 #: How many offending record ids an error lists.
@@ -46,6 +49,17 @@ class MetadataService:
         self.kernel = kernel
         self.formulas = formulas
         self.stored_formulas = stored_formulas
+        self.observers: list[ObjectObserver] = []
+
+    def observe(self, observer: ObjectObserver) -> None:
+        """Tell `observer` of every object created, changed or purged (in its transaction)."""
+        self.observers.append(observer)
+
+    def _tell(self, conn: Connection, actor: Actor, before: ObjectDef | None,
+              after: ObjectDef | None) -> list[dict[str, Any]]:
+        """The observers told; the jobs they queued, as a change's answer lists them."""
+        return [_job_ref(*job) for observer in self.observers
+                if (job := observer(conn, actor, before, after)) is not None]
 
     # -- reading ------------------------------------------------------------------------
     def list_objects(self) -> list[dict[str, Any]]:
@@ -131,6 +145,7 @@ class MetadataService:
             stored = metastore.insert_document(conn, "objects", body, actor.user_id)
             self._resolve_dependencies(conn, snap, stored, obj)
             self._attach_children(conn, actor, snap, ObjectDef(stored.body, stored.version))
+            self._tell(conn, actor, None, ObjectDef(stored.body, stored.version))
             return self._out(ObjectDef(stored.body, stored.version))
 
     def update_object(self, actor: Actor, api_name: str, changes: Any, *, force: bool = False,
@@ -204,6 +219,7 @@ class MetadataService:
                     "Delete and purge them first.",
                     [FieldProblem(p, "points at this object", "in_use") for p in pointing],
                 )
+            self._tell(conn, actor, obj, None)
             SchemaEditor(conn).drop_object(obj)
             conn.execute(sa.delete(sequences).where(
                 sequences.c.field_uid.in_([f["uid"] for f in stored.body.get("fields", [])])))
@@ -275,12 +291,13 @@ class MetadataService:
             updated = metastore.update_document(conn, stored, after, actor.user_id, action="update",
                                                 summary=f"field {field_name} restored")
             self._resolve_dependencies(conn, snap, updated, after_obj)
+            jobs = self._tell(conn, actor, ObjectDef(stored.body), ObjectDef(after))
             restored = FieldDef(found)
             if restored.computed and restored.stored:
                 # Its column kept the values it had when it went to the trash.
                 job = self.stored_formulas.submit(conn, actor, after_obj, [[after_obj.uid, restored.uid]])
-                return {**found, "jobs": [_job_ref(job)]}
-            return dict(found)
+                jobs.insert(0, _job_ref(job))
+            return {**found, "jobs": jobs} if jobs else dict(found)
 
     def purge_field(self, actor: Actor, object_name: str, field_name: str) -> None:
         with self.kernel.schema() as conn:
@@ -374,8 +391,10 @@ class MetadataService:
         out = self._out(ObjectDef(final.body, final.version))
         keeper = self.stored_formulas
         job = keeper.submit(conn, actor, after_obj, keeper.needs_recompute(snap, before_obj, after_obj))
-        if job is not None:
-            out["jobs"] = [_job_ref(job)]
+        jobs = [*([_job_ref(job)] if job is not None else []),
+                *self._tell(conn, actor, before_obj, ObjectDef(final.body))]
+        if jobs:
+            out["jobs"] = jobs
         return out
 
     def _check_removals(self, conn: Connection, stored: metastore.StoredDocument, after: dict[str, Any],
@@ -723,8 +742,8 @@ def _rule_key(path: str) -> tuple[str, str]:
     return kind, name
 
 
-def _job_ref(job_id: int) -> dict[str, Any]:
-    return {"id": job_id, "kind": "formula.recompute", "url": f"/api/v1/jobs/{job_id}"}
+def _job_ref(job_id: int, kind: str = "formula.recompute") -> dict[str, Any]:
+    return {"id": job_id, "kind": kind, "url": f"/api/v1/jobs/{job_id}"}
 
 
 def _with_jobs(field_doc: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:

@@ -85,7 +85,7 @@ class Shortcuts:
         out = []
         for row in rows:
             obj = snap.by_uid[row.object_uid]
-            out.append(Shortcut(obj, int(row.record_id), _shown(obj, row.name, int(row.record_id)), row.at))
+            out.append(Shortcut(obj, int(row.record_id), shown_name(obj, row.name, int(row.record_id)), row.at))
         return out
 
     def _branch(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef,
@@ -94,20 +94,9 @@ class Shortcuts:
         rights = self.access.object(actor, snap, obj)
         if not rights.may("read"):
             return None
-        table, marks, dialect = snap.table(obj), self.marks, conn.dialect.name
-        sharing = None
-        if rights.sharing:
-            sharing = ctx.setdefault("sharing", self.formulas.context(conn, snap, actor))
-        scope = rights.where("read", table, self.access.condition(snap, obj, dialect, sharing))
-        named = obj.name_field
-        name: Any = sa.null()
-        if named is not None and named.api_name not in rights.hidden:
-            if named.stored:
-                name = table.c[named.api_name]
-            else:
-                viewer = ctx.setdefault("viewer", self.access.viewer_context(conn, snap, actor))
-                name = self.formulas.computed_columns(snap, obj, [named], dialect, viewer)[0]
-                name = getattr(name, "element", name)
+        table, marks = snap.table(obj), self.marks
+        scope = self.access.readable(conn, snap, actor, obj, table, ctx)
+        name = self.access.name_column(conn, snap, actor, obj, table, ctx)
         where = [marks.c.user_id == actor.user_id, marks.c.object_uid == obj.uid, table.c.deleted_at.is_(None)]
         if scope is not None:
             where.append(scope)
@@ -116,7 +105,7 @@ class Shortcuts:
                 .select_from(marks.join(table, table.c.id == marks.c.record_id)).where(*where))
 
 
-def _shown(obj: ObjectDef, value: str | None, record_id: int) -> str:
+def shown_name(obj: ObjectDef, value: str | None, record_id: int) -> str:
     """The record's name as a list shows it (an option by its label), or the object and id."""
     named = obj.name_field
     if value is None or value == "":

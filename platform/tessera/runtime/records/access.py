@@ -282,6 +282,30 @@ class AccessService:
         scope = self.row_scope(snap, actor, conn.dialect.name, everything)
         return self.formulas.context(conn, snap, actor, prior, scope=scope, everything=everything)
 
+    def readable(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef, table: Any,
+                 contexts: dict[str, EvalContext]) -> Any | None:
+        """The condition on `table` (the object's table or an alias) of the records `actor`
+        may read (None: all). `contexts`: the formula contexts compiled so far in this
+        statement, shared between the objects it reads."""
+        rights = self.object(actor, snap, obj)
+        sharing = None
+        if rights.sharing:
+            sharing = contexts.setdefault("sharing", self.formulas.context(conn, snap, actor))
+        return rights.where("read", table, self.condition(snap, obj, conn.dialect.name, sharing))
+
+    def name_column(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef, table: Any,
+                    contexts: dict[str, EvalContext]) -> Any:
+        """The SQL of a record's name as `actor` may read it (NULL when the object has no name
+        field or it is hidden from them); a computed name follows the viewer's scope."""
+        named = obj.name_field
+        if named is None or named.api_name in self.object(actor, snap, obj).hidden:
+            return sa.null()
+        if named.stored:
+            return table.c[named.api_name]
+        viewer = contexts.setdefault("viewer", self.viewer_context(conn, snap, actor))
+        column = self.formulas.computed_columns(snap, obj, [named], conn.dialect.name, viewer)[0]
+        return getattr(column, "element", column)
+
     def row_scope(self, snap: Snapshot, actor: Actor, dialect: str, ctx: EvalContext) -> RowScope:
         """(object, table or alias) → the condition on its rows `actor` may read (None: all)."""
 

@@ -1,0 +1,108 @@
+"""Snippets of search results and the likeness of misspelt words — pure.
+
+A snippet is cut from the text of the fields a reader may see (never from the index, which
+also holds hidden fields) around the first place a searched word appears, as parts a page
+marks up itself: (text, is_hit). Likeness is pg_trgm's word similarity, so SQLite and
+PostgreSQL forgive the same typos.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from tessera.search.query import fold
+
+#: Characters of context a snippet shows on either side of its first hit.
+CONTEXT = 60
+_SPACE = re.compile(r"\s+")
+
+
+def snippet(texts: Iterable[str], words: Sequence[str], *, context: int = CONTEXT) -> list[tuple[str, bool]]:
+    """The best passage of `texts` (the first with a hit; else the first text) as parts
+    (text, hit). Words match at the start of a word, in any case and accents (a prefix
+    `acm` marks `Acme`); Chinese and other runs without spaces match anywhere."""
+    candidates = [_SPACE.sub(" ", t).strip() for t in texts if t and t.strip()]
+    if not candidates:
+        return []
+    wanted = [w for w in dict.fromkeys(fold(w) for w in words) if w]
+    for text in candidates:
+        spans = _hits(text, wanted)
+        if spans:
+            return _cut(text, spans, context)
+    first = candidates[0]
+    return [(first[: context * 2] + ("…" if len(first) > context * 2 else ""), False)]
+
+
+def _hits(text: str, words: list[str]) -> list[tuple[int, int]]:
+    """Where the words are in `text` (start, end), folded the way the index folds."""
+    folded, positions = _folded_with_positions(text)
+    spans: list[tuple[int, int]] = []
+    for word in words:
+        anywhere = not word.isascii()
+        start = 0
+        while (at := folded.find(word, start)) >= 0:
+            start = at + 1
+            if not anywhere and at > 0 and folded[at - 1].isalnum():
+                continue
+            spans.append((positions[at], positions[at + len(word) - 1] + 1))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for begin, end in spans:
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((begin, end))
+    return merged
+
+
+def _folded_with_positions(text: str) -> tuple[str, list[int]]:
+    """`text` folded, and for each folded character the index of the character it came from."""
+    out: list[str] = []
+    positions: list[int] = []
+    for index, char in enumerate(text):
+        for folded in fold(char):
+            out.append(folded)
+            positions.append(index)
+    return "".join(out), positions
+
+
+def _cut(text: str, spans: list[tuple[int, int]], context: int) -> list[tuple[str, bool]]:
+    begin = max(0, spans[0][0] - context)
+    if begin:
+        space = text.find(" ", begin)
+        begin = space + 1 if 0 <= space < spans[0][0] else begin
+    end = min(len(text), spans[0][1] + context * 2)
+    if end < len(text):
+        space = text.rfind(" ", spans[0][1], end)
+        end = space if space > spans[0][1] else end
+    parts: list[tuple[str, bool]] = []
+    at = begin
+    for start, stop in spans:
+        if start >= end:
+            break
+        if start > at:
+            parts.append((text[at:start], False))
+        parts.append((text[start:min(stop, end)], True))
+        at = min(stop, end)
+    if at < end:
+        parts.append((text[at:end], False))
+    if begin > 0:
+        parts.insert(0, ("…", False))
+    if end < len(text):
+        parts.append(("…", False))
+    return parts
+
+
+def trigrams(word: str) -> set[str]:
+    """pg_trgm's trigrams of one word: padded with two spaces in front and one behind."""
+    padded = f"  {fold(word)} "
+    return {padded[i:i + 3] for i in range(len(padded) - 2)}
+
+
+def similarity(a: str, b: str) -> float:
+    """pg_trgm's similarity of two words: shared trigrams over all their trigrams."""
+    ta, tb = trigrams(a), trigrams(b)
+    if not ta or not tb:
+        return 0.0
+    return len(ta & tb) / len(ta | tb)

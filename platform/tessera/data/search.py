@@ -1,0 +1,190 @@
+"""The full-text index of records, in the database's own search engine.
+
+An object whose fields opt in (`"searchable": true`) has an index of its own, a table named
+after the object's uid with a column per searchable field named after the field's uid — so
+renaming the object or a field never touches it.
+
+- SQLite: an FTS5 table (unicode61, diacritics removed; rowid = the record's id) for words,
+  and an FTS5 trigram table beside it (`…_grams`) for Chinese and other substrings.
+- PostgreSQL: a table keyed by the record's id holding each field's words, a weighted
+  tsvector generated from them (GIN) and their concatenation with a pg_trgm GIN index for
+  substrings and typos.
+
+A record in the trash keeps its entry: every search joins the object's table and keeps live
+records only, so a restore needs nothing. This module builds and writes the tables; what is
+indexed and how a query reads them is the search runtime's (`runtime/search/`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+#: A field's `search_weight` → (PostgreSQL weight label, FTS5 bm25 column weight).
+WEIGHTS: dict[str, tuple[str, float]] = {"high": ("A", 4.0), "normal": ("B", 1.0), "low": ("C", 0.4)}
+_SAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+@dataclass(frozen=True)
+class IndexField:
+    """A searchable field as the index sees it."""
+
+    uid: str
+    name: str
+    weight: str
+
+    @property
+    def key(self) -> str:
+        """The index column holding this field's words."""
+        return "f_" + _SAFE.sub("_", self.uid)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """An object's index: which fields, with which weights."""
+
+    object_uid: str
+    fields: tuple[IndexField, ...]
+
+    @property
+    def table(self) -> str:
+        return "tessera_search_" + _SAFE.sub("_", self.object_uid)
+
+    @property
+    def grams(self) -> str:
+        """SQLite's trigram companion table."""
+        return self.table + "_grams"
+
+    @property
+    def signature(self) -> str:
+        """What the index's tables are built from: another signature needs a rebuild."""
+        return json.dumps([[f.uid, f.weight] for f in self.fields])
+
+    def field(self, name: str) -> IndexField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def create(conn: Connection, layout: Layout) -> None:
+    """Create the (empty) index tables of `layout`."""
+    keys = [f.key for f in layout.fields]
+    if conn.dialect.name == "sqlite":
+        columns = ", ".join(keys)
+        conn.exec_driver_sql(f"CREATE VIRTUAL TABLE {_quoted(layout.table)} USING fts5("
+                             f"{columns}, tokenize = 'unicode61 remove_diacritics 2')")
+        conn.exec_driver_sql(f"CREATE VIRTUAL TABLE {_quoted(layout.grams)} USING fts5("
+                             f"{columns}, tokenize = 'trigram')")
+        return
+    weighted = " || ".join(
+        f"setweight(to_tsvector('simple'::regconfig, coalesce({k}, '')), '{WEIGHTS[f.weight][0]}')"
+        for f, k in zip(layout.fields, keys, strict=True))
+    body = " || ' ' || ".join(f"coalesce({k}, '')" for k in keys)
+    table = _quoted(layout.table)
+    conn.exec_driver_sql(
+        f"CREATE TABLE {table} (record_id bigint PRIMARY KEY, "
+        + "".join(f"{k} text, " for k in keys)
+        + f"document tsvector GENERATED ALWAYS AS ({weighted}) STORED, "
+        + f"body text GENERATED ALWAYS AS ({body}) STORED)")
+    conn.exec_driver_sql(f"CREATE INDEX {_quoted(layout.table + '_words')} ON {table} USING gin (document)")
+    conn.exec_driver_sql(f"CREATE INDEX {_quoted(layout.table + '_grams')} ON {table} "
+                         "USING gin (body gin_trgm_ops)")
+
+
+def drop(conn: Connection, layout_table: str) -> None:
+    """Drop an index's tables (`layout_table`: its `Layout.table`), if they exist."""
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quoted(layout_table)}")
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quoted(layout_table + '_grams')}")
+
+
+#: How `write` treats a record's existing entry.
+WRITE_MODES = ("new", "replace", "keep")
+
+
+def write(conn: Connection, layout: Layout, entries: Sequence[tuple[int, Mapping[str, str | None]]], *,
+          mode: str = "replace") -> None:
+    """Index records: (record id, {field key: its words}). `mode`: `new` records have no
+    entry yet; `replace` replaces an entry; `keep` keeps it (a rebuild running beside saves
+    must not overwrite a save's newer words with what it read earlier). A record without
+    words has no entry."""
+    if not entries:
+        return
+    assert mode in WRITE_MODES, mode
+    replace = mode == "replace"
+    keys = [f.key for f in layout.fields]
+    filled = [(rid, [texts.get(k) or None for k in keys]) for rid, texts in entries]
+    empty = [rid for rid, values in filled if not any(values)]
+    rows = [(rid, values) for rid, values in filled if any(values)]
+    if conn.dialect.name == "sqlite":
+        ids = [rid for rid, _ in filled]
+        if replace:
+            remove(conn, layout, ids)
+        elif mode == "keep":
+            present = set()
+            for chunk in _chunks(ids, 500):
+                marks = ", ".join("?" * len(chunk))
+                present |= {r[0] for r in conn.exec_driver_sql(
+                    f"SELECT rowid FROM {_quoted(layout.table)} WHERE rowid IN ({marks})", tuple(chunk))}
+            rows = [(rid, values) for rid, values in rows if rid not in present]
+        if rows:
+            marks = ", ".join("?" * (len(keys) + 1))
+            params = [(rid, *values) for rid, values in rows]
+            for name in (layout.table, layout.grams):
+                conn.exec_driver_sql(f"INSERT INTO {_quoted(name)} (rowid, {', '.join(keys)}) VALUES ({marks})",
+                                     params)
+        return
+    if replace and empty:
+        remove(conn, layout, empty)
+    if not rows:
+        return
+    columns = ", ".join(["record_id", *keys])
+    marks = ", ".join(["%s"] * (len(keys) + 1))
+    conflict = {"new": "", "keep": " ON CONFLICT (record_id) DO NOTHING",
+                "replace": f" ON CONFLICT (record_id) DO UPDATE SET {', '.join(f'{k} = excluded.{k}' for k in keys)}"}
+    conn.exec_driver_sql(f"INSERT INTO {_quoted(layout.table)} ({columns}) VALUES ({marks}){conflict[mode]}",
+                         [(rid, *values) for rid, values in rows])
+
+
+def remove(conn: Connection, layout: Layout, record_ids: Iterable[int]) -> None:
+    """Drop the entries of records (purged for good, or left without words)."""
+    ids = list(record_ids)
+    sqlite = conn.dialect.name == "sqlite"
+    names = (layout.table, layout.grams) if sqlite else (layout.table,)
+    column = "rowid" if sqlite else "record_id"
+    mark = "?" if sqlite else "%s"
+    for chunk in _chunks(ids, 500):
+        marks = ", ".join([mark] * len(chunk))
+        for name in names:
+            conn.exec_driver_sql(f"DELETE FROM {_quoted(name)} WHERE {column} IN ({marks})", tuple(chunk))
+
+
+def count(conn: Connection, layout: Layout) -> int:
+    return int(conn.exec_driver_sql(f"SELECT count(*) FROM {_quoted(layout.table)}").scalar_one())
+
+
+def words_table(layout: Layout, dialect: str) -> sa.TableClause:
+    """The index table as a selectable: SQLite's FTS5 table (its `rowid` is the record id;
+    the table's own name is the MATCH column), PostgreSQL's side table."""
+    keys = [sa.column(f.key) for f in layout.fields]
+    if dialect == "sqlite":
+        return sa.table(layout.table, sa.column("rowid"), sa.column(layout.table), *keys)
+    return sa.table(layout.table, sa.column("record_id"), sa.column("document"), sa.column("body"), *keys)
+
+
+def grams_table(layout: Layout) -> sa.TableClause:
+    """SQLite's trigram companion as a selectable."""
+    return sa.table(layout.grams, sa.column("rowid"), sa.column(layout.grams),
+                    *(sa.column(f.key) for f in layout.fields))
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]

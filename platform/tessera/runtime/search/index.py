@@ -1,0 +1,158 @@
+"""Keeping each object's full-text index current.
+
+A save writes the entries of the records it created or changed in its own transaction
+(the `after_write` hook), so a search made after a save returns sees it. A change of which
+fields are searchable (a field added, removed, retyped or weighted otherwise) replaces the
+object's index tables in the metadata change's transaction and fills them again as a job
+with progress (`search.index`); saves made meanwhile write into the new tables, and the job
+never overwrites what they wrote. Renaming an object or a field touches nothing: the index
+is named by uids. Trashing and restoring records touches nothing either (searches keep live
+records only); purging an object drops its index.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tessera.auth.actor import Actor
+from tessera.data import search as fulltext
+from tessera.data.metastore import now
+from tessera.data.tables import search_indexes
+from tessera.meta.model import FieldDef, ObjectDef
+from tessera.search.query import index_words
+
+if TYPE_CHECKING:
+    from tessera.runtime.background.jobs import JobContext, JobService
+    from tessera.runtime.kernel.transactions import Kernel
+    from tessera.runtime.records.save import SaveBatch
+
+log = logging.getLogger("tessera.search")
+JOB_KIND = "search.index"
+#: Records read and indexed per transaction of a rebuild.
+CHUNK = 2000
+
+_LAYOUTS: weakref.WeakKeyDictionary[ObjectDef, fulltext.Layout | None] = weakref.WeakKeyDictionary()
+
+
+def searchable_fields(obj: ObjectDef) -> list[FieldDef]:
+    """The fields of `obj` in its index, in the document's order."""
+    return [f for f in obj.fields
+            if f.props.get("searchable") and f.stored and not f.computed and f.ftype.searchable]
+
+
+def layout_of(obj: ObjectDef) -> fulltext.Layout | None:
+    """The index of `obj` (None: nothing of it is searchable); the object's name field
+    weighs high unless the builder says otherwise."""
+    if obj in _LAYOUTS:
+        return _LAYOUTS[obj]
+    name_field = obj.doc.get("name_field")
+    fields = tuple(
+        fulltext.IndexField(f.uid, f.api_name,
+                            f.props.get("search_weight") or ("high" if f.api_name == name_field else "normal"))
+        for f in searchable_fields(obj))
+    layout = fulltext.Layout(obj.uid, fields) if fields else None
+    _LAYOUTS[obj] = layout
+    return layout
+
+
+def entry(obj: ObjectDef, layout: fulltext.Layout, values: Mapping[str, Any], dialect: str) -> dict[str, str | None]:
+    """A record's words per index column, as `dialect`'s index keeps them."""
+    out: dict[str, str | None] = {}
+    for indexed in layout.fields:
+        fdef = obj.field(indexed.name)
+        value = values.get(indexed.name)
+        if fdef is None or value is None:
+            out[indexed.key] = None
+            continue
+        text = fdef.ftype.search_text(fdef, value)
+        out[indexed.key] = (index_words(text) if dialect == "postgresql" else text) or None
+    return out
+
+
+class SearchIndex:
+    def __init__(self, kernel: Kernel, jobs: JobService) -> None:
+        self.kernel = kernel
+        self.jobs = jobs
+
+    # -- saves ----------------------------------------------------------------------------
+    def after_write(self, batch: SaveBatch) -> None:
+        """The save pipeline's hook: index what the batch created or changed."""
+        layout = layout_of(batch.obj)
+        if layout is None:
+            return
+        names = {f.name for f in layout.fields}
+        dialect = batch.conn.dialect.name
+        entries = []
+        for change in batch.changes:
+            if change.record_id is None:
+                continue
+            if not change.is_new and not names & change.values.keys():
+                continue  # nothing searchable changed: the entry stands
+            values = {name: change.value(name) for name in names}
+            entries.append((change.record_id, entry(batch.obj, layout, values, dialect)))
+        fulltext.write(batch.conn, layout, entries, mode="new" if batch.creating else "replace")
+
+    # -- metadata changes ---------------------------------------------------------------
+    def object_changed(self, conn: Connection, actor: Actor, before: ObjectDef | None,
+                       after: ObjectDef | None) -> tuple[int, str] | None:
+        """The metadata service's observer: build, rebuild or drop the object's index when
+        which fields it holds changes. Returns the rebuild job (id, kind), if one was queued."""
+        old, new = (layout_of(before) if before else None), (layout_of(after) if after else None)
+        if (old.signature if old else None) == (new.signature if new else None):
+            return None
+        uid = (after or before).uid  # type: ignore[union-attr]
+        fulltext.drop(conn, fulltext.Layout(uid, ()).table)
+        conn.execute(sa.delete(search_indexes).where(search_indexes.c.object_uid == uid))
+        if new is None or after is None:
+            return None
+        fulltext.create(conn, new)
+        job = None
+        if before is not None:  # a new object has no records to read
+            job = self.jobs.submit(conn, JOB_KIND, {"object_uid": uid},
+                                   title=f"Build the search index of {after.plural_label}", actor=actor)
+        conn.execute(sa.insert(search_indexes).values(object_uid=uid, signature=new.signature,
+                                                      ready=job is None, job_id=job, updated_at=now()))
+        return None if job is None else (job, JOB_KIND)
+
+    # -- the rebuild job ------------------------------------------------------------------
+    def work(self, ctx: JobContext) -> dict[str, Any]:
+        uid = ctx.params["object_uid"]
+        done = last = 0
+        total: int | None = None
+        while True:
+            with self.kernel.write() as conn:
+                snap = self.kernel.snapshot(conn)
+                obj = snap.by_uid.get(uid)
+                layout = layout_of(obj) if obj is not None else None
+                row = conn.execute(sa.select(search_indexes).where(search_indexes.c.object_uid == uid)).first()
+                if obj is None or layout is None or row is None or row.signature != layout.signature \
+                        or row.job_id != ctx.id:
+                    return {"indexed": done, "superseded": True}  # a later change has its own job
+                table = snap.table(obj)
+                if total is None:
+                    total = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+                columns = [table.c[f.name] for f in layout.fields]
+                rows = conn.execute(sa.select(table.c.id, *columns).where(table.c.id > last)
+                                    .order_by(table.c.id).limit(CHUNK)).mappings().all()
+                if not rows:
+                    conn.execute(sa.update(search_indexes).where(search_indexes.c.object_uid == uid)
+                                 .values(ready=True, updated_at=now()))
+                    return {"indexed": done}
+                dialect = conn.dialect.name
+                fulltext.write(conn, layout, [(r["id"], entry(obj, layout, r, dialect)) for r in rows],
+                               mode="keep")
+                last = rows[-1]["id"]
+                done += len(rows)
+            ctx.progress(done, total, f"{done:,} of {total:,} records indexed")
+
+    # -- reading ------------------------------------------------------------------------
+    def building(self, conn: Connection) -> set[str]:
+        """The uids of objects whose index a job is still filling."""
+        return set(conn.execute(sa.select(search_indexes.c.object_uid)
+                                .where(search_indexes.c.ready.is_(False))).scalars())

@@ -1,0 +1,229 @@
+"""One search over every object a person may read: what the API, the top bar and the
+/search page call.
+
+Each object with an index is asked for its best records (matching.py: one statement each,
+under the reader's row scope, in the fields they may see); the answers are merged by score.
+The names and snippets of the records kept are then read from the records themselves — from
+the fields the reader may see only. When nothing is found and a word may be misspelt, the
+indexed word most like it among the records the reader may see replaces it, and the answer
+says so (`corrected`).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tessera.auth.actor import Actor
+from tessera.data import search as fulltext
+from tessera.errors import FieldProblem, InvalidInput
+from tessera.meta.model import ObjectDef
+from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.navigation.shortcuts import shown_name
+from tessera.runtime.search.index import SearchIndex, layout_of
+from tessera.runtime.search.matching import Target, hits
+from tessera.search.query import MAX_TEXT, Query, fold, index_words, parse, typo_candidates
+from tessera.search.snippets import similarity, snippet, trigrams
+
+if TYPE_CHECKING:
+    from tessera.formula import EvalContext
+    from tessera.runtime.kernel.transactions import Kernel
+    from tessera.runtime.records.access import AccessService
+
+#: Results a search returns at most.
+MAX_LIMIT = 100
+#: How alike (pg_trgm similarity) an indexed word must be to stand in for a misspelt one.
+LIKENESS = 0.4
+#: Records read to find the words most like a misspelt one.
+TYPO_ROWS = 50
+
+
+@dataclass(frozen=True)
+class Found:
+    obj: ObjectDef
+    id: int
+    score: float
+
+
+class SearchService:
+    def __init__(self, kernel: Kernel, access: AccessService, index: SearchIndex) -> None:
+        self.kernel = kernel
+        self.access = access
+        self.index = index
+
+    def searchable_objects(self, actor: Actor) -> list[ObjectDef]:
+        """The objects a search by `actor` looks in (those with an index they may read)."""
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
+            return [t.obj for t in self._targets(conn, snap, actor, None, {})]
+
+    def search(self, actor: Actor, text: str, *, objects: Sequence[str] | None = None,
+               limit: int = 20) -> dict[str, Any]:
+        """The records matching `text` that `actor` may read, best first."""
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.",
+                               [FieldProblem("limit", f"must be between 1 and {MAX_LIMIT}")])
+        query = parse(text)
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
+            contexts: dict[str, EvalContext] = {}
+            targets = self._targets(conn, snap, actor, objects, contexts)
+            found = self._find(conn, targets, query, limit)
+            corrected = None
+            if not found and (misspelt := typo_candidates(query)):
+                better = self._corrected(conn, targets, misspelt, text)
+                if better is not None:
+                    query, corrected = parse(better), better
+                    found = self._find(conn, targets, query, limit)
+            building = self.index.building(conn)
+            return {
+                "results": self._described(conn, snap, actor, targets, found, query, contexts),
+                "corrected": corrected,
+                "incomplete": sorted(t.obj.api_name for t in targets if t.obj.uid in building),
+            }
+
+    # -- steps --------------------------------------------------------------------------
+    def _targets(self, conn: Connection, snap: Snapshot, actor: Actor, objects: Sequence[str] | None,
+                 contexts: dict[str, EvalContext]) -> list[_Target]:
+        wanted = None
+        if objects:
+            unknown = [n for n in objects if n not in snap.objects]
+            if unknown:
+                raise InvalidInput(f"Unknown objects: {', '.join(unknown)}.",
+                                   [FieldProblem("objects", f"{n!r} is not an object") for n in unknown])
+            wanted = set(objects)
+        out = []
+        for obj in snap.objects.values():
+            layout = layout_of(obj)
+            if layout is None or (wanted is not None and obj.api_name not in wanted):
+                continue
+            rights = self.access.object(actor, snap, obj)
+            if not rights.may("read"):
+                continue
+            visible = tuple(f for f in layout.fields if f.name not in rights.hidden)
+            if not visible:
+                continue
+            table = snap.table(obj)
+            allowed = self.access.readable(conn, snap, actor, obj, table, contexts)
+            out.append(_Target(obj, Target(layout, table, visible, allowed)))
+        return out
+
+    def _find(self, conn: Connection, targets: list[_Target], query: Query, limit: int) -> list[Found]:
+        found: list[Found] = []
+        for target in targets:
+            statement = hits(conn.dialect.name, target.target, query, limit)
+            if statement is None:
+                continue
+            found += [Found(target.obj, int(r.id), float(r.score or 0.0)) for r in conn.execute(statement)]
+        found.sort(key=lambda f: (-f.score, f.obj.api_name, -f.id))
+        return found[:limit]
+
+    def _corrected(self, conn: Connection, targets: list[_Target], misspelt: list[str], text: str) -> str | None:
+        """`text` with its misspelt words replaced by the most alike indexed words, or None."""
+        replaced = fold(text[:MAX_TEXT])
+        changed = False
+        postgresql = conn.dialect.name == "postgresql"
+        if postgresql:
+            # pg_trgm's index finds words at least this alike (its default, 0.6, misses a
+            # dropped letter in a short word); the pick below is by similarity anyway. Reads
+            # may run outside a transaction, so it is set for the session and reset after.
+            conn.exec_driver_sql("SET pg_trgm.word_similarity_threshold = 0.3")
+        try:
+            best_words = {word: self._best(conn, targets, word) for word in misspelt}
+        finally:
+            if postgresql:
+                conn.exec_driver_sql("RESET pg_trgm.word_similarity_threshold")
+        for word, best in best_words.items():
+            if best is not None:
+                replaced = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", best, replaced)
+                changed = True
+        return replaced if changed and replaced != fold(text[:MAX_TEXT]) else None
+
+    def _best(self, conn: Connection, targets: list[_Target], word: str) -> str | None:
+        """The indexed word most like `word` in records the reader may see, if any is alike enough."""
+        best: tuple[float, str] | None = None
+        for target in targets:
+            for found in self._alike(conn, target.target, word):
+                score = similarity(word, found)
+                if found != word and score >= LIKENESS and (best is None or score > best[0]):
+                    best = (score, found)
+        return None if best is None else best[1]
+
+    def _alike(self, conn: Connection, target: Target, word: str) -> set[str]:
+        """Words of records the reader may see that share trigrams with `word`."""
+        layout, table = target.layout, target.table
+        live = [table.c.deleted_at.is_(None), *([target.allowed] if target.allowed is not None else [])]
+        if conn.dialect.name == "sqlite":
+            grams = fulltext.grams_table(layout)
+            inner = [g.strip() for g in trigrams(word) if len(g.strip()) == 3]
+            if not inner:
+                return set()
+            scope = "{" + " ".join(f.key for f in target.visible) + "} : "
+            expression = scope + "(" + " OR ".join('"' + g.replace('"', '""') + '"' for g in inner) + ")"
+            columns = [grams.c[f.key] for f in target.visible]
+            statement = (sa.select(*columns).select_from(grams.join(table, table.c.id == grams.c.rowid))
+                         .where(sa.literal_column(f'"{layout.grams}"').op("MATCH")(expression), *live)
+                         .order_by(sa.func.bm25(sa.literal_column(f'"{layout.grams}"'))).limit(TYPO_ROWS))
+        else:
+            index = fulltext.words_table(layout, "postgresql")
+            columns = [index.c[f.key] for f in target.visible]
+            statement = (sa.select(*columns).select_from(index.join(table, table.c.id == index.c.record_id))
+                         .where(sa.literal(word).op("<%")(index.c.body), *live)
+                         .order_by(sa.func.word_similarity(word, index.c.body).desc()).limit(TYPO_ROWS))
+        words: set[str] = set()
+        for row in conn.execute(statement):
+            for value in row:
+                if value:
+                    words.update(index_words(value).split())
+        return words
+
+    def _described(self, conn: Connection, snap: Snapshot, actor: Actor, targets: list[_Target],
+                   found: list[Found], query: Query, contexts: dict[str, EvalContext]) -> list[dict[str, Any]]:
+        """Each record found with its name and a snippet of what the reader may see."""
+        by_object: dict[str, list[int]] = {}
+        for item in found:
+            by_object.setdefault(item.obj.api_name, []).append(item.id)
+        visible = {t.obj.api_name: t.target.visible for t in targets}
+        rows: dict[tuple[str, int], Any] = {}
+        for name, ids in by_object.items():
+            obj = snap.objects[name]
+            table = snap.table(obj)
+            title = self.access.name_column(conn, snap, actor, obj, table, contexts)
+            columns = [table.c[f.name] for f in visible[name]]
+            for row in conn.execute(sa.select(table.c.id, sa.cast(title, sa.String).label("title"), *columns)
+                                    .where(table.c.id.in_(ids))).mappings():
+                rows[(name, int(row["id"]))] = row
+        words = query.highlight_words()
+        out = []
+        for item in found:
+            row = rows.get((item.obj.api_name, item.id))
+            if row is None:
+                continue
+            texts = []
+            for indexed in visible[item.obj.api_name]:
+                fdef = item.obj.field(indexed.name)
+                value = row[indexed.name]
+                if fdef is not None and value is not None and indexed.name != (item.obj.doc.get("name_field")):
+                    texts.append(fdef.ftype.search_text(fdef, value))
+            parts = snippet(texts, words) or snippet([row["title"] or ""], words)
+            out.append({
+                "object": item.obj.api_name,
+                "object_label": item.obj.label,
+                "id": item.id,
+                "title": shown_name(item.obj, row["title"], item.id),
+                "snippet": "".join(f"<mark>{html.escape(t)}</mark>" if hit else html.escape(t) for t, hit in parts),
+                "score": round(item.score, 6),
+            })
+        return out
+
+
+@dataclass(frozen=True)
+class _Target:
+    obj: ObjectDef
+    target: Target
