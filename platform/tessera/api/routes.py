@@ -23,6 +23,7 @@ from tessera.api import (
     records,
     reports,
     roles,
+    search,
     sla,
     teams,
     users,
@@ -41,5 +42,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     records.router, me.router, flows.router, forms.router, reports.router, dashboards.router,
     attachments.router, formula.router, sla.router, jobs.router, meta.router, auth.router,
     users.router, teams.router, roles.router, audit.router, events.router, navigation.router, conversions.router,
-    packages.router, imports.router,
+    packages.router, imports.router, search.router,
 )

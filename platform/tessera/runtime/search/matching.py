@@ -156,8 +156,9 @@ def _or(items: Any) -> Any:
 
 def _vector(fields: Sequence[fulltext.IndexField], index: Any) -> Any:
     simple = sa.literal_column("'simple'::regconfig")
-    parts = [sa.func.setweight(sa.func.to_tsvector(simple, sa.func.coalesce(index.c[f.key], "")),
-                               fulltext.WEIGHTS[f.weight][0]) for f in fields]
+    parts = [sa.func.setweight(sa.func.to_tsvector(simple, sa.func.coalesce(index.c[f.key], sa.literal_column("''"))),
+                               sa.literal_column(f"'{fulltext.WEIGHTS[f.weight][0]}'::\"char\""))
+             for f in fields]
     out = parts[0]
     for part in parts[1:]:
         out = out.op("||")(part)
