@@ -34,10 +34,13 @@ def list_records(
     fields: str | None = None, sort: str | None = None,
     limit: int = Query(50, ge=1, le=1000), cursor: str | None = None,
     expand: str | None = None, total: bool = False, filter: str | None = None,
+    search: str | None = Query(None, max_length=2000, description="words the records hold in their searchable "
+                                                                  'fields: words, "a phrase", -excluded, prefix*'),
     who: Actor = Depends(deps.actor), rt: Platform = Depends(deps.runtime),
 ) -> JSONResponse:
     return _json(rt.records.list(who, object, fields=deps.csv_param(fields), sort=sort, limit=limit,
-                                 cursor=cursor, expand=deps.csv_param(expand), total=total, filter=filter))
+                                 cursor=cursor, expand=deps.csv_param(expand), total=total, filter=filter,
+                                 search=search))
 
 
 @router.post("/{object}", status_code=201)

@@ -154,3 +154,23 @@ def test_objects_narrow_the_search(deals: Api) -> None:
 
 def test_signed_out_callers_get_401(client: Any) -> None:
     assert client.get("/api/v1/search", params={"q": "x"}).status_code == 401
+
+
+def test_a_list_narrowed_by_words_keeps_its_sort_paging_and_filter(deals: Api) -> None:
+    for n in range(5):
+        deals.ok(deals.post("/records/deal", {"name": f"Crane {n}", "code": "X" if n % 2 else "Y"}), 201)
+    page = deals.ok(deals.get("/records/deal", params={"search": "crane", "sort": "name", "limit": 2, "total": True}))
+    assert [r["name"] for r in page["data"]] == ["Crane 0", "Crane 1"] and page["total"] == 7
+    rest = deals.ok(deals.get("/records/deal", params={"search": "crane", "sort": "name", "cursor": page["next_cursor"],
+                                                       "limit": 50}))
+    assert [r["name"] for r in rest["data"]] == ["Crane 2", "Crane 3", "Crane 4", "Harbour crane", "Office chairs"]
+    filtered = deals.ok(deals.get("/records/deal", params={"search": "crane -office", "filter": 'code = "X"'}))
+    assert [r["name"] for r in filtered["data"]] == ["Crane 1", "Crane 3"]
+    assert deals.ok(deals.get("/records/deal", params={"search": "   "}))["data"]  # nothing to look for: all
+
+
+def test_a_list_box_on_an_object_without_searchable_fields_is_a_problem(deals: Api) -> None:
+    deals.ok(deals.post("/meta/objects", {"api_name": "plain", "label": "Plain", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text"}]}), 201)
+    response = deals.get("/records/plain", params={"search": "x"})
+    assert response.status_code == 422 and response.headers["content-type"].startswith(PROBLEM)

@@ -68,6 +68,9 @@ class RecordService:
         #: keying a select with formula columns costs more than running it.
         self._by_value: dict[tuple[Any, ...], sa.Select[Any]] = {}
         self._by_value_revision = -1
+        #: The records matching a list's full-text box, as a condition on the object's table
+        #: (conn, snapshot, actor, object, table, text → clause or None). Search sets it.
+        self.full_text: Callable[[Connection, Snapshot, Actor, ObjectDef, sa.Table, str], Any | None] | None = None
 
     # -- reading ------------------------------------------------------------------------
     def list(
@@ -75,10 +78,12 @@ class RecordService:
         sort: str | None = None, limit: int = 50, cursor: str | None = None,
         expand: list[str] | None = None, total: bool = False, trash: bool = False,
         filter: str | None = None, sorts: Mapping[str, ExtraSort] | None = None,
+        search: str | None = None,
     ) -> dict[str, Any]:
         """A page of records. `sorts`: sort keys that are not fields, by name — each an SQL
         expression over the object's table and a field saying what its values are (an SLA
-        clock's due time: the list's SLA columns sort by it)."""
+        clock's due time: the list's SLA columns sort by it). `search`: words the records
+        must hold in their searchable fields (a full-text box)."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.",
                                [FieldProblem("limit", f"must be between 1 and {MAX_LIMIT}")])
@@ -106,10 +111,14 @@ class RecordService:
             extra = {name: (build(table), kind) for name, (build, kind) in (sorts or {}).items()
                      if name in sorted_by}
             keys = _sort_keys(obj, table, sort, computed, dialect, extra)
-            signature = f"{obj.uid}:{sort or 'id'}:{int(trash)}:{filter or ''}"
+            signature = f"{obj.uid}:{sort or 'id'}:{int(trash)}:{filter or ''}:{search or ''}"
             live = table.c.deleted_at.is_not(None) if trash else table.c.deleted_at.is_(None)
             if filter:
                 live = sa.and_(live, formulas.filter_clause(snap, obj, filter, dialect, ctx))
+            if search and self.full_text is not None:
+                matching = self.full_text(conn, snap, actor, obj, table, search)
+                if matching is not None:
+                    live = sa.and_(live, matching)
             allowed = self._allowed(conn, snap, obj, actor, "read")
             if allowed is not None:
                 live = sa.and_(live, allowed)

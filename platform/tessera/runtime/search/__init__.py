@@ -15,13 +15,17 @@ if TYPE_CHECKING:
     from tessera.runtime.background.jobs import JobService
     from tessera.runtime.kernel.hooks import SaveHooks
     from tessera.runtime.metadata.objects import MetadataService
+    from tessera.runtime.records.service import RecordService
     from tessera.runtime.search.index import SearchIndex
+    from tessera.runtime.search.service import SearchService
 
 
 class Host(Protocol):
     hooks: SaveHooks
     jobs: JobService
     metadata: MetadataService
+    records: RecordService
+    search: SearchService
     search_index: SearchIndex
 
 
@@ -31,3 +35,4 @@ def install(platform: Host) -> None:
     platform.hooks.add("after_write", platform.search_index.after_write)
     platform.jobs.register(JOB_KIND, platform.search_index.work)
     platform.metadata.observe(platform.search_index.object_changed)
+    platform.records.full_text = platform.search.clause

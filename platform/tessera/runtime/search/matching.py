@@ -45,8 +45,20 @@ def hits(dialect: str, target: Target, query: Query, limit: int) -> sa.Select[An
     None when the query cannot find anything there."""
     if query.empty or not target.visible:
         return None
-    build = _sqlite if dialect == "sqlite" else _postgresql
-    return build(target, query, min(limit, MAX_HITS))
+    source, where, score = (_sqlite if dialect == "sqlite" else _postgresql)(target, query)
+    table = target.table
+    return (sa.select(table.c.id.label("id"), score.label("score")).select_from(source).where(*where)
+            .order_by(sa.desc("score"), table.c.id.desc()).limit(min(limit, MAX_HITS)))
+
+
+def matching_ids(dialect: str, target: Target, query: Query) -> sa.Select[Any]:
+    """A statement of the ids of every record of `target` matching `query` (a list's
+    full-text box: the list sorts and pages them); none for a query without words."""
+    table = target.table
+    if query.empty or not target.visible:
+        return sa.select(table.c.id).where(sa.false())
+    source, where, _score = (_sqlite if dialect == "sqlite" else _postgresql)(target, query)
+    return sa.select(table.c.id).select_from(source).where(*where)
 
 
 def _like(text: str) -> str:
@@ -59,7 +71,7 @@ def _live(target: Target) -> list[Any]:
 
 
 # -- SQLite: FTS5 ------------------------------------------------------------------------
-def _sqlite(target: Target, query: Query, limit: int) -> sa.Select[Any] | None:
+def _sqlite(target: Target, query: Query) -> tuple[Any, list[Any], Any]:
     layout, table = target.layout, target.table
     words = fts5(query)
     wanted, excluded = substrings(query)
@@ -86,12 +98,11 @@ def _sqlite(target: Target, query: Query, limit: int) -> sa.Select[Any] | None:
         where.append(table.c.id.in_(found) if keep else table.c.id.not_in(found))
         if keep and not words:
             score = score + _weighted_presence(target, grams, text)
-    return (sa.select(table.c.id.label("id"), score.label("score")).select_from(source).where(*where)
-            .order_by(sa.desc("score"), table.c.id.desc()).limit(limit))
+    return source, where, score
 
 
 # -- PostgreSQL: tsvector and pg_trgm ----------------------------------------------------
-def _postgresql(target: Target, query: Query, limit: int) -> sa.Select[Any] | None:
+def _postgresql(target: Target, query: Query) -> tuple[Any, list[Any], Any]:
     layout, table = target.layout, target.table
     index = fulltext.words_table(layout, "postgresql")
     wanted_parts = [p for p in tsquery_parts(query) if not p.excluded]
@@ -124,9 +135,7 @@ def _postgresql(target: Target, query: Query, limit: int) -> sa.Select[Any] | No
                 score = score + _weighted_presence(target, index, text)
         else:
             where.append(sa.not_(inside))
-    source = index.join(table, table.c.id == index.c.record_id)
-    return (sa.select(table.c.id.label("id"), score.label("score")).select_from(source).where(*where)
-            .order_by(sa.desc("score"), table.c.id.desc()).limit(limit))
+    return index.join(table, table.c.id == index.c.record_id), where, score
 
 
 def _ts(part: Any) -> Any:

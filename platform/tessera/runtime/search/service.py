@@ -27,7 +27,7 @@ from tessera.meta.model import ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.navigation.shortcuts import shown_name
 from tessera.runtime.search.index import SearchIndex, layout_of
-from tessera.runtime.search.matching import Target, hits
+from tessera.runtime.search.matching import Target, hits, matching_ids
 from tessera.search.query import MAX_TEXT, Query, fold, index_words, parse, typo_candidates
 from tessera.search.snippets import similarity, snippet, trigrams
 
@@ -87,6 +87,22 @@ class SearchService:
                 "corrected": corrected,
                 "incomplete": sorted(t.obj.api_name for t in targets if t.obj.uid in building),
             }
+
+    def clause(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef, table: sa.Table,
+               text: str) -> Any | None:
+        """The condition on `table` of the records of `obj` matching `text` in the fields
+        `actor` may see (a list's full-text box; the list adds its row scope itself). None
+        when `text` has nothing to look for."""
+        query = parse(text)
+        if query.empty:
+            return None
+        layout = layout_of(obj)
+        if layout is None:
+            raise InvalidInput(f"{obj.plural_label} have no searchable fields.",
+                               [FieldProblem("search", f"no field of {obj.label} is searchable")])
+        hidden = self.access.object(actor, snap, obj).hidden
+        visible = tuple(f for f in layout.fields if f.name not in hidden)
+        return table.c.id.in_(matching_ids(conn.dialect.name, Target(layout, table, visible, None), query))
 
     # -- steps --------------------------------------------------------------------------
     def _targets(self, conn: Connection, snap: Snapshot, actor: Actor, objects: Sequence[str] | None,
