@@ -1,0 +1,120 @@
+"""The index kept current: imports (create and upsert), bulk creates, line items, a field
+retyped or weighted, an object purged and one whose index is rebuilding — on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tessera.data import search as fulltext
+from tessera.meta.model import ObjectDef
+from tessera.runtime.platform import Platform
+from tessera.runtime.search.index import layout_of
+
+from .conftest import SYSTEM, titles
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode()
+
+
+def _import(rt: Platform, rows: list[list[str]], **settings: object) -> dict[str, object]:
+    draft = rt.imports.start(SYSTEM, "account", "accounts.csv", _csv([["Account name", "City"], *rows]))
+    if settings:
+        rt.imports.change(SYSTEM, draft["id"], settings)
+    job = rt.jobs.wait(int(rt.imports.run(SYSTEM, draft["id"])["job"]), timeout=120)
+    assert job["status"] == "succeeded", job
+    return rt.imports.get(SYSTEM, draft["id"])
+
+
+def test_imported_records_are_found_and_an_upsert_moves_their_words(rt: Platform) -> None:
+    _import(rt, [["Acme", "Boston"], ["Globex", "Springfield"]])
+    assert titles(rt.search.search(SYSTEM, "springfield")) == ["Globex"]
+    rt.metadata.update_field(SYSTEM, "account", "name", {"unique": True})
+    done = _import(rt, [["Globex", "Shelbyville"], ["Initech", "Austin"]], mode="upsert", key=["name"])
+    assert done["counts"]["updated"] == 1 and done["counts"]["created"] == 1
+    assert titles(rt.search.search(SYSTEM, "springfield")) == []
+    assert titles(rt.search.search(SYSTEM, "shelbyville")) == ["Globex"]
+    assert titles(rt.search.search(SYSTEM, "austin")) == ["Initech"]
+
+
+def test_bulk_created_records_are_found(rt: Platform) -> None:
+    rt.records.create_many(SYSTEM, "account", [{"name": f"Company {n}", "city": "Lyon"} for n in range(300)])
+    assert len(rt.search.search(SYSTEM, "lyon", limit=100)["results"]) == 100
+    assert titles(rt.search.search(SYSTEM, "company 217")) == ["Company 217"]
+
+
+def test_lines_with_searchable_fields_are_found_under_their_parents_access(rt: Platform) -> None:
+    rt.metadata.create_object(SYSTEM, {"api_name": "order_line", "label": "Order line", "child": True,
+                                       "name_field": "item", "fields": [
+                                           {"api_name": "item", "label": "Item", "type": "text", "searchable": True}]})
+    rt.metadata.create_object(SYSTEM, {"api_name": "order", "label": "Order", "name_field": "ref", "fields": [
+        {"api_name": "ref", "label": "Reference", "type": "text", "searchable": True},
+        {"api_name": "lines", "label": "Lines", "type": "child_table", "target": "order_line"}]})
+    rt.records.create(SYSTEM, "order", {"ref": "PO-1", "lines": [{"item": "Hydraulic pump"}, {"item": "Valve"}]})
+    assert {(r["object"], r["title"]) for r in rt.search.search(SYSTEM, "pump")["results"]} == {
+        ("order_line", "Hydraulic pump")}
+
+
+def test_a_changed_weight_rebuilds_the_index_as_a_job_with_progress(rt: Platform) -> None:
+    rt.records.create_many(SYSTEM, "account", [{"name": f"Firm {n}", "city": "Porto"} for n in range(50)])
+    changed = rt.metadata.update_field(SYSTEM, "account", "city", {"search_weight": "high"})
+    [job] = [j for j in changed["jobs"] if j["kind"] == "search.index"]
+    done = rt.jobs.wait(job["id"], timeout=60)
+    assert done["status"] == "succeeded" and done["result"] == {"indexed": 50} and done["total"] == 50
+    assert len(rt.search.search(SYSTEM, "porto", limit=100)["results"]) == 50
+    assert rt.search.search(SYSTEM, "porto")["incomplete"] == []
+
+
+def test_a_search_during_a_rebuild_says_which_objects_are_incomplete(rt: Platform) -> None:
+    rt.records.create(SYSTEM, "account", {"name": "Acme", "city": "Boston"})
+    rt.jobs.stop()  # no worker: the rebuild stays queued
+    rt.metadata.update_field(SYSTEM, "account", "city", {"search_weight": "low"})
+    answer = rt.search.search(SYSTEM, "boston")
+    assert answer["incomplete"] == ["account"]
+
+
+def test_a_purged_object_takes_its_index_along(rt: Platform) -> None:
+    rt.records.create(SYSTEM, "contact", {"name": "Ann"})
+    layout = layout_of(_object(rt, "contact"))
+    assert layout is not None
+    rt.metadata.delete_object(SYSTEM, "contact")
+    assert titles(rt.search.search(SYSTEM, "ann")) == []  # in the trash: not searched
+    rt.metadata.purge_object(SYSTEM, "contact")
+    with rt.read() as conn:
+        assert not _exists(conn, layout.table)
+
+
+def test_a_field_no_longer_searchable_leaves_an_object_without_index(rt: Platform) -> None:
+    rt.metadata.create_object(SYSTEM, {"api_name": "tag", "label": "Tag", "fields": [
+        {"api_name": "word", "label": "Word", "type": "text", "searchable": True}]})
+    layout = layout_of(_object(rt, "tag"))
+    assert layout is not None
+    rt.metadata.update_field(SYSTEM, "tag", "word", {"searchable": False})
+    with rt.read() as conn:
+        assert not _exists(conn, layout.table)
+    assert rt.search.searchable_objects(SYSTEM) and "tag" not in {
+        o.api_name for o in rt.search.searchable_objects(SYSTEM)}
+
+
+def _object(rt: Platform, name: str) -> ObjectDef:
+    with rt.read() as conn:
+        return rt.snapshot(conn).object(name)
+
+
+def _exists(conn: Connection, table: str) -> bool:
+    return sa.inspect(conn).has_table(table)
+
+
+def test_index_rows_hold_each_field_apart(rt: Platform) -> None:
+    rt.records.create(SYSTEM, "account", {"name": "Acme", "city": "Boston"})
+    layout = layout_of(_object(rt, "account"))
+    assert layout is not None
+    with rt.read() as conn:
+        assert fulltext.count(conn, layout) == 1
