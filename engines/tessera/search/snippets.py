@@ -20,8 +20,9 @@ _SPACE = re.compile(r"\s+")
 
 def snippet(texts: Iterable[str], words: Sequence[str], *, context: int = CONTEXT) -> list[tuple[str, bool]]:
     """The best passage of `texts` (the first with a hit; else the first text) as parts
-    (text, hit). Words match at the start of a word, in any case and accents (a prefix
-    `acm` marks `Acme`); Chinese and other runs without spaces match anywhere."""
+    (text, hit). Words match at the start of a word, in any case and accents, and mark the
+    whole word (a prefix `acm` marks `Acme`); Chinese and other runs without spaces match
+    anywhere."""
     candidates = [_SPACE.sub(" ", t).strip() for t in texts if t and t.strip()]
     if not candidates:
         return []
@@ -45,7 +46,10 @@ def _hits(text: str, words: list[str]) -> list[tuple[int, int]]:
             start = at + 1
             if not anywhere and at > 0 and folded[at - 1].isalnum():
                 continue
-            spans.append((positions[at], positions[at + len(word) - 1] + 1))
+            end = at + len(word)
+            while not anywhere and end < len(folded) and folded[end].isalnum():
+                end += 1  # a prefix marks the whole word it begins
+            spans.append((positions[at], positions[end - 1] + 1))
     spans.sort()
     merged: list[tuple[int, int]] = []
     for begin, end in spans:
