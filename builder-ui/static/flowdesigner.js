@@ -278,6 +278,37 @@
   }
 
   // -- problems beside the blocks ----------------------------------------------------------
+  // A problem names what it is about as the panel labels it, never by its JSON pointer
+  // (/steps/0/approvers → "Approvers"; the block it sits beside says which step).
+  const PROPERTY_WORDS = {
+    label: "Label", id: "Id", api_name: "Name", description: "Description", active: "Active", object: "Object",
+    trigger: "Starts when", on: "Trigger", cron: "Cron", condition: "Condition", approvers: "Approvers",
+    assignees: "Assignees", mode: "Mode", quorum: "Quorum", share: "Share that must approve",
+    count: "Number needed", on_reject: "On reject", allow_send_back: "Allow sending back",
+    allow_add_approvers: "Allow adding approvers", due: "Due after", remind_every: "Remind every",
+    escalate: "Escalate", after: "Escalate after", do: "Escalate", to: "Escalate to",
+    lock_record: "Lock the record while it waits", editable_fields: "Still editable", action: "Action",
+    duration: "Duration", until: "Until (a date formula)", until_condition: "Until (a condition)",
+    target: "Go back to", outcome: "Outcome", join: "Go on when", default: "Otherwise", branches: "Branch",
+    steps: "Step", role: "Role", team: "Team", user: "Person", field: "Field",
+  };
+  function problemWhere(field, base) {
+    const rest = field.startsWith(base) ? field.slice(base.length) : field;
+    const words = [];
+    for (const part of rest.split("/").filter(Boolean)) {
+      if (/^\d+$/.test(part)) {
+        if (words.length) words[words.length - 1] += ` ${Number(part) + 1}`;
+      } else {
+        words.push(PROPERTY_WORDS[part] || part.charAt(0).toUpperCase() + part.slice(1).replace(/_/g, " "));
+      }
+    }
+    return words.join(" › ");
+  }
+  function problemText(problem, base) {
+    const where = problemWhere(problem.field || "/", base || "");
+    return where ? `${where}: ${problem.message}` : problem.message;
+  }
+
   function showProblems() {
     canvas.querySelectorAll(".flow-problems").forEach((box) => box.replaceChildren());
     canvas.querySelectorAll(".has-problem").forEach((node) => node.classList.remove("has-problem"));
@@ -291,7 +322,8 @@
         if ((field === p || field.startsWith(p + "/")) && (!best || p.length > best.dataset.pointer.length)) best = node;
       }
       if (!best && /^\/(label|api_name|description|object|active)/.test(field)) best = canvas.querySelector('[data-pointer="/trigger"]');
-      const line = el("p", { class: "field-error flow-problem", "data-field": field }, `${field.replace(/^\/steps\/?/, "") ? field + ": " : ""}${problem.message}`);
+      const line = el("p", { class: "field-error flow-problem", "data-field": field },
+        problemText(problem, best && best.dataset.pointer !== "/trigger" ? best.dataset.pointer : ""));
       if (best) {
         best.classList.add("has-problem");
         best.querySelector(".flow-problems").append(line);
@@ -533,9 +565,13 @@
         });
         parts.push(row("Quorum", how));
         if (byShare) {
-          parts.push(row("Share that must approve", bind(el("input", { type: "number", min: "0.01", max: "1", step: "0.01", id: "fp-quorum-share" }),
-            () => step.quorum.share, (v) => { step.quorum = { share: Math.min(1, Math.max(0.01, Number(v) || 0.5)) }; }),
-            "between 0 and 1: 0.5 of 3 approvers is 2"));
+          // A share is typed and shown as a percentage (60 %); the document keeps 0.6.
+          const percent = bind(el("input", { type: "number", min: "1", max: "100", step: "1", id: "fp-quorum-share" }),
+            () => Math.round(step.quorum.share * 10000) / 100,
+            (v) => { step.quorum = { share: Math.min(1, Math.max(0.01, (Number(v) || 50) / 100)) }; });
+          const box = el("span", { class: "percent-input" }, percent, el("span", { "aria-hidden": "true", text: "%" }));
+          box.labelTarget = percent.id;
+          parts.push(row("Share that must approve", box, "a percentage: 50 % of 3 approvers is 2"));
         } else {
           parts.push(row("Approvals needed", bind(el("input", { type: "number", min: "1", id: "fp-quorum" }),
             () => step.quorum.count, (v) => { step.quorum = { count: Number(v) || 1 }; })));
@@ -689,7 +725,7 @@
     else parts = stepPanel(at(selected), selected);
     const mine = problems.filter((p) => (p.field || "").startsWith(selected));
     panel.replaceChildren(el("div", { class: "stack", "data-selected": selected }, ...parts,
-      mine.length ? el("div", { class: "panel-problems" }, mine.map((p) => el("p", { class: "field-error", text: `${p.field}: ${p.message}` }))) : null));
+      mine.length ? el("div", { class: "panel-problems" }, mine.map((p) => el("p", { class: "field-error", text: problemText(p, selected) }))) : null));
   }
 
   // -- talking to the server -----------------------------------------------------------------

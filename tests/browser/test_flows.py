@@ -56,10 +56,11 @@ def test_a_builder_draws_validates_and_publishes_a_flow(page: Any, server: Any, 
     page.click(".flow-add-person")
     page.select_option(".flow-people .person-value", "manager")
     page.wait_for_selector('.flow-block[data-pointer="/steps/0"] >> text=role manager')
-    # A quorum of a share of the approvers (half of them, rounded up).
+    # A quorum of a share of the approvers (half of them, rounded up), typed as a percentage.
     page.select_option("#fp-mode", "quorum")
     page.select_option("#fp-quorum-kind", "share")
-    page.fill("#fp-quorum-share", "0.6")
+    assert page.get_by_label("Share that must approve").input_value() == "50"
+    page.get_by_label("Share that must approve").fill("60")
 
     page.click('.flow-add[data-list="/steps"][data-index="1"]')
     page.click('.flow-menu-item[data-type="branch"]')
@@ -99,7 +100,11 @@ def test_a_builder_draws_validates_and_publishes_a_flow(page: Any, server: Any, 
     page.click('.flow-block[data-pointer="/steps/0"]')
     page.click(".flow-people button[aria-label='Remove this person']")
     page.click("#flow-validate")
-    page.wait_for_selector('.flow-block.has-problem[data-pointer="/steps/0"] .flow-problem')
+    problem = page.locator('.flow-block.has-problem[data-pointer="/steps/0"] .flow-problem')
+    problem.wait_for()
+    # In words, by what the panel calls it: no JSON pointer, no schema text.
+    assert problem.inner_text() == "Approvers: add at least one", problem.inner_text()
+    assert page.locator("#flow-panel .panel-problems").inner_text() == "Approvers: add at least one"
     shot(page, "flow-designer-problem")
 
     # The list of flows shows it published, and opens it in the designer again.
@@ -167,7 +172,7 @@ def test_a_wait_step_waits_until_a_date_or_a_condition(page: Any, server: Any, s
     page.click("#flow-save")
     problem = page.locator('.flow-block.has-problem[data-pointer="/steps/0"] .flow-problem')
     problem.wait_for()
-    assert "must not be blank" in problem.inner_text() and "should be non-empty" not in problem.inner_text()
+    assert problem.inner_text() == "Until (a condition): must not be blank", problem.inner_text()
     page.select_option("#fp-wait", "until")
     assert page.input_value("#fp-wait") == "until"
     page.fill("#fp-until", "TODAY() + 3")

@@ -148,3 +148,42 @@ def test_the_rule_builder_and_the_flow_designer_suggest_in_their_formula_boxes(
     expect(suggestions.get_by_role("option").first).to_contain_text("Expected close date")
     condition.press("Enter")
     expect(condition).to_have_value("close_on")
+
+
+def test_an_option_written_by_its_label_is_refused_naming_the_value_meant(
+        page: Any, server: Any, shot: Any, admin_login: tuple[str, str]) -> None:
+    """#17 defect 5, the checker's half: `stage = "Closed lost"` (the label, not the stored
+    value) is never true, so it is refused where it is written — the list's formula filter
+    and the rule builder's condition — naming the option meant; the value it suggests works."""
+    base, runtime = server
+    _setup(runtime)
+    _sign_in(page, base, admin_login)
+    go(page, f"{base}/app/deal")
+    box = page.get_by_role("combobox", name="Formula filter")
+    box.fill('stage = "Closed lost"')
+    box.press("Escape")
+    box.press("Enter")
+    page.wait_for_url(f"{base}/app/deal?*formula=*")
+    problem = page.locator("p.field-error[role=alert]")
+    expect(problem).to_contain_text('"Closed lost" is not an option of Stage')
+    expect(problem).to_contain_text('did you mean "closed_lost"? The list shows every record until it is fixed.')
+    # Said once, in words: no second hint, no caret drawn for a fixed-width box.
+    assert problem.inner_text().count("did you mean") == 1 and "^" not in problem.inner_text()
+    expect(page.get_by_text("Showing records where")).to_have_count(0)
+    # The list falls back to no filter rather than showing nothing.
+    expect(page.locator("#rows a")).to_have_count(4)
+    shot(page, "formula-option-by-label-refused")
+    box = page.get_by_role("combobox", name="Formula filter")
+    box.fill('stage = "closed_lost"')
+    box.press("Escape")
+    box.press("Enter")
+    expect(page.locator("#rows a")).to_have_text(["Initech"])
+    expect(page.locator("p.field-error[role=alert]")).to_have_count(0)
+
+    go(page, f"{base}/builder/rules/new?object=deal")
+    editor = page.locator("[data-condition=condition]")
+    editor.get_by_role("button", name="Edit as formula").click()
+    condition = editor.locator("textarea")
+    condition.fill('stage = "Closed lost"')
+    condition.press("Escape")
+    expect(editor.locator(".formula-check")).to_contain_text('did you mean "closed_lost"?')

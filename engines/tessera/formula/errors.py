@@ -51,7 +51,8 @@ class FormulaError(Exception):
     def render(self) -> str:
         """The message, where it is, and the line of the formula with a caret under it."""
         text = self.message
-        if self.suggestion:
+        # A message that already names what was meant (an option's value) is not told twice.
+        if self.suggestion and "did you mean" not in text:
             text += f'; did you mean "{self.suggestion}"?'
         if self.pos is None or not self.source:
             return text

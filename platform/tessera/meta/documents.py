@@ -84,13 +84,18 @@ def schema_problems(validator: Draft202012Validator, doc: Any, prefix: str) -> l
 
 def _message(error: ValidationError) -> str:
     """jsonschema's message in words a builder reads: for a pattern the rule from the
-    schema's description, a blank text as blank, and for a choice between forms (a wait
-    for a while, until a date or until a condition) the properties each form needs."""
+    schema's description, a blank text as blank, a list too short as what to add, and for a
+    choice between forms (a wait for a while, until a date or until a condition) the
+    properties each form needs."""
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
     if error.validator in ("pattern", "not") and description:
         return f"{error.instance!r} is not allowed: {description}"
     if error.validator == "minLength" and error.instance == "":
         return "must not be blank"
+    if error.validator == "minItems" and isinstance(error.instance, list):
+        # An empty list of approvers, assignees, steps…: what to do, not '[] should be non-empty'.
+        least = error.validator_value
+        return "add at least one" if least == 1 else f"add at least {least} (there are {len(error.instance)})"
     if error.validator in ("oneOf", "anyOf") and description:
         return f"give {description}"
     if error.validator in ("oneOf", "anyOf") and isinstance(error.instance, dict):

@@ -219,8 +219,11 @@ def record_page(object: str, record_id: int, request: Request, me: Actor = Depen
     history = rt.views.history(me, object, record_id, limit=50)
     related = rt.views.related(me, object, record_id)
     clocks = rt.sla.shown(me, object, record_id)
+    # Whose record it is, by name as the list's Owner column shows it (#17 defect 8).
+    owner = rt.views.values_text(me, object, [{"owner": record["owner"]}])[0] if record.get("owner") else []
     return render(request, "app/record.html", me=me, obj=obj, record=record, form_html=form, history=history,
-                  current_object=obj, related=related, clocks=clocks, starred=starred)
+                  current_object=obj, related=related, clocks=clocks, starred=starred,
+                  owner=owner[0][1] if owner else None)
 
 
 @router.post("/app/{object}/save", response_class=HTMLResponse)
