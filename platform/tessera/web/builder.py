@@ -19,6 +19,7 @@ from tessera.meta.fieldtypes.numbers import CURRENCIES
 from tessera.meta.model import english_plural
 from tessera.requests import deps
 from tessera.runtime.platform import Platform
+from tessera.runtime.search.index import JOB_KIND as SEARCH_JOB
 from tessera.web.pages import render
 
 router = APIRouter(prefix="/builder", include_in_schema=False)
@@ -165,14 +166,64 @@ def field_page(object: str, field: str, request: Request, me: Actor = Depends(de
 
 
 def _field(request: Request, me: Actor, rt: Platform, object: str, field: str, *, status: int = 200,
-           errors: dict[str, list[str]] | None = None, flash: dict[str, str] | None = None) -> HTMLResponse:
+           errors: dict[str, list[str]] | None = None, flash: dict[str, str] | None = None,
+           typed: dict[str, Any] | None = None) -> HTMLResponse:
     fdoc = rt.metadata.get_field(object, field)
     used = rt.metadata.where_used(object, field)
-    labels = {o["api_name"]: o["label"] for o in rt.metadata.list_objects()}
+    listed = rt.metadata.list_objects()
+    labels = {o["api_name"]: o["label"] for o in listed}
+    # The index weighs the object's declared name field high unless told otherwise.
+    name_field = next((o.get("name_field") for o in listed if o["api_name"] == object), None)
     return render(request, "builder/field.html", status=status, me=me, object=object, field=fdoc, used=used,
                   type_label=field_types()[fdoc["type"]].label if fdoc["type"] in field_types() else fdoc["type"],
                   object_label=labels.get(object, object), object_labels=labels, system=SYSTEM_FIELDS,
-                  currencies=CURRENCIES, errors=errors or {}, flash=flash)
+                  currencies=CURRENCIES, errors=errors or {}, flash=flash,
+                  search=_search_settings(fdoc, name_field, typed),
+                  index_job=_index_job(rt, me, request.query_params.get("index_job", "")))
+
+
+def _searchable_type(fdoc: dict[str, Any]) -> bool:
+    """Whether a field of this type may be found by the search box (text-like, not computed)."""
+    ftype = field_types().get(str(fdoc.get("type")))
+    return bool(ftype is not None and ftype.searchable and not ftype.computed)
+
+
+def _search_settings(fdoc: dict[str, Any], name_field: str | None,
+                     typed: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the field page's Searchable box and Search weight show: the field's (or what was
+    typed, when a save was refused). A name field without a weight of its own counts high."""
+    if not _searchable_type(fdoc) and not fdoc.get("searchable"):
+        return None
+    default = "high" if fdoc.get("api_name") == name_field else "normal"
+    if typed is not None:
+        return {"on": bool(typed.get("searchable")), "weight": str(typed.get("search_weight") or default),
+                "default": default}
+    return {"on": bool(fdoc.get("searchable")), "weight": str(fdoc.get("search_weight") or default),
+            "default": default}
+
+
+def _search_changes(form: Any, current: dict[str, Any], default: str) -> dict[str, Any]:
+    """The field's `searchable`/`search_weight` from the page's box and select: unticked takes
+    both away; a weight equal to the field's default is not written unless it had one."""
+    if not form.get("searchable"):
+        return {"searchable": None, "search_weight": None} if "searchable" in current or "search_weight" in current \
+            else {}
+    weight = str(form.get("search_weight") or "").strip()
+    changes: dict[str, Any] = {"searchable": True}
+    if weight and (weight != default or "search_weight" in current):
+        changes["search_weight"] = weight
+    return changes
+
+
+def _index_job(rt: Platform, me: Actor, job_id: str) -> dict[str, Any] | None:
+    """The search-index rebuild a save started (its id came back in the address), if any."""
+    if not job_id.isdigit():
+        return None
+    try:
+        job = rt.jobs.get(me, int(job_id))
+    except TesseraError:
+        return None
+    return job if job["kind"] == SEARCH_JOB else None
 
 
 @router.post("/objects/{object}/fields/{field}", response_class=HTMLResponse)
@@ -187,12 +238,18 @@ async def change_field(object: str, field: str, request: Request, me: Actor = De
             changes[flag] = bool(form.get(flag))  # an unticked box switches the property off
     if "options" not in changes and current.get("options") and form.get("options") is not None:
         changes["options"] = []
+    if form.get("search_shown"):  # the page offered Searchable (a text-like field)
+        obj = rt.metadata.get_object(object)
+        default = "high" if current["api_name"] == obj.get("name_field") else "normal"
+        changes.update(_search_changes(form, current, default))
     try:
         updated = rt.metadata.update_field(me, object, field, changes)
     except TesseraError as error:
         return _field(request, me, rt, object, field, status=error.status, errors=_problems(error),
-                      flash={"kind": "error", "text": error.detail})
-    return _go(request, f"/builder/objects/{object}/fields/{updated['api_name']}")
+                      flash={"kind": "error", "text": error.detail}, typed=dict(form))
+    target = f"/builder/objects/{object}/fields/{updated['api_name']}"
+    rebuild = next((j for j in updated.get("jobs", []) if j.get("kind") == SEARCH_JOB), None)
+    return _go(request, f"{target}?index_job={rebuild['id']}" if rebuild else target)
 
 
 @router.get("/objects/{object}/form", response_class=HTMLResponse)

@@ -52,7 +52,7 @@ def _view_query(request: Request, views: list[dict[str, Any]]) -> tuple[ListQuer
     return ListQuery(columns=query.columns or saved.get("columns") or [], sort=query.sort or saved.get("sort"),
                      conditions=query.conditions if given.getlist("c") else saved.get("conditions") or [],
                      formula=query.formula if given.get("formula") else saved.get("formula"),
-                     cursor=query.cursor, limit=query.limit), current
+                     cursor=query.cursor, limit=query.limit, search=query.search), current
 
 
 def _query(request: Request) -> ListQuery:
@@ -71,7 +71,8 @@ def _query(request: Request) -> ListQuery:
     limit = params.get("limit", "50")
     return ListQuery(columns=columns, sort=params.get("sort") or None, conditions=conditions,
                      formula=params.get("formula") or None, cursor=params.get("cursor") or None,
-                     limit=int(limit) if limit.isdigit() and 1 <= int(limit) <= 200 else 50)
+                     limit=int(limit) if limit.isdigit() and 1 <= int(limit) <= 200 else 50,
+                     search=(params.get("search") or "").strip() or None)
 
 
 @router.get("/", response_class=RedirectResponse)
@@ -103,7 +104,8 @@ def list_page(object: str, request: Request, me: Actor = Depends(deps.actor),
                   error=error, current_object=page["object"], operators=OPERATOR_LABELS, views=views,
                   may_import=False if fragment else _may_import(rt, me, page["object"]),
                   current_view=current, deleted=int(deleted) if deleted and deleted.isdigit() else None,
-                  params=_params(request), conditions_json=[json.dumps(c) for c in query.conditions])
+                  params=_params(request), conditions_json=[json.dumps(c) for c in query.conditions],
+                  searchable=any(f.props.get("searchable") for f in page["fields"]))
 
 
 def _may_import(rt: Platform, me: Actor, obj: ObjectDef) -> bool:

@@ -15,7 +15,7 @@ from tessera.web.templates import VENDOR_FILES, templates, ui_dir
 
 #: Paths served as pages; everything else keeps the API's problem+json.
 PAGE_PREFIXES = ("/app", "/builder", "/admin", "/login", "/logout", "/inbox", "/notifications", "/flows",
-                 "/navigation")
+                 "/navigation", "/search")
 
 
 def install(app: FastAPI) -> None:
@@ -40,6 +40,8 @@ def install(app: FastAPI) -> None:
     app.include_router(rule_pages.router)
     from tessera.web import packages as template_pages  # app templates: install, upgrade, customizations
     app.include_router(template_pages.router)
+    from tessera.web import search  # the top bar's dropdown and the /search page
+    app.include_router(search.router)
 
 
 def render_error(request: Request, error: TesseraError) -> Response | None:

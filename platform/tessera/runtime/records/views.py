@@ -70,6 +70,8 @@ class ListQuery:
     formula: str | None = None
     cursor: str | None = None
     limit: int = 50
+    #: Words the records must hold in their searchable fields (the list's full-text box).
+    search: str | None = None
 
     def filter(self, obj: ObjectDef) -> str | None:
         parts = [f"({self.formula})"] if self.formula and self.formula.strip() else []
@@ -257,7 +259,7 @@ class ViewService:
         offered = self.offered(actor, obj, fields)
         columns = self.columns(actor, obj, query.columns, fields, offered)
         result = self.shown(actor, snap.objects, obj, columns, offered, sort=query.sort, limit=query.limit,
-                            cursor=query.cursor, filter=query.filter(obj))
+                            cursor=query.cursor, filter=query.filter(obj), search=query.search)
         # The column picker: what is shown, in its order, then the rest in the object's order.
         choices = [{"api_name": c.api_name, "label": c.label, "chosen": True} for c in columns]
         choices += [{"api_name": c.api_name, "label": c.label, "chosen": False} for c in offered.values()
@@ -274,7 +276,7 @@ class ViewService:
         offered = self.offered(actor, obj)
         columns = self.columns(actor, obj, query.columns, offered=offered)
         first = self.shown(actor, snap.objects, obj, columns, offered, sort=query.sort, limit=EXPORT_PAGE,
-                           filter=query.filter(obj))
+                           filter=query.filter(obj), search=query.search)
 
         def rows() -> Iterator[str]:
             out = io.StringIO()
@@ -290,7 +292,7 @@ class ViewService:
                 if not page["next_cursor"]:
                     return
                 page = self.shown(actor, snap.objects, obj, columns, offered, sort=query.sort, limit=EXPORT_PAGE,
-                                  cursor=page["next_cursor"], filter=query.filter(obj))
+                                  cursor=page["next_cursor"], filter=query.filter(obj), search=query.search)
         return rows()
 
     def kanban(self, actor: Actor, object_name: str, field_name: str, query: ListQuery,
@@ -313,7 +315,7 @@ class ViewService:
             lane = f'{fdef.api_name} = "{value}"' if value is not None else f"ISBLANK({fdef.api_name})"
             combined = lane if not base else f"AND({lane}, ({base}))"
             found = self.shown(actor, snap.objects, obj, shown, offered, sort=query.sort, limit=per_column,
-                               filter=combined, total=True)
+                               filter=combined, total=True, search=query.search)
             lanes.append({"value": value, "label": option.get("label") or value, "cards": found["data"],
                           "total": found["total"]})
         return {"object": obj, "field": fdef, "columns": columns, "lanes": lanes}
