@@ -35,9 +35,11 @@ setup: $(STAMP) $(UI_STAMP)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+$(STAMP): pyproject.toml constraints.txt examples/plugins/tessera-example/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# The example plugin (docs/plugins.md's tutorial): its tests install it into platforms.
+	$(BIN)/python -m pip install --quiet -e examples/plugins/tessera-example
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -35,6 +35,11 @@ def create_app(runtime: Platform | None = None) -> FastAPI:
     signed_in = [Depends(deps.actor)]
     for router in routes.ROUTERS:
         app.include_router(router, prefix=routes.PREFIX, dependencies=[] if router in routes.OPEN else signed_in)
+    # Plugins' routes, each under its plugin's own prefix.
+    for plugin, router in runtime.plugin_host.api_routes:
+        app.include_router(router, prefix=f"{routes.PREFIX}/plugins/{plugin}", dependencies=signed_in)
+    for plugin, router in runtime.plugin_host.pages:
+        app.include_router(router, prefix=f"/plugins/{plugin}")
     openapi.install(app, runtime)
     site.install(app)
 

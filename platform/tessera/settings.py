@@ -51,6 +51,9 @@ class Settings:
     time_zone: str = "UTC"
     #: Where the bundled app templates are (one package folder each: crm, sms).
     templates_dir: Path = Path(__file__).resolve().parents[2] / "templates"
+    #: Whether the installed plugins (entry points `tessera.plugins`) are installed at start
+    #: (`TESSERA_PLUGINS=off` leaves them out, also for platforms built in code: tests).
+    plugins: bool = field(default_factory=lambda: _switch(os.environ.get("TESSERA_PLUGINS", "on")) is not False)
 
     @property
     def public_url(self) -> str:
@@ -106,6 +109,10 @@ class Settings:
             values["time_zone"] = raw
         if (raw := env.get("TESSERA_TEMPLATES_DIR")):
             values["templates_dir"] = Path(raw)
+        if (raw := env.get("TESSERA_PLUGINS")) is not None:
+            if _switch(raw) is None:
+                raise SettingsError(f"TESSERA_PLUGINS={raw!r} is not on or off")
+            values["plugins"] = _switch(raw)
         if (raw := env.get("TESSERA_HOST")):
             values["host"] = raw
         if (raw := env.get("TESSERA_PORT")) is not None:
@@ -159,3 +166,9 @@ def _database_url(raw: str) -> str:
     if url.get_backend_name() == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     return url.render_as_string(hide_password=False)
+
+
+def _switch(raw: str) -> bool | None:
+    """on/off (and yes/no, true/false, 1/0) as a bool; None for anything else."""
+    return {"on": True, "yes": True, "true": True, "1": True,
+            "off": False, "no": False, "false": False, "0": False}.get(raw.strip().lower())

@@ -20,6 +20,7 @@ from tessera.api import (
     meta,
     navigation,
     packages,
+    plugins,
     records,
     reports,
     roles,
@@ -42,5 +43,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     records.router, me.router, flows.router, forms.router, reports.router, dashboards.router,
     attachments.router, formula.router, sla.router, jobs.router, meta.router, auth.router,
     users.router, teams.router, roles.router, audit.router, events.router, navigation.router, conversions.router,
-    packages.router, imports.router, search.router,
+    packages.router, imports.router, search.router, plugins.router,
 )

@@ -11,6 +11,7 @@ One module per command group, each adding its sub-commands to the parser:
 - `formula`: `formula recompute`;
 - `apps`: `app list|install|upgrade|export|uninstall`, app packages;
 - `imports`: `import OBJECT FILE`, a spreadsheet into an object;
+- `plugins`: `plugins list`, the installed plugins and what metadata misses;
 - `common`: what every command starts from (settings, an up-to-date database, the platform).
 
 The CLI is an edge (layer 6) like the API and the pages: it runs no SQL of its own, only
@@ -23,14 +24,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tessera.cli import apps, db, events, formula, imports, jobs, serve, users, worker
+from tessera.cli import apps, db, events, formula, imports, jobs, plugins, serve, users, worker
 from tessera.errors import TesseraError
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="tessera", description="Tessera no-code platform")
     sub = top.add_subparsers(dest="command", required=True)
-    for group in (serve, db, users, worker, jobs, events, formula, apps, imports):
+    for group in (serve, db, users, worker, jobs, events, formula, apps, imports, plugins):
         group.add_commands(sub)
     return top
 

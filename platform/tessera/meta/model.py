@@ -70,7 +70,8 @@ class FieldDef:
 
     @property
     def read_only(self) -> bool:
-        return bool(self.props.get("read_only")) or self.ftype.system_generated or self.ftype.computed
+        ftype = self.ftype
+        return bool(self.props.get("read_only")) or ftype.system_generated or ftype.computed or not ftype.available
 
     @property
     def default(self) -> Any:
@@ -82,9 +83,15 @@ class FieldDef:
 
     @cached_property
     def ftype(self) -> FieldType:
+        """The field's type; `Unavailable` when no installed code provides it (a removed
+        plugin's), so the object, its table and its other fields keep working."""
         from tessera.meta.fieldtypes import field_type
+        from tessera.meta.fieldtypes.base import Unavailable
 
-        return field_type(self.type)
+        try:
+            return field_type(self.type)
+        except KeyError:
+            return Unavailable(self.type)
 
     @property
     def stored(self) -> bool:
@@ -190,10 +197,7 @@ class ObjectDef:
 
 
 def _holds_lines(fdef: FieldDef) -> bool:
-    try:
-        return fdef.ftype.lines
-    except KeyError:
-        return False  # a type no longer registered is kept as a field, shown as unavailable
+    return fdef.ftype.lines
 
 
 _KEEP = {"series", "species", "news", "data", "staff", "equipment", "information", "feedback"}

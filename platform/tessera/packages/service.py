@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,8 +86,11 @@ class Source:
 
 class PackageService:
     def __init__(self, kernel: Kernel, metadata: MetadataService, documents: DocumentService,
-                 records: RecordService, jobs: JobService, users: UserService) -> None:
+                 records: RecordService, jobs: JobService, users: UserService,
+                 more_templates: Callable[[], dict[str, Path]] | None = None) -> None:
+        """`more_templates`: template folders by name beside the bundled ones (plugins')."""
         self.kernel = kernel
+        self.more_templates = more_templates
         self.metadata = metadata
         self.documents = documents
         self.jobs = jobs
@@ -124,9 +127,9 @@ class PackageService:
 
     def _bundled(self) -> dict[str, Path]:
         root = self.kernel.settings.templates_dir
-        if not root.is_dir():
-            return {}
-        return {p.name: p for p in sorted(root.iterdir()) if (p / "manifest.json").is_file()}
+        found = {p.name: p for p in sorted(root.iterdir()) if (p / "manifest.json").is_file()} if root.is_dir() else {}
+        # A bundled template keeps its name; a plugin's of the same name is not offered.
+        return {**(self.more_templates() if self.more_templates else {}), **found}
 
     def available(self) -> list[dict[str, Any]]:
         installed = {p["name"]: p for p in self.installed()}

@@ -21,6 +21,9 @@ from tessera.auth.users import UserService
 from tessera.data.engine import make_engine
 from tessera.data.files import AttachmentStore
 from tessera.packages.service import PackageService
+from tessera.plugins.host import PluginHost
+from tessera.plugins.loader import install_plugins
+from tessera.plugins.service import PluginService
 from tessera.runtime import (
     background,
     conversions,
@@ -149,10 +152,15 @@ class Platform:
         self.search = SearchService(kernel, self.access, self.search_index)
 
         # App packages: templates installed, customized, upgraded three ways, exported.
-        self.packages = PackageService(kernel, self.metadata, self.documents, self.records, self.jobs, self.users)
+        self.plugin_host = PluginHost()
+        self.packages = PackageService(kernel, self.metadata, self.documents, self.records, self.jobs, self.users,
+                                       self.plugin_host.template_folders)
 
         for install in INSTALLS:
             install(self)
+        # Plugins come in through the same door, after Tessera's own packages, each in isolation.
+        reports = install_plugins(self) if settings.plugins else []
+        self.plugins = PluginService(kernel, self.formulas, self.documents, reports)
 
     # -- the kernel's transactions, for the edges and scripts ----------------------------
     def read(self) -> AbstractContextManager[Connection]:

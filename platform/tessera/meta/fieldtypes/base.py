@@ -63,6 +63,8 @@ class FieldType:
     #: Whether a field of this type may opt into full-text search (`"searchable": true`):
     #: its values are words people type into a search box (text, e-mail, a ticket number).
     searchable: ClassVar[bool] = False
+    #: False for a type no installed code provides any more (`Unavailable`).
+    available: ClassVar[bool] = True
     #: Whether records can be converted to or from this type by re-reading their values.
     convertible: ClassVar[bool] = True
     #: JSON Schema (properties only) of the options this type adds to a field document.
@@ -148,6 +150,44 @@ class FieldType:
         """What the widget sent back in an HTML form post (text; several values for some
         widgets), as API input for `coerce`. Raises FieldValueError for text it cannot read."""
         return posted[-1] if posted else None
+
+
+class Unavailable(FieldType):
+    """The stand-in for a type no installed code provides (the plugin that registered it was
+    removed): the field keeps its column and data, its values are read as the database
+    stores them and shown as text, and it takes no input until the type is back."""
+
+    available = False
+    indexable = False
+    convertible = False
+    takes_default = False
+    widget_template = "widgets/unavailable.html"
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # type: ignore[misc]
+        self.label = f"{name} (unavailable)"  # type: ignore[misc]
+
+    @property
+    def problem(self) -> str:
+        return f"the field type {self.name!r} is not installed (the plugin that provided it is missing)"
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.types.NullType()
+
+    def value_schema(self, field: FieldDef) -> dict[str, Any]:
+        return {"description": f"As stored: {self.problem}."}
+
+    def coerce(self, field: FieldDef, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        raise FieldValueError(f"cannot be changed: {self.problem}")
+
+    def to_json(self, field: FieldDef, value: Any) -> Any:
+        if value is None or isinstance(value, bool | int | float | str | list | dict):
+            return value
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 _REGISTRY: Registry[FieldType] = Registry("field type")

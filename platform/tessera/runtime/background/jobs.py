@@ -28,7 +28,7 @@ from tessera.auth.actor import Actor
 from tessera.data.engine import after_commit
 from tessera.data.tables import jobs
 from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
-from tessera.registry import DuplicateName
+from tessera.registry import Registry
 from tessera.runtime.background.worker import send
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ Work = Callable[[JobContext], dict[str, Any] | None]
 class JobService:
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
-        self._work: dict[str, Work] = {}
+        self._work: Registry[Work] = Registry("job kind")
         self._worker: InProcessWorker | None = None
         self._lock = threading.Lock()
         #: Signalled when a job run in this process ends, so `wait` returns at once.
@@ -101,9 +101,7 @@ class JobService:
 
     def register(self, kind: str, work: Work) -> None:
         """Make a job kind runnable in this process (each package's `install` registers its own)."""
-        if kind in self._work:
-            raise DuplicateName(f"job kind {kind!r} is already registered")
-        self._work[kind] = work
+        self._work.register(kind, work)
 
     # -- submitting ---------------------------------------------------------------------
     def submit(self, conn: Connection, kind: str, params: dict[str, Any], *, title: str,

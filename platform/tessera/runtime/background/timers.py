@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from tessera.data.engine import dialect_insert, is_sqlite
 from tessera.data.tables import timers
-from tessera.registry import DuplicateName
+from tessera.registry import Registry
 
 if TYPE_CHECKING:
     from tessera.runtime.kernel.transactions import Kernel
@@ -42,13 +42,11 @@ class _HandlerFailed(Exception):
 class TimerService:
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
-        self._handlers: dict[str, Fire] = {}
+        self._handlers: Registry[Fire] = Registry("timer kind")
 
     def register(self, kind: str, fire: Fire) -> None:
         """Handle a timer kind in this process (each package's `install` registers its own)."""
-        if kind in self._handlers:
-            raise DuplicateName(f"timer kind {kind!r} is already registered")
-        self._handlers[kind] = fire
+        self._handlers.register(kind, fire)
 
     def schedule(self, conn: Connection, kind: str, key: str, due_at: datetime, params: dict[str, Any]) -> None:
         """Set the timer `key` to fire at `due_at` (moving it if it exists)."""

@@ -8,6 +8,7 @@ objects of a snapshot, their tables, the acting user, and loaders for related re
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
@@ -111,6 +112,9 @@ def value_expression_of(field: FieldDef) -> str:
 
 
 
+log = logging.getLogger("tessera.formulas")
+
+
 class FormulaService:
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
@@ -119,8 +123,22 @@ class FormulaService:
         self._columns: dict[tuple[Any, ...], list[sa.ColumnElement[Any]]] = {}
         self._revision = -1
         self._lock = threading.Lock()
+        #: Formula fields whose formula no longer checks, by (object uid, field uid): the problem.
+        self._broken: dict[tuple[str, str], str] = {}
 
     # -- checking -----------------------------------------------------------------------
+    def broken(self, snap: Snapshot, obj: ObjectDef, field: FieldDef, error: FormulaError) -> None:
+        """Note a formula field whose formula no longer checks against the metadata and code
+        in force (a function its plugin took away): it reads blank until it is fixed."""
+        key = (obj.uid, field.uid)
+        if key not in self._broken:
+            log.warning("formula field %s.%s reads blank: %s", obj.api_name, field.api_name,
+                        str(error).splitlines()[0])
+        self._broken[key] = str(error).splitlines()[0]
+
+    def problems(self) -> dict[tuple[str, str], str]:
+        """The formula fields found not to check, by (object uid, field uid)."""
+        return dict(self._broken)
     def checked(self, snap: Snapshot, obj: ObjectDef, source: str, expect: str | None = None) -> Checked:
         """A formula checked against the snapshot's metadata (raises FormulaError)."""
         key = (snap.revision, obj.uid, source, expect)
@@ -292,7 +310,13 @@ class FormulaService:
         def column_for(obj: ObjectDef, field: FieldDef, table: sa.FromClause) -> Any:
             if field.stored or field.type not in ("formula", "rollup"):
                 return None
-            checked = self.checked(snap, obj, value_expression_of(field))
+            try:
+                checked = self.checked(snap, obj, value_expression_of(field))
+            except FormulaError as error:
+                # A formula the metadata no longer supports (a removed plugin's function)
+                # reads blank; the field's problem is reported, the rest keeps working.
+                self.broken(snap, obj, field, error)
+                return sa.null()
             here: TableFor = lambda o: table if o is obj else base(o)  # noqa: E731
             # A builder's field computes over every related record unless it says it
             # follows the viewer's access (`"scope": "viewer"`).

@@ -58,7 +58,7 @@ def _field_plan(fdef: FieldDef) -> FieldPlan:
         fdef.props.get(key) not in (None, "") for key in ftype.constraints)
     return FieldPlan(
         fdef=fdef, name=fdef.api_name, column=fdef.column, ftype=ftype, coerce=ftype.coerce, is_blank=ftype.is_blank,
-        required=fdef.required, generated=ftype.system_generated, constrained=constrained,
+        required=fdef.required and ftype.available, generated=ftype.system_generated, constrained=constrained,
         reference=getattr(ftype, "reference", None), unique=fdef.unique,
     )
 
