@@ -17,6 +17,7 @@ indexed and how a query reads them is the search runtime's (`runtime/search/`).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,9 +40,10 @@ class IndexField:
     name: str
     weight: str
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        """The index column holding this field's words."""
+        """The index column holding this field's words (worked out once: a save reads it
+        for every field of every record it indexes)."""
         return "f_" + _SAFE.sub("_", self.uid)
 
 
@@ -171,6 +173,7 @@ def count(conn: Connection, layout: Layout) -> int:
     return int(conn.exec_driver_sql(f"SELECT count(*) FROM {_quoted(layout.table)}").scalar_one())
 
 
+@functools.lru_cache(maxsize=512)
 def words_table(layout: Layout, dialect: str) -> sa.TableClause:
     """The index table as a selectable: SQLite's FTS5 table (its `rowid` is the record id;
     the table's own name is the MATCH column), PostgreSQL's side table."""
@@ -180,8 +183,10 @@ def words_table(layout: Layout, dialect: str) -> sa.TableClause:
     return sa.table(layout.table, sa.column("record_id"), sa.column("document"), sa.column("body"), *keys)
 
 
+@functools.lru_cache(maxsize=512)
 def grams_table(layout: Layout) -> sa.TableClause:
-    """SQLite's trigram companion as a selectable."""
+    """SQLite's trigram companion as a selectable (made once per layout, like `words_table`:
+    a search builds its statement from them every time)."""
     return sa.table(layout.grams, sa.column("rowid"), sa.column(layout.grams),
                     *(sa.column(f.key) for f in layout.fields))
 

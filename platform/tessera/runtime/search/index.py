@@ -154,5 +154,8 @@ class SearchIndex:
     # -- reading ------------------------------------------------------------------------
     def building(self, conn: Connection) -> set[str]:
         """The uids of objects whose index a job is still filling."""
-        return set(conn.execute(sa.select(search_indexes.c.object_uid)
-                                .where(search_indexes.c.ready.is_(False))).scalars())
+        return set(conn.execute(_BUILDING).scalars())
+
+
+#: Made once: every search asks it (and a statement made once keeps its cache key).
+_BUILDING = sa.select(search_indexes.c.object_uid).where(search_indexes.c.ready.is_(False))

@@ -40,14 +40,16 @@ class Target:
         return len(self.visible) < len(self.layout.fields)
 
 
-def hits(dialect: str, target: Target, query: Query, limit: int) -> sa.Select[Any] | None:
-    """A statement of (id, score) of the best records of `target` for `query`, best first;
-    None when the query cannot find anything there."""
+def hits(dialect: str, target: Target, query: Query, limit: int,
+         columns: Sequence[Any] = ()) -> sa.Select[Any] | None:
+    """A statement of (id, score, *columns) of the best records of `target` for `query`,
+    best first; None when the query cannot find anything there. `columns`: more of the
+    records found (columns of the object's table; labels other than `id` and `score`)."""
     if query.empty or not target.visible:
         return None
     source, where, score = (_sqlite if dialect == "sqlite" else _postgresql)(target, query)
     table = target.table
-    return (sa.select(table.c.id.label("id"), score.label("score")).select_from(source).where(*where)
+    return (sa.select(table.c.id.label("id"), score.label("score"), *columns).select_from(source).where(*where)
             .order_by(sa.desc("score"), table.c.id.desc()).limit(min(limit, MAX_HITS)))
 
 
@@ -75,7 +77,9 @@ def _sqlite(target: Target, query: Query) -> tuple[Any, list[Any], Any]:
     layout, table = target.layout, target.table
     words = fts5(query)
     wanted, excluded = substrings(query)
-    scope = "{" + " ".join(f.key for f in target.visible) + "} : "
+    # A column filter makes FTS5 read the positions of every entry of every term (to see the
+    # column), not only of the rows that match them all: only when some field is hidden.
+    scope = "{" + " ".join(f.key for f in target.visible) + "} : " if target.hides_some else ""
     where = _live(target)
     score: Any = sa.literal(0.0)
     if words:

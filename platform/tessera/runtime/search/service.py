@@ -49,6 +49,9 @@ class Found:
     obj: ObjectDef
     id: int
     score: float
+    #: The record's name as the reader may see it, and the values of the visible index fields.
+    title: Any = None
+    values: tuple[Any, ...] = ()
 
 
 class SearchService:
@@ -74,16 +77,19 @@ class SearchService:
             snap = self.kernel.snapshot(conn)
             contexts: dict[str, EvalContext] = {}
             targets = self._targets(conn, snap, actor, objects, contexts)
-            found = self._find(conn, targets, query, limit)
+            # The names and the visible fields' text of the records found come with them.
+            titles = {t.obj.api_name: self.access.name_column(conn, snap, actor, t.obj, t.target.table, contexts)
+                      for t in targets}
+            found = self._find(conn, targets, query, limit, titles)
             corrected = None
             if not found and (misspelt := typo_candidates(query)):
                 better = self._corrected(conn, targets, misspelt, text)
                 if better is not None:
                     query, corrected = parse(better), better
-                    found = self._find(conn, targets, query, limit)
+                    found = self._find(conn, targets, query, limit, titles)
             building = self.index.building(conn)
             return {
-                "results": self._described(conn, snap, actor, targets, found, query, contexts),
+                "results": self._described(targets, found, query),
                 "corrected": corrected,
                 "incomplete": sorted(t.obj.api_name for t in targets if t.obj.uid in building),
             }
@@ -130,13 +136,27 @@ class SearchService:
             out.append(_Target(obj, Target(layout, table, visible, allowed)))
         return out
 
-    def _find(self, conn: Connection, targets: list[_Target], query: Query, limit: int) -> list[Found]:
+    def _find(self, conn: Connection, targets: list[_Target], query: Query, limit: int,
+              titles: dict[str, Any]) -> list[Found]:
+        """The best records of each target with their names (`titles`: the SQL of each
+        object's name as the reader sees it) and their visible fields' values."""
         found: list[Found] = []
         for target in targets:
-            statement = hits(conn.dialect.name, target.target, query, limit)
-            if statement is None:
+            table, title = target.target.table, titles[target.obj.api_name]
+            # Labels no field has (api names begin with a letter).
+            shown = [table.c[f.name].label(f"_{i}") for i, f in enumerate(target.target.visible)]
+            plain = isinstance(title, (sa.Column, sa.Null))
+            best = hits(conn.dialect.name, target.target, query, limit,
+                        [sa.cast(title, sa.String).label("_title"), *shown] if plain else shown)
+            if best is None:
                 continue
-            found += [Found(target.obj, int(r.id), float(r.score or 0.0)) for r in conn.execute(statement)]
+            if plain:
+                rows = conn.execute(best)
+            else:  # a computed name is worked out for the records kept only, not for every match
+                kept = best.subquery("kept")
+                rows = conn.execute(sa.select(kept.c.id, kept.c.score, sa.cast(title, sa.String),
+                                              *kept.c[2:]).select_from(kept.join(table, table.c.id == kept.c.id)))
+            found += [Found(target.obj, int(r[0]), float(r[1] or 0.0), r[2], tuple(r[3:])) for r in rows]
         found.sort(key=lambda f: (-f.score, f.obj.api_name, -f.id))
         return found[:limit]
 
@@ -199,40 +219,24 @@ class SearchService:
                     words.update(index_words(value).split())
         return words
 
-    def _described(self, conn: Connection, snap: Snapshot, actor: Actor, targets: list[_Target],
-                   found: list[Found], query: Query, contexts: dict[str, EvalContext]) -> list[dict[str, Any]]:
+    def _described(self, targets: list[_Target], found: list[Found], query: Query) -> list[dict[str, Any]]:
         """Each record found with its name and a snippet of what the reader may see."""
-        by_object: dict[str, list[int]] = {}
-        for item in found:
-            by_object.setdefault(item.obj.api_name, []).append(item.id)
         visible = {t.obj.api_name: t.target.visible for t in targets}
-        rows: dict[tuple[str, int], Any] = {}
-        for name, ids in by_object.items():
-            obj = snap.objects[name]
-            table = snap.table(obj)
-            title = self.access.name_column(conn, snap, actor, obj, table, contexts)
-            columns = [table.c[f.name] for f in visible[name]]
-            for row in conn.execute(sa.select(table.c.id, sa.cast(title, sa.String).label("title"), *columns)
-                                    .where(table.c.id.in_(ids))).mappings():
-                rows[(name, int(row["id"]))] = row
         words = query.highlight_words()
         out = []
         for item in found:
-            row = rows.get((item.obj.api_name, item.id))
-            if row is None:
-                continue
             texts = []
-            for indexed in visible[item.obj.api_name]:
+            name_field = item.obj.doc.get("name_field")
+            for indexed, value in zip(visible[item.obj.api_name], item.values, strict=True):
                 fdef = item.obj.field(indexed.name)
-                value = row[indexed.name]
-                if fdef is not None and value is not None and indexed.name != (item.obj.doc.get("name_field")):
+                if fdef is not None and value is not None and indexed.name != name_field:
                     texts.append(fdef.ftype.search_text(fdef, value))
-            parts = snippet(texts, words) or snippet([row["title"] or ""], words)
+            parts = snippet(texts, words) or snippet([item.title or ""], words)
             out.append({
                 "object": item.obj.api_name,
                 "object_label": item.obj.label,
                 "id": item.id,
-                "title": shown_name(item.obj, row["title"], item.id),
+                "title": shown_name(item.obj, item.title, item.id),
                 "snippet": "".join(f"<mark>{html.escape(t)}</mark>" if hit else html.escape(t) for t, hit in parts),
                 "score": round(item.score, 6),
             })
