@@ -29,19 +29,15 @@
     return loading;
   }
 
+  // Percentages (a KPI's change, a funnel's conversions) come written by the server in the
+  // house style every page uses (tessera.meta.percents: "85.7 %").
   const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
-  const percentFormat = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1,
-                                                          signDisplay: "exceptZero" });
   const num = (text) => (text === null || text === undefined || text === "" ? null : Number(text));
 
   function formatNumbers(root) {
     root.querySelectorAll("[data-number]").forEach((el) => {
       const value = num(el.dataset.number);
       if (value !== null && !Number.isNaN(value)) el.textContent = numberFormat.format(value);
-    });
-    root.querySelectorAll("[data-percent]").forEach((el) => {
-      const value = num(el.dataset.percent);
-      if (value !== null && !Number.isNaN(value)) el.textContent = percentFormat.format(value);
     });
   }
 
@@ -66,12 +62,12 @@
 
   function sliceOption(type, data) {
     const items = data.items.map((i) => ({ name: i.name, value: num(i.value), drill: i.drill,
-                                          fromPrevious: num(i.from_previous) }));
+                                          fromPrevious: i.from_previous_text || null }));
     if (type === "funnel") {
       // The steps stay in the report's order (a pipeline's stages), whatever their sizes;
       // a step's tooltip says how many of the step before got this far.
-      const tip = (p) => `${p.name}: ${numberFormat.format(p.value)}` + (p.data.fromPrevious === null ||
-        p.data.fromPrevious === undefined ? "" : ` (${percentFormat.format(p.data.fromPrevious).replace(/^\+/, "")} of the step before)`);
+      const tip = (p) => `${p.name}: ${numberFormat.format(p.value)}` +
+        (p.data.fromPrevious ? ` (${p.data.fromPrevious} of the step before)` : "");
       return { tooltip: { trigger: "item", formatter: tip },
                series: [{ type: "funnel", data: items, sort: "none", left: "4%", width: "62%", minSize: "12%",
                           cursor: "pointer",

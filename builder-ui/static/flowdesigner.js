@@ -58,6 +58,22 @@
     return out;
   }
 
+  // The steps a "Go back to" may name (not a branch or parallel block), each by its label
+  // as people read it; two steps with the same label are told apart by a number in the
+  // order they come ("Review (1)", "Review (2)"), never by their ids.
+  function targetNames() {
+    const steps = allSteps(doc.steps, []).filter((s) => !["branch", "parallel", "goto"].includes(s.type));
+    const count = {};
+    for (const s of steps) { const l = s.label || TYPE_LABELS[s.type] || s.type; count[l] = (count[l] || 0) + 1; }
+    const seen = {};
+    return steps.map((s) => {
+      const label = s.label || TYPE_LABELS[s.type] || s.type;
+      seen[label] = (seen[label] || 0) + 1;
+      return [s.id, count[label] > 1 ? `${label} (${seen[label]})` : label, s];
+    });
+  }
+  const targetName = (id) => ((targetNames().find(([key]) => key === id) || [])[1]) || id;
+
   function newId(type) {
     const taken = new Set(allSteps(doc.steps, []).map((s) => s.id));
     let n = 1;
@@ -125,14 +141,23 @@
     }).join(", ");
   }
 
+  // How an approval decides, in words; a quorum says how many must approve: "60 % must
+  // approve" (a share, in the house style of percentages) or "2 must approve".
+  function approvalMode(step) {
+    const quorum = step.quorum || {};
+    if (step.mode === "quorum" && "share" in quorum) return `${tesseraPercent(Number(quorum.share) * 100, 2)} must approve`;
+    if (step.mode === "quorum" && quorum.count) return `${quorum.count} must approve`;
+    return APPROVAL_MODES[step.mode || "all"] || step.mode;
+  }
+
   function summary(step) {
     switch (step.type) {
-      case "approval": return `${peopleText(step.approvers)} · ${APPROVAL_MODES[step.mode || "all"] || step.mode}${step.lock_record ? " · locks" : ""}`;
+      case "approval": return `${peopleText(step.approvers)} · ${approvalMode(step)}${step.lock_record ? " · locks" : ""}`;
       case "task": return `${peopleText(step.assignees)} · ${step.mode === "all" ? "each completes it" : "one completes it"}`;
       case "action": return (setup.actions[step.action] || {}).label || step.action || "no action";
       case "wait": return step.duration ? `for ${tesseraDurations.show(step.duration)}` : step.until ? `until ${step.until}`
         : step.until_condition ? `until ${step.until_condition}` : "";
-      case "goto": return `back to ${step.target || "?"}`;
+      case "goto": return step.target ? `back to ${targetName(step.target)}` : "back to … (choose a step)";
       case "end": return `ends ${step.outcome || "completed"}`;
       case "parallel": return `join ${typeof step.join === "object" ? step.join.count : step.join || "all"}`;
       default: return "";
@@ -623,8 +648,8 @@
       if (which === "until") parts.push(formulaRow("Until (a date formula)", step, "until", null, "", true));
       if (which === "until_condition") parts.push(formulaRow("Until (a condition)", step, "until_condition", "boolean", "", true));
     } else if (step.type === "goto") {
-      const ids = allSteps(doc.steps, []).filter((s) => s !== step && !["branch", "parallel"].includes(s.type)).map((s) => [s.id, `${s.label || s.id} (${s.id})`]);
-      parts.push(row("Go back to", choice(step, "target", ids, "choose a step", { id: "fp-target" })));
+      const targets = targetNames().map(([id, name]) => [id, name]);
+      parts.push(row("Go back to", choice(step, "target", targets, "choose a step", { id: "fp-target" })));
     } else if (step.type === "end") {
       parts.push(row("Outcome", choice(step, "outcome", ["approved", "rejected", "cancelled", "completed"], undefined, { id: "fp-outcome" })));
     } else if (step.type === "branch") {

@@ -232,14 +232,11 @@
       }).join("; ");
     }
 
+    // Percentages come written by the server in the house style (tessera.meta.percents).
     const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 4 });
-    const percentFormat = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
     function formatNumbers(area) {
       area.querySelectorAll("[data-number]").forEach((el) => {
         if (el.dataset.number !== "" && !Number.isNaN(Number(el.dataset.number))) el.textContent = numberFormat.format(Number(el.dataset.number));
-      });
-      area.querySelectorAll("[data-percent]").forEach((el) => {
-        if (el.dataset.percent !== "" && !Number.isNaN(Number(el.dataset.percent))) el.textContent = percentFormat.format(Number(el.dataset.percent));
       });
     }
 

@@ -170,3 +170,61 @@ function tesseraColumnChoices(root) {
 }
 document.addEventListener("DOMContentLoaded", () => tesseraColumnChoices(document));
 document.addEventListener("htmx:load", (event) => tesseraColumnChoices(event.detail.elt));
+
+// -- Percentages in the house style the server writes (tessera.meta.percents): rounded to
+// `places`, trailing zeros dropped, grouped, a narrow no-break space before the sign: "60 %".
+function tesseraPercent(value, places = 2) {
+  const number = Number(value);
+  if (value === null || value === undefined || value === "" || !Number.isFinite(number)) return "";
+  return new Intl.NumberFormat("en", { maximumFractionDigits: places }).format(number) + "\u202f%";
+}
+window.tesseraPercent = tesseraPercent;
+
+// -- Parts a phone folds away (#17 phone list): a [data-collapse-toggle] button shows or
+// hides the .phone-collapsible elements its aria-controls names (CSS hides them on narrow
+// screens until opened; wider screens always show them).
+document.addEventListener("click", (event) => {
+  const toggle = event.target instanceof Element ? event.target.closest("[data-collapse-toggle]") : null;
+  if (!toggle) return;
+  const open = toggle.getAttribute("aria-expanded") !== "true";
+  toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  for (const id of (toggle.getAttribute("aria-controls") || "").split(/\s+/).filter(Boolean)) {
+    const part = document.getElementById(id);
+    if (part) part.toggleAttribute("data-open", open);
+  }
+});
+
+// -- A form that acts on ticked records (a list's bulk bar): data-selection names the boxes;
+// the form carries data-selected while any is ticked (a phone shows the bar only then) and
+// its [data-selection-count] says how many.
+function tesseraSelection(root) {
+  const forms = root.matches && root.matches("form[data-selection]") ? [root]
+    : root.querySelectorAll ? root.querySelectorAll("form[data-selection]") : [];
+  forms.forEach((form) => {
+    const ticked = form.querySelectorAll(`${form.dataset.selection}:checked`).length;
+    form.toggleAttribute("data-selected", ticked > 0);
+    form.querySelectorAll("[data-selection-count]").forEach((count) => { count.textContent = ticked ? `${ticked} selected` : ""; });
+  });
+}
+document.addEventListener("change", (event) => {
+  const form = event.target instanceof Element ? event.target.closest("form[data-selection]") : null;
+  if (form) tesseraSelection(form);
+});
+document.addEventListener("DOMContentLoaded", () => tesseraSelection(document));
+document.addEventListener("htmx:load", (event) => {
+  const form = event.detail.elt.closest ? event.detail.elt.closest("form[data-selection]") : null;
+  tesseraSelection(form || event.detail.elt);
+});
+
+// -- A part a page fetches once shown ([data-loading] placeholder, e.g. a record's approvals
+// and automation) that could not be fetched says so, rather than "Loading…" for ever.
+function tesseraLoadFailed(event) {
+  const elt = event.detail.elt;
+  const placeholder = elt && elt.querySelector ? elt.querySelector(":scope > [data-loading]") : null;
+  if (!placeholder) return;
+  placeholder.removeAttribute("data-loading");
+  placeholder.className = "field-error";
+  placeholder.textContent = "This part could not be loaded; reload the page to try again.";
+}
+document.addEventListener("htmx:responseError", tesseraLoadFailed);
+document.addEventListener("htmx:sendError", tesseraLoadFailed);

@@ -103,10 +103,14 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 @pytest.fixture
 def shot() -> Any:
-    """`shot(page, name)` keeps a screenshot of the page as a test artifact."""
+    """`shot(page, name)` keeps a screenshot of the page as a test artifact, once the parts
+    it loads after it is shown (data-loading placeholders) have come."""
 
     def take(page: Any, name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        # A part the page fetches once it is shown (a record's "Loading approvals and
+        # automation…", marked data-loading) is pictured loaded, never half-way.
+        page.wait_for_function("() => !document.querySelector('[data-loading]')")
         # The top bar sticks to the top of the window: a page captured scrolled would show it
         # in the middle of the picture.
         page.evaluate("window.scrollTo(0, 0)")

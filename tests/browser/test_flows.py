@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tessera.auth.actor import Actor
 from tessera.runtime.platform import Platform
 
@@ -217,3 +219,82 @@ def test_a_builder_sets_due_times_and_waits_in_words_and_reads_the_approval_mode
     assert page.get_by_label("Due after").input_value() == "2 days"
     assert page.get_by_label("Escalate after").input_value() == "3 days 12 hours"
     shot(page, "flow-durations-in-words")
+
+
+def test_go_back_offers_steps_by_label_and_a_quorum_says_its_share(page: Any, server: Any, shot: Any,
+                                                                   admin_login: tuple[str, str]) -> None:
+    """#17: "Go back to" offers the steps by their labels (two equal labels told apart by a
+    number, never by ids), the go back block says where it goes by label, and a quorum
+    approval's block says its share ("60 % must approve")."""
+    base, runtime = server
+    _people(runtime)
+    system = Actor.system()
+    runtime.documents.create(system, "flows", {
+        "api_name": "contract_review", "label": "Contract review", "object": "deal", "trigger": {"on": "button"},
+        "steps": [
+            {"id": "approval_1", "type": "approval", "label": "Manager review", "approvers": [{"role": "manager"}],
+             "mode": "quorum", "quorum": {"share": 0.6}},
+            {"id": "approval_2", "type": "approval", "label": "Legal review", "approvers": [{"role": "manager"}]},
+            {"id": "task_1", "type": "task", "label": "Legal review", "assignees": [{"role": "sales"}]},
+            {"id": "goto_1", "type": "goto", "label": "Go back", "target": "approval_1"}]})
+    _sign_in(page, base, *admin_login)
+    go(page, f"{base}/builder/flows/contract_review")
+    quorum = page.locator('.flow-block[data-pointer="/steps/0"] .flow-summary')
+    expect(quorum).to_have_text("role Manager · 60\u202f% must approve")
+    goto = page.locator('.flow-block[data-pointer="/steps/3"]')
+    expect(goto.locator(".flow-summary")).to_have_text("back to Manager review")
+    goto.click()
+    target = page.get_by_label("Go back to")
+    expect(target.locator("option")).to_have_text(["choose a step", "Manager review", "Legal review (1)",
+                                                   "Legal review (2)"])
+    target.select_option(label="Legal review (2)")
+    expect(goto.locator(".flow-summary")).to_have_text("back to Legal review (2)")
+    shot(page, "flow-designer-go-back-by-label")
+    page.click("#flow-save")
+    page.wait_for_selector("#flow-status.ok >> text=Saved")
+    assert runtime.documents.get("flows", "contract_review")["steps"][3]["target"] == "task_1"
+    # The share typed in the panel is the share the block states.
+    page.click('.flow-block[data-pointer="/steps/0"]')
+    page.get_by_label("Share that must approve").fill("75")
+    expect(quorum).to_have_text("role Manager · 75\u202f% must approve")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "flow-designer-go-back-phone")
+
+
+def test_an_approver_delegates_a_task_to_a_colleague_picked_by_name(page: Any, server: Any, shot: Any) -> None:
+    """#17: Delegate in the inbox picks a person by name (the people picker lookups use),
+    not an e-mail address typed from memory; the row says who has it now, by name."""
+    base, runtime = server
+    _people(runtime)
+    system = Actor.system()
+    runtime.users.accounts.add(system, {"email": "clara@example.com", "name": "Clara Clerk",
+                                        "password": "clara-password", "roles": ["sales"]})
+    runtime.documents.create(system, "flows", FLOW)
+    runtime.flows.publish(system, "deal_approval")
+    rep = runtime.users.actor_for_user(2)
+    assert rep is not None
+    record = runtime.records.create(rep, "deal", {"name": "Acme renewal", "amount": 5000})
+    runtime.flows.start(rep, "deal_approval", record["id"], "Please approve")
+
+    _sign_in(page, base, "boss@example.com", "boss-password")
+    go(page, f"{base}/inbox")
+    row = page.locator(".task-row", has_text="Acme renewal")
+    expect(row.locator("input[type=email]")).to_have_count(0)
+    row.get_by_role("searchbox", name="Search people to delegate to").press_sequentially("clar", delay=30)
+    chosen = row.get_by_label("Delegate to", exact=True)
+    expect(chosen.locator("optgroup option")).to_have_text(["Clara Clerk <clara@example.com>"])
+    chosen.select_option(label="Clara Clerk <clara@example.com>")
+    row.locator("textarea[name=comment]").fill("Clara knows this customer")
+    shot(page, "inbox-delegate-picker")
+    row.get_by_role("button", name="Delegate").click()
+    expect(page.locator(".task-outcome")).to_have_text("Delegated to Clara Clerk.")
+    clara = runtime.users.actor_for_user(int(runtime.users.id_for_email("clara@example.com") or 0))
+    assert [t["record_title"] for t in runtime.flows.tasks(clara)] == ["Acme renewal"]
+
+    _sign_in(page, base, "clara@example.com", "clara-password")
+    page.set_viewport_size({"width": 390, "height": 844})
+    go(page, f"{base}/inbox")
+    expect(page.locator(".task-row", has_text="Acme renewal")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the inbox is {width}px wide on a 390px phone"
+    shot(page, "inbox-delegate-phone")

@@ -104,3 +104,42 @@ def test_a_builder_gives_an_amount_its_currency_and_lists_show_grouped_amounts_w
     page.wait_for_load_state("networkidle")
     assert runtime.metadata.get_field("deal", "amount")["currency"] == "GBP"
     shot(page, "formats-currency-field")
+
+
+def test_percentages_read_alike_in_fields_history_and_report_conversions(
+        page: Any, server: Any, shot: Any, admin_login: tuple[str, str]) -> None:
+    """#17 formats: one house style for percentages — a percent field in the list, on the
+    record and in its history, and a funnel's conversions in the report builder all read
+    "75 %" (the field's places, trailing zeros trimmed, a narrow no-break space)."""
+    base, runtime = server
+    system = Actor.system()
+    runtime.metadata.create_object(system, {"api_name": "deal", "label": "Deal", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text", "required": True},
+        {"api_name": "probability", "label": "Probability", "type": "percent"},
+        {"api_name": "stage", "label": "Stage", "type": "select",
+         "options": [{"value": "open", "label": "Open"}, {"value": "won", "label": "Won"}]}]})
+    for n in range(7):
+        deal = runtime.records.create(system, "deal", {"name": f"Deal {n}", "stage": "open",
+                                                       "probability": "75" if n == 0 else "12.5"})
+        if n < 6:
+            runtime.records.update(system, "deal", deal["id"], {"stage": "won"}, deal["version"])
+    _sign_in(page, base, admin_login)
+    page.get_by_role("link", name="Deals").first.click()
+    row = page.locator("#rows tr", has_text="Deal 0")
+    expect(row).to_contain_text("75\u202f%")
+    expect(row).not_to_contain_text("75.00")
+    expect(page.locator("#rows tr", has_text="Deal 1")).to_contain_text("12.5\u202f%")
+    shot(page, "formats-percent-list")
+    row.get_by_role("link", name="Deal 0").click()
+    page.wait_for_url(re.compile(r".*/app/deal/\d+$"))
+    page.get_by_label("Probability", exact=True).fill("80.5")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".timeline").first).to_contain_text("Probability: 75\u202f% → 80.5\u202f%")
+
+    go(page, f"{base}/builder/reports/new")
+    page.get_by_label("Object", exact=True).select_option(label="Deal")
+    page.get_by_role("radio", name=re.compile("Funnel")).check()
+    page.get_by_label("Stage field").select_option("stage")
+    # Six of the seven open deals were won: 85.7 %, written as the percent field writes it.
+    expect(page.locator("#r-funnel .funnel-step").nth(1)).to_contain_text("85.7\u202f% of Open")
+    shot(page, "formats-percent-report")

@@ -177,3 +177,63 @@ def test_a_user_picks_columns_orders_them_saves_the_view_and_gets_them_back(page
     shot(page, "list-column-picker-phone")
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_role("button", name="Show these columns")).to_be_hidden()
+
+
+def test_on_a_phone_the_records_start_on_the_first_screen(page: Any, server: Any, shot: Any,
+                                                          admin_login: tuple[str, str]) -> None:
+    """#17 phone list: at 390 px the views bar and the filters fold behind "Filters" and the
+    bulk bar waits until a record is ticked, so the first records show without scrolling; on
+    a wide screen everything stays in view as before."""
+    base, runtime = server
+    system = Actor.system()
+    runtime.metadata.create_object(system, ACCOUNT)
+    runtime.metadata.create_object(system, DEAL)
+    for n in range(12):
+        runtime.records.create(system, "deal", {"name": f"Deal {n:02}", "amount": 1000 * n,
+                                                "stage": "won" if n % 3 == 0 else "new"})
+    page.set_viewport_size({"width": 390, "height": 844})
+    _sign_in(page, base, admin_login)
+    go(page, f"{base}/app/deal")
+    toggle = page.get_by_role("button", name="Filters")
+    expect(toggle).to_be_visible()
+    expect(page.get_by_label("Formula filter")).to_be_hidden()
+    expect(page.get_by_label("View name")).to_be_hidden()
+    expect(page.get_by_role("button", name="Apply to selected")).to_be_hidden()
+    first = page.locator("#rows tr").first.bounding_box()
+    assert first is not None and first["y"] + first["height"] <= 844, f"the first record is at {first} on a phone"
+    shot(page, "list-phone-first-screen")
+
+    # Ticking a record brings the bulk bar, saying how many are ticked.
+    page.locator("#rows tr", has_text="Deal 01").locator("input[name=ids]").check()
+    bulk = page.get_by_role("button", name="Apply to selected")
+    expect(bulk).to_be_visible()
+    expect(page.locator(".bulk-count")).to_have_text("1 selected")
+    page.get_by_role("checkbox", name="Select all").check()
+    expect(page.locator(".bulk-count")).to_have_text("12 selected")
+    shot(page, "list-phone-selected")
+    page.get_by_role("checkbox", name="Select all").uncheck()
+    expect(bulk).to_be_hidden()
+
+    # Filters open on a tap; a filtered list says how many filters hold on the toggle.
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    formula = page.get_by_label("Formula filter")
+    expect(formula).to_be_visible()
+    expect(page.get_by_label("View name")).to_be_visible()
+    shot(page, "list-phone-filters-open")
+    formula.fill('stage = "won"')
+    formula.press("Escape")
+    formula.press("Enter")
+    page.wait_for_url(re.compile(r".*formula=.*"))
+    expect(page.locator("#rows tr")).to_have_count(4)
+    expect(page.get_by_role("button", name=re.compile(r"^Filters"))).to_have_text(re.compile(r"Filters\s*1"))
+    expect(page.get_by_label("Formula filter")).to_be_hidden()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the list is {width}px wide on a 390px phone"
+
+    # A wide screen shows the filters and the bulk bar at once, and no toggle.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    expect(page.get_by_role("button", name=re.compile(r"^Filters"))).to_be_hidden()
+    expect(page.get_by_label("Formula filter")).to_be_visible()
+    expect(page.get_by_role("button", name="Apply to selected")).to_be_visible()
+    shot(page, "list-desktop-filters")

@@ -109,7 +109,7 @@ def test_lists_read_as_people_write_them(page: Any, server: Any, shot: Any, admi
     page.click("#rows >> text=Big")
     page.wait_for_url(re.compile(r".*/app/deal/\d+$"))
     # The record says whose it is, by name, as the list's Owner column does.
-    expect(page.locator(".record-owner")).to_have_text("Owner: Admin")
+    expect(page.locator(".record-owner > .muted")).to_have_text("Owner: Admin")
     page.get_by_label("Stage").select_option(label="On site")
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(r".*/app/deal/\d+$"))

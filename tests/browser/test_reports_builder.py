@@ -98,7 +98,10 @@ def test_a_sales_manager_builds_a_stage_funnel_puts_it_on_a_dashboard_and_drills
     reached = page.locator("#r-result tbody tr").all_inner_texts()
     assert [r.split("\t")[:2] for r in reached] == [["Prospecting", "7"], ["Qualified", "6"], ["Proposal", "4"],
                                                      ["Closed won", "2"]]
-    expect(page.locator("#r-funnel .funnel-step").nth(3)).to_contain_text("50% of Proposal")
+    # Conversions read as percent fields do (one house style: 85.7 %, never 85.7%).
+    expect(page.locator("#r-funnel .funnel-step").nth(3)).to_contain_text("50\u202f% of Proposal")
+    expect(page.locator("#r-funnel .funnel-step").nth(1)).to_contain_text("85.7\u202f% of Prospecting")
+    assert reached[1].split("\t")[2:4] == ["85.7\u202f%", "85.7\u202f%"], reached[1]
     shot(page, "report-builder-funnel")
 
     # The measure: what each stage totals, here the amounts of the deals that got this far.

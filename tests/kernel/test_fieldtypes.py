@@ -18,6 +18,7 @@ from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tessera.meta.documents import field_problems, normalize_field
 from tessera.meta.fieldtypes import FieldValueError, FormulaType, field_type, field_types
 from tessera.meta.model import FieldDef
+from tessera.meta.percents import percent_text
 
 ALL_TYPES = {
     "text", "long_text", "rich_text", "email", "phone", "url", "integer", "decimal", "currency",
@@ -241,8 +242,29 @@ def test_decimal_coercion_round_trips_exactly_through_its_string(number: Decimal
 def test_currency_and_percent_display() -> None:
     assert display("currency", "1234.5", currency="EUR") == "1,234.50 EUR"
     assert display("currency", "1234.5") == "1,234.50"
-    assert display("percent", "12.5") == "12.50 %"
+    # Percentages in the house style (tessera.meta.percents): the field's places, trailing
+    # zeros trimmed, a narrow no-break space before the sign.
+    assert display("percent", "12.5") == "12.5\u202f%"
+    assert display("percent", "75") == "75\u202f%"
+    assert display("percent", "0.125", scale=3) == "0.125\u202f%"
     assert roundtrip_json("percent", "12.5") == "12.50"
+
+
+def test_percentages_read_alike_wherever_they_are_shown() -> None:
+    """One house style for a percent field and for a report's conversion or a KPI's change."""
+    assert percent_text("75.00") == "75\u202f%"
+    assert percent_text("12.50") == "12.5\u202f%"
+    assert percent_text("0.857142", 1, share=True) == "85.7\u202f%"
+    assert percent_text("0.5", 1, share=True) == "50\u202f%"
+    assert percent_text("0.25", 1, share=True, signed=True) == "+25\u202f%"
+    assert percent_text("-0.1", 1, share=True, signed=True) == "-10\u202f%"
+    assert percent_text("0", 1, share=True, signed=True) == "0\u202f%"
+    assert percent_text("1234.5") == "1,234.5\u202f%"
+    assert percent_text("0.005", 2) == "0.01\u202f%"  # half up, as the field stores it
+    assert (percent_text(None), percent_text(""), percent_text("n/a")) == ("", "", "n/a")
+    # What a percent field shows reads back as the same value (a pasted cell, an import).
+    field = fd("percent")
+    assert field.ftype.to_json(field, parse("percent", display("percent", "1234.5"))) == "1234.50"
 
 
 def test_currency_and_percent_import_read_symbols_and_percent_signs() -> None:

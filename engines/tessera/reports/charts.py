@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from tessera.formula import Schema
 from tessera.meta.model import FieldDef, ObjectDef
+from tessera.meta.percents import percent_text
 from tessera.reports.dashboard import SLICE_CHARTS, resolve_path
 
 #: The label of a grouping's blank value.
@@ -220,6 +221,8 @@ class _Chart:
         if self.stages and self.widget["type"] == "funnel":
             for item in items:  # the conversion from the step before, for the step's tooltip
                 item["from_previous"] = by_cat.get(item["key"], {}).get("from_previous")
+                # …and as the tooltip writes it, in the house style of percentages (85.7 %).
+                item["from_previous_text"] = percent_text(item["from_previous"], 1, share=True)
         return {"measure": m["name"], "label": m["label"], "items": items}
 
     def _table(self) -> dict[str, Any]:

@@ -56,7 +56,8 @@ def _decision(form: Any) -> dict[str, Any]:
         body["target"] = target
     user = str(form.get("user") or "").strip()
     if action == "delegate":
-        body["users"] = [user] if user else []
+        # The inbox's people picker sends the person's id; an e-mail address is still read.
+        body["users"] = [int(user) if user.isdigit() else user] if user else []
     return body
 
 
@@ -105,7 +106,9 @@ async def act_in_inbox(task_id: int, request: Request, me: Actor = Depends(deps.
                          outcome=_refusal(error, body["action"]))
     done = DONE.get(body["action"], "Done")
     if body["action"] == "delegate":
-        done = f"Delegated to {body['users'][0]}"
+        chosen = body["users"][0]  # by name, whether picked (an id) or typed (an e-mail address)
+        who = chosen if isinstance(chosen, int) else rt.users.id_for_email(chosen)
+        done = f"Delegated to {rt.users.accounts.get(who)['name'] if who else chosen}"
     return _fragment(request, "flows/_task_row.html", task=task, overdue=overdue, closed=True,
                      outcome=Outcome(f"{done}."))
 

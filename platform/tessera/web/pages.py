@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from tessera.auth.actor import Actor
-from tessera.errors import TesseraError
+from tessera.errors import InvalidInput, TesseraError
 from tessera.forms.html import FormUrls
 from tessera.meta.model import ObjectDef
 from tessera.requests import deps
@@ -221,11 +221,54 @@ def record_page(object: str, record_id: int, request: Request, me: Actor = Depen
     history = rt.views.history(me, object, record_id, limit=50)
     related = rt.views.related(me, object, record_id)
     clocks = rt.sla.shown(me, object, record_id)
-    # Whose record it is, by name as the list's Owner column shows it (#17 defect 8).
-    owner = rt.views.values_text(me, object, [{"owner": record["owner"]}])[0] if record.get("owner") else []
     return render(request, "app/record.html", me=me, obj=obj, record=record, form_html=form, history=history,
                   current_object=obj, related=related, clocks=clocks, starred=starred,
-                  owner=owner[0][1] if owner else None)
+                  **_owner(rt, me, object, record))
+
+
+def _owner(rt: Platform, me: Actor, object: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The record page's owner line: whose record it is, by name as the list's Owner column
+    shows it, and whether the person may change it (who may edit the record may)."""
+    named = rt.views.values_text(me, object, [{"owner": record["owner"]}])[0] if record.get("owner") else []
+    return {"owner": named[0][1] if named else None,
+            "may_change_owner": rt.records.may(me, object, int(record["id"]), "edit")}
+
+
+@router.get("/app/{object}/{record_id}/owner", response_class=HTMLResponse)
+def owner_picker(object: str, record_id: int, request: Request, me: Actor = Depends(deps.actor),
+                 rt: Platform = Depends(deps.runtime)) -> HTMLResponse:
+    """What "Change owner" brings in place of itself: the people picker and "Save owner"
+    (only for who may change the record; anyone else gets the owner line as it was)."""
+    with rt.read() as conn:
+        obj = rt.snapshot(conn).object(object)
+    record = rt.records.get(me, object, record_id)
+    return render(request, "app/_owner.html", obj=obj, record=record, editing=True, **_owner(rt, me, object, record))
+
+
+@router.post("/app/{object}/{record_id}/owner", response_class=HTMLResponse)
+async def change_owner(object: str, record_id: int, request: Request, me: Actor = Depends(deps.actor),
+                       rt: Platform = Depends(deps.runtime)) -> Response:
+    """"Change owner" on the record page: the person picked becomes the owner, through the
+    records service as PATCH {"owner": id} (who may not edit the record is refused there).
+    Saved → the record page again (its history says "Owner: Ann → Bob"); refused → the owner
+    line with the reason beside the control."""
+    form = await request.form()
+    chosen, version = str(form.get("owner") or ""), str(form.get("version") or "")
+    try:
+        if not chosen.isdigit():
+            raise InvalidInput("Pick the person who should own the record.")
+        rt.records.update(me, object, record_id, {"owner": int(chosen)}, int(version) if version.isdigit() else None)
+    except TesseraError as problem:
+        with rt.read() as conn:
+            obj = rt.snapshot(conn).object(object)
+        record = rt.records.get(me, object, record_id)
+        reasons = "; ".join(p.message for p in problem.errors if p.field == "owner")
+        said = f"The owner was not changed: {reasons[:1].lower()}{reasons[1:]}." if reasons else problem.detail
+        if problem.status == 412:
+            said = f"{problem.detail} Reload the page to see the record as it is now."
+        return render(request, "app/_owner.html", status=problem.status, obj=obj, record=record, owner_error=said,
+                      editing=True, **_owner(rt, me, object, record))
+    return Response(status_code=204, headers={"HX-Redirect": f"/app/{object}/{record_id}"})
 
 
 @router.post("/app/{object}/save", response_class=HTMLResponse)
@@ -251,7 +294,8 @@ async def save(object: str, request: Request, me: Actor = Depends(deps.actor),
                       "else's changes.")
         record = rt.records.get(me, object, record_id) if record_id else None
         return render(request, "app/record.html", status=problem.status, me=me, obj=obj, record=record,
-                      form_html=html, history=[], current_object=obj, flash={"kind": "error", "text": notice})
+                      form_html=html, history=[], current_object=obj, flash={"kind": "error", "text": notice},
+                      **(_owner(rt, me, object, record) if record else {}))
     target = f"/app/{object}/{saved['id']}"
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": target})

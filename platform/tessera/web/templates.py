@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from tessera.meta.percents import percent_text
 from tessera.meta.times import parse_instant, readable, time_zone
 
 #: The browser libraries the pages load, as files inside builder-ui/node_modules.
@@ -42,6 +43,8 @@ def templates() -> Jinja2Templates:
     env.env.globals["vendor"] = lambda name: f"/static/vendor/{name}"
     env.env.filters["plural"] = _plural
     env.env.filters["when"] = _when
+    # Percentages in the house style fields use too: {{ 0.857|percent(1, share=True) }} → 85.7 %.
+    env.env.filters["percent"] = percent_text
     return env
 
 

@@ -120,7 +120,27 @@ def test_a_refused_delegation_is_explained_beside_its_control(site: Any, runtime
     delegate = row.text.split('class="delegate"', 1)[1]
     assert "field-error" in delegate and "nobody@example.com" in delegate
     moved = boss.post(f"/inbox/tasks/{task['id']}", data={"action": "delegate", "user": "clerk@example.com"})
-    assert "Delegated to clerk@example.com" in moved.text
+    assert "Delegated to Clerk." in moved.text  # by name, however the person was given
+    assert runtime.flows.tasks(_user(runtime, "clerk@example.com"))[0]["record_title"] == "Big deal"
+
+
+def test_a_task_is_delegated_to_a_person_picked_by_name(site: Any, runtime: Platform) -> None:
+    """#17: the inbox's Delegate picks a person by name (the people picker), not an e-mail."""
+    _record, task = _started(runtime)
+    boss = visitor(site, "boss@example.com")
+    row = boss.get("/inbox").text.split(f'id="task-{task["id"]}"', 1)[1].split("</article>", 1)[0]
+    delegate = row.split('class="delegate"', 1)[1]
+    assert 'type="email"' not in delegate and 'hx-get="/app/user/lookup/options"' in delegate
+    assert f'<select name="user" id="delegate-{task["id"]}"' in delegate
+    clerk = _user(runtime, "clerk@example.com").user_id
+    assert f'<option value="{clerk}">Clerk &lt;clerk@example.com&gt;</option>' in \
+        boss.get("/app/user/lookup/options", params={"q": "cle"}).text
+    nobody = boss.post(f"/inbox/tasks/{task['id']}", data={"action": "delegate", "user": "99999"})
+    assert "field-error" in nobody.text.split('class="delegate"', 1)[1] and "99999" in nobody.text
+    blank = boss.post(f"/inbox/tasks/{task['id']}", data={"action": "delegate", "user": ""})
+    assert "field-error" in blank.text.split('class="delegate"', 1)[1]
+    moved = boss.post(f"/inbox/tasks/{task['id']}", data={"action": "delegate", "user": str(clerk)})
+    assert "Delegated to Clerk." in moved.text
     assert runtime.flows.tasks(_user(runtime, "clerk@example.com"))[0]["record_title"] == "Big deal"
 
 

@@ -59,7 +59,8 @@ def test_a_funnel_preview_shows_steps_with_their_conversions(site: TestClient) -
                                                                "stages": ["open", "won"]})
     assert answer.status_code == 200, answer.text
     assert re.findall(r'class="funnel-label">([^<]+)<', answer.text) == ["Open", "Won"]
-    assert 'data-percent="0.5"' in answer.text  # two of the four open deals were won
+    # Two of the four open deals were won: written in the percentages' house style.
+    assert '<span class="percent" data-share="0.5">50\u202f%</span> of Open' in answer.text
     assert "Records now in Won" in answer.text
 
 

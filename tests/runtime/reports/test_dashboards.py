@@ -343,6 +343,24 @@ def test_dashboard_pages_send_signed_out_visitors_to_sign_in_and_keep_builders_p
         assert client.get(path).status_code == 403, path
 
 
+def test_a_kpis_change_reads_in_the_house_style_of_percentages(site: Any, runtime: Platform,
+                                                               sales: dict[str, Any]) -> None:
+    """#17: the KPI's change against the period before is written by the server as percent
+    fields are (85.7 %, a narrow no-break space, a rise with its plus), not by the browser."""
+    import re
+
+    from tessera.meta.percents import percent_text
+
+    kpi = widgets(runtime.dashboards.load(sales["actors"]["rep"], "sales_home"))["won"]["data"]
+    assert kpi["change"] is not None
+    site.post("/login", data={"email": "rep@example.com", "password": "a-long-password", "next": "/dashboards"})
+    page = site.get("/dashboards/sales_home").text
+    shown = re.search(r'<span class="kpi-change[^"]*" data-share="([^"]+)"\s+title="[^"]*">([^<]+)</span>', page)
+    assert shown is not None and shown.group(1) == kpi["change"]
+    assert shown.group(2) == percent_text(kpi["change"], 1, share=True, signed=True)
+    assert shown.group(2).endswith("\u202f%") and shown.group(2)[0] in "+-0"
+
+
 def test_builders_open_the_dashboard_and_report_builders(site: Any, sales: dict[str, Any]) -> None:
     client = site
     client.post("/login", data={"email": "admin@example.com", "password": "admin-password", "next": "/app"})

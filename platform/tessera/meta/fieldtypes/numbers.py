@@ -14,6 +14,7 @@ from tessera.meta.columns import ScaledDecimal
 from tessera.meta.durations import WORDS_PATTERN, in_words, parse_words
 from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
 from tessera.meta.model import FieldDef
+from tessera.meta.percents import percent_text
 
 _BOUND = {"type": ["number", "string"]}
 #: An ISO currency code before or after an amount: "EUR 1200", "1200.50 USD".
@@ -226,7 +227,8 @@ class PercentField(_Decimal):
     unit = "%"
 
     def display(self, field: FieldDef, value: Any) -> str:
-        return "" if value is None else f"{value:.{self.scale(field)}f} %"
+        # The house style every page shares (reports' conversions too): 75.00 reads "75 %".
+        return percent_text(value, self.scale(field))
 
     def strip_affixes(self, text: str) -> str:
         return text.removesuffix("%").rstrip()

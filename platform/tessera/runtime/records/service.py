@@ -243,6 +243,17 @@ class RecordService:
             verb = {"edit": "change", "delete": "delete"}[operation]
             raise Forbidden(f"You may not {verb} this {obj.label} record.")
 
+    def may(self, actor: Actor, object_name: str, record_id: int, operation: str) -> bool:
+        """Whether the actor may `operation` ("edit", "delete") the record: what a page asks
+        before offering a control, so it offers only what `require` would let through."""
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
+            try:
+                self.require(conn, snap, snap.object(object_name), actor, record_id, operation)
+            except (Forbidden, NotFound):
+                return False
+        return True
+
     def _rows_by(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef], column: str,
                  value: int, *, order: tuple[Any, ...] = (), limit: int | None = None) -> list[Mapping[str, Any]]:
         """Live rows whose `column` is `value`, as `_rows` reads them (the caller may read
