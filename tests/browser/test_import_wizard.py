@@ -143,7 +143,7 @@ def test_a_sales_rep_imports_deals_from_a_csv_and_fixes_the_refused_row_on_a_pho
         gate.wait(30)
         return work(ctx)
 
-    runtime.jobs._work[JOB_KIND] = held
+    runtime.jobs._work.register(JOB_KIND, held, replace=True)
     try:
         page.get_by_role("button", name="Import", exact=True).click()
         page.wait_for_url(draft)
@@ -156,7 +156,7 @@ def test_a_sales_rep_imports_deals_from_a_csv_and_fixes_the_refused_row_on_a_pho
         expect(page.get_by_role("heading", name="Done")).to_be_visible(timeout=30_000)
     finally:
         gate.set()
-        runtime.jobs._work[JOB_KIND] = work
+        runtime.jobs._work.register(JOB_KIND, work, replace=True)
     result = page.locator("#import-progress")
     expect(result).to_contain_text("Every row of the file was read; the refused one is below.")
     expect(result.locator(".im-count-created")).to_contain_text("2 created")

@@ -106,7 +106,7 @@ def test_an_admin_installs_customizes_upgrades_and_reviews_a_template(page: Any,
         gate.wait(30)
         return work(ctx)
 
-    runtime.jobs._work[JOB_KIND] = held
+    runtime.jobs._work.register(JOB_KIND, held, replace=True)
     page.get_by_role("button", name="Install", exact=True).click()
     page.wait_for_url(re.compile(r".*/builder/apps/jobs/\d+$"))
     progress = page.locator("#job-progress")
@@ -116,7 +116,7 @@ def test_an_admin_installs_customizes_upgrades_and_reviews_a_template(page: Any,
     shot(page, "templates-install-progress")
     gate.set()
     expect(progress).to_contain_text("Done: Acme sales 1.0.0 is installed.", timeout=30_000)
-    runtime.jobs._work[JOB_KIND] = work
+    runtime.jobs._work.register(JOB_KIND, work, replace=True)
     expect(progress.get_by_role("progressbar")).to_have_attribute("value", "100")
     expect(progress).to_contain_text("4 sample records added")
     shot(page, "templates-installed")

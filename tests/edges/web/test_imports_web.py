@@ -133,12 +133,12 @@ def held(runtime: Platform) -> Iterator[threading.Event]:
         gate.wait(30)
         return work(ctx)
 
-    runtime.jobs._work[JOB_KIND] = waiting
+    runtime.jobs._work.register(JOB_KIND, waiting, replace=True)
     try:
         yield gate
     finally:
         gate.set()
-        runtime.jobs._work[JOB_KIND] = work
+        runtime.jobs._work.register(JOB_KIND, work, replace=True)
 
 
 def test_the_list_menu_offers_import_only_to_who_may_create_or_change_records(app: Any, rep: SignedIn) -> None:
