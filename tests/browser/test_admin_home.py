@@ -12,7 +12,7 @@ from .test_list_views import _sign_in
 
 #: The admin areas as the sub-navigation names them, and each page's heading.
 AREAS = {"People": "People", "Teams": "Teams", "Roles": "Roles", "Audit log": "Audit log",
-         "Sessions & tokens": "Sessions and API tokens", "Failed events": "Events"}
+         "Sessions & tokens": "Sessions and API tokens", "Failed events": "Events", "Plugins": "Plugins"}
 
 
 def open_admin(page: Any, base: str, login: tuple[str, str]) -> None:

@@ -175,7 +175,9 @@ def _field(request: Request, me: Actor, rt: Platform, object: str, field: str, *
     # The index weighs the object's declared name field high unless told otherwise.
     name_field = next((o.get("name_field") for o in listed if o["api_name"] == object), None)
     return render(request, "builder/field.html", status=status, me=me, object=object, field=fdoc, used=used,
-                  type_label=field_types()[fdoc["type"]].label if fdoc["type"] in field_types() else fdoc["type"],
+                  type_label=field_types()[fdoc["type"]].label if fdoc["type"] in field_types()
+                  else f"{fdoc['type']} (not installed: no installed plugin provides this type, so the field's "
+                       "values are shown as stored and cannot be changed)",
                   object_label=labels.get(object, object), object_labels=labels, system=SYSTEM_FIELDS,
                   currencies=CURRENCIES, errors=errors or {}, flash=flash,
                   search=_search_settings(fdoc, name_field, typed),

@@ -19,7 +19,7 @@ from tessera.runtime.platform import Platform
 PASSWORD = "a-long-password"
 PAGES = ("/admin", "/admin/users", "/admin/users/1", "/admin/teams", "/admin/teams/east", "/admin/roles",
          "/admin/roles/sales", "/admin/roles/sales?share=deal", "/admin/audit", "/admin/audit?kind=record",
-         "/admin/signins", "/admin/events", "/admin/events?state=done")
+         "/admin/signins", "/admin/events", "/admin/events?state=done", "/admin/plugins")
 
 
 def _session(client: TestClient, email: str, password: str) -> dict[str, str]:

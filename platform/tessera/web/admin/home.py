@@ -1,5 +1,6 @@
 """The admin's overview (/admin): every admin area with what it is for and how things
-stand there (people active, failed events waiting), and the first steps of a new admin."""
+stand there (people active, failed events waiting, plugins not loaded), and the first steps
+of a new admin."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from fastapi.responses import Response
 from tessera.auth.actor import Actor
 from tessera.requests import deps
 from tessera.runtime.platform import Platform
+from tessera.web.admin import plugins
 from tessera.web.admin.page import page
 
 
-def _figures(rt: Platform) -> dict[str, dict[str, Any]]:
+def _figures(rt: Platform, me: Actor) -> dict[str, dict[str, Any]]:
     """One line per area saying how things stand, and whether it needs the admin's eye."""
     people = rt.users.accounts.list(active=True, limit=500)
     active = f"{len(people['data'])}{'+' if people['next_cursor'] else ''}"
@@ -28,9 +30,10 @@ def _figures(rt: Platform) -> dict[str, dict[str, Any]]:
         "audit": {"text": "Newest first, by person, kind and date"},
         "signins": {"text": f"{len(sessions)} signed in, {len(tokens)} API token{'s' if len(tokens) != 1 else ''}"},
         "events": {"text": f"{failed} failed" if failed else "Nothing failed", "alert": bool(failed)},
+        "plugins": plugins.figure(rt, me),
     }
 
 
 def overview(request: Request, me: Actor = Depends(deps.admin), rt: Platform = Depends(deps.runtime)) -> Response:
     """/admin (the admin router adds it: a sub-router cannot have an empty path)."""
-    return page(request, "admin/index.html", "home", me=me, figures=_figures(rt))
+    return page(request, "admin/index.html", "home", me=me, figures=_figures(rt, me))

@@ -34,6 +34,8 @@ AREAS = (
                                                            "out, revoke a token."),
     Area("events", "Failed events", "/admin/events", "Automation that could not run (flows, rules, webhooks), "
                                                      "with the error; try it again."),
+    Area("plugins", "Plugins", "/admin/plugins", "The installed plugins: version, whether they loaded and what "
+                                                 "they add; metadata that needs one that is missing."),
 )
 
 
