@@ -44,5 +44,9 @@ class IbanField(FieldType):
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else grouped(value)
 
+    def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
+        # The form's input holds the IBAN as people write it; saving reads it back either way.
+        return {**super().widget_context(field, value), "value": self.display(field, value)}
+
     def search_text(self, field: FieldDef, value: Any) -> str:
         return f"{grouped(value)} {value}"
