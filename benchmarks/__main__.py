@@ -5,7 +5,7 @@ database that is dropped afterwards — and prints one table of product vs. floo
 ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status. The formula
 benchmark's Python half needs no database and runs once, shown with the backend "python".
 Names: create, bulk, list, formula, stored, permissions, page, reports, workflow, flows, timers, sla, rules,
-lines, conversions, packages, imports.
+lines, conversions, packages, imports, search.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from benchmarks import (
     bench_permissions,
     bench_reports,
     bench_rules,
+    bench_search,
     bench_sla,
     bench_stored,
     bench_workflow,
@@ -36,7 +37,8 @@ from benchmarks import (
 from benchmarks.common import Result, database, prepare, render
 
 BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page", "reports", "workflow", "flows",
-              "timers", "sla", "rules", "lines", "conversions", "packages", "imports")
+              "timers", "sla", "rules", "lines", "conversions", "packages", "imports",
+              "search")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,12 @@ class Sizes:
     packages_plan_repeat: int
     imports_rows: int
     imports_repeat: int
+    search_records: int
+    search_repeat: int
+    search_api_calls: int
+    search_create_records: int
+    search_create_singles: int
+    search_create_rounds: int
 
 
 FULL = Sizes(
@@ -126,6 +134,12 @@ FULL = Sizes(
     packages_plan_repeat=5,
     imports_rows=100_000,
     imports_repeat=2,
+    search_records=1_000_000,
+    search_repeat=200,
+    search_api_calls=300,
+    search_create_records=4_000,
+    search_create_singles=300,
+    search_create_rounds=7,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -169,6 +183,12 @@ QUICK = Sizes(
     packages_plan_repeat=3,
     imports_rows=20_000,
     imports_repeat=1,
+    search_records=50_000,
+    search_repeat=40,
+    search_api_calls=60,
+    search_create_records=1_000,
+    search_create_singles=50,
+    search_create_rounds=3,
 )
 
 
@@ -250,6 +270,14 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
                 rows = bench_imports.rows_for(sizes.imports_rows)
                 log(f"{backend}: import {rows:,} deals from .xlsx (floors, preview, upsert, bad rows, memory)")
                 results += bench_imports.run(setup, rows, sizes.imports_repeat)
+            if "search" in only:
+                # The query first: it searches every object, and the creates make two more.
+                log(f"{backend}: load {sizes.search_records:,} records; search 2 words, service and API")
+                results += bench_search.run_query(setup, sizes.search_records, sizes.search_repeat,
+                                                  sizes.search_api_calls)
+                log(f"{backend}: create with 3 searchable fields vs without")
+                results += bench_search.run_create(setup, sizes.search_create_records, sizes.search_create_singles,
+                                                   sizes.search_create_rounds)
         finally:
             notes += setup.notes
             setup.close()
