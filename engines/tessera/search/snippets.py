@@ -35,6 +35,15 @@ def snippet(texts: Iterable[str], words: Sequence[str], *, context: int = CONTEX
     return [(first[: context * 2] + ("…" if len(first) > context * 2 else ""), False)]
 
 
+def named_share(name: str, words: Sequence[str]) -> float:
+    """The share of `words` that appear in a record's name (0 to 1): across objects, a
+    record named by what was searched comes before one that only mentions it."""
+    wanted = [w for w in dict.fromkeys(fold(w) for w in words) if w]
+    if not wanted or not name:
+        return 0.0
+    return sum(1 for w in wanted if _hits(name, [w])) / len(wanted)
+
+
 def _hits(text: str, words: list[str]) -> list[tuple[int, int]]:
     """Where the words are in `text` (start, end), folded the way the index folds."""
     folded, positions = _folded_with_positions(text)

@@ -113,3 +113,21 @@ def test_hostile_queries_never_fail_and_find_only_what_their_words_say(kb: Platf
 def test_only_exclusions_or_nothing_finds_nothing(kb: Platform) -> None:
     assert kb.search.search(SYSTEM, "-password")["results"] == []
     assert kb.search.search(SYSTEM, "   ")["results"] == []
+
+
+def test_across_objects_a_record_named_by_the_words_comes_before_one_that_mentions_them(rt: Platform) -> None:
+    for n in range(30):  # a common word in contacts' e-mails, rare among accounts
+        rt.records.create(SYSTEM, "contact", {"name": f"Person {n}", "email": f"p{n}@acme.com"})
+    rt.records.create(SYSTEM, "account", {"name": "Acme Corporation", "city": "Boston"})
+    found = rt.search.search(SYSTEM, "acme", limit=5)["results"]
+    assert (found[0]["object"], found[0]["title"]) == ("account", "Acme Corporation")
+    assert [r["object"] for r in found[1:]] == ["contact"] * 4
+
+
+def test_an_object_without_a_declared_name_field_weighs_its_first_text_field_high(rt: Platform) -> None:
+    rt.metadata.create_object(SYSTEM, {"api_name": "note", "label": "Note", "fields": [
+        {"api_name": "subject", "label": "Subject", "type": "text", "searchable": True},
+        {"api_name": "body", "label": "Body", "type": "long_text", "searchable": True}]})
+    rt.records.create(SYSTEM, "note", {"subject": "Other", "body": "the pump and the pump again, pump"})
+    rt.records.create(SYSTEM, "note", {"subject": "Pump", "body": "a note"})
+    assert titles(rt.search.search(SYSTEM, "pump", objects=["note"]))[0] == "Pump"

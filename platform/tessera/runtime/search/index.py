@@ -51,7 +51,8 @@ def layout_of(obj: ObjectDef) -> fulltext.Layout | None:
     weighs high unless the builder says otherwise."""
     if obj in _LAYOUTS:
         return _LAYOUTS[obj]
-    name_field = obj.doc.get("name_field")
+    named = obj.name_field
+    name_field = named.api_name if named is not None else None
     fields = tuple(
         fulltext.IndexField(f.uid, f.api_name,
                             f.props.get("search_weight") or ("high" if f.api_name == name_field else "normal"))

@@ -29,7 +29,7 @@ from tessera.runtime.navigation.shortcuts import shown_name
 from tessera.runtime.search.index import SearchIndex, layout_of
 from tessera.runtime.search.matching import Target, hits, matching_ids
 from tessera.search.query import MAX_TEXT, Query, fold, index_words, parse, typo_candidates
-from tessera.search.snippets import similarity, snippet, trigrams
+from tessera.search.snippets import named_share, similarity, snippet, trigrams
 
 if TYPE_CHECKING:
     from tessera.formula import EvalContext
@@ -139,7 +139,8 @@ class SearchService:
     def _find(self, conn: Connection, targets: list[_Target], query: Query, limit: int,
               titles: dict[str, Any]) -> list[Found]:
         """The best records of each target with their names (`titles`: the SQL of each
-        object's name as the reader sees it) and their visible fields' values."""
+        object's name as the reader sees it) and their visible fields' values, best first."""
+        words = query.highlight_words()
         found: list[Found] = []
         for target in targets:
             table, title = target.target.table, titles[target.obj.api_name]
@@ -156,7 +157,13 @@ class SearchService:
                 kept = best.subquery("kept")
                 rows = conn.execute(sa.select(kept.c.id, kept.c.score, sa.cast(title, sa.String),
                                               *kept.c[2:]).select_from(kept.join(table, table.c.id == kept.c.id)))
-            found += [Found(target.obj, int(r[0]), float(r[1] or 0.0), r[2], tuple(r[3:])) for r in rows]
+            rows = list(rows)
+            # Ranks of different indexes do not compare (bm25 weighs a word by how rare it
+            # is in that object): each object's are taken relative to its best, and across
+            # objects a record named by the words searched comes first.
+            top = max((float(r[1] or 0.0) for r in rows), default=0.0) or 1.0
+            found += [Found(target.obj, int(r[0]), named_share(str(r[2] or ""), words) + float(r[1] or 0.0) / top,
+                            r[2], tuple(r[3:])) for r in rows]
         found.sort(key=lambda f: (-f.score, f.obj.api_name, -f.id))
         return found[:limit]
 
@@ -226,7 +233,8 @@ class SearchService:
         out = []
         for item in found:
             texts = []
-            name_field = item.obj.doc.get("name_field")
+            named = item.obj.name_field
+            name_field = named.api_name if named is not None else None
             for indexed, value in zip(visible[item.obj.api_name], item.values, strict=True):
                 fdef = item.obj.field(indexed.name)
                 if fdef is not None and value is not None and indexed.name != name_field:
