@@ -149,6 +149,11 @@ def substrings(query: Query) -> tuple[list[str], list[str]]:
             [t.text.replace(" ", "") for t in query.excluded if t.substring])
 
 
+def has_substrings(text: str) -> bool:
+    """Whether `text` holds Chinese, Japanese or Korean, searched by substring."""
+    return _CJK.search(text) is not None
+
+
 def index_words(text: str) -> str:
     """Text as the PostgreSQL index keeps it: folded words separated by spaces, split where
     the query reader splits (`ann@acme.com` is ann acme com), so both sides see one word

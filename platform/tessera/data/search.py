@@ -5,10 +5,11 @@ after the object's uid with a column per searchable field named after the field'
 renaming the object or a field never touches it.
 
 - SQLite: an FTS5 table (unicode61, diacritics removed; rowid = the record's id) for words,
-  and an FTS5 trigram table beside it (`…_grams`) for Chinese and other substrings.
+  and an FTS5 trigram table beside it (`…_grams`) for the records holding Chinese, Japanese
+  or Korean text, searched by substring.
 - PostgreSQL: a table keyed by the record's id holding each field's words, a weighted
-  tsvector generated from them (GIN) and their concatenation with a pg_trgm GIN index for
-  substrings and typos.
+  tsvector generated from them (GIN), and for records holding such text their words
+  together (`body`) under a pg_trgm GIN index.
 
 A record in the trash keeps its entry: every search joins the object's table and keeps live
 records only, so a restore needs nothing. This module builds and writes the tables; what is
@@ -20,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,13 +90,12 @@ def create(conn: Connection, layout: Layout) -> None:
     weighted = " || ".join(
         f"setweight(to_tsvector('simple'::regconfig, coalesce({k}, '')), '{WEIGHTS[f.weight][0]}')"
         for f, k in zip(layout.fields, keys, strict=True))
-    body = " || ' ' || ".join(f"coalesce({k}, '')" for k in keys)
     table = _quoted(layout.table)
     conn.exec_driver_sql(
         f"CREATE TABLE {table} (record_id bigint PRIMARY KEY, "
         + "".join(f"{k} text, " for k in keys)
         + f"document tsvector GENERATED ALWAYS AS ({weighted}) STORED, "
-        + f"body text GENERATED ALWAYS AS ({body}) STORED)")
+        + "body text)")
     conn.exec_driver_sql(f"CREATE INDEX {_quoted(layout.table + '_words')} ON {table} USING gin (document)")
     conn.exec_driver_sql(f"CREATE INDEX {_quoted(layout.table + '_grams')} ON {table} "
                          "USING gin (body gin_trgm_ops)")
@@ -113,11 +113,13 @@ WRITE_MODES = ("new", "replace", "keep")
 
 
 def write(conn: Connection, layout: Layout, entries: Sequence[tuple[int, Mapping[str, str | None]]], *,
-          mode: str = "replace") -> None:
+          mode: str = "replace", substrings: Collection[int] = ()) -> None:
     """Index records: (record id, {field key: its words}). `mode`: `new` records have no
     entry yet; `replace` replaces an entry; `keep` keeps it (a rebuild running beside saves
     must not overwrite a save's newer words with what it read earlier). A record without
-    words has no entry."""
+    words has no entry. `substrings`: the records whose text is also searched by substring
+    (it holds Chinese, Japanese or Korean): only they go into the trigram index, which costs
+    more to write than the word index."""
     if not entries:
         return
     assert mode in WRITE_MODES, mode
@@ -140,20 +142,24 @@ def write(conn: Connection, layout: Layout, entries: Sequence[tuple[int, Mapping
         if rows:
             marks = ", ".join("?" * (len(keys) + 1))
             params = [(rid, *values) for rid, values in rows]
-            for name in (layout.table, layout.grams):
-                conn.exec_driver_sql(f"INSERT INTO {_quoted(name)} (rowid, {', '.join(keys)}) VALUES ({marks})",
-                                     params)
+            insert = "INSERT INTO {} (rowid, " + ", ".join(keys) + f") VALUES ({marks})"
+            conn.exec_driver_sql(insert.format(_quoted(layout.table)), params)
+            grams = [p for p in params if p[0] in substrings]
+            if grams:
+                conn.exec_driver_sql(insert.format(_quoted(layout.grams)), grams)
         return
     if replace and empty:
         remove(conn, layout, empty)
     if not rows:
         return
-    columns = ", ".join(["record_id", *keys])
-    marks = ", ".join(["%s"] * (len(keys) + 1))
+    columns = ", ".join(["record_id", *keys, "body"])
+    marks = ", ".join(["%s"] * (len(keys) + 2))
+    updated = ", ".join(f"{k} = excluded.{k}" for k in [*keys, "body"])
     conflict = {"new": "", "keep": " ON CONFLICT (record_id) DO NOTHING",
-                "replace": f" ON CONFLICT (record_id) DO UPDATE SET {', '.join(f'{k} = excluded.{k}' for k in keys)}"}
+                "replace": f" ON CONFLICT (record_id) DO UPDATE SET {updated}"}
     conn.exec_driver_sql(f"INSERT INTO {_quoted(layout.table)} ({columns}) VALUES ({marks}){conflict[mode]}",
-                         [(rid, *values) for rid, values in rows])
+                         [(rid, *values, " ".join(v for v in values if v) if rid in substrings else None)
+                          for rid, values in rows])
 
 
 def remove(conn: Connection, layout: Layout, record_ids: Iterable[int]) -> None:

@@ -25,7 +25,7 @@ from tessera.data import search as fulltext
 from tessera.data.metastore import now
 from tessera.data.tables import search_indexes
 from tessera.meta.model import FieldDef, ObjectDef
-from tessera.search.query import index_words
+from tessera.search.query import has_substrings, index_words
 
 if TYPE_CHECKING:
     from tessera.runtime.background.jobs import JobContext, JobService
@@ -76,6 +76,11 @@ def entry(obj: ObjectDef, layout: fulltext.Layout, values: Mapping[str, Any], di
     return out
 
 
+def substring_ids(entries: list[tuple[int, dict[str, str | None]]]) -> set[int]:
+    """The records among `entries` whose text is also searched by substring."""
+    return {rid for rid, texts in entries if any(t and has_substrings(t) for t in texts.values())}
+
+
 class SearchIndex:
     def __init__(self, kernel: Kernel, jobs: JobService) -> None:
         self.kernel = kernel
@@ -97,7 +102,8 @@ class SearchIndex:
                 continue  # nothing searchable changed: the entry stands
             values = {name: change.value(name) for name in names}
             entries.append((change.record_id, entry(batch.obj, layout, values, dialect)))
-        fulltext.write(batch.conn, layout, entries, mode="new" if batch.creating else "replace")
+        fulltext.write(batch.conn, layout, entries, mode="new" if batch.creating else "replace",
+                       substrings=substring_ids(entries))
 
     # -- metadata changes ---------------------------------------------------------------
     def object_changed(self, conn: Connection, actor: Actor, before: ObjectDef | None,
@@ -146,8 +152,8 @@ class SearchIndex:
                                  .values(ready=True, updated_at=now()))
                     return {"indexed": done}
                 dialect = conn.dialect.name
-                fulltext.write(conn, layout, [(r["id"], entry(obj, layout, r, dialect)) for r in rows],
-                               mode="keep")
+                entries = [(r["id"], entry(obj, layout, r, dialect)) for r in rows]
+                fulltext.write(conn, layout, entries, mode="keep", substrings=substring_ids(entries))
                 last = rows[-1]["id"]
                 done += len(rows)
             ctx.progress(done, total, f"{done:,} of {total:,} records indexed")

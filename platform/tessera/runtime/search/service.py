@@ -5,8 +5,8 @@ Each object with an index is asked for its best records (matching.py: one statem
 under the reader's row scope, in the fields they may see); the answers are merged by score.
 The names and snippets of the records kept are then read from the records themselves — from
 the fields the reader may see only. When nothing is found and a word may be misspelt, the
-indexed word most like it among the records the reader may see replaces it, and the answer
-says so (`corrected`).
+indexed word most like it (sharing its longest prefix that any record holds) among the
+records the reader may see replaces it, and the answer says so (`corrected`).
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
-from tessera.data import search as fulltext
 from tessera.errors import FieldProblem, InvalidInput
 from tessera.meta.model import ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.navigation.shortcuts import shown_name
 from tessera.runtime.search.index import SearchIndex, layout_of
 from tessera.runtime.search.matching import Target, hits, matching_ids
-from tessera.search.query import MAX_TEXT, Query, fold, index_words, parse, typo_candidates
-from tessera.search.snippets import named_share, similarity, snippet, trigrams
+from tessera.search.query import MAX_TEXT, Query, Term, fold, index_words, parse, typo_candidates
+from tessera.search.snippets import named_share, similarity, snippet
 
 if TYPE_CHECKING:
     from tessera.formula import EvalContext
@@ -40,8 +39,8 @@ if TYPE_CHECKING:
 MAX_LIMIT = 100
 #: How alike (pg_trgm similarity) an indexed word must be to stand in for a misspelt one.
 LIKENESS = 0.4
-#: Records read to find the words most like a misspelt one.
-TYPO_ROWS = 50
+#: Records read (per object and prefix) to find the words most like a misspelt one.
+TYPO_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -171,59 +170,48 @@ class SearchService:
         """`text` with its misspelt words replaced by the most alike indexed words, or None."""
         replaced = fold(text[:MAX_TEXT])
         changed = False
-        postgresql = conn.dialect.name == "postgresql"
-        if postgresql:
-            # pg_trgm's index finds words at least this alike (its default, 0.6, misses a
-            # dropped letter in a short word); the pick below is by similarity anyway. Reads
-            # may run outside a transaction, so it is set for the session and reset after.
-            conn.exec_driver_sql("SET pg_trgm.word_similarity_threshold = 0.3")
-        try:
-            best_words = {word: self._best(conn, targets, word) for word in misspelt}
-        finally:
-            if postgresql:
-                conn.exec_driver_sql("RESET pg_trgm.word_similarity_threshold")
-        for word, best in best_words.items():
+        for word in misspelt:
+            best = self._best(conn, targets, word)
             if best is not None:
                 replaced = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", best, replaced)
                 changed = True
         return replaced if changed and replaced != fold(text[:MAX_TEXT]) else None
 
     def _best(self, conn: Connection, targets: list[_Target], word: str) -> str | None:
-        """The indexed word most like `word` in records the reader may see, if any is alike enough."""
-        best: tuple[float, str] | None = None
-        for target in targets:
-            for found in self._alike(conn, target.target, word):
-                score = similarity(word, found)
-                if found != word and score >= LIKENESS and (best is None or score > best[0]):
-                    best = (score, found)
-        return None if best is None else best[1]
+        """The indexed word most like `word` (pg_trgm's similarity) in records the reader may
+        see, if one is alike enough. Candidates are the words sharing its longest prefix that
+        any record holds — `printr` finds `printer` by `print*`, `pasword` finds `password`
+        by `pas*` — looked up in the word index, so a typo in the first three letters is
+        not corrected."""
+        for length in range(len(word) - 1, 2, -1):
+            prefix = word[:length]
+            best: tuple[float, str] | None = None
+            for target in targets:
+                for found in self._words_starting(conn, target, prefix):
+                    score = similarity(word, found)
+                    if found != word and score >= LIKENESS and (best is None or score > best[0]):
+                        best = (score, found)
+            if best is not None:
+                return best[1]
+        return None
 
-    def _alike(self, conn: Connection, target: Target, word: str) -> set[str]:
-        """Words of records the reader may see that share trigrams with `word`."""
-        layout, table = target.layout, target.table
-        live = [table.c.deleted_at.is_(None), *([target.allowed] if target.allowed is not None else [])]
-        if conn.dialect.name == "sqlite":
-            grams = fulltext.grams_table(layout)
-            inner = [g.strip() for g in trigrams(word) if len(g.strip()) == 3]
-            if not inner:
-                return set()
-            scope = "{" + " ".join(f.key for f in target.visible) + "} : "
-            expression = scope + "(" + " OR ".join('"' + g.replace('"', '""') + '"' for g in inner) + ")"
-            columns = [grams.c[f.key] for f in target.visible]
-            statement = (sa.select(*columns).select_from(grams.join(table, table.c.id == grams.c.rowid))
-                         .where(sa.literal_column(f'"{layout.grams}"').op("MATCH")(expression), *live)
-                         .order_by(sa.func.bm25(sa.literal_column(f'"{layout.grams}"'))).limit(TYPO_ROWS))
-        else:
-            index = fulltext.words_table(layout, "postgresql")
-            columns = [index.c[f.key] for f in target.visible]
-            statement = (sa.select(*columns).select_from(index.join(table, table.c.id == index.c.record_id))
-                         .where(sa.literal(word).op("<%")(index.c.body), *live)
-                         .order_by(sa.func.word_similarity(word, index.c.body).desc()).limit(TYPO_ROWS))
+    def _words_starting(self, conn: Connection, target: _Target, prefix: str) -> set[str]:
+        """Words starting with `prefix` in the visible fields of records the reader may see
+        (read from up to TYPO_ROWS of them)."""
+        visible = target.target.visible
+        table = target.target.table
+        columns = [table.c[f.name].label(f"_{i}") for i, f in enumerate(visible)]
+        statement = hits(conn.dialect.name, target.target, Query((Term((prefix,), prefix=True),)), TYPO_ROWS,
+                         columns)
+        if statement is None:
+            return set()
+        fields = [target.obj.field(f.name) for f in visible]
         words: set[str] = set()
         for row in conn.execute(statement):
-            for value in row:
-                if value:
-                    words.update(index_words(value).split())
+            for fdef, value in zip(fields, row[2:], strict=True):
+                if fdef is not None and value is not None:
+                    words.update(w for w in index_words(fdef.ftype.search_text(fdef, value)).split()
+                                 if w.startswith(prefix))
         return words
 
     def _described(self, targets: list[_Target], found: list[Found], query: Query) -> list[dict[str, Any]]:
