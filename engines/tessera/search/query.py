@@ -70,6 +70,8 @@ class Query:
 
 def fold(text: str) -> str:
     """Lower case with accents removed, as the indexes store words (café → cafe)."""
+    if text.isascii():
+        return text.lower()  # no accents to remove, and casefold is lower for ASCII
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

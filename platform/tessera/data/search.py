@@ -7,9 +7,9 @@ renaming the object or a field never touches it.
 - SQLite: an FTS5 table (unicode61, diacritics removed; rowid = the record's id) for words,
   and an FTS5 trigram table beside it (`…_grams`) for the records holding Chinese, Japanese
   or Korean text, searched by substring.
-- PostgreSQL: a table keyed by the record's id holding each field's words, a weighted
-  tsvector generated from them (GIN), and for records holding such text their words
-  together (`body`) under a pg_trgm GIN index.
+- PostgreSQL: a table keyed by the record's id holding each field's words, their weighted
+  tsvector (GIN; written out here, not parsed again by the database), and for records
+  holding such text their words together (`body`) under a pg_trgm GIN index.
 
 A record in the trash keeps its entry: every search joins the object's table and keeps live
 records only, so a restore needs nothing. This module builds and writes the tables; what is
@@ -87,15 +87,11 @@ def create(conn: Connection, layout: Layout) -> None:
         conn.exec_driver_sql(f"CREATE VIRTUAL TABLE {_quoted(layout.grams)} USING fts5("
                              f"{columns}, tokenize = 'trigram')")
         return
-    weighted = " || ".join(
-        f"setweight(to_tsvector('simple'::regconfig, coalesce({k}, '')), '{WEIGHTS[f.weight][0]}')"
-        for f, k in zip(layout.fields, keys, strict=True))
     table = _quoted(layout.table)
     conn.exec_driver_sql(
         f"CREATE TABLE {table} (record_id bigint PRIMARY KEY, "
         + "".join(f"{k} text, " for k in keys)
-        + f"document tsvector GENERATED ALWAYS AS ({weighted}) STORED, "
-        + "body text)")
+        + "document tsvector NOT NULL, body text)")
     conn.exec_driver_sql(f"CREATE INDEX {_quoted(layout.table + '_words')} ON {table} USING gin (document)")
     conn.exec_driver_sql(f"CREATE INDEX {_quoted(layout.table + '_grams')} ON {table} "
                          "USING gin (body gin_trgm_ops)")
@@ -152,14 +148,36 @@ def write(conn: Connection, layout: Layout, entries: Sequence[tuple[int, Mapping
         remove(conn, layout, empty)
     if not rows:
         return
-    columns = ", ".join(["record_id", *keys, "body"])
-    marks = ", ".join(["%s"] * (len(keys) + 2))
-    updated = ", ".join(f"{k} = excluded.{k}" for k in [*keys, "body"])
+    columns = ", ".join(["record_id", *keys, "document", "body"])
+    updated = ", ".join(f"{k} = excluded.{k}" for k in [*keys, "document", "body"])
     conflict = {"new": "", "keep": " ON CONFLICT (record_id) DO NOTHING",
                 "replace": f" ON CONFLICT (record_id) DO UPDATE SET {updated}"}
-    conn.exec_driver_sql(f"INSERT INTO {_quoted(layout.table)} ({columns}) VALUES ({marks}){conflict[mode]}",
-                         [(rid, *values, " ".join(v for v in values if v) if rid in substrings else None)
-                          for rid, values in rows])
+    marks = ", ".join(["%s"] * (len(keys) + 1) + ["%s::tsvector", "%s"])
+    weights = [WEIGHTS[f.weight][0] for f in layout.fields]
+    conn.exec_driver_sql(
+        f"INSERT INTO {_quoted(layout.table)} ({columns}) VALUES ({marks}){conflict[mode]}",
+        [(rid, *values, tsvector_text(values, weights),
+          " ".join(v for v in values if v) if rid in substrings else None) for rid, values in rows])
+
+
+#: PostgreSQL's limits of a tsvector: the last position, the longest word (bytes).
+_LAST_POSITION = 16383
+_LONGEST_WORD = 2046
+
+
+def tsvector_text(values: Sequence[str | None], weights: Sequence[str]) -> str:
+    """The weighted tsvector of one record's words per field (already folded and split),
+    written out as tsvector text: what setweight(to_tsvector('simple', …)) of each field
+    joined with `||` gives, without PostgreSQL parsing the words again (it costs more than
+    the insert itself)."""
+    positions: dict[str, list[str]] = {}
+    at = 0
+    for text, weight in zip(values, weights, strict=True):
+        for word in (text or "").split():
+            if len(word.encode()) <= _LONGEST_WORD:  # a longer word is left out, taking no place
+                at += 1
+                positions.setdefault(word, []).append(f"{min(at, _LAST_POSITION)}{weight}")
+    return " ".join(f"'{word}':{','.join(places)}" for word, places in positions.items())
 
 
 def remove(conn: Connection, layout: Layout, record_ids: Iterable[int]) -> None:

@@ -118,3 +118,18 @@ def test_index_rows_hold_each_field_apart(rt: Platform) -> None:
     assert layout is not None
     with rt.read() as conn:
         assert fulltext.count(conn, layout) == 1
+
+
+def test_the_tsvector_written_out_is_the_one_postgresql_would_make(rt: Platform) -> None:
+    with rt.read() as conn:
+        if conn.dialect.name != "postgresql":
+            return  # SQLite's index is FTS5: nothing written out
+        values = ["acme corporation acme", None, "ann lee acme com 2026 v1 2 " + "x" * 3000 + " 客户管理"]
+        ours = conn.execute(sa.text("SELECT CAST(:v AS tsvector)"),
+                            {"v": fulltext.tsvector_text(values, ["A", "B", "C"])}).scalar()
+        theirs = conn.execute(sa.text(
+            "SELECT setweight(to_tsvector('simple', coalesce(:a, '')), 'A') || "
+            "setweight(to_tsvector('simple', coalesce(:b, '')), 'B') || "
+            "setweight(to_tsvector('simple', coalesce(:c, '')), 'C')"),
+            {"a": values[0], "b": values[1], "c": values[2]}).scalar()
+    assert ours == theirs
