@@ -116,7 +116,7 @@ def _postgresql(target: Target, query: Query) -> tuple[Any, list[Any], Any]:
     score: Any = sa.literal(0.0)
     visible_vector = _vector(target.visible, index) if target.hides_some else index.c.document
     if wanted_parts:
-        found = _and(_ts(p) for p in wanted_parts)
+        found = _joined("&&", (_ts(p) for p in wanted_parts))
         full = found
         for part in excluded_parts:
             full = full.op("&&")(sa.func.tsquery_not(_ts(part)))
@@ -127,7 +127,7 @@ def _postgresql(target: Target, query: Query) -> tuple[Any, list[Any], Any]:
             where.append(visible_vector.op("@@")(full))
         score = sa.func.ts_rank_cd(visible_vector, full)
     elif excluded_parts:
-        where.append(sa.not_(visible_vector.op("@@")(_or(_ts(p) for p in excluded_parts))))
+        where.append(sa.not_(visible_vector.op("@@")(_joined("||", (_ts(p) for p in excluded_parts)))))
     for text, keep in [*((t, True) for t in wanted), *((t, False) for t in excluded)]:
         pattern = _like(text)
         inside = sa.or_(*(index.c[f.key].like(pattern, escape="\\") for f in target.visible))
@@ -151,19 +151,12 @@ def _ts(part: Any) -> Any:
     return sa.func.to_tsquery(simple, part.text + ":*")
 
 
-def _and(items: Any) -> Any:
+def _joined(operator: str, items: Any) -> Any:
+    """The items joined by a binary SQL operator (`&&`, `||`), left to right."""
     items = list(items)
     out = items[0]
     for item in items[1:]:
-        out = out.op("&&")(item)
-    return out
-
-
-def _or(items: Any) -> Any:
-    items = list(items)
-    out = items[0]
-    for item in items[1:]:
-        out = out.op("||")(item)
+        out = out.op(operator)(item)
     return out
 
 
@@ -172,10 +165,7 @@ def _vector(fields: Sequence[fulltext.IndexField], index: Any) -> Any:
     parts = [sa.func.setweight(sa.func.to_tsvector(simple, sa.func.coalesce(index.c[f.key], sa.literal_column("''"))),
                                sa.literal_column(f"'{fulltext.WEIGHTS[f.weight][0]}'::\"char\""))
              for f in fields]
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.op("||")(part)
-    return out
+    return _joined("||", parts)
 
 
 def _weighted_presence(target: Target, columns: Any, text: str) -> Any:
