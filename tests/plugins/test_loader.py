@@ -4,6 +4,7 @@ without the plugin and with nothing it registered; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -148,3 +149,49 @@ def test_only_admins_see_the_plugins(make_plugin: PluginMaker, plugged: Callable
     rt = plugged()
     with pytest.raises(Forbidden):
         rt.plugins.list(Actor(user_id=7))
+
+
+def test_a_plugins_pages_jobs_and_hooks_come_in_through_the_same_door(
+        make_plugin: PluginMaker, plugged: Callable[..., Platform]) -> None:
+    from fastapi.testclient import TestClient
+
+    from tessera.app import create_app
+
+    source = '''
+    PLUGIN_API = 1
+    from fastapi import APIRouter
+    from fastapi.responses import HTMLResponse
+
+    pages = APIRouter()
+    SEEN = []
+
+
+    @pages.get("/hello", response_class=HTMLResponse)
+    def hello():
+        return "<h1>Hello from a plugin</h1>"
+
+
+    def count(ctx):
+        return {"counted": ctx.params["n"]}
+
+
+    def install(platform):
+        platform.plugin_host.add_pages(pages)
+        platform.jobs.register("pages.count", count)
+        platform.hooks.add("after_write", lambda batch: SEEN.append(batch.obj.api_name))
+    '''
+    entry = make_plugin("pages", source)
+    rt = plugged(entry)
+    report = _report(rt, "pages")
+    assert report["status"] == "loaded"
+    assert set(report["provides"]) == {"job kind pages.count", "pages /plugins/pages"}
+    with TestClient(create_app(rt)) as client:
+        answer = client.get("/plugins/pages/hello")
+    assert answer.status_code == 200 and "Hello from a plugin" in answer.text
+    with rt.write() as conn:
+        job = rt.jobs.submit(conn, "pages.count", {"n": 3}, title="Count")
+    assert rt.jobs.wait(job)["result"] == {"counted": 3}
+    rt.metadata.create_object(SYSTEM, {"api_name": "memo", "label": "Memo", "fields": [
+        {"api_name": "body", "label": "Body", "type": "text"}]})
+    rt.records.create(SYSTEM, "memo", {"body": "seen by the plugin's hook"})
+    assert sys.modules[entry.module].SEEN == ["memo"]
