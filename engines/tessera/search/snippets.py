@@ -71,6 +71,8 @@ def _hits(text: str, words: list[str]) -> list[tuple[int, int]]:
 
 def _folded_with_positions(text: str) -> tuple[str, list[int]]:
     """`text` folded, and for each folded character the index of the character it came from."""
+    if text.isascii():  # one character for one: lower case is the whole folding
+        return text.lower(), list(range(len(text)))
     out: list[str] = []
     positions: list[int] = []
     for index, char in enumerate(text):
