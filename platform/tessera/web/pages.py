@@ -52,7 +52,8 @@ def _view_query(request: Request, views: list[dict[str, Any]]) -> tuple[ListQuer
     return ListQuery(columns=query.columns or saved.get("columns") or [], sort=query.sort or saved.get("sort"),
                      conditions=query.conditions if given.getlist("c") else saved.get("conditions") or [],
                      formula=query.formula if given.get("formula") else saved.get("formula"),
-                     cursor=query.cursor, limit=query.limit, search=query.search), current
+                     cursor=query.cursor, limit=query.limit,
+                     search=query.search if given.get("search") else saved.get("search")), current
 
 
 def _query(request: Request) -> ListQuery:
@@ -126,7 +127,8 @@ async def save_view(object: str, request: Request, me: Actor = Depends(deps.acto
     query = ListQuery(columns=[c for c in str(form.get("columns") or "").split(",") if c],
                       sort=str(form.get("sort") or "") or None,
                       conditions=[json.loads(str(c)) for c in form.getlist("c") if _json_object(str(c))],
-                      formula=str(form.get("formula") or "") or None)
+                      formula=str(form.get("formula") or "") or None,
+                      search=str(form.get("search") or "").strip() or None)
     view = rt.views.save(me, object, str(form.get("name") or ""), query, shared=bool(form.get("shared")))
     return Response(status_code=204, headers={"HX-Redirect": f"/app/{object}?view={view['id']}"})
 

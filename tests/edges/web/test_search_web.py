@@ -249,3 +249,21 @@ def test_an_object_whose_index_is_being_built_is_named(site: TestClient, runtime
     main = _main(admin.get("/search", params={"q": "acme"}).text)
     assert "Still being indexed: Tickets. Some of their records may not be found yet" in main
     assert "Still being indexed: Tickets." in admin.get("/search/suggest", params={"q": "acme"}).text
+
+
+def test_a_saved_view_keeps_the_words_of_the_search_box(site: TestClient) -> None:
+    admin = SignedIn(site, "admin@example.com", "admin-password")
+    page = admin.get("/app/account", params={"search": "acme", "sort": "name"}).text
+    assert re.search(r'<input type="hidden" name="search" value="acme">', page)  # the Save view form carries them
+    saved = admin.post("/app/account/views", data={"name": "Acme accounts", "sort": "name", "search": "acme",
+                                                   "columns": "", "formula": ""})
+    assert saved.status_code == 204
+    view = saved.headers["HX-Redirect"]
+    listed = admin.get(view).text
+    rows = re.search(r'<tbody id="rows">(.*?)</tbody>', listed, re.S)
+    assert rows and _links(rows.group(1)) == ["Acme Corporation"]
+    assert re.search(r'<input type="search" name="search" value="acme"', listed)
+    # Words typed over the view win, as a sort clicked does.
+    other = admin.get(view + "&search=globex").text
+    rows = re.search(r'<tbody id="rows">(.*?)</tbody>', other, re.S)
+    assert rows and _links(rows.group(1)) == ["Globex"]

@@ -490,17 +490,17 @@ class ViewService:
                  "query": r["definition"]} for r in rows]
 
     def save(self, actor: Actor, object_name: str, name: str, query: ListQuery, *, shared: bool) -> dict[str, Any]:
-        """Keep a list's columns, sort and filters under a name; checked first (a view that
-        cannot run is not saved). Sharing a view with everyone is for builders and admins."""
+        """Keep a list's columns, sort, filters and search words under a name; checked first
+        (a view that cannot run is not saved). Sharing a view with everyone is for builders and admins."""
         name = name.strip()
         if not name or len(name) > 120:
             raise InvalidInput("Name the view.", [FieldProblem("name", "must be 1 to 120 characters")])
         if shared and not (actor.is_admin or actor.is_builder):
             raise Forbidden("Only builders and admins share views with everyone.")
         self.page(actor, object_name, ListQuery(columns=query.columns, sort=query.sort, conditions=query.conditions,
-                                                formula=query.formula, limit=1))
+                                                formula=query.formula, limit=1, search=query.search))
         definition = {"columns": query.columns, "sort": query.sort, "conditions": query.conditions,
-                      "formula": query.formula}
+                      "formula": query.formula, **({"search": query.search} if query.search else {})}
         with self.kernel.write() as conn:
             obj = self.kernel.snapshot(conn).object(object_name)
             taken = conn.execute(sa.select(saved_views.c.id).where(
