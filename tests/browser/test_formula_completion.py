@@ -6,6 +6,7 @@ builder's formula boxes (a field's formula, the rule builder) suggest too."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import expect
@@ -95,6 +96,8 @@ def test_a_user_picks_stage_and_closed_won_from_suggestions_and_the_list_filters
     expect(box).not_to_be_focused()
 
     page.set_viewport_size({"width": 390, "height": 844})
+    # On a phone the list's filters fold behind "Filters": open them as a person would.
+    page.get_by_role("button", name=re.compile(r"^Filters")).click()
     box.fill("")
     box.press_sequentially("stage = ", delay=40)
     expect(suggestions.get_by_role("option")).to_have_count(3)

@@ -131,3 +131,10 @@ def test_an_object_without_a_declared_name_field_weighs_its_first_text_field_hig
     rt.records.create(SYSTEM, "note", {"subject": "Other", "body": "the pump and the pump again, pump"})
     rt.records.create(SYSTEM, "note", {"subject": "Pump", "body": "a note"})
     assert titles(rt.search.search(SYSTEM, "pump", objects=["note"]))[0] == "Pump"
+
+
+def test_a_query_of_many_junk_words_corrects_few_and_answers(kb: Platform) -> None:
+    junk = " ".join(f"qwertyuiop{n}zzzzzz" for n in range(16))
+    answer = kb.search.search(SYSTEM, junk)
+    assert answer["results"] == [] and answer["corrected"] is None
+    assert kb.search.search(SYSTEM, "pasword")["corrected"] == "password"

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 MAX_LIMIT = 100
 #: How alike (pg_trgm similarity) an indexed word must be to stand in for a misspelt one.
 LIKENESS = 0.4
+#: At most this many misspelt words of a query are corrected, each by prefixes of at most
+#: this many letters: a query of junk words costs a few lookups, not hundreds.
+MOST_CORRECTED = 3
+LONGEST_PREFIX = 7
 #: Records read (per object and prefix) to find the words most like a misspelt one.
 TYPO_ROWS = 100
 
@@ -170,7 +174,7 @@ class SearchService:
         """`text` with its misspelt words replaced by the most alike indexed words, or None."""
         replaced = fold(text[:MAX_TEXT])
         changed = False
-        for word in misspelt:
+        for word in misspelt[:MOST_CORRECTED]:
             best = self._best(conn, targets, word)
             if best is not None:
                 replaced = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", best, replaced)
@@ -183,7 +187,7 @@ class SearchService:
         any record holds — `printr` finds `printer` by `print*`, `pasword` finds `password`
         by `pas*` — looked up in the word index, so a typo in the first three letters is
         not corrected."""
-        for length in range(len(word) - 1, 2, -1):
+        for length in range(min(len(word) - 1, LONGEST_PREFIX), 2, -1):
             prefix = word[:length]
             best: tuple[float, str] | None = None
             for target in targets:
