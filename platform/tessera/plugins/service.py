@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tessera.auth.actor import Actor
 from tessera.errors import Forbidden
+from tessera.meta.fieldtypes.base import Unavailable
 from tessera.plugins import PLUGIN_API
 
 if TYPE_CHECKING:
@@ -45,9 +46,9 @@ class PluginService:
             snap = self.kernel.snapshot(conn)
             for obj in snap.objects.values():
                 for fdef in (*obj.fields, *obj.line_fields):
-                    if not fdef.ftype.available:
+                    if isinstance(fdef.ftype, Unavailable):
                         out.append({"where": f"objects/{obj.api_name}/fields/{fdef.api_name}",
-                                    "message": f"{obj.label}, field {fdef.label}: {fdef.ftype.problem}; "  # type: ignore[attr-defined]
+                                    "message": f"{obj.label}, field {fdef.label}: {fdef.ftype.problem}; "
                                                "its values are kept and shown as stored, and cannot be changed"})
                 for problem in self.formulas.check_object(snap, copy.deepcopy(dict(obj.doc))):
                     out.append({"where": f"objects/{obj.api_name}{problem.field}",
