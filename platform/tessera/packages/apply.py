@@ -145,8 +145,28 @@ class Applier:
         for step in later:  # then the lookups and line items between them
             run(step, lambda s=step: self._write_object(actor, s, _plain(s.body or {}, frozenset({"lookup",
                                                                                                "child_table"}))))
-        for step in _targets_first([*later, *(s for s in objects if s.action == "update")]):
-            run(step, lambda s=step: self._write_object(actor, s))
+        # Whole at last; an object whose formulas read another's formula fields (an account
+        # summing its deals' amounts) waits until that one is whole: retried while any moves.
+        pending = _targets_first([*later, *(s for s in objects if s.action == "update")])
+        while pending:
+            waiting = []
+            for step in pending:
+                savepoint = conn.begin_nested()
+                try:
+                    self._write_object(actor, step)
+                except TesseraError:
+                    savepoint.rollback()
+                    waiting.append(step)
+                    continue
+                savepoint.commit()
+                done += 1
+                if progress:
+                    progress(done, total)
+            if len(waiting) == len(pending):  # no progress: say what is wrong with each
+                for step in waiting:
+                    run(step, lambda s=step: self._write_object(actor, s))
+                break
+            pending = waiting
         for step in steps:
             if step.kind == EXTENSIONS:
                 run(step, lambda s=step: self._extend(actor, s))
