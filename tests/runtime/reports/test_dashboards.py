@@ -285,6 +285,19 @@ def test_each_data_point_links_to_the_list_of_exactly_its_records(runtime: Platf
     assert drilled(runtime, boss, board["won"]["data"]["drill"]) == expected
 
 
+def test_every_widget_links_to_all_its_records_and_says_when_it_has_nothing_to_draw(
+        runtime: Platform, sales: dict[str, Any]) -> None:
+    boss = sales["actors"]["boss"]
+    board = widgets(runtime.dashboards.load(boss, "sales_home"))
+    assert drilled(runtime, boss, board["pipeline"]["drill"]) == {d["id"] for d in deals_where(sales, {"rep", "peer"})}
+    assert not board["pipeline"]["empty"] and not board["owners"]["empty"]
+    # Nothing closes in 2019: every chart is empty, and still links to its (empty) list.
+    empty = widgets(runtime.dashboards.load(boss, "sales_home", {"period": "2019-01-01..2019-12-31"}))
+    assert empty["pipeline"]["empty"] and empty["owners"]["empty"] and empty["matrix"]["empty"]
+    assert empty["pipeline"]["drill"].startswith("/app/deal?formula=")
+    assert drilled(runtime, boss, empty["pipeline"]["drill"]) == set()
+
+
 # -- the API ----------------------------------------------------------------------------
 
 def test_the_api_loads_a_dashboard_and_one_widget_with_filters_from_the_address(

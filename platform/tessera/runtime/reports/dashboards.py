@@ -53,6 +53,7 @@ from tessera.reports import (
     relative_change,
     widget_filter,
 )
+from tessera.runtime.records.choices import ordered_choices
 
 if TYPE_CHECKING:
     from tessera.runtime.kernel.transactions import Kernel
@@ -186,12 +187,19 @@ class DashboardService:
     def report_design(self, name: str | None, object_name: str | None) -> dict[str, Any]:
         """The report builder's start: the stored report (or a blank one on `object_name`),
         every object's fields to drag (system fields included; a select's options in their
-        order, for a funnel's stages; whether a field is a number, for a funnel's sum) and
-        the dashboards it may be added to."""
+        order, and a lookup's records by name when it points at a small object, for a
+        funnel's stages; whether a field is a number, for a funnel's sum) and the dashboards
+        it may be added to."""
         report = self.documents.get("reports", name) if name else {
             "api_name": "", "label": "", "object": object_name or "", "group_by": [], "measures": []}
         with self.kernel.read() as conn:
             snap = self.kernel.snapshot(conn)
+            # A lookup to a small object (a sales stage) offers its records as stages, by name.
+            targets = {str(f.props.get("target")) for o in snap.objects.values() for f in o.fields
+                       if f.type == "lookup"} & set(snap.objects)
+            stages = {name: found for name in sorted(targets)
+                      if (found := ordered_choices(conn, snap.objects[name], snap.table(snap.objects[name])))
+                      is not None}
         objects = []
         for obj in self.metadata.list_objects():
             known = snap.objects.get(obj["api_name"])
@@ -205,6 +213,9 @@ class DashboardService:
                 if f["type"] == "select":
                     item["options"] = [{"value": o["value"], "label": o.get("label") or o["value"]}
                                        for o in f.get("options") or []]
+                elif f["type"] == "lookup" and f.get("target") in stages:
+                    names = dict.fromkeys(n for _i, n in stages[f["target"]])
+                    item["options"] = [{"value": n, "label": n} for n in names]
                 fields.append(item)
             fields += [{"api_name": "owner", "label": "Owner", "type": "user", "number": False},
                        {"api_name": "created_at", "label": "Created at", "type": "datetime", "number": False}]
@@ -291,7 +302,7 @@ class DashboardService:
         out: dict[str, Any] = {"id": widget["id"], "title": widget.get("title") or "", "type": widget["type"],
                                "x": widget.get("x", 0), "y": widget.get("y", 0), "w": widget.get("w", 4),
                                "h": widget.get("h", 3), "report": widget.get("report"), "object": None,
-                               "data": None, "error": None}
+                               "data": None, "error": None, "drill": None, "empty": False}
         try:
             report = self._report(doc, widget)
             obj = snap.object(str(report["object"]))
@@ -303,6 +314,9 @@ class DashboardService:
             labels = grouping_labels(_schema(snap), obj, report, result,
                                      lambda fdef, values: self.reports.names(actor, snap, fdef, values))
             out["data"] = chart_data(widget, result, labels, lambda cell: self.drill(actor, report, cell, narrowed))
+            # Every widget links to all the records behind it, and says when it has nothing to draw.
+            out["drill"] = self.drill(actor, report, {}, narrowed)
+            out["empty"] = _empty(result)
             if widget["type"] == "kpi" and options.get("compare") == "previous_period":
                 out["data"].update(self._compare(actor, snap, obj, report, widget, active, out["data"]))
         except TesseraError as error:
@@ -329,6 +343,19 @@ class DashboardService:
         dashboard's filters, as a link to the list page."""
         found = self.reports.drill(actor, report, dict(cell))
         return drill_link(found["object"], found["filter"], narrowed)
+
+
+def _empty(result: Mapping[str, Any]) -> bool:
+    """Whether a report's result has nothing to draw: no rows, or every step of a funnel or
+    time-in-stage report reached by no record."""
+    rows = result.get("rows") or []
+    if result.get("type") == "funnel":
+        return all(str(r.get("reached") or "0") == "0" for r in rows)
+    if result.get("type") == "time_in_stage":
+        return all(str(r.get("records") or "0") == "0" for r in rows)
+    if not any(c["kind"] == "grouping" for c in result.get("columns") or []):
+        return all(v is None for v in (result.get("totals") or {}).values())
+    return not rows
 
 
 __all__ = ["DashboardService", "dashboard_kind", "dashboard_problems"]
