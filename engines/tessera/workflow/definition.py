@@ -41,6 +41,8 @@ CONTAINER_TYPES = ("branch", "parallel")
 OUTCOMES = ("approved", "rejected", "cancelled", "completed")
 _DURATION = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 _PEOPLE_KEYS = ("approvers", "assignees")
+#: `{"manager": "approver"}` in an escalation: the manager of each person whose task is open.
+APPROVER = "approver"
 
 
 class FlowError(Exception):
@@ -530,7 +532,8 @@ def flow_problems(doc: Any, schema: Schema) -> list[FieldProblem]:
     for pointer, spec in people_references(doc):
         for key in ("field", "manager"):
             value = spec.get(key)
-            if isinstance(value, str) and not (key == "manager" and value == "submitter"):
+            if isinstance(value, str) and not (key == "manager" and (
+                    value == "submitter" or (value == APPROVER and "/escalate/to/" in pointer))):
                 message = _user_field_problem(value, obj, schema)
                 if message:
                     problems.append(FieldProblem(f"{pointer}/{key}", message, "unknown_field"))

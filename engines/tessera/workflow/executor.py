@@ -326,6 +326,11 @@ class _Run:
         for step_id in list(self.tokens):
             self._drop(step_id, "cancelled")
         self.state["status"] = outcome
+        # The flow's actions for this outcome (`on_end`), in the same transition: a rejected
+        # request sets its record's status back, a recalled one returns to draft.
+        for action in (self.flow.doc.get("on_end") or {}).get(outcome) or ():
+            self.emit(RunAction(f"on_end.{outcome}", str(action["action"]),
+                                {k: v for k, v in action.items() if k != "action"}))
         self.history("failed" if outcome == "failed" else "finished", outcome=outcome,
                      **({"reason": reason} if reason else {}))
         self.emit(Finished(outcome))
@@ -655,17 +660,29 @@ class _Run:
         if do == "auto_reject":
             self._complete(step, "rejected", comment=f"rejected automatically: no decision within {after}")
             return
-        people = list(dict.fromkeys(self.env.people(step.escalate_to, self.env.record, self.state["by"])))
         tasks = tuple(token["open"])
+        # Whom each open task escalates to: `{"manager": "approver"}` names its holder's manager.
+        each = {key: self._escalation_people(step, token["open"][key]) for key in tasks}
+        people = list(dict.fromkeys(u for key in tasks for u in each[key]))
         self.history("escalated", step.id, do=do, to=people, tasks=list(tasks))
         if do == "notify" or not people:
             if people:
                 self.emit(Notify(step.id, tuple(people), "escalation", tasks))
             return
-        # reassign: every open task goes to the first person the escalation names.
+        # reassign: every open task goes to the first person the escalation names for it.
         for key in tasks:
-            if token["open"][key] != people[0]:
-                self._move(step, token, key, people[0], "reassigned")
+            if each[key] and token["open"][key] != each[key][0]:
+                self._move(step, token, key, each[key][0], "reassigned")
+
+    def _escalation_people(self, step: Step, holder: int) -> list[int]:
+        found: list[int] = []
+        for spec in step.escalate_to:
+            if spec.get("manager") == "approver":
+                manager = {"manager": "submitter", "levels": int(spec.get("levels", 1))}
+                found += self.env.people([manager], self.env.record, holder)
+            else:
+                found += self.env.people([spec], self.env.record, self.state["by"])
+        return list(dict.fromkeys(found))
 
     # -- the record lock ---------------------------------------------------------------------
     def _refresh_lock(self) -> None:

@@ -10,6 +10,7 @@ Resolved in SQL against the users, roles and teams of the moment; inactive users
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,9 +58,16 @@ def people_problems(specs: Sequence[Mapping[str, Any]], obj: ObjectDef, schema: 
     return problems
 
 
+#: Roles and teams about to be made with what names them, as (kind, api_name): a package's
+#: flow naming the package's own role is published before the role is written.
+COMING: ContextVar[frozenset[tuple[str, str]]] = ContextVar("people_coming", default=frozenset())
+
+
 def _missing(conn: Connection, spec: Mapping[str, Any], here: str) -> list[FieldProblem]:
     for key, table, column in (("user", users, users.c.email), ("role", roles, roles.c.api_name),
                                ("team", teams, teams.c.api_name)):
+        if key in spec and (key, spec[key]) in COMING.get():
+            return []
         if key in spec:
             value = str(spec[key]).lower() if key == "user" else spec[key]
             if conn.execute(sa.select(sa.literal(1)).select_from(table).where(column == value)).first() is None:

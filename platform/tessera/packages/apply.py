@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tessera.actions import people as people_specs
 from tessera.auth.actor import Actor
 from tessera.data import metastore
 from tessera.data.tables import package_conflicts, package_documents, package_records, packages
@@ -97,7 +98,17 @@ class Applier:
               progress: Callable[[int, int], None] | None = None) -> list[FieldProblem]:
         """Write what the plan says. `collect`: each step under a savepoint, and every
         problem collected rather than the first raised (the caller rolls back if any).
-        `record`: keep the new base and the review list (else the caller calls `record`)."""
+        `record`: keep the new base and the review list (else the caller calls `record`).
+        The package's roles are written after its metadata: its flows may name them."""
+        coming = people_specs.COMING.set(frozenset(
+            ("role", str(item.body.get("api_name"))) for item in plan.package.roles))
+        try:
+            return self._apply(conn, actor, plan, collect=collect, record=record, progress=progress)
+        finally:
+            people_specs.COMING.reset(coming)
+
+    def _apply(self, conn: Connection, actor: Actor, plan: Plan, *, collect: bool, record: bool,
+               progress: Callable[[int, int], None] | None) -> list[FieldProblem]:
         problems: list[FieldProblem] = []
         failed: set[str] = set()
         steps = [s for s in plan.steps if s.action in ("create", "update", "remove", "extend")]

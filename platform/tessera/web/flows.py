@@ -237,9 +237,8 @@ def _readable_runs(rt: Platform, me: Actor, object: str, runs: list[dict[str, An
 def _panel(request: Request, rt: Platform, me: Actor, object: str, record_id: int,
            outcome: Outcome | None = None) -> HTMLResponse:
     instances = rt.flows.instances(me, object_name=object, record_id=record_id)
-    running = {i["flow"] for i in instances if i["status"] in ("running", "rework")}
-    buttons = [f for f in _published(rt, me, object) if f["trigger"].get("on") == "button"
-               and f.get("active", True) and f["api_name"] not in running]
+    startable = set(rt.flows.startable(me, object, record_id))
+    buttons = [f for f in _published(rt, me, object) if f["api_name"] in startable]
     runs = _readable_runs(rt, me, object, rt.rules.runs(me, object, record_id, limit=50))
     locks = [i for i in instances if i["locked"] and i["status"] == "running"]
     return _fragment(request, "flows/_panel.html", me=me, object=object, record_id=record_id,

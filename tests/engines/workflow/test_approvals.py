@@ -16,6 +16,7 @@ from tessera.workflow import (
     LockRecord,
     Notify,
     OpenTask,
+    RunAction,
     TransitionError,
     UnlockRecord,
 )
@@ -308,6 +309,41 @@ def test_escalation_auto_reject_and_reassign_and_notify() -> None:
     notifying = one_step(mode="all", escalate={"after": "P1D", "do": "notify", "to": [{"manager": "submitter"}]})
     fired = notifying.advance(timedelta(days=1))
     assert [(n.reason, n.users) for n in of(fired, Notify)] == [("escalation", (BOSS,))]
+
+
+def test_escalation_to_the_approvers_manager_moves_each_task_up_one_level() -> None:
+    people = World(roles={"pair": [A, B]}, managers={A: C, B: D, SUBMITTER: BOSS})
+    run = Instance(flow(approval("pair", {"role": "pair"}, mode="any",
+                                 escalate={"after": "P2D", "do": "reassign", "to": [{"manager": "approver"}]})),
+                   people)
+    run.start(SUBMITTER)
+    fired = run.advance(timedelta(days=2))
+    assert set(closed(fired).values()) == {"reassigned"}
+    assert sorted(run.tasks().values()) == [C, D]
+    notifying = Instance(flow(approval("pair", {"role": "pair"}, escalate={
+        "after": "P1D", "do": "notify", "to": [{"manager": "approver"}, {"user": "d@example.com"}]})),
+        World(roles={"pair": [A, B]}, users={"d@example.com": D}, managers={A: C, B: C}))
+    notifying.start(SUBMITTER)
+    fired = notifying.advance(timedelta(days=1))
+    assert [(n.reason, n.users) for n in of(fired, Notify)] == [("escalation", (C, D))]
+
+
+def test_a_rejected_or_recalled_request_runs_the_flows_actions_for_that_end() -> None:
+    ends = {"on_end": {"rejected": [{"action": "update_record", "set": {"status": '"rejected"'}}],
+                       "cancelled": [{"action": "update_record", "set": {"status": '"draft"'}},
+                                     {"action": "notify", "to": [{"field": "owner"}], "title": "Recalled"}]}}
+    rejected = Instance(flow(approval("board", {"role": "solo"}), **ends), world())
+    rejected.start(SUBMITTER)
+    effects = rejected.decide(A, "reject")
+    assert [(a.step, a.action, dict(a.params)) for a in of(effects, RunAction)] == [
+        ("on_end.rejected", "update_record", {"set": {"status": '"rejected"'}})]
+    assert effects.index(of(effects, RunAction)[0]) < effects.index(of(effects, Finished)[0])
+    recalled = Instance(flow(approval("board", {"role": "solo"}), **ends), world())
+    recalled.start(SUBMITTER)
+    assert [a.action for a in of(recalled.recall(SUBMITTER), RunAction)] == ["update_record", "notify"]
+    approved = Instance(flow(approval("board", {"role": "solo"}), **ends), world())
+    approved.start(SUBMITTER)
+    assert of(approved.approve(A), RunAction) == []
 
 
 def test_a_timer_from_an_earlier_visit_changes_nothing() -> None:

@@ -196,3 +196,17 @@ def test_state_of_a_two_step_approval_with_a_parallel_pair_is_under_a_kilobyte()
     sizes.append(len(json.dumps(run.state, separators=(",", ":"))))
     assert max(sizes) < 1024, sizes
     assert json.loads(json.dumps(run.state)) == run.state
+
+
+def test_the_approvers_manager_is_named_in_an_escalation_only() -> None:
+    escalate = {"after": "P2D", "do": "reassign", "to": [{"manager": "approver"}]}
+    assert problems(flow(approval("a", {"role": "legal"}, escalate=escalate))) == {}
+    found = problems(flow(approval("a", {"manager": "approver"}, escalate=escalate)))
+    assert list(found) == ["/steps/0/approvers/0/manager"]
+
+
+def test_the_end_actions_are_checked_by_the_schema() -> None:
+    ends = {"rejected": [{"action": "update_record", "set": {"status": '"rejected"'}}]}
+    assert problems(flow(approval("a", {"role": "legal"}), on_end=ends)) == {}
+    found = problems(flow(approval("a", {"role": "legal"}), on_end={"refused": [], "cancelled": [{"set": {}}]}))
+    assert set(found) == {"/on_end", "/on_end/cancelled/0"}

@@ -323,6 +323,45 @@ def test_publishing_refuses_missing_roles_bad_actions_and_formulas(rt: Platform)
     assert any(p.field.endswith("/condition") for p in bad_formula.value.errors)
 
 
+def test_a_button_flow_starts_only_while_its_condition_holds_and_its_end_actions_set_the_record(
+        rt: Platform, contract_setup: dict[str, Actor]) -> None:
+    p = contract_setup
+    rt.documents.create(SYSTEM, "flows", {
+        "api_name": "submit", "label": "Submit", "object": "contract",
+        "trigger": {"on": "button", "condition": 'OR(status = "draft", status = "rejected")'},
+        "steps": [{"id": "pending", "type": "action", "action": "update_record", "set": {"status": '"pending"'}},
+                  {"id": "legal", "type": "approval", "approvers": [{"role": "legal"}]},
+                  {"id": "done", "type": "action", "action": "update_record", "set": {"status": '"approved"'}}],
+        "on_end": {"rejected": [{"action": "update_record", "set": {"status": '"rejected"'}}],
+                   "cancelled": [{"action": "update_record", "set": {"status": '"draft"'}}]}})
+    rt.flows.publish(SYSTEM, "submit")
+    contract = rt.records.create(p["rep"], "contract", {"name": "Small", "amount": "10", "status": "new"})
+    assert "submit" not in rt.flows.startable(p["rep"], "contract", contract["id"])
+    with pytest.raises(Conflict, match="cannot start on this record now") as refused:
+        rt.flows.start(p["rep"], "submit", contract["id"])
+    assert refused.value.errors[0].code == "not_applicable"
+    rt.records.update(p["rep"], "contract", contract["id"], {"status": "draft"}, None)
+    assert "submit" in rt.flows.startable(p["rep"], "contract", contract["id"])
+    started = rt.flows.start(p["rep"], "submit", contract["id"])
+    assert rt.records.get(SYSTEM, "contract", contract["id"])["status"] == "pending"
+    assert "submit" not in rt.flows.startable(p["rep"], "contract", contract["id"])
+    rt.flows.act(p["legal"], _task(rt, p["legal"], "legal"), {"action": "reject", "comment": "no"})
+    assert rt.records.get(SYSTEM, "contract", contract["id"])["status"] == "rejected"
+    again = rt.flows.start(p["rep"], "submit", contract["id"])
+    rt.flows.recall(p["rep"], again["id"], "later")
+    assert rt.records.get(SYSTEM, "contract", contract["id"])["status"] == "draft"
+    assert started["id"] != again["id"]
+    history = [(h["event"], h["step"]) for h in rt.flows.instance(p["rep"], again["id"])["history"]]
+    assert ("action", "on_end.cancelled") in history
+    broken = {"api_name": "broken_end", "label": "Broken", "object": "contract", "trigger": {"on": "button"},
+              "steps": [{"id": "a", "type": "approval", "approvers": [{"role": "legal"}]}],
+              "on_end": {"rejected": [{"action": "update_record", "set": {"ghost": "1"}}]}}
+    rt.documents.create(SYSTEM, "flows", broken)
+    with pytest.raises(InvalidInput) as refused_publish:
+        rt.flows.publish(SYSTEM, "broken_end")
+    assert {p.field for p in refused_publish.value.errors} == {"/on_end/rejected/0/set/ghost"}
+
+
 def test_the_flow_api_starts_lists_and_decides(api: Any, runtime: Platform) -> None:
     runtime.metadata.create_object(SYSTEM, CONTRACT)
     runtime.users.roles.create(SYSTEM, {"api_name": "legal", "label": "Legal", "permissions": {}}, runtime.snapshot)

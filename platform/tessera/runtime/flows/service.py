@@ -30,6 +30,7 @@ from tessera.data.metastore import StoredDocument, revision_columns
 from tessera.data.prepared import Prepared
 from tessera.data.tables import documents, flow_events, flow_instances, flow_tasks, flow_versions, users
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
+from tessera.formula import FormulaError
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.events import Event, caused_by
 from tessera.runtime.records.formulas import LazyRecord
@@ -174,8 +175,12 @@ class FlowService:
             return problems
         obj = snap.object(str(doc["object"]))
         for pointer, spec in people_references(doc):
+            if spec.get("manager") == "approver" and "/escalate/to/" in pointer:
+                continue  # the manager of whoever holds the task: nobody to look up now
             problems += people_specs.people_problems([spec], obj, schema, pointer.rsplit("/", 1)[0], conn)
-        for step, pointer in _action_steps(doc.get("steps", []), "/steps"):
+        ends = [(action, f"/on_end/{outcome}/{i}") for outcome, actions in (doc.get("on_end") or {}).items()
+                for i, action in enumerate(actions)]
+        for step, pointer in [*_action_steps(doc.get("steps", []), "/steps"), *ends]:
             found = check_actions([_action_of(step)], obj, schema, "/x")
             problems += [FieldProblem(p.field.replace("/x/0", pointer, 1), p.message, p.code) for p in found]
         return problems
@@ -260,10 +265,39 @@ class FlowService:
             self.records.require(conn, snap, obj, actor, record_id, "read")
             if startable["running"]:
                 raise Conflict(f"The flow {name!r} is already running on this record.")
+            if not self._may_start(conn, stored.body, record_id):
+                label = stored.body.get("label") or name
+                raise Conflict(f"{label} cannot start on this record now: it starts when "
+                               f"{stored.body['trigger']['condition']}.",
+                               [FieldProblem("/trigger/condition", "the condition does not hold", "not_applicable")])
             row = self._start(conn, snap, stored.uid, startable["version"], record_id, actor.user_id, comment,
                               startable["id"])
             answer = self._answer(conn, row)
         return answer()
+
+    def _may_start(self, conn: Connection, body: Mapping[str, Any], record_id: int) -> bool:
+        """Whether a button or API flow's trigger condition holds on the record (none: it does)."""
+        condition = (body.get("trigger") or {}).get("condition")
+        if not condition:
+            return True
+        record = self.actions.load(conn, str(body["object"]), record_id) or {"id": record_id}
+        try:
+            return self.actions.evaluator(conn)(str(condition), str(body["object"]), record) is True
+        except FormulaError:
+            return False
+
+    def startable(self, actor: Actor, object_name: str, record_id: int) -> list[str]:
+        """The published button flows of an object that may start on the record now: active,
+        not running on it, their trigger condition holding (the record page's Start buttons)."""
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
+            out = []
+            for stored, _version in self._published(conn, snap, object_name):
+                if stored.body["trigger"].get("on") != "button" or self._running(conn, stored.uid, record_id):
+                    continue
+                if self._may_start(conn, stored.body, record_id):
+                    out.append(stored.api_name)
+            return out
 
     def _running(self, conn: Connection, flow_uid: str, record_id: int) -> bool:
         return bool(conn.execute(sa.select(_RUNNING), {"flow": flow_uid, "record": record_id}).scalar())
