@@ -128,3 +128,26 @@ def test_an_approved_quote_is_ordered_by_its_flow(sales: Platform) -> None:
     assert [line["quantity"] for line in sales.records.get(SYSTEM, "order", orders[0]["id"])["lines"]] == [
         "2.00", "5.00"]
     assert [r["conversion"] for r in sales.conversions.runs(SYSTEM, "quote", quote["id"])] == ["quote_to_order"]
+
+
+def test_lines_come_through_a_lookup_from_the_record_it_points_at(sales: Platform) -> None:
+    """`"from": "quote.lines"`: a copy of an order gets the lines of the order's quote."""
+    sales.documents.create(SYSTEM, "conversions", {
+        "api_name": "order_to_order", "label": "Reorder", "object": "order", "allow_again": True,
+        "targets": [{"key": "copy", "object": "order", "fields": {"name": 'name & " again"'},
+                     "lines": {"from": "quote.lines", "to": "lines", "fields": {"price": "unit_price"}}}]})
+    quote = _quote(sales, ["4", "6"])
+    order = sales.records.create(SYSTEM, "order", {"name": "O-1", "quote": quote["id"]})
+    made = sales.conversions.convert(SYSTEM, "order", order["id"], "order_to_order")["records"][0]
+    assert made["lines"] == 2
+    copy = sales.records.get(SYSTEM, "order", made["id"])
+    assert [(line["quantity"], line["price"]) for line in copy["lines"]] == [("4.00", "10.00"), ("6.00", "10.00")]
+    # No quote to read lines from: the record is made without lines.
+    bare = sales.records.create(SYSTEM, "order", {"name": "O-2"})
+    made = sales.conversions.convert(SYSTEM, "order", bare["id"], "order_to_order")["records"][0]
+    assert made["lines"] == 0 and sales.records.get(SYSTEM, "order", made["id"])["lines"] == []
+    bad = {"api_name": "bad", "label": "Bad", "object": "order", "targets": [
+        {"key": "x", "object": "order", "fields": {"name": "name"},
+         "lines": {"from": "name.lines", "to": "lines"}}]}
+    problems = {p["field"]: p["message"] for p in sales.documents.check("conversions", bad)}
+    assert problems == {"/targets/0/lines/from": "Order has no lookup field 'name' to read lines through"}

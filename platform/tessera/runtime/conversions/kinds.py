@@ -12,7 +12,7 @@ from tessera.errors import FieldProblem
 from tessera.formula import Schema
 from tessera.meta import dependencies as deps
 from tessera.meta.documents import base_schema
-from tessera.runtime.conversions.plan import plain_formulas, read
+from tessera.runtime.conversions.plan import line_source, plain_formulas, read
 from tessera.runtime.metadata.documents import FIELD_VIA, OBJECT_VIA, DocumentFormula, DocumentKind
 
 #: A field named by a key of the document (`"fields": {"name": …}`): a rename moves the key.
@@ -35,8 +35,16 @@ def _names(doc: Mapping[str, Any], schema: Schema) -> list[deps.Reference]:
         ldoc = tdoc.get("lines")
         if not ldoc:
             continue
-        found += [deps.Reference(FIELD_VIA, f"{here}/lines/from", source, str(ldoc["from"])),
-                  deps.Reference(FIELD_VIA, f"{here}/lines/to", target, str(ldoc["to"]))]
+        origin = str(ldoc["from"])
+        if "." in origin:  # a lookup's record's lines: both fields are in use (a rename is not followed)
+            source_obj = schema.object(source)
+            via, parent, fdef, _why = line_source(source_obj, origin, schema) if source_obj else (None, None, None, "")
+            found += [deps.Reference(KEY_VIA, f"{here}/lines/from", source, origin.partition(".")[0])]
+            if via is not None and parent is not None and fdef is not None:
+                found.append(deps.Reference(KEY_VIA, f"{here}/lines/from", parent.api_name, fdef.api_name))
+        else:
+            found.append(deps.Reference(FIELD_VIA, f"{here}/lines/from", source, origin))
+        found.append(deps.Reference(FIELD_VIA, f"{here}/lines/to", target, str(ldoc["to"])))
         target_obj = schema.object(target)
         lines = target_obj.line_field(str(ldoc["to"])) if target_obj is not None else None
         if lines is not None and lines.props.get("target"):

@@ -24,6 +24,7 @@ from tessera.errors import FieldProblem, formula_problem
 from tessera.formula import Checked, FormulaError, Schema, check, parse
 from tessera.formula.ast import Path, walk
 from tessera.meta.model import SYSTEM_COLUMNS, FieldDef, ObjectDef
+from tessera.runtime.records.plan import OWNER
 
 #: What a formula's result may be written into, by the written field's formula type: a
 #: lookup takes an id (a number) as well as a record, a date-time a date.
@@ -61,13 +62,16 @@ class FieldMap:
 
 @dataclass(frozen=True)
 class LinesPlan:
-    """Lines copied from the source's line-items field into the target's."""
+    """Lines copied from the source's line-items field into the target's. `via`: the lines
+    are those of the record a lookup of the source points at (`"from": "quote.lines"` copies
+    the lines of the contract's quote), not the source's own."""
 
     source_field: FieldDef
     target_field: FieldDef
     source_child: ObjectDef
     target_child: ObjectDef
     fields: tuple[FieldMap, ...]
+    via: FieldDef | None = None
 
     @property
     def computed_reads(self) -> list[FieldDef]:
@@ -212,7 +216,7 @@ def _maps(given: Mapping[str, str], obj: ObjectDef, reads: ObjectDef, schema: Sc
     out = []
     for name, formula in given.items():
         here = f"{path}/{name}"
-        fdef = obj.field(name)
+        fdef = obj.field(name) or (OWNER if name == "owner" else None)  # the owner is set like a person field
         if fdef is None and obj.line_field(name) is not None:
             problems.append(FieldProblem(here, f"{name!r} holds line items: copy lines with \"lines\"", "lines"))
             continue
@@ -309,14 +313,41 @@ def default_maps(target: ObjectDef, reads: ObjectDef) -> list[FieldMap]:
     return out
 
 
+def line_source(source: ObjectDef, name: str,
+                schema: Schema) -> tuple[FieldDef | None, ObjectDef, FieldDef | None, str]:
+    """Where a conversion's `lines.from` reads lines: `(via, parent, field, problem)`. `name`
+    is the source's line-items field (`lines`), or a lookup of the source and that record's
+    line-items field (`quote.lines`): then `via` is the lookup and `parent` its object. A
+    problem is said in words (field None)."""
+    via = None
+    parent = source
+    if "." in name:
+        first, _, rest = name.partition(".")
+        via = source.field(first)
+        if via is None or via.type != "lookup":
+            return None, source, None, f"{source.label} has no lookup field {first!r} to read lines through"
+        found = schema.object(str(via.props.get("target")))
+        if found is None:
+            return via, source, None, f"the object {via.props.get('target')!r} of {via.label} is missing"
+        parent, name = found, rest
+    fdef = parent.line_field(name)
+    if fdef is None:
+        return via, parent, None, f"{parent.label} has no line-items field {name!r}"
+    return via, parent, fdef, ""
+
+
 def _lines(ldoc: Mapping[str, Any], source: ObjectDef, target: ObjectDef, schema: Schema, path: str,
            problems: list[FieldProblem]) -> LinesPlan | None:
     ends = []
+    via = None
     for key, obj in (("from", source), ("to", target)):
-        fdef = obj.line_field(str(ldoc[key]))
+        if key == "from":
+            via, _parent, fdef, why = line_source(source, str(ldoc[key]), schema)
+        else:
+            fdef = obj.line_field(str(ldoc[key]))
+            why = f"{obj.label} has no line-items field {ldoc[key]!r}"
         if fdef is None:
-            problems.append(FieldProblem(f"{path}/{key}", f"{obj.label} has no line-items field {ldoc[key]!r}",
-                                         "unknown_field"))
+            problems.append(FieldProblem(f"{path}/{key}", why, "unknown_field"))
             ends.append(None)
             continue
         child = schema.object(str(fdef.props.get("target")))
@@ -332,7 +363,7 @@ def _lines(ldoc: Mapping[str, Any], source: ObjectDef, target: ObjectDef, schema
     fields = _maps(ldoc.get("fields", {}), target_child, source_child, schema, f"{path}/fields", {}, problems)
     given = {m.field.api_name for m in fields}
     defaults = tuple(m for m in default_maps(target_child, source_child) if m.field.api_name not in given)
-    return LinesPlan(source_field, target_field, source_child, target_child, fields + defaults)
+    return LinesPlan(source_field, target_field, source_child, target_child, fields + defaults, via)
 
 
 def plain_formulas(doc: Mapping[str, Any], schema: Schema) -> list[tuple[str, str, str, str | None]]:
@@ -349,7 +380,7 @@ def plain_formulas(doc: Mapping[str, Any], schema: Schema) -> list[tuple[str, st
             found += [(f"/targets/{index}/{part}/{name}", source.api_name, formula, None)
                       for name, formula in tdoc.get(part, {}).items()]
         ldoc = tdoc.get("lines") or {}
-        lines = source.line_field(str(ldoc.get("from"))) if ldoc else None
+        lines = line_source(source, str(ldoc.get("from")), schema)[2] if ldoc else None
         child = schema.object(str(lines.props.get("target"))) if lines is not None else None
         if child is not None:
             found += [(f"/targets/{index}/lines/fields/{name}", child.api_name, formula, None)
@@ -367,5 +398,5 @@ def plain_formulas(doc: Mapping[str, Any], schema: Schema) -> list[tuple[str, st
     return out
 
 
-__all__ = ["FieldMap", "LinesPlan", "Plan", "TargetPlan", "compatible", "default_maps",
+__all__ = ["FieldMap", "LinesPlan", "Plan", "TargetPlan", "compatible", "default_maps", "line_source",
            "plain_formulas", "read", "reading", "result_type", "writable"]

@@ -245,7 +245,9 @@ class ConversionService:
         values.update(_inputs([m for m in target.fields if not m.default], record, ctx))
         values.update(self._defaults(snap, actor, plan, target, record))
         if target.lines is not None:
-            lines = self._lines(conn, snap, target.lines, plan.obj, int(record["id"]), ctx)
+            via = target.lines.via
+            parent = record["id"] if via is None else record.get(via.column)
+            lines = [] if parent is None else self._lines(conn, snap, target.lines, plan.obj, int(parent), ctx)
             values[target.lines.target_field.api_name] = lines
             out["lines"] = len(lines)
         try:
