@@ -315,7 +315,7 @@ class DashboardService:
                                      lambda fdef, values: self.reports.names(actor, snap, fdef, values))
             out["data"] = chart_data(widget, result, labels, lambda cell: self.drill(actor, report, cell, narrowed))
             # Every widget links to all the records behind it, and says when it has nothing to draw.
-            out["drill"] = self.drill(actor, report, {}, narrowed)
+            out["drill"] = self._all_records(actor, report, narrowed)
             out["empty"] = _empty(result)
             if widget["type"] == "kpi" and options.get("compare") == "previous_period":
                 out["data"].update(self._compare(actor, snap, obj, report, widget, active, out["data"]))
@@ -337,6 +337,14 @@ class DashboardService:
         previous = (result.get("totals") or {}).get(data["measure"])
         return {"previous": previous, "change": relative_change(data["value"], previous),
                 "previous_period": before.text()}
+
+    def _all_records(self, actor: Actor, report: Mapping[str, Any], narrowed: str | None) -> str:
+        """The record list behind a whole widget: its report's filter (a funnel's or a time in
+        stage's records under the report's filter, whatever stage they are in) and the
+        dashboard's filters."""
+        if report.get("type") in ("funnel", "time_in_stage"):
+            return drill_link(str(report["object"]), str(report.get("filter") or "TRUE"), narrowed)
+        return self.drill(actor, report, {}, narrowed)
 
     def drill(self, actor: Actor, report: Mapping[str, Any], cell: Mapping[str, Any], narrowed: str | None) -> str:
         """The record list behind one data point: the report's drill filter and the
