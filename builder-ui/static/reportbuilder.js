@@ -100,7 +100,8 @@
     }
 
     function fillStageFields(chosen) {
-      const selects = fieldsOf().filter((f) => f.type === "select");
+      // A select, or a lookup to a small object (sales stages): its records are the stages, by name.
+      const selects = fieldsOf().filter((f) => f.type === "select" || (f.type === "lookup" && f.options));
       stageField.replaceChildren(...selects.map((f) => option(f.api_name, f.label, f.api_name === chosen)));
       if (!selects.length) stageField.appendChild(option("", "This object has no field with options", true));
       stageField.disabled = !selects.length;

@@ -58,6 +58,12 @@ document.addEventListener("htmx:configRequest", (event) => {
 
 function tesseraKanban(root) {
   // Dragging a card posts the new stage; a refused move puts the card back with the reason.
+  if (root.dataset.kanbanReady) return;  // once, whether the page was loaded or swapped in
+  root.dataset.kanbanReady = "1";
+  const recount = (cards, by) => {
+    const count = cards.closest("section")?.querySelector("[data-count]");
+    if (count && /^\d+$/.test(count.textContent.trim())) count.textContent = String(Number(count.textContent) + by);
+  };
   root.querySelectorAll(".cards").forEach((list) => {
     Sortable.create(list, {
       group: "kanban",
@@ -77,6 +83,9 @@ function tesseraKanban(root) {
           card.dataset.version = answer.version;
           card.classList.remove("refused");
           if (message) message.textContent = "";
+          // The lanes' counts follow the card: one less where it was, one more where it is.
+          recount(from, -1);
+          recount(list, 1);
         } else {
           from.insertBefore(card, from.children[event.oldIndex] || null);
           card.classList.add("refused");
@@ -89,6 +98,13 @@ function tesseraKanban(root) {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-kanban]").forEach(tesseraKanban);
+});
+// A board reached by a boosted link (the list's "Board") is swapped in, not loaded.
+document.addEventListener("htmx:load", (event) => {
+  const elt = event.detail && event.detail.elt;
+  if (!elt || !elt.querySelectorAll) return;
+  if (elt.matches && elt.matches("[data-kanban]")) tesseraKanban(elt);
+  elt.querySelectorAll("[data-kanban]").forEach(tesseraKanban);
 });
 
 // The sign-in form tells the server the browser's time zone: times are shown in it until

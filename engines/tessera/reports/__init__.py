@@ -2,11 +2,11 @@
 compiled to one SQL statement each — groupings, date buckets, measures, formulas over
 aggregates, subtotals, totals, sort and top-N, all computed in the database.
 
-    p = plan(doc, obj, schema, visible)                        # or ReportError(problems)
+    p = plan(doc, obj, schema, visible, choices=choices)       # or ReportError(problems)
     query = compile_report(p, "postgresql", table_for, ctx, column_for, where=[row_scope])
     rows = conn.execute(query.statement)                       # one row per group and level
     drill_filter(p, {"owner": 7, "close_quarter": "2024-Q2"})  # → a record-list filter
-    sp = plan_stages(funnel_doc, obj, schema, visible)         # "type": "funnel" | "time_in_stage"
+    sp = plan_stages(funnel_doc, obj, schema, visible, choices=choices)  # "type": "funnel" | "time_in_stage"
     statement = compile_stages(sp, "sqlite", table_for, record_history, ctx, column_for, where=[row_scope])
 
 Dashboards — grids of widgets, each drawing a report — are checked and drawn here too:
@@ -49,6 +49,8 @@ from tessera.reports.definition import (
     BUCKETS,
     FUNCTIONS,
     Aggregate,
+    Choice,
+    Choices,
     Grouping,
     Measure,
     Plan,
@@ -62,7 +64,8 @@ from tessera.reports.periods import PRESETS, Period, period
 
 __all__ = [
     "BUCKETS", "CHARTS", "CHART_LABELS", "FUNCTIONS", "GRID_COLUMNS", "KINDS", "LEVEL", "PRESETS", "ActiveFilter",
-    "Aggregate", "Grouping", "Measure", "NameRef", "Period", "Plan", "Problem", "ReportError", "ReportQuery",
+    "Aggregate", "Choice", "Choices", "Grouping", "Measure", "NameRef", "Period", "Plan", "Problem", "ReportError",
+    "ReportQuery",
     "StagePlan", "activate_filters", "chart_data", "check_dashboard", "compared_period", "compile_report",
     "compile_stages", "dashboard_schema_problems", "drill_filter", "drill_link", "field_choices", "formula_type",
     "grouping_labels", "grouping_sets", "inline_report", "level_of", "names_in_dashboard", "period", "plan",

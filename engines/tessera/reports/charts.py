@@ -121,9 +121,16 @@ class _Chart:
 
     def ordered(self, grouping: str, keys: list[Any]) -> list[Any]:
         """A second grouping's values in the report's order: a select's by its options
-        (their labels come in that order), others as the rows brought them; blank last."""
+        (their labels come in that order), a lookup's as the report ordered its column
+        totals (a small object's records in its order), others as the rows brought them;
+        blank last."""
         known = self.labels.get(grouping) or {}
         column = next((g for g in self.groupings if g["name"] == grouping), None)
+        if column is not None and column["type"] == "record":
+            totals = [s.get(grouping) for s in self.result.get("subtotals") or [] if s.get("group_by") == [grouping]]
+            if totals and all(k in totals for k in keys if k is not None):
+                return sorted(keys, key=lambda k: (k is None, totals.index(k) if k is not None else 0))
+            return keys
         if column is None or column["type"] != "text" or not known \
                 or not all(k in known for k in keys if k is not None):
             return keys

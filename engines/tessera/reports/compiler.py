@@ -124,7 +124,8 @@ def compile_report(plan: Plan, dialect: str, table_for: TableFor, ctx: EvalConte
             col = source.c[name]
             if name in options:
                 # A select's groups follow its options (a pipeline's stages in their order),
-                # then values that are no longer options, alphabetically; blank last.
+                # then values that are no longer options, alphabetically; blank last. A lookup
+                # to an ordered small object follows its records' order (ids in a CASE).
                 position = sa.case((col.is_(None), sa.null()),
                                    *((col == v, i) for i, v in enumerate(options[name])),
                                    else_=len(options[name]))

@@ -10,7 +10,7 @@ the formula is checked over a synthetic "report row" whose fields are the aggreg
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,12 @@ DEFAULT_MEASURES = ({"name": "records", "label": "Records", "function": "count"}
 _ORDERED = ("number", "duration", "text", "date", "datetime")
 #: Whether the caller may see a field reached by a formula (hidden fields are "unknown").
 Visible = Callable[[ObjectDef, FieldDef], bool]
+#: One record of a small object offered as a choice: its id and its name.
+Choice = tuple[int, str]
+#: The live records of a small object (a sales stage) as choices, in the object's order
+#: (its `order_field`, else by name); None when it has more than MAX_CHOICES records. The
+#: runtime reads them; the engine turns them into stages and the order of groups.
+Choices = Callable[[ObjectDef], Sequence[Choice] | None]
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,9 @@ class Grouping:
     bucket: str | None = None
     #: A select field's options (value, label) in their order: the groups come in this
     #: order (not alphabetically), values that are no option after them, the blank group
-    #: last; people read the labels.
-    options: tuple[tuple[str, str], ...] = ()
+    #: last; people read the labels. For a lookup to an object with an `order_field`, its
+    #: records (id, name) in that order.
+    options: tuple[tuple[Any, str], ...] = ()
 
     @property
     def type(self) -> str:
@@ -102,9 +109,11 @@ class Plan:
 
 
 def plan(doc: Mapping[str, Any], obj: ObjectDef, schema: Schema, visible: Visible | None = None,
-         extra_filter: str | None = None, limit: int | None = None) -> Plan:
+         extra_filter: str | None = None, limit: int | None = None, choices: Choices | None = None) -> Plan:
     """The report `doc` (already valid against its JSON Schema) over `obj`; raises
-    ReportError listing every problem. `extra_filter` and `limit` are run parameters."""
+    ReportError listing every problem. `extra_filter` and `limit` are run parameters;
+    `choices` gives the records of small objects, so that groups by a lookup to an object
+    with an `order_field` come in that order."""
     problems: list[Problem] = [
         Problem(f"/{key}", 'only funnel and time_in_stage reports have this (set "type")', "unsupported")
         for key in ("field", "stages", "created", "include_current", "measure") if key in doc]
@@ -144,7 +153,8 @@ def plan(doc: Mapping[str, Any], obj: ObjectDef, schema: Schema, visible: Visibl
             problems.append(Problem(pointer + "/bucket", f"{path} is a {found.type}; only dates have buckets"))
         if found.type in ("list", "json"):
             problems.append(Problem(pointer + "/field", f"cannot group by {path}, a {found.type}"))
-        return Grouping(name, str(gdoc.get("label") or path), path, found, bucket, _option_order(found))
+        return Grouping(name, str(gdoc.get("label") or path), path, found, bucket,
+                        _option_order(found, schema, choices))
 
     rows = [grouping(g, f"/group_by/{i}") for i, g in enumerate(doc.get("group_by", []))]
     column = grouping(doc["columns_by"], "/columns_by") if doc.get("columns_by") else None
@@ -200,12 +210,18 @@ def plan(doc: Mapping[str, Any], obj: ObjectDef, schema: Schema, visible: Visibl
                 limit or doc.get("limit"), int(doc.get("fiscal_year_start", 1)), row_object)
 
 
-def _option_order(found: Checked) -> tuple[tuple[str, str], ...]:
+def _option_order(found: Checked, schema: Schema, choices: Choices | None = None) -> tuple[tuple[Any, str], ...]:
     """The options (value, label), in order, of the select field a grouping path ends at
-    (a path through lookups included); () for anything else."""
+    (a path through lookups included), or the records (id, name) of a small object with an
+    `order_field` that a lookup there points at; () for anything else."""
     if not isinstance(found.tree, Path) or not found.references:
         return ()
     last = found.references[-1].field
+    if last.type == "lookup" and choices is not None:
+        target = schema.object(str(last.props.get("target")))
+        if target is None or target.order_field is None:
+            return ()
+        return tuple(choices(target) or ())
     if last.type != "select":
         return ()
     return tuple((str(o["value"]), str(o.get("label") or o["value"]))

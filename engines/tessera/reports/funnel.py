@@ -1,8 +1,10 @@
-"""Funnel and time-in-stage reports over a select field's history, each compiled to one
-SQL statement (CTEs and window functions, the same on SQLite and PostgreSQL).
+"""Funnel and time-in-stage reports over the history of a select field, or of a lookup to a
+small object (a sales stage), each compiled to one SQL statement (CTEs and window
+functions, the same on SQLite and PostgreSQL).
 
 A **funnel** (`"type": "funnel"`) counts, per stage of an ordered list (the select's
-options by default), the records that *reached* it: the records whose furthest stage —
+options by default; for a lookup, its target's records in their order), the records that
+*reached* it: the records whose furthest stage —
 over the current value and every value the field's history shows it held (`old` and `new`
 of each change, so the value a record was created with counts too) — is this stage or a
 later one. A record that skipped a stage still reached it (it got at least this far); one
@@ -18,11 +20,18 @@ and median over the records are whole seconds. The stay in the current value is 
 open and left out unless `"include_current": true`, which counts it until `now` (a run
 parameter, so such a report changes by the second and is not cached).
 
-    p = plan_stages(doc, obj, schema, visible)
+    p = plan_stages(doc, obj, schema, visible, choices=choices)
     q = compile_stages(p, "sqlite", table_for, history, ctx, column_for, where=[row_scope])
     stage_drill_filter(p, {"stage": "won"})   # → the record-list filter of one stage
 
-Pure (layer 4 over 1): the history table and the caller's row scope come in as arguments.
+Over a lookup, the stages are records named by their name field (`"stages":
+["Qualification", "Proposal", "Won"]`: ids differ per database); `choices(target)` — the
+target's live records (id, name) in order, read by the caller — turns the names into the
+ids the field and its history hold, and the furthest stage is ranked by a CASE over those
+ids. Rows carry the name as `stage` and as `label`.
+
+Pure (layer 4 over 1): the history table, the caller's row scope and the stage records
+come in as arguments.
 """
 
 from __future__ import annotations
@@ -36,9 +45,9 @@ import sqlalchemy as sa
 
 from tessera.formula import Checked, FormulaError, Schema, check, compile_filter, compile_sql
 from tessera.formula.sqlcompile import ColumnFor, TableFor
-from tessera.meta.model import FieldDef, ObjectDef
+from tessera.meta.model import MAX_CHOICES, FieldDef, ObjectDef
 from tessera.reports.compiler import _aggregate, _int_div
-from tessera.reports.definition import Aggregate, Problem, ReportError, Visible, _render, _RowSchema
+from tessera.reports.definition import Aggregate, Choices, Problem, ReportError, Visible, _render, _RowSchema
 from tessera.reports.drill import _text
 
 KINDS = ("funnel", "time_in_stage")
@@ -75,6 +84,15 @@ class StagePlan:
     #: it); None: the funnel counts records only.
     value: Checked | None = None
     value_label: str = ""
+    #: What the field holds for each stage: the option values of a select (= `stages`),
+    #: the record ids of a lookup; () for a lookup planned without its choices (a document
+    #: checked before the stage records exist), which cannot be compiled.
+    keys: tuple[Any, ...] = ()
+
+    @property
+    def lookup(self) -> bool:
+        """Whether the stages are records a lookup points at (not a select's options)."""
+        return self.field.type == "lookup"
 
     @property
     def columns(self) -> tuple[tuple[str, str, str], ...]:
@@ -90,29 +108,54 @@ class StagePlan:
 
 
 def plan_stages(doc: Mapping[str, Any], obj: ObjectDef, schema: Schema, visible: Visible | None = None,
-                extra_filter: str | None = None) -> StagePlan:
+                extra_filter: str | None = None, choices: Choices | None = None) -> StagePlan:
     """The funnel or time-in-stage report `doc` (valid against its JSON Schema) over `obj`;
-    raises ReportError listing every problem."""
+    raises ReportError listing every problem. Over a lookup, `choices` gives the target's
+    records: without it (a document checked against the metadata alone) the stage names
+    are not checked, and the plan cannot be compiled."""
     problems: list[Problem] = []
     kind = str(doc["type"])
     name = str(doc.get("field") or "")
     fdef = obj.field(name)
     if fdef is None or (visible is not None and not visible(obj, fdef)):
         problems.append(Problem("/field", f'unknown field "{name}"', "unknown_field"))
-    elif fdef.type != "select":
+    elif fdef.type not in ("select", "lookup"):
         problems.append(Problem("/field", f"{name} is a {fdef.type}; a {kind.replace('_', ' ')} report needs a "
-                                          "select field"))
-    options: dict[str, str] = {}
+                                          "select field or a lookup"))
+    options: dict[str, Any] = {}  # a stage's name → what the field holds for it
+    labels: dict[str, str] = {}
+    known = False  # whether the possible stages are known (and so are checked)
     if fdef is not None and fdef.type == "select":
-        options = {str(o["value"]): str(o.get("label") or o["value"]) for o in fdef.props.get("options", [])}
+        options = {str(o["value"]): str(o["value"]) for o in fdef.props.get("options", [])}
+        labels = {str(o["value"]): str(o.get("label") or o["value"]) for o in fdef.props.get("options", [])}
+        known = True
+    elif fdef is not None and fdef.type == "lookup":
+        target = schema.object(str(fdef.props.get("target")))
+        records = choices(target) if target is not None and choices is not None else None
+        if target is None:
+            problems.append(Problem("/field", f"{name} looks up {fdef.props.get('target')!r}, which is no object"))
+        elif choices is not None and records is None:
+            problems.append(Problem("/field", f"{name} looks up {target.plural_label}, which has more than "
+                                              f"{MAX_CHOICES} records; stages are the records of a small object "
+                                              "(a sales stage)", "too_many"))
+        elif records is not None:
+            for record_id, record_name in records:
+                options.setdefault(record_name, record_id)  # two records of one name: the first
+            labels = {n: n for n in options}
+            known = True
     stages = [str(s) for s in doc.get("stages") or options]
     for i, stage in enumerate(stages):
-        if options and stage not in options:
-            problems.append(Problem(f"/stages/{i}", f"{stage!r} is not an option of {name}", "unknown_option"))
+        if known and stage not in options:
+            if fdef is not None and fdef.type == "lookup":
+                problems.append(Problem(f"/stages/{i}", f"no {_target_label(schema, fdef)} is named {stage!r}",
+                                        "unknown_record"))
+            else:
+                problems.append(Problem(f"/stages/{i}", f"{stage!r} is not an option of {name}", "unknown_option"))
         if stage in stages[:i]:
             problems.append(Problem(f"/stages/{i}", f"{stage!r} is listed twice", "duplicate"))
-    if fdef is not None and fdef.type == "select" and not stages:
-        problems.append(Problem("/stages", f"{name} has no options to use as stages"))
+    if known and not stages:
+        what = "options" if fdef is not None and fdef.type == "select" else "records"
+        problems.append(Problem("/stages", f"{name} has no {what} to use as stages"))
     filter_checked = None
     filters = [f for f in (doc.get("filter"), extra_filter) if f]
     if filters:
@@ -149,8 +192,14 @@ def plan_stages(doc: Mapping[str, Any], obj: ObjectDef, schema: Schema, visible:
     if problems:
         raise ReportError(problems)
     assert fdef is not None
-    return StagePlan(kind, obj, fdef, tuple(stages), tuple(options.get(s, s) for s in stages), filter_checked,
-                     bounds[0], bounds[1], bool(doc.get("include_current")), fdef.label, value, value_label)
+    return StagePlan(kind, obj, fdef, tuple(stages), tuple(labels.get(s, s) for s in stages), filter_checked,
+                     bounds[0], bounds[1], bool(doc.get("include_current")), fdef.label, value, value_label,
+                     tuple(options[s] for s in stages) if known else ())
+
+
+def _target_label(schema: Schema, fdef: FieldDef) -> str:
+    target = schema.object(str(fdef.props.get("target")))
+    return target.label if target is not None else str(fdef.props.get("target"))
 
 
 def _funnel_measure(doc: Mapping[str, Any], kind: str, obj: ObjectDef, schema: Schema, visible: Visible | None,
@@ -192,6 +241,8 @@ def compile_stages(p: StagePlan, dialect: str, table_for: TableFor, history: sa.
                    now: datetime | None = None) -> sa.Select[Any]:
     """The report as one SELECT: a row per stage, in order, with `stage`, `label`, `pos`
     and the kind's measures."""
+    if len(p.keys) != len(p.stages):
+        raise ValueError("a stage report over a lookup is planned with its choices before it is compiled")
     sqlite = dialect == "sqlite"
     base = table_for(p.object)
     conditions: list[Any] = [base.c.deleted_at.is_(None), *where]
@@ -210,10 +261,13 @@ def compile_stages(p: StagePlan, dialect: str, table_for: TableFor, history: sa.
         .where(*conditions).cte("stage_records")
     h = history
     of_field = sa.and_(h.c.record_id == records.c.rid, h.c.object_uid == p.object.uid, h.c.field_uid == p.field.uid)
+    # `key`: what the field holds for the stage (an option's value, a record's id).
+    key_type: Any = sa.BigInteger() if p.lookup else sa.Text()
     stage_list = sa.union_all(*(sa.select(sa.literal(i + 1, sa.Integer()).label("pos"),
                                           sa.literal(s, sa.Text()).label("stage"),
-                                          sa.literal(label, sa.Text()).label("label"))
-                                for i, (s, label) in enumerate(zip(p.stages, p.labels, strict=True)))) \
+                                          sa.literal(label, sa.Text()).label("label"),
+                                          sa.literal(key, key_type).label("key"))
+                                for i, (s, label, key) in enumerate(zip(p.stages, p.labels, p.keys, strict=True)))) \
         .cte("stage_list")
     if p.kind == "funnel":
         return _funnel(p, dialect, records, h, of_field, stage_list)
@@ -227,14 +281,22 @@ def _json_text(column: Any, sqlite: bool) -> Any:
     return sa.type_coerce(column.op("#>>")(sa.literal_column("'{}'")), sa.Text())
 
 
+def _held(p: StagePlan, column: Any, sqlite: bool) -> Any:
+    """The value the history's old/new holds, as the field's column holds it: an option's
+    value as text, a lookup's record id as an integer (the history keeps it as a JSON number)."""
+    text = _json_text(column, sqlite)
+    return sa.cast(text, sa.BigInteger()) if p.lookup else text
+
+
 def _funnel(p: StagePlan, dialect: str, records: Any, h: sa.Table, of_field: Any, stage_list: Any) -> sa.Select[Any]:
     sqlite = dialect == "sqlite"
     held = sa.union_all(
         sa.select(records.c.rid, records.c.v),
-        sa.select(records.c.rid, _json_text(h.c.new, sqlite)).select_from(records.join(h, of_field)),
-        sa.select(records.c.rid, _json_text(h.c.old, sqlite)).select_from(records.join(h, of_field)),
+        sa.select(records.c.rid, _held(p, h.c.new, sqlite)).select_from(records.join(h, of_field)),
+        sa.select(records.c.rid, _held(p, h.c.old, sqlite)).select_from(records.join(h, of_field)),
     ).subquery("held")
-    rank = sa.case({s: i + 1 for i, s in enumerate(p.stages)}, value=held.c.v)
+    # The furthest stage by its place in the list: a CASE over the option values or the ids.
+    rank = sa.case({k: i + 1 for i, k in enumerate(p.keys)}, value=held.c.v)
     furthest = sa.select(held.c.rid, sa.func.max(rank).label("furthest")).group_by(held.c.rid).subquery("furthest")
     # Each record counts (and adds its value) at every stage up to its furthest one.
     measured = [records.c[f"v_{_VALUE.key}"]] if p.value is not None else []
@@ -272,7 +334,7 @@ def _funnel(p: StagePlan, dialect: str, records: Any, h: sa.Table, of_field: Any
 def _time_in_stage(p: StagePlan, sqlite: bool, records: Any, h: sa.Table, of_field: Any, stage_list: Any,
                    now: datetime | None) -> sa.Select[Any]:
     # Each change closes a stay in its `old` value, begun at the change before (or creation).
-    changes = [sa.select(records.c.rid, records.c.created, _json_text(h.c.old, sqlite).label("stage"),
+    changes = [sa.select(records.c.rid, records.c.created, _held(p, h.c.old, sqlite).label("stage"),
                          h.c.at.label("ended"), h.c.id.label("seq")).select_from(records.join(h, of_field))]
     if p.include_current:
         at = sa.literal(now, h.c.at.type) if now is not None else sa.func.current_timestamp()
@@ -284,7 +346,7 @@ def _time_in_stage(p: StagePlan, sqlite: bool, records: Any, h: sa.Table, of_fie
     stays = sa.select(events.c.rid, events.c.stage, _seconds(began, events.c.ended, sqlite).label("seconds")) \
         .subquery("stays")
     per_record = sa.select(stays.c.rid, stays.c.stage, sa.func.sum(stays.c.seconds).label("spent")) \
-        .where(stays.c.stage.in_(p.stages)).group_by(stays.c.rid, stays.c.stage).subquery("per_record")
+        .where(stays.c.stage.in_(p.keys)).group_by(stays.c.rid, stays.c.stage).subquery("per_record")
     spent = per_record.c.spent
     if sqlite:
         ordered = sa.select(per_record.c.stage, spent,
@@ -310,7 +372,7 @@ def _time_in_stage(p: StagePlan, sqlite: bool, records: Any, h: sa.Table, of_fie
                      sa.type_coerce(sa.func.coalesce(measures.c.records, 0), sa.Integer()).label("records"),
                      sa.type_coerce(measures.c.average, sa.BigInteger()).label("average"),
                      sa.type_coerce(measures.c.median, sa.BigInteger()).label("median")) \
-        .select_from(stage_list.outerjoin(measures, measures.c.stage == stage_list.c.stage)) \
+        .select_from(stage_list.outerjoin(measures, measures.c.stage == stage_list.c.key)) \
         .order_by(stage_list.c.pos)
 
 
@@ -324,9 +386,11 @@ def _seconds(start: Any, end: Any, sqlite: bool) -> Any:
 
 
 def stage_drill_filter(p: StagePlan, cell: Mapping[str, Any]) -> str:
-    """The record-list filter of one stage (`{"stage": "won"}`): the report's filter and
-    created range, and the records now in that stage. (A funnel step counts every record
-    that got at least this far; those that moved on are in the later steps' lists.)"""
+    """The record-list filter of one stage (`{"stage": "won"}`; over a lookup, the stage's
+    name: `{"stage": "Won"}`): the report's filter and created range, and the records now
+    in that stage (`stage = "won"`; over a lookup `stage.id = 7`). (A funnel step counts
+    every record that got at least this far; those that moved on are in the later steps'
+    lists.)"""
     problems = [Problem(f"/cell/{name}", f"the report has no grouping named {name!r}", "unknown_name")
                 for name in cell if name not in ("stage", "label")]
     stage = cell.get("stage")
@@ -344,7 +408,12 @@ def stage_drill_filter(p: StagePlan, cell: Mapping[str, Any]) -> str:
         d = p.created_to + timedelta(days=1)
         parts.append(f"created_at < DATETIME({d.year}, {d.month}, {d.day}, 0, 0, 0)")
     name = p.field.api_name
-    parts.append(f"ISBLANK({name})" if stage is None else f"{name} = {_text(str(stage))}")
+    if stage is None:
+        parts.append(f"ISBLANK({name})")
+    elif p.lookup:
+        parts.append(f"{name}.id = {int(p.keys[p.stages.index(stage)])}")
+    else:
+        parts.append(f"{name} = {_text(str(stage))}")
     return " AND ".join(parts)
 
 

@@ -98,6 +98,16 @@ def _rewrite_name_field(doc: dict[str, Any], ref: Reference, rename: Rename) -> 
         doc["name_field"] = rename.new
 
 
+def _order_field(doc: Mapping[str, Any]) -> Iterable[Reference]:
+    if doc.get("order_field"):
+        yield Reference("order_field", "order_field", doc["api_name"], doc["order_field"])
+
+
+def _rewrite_order_field(doc: dict[str, Any], ref: Reference, rename: Rename) -> None:
+    if rename.field_renamed and doc.get("order_field") == rename.old:
+        doc["order_field"] = rename.new
+
+
 def _rule_fields(doc: Mapping[str, Any]) -> Iterable[Reference]:
     for rule in doc.get("validation_rules", []):
         if isinstance(rule, dict) and rule.get("field") and rule.get("name"):
@@ -116,4 +126,5 @@ def _rewrite_rule_field(doc: dict[str, Any], ref: Reference, rename: Rename) -> 
 
 register("objects", "lookup_target", _lookup_targets, _rewrite_lookup_target)
 register("objects", "name_field", _name_field, _rewrite_name_field)
+register("objects", "order_field", _order_field, _rewrite_order_field)
 register("objects", "validation_rule_field", _rule_fields, _rewrite_rule_field)

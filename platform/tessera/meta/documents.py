@@ -19,7 +19,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from tessera.errors import FieldProblem
 from tessera.meta.fieldtypes import FieldValueError, field_type, field_types
-from tessera.meta.model import SYSTEM_COLUMNS
+from tessera.meta.model import ORDER_TYPES, SYSTEM_COLUMNS
 from tessera.meta.patterns import compile_pattern
 
 UID_PREFIX = {"objects": "obj", "fields": "fld", "rules": "vrl"}
@@ -209,6 +209,8 @@ def object_problems(doc: Any) -> list[FieldProblem]:
             seen[name] = index
     if doc.get("name_field") and "/name_field" not in flagged and doc["name_field"] not in seen:
         problems.append(FieldProblem("/name_field", f"no field named {doc['name_field']!r}"))
+    if doc.get("order_field") and "/order_field" not in flagged:
+        problems += _order_field_problems(doc, seen)
     if not any(p.startswith("/validation_rules") for p in flagged):
         rule_names = [r["name"] for r in doc.get("validation_rules", [])]
         if len(rule_names) != len(set(rule_names)):
@@ -222,6 +224,18 @@ def object_problems(doc: Any) -> list[FieldProblem]:
                 problems.append(FieldProblem(f"/sharing_rules/{rule['name']}",
                                              "name the roles or teams the rule shares records with"))
     return one_per_path(problems)
+
+
+def _order_field_problems(doc: dict[str, Any], seen: dict[str, int]) -> list[FieldProblem]:
+    """An object's `order_field` must name one of its number fields."""
+    name = doc["order_field"]
+    if name not in seen:
+        return [FieldProblem("/order_field", f"no field named {name!r}")]
+    kind = doc["fields"][seen[name]].get("type")
+    if kind not in ORDER_TYPES:
+        return [FieldProblem("/order_field", f"{name} is a {kind} field; records are ordered by a number field "
+                                             "(integer, decimal, percent or currency)")]
+    return []
 
 
 def one_per_path(problems: list[FieldProblem]) -> list[FieldProblem]:

@@ -21,6 +21,11 @@ SYSTEM_COLUMNS = (
 )
 #: System columns a client may write.
 WRITABLE_SYSTEM_COLUMNS = ("owner",)
+#: Field types an object's `order_field` may be: the numbers its records are ordered by.
+ORDER_TYPES = ("integer", "decimal", "percent", "currency")
+#: At most this many live records make an object small enough for its records to be offered
+#: as choices: a board's lanes, a funnel's stages (a lookup to a sales stage, not to an account).
+MAX_CHOICES = 50
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,6 +199,14 @@ class ObjectDef:
         if named and (found := self.field(named)):
             return found
         return next((f for f in self.fields if f.type == "text"), None)
+
+    @property
+    def order_field(self) -> FieldDef | None:
+        """The number field (`order_field`) that orders the object's records wherever they
+        are offered as choices (board lanes, funnel stages, report groups, the record
+        picker); None: they come by their name."""
+        named = self.doc.get("order_field")
+        return self.field(str(named)) if named else None
 
 
 def _holds_lines(fdef: FieldDef) -> bool:

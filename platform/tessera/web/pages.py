@@ -161,10 +161,11 @@ def board(object: str, request: Request, me: Actor = Depends(deps.actor),
     query = _view_query(request, rt.views.saved(me, object))[0]
     with rt.read() as conn:
         obj = rt.snapshot(conn).object(object)
-    selects = [f for f in rt.views.visible(me, obj) if f.type == "select"]
-    group = request.query_params.get("group_by") or (selects[0].api_name if selects else "")
+    # Select fields and lookups to small objects (a sales stage) may group the board.
+    groupings = rt.views.board_fields(me, obj)
+    group = request.query_params.get("group_by") or (groupings[0].api_name if groupings else "")
     board = rt.views.kanban(me, object, group, query)
-    return render(request, "app/board.html", me=me, board=board, selects=selects, current_object=obj,
+    return render(request, "app/board.html", me=me, board=board, groupings=groupings, current_object=obj,
                   params=_params(request))
 
 

@@ -400,8 +400,8 @@ class MetadataService:
     def _check_removals(self, conn: Connection, stored: metastore.StoredDocument, after: dict[str, Any],
                         *, force: bool) -> list[FieldDef]:
         """The fields `after` removes; refused while used elsewhere unless forced. Forced
-        removals take the object's own references to them (name_field, a rule's field) along,
-        so the document stays valid."""
+        removals take the object's own references to them (name_field, order_field, a rule's
+        field) along, so the document stays valid."""
         kept = {f.get("uid") for f in after.get("fields", [])}
         before_obj = ObjectDef(stored.body)
         removed = [f for f in (*before_obj.fields, *before_obj.line_fields) if f.uid not in kept]
@@ -426,8 +426,9 @@ class MetadataService:
                 if isinstance(rule, dict) and (kind, rule.get("name")) in switched_off:
                     rule["active"] = False
         names = {f.api_name for f in removed}
-        if after.get("name_field") in names:
-            after.pop("name_field")
+        for key in ("name_field", "order_field"):
+            if after.get(key) in names:
+                after.pop(key)
         for rule in after.get("validation_rules", []):
             if isinstance(rule, dict) and rule.get("field") in names:
                 rule.pop("field")

@@ -1,6 +1,7 @@
 """List views as end users work them: columns, sort, a filter built from simple conditions
-(or written as a formula), keyset pages, kanban boards on a select field, bulk changes and
-CSV exports — all through the record service, so permissions and the save pipeline apply.
+(or written as a formula), keyset pages, kanban boards on a select field or a lookup to a
+small object, bulk changes and CSV exports — all through the record service, so
+permissions and the save pipeline apply.
 
 A condition is `{"field", "op", "value"}`; the conditions of a view are joined with AND
 into one formula, the same language a builder writes, compiled to SQL by the record list.
@@ -28,11 +29,12 @@ from tessera.auth.actor import Actor
 from tessera.data.spreadsheets import csv_text
 from tessera.data.tables import saved_views, users
 from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
-from tessera.meta.model import FieldDef, ObjectDef
+from tessera.meta.model import MAX_CHOICES, FieldDef, ObjectDef
 from tessera.meta.times import time_zone
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.records.access import AccessService
+from tessera.runtime.records.choices import live_count, ordered_choices
 from tessera.runtime.records.line_history import line_sentence, named_values
 from tessera.runtime.records.plan import OWNER
 from tessera.runtime.records.service import RecordService
@@ -295,30 +297,76 @@ class ViewService:
                                   cursor=page["next_cursor"], filter=query.filter(obj), search=query.search)
         return rows()
 
-    def kanban(self, actor: Actor, object_name: str, field_name: str, query: ListQuery,
-               per_column: int = 50) -> dict[str, Any]:
-        """Cards grouped by a select field's options (and a column for blank)."""
+    def board_fields(self, actor: Actor, obj: ObjectDef) -> list[FieldDef]:
+        """The fields a board of `obj` may group by, in the object's order: the select
+        fields the user may see, and the lookups they may see to an object of at most
+        MAX_CHOICES live records whose records they may read (a sales stage, not an account)."""
+        visible = self.visible(actor, obj)
+        out = []
         with self.kernel.read() as conn:
             snap = self.kernel.snapshot(conn)
-        obj = snap.object(object_name)
-        fdef = obj.field(field_name)
-        if fdef is None or fdef.type != "select":
-            raise InvalidInput("A board groups by a select field.",
-                               [FieldProblem("group_by", f"{field_name!r} is not a select field of {obj.label}")])
+            for fdef in visible:
+                if fdef.type == "select":
+                    out.append(fdef)
+                elif fdef.type == "lookup" and fdef.stored and not fdef.system:
+                    target = snap.objects.get(str(fdef.props.get("target")))
+                    if target is not None and self.access.object(actor, snap, target).may("read") \
+                            and live_count(conn, snap.table(target)) <= MAX_CHOICES:
+                        out.append(fdef)
+        return out
+
+    def kanban(self, actor: Actor, object_name: str, field_name: str, query: ListQuery,
+               per_column: int = 50) -> dict[str, Any]:
+        """Cards grouped by a select field's options, or by a lookup's target records (those
+        the user may read, in the target's order), and a column for blank."""
+        with self.kernel.read() as conn:
+            snap = self.kernel.snapshot(conn)
+            obj = snap.object(object_name)
+            fdef = obj.field(field_name)
+            if fdef is None or fdef.type not in ("select", "lookup"):
+                raise InvalidInput("A board groups by a select field or a lookup.",
+                                   [FieldProblem("group_by", f"{field_name!r} is not a select field or a lookup "
+                                                             f"of {obj.label}")])
+            if fdef.type == "lookup":
+                choices = self._lanes_of(actor, conn, snap, fdef)
+            else:
+                choices = [(o["value"], str(o.get("label") or o["value"])) for o in fdef.props.get("options", [])]
         offered = self.offered(actor, obj)
         columns = self.columns(actor, obj, query.columns, offered=offered)[:4]
         shown = columns if fdef in columns else [*columns, fdef]
         base = query.filter(obj)
         lanes = []
-        for option in [*fdef.props.get("options", []), {"value": None, "label": "No " + fdef.label.lower()}]:
-            value = option["value"]
-            lane = f'{fdef.api_name} = "{value}"' if value is not None else f"ISBLANK({fdef.api_name})"
+        for value, label in [*choices, (None, "No " + fdef.label.lower())]:
+            if value is None:
+                lane = f"ISBLANK({fdef.api_name})"
+            elif fdef.type == "lookup":
+                lane = f"{fdef.api_name}.id = {int(value)}"
+            else:
+                lane = f'{fdef.api_name} = "{value}"'
             combined = lane if not base else f"AND({lane}, ({base}))"
             found = self.shown(actor, snap.objects, obj, shown, offered, sort=query.sort, limit=per_column,
                                filter=combined, total=True, search=query.search)
-            lanes.append({"value": value, "label": option.get("label") or value, "cards": found["data"],
-                          "total": found["total"]})
+            lanes.append({"value": value, "label": label, "cards": found["data"], "total": found["total"]})
         return {"object": obj, "field": fdef, "columns": columns, "lanes": lanes}
+
+    def _lanes_of(self, actor: Actor, conn: Connection, snap: Snapshot, fdef: FieldDef) -> list[tuple[int, str]]:
+        """A lookup's lanes: its target's live records the user may read, in the target's
+        order (refused when the target has more than MAX_CHOICES records)."""
+        target = snap.object(str(fdef.props.get("target")))
+        everything = ordered_choices(conn, target, snap.table(target))
+        if everything is None:
+            raise InvalidInput(
+                f"A board groups by a lookup to an object of at most {MAX_CHOICES} records; "
+                f"{target.plural_label} has more.",
+                [FieldProblem("group_by", f"{fdef.label} looks up {target.plural_label}, which has more than "
+                                          f"{MAX_CHOICES} records")])
+        if not everything:
+            return []
+        self.access.object(actor, snap, target).refuse("read")
+        readable = self.records.list(actor, target.api_name, fields=["id"], limit=len(everything),
+                                     filter=" OR ".join(f"id = {i}" for i, _name in everything))
+        ids = {r["id"] for r in readable["data"]}
+        return [(i, name) for i, name in everything if i in ids]
 
     def related(self, actor: Actor, object_name: str, record_id: int, per_list: int = 10) -> list[dict[str, Any]]:
         """The record's related lists: for each lookup on another object that names this one
@@ -462,8 +510,13 @@ class ViewService:
         if named is None:
             return {"object": obj, "options": []}
         condition = f"CONTAINS(LOWER({named.api_name}), LOWER({_text(text.strip())}))" if text.strip() else None
-        found = self.records.list(actor, object_name, fields=[named.api_name], sort=named.api_name
-                                  if named.ftype.indexable else None, limit=limit, filter=condition)
+        sort = named.api_name if named.ftype.indexable else None
+        order = obj.order_field
+        if order is not None and order.stored and order in self.visible(actor, obj):
+            # A small object's records come in its order (stages in pipeline order), then by name.
+            sort = f"{order.api_name},{sort}" if sort else order.api_name
+        found = self.records.list(actor, object_name, fields=[named.api_name], sort=sort, limit=limit,
+                                  filter=condition)
         return {"object": obj, "options": [{"id": r["id"], "name": r.get(named.api_name) or f"#{r['id']}"}
                                            for r in found["data"]]}
 

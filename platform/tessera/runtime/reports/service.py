@@ -41,6 +41,7 @@ from tessera.meta.model import FieldDef, ObjectDef
 from tessera.reports import (
     KINDS,
     LEVEL,
+    Choice,
     Plan,
     ReportError,
     StagePlan,
@@ -52,6 +53,7 @@ from tessera.reports import (
     plan_stages,
     stage_drill_filter,
 )
+from tessera.runtime.records.choices import ordered_choices
 from tessera.runtime.records.formulas import SnapshotSchema
 from tessera.runtime.reports.names import GroupNames
 
@@ -213,10 +215,14 @@ class ReportService:
                 return True
             return f.api_name not in self.access.object(actor, snap, o).hidden
 
+        def choices(target: ObjectDef) -> list[Choice] | None:
+            # A small object's records: a funnel's stages, the order of a lookup's groups.
+            return ordered_choices(conn, target, snap.table(target))
+
         try:
             if _is_stages(doc):
-                return plan_stages(doc, obj, SnapshotSchema(snap), visible, filter)
-            return plan(doc, obj, SnapshotSchema(snap), visible, filter, limit)
+                return plan_stages(doc, obj, SnapshotSchema(snap), visible, filter, choices)
+            return plan(doc, obj, SnapshotSchema(snap), visible, filter, limit, choices)
         except ReportError as error:
             raise _invalid([FieldProblem(p.path, p.message, p.code) for p in error.problems]) from None
 
