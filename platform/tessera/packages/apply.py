@@ -331,31 +331,53 @@ class Applier:
 
 
 def _data_order(files: list[Any], snap: Any) -> list[Any]:
-    """Data files with the objects their lookups point at first (cycles are written in
-    two steps: see `load_data`)."""
+    """Data files with the objects their lookups point at first. Only the lookups the
+    records set count; where they go round in a circle, a record's required lookups are
+    honoured and an optional one is written in a second step (see `load_data`)."""
     by_object = {str(f.body["object"]): f for f in files}
     placed: list[Any] = []
     seen: set[str] = set()
 
-    def targets(name: str) -> list[str]:
-        """The objects a record's lookups point at, its lines' lookups included (lines are
-        written with their record, so what they point at must be there first)."""
+    def targets(name: str) -> list[tuple[str, bool]]:
+        """The objects the records' lookups point at, with whether the lookup is required,
+        required ones first; their lines' lookups included (lines are written with their
+        record, so what they point at must be there first)."""
         obj = snap.objects.get(name)
         if obj is None:
             return []
-        out = [str(f.props.get("target")) for f in obj.stored_fields if f.type == "lookup"]
+        records = [r for r in by_object[name].body.get("records", []) if isinstance(r, dict)]
+        used = {k for r in records for k in r}
+        out = [(str(f.props.get("target")), f.required) for f in obj.stored_fields
+               if f.type == "lookup" and (f.required or f.api_name in used)]
         for line_field in obj.line_fields:
             child = snap.objects.get(str(line_field.props.get("target")))
-            if child is not None:
-                out += [str(f.props.get("target")) for f in child.stored_fields if f.type == "lookup"]
-        return out
+            if child is None or line_field.api_name not in used:
+                continue
+            in_lines = {k for r in records for line in r.get(line_field.api_name) or [] if isinstance(line, dict)
+                        for k in line}
+            out += [(str(f.props.get("target")), f.required) for f in child.stored_fields
+                    if f.type == "lookup" and (f.required or f.api_name in in_lines)]
+        return sorted(out, key=lambda t: not t[1])
+
+    needs: dict[str, set[str]] = {}
+
+    def required_of(name: str) -> set[str]:
+        """The objects `name`'s records cannot be written without, through required lookups."""
+        if name not in needs:
+            needs[name] = set()
+            for target, required in targets(name) if name in by_object else []:
+                if required and target != name:
+                    needs[name] |= {target, *required_of(target)}
+        return needs[name]
 
     def place(name: str, path: tuple[str, ...]) -> None:
         if name in seen or name not in by_object:
             return
         seen.add(name)
-        for target in targets(name):
-            if target not in path:
+        here = {*path, name}
+        for target, required in targets(name):
+            # An optional lookup to an object that needs one on the way here waits instead.
+            if target not in here and (required or not required_of(target) & here):
                 place(target, (*path, name))
         placed.append(by_object[name])
 
@@ -363,6 +385,7 @@ def _data_order(files: list[Any], snap: Any) -> list[Any]:
         if name not in snap.objects:
             raise InvalidInput("A data file names an object the package does not have.",
                                [problem(by_object[name].path, "/object", f"there is no object named {name!r}")])
+    for name in by_object:
         place(name, ())
     return placed
 
