@@ -327,19 +327,35 @@ class FormulaService:
     def computed_columns(self, snap: Snapshot, obj: ObjectDef, fields: Iterable[FieldDef], dialect: str,
                          ctx: EvalContext | None = None) -> list[sa.ColumnElement[Any]]:
         wanted = [f for f in fields if not f.stored]
-        # Formulas that read neither the clock nor the user compile the same every time.
+        # Formulas that read neither the clock nor the user compile the same every time:
+        # kept by the set of fields asked for, and field by field, so that beside one that
+        # reads the clock (TODAY()) the others are not compiled again.
         key = (snap.revision, obj.uid, tuple(f.uid for f in wanted), dialect)
         found = self._columns.get(key)
         if found is not None:
             return found
         table = snap.table(obj)
         column_for = self.column_for(snap, dialect, ctx)
-        columns = [column_for(obj, f, table).label(f.api_name) for f in wanted]
-        if not any(self._context_bound(snap, obj, f) for f in wanted):
+        columns: list[sa.ColumnElement[Any]] = []
+        made: dict[tuple[Any, ...], list[sa.ColumnElement[Any]]] = {}
+        bound = False
+        for fdef in wanted:
+            if self._context_bound(snap, obj, fdef):
+                bound = True
+                columns.append(column_for(obj, fdef, table).label(fdef.api_name))
+                continue
+            one = (snap.revision, obj.uid, fdef.uid, dialect)
+            kept = self._columns.get(one)
+            if kept is None:
+                kept = made[one] = [column_for(obj, fdef, table).label(fdef.api_name)]
+            columns += kept
+        if made or not bound:
             with self._lock:
                 if snap.revision != self._revision or len(self._columns) > 1000:
                     self._columns.clear()
-                self._columns[key] = columns
+                self._columns.update(made)
+                if not bound:
+                    self._columns[key] = columns
         return columns
 
     def context_free(self, snap: Snapshot, obj: ObjectDef, fields: Iterable[FieldDef]) -> bool:
