@@ -5,7 +5,7 @@ database that is dropped afterwards — and prints one table of product vs. floo
 ratio, the target and PASS/FAIL. `--strict` makes any FAIL the exit status. The formula
 benchmark's Python half needs no database and runs once, shown with the backend "python".
 Names: create, bulk, list, formula, stored, permissions, page, reports, workflow, flows, timers, sla, rules,
-lines, conversions, packages, imports, search.
+lines, conversions, packages, imports, search, crm.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from benchmarks import (
     bench_bulk,
     bench_conversions,
     bench_create,
+    bench_crm,
     bench_flows,
     bench_formula,
     bench_imports,
@@ -38,7 +39,7 @@ from benchmarks.common import Result, database, prepare, render
 
 BENCHMARKS = ("create", "bulk", "list", "formula", "stored", "permissions", "page", "reports", "workflow", "flows",
               "timers", "sla", "rules", "lines", "conversions", "packages", "imports",
-              "search")
+              "search", "crm")
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class Sizes:
     search_create_records: int
     search_create_singles: int
     search_create_rounds: int
+    crm_repeat: int
+    crm_page_repeat: int
 
 
 FULL = Sizes(
@@ -140,6 +143,8 @@ FULL = Sizes(
     search_create_records=4_000,
     search_create_singles=300,
     search_create_rounds=7,
+    crm_repeat=3,
+    crm_page_repeat=60,
 )
 QUICK = Sizes(
     create_requests=200,
@@ -189,6 +194,8 @@ QUICK = Sizes(
     search_create_records=1_000,
     search_create_singles=50,
     search_create_rounds=3,
+    crm_repeat=1,
+    crm_page_repeat=15,
 )
 
 
@@ -278,6 +285,9 @@ def run_backend(backend: str, sizes: Sizes, only: list[str], notes: list[str]) -
                 log(f"{backend}: create with 3 searchable fields vs without")
                 results += bench_search.run_create(setup, sizes.search_create_records, sizes.search_create_singles,
                                                    sizes.search_create_rounds)
+            if "crm" in only:
+                log(f"{backend}: install the CRM template with its sample data; its account page")
+                results += bench_crm.run(setup, sizes.crm_repeat, sizes.crm_page_repeat)
         finally:
             notes += setup.notes
             setup.close()
