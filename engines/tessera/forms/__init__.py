@@ -15,8 +15,16 @@ everything else â€” the formula evaluator, the record, the template directory â€
 
 from __future__ import annotations
 
-from tessera.forms.checks import EXPECTABLE, form_problems, formula_expectations, relations, value_problem
-from tessera.forms.html import FieldView, FormRenderer, FormUrls, RelatedRows, register_templates
+from tessera.forms.checks import (
+    EXPECTABLE,
+    form_problems,
+    formula_expectations,
+    relation_filter,
+    relation_path,
+    relations,
+    value_problem,
+)
+from tessera.forms.html import FieldView, FormRenderer, FormUrls, RelatedRows, TimelineRows, register_templates
 from tessera.forms.layout import (
     Button,
     Column,
@@ -27,6 +35,8 @@ from tessera.forms.layout import (
     RelatedList,
     Section,
     Tab,
+    Timeline,
+    TimelineSource,
     generated,
     generated_document,
     parse,
@@ -37,9 +47,8 @@ from tessera.forms.submission import coerce_values, posted_values, submission_pr
 
 __all__ = [
     "EXPECTABLE", "Button", "Column", "Evaluate", "FieldState", "FieldView", "Form", "FormRenderer", "FormState",
-    "FormUrls", "Formula", "NameRef", "Placement", "RelatedList", "RelatedRows", "Section", "Tab", "applies",
-    "choose", "coerce_values", "form_problems", "formula_expectations", "generated", "generated_document",
-    "json_schema", "parse",
-    "posted_values",
-    "register_templates", "relations", "state", "submission_problems", "unchanged", "value_problem",
+    "FormUrls", "Formula", "NameRef", "Placement", "RelatedList", "RelatedRows", "Section", "Tab", "Timeline",
+    "TimelineRows", "TimelineSource", "applies", "choose", "coerce_values", "form_problems", "formula_expectations",
+    "generated", "generated_document", "json_schema", "parse", "posted_values", "register_templates",
+    "relation_filter", "relation_path", "relations", "state", "submission_problems", "unchanged", "value_problem",
 ]

@@ -33,8 +33,9 @@ def form_problems(doc: Mapping[str, Any], schema: Schema) -> list[FieldProblem]:
     elif "tabs" not in doc and "sections" not in doc:
         problems.append(FieldProblem("/sections", "a form needs tabs or sections to place its fields in"))
     for path, section in _sections(doc):
-        if ("columns" in section) == ("related" in section):
-            problems.append(FieldProblem(path, "a section has either columns of fields or a related list"))
+        if sum(key in section for key in ("columns", "related", "timeline")) != 1:
+            problems.append(FieldProblem(path, "a section has either columns of fields, a related list or a "
+                                               "timeline"))
     if problems:
         return problems
     form = parse(doc)
@@ -46,20 +47,35 @@ def form_problems(doc: Mapping[str, Any], schema: Schema) -> list[FieldProblem]:
         problems += _placement_problems(obj, placement, seen)
     for section in form.sections:
         problems += _line_problems(obj, section, schema)
-    children = relations(obj, schema)
     for related in form.related_lists:
-        child = children.get(related.relation)
-        if child is None:
-            known = ", ".join(sorted(children)) or "none"
-            problems.append(FieldProblem(f"{related.path}/relation", f"{obj.label} has no related list named "
-                                         f"{related.relation!r} (known: {known})", "unknown_relation"))
+        hops = relation_path(obj, schema, related.relation)
+        if isinstance(hops, str):
+            problems.append(FieldProblem(f"{related.path}/relation", hops, "unknown_relation"))
             continue
-        child_obj, _lookup = child
+        child_obj = hops[-1][0]
         for index, name in enumerate(related.columns):
             if child_obj.field(name) is None:
                 problems.append(_unknown_field(f"{related.path}/columns/{index}", child_obj, name))
         if related.sort and related.sort not in SORTABLE_SYSTEM and child_obj.field(related.sort) is None:
             problems.append(_unknown_field(f"{related.path}/sort", child_obj, related.sort))
+    for timeline in form.timelines:
+        for source in timeline.sources:
+            where = source.path if isinstance(_source_doc(doc, source.path), str) else f"{source.path}/relation"
+            hops = relation_path(obj, schema, source.relation)
+            if isinstance(hops, str):
+                problems.append(FieldProblem(where, hops, "unknown_relation"))
+                continue
+            child_obj = hops[-1][0]
+            for index, name in enumerate(source.columns):
+                if child_obj.field(name) is None:
+                    problems.append(_unknown_field(f"{source.path}/columns/{index}", child_obj, name))
+            if source.date not in SORTABLE_SYSTEM:
+                dated = child_obj.field(source.date)
+                if dated is None:
+                    problems.append(_unknown_field(f"{source.path}/date", child_obj, source.date))
+                elif (dated.props.get("formula_type") or dated.ftype.formula_type) not in ("date", "datetime"):
+                    problems.append(FieldProblem(f"{source.path}/date", f"{dated.label} is no date: a timeline "
+                                                 "orders records by a date or date-time field", "not_a_date"))
     names: dict[str, int] = {}
     for index, button in enumerate(form.buttons):
         if button.name in names:
@@ -90,6 +106,37 @@ def relations(obj: ObjectDef, schema: Schema) -> dict[str, tuple[ObjectDef, Fiel
         str(lookup.props["related_name"]): (child, lookup)
         for child, lookup in schema.children(obj) if lookup.props.get("related_name")
     }
+
+
+def relation_path(obj: ObjectDef, schema: Schema, relation: str) -> list[tuple[ObjectDef, FieldDef]] | str:
+    """The hops of a relation from `obj`: `contacts` is one (the contacts whose lookup
+    points here), `opportunities.quotes` two (the quotes of the record's opportunities);
+    each hop is (the child object, its lookup to the object before). A problem in words
+    when a name is no relation of the object it is reached from."""
+    hops: list[tuple[ObjectDef, FieldDef]] = []
+    current = obj
+    for name in relation.split("."):
+        children = relations(current, schema)
+        found = children.get(name)
+        if found is None:
+            known = ", ".join(sorted(children)) or "none"
+            return f"{current.label} has no related list named {name!r} (known: {known})"
+        hops.append(found)
+        current = found[0]
+    return hops
+
+
+def relation_filter(hops: list[tuple[ObjectDef, FieldDef]], record_id: int) -> str:
+    """The list filter, on the last hop's object, of the records a relation reaches from the
+    record `record_id`: `opportunity.account.id = 7` for `opportunities.quotes`."""
+    return ".".join(lookup.api_name for _child, lookup in reversed(hops)) + f".id = {int(record_id)}"
+
+
+def _source_doc(doc: Mapping[str, Any], path: str) -> Any:
+    found: Any = doc
+    for part in path.strip("/").split("/"):
+        found = found[int(part)] if isinstance(found, list) else found[part]
+    return found
 
 
 def _sections(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:

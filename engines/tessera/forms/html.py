@@ -60,6 +60,30 @@ class RelatedRows:
     columns: tuple[tuple[str, str], ...]
     rows: tuple[tuple[int, tuple[str, ...]], ...] = ()
     more: bool = False
+    #: The list filter of all the records the list holds (for its "More…" link).
+    filter: str = ""
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One record on a timeline: its object, id and name, when (as stored and as read) and
+    the texts of the columns shown beside it (label, value)."""
+
+    object: str
+    object_label: str
+    id: int
+    name: str
+    at: str
+    when: str
+    cells: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class TimelineRows:
+    """What a timeline shows: its entries newest first, and whether older ones were left out."""
+
+    entries: tuple[TimelineEntry, ...] = ()
+    more: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,7 +169,8 @@ class FormRenderer:
     def form(self, form: Form, obj: ObjectDef, record: Mapping[str, Any], state: FormState, urls: FormUrls, *,
              errors: Mapping[str, Sequence[str]] | None = None, raw: Mapping[str, Any] | None = None,
              displays: Mapping[str, str] | None = None, related: Mapping[str, RelatedRows] | None = None,
-             record_id: int | None = None, version: int | None = None, id_prefix: str = "f-",
+             timelines: Mapping[str, TimelineRows] | None = None, record_id: int | None = None,
+             version: int | None = None, id_prefix: str = "f-",
              zone: tzinfo = UTC, children: Mapping[str, ObjectDef] | None = None,
              grids: Mapping[str, Grid] | None = None) -> str:
         """The whole form for `record` (stored values, by api_name) in `state`. `children`
@@ -173,6 +198,7 @@ class FormRenderer:
         template = self.env.get_template(FORM_TEMPLATE)
         return template.render(
             form=form, obj=obj, widgets=widgets, state=state, urls=urls, related=related or {},
+            timelines=timelines or {},
             record_id=record_id, version=version, errors=loose, form_id=f"{id_prefix}form",
         )
 

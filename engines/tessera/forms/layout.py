@@ -17,6 +17,8 @@ from tessera.meta.model import ObjectDef
 
 #: Rows a related list shows unless the form says otherwise.
 RELATED_LIMIT = 10
+#: Entries a timeline shows unless the form says otherwise.
+TIMELINE_LIMIT = 20
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,35 @@ class RelatedList:
 
 
 @dataclass(frozen=True)
+class TimelineSource:
+    """One relation whose records a timeline shows, ordered by `date` (a date or date-time
+    field of the child; `created_at` unless the form says), with `columns` beside each."""
+
+    relation: str
+    path: str
+    date: str = "created_at"
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The records of several relations merged into one list by their dates, newest first."""
+
+    sources: tuple[TimelineSource, ...]
+    path: str
+    limit: int = TIMELINE_LIMIT
+
+
+@dataclass(frozen=True)
 class Section:
-    """A titled group of placements in columns, or a related list."""
+    """A titled group of placements in columns, a related list or a timeline."""
 
     label: str
     path: str
     columns: tuple[Column, ...] = ()
     related: RelatedList | None = None
     description: str | None = None
+    timeline: Timeline | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +180,22 @@ class Form:
     def related_lists(self) -> tuple[RelatedList, ...]:
         return tuple(s.related for s in self.sections if s.related is not None)
 
+    @property
+    def timelines(self) -> tuple[Timeline, ...]:
+        return tuple(s.timeline for s in self.sections if s.timeline is not None)
+
+    @property
+    def relations_used(self) -> tuple[tuple[str, str, tuple[str, ...], str | None], ...]:
+        """Every relation a related list or timeline names: (relation, its path, the child's
+        fields named there with their paths' tails, the sort or date field)."""
+        out: list[tuple[str, str, tuple[str, ...], str | None]] = []
+        for related in self.related_lists:
+            out.append((related.relation, related.path, related.columns, related.sort))
+        for timeline in self.timelines:
+            for source in timeline.sources:
+                out.append((source.relation, source.path, source.columns, source.date))
+        return tuple(out)
+
     def formulas(self) -> list[Formula]:
         """Every formula of the form, with its path."""
         out: list[Formula] = []
@@ -174,27 +213,30 @@ class Form:
                 out.append(Formula(f"{button.path}/visible_if", button.visible_if, "condition"))
         return out
 
-    def names(self, children: Mapping[str, tuple[str, str]] | None = None,
+    def names(self, children: Mapping[str, Any] | None = None,
               lines: Mapping[str, str] | None = None) -> list[NameRef]:
         """The objects and fields the form names. `children` maps a relation to its
-        (child object, lookup field); relations not in it name nothing. `lines` maps a line
-        field to its child object, whose fields a placement's `columns` name."""
+        (child object, lookup field) — for a path of relations (`opportunities.quotes`), to
+        the list of those pairs, hop by hop; relations not in it name nothing. `lines` maps
+        a line field to its child object, whose fields a placement's `columns` name."""
         out = [NameRef("/object", self.object)]
         out += [NameRef(f"{p.path}/field", self.object, p.field) for p in self.placements]
         for p in self.placements:
             child_object = (lines or {}).get(p.field)
             if child_object is not None:
                 out += [NameRef(f"{p.path}/columns/{i}", child_object, name) for i, name in enumerate(p.columns)]
-        for related in self.related_lists:
-            child = (children or {}).get(related.relation)
-            if child is None:
+        for relation, path, shown, order in self.relations_used:
+            child = (children or {}).get(relation)
+            if not child:
                 continue
-            child_object, lookup = child
-            out.append(NameRef(f"{related.path}/relation", child_object, lookup, follows_renames=False))
-            out += [NameRef(f"{related.path}/columns/{i}", child_object, name)
-                    for i, name in enumerate(related.columns)]
-            if related.sort:
-                out.append(NameRef(f"{related.path}/sort", child_object, related.sort))
+            hops = [child] if isinstance(child, tuple) else list(child)
+            for child_object, lookup in hops:
+                out.append(NameRef(f"{path}/relation", child_object, lookup, follows_renames=False))
+            child_object = hops[-1][0]
+            out += [NameRef(f"{path}/columns/{i}", child_object, name) for i, name in enumerate(shown)]
+            if order and order not in ("id", "created_at", "updated_at"):
+                key = "sort" if path.endswith("/related") else "date"
+                out.append(NameRef(f"{path}/{key}", child_object, order))
         return out
 
 
@@ -223,9 +265,21 @@ def parse(doc: Mapping[str, Any]) -> Form:
     )
 
 
+def _timeline(doc: Mapping[str, Any] | None, path: str) -> Timeline | None:
+    if doc is None:
+        return None
+    sources = []
+    for i, item in enumerate(doc.get("relations", [])):
+        spec = {"relation": item} if isinstance(item, str) else item
+        sources.append(TimelineSource(str(spec["relation"]), f"{path}/relations/{i}",
+                                      str(spec.get("date") or "created_at"), tuple(spec.get("columns", ()))))
+    return Timeline(tuple(sources), path, int(doc.get("limit", TIMELINE_LIMIT)))
+
+
 def _section(doc: Mapping[str, Any], path: str) -> Section:
     related = doc.get("related")
     return Section(
+        timeline=_timeline(doc.get("timeline"), f"{path}/timeline"),
         label=str(doc.get("label", "")), path=path, description=doc.get("description"),
         columns=tuple(
             Column(tuple(_placement(p, f"{path}/columns/{c}/fields/{i}") for i, p in enumerate(col.get("fields", []))))

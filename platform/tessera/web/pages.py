@@ -222,7 +222,10 @@ def record_page(object: str, record_id: int, request: Request, me: Actor = Depen
     starred = navigation.opened(rt, me, object, record_id)
     form = rt.forms.render(me, object, record_id=record_id, urls=_urls(object))
     history = rt.views.history(me, object, record_id, limit=50)
-    related = rt.views.related(me, object, record_id)
+    # A relation the form lists in a related list of its own gets no second, automatic card.
+    placed = rt.forms.placed_relations(me, object, record_id)
+    related = [r for r in rt.views.related(me, object, record_id)
+               if r["lookup"].props.get("related_name") not in placed]
     clocks = rt.sla.shown(me, object, record_id)
     return render(request, "app/record.html", me=me, obj=obj, record=record, form_html=form, history=history,
                   current_object=obj, related=related, clocks=clocks, starred=starred,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tessera.forms import NameRef, form_problems, formula_expectations, parse, relations
+from tessera.forms import NameRef, form_problems, formula_expectations, parse
+from tessera.forms.checks import relation_path
 from tessera.formula import Schema
 from tessera.meta.dependencies import Reference
 from tessera.meta.documents import base_schema
@@ -16,8 +17,11 @@ from tessera.runtime.metadata.documents import FIELD_VIA, LINK_VIA, OBJECT_VIA, 
 def _names(doc: Mapping[str, Any], schema: Schema) -> list[Reference]:
     form = parse(doc)
     obj = schema.object(form.object)
-    children = {} if obj is None else {
-        relation: (child.api_name, lookup.api_name) for relation, (child, lookup) in relations(obj, schema).items()}
+    children: dict[str, list[tuple[str, str]]] = {}
+    for relation, *_rest in form.relations_used if obj is not None else ():
+        hops = relation_path(obj, schema, relation)
+        if not isinstance(hops, str):
+            children[relation] = [(child.api_name, lookup.api_name) for child, lookup in hops]
     lines = {} if obj is None else {f.api_name: str(f.props.get("target")) for f in obj.line_fields}
     return [_reference(name) for name in form.names(children, lines)]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from tessera.forms import (
     FormState,
     FormUrls,
     RelatedRows,
+    TimelineRows,
     choose,
     coerce_values,
     generated,
@@ -35,11 +36,13 @@ from tessera.forms import (
     json_schema,
     parse,
     posted_values,
-    relations,
+    relation_filter,
+    relation_path,
     state,
     submission_problems,
     unchanged,
 )
+from tessera.forms.html import TimelineEntry
 from tessera.forms.lines import choosable
 from tessera.forms.lines import columns as line_columns
 from tessera.formula import EvalContext, FormulaError
@@ -184,6 +187,7 @@ class FormService:
             filling = self._fill(conn, snap, actor, obj, form, stored, given)
             displays = self._displays(actor, snap, obj, filling)
             related = self._related(actor, snap, obj, filling.form, record_id)
+            timelines = self._timelines(actor, snap, obj, filling.form, record_id)
             raw = {p.field: given.get(p.field) for p in filling.problems}
             messages: dict[str, list[str]] = {}
             for problem in [*(errors or []), *filling.problems]:
@@ -196,7 +200,7 @@ class FormService:
         base = f"/api/v1/forms/{obj.api_name}"
         return self.renderer.form(
             filling.form, obj, filling.record, filling.state, urls or FormUrls(f"{base}/submit", f"{base}/state"),
-            errors=messages, raw=raw, displays=displays, related=related, record_id=record_id,
+            errors=messages, raw=raw, displays=displays, related=related, timelines=timelines, record_id=record_id,
             version=(stored or {}).get("version"), id_prefix=id_prefix, zone=time_zone(actor.time_zone),
             children=_children(snap, obj), grids=grids,
         )
@@ -462,17 +466,18 @@ class FormService:
         """The rows of the form's related lists (none for a new record)."""
         if record_id is None or not form.related_lists:
             return {}
-        children = relations(obj, SnapshotSchema(snap))
+        schema = SnapshotSchema(snap)
         out: dict[str, RelatedRows] = {}
         for related in form.related_lists:
-            found = children.get(related.relation)
-            if found is None:
+            hops = relation_path(obj, schema, related.relation)
+            if isinstance(hops, str):
                 continue
-            child, lookup = found
-            columns = [c for c in related.columns if child.field(c) is not None]
+            child, lookup = hops[-1]
+            hidden = self.access.object(actor, snap, child).hidden  # columns hidden from the reader are left out
+            columns = [c for c in related.columns if child.field(c) is not None and c not in hidden]
             try:
                 page = self.records.list(actor, child.api_name, fields=columns or None, sort=related.order,
-                                         limit=related.limit, filter=f"{lookup.api_name}.id = {record_id}")
+                                         limit=related.limit, filter=relation_filter(hops, record_id))
             except TesseraError:
                 continue  # a child the user may not see, or a column hidden from them
             rows = tuple((int(row["id"]), tuple(_cell(child.field(c), row.get(c)) for c in columns))
@@ -480,8 +485,93 @@ class FormService:
             label = str(lookup.props.get("related_label") or child.plural_label)
             out[related.relation] = RelatedRows(child.api_name, label,
                                                 tuple((c, _label(child, c)) for c in columns), rows,
-                                                more=page.get("next_cursor") is not None)
+                                                more=page.get("next_cursor") is not None,
+                                                filter=relation_filter(hops, record_id))
         return out
+
+
+    def placed_relations(self, actor: Actor, object_name: str, record_id: int) -> set[str]:
+        """The relations the form chosen for the user and the record lists in a related
+        list of its own (the record page leaves out its automatic card of the same)."""
+        with self.kernel.read() as conn:
+            stored = self._stored(actor, object_name, record_id)
+            snap = self.kernel.snapshot(conn)
+            filling = self._fill(conn, snap, actor, snap.object(object_name), None, stored, {})
+        return {r.relation for r in filling.form.related_lists}
+
+    def _timelines(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form,
+                   record_id: int | None) -> dict[str, TimelineRows]:
+        """Each timeline's entries (none for a new record): per relation, its newest records
+        by the source's date, as the user may read them, merged and cut to the limit."""
+        if record_id is None or not form.timelines:
+            return {}
+        schema = SnapshotSchema(snap)
+        zone = time_zone(actor.time_zone)
+        out: dict[str, TimelineRows] = {}
+        for timeline in form.timelines:
+            found: list[tuple[Any, TimelineEntry]] = []
+            more = False
+            for source in timeline.sources:
+                hops = relation_path(obj, schema, source.relation)
+                if isinstance(hops, str):
+                    continue
+                child = hops[-1][0]
+                access = self.access.object(actor, snap, child)
+                if not access.may("read") or source.date in access.hidden:
+                    continue
+                name_field = child.name_field.api_name if child.name_field is not None else None
+                if name_field in access.hidden:
+                    name_field = None
+                columns = [c for c in source.columns if child.field(c) is not None and c not in access.hidden]
+                wanted = [f for f in dict.fromkeys([name_field, source.date, *columns]) if f and child.field(f)]
+                try:
+                    page = self.records.list(actor, child.api_name, fields=wanted or None, sort=f"-{source.date}",
+                                             limit=timeline.limit, filter=relation_filter(hops, record_id))
+                except TesseraError:
+                    continue  # an object the user may not read, or a field hidden from them
+                more = more or page.get("next_cursor") is not None
+                for row in page["data"]:
+                    at = row.get(source.date)
+                    moment = _moment(at)
+                    if moment is None:
+                        continue  # no date: nowhere on a timeline
+                    name = str(row.get(name_field) or "") if name_field else ""
+                    cells = tuple((_label(child, c), _cell(child.field(c), row.get(c))) for c in columns
+                                  if row.get(c) not in (None, ""))
+                    found.append((moment, TimelineEntry(child.api_name, child.label, int(row["id"]),
+                                                        name or f"#{row['id']}", str(at), _when(moment, zone),
+                                                        cells)))
+            found.sort(key=lambda item: item[0], reverse=True)
+            more = more or len(found) > timeline.limit
+            out[timeline.path] = TimelineRows(tuple(e for _m, e in found[:timeline.limit]), more)
+        return out
+
+
+def _moment(value: Any) -> datetime | None:
+    """A stored date or date-time as an aware instant (a date at midnight UTC), to order by."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    text = str(value)
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _when(moment: datetime, zone: tzinfo) -> str:
+    """An entry's time as a person reads it: a date as it is, an instant in their zone."""
+    if moment.timetz() == time(0, tzinfo=UTC) and moment.utcoffset() == timedelta(0):
+        return moment.date().isoformat()
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".strip()
 
 
 def _values(values: Any) -> dict[str, Any]:
