@@ -31,6 +31,19 @@ def _recipients(step: Mapping[str, Any], ctx: ActionContext) -> tuple[list[int],
     return ids, [str(s["email"]) for s in step["to"] if "email" in s]
 
 
+def _addresses(step: Mapping[str, Any], ctx: ActionContext) -> list[str]:
+    """The e-mail addresses `{"formula": …}` recipients give (a lead's or a contact's
+    `email`): an e-mail goes to them even when they are nobody's sign-in."""
+    out: list[str] = []
+    for spec in step["to"]:
+        if "formula" in spec:
+            value = ctx.evaluate(str(spec["formula"]), ctx.object, ctx.record)
+            for item in value if isinstance(value, list | tuple) else [value]:
+                if isinstance(item, str) and "@" in item:
+                    out.append(item.strip())
+    return out
+
+
 class SendEmail(ActionType):
     name = "send_email"
     label = "Send an e-mail"
@@ -40,7 +53,10 @@ class SendEmail(ActionType):
 
     def run(self, step: Mapping[str, Any], ctx: ActionContext) -> dict[str, Any]:
         ids, addresses = _recipients(step, ctx)
-        to = [*ctx.emails(ids), *addresses]
+        to: list[str] = []
+        for address in [*ctx.emails(ids), *addresses, *_addresses(step, ctx)]:
+            if address.lower() not in {t.lower() for t in to}:
+                to.append(address)
         if not to:
             raise ActionError("the e-mail has no recipient (nobody matched its 'to')")
         body = ctx.render(step["body"], ctx.object, ctx.record)

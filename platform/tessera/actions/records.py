@@ -12,8 +12,8 @@ from typing import Any
 
 from tessera.actions.context import ActionContext, ActionError
 from tessera.actions.registry import ActionType, formula_problems, register
-from tessera.errors import FieldProblem
-from tessera.formula import Schema
+from tessera.errors import FieldProblem, formula_problem
+from tessera.formula import FormulaError, Schema, check
 from tessera.formula.schema import child_lists
 from tessera.meta.model import ObjectDef
 
@@ -25,13 +25,25 @@ def _set_problems(values: Mapping[str, Any], target: ObjectDef, source: ObjectDe
     problems: list[FieldProblem] = []
     for name, formula in values.items():
         fdef = target.field(name)
-        if fdef is None:
+        if fdef is None and name == "owner":  # every record's owner: a person (or a user's id)
+            problems += _owner_problems(formula, source, schema, f"{path}/{name}")
+        elif fdef is None:
             problems.append(FieldProblem(f"{path}/{name}", f"{target.api_name} has no field {name!r}", "unknown_field"))
         elif fdef.computed:
             problems.append(FieldProblem(f"{path}/{name}", f"{name!r} is computed and cannot be set", "read_only"))
         else:
             problems += formula_problems(formula, source, schema, f"{path}/{name}")
     return problems
+
+
+def _owner_problems(formula: str, source: ObjectDef, schema: Schema, path: str) -> list[FieldProblem]:
+    try:
+        checked = check(str(formula), source, schema)
+    except FormulaError as error:
+        return [formula_problem(path, error)]
+    if checked.type not in ("record", "number", "blank"):
+        return [FieldProblem(path, f"the owner is a person: the formula gives a {checked.type}", "type")]
+    return []
 
 
 def _values(ctx: ActionContext, values: Mapping[str, str], obj: str,

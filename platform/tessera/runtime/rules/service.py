@@ -17,7 +17,9 @@ on its own change, and chains stop at MAX_DEPTH, logged as `limited`.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -87,6 +89,11 @@ class ActiveRule:
         """The rule as the engine reads it, parsed once per metadata revision."""
         return parse_rule(self.doc)
 
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """Every name the rule's document mentions (conditions, values, templates)."""
+        return frozenset(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", json.dumps(self.doc)))
+
     @property
     def kind(self) -> str:
         return str(self.doc["kind"])
@@ -142,10 +149,13 @@ class RuleService:
         if not rules:
             return
         when = "created" if batch.creating else "updated"
-        ctx = self.formulas.context(batch.conn, batch.snapshot, batch.actor)
+        fresh = self.formulas.context(batch.conn, batch.snapshot, batch.actor)
         for change in batch.changes:
             if change.problems:
                 continue
+            # ISNEW, ISCHANGED and PRIORVALUE compare with the record as it was before this save.
+            ctx = fresh if change.before is None else self.formulas.context(
+                batch.conn, batch.snapshot, batch.actor, prior=change.before)
             changed = set(change.values)
             for rule in rules:
                 if not matches_trigger(rule.parsed, when, changed):
@@ -366,6 +376,7 @@ class RuleService:
         if record is None:
             return False
         ctx = self.formulas.context(conn, snap, Actor.system())
+        record = self._with_computed(conn, snap, obj, rule, record, ctx)
         if not self._holds(snap, obj, rule.doc.get("condition"), record, ctx):
             return False
         if rule.kind == "assignment" and changed is not None:
@@ -392,6 +403,19 @@ class RuleService:
             return False
         self._log(conn, rule, obj, record_id, trigger, "fired", len(chain), {"actions": results}, None)
         return True
+
+    def _with_computed(self, conn: Connection, snap: Snapshot, obj: ObjectDef, rule: ActiveRule,
+                       record: Mapping[str, Any], ctx: Any) -> Mapping[str, Any]:
+        """The record with the formula fields computed when read (a grade, a state, days in
+        stage) that the rule names: a record read from its table has none of them, so its
+        condition, values and templates would see them blank."""
+        wanted = [f for f in obj.fields if f.computed and not f.stored and f.api_name in rule.words]
+        if not wanted:
+            return record
+        table = snap.table(obj)
+        columns = self.formulas.computed_columns(snap, obj, wanted, conn.dialect.name, ctx)
+        row = conn.execute(sa.select(*columns).where(table.c.id == int(record["id"]))).mappings().first()
+        return {**record, **(row or {})}
 
     def _apply_after(self, conn: Connection, snap: Snapshot, obj: ObjectDef, rule: ActiveRule,
                      record: Mapping[str, Any], ctx: Any) -> dict[str, Any]:
@@ -664,7 +688,9 @@ class RuleService:
         table = snap.table(obj)
         trigger = rule.trigger
         fdef = obj.field(trigger["field"])
-        column = table.c[fdef.column]
+        # A field of the object, or the record's own created_at / updated_at (date-times).
+        column = table.c[fdef.column] if fdef is not None else table.c[trigger["field"]]
+        on_date = fdef is not None and fdef.type == "date"
         state_key = f"{rule.uid}:dates"
         since = datetime.fromisoformat(self._turn(conn, state_key).get("swept_to") or _start_of_day(trigger, now))
         zone = ZoneInfo(trigger.get("timezone") or "UTC")
@@ -673,7 +699,7 @@ class RuleService:
         for index, offset in enumerate(trigger["offsets"]):
             shift = timedelta(days=offset.get("days", 0), hours=offset.get("hours", 0),
                               minutes=offset.get("minutes", 0))
-            if fdef.type == "date":
+            if on_date:
                 # The moment of a date is its day at `at`, local time: which days' moments fall in the window.
                 first = (since - shift).astimezone(zone)
                 last = (now - shift).astimezone(zone)
