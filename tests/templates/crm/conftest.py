@@ -36,7 +36,7 @@ def install(rt: Platform, folder: Path = CRM, *, upgrade: bool = False, **option
     """Install (or upgrade to) the package in `folder`; the finished job."""
     job, _ = rt.packages.submit(SYSTEM, crm_package(rt, folder), upgrade=upgrade, **options)
     finished = rt.jobs.wait(job)
-    assert finished["status"] == "succeeded", finished
+    assert finished["status"] == "succeeded", (finished.get("error"), finished.get("result"))
     return finished
 
 
