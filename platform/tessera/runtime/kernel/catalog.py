@@ -44,14 +44,20 @@ class Snapshot:
         """Whether any formula or rollup field keeps its value in a column."""
         return any(f.computed and f.stored for o in self.objects.values() for f in o.fields)
 
+    @cached_property
+    def lookups_to(self) -> dict[str, list[tuple[ObjectDef, FieldDef]]]:
+        """Lookup fields of the active objects by the object they point at (worked out once
+        per snapshot: record pages and formulas ask for an object's related lists often)."""
+        out: dict[str, list[tuple[ObjectDef, FieldDef]]] = {}
+        for other in self.objects.values():
+            for f in other.stored_fields:
+                if f.type == "lookup":
+                    out.setdefault(str(f.props.get("target")), []).append((other, f))
+        return out
+
     def children(self, obj: ObjectDef) -> list[tuple[ObjectDef, FieldDef]]:
         """Lookup fields, on any active object, that point at `obj`."""
-        return [
-            (other, f)
-            for other in self.objects.values()
-            for f in other.stored_fields
-            if f.type == "lookup" and f.props.get("target") == obj.api_name
-        ]
+        return list(self.lookups_to.get(obj.api_name, ()))
 
 
 def load_snapshot(conn: Connection, revision: int, *, tables_on_demand: bool = False) -> Snapshot:

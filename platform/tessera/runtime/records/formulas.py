@@ -62,6 +62,7 @@ class SnapshotSchema:
         self.objects = dict(snap.objects)
         if extra is not None:
             self.objects[extra.api_name] = extra
+        self._snap = snap if extra is None else None
         self._documents = documents
 
     def documents(self, kind: str) -> Mapping[str, Mapping[str, Any]] | None:
@@ -73,10 +74,14 @@ class SnapshotSchema:
         return self.objects.get(api_name)
 
     def children(self, obj: ObjectDef) -> list[tuple[ObjectDef, FieldDef]]:
-        found = [
-            (other, f) for other in self.objects.values() for f in other.stored_fields
-            if f.type == "lookup" and f.props.get("target") == obj.api_name and f.props.get("related_name")
-        ]
+        if self._snap is not None:  # the snapshot's own objects: its index of lookups
+            found = [(other, f) for other, f in self._snap.lookups_to.get(obj.api_name, ())
+                     if f.props.get("related_name")]
+        else:
+            found = [
+                (other, f) for other in self.objects.values() for f in other.stored_fields
+                if f.type == "lookup" and f.props.get("target") == obj.api_name and f.props.get("related_name")
+            ]
         for lines in obj.line_fields:
             # Lines of a child object not attached yet (the parent is being created or given
             # its line field): its formulas see the lines through the link it is about to add.
