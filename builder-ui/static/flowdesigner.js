@@ -131,7 +131,8 @@
     return people.map((p) => {
       const kind = Object.keys(p).find((k) => k !== "levels");
       if (kind === "manager") {
-        const whose = p.manager === "submitter" ? "the submitter" : fieldLabel(p.manager);
+        const whose = p.manager === "submitter" ? "the submitter" : p.manager === "approver" ? "the approver"
+          : fieldLabel(p.manager);
         return `manager of ${whose}${p.levels > 1 ? ` (${p.levels} up)` : ""}`;
       }
       if (kind === "role") return `role ${labelOf(setup.roles, p.role)}`;
@@ -489,7 +490,10 @@
           "choose a user field", { "aria-label": "field", class: "person-value" });
       } else if (kind === "manager") {
         value = el("span", { class: "person-manager" },
-          choice(person, "manager", [["submitter", "the submitter"], ...setup.fields.filter((f) => f.type === "user").map((f) => [f.api_name, f.label])],
+          choice(person, "manager", [["submitter", "the submitter"],
+            // An escalation may go to the manager of whoever holds the task.
+            ...(key === "to" ? [["approver", "the approver"]] : []),
+            ...setup.fields.filter((f) => f.type === "user").map((f) => [f.api_name, f.label])],
             undefined, { "aria-label": "manager of" }),
           bind(el("input", { type: "number", min: "1", max: "10", "aria-label": "levels up", class: "levels" }),
             () => person.levels, setter(person, "levels", { number: true })));

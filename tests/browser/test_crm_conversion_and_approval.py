@@ -85,3 +85,21 @@ def test_a_rep_converts_a_lead_and_the_manager_approves_the_contract(page: Any, 
     shot(page, "crm-contract-approved")
     orders = [o for o in runtime.records.list(Actor.system(), "order")["data"] if o["contract"] == contract["id"]]
     assert len(orders) == 1
+
+
+def test_a_builder_opens_the_contract_approval_and_it_saves_whole(page: Any, server: Any, shot: Any,
+                                                                 admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    _crm(runtime)
+    _sign_in(page, base, *admin_login)
+    go(page, f"{base}/builder/flows/contract_approval")
+    page.click('.flow-block[data-pointer="/steps/1"]')
+    expect(page.locator(".flow-people[data-people=to] select[aria-label='manager of']")).to_have_value("approver")
+    page.click("#flow-validate")
+    expect(page.locator("#flow-status")).to_contain_text("No problems")
+    shot(page, "crm-contract-approval-designer")
+    page.click("#flow-save")
+    expect(page.locator("#flow-status.ok")).to_contain_text("Saved")
+    saved = runtime.documents.get("flows", "contract_approval")
+    assert saved["on_end"]["rejected"][0]["set"] == {"status": '"rejected"'}
+    assert saved["steps"][1]["escalate"]["to"] == [{"manager": "approver"}]
