@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -16,11 +17,19 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
+import tessera.auth.users as users_module
 from tessera.data.engine import make_engine
 from tessera.data.migrate import upgrade
 from tessera.runtime.platform import Platform
 from tessera.settings import Settings
+
+# Passwords are hashed with argon2's cheapest parameters here: hashes are real and verified
+# the same way (argon2 keeps its parameters in the hash), but the suite signs in thousands of
+# times, and the production parameters cost a tenth of a second of CPU each.
+users_module._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+users_module._DUMMY_HASH = users_module._hasher.hash(secrets.token_hex(8))
 
 # Each pytest-xdist worker (gw0, gw1, …) has its own Redis database: Celery queues and caches
 # of tests running side by side never meet.
@@ -82,15 +91,23 @@ def pg_template(scratch_pg_database: ScratchDatabase) -> Iterator[str]:
         yield _TEMPLATE
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database that per-test databases are copied from."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "tessera.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A new, migrated, empty database on each backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tessera.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
+        path = tmp_path / "tessera.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
     template = request.getfixturevalue("pg_template")
     name = f"tessera_t_{secrets.token_hex(6)}"
