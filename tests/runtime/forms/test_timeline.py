@@ -32,7 +32,7 @@ FORM = {"api_name": "account_360", "label": "Account", "object": "account", "sec
     {"label": "What happened", "timeline": {"relations": [
         {"relation": "deals", "date": "close_date", "columns": ["amount", "secret"]},
         {"relation": "deals.notes", "date": "written_at"}], "limit": 4}},
-    {"label": "Notes on deals", "related": {"relation": "deals.notes", "columns": ["title", "written_at"],
+    {"label": "Notes on deals", "related": {"relation": "deals.notes", "columns": ["title", "deal", "written_at"],
                                              "sort": "written_at", "descending": True}}]}
 REP = {"api_name": "rep", "label": "Rep", "permissions": {
     "account": {"create": False, "read": "all", "edit": "none", "delete": "none"},
@@ -88,6 +88,7 @@ def test_a_timeline_merges_the_relations_records_newest_first(runtime: Platform,
     # The related list through the path: the notes of Acme's deals, newest first.
     related = html.split('data-relation="deals.notes"', 1)[1].split("</section>", 1)[0]
     assert related.index("Hidden talks") < related.index("Price agreed") < related.index("Kick-off call")
+    assert "<td>Rita&#39;s deal</td>" in related  # a lookup column by its record's name
 
 
 def test_a_timeline_shows_only_what_its_reader_may_see(runtime: Platform, accounts: dict[str, Any]) -> None:

@@ -101,6 +101,7 @@ def test_the_account_page_shows_its_related_lists_and_timeline(site: Any, northw
                               "Payment PAY-00001", "Activity Kick-off meeting", "Contract Northwind 2026",
                               "Opportunity Northwind seats"]
     assert "Type: Meeting · Status: Done" in section(html, "data-timeline")
+    assert "Stage: Won · Amount: 900.00" in section(html, "data-timeline")  # the stage by its name
     # The form lists contacts, so the automatic card below does not repeat them; activities keep theirs.
     assert 'id="related-contact-account"' not in html and 'id="related-activity-account"' in html
 

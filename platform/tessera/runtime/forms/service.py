@@ -477,10 +477,11 @@ class FormService:
             columns = [c for c in related.columns if child.field(c) is not None and c not in hidden]
             try:
                 page = self.records.list(actor, child.api_name, fields=columns or None, sort=related.order,
-                                         limit=related.limit, filter=relation_filter(hops, record_id))
+                                         limit=related.limit, filter=relation_filter(hops, record_id),
+                                         expand=_references(child, columns) or None)
             except TesseraError:
                 continue  # a child the user may not see, or a column hidden from them
-            rows = tuple((int(row["id"]), tuple(_cell(child.field(c), row.get(c)) for c in columns))
+            rows = tuple((int(row["id"]), tuple(_shown(snap, child, c, row) for c in columns))
                          for row in page["data"])
             label = str(lookup.props.get("related_label") or child.plural_label)
             out[related.relation] = RelatedRows(child.api_name, label,
@@ -526,7 +527,8 @@ class FormService:
                 wanted = [f for f in dict.fromkeys([name_field, source.date, *columns]) if f and child.field(f)]
                 try:
                     page = self.records.list(actor, child.api_name, fields=wanted or None, sort=f"-{source.date}",
-                                             limit=timeline.limit, filter=relation_filter(hops, record_id))
+                                             limit=timeline.limit, filter=relation_filter(hops, record_id),
+                                             expand=_references(child, columns) or None)
                 except TesseraError:
                     continue  # an object the user may not read, or a field hidden from them
                 more = more or page.get("next_cursor") is not None
@@ -536,7 +538,7 @@ class FormService:
                     if moment is None:
                         continue  # no date: nowhere on a timeline
                     name = str(row.get(name_field) or "") if name_field else ""
-                    cells = tuple((_label(child, c), _cell(child.field(c), row.get(c))) for c in columns
+                    cells = tuple((_label(child, c), _shown(snap, child, c, row)) for c in columns
                                   if row.get(c) not in (None, ""))
                     found.append((moment, TimelineEntry(child.api_name, child.label, int(row["id"]),
                                                         name or f"#{row['id']}", str(at), _when(moment, zone),
@@ -545,6 +547,24 @@ class FormService:
             more = more or len(found) > timeline.limit
             out[timeline.path] = TimelineRows(tuple(e for _m, e in found[:timeline.limit]), more)
         return out
+
+
+def _references(child: ObjectDef, columns: list[str]) -> list[str]:
+    """The lookup and user columns of a related list, to read with the names they point at."""
+    return [c for c in columns if (f := child.field(c)) is not None and f.type in ("lookup", "user")]
+
+
+def _shown(snap: Snapshot, child: ObjectDef, column: str, row: Mapping[str, Any]) -> str:
+    """One cell of a related list or timeline as read: a lookup by its record's name, a user
+    by theirs (a record the reader may not see keeps its id), anything else as its type shows it."""
+    fdef = child.field(column)
+    value = row.get(column)
+    if fdef is not None and fdef.type in ("lookup", "user") and value is not None:
+        named = (row.get("_expanded") or {}).get(column) or {}
+        target = snap.objects.get(str(fdef.props.get("target"))) if fdef.type == "lookup" else None
+        key = target.name_field.api_name if target is not None and target.name_field is not None else "name"
+        return str(named.get(key) or f"#{value}")
+    return _cell(fdef, value)
 
 
 def _moment(value: Any) -> datetime | None:
