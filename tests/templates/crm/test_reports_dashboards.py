@@ -109,6 +109,10 @@ def sales(crm: Platform) -> dict[str, Any]:
                                     "start_date": (today - timedelta(days=290)).isoformat(), "term_months": 12,
                                     "contract_value": "8000", "payment_terms": "net_30"})["id"],
     }
+    oldco = C(me, "account", {"name": "Oldco", "region": "central"})["id"]
+    for i, status in enumerate(("renewed", "expired", "expired")):
+        C(me, "contract", {"name": f"Oldco {2020 + i}", "account": oldco, "status": status, "start_date": "2021-01-01",
+                           "term_months": 12, "contract_value": "1000", "payment_terms": "prepaid"})
     payments = [("soon", "2026-01-15", "3000", "received"), ("soon", "2026-01-28", "1000", "received"),
                 ("later", "2026-02-03", "2500", "received"), ("later", "2026-02-20", "900", "bounced"),
                 ("later", "2026-03-01", "400", "expected")]
@@ -183,6 +187,9 @@ def test_collections_by_month_add_up_the_payments_received(crm: Platform, sales:
     expiring = rows_by(crm.reports.run(sales["me"], "contracts_expiring"), "expiry_window")
     assert set(expiring) == {"0-30 days", "61-90 days"}
     assert num(expiring["0-30 days"]["value"]) == 12000 and expiring["61-90 days"]["contracts"] == "1"
+    # Of the three contracts that came to their end, one was renewed.
+    renewals = crm.reports.run(sales["me"], "renewal_rate")["totals"]
+    assert (renewals["renewed"], renewals["ended"], num(renewals["rate"])) == ("1", "3", Decimal("33.3"))
 
 
 def test_the_campaign_table_gives_cost_leads_conversion_won_amount_roi_and_cost_per_lead(
