@@ -43,15 +43,26 @@
 
   const point = (p) => ({ value: num(p.value), drill: p.drill });
 
+  // Lengths of time (a time-in-stage report's average, in seconds) read in days or hours.
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "";
+    const days = seconds / 86400;
+    if (Math.abs(days) >= 1) return `${numberFormat.format(Math.round(days * 10) / 10)} d`;
+    const hours = seconds / 3600;
+    if (Math.abs(hours) >= 1) return `${numberFormat.format(Math.round(hours * 10) / 10)} h`;
+    return `${numberFormat.format(Math.round(seconds / 60))} min`;
+  }
+
   function seriesOption(type, data) {
     const kind = type === "line" || type === "area" ? "line" : "bar";
+    const durations = data.series.length > 0 && data.series.every((s) => s.type === "duration");
     return {
-      tooltip: { trigger: "axis" },
+      tooltip: { trigger: "axis", valueFormatter: durations ? duration : undefined },
       legend: data.series.length > 1 ? { top: 0, type: "scroll" } : undefined,
       grid: { left: 8, right: 16, top: data.series.length > 1 ? 32 : 16, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: data.categories.map((c) => c.label), name: data.x_label || "",
                axisLabel: { hideOverlap: true } },
-      yAxis: { type: "value" },
+      yAxis: { type: "value", axisLabel: durations ? { formatter: duration } : undefined },
       series: data.series.map((s) => ({
         name: s.label, type: kind, data: s.data.map(point), stack: data.stacked ? "total" : undefined,
         areaStyle: type === "area" ? {} : undefined, smooth: kind === "line", cursor: "pointer",

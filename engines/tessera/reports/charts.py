@@ -197,7 +197,7 @@ class _Chart:
             by_cat = {r.get(first["name"]): r for r in self.result["rows"]}
             links = {c: self.link({first["name"]: c}) for c in categories}
             for m in self._chosen_measures():
-                series.append({"name": m["name"], "label": m["label"],
+                series.append({"name": m["name"], "label": m["label"], "type": m["type"],
                                "data": [{"value": by_cat[c].get(m["name"]), "drill": links[c]} for c in categories]})
         return {"categories": cats, "series": series, "x_label": first["label"],
                 "stacked": self.widget["type"] == "stacked_bar"}
