@@ -1,6 +1,6 @@
-# Tessera: `make run` starts it, `make test` runs the whole suite. Both set up from scratch:
-# a virtual environment with pinned Python packages, the browser libraries from npm, and the
-# database schema.
+# Tessera: `make run` starts it (with the demo on a new database), `make test` runs the whole
+# suite. Both set up from scratch: a virtual environment with pinned Python packages, the
+# browser libraries from npm, and the database schema.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -17,7 +17,11 @@ export TESSERA_ADMIN_PASSWORD ?= admin-password
 
 .PHONY: run test setup lint bench clean
 
+# A database with no template installed starts with the demo (the CRM and service desk with
+# sample data and demo people; TESSERA_DEMO=0 starts it empty); one the demo cannot be
+# installed on is served all the same, after the demo's problems.
 run: setup
+	$(BIN)/tessera demo --if-empty || echo "make run: the demo was not installed (see above); serving without it"
 	$(BIN)/tessera serve
 
 test: setup $(CHROMIUM)

@@ -51,6 +51,11 @@ class Settings:
     time_zone: str = "UTC"
     #: Where the bundled app templates are (one package folder each: crm, sms).
     templates_dir: Path = Path(__file__).resolve().parents[2] / "templates"
+    #: Whether `make run` starts a new database (no package installed) with the demo: the CRM
+    #: and service desk templates, their sample data and demo people (`TESSERA_DEMO=0`: empty).
+    demo: bool = True
+    #: The password of the demo's people (`tessera demo`); at least 8 characters.
+    demo_password: str = "demo-password-1"
     #: Whether the installed plugins (entry points `tessera.plugins`) are installed at start
     #: (`TESSERA_PLUGINS=off` leaves them out, also for platforms built in code: tests).
     plugins: bool = field(default_factory=lambda: _switch(os.environ.get("TESSERA_PLUGINS", "on")) is not False)
@@ -113,6 +118,14 @@ class Settings:
             if _switch(raw) is None:
                 raise SettingsError(f"TESSERA_PLUGINS={raw!r} is not on or off")
             values["plugins"] = _switch(raw)
+        if (raw := env.get("TESSERA_DEMO")) is not None and raw.strip():
+            if _switch(raw) is None:
+                raise SettingsError(f"TESSERA_DEMO={raw!r} is not on or off (1 or 0)")
+            values["demo"] = _switch(raw)
+        if (raw := env.get("TESSERA_DEMO_PASSWORD")):
+            if len(raw) < 8:
+                raise SettingsError("TESSERA_DEMO_PASSWORD must be at least 8 characters long")
+            values["demo_password"] = raw
         if (raw := env.get("TESSERA_HOST")):
             values["host"] = raw
         if (raw := env.get("TESSERA_PORT")) is not None:

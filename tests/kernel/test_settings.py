@@ -40,3 +40,15 @@ def test_bad_values_name_the_variable_and_the_fix(env: dict[str, str], message: 
 
 def test_upload_limit_is_read_in_megabytes() -> None:
     assert Settings.from_env({"TESSERA_MAX_UPLOAD_MB": "5"}).max_upload_bytes == 5 * 1024 * 1024
+
+
+def test_the_demo_is_on_unless_TESSERA_DEMO_is_0_and_its_password_is_read_with_its_length_checked() -> None:
+    default = Settings.from_env({})
+    assert (default.demo, default.demo_password) == (True, "demo-password-1")
+    assert Settings.from_env({"TESSERA_DEMO": "0"}).demo is False
+    assert Settings.from_env({"TESSERA_DEMO": "off", "TESSERA_DEMO_PASSWORD": "long-enough"}).demo_password == \
+        "long-enough"
+    with pytest.raises(SettingsError, match="TESSERA_DEMO='later' is not on or off"):
+        Settings.from_env({"TESSERA_DEMO": "later"})
+    with pytest.raises(SettingsError, match="TESSERA_DEMO_PASSWORD must be at least 8 characters"):
+        Settings.from_env({"TESSERA_DEMO_PASSWORD": "short"})

@@ -9,7 +9,8 @@ One module per command group, each adding its sub-commands to the parser:
 - `jobs`: `jobs list|show`, and the progress display long commands share;
 - `events`: `events list|retry`, the outbox of events and putting failed ones back in line;
 - `formula`: `formula recompute`;
-- `apps`: `app list|install|upgrade|export|uninstall`, app packages;
+- `apps`: `app list|install|upgrade|export|uninstall`, app packages, and `demo` (the bundled
+  CRM and service desk with sample data and demo people);
 - `imports`: `import OBJECT FILE`, a spreadsheet into an object;
 - `plugins`: `plugins list`, the installed plugins and what metadata misses;
 - `common`: what every command starts from (settings, an up-to-date database, the platform).

@@ -1,10 +1,14 @@
-"""`tessera app list|install|upgrade|export|uninstall`: app packages from the command line,
-through the same package service (and so the same plans, checks and jobs) as the API.
+"""`tessera app list|install|upgrade|export|uninstall` and `tessera demo`: app packages from
+the command line, through the same package service (and so the same plans, checks and jobs)
+as the API.
 
 PATH is a package folder or a .zip; NAME a template bundled in TESSERA_TEMPLATES_DIR (or,
 for upgrade, export and uninstall, an installed package). Installs, upgrades and uninstalls
 run as jobs whose progress is drawn until they end; `--dry-run` prints the plan in words and
-writes nothing. Exit 0 on success, 1 on failure (the problems are printed), 2 on misuse.
+writes nothing. `tessera demo` installs the bundled CRM and service desk templates that are
+not installed yet, with their sample data and demo people (`demo/people.json`); `--if-empty`
+(what `make run` does) only on a database where no package is installed, unless
+TESSERA_DEMO=0. Exit 0 on success, 1 on failure (the problems are printed), 2 on misuse.
 """
 
 from __future__ import annotations
@@ -56,6 +60,10 @@ def add_commands(sub: Any) -> None:
     uninstall.add_argument("name", metavar="NAME")
     uninstall.add_argument("--dry-run", action="store_true", help="print what would go; write nothing")
     uninstall.set_defaults(run=cmd_app_uninstall)
+    demo = sub.add_parser("demo", help="install the CRM and service desk templates with sample data and demo people")
+    demo.add_argument("--if-empty", action="store_true",
+                      help="only on a database where no package is installed yet, and not when TESSERA_DEMO=0")
+    demo.set_defaults(run=cmd_demo)
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -131,6 +139,57 @@ def cmd_app_uninstall(args: argparse.Namespace) -> int:
             print(f"({found['note']})")
             return 0
         return _follow(runtime, int(found["job"]))
+    finally:
+        runtime.dispose()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tessera.auth.actor import Actor
+    from tessera.packages.service import DEMO_TEMPLATES
+    from tessera.settings import Settings
+
+    settings = common.settings()
+    if args.if_empty and not settings.demo:
+        print("TESSERA_DEMO=0: no demo; the database starts empty")
+        return 0
+    runtime = common.build_platform()
+    try:
+        installed = {p["name"]: p["version"] for p in runtime.packages.installed()}
+        if args.if_empty and installed:
+            print(f"No demo: packages are installed here already ({', '.join(sorted(installed))})")
+            return 0
+        try:
+            templates = runtime.packages.demo_templates()
+        except InvalidInput as error:
+            _print_problems(error.detail, error.errors)
+            return 1
+        if not templates:
+            print(f"No demo templates ({', '.join(DEMO_TEMPLATES)}) in {settings.templates_dir}: nothing to install")
+            return 0
+        # As the configured admin, so sample records without an owner are theirs.
+        admin = runtime.users.id_for_email(settings.admin_email) if settings.admin_email else None
+        actor = runtime.users.actor_for_user(admin) if admin is not None else Actor.system()
+        done = []
+        for package in templates:
+            if package.name in installed:
+                print(f"{package.title} is installed already ({installed[package.name]}): left as it is")
+                continue
+            print(f"Installing {package.title} {package.version} with sample data and demo people")
+            try:
+                job_id, _ = runtime.packages.submit(actor, package, upgrade=False, sample_data=True, demo=True)
+            except (InvalidInput, Conflict) as error:
+                _print_problems(error.detail, error.errors)
+                return 1
+            if _follow(runtime, job_id) != 0:
+                return 1
+            done.append(package.title)
+        if not done:
+            print("The demo is installed already: nothing changed")
+        else:
+            given = settings.demo_password != Settings.demo_password  # a password of the admin's is not echoed
+            print("The demo people (README.md) sign in with the password "
+                  + ("in TESSERA_DEMO_PASSWORD" if given else f"{Settings.demo_password} (TESSERA_DEMO_PASSWORD)"))
+        return 0
     finally:
         runtime.dispose()
 
@@ -216,7 +275,10 @@ def _outcome(job: dict[str, Any]) -> str:
         return f"{job['title']}: done; {result['removed']} documents and fields moved to the trash"
     documents = ", ".join(f"{n} {action}" for action, n in sorted((result.get("documents") or {}).items()))
     records = result.get("records", 0)
-    return f"{job['title']}: done ({documents or 'nothing to change'}; {records} sample records)"
+    people = result.get("people") or {}
+    made = f"; {people['created']} demo people made" + (f", {people['changed']} given more roles or teams"
+                                                         if people.get("changed") else "") if people else ""
+    return f"{job['title']}: done ({documents or 'nothing to change'}; {records} sample records{made})"
 
 
 # -- in people's words ----------------------------------------------------------------------

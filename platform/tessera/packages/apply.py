@@ -12,6 +12,7 @@ savepoint so every problem is found at once; the caller keeps nothing unless all
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,9 +22,10 @@ from sqlalchemy.engine import Connection
 from tessera.actions import people as people_specs
 from tessera.auth.actor import Actor
 from tessera.data import metastore
-from tessera.data.tables import package_conflicts, package_documents, package_records, packages
+from tessera.data.tables import package_conflicts, package_documents, package_records, packages, users
 from tessera.errors import FieldProblem, InvalidInput, TesseraError
-from tessera.packages.files import EXTENSIONS, ROLES, Package, problem, sha256
+from tessera.packages import samples
+from tessera.packages.files import EXTENSIONS, ROLES, TEAMS, Package, problem, sha256
 from tessera.packages.identity import element_names
 from tessera.packages.merge import path_text
 from tessera.packages.plan import KIND_ORDER, Plan, Step, clash_json, comparable, label_path
@@ -111,7 +113,8 @@ class Applier:
                progress: Callable[[int, int], None] | None) -> list[FieldProblem]:
         problems: list[FieldProblem] = []
         failed: set[str] = set()
-        steps = [s for s in plan.steps if s.action in ("create", "update", "remove", "extend")]
+        steps = [s for s in plan.steps if s.action in ("create", "update", "remove", "extend")
+                 and s.kind not in (ROLES, TEAMS)]
         objects = [s for s in steps if s.kind == "objects"]
         total = len(steps) + len([s for s in objects if s.action == "create"])
         done = 0
@@ -181,8 +184,9 @@ class Applier:
         for step in steps:
             if step.kind == EXTENSIONS:
                 run(step, lambda s=step: self._extend(actor, s))
-        # Roles live with users, not metadata: the service grants them once this commits.
-        for kind in KIND_ORDER[1:] + tuple(sorted({s.kind for s in steps} - {*KIND_ORDER, EXTENSIONS, ROLES})):
+        # (Roles and teams live with users, not metadata: the service makes the teams before
+        # this, as assignment rules name them, and grants the roles once it commits.)
+        for kind in KIND_ORDER[1:] + tuple(sorted({s.kind for s in steps} - {*KIND_ORDER, EXTENSIONS})):
             for step in steps:
                 if step.kind == kind and step.action in ("create", "update"):
                     run(step, lambda s=step: self._write_document(actor, s))
@@ -289,16 +293,24 @@ class Applier:
         with its keys in one transaction: a job stopped half-way finishes when run again."""
         kernel = self.metadata.kernel
         files = list(package.data)
+        wanted = sorted(samples.emails(files))
         with kernel.read() as conn:
             snap = kernel.snapshot(conn)
             known = {(r.object_uid, r.key): int(r.record_id) for r in conn.execute(
                 sa.select(package_records).where(package_records.c.package == package.name))}
+            # Relative dates count from the install (the same day when a stopped job is run again).
+            moment = conn.execute(sa.select(packages.c.installed_at).where(
+                packages.c.name == package.name)).scalar() or metastore.now()
+            people = {str(r.email): int(r.id) for r in conn.execute(sa.select(users.c.email, users.c.id).where(
+                users.c.email.in_(wanted), users.c.is_active.is_(True)))} if wanted else {}
+        install = samples.Install.at(moment, kernel.settings.time_zone, people)
         order = _data_order(files, snap)
         total = sum(len(f.body.get("records", [])) for f in files)
         done = created = 0
         deferred: list[tuple[str, str, dict[str, tuple[str, str]]]] = []
         for item in order:
             obj = snap.object(str(item.body["object"]))
+            where = {str(r["key"]): index for index, r in enumerate(item.body.get("records", []))}
             pending = [r for r in item.body.get("records", []) if (obj.uid, r["key"]) not in known]
             done += len(item.body.get("records", [])) - len(pending)
             for offset in range(0, len(pending), DATA_BATCH):
@@ -307,11 +319,19 @@ class Applier:
                     snap = kernel.snapshot(conn)
                     values = []
                     for record in batch:
-                        value, later = _resolve(snap, obj, record, known)
+                        try:
+                            value, later = _resolve(snap, obj, record, known, install)
+                        except samples.SampleValueError as error:
+                            raise InvalidInput(f"A sample record of {item.path} cannot be loaded: {error.message}.",
+                                               [problem(item.path, f"/records/{where[str(record['key'])]}"
+                                                        f"{error.pointer}", error.message, "invalid_sample")]) from None
                         values.append(value)
                         if later:
                             deferred.append((obj.api_name, record["key"], later))
-                    made = self.records.create_many_ids(actor, obj.api_name, values)
+                    try:
+                        made = self.records.create_many_ids(actor, obj.api_name, values)
+                    except InvalidInput as error:
+                        raise _refused(item.path, error, [where[str(r["key"])] for r in batch]) from None
                     conn.execute(sa.insert(package_records), [
                         {"package": package.name, "object_uid": obj.uid, "key": r["key"], "record_id": m}
                         for r, m in zip(batch, made, strict=True)])
@@ -328,6 +348,19 @@ class Applier:
                 patch = {name: known.get((target, ref)) for name, (target, ref) in later.items()}
                 self.records.update(actor, object_name, known[(obj.uid, key)], patch, None)
         return {"records": created}
+
+
+def _refused(path: str, error: InvalidInput, indexes: list[int]) -> InvalidInput:
+    """Sample records the record service refused, as problems of their data file: each at
+    its record's place in the file (`/records/3/opportunity`, `/records/0/lines/1/price`)."""
+    problems = []
+    for found in error.errors:
+        inside = re.sub(r"\[(\d+)\]", r"/\1", found.field).replace(".", "/").strip("/")
+        at = f"/records/{indexes[found.row]}" if found.row is not None and found.row < len(indexes) else ""
+        problems.append(problem(path, f"{at}/{inside}" if inside else at or "/", found.message, found.code))
+    shown = "; ".join(f"{p.field} {p.message}" for p in problems[:5]) + ("; …" if len(problems) > 5 else "")
+    return InvalidInput(f"{path}: sample records cannot be loaded ({error.detail.rstrip('.')}): {shown}.",
+                        problems)
 
 
 def _data_order(files: list[Any], snap: Any) -> list[Any]:
@@ -390,17 +423,25 @@ def _data_order(files: list[Any], snap: Any) -> list[Any]:
     return placed
 
 
-def _resolve(snap: Any, obj: Any, record: Mapping[str, Any],
-             known: Mapping[tuple[str, str], int]) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
-    """A sample record's values with lookups given by key (`{"key": "acme"}`) made ids;
-    lookups to records not loaded yet come back to be set afterwards."""
+def _resolve(snap: Any, obj: Any, record: Mapping[str, Any], known: Mapping[tuple[str, str], int],
+             install: samples.Install) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+    """A sample record's values with lookups given by key (`{"key": "acme"}`) made ids,
+    dates relative to the install and people by e-mail worked out (see `samples`); lookups
+    to records not loaded yet come back to be set afterwards."""
     values: dict[str, Any] = {}
     later: dict[str, tuple[str, str]] = {}
     for name, value in record.items():
         if name == "key":
             continue
-        fdef = obj.field(name) or obj.line_field(name)
-        if fdef is not None and fdef.type == "lookup" and isinstance(value, dict) and "key" in value:
+        ftype, fdef = samples.field_type(obj, name)
+        sample = samples.special(value) if ftype is not None and ftype not in samples.VERBATIM else None
+        if ftype is not None and sample is not None:
+            if (wrong := samples.problem_of(ftype, sample)) is not None:
+                raise samples.SampleValueError(f"/{name}", wrong)
+            worked_out = samples.value(ftype, sample, install)
+            if worked_out is not samples.OMITTED:
+                values[name] = worked_out
+        elif fdef is not None and fdef.type == "lookup" and isinstance(value, dict) and "key" in value:
             target = snap.objects.get(str(fdef.props.get("target")))
             found = known.get((target.uid, str(value["key"]))) if target is not None else None
             if found is None:
@@ -409,8 +450,14 @@ def _resolve(snap: Any, obj: Any, record: Mapping[str, Any],
             values[name] = found
         elif fdef is not None and fdef.type == "child_table" and isinstance(value, list):
             child = snap.objects.get(str(fdef.props.get("target")))
-            values[name] = [_resolve(snap, child, {**line, "key": ""}, known)[0]
-                            if child is not None and isinstance(line, dict) else line for line in value]
+            lines = []
+            for index, line in enumerate(value):
+                try:
+                    lines.append(_resolve(snap, child, {**line, "key": ""}, known, install)[0]
+                                 if child is not None and isinstance(line, dict) else line)
+                except samples.SampleValueError as error:
+                    raise samples.SampleValueError(f"/{name}/{index}{error.pointer}", error.message) from None
+            values[name] = lines
         else:
             values[name] = value
     return values, later

@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tessera.data.metastore import StoredDocument
-from tessera.packages.files import EXTENSIONS, ROLES, canonical, write_zip
+from tessera.packages.files import EXTENSIONS, ROLES, TEAMS, canonical, write_zip
 from tessera.packages.plan import comparable
 
 
 def package_files(manifest: dict[str, Any], bases: Sequence[Any], current: Mapping[str, StoredDocument], *,
                   layer_only: bool = False, roles: Mapping[str, dict[str, Any]] | None = None) -> dict[str, str]:
-    """`roles`: the package's roles as they are now, by their platform uid."""
+    """`roles`: the package's roles and teams as they are now, by their platform uid."""
     names: dict[str, str] = {}
     for b in bases:
         names[b.uid] = b.author_uid
@@ -30,7 +30,7 @@ def package_files(manifest: dict[str, Any], bases: Sequence[Any], current: Mappi
             if not layer_only:
                 files[b.path] = canonical(b.base)
             continue
-        if b.kind == ROLES:
+        if b.kind in (ROLES, TEAMS):
             role = (roles or {}).get(b.uid)
             if role is not None:  # (left out by the caller when only changes are wanted and it has none)
                 files[b.path] = canonical({**role, "uid": b.author_uid})

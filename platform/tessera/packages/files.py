@@ -1,5 +1,6 @@
 """Reading a package: a folder or a zip of `manifest.json`, one folder per document kind,
-`extensions/` and `data/` — into a `Package`, with every problem of its files at once.
+`extensions/`, `roles/`, `teams/`, `data/` and `demo/people.json` — into a `Package`, with
+every problem of its files at once.
 
 What is read here is only the shape of the files (JSON, the manifest's schema, a uid on
 every document and element, paths that stay inside the package); whether the documents fit
@@ -31,6 +32,15 @@ EXTENSIONS = "extensions"
 DATA = "data"
 #: Roles: granted after the metadata (they live with users, not with metadata documents).
 ROLES = "roles"
+#: Teams: made with the metadata, in its transaction (assignment rules name them).
+TEAMS = "teams"
+#: The demo's people (`demo/people.json`): made only by `tessera demo`, never by an install.
+DEMO = "demo"
+DEMO_PEOPLE = "demo/people.json"
+#: A sample value relative to the install: `{"days_from_install": N}` (a date or date-time
+#: field), and a person by e-mail: `{"email": "ann@example.com"}` (a user field, owner too).
+DAYS_FROM_INSTALL = "days_from_install"
+PERSON_BY_EMAIL = "email"
 #: A zip larger than this, once unpacked, is refused (a package is metadata and samples).
 MAX_UNPACKED = 200 * 1024 * 1024
 MAX_FILES = 5000
@@ -60,6 +70,9 @@ class Package:
     extensions: list[PackageFile] = field(default_factory=list)
     data: list[PackageFile] = field(default_factory=list)
     roles: list[PackageFile] = field(default_factory=list)
+    teams: list[PackageFile] = field(default_factory=list)
+    #: `demo/people.json`, read by the demo only.
+    demo: PackageFile | None = None
     _digest: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -94,7 +107,7 @@ class Package:
         worked out once."""
         if self._digest is None:
             h = hashlib.sha256(compact(self.manifest).encode())
-            for f in sorted([*self.documents, *self.extensions, *self.data, *self.roles], key=lambda f: f.path):
+            for f in sorted(walk_files(self), key=lambda f: f.path):
                 h.update(f.path.encode())
                 h.update(compact(f.body).encode())
             self._digest = h.hexdigest()
@@ -214,8 +227,17 @@ def parse(texts: Mapping[str, bytes], kinds: frozenset[str]) -> Package:
             problems.append(problem(path, "/", "is not in a folder of the package's layout "
                                     "(objects/, forms/, …, extensions/, data/)", "unknown_file"))
             continue
-        if folder not in kinds and folder not in (EXTENSIONS, DATA, ROLES):
-            known = ", ".join(sorted([*kinds, EXTENSIONS, DATA, ROLES]))
+        if folder == DEMO:
+            if path != DEMO_PEOPLE:
+                problems.append(problem(path, "/", f"is in demo/, which holds only {DEMO_PEOPLE}", "unknown_file"))
+            elif not isinstance(body, dict):
+                problems.append(problem(path, "/", "must be a JSON object"))
+            else:
+                package.demo = PackageFile(DEMO, path, body)
+                problems += _demo_problems(package.demo)
+            continue
+        if folder not in kinds and folder not in (EXTENSIONS, DATA, ROLES, TEAMS):
+            known = ", ".join(sorted([*kinds, EXTENSIONS, DATA, ROLES, TEAMS, DEMO]))
             problems.append(problem(path, "/", f"is in {folder}/, which is no kind of document; "
                                     f"the folders are {known}", "unknown_kind"))
             continue
@@ -233,6 +255,8 @@ def parse(texts: Mapping[str, bytes], kinds: frozenset[str]) -> Package:
             package.extensions.append(item)
         elif folder == ROLES:
             package.roles.append(item)
+        elif folder == TEAMS:
+            package.teams.append(item)
         else:
             package.documents.append(item)
     if problems:
@@ -298,8 +322,50 @@ def _data_problems(item: PackageFile) -> list[FieldProblem]:
     return problems
 
 
+def _demo_problems(item: PackageFile) -> list[FieldProblem]:
+    """`demo/people.json`'s shape: `{"people": [{"email", "name", "roles", "teams",
+    "manager", "title"}]}`; whether its roles, teams and managers exist is the plan's check."""
+    people = item.body.get("people")
+    if set(item.body) - {"people"}:
+        return [problem(item.path, f"/{k}", "is not a property of the demo's people (only people)")
+                for k in sorted(set(item.body) - {"people"})]
+    if not isinstance(people, list):
+        return [problem(item.path, "/people", "must be a list of people")]
+    problems: list[FieldProblem] = []
+    emails: set[str] = set()
+    for index, person in enumerate(people):
+        at = f"/people/{index}"
+        if not isinstance(person, dict):
+            problems.append(problem(item.path, at, "must be a JSON object"))
+            continue
+        for key in sorted(set(person) - {"email", "name", "roles", "teams", "manager", "title"}):
+            problems.append(problem(item.path, f"{at}/{key}", "is not a property of a demo person (email, name, "
+                                    "roles, teams, manager, title)"))
+        email = person.get("email")
+        if not isinstance(email, str) or not re.fullmatch(r"[^@\s]+@[^@\s]+", email.strip()):
+            problems.append(problem(item.path, f"{at}/email", "must be an e-mail address"))
+        elif email.strip().lower() in emails:
+            problems.append(problem(item.path, f"{at}/email", f"{email!r} is used twice", "duplicate_email"))
+        else:
+            emails.add(email.strip().lower())
+        for key in ("name", "title", "manager"):
+            if key in person and (not isinstance(person[key], str) or not person[key].strip()):
+                problems.append(problem(item.path, f"{at}/{key}", "must be text"))
+        if "name" not in person:
+            problems.append(problem(item.path, f"{at}/name", "is required: the person's full name"))
+        for key in ("roles", "teams"):
+            names = person.get(key, [])
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                problems.append(problem(item.path, f"{at}/{key}", f"must be a list of {key[:-1]} api_names"))
+    return problems
+
+
 def walk_files(package: Package) -> Iterator[PackageFile]:
+    """Every file of the package but its manifest."""
     yield from package.documents
     yield from package.extensions
     yield from package.data
     yield from package.roles
+    yield from package.teams
+    if package.demo is not None:
+        yield package.demo

@@ -17,7 +17,7 @@ from typing import Any
 
 from tessera.errors import FieldProblem
 from tessera.meta.documents import normalize_field, normalize_object
-from tessera.packages.files import EXTENSIONS, ROLES, Package, PackageFile, problem, sha256
+from tessera.packages.files import EXTENSIONS, ROLES, TEAMS, Package, PackageFile, problem, sha256
 from tessera.packages.identity import ELEMENT_PREFIX, platform_uid, to_platform
 from tessera.packages.merge import ABSENT, Clash, Path, diff, get_at, merge, set_at
 
@@ -251,7 +251,7 @@ def decide(package: Package, world: World, *, upgrade: bool, sample_data: bool =
     for item, body in shipped_now.values():
         plan.steps.append(_document_step(package, item, body, world, plan))
     for uid, base in world.bases.items():
-        if uid not in shipped_now and base.kind not in (EXTENSIONS, ROLES):  # roles: granted apart
+        if uid not in shipped_now and base.kind not in (EXTENSIONS, ROLES, TEAMS):  # roles, teams: apart
             plan.steps.append(_removed_step(base, world, plan))
     will_exist = {s.uid for s in plan.steps if s.kind == "objects" and s.action in ("create", "update",
                                                                                      "unchanged", "keep")}

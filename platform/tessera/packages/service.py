@@ -6,7 +6,9 @@ Planning reads the world, decides purely (`plan.decide`) and checks every docume
 the metadata as it will be; a dry run also tries the plan in a transaction that is rolled
 back, so it reports every problem the real run would meet. The real run is a job: metadata
 and schema in one transaction (refused whole if the metadata moved since the plan), roles,
-then sample data in batches.
+then sample data in batches. A package's teams are made in the metadata's transaction,
+before its documents (assignment rules name them); the demo's people (`tessera demo`) after
+the roles, before the sample data (see `people`).
 """
 
 from __future__ import annotations
@@ -39,10 +41,12 @@ from tessera.data.tables import roles as roles_table
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from tessera.meta.documents import normalize_object
 from tessera.packages import export as exporting
+from tessera.packages import people, samples
 from tessera.packages.apply import Applier, Then
 from tessera.packages.files import (
     EXTENSIONS,
     ROLES,
+    TEAMS,
     Package,
     compact,
     problem,
@@ -63,6 +67,8 @@ from tessera.runtime.metadata.objects import MetadataService
 from tessera.runtime.records.service import RecordService
 
 JOB_KIND = "package.apply"
+#: The bundled templates `tessera demo` installs, in this order.
+DEMO_TEMPLATES = ("crm", "sms")
 
 
 class PlanStale(Conflict):
@@ -130,6 +136,13 @@ class PackageService:
         found = {p.name: p for p in sorted(root.iterdir()) if (p / "manifest.json").is_file()} if root.is_dir() else {}
         # A bundled template keeps its name; a plugin's of the same name is not offered.
         return {**(self.more_templates() if self.more_templates else {}), **found}
+
+    def demo_templates(self) -> list[Package]:
+        """The demo's templates (`DEMO_TEMPLATES`) bundled here, read, in their order; those
+        not bundled are left out (InvalidInput when one cannot be read)."""
+        root = self.kernel.settings.templates_dir
+        return [read_folder(root / name, frozenset(self.kinds())) for name in DEMO_TEMPLATES
+                if (root / name / "manifest.json").is_file()]
 
     def available(self) -> list[dict[str, Any]]:
         installed = {p["name"]: p for p in self.installed()}
@@ -218,17 +231,19 @@ class PackageService:
             yield conn
 
     def plan(self, actor: Actor, package: Package, *, upgrade: bool, sample_data: bool = True,
-             trial: bool = True) -> Plan:
+             trial: bool = True, demo: bool = False) -> Plan:
         """What installing or upgrading would do, with every problem — nothing is written.
         Every document is checked against the metadata as it will be; `trial`: the plan is
         also carried out in a transaction that is rolled back, which finds what only the
-        database can tell (values already stored that a change would not fit)."""
+        database can tell (values already stored that a change would not fit). `demo`: the
+        demo's people (`demo/people.json`) are checked too."""
         _require_admin(actor)
         result: Plan | None = None
         try:
             with self._assembling() as conn:
                 plan = decide(package, self._world(conn, package), upgrade=upgrade, sample_data=sample_data)
                 if not plan.problems:
+                    plan.problems += self._teams(conn, actor, plan, demo=demo)
                     plan.problems += self._check(conn, plan)
                 if trial and not plan.problems:
                     plan.problems += self.applier.apply(conn, actor, plan, collect=True)
@@ -238,6 +253,15 @@ class PackageService:
             pass
         assert result is not None
         return result
+
+    def _teams(self, conn: Connection, actor: Actor, plan: Plan, *, demo: bool) -> list[FieldProblem]:
+        """The package's teams checked and made in `conn` (before its documents, which may
+        name them: kept only if the whole install is), with the demo's people checked."""
+        problems = people.team_steps(conn, plan)
+        people.make_teams(conn, actor, plan)
+        if demo:
+            problems += people.demo_problems(conn, plan)
+        return problems
 
     def _check(self, conn: Connection, plan: Plan) -> list[FieldProblem]:
         """Every document of the plan against the metadata as it will be once all are in."""
@@ -266,14 +290,17 @@ class PackageService:
             problems += [problem(step.path, p.field, p.message, p.code) for p in self.metadata.problems(draft, body)]
         pending: dict[str, dict[str, Any]] = {}
         for step in plan.steps:
-            if step.kind not in ("objects", EXTENSIONS) and step.action in ("create", "update") and step.body:
+            if step.kind not in ("objects", EXTENSIONS, TEAMS) and step.action in ("create", "update") and step.body:
                 pending.setdefault(step.kind, {})[step.api_name] = step.body
         for step in plan.steps:
-            if step.kind not in ("objects", EXTENSIONS, ROLES) and step.action in ("create", "update") and step.body:
+            if step.kind not in ("objects", EXTENSIONS, ROLES, TEAMS) and step.action in ("create", "update") \
+                    and step.body:
                 body = {k: v for k, v in step.body.items() if k not in ("uid", "version")}
                 problems += [problem(step.path, p.field, p.message, p.code)
                              for p in self.documents.problems(draft, step.kind, body, pending)]
         problems += self._role_steps(conn, plan, draft)
+        if plan.data:
+            problems += samples.problems(plan.package.data, draft)
         return problems
 
     def _role_steps(self, conn: Connection, plan: Plan, draft: Any) -> list[FieldProblem]:
@@ -336,16 +363,18 @@ class PackageService:
                 .returning(package_uploads.c.id)).scalar_one())
 
     def submit(self, actor: Actor, package: Package, *, upgrade: bool, sample_data: bool = True,
-               expected_plan: str | None = None, strict: bool = False) -> tuple[int, Plan]:
+               expected_plan: str | None = None, strict: bool = False, demo: bool = False) -> tuple[int, Plan]:
         """Check the package whole against the metadata as it will be, then queue the job
-        that applies it (which checks again as it goes: nothing is kept unless all is well)."""
-        plan = self.plan(actor, package, upgrade=upgrade, sample_data=sample_data, trial=False)
+        that applies it (which checks again as it goes: nothing is kept unless all is well).
+        `demo`: the job also makes the demo's people (`tessera demo`), before the samples."""
+        plan = self.plan(actor, package, upgrade=upgrade, sample_data=sample_data, trial=False, demo=demo)
         _refuse(plan, expected_plan, strict)
         upload = self.stage(package)
         with self.kernel.write() as conn:
             job = self.jobs.submit(conn, JOB_KIND, {
                 "action": "upgrade" if upgrade else "install", "upload": upload, "package": package.name,
                 "version": package.version, "sample_data": sample_data, "plan": plan.digest, "strict": strict,
+                "demo": demo,
             }, title=f"{'Upgrade' if upgrade else 'Install'} {package.title} {package.version}", actor=actor)
         return job, plan
 
@@ -371,8 +400,9 @@ class PackageService:
             resumed = params.get("plan") != plan.digest and self._metadata_done(conn, package)
             if not resumed:
                 _refuse(plan, params.get("plan"), bool(params.get("strict")))
-                problems = self.applier.apply(conn, actor, plan, collect=True, record=False,
-                                              progress=lambda d, t: ctx.progress(d, t, "applying metadata and schema"))
+                problems = self._teams(conn, actor, plan, demo=bool(params.get("demo")))
+                problems += self.applier.apply(conn, actor, plan, collect=True, record=False,
+                                               progress=lambda d, t: ctx.progress(d, t, "applying metadata and schema"))
                 problems += self._role_steps(conn, plan, self.kernel.snapshot(conn))
                 if not problems:
                     self.applier.record(conn, actor, plan)
@@ -385,6 +415,10 @@ class PackageService:
                      "object": (s.body or {}).get("object")}
                     for s in plan.steps if s.action in ("create", "update", "extend", "unchanged")]
         self._grant(actor, plan)
+        demo: dict[str, int] = {}
+        if params.get("demo") and package.demo is not None:
+            ctx.progress(0, None, "making the demo's people", force=True)
+            demo = people.make_people(self.users, actor, package, self.kernel.settings.demo_password)
         loaded = {"records": 0}
         if params.get("sample_data", True) and package.data:
             loaded = self.applier.load_data(actor, package, progress=lambda d, t: ctx.progress(
@@ -392,7 +426,8 @@ class PackageService:
         with self.kernel.write() as conn:
             conn.execute(sa.delete(package_uploads).where(package_uploads.c.id == int(params["upload"])))
         ctx.progress(1, 1, "done", force=True)
-        return {"package": package.name, "version": package.version, "documents": summary, "made": made, **loaded}
+        return {"package": package.name, "version": package.version, "documents": summary, "made": made, **loaded,
+                **({"people": demo} if demo else {})}
 
     def _metadata_done(self, conn: Connection, package: Package) -> bool:
         """Whether a job that stopped after its metadata step is being run again."""
@@ -658,8 +693,13 @@ class PackageService:
                 package_documents.c.package == name, package_documents.c.version == row.version)).all()
             current = _without_fields(metastore.find_by_uids(conn, [b.uid for b in bases]),
                                       self._added_by_others(conn, name))
-        roles_now = {}
+        kept_apart = {}
         for base in bases:
+            if base.kind == TEAMS and not layer_only:  # a team is kept as it is: no change to carry
+                with self.kernel.read() as conn:
+                    team = people.team_now(conn, str(base.base["api_name"]), base.author_uid)
+                if team is not None:
+                    kept_apart[base.uid] = team
             if base.kind == ROLES:
                 try:
                     role = self.users.roles.get(str(base.base["api_name"]), self.kernel.snapshot)
@@ -672,8 +712,8 @@ class PackageService:
                 shipped = {**base.base, "permissions": named_permissions(
                     stored_permissions(base.base.get("permissions") or {}, snap)[0], snap)}
                 if not layer_only or now != {k: v for k, v in shipped.items() if v not in (None, "")}:
-                    roles_now[base.uid] = now
-        files = exporting.package_files(dict(row.manifest), bases, current, layer_only=layer_only, roles=roles_now)
+                    kept_apart[base.uid] = now
+        files = exporting.package_files(dict(row.manifest), bases, current, layer_only=layer_only, roles=kept_apart)
         return f"{name}-{row.manifest['version']}{'-layer' if layer_only else ''}.zip", exporting.zip_of(files)
 
 

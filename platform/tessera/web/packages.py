@@ -40,7 +40,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tessera.auth.actor import Actor
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.meta.model import english_plural
-from tessera.packages.files import EXTENSIONS, ROLES, Package, read_zip
+from tessera.packages.files import EXTENSIONS, ROLES, TEAMS, Package, read_zip
 from tessera.packages.merge import ABSENT, IDENTITY, Clash, get_at
 from tessera.packages.plan import Plan, Step, comparable, label_path, version_key
 from tessera.packages.service import JOB_KIND, Source
@@ -236,6 +236,7 @@ def kind_labels(rt: Platform) -> dict[str, str]:
     labels = {k["name"]: str(k["label"]) for k in rt.documents.kinds()}
     labels[EXTENSIONS] = "Fields on another object"
     labels[ROLES] = "Role"
+    labels[TEAMS] = "Team"
     return labels
 
 

@@ -101,7 +101,8 @@ def test_available_lists_the_bundled_templates_and_nothing_is_installed_yet(api:
     available = api.ok(api.get("/packages/available"))["packages"]
     assert [(p["source"], p["name"], p["version"], p["installed_version"]) for p in available] == [
         ("acme-1.0.0", "acme", "1.0.0", None), ("acme-1.1.0", "acme", "1.1.0", None),
-        ("acme-1.2.0", "acme", "1.2.0", None), ("support-1.0.0", "support", "1.0.0", None)]
+        ("acme-1.2.0", "acme", "1.2.0", None), ("deals-1.0.0", "deals", "1.0.0", None),
+        ("support-1.0.0", "support", "1.0.0", None)]
     assert api.ok(api.get("/packages")) == {"packages": []}
     _problem(api.get("/packages/acme"), 404)
 
