@@ -251,13 +251,27 @@ def test_a_stage_change_stamps_the_date_takes_the_probability_and_acts_on_propos
     # Lost needs a reason (the opportunity's validation rule).
     with pytest.raises(InvalidInput):
         crm.records.update(rep, "opportunity", deal["id"], {"stage": stage["Lost"]}, deal["version"])
-    deal = crm.records.update(rep, "opportunity", deal["id"], {"stage": stage["Won"]}, deal["version"])
+    product = crm.records.create(SYSTEM, "product", {"code": "SEAT", "name": "Seat", "list_price": "1000"})
+    for primary, discount in ((False, "0"), (True, "10")):
+        crm.records.create(rep, "quote", {"opportunity": deal["id"], "is_primary": primary, "lines": [
+            {"product": product["id"], "quantity": "50", "discount_pct": discount}]})
+    deal = crm.records.update(rep, "opportunity", deal["id"], {"stage": stage["Won"]}, None)
     assert (deal["closed_at"], deal["probability"], deal["is_won"]) == (TODAY.isoformat(), "100", True)
     crm.scheduler.drain()
     assert titles(crm, team["finance"]) == ["Deal won: Northwind seats (50000.00)"]
-    # Reopened: no longer closed.
-    deal = crm.records.update(rep, "opportunity", deal["id"], {"stage": stage["Negotiation"]}, deal["version"])
+    # The contract is drafted from the primary quote, once.
+    drafted = records(crm, "contract")
+    assert [(c["name"], c["status"], c["contract_value"], c["discount_pct"], c["owner"], c["account"])
+            for c in drafted] == [("Northwind seats", "draft", "45000.00", "10.00", rep.user_id, account["id"])]
+    primary = next(q for q in records(crm, "quote") if q["is_primary"])
+    assert drafted[0]["quote"] == primary["id"] and drafted[0]["opportunity"] == deal["id"]
+    # Reopened: no longer closed; won again: no second contract.
+    deal = crm.records.update(rep, "opportunity", deal["id"], {"stage": stage["Negotiation"]}, None)
     assert deal["closed_at"] is None
+    crm.scheduler.drain()
+    crm.records.update(rep, "opportunity", deal["id"], {"stage": stage["Won"]}, None)
+    crm.scheduler.drain()
+    assert len(records(crm, "contract")) == 1
 
 
 # -- R6 ---------------------------------------------------------------------------------
