@@ -322,12 +322,29 @@ class FormulaService:
                 # reads blank; the field's problem is reported, the rest keeps working.
                 self.broken(snap, obj, field, error)
                 return sa.null()
+            # Over its object's own table, a field that reads neither the clock nor the user
+            # compiles the same every time, also inside a formula that does (a health
+            # reading TODAY() beside three rollups compiles only its own part again).
+            key = (snap.revision, obj.uid, field.uid, dialect, "over its table")
+            reusable = table is base(obj) and not self._context_bound(snap, obj, field)
+            if reusable and (found := self._columns.get(key)) is not None:
+                return found[0]
             here: TableFor = lambda o: table if o is obj else base(o)  # noqa: E731
             # A builder's field computes over every related record unless it says it
             # follows the viewer's access (`"scope": "viewer"`).
             own = ctx if ctx is None or sees_as_viewer(field) else ctx.unscoped()
-            return compile_sql(checked, dialect, here, own, column_for)
+            compiled = compile_sql(checked, dialect, here, own, column_for)
+            if reusable:
+                self._keep({key: [compiled]}, snap)
+            return compiled
         return column_for
+
+    def _keep(self, columns: Mapping[tuple[Any, ...], list[Any]], snap: Snapshot) -> None:
+        """Keep compiled columns for this metadata revision (older ones go)."""
+        with self._lock:
+            if snap.revision != self._revision or len(self._columns) > 1000:
+                self._columns.clear()
+            self._columns.update(columns)
 
     def computed_columns(self, snap: Snapshot, obj: ObjectDef, fields: Iterable[FieldDef], dialect: str,
                          ctx: EvalContext | None = None) -> list[sa.ColumnElement[Any]]:
@@ -354,13 +371,10 @@ class FormulaService:
             if kept is None:
                 kept = made[one] = [column_for(obj, fdef, table).label(fdef.api_name)]
             columns += kept
-        if made or not bound:
-            with self._lock:
-                if snap.revision != self._revision or len(self._columns) > 1000:
-                    self._columns.clear()
-                self._columns.update(made)
-                if not bound:
-                    self._columns[key] = columns
+        if not bound:
+            made[key] = columns
+        if made:
+            self._keep(made, snap)
         return columns
 
     def context_free(self, snap: Snapshot, obj: ObjectDef, fields: Iterable[FieldDef]) -> bool:
