@@ -442,3 +442,53 @@ def test_accounts_are_ticked_high_value_and_to_reactivate(crm: Platform) -> None
     run_schedule(crm, "segment_to_reactivate")
     got = {a["id"]: (a["high_value"], a["to_reactivate"]) for a in records(crm, "account")}
     assert got == {big["id"]: (True, True), small["id"]: (False, False), prospect["id"]: (False, False)}
+
+
+# -- the sample story ----------------------------------------------------------------------
+def test_every_rule_runs_over_the_sample_story_without_a_failure_and_the_daily_jobs_twice_add_nothing(
+        crm: Platform) -> None:
+    from tessera.data.tables import rule_runs
+    from tessera.packages import people as demo_people
+
+    from .conftest import crm_package
+
+    me, package = admin(crm), crm_package(crm)
+    demo_people.make_people(crm.users, me, package, crm.settings.demo_password)
+    crm.packages.applier.load_data(me, package)
+    crm.scheduler.drain()
+    scheduled = [r.name for r in _rules_on(crm, "schedule")]
+    assert len(scheduled) == 11
+    run_schedule(crm, *scheduled)
+
+    def made() -> dict[str, int]:
+        with crm.read() as conn:
+            counts = {name: int(conn.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one())
+                      for name in ("opportunity", "activity", "contract", "campaign_member")}
+            counts["notifications"] = int(conn.execute(sa.select(sa.func.count()).select_from(notifications))
+                                          .scalar_one())
+            counts["emails"] = int(conn.execute(sa.select(sa.func.count()).select_from(deliveries)).scalar_one())
+        return counts
+
+    first = made()
+    daily = [name for name in scheduled if name != "stale_deals_weekly"]  # a digest tells again each week
+    run_schedule(crm, *daily, at=datetime.now(UTC) + timedelta(minutes=30))
+    assert made() == first
+    with crm.read() as conn:
+        bad = conn.execute(sa.select(rule_runs.c.rule, rule_runs.c.outcome, rule_runs.c.error)
+                           .where(rule_runs.c.outcome.in_(("failed", "limited")))).all()
+    assert bad == []
+    # The story is live: the contracts ending within 90 days have their renewals, the overdue
+    # installment was told to finance.
+    ending = records(crm, "contract", 'status = "activated" AND end_date - TODAY() <= 90 AND end_date >= TODAY()')
+    assert ending and all(c["renewal_90_sent"] and c["renewal_opportunity"] for c in ending)
+    finance = crm.users.accounts.list(q="finance@demo.tessera")["data"][0]
+    with crm.read() as conn:
+        told = list(conn.execute(sa.select(notifications.c.title).where(
+            notifications.c.user_id == int(finance["id"]))).scalars())
+    assert any(t.startswith("Overdue payment") for t in told)
+
+
+def _rules_on(rt: Platform, trigger: str) -> list[Any]:
+    with rt.read() as conn:
+        snap = rt.snapshot(conn)
+        return [r for obj in snap.objects for r in rt.rules.rules(conn, snap, obj) if r.on == trigger]
