@@ -161,9 +161,11 @@ def board(object: str, request: Request, me: Actor = Depends(deps.actor),
     query = _view_query(request, rt.views.saved(me, object))[0]
     with rt.read() as conn:
         obj = rt.snapshot(conn).object(object)
-    # Select fields and lookups to small objects (a sales stage) may group the board.
+    # Select fields and lookups to small objects (a sales stage) may group the board; by
+    # default the first select (as before lookups could), else the first such lookup.
     groupings = rt.views.board_fields(me, obj)
-    group = request.query_params.get("group_by") or (groupings[0].api_name if groupings else "")
+    first = next((f for f in groupings if f.type == "select"), groupings[0] if groupings else None)
+    group = request.query_params.get("group_by") or (first.api_name if first is not None else "")
     board = rt.views.kanban(me, object, group, query)
     return render(request, "app/board.html", me=me, board=board, groupings=groupings, current_object=obj,
                   params=_params(request))

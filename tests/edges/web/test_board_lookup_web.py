@@ -88,6 +88,7 @@ def test_the_group_by_picker_offers_selects_and_lookups_to_small_objects_only(si
     page = admin.get("/app/opportunity/board").text
     picker = page[page.index('name="group_by"'):page.index("</select>", page.index('name="group_by"'))]
     assert re.findall(r'<option value="(\w+)"', picker) == ["priority", "stage"]  # not account: too many
+    assert "Opportunities by Priority" in page  # the first select, as before lookups could group
     refused = admin.get("/app/opportunity/board", params={"group_by": "account"})
     assert refused.status_code == 422
     assert f"at most {MAX_CHOICES} records" in refused.text and "Accounts has more" in refused.text
@@ -130,3 +131,16 @@ def test_a_person_who_may_not_edit_cannot_move_a_card(site: dict[str, Any]) -> N
                           data={"value": str(ids["Proposal"]), "version": str(beta["version"])})
     assert refused.status_code == 403
     assert site["runtime"].records.get(Actor.system(), "opportunity", beta["id"])["stage"] == ids["Qualification"]
+
+
+def test_a_board_of_an_object_without_selects_groups_by_its_small_lookup(site: dict[str, Any]) -> None:
+    runtime = site["runtime"]
+    runtime.metadata.create_object(Actor.system(), {"api_name": "visit", "label": "Visit", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text"},
+        {"api_name": "account", "label": "Account", "type": "lookup", "target": "account"},
+        {"api_name": "stage", "label": "Stage", "type": "lookup", "target": "sales_stage"}]})
+    runtime.records.create(Actor.system(), "visit", {"name": "Kick-off", "stage": site["ids"]["Won"]})
+    admin = SignedIn(site["client"], "admin@example.com", "admin-password")
+    page = admin.get("/app/visit/board").text
+    assert "Visits by Stage" in page
+    assert dict(lanes(page)) == {"Qualification": 0, "Proposal": 0, "Won": 1, "Secret": 0, "No stage": 0}
