@@ -23,11 +23,13 @@ account page with every related list.
   every placement's state, read every related list, render. Floor: the record-page floor of
   `bench_page` — the same renderer called with the very arguments the product passed it
   (captured once), so the ratio is everything the page does besides templating. Target:
-  at most 2x (issue #23).
+  at most 2x (issue #23). Timed once the install's background work (its records' events,
+  moved along by the in-process worker) has settled.
 """
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from collections.abc import Iterator
@@ -48,9 +50,11 @@ from tessera.packages.files import Package, read_folder
 from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 
+log = logging.getLogger(__name__)
 CRM = Path(__file__).resolve().parents[1] / "templates" / "crm"
 INSTALL_BUDGET = 20.0
 PAGE_TARGET = 2.0
+SHOWCASE = "Harbor Bank"
 
 
 @contextmanager
@@ -229,18 +233,17 @@ def _account_form(rt: Platform) -> str | None:
 
 def account_page(rt: Platform, backend: str, repeat: int) -> Result:
     actor = Actor.system()
+    # The install leaves its records' events for the background (after-save rules, …):
+    # they are moved along first, so the page is timed alone.
+    start = time.perf_counter()
+    rt.scheduler.drain()
+    settled = time.perf_counter() - start
     form = _account_form(rt)
     shown_form = form or rt.documents.list("forms", object_name="account")[0]["api_name"]
+    # Harbor Bank: the sample account with something in every list (contacts, deals, quotes,
+    # two contracts, orders, payments).
     accounts = rt.records.list(actor, "account", limit=1000, fields=["name"])["data"]
-    busiest, most = None, -1
-    for account in accounts:
-        related = sum(rt.records.list(actor, child, limit=1, total=True,
-                                      filter=f"account.id = {account['id']}")["total"]
-                      for child in ("contact", "opportunity", "contract", "activity"))
-        if related > most:
-            busiest, most = account, related
-    assert busiest is not None
-    record_id = int(busiest["id"])
+    record_id = next(int(a["id"]) for a in accounts if a["name"] == SHOWCASE)
     urls = FormUrls(submit="/app/account/save", state="/app/account/form-state")
     forms = rt.forms
     renderer = forms.renderer
@@ -259,7 +262,7 @@ def account_page(rt: Platform, backend: str, repeat: int) -> Result:
     args, kwargs = captured[0]
     related = kwargs.get("related") or {}
     shown = sum(len(r.rows) for r in related.values())
-    if len(related) < 5 or shown < 10:
+    if len(related) < 6 or min(len(r.rows) for r in related.values()) == 0:
         raise RuntimeError(f"the account page shows {len(related)} related lists, {shown} rows")
 
     def product() -> str:
@@ -271,5 +274,7 @@ def account_page(rt: Platform, backend: str, repeat: int) -> Result:
     if product() != first or floor() != first:
         raise RuntimeError("the rendered page and the precomputed one differ")
     product_s, floor_s = interleaved_medians([product, floor], repeat)
+    if settled > 1:
+        log.info("the install's background work took %.1f s to settle", settled)
     return at_most(f"crm: account page ({shown_form}), {len(related)} related lists, {shown} rows", backend,
                    product_s, floor_s, PAGE_TARGET)
