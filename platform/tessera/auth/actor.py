@@ -24,6 +24,8 @@ NO_GRANTS = Grants()
 class Actor:
     user_id: int | None
     email: str = ""
+    #: The person's name as they gave it (pages greet and show them by it); blank: the e-mail.
+    name: str = ""
     is_admin: bool = False
     #: For a signed-in request: the digest of its token (or session) and the auth revision at
     #: which that sign-in was last found valid (see Platform.snapshot).

@@ -306,9 +306,10 @@ class UserService:
             .where(team_members.c.user_id == user_id).order_by(teams.c.api_name)).all()
         names = tuple(r.api_name for r in held)
         is_admin = bool(is_admin) or "admin" in names
-        zone = conn.execute(sa.select(users.c.time_zone).where(users.c.id == user_id)).scalar()
+        person = conn.execute(sa.select(users.c.time_zone, users.c.name).where(users.c.id == user_id)).one_or_none()
+        zone, name = (person.time_zone, person.name) if person is not None else (None, "")
         return Actor(
-            user_id=user_id, email=email, is_admin=is_admin, token_digest=token_digest,
+            user_id=user_id, email=email, name=name or "", is_admin=is_admin, token_digest=token_digest,
             verified_at=auth_revision if token_digest is not None else None,
             is_builder=is_admin or "builder" in names, roles=names,
             team_ids=tuple(t.id for t in member_of), team_names=tuple(t.api_name for t in member_of),
