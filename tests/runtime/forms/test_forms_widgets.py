@@ -40,7 +40,7 @@ SAMPLES: dict[str, tuple[Any, dict[str, Any]]] = {
 SHOWN = {"text": "hello", "email": "a@example.com", "currency": "1200.50", "duration": "value=\"1 hour 30 minutes\"",
          "date": "2024-12-31", "datetime": "2024-06-03T07:30:00", "select": 'value="b" selected',
          "multi_select": 'value="a" checked', "lookup": '<option value="5" selected>', "json": "&#34;a&#34;",
-         "autonumber": "DL-000042", "formula": "2400.00", "rating": 'value="3" checked', "boolean": "checked",
+         "autonumber": "DL-000042", "formula": "2,400.00", "rating": 'value="3" checked', "boolean": "checked",
          "attachment": "contract.pdf", "rich_text": "&lt;p&gt;Hi", "integer": 'value="7"'}
 SCRIPT = "<script>alert(1)</script>"
 

@@ -65,7 +65,7 @@ def test_created_updated_and_formula_columns_show_and_sort(runtime: Platform, sa
     page = runtime.views.page(rep, "deal", ListQuery(columns=["name", "double", "created_at", "updated_at"],
                                                      sort="-created_at"))
     assert [r["_display"]["name"] for r in page["records"]] == ["Big", "Small"]
-    assert [r["_display"]["double"] for r in page["records"]] == ["1800", "20"]
+    assert [r["_display"]["double"] for r in page["records"]] == ["1,800", "20"]
     for record in page["records"]:
         assert record["_display"]["created_at"][:4].isdigit() and record["_display"]["updated_at"]
     # Created and updated are never offered to "Set a field" in bulk.

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from tessera.meta.columns import ScaledDecimal, UtcDateTime, json_column
 from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
 from tessera.meta.model import FieldDef
+from tessera.meta.percents import percent_text
+from tessera.meta.times import readable
 
 RESULT_TYPES = [FormulaType.TEXT, FormulaType.NUMBER, FormulaType.BOOLEAN, FormulaType.DATE,
                 FormulaType.DATETIME, FormulaType.DURATION, FormulaType.LIST, FormulaType.RECORD,
@@ -93,8 +95,40 @@ class _Computed(FieldType):
         return value
 
     def display(self, field: FieldDef, value: Any) -> str:
+        """The value as a page shows it: a number grouped (and, with `"format"`, as money
+        with its currency or as a percentage, like the fields of those types), a time
+        readably, anything else as in JSON. Takes the value worked out or as JSON carries it."""
+        value = self._from_json(field, value)
+        if isinstance(value, Decimal) and value.is_finite():
+            scale = field.props.get("scale")
+            shown_as = field.props.get("format")
+            if shown_as == "percent":
+                return percent_text(value, 2 if scale is None else int(scale))
+            text = str(self.to_json(field, value))
+            whole, _, places = text.partition(".")
+            grouped = f"{int(whole):,}" if whole.lstrip("-").isdigit() else whole
+            text = ("-" if whole.startswith("-") and not grouped.startswith("-") else "") + grouped \
+                + (f".{places}" if places else "")
+            code = field.props.get("currency")
+            return f"{text} {code}" if shown_as == "currency" and code else text
+        if isinstance(value, datetime):
+            return readable(value, value.tzinfo or UTC)
         shown = self.to_json(field, value)
         return "" if shown is None else str(shown)
+
+    def _from_json(self, field: FieldDef, value: Any) -> Any:
+        """A number or an instant back from its JSON text (other values as they are)."""
+        if not isinstance(value, str):
+            return value
+        result = self.result_type(field)
+        try:
+            if result == FormulaType.NUMBER:
+                return Decimal(value)
+            if result == FormulaType.DATETIME:
+                return datetime.fromisoformat(value)
+        except (ValueError, ArithmeticError):
+            pass
+        return value
 
     #: Computed values are shown, never typed in.
     widget_template = "widgets/computed.html"
@@ -114,6 +148,10 @@ class FormulaField(_Computed):
         "expression": {"type": "string", "minLength": 1, "maxLength": 10_000},
         "formula_type": {"enum": RESULT_TYPES},
         "scale": {"type": "integer", "minimum": 0, "maximum": 10},
+        "format": {"enum": ["number", "currency", "percent"],
+                   "description": "How pages show a number result: grouped (number), as money with "
+                                  "`currency`, or as a percentage (12.5 reads 12.5 %)."},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
         "store": {"type": "boolean"},
         "scope": {"enum": ["all", "viewer"]},
     }
@@ -135,6 +173,10 @@ class RollupField(_Computed):
         "expression": {"type": "string"},
         "formula_type": {"enum": RESULT_TYPES},
         "scale": {"type": "integer", "minimum": 0, "maximum": 10},
+        "format": {"enum": ["number", "currency", "percent"],
+                   "description": "How pages show a number result: grouped (number), as money with "
+                                  "`currency`, or as a percentage (12.5 reads 12.5 %)."},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
         "store": {"type": "boolean"},
         "scope": {"enum": ["all", "viewer"]},
     }

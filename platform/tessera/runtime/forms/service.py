@@ -660,7 +660,7 @@ def _cell(fdef: FieldDef | None, value: Any) -> str:
     if fdef is None or value is None:
         return ""
     if fdef.computed:
-        return str(value)
+        return fdef.ftype.display(fdef, value)
     coerced = _coerce(fdef, value)
     return fdef.ftype.display(fdef, coerced) if coerced is not None else str(value)
 

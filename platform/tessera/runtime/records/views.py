@@ -29,6 +29,7 @@ from tessera.auth.actor import Actor
 from tessera.data.spreadsheets import csv_text
 from tessera.data.tables import saved_views, users
 from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
+from tessera.meta.fieldtypes.base import FormulaType
 from tessera.meta.model import MAX_CHOICES, FieldDef, ObjectDef
 from tessera.meta.times import time_zone
 from tessera.runtime.kernel.catalog import Snapshot
@@ -628,9 +629,22 @@ def cell_text(objects: dict[str, ObjectDef], fdef: FieldDef, record: dict[str, A
         name = named.get(name_field.api_name) if name_field is not None else named.get("name")
         return str(name) if name else f"#{value}"
     if fdef.computed:
-        return "Yes" if value is True else "No" if value is False else str(value)
+        if isinstance(value, bool):
+            return "Yes" if value else "No"
+        return _computed_text(fdef, value, zone)
     try:
         value = fdef.ftype.coerce(fdef, value)
         return fdef.ftype.display(fdef, value.astimezone(zone) if isinstance(value, datetime) else value)
     except (ValueError, TypeError, ArithmeticError):  # FieldValueError included
         return str(value)
+
+
+def _computed_text(fdef: FieldDef, value: Any, zone: tzinfo) -> str:
+    """A formula's value (as the API gives it: numbers and instants as text) as its field
+    shows it: numbers grouped, as money or percentages; instants in `zone`."""
+    if fdef.ftype.result_type(fdef) == FormulaType.DATETIME:
+        try:
+            return fdef.ftype.display(fdef, datetime.fromisoformat(str(value)).astimezone(zone))
+        except ValueError:
+            return str(value)
+    return fdef.ftype.display(fdef, value)
