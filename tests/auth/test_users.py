@@ -185,6 +185,22 @@ def test_the_last_active_admin_stays(office: Any, runtime: Platform) -> None:
     assert office.get("/users").status_code == 403
 
 
+
+def test_people_can_be_changed_on_a_database_that_has_no_admin_yet(db_url: str, tmp_path: Any) -> None:
+    """The demo sets up its people (managers, teams) before anyone signed in as an admin:
+    only a change to an admin can leave a database without one."""
+    from tessera.auth.actor import Actor
+
+    rt = Platform(Settings(database_url=db_url, attachments_dir=tmp_path / "files"))
+    try:
+        people = rt.users.accounts
+        boss = people.add(Actor.system(), {"email": "boss@example.com", "name": "Boss", "password": PASSWORD})
+        rep = people.add(Actor.system(), {"email": "rep@example.com", "name": "Rep", "password": PASSWORD})
+        changed = people.change(Actor.system(), int(rep["id"]), {"manager": "boss@example.com"})
+        assert changed["manager"] == "boss@example.com" and boss["is_admin"] is False
+    finally:
+        rt.dispose()
+
 def test_admin_flag_and_admin_role_agree(office: Any, runtime: Platform) -> None:
     created = runtime.users.create("cli@example.com", "Cli", PASSWORD, is_admin=True)
     assert office.ok(office.get(f"/users/{created}"))["roles"] == ["admin"]

@@ -201,7 +201,8 @@ class AccountService:
                              if before[k] != after[k]) + (["password"] if password_hash else [])
             if not changed:
                 return after
-            self._keep_an_admin(conn, "active" if values.get("is_active") is False else "roles")
+            if before["is_admin"] and before["active"]:  # only an admin's change can leave none
+                self._keep_an_admin(conn, "active" if values.get("is_active") is False else "roles")
             ended = 0
             if values.get("is_active") is False:
                 ended = self._sign_out_everywhere(conn, user_id, keep=None)
