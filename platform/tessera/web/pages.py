@@ -161,10 +161,15 @@ def board(object: str, request: Request, me: Actor = Depends(deps.actor),
     query = _view_query(request, rt.views.saved(me, object))[0]
     with rt.read() as conn:
         obj = rt.snapshot(conn).object(object)
-    # Select fields and lookups to small objects (a sales stage) may group the board; by
-    # default the first select (as before lookups could), else the first such lookup.
+    # Select fields and lookups to small objects (a sales stage) may group the board. By
+    # default a lookup to records kept in an order (stages: the target has an order_field),
+    # else the first select, else whatever may: a deal opens on its stage, not its type.
     groupings = rt.views.board_fields(me, obj)
-    first = next((f for f in groupings if f.type == "select"), groupings[0] if groupings else None)
+    with rt.read() as conn:
+        snap = rt.snapshot(conn)
+    staged = [f for f in groupings if f.type == "lookup"
+              and (target := snap.objects.get(str(f.props.get("target")))) is not None and target.order_field]
+    first = next(iter([*staged, *(f for f in groupings if f.type == "select"), *groupings]), None)
     group = request.query_params.get("group_by") or (first.api_name if first is not None else "")
     board = rt.views.kanban(me, object, group, query)
     return render(request, "app/board.html", me=me, board=board, groupings=groupings, current_object=obj,

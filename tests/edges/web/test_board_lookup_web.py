@@ -88,7 +88,7 @@ def test_the_group_by_picker_offers_selects_and_lookups_to_small_objects_only(si
     page = admin.get("/app/opportunity/board").text
     picker = page[page.index('name="group_by"'):page.index("</select>", page.index('name="group_by"'))]
     assert re.findall(r'<option value="(\w+)"', picker) == ["priority", "stage"]  # not account: too many
-    assert "Opportunities by Priority" in page  # the first select, as before lookups could group
+    assert "Opportunities by Stage" in page  # by default: the lookup to records kept in order (stages)
     refused = admin.get("/app/opportunity/board", params={"group_by": "account"})
     assert refused.status_code == 422
     assert f"at most {MAX_CHOICES} records" in refused.text and "Accounts has more" in refused.text

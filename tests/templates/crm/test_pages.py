@@ -145,3 +145,13 @@ def test_the_apps_group_the_objects_and_dashboards(crm: Platform, site: Any) -> 
     person(crm, "boss@demo.tessera", roles=["sales_manager"], teams=["east"])
     home = visit(site, "boss@demo.tessera").get("/app").text
     assert "Sales" in home and "Pipeline &amp; funnel" in home
+
+
+def test_the_opportunity_board_opens_on_the_stages_in_their_order_with_amounts_on_the_cards(
+        site: Any, northwind: dict[str, Any]) -> None:
+    page = visit(site, ADMIN_EMAIL).get("/app/opportunity/board").text
+    assert "Opportunities by Stage" in page
+    lanes = re.findall(r'<section class="column" aria-label="([^"]+)">', page)
+    assert [lane for lane in lanes if lane in ("Qualification", "Proposal", "Won")] == ["Qualification", "Proposal",
+                                                                                        "Won"]
+    assert "900.00 USD" in page  # the won deal's amount, from its lines
