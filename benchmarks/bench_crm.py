@@ -39,16 +39,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from benchmarks.common import ADMIN_EMAIL, ADMIN_PASSWORD, Result, Setup, at_most, database, interleaved_medians
+from benchmarks.bench_packages import fresh as empty
+from benchmarks.common import ADMIN_EMAIL, ADMIN_PASSWORD, Result, Setup, at_most, interleaved_medians
 from tessera.auth.actor import Actor
-from tessera.data.migrate import upgrade
 from tessera.data.tables import package_records, packages, users
 from tessera.forms.html import FormUrls
 from tessera.packages import people, samples
 from tessera.packages.apply import _data_order
 from tessera.packages.files import Package, read_folder
 from tessera.runtime.platform import Platform
-from tessera.settings import Settings
 
 log = logging.getLogger(__name__)
 CRM = Path(__file__).resolve().parents[1] / "templates" / "crm"
@@ -60,14 +59,9 @@ SHOWCASE = "Harbor Bank"
 @contextmanager
 def fresh(backend: str) -> Iterator[Platform]:
     """A platform on a new database of its own, migrated, with an admin and nothing else."""
-    with database(backend) as url:
-        runtime = Platform(Settings(database_url=url))
-        try:
-            upgrade(runtime.engine)
-            runtime.users.ensure_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
-            yield runtime
-        finally:
-            runtime.dispose()
+    with empty(backend) as runtime:
+        runtime.users.ensure_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+        yield runtime
 
 
 def read(rt: Platform) -> Package:

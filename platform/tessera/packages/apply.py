@@ -52,6 +52,18 @@ def _plain(body: dict[str, Any], keep: frozenset[str] = frozenset()) -> dict[str
     return out
 
 
+def _held(conn: Connection, write: Callable[[], Any]) -> bool:
+    """Try `write` under a savepoint: whether it held (refused: rolled back, to try later)."""
+    savepoint = conn.begin_nested()
+    try:
+        write()
+    except TesseraError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
+
+
 def _targets_first(steps: list[Step]) -> list[Step]:
     """Objects ordered so that those a lookup or a line-items field points at come before
     the object pointing (a formula over `lines.net` needs `net` to exist)."""
@@ -143,14 +155,9 @@ class Applier:
         # (objects pointing at each other, a formula over a relation) is made in passes.
         later: list[Step] = []
         for step in _targets_first([s for s in objects if s.action == "create"]):
-            savepoint = conn.begin_nested()
-            try:
-                self.metadata.create_object(actor, step.body or {})
-            except TesseraError:
-                savepoint.rollback()
+            if not _held(conn, lambda s=step: self.metadata.create_object(actor, s.body or {})):
                 later.append(step)
                 continue
-            savepoint.commit()
             done += 2
             if progress:
                 progress(done, total)
@@ -165,14 +172,9 @@ class Applier:
         while pending:
             waiting = []
             for step in pending:
-                savepoint = conn.begin_nested()
-                try:
-                    self._write_object(actor, step)
-                except TesseraError:
-                    savepoint.rollback()
+                if not _held(conn, lambda s=step: self._write_object(actor, s)):
                     waiting.append(step)
                     continue
-                savepoint.commit()
                 done += 1
                 if progress:
                     progress(done, total)
