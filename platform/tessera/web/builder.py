@@ -53,6 +53,8 @@ def field_document(form: Any) -> dict[str, Any]:
         doc["scale"] = int(str(form["scale"]))
     if code := str(form.get("currency") or "").strip().upper():  # only a currency field's form has it
         doc["currency"] = code
+    if (shown_as := str(form.get("format") or "")) in ("number", "currency", "percent"):  # a number formula's
+        doc["format"] = shown_as
     options = [o.strip() for o in str(form.get("options") or "").splitlines() if o.strip()]
     if options:
         doc["options"] = [{"value": api_name(o) or o, "label": o} for o in options]
