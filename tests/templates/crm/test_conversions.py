@@ -167,3 +167,24 @@ def test_an_approved_contract_orders_its_quote_lines_once(crm: Platform, stages:
     with pytest.raises(Conflict, match="converted already"):
         crm.conversions.convert(me, "contract", contract_id, "order_from_contract")
     assert len(crm.records.list(me, "order", limit=10)["data"]) == 1
+
+
+def test_a_quote_or_contract_that_already_has_its_contract_or_order_offers_none_again(
+        crm: Platform, stages: dict[str, int], rep: Actor) -> None:
+    """Records made by hand or loaded as samples count too, not only those a conversion made."""
+    deal = _deal(crm, rep, stages)
+    me = admin(crm)
+    quote_id = crm.conversions.convert(rep, "opportunity", deal["id"], "quote_from_opportunity")["records"][0]["id"]
+    crm.records.update(rep, "quote", quote_id, {"status": "accepted"}, None)
+    contract = crm.records.create(me, "contract", {"name": "Typed in", "account": deal["account"], "quote": quote_id,
+                                                   "start_date": "2030-01-01", "contract_value": "100",
+                                                   "status": "approved"})
+    offered = {c["api_name"]: c for c in crm.conversions.offered(me, "quote", quote_id)}
+    assert not offered["contract_from_quote"]["available"]
+    assert {c["api_name"]: c for c in crm.conversions.offered(me, "contract", contract["id"])}[
+        "order_from_contract"]["available"]
+    crm.records.create(me, "order", {"account": deal["account"], "contract": contract["id"]})
+    offered = {c["api_name"]: c for c in crm.conversions.offered(me, "contract", contract["id"])}
+    assert not offered["order_from_contract"]["available"]
+    with pytest.raises(Conflict, match="cannot be converted now"):
+        crm.conversions.convert(me, "contract", contract["id"], "order_from_contract")
