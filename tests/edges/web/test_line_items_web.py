@@ -88,10 +88,10 @@ def test_the_state_answer_fills_prices_and_works_out_lines_and_totals(site: Test
     assert first["cells"]["net"] == "10.00"
     assert second["fills"]["unit_price"]["value"] == "1.00" and second["cells"]["net"] == ""
     # A price pasted as a spreadsheet shows it is read as an import reads it.
-    assert third["fills"] == {} and third["cells"]["net"] == "2001.00"
-    assert lines["totals"] == {"quantity": "6.00", "unit_price": "1,006.00 EUR", "net": "2011.00"}
+    assert third["fills"] == {} and third["cells"]["net"] == "2,001.00"
+    assert lines["totals"] == {"quantity": "6.00", "unit_price": "1,006.00 EUR", "net": "2,011.00"}
     # The quote's total over the lines not saved yet — for a salesperson too.
-    assert state["values"]["total"] == "2011.00"
+    assert state["values"]["total"] == "2,011.00"
     assert {(e["field"], e["message"]) for e in state["errors"]} == {("lines[1].quantity", "must be a number")}
 
 
