@@ -101,23 +101,33 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A new, migrated, empty database on each backend."""
-    if request.param == "sqlite":
+@contextmanager
+def database_from(backend: str, template: Path | str, tmp_path: Path) -> Iterator[str]:
+    """A database of its own made from a template: the SQLite file copied, the PostgreSQL
+    database (by name) cloned and dropped afterwards."""
+    if backend == "sqlite":
         path = tmp_path / "tessera.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        shutil.copyfile(template, path)
         yield f"sqlite:///{path}"
         return
-    template = request.getfixturevalue("pg_template")
     name = f"tessera_t_{secrets.token_hex(6)}"
     admin = _pg_admin()
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    try:
+        yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, migrated, empty database on each backend."""
+    template = request.getfixturevalue("sqlite_template" if request.param == "sqlite" else "pg_template")
+    with database_from(request.param, template, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

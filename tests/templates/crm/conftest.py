@@ -6,8 +6,6 @@ install. Sample data is left out here; the tests that need it load it themselves
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PG_ADMIN_URL, _pg_admin  # the suite's (tests/conftest.py)
+from conftest import (  # the suite's (tests/conftest.py)
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    PG_ADMIN_URL,
+    _pg_admin,
+    database_from,
+)
 from tessera.auth.actor import Actor
 from tessera.data.engine import make_engine
 from tessera.data.migrate import upgrade
@@ -78,20 +82,9 @@ def crm_pg_template(pg_template: str, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def crm_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database of its own with the CRM installed (no sample data), on each backend."""
-    if request.param == "sqlite":
-        path = tmp_path / "tessera.db"
-        shutil.copyfile(request.getfixturevalue("crm_sqlite_file"), path)
-        yield f"sqlite:///{path}"
-        return
-    template = request.getfixturevalue("crm_pg_template")
-    name = f"tessera_t_{secrets.token_hex(6)}"
-    admin = _pg_admin()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    template = request.getfixturevalue("crm_sqlite_file" if request.param == "sqlite" else "crm_pg_template")
+    with database_from(request.param, template, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
