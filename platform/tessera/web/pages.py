@@ -160,13 +160,12 @@ def board(object: str, request: Request, me: Actor = Depends(deps.actor),
           rt: Platform = Depends(deps.runtime)) -> HTMLResponse:
     query = _view_query(request, rt.views.saved(me, object))[0]
     with rt.read() as conn:
-        obj = rt.snapshot(conn).object(object)
+        snap = rt.snapshot(conn)
+    obj = snap.object(object)
     # Select fields and lookups to small objects (a sales stage) may group the board. By
     # default a lookup to records kept in an order (stages: the target has an order_field),
     # else the first select, else whatever may: a deal opens on its stage, not its type.
     groupings = rt.views.board_fields(me, obj)
-    with rt.read() as conn:
-        snap = rt.snapshot(conn)
     staged = [f for f in groupings if f.type == "lookup"
               and (target := snap.objects.get(str(f.props.get("target")))) is not None and target.order_field]
     first = next(iter([*staged, *(f for f in groupings if f.type == "select"), *groupings]), None)

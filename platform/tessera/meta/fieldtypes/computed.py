@@ -104,11 +104,8 @@ class _Computed(FieldType):
             shown_as = field.props.get("format")
             if shown_as == "percent":
                 return percent_text(value, 2 if scale is None else int(scale))
-            text = str(self.to_json(field, value))
-            whole, _, places = text.partition(".")
-            grouped = f"{int(whole):,}" if whole.lstrip("-").isdigit() else whole
-            text = ("-" if whole.startswith("-") and not grouped.startswith("-") else "") + grouped \
-                + (f".{places}" if places else "")
+            # The places JSON gives it (the field's scale, else those it needs), grouped.
+            text = format(Decimal(str(self.to_json(field, value))), ",f")
             code = field.props.get("currency")
             return f"{text} {code}" if shown_as == "currency" and code else text
         if isinstance(value, datetime):
