@@ -261,3 +261,26 @@ def test_both_dashboards_load_with_every_widget_drawn_or_empty_and_a_drill_link(
         rows = {r["labels"]["name"]: r for r in widgets["campaigns"]["data"]["rows"]}
         assert num(rows["Trade fair"]["values"]["roi"]) == Decimal("-40")
         assert drilled(crm, manager, rows["Trade fair"]["drill"]) == {sales["fair"]}
+
+
+def test_open_deals_show_how_long_they_have_been_in_their_current_stage(crm: Platform) -> None:
+    """Needs no stage history: a new database's deals (the sample data's too) fill it at once."""
+    from datetime import UTC, datetime, timedelta
+
+    from .conftest import admin
+
+    me = admin(crm)
+    stage = {name: crm.records.create(me, "sales_stage", {"name": name, "position": i + 1, "category": category})["id"]
+             for i, (name, category) in enumerate([("Qualification", "open"), ("Proposal", "open"), ("Won", "won")])}
+    account = crm.records.create(me, "account", {"name": "Northwind"})["id"]
+    now = datetime.now(UTC)
+    for name, at, days in (("A", "Proposal", 10), ("B", "Proposal", 20), ("C", "Qualification", 3), ("D", "Won", 40)):
+        deal = crm.records.create(me, "opportunity", {"name": name, "account": account, "stage": stage[at],
+                                                      "close_date": "2030-01-31", "manual_amount": "100"})
+        crm.records.update(me, "opportunity", deal["id"], {
+            "stage_entered_at": (now - timedelta(days=days, hours=1)).isoformat()}, None)
+    result = crm.reports.run(me, "days_in_current_stage")
+    assert [r["stage"] for r in result["rows"]] == [stage["Qualification"], stage["Proposal"]]  # open deals only
+    rows = rows_by(result, "stage")
+    assert (num(rows[stage["Proposal"]]["days"]), rows[stage["Proposal"]]["deals"]) == (15, "2")
+    assert num(rows[stage["Qualification"]]["days"]) == 3
