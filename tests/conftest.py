@@ -52,6 +52,21 @@ def _pg_admin() -> sa.Engine:
 ScratchDatabase = Callable[[str], AbstractContextManager[str]]
 
 
+@contextmanager
+def pg_database(name: str, template: str | None = None) -> Iterator[str]:
+    """A PostgreSQL database of this name, empty or cloned from `template`, dropped afterwards."""
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    try:
+        yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def scratch_pg_database() -> ScratchDatabase:
     """Makes throwaway PostgreSQL databases: `with scratch_pg_database(name) as url: …`
@@ -65,20 +80,7 @@ def scratch_pg_database() -> ScratchDatabase:
             pytest.fail(f"PostgreSQL is required in CI and is not reachable: {error}")
         pytest.skip(f"PostgreSQL not reachable: {error}")
 
-    @contextmanager
-    def scratch(name: str) -> Iterator[str]:
-        admin = _pg_admin()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
-
-    return scratch
+    return pg_database
 
 
 @pytest.fixture(scope="session")
@@ -110,16 +112,8 @@ def database_from(backend: str, template: Path | str, tmp_path: Path) -> Iterato
         shutil.copyfile(template, path)
         yield f"sqlite:///{path}"
         return
-    name = f"tessera_t_{secrets.token_hex(6)}"
-    admin = _pg_admin()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    try:
-        yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with pg_database(f"tessera_t_{secrets.token_hex(6)}", str(template)) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -11,15 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from conftest import (  # the suite's (tests/conftest.py)
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
-    PG_ADMIN_URL,
-    _pg_admin,
-    database_from,
-)
+from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, database_from, pg_database  # the suite's (tests/conftest.py)
 from tessera.auth.actor import Actor
 from tessera.data.engine import make_engine
 from tessera.data.migrate import upgrade
@@ -67,16 +60,9 @@ def crm_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def crm_pg_template(pg_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     name = f"tessera_crm_tpl_{os.getpid()}"
-    admin = _pg_admin()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
-    _installed(sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False),
-               tmp_path_factory.mktemp("crm-pg"))
-    yield name
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with pg_database(name, pg_template) as url:
+        _installed(url, tmp_path_factory.mktemp("crm-pg"))
+        yield name
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
