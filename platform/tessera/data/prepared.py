@@ -45,6 +45,9 @@ class _Compiled:
     binders: tuple[tuple[str, Processor], ...]
     keys: tuple[str, ...]
     results: tuple[tuple[int, Processor], ...]
+    #: Columns whose conversion depends on the type the database answers with (psycopg's
+    #: numeric: a float or a decimal), worked out from the first answer's description.
+    late: tuple[tuple[int, Any], ...] = ()
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
         values = self.compiled.construct_params(dict(given))
@@ -52,11 +55,22 @@ class _Compiled:
             values[name] = process(values[name])
         return values if self.order is None else tuple(values[name] for name in self.order)
 
-    def row(self, raw: Sequence[Any]) -> dict[str, Any]:
+    def row(self, raw: Sequence[Any], results: tuple[tuple[int, Processor], ...] | None = None) -> dict[str, Any]:
         values = list(raw)
-        for index, process in self.results:
+        for index, process in self.results if results is None else results:
             values[index] = process(values[index])
         return dict(zip(self.keys, values, strict=True))
+
+    def processors(self, description: Sequence[Any] | None) -> tuple[tuple[int, Processor], ...]:
+        """The conversions of an answer's values, those that need its column types too."""
+        if not self.late or description is None:
+            return self.results
+        out = list(self.results)
+        for index, impl in self.late:
+            process = impl.result_processor(self.dialect, description[index][1])
+            if process is not None:
+                out.append((index, process))
+        return tuple(out)
 
 
 class Prepared:
@@ -100,15 +114,21 @@ class Prepared:
                 binders.append((name, process))
         keys: list[str] = []
         results: list[tuple[int, Processor]] = []
+        late: list[tuple[int, Any]] = []
         for index, column in enumerate(getattr(statement, "exported_columns", ())):
             keys.append(str(column.key))
-            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            impl = column.type.dialect_impl(dialect)
+            try:
+                process = impl.result_processor(dialect, None)
+            except TypeError:  # it needs the answer's column type
+                late.append((index, impl))
+                continue
             if process is not None:
                 results.append((index, process))
         order = tuple(compiled.positiontup or ()) if compiled.positional else None
         options = {"prepare": True} if dialect.driver == "psycopg" else {}
         return _Compiled(dialect, str(compiled), compiled, order, options, tuple(binders), tuple(keys),
-                         tuple(results))
+                         tuple(results), tuple(late))
 
     def write(self, conn: Connection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
         """Run the write, for one set of values or for each of several."""
@@ -157,7 +177,10 @@ class Rows:
         if self._cursor is not None:
             cursor, self._cursor = self._cursor, None
             try:
-                self._rows = [self._compiled.row(raw) for raw in cursor.fetchall()]
+                raws = cursor.fetchall()
+                compiled = self._compiled
+                results = compiled.processors(cursor.description)
+                self._rows = [compiled.row(raw, results) for raw in raws]
             except self._compiled.dialect.loaded_dbapi.Error as error:
                 raise _wrapped(self._compiled, None, error) from error
             finally:

@@ -21,6 +21,7 @@ from tessera.data import history, outbox
 from tessera.data.engine import after_commit
 from tessera.data.metastore import now
 from tessera.data.paging import SortKey, after, decode_cursor, encode_cursor, order_by
+from tessera.data.prepared import Prepared
 from tessera.data.tables import trash_links, users
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from tessera.meta.fieldtypes import FieldType, FieldValueError
@@ -64,9 +65,10 @@ class RecordService:
         self.pipeline = SavePipeline(kernel.hooks)
         self.shapes = InputShapes()
         #: Selects of live rows by one column's value (a record by id, a parent's lines),
-        #: built once per metadata revision and reused with the value bound: building and
-        #: keying a select with formula columns costs more than running it.
-        self._by_value: dict[tuple[Any, ...], sa.Select[Any]] = {}
+        #: built and compiled once per metadata revision and reused with the value bound:
+        #: building, keying and executing a select with formula columns through SQLAlchemy
+        #: costs more than running it.
+        self._by_value: dict[tuple[Any, ...], Prepared] = {}
         self._by_value_revision = -1
         #: The records matching a list's full-text box, as a condition on the object's table
         #: (conn, snapshot, actor, object, table, text → clause or None). Search sets it.
@@ -166,6 +168,14 @@ class RecordService:
     def _get(self, conn: Connection, snap: Snapshot, obj: ObjectDef, record_id: int,
              fields: list[str] | None = None, expand: list[str] | None = None,
              actor: Actor | None = None) -> dict[str, Any]:
+        return self._get_later(conn, snap, obj, record_id, fields, expand, actor)()
+
+    def _get_later(self, conn: Connection, snap: Snapshot, obj: ObjectDef, record_id: int,
+                   fields: list[str] | None = None, expand: list[str] | None = None,
+                   actor: Actor | None = None) -> Callable[[], dict[str, Any]]:
+        """The record as `_get` reads it, given when the returned function is called. Its
+        statements are sent now; in a pipelined transaction (a write's echo) their answer
+        may come with the COMMIT's round trip, so call it once the transaction is over."""
         actor = actor or acting_actor()
         table = snap.table(obj)
         access = self.access.object(actor, snap, obj)
@@ -173,42 +183,66 @@ class RecordService:
         shown = _projection(obj, fields, access.hidden)
         allowed = self._allowed(conn, snap, obj, actor, "read")
         if allowed is None:
-            rows = self._rows_by(conn, snap, obj, shown, "id", record_id)
+            rows = self._read_by(conn, snap, obj, shown, "id", record_id)
         else:
-            rows = self._rows(conn, snap, obj, shown, sa.and_(table.c.id == record_id, allowed))
-        if not rows:
-            raise NotFound(f"There is no {obj.label} record with id {record_id}.")
-        row = rows[0]
-        data = [serialize(obj, row, shown)]
+            found = self._rows(conn, snap, obj, shown, sa.and_(table.c.id == record_id, allowed))
+
+            def rows() -> list[Mapping[str, Any]]:
+                return found
+
+        if expand:  # expanding reads the row at once
+            rows = _now(rows())
+        with_lines = [(lines.field.api_name, self._lines_later(conn, snap, lines, record_id, actor))
+                      for lines in line_sets(snap, obj) if fields is None or lines.field.api_name in fields]
+
+        def record() -> dict[str, Any]:
+            found = rows()
+            if not found:
+                raise NotFound(f"There is no {obj.label} record with id {record_id}.")
+            data = [serialize(obj, found[0], shown)]
+            if expand:
+                self._expand(conn, snap, obj, [found[0]], data, expand, actor)
+            for name, lines in with_lines:
+                data[0][name] = lines()
+            return data[0]
+
         if expand:
-            self._expand(conn, snap, obj, [row], data, expand, actor)
-        for lines in line_sets(snap, obj):
-            if fields is None or lines.field.api_name in fields:
-                data[0][lines.field.api_name] = self._lines(conn, snap, lines, [record_id], actor)[record_id]
-        return data[0]
+            done = record()
+            return lambda: done
+        return record
 
     def _lines(self, conn: Connection, snap: Snapshot, lines: LineSet, parent_ids: list[int],
                actor: Actor) -> dict[int, list[dict[str, Any]]]:
         """Each parent's lines in order, with the fields of them the actor may see (whoever
         may read the parent may read its lines)."""
-        hidden = self.access.object(actor, snap, lines.child).hidden
-        shown = [f for f in lines.child.fields if f.api_name not in hidden]
-        to_json = serializer(shown)
-        table = snap.table(lines.child)
-        order = (table.c[lines.link.column], table.c[lines.number.column], table.c.id)
-
-        # The link and place are read even when a role hides them: they sort and group the lines.
-        queried = [*shown, *(f for f in (lines.link, lines.number) if f not in shown)]
+        if len(parent_ids) == 1:  # a record's page or API read: the reusable select
+            return {parent_ids[0]: self._lines_later(conn, snap, lines, parent_ids[0], actor)()}
+        to_json, queried, order = self._lines_shape(snap, lines, actor)
 
         def rows(conn: Connection, snap: Snapshot, child: ObjectDef, where: Any, limit: int) -> list[Any]:
             return self._rows(conn, snap, child, queried, where, order=order, limit=limit)
 
-        if len(parent_ids) == 1:  # a record's page or API read: the reusable select
-            found = {parent_ids[0]: self._rows_by(conn, snap, lines.child, queried, lines.link.column, parent_ids[0],
-                                                  order=order, limit=lines.cap)}
-        else:
-            found = read_lines(conn, snap, lines, parent_ids, rows)
+        found = read_lines(conn, snap, lines, parent_ids, rows)
         return {pid: [to_json(row) for row in found[pid]] for pid in parent_ids}
+
+    def _lines_later(self, conn: Connection, snap: Snapshot, lines: LineSet, parent_id: int,
+                     actor: Actor) -> Callable[[], list[dict[str, Any]]]:
+        """One parent's lines, read as `_read_by` reads (given when called)."""
+        to_json, queried, order = self._lines_shape(snap, lines, actor)
+        rows = self._read_by(conn, snap, lines.child, queried, lines.link.column, parent_id, order=order,
+                             limit=lines.cap)
+        return lambda: [to_json(row) for row in rows()]
+
+    def _lines_shape(self, snap: Snapshot, lines: LineSet, actor: Actor) -> tuple[
+            Callable[[Mapping[str, Any]], dict[str, Any]], list[FieldDef], tuple[Any, ...]]:
+        """How the lines are read: their JSON, the fields queried, their order."""
+        hidden = self.access.object(actor, snap, lines.child).hidden
+        shown = [f for f in lines.child.fields if f.api_name not in hidden]
+        table = snap.table(lines.child)
+        order = (table.c[lines.link.column], table.c[lines.number.column], table.c.id)
+        # The link and place are read even when a role hides them: they sort and group the lines.
+        queried = [*shown, *(f for f in (lines.link, lines.number) if f not in shown)]
+        return serializer(shown), queried, order
 
     def _allowed(self, conn: Connection, snap: Snapshot, obj: ObjectDef, actor: Actor,
                  operation: str) -> Any | None:
@@ -258,18 +292,28 @@ class RecordService:
                  value: int, *, order: tuple[Any, ...] = (), limit: int | None = None) -> list[Mapping[str, Any]]:
         """Live rows whose `column` is `value`, as `_rows` reads them (the caller may read
         every record of the object: no row scope to add)."""
+        return self._read_by(conn, snap, obj, shown, column, value, order=order, limit=limit)()
+
+    def _read_by(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef], column: str,
+                 value: int, *, order: tuple[Any, ...] = (),
+                 limit: int | None = None) -> Callable[[], list[Mapping[str, Any]]]:
+        """`_rows_by`, its rows given when the returned function is called: a select that
+        needs no reader's context is a `Prepared` statement, whose answer a pipelined
+        transaction may bring with a later round trip (see `_get_later`)."""
         key = (conn.dialect.name, snap.revision, obj.uid, tuple(f.uid for f in shown), column,
                tuple(str(o) for o in order), limit)
-        query = self._by_value.get(key)
-        if query is None:
+        prepared = self._by_value.get(key)
+        if prepared is None:
             table = snap.table(obj)
             query = self._select(conn, snap, obj, shown, table.c[column] == sa.bindparam("row_value"), order, limit)
-            if self.formulas.context_free(snap, obj, shown):
-                if snap.revision != self._by_value_revision or len(self._by_value) > 1000:
-                    self._by_value = {}
-                    self._by_value_revision = snap.revision
-                self._by_value[key] = query
-        return list(conn.execute(query, {"row_value": value}).mappings())
+            if not self.formulas.context_free(snap, obj, shown):
+                found = list(conn.execute(query, {"row_value": value}).mappings())
+                return lambda: found
+            if snap.revision != self._by_value_revision or len(self._by_value) > 1000:
+                self._by_value = {}
+                self._by_value_revision = snap.revision
+            prepared = self._by_value[key] = Prepared(query)
+        return prepared.read(conn, {"row_value": value}).all
 
     def _rows(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
               where: sa.ColumnElement[bool], *, order: tuple[Any, ...] = (),
@@ -393,7 +437,9 @@ class RecordService:
 
     def _create(self, actor: Actor, object_name: str, items: list[Any], *, bulk: bool,
                 echo: bool = True, exact: bool = False) -> list[dict[str, Any]]:
-        with self.kernel.write() as conn:
+        # Pipelined (PostgreSQL): the events go out with the next statement, and the echo's
+        # reads with the COMMIT, instead of waiting for an answer each.
+        with self.kernel.write(pipelined=True) as conn:
             snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             refuse_direct_write(snap, obj)
@@ -413,11 +459,13 @@ class RecordService:
             if follow:
                 self._write_lines_of_new(conn, actor, snap, batch, given, later, exact=exact, bulk=bulk)
             if echo and names:
-                out = [self._get(conn, snap, obj, c.record_id or 0, actor=actor) for c in batch.changes]
+                later = [self._get_later(conn, snap, obj, c.record_id or 0, actor=actor) for c in batch.changes]
+                out = []
             else:
+                later = []
                 out = self._echo(batch, access.hidden) if echo else [{"id": c.record_id} for c in batch.changes]
             after_commit(conn, lambda: self.pipeline.after_commit(batch))
-        return out
+        return [record() for record in later] if later else out
 
     def _line_writer(self, actor: Actor, snap: Snapshot, exact: bool) -> LineWriter:
         def shapes(child: ObjectDef, patch: bool) -> Any:
@@ -774,6 +822,10 @@ def _take_lines(data: Any, names: set[str]) -> dict[str, Any]:
     if not names or not isinstance(data, dict):
         return {}
     return {name: data.pop(name) for name in sorted(names) if name in data}
+
+
+def _now(rows: list[Mapping[str, Any]]) -> Callable[[], list[Mapping[str, Any]]]:
+    return lambda: rows
 
 
 def acting_actor() -> Actor:
