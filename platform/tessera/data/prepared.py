@@ -61,6 +61,17 @@ class _Compiled:
             values[index] = process(values[index])
         return dict(zip(self.keys, values, strict=True))
 
+    def each(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """The driver's parameters of several rows that each give every parameter (an
+        INSERT of the columns named): `parameters` without SQLAlchemy's per-row bookkeeping."""
+        processing = dict(self.binders)
+        keys = {name: bind.key for bind, name in self.compiled.bind_names.items()}
+        names = self.order if self.order is not None else tuple(keys)
+        steps = [(name, keys[name], processing.get(name)) for name in names]
+        if self.order is not None:
+            return [tuple(row[k] if p is None else p(row[k]) for _n, k, p in steps) for row in rows]
+        return [{n: row[k] if p is None else p(row[k]) for n, k, p in steps} for row in rows]
+
     def processors(self, description: Sequence[Any] | None) -> tuple[tuple[int, Processor], ...]:
         """The conversions of an answer's values, those that need its column types too."""
         if not self.late or description is None:
@@ -146,6 +157,44 @@ class Prepared:
         else:
             for one in params:
                 self._execute(conn, single, one)
+
+    def write_each(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
+        """Run a write for each of several sets of values, each naming every parameter (an
+        INSERT of the columns given), as one executemany of the driver."""
+        compiled = self._for(conn)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(compiled.sql, compiled.each(params))
+        except compiled.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(compiled, None, error) from error
+        finally:
+            cursor.close()
+
+    def read_each(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Run a write with RETURNING for each of several sets of values; the first row each
+        answers, in their order. On PostgreSQL one executemany of the prepared statement, in
+        one round trip (a multi-row VALUES list of hundreds of parameters is parsed anew by
+        the driver each time); elsewhere one statement each."""
+        compiled = self._for(conn)
+        cursor = conn.connection.driver_connection.cursor()
+        out: list[dict[str, Any]] = []
+        try:
+            if compiled.dialect.driver == "psycopg":
+                cursor.executemany(compiled.sql, compiled.each(params), returning=True)
+                results = compiled.processors(cursor.description)
+                while True:
+                    out.append(compiled.row(cursor.fetchone(), results))
+                    if not cursor.nextset():
+                        break
+            else:
+                for one in params:
+                    cursor.execute(compiled.sql, compiled.parameters(one), **compiled.options)
+                    out.append(compiled.row(cursor.fetchone(), compiled.processors(cursor.description)))
+        except compiled.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(compiled, None, error) from error
+        finally:
+            cursor.close()
+        return out
 
     def _execute(self, conn: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
         cursor = conn.connection.driver_connection.cursor()

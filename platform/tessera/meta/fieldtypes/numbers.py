@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import time, timedelta
@@ -73,6 +74,13 @@ class IntegerField(FieldType):
                 "step": "1", "min": field.props.get("min"), "max": field.props.get("max")}
 
 
+@functools.lru_cache(maxsize=64)
+def _limits(scale: int, precision: int) -> tuple[Decimal, int, Decimal]:
+    """(the quantum of `scale` places, digits before the point, the first value too large)."""
+    digits = precision - scale
+    return Decimal(1).scaleb(-scale), digits, Decimal(10) ** digits
+
+
 class _Decimal(FieldType):
     formula_type = FormulaType.NUMBER
     constraints = frozenset({"min", "max"})
@@ -129,17 +137,39 @@ class _Decimal(FieldType):
             raise FieldValueError("must be a number") from None
         if not number.is_finite():
             raise FieldValueError("must be a finite number")
-        scale = self.scale(field)
-        digits = self.precision(field) - scale
-        too_long = f"must have at most {digits} digits before the decimal point"
+        quantum, digits, limit = _limits(self.scale(field), self.precision(field))
         # Checked before rounding too: quantizing a huge value overflows the decimal context.
         if number and number.adjusted() >= digits:
-            raise FieldValueError(too_long)
-        number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
-        if abs(number) >= Decimal(10) ** digits:
-            raise FieldValueError(too_long)
+            raise FieldValueError(f"must have at most {digits} digits before the decimal point")
+        number = number.quantize(quantum, rounding=ROUND_HALF_UP)
+        if abs(number) >= limit:
+            raise FieldValueError(f"must have at most {digits} digits before the decimal point")
         # -0.00 would come back as 0.00 from SQLite's scaled integers but not from PostgreSQL.
         return abs(number) if number.is_zero() else number
+
+    def check(self, field: FieldDef, value: Any) -> str | None:
+        props = field.props
+        low, high = props.get("min"), props.get("max")
+        if low is None and high is None:
+            return None
+        try:  # a bound read once per field's options, not once per value (a bulk save checks many)
+            low, high = self._bounds(self.scale(field), self.precision(field), low, high)
+        except TypeError:  # an unhashable bound: as the base type reads it
+            return super().check(field, value)
+        if low is not None and value < low:
+            return f"must be at least {self.display(field, low)}"
+        if high is not None and value > high:
+            return f"must be at most {self.display(field, high)}"
+        return None
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 — field types are registered singletons
+    def _bounds(self, scale: int, precision: int, low: Any, high: Any) -> tuple[Any, Any]:
+        field = FieldDef({"uid": "bound", "api_name": "bound", "type": self.name, "scale": scale,
+                          "precision": precision})
+        return (None if low is None else self.coerce(field, low)), (None if high is None else self.coerce(field, high))
+
+    def is_blank(self, value: Any) -> bool:
+        return value is None or (not isinstance(value, Decimal) and super().is_blank(value))
 
     def parse_import(self, field: FieldDef, cell: Any) -> Any:
         if isinstance(cell, str):

@@ -183,7 +183,7 @@ class LineWriter:
                     conn, actor, snap, child, [data for _, data in creates], bulk=True,
                     shape=self.shapes(child, False),
                     fixed=[{lines.link.api_name: parent_id, lines.number.api_name: index + 1, "owner": owner}
-                           for index, _ in creates], notes=dict(notes))
+                           for index, _ in creates], notes=dict(notes), prepared=True)
             except TesseraError as error:
                 for problem in error.errors:
                     row = problem.row if problem.row is not None else 0
