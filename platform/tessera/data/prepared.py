@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Dialect
 from tessera.data.engine import in_pipeline
 
 Processor = Callable[[Any], Any]
+_NOTHING = object()
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,29 @@ class _Compiled:
 
     def each(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """The driver's parameters of several rows that each give every parameter (an
-        INSERT of the columns named): `parameters` without SQLAlchemy's per-row bookkeeping."""
+        INSERT of the columns named): `parameters` without SQLAlchemy's per-row bookkeeping.
+        A value that is the same object as the row before's is converted once (the moment
+        and the user every row of a save carries)."""
         processing = dict(self.binders)
         keys = {name: bind.key for bind, name in self.compiled.bind_names.items()}
         names = self.order if self.order is not None else tuple(keys)
-        steps = [(name, keys[name], processing.get(name)) for name in names]
-        if self.order is not None:
-            return [tuple(row[k] if p is None else p(row[k]) for _n, k, p in steps) for row in rows]
-        return [{n: row[k] if p is None else p(row[k]) for n, k, p in steps} for row in rows]
+        steps = [(keys[name], processing.get(name)) for name in names]
+        given: list[Any] = [_NOTHING] * len(steps)
+        done: list[Any] = [None] * len(steps)
+        out: list[Any] = []
+        for row in rows:
+            values = []
+            for index, (key, process) in enumerate(steps):
+                value = row[key]
+                if process is not None:
+                    if value is given[index]:
+                        value = done[index]
+                    else:
+                        given[index], value = value, process(value)
+                        done[index] = value
+                values.append(value)
+            out.append(tuple(values) if self.order is not None else dict(zip(names, values, strict=True)))
+        return out
 
     def processors(self, description: Sequence[Any] | None) -> tuple[tuple[int, Processor], ...]:
         """The conversions of an answer's values, those that need its column types too."""

@@ -26,7 +26,7 @@ from tessera.errors import Conflict, FieldProblem, InvalidInput, TesseraError
 from tessera.meta.fieldtypes.lines import max_lines
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
-from tessera.runtime.records.save import SaveBatch, SavePipeline
+from tessera.runtime.records.save import RecordChange, SaveBatch, SavePipeline
 from tessera.runtime.records.schemas import Shape
 
 #: Keys of a line the platform keeps itself: given back on read, ignored on write.
@@ -85,6 +85,11 @@ def missing_lines(snap: Snapshot, parent: ObjectDef, given: Mapping[str, Any], *
     return problems
 
 
+#: Lines a save created, by line field: when they were written and each one's change in
+#: their order.
+Made = dict[str, tuple[datetime, list[RecordChange]]]
+
+
 @dataclass
 class LinesWritten:
     """What a write of lines did: whether anything changed, and the words for history."""
@@ -92,6 +97,9 @@ class LinesWritten:
     changed: list[str] = field(default_factory=list)
     entries: list[dict[str, Any]] = field(default_factory=list)
     trash_batches: list[str] = field(default_factory=list)
+    #: The lines of a record just created, by line field: when they were written and each
+    #: one's change in their order (its echo is built from them, see `RecordService`).
+    made: Made = field(default_factory=dict)
 
 
 @dataclass
@@ -177,6 +185,8 @@ class LineWriter:
                 problems += _placed(error.errors, f"{name}[{index}]")
                 continue
             words.changed(before, batch.changes[0].values, index + 1)
+        if new:
+            done.made[name] = (at, [])
         if creates:
             try:
                 batch = self.pipeline.create(
@@ -191,6 +201,8 @@ class LineWriter:
             else:
                 for (index, _), change in zip(creates, batch.changes, strict=True):
                     words.added(change.values, index + 1)
+                if new:
+                    done.made[name] = (batch.at, batch.changes)
         removed = sorted(set(stored) - kept)
         if removed and not problems:
             batch_id = secrets.token_hex(16)

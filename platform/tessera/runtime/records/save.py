@@ -14,7 +14,7 @@ import contextlib
 import difflib
 import logging
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -290,8 +290,7 @@ class SavePipeline:
                     target = batch.snapshot.objects.get(fp.fdef.props["target"])
                     if target is None:
                         break
-                    rows = conn.execute(_live_ids(batch.snapshot.table(target)), {"ids": chunk})
-                    found.update({r.id: True for r in rows})
+                    found.update({r["id"]: True for r in _live_ids(conn, batch.snapshot.table(target), chunk)})
                 elif kind == "user":
                     rows = conn.execute(sa.select(users.c.id).where(
                         users.c.id.in_(chunk), users.c.is_active.is_(True)))
@@ -432,32 +431,32 @@ def found_live(conn: Connection, object_name: str, ids: Iterable[int]) -> None:
         _live_here(conn).setdefault(object_name, set()).update(ids)
 
 
-#: Per table of a metadata snapshot, columns given and RETURNING id or not, its INSERT.
-_INSERTS: weakref.WeakKeyDictionary[sa.Table, dict[tuple[tuple[str, ...], bool], Prepared]] = \
-    weakref.WeakKeyDictionary()
+#: Statements of a table of a metadata snapshot (a snapshot's tables are its own), by
+#: what they are for: compiled once, each save only binds its values.
+_STATEMENTS: weakref.WeakKeyDictionary[sa.Table, dict[Any, Prepared]] = weakref.WeakKeyDictionary()
 
 
-def _inserting(table: sa.Table, columns: tuple[str, ...], returning: bool) -> Prepared:
-    known = _INSERTS.setdefault(table, {})
-    prepared = known.get((columns, returning))
+def _statement(table: sa.Table, key: Any, build: Callable[[], Prepared]) -> Prepared:
+    known = _STATEMENTS.setdefault(table, {})
+    prepared = known.get(key)
     if prepared is None:
-        insert = sa.insert(table).returning(table.c.id) if returning else sa.insert(table)
-        prepared = known[(columns, returning)] = Prepared(insert, columns=columns)
+        prepared = known[key] = build()
     return prepared
 
 
-#: Per table of a metadata snapshot, the select of which of some ids are live records.
-_LIVE_IDS: weakref.WeakKeyDictionary[sa.Table, sa.Select[Any]] = weakref.WeakKeyDictionary()
+def _inserting(table: sa.Table, columns: tuple[str, ...], returning: bool) -> Prepared:
+    """The INSERT of `columns` into `table`, answering with the id or not."""
+    return _statement(table, ("insert", columns, returning), lambda: Prepared(
+        sa.insert(table).returning(table.c.id) if returning else sa.insert(table), columns=columns))
 
 
-def _live_ids(table: sa.Table) -> sa.Select[Any]:
-    """Which of the ids bound as `ids` are live records of `table`: built once per table
-    (a snapshot's tables are its own), so each save only binds its ids."""
-    query = _LIVE_IDS.get(table)
-    if query is None:
-        query = _LIVE_IDS[table] = sa.select(table.c.id).where(
-            table.c.id.in_(sa.bindparam("ids", expanding=True)), table.c.deleted_at.is_(None))
-    return query
+def _live_ids(conn: Connection, table: sa.Table, ids: list[Any]) -> list[dict[str, Any]]:
+    """Which of `ids` are live records of `table`. The IN list is padded to a power of two
+    (repeating the last id) so a few compiled statements serve every count."""
+    size = 1 << max(len(ids) - 1, 0).bit_length()
+    prepared = _statement(table, ("live", size), lambda: Prepared(sa.select(table.c.id).where(
+        table.c.id.in_([sa.bindparam(f"id{i}") for i in range(size)]), table.c.deleted_at.is_(None))))
+    return prepared.read(conn, {f"id{i}": ids[min(i, len(ids) - 1)] for i in range(size)}).all()
 
 
 def _payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -480,7 +479,8 @@ def reserve_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
         ).scalars())
     # SQLite: the write transaction holds the database's write lock, so nobody else can
     # take these ids before the rows are in.
-    top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+    top = _statement(table, "top", lambda: Prepared(
+        sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0).label("top")))).read(conn).one()["top"]
     return list(range(top + 1, top + 1 + count))
 
 

@@ -34,6 +34,7 @@ from tessera.runtime.records.lines import (
     LineSet,
     LinesWritten,
     LineWriter,
+    Made,
     line_sets,
     missing_lines,
     read_lines,
@@ -172,10 +173,13 @@ class RecordService:
 
     def _get_later(self, conn: Connection, snap: Snapshot, obj: ObjectDef, record_id: int,
                    fields: list[str] | None = None, expand: list[str] | None = None,
-                   actor: Actor | None = None) -> Callable[[], dict[str, Any]]:
+                   actor: Actor | None = None,
+                   made: Made | None = None) -> Callable[[], dict[str, Any]]:
         """The record as `_get` reads it, given when the returned function is called. Its
         statements are sent now; in a pipelined transaction (a write's echo) their answer
-        may come with the COMMIT's round trip, so call it once the transaction is over."""
+        may come with the COMMIT's round trip, so call it once the transaction is over.
+        `made`: lines this transaction created as all of the record's lines (see
+        `_lines_made`)."""
         actor = actor or acting_actor()
         table = snap.table(obj)
         access = self.access.object(actor, snap, obj)
@@ -192,7 +196,10 @@ class RecordService:
 
         if expand:  # expanding reads the row at once
             rows = _now(rows())
-        with_lines = [(lines.field.api_name, self._lines_later(conn, snap, lines, record_id, actor))
+        with_lines = [(lines.field.api_name,
+                       self._lines_made(conn, snap, lines, record_id, actor, *made[lines.field.api_name])
+                       if made and lines.field.api_name in made else
+                       self._lines_later(conn, snap, lines, record_id, actor))
                       for lines in line_sets(snap, obj) if fields is None or lines.field.api_name in fields]
 
         def record() -> dict[str, Any]:
@@ -232,6 +239,35 @@ class RecordService:
         rows = self._read_by(conn, snap, lines.child, queried, lines.link.column, parent_id, order=order,
                              limit=lines.cap)
         return lambda: [to_json(row) for row in rows()]
+
+    def _lines_made(self, conn: Connection, snap: Snapshot, lines: LineSet, parent_id: int, actor: Actor,
+                    at: datetime, changes: list[RecordChange]) -> Callable[[], list[dict[str, Any]]]:
+        """The lines of a record created in this transaction, all made by one save batch at
+        `at`: as `_lines_later` gives them, built from the values written (as `_echo` builds
+        a record), with only the computed fields — which the database works out — read."""
+        to_json, queried, order = self._lines_shape(snap, lines, actor)
+        computed = [f for f in queried if f.computed]
+        if computed and not self.formulas.context_free(snap, lines.child, computed):
+            return self._lines_later(conn, snap, lines, parent_id, actor)
+        rows = self._read_by(conn, snap, lines.child, computed, lines.link.column, parent_id, order=order,
+                             limit=lines.cap, bare=True) if computed else _now([])
+        stored = [(f.column, f.api_name) for f in lines.child.stored_fields if not f.computed]
+        user = actor.user_id
+
+        def made() -> list[dict[str, Any]]:
+            worked_out = {row["id"]: row for row in rows()}
+            out = []
+            for change in changes:
+                values = change.values
+                row = {"id": change.record_id, "version": 1, "created_at": at, "created_by": user,
+                       "updated_at": at, "updated_by": user, "owner": values.get("owner")}
+                for column, name in stored:
+                    row[column] = values.get(name)
+                row.update(worked_out.get(change.record_id, ()))
+                out.append(to_json(row))
+            return out
+
+        return made
 
     def _lines_shape(self, snap: Snapshot, lines: LineSet, actor: Actor) -> tuple[
             Callable[[Mapping[str, Any]], dict[str, Any]], list[FieldDef], tuple[Any, ...]]:
@@ -295,17 +331,19 @@ class RecordService:
         return self._read_by(conn, snap, obj, shown, column, value, order=order, limit=limit)()
 
     def _read_by(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef], column: str,
-                 value: int, *, order: tuple[Any, ...] = (),
-                 limit: int | None = None) -> Callable[[], list[Mapping[str, Any]]]:
+                 value: int, *, order: tuple[Any, ...] = (), limit: int | None = None,
+                 bare: bool = False) -> Callable[[], list[Mapping[str, Any]]]:
         """`_rows_by`, its rows given when the returned function is called: a select that
         needs no reader's context is a `Prepared` statement, whose answer a pipelined
-        transaction may bring with a later round trip (see `_get_later`)."""
+        transaction may bring with a later round trip (see `_get_later`). `bare`: the id and
+        the shown fields only, without the other system columns."""
         key = (conn.dialect.name, snap.revision, obj.uid, tuple(f.uid for f in shown), column,
-               tuple(str(o) for o in order), limit)
+               tuple(str(o) for o in order), limit, bare)
         prepared = self._by_value.get(key)
         if prepared is None:
             table = snap.table(obj)
-            query = self._select(conn, snap, obj, shown, table.c[column] == sa.bindparam("row_value"), order, limit)
+            query = self._select(conn, snap, obj, shown, table.c[column] == sa.bindparam("row_value"), order, limit,
+                                 bare=bare)
             if not self.formulas.context_free(snap, obj, shown):
                 found = list(conn.execute(query, {"row_value": value}).mappings())
                 return lambda: found
@@ -322,14 +360,17 @@ class RecordService:
         return list(conn.execute(self._select(conn, snap, obj, shown, where, order, limit)).mappings())
 
     def _select(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
-                where: sa.ColumnElement[bool], order: tuple[Any, ...], limit: int | None) -> sa.Select[Any]:
+                where: sa.ColumnElement[bool], order: tuple[Any, ...], limit: int | None, *,
+                bare: bool = False) -> sa.Select[Any]:
         table = snap.table(obj)
         computed = [f for f in shown if not f.stored]
         extra: list[Any] = []
         if computed:
             ctx = self.access.viewer_context(conn, snap, acting_actor())
             extra = self.formulas.computed_columns(snap, obj, computed, conn.dialect.name, ctx)
-        query = sa.select(*_columns(table, shown, False), *extra).where(where, table.c.deleted_at.is_(None))
+        columns = [table.c.id, *(table.c[f.column] for f in shown if f.stored)] if bare else \
+            _columns(table, shown, False)
+        query = sa.select(*columns, *extra).where(where, table.c.deleted_at.is_(None))
         if order:
             query = query.order_by(*order)
         if limit is not None:
@@ -456,16 +497,17 @@ class RecordService:
             later: list[Changed] = []
             batch = self.pipeline.create(conn, actor, snap, obj, items, bulk=bulk, shape=shape,
                                          notes={LINES_FOLLOW: True, STORED_LATER: later} if follow else None)
-            if follow:
-                self._write_lines_of_new(conn, actor, snap, batch, given, later, exact=exact, bulk=bulk)
+            made = self._write_lines_of_new(conn, actor, snap, batch, given, later, exact=exact, bulk=bulk) \
+                if follow else {}
             if echo and names:
-                later = [self._get_later(conn, snap, obj, c.record_id or 0, actor=actor) for c in batch.changes]
+                echoes = [self._get_later(conn, snap, obj, c.record_id or 0, actor=actor,
+                                          made=made.get(c.record_id or 0)) for c in batch.changes]
                 out = []
             else:
-                later = []
+                echoes = []
                 out = self._echo(batch, access.hidden) if echo else [{"id": c.record_id} for c in batch.changes]
             after_commit(conn, lambda: self.pipeline.after_commit(batch))
-        return [record() for record in later] if later else out
+        return [record() for record in echoes] if echoes else out
 
     def _line_writer(self, actor: Actor, snap: Snapshot, exact: bool) -> LineWriter:
         def shapes(child: ObjectDef, patch: bool) -> Any:
@@ -484,10 +526,12 @@ class RecordService:
 
     def _write_lines_of_new(self, conn: Connection, actor: Actor, snap: Snapshot, batch: SaveBatch,
                             given: list[dict[str, Any]], later: list[Changed], *, exact: bool,
-                            bulk: bool) -> None:
-        """The lines of records just created; a problem names its record's row in a bulk create."""
+                            bulk: bool) -> dict[int, Made]:
+        """The lines of records just created; a problem names its record's row in a bulk create.
+        Returns the lines made, by record id (see `LinesWritten.made`)."""
         writer = self._line_writer(actor, snap, exact)
         problems: list[FieldProblem] = []
+        made: dict[int, Made] = {}
         for row, (change, lines) in enumerate(zip(batch.changes, given, strict=True)):
             # Every record of the batch: one given no lines still has its rules to run.
             if change.record_id is None:
@@ -500,6 +544,7 @@ class RecordService:
                 self._recompute_later(conn, snap, later)
                 self._after_lines(conn, actor, snap, batch.obj, change.record_id, written, batch.at, bump=False,
                                   created=True)
+                made[change.record_id] = written.made
             except InvalidInput as error:
                 problems += [FieldProblem(p.field, p.message, p.code, row=row if bulk else None, detail=p.detail)
                              for p in error.errors]
@@ -507,6 +552,7 @@ class RecordService:
             raise InvalidInput("The record is not valid; nothing was saved." if not bulk else
                                f"{len({p.row for p in problems})} of {len(batch.changes)} records are not valid; "
                                "nothing was saved.", problems)
+        return made
 
     def _recompute_later(self, conn: Connection, snap: Snapshot, later: list[Changed]) -> None:
         """The stored formulas the parent and line batches left for later, in one go."""
