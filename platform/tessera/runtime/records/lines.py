@@ -12,7 +12,7 @@ and nothing is written unless every line is right.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,11 +22,14 @@ from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
 from tessera.data import history, outbox
+from tessera.data.engine import in_pipeline
+from tessera.data.prepared import Rows
 from tessera.errors import Conflict, FieldProblem, InvalidInput, TesseraError
 from tessera.meta.fieldtypes.lines import max_lines
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
-from tessera.runtime.records.save import RecordChange, SaveBatch, SavePipeline
+from tessera.runtime.records.plan import plan_for
+from tessera.runtime.records.save import RecordChange, SaveBatch, SavePipeline, found_live, live_ids
 from tessera.runtime.records.schemas import Shape
 
 #: Keys of a line the platform keeps itself: given back on read, ignored on write.
@@ -71,6 +74,33 @@ def refuse_direct_write(snap: Snapshot, obj: ObjectDef) -> None:
         f"{obj.plural_label} are written with their {parent_label}: change the {parent_label} record's "
         f"{name!r} list (PATCH /api/v1/records/{link.props.get('target')}/{{id}}).",
         [FieldProblem("/", f"write the {parent_label} record's {name!r} instead", "written_with_parent")])
+
+
+def look_up_ahead(conn: Connection, snap: Snapshot, parent: ObjectDef,
+                  given: Sequence[Mapping[str, Any]]) -> Callable[[], None]:
+    """In a pipelined transaction (PostgreSQL), which of the records the given lines'
+    lookups name are live, asked now to be answered with the parent's own INSERT. Call the
+    returned function once that is answered: the lines' save then finds them known
+    (`found_live`) instead of waiting for a look-up of its own. Elsewhere it does nothing."""
+    if not in_pipeline(conn):
+        return lambda: None
+    asked: list[tuple[str, Rows]] = []
+    for lines in line_sets(snap, parent):
+        name = lines.field.api_name
+        items = [line for record in given if isinstance(record.get(name), list)
+                 for line in record[name] if isinstance(line, dict)]
+        for fp in plan_for(lines.child).references:
+            target = snap.objects.get(str(fp.fdef.props.get("target"))) if fp.reference == "record" else None
+            # Only ids given as numbers: any other value is read by the save's own look-up.
+            ids = sorted({v for line in items if type(v := line.get(fp.name)) is int})
+            if target is not None and 0 < len(ids) <= 1000:
+                asked.append((target.api_name, live_ids(conn, snap.table(target), ids)))
+
+    def answered() -> None:
+        for target_name, rows in asked:
+            found_live(conn, target_name, [row["id"] for row in rows.all()])
+
+    return answered
 
 
 def missing_lines(snap: Snapshot, parent: ObjectDef, given: Mapping[str, Any], *,

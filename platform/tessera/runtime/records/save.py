@@ -27,7 +27,7 @@ from tessera.auth.actor import Actor
 from tessera.data import history, outbox
 from tessera.data.engine import dialect_insert
 from tessera.data.metastore import now
-from tessera.data.prepared import Prepared
+from tessera.data.prepared import Prepared, Rows
 from tessera.data.tables import attachments, sequences, users
 from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound, StaleVersion
 from tessera.meta.fieldtypes import FieldValueError
@@ -290,7 +290,7 @@ class SavePipeline:
                     target = batch.snapshot.objects.get(fp.fdef.props["target"])
                     if target is None:
                         break
-                    found.update({r["id"]: True for r in _live_ids(conn, batch.snapshot.table(target), chunk)})
+                    found.update({r["id"]: True for r in live_ids(conn, batch.snapshot.table(target), chunk).all()})
                 elif kind == "user":
                     rows = conn.execute(sa.select(users.c.id).where(
                         users.c.id.in_(chunk), users.c.is_active.is_(True)))
@@ -450,13 +450,14 @@ def _inserting(table: sa.Table, columns: tuple[str, ...], returning: bool) -> Pr
         sa.insert(table).returning(table.c.id) if returning else sa.insert(table), columns=columns))
 
 
-def _live_ids(conn: Connection, table: sa.Table, ids: list[Any]) -> list[dict[str, Any]]:
-    """Which of `ids` are live records of `table`. The IN list is padded to a power of two
+def live_ids(conn: Connection, table: sa.Table, ids: list[Any]) -> Rows:
+    """Which of `ids` are live records of `table` (at most 1,000; in a pipelined transaction
+    answered with the next statement that waits). The IN list is padded to a power of two
     (repeating the last id) so a few compiled statements serve every count."""
     size = 1 << max(len(ids) - 1, 0).bit_length()
     prepared = _statement(table, ("live", size), lambda: Prepared(sa.select(table.c.id).where(
         table.c.id.in_([sa.bindparam(f"id{i}") for i in range(size)]), table.c.deleted_at.is_(None))))
-    return prepared.read(conn, {f"id{i}": ids[min(i, len(ids) - 1)] for i in range(size)}).all()
+    return prepared.read(conn, {f"id{i}": ids[min(i, len(ids) - 1)] for i in range(size)})
 
 
 def _payload(payload: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from tessera.runtime.records.lines import (
     LineWriter,
     Made,
     line_sets,
+    look_up_ahead,
     missing_lines,
     read_lines,
     refuse_direct_write,
@@ -495,8 +496,11 @@ class RecordService:
             # The parent's stored formulas (its totals over its lines) are worked out once,
             # when its lines are in (STORED_LATER), not at its insert and again after them.
             later: list[Changed] = []
+            ahead = look_up_ahead(conn, snap, obj, given) if follow else None
             batch = self.pipeline.create(conn, actor, snap, obj, items, bulk=bulk, shape=shape,
                                          notes={LINES_FOLLOW: True, STORED_LATER: later} if follow else None)
+            if ahead is not None:
+                ahead()
             made = self._write_lines_of_new(conn, actor, snap, batch, given, later, exact=exact, bulk=bulk) \
                 if follow else {}
             if echo and names:
