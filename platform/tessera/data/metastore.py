@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tessera.data.prepared import Prepared
 from tessera.data.tables import dependencies, document_history, documents, meta_state
 from tessera.meta.dependencies import Reference
 
@@ -61,6 +62,8 @@ def _stored(row: sa.Row[Any]) -> StoredDocument:
 
 
 _REVISIONS = sa.select(meta_state.c.revision, meta_state.c.auth_revision).where(meta_state.c.id == 1)
+#: Compiled once: every transaction starts with it.
+_READ_REVISIONS = Prepared(_REVISIONS)
 
 
 def revision_columns() -> tuple[sa.Label[Any], sa.Label[Any]]:
@@ -77,8 +80,8 @@ def revision(conn: Connection) -> int:
 
 def revisions(conn: Connection) -> tuple[int, int]:
     """The metadata revision and the auth revision, in one indexed read."""
-    meta, auth = conn.execute(_REVISIONS).one()
-    return int(meta), int(auth)
+    row = _READ_REVISIONS.read(conn).one()
+    return int(row["revision"]), int(row["auth_revision"])
 
 
 def bump_auth_revision(conn: Connection) -> None:
