@@ -110,9 +110,13 @@ class Prepared:
     MAX_ROWS = 50
 
     def __init__(self, statement: sa.Executable | Callable[[str], sa.Executable],
-                 columns: Iterable[str] | None = None) -> None:
+                 columns: Iterable[str] | None = None, *, prepare: bool = True) -> None:
+        """`prepare=False`: PostgreSQL prepares it only as any repeated statement (psycopg's
+        threshold) — for a read of an object's own columns, whose types a field's change
+        of type can change under a statement already prepared on another connection."""
         self._statement = statement
         self._columns = None if columns is None else list(columns)
+        self._prepare = prepare
         self._compiled: dict[tuple[str, int], _Compiled] = {}
 
     def _for(self, conn: Connection, rows: int = 0) -> _Compiled:
@@ -153,7 +157,7 @@ class Prepared:
             if process is not None:
                 results.append((index, process))
         order = tuple(compiled.positiontup or ()) if compiled.positional else None
-        options = {"prepare": True} if dialect.driver == "psycopg" else {}
+        options = {"prepare": True} if dialect.driver == "psycopg" and self._prepare else {}
         return _Compiled(dialect, str(compiled), compiled, order, options, tuple(binders), tuple(keys),
                          tuple(results), tuple(late))
 

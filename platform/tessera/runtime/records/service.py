@@ -351,7 +351,7 @@ class RecordService:
             if snap.revision != self._by_value_revision or len(self._by_value) > 1000:
                 self._by_value = {}
                 self._by_value_revision = snap.revision
-            prepared = self._by_value[key] = Prepared(query)
+            prepared = self._by_value[key] = Prepared(query, prepare=False)
         return prepared.read(conn, {"row_value": value}).all
 
     def _rows(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
