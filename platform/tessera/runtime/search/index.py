@@ -85,6 +85,8 @@ class SearchIndex:
     def __init__(self, kernel: Kernel, jobs: JobService) -> None:
         self.kernel = kernel
         self.jobs = jobs
+        #: The latest metadata revision at which no index was being filled (see `building`).
+        self._all_built: int | None = None
 
     # -- saves ----------------------------------------------------------------------------
     def after_write(self, batch: SaveBatch) -> None:
@@ -159,9 +161,18 @@ class SearchIndex:
             ctx.progress(done, total, f"{done:,} of {total:,} records indexed")
 
     # -- reading ------------------------------------------------------------------------
-    def building(self, conn: Connection) -> set[str]:
-        """The uids of objects whose index a job is still filling."""
-        return set(conn.execute(_BUILDING).scalars())
+    def building(self, conn: Connection, revision: int | None = None) -> set[str]:
+        """The uids of objects whose index a job is still filling. `revision`: the metadata
+        revision `conn` reads at. An index starts to be filled only by a metadata change
+        (`object_changed`, in that change's transaction) and a job only ever finishes one,
+        so once none is being filled at a committed revision, none is until the next one:
+        that is remembered, and the read saved."""
+        if revision is not None and revision == self._all_built:
+            return set()
+        uids = set(conn.execute(_BUILDING).scalars())
+        if not uids and revision is not None and revision > 0:  # not a draft's or an uncommitted revision
+            self._all_built = max(self._all_built or 0, revision)
+        return uids
 
 
 #: Made once: every search asks it (and a statement made once keeps its cache key).
