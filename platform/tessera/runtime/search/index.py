@@ -65,20 +65,33 @@ def layout_of(obj: ObjectDef) -> fulltext.Layout | None:
 def entry(obj: ObjectDef, layout: fulltext.Layout, values: Mapping[str, Any], dialect: str) -> dict[str, str | None]:
     """A record's words per index column, as `dialect`'s index keeps them."""
     out: dict[str, str | None] = {}
-    for indexed in layout.fields:
-        fdef = obj.field(indexed.name)
-        value = values.get(indexed.name)
+    postgresql = dialect == "postgresql"
+    for key, name, fdef in _indexed(obj, layout):
+        value = values.get(name)
         if fdef is None or value is None:
-            out[indexed.key] = None
+            out[key] = None
             continue
         text = fdef.ftype.search_text(fdef, value)
-        out[indexed.key] = (index_words(text) if dialect == "postgresql" else text) or None
+        out[key] = (index_words(text) if postgresql else text) or None
     return out
+
+
+_INDEXED: weakref.WeakKeyDictionary[ObjectDef, tuple[fulltext.Layout, tuple[tuple[str, str, FieldDef | None], ...]]] \
+    = weakref.WeakKeyDictionary()
+
+
+def _indexed(obj: ObjectDef, layout: fulltext.Layout) -> tuple[tuple[str, str, FieldDef | None], ...]:
+    """(index column, field name, field) of each field of `layout`, looked up once per object
+    (a save asks for every record it indexes)."""
+    found = _INDEXED.get(obj)
+    if found is None or found[0] is not layout:
+        found = _INDEXED[obj] = (layout, tuple((f.key, f.name, obj.field(f.name)) for f in layout.fields))
+    return found[1]
 
 
 def substring_ids(entries: list[tuple[int, dict[str, str | None]]]) -> set[int]:
     """The records among `entries` whose text is also searched by substring."""
-    return {rid for rid, texts in entries if any(t and has_substrings(t) for t in texts.values())}
+    return {rid for rid, texts in entries if has_substrings(" ".join(t for t in texts.values() if t))}
 
 
 class SearchIndex:
