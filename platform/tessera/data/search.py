@@ -118,41 +118,48 @@ def write(conn: Connection, layout: Layout, entries: Sequence[tuple[int, Mapping
     words has no entry. `substrings`: the records whose text is also searched by substring
     (it holds Chinese, Japanese or Korean): only they go into the trigram index, which costs
     more to write than the word index."""
-    if not entries:
+    keys = [f.key for f in layout.fields]
+    write_rows(conn, layout, [(rid, *[texts.get(k) or None for k in keys]) for rid, texts in entries],
+               mode=mode, substrings=substrings)
+
+
+def write_rows(conn: Connection, layout: Layout, rows: Sequence[tuple[Any, ...]], *, mode: str = "replace",
+               substrings: Collection[int] = ()) -> None:
+    """`write` of rows (record id, then the words of each field in the layout's order, None
+    for none): a save's hook makes one tuple a record, and nothing more that outlives it."""
+    if not rows:
         return
     assert mode in WRITE_MODES, mode
     replace = mode == "replace"
     keys = [f.key for f in layout.fields]
-    filled = [(rid, [texts.get(k) or None for k in keys]) for rid, texts in entries]
-    empty = [rid for rid, values in filled if not any(values)]
-    rows = [(rid, values) for rid, values in filled if any(values)]
     if conn.dialect.name == "sqlite":
-        ids = [rid for rid, _ in filled]
         if replace:
-            remove(conn, layout, ids)
-        elif mode == "keep":
-            present = set()
+            remove(conn, layout, [row[0] for row in rows])
+        present: set[int] = set()
+        if mode == "keep":
+            ids = [row[0] for row in rows]
             for chunk in _chunks(ids, 500):
                 marks = ", ".join("?" * len(chunk))
                 present |= {r[0] for r in conn.exec_driver_sql(
                     f"SELECT rowid FROM {_quoted(layout.table)} WHERE rowid IN ({marks})", tuple(chunk))}
-            rows = [(rid, values) for rid, values in rows if rid not in present]
-        if rows:
+        params = [row for row in rows if any(row[1:]) and row[0] not in present]
+        if params:
             marks = ", ".join("?" * (len(keys) + 1))
-            params = [(rid, *values) for rid, values in rows]
             insert = "INSERT INTO {} (rowid, " + ", ".join(keys) + f") VALUES ({marks})"
             conn.exec_driver_sql(insert.format(_quoted(layout.table)), params)
-            grams = [p for p in params if p[0] in substrings]
+            grams = [p for p in params if p[0] in substrings] if substrings else []
             if grams:
                 conn.exec_driver_sql(insert.format(_quoted(layout.grams)), grams)
         return
-    if replace and empty:
-        remove(conn, layout, empty)
-    if not rows:
-        return
+    if replace:
+        empty = [row[0] for row in rows if not any(row[1:])]
+        if empty:
+            remove(conn, layout, empty)
     weights = [WEIGHTS[f.weight][0] for f in layout.fields]
-    made = [(rid, *values, tsvector_text(values, weights),
-             " ".join(v for v in values if v) if rid in substrings else None) for rid, values in rows]
+    made = [(*row, tsvector_text(row[1:], weights),
+             " ".join(v for v in row[1:] if v) if row[0] in substrings else None) for row in rows if any(row[1:])]
+    if not made:
+        return
     columns = ", ".join(["record_id", *keys, "document", "body"])
     if mode == "new" and len(made) >= _COPIED and not in_pipeline(conn):
         # New records have no entry to clash with: COPY takes the rows in one stream, which
