@@ -24,15 +24,18 @@ def snippet(texts: Iterable[str], words: Sequence[str], *, context: int = CONTEX
     (text, hit). Words match at the start of a word, in any case and accents, and mark the
     whole word (a prefix `acm` marks `Acme`); Chinese and other runs without spaces match
     anywhere."""
-    candidates = [_SPACE.sub(" ", t).strip() for t in texts if t and t.strip()]
-    if not candidates:
-        return []
     wanted = named_words(words)
-    for text in candidates:
+    first = None
+    for raw in texts:  # the texts after the first with a hit are not even tidied
+        text = _SPACE.sub(" ", raw).strip() if raw else ""
+        if not text:
+            continue
         spans = _hits(text, wanted)
         if spans:
             return _cut(text, spans, context)
-    first = candidates[0]
+        first = first or text
+    if first is None:
+        return []
     return [(first[: context * 2] + ("…" if len(first) > context * 2 else ""), False)]
 
 

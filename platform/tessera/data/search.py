@@ -146,10 +146,10 @@ def write_rows(conn: Connection, layout: Layout, rows: Sequence[tuple[Any, ...]]
         if params:
             marks = ", ".join("?" * (len(keys) + 1))
             insert = "INSERT INTO {} (rowid, " + ", ".join(keys) + f") VALUES ({marks})"
-            conn.exec_driver_sql(insert.format(_quoted(layout.table)), params)
+            _run_many(conn, insert.format(_quoted(layout.table)), params)
             grams = [p for p in params if p[0] in substrings] if substrings else []
             if grams:
-                conn.exec_driver_sql(insert.format(_quoted(layout.grams)), grams)
+                _run_many(conn, insert.format(_quoted(layout.grams)), grams)
         return
     if replace:
         empty = [row[0] for row in rows if not any(row[1:])]
@@ -175,6 +175,20 @@ def write_rows(conn: Connection, layout: Layout, rows: Sequence[tuple[Any, ...]]
                 "replace": f" ON CONFLICT (record_id) DO UPDATE SET {updated}"}
     marks = ", ".join(["%s"] * (len(keys) + 1) + ["%s::tsvector", "%s"])
     conn.exec_driver_sql(f"INSERT INTO {_quoted(layout.table)} ({columns}) VALUES ({marks}){conflict[mode]}", made)
+
+
+def _run_many(conn: Connection, sql: str, params: Sequence[tuple[Any, ...]]) -> None:
+    """Run a write for each row on the driver's cursor of the caller's transaction (SQLite:
+    a record saved on its own is one small insert, and SQLAlchemy's bookkeeping around it
+    costs more than SQLite takes to run it); errors come as SQLAlchemy's, as from execute."""
+    dbapi: Any = conn.dialect.loaded_dbapi
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, params)
+    except dbapi.Error as error:
+        raise sa.exc.DBAPIError.instance(sql, params, error, dbapi.Error, dialect=conn.dialect) from error
+    finally:
+        cursor.close()
 
 
 #: Entries of new records written with COPY rather than INSERT on PostgreSQL, from this many.
