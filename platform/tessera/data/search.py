@@ -9,7 +9,8 @@ renaming the object or a field never touches it.
   or Korean text, searched by substring.
 - PostgreSQL: a table keyed by the record's id holding each field's words, their weighted
   tsvector (GIN; written out here, not parsed again by the database), and for records
-  holding such text their words together (`body`) under a pg_trgm GIN index.
+  holding such text their words together (`body`) under a pg_trgm GIN index of those
+  rows only.
 
 A record in the trash keeps its entry: every search joins the object's table and keeps live
 records only, so a restore needs nothing. This module builds and writes the tables; what is
@@ -95,8 +96,10 @@ def create(conn: Connection, layout: Layout) -> None:
         + "".join(f"{k} text, " for k in keys)
         + "document tsvector NOT NULL, body text)")
     conn.exec_driver_sql(f"CREATE INDEX {_quoted(layout.table + '_words')} ON {table} USING gin (document)")
+    # Only the rows holding such text: a NULL would still be an entry of a full index, and
+    # a search's `body LIKE …` holds for those rows only.
     conn.exec_driver_sql(f"CREATE INDEX {_quoted(layout.table + '_grams')} ON {table} "
-                         "USING gin (body gin_trgm_ops)")
+                         "USING gin (body gin_trgm_ops) WHERE body IS NOT NULL")
 
 
 def drop(conn: Connection, layout_table: str) -> None:
