@@ -8,6 +8,7 @@ PostgreSQL forgive the same typos.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 
@@ -23,25 +24,45 @@ def snippet(texts: Iterable[str], words: Sequence[str], *, context: int = CONTEX
     (text, hit). Words match at the start of a word, in any case and accents, and mark the
     whole word (a prefix `acm` marks `Acme`); Chinese and other runs without spaces match
     anywhere."""
-    candidates = [_SPACE.sub(" ", t).strip() for t in texts if t and t.strip()]
-    if not candidates:
-        return []
-    wanted = [w for w in dict.fromkeys(fold(w) for w in words) if w]
-    for text in candidates:
+    wanted = named_words(words)
+    first = None
+    for raw in texts:  # the texts after the first with a hit are not even tidied
+        text = _SPACE.sub(" ", raw).strip() if raw else ""
+        if not text:
+            continue
         spans = _hits(text, wanted)
         if spans:
             return _cut(text, spans, context)
-    first = candidates[0]
+        first = first or text
+    if first is None:
+        return []
     return [(first[: context * 2] + ("…" if len(first) > context * 2 else ""), False)]
 
 
-def named_share(name: str, words: Sequence[str]) -> float:
-    """The share of `words` that appear in a record's name (0 to 1): across objects, a
-    record named by what was searched comes before one that only mentions it."""
-    wanted = [w for w in dict.fromkeys(fold(w) for w in words) if w]
+def named_words(words: Sequence[str]) -> list[str]:
+    """The words of a query as `named_share` and `snippet` look for them (folded, once each)."""
+    return [w for w in dict.fromkeys(fold(w) for w in words) if w]
+
+
+def named_share(name: str, wanted: Sequence[str]) -> float:
+    """The share of the `wanted` words (`named_words`) that appear in a record's name (0 to
+    1): across objects, a record named by what was searched comes before one that only
+    mentions it."""
     if not wanted or not name:
         return 0.0
-    return sum(1 for w in wanted if _hits(name, [w])) / len(wanted)
+    folded, _positions = _folded_with_positions(name)
+    return sum(1 for w in wanted if _found(folded, w)) / len(wanted)
+
+
+def _found(folded: str, word: str) -> bool:
+    """Whether `word` is in the folded text where `_hits` would mark it."""
+    anywhere = not word.isascii()
+    start = 0
+    while (at := folded.find(word, start)) >= 0:
+        if anywhere or at == 0 or not folded[at - 1].isalnum():
+            return True
+        start = at + 1
+    return False
 
 
 def _hits(text: str, words: list[str]) -> list[tuple[int, int]]:
@@ -58,7 +79,7 @@ def _hits(text: str, words: list[str]) -> list[tuple[int, int]]:
             end = at + len(word)
             while not anywhere and end < len(folded) and folded[end].isalnum():
                 end += 1  # a prefix marks the whole word it begins
-            spans.append((positions[at], positions[end - 1] + 1))
+            spans.append((positions[at], positions[end - 1] + 1) if positions is not None else (at, end))
     spans.sort()
     merged: list[tuple[int, int]] = []
     for begin, end in spans:
@@ -69,17 +90,23 @@ def _hits(text: str, words: list[str]) -> list[tuple[int, int]]:
     return merged
 
 
-def _folded_with_positions(text: str) -> tuple[str, list[int]]:
-    """`text` folded, and for each folded character the index of the character it came from."""
+def _folded_with_positions(text: str) -> tuple[str, list[int] | None]:
+    """`text` folded, and for each folded character the index of the character it came from
+    (None: the same index, as ASCII text folds one character for one)."""
     if text.isascii():  # one character for one: lower case is the whole folding
-        return text.lower(), list(range(len(text)))
+        return text.lower(), None
     out: list[str] = []
     positions: list[int] = []
     for index, char in enumerate(text):
-        for folded in fold(char):
+        for folded in _fold_char(char):
             out.append(folded)
             positions.append(index)
     return "".join(out), positions
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    return fold(char)
 
 
 def _cut(text: str, spans: list[tuple[int, int]], context: int) -> list[tuple[str, bool]]:

@@ -9,7 +9,8 @@ renaming the object or a field never touches it.
   or Korean text, searched by substring.
 - PostgreSQL: a table keyed by the record's id holding each field's words, their weighted
   tsvector (GIN; written out here, not parsed again by the database), and for records
-  holding such text their words together (`body`) under a pg_trgm GIN index.
+  holding such text their words together (`body`) under a pg_trgm GIN index of those
+  rows only.
 
 A record in the trash keeps its entry: every search joins the object's table and keeps live
 records only, so a restore needs nothing. This module builds and writes the tables; what is
@@ -27,6 +28,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from tessera.data.engine import in_pipeline
 
 #: A field's `search_weight` → (PostgreSQL weight label, FTS5 bm25 column weight).
 WEIGHTS: dict[str, tuple[str, float]] = {"high": ("A", 4.0), "normal": ("B", 1.0), "low": ("C", 0.4)}
@@ -93,8 +96,10 @@ def create(conn: Connection, layout: Layout) -> None:
         + "".join(f"{k} text, " for k in keys)
         + "document tsvector NOT NULL, body text)")
     conn.exec_driver_sql(f"CREATE INDEX {_quoted(layout.table + '_words')} ON {table} USING gin (document)")
+    # Only the rows holding such text: a NULL would still be an entry of a full index, and
+    # a search's `body LIKE …` holds for those rows only.
     conn.exec_driver_sql(f"CREATE INDEX {_quoted(layout.table + '_grams')} ON {table} "
-                         "USING gin (body gin_trgm_ops)")
+                         "USING gin (body gin_trgm_ops) WHERE body IS NOT NULL")
 
 
 def drop(conn: Connection, layout_table: str) -> None:
@@ -116,50 +121,81 @@ def write(conn: Connection, layout: Layout, entries: Sequence[tuple[int, Mapping
     words has no entry. `substrings`: the records whose text is also searched by substring
     (it holds Chinese, Japanese or Korean): only they go into the trigram index, which costs
     more to write than the word index."""
-    if not entries:
+    keys = [f.key for f in layout.fields]
+    write_rows(conn, layout, [(rid, *[texts.get(k) or None for k in keys]) for rid, texts in entries],
+               mode=mode, substrings=substrings)
+
+
+def write_rows(conn: Connection, layout: Layout, rows: Sequence[tuple[Any, ...]], *, mode: str = "replace",
+               substrings: Collection[int] = ()) -> None:
+    """`write` of rows (record id, then the words of each field in the layout's order, None
+    for none): a save's hook makes one tuple a record, and nothing more that outlives it."""
+    if not rows:
         return
     assert mode in WRITE_MODES, mode
     replace = mode == "replace"
     keys = [f.key for f in layout.fields]
-    filled = [(rid, [texts.get(k) or None for k in keys]) for rid, texts in entries]
-    empty = [rid for rid, values in filled if not any(values)]
-    rows = [(rid, values) for rid, values in filled if any(values)]
     if conn.dialect.name == "sqlite":
-        ids = [rid for rid, _ in filled]
         if replace:
-            remove(conn, layout, ids)
-        elif mode == "keep":
-            present = set()
+            remove(conn, layout, [row[0] for row in rows])
+        present: set[int] = set()
+        if mode == "keep":
+            ids = [row[0] for row in rows]
             for chunk in _chunks(ids, 500):
                 marks = ", ".join("?" * len(chunk))
                 present |= {r[0] for r in conn.exec_driver_sql(
                     f"SELECT rowid FROM {_quoted(layout.table)} WHERE rowid IN ({marks})", tuple(chunk))}
-            rows = [(rid, values) for rid, values in rows if rid not in present]
-        if rows:
+        params = [row for row in rows if any(row[1:]) and row[0] not in present]
+        if params:
             marks = ", ".join("?" * (len(keys) + 1))
-            params = [(rid, *values) for rid, values in rows]
             insert = "INSERT INTO {} (rowid, " + ", ".join(keys) + f") VALUES ({marks})"
-            conn.exec_driver_sql(insert.format(_quoted(layout.table)), params)
-            grams = [p for p in params if p[0] in substrings]
+            _run_many(conn, insert.format(_quoted(layout.table)), params)
+            grams = [p for p in params if p[0] in substrings] if substrings else []
             if grams:
-                conn.exec_driver_sql(insert.format(_quoted(layout.grams)), grams)
+                _run_many(conn, insert.format(_quoted(layout.grams)), grams)
         return
-    if replace and empty:
-        remove(conn, layout, empty)
-    if not rows:
+    if replace:
+        empty = [row[0] for row in rows if not any(row[1:])]
+        if empty:
+            remove(conn, layout, empty)
+    weights = [WEIGHTS[f.weight][0] for f in layout.fields]
+    made = [(*row, tsvector_text(row[1:], weights),
+             " ".join(v for v in row[1:] if v) if row[0] in substrings else None) for row in rows if any(row[1:])]
+    if not made:
         return
     columns = ", ".join(["record_id", *keys, "document", "body"])
+    if mode == "new" and len(made) >= _COPIED and not in_pipeline(conn):
+        # New records have no entry to clash with: COPY takes the rows in one stream, which
+        # costs PostgreSQL a fraction of an INSERT per row (a few rows go as an INSERT: one
+        # round trip where COPY takes two).
+        raw: Any = conn.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {_quoted(layout.table)} ({columns}) FROM STDIN") as copy:
+            for row in made:
+                copy.write_row(row)
+        return
     updated = ", ".join(f"{k} = excluded.{k}" for k in [*keys, "document", "body"])
     conflict = {"new": "", "keep": " ON CONFLICT (record_id) DO NOTHING",
                 "replace": f" ON CONFLICT (record_id) DO UPDATE SET {updated}"}
     marks = ", ".join(["%s"] * (len(keys) + 1) + ["%s::tsvector", "%s"])
-    weights = [WEIGHTS[f.weight][0] for f in layout.fields]
-    conn.exec_driver_sql(
-        f"INSERT INTO {_quoted(layout.table)} ({columns}) VALUES ({marks}){conflict[mode]}",
-        [(rid, *values, tsvector_text(values, weights),
-          " ".join(v for v in values if v) if rid in substrings else None) for rid, values in rows])
+    conn.exec_driver_sql(f"INSERT INTO {_quoted(layout.table)} ({columns}) VALUES ({marks}){conflict[mode]}", made)
 
 
+def _run_many(conn: Connection, sql: str, params: Sequence[tuple[Any, ...]]) -> None:
+    """Run a write for each row on the driver's cursor of the caller's transaction (SQLite:
+    a record saved on its own is one small insert, and SQLAlchemy's bookkeeping around it
+    costs more than SQLite takes to run it); errors come as SQLAlchemy's, as from execute."""
+    dbapi: Any = conn.dialect.loaded_dbapi
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, params)
+    except dbapi.Error as error:
+        raise sa.exc.DBAPIError.instance(sql, params, error, dbapi.Error, dialect=conn.dialect) from error
+    finally:
+        cursor.close()
+
+
+#: Entries of new records written with COPY rather than INSERT on PostgreSQL, from this many.
+_COPIED = 20
 #: PostgreSQL's limits of a tsvector: the last position, the longest word (bytes).
 _LAST_POSITION = 16383
 _LONGEST_WORD = 2046
@@ -169,15 +205,23 @@ def tsvector_text(values: Sequence[str | None], weights: Sequence[str]) -> str:
     """The weighted tsvector of one record's words per field (already folded and split),
     written out as tsvector text: what setweight(to_tsvector('simple', …)) of each field
     joined with `||` gives, without PostgreSQL parsing the words again (it costs more than
-    the insert itself)."""
-    positions: dict[str, list[str]] = {}
+    the insert itself). Each word is written with its own position; reading the text,
+    PostgreSQL gathers the positions of a word that comes more than once."""
+    parts: list[str] = []
     at = 0
     for text, weight in zip(values, weights, strict=True):
-        for word in (text or "").split():
-            if len(word.encode()) <= _LONGEST_WORD:  # a longer word is left out, taking no place
-                at += 1
-                positions.setdefault(word, []).append(f"{min(at, _LAST_POSITION)}{weight}")
-    return " ".join(f"'{word}':{','.join(places)}" for word, places in positions.items())
+        if not text:
+            continue
+        words = text.split()
+        if len(text) > _LONGEST_WORD // 4:  # it may hold a word too long for a tsvector (4 bytes a character
+            # at most): such a word is left out, taking no place
+            words = [w for w in words if len(w.encode()) <= _LONGEST_WORD]
+        if at + len(words) < _LAST_POSITION:
+            parts += [f"'{word}':{place}{weight}" for place, word in enumerate(words, at + 1)]
+        else:
+            parts += [f"'{word}':{min(place, _LAST_POSITION)}{weight}" for place, word in enumerate(words, at + 1)]
+        at += len(words)
+    return " ".join(parts)
 
 
 def remove(conn: Connection, layout: Layout, record_ids: Iterable[int]) -> None:

@@ -50,6 +50,28 @@ def test_bulk_created_records_are_found(rt: Platform) -> None:
     assert titles(rt.search.search(SYSTEM, "company 217")) == ["Company 217"]
 
 
+def test_a_bulk_create_indexes_each_record_as_a_single_create_does(rt: Platform) -> None:
+    # Many records at once go into the index another way (COPY on PostgreSQL) than one.
+    made = rt.records.create_many_ids(SYSTEM, "article", [
+        {"title": f"Guide {n}", "body": "客户管理系统入门" if n % 2 else "Reset the printer", "internal_note": None}
+        for n in range(40)])
+    single = rt.records.create(SYSTEM, "article", {"title": "Guide single", "body": "Reset the printer"})
+    layout = layout_of(_object(rt, "article"))
+    assert layout is not None
+    keys = ", ".join(f.key for f in layout.fields)
+    column = "rowid" if rt.engine.dialect.name == "sqlite" else "record_id"
+    with rt.read() as conn:
+        rows = {r[0]: tuple(r[1:]) for r in conn.exec_driver_sql(f'SELECT {column}, {keys} FROM "{layout.table}"')}
+    assert len(rows) == 41
+    assert rows[made[1]][1] is not None and rows[made[0]][2] is None  # a body; no internal note
+    assert len(rt.search.search(SYSTEM, "printer", limit=100)["results"]) == 21
+    assert len(rt.search.search(SYSTEM, "客户", limit=100)["results"]) == 20
+    assert len(rt.search.search(SYSTEM, "管理系统", limit=100)["results"]) == 20
+    assert titles(rt.search.search(SYSTEM, '"guide 7"')) == ["Guide 7"]
+    assert titles(rt.search.search(SYSTEM, "single printer")) == ["Guide single"]
+    assert single["id"] in rows
+
+
 def test_lines_with_searchable_fields_are_found_under_their_parents_access(rt: Platform) -> None:
     rt.metadata.create_object(SYSTEM, {"api_name": "order_line", "label": "Order line", "child": True,
                                        "name_field": "item", "fields": [

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -64,27 +64,47 @@ def layout_of(obj: ObjectDef) -> fulltext.Layout | None:
 
 def entry(obj: ObjectDef, layout: fulltext.Layout, values: Mapping[str, Any], dialect: str) -> dict[str, str | None]:
     """A record's words per index column, as `dialect`'s index keeps them."""
-    out: dict[str, str | None] = {}
-    for indexed in layout.fields:
-        fdef = obj.field(indexed.name)
-        value = values.get(indexed.name)
-        if fdef is None or value is None:
-            out[indexed.key] = None
-            continue
-        text = fdef.ftype.search_text(fdef, value)
-        out[indexed.key] = (index_words(text) if dialect == "postgresql" else text) or None
-    return out
+    words = _words(dialect)
+    return {key: words(fdef, values.get(name)) for key, name, fdef in _indexed(obj, layout)}
 
 
-def substring_ids(entries: list[tuple[int, dict[str, str | None]]]) -> set[int]:
-    """The records among `entries` whose text is also searched by substring."""
-    return {rid for rid, texts in entries if any(t and has_substrings(t) for t in texts.values())}
+def _words(dialect: str) -> Callable[[FieldDef | None, Any], str | None]:
+    """What `dialect`'s index keeps of a field's value (None: nothing)."""
+    def text(fdef: FieldDef | None, value: Any) -> str | None:
+        return fdef.ftype.search_text(fdef, value) or None if fdef is not None and value is not None else None
+
+    def words(fdef: FieldDef | None, value: Any) -> str | None:
+        return index_words(fdef.ftype.search_text(fdef, value)) or None \
+            if fdef is not None and value is not None else None
+
+    return words if dialect == "postgresql" else text
+
+
+_INDEXED: weakref.WeakKeyDictionary[ObjectDef, tuple[fulltext.Layout, tuple[tuple[str, str, FieldDef | None], ...]]] \
+    = weakref.WeakKeyDictionary()
+
+
+def _indexed(obj: ObjectDef, layout: fulltext.Layout) -> tuple[tuple[str, str, FieldDef | None], ...]:
+    """(index column, field name, field) of each field of `layout`, looked up once per object
+    (a save asks for every record it indexes)."""
+    found = _INDEXED.get(obj)
+    if found is None or found[0] is not layout:
+        found = _INDEXED[obj] = (layout, tuple((f.key, f.name, obj.field(f.name)) for f in layout.fields))
+    return found[1]
+
+
+def substring_ids(rows: Iterable[tuple[Any, ...]]) -> set[int]:
+    """The records among index rows (record id, then each field's words) whose text is also
+    searched by substring."""
+    return {row[0] for row in rows if has_substrings(" ".join(t for t in row[1:] if t))}
 
 
 class SearchIndex:
     def __init__(self, kernel: Kernel, jobs: JobService) -> None:
         self.kernel = kernel
         self.jobs = jobs
+        #: The latest metadata revision at which no index was being filled (see `building`).
+        self._all_built: int | None = None
 
     # -- saves ----------------------------------------------------------------------------
     def after_write(self, batch: SaveBatch) -> None:
@@ -92,18 +112,17 @@ class SearchIndex:
         layout = layout_of(batch.obj)
         if layout is None:
             return
-        names = {f.name for f in layout.fields}
-        dialect = batch.conn.dialect.name
-        entries = []
-        for change in batch.changes:
-            if change.record_id is None:
-                continue
-            if not change.is_new and not names & change.values.keys():
-                continue  # nothing searchable changed: the entry stands
-            values = {name: change.value(name) for name in names}
-            entries.append((change.record_id, entry(batch.obj, layout, values, dialect)))
-        fulltext.write(batch.conn, layout, entries, mode="new" if batch.creating else "replace",
-                       substrings=substring_ids(entries))
+        indexed = _indexed(batch.obj, layout)
+        names = {name for _, name, _ in indexed}
+        words = _words(batch.conn.dialect.name)
+        # One tuple a record (id, words of each field): a batch of thousands makes nothing
+        # more that lives until the write, which would only give the garbage collector work.
+        rows = [(change.record_id, *[words(fdef, change.value(name)) for _, name, fdef in indexed])
+                for change in batch.changes
+                if change.record_id is not None and (change.is_new or not names.isdisjoint(change.values))]
+        # (A change that touches no searchable field leaves the entry as it stands.)
+        fulltext.write_rows(batch.conn, layout, rows, mode="new" if batch.creating else "replace",
+                            substrings=substring_ids(rows))
 
     # -- metadata changes ---------------------------------------------------------------
     def object_changed(self, conn: Connection, actor: Actor, before: ObjectDef | None,
@@ -151,17 +170,26 @@ class SearchIndex:
                     conn.execute(sa.update(search_indexes).where(search_indexes.c.object_uid == uid)
                                  .values(ready=True, updated_at=now()))
                     return {"indexed": done}
-                dialect = conn.dialect.name
-                entries = [(r["id"], entry(obj, layout, r, dialect)) for r in rows]
-                fulltext.write(conn, layout, entries, mode="keep", substrings=substring_ids(entries))
+                words, indexed = _words(conn.dialect.name), _indexed(obj, layout)
+                made = [(r["id"], *[words(fdef, r[name]) for _, name, fdef in indexed]) for r in rows]
+                fulltext.write_rows(conn, layout, made, mode="keep", substrings=substring_ids(made))
                 last = rows[-1]["id"]
                 done += len(rows)
             ctx.progress(done, total, f"{done:,} of {total:,} records indexed")
 
     # -- reading ------------------------------------------------------------------------
-    def building(self, conn: Connection) -> set[str]:
-        """The uids of objects whose index a job is still filling."""
-        return set(conn.execute(_BUILDING).scalars())
+    def building(self, conn: Connection, revision: int | None = None) -> set[str]:
+        """The uids of objects whose index a job is still filling. `revision`: the metadata
+        revision `conn` reads at. An index starts to be filled only by a metadata change
+        (`object_changed`, in that change's transaction) and a job only ever finishes one,
+        so once none is being filled at a committed revision, none is until the next one:
+        that is remembered, and the read saved."""
+        if revision is not None and revision == self._all_built:
+            return set()
+        uids = set(conn.execute(_BUILDING).scalars())
+        if not uids and revision is not None and revision > 0:  # not a draft's or an uncommitted revision
+            self._all_built = max(self._all_built or 0, revision)
+        return uids
 
 
 #: Made once: every search asks it (and a statement made once keeps its cache key).

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -26,9 +27,9 @@ from tessera.meta.model import ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.navigation.shortcuts import shown_name
 from tessera.runtime.search.index import SearchIndex, layout_of
-from tessera.runtime.search.matching import Target, hits, matching_ids
+from tessera.runtime.search.matching import MAX_HITS, Bound, Target, bound, hits, matching_ids
 from tessera.search.query import MAX_TEXT, Query, Term, fold, index_words, parse, typo_candidates
-from tessera.search.snippets import named_share, similarity, snippet
+from tessera.search.snippets import named_share, named_words, similarity, snippet
 
 if TYPE_CHECKING:
     from tessera.formula import EvalContext
@@ -45,6 +46,7 @@ MOST_CORRECTED = 3
 LONGEST_PREFIX = 7
 #: Records read (per object and prefix) to find the words most like a misspelt one.
 TYPO_ROWS = 100
+_MISSING: Any = object()
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class SearchService:
         self.kernel = kernel
         self.access = access
         self.index = index
+        #: Ranking statements by (revision, dialect, object, visible fields, name, query shape, limit).
+        self._statements: dict[tuple[Any, ...], sa.Select[Any] | None] = {}
+        self._lock = threading.Lock()
 
     def searchable_objects(self, actor: Actor) -> list[ObjectDef]:
         """The objects a search by `actor` looks in (those with an index they may read)."""
@@ -83,14 +88,14 @@ class SearchService:
             # The names and the visible fields' text of the records found come with them.
             titles = {t.obj.api_name: self.access.name_column(conn, snap, actor, t.obj, t.target.table, contexts)
                       for t in targets}
-            found = self._find(conn, targets, query, limit, titles)
+            found = self._find(conn, snap, targets, query, limit, titles)
             corrected = None
             if not found and (misspelt := typo_candidates(query)):
                 better = self._corrected(conn, targets, misspelt, text)
                 if better is not None:
                     query, corrected = parse(better), better
-                    found = self._find(conn, targets, query, limit, titles)
-            building = self.index.building(conn)
+                    found = self._find(conn, snap, targets, query, limit, titles)
+            building = self.index.building(conn, snap.revision)
             return {
                 "results": self._described(targets, found, query),
                 "corrected": corrected,
@@ -139,36 +144,60 @@ class SearchService:
             out.append(_Target(obj, Target(layout, table, visible, allowed)))
         return out
 
-    def _find(self, conn: Connection, targets: list[_Target], query: Query, limit: int,
+    def _find(self, conn: Connection, snap: Snapshot, targets: list[_Target], query: Query, limit: int,
               titles: dict[str, Any]) -> list[Found]:
         """The best records of each target with their names (`titles`: the SQL of each
         object's name as the reader sees it) and their visible fields' values, best first."""
-        words = query.highlight_words()
+        wanted = named_words(query.highlight_words())
+        dialect = conn.dialect.name
         found: list[Found] = []
         for target in targets:
             table, title = target.target.table, titles[target.obj.api_name]
-            # Labels no field has (api names begin with a letter).
-            shown = [table.c[f.name].label(f"_{i}") for i, f in enumerate(target.target.visible)]
+            given = bound(dialect, target.target, query)
             plain = isinstance(title, (sa.Column, sa.Null))
-            best = hits(conn.dialect.name, target.target, query, limit,
-                        [sa.cast(title, sa.String).label("_title"), *shown] if plain else shown)
+            best = self._statement(dialect, snap, target, title, query, limit, given) if plain \
+                else self._built(dialect, target.target, title, query, limit, given, plain)
             if best is None:
                 continue
-            if plain:
-                rows = conn.execute(best)
-            else:  # a computed name is worked out for the records kept only, not for every match
+            if not plain:  # a computed name is worked out for the records kept only, not for every match
                 kept = best.subquery("kept")
-                rows = conn.execute(sa.select(kept.c.id, kept.c.score, sa.cast(title, sa.String),
-                                              *kept.c[2:]).select_from(kept.join(table, table.c.id == kept.c.id)))
-            rows = list(rows)
+                best = sa.select(kept.c.id, kept.c.score, sa.cast(title, sa.String),
+                                 *kept.c[2:]).select_from(kept.join(table, table.c.id == kept.c.id))
+            rows = conn.execute(best, given.values).all()
             # Ranks of different indexes do not compare (bm25 weighs a word by how rare it
             # is in that object): each object's are taken relative to its best, and across
             # objects a record named by the words searched comes first.
             top = max((float(r[1] or 0.0) for r in rows), default=0.0) or 1.0
-            found += [Found(target.obj, int(r[0]), named_share(str(r[2] or ""), words) + float(r[1] or 0.0) / top,
+            found += [Found(target.obj, int(r[0]), named_share(str(r[2] or ""), wanted) + float(r[1] or 0.0) / top,
                             r[2], tuple(r[3:])) for r in rows]
         found.sort(key=lambda f: (-f.score, f.obj.api_name, -f.id))
         return found[:limit]
+
+    def _statement(self, dialect: str, snap: Snapshot, target: _Target, title: Any, query: Query, limit: int,
+                   given: Bound) -> sa.Select[Any] | None:
+        """`_built` for a stored (or no) name, made once per metadata revision, object, fields
+        the reader sees and query shape: the query's words are its bound parameters, and the
+        reader's row scope is added to it for each search (it depends on who searches)."""
+        key = (snap.revision, dialect, target.obj.uid, target.target.visible,
+               title.key if isinstance(title, sa.Column) else None, given.shape, min(limit, MAX_HITS))
+        statement = self._statements.get(key, _MISSING)
+        if statement is _MISSING:
+            statement = self._built(dialect, replace(target.target, allowed=None), title, query, limit, given, True)
+            with self._lock:
+                if len(self._statements) > 1000:
+                    self._statements.clear()
+                self._statements[key] = statement
+        allowed = target.target.allowed
+        return statement if statement is None or allowed is None else statement.where(allowed)
+
+    @staticmethod
+    def _built(dialect: str, target: Target, title: Any, query: Query, limit: int, given: Bound,
+               plain: bool) -> sa.Select[Any] | None:
+        table = target.table
+        # Labels no field has (api names begin with a letter).
+        shown = [table.c[f.name].label(f"_{i}") for i, f in enumerate(target.visible)]
+        return hits(dialect, target, query, limit,
+                    [sa.cast(title, sa.String).label("_title"), *shown] if plain else shown, given)
 
     def _corrected(self, conn: Connection, targets: list[_Target], misspelt: list[str], text: str) -> str | None:
         """`text` with its misspelt words replaced by the most alike indexed words, or None."""
@@ -220,17 +249,18 @@ class SearchService:
 
     def _described(self, targets: list[_Target], found: list[Found], query: Query) -> list[dict[str, Any]]:
         """Each record found with its name and a snippet of what the reader may see."""
-        visible = {t.obj.api_name: t.target.visible for t in targets}
-        words = query.highlight_words()
+        # Per object, the visible fields a snippet is cut from (its name field aside).
+        fields: dict[str, list[Any]] = {}
+        for t in targets:
+            named = t.obj.name_field
+            name_field = named.api_name if named is not None else None
+            fields[t.obj.api_name] = [t.obj.field(f.name) if f.name != name_field else None for f in t.target.visible]
+        words = named_words(query.highlight_words())
         out = []
         for item in found:
-            texts = []
-            named = item.obj.name_field
-            name_field = named.api_name if named is not None else None
-            for indexed, value in zip(visible[item.obj.api_name], item.values, strict=True):
-                fdef = item.obj.field(indexed.name)
-                if fdef is not None and value is not None and indexed.name != name_field:
-                    texts.append(fdef.ftype.search_text(fdef, value))
+            texts = [fdef.ftype.search_text(fdef, value)
+                     for fdef, value in zip(fields[item.obj.api_name], item.values, strict=True)
+                     if fdef is not None and value is not None]
             parts = snippet(texts, words) or snippet([item.title or ""], words)
             out.append({
                 "object": item.obj.api_name,
