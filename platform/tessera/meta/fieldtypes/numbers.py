@@ -6,6 +6,7 @@ import re
 import unicodedata
 from datetime import time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -73,6 +74,26 @@ class IntegerField(FieldType):
                 "step": "1", "min": field.props.get("min"), "max": field.props.get("max")}
 
 
+def _number(value: Any) -> Decimal:
+    """A decimal from a float, a string or a whole number; FieldValueError otherwise."""
+    try:
+        if isinstance(value, float):
+            return Decimal(repr(value))
+        if isinstance(value, str):
+            return Decimal(value.strip().replace(",", "").replace("_", ""))
+        if isinstance(value, int | Decimal):
+            return Decimal(value)
+    except InvalidOperation:
+        raise FieldValueError("must be a number") from None
+    raise FieldValueError("must be a number")
+
+
+@lru_cache(maxsize=64)
+def _limits(scale: int, digits: int) -> tuple[Decimal, Decimal]:
+    """A decimal field's rounding step and the bound its values stay below."""
+    return Decimal(1).scaleb(-scale), Decimal(10) ** digits
+
+
 class _Decimal(FieldType):
     formula_type = FormulaType.NUMBER
     constraints = frozenset({"min", "max"})
@@ -112,32 +133,25 @@ class _Decimal(FieldType):
         }
 
     def coerce(self, field: FieldDef, value: Any) -> Any:
-        if value is None or value == "":
+        if value.__class__ is Decimal:  # the common case first: a save coerces every value
+            number = value
+        elif value is None or value == "":
             return None
-        if isinstance(value, bool):
+        elif isinstance(value, bool):
             raise FieldValueError("must be a number")
-        try:
-            if isinstance(value, float):
-                number = Decimal(repr(value))
-            elif isinstance(value, str):
-                number = Decimal(value.strip().replace(",", "").replace("_", ""))
-            elif isinstance(value, int | Decimal):
-                number = Decimal(value)
-            else:
-                raise FieldValueError("must be a number")
-        except InvalidOperation:
-            raise FieldValueError("must be a number") from None
+        else:
+            number = _number(value)
         if not number.is_finite():
             raise FieldValueError("must be a finite number")
         scale = self.scale(field)
         digits = self.precision(field) - scale
-        too_long = f"must have at most {digits} digits before the decimal point"
+        quantum, bound = _limits(scale, digits)
         # Checked before rounding too: quantizing a huge value overflows the decimal context.
         if number and number.adjusted() >= digits:
-            raise FieldValueError(too_long)
-        number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
-        if abs(number) >= Decimal(10) ** digits:
-            raise FieldValueError(too_long)
+            raise FieldValueError(f"must have at most {digits} digits before the decimal point")
+        number = number.quantize(quantum, rounding=ROUND_HALF_UP)
+        if abs(number) >= bound:
+            raise FieldValueError(f"must have at most {digits} digits before the decimal point")
         # -0.00 would come back as 0.00 from SQLite's scaled integers but not from PostgreSQL.
         return abs(number) if number.is_zero() else number
 

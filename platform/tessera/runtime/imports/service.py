@@ -234,7 +234,13 @@ class ImportService:
                     item.refuse(column, problem.field if fdef else None,
                                 item.cells[index[column]] if column else None, reason(fdef, problem.message))
 
+        # Names wait for their records only where the run creates them first; otherwise the
+        # values go to the checks as they are (the pipeline reads its inputs, never changes them).
+        named = any(c.options.create_missing for c in import_plan.columns)
+
         def plain(values: dict[str, Any]) -> dict[str, Any]:
+            if not named and not fixed:
+                return values
             return {k: v for k, v in values.items() if not is_name(v) and k not in fixed}
 
         if creating:
