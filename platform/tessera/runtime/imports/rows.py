@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
+from tessera.data.engine import among
 from tessera.data.tables import users
 from tessera.errors import FieldProblem, InvalidInput
 from tessera.imports.values import CellError
@@ -551,14 +552,15 @@ class Decider:
         key_cols = [table.c[f.column] for f in plan.key]
         cols = [table.c.id, table.c.version, *key_cols, *(table.c[c.field.column] for c in compared)]
         # Each compared field with its place in the rows read (after id, version and the key).
-        stored = {c.name_of_field: (c.field, 2 + len(key_cols) + n) for n, c in enumerate(compared)}
+        stored = [(c.name_of_field, c.field, 2 + len(key_cols) + n) for n, c in enumerate(compared)]
         width = len(key_cols)
         by_key: dict[tuple[Any, ...], list[Any]] = {}
         for part in _parts([r.key for r in keyed if r.key is not None]):
             # Keys are matched exactly, as stored, so the field's unique index finds them.
-            where = key_cols[0].in_([k[0] for k in part]) if len(key_cols) == 1 else sa.tuple_(*key_cols).in_(part)
+            where = among(conn, key_cols[0], [k[0] for k in part]) if len(key_cols) == 1 \
+                else sa.tuple_(*key_cols).in_(part)
             for found in conn.execute(sa.select(*cols).where(where, table.c.deleted_at.is_(None))).all():
-                by_key.setdefault(tuple(found[2:2 + width]), []).append(found)
+                by_key.setdefault((found[2],) if width == 1 else tuple(found[2:2 + width]), []).append(found)
         editable: set[int] | None = None
         allowed = self.allowed(conn, obj, "edit")
         ids = [m[0] for found in by_key.values() for m in found]
@@ -658,19 +660,19 @@ def _parts(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _differences(fields: dict[str, tuple[FieldDef, int]], values: dict[str, Any], stored: Any) -> dict[str, Any]:
-    """The values that differ from the stored record (`fields`: the compared fields and their
-    places in the stored row; not the key, which found the record). A value read as the
-    stored type is compared as it is; one that differs is compared again as the field type
-    stores it (an e-mail in lower case, an amount at its scale) before it counts as a change."""
+def _differences(fields: list[tuple[str, FieldDef, int]], values: dict[str, Any], stored: Any) -> dict[str, Any]:
+    """The values that differ from the stored record (`fields`: the compared fields, in the
+    columns' order, and their places in the stored row; not the key, which found the record).
+    A value read as the stored type is compared as it is; one that differs is compared again
+    as the field type stores it (an e-mail in lower case, an amount at its scale) before it
+    counts as a change."""
     out = {}
-    for name, value in values.items():
-        found = fields.get(name)
-        if found is None:
+    for name, fdef, place in fields:
+        value = values.get(name, _UNSEEN)
+        if value is _UNSEEN:
             continue
-        fdef, place = found
         before = stored[place]
-        if value == before and type(value) is type(before):
+        if value == before and value.__class__ is before.__class__:
             continue
         if isinstance(value, _Name):
             out[name] = value  # a target the run will create: certainly a change
