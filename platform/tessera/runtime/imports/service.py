@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,10 +43,10 @@ from tessera.runtime.imports.rows import (
     Decider,
     ImportPlan,
     Row,
-    chunks,
     is_name,
     label,
     plan,
+    quiet_chunks,
     reason,
     records_of,
     targets,
@@ -199,17 +200,18 @@ class ImportService:
             errors: list[dict[str, Any]] = []
             savepoint = conn.begin_nested()
             try:
-                for chunk in chunks(records_of(self._table(import_id, row["content"], row["filename"],
-                                                           row["sheet"]).numbered, import_plan)):
-                    decider.decide(conn, chunk)
-                    decider.vouch(conn)
-                    self._check(conn, actor, snap, obj, import_plan, chunk)
-                    for item in chunk:
-                        counts[item.outcome] += 1
-                        if len(shown) < limit:
-                            shown.append(_shown(row["headers"], item))
-                        if item.outcome == REFUSE and len(errors) < 200:
-                            errors += [{"row": item.line, **p} for p in item.problems]
+                table = self._table(import_id, row["content"], row["filename"], row["sheet"])
+                with closing(quiet_chunks(records_of(table.numbered, import_plan))) as worked:
+                    for chunk in worked:
+                        decider.decide(conn, chunk)
+                        decider.vouch(conn)
+                        self._check(conn, actor, snap, obj, import_plan, chunk)
+                        for item in chunk:
+                            counts[item.outcome] += 1
+                            if len(shown) < limit:
+                                shown.append(_shown(row["headers"], item))
+                            if item.outcome == REFUSE and len(errors) < 200:
+                                errors += [{"row": item.line, **p} for p in item.problems]
             finally:
                 savepoint.rollback()
         return {"counts": counts, "rows": shown, "errors": errors[:200], "headers": row["headers"],
@@ -327,27 +329,28 @@ class ImportService:
         ctx.progress(done, total, "resuming" if done else "starting", force=True)
         links = (f"import:{import_id}", *(() if row["settings"].get("notify") else (MUTED,)))
         with caused_by(*links):
-            for chunk in chunks(records_of(self._table(import_id, row["content"], row["filename"],
-                                                       row["sheet"]).numbered, import_plan)):
-                lines = sum(1 + len(r.more) for r in chunk)
-                if skip > 0:  # landed before the worker stopped: only their keys still count
-                    with self.kernel.read() as conn:
-                        decider.note_keys(conn, chunk)
-                    skip -= lines
-                    continue
-                with self.kernel.write() as conn:
-                    decider.decide(conn, chunk)
-                    writer.write(conn, chunk)
-                    for item in chunk:
-                        counts[_OUTCOME_COUNT[item.outcome]] += 1
-                    refused = [{"import_id": import_id, "row": r.line, "cells": _cells_of(r),
-                                "problems": r.problems} for r in chunk if r.outcome == REFUSE]
-                    if refused:
-                        conn.execute(sa.insert(import_errors), refused)
-                    done += lines
-                    conn.execute(sa.update(imports).where(imports.c.id == import_id).values(
-                        done_rows=done, counts=counts, updated_at=datetime.now(UTC)))
-                ctx.progress(done, total, _progress_text(counts, done, total))
+            table = self._table(import_id, row["content"], row["filename"], row["sheet"])
+            with closing(quiet_chunks(records_of(table.numbered, import_plan))) as worked:
+                for chunk in worked:
+                    lines = sum(1 + len(r.more) for r in chunk)
+                    if skip > 0:  # landed before the worker stopped: only their keys still count
+                        with self.kernel.read() as conn:
+                            decider.note_keys(conn, chunk)
+                        skip -= lines
+                        continue
+                    with self.kernel.write() as conn:
+                        decider.decide(conn, chunk)
+                        writer.write(conn, chunk)
+                        for item in chunk:
+                            counts[_OUTCOME_COUNT[item.outcome]] += 1
+                        refused = [{"import_id": import_id, "row": r.line, "cells": _cells_of(r),
+                                    "problems": r.problems} for r in chunk if r.outcome == REFUSE]
+                        if refused:
+                            conn.execute(sa.insert(import_errors), refused)
+                        done += lines
+                        conn.execute(sa.update(imports).where(imports.c.id == import_id).values(
+                            done_rows=done, counts=counts, updated_at=datetime.now(UTC)))
+                    ctx.progress(done, total, _progress_text(counts, done, total))
         self._finish(import_id, "succeeded", rows=done)
         ctx.progress(done, done, _progress_text(counts, done, done), force=True)
         return {"import": import_id, **counts}
