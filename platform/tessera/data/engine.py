@@ -175,17 +175,6 @@ def dialect_insert(bind: Engine | Connection | str, table: sa.Table) -> Any:
 _AFTER_COMMIT: weakref.WeakKeyDictionary[Connection, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
 
 
-def among(bind: Engine | Connection, column: Any, values: list[Any]) -> Any:
-    """`column IN (values)` for a long list: on PostgreSQL one array parameter (`= ANY`),
-    which its indexes use as well, instead of a statement with a parameter per value whose
-    text the driver parses afresh on every call (it caches only short statements)."""
-    if bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
-
-
 def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
     """Run `callback` once the write transaction on `conn` has committed (not if it rolls
     back): work handed to other processes must not see a row before it exists."""

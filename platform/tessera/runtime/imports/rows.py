@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
-from tessera.data.engine import among
 from tessera.data.tables import users
 from tessera.errors import FieldProblem, InvalidInput
 from tessera.imports.values import CellError
@@ -579,8 +578,7 @@ class Decider:
         by_key: dict[tuple[Any, ...], list[Any]] = {}
         for part in _parts([r.key for r in keyed if r.key is not None]):
             # Keys are matched exactly, as stored, so the field's unique index finds them.
-            where = among(conn, key_cols[0], [k[0] for k in part]) if len(key_cols) == 1 \
-                else sa.tuple_(*key_cols).in_(part)
+            where = key_cols[0].in_([k[0] for k in part]) if len(key_cols) == 1 else sa.tuple_(*key_cols).in_(part)
             for found in conn.execute(sa.select(*cols).where(where, table.c.deleted_at.is_(None))).all():
                 by_key.setdefault((found[2],) if width == 1 else tuple(found[2:2 + width]), []).append(found)
         editable: set[int] | None = None

@@ -148,7 +148,8 @@ class ImportService:
                                [FieldProblem(k, f"is not one of {', '.join(_SETTINGS)}") for k in unknown])
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
-            row = self._row(conn, actor, import_id, lock=True, content=True)
+            # The file itself only when another of its sheets is chosen (it is read again then).
+            row = self._row(conn, actor, import_id, lock=True, content=bool(body.get("sheet")))
             if row["status"] != "draft":
                 raise Conflict("The import has run already; start a new one to import again.")
             obj = self._object(snap, row)

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tessera.auth.actor import Actor
 from tessera.data import history, outbox
-from tessera.data.engine import among, dialect_insert
+from tessera.data.engine import dialect_insert
 from tessera.data.metastore import now
 from tessera.data.tables import attachments, sequences, users
 from tessera.errors import Conflict, FieldProblem, InvalidInput, NotFound, StaleVersion
@@ -330,7 +330,7 @@ class SavePipeline:
                 continue
             column = table.c[fp.column]
             for chunk in _chunks(list(seen), 1000):
-                rows = batch.conn.execute(sa.select(table.c.id, column).where(among(batch.conn, column, chunk)))
+                rows = batch.conn.execute(sa.select(table.c.id, column).where(column.in_(chunk)))
                 for rid, value in rows:
                     change = seen.get(value)
                     if change is not None and change.record_id != rid:
