@@ -576,8 +576,9 @@ class Decider:
         stored = [(c.name_of_field, c.field, 2 + len(key_cols) + n) for n, c in enumerate(compared)]
         width = len(key_cols)
         by_key: dict[tuple[Any, ...], list[Any]] = {}
-        for part in _parts([r.key for r in keyed if r.key is not None]):
-            # Keys are matched exactly, as stored, so the field's unique index finds them.
+        for part in _parts([r.key for r in keyed if r.key is not None], CHUNK):
+            # Keys are matched exactly, as stored, so the field's unique index finds them (a
+            # chunk's keys in one query, as the save pipeline checks a batch's unique values).
             where = key_cols[0].in_([k[0] for k in part]) if len(key_cols) == 1 else sa.tuple_(*key_cols).in_(part)
             for found in conn.execute(sa.select(*cols).where(where, table.c.deleted_at.is_(None))).all():
                 by_key.setdefault((found[2],) if width == 1 else tuple(found[2:2 + width]), []).append(found)
