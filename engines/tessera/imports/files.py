@@ -55,13 +55,27 @@ class Table:
 
 def read_table(content: bytes, filename: str = "", *, sheet: str | None = None) -> Table:
     """The table in `content` (its name tells CSV from a spreadsheet when the bytes do not)."""
-    name = filename.lower()
-    if content.startswith((_ZIP, _OLE)) or name.endswith(SPREADSHEET_SUFFIXES):
-        return _spreadsheet(content, sheet)
+    if is_spreadsheet(content, filename):
+        return sheet_table(open_sheet(content, sheet))
     return _text(content)
 
 
-def _spreadsheet(content: bytes, sheet: str | None) -> Table:
+def is_spreadsheet(content: bytes, filename: str = "") -> bool:
+    return content.startswith((_ZIP, _OLE)) or filename.lower().endswith(SPREADSHEET_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A workbook's sheet as the reader parsed it (its cells in the reader's compact form):
+    its rows can be read again and again, each time as a new Table."""
+
+    name: str
+    names: list[str]
+    cells: Any
+
+
+def open_sheet(content: bytes, sheet: str | None = None) -> Sheet:
+    """Parse a workbook's sheet (by name, else the first with data)."""
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -70,8 +84,6 @@ def _spreadsheet(content: bytes, sheet: str | None) -> Table:
         if sheet is not None and sheet not in names:
             raise NotATable(f"The workbook has no sheet named {sheet!r}; its sheets are {', '.join(names)}.")
         found = book.get_sheet_by_name(sheet) if sheet is not None else _first_with_data(book, names)
-        # Row by row: the workbook's cells stay in the reader's compact form until used.
-        rows = found.iter_rows() if hasattr(found, "iter_rows") else found.to_python(skip_empty_area=False)
     except NotATable:
         raise
     except (CalamineError, ValueError, OSError) as error:
@@ -79,7 +91,15 @@ def _spreadsheet(content: bytes, sheet: str | None) -> Table:
                         ".xls, .ods or .csv and try again.") from None
     except Exception as error:  # the reader's own errors (a password, a broken zip) have other types
         raise NotATable(f"The file cannot be read as a spreadsheet ({_short(error)}).") from None
-    facts: dict[str, Any] = {"sheet": found.name, "sheets": names}
+    return Sheet(found.name, names, found)
+
+
+def sheet_table(sheet: Sheet) -> Table:
+    """The table of a parsed sheet, its rows read one by one (the sheet's cells stay in the
+    reader's compact form until used)."""
+    found = sheet.cells
+    rows = found.iter_rows() if hasattr(found, "iter_rows") else found.to_python(skip_empty_area=False)
+    facts: dict[str, Any] = {"sheet": sheet.name, "sheets": list(sheet.names)}
     end = getattr(found, "end", None)
     if isinstance(end, tuple) and end:
         facts["last_line"] = int(end[0]) + 1  # the sheet's last line with a cell in it

@@ -51,6 +51,13 @@ def needs_order(values: Iterable[Any]) -> bool:
 
 
 def read_date(value: Any, order: str | None = None) -> date:
+    if value.__class__ is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        # The commonest form, 2026-03-01, without the regular expressions (any other
+        # spelling, or a day the calendar lacks, goes the long way and is told why).
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -110,6 +117,8 @@ POINT = NumberStyle(".", ",")
 COMMA = NumberStyle(",", ".")
 _SIGNS = re.compile(r"[$€£¥₹₩₽¥元￥]|\b(?:USD|EUR|GBP|CNY|RMB|JPY|CHF|INR)\b", re.IGNORECASE)
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
+#: A number once its signs, spaces and thousands separators are gone.
+_PLAIN = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
 
 
 def number_style(values: Iterable[Any]) -> NumberStyle:
@@ -136,6 +145,12 @@ def number_style(values: Iterable[Any]) -> NumberStyle:
 def read_number(value: Any, style: NumberStyle = POINT, *, percent: bool = False) -> Decimal:
     """A decimal from a cell; currency signs and codes, spaces and thousands separators go.
     `percent`: "12%" and 12 both mean twelve per cent; a "%" is only allowed then."""
+    if value.__class__ is str:
+        # A plain number ("1,234.50": digits, the marks and a sign only) reads as it is once
+        # its thousands separators go; anything else (signs, spaces, brackets) the long way.
+        plain = value.replace(style.thousands, "").replace(style.decimal, ".")
+        if _PLAIN.fullmatch(plain):
+            return Decimal(plain)
     if isinstance(value, bool):
         raise CellError(f"{value!r} is not a number")
     if isinstance(value, int | float | Decimal):
@@ -148,7 +163,7 @@ def read_number(value: Any, style: NumberStyle = POINT, *, percent: bool = False
             raise CellError(f"{text!r} is a percentage, not a number")
         cleaned = cleaned[:-1]
     cleaned = cleaned.replace(style.thousands, "").replace(style.decimal, ".")
-    if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", cleaned):
+    if not _PLAIN.fullmatch(cleaned):
         raise CellError(f"{text!r} is not a number")
     try:
         number = Decimal(cleaned)

@@ -102,3 +102,23 @@ def test_columns_match_fields_by_name_then_label_then_a_close_name_one_column_pe
     assert found == {"Deal Name": ("name", "label"), "CLOSE-DATE": ("close_date", "name"),
                      "Ammount": ("amount", "close"), "Stage": ("stage", "name"), "stage": (None, ""),
                      "Notes": (None, "")}
+
+
+@pytest.mark.parametrize(("text", "style", "number"), [
+    ("1,234.50", POINT, "1234.50"), ("1.234,50", COMMA, "1234.50"), ("-12", POINT, "-12"), ("+.5", POINT, "0.5"),
+    ("7.", POINT, "7"), ("1,2,3", POINT, "123"), (" 1,234.50 ", POINT, "1234.50"), ("(1,200.00)", POINT, "-1200.00")])
+def test_plain_numbers_read_the_short_way_as_the_long_way_reads_them(text: str, style: object, number: str) -> None:
+    assert read_number(text, style) == Decimal(number)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["1.2.3", "1,234.5.6", "--1", "1e5", "1,234.50%"])
+def test_what_only_looks_plain_is_still_refused(text: str) -> None:
+    with pytest.raises(CellError):
+        read_number(text, POINT)
+
+
+def test_an_iso_date_reads_the_short_way_and_a_day_the_calendar_lacks_says_so() -> None:
+    assert read_date("2024-02-29") == date(2024, 2, 29)
+    assert read_date("2024-2-9x"[:8]) == date(2024, 2, 9)  # not ten characters: the long way
+    with pytest.raises(CellError, match="not a day of the calendar"):
+        read_date("2023-02-29")

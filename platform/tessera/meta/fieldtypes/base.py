@@ -128,7 +128,9 @@ class FieldType:
         return None
 
     def is_blank(self, value: Any) -> bool:
-        return value is None or value == "" or value == []
+        # Only text and lists can be empty ("" and [] are all a blank value is besides None);
+        # comparing a Decimal or a date with "" costs more than asking what it is.
+        return value is None or (isinstance(value, str | list) and not value)
 
     def default_options(self, field: FieldDef) -> dict[str, Any]:
         """Options filled in when a field of this type is created without them."""

@@ -31,6 +31,8 @@ class DateField(FieldType):
         return {"type": "string", "format": "date"}
 
     def coerce(self, field: FieldDef, value: Any) -> Any:
+        if value.__class__ is date:  # the common case first: a save coerces every value
+            return value
         if value is None or value == "":
             return None
         if isinstance(value, datetime):

@@ -74,6 +74,20 @@ class IntegerField(FieldType):
                 "step": "1", "min": field.props.get("min"), "max": field.props.get("max")}
 
 
+def _number(value: Any) -> Decimal:
+    """A decimal from a float, a string or a whole number; FieldValueError otherwise."""
+    try:
+        if isinstance(value, float):
+            return Decimal(repr(value))
+        if isinstance(value, str):
+            return Decimal(value.strip().replace(",", "").replace("_", ""))
+        if isinstance(value, int | Decimal):
+            return Decimal(value)
+    except InvalidOperation:
+        raise FieldValueError("must be a number") from None
+    raise FieldValueError("must be a number")
+
+
 @functools.lru_cache(maxsize=64)
 def _limits(scale: int, precision: int) -> tuple[Decimal, int, Decimal]:
     """(the quantum of `scale` places, digits before the point, the first value too large)."""
@@ -120,21 +134,14 @@ class _Decimal(FieldType):
         }
 
     def coerce(self, field: FieldDef, value: Any) -> Any:
-        if value is None or value == "":
+        if value.__class__ is Decimal:  # the common case first: a save coerces every value
+            number = value
+        elif value is None or value == "":
             return None
-        if isinstance(value, bool):
+        elif isinstance(value, bool):
             raise FieldValueError("must be a number")
-        try:
-            if isinstance(value, float):
-                number = Decimal(repr(value))
-            elif isinstance(value, str):
-                number = Decimal(value.strip().replace(",", "").replace("_", ""))
-            elif isinstance(value, int | Decimal):
-                number = Decimal(value)
-            else:
-                raise FieldValueError("must be a number")
-        except InvalidOperation:
-            raise FieldValueError("must be a number") from None
+        else:
+            number = _number(value)
         if not number.is_finite():
             raise FieldValueError("must be a finite number")
         quantum, digits, limit = _limits(self.scale(field), self.precision(field))

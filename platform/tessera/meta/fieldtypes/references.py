@@ -35,6 +35,8 @@ class _RecordId(FieldType):
                           {"type": "object", "required": ["id"], "properties": {"id": self.value_schema(field)}}]}
 
     def coerce(self, field: FieldDef, value: Any) -> Any:
+        if value.__class__ is int and 0 < value < 2**63:  # the common case first: an id
+            return value
         if value is None or value == "":
             return None
         if isinstance(value, dict) and "id" in value:

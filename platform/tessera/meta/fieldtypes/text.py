@@ -43,11 +43,14 @@ class _Text(FieldType):
         return {"anyOf": [self.value_schema(field), {"type": "number"}]}
 
     def coerce(self, field: FieldDef, value: Any) -> Any:
-        if value is None:
+        if value.__class__ is str:  # the common case first: a save coerces every value
+            text = value
+        elif value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
             raise FieldValueError("must be text")
-        text = str(value)
+        else:
+            text = str(value)
         if "\x00" in text:
             raise FieldValueError("must not contain NUL characters")
         text = self.normalize(text)

@@ -123,6 +123,38 @@ def reader_of(fdef: FieldDef) -> Reader:
     return lambda cell, field, options: ftype.parse_import(field, cell)
 
 
+#: Types whose cells repeat (a few hundred days, a handful of options): each column reads a
+#: text once and remembers what it read, up to _REMEMBERED texts.
+_REPEATING = frozenset({"date", "datetime", "select", "boolean"})
+_REMEMBERED = 5000
+#: Text types whose readers only trim (a long text keeps its spaces).
+_TRIMMED = frozenset({"text", "rich_text", "email", "phone", "url"})
+
+
+def column_reader(fdef: FieldDef, options: ColumnOptions) -> Callable[[Any], Any]:
+    """How one column's cells read, worked out once for the column: the type's reader with
+    the field and the options bound, a text field's trim inline, and the texts of repeating
+    types remembered (a reader is a pure function of the cell, the field and the options)."""
+    if fdef.type in _TRIMMED and READERS.get(fdef.type) is _text:
+        return lambda cell: cell.strip() if cell.__class__ is str else as_text(cell).strip()
+    read = reader_of(fdef)
+    if fdef.type not in _REPEATING:
+        return lambda cell: read(cell, fdef, options)
+    known: dict[str, Any] = {}
+
+    def remembered(cell: Any) -> Any:
+        if cell.__class__ is not str:  # typed cells: 1 and True are equal keys, and read apart
+            return read(cell, fdef, options)
+        value = known.get(cell, known)
+        if value is known:
+            value = read(cell, fdef, options)
+            if len(known) < _REMEMBERED:
+                known[cell] = value
+        return value
+
+    return remembered
+
+
 def as_text(cell: Any) -> str:
     """A cell as a person reads it: 42 not 42.0, dates as ISO."""
     if isinstance(cell, bool):

@@ -9,6 +9,7 @@ would change. The preview and the run decide the same way; only the run writes.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from tessera.runtime.imports.cells import (
     Reader,
     as_text,
     blank,
+    column_reader,
     importable,
     mapped,
     reader_of,
@@ -59,6 +61,8 @@ class Column:
     reference: bool = False
     reader: Reader | None = None
     maps_values: bool = False
+    #: The reader with the field and options bound (cell → value), for the record's own cells.
+    read: Callable[[Any], Any] | None = None
 
     @property
     def target(self) -> str:
@@ -80,7 +84,8 @@ class ImportPlan:
 def column(index: int, name: str, fdef: FieldDef, options: ColumnOptions, lines: FieldDef | None) -> Column:
     reference = fdef.type in REFERENCES
     return Column(index, name, fdef, options, lines, name_of_field=fdef.api_name, reference=reference,
-                  reader=None if reference else reader_of(fdef), maps_values=bool(options.values))
+                  reader=None if reference else reader_of(fdef), maps_values=bool(options.values),
+                  read=None if reference else column_reader(fdef, options))
 
 
 def targets(snap: Snapshot, obj: ObjectDef) -> dict[str, tuple[FieldDef, FieldDef | None]]:
@@ -243,6 +248,27 @@ def chunks(rows: Iterable[Row], size: int = CHUNK) -> Iterator[list[Row]]:
         yield chunk
 
 
+def quiet_chunks(rows: Iterable[Row], size: int = CHUNK) -> Iterator[list[Row]]:
+    """chunks(), each read and worked on with the cyclic garbage collector paused; it runs
+    again between chunks. A chunk's rows, cells and values (some 20,000 objects) live until
+    it is done, long enough for the collector to move them to its oldest generation, whose
+    growth then sets off full collections of the whole process, over and over (a third of a
+    preview's time). They hold no cycles: reference counting frees them with their chunk.
+    Use it with contextlib.closing, so the pause ends even when the work stops half-way."""
+    iterator = chunks(rows, size)
+    while True:
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            chunk = next(iterator, None)
+            if chunk is None:
+                return
+            yield chunk
+        finally:
+            if paused:
+                gc.enable()
+
+
 #: Finds the ids of records of an object an actor may do something to: (conn, object,
 #: operation) → a WHERE clause, or None when they may do it to all.
 Allowed = Callable[[Connection, ObjectDef, str], Any]
@@ -264,6 +290,11 @@ class Decider:
         self.found: dict[str, dict[str, Any]] = {}
         #: Per reference column: names no record has (the run may create them), folded → as first written.
         self.missing: dict[str, dict[str, str]] = {}
+        #: Per reference column of the record's own: a cell's trimmed text → the id of the one
+        #: record it names (found so in this import: `found` by the text's folded form).
+        self.ids: dict[str, dict[str, int]] = {}
+        #: Per reference column of the record's own: the rows of the chunk whose names wait for _resolve.
+        self.waiting: dict[str, list[Row]] = {}
 
     # -- reading cells -----------------------------------------------------------------
     def decide(self, conn: Connection, rows: list[Row]) -> None:
@@ -300,10 +331,15 @@ class Decider:
 
     def _read_all(self, rows: list[Row]) -> None:
         """Read a chunk's cells a column at a time (what a column needs is looked up once,
-        not once per cell), then each record's line items and repeats."""
+        not once per cell), then each record's line items and repeats. A lookup cell naming
+        a record found already for the same text takes its id at once; the others wait for
+        _resolve (`self.waiting`: the rows with names to find, per column)."""
+        self.waiting = {}
         for column in self.plan.parent_columns:
-            index, name, options, fdef = column.index, column.name_of_field, column.options, column.field
-            maps, clear, reference, read = column.maps_values, options.clear, column.reference, column.reader
+            index, name, options = column.index, column.name_of_field, column.options
+            maps, clear, reference, read = column.maps_values, options.clear, column.reference, column.read
+            ids = self.ids.setdefault(column.name, {}) if reference else {}
+            waiting: list[Row] = []
             for row in rows:
                 cell = row.cells[index]
                 if cell.__class__ is str:
@@ -316,14 +352,25 @@ class Decider:
                         row.values[name] = None
                     continue
                 if reference:
-                    row.values[name] = _Name(cell.strip() if cell.__class__ is str else as_text(cell).strip())
+                    text = cell.strip() if cell.__class__ is str else as_text(cell).strip()
+                    hit = ids.get(text)
+                    if hit is None:
+                        row.values[name] = _Name(text)
+                        waiting.append(row)
+                    else:
+                        row.values[name] = hit
                     continue
                 try:
-                    row.values[name] = read(cell, fdef, options)  # type: ignore[misc]
+                    row.values[name] = read(cell)  # type: ignore[misc]
                 except Exception as error:  # what is wrong with the cell is sorted out by _refused
                     self._refused(row, column, row.cells, error)
-        for row in rows:
-            self._read(row)
+            if reference:
+                self.waiting[column.name] = waiting
+        if self.plan.line_columns:
+            for row in rows:
+                self._read(row)
+        if self.plan.unique_columns:
+            self._unique([r for r in rows if r.outcome != REFUSE])
 
     def _refused(self, row: Row, column: Column, cells: list[Any], error: Exception, line: int | None = None) -> None:
         if isinstance(error, CellError | FieldValueError):
@@ -337,9 +384,9 @@ class Decider:
             raise error
 
     def _read(self, row: Row) -> None:
-        """A record's line items (its own cells are read by _read_all) and its repeats."""
+        """A record's line items (its own cells are read by _read_all)."""
         plan = self.plan
-        for line, cells in row.all_lines if plan.line_columns else ():
+        for line, cells in row.all_lines:
             items: dict[str, dict[str, Any]] = {}
             for column in plan.line_columns:
                 assert column.lines is not None
@@ -348,23 +395,22 @@ class Decider:
             for name, item in items.items():
                 if item:
                     row.lines.setdefault(name, []).append(item)
-        if plan.unique_columns:
-            self._unique(row)
 
-    def _unique(self, row: Row) -> None:
+    def _unique(self, rows: list[Row]) -> None:
         """A unique field's value twice in the file: the second row is refused, naming the
-        first (the key's repeats are the key's to tell)."""
-        if row.outcome == REFUSE:
-            return
+        first (the key's repeats are the key's to tell). `rows`: those not refused before."""
+        seen = self.unique_seen
         for column in self.plan.unique_columns:
             fdef = column.field
-            value = row.values.get(fdef.api_name)
-            if value is None or isinstance(value, _Name):
-                continue
-            folded = value.casefold() if isinstance(value, str) else value
-            first = self.unique_seen.setdefault((fdef.api_name, folded), row.line)
-            if first != row.line:
-                row.refuse(column.name, fdef, row.cells[column.index], f"repeats the {fdef.label} of line {first}")
+            name = fdef.api_name
+            for row in rows:
+                value = row.values.get(name)
+                if value is None or value.__class__ is _Name:
+                    continue
+                folded = value.casefold() if isinstance(value, str) else value
+                first = seen.setdefault((name, folded), row.line)
+                if first != row.line:
+                    row.refuse(column.name, fdef, row.cells[column.index], f"repeats the {fdef.label} of line {first}")
 
     def _cell(self, row: Row, column: Column, cells: list[Any], into: dict[str, Any], *,
               line: int | None = None) -> None:
@@ -426,18 +472,21 @@ class Decider:
             found = self.found.setdefault(column.name, {})
             pending: list[tuple[Row, dict[str, Any], _Name]] = []
             unknown: dict[str, str] = {}
-            for row in rows:
-                for item in self._holders(row, column):
-                    value = item.get(name)
-                    if value.__class__ is not _Name:
-                        continue
-                    hit = found.get(value.folded, _UNSEEN)
-                    if hit.__class__ is int:
-                        item[name] = hit
-                        continue
-                    if hit is _UNSEEN:
-                        unknown.setdefault(value.folded, value.text)
-                    pending.append((row, item, value))
+            # The record's own cells: only the rows _read_all left names in; line items: all.
+            waiting = self.waiting.get(column.name) if column.lines is None else None
+            holders = ((row, item) for row in rows for item in self._holders(row, column)) if waiting is None \
+                else ((row, row.values) for row in waiting)
+            for row, item in holders:
+                value = item.get(name)
+                if value.__class__ is not _Name:
+                    continue
+                hit = found.get(value.folded, _UNSEEN)
+                if hit is not _UNSEEN and hit.__class__ is int:
+                    self._settle(row, item, value, column, hit)
+                    continue
+                if hit is _UNSEEN:
+                    unknown.setdefault(value.folded, value.text)
+                pending.append((row, item, value))
             if unknown:
                 hits = self._find(conn, column, list(unknown.values()))
                 for folded in unknown:
@@ -449,6 +498,8 @@ class Decider:
         fdef = column.field
         if isinstance(hit, int):
             item[fdef.api_name] = hit
+            if column.lines is None:
+                self.ids.setdefault(column.name, {})[value.text] = hit
             return
         del item[fdef.api_name]
         what = self._target_label(fdef)
@@ -522,14 +573,15 @@ class Decider:
         key_cols = [table.c[f.column] for f in plan.key]
         cols = [table.c.id, table.c.version, *key_cols, *(table.c[c.field.column] for c in compared)]
         # Each compared field with its place in the rows read (after id, version and the key).
-        stored = {c.name_of_field: (c.field, 2 + len(key_cols) + n) for n, c in enumerate(compared)}
+        stored = [(c.name_of_field, c.field, 2 + len(key_cols) + n) for n, c in enumerate(compared)]
         width = len(key_cols)
         by_key: dict[tuple[Any, ...], list[Any]] = {}
-        for part in _parts([r.key for r in keyed if r.key is not None]):
-            # Keys are matched exactly, as stored, so the field's unique index finds them.
+        for part in _parts([r.key for r in keyed if r.key is not None], CHUNK):
+            # Keys are matched exactly, as stored, so the field's unique index finds them (a
+            # chunk's keys in one query, as the save pipeline checks a batch's unique values).
             where = key_cols[0].in_([k[0] for k in part]) if len(key_cols) == 1 else sa.tuple_(*key_cols).in_(part)
             for found in conn.execute(sa.select(*cols).where(where, table.c.deleted_at.is_(None))).all():
-                by_key.setdefault(tuple(found[2:2 + width]), []).append(found)
+                by_key.setdefault((found[2],) if width == 1 else tuple(found[2:2 + width]), []).append(found)
         editable: set[int] | None = None
         allowed = self.allowed(conn, obj, "edit")
         ids = [m[0] for found in by_key.values() for m in found]
@@ -629,19 +681,19 @@ def _parts(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _differences(fields: dict[str, tuple[FieldDef, int]], values: dict[str, Any], stored: Any) -> dict[str, Any]:
-    """The values that differ from the stored record (`fields`: the compared fields and their
-    places in the stored row; not the key, which found the record). A value read as the
-    stored type is compared as it is; one that differs is compared again as the field type
-    stores it (an e-mail in lower case, an amount at its scale) before it counts as a change."""
+def _differences(fields: list[tuple[str, FieldDef, int]], values: dict[str, Any], stored: Any) -> dict[str, Any]:
+    """The values that differ from the stored record (`fields`: the compared fields, in the
+    columns' order, and their places in the stored row; not the key, which found the record).
+    A value read as the stored type is compared as it is; one that differs is compared again
+    as the field type stores it (an e-mail in lower case, an amount at its scale) before it
+    counts as a change."""
     out = {}
-    for name, value in values.items():
-        found = fields.get(name)
-        if found is None:
+    for name, fdef, place in fields:
+        value = values.get(name, _UNSEEN)
+        if value is _UNSEEN:
             continue
-        fdef, place = found
         before = stored[place]
-        if value == before and type(value) is type(before):
+        if value == before and value.__class__ is before.__class__:
             continue
         if isinstance(value, _Name):
             out[name] = value  # a target the run will create: certainly a change

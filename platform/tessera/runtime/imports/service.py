@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ from tessera.auth.actor import Actor, acting
 from tessera.auth.users import UserService
 from tessera.data.tables import import_errors, imports
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
-from tessera.imports.files import NotATable, Table, read_table
+from tessera.imports.files import NotATable, Sheet, Table, is_spreadsheet, open_sheet, read_table, sheet_table
 from tessera.imports.mapping import Suggestion, suggest
 from tessera.imports.values import COMMA, date_order, needs_order, number_style
 from tessera.meta.model import FieldDef, ObjectDef
@@ -42,14 +43,15 @@ from tessera.runtime.imports.rows import (
     Decider,
     ImportPlan,
     Row,
-    chunks,
     is_name,
     label,
     plan,
+    quiet_chunks,
     reason,
     records_of,
     targets,
 )
+from tessera.runtime.imports.sheets import Sheets
 from tessera.runtime.imports.writing import Writer
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.events import MUTED, caused_by
@@ -75,6 +77,8 @@ class ImportService:
         self.access = access
         self.jobs = jobs
         self.users = users
+        #: The workbooks of recent drafts, parsed once for their upload, preview and run.
+        self.sheets = Sheets()
 
     # -- drafts --------------------------------------------------------------------------
     def start(self, actor: Actor, object_name: str, filename: str, content: bytes, *,
@@ -89,7 +93,8 @@ class ImportService:
         if len(content) > self.kernel.settings.max_upload_bytes:
             raise InvalidInput("The file is too large to import.", [FieldProblem(
                 "file", f"is larger than {self.kernel.settings.max_upload_bytes // (1024 * 1024)} MB")])
-        survey = _survey(content, filename, sheet)
+        parsed = _open(content, filename, sheet)
+        survey = _survey(_table(content, filename, sheet, parsed))
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
@@ -101,6 +106,8 @@ class ImportService:
                 sheet=survey.facts.get("sheet"), headers=survey.headers, signature=survey.signature,
                 total_rows=survey.total, settings=settings, status="draft", counts={}, retry_of=retry_of,
                 created_by=actor.user_id, created_at=at, updated_at=at).returning(imports.c.id)).scalar_one())
+        if parsed is not None:
+            self.sheets.keep(import_id, content, parsed, sheet)
         return self.get(actor, import_id)
 
     def _first_settings(self, conn: Connection, actor: Actor, snap: Snapshot, obj: ObjectDef,
@@ -141,7 +148,8 @@ class ImportService:
                                [FieldProblem(k, f"is not one of {', '.join(_SETTINGS)}") for k in unknown])
         with self.kernel.write() as conn:
             snap = self.kernel.snapshot(conn)
-            row = self._row(conn, actor, import_id, lock=True, content=True)
+            # The file itself only when another of its sheets is chosen (it is read again then).
+            row = self._row(conn, actor, import_id, lock=True, content=bool(body.get("sheet")))
             if row["status"] != "draft":
                 raise Conflict("The import has run already; start a new one to import again.")
             obj = self._object(snap, row)
@@ -149,7 +157,7 @@ class ImportService:
             settings = dict(row["settings"])
             if body.get("sheet") and body["sheet"] != row["sheet"]:
                 # Another sheet of the workbook: its own columns, mapped afresh.
-                survey = _survey(row["content"], row["filename"], str(body["sheet"]))
+                survey = _survey(self._table(import_id, row["content"], row["filename"], str(body["sheet"])))
                 settings = self._first_settings(conn, actor, snap, obj, survey)
                 headers = survey.headers
                 conn.execute(sa.update(imports).where(imports.c.id == import_id).values(
@@ -193,17 +201,18 @@ class ImportService:
             errors: list[dict[str, Any]] = []
             savepoint = conn.begin_nested()
             try:
-                for chunk in chunks(records_of(_table(row["content"], row["filename"], row["sheet"]).numbered,
-                                               import_plan)):
-                    decider.decide(conn, chunk)
-                    decider.vouch(conn)
-                    self._check(conn, actor, snap, obj, import_plan, chunk)
-                    for item in chunk:
-                        counts[item.outcome] += 1
-                        if len(shown) < limit:
-                            shown.append(_shown(row["headers"], item))
-                        if item.outcome == REFUSE and len(errors) < 200:
-                            errors += [{"row": item.line, **p} for p in item.problems]
+                table = self._table(import_id, row["content"], row["filename"], row["sheet"])
+                with closing(quiet_chunks(records_of(table.numbered, import_plan))) as worked:
+                    for chunk in worked:
+                        decider.decide(conn, chunk)
+                        decider.vouch(conn)
+                        self._check(conn, actor, snap, obj, import_plan, chunk)
+                        for item in chunk:
+                            counts[item.outcome] += 1
+                            if len(shown) < limit:
+                                shown.append(_shown(row["headers"], item))
+                            if item.outcome == REFUSE and len(errors) < 200:
+                                errors += [{"row": item.line, **p} for p in item.problems]
             finally:
                 savepoint.rollback()
         return {"counts": counts, "rows": shown, "errors": errors[:200], "headers": row["headers"],
@@ -234,7 +243,13 @@ class ImportService:
                     item.refuse(column, problem.field if fdef else None,
                                 item.cells[index[column]] if column else None, reason(fdef, problem.message))
 
+        # Names wait for their records only where the run creates them first; otherwise the
+        # values go to the checks as they are (the pipeline reads its inputs, never changes them).
+        named = any(c.options.create_missing for c in import_plan.columns)
+
         def plain(values: dict[str, Any]) -> dict[str, Any]:
+            if not named and not fixed:
+                return values
             return {k: v for k, v in values.items() if not is_name(v) and k not in fixed}
 
         if creating:
@@ -315,27 +330,28 @@ class ImportService:
         ctx.progress(done, total, "resuming" if done else "starting", force=True)
         links = (f"import:{import_id}", *(() if row["settings"].get("notify") else (MUTED,)))
         with caused_by(*links):
-            for chunk in chunks(records_of(_table(row["content"], row["filename"], row["sheet"]).numbered,
-                                           import_plan)):
-                lines = sum(1 + len(r.more) for r in chunk)
-                if skip > 0:  # landed before the worker stopped: only their keys still count
-                    with self.kernel.read() as conn:
-                        decider.note_keys(conn, chunk)
-                    skip -= lines
-                    continue
-                with self.kernel.write() as conn:
-                    decider.decide(conn, chunk)
-                    writer.write(conn, chunk)
-                    for item in chunk:
-                        counts[_OUTCOME_COUNT[item.outcome]] += 1
-                    refused = [{"import_id": import_id, "row": r.line, "cells": _cells_of(r),
-                                "problems": r.problems} for r in chunk if r.outcome == REFUSE]
-                    if refused:
-                        conn.execute(sa.insert(import_errors), refused)
-                    done += lines
-                    conn.execute(sa.update(imports).where(imports.c.id == import_id).values(
-                        done_rows=done, counts=counts, updated_at=datetime.now(UTC)))
-                ctx.progress(done, total, _progress_text(counts, done, total))
+            table = self._table(import_id, row["content"], row["filename"], row["sheet"])
+            with closing(quiet_chunks(records_of(table.numbered, import_plan))) as worked:
+                for chunk in worked:
+                    lines = sum(1 + len(r.more) for r in chunk)
+                    if skip > 0:  # landed before the worker stopped: only their keys still count
+                        with self.kernel.read() as conn:
+                            decider.note_keys(conn, chunk)
+                        skip -= lines
+                        continue
+                    with self.kernel.write() as conn:
+                        decider.decide(conn, chunk)
+                        writer.write(conn, chunk)
+                        for item in chunk:
+                            counts[_OUTCOME_COUNT[item.outcome]] += 1
+                        refused = [{"import_id": import_id, "row": r.line, "cells": _cells_of(r),
+                                    "problems": r.problems} for r in chunk if r.outcome == REFUSE]
+                        if refused:
+                            conn.execute(sa.insert(import_errors), refused)
+                        done += lines
+                        conn.execute(sa.update(imports).where(imports.c.id == import_id).values(
+                            done_rows=done, counts=counts, updated_at=datetime.now(UTC)))
+                    ctx.progress(done, total, _progress_text(counts, done, total))
         self._finish(import_id, "succeeded", rows=done)
         ctx.progress(done, done, _progress_text(counts, done, done), force=True)
         return {"import": import_id, **counts}
@@ -350,6 +366,8 @@ class ImportService:
             values["content"] = b""
         with self.kernel.write() as conn:
             conn.execute(sa.update(imports).where(imports.c.id == import_id).values(values))
+        if status == "succeeded":
+            self.sheets.forget(import_id)
 
     # -- refused rows ----------------------------------------------------------------------
     def errors(self, actor: Actor, import_id: int, *, limit: int = 1000, after: int = 0) -> list[dict[str, Any]]:
@@ -454,6 +472,12 @@ class ImportService:
         if not access.unrestricted:
             access.refuse_unwritable(sorted(c.field.api_name for c in import_plan.parent_columns))
         return import_plan
+
+    def _table(self, import_id: int, content: bytes, filename: str, sheet: str | None) -> Table:
+        try:
+            return self.sheets.table(import_id, content, filename, sheet)
+        except NotATable as error:
+            raise InvalidInput(str(error), [FieldProblem("file", str(error))]) from None
 
     def _allowed(self, actor: Actor, snap: Snapshot) -> Any:
         def allowed(conn: Connection, obj: ObjectDef, operation: str) -> Any:
@@ -575,8 +599,7 @@ class Survey:
     signature: str
 
 
-def _survey(content: bytes, filename: str, sheet: str | None) -> Survey:
-    table = _table(content, filename, sheet)
+def _survey(table: Table) -> Survey:
     values: dict[str, list[Any]] = {name: [] for name in table.headers}
     total = 0
     for _, cells in table.numbered:
@@ -596,9 +619,19 @@ def _survey(content: bytes, filename: str, sheet: str | None) -> Survey:
     return Survey(table.headers, total, values, table.facts, signature)
 
 
-def _table(content: bytes, filename: str, sheet: str | None) -> Table:
+def _open(content: bytes, filename: str, sheet: str | None) -> Sheet | None:
+    """A workbook's sheet parsed (None for a CSV file)."""
+    if not is_spreadsheet(content, filename):
+        return None
     try:
-        return read_table(content, filename, sheet=sheet)
+        return open_sheet(content, sheet)
+    except NotATable as error:
+        raise InvalidInput(str(error), [FieldProblem("file", str(error))]) from None
+
+
+def _table(content: bytes, filename: str, sheet: str | None, parsed: Sheet | None = None) -> Table:
+    try:
+        return sheet_table(parsed) if parsed is not None else read_table(content, filename, sheet=sheet)
     except NotATable as error:
         raise InvalidInput(str(error), [FieldProblem("file", str(error))]) from None
 

@@ -268,11 +268,14 @@ class SavePipeline:
         conn = batch.conn
         for fp in plan.references:
             kind, name = fp.reference, fp.name
-            wanted = {
-                _ref_key(kind, v)
-                for c in batch.changes if c.values.get(name) and name not in c.fixed
-                for v in _ref_values(kind, c.values[name])
-            }
+            if kind == "attachment":
+                wanted = {
+                    _ref_key(kind, v)
+                    for c in batch.changes if c.values.get(name) and name not in c.fixed
+                    for v in _ref_values(kind, c.values[name])
+                }
+            else:  # an id each: no list to walk per record
+                wanted = {v for c in batch.changes if (v := c.values.get(name)) and name not in c.fixed}
             if kind == "user":
                 # The signed-in actor was found active moments ago; owning one's own records
                 # is by far the most common case and needs no second look-up.
@@ -301,7 +304,7 @@ class SavePipeline:
                                          "content_type": r.content_type} for r in rows})
             for change in batch.changes:
                 value = change.values.get(name)
-                if not value or name in change.fixed:
+                if not value or name in change.fixed or (kind != "attachment" and value in found):
                     continue
                 missing = [v for v in _ref_values(kind, value) if _ref_key(kind, v) not in found]
                 if missing:
