@@ -51,6 +51,7 @@ from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.meta.times import from_local_input, time_zone
 from tessera.runtime.forms.lines import LineFilling, TypedSet, read_posted
+from tessera.runtime.forms.related import RelatedReader
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.metadata.documents import DocumentService
@@ -110,6 +111,7 @@ class FormService:
         self.renderer = FormRenderer(templates)
         self._parsed: dict[tuple[str, int], Form] = {}
         self._lock = threading.Lock()
+        self.related = RelatedReader(records)
         self.lines = LineFilling(formulas, access, records, self._compute, self._evaluator)
 
     # -- what the endpoints call --------------------------------------------------------
@@ -467,6 +469,7 @@ class FormService:
         if record_id is None or not form.related_lists:
             return {}
         schema = SnapshotSchema(snap)
+        clock = EvalContext()  # one clock for the page's lists
         out: dict[str, RelatedRows] = {}
         for related in form.related_lists:
             hops = relation_path(obj, schema, related.relation)
@@ -476,9 +479,10 @@ class FormService:
             hidden = self.access.object(actor, snap, child).hidden  # columns hidden from the reader are left out
             columns = [c for c in related.columns if child.field(c) is not None and c not in hidden]
             try:
-                page = self.records.list(actor, child.api_name, fields=columns or None, sort=related.order,
-                                         limit=related.limit, filter=relation_filter(hops, record_id),
-                                         expand=_references(child, columns) or None)
+                with self.kernel.read() as conn:
+                    page = self.related.page(conn, snap, actor, child, hops, record_id, fields=columns or None,
+                                             sort=related.order, limit=related.limit,
+                                             expand=_references(child, columns) or None, clock=clock)
             except TesseraError:
                 continue  # a child the user may not see, or a column hidden from them
             rows = tuple((int(row["id"]), tuple(_shown(snap, child, c, row) for c in columns))
@@ -486,8 +490,7 @@ class FormService:
             label = str(lookup.props.get("related_label") or child.plural_label)
             out[related.relation] = RelatedRows(child.api_name, label,
                                                 tuple((c, _label(child, c)) for c in columns), rows,
-                                                more=page.get("next_cursor") is not None,
-                                                filter=relation_filter(hops, record_id))
+                                                more=page["more"], filter=relation_filter(hops, record_id))
         return out
 
 
@@ -508,6 +511,7 @@ class FormService:
             return {}
         schema = SnapshotSchema(snap)
         zone = time_zone(actor.time_zone)
+        clock = EvalContext()  # one clock for the page's timelines
         out: dict[str, TimelineRows] = {}
         for timeline in form.timelines:
             found: list[tuple[Any, TimelineEntry]] = []
@@ -526,12 +530,13 @@ class FormService:
                 columns = [c for c in source.columns if child.field(c) is not None and c not in access.hidden]
                 wanted = [f for f in dict.fromkeys([name_field, source.date, *columns]) if f and child.field(f)]
                 try:
-                    page = self.records.list(actor, child.api_name, fields=wanted or None, sort=f"-{source.date}",
-                                             limit=timeline.limit, filter=relation_filter(hops, record_id),
-                                             expand=_references(child, columns) or None)
+                    with self.kernel.read() as conn:
+                        page = self.related.page(conn, snap, actor, child, hops, record_id, fields=wanted or None,
+                                                 sort=f"-{source.date}", limit=timeline.limit,
+                                                 expand=_references(child, columns) or None, clock=clock)
                 except TesseraError:
                     continue  # an object the user may not read, or a field hidden from them
-                more = more or page.get("next_cursor") is not None
+                more = more or page["more"]
                 for row in page["data"]:
                     at = row.get(source.date)
                     moment = _moment(at)
