@@ -22,7 +22,7 @@ surface as SQLAlchemy's `DBAPIError`s, as from `Connection.execute`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,7 +44,11 @@ class _Compiled:
     options: dict[str, Any]
     binders: tuple[tuple[str, Processor], ...]
     keys: tuple[str, ...]
-    results: tuple[tuple[int, Processor], ...]
+    #: The result columns' types; their processors are worked out, as SQLAlchemy does, from
+    #: the column types of the answer (PostgreSQL's NUMERIC and FLOAT want different ones),
+    #: once per set of them.
+    types: tuple[Any, ...]
+    results: dict[tuple[Any, ...], tuple[tuple[int, Processor], ...]] = field(default_factory=dict, compare=False)
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
         values = self.compiled.construct_params(dict(given))
@@ -52,9 +56,22 @@ class _Compiled:
             values[name] = process(values[name])
         return values if self.order is None else tuple(values[name] for name in self.order)
 
-    def row(self, raw: Sequence[Any]) -> dict[str, Any]:
+    def processors(self, description: Sequence[Any] | None) -> tuple[tuple[int, Processor], ...]:
+        codes = tuple(column[1] for column in description or ())
+        found = self.results.get(codes)
+        if found is None:
+            made = []
+            for index, kind in enumerate(self.types):
+                process = kind.dialect_impl(self.dialect).result_processor(
+                    self.dialect, codes[index] if index < len(codes) else None)
+                if process is not None:
+                    made.append((index, process))
+            found = self.results[codes] = tuple(made)
+        return found
+
+    def row(self, raw: Sequence[Any], results: tuple[tuple[int, Processor], ...]) -> dict[str, Any]:
         values = list(raw)
-        for index, process in self.results:
+        for index, process in results:
             values[index] = process(values[index])
         return dict(zip(self.keys, values, strict=True))
 
@@ -98,17 +115,15 @@ class Prepared:
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 binders.append((name, process))
-        keys: list[str] = []
-        results: list[tuple[int, Processor]] = []
-        for index, column in enumerate(getattr(statement, "exported_columns", ())):
-            keys.append(str(column.key))
-            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
-            if process is not None:
-                results.append((index, process))
+        columns = list(getattr(statement, "exported_columns", ()))
         order = tuple(compiled.positiontup or ()) if compiled.positional else None
         options = {"prepare": True} if dialect.driver == "psycopg" else {}
-        return _Compiled(dialect, str(compiled), compiled, order, options, tuple(binders), tuple(keys),
-                         tuple(results))
+        return _Compiled(dialect, str(compiled), compiled, order, options, tuple(binders),
+                         tuple(str(c.key) for c in columns), tuple(c.type for c in columns))
+
+    def sql(self, conn: Connection) -> str:
+        """The statement's SQL for the connection's database (compiled now if not yet)."""
+        return self._for(conn).sql
 
     def write(self, conn: Connection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
         """Run the write, for one set of values or for each of several."""
@@ -157,7 +172,9 @@ class Rows:
         if self._cursor is not None:
             cursor, self._cursor = self._cursor, None
             try:
-                self._rows = [self._compiled.row(raw) for raw in cursor.fetchall()]
+                raw_rows = cursor.fetchall()
+                results = self._compiled.processors(cursor.description)
+                self._rows = [self._compiled.row(raw, results) for raw in raw_rows]
             except self._compiled.dialect.loaded_dbapi.Error as error:
                 raise _wrapped(self._compiled, None, error) from error
             finally:

@@ -15,18 +15,23 @@ key), and a statement in which the record's id could not be told apart.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from tessera.auth.actor import Actor
+from tessera.data.engine import reads_together
 from tessera.data.paging import order_by
+from tessera.data.prepared import Prepared
 from tessera.data.tables import users
+from tessera.errors import TesseraError
 from tessera.forms import relation_filter
 from tessera.formula import EvalContext, FormulaError, clock_params
 from tessera.meta.model import FieldDef, ObjectDef
@@ -39,13 +44,62 @@ _RECORD = "related_record"
 
 
 @dataclass(frozen=True)
+class ListRead:
+    """A related list or a timeline's source to read: the records of `child` reached
+    through `hops` (the relation's path), with these fields (None: all the actor may see),
+    in this order, at most `limit`, and the names their lookup and user columns
+    (`expand`) point at."""
+
+    relation: str
+    child: ObjectDef
+    hops: list[tuple[ObjectDef, FieldDef]]
+    fields: list[str] | None
+    sort: str | None
+    limit: int
+    expand: list[str]
+
+
+@dataclass(frozen=True)
+class Page:
+    """The records of a read as `records.list` gives them (`_expanded` holding the names
+    only), and whether there are more."""
+
+    data: list[dict[str, Any]]
+    more: bool
+
+
+def _merged(reads: list[ListRead]) -> ListRead:
+    """One read for several of the same relation and order: every field and name any of
+    them shows, as many records as the longest."""
+    first = reads[0]
+    if len(reads) == 1:
+        return first
+    fields = None if any(r.fields is None for r in reads) else list(dict.fromkeys(
+        f for r in reads for f in r.fields or ()))
+    return ListRead(first.relation, first.child, first.hops, fields, first.sort, max(r.limit for r in reads),
+                    list(dict.fromkeys(c for r in reads for c in r.expand)))
+
+
+@dataclass(frozen=True)
 class _Prepared:
     """A related list's statement with the record's id as a parameter, its fields, and per
     expanded column the label of its target's name in the row and the key `_shown` reads."""
 
-    query: sa.Select[Any]
+    statement: Prepared
     shown: list[FieldDef]
     names: tuple[tuple[str, str, str], ...]
+
+    def records(self, rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """The rows (read up to `limit` + 1) as records, and whether there are more."""
+        to_json = serializer(self.shown)
+        data = []
+        for row in rows[:limit]:
+            record = to_json(row)
+            if self.names:
+                record["_expanded"] = {column: None if row[label] is None else {key: row[label]}
+                                       for column, label, key in self.names}
+            data.append(record)
+        return data, len(rows) > limit
 
 
 class RelatedReader:
@@ -60,40 +114,64 @@ class RelatedReader:
         self._revision = -1
         self._lock = threading.Lock()
 
-    def page(self, conn: Connection, snap: Snapshot, actor: Actor, child: ObjectDef,
-             hops: list[tuple[ObjectDef, FieldDef]], record_id: int, *, fields: list[str] | None,
-             sort: str | None, limit: int, expand: list[str] | None, clock: EvalContext) -> dict[str, Any]:
-        """The first `limit` records of `child` reached from `record_id` through `hops`, as
-        `records.list` returns them (`more` instead of a cursor)."""
+    def read(self, conn: Connection, snap: Snapshot, actor: Actor, record_id: int, reads: Sequence[ListRead],
+             clock: EvalContext) -> list[Page | None]:
+        """For each read, the first `limit` records of its child reached from `record_id`,
+        as `records.list` returns them (None: the actor may not read them). Reads of the
+        same relation in the same order are one statement (the fields and the limit of
+        both); on PostgreSQL the kept statements go out together, one round trip."""
+        groups: dict[tuple[str, str | None], list[int]] = {}
+        for n, wanted in enumerate(reads):
+            groups.setdefault((wanted.relation, wanted.sort), []).append(n)
+        merged = [_merged([reads[n] for n in members]) for members in groups.values()]
         scope = self.access.scope_key(actor, snap)
-        key = (conn.dialect.name, snap.revision, scope, child.uid, tuple(fields or ()), fields is None, sort, limit,
-               tuple(expand or ()), relation_filter(hops, _PLACEHOLDER))
         if snap.revision != self._revision:
             with self._lock:
                 if snap.revision != self._revision:
                     self._kept, self._personal, self._revision = {}, {}, snap.revision
+        found: list[list[dict[str, Any]] | None] = [None] * len(merged)
+        more: list[bool] = [False] * len(merged)
+        kept: list[tuple[int, _Prepared]] = []
+        for n, wanted in enumerate(merged):
+            try:
+                prepared = self._prepared(conn, snap, actor, wanted, scope)
+                if prepared is None:
+                    page = self.records.list(actor, wanted.child.api_name, fields=wanted.fields, sort=wanted.sort,
+                                             limit=wanted.limit, filter=relation_filter(wanted.hops, record_id),
+                                             expand=wanted.expand or None)
+                    found[n], more[n] = page["data"], page.get("next_cursor") is not None
+                else:
+                    kept.append((n, prepared))
+            except TesseraError:
+                continue  # a child the actor may not read, or a field hidden from them
+        params = {_RECORD: record_id, **clock_params(clock)}
+        with reads_together(conn):
+            pending = [(n, prepared, prepared.statement.read(conn, params)) for n, prepared in kept]
+            for n, prepared, rows in pending:
+                found[n], more[n] = prepared.records(rows.all(), merged[n].limit)
+        out: list[Page | None] = [None] * len(reads)
+        for (members, data, extra) in zip(groups.values(), found, more, strict=True):
+            if data is None:
+                continue
+            for n in members:
+                limit = reads[n].limit
+                out[n] = Page(data[:limit], extra or len(data) > limit)
+        return out
+
+    def _prepared(self, conn: Connection, snap: Snapshot, actor: Actor, wanted: ListRead,
+                  scope: Any) -> _Prepared | None:
+        key = (conn.dialect.name, snap.revision, scope, wanted.child.uid,
+               None if wanted.fields is None else tuple(wanted.fields), wanted.sort, wanted.limit,
+               tuple(wanted.expand), relation_filter(wanted.hops, _PLACEHOLDER))
         if key in self._kept:
-            prepared = self._kept[key]
-        else:
-            prepared = self._prepare(conn, snap, actor, child, hops, fields, sort, limit, expand or [], scope)
-            with self._lock:
-                if len(self._kept) > 2000:
-                    self._kept.clear()
-                self._kept[key] = prepared
-        if prepared is None:
-            page = self.records.list(actor, child.api_name, fields=fields, sort=sort, limit=limit,
-                                     filter=relation_filter(hops, record_id), expand=expand)
-            return {"data": page["data"], "more": page.get("next_cursor") is not None}
-        rows = conn.execute(prepared.query, {_RECORD: record_id, **clock_params(clock)}).mappings().all()
-        to_json = serializer(prepared.shown)
-        data = []
-        for row in rows[:limit]:
-            record = to_json(row)
-            if prepared.names:
-                record["_expanded"] = {column: None if row[label] is None else {key: row[label]}
-                                       for column, label, key in prepared.names}
-            data.append(record)
-        return {"data": data, "more": len(rows) > limit}
+            return self._kept[key]
+        prepared = self._prepare(conn, snap, actor, wanted.child, wanted.hops, wanted.fields, wanted.sort,
+                                 wanted.limit, wanted.expand, scope)
+        with self._lock:
+            if len(self._kept) > 2000:
+                self._kept.clear()
+            self._kept[key] = prepared
+        return prepared
 
     def _prepare(self, conn: Connection, snap: Snapshot, actor: Actor, child: ObjectDef,
                  hops: list[tuple[ObjectDef, FieldDef]], fields: list[str] | None, sort: str | None,
@@ -142,12 +220,23 @@ class RelatedReader:
                     and not isinstance(element.value, bool) and element.value == _PLACEHOLDER:
                 found += 1
                 return sa.bindparam(_RECORD, type_=element.type)
+            if isinstance(element, BinaryExpression) and element.operator is operators.in_op \
+                    and isinstance(element.right, BindParameter) and element.right.expanding \
+                    and isinstance(element.right.value, list | tuple) and element.right.value:
+                # A list of values (the actor's teams, part of the key) as one parameter each:
+                # a prepared statement has a fixed number of them.
+                return element.left.in_([sa.literal(v, element.right.type) for v in element.right.value])
             return None
 
         query = replacement_traverse(query.order_by(*order_by(keys)).limit(limit + 1), {}, swap)
-        if not found or str(_PLACEHOLDER) in str(query.compile(dialect=conn.dialect)):
+        statement = Prepared(query)
+        try:
+            sql = statement.sql(conn)
+        except ValueError:
+            return None  # a parameter that cannot be prepared once: built for each page
+        if not found or str(_PLACEHOLDER) in sql:
             return None  # the id went into the SQL some other way: built for each page
-        return _Prepared(query, shown, tuple(names))
+        return _Prepared(statement, shown, tuple(names))
 
     def _reads_user(self, snap: Snapshot, actor: Actor, scope: Any) -> bool:
         """Whether a sharing rule that applies to the actor reads `$user` (compiled with the
