@@ -108,17 +108,17 @@ class Prepared:
             statement = statement.values([{c: sa.bindparam(f"{c}_{n}", type_=table.c[c].type) for c in self._columns}
                                           for n in range(rows)])
         compiled = statement.compile(dialect=dialect, column_keys=None if rows else self._columns)
-        binders = []
+        binders: dict[str, Processor] = {}  # by name: a parameter used twice is converted once
         for bind, name in compiled.bind_names.items():
             if bind.expanding:
                 raise ValueError(f"{bind.key}: an expanding parameter cannot be prepared once")
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
-                binders.append((name, process))
+                binders[name] = process
         columns = list(getattr(statement, "exported_columns", ()))
         order = tuple(compiled.positiontup or ()) if compiled.positional else None
         options = {"prepare": True} if dialect.driver == "psycopg" else {}
-        return _Compiled(dialect, str(compiled), compiled, order, options, tuple(binders),
+        return _Compiled(dialect, str(compiled), compiled, order, options, tuple(binders.items()),
                          tuple(str(c.key) for c in columns), tuple(c.type for c in columns))
 
     def sql(self, conn: Connection) -> str:

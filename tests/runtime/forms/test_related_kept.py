@@ -23,11 +23,14 @@ DEAL = {"api_name": "deal", "label": "Deal", "plural_label": "Deals", "name_fiel
     {"api_name": "secret", "label": "Secret", "type": "text"},
     {"api_name": "close_date", "label": "Close date", "type": "date"},
     {"api_name": "days_left", "label": "Days left", "type": "formula", "expression": "close_date - TODAY()"},
+    {"api_name": "ahead", "label": "Ahead", "type": "formula",
+     "expression": "IF(close_date > TODAY(), close_date - TODAY(), 0)"},
     {"api_name": "seller", "label": "Seller", "type": "user"},
     {"api_name": "account", "label": "Account", "type": "lookup", "target": "account", "related_name": "deals"}]}
 FORM = {"api_name": "account_deals", "label": "Account", "object": "account", "sections": [
     {"label": "Account", "columns": [{"fields": [{"field": "name"}]}]},
-    {"label": "Deals", "related": {"relation": "deals", "columns": ["name", "secret", "days_left", "seller"],
+    {"label": "Deals", "related": {"relation": "deals", "columns": ["name", "secret", "days_left", "seller",
+                                                                   "ahead"],
                                    "sort": "name"}}]}
 REP = {"api_name": "rep", "label": "Rep", "permissions": {
     "account": {"create": False, "read": "all", "edit": "none", "delete": "none"},
@@ -75,22 +78,22 @@ def day(monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_a_kept_related_list_serves_each_reader_their_own_scope_and_fields(
         runtime: Platform, deals: dict[str, Any], day: Any) -> None:
     acme = deals["acme"]
-    everything = [["Nobody&#39;s deal", "psst Nobody&#39;s deal", "10", "Rita"],
-                  ["Ravi&#39;s deal", "psst Ravi&#39;s deal", "10", "Rita"],
-                  ["Rita&#39;s deal", "psst Rita&#39;s deal", "10", "Rita"]]
+    everything = [["Nobody&#39;s deal", "psst Nobody&#39;s deal", "10", "Rita", "10"],
+                  ["Ravi&#39;s deal", "psst Ravi&#39;s deal", "10", "Rita", "10"],
+                  ["Rita&#39;s deal", "psst Rita&#39;s deal", "10", "Rita", "10"]]
     assert rows(runtime, deals["admin"], acme) == everything
     # The admin's statement is kept; Rita's own deal only, without the hidden column.
-    assert rows(runtime, deals["rita"], acme) == [["Rita&#39;s deal", "10", "Rita"]]
+    assert rows(runtime, deals["rita"], acme) == [["Rita&#39;s deal", "10", "Rita", "10"]]
     # The same role, another person: their own deal, not Rita's.
-    assert rows(runtime, deals["ravi"], acme) == [["Ravi&#39;s deal", "10", "Rita"]]
-    assert rows(runtime, deals["rita"], acme) == [["Rita&#39;s deal", "10", "Rita"]]
+    assert rows(runtime, deals["ravi"], acme) == [["Ravi&#39;s deal", "10", "Rita", "10"]]
+    assert rows(runtime, deals["rita"], acme) == [["Rita&#39;s deal", "10", "Rita", "10"]]
     assert rows(runtime, deals["admin"], acme) == everything
 
 
 def test_a_kept_related_list_follows_a_role_and_a_metadata_change(
         runtime: Platform, deals: dict[str, Any], day: Any) -> None:
     acme, system = deals["acme"], Actor.system()
-    assert rows(runtime, deals["rita"], acme) == [["Rita&#39;s deal", "10", "Rita"]]
+    assert rows(runtime, deals["rita"], acme) == [["Rita&#39;s deal", "10", "Rita", "10"]]
     runtime.users.roles.update(system, "rep", {"permissions": {
         "account": {"create": False, "read": "all", "edit": "none", "delete": "none"},
         "deal": {"create": True, "read": "all", "edit": "own", "delete": "none"}}}, runtime.snapshot)
@@ -105,7 +108,7 @@ def test_a_kept_related_list_follows_a_role_and_a_metadata_change(
 def test_a_kept_statement_reading_today_is_right_on_the_next_day(
         runtime: Platform, deals: dict[str, Any], day: Any) -> None:
     acme = deals["acme"]
-    assert {r[2] for r in rows(runtime, deals["admin"], acme)} == {"10"}
+    assert {(r[2], r[4]) for r in rows(runtime, deals["admin"], acme)} == {("10", "10")}
     day(2026, 3, 2)
-    assert {r[2] for r in rows(runtime, deals["admin"], acme)} == {"9"}
-    assert {r[1] for r in rows(runtime, deals["rita"], acme)} == {"9"}
+    assert {(r[2], r[4]) for r in rows(runtime, deals["admin"], acme)} == {("9", "9")}
+    assert {(r[1], r[3]) for r in rows(runtime, deals["rita"], acme)} == {("9", "9")}

@@ -465,18 +465,17 @@ class FormService:
         return str(name) if name else f"#{user_id}"
 
     def _related(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form,
-                 record_id: int | None, pages: Mapping[Any, Page | None] | None = None) -> dict[str, RelatedRows]:
+                 record_id: int | None, pages: Mapping[Any, tuple[Any, Page | None]] | None = None,
+                 ) -> dict[str, RelatedRows]:
         """The rows of the form's related lists (none for a new record). `pages`: what
         `_pages` read for the form, else read here."""
         if record_id is None or not form.related_lists:
             return {}
         if pages is None:
             pages = self._pages(actor, snap, obj, form, record_id)
-        schema = SnapshotSchema(snap)
         out: dict[str, RelatedRows] = {}
         for n, related in enumerate(form.related_lists):
-            wanted = self._related_read(actor, snap, schema, obj, related)
-            page = pages.get(("related", n))
+            wanted, page = pages.get(("related", n), (None, None))
             if wanted is None or page is None:
                 continue  # no such relation, a child the user may not see, or a column hidden from them
             child, lookup = wanted.hops[-1]
@@ -521,23 +520,25 @@ class FormService:
                          _references(child, columns)), name_field, columns)
 
     def _pages(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form,
-               record_id: int) -> dict[Any, Page | None]:
+               record_id: int) -> dict[Any, tuple[Any, Page | None]]:
         """The records of every related list and timeline source of the form, read together
-        (see RelatedReader.read): by ("related", n) and ("timeline", n, source's n)."""
+        (see RelatedReader.read), with what each read: by ("related", n) and ("timeline", n,
+        source's n), as `_related_read` and `_timeline_read` give it."""
         schema = SnapshotSchema(snap)
         reads: dict[Any, ListRead] = {}
+        made: dict[Any, Any] = {}
         for n, related in enumerate(form.related_lists):
             if (wanted := self._related_read(actor, snap, schema, obj, related)) is not None:
-                reads[("related", n)] = wanted
+                reads[("related", n)], made[("related", n)] = wanted, wanted
         for t, timeline in enumerate(form.timelines):
             for n, source in enumerate(timeline.sources):
                 if (found := self._timeline_read(actor, snap, schema, obj, timeline, source)) is not None:
-                    reads[("timeline", t, n)] = found[0]
+                    reads[("timeline", t, n)], made[("timeline", t, n)] = found[0], found
         if not reads:
             return {}
         with self.kernel.read() as conn:
             pages = self.related.read(conn, snap, actor, record_id, list(reads.values()), EvalContext())
-        return dict(zip(reads, pages, strict=True))
+        return {key: (made[key], page) for key, page in zip(reads, pages, strict=True)}
 
     def placed_relations(self, actor: Actor, object_name: str, record_id: int) -> set[str]:
         """The relations the form chosen for the user and the record lists in a related
@@ -549,22 +550,21 @@ class FormService:
         return {r.relation for r in filling.form.related_lists}
 
     def _timelines(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form,
-                   record_id: int | None, pages: Mapping[Any, Page | None] | None = None) -> dict[str, TimelineRows]:
+                   record_id: int | None, pages: Mapping[Any, tuple[Any, Page | None]] | None = None,
+                   ) -> dict[str, TimelineRows]:
         """Each timeline's entries (none for a new record): per relation, its newest records
         by the source's date, as the user may read them, merged and cut to the limit."""
         if record_id is None or not form.timelines:
             return {}
         if pages is None:
             pages = self._pages(actor, snap, obj, form, record_id)
-        schema = SnapshotSchema(snap)
         zone = time_zone(actor.time_zone)
         out: dict[str, TimelineRows] = {}
         for t, timeline in enumerate(form.timelines):
             found: list[tuple[Any, TimelineEntry]] = []
             more = False
             for n, source in enumerate(timeline.sources):
-                wanted = self._timeline_read(actor, snap, schema, obj, timeline, source)
-                page = pages.get(("timeline", t, n))
+                wanted, page = pages.get(("timeline", t, n), (None, None))
                 if wanted is None or page is None:
                     continue  # an object the user may not read, or a field hidden from them
                 read, name_field, columns = wanted

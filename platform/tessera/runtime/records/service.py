@@ -7,6 +7,7 @@ whole cascade at once, and remembers what it did so a restore can undo it.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
@@ -21,6 +22,7 @@ from tessera.data import history, outbox
 from tessera.data.engine import after_commit
 from tessera.data.metastore import now
 from tessera.data.paging import SortKey, after, decode_cursor, encode_cursor, order_by
+from tessera.data.prepared import Prepared
 from tessera.data.tables import trash_links, users
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from tessera.formula import EvalContext, clock_params
@@ -67,7 +69,7 @@ class RecordService:
         #: Selects of live rows by one column's value (a record by id, a parent's lines),
         #: built once per metadata revision and reused with the value bound: building and
         #: keying a select with formula columns costs more than running it.
-        self._by_value: dict[tuple[Any, ...], sa.Select[Any]] = {}
+        self._by_value: dict[tuple[Any, ...], Prepared] = {}
         self._by_value_revision = -1
         #: The records matching a list's full-text box, as a condition on the object's table
         #: (conn, snapshot, actor, object, table, text → clause or None). Search sets it.
@@ -275,17 +277,23 @@ class RecordService:
         every record of the object: no row scope to add)."""
         key = (conn.dialect.name, snap.revision, obj.uid, tuple(f.uid for f in shown), column,
                tuple(str(o) for o in order), limit)
-        query = self._by_value.get(key)
-        if query is None:
-            table = snap.table(obj)
-            query = self._select(conn, snap, obj, shown, table.c[column] == sa.bindparam("row_value"), order, limit)
-            # A formula reading the clock is kept too: TODAY() and NOW() are parameters.
-            if self.formulas.context_free(snap, obj, shown, clock=True):
-                if snap.revision != self._by_value_revision or len(self._by_value) > 1000:
-                    self._by_value = {}
-                    self._by_value_revision = snap.revision
-                self._by_value[key] = query
-        return list(conn.execute(query, {"row_value": value, **clock_params(EvalContext())}).mappings())
+        params = {"row_value": value, **clock_params(EvalContext())}
+        kept = self._by_value.get(key)
+        if kept is not None:
+            return kept.read(conn, params).all()  # type: ignore[return-value]
+        table = snap.table(obj)
+        query = self._select(conn, snap, obj, shown, table.c[column] == sa.bindparam("row_value"), order, limit)
+        # A formula reading the clock is kept too: TODAY() and NOW() are parameters. Kept,
+        # it runs on the driver's cursor (tessera.data.prepared).
+        if self.formulas.context_free(snap, obj, shown, clock=True):
+            if snap.revision != self._by_value_revision or len(self._by_value) > 1000:
+                self._by_value = {}
+                self._by_value_revision = snap.revision
+            prepared = Prepared(query)
+            with contextlib.suppress(ValueError):  # a list parameter cannot be prepared once
+                prepared.sql(conn)
+                self._by_value[key] = prepared
+        return list(conn.execute(query, params).mappings())
 
     def _rows(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
               where: sa.ColumnElement[bool], *, order: tuple[Any, ...] = (),
