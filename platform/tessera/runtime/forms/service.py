@@ -27,8 +27,11 @@ from tessera.forms import (
     FormRenderer,
     FormState,
     FormUrls,
+    RelatedList,
     RelatedRows,
+    Timeline,
     TimelineRows,
+    TimelineSource,
     choose,
     coerce_values,
     generated,
@@ -489,7 +492,7 @@ class FormService:
         return out
 
     def _related_read(self, actor: Actor, snap: Snapshot, schema: SnapshotSchema, obj: ObjectDef,
-                      related: Any) -> ListRead | None:
+                      related: RelatedList) -> ListRead | None:
         """What a related list reads: its columns the reader may see (None: no such relation)."""
         hops = relation_path(obj, schema, related.relation)
         if isinstance(hops, str):
@@ -501,7 +504,8 @@ class FormService:
                         _references(child, columns))
 
     def _timeline_read(self, actor: Actor, snap: Snapshot, schema: SnapshotSchema, obj: ObjectDef,
-                       timeline: Any, source: Any) -> tuple[ListRead, str | None, list[str]] | None:
+                       timeline: Timeline, source: TimelineSource,
+                       ) -> tuple[ListRead, str | None, list[str]] | None:
         """What a timeline's source reads — its name, date and columns the reader may see —
         its name field and columns shown (None: nothing the reader may see)."""
         hops = relation_path(obj, schema, source.relation)
