@@ -26,6 +26,7 @@ DEAL = {"api_name": "deal", "label": "Deal", "plural_label": "Deals", "name_fiel
     {"api_name": "ahead", "label": "Ahead", "type": "formula",
      "expression": "IF(close_date > TODAY(), close_date - TODAY(), 0)"},
     {"api_name": "seller", "label": "Seller", "type": "user"},
+    {"api_name": "stage", "label": "Stage", "type": "select", "options": [{"value": "open", "label": "Open"}]},
     {"api_name": "account", "label": "Account", "type": "lookup", "target": "account", "related_name": "deals"}]}
 FORM = {"api_name": "account_deals", "label": "Account", "object": "account", "sections": [
     {"label": "Account", "columns": [{"fields": [{"field": "name"}]}]},
@@ -50,6 +51,7 @@ def deals(runtime: Platform) -> dict[str, Any]:
     acme = runtime.records.create(system, "account", {"name": "Acme"})
     for name, owner in (("Rita's deal", reps[0]), ("Ravi's deal", reps[1]), ("Nobody's deal", None)):
         runtime.records.create(system, "deal", {"name": name, "secret": f"psst {name}", "close_date": "2026-03-11",
+                                                "stage": "open",
                                                 "seller": reps[0], "account": acme["id"],
                                                 **({"owner": owner} if owner else {})})
     return {"acme": acme["id"], "rita": runtime.users.actor_for_user(int(reps[0])),
@@ -112,3 +114,13 @@ def test_a_kept_statement_reading_today_is_right_on_the_next_day(
     day(2026, 3, 2)
     assert {(r[2], r[4]) for r in rows(runtime, deals["admin"], acme)} == {("9", "9")}
     assert {(r[1], r[3]) for r in rows(runtime, deals["rita"], acme)} == {("9", "9")}
+
+
+def test_a_cell_shown_before_follows_a_metadata_change(runtime: Platform, deals: dict[str, Any], day: Any) -> None:
+    form = {**FORM, "sections": [{"label": "Deals", "related": {"relation": "deals", "columns": ["name", "stage"],
+                                                                 "sort": "name"}}]}
+    runtime.documents.update(Actor.system(), "forms", "account_deals", form)
+    assert {r[1] for r in rows(runtime, deals["admin"], deals["acme"])} == {"Open"}
+    runtime.metadata.update_field(Actor.system(), "deal", "stage",
+                                  {"options": [{"value": "open", "label": "In progress"}]})
+    assert {r[1] for r in rows(runtime, deals["admin"], deals["acme"])} == {"In progress"}

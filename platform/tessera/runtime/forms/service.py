@@ -115,6 +115,8 @@ class FormService:
         self._parsed: dict[tuple[str, int], Form] = {}
         self._lock = threading.Lock()
         self.related = RelatedReader(records)
+        self._shown: dict[tuple[Any, ...], str] = {}
+        self._shown_revision = -1
         self.lines = LineFilling(formulas, access, records, self._compute, self._evaluator)
 
     # -- what the endpoints call --------------------------------------------------------
@@ -476,6 +478,7 @@ class FormService:
             return {}
         if pages is None:
             pages = self._pages(actor, snap, obj, form, record_id)
+        cells = self._cells(snap)
         out: dict[str, RelatedRows] = {}
         for n, related in enumerate(form.related_lists):
             wanted, page = pages.get(("related", n), (None, None))
@@ -483,13 +486,21 @@ class FormService:
                 continue  # no such relation, a child the user may not see, or a column hidden from them
             child, lookup = wanted.hops[-1]
             columns = wanted.fields or []
-            rows = tuple((int(row["id"]), tuple(_shown(snap, child, c, row) for c in columns))
+            rows = tuple((int(row["id"]), tuple(_shown(snap, child, c, row, cells) for c in columns))
                          for row in page.data)
             label = str(lookup.props.get("related_label") or child.plural_label)
             out[related.relation] = RelatedRows(child.api_name, label,
                                                 tuple((c, _label(child, c)) for c in columns), rows,
                                                 more=page.more, filter=relation_filter(wanted.hops, record_id))
         return out
+
+    def _cells(self, snap: Snapshot) -> dict[tuple[Any, ...], str]:
+        """Cells of related lists and timelines as shown, for this metadata revision: a value
+        shows the same for every reader (who may see it is settled before)."""
+        if self._shown_revision != snap.revision:
+            with self._lock:
+                self._shown, self._shown_revision = {}, snap.revision
+        return self._shown
 
     def _related_read(self, actor: Actor, snap: Snapshot, schema: SnapshotSchema, obj: ObjectDef,
                       related: RelatedList) -> ListRead | None:
@@ -562,6 +573,7 @@ class FormService:
             return {}
         if pages is None:
             pages = self._pages(actor, snap, obj, form, record_id)
+        cells = self._cells(snap)
         zone = time_zone(actor.time_zone)
         out: dict[str, TimelineRows] = {}
         for t, timeline in enumerate(form.timelines):
@@ -580,11 +592,11 @@ class FormService:
                     if moment is None:
                         continue  # no date: nowhere on a timeline
                     name = str(row.get(name_field) or "") if name_field else ""
-                    cells = tuple((_label(child, c), _shown(snap, child, c, row)) for c in columns
+                    shown = tuple((_label(child, c), _shown(snap, child, c, row, cells)) for c in columns
                                   if row.get(c) not in (None, ""))
                     found.append((moment, TimelineEntry(child.api_name, child.label, int(row["id"]),
                                                         name or f"#{row['id']}", str(at), _when(moment, zone),
-                                                        cells)))
+                                                        shown)))
             found.sort(key=lambda item: item[0], reverse=True)
             more = more or len(found) > timeline.limit
             out[timeline.path] = TimelineRows(tuple(e for _m, e in found[:timeline.limit]), more)
@@ -596,9 +608,11 @@ def _references(child: ObjectDef, columns: list[str]) -> list[str]:
     return [c for c in columns if (f := child.field(c)) is not None and f.type in ("lookup", "user")]
 
 
-def _shown(snap: Snapshot, child: ObjectDef, column: str, row: Mapping[str, Any]) -> str:
+def _shown(snap: Snapshot, child: ObjectDef, column: str, row: Mapping[str, Any],
+           cells: dict[tuple[Any, ...], str] | None = None) -> str:
     """One cell of a related list or timeline as read: a lookup by its record's name, a user
-    by theirs (a record the reader may not see keeps its id), anything else as its type shows it."""
+    by theirs (a record the reader may not see keeps its id), anything else as its type shows it.
+    `cells`: values of this metadata revision already shown, by object, field and value."""
     fdef = child.field(column)
     value = row.get(column)
     if fdef is not None and fdef.type in ("lookup", "user") and value is not None:
@@ -606,7 +620,15 @@ def _shown(snap: Snapshot, child: ObjectDef, column: str, row: Mapping[str, Any]
         target = snap.objects.get(str(fdef.props.get("target"))) if fdef.type == "lookup" else None
         key = target.name_field.api_name if target is not None and target.name_field is not None else "name"
         return str(named.get(key) or f"#{value}")
-    return _cell(fdef, value)
+    if cells is None or not isinstance(value, str | int | float | bool | None):
+        return _cell(fdef, value)
+    known = (child.uid, column, type(value), value)  # the type: True and 1 are one key otherwise
+    shown = cells.get(known)
+    if shown is None:
+        shown = _cell(fdef, value)
+        if len(cells) < 20_000:
+            cells[known] = shown
+    return shown
 
 
 def _moment(value: Any) -> datetime | None:
