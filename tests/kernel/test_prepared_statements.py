@@ -8,6 +8,7 @@ fails the whole transaction with nothing kept, and on SQLite the flag changes no
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -142,3 +143,18 @@ def test_a_write_that_fails_only_at_commit_keeps_nothing_and_says_why(runtime: P
         insert.write(conn, {"id": 3, "code": 7})
     with runtime.read() as conn:
         assert conn.execute(sa.select(table.c.id)).scalars().all() == [3]
+
+
+def test_a_prepared_read_converts_numbers_and_a_parameter_used_twice_as_sqlalchemy_does(runtime: Platform) -> None:
+    # A NUMERIC and a FLOAT result (PostgreSQL converts them differently, by the answer's
+    # column types), and one date parameter read in two places (two parameters of one name,
+    # as TODAY() in two formulas; converted once).
+    query = sa.select(sa.cast(sa.literal("12.50"), sa.Numeric(12, 2)).label("amount"),
+                      sa.cast(sa.literal(1.5), sa.Float()).label("ratio"),
+                      sa.bindparam("day", type_=sa.Date()).label("same"),
+                      sa.bindparam("day", type_=sa.Date()).label("day"))
+    moment = datetime(2026, 3, 4).date()
+    with runtime.read() as conn:
+        ours = Prepared(query).read(conn, {"day": moment}).all()
+        theirs = [dict(r) for r in conn.execute(query, {"day": moment}).mappings()]
+    assert ours == theirs == [{"amount": Decimal("12.50"), "ratio": 1.5, "same": moment, "day": moment}]

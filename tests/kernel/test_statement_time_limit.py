@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tessera.data.engine import is_busy, is_too_slow, make_engine, statement_time_limit
+from tessera.data.engine import is_busy, is_too_slow, make_engine, read_transaction, statement_time_limit
 
 #: Counts to a billion: minutes of work on either database, unless stopped.
 ENDLESS = ("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1000000000) "
@@ -64,5 +64,34 @@ def test_a_rolled_back_transaction_does_not_leave_a_request_limit_on_a_later_job
             assert counted == 300000
             if engine.dialect.name == "postgresql":
                 assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "0"
+    finally:
+        engine.dispose()
+
+
+def test_reads_in_autocommit_send_the_limit_only_when_it_changes(db_url: str) -> None:
+    # A read on PostgreSQL runs in autocommit: its SET took effect for the session, so the
+    # next read on the pooled connection does not send it again, and a job after a
+    # request's read still gets its own (no limit).
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite keeps its limit in the connection, not in a setting")
+    engine = make_engine(db_url, pool_size=1, max_overflow=0)
+    sent: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute",
+                    lambda _c, _cur, statement, *_a: sent.append(statement) if "statement_timeout" in statement
+                    else None)
+    try:
+        with statement_time_limit(0.2):
+            for _ in range(3):
+                with read_transaction(engine) as conn:
+                    assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
+        assert sent == ["SET statement_timeout = 200"]
+        with read_transaction(engine) as conn:
+            counted = conn.exec_driver_sql(ENDLESS.replace("1000000000", "300000")).scalar_one()
+            assert counted == 300000
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "0"
+        with statement_time_limit(0.2), pytest.raises(sa.exc.OperationalError) as stopped, \
+                read_transaction(engine) as conn:
+            conn.exec_driver_sql(ENDLESS)
+        assert is_too_slow(stopped.value)
     finally:
         engine.dispose()

@@ -28,7 +28,13 @@ from tessera.formula.pycompile import Evaluator, compile_python
 from tessera.formula.reads import Read, Step, reads
 from tessera.formula.rename import rename_field
 from tessera.formula.schema import USER_OBJECT, Schema, SimpleSchema
-from tessera.formula.sqlcompile import compile_filter, compile_filter_grouped, compile_sql, compile_store
+from tessera.formula.sqlcompile import (
+    clock_params,
+    compile_filter,
+    compile_filter_grouped,
+    compile_sql,
+    compile_store,
+)
 from tessera.formula.sqlite import register_sqlite_functions
 
 __all__ = [
@@ -51,6 +57,7 @@ __all__ = [
     "Step",
     "all_functions",
     "check",
+    "clock_params",
     "compile_filter",
     "compile_filter_grouped",
     "compile_python",

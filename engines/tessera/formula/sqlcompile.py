@@ -47,6 +47,9 @@ _INT64 = 2**62
 # places, under 10^10 in units of the scale: on SQLite the product stays within 64 bits below
 # 9 x 10^8 rows per record, and AVG's rounding to 10 places could only tell the two ways
 # apart past 2 x 10^8 rows.
+#: The names of the parameters TODAY() and NOW() compile to (see clock_params).
+TODAY_PARAM = "formula_today"
+NOW_PARAM = "formula_now"
 _RATIO_SCALE = 2
 _RATIO_LIMIT = 10**10
 
@@ -185,6 +188,13 @@ class _Gen:
 
     def null(self, t: str) -> SqlValue:
         return SqlValue(sa.cast(sa.null(), _pg_type(t)) if not self.sqlite else sa.null(), t, literal=None)
+
+    def clock(self, name: str) -> SqlValue:
+        """TODAY() or NOW() as a parameter named for it (CLOCK_PARAMS), its value this
+        context's: a statement kept for reuse is run with the clock of the request running it."""
+        if name == "TODAY":
+            return SqlValue(sa.bindparam(TODAY_PARAM, self.ctx.today, type_=sa.Date()), DATE, literal=self.ctx.today)
+        return SqlValue(sa.bindparam(NOW_PARAM, self.ctx.now, type_=UtcDateTime()), DATETIME, literal=self.ctx.now)
 
     def number_literal(self, value: Decimal) -> SqlValue:
         if self.sqlite:
@@ -581,7 +591,7 @@ class _Gen:
         if spec.change_context:
             raise self.fail(f"{name} only works in rules, not in filters, reports or formula columns", node)
         if name in ("TODAY", "NOW"):
-            return self.bind(self.ctx.today if name == "TODAY" else self.ctx.now, node.type)
+            return self.clock(name)
         if name == "BLANK":
             return self.null(BLANK)
         args = [self.visit(a, scope) for a in node.args]
@@ -861,3 +871,9 @@ def compile_filter_grouped(checked: Checked, dialect: str, table_for: TableFor, 
                    .subquery(group["name"]))
         joins.append((derived, derived.c.parent == gen.base.c.id))
     return (sa.false() if checked.type == BLANK else v.expr), joins
+
+
+def clock_params(ctx: EvalContext) -> dict[str, Any]:
+    """The values of TODAY() and NOW() for a statement compiled earlier, as `ctx` reads the
+    clock: passed with its other parameters, a kept statement is right on the next day."""
+    return {TODAY_PARAM: ctx.today, NOW_PARAM: ctx.now}

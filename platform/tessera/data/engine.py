@@ -92,7 +92,10 @@ def _limit_postgresql(connection: Connection) -> None:
 def _forget_postgresql_limit(connection: Connection) -> None:
     # A SET inside a transaction that rolls back is undone with it, back to whatever an
     # earlier committed transaction set: unknown here, so the next transaction sends its own.
-    connection.info.pop(_PG_LIMIT, None)
+    # In autocommit (the reads) the SET took effect at once, and the "rollback" that ends
+    # the connection's use undoes nothing: the setting is still known.
+    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        connection.info.pop(_PG_LIMIT, None)
 
 
 def _tune_sqlite(engine: Engine, in_memory: bool, busy_timeout: float) -> None:
@@ -216,6 +219,23 @@ def _pipelined(conn: Connection) -> Iterator[None]:
         if isinstance(error, dbapi_error):  # from the driver itself: as SQLAlchemy would raise it
             raise sa.exc.DBAPIError.instance("COMMIT", None, error, dbapi_error, dialect=conn.dialect) from error
         raise
+
+
+@contextmanager
+def reads_together(conn: Connection) -> Iterator[None]:
+    """Reads of `tessera.data.prepared` issued inside go out together on PostgreSQL's
+    pipeline and are answered in one round trip (their rows are fetched when first asked
+    for, inside the block); a statement run through SQLAlchemy meanwhile waits for its
+    answer as in a pipelined write. On SQLite, or already in a pipeline: as they come."""
+    if is_sqlite(conn) or _PIPELINE in conn.info:
+        yield
+        return
+    with conn.connection.driver_connection.pipeline() as pipeline:
+        conn.info[_PIPELINE] = pipeline
+        try:
+            yield
+        finally:
+            conn.info.pop(_PIPELINE, None)
 
 
 def in_pipeline(conn: Connection) -> bool:

@@ -136,13 +136,13 @@ class Prepared:
             statement = statement.values([{c: sa.bindparam(f"{c}_{n}", type_=table.c[c].type) for c in self._columns}
                                           for n in range(rows)])
         compiled = statement.compile(dialect=dialect, column_keys=None if rows else self._columns)
-        binders = []
+        binders: dict[str, Processor] = {}  # by name: a parameter used twice is converted once
         for bind, name in compiled.bind_names.items():
             if bind.expanding:
                 raise ValueError(f"{bind.key}: an expanding parameter cannot be prepared once")
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
-                binders.append((name, process))
+                binders[name] = process
         keys: list[str] = []
         results: list[tuple[int, Processor]] = []
         late: list[tuple[int, Any]] = []
@@ -158,8 +158,12 @@ class Prepared:
                 results.append((index, process))
         order = tuple(compiled.positiontup or ()) if compiled.positional else None
         options = {"prepare": True} if dialect.driver == "psycopg" and self._prepare else {}
-        return _Compiled(dialect, str(compiled), compiled, order, options, tuple(binders), tuple(keys),
+        return _Compiled(dialect, str(compiled), compiled, order, options, tuple(binders.items()), tuple(keys),
                          tuple(results), tuple(late))
+
+    def sql(self, conn: Connection) -> str:
+        """The statement's SQL for the connection's database (compiled now if not yet)."""
+        return self._for(conn).sql
 
     def write(self, conn: Connection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
         """Run the write, for one set of values or for each of several."""

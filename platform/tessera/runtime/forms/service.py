@@ -27,8 +27,11 @@ from tessera.forms import (
     FormRenderer,
     FormState,
     FormUrls,
+    RelatedList,
     RelatedRows,
+    Timeline,
     TimelineRows,
+    TimelineSource,
     choose,
     coerce_values,
     generated,
@@ -51,6 +54,7 @@ from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.meta.times import from_local_input, time_zone
 from tessera.runtime.forms.lines import LineFilling, TypedSet, read_posted
+from tessera.runtime.forms.related import ListRead, Page, RelatedReader
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.metadata.documents import DocumentService
@@ -110,6 +114,9 @@ class FormService:
         self.renderer = FormRenderer(templates)
         self._parsed: dict[tuple[str, int], Form] = {}
         self._lock = threading.Lock()
+        self.related = RelatedReader(records)
+        self._shown: dict[tuple[Any, ...], str] = {}
+        self._shown_revision = -1
         self.lines = LineFilling(formulas, access, records, self._compute, self._evaluator)
 
     # -- what the endpoints call --------------------------------------------------------
@@ -186,8 +193,9 @@ class FormService:
             obj = snap.object(object_name)
             filling = self._fill(conn, snap, actor, obj, form, stored, given)
             displays = self._displays(actor, snap, obj, filling)
-            related = self._related(actor, snap, obj, filling.form, record_id)
-            timelines = self._timelines(actor, snap, obj, filling.form, record_id)
+            pages = self._pages(actor, snap, obj, filling.form, record_id) if record_id is not None else {}
+            related = self._related(actor, snap, obj, filling.form, record_id, pages)
+            timelines = self._timelines(actor, snap, obj, filling.form, record_id, pages)
             raw = {p.field: given.get(p.field) for p in filling.problems}
             messages: dict[str, list[str]] = {}
             for problem in [*(errors or []), *filling.problems]:
@@ -462,34 +470,90 @@ class FormService:
         return str(name) if name else f"#{user_id}"
 
     def _related(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form,
-                 record_id: int | None) -> dict[str, RelatedRows]:
-        """The rows of the form's related lists (none for a new record)."""
+                 record_id: int | None, pages: Mapping[Any, tuple[Any, Page | None]] | None = None,
+                 ) -> dict[str, RelatedRows]:
+        """The rows of the form's related lists (none for a new record). `pages`: what
+        `_pages` read for the form, else read here."""
         if record_id is None or not form.related_lists:
             return {}
-        schema = SnapshotSchema(snap)
+        if pages is None:
+            pages = self._pages(actor, snap, obj, form, record_id)
+        cells = self._cells(snap)
         out: dict[str, RelatedRows] = {}
-        for related in form.related_lists:
-            hops = relation_path(obj, schema, related.relation)
-            if isinstance(hops, str):
-                continue
-            child, lookup = hops[-1]
-            hidden = self.access.object(actor, snap, child).hidden  # columns hidden from the reader are left out
-            columns = [c for c in related.columns if child.field(c) is not None and c not in hidden]
-            try:
-                page = self.records.list(actor, child.api_name, fields=columns or None, sort=related.order,
-                                         limit=related.limit, filter=relation_filter(hops, record_id),
-                                         expand=_references(child, columns) or None)
-            except TesseraError:
-                continue  # a child the user may not see, or a column hidden from them
-            rows = tuple((int(row["id"]), tuple(_shown(snap, child, c, row) for c in columns))
-                         for row in page["data"])
+        for n, related in enumerate(form.related_lists):
+            wanted, page = pages.get(("related", n), (None, None))
+            if wanted is None or page is None:
+                continue  # no such relation, a child the user may not see, or a column hidden from them
+            child, lookup = wanted.hops[-1]
+            columns = wanted.fields or []
+            rows = tuple((int(row["id"]), tuple(_shown(snap, child, c, row, cells) for c in columns))
+                         for row in page.data)
             label = str(lookup.props.get("related_label") or child.plural_label)
             out[related.relation] = RelatedRows(child.api_name, label,
                                                 tuple((c, _label(child, c)) for c in columns), rows,
-                                                more=page.get("next_cursor") is not None,
-                                                filter=relation_filter(hops, record_id))
+                                                more=page.more, filter=relation_filter(wanted.hops, record_id))
         return out
 
+    def _cells(self, snap: Snapshot) -> dict[tuple[Any, ...], str]:
+        """Cells of related lists and timelines as shown, for this metadata revision: a value
+        shows the same for every reader (who may see it is settled before)."""
+        if self._shown_revision != snap.revision:
+            with self._lock:
+                self._shown, self._shown_revision = {}, snap.revision
+        return self._shown
+
+    def _related_read(self, actor: Actor, snap: Snapshot, schema: SnapshotSchema, obj: ObjectDef,
+                      related: RelatedList) -> ListRead | None:
+        """What a related list reads: its columns the reader may see (None: no such relation)."""
+        hops = relation_path(obj, schema, related.relation)
+        if isinstance(hops, str):
+            return None
+        child = hops[-1][0]
+        hidden = self.access.object(actor, snap, child).hidden  # columns hidden from the reader are left out
+        columns = [c for c in related.columns if child.field(c) is not None and c not in hidden]
+        return ListRead(related.relation, child, hops, columns or None, related.order, related.limit,
+                        _references(child, columns))
+
+    def _timeline_read(self, actor: Actor, snap: Snapshot, schema: SnapshotSchema, obj: ObjectDef,
+                       timeline: Timeline, source: TimelineSource,
+                       ) -> tuple[ListRead, str | None, list[str]] | None:
+        """What a timeline's source reads — its name, date and columns the reader may see —
+        its name field and columns shown (None: nothing the reader may see)."""
+        hops = relation_path(obj, schema, source.relation)
+        if isinstance(hops, str):
+            return None
+        child = hops[-1][0]
+        access = self.access.object(actor, snap, child)
+        if not access.may("read") or source.date in access.hidden:
+            return None
+        name_field = child.name_field.api_name if child.name_field is not None else None
+        if name_field in access.hidden:
+            name_field = None
+        columns = [c for c in source.columns if child.field(c) is not None and c not in access.hidden]
+        wanted = [f for f in dict.fromkeys([name_field, source.date, *columns]) if f and child.field(f)]
+        return (ListRead(source.relation, child, hops, wanted or None, f"-{source.date}", timeline.limit,
+                         _references(child, columns)), name_field, columns)
+
+    def _pages(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form,
+               record_id: int) -> dict[Any, tuple[Any, Page | None]]:
+        """The records of every related list and timeline source of the form, read together
+        (see RelatedReader.read), with what each read: by ("related", n) and ("timeline", n,
+        source's n), as `_related_read` and `_timeline_read` give it."""
+        schema = SnapshotSchema(snap)
+        reads: dict[Any, ListRead] = {}
+        made: dict[Any, Any] = {}
+        for n, related in enumerate(form.related_lists):
+            if (wanted := self._related_read(actor, snap, schema, obj, related)) is not None:
+                reads[("related", n)], made[("related", n)] = wanted, wanted
+        for t, timeline in enumerate(form.timelines):
+            for n, source in enumerate(timeline.sources):
+                if (found := self._timeline_read(actor, snap, schema, obj, timeline, source)) is not None:
+                    reads[("timeline", t, n)], made[("timeline", t, n)] = found[0], found
+        if not reads:
+            return {}
+        with self.kernel.read() as conn:
+            pages = self.related.read(conn, snap, actor, record_id, list(reads.values()), EvalContext())
+        return {key: (made[key], page) for key, page in zip(reads, pages, strict=True)}
 
     def placed_relations(self, actor: Actor, object_name: str, record_id: int) -> set[str]:
         """The relations the form chosen for the user and the record lists in a related
@@ -501,48 +565,38 @@ class FormService:
         return {r.relation for r in filling.form.related_lists}
 
     def _timelines(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form,
-                   record_id: int | None) -> dict[str, TimelineRows]:
+                   record_id: int | None, pages: Mapping[Any, tuple[Any, Page | None]] | None = None,
+                   ) -> dict[str, TimelineRows]:
         """Each timeline's entries (none for a new record): per relation, its newest records
         by the source's date, as the user may read them, merged and cut to the limit."""
         if record_id is None or not form.timelines:
             return {}
-        schema = SnapshotSchema(snap)
+        if pages is None:
+            pages = self._pages(actor, snap, obj, form, record_id)
+        cells = self._cells(snap)
         zone = time_zone(actor.time_zone)
         out: dict[str, TimelineRows] = {}
-        for timeline in form.timelines:
+        for t, timeline in enumerate(form.timelines):
             found: list[tuple[Any, TimelineEntry]] = []
             more = False
-            for source in timeline.sources:
-                hops = relation_path(obj, schema, source.relation)
-                if isinstance(hops, str):
-                    continue
-                child = hops[-1][0]
-                access = self.access.object(actor, snap, child)
-                if not access.may("read") or source.date in access.hidden:
-                    continue
-                name_field = child.name_field.api_name if child.name_field is not None else None
-                if name_field in access.hidden:
-                    name_field = None
-                columns = [c for c in source.columns if child.field(c) is not None and c not in access.hidden]
-                wanted = [f for f in dict.fromkeys([name_field, source.date, *columns]) if f and child.field(f)]
-                try:
-                    page = self.records.list(actor, child.api_name, fields=wanted or None, sort=f"-{source.date}",
-                                             limit=timeline.limit, filter=relation_filter(hops, record_id),
-                                             expand=_references(child, columns) or None)
-                except TesseraError:
+            for n, source in enumerate(timeline.sources):
+                wanted, page = pages.get(("timeline", t, n), (None, None))
+                if wanted is None or page is None:
                     continue  # an object the user may not read, or a field hidden from them
-                more = more or page.get("next_cursor") is not None
-                for row in page["data"]:
+                read, name_field, columns = wanted
+                child = read.child
+                more = more or page.more
+                for row in page.data:
                     at = row.get(source.date)
                     moment = _moment(at)
                     if moment is None:
                         continue  # no date: nowhere on a timeline
                     name = str(row.get(name_field) or "") if name_field else ""
-                    cells = tuple((_label(child, c), _shown(snap, child, c, row)) for c in columns
+                    shown = tuple((_label(child, c), _shown(snap, child, c, row, cells)) for c in columns
                                   if row.get(c) not in (None, ""))
                     found.append((moment, TimelineEntry(child.api_name, child.label, int(row["id"]),
                                                         name or f"#{row['id']}", str(at), _when(moment, zone),
-                                                        cells)))
+                                                        shown)))
             found.sort(key=lambda item: item[0], reverse=True)
             more = more or len(found) > timeline.limit
             out[timeline.path] = TimelineRows(tuple(e for _m, e in found[:timeline.limit]), more)
@@ -554,9 +608,11 @@ def _references(child: ObjectDef, columns: list[str]) -> list[str]:
     return [c for c in columns if (f := child.field(c)) is not None and f.type in ("lookup", "user")]
 
 
-def _shown(snap: Snapshot, child: ObjectDef, column: str, row: Mapping[str, Any]) -> str:
+def _shown(snap: Snapshot, child: ObjectDef, column: str, row: Mapping[str, Any],
+           cells: dict[tuple[Any, ...], str] | None = None) -> str:
     """One cell of a related list or timeline as read: a lookup by its record's name, a user
-    by theirs (a record the reader may not see keeps its id), anything else as its type shows it."""
+    by theirs (a record the reader may not see keeps its id), anything else as its type shows it.
+    `cells`: values of this metadata revision already shown, by object, field and value."""
     fdef = child.field(column)
     value = row.get(column)
     if fdef is not None and fdef.type in ("lookup", "user") and value is not None:
@@ -564,7 +620,15 @@ def _shown(snap: Snapshot, child: ObjectDef, column: str, row: Mapping[str, Any]
         target = snap.objects.get(str(fdef.props.get("target"))) if fdef.type == "lookup" else None
         key = target.name_field.api_name if target is not None and target.name_field is not None else "name"
         return str(named.get(key) or f"#{value}")
-    return _cell(fdef, value)
+    if cells is None or not isinstance(value, str | int | float | bool | None):
+        return _cell(fdef, value)
+    known = (child.uid, column, type(value), value)  # the type: True and 1 are one key otherwise
+    shown = cells.get(known)
+    if shown is None:
+        shown = _cell(fdef, value)
+        if len(cells) < 20_000:
+            cells[known] = shown
+    return shown
 
 
 def _moment(value: Any) -> datetime | None:

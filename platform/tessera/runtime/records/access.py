@@ -139,6 +139,13 @@ class AccessService:
                 self._cache[key] = found  # type: ignore[index]
         return found
 
+    def scope_key(self, actor: Actor, snap: Snapshot) -> Any:
+        """What the actor's access to every object follows (their id, roles, teams), as a key
+        for what is built from it: two actors with the same key have the same access."""
+        if not actor.is_admin:
+            actor = permissions_for(actor, snap).actor
+        return (actor.user_id, _actor_key(actor))
+
     def _build(self, actor: Actor, snap: Snapshot, obj: ObjectDef) -> ObjectAccess:
         if actor.is_admin:
             return ObjectAccess(obj, actor, True, True, dict.fromkeys(OPERATIONS, "all"), frozenset(), frozenset(), ())

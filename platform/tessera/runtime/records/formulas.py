@@ -377,22 +377,24 @@ class FormulaService:
             self._keep(made, snap)
         return columns
 
-    def context_free(self, snap: Snapshot, obj: ObjectDef, fields: Iterable[FieldDef]) -> bool:
+    def context_free(self, snap: Snapshot, obj: ObjectDef, fields: Iterable[FieldDef], *,
+                     clock: bool = False) -> bool:
         """Whether the SQL of these fields' computed values is the same for every request
-        (no clock, no $user, no viewer's scope), so a query made of it can be reused."""
-        return not any(self._context_bound(snap, obj, f) for f in fields if not f.stored)
+        (no clock, no $user, no viewer's scope), so a query made of it can be reused.
+        `clock=True`: the clock is allowed — the query's runner passes `clock_params`."""
+        return not any(self._context_bound(snap, obj, f, clock) for f in fields if not f.stored)
 
-    def _context_bound(self, snap: Snapshot, obj: ObjectDef, fdef: FieldDef) -> bool:
+    def _context_bound(self, snap: Snapshot, obj: ObjectDef, fdef: FieldDef, clock: bool = False) -> bool:
         """Whether a computed field's SQL depends on the request (the clock, $user), here or
-        in the formula fields it reads."""
+        in the formula fields it reads (the clock left out when `clock`)."""
         try:
             checked = self.checked(snap, obj, expression_of(fdef))
         except FormulaError:
             return True
-        if checked.volatile or checked.uses_user or sees_as_viewer(fdef):
+        if (checked.volatile and not clock) or checked.uses_user or sees_as_viewer(fdef):
             return True
         return any(ref.field.computed and not ref.field.stored and ref.field.uid != fdef.uid
-                   and self._context_bound(snap, ref.object, ref.field) for ref in checked.references
+                   and self._context_bound(snap, ref.object, ref.field, clock) for ref in checked.references
                    if ref.object is not USER_OBJECT)
 
     def filter_clause(self, snap: Snapshot, obj: ObjectDef, source: str, dialect: str,

@@ -24,6 +24,7 @@ from tessera.data.paging import SortKey, after, decode_cursor, encode_cursor, or
 from tessera.data.prepared import Prepared
 from tessera.data.tables import trash_links, users
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+from tessera.formula import EvalContext, clock_params
 from tessera.meta.fieldtypes import FieldType, FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
@@ -95,44 +96,9 @@ class RecordService:
             snap = self.kernel.snapshot(conn)
             obj = snap.object(object_name)
             table = snap.table(obj)
-            access = self.access.object(actor, snap, obj)
-            access.refuse("read")
-            shown = _projection(obj, fields, access.hidden)
-            formulas = self.formulas
-            dialect = conn.dialect.name
-            # Only the computed fields shown or sorted by are compiled into this query.
-            sorted_by = {part.strip().lstrip("-+") for part in (sort or "").split(",")}
-            if sorted_by & access.hidden:
-                name = sorted(sorted_by & access.hidden)[0]
-                raise InvalidInput(f"Cannot sort by {name!r}.",
-                                   [FieldProblem("sort", f"{name!r} is not a sortable field of {obj.label}")])
-            if filter:
-                self.access.filter_reads_hidden(access, snap, filter)
-            wanted = [f for f in obj.fields if not f.stored and (f in shown or f.api_name in sorted_by)]
-            ctx = self.access.viewer_context(conn, snap, actor) if filter or wanted else None
-            computed = {f.api_name: column for f, column in
-                        zip(wanted, formulas.computed_columns(snap, obj, wanted, dialect, ctx), strict=True)}
-            extra = {name: (build(table), kind) for name, (build, kind) in (sorts or {}).items()
-                     if name in sorted_by}
-            keys = _sort_keys(obj, table, sort, computed, dialect, extra)
-            signature = f"{obj.uid}:{sort or 'id'}:{int(trash)}:{filter or ''}:{search or ''}"
-            live = table.c.deleted_at.is_not(None) if trash else table.c.deleted_at.is_(None)
-            if filter:
-                live = sa.and_(live, formulas.filter_clause(snap, obj, filter, dialect, ctx))
-            if search and self.full_text is not None:
-                matching = self.full_text(conn, snap, actor, obj, table, search)
-                if matching is not None:
-                    live = sa.and_(live, matching)
-            allowed = self._allowed(conn, snap, obj, actor, "read")
-            if allowed is not None:
-                live = sa.and_(live, allowed)
-            # Sort columns are selected even when `fields` leaves them out: the cursor needs them.
-            selected: list[Any] = [*_columns(table, shown, trash),
-                                   *(computed[f.api_name] for f in shown if not f.stored)]
-            names = {c.name for c in selected}
-            selected += [k.column.label(k.name) if k.name in computed or k.name in extra else k.column
-                         for k in keys if k.name not in names]
-            query = sa.select(*selected).where(live)
+            query, keys, shown, signature, extra, live = self.list_query(conn, snap, actor, obj, fields=fields,
+                                                                         sort=sort, trash=trash, filter=filter,
+                                                                         sorts=sorts, search=search)
             if cursor:
                 try:
                     raw = decode_cursor(cursor, signature)
@@ -159,6 +125,55 @@ class RecordService:
                 result["total"] = min(counted, TOTAL_CAP)
                 result["total_capped"] = counted > TOTAL_CAP
             return result
+
+    def list_query(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef, *,
+                   fields: list[str] | None = None, sort: str | None = None, trash: bool = False,
+                   filter: str | None = None, sorts: Mapping[str, ExtraSort] | None = None,
+                   search: str | None = None) -> tuple[sa.Select[Any], list[SortKey], list[FieldDef], str,
+                                                       dict[str, Any], Any]:
+        """The SELECT of a list before its cursor, order and limit — the records of `obj`
+        the actor may read, with the fields they may see — its sort keys, the fields shown,
+        the cursor's signature, the extra sort keys and the WHERE clause."""
+        table = snap.table(obj)
+        access = self.access.object(actor, snap, obj)
+        access.refuse("read")
+        shown = _projection(obj, fields, access.hidden)
+        formulas = self.formulas
+        dialect = conn.dialect.name
+        # Only the computed fields shown or sorted by are compiled into this query.
+        sorted_by = {part.strip().lstrip("-+") for part in (sort or "").split(",")}
+        if sorted_by & access.hidden:
+            name = sorted(sorted_by & access.hidden)[0]
+            raise InvalidInput(f"Cannot sort by {name!r}.",
+                               [FieldProblem("sort", f"{name!r} is not a sortable field of {obj.label}")])
+        if filter:
+            self.access.filter_reads_hidden(access, snap, filter)
+        wanted = [f for f in obj.fields if not f.stored and (f in shown or f.api_name in sorted_by)]
+        ctx = self.access.viewer_context(conn, snap, actor) if filter or wanted else None
+        computed = {f.api_name: column for f, column in
+                    zip(wanted, formulas.computed_columns(snap, obj, wanted, dialect, ctx), strict=True)}
+        extra = {name: (build(table), kind) for name, (build, kind) in (sorts or {}).items()
+                 if name in sorted_by}
+        keys = _sort_keys(obj, table, sort, computed, dialect, extra)
+        signature = f"{obj.uid}:{sort or 'id'}:{int(trash)}:{filter or ''}:{search or ''}"
+        live = table.c.deleted_at.is_not(None) if trash else table.c.deleted_at.is_(None)
+        if filter:
+            live = sa.and_(live, formulas.filter_clause(snap, obj, filter, dialect, ctx))
+        if search and self.full_text is not None:
+            matching = self.full_text(conn, snap, actor, obj, table, search)
+            if matching is not None:
+                live = sa.and_(live, matching)
+        allowed = self._allowed(conn, snap, obj, actor, "read")
+        if allowed is not None:
+            live = sa.and_(live, allowed)
+        # Sort columns are selected even when `fields` leaves them out: the cursor needs them.
+        selected: list[Any] = [*_columns(table, shown, trash),
+                               *(computed[f.api_name] for f in shown if not f.stored)]
+        names = {c.name for c in selected}
+        selected += [k.column.label(k.name) if k.name in computed or k.name in extra else k.column
+                     for k in keys if k.name not in names]
+        query = sa.select(*selected).where(live)
+        return query, keys, shown, signature, extra, live
 
     def get(self, actor: Actor, object_name: str, record_id: int, *,
             fields: list[str] | None = None, expand: list[str] | None = None) -> dict[str, Any]:
@@ -340,19 +355,28 @@ class RecordService:
         the shown fields only, without the other system columns."""
         key = (conn.dialect.name, snap.revision, obj.uid, tuple(f.uid for f in shown), column,
                tuple(str(o) for o in order), limit, bare)
+        params = {"row_value": value, **clock_params(EvalContext())}
         prepared = self._by_value.get(key)
         if prepared is None:
             table = snap.table(obj)
             query = self._select(conn, snap, obj, shown, table.c[column] == sa.bindparam("row_value"), order, limit,
                                  bare=bare)
-            if not self.formulas.context_free(snap, obj, shown):
-                found = list(conn.execute(query, {"row_value": value}).mappings())
+            # A formula reading the clock is kept too: TODAY() and NOW() are parameters.
+            kept: Prepared | None = None
+            if self.formulas.context_free(snap, obj, shown, clock=True):
+                kept = Prepared(query, prepare=False)
+                try:
+                    kept.sql(conn)
+                except ValueError:  # a list parameter cannot be prepared once
+                    kept = None
+            if kept is None:
+                found = list(conn.execute(query, params).mappings())
                 return lambda: found
             if snap.revision != self._by_value_revision or len(self._by_value) > 1000:
                 self._by_value = {}
                 self._by_value_revision = snap.revision
-            prepared = self._by_value[key] = Prepared(query, prepare=False)
-        return prepared.read(conn, {"row_value": value}).all
+            prepared = self._by_value[key] = kept
+        return prepared.read(conn, params).all
 
     def _rows(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
               where: sa.ColumnElement[bool], *, order: tuple[Any, ...] = (),

@@ -1,0 +1,258 @@
+"""The related lists and timeline sources of a record page, read with statements built once.
+
+A related list is the list `records.list` reads — the child records the actor may read,
+the fields they may see, in the list's order — filtered to the records reached from the
+page's record. Building that SELECT (its row scope, computed columns and relation filter)
+costs far more than running it, and only the record's id changes from one page to the
+next: it is built once per metadata revision, person's access and list, with the record's
+id as a parameter, and TODAY()/NOW() as parameters too (`clock_params`).
+
+Not kept, so built for each page as `records.list` does: the lists of a person whose row
+scope, or the computed fields shown, read `$user` (the user's own fields are no part of the
+key), and a statement in which the record's id could not be told apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter
+from sqlalchemy.sql.visitors import replacement_traverse
+
+from tessera.auth.actor import Actor
+from tessera.data.engine import reads_together
+from tessera.data.paging import order_by
+from tessera.data.prepared import Prepared
+from tessera.data.tables import users
+from tessera.errors import TesseraError
+from tessera.forms import relation_filter
+from tessera.formula import EvalContext, FormulaError, clock_params
+from tessera.meta.model import FieldDef, ObjectDef
+from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.records.service import RecordService, serializer
+
+#: Stands for the page's record id while a statement is built; no record has this id.
+_PLACEHOLDER = 987_654_321_987_654_321
+_RECORD = "related_record"
+
+
+@dataclass(frozen=True)
+class ListRead:
+    """A related list or a timeline's source to read: the records of `child` reached
+    through `hops` (the relation's path), with these fields (None: all the actor may see),
+    in this order, at most `limit`, and the names their lookup and user columns
+    (`expand`) point at."""
+
+    relation: str
+    child: ObjectDef
+    hops: list[tuple[ObjectDef, FieldDef]]
+    fields: list[str] | None
+    sort: str | None
+    limit: int
+    expand: list[str]
+
+
+@dataclass(frozen=True)
+class Page:
+    """The records of a read as `records.list` gives them (`_expanded` holding the names
+    only), and whether there are more."""
+
+    data: list[dict[str, Any]]
+    more: bool
+
+
+def _merged(reads: list[ListRead]) -> ListRead:
+    """One read for several of the same relation and order: every field and name any of
+    them shows, as many records as the longest."""
+    first = reads[0]
+    if len(reads) == 1:
+        return first
+    fields = None if any(r.fields is None for r in reads) else list(dict.fromkeys(
+        f for r in reads for f in r.fields or ()))
+    return ListRead(first.relation, first.child, first.hops, fields, first.sort, max(r.limit for r in reads),
+                    list(dict.fromkeys(c for r in reads for c in r.expand)))
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A related list's statement with the record's id as a parameter, its fields, and per
+    expanded column the label of its target's name in the row and the key `_shown` reads."""
+
+    statement: Prepared
+    shown: list[FieldDef]
+    names: tuple[tuple[str, str, str], ...]
+
+    def records(self, rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """The rows (read up to `limit` + 1) as records, and whether there are more."""
+        to_json = serializer(self.shown)
+        data = []
+        for row in rows[:limit]:
+            record = to_json(row)
+            if self.names:
+                record["_expanded"] = {column: None if row[label] is None else {key: row[label]}
+                                       for column, label, key in self.names}
+            data.append(record)
+        return data, len(rows) > limit
+
+
+class RelatedReader:
+    """Reads related lists for record pages, keeping their statements per revision and access."""
+
+    def __init__(self, records: RecordService) -> None:
+        self.records = records
+        self.access = records.access
+        self.formulas = records.formulas
+        self._kept: dict[tuple[Any, ...], _Prepared | None] = {}
+        self._personal: dict[tuple[Any, ...], bool] = {}
+        self._revision = -1
+        self._lock = threading.Lock()
+
+    def read(self, conn: Connection, snap: Snapshot, actor: Actor, record_id: int, reads: Sequence[ListRead],
+             clock: EvalContext) -> list[Page | None]:
+        """For each read, the first `limit` records of its child reached from `record_id`,
+        as `records.list` returns them (None: the actor may not read them). Reads of the
+        same relation in the same order are one statement (the fields and the limit of
+        both); on PostgreSQL the kept statements go out together, one round trip."""
+        groups: dict[tuple[str, str | None], list[int]] = {}
+        for n, wanted in enumerate(reads):
+            groups.setdefault((wanted.relation, wanted.sort), []).append(n)
+        merged = [_merged([reads[n] for n in members]) for members in groups.values()]
+        scope = self.access.scope_key(actor, snap)
+        if snap.revision != self._revision:
+            with self._lock:
+                if snap.revision != self._revision:
+                    self._kept, self._personal, self._revision = {}, {}, snap.revision
+        found: list[list[dict[str, Any]] | None] = [None] * len(merged)
+        more: list[bool] = [False] * len(merged)
+        kept: list[tuple[int, _Prepared]] = []
+        for n, wanted in enumerate(merged):
+            try:
+                prepared = self._prepared(conn, snap, actor, wanted, scope)
+                if prepared is None:
+                    page = self.records.list(actor, wanted.child.api_name, fields=wanted.fields, sort=wanted.sort,
+                                             limit=wanted.limit, filter=relation_filter(wanted.hops, record_id),
+                                             expand=wanted.expand or None)
+                    found[n], more[n] = page["data"], page.get("next_cursor") is not None
+                else:
+                    kept.append((n, prepared))
+            except TesseraError:
+                continue  # a child the actor may not read, or a field hidden from them
+        params = {_RECORD: record_id, **clock_params(clock)}
+        with reads_together(conn):
+            pending = [(n, prepared, prepared.statement.read(conn, params)) for n, prepared in kept]
+            for n, prepared, rows in pending:
+                found[n], more[n] = prepared.records(rows.all(), merged[n].limit)
+        out: list[Page | None] = [None] * len(reads)
+        for (members, data, extra) in zip(groups.values(), found, more, strict=True):
+            if data is None:
+                continue
+            for n in members:
+                limit = reads[n].limit
+                out[n] = Page(data[:limit], extra or len(data) > limit)
+        return out
+
+    def _prepared(self, conn: Connection, snap: Snapshot, actor: Actor, wanted: ListRead,
+                  scope: Any) -> _Prepared | None:
+        key = (conn.dialect.name, snap.revision, scope, wanted.child.uid,
+               None if wanted.fields is None else tuple(wanted.fields), wanted.sort, wanted.limit,
+               tuple(wanted.expand), relation_filter(wanted.hops, _PLACEHOLDER))
+        if key in self._kept:
+            return self._kept[key]
+        prepared = self._prepare(conn, snap, actor, wanted.child, wanted.hops, wanted.fields, wanted.sort,
+                                 wanted.limit, wanted.expand, scope)
+        with self._lock:
+            if len(self._kept) > 2000:
+                self._kept.clear()
+            self._kept[key] = prepared
+        return prepared
+
+    def _prepare(self, conn: Connection, snap: Snapshot, actor: Actor, child: ObjectDef,
+                 hops: list[tuple[ObjectDef, FieldDef]], fields: list[str] | None, sort: str | None,
+                 limit: int, expand: list[str], scope: Any) -> _Prepared | None:
+        """The list's statement with the record's id a parameter, or None when it cannot be
+        kept (see the module's docstring). The names its lookup and user columns point at
+        are read in the same statement, as the actor may read them."""
+        if self._reads_user(snap, actor, scope):
+            return None
+        query, keys, shown, _signature, _extra, _live = self.records.list_query(
+            conn, snap, actor, child, fields=fields, sort=sort, filter=relation_filter(hops, _PLACEHOLDER))
+        if not self.formulas.context_free(snap, child, [*shown, *(f for f in child.fields
+                                                                   if f.api_name in {k.name for k in keys})],
+                                          clock=True):
+            return None
+        table = snap.table(child)
+        hidden = self.access.object(actor, snap, child).hidden
+        contexts: dict[str, EvalContext] = {}
+        names: list[tuple[str, str, str]] = []
+        for column in expand:
+            fdef = child.field(column)
+            if fdef is None or fdef.type not in ("lookup", "user") or column in hidden:
+                return None  # refused by `records.list`, as it words it
+            label = f"_name_{len(names)}"
+            if fdef.type == "user":
+                name = sa.select(users.c.name).where(users.c.id == table.c[fdef.column]).scalar_subquery()
+                names.append((column, label, "name"))
+            else:
+                target = snap.objects.get(str(fdef.props.get("target")))
+                if target is None or target.name_field is None:
+                    continue  # nothing to name it by: the id is shown
+                if not self.formulas.context_free(snap, target, [target.name_field], clock=True):
+                    return None
+                other = snap.table(target).alias(label)
+                allowed = self.access.readable(conn, snap, actor, target, other, contexts)
+                name = sa.select(self.access.name_column(conn, snap, actor, target, other, contexts)).where(
+                    other.c.id == table.c[fdef.column], other.c.deleted_at.is_(None),
+                    *([allowed] if allowed is not None else [])).scalar_subquery()
+                names.append((column, label, target.name_field.api_name))
+            query = query.add_columns(name.label(label))
+        found = 0
+
+        def swap(element: Any) -> Any:
+            nonlocal found
+            if isinstance(element, BindParameter) and isinstance(element.value, int | Decimal) \
+                    and not isinstance(element.value, bool) and element.value == _PLACEHOLDER:
+                found += 1
+                return sa.bindparam(_RECORD, type_=element.type)
+            if isinstance(element, BinaryExpression) and element.operator is operators.in_op \
+                    and isinstance(element.right, BindParameter) and element.right.expanding \
+                    and isinstance(element.right.value, list | tuple) and element.right.value:
+                # A list of values (the actor's teams, part of the key) as one parameter each:
+                # a prepared statement has a fixed number of them.
+                return element.left.in_([sa.literal(v, element.right.type) for v in element.right.value])
+            return None
+
+        query = replacement_traverse(query.order_by(*order_by(keys)).limit(limit + 1), {}, swap)
+        statement = Prepared(query)
+        try:
+            sql = statement.sql(conn)
+        except ValueError:
+            return None  # a parameter that cannot be prepared once: built for each page
+        if not found or str(_PLACEHOLDER) in sql:
+            return None  # the id went into the SQL some other way: built for each page
+        return _Prepared(statement, shown, tuple(names))
+
+    def _reads_user(self, snap: Snapshot, actor: Actor, scope: Any) -> bool:
+        """Whether a sharing rule that applies to the actor reads `$user` (compiled with the
+        user's own values, which no key here follows)."""
+        found = self._personal.get(scope)
+        if found is None:
+            found = False
+            for obj in snap.objects.values():
+                # A line's rules are its parent's, written on the parent.
+                link = obj.parent_link if obj.is_child else None
+                rules_of = snap.objects.get(str(link.props.get("target")), obj) if link is not None else obj
+                for _access, condition in self.access.object(actor, snap, obj).sharing:
+                    try:
+                        found = found or self.formulas.checked(snap, rules_of, condition, "boolean").uses_user
+                    except FormulaError:
+                        found = True
+            self._personal[scope] = found
+        return found
+
