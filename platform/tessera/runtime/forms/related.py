@@ -229,7 +229,9 @@ class RelatedReader:
             return None
 
         query = replacement_traverse(query.order_by(*order_by(keys)).limit(limit + 1), {}, swap)
-        statement = Prepared(query)
+        # Prepared on the server only as often as any repeated statement: the object's
+        # columns can change type under a statement kept on another connection.
+        statement = Prepared(query, prepare=False)
         try:
             sql = statement.sql(conn)
         except ValueError:
