@@ -70,6 +70,7 @@ def northwind(crm: Platform) -> dict[str, Any]:
                           "completed_at": "2026-04-03T09:00:00Z", "owner": ann})
     make(me, "activity", {"subject": "Renewal call", "type": "call", "status": "planned", "account": account,
                           "due_at": "2027-02-15T10:00:00Z", "owner": ann})
+    crm.scheduler.drain()  # the after-save automation (the Proposal stage's task) runs in the background
     return {"account": account, "won": won, "contract": contract, "ann": ann, "bob": bob}
 
 
