@@ -142,7 +142,7 @@ FULL = Sizes(
     search_api_calls=300,
     search_create_records=4_000,
     search_create_singles=300,
-    search_create_rounds=7,
+    search_create_rounds=8,
     crm_repeat=3,
     crm_page_repeat=60,
 )
@@ -193,7 +193,7 @@ QUICK = Sizes(
     search_api_calls=60,
     search_create_records=1_000,
     search_create_singles=50,
-    search_create_rounds=3,
+    search_create_rounds=4,
     crm_repeat=1,
     crm_page_repeat=15,
 )
