@@ -129,3 +129,19 @@ def test_a_refused_write_leaves_no_event(things: Any, runtime: Any) -> None:
 def test_unknown_hook_points_are_refused(runtime: Any) -> None:
     with pytest.raises(KeyError):
         runtime.hooks.add("before_everything", lambda batch: None)
+
+
+@pytest.mark.parametrize("count", [1, 9, 17, 1000])
+def test_a_batch_of_any_size_is_refused_for_a_unique_value_taken_at_any_place_in_it(
+        api: Any, count: int) -> None:
+    # The uniqueness check binds its values into statements of a few fixed sizes, padded
+    # with repeats: the padding must neither hide the taken value nor invent another.
+    api.ok(api.post("/meta/objects", {"api_name": "coded", "label": "Coded", "fields": [
+        {"api_name": "code", "label": "Code", "type": "text", "unique": True}]}), 201)
+    api.ok(api.post("/records/coded", {"code": "TAKEN"}), 201)
+    batch = [{"code": f"C{i}"} for i in range(count - 1)] + [{"code": "TAKEN"}]
+    refused = api.post("/records/coded", batch)
+    assert refused.status_code == 409
+    assert [(e["row"], e["code"]) for e in refused.json()["errors"]] == [(count - 1, "not_unique")]
+    if count > 1:  # the others are free: nothing refuses them
+        assert len(api.ok(api.post("/records/coded", batch[:-1]), 201)["data"]) == count - 1

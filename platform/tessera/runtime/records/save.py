@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import logging
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -332,7 +333,7 @@ class SavePipeline:
                 continue
             column = table.c[fp.column]
             for chunk in _chunks(list(seen), 1000):
-                rows = batch.conn.execute(sa.select(table.c.id, column).where(column.in_(chunk)))
+                rows = batch.conn.execute(_holding(table, column, _padded(len(chunk))), _filled(chunk))
                 for rid, value in rows:
                     change = seen.get(value)
                     if change is not None and change.record_id != rid:
@@ -511,6 +512,32 @@ def _ref_key(kind: str, value: Any) -> Any:
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+@functools.lru_cache(maxsize=16)
+def _holding(table: sa.Table, column: sa.Column[Any], size: int) -> sa.Select[Any]:
+    """The rows of `table` whose `column` is one of `size` values (bound as u0, u1, …).
+
+    Built once per table, column and size and given a list padded to one of a few sizes
+    (_padded): an expanding IN list is rendered afresh for every chunk, by SQLAlchemy and
+    again by the driver (psycopg parses a statement of over 50 parameters each time), a
+    uniqueness check's whole cost on PostgreSQL. Still an IN list of plain parameters, not
+    '= ANY(array)': a generic plan picked for that while the table was empty scans it later.
+    The table object is the snapshot's own, so a metadata change builds a new statement."""
+    return sa.select(table.c.id, column).where(column.in_([sa.bindparam(f"u{i}") for i in range(size)]))
+
+
+def _padded(count: int) -> int:
+    """How many values a statement of _holding takes for `count` values: a power of two
+    (at least 8), at most 1000, so a handful of statements serve every chunk."""
+    return min(max(8, 1 << (count - 1).bit_length()), 1000) if count > 8 else 8
+
+
+def _filled(values: list[Any]) -> dict[str, Any]:
+    """`values` as _holding's parameters, padded with repeats of the first (a value
+    repeated in an IN list finds nothing more)."""
+    size = _padded(len(values))
+    return {f"u{i}": values[i] if i < len(values) else values[0] for i in range(size)}
 
 
 def _integrity_problem(obj: ObjectDef, error: IntegrityError) -> Conflict:
