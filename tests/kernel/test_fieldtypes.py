@@ -230,6 +230,28 @@ def test_decimal_min_max_compare_numbers_not_text() -> None:
     assert check("decimal", "10", min=2, max="10") is None
 
 
+@pytest.mark.parametrize("type_name", ["decimal", "currency", "percent", "integer", "text"])
+@pytest.mark.parametrize("props", [{}, {"scale": 4}, {"precision": 5, "scale": 0}, {"min": "1", "max": 50},
+                                   {"min": 0}, {"max": "99.5"}])
+def test_a_coercer_and_checker_bound_to_a_field_answer_as_coerce_and_check(type_name: str,
+                                                                          props: dict[str, Any]) -> None:
+    if type_name in ("integer", "text"):
+        props = {k: int(float(v)) for k, v in props.items() if k in ("min", "max")} if type_name == "integer" else {}
+    field = fd(type_name, **props)
+    coercer, checker = field.ftype.coercer(field), field.ftype.checker(field)
+    for raw in ("0", "0.5", "1", "-0.004", "3.14159", "50", "99.6", "1,234.5", 7, 2.5, "", None, "abc", "1e30",
+                "12345", True):
+        try:
+            expected = field.ftype.coerce(field, raw)
+        except FieldValueError as error:
+            with pytest.raises(FieldValueError, match=str(error)):
+                coercer(field, raw)
+            continue
+        assert coercer(field, raw) == expected
+        if expected is not None and expected != "":
+            assert checker(field, expected) == field.ftype.check(field, expected)
+
+
 @given(st.decimals(min_value=Decimal("-9999999999999999.99"), max_value=Decimal("9999999999999999.99"),
                    places=2, allow_nan=False, allow_infinity=False))
 def test_decimal_coercion_round_trips_exactly_through_its_string(number: Decimal) -> None:

@@ -89,6 +89,12 @@ class FieldType:
         """Turn API input into the Python value stored; None means blank."""
         raise NotImplementedError
 
+    def coercer(self, field: FieldDef) -> Callable[[FieldDef, Any], Any]:
+        """`coerce` for many values of `field` (a save plan binds it once per field): a type
+        whose coercion reads the field's options may read them here, once. Call it with
+        `field` only (it may answer for `field` whatever it is passed)."""
+        return self.coerce
+
     def to_json(self, field: FieldDef, value: Any) -> Any:
         """Turn a stored Python value into its JSON form."""
         return value
@@ -126,6 +132,10 @@ class FieldType:
         if pattern and not matches_whole(pattern, value):
             return props.get("pattern_message") or f"must match the pattern {pattern}"
         return None
+
+    def checker(self, field: FieldDef) -> Callable[[FieldDef, Any], str | None]:
+        """`check` for many values of `field`, bound once as `coercer` is."""
+        return self.check
 
     def is_blank(self, value: Any) -> bool:
         return value is None or value == "" or value == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -81,6 +82,39 @@ def _limits(scale: int, precision: int) -> tuple[Decimal, int, Decimal]:
     return Decimal(1).scaleb(-scale), digits, Decimal(10) ** digits
 
 
+def _no_problem(_field: FieldDef, _value: Any) -> str | None:
+    return None
+
+
+def _to_decimal(value: Any, quantum: Decimal, digits: int, limit: Decimal) -> Decimal | None:
+    """API input as a decimal of `quantum`'s places with at most `digits` before the point."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise FieldValueError("must be a number")
+    try:
+        if isinstance(value, float):
+            number = Decimal(repr(value))
+        elif isinstance(value, str):
+            number = Decimal(value.strip().replace(",", "").replace("_", ""))
+        elif isinstance(value, int | Decimal):
+            number = Decimal(value)
+        else:
+            raise FieldValueError("must be a number")
+    except InvalidOperation:
+        raise FieldValueError("must be a number") from None
+    if not number.is_finite():
+        raise FieldValueError("must be a finite number")
+    # Checked before rounding too: quantizing a huge value overflows the decimal context.
+    if number and number.adjusted() >= digits:
+        raise FieldValueError(f"must have at most {digits} digits before the decimal point")
+    number = number.quantize(quantum, rounding=ROUND_HALF_UP)
+    if abs(number) >= limit:
+        raise FieldValueError(f"must have at most {digits} digits before the decimal point")
+    # -0.00 would come back as 0.00 from SQLite's scaled integers but not from PostgreSQL.
+    return abs(number) if number.is_zero() else number
+
+
 class _Decimal(FieldType):
     formula_type = FormulaType.NUMBER
     constraints = frozenset({"min", "max"})
@@ -120,32 +154,16 @@ class _Decimal(FieldType):
         }
 
     def coerce(self, field: FieldDef, value: Any) -> Any:
-        if value is None or value == "":
-            return None
-        if isinstance(value, bool):
-            raise FieldValueError("must be a number")
-        try:
-            if isinstance(value, float):
-                number = Decimal(repr(value))
-            elif isinstance(value, str):
-                number = Decimal(value.strip().replace(",", "").replace("_", ""))
-            elif isinstance(value, int | Decimal):
-                number = Decimal(value)
-            else:
-                raise FieldValueError("must be a number")
-        except InvalidOperation:
-            raise FieldValueError("must be a number") from None
-        if not number.is_finite():
-            raise FieldValueError("must be a finite number")
-        quantum, digits, limit = _limits(self.scale(field), self.precision(field))
-        # Checked before rounding too: quantizing a huge value overflows the decimal context.
-        if number and number.adjusted() >= digits:
-            raise FieldValueError(f"must have at most {digits} digits before the decimal point")
-        number = number.quantize(quantum, rounding=ROUND_HALF_UP)
-        if abs(number) >= limit:
-            raise FieldValueError(f"must have at most {digits} digits before the decimal point")
-        # -0.00 would come back as 0.00 from SQLite's scaled integers but not from PostgreSQL.
-        return abs(number) if number.is_zero() else number
+        return _to_decimal(value, *_limits(self.scale(field), self.precision(field)))
+
+    def coercer(self, field: FieldDef) -> Callable[[FieldDef, Any], Any]:
+        # The quantum and limits read once per field, not once per value (a save of 50 lines
+        # coerces 150 of them).
+        limits = _limits(self.scale(field), self.precision(field))
+
+        def coerce(_field: FieldDef, value: Any) -> Any:
+            return _to_decimal(value, *limits)
+        return coerce
 
     def check(self, field: FieldDef, value: Any) -> str | None:
         props = field.props
@@ -161,6 +179,26 @@ class _Decimal(FieldType):
         if high is not None and value > high:
             return f"must be at most {self.display(field, high)}"
         return None
+
+    def checker(self, field: FieldDef) -> Callable[[FieldDef, Any], str | None]:
+        props = field.props
+        low, high = props.get("min"), props.get("max")
+        if low is None and high is None:
+            return _no_problem
+        try:  # the bounds coerced once per field, as `check` does once per field's options
+            low, high = self._bounds(self.scale(field), self.precision(field), low, high)
+        except (TypeError, FieldValueError):  # unhashable or invalid: refused as `check` does
+            return self.check
+        too_low = None if low is None else f"must be at least {self.display(field, low)}"
+        too_high = None if high is None else f"must be at most {self.display(field, high)}"
+
+        def check(_field: FieldDef, value: Any) -> str | None:
+            if low is not None and value < low:
+                return too_low
+            if high is not None and value > high:
+                return too_high
+            return None
+        return check
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 — field types are registered singletons
     def _bounds(self, scale: int, precision: int, low: Any, high: Any) -> tuple[Any, Any]:
