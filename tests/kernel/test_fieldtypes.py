@@ -645,3 +645,20 @@ def test_autonumbers_are_unique_and_padded_when_created_in_bulk(api: Any) -> Non
     assert numbers[:3] == ["TCK-000040", "TCK-000041", "TCK-000042"]
     assert len(set(numbers)) == 251
     assert numbers == sorted(numbers)
+
+
+@pytest.mark.parametrize(("type_name", "props", "value"), [
+    ("decimal", {}, Decimal("12.50")), ("currency", {"scale": 0}, Decimal("7")), ("percent", {}, Decimal("0.05")),
+    ("formula", {"expression": "1", "formula_type": "number"}, Decimal("12.5000")),
+    ("formula", {"expression": "1", "formula_type": "number"}, Decimal("-0.000")),
+    ("formula", {"expression": "1", "formula_type": "number", "scale": 2}, Decimal("2.345")),
+    ("formula", {"expression": "1", "formula_type": "datetime"}, datetime(2024, 5, 1, 12, tzinfo=UTC)),
+    ("formula", {"expression": "1", "formula_type": "text"}, "x"),
+    ("date", {}, date(2024, 5, 1)), ("text", {}, "plain"),
+])
+def test_a_json_converter_bound_to_a_field_answers_as_to_json(type_name: str, props: dict[str, Any],
+                                                             value: Any) -> None:
+    field = fd(type_name, **props)
+    convert = field.ftype.json_converter(field)
+    expected = field.ftype.to_json(field, value)
+    assert (value if convert is None else convert(value)) == expected

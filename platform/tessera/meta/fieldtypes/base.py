@@ -8,6 +8,7 @@ types by registering a class; nothing else in Tessera switches on a type name.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
@@ -98,6 +99,13 @@ class FieldType:
     def to_json(self, field: FieldDef, value: Any) -> Any:
         """Turn a stored Python value into its JSON form."""
         return value
+
+    def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
+        """`to_json` of `field`'s non-blank values, bound once (a serializer converts a whole
+        page); None when a value is its own JSON."""
+        if type(self).to_json is FieldType.to_json:
+            return None
+        return functools.partial(self.to_json, field)
 
     def display(self, field: FieldDef, value: Any) -> str:
         """The value as a person reads it in a list or an e-mail."""

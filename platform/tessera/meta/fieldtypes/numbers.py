@@ -86,33 +86,44 @@ def _no_problem(_field: FieldDef, _value: Any) -> str | None:
     return None
 
 
-def _to_decimal(value: Any, quantum: Decimal, digits: int, limit: Decimal) -> Decimal | None:
-    """API input as a decimal of `quantum`'s places with at most `digits` before the point."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise FieldValueError("must be a number")
-    try:
-        if isinstance(value, float):
-            number = Decimal(repr(value))
-        elif isinstance(value, str):
-            number = Decimal(value.strip().replace(",", "").replace("_", ""))
-        elif isinstance(value, int | Decimal):
-            number = Decimal(value)
-        else:
+def _decimal_text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+@functools.lru_cache(maxsize=64)
+def _decimal_coercer(scale: int, precision: int) -> Callable[[FieldDef, Any], Decimal | None]:
+    """The coercion of API input to a decimal of `scale` places and `precision` digits, with
+    the quantum and limits worked out once (a save of 50 lines coerces 150 values)."""
+    quantum, digits, limit = _limits(scale, precision)
+    too_many = f"must have at most {digits} digits before the decimal point"
+
+    def coerce(_field: FieldDef, value: Any) -> Decimal | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
             raise FieldValueError("must be a number")
-    except InvalidOperation:
-        raise FieldValueError("must be a number") from None
-    if not number.is_finite():
-        raise FieldValueError("must be a finite number")
-    # Checked before rounding too: quantizing a huge value overflows the decimal context.
-    if number and number.adjusted() >= digits:
-        raise FieldValueError(f"must have at most {digits} digits before the decimal point")
-    number = number.quantize(quantum, rounding=ROUND_HALF_UP)
-    if abs(number) >= limit:
-        raise FieldValueError(f"must have at most {digits} digits before the decimal point")
-    # -0.00 would come back as 0.00 from SQLite's scaled integers but not from PostgreSQL.
-    return abs(number) if number.is_zero() else number
+        try:
+            if isinstance(value, float):
+                number = Decimal(repr(value))
+            elif isinstance(value, str):
+                number = Decimal(value.strip().replace(",", "").replace("_", ""))
+            elif isinstance(value, int | Decimal):
+                number = Decimal(value)
+            else:
+                raise FieldValueError("must be a number")
+        except InvalidOperation:
+            raise FieldValueError("must be a number") from None
+        if not number.is_finite():
+            raise FieldValueError("must be a finite number")
+        # Checked before rounding too: quantizing a huge value overflows the decimal context.
+        if number and number.adjusted() >= digits:
+            raise FieldValueError(too_many)
+        number = number.quantize(quantum, rounding=ROUND_HALF_UP)
+        if abs(number) >= limit:
+            raise FieldValueError(too_many)
+        # -0.00 would come back as 0.00 from SQLite's scaled integers but not from PostgreSQL.
+        return abs(number) if number.is_zero() else number
+    return coerce
 
 
 class _Decimal(FieldType):
@@ -154,16 +165,10 @@ class _Decimal(FieldType):
         }
 
     def coerce(self, field: FieldDef, value: Any) -> Any:
-        return _to_decimal(value, *_limits(self.scale(field), self.precision(field)))
+        return _decimal_coercer(self.scale(field), self.precision(field))(field, value)
 
     def coercer(self, field: FieldDef) -> Callable[[FieldDef, Any], Any]:
-        # The quantum and limits read once per field, not once per value (a save of 50 lines
-        # coerces 150 of them).
-        limits = _limits(self.scale(field), self.precision(field))
-
-        def coerce(_field: FieldDef, value: Any) -> Any:
-            return _to_decimal(value, *limits)
-        return coerce
+        return _decimal_coercer(self.scale(field), self.precision(field))
 
     def check(self, field: FieldDef, value: Any) -> str | None:
         props = field.props
@@ -223,6 +228,9 @@ class _Decimal(FieldType):
 
     def to_json(self, field: FieldDef, value: Any) -> Any:
         return None if value is None else format(value, "f")
+
+    def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
+        return _decimal_text if type(self).to_json is _Decimal.to_json else super().json_converter(field)
 
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else f"{value:,.{self.scale(field)}f}"
