@@ -230,6 +230,28 @@ def test_decimal_min_max_compare_numbers_not_text() -> None:
     assert check("decimal", "10", min=2, max="10") is None
 
 
+@pytest.mark.parametrize("type_name", ["decimal", "currency", "percent", "integer", "text"])
+@pytest.mark.parametrize("props", [{}, {"scale": 4}, {"precision": 5, "scale": 0}, {"min": "1", "max": 50},
+                                   {"min": 0}, {"max": "99.5"}])
+def test_a_coercer_and_checker_bound_to_a_field_answer_as_coerce_and_check(type_name: str,
+                                                                          props: dict[str, Any]) -> None:
+    if type_name in ("integer", "text"):
+        props = {k: int(float(v)) for k, v in props.items() if k in ("min", "max")} if type_name == "integer" else {}
+    field = fd(type_name, **props)
+    coercer, checker = field.ftype.coercer(field), field.ftype.checker(field)
+    for raw in ("0", "0.5", "1", "-0.004", "3.14159", "50", "99.6", "1,234.5", 7, 2.5, "", None, "abc", "1e30",
+                "12345", True):
+        try:
+            expected = field.ftype.coerce(field, raw)
+        except FieldValueError as error:
+            with pytest.raises(FieldValueError, match=str(error)):
+                coercer(field, raw)
+            continue
+        assert coercer(field, raw) == expected
+        if expected is not None and expected != "":
+            assert checker(field, expected) == field.ftype.check(field, expected)
+
+
 @given(st.decimals(min_value=Decimal("-9999999999999999.99"), max_value=Decimal("9999999999999999.99"),
                    places=2, allow_nan=False, allow_infinity=False))
 def test_decimal_coercion_round_trips_exactly_through_its_string(number: Decimal) -> None:
@@ -623,3 +645,20 @@ def test_autonumbers_are_unique_and_padded_when_created_in_bulk(api: Any) -> Non
     assert numbers[:3] == ["TCK-000040", "TCK-000041", "TCK-000042"]
     assert len(set(numbers)) == 251
     assert numbers == sorted(numbers)
+
+
+@pytest.mark.parametrize(("type_name", "props", "value"), [
+    ("decimal", {}, Decimal("12.50")), ("currency", {"scale": 0}, Decimal("7")), ("percent", {}, Decimal("0.05")),
+    ("formula", {"expression": "1", "formula_type": "number"}, Decimal("12.5000")),
+    ("formula", {"expression": "1", "formula_type": "number"}, Decimal("-0.000")),
+    ("formula", {"expression": "1", "formula_type": "number", "scale": 2}, Decimal("2.345")),
+    ("formula", {"expression": "1", "formula_type": "datetime"}, datetime(2024, 5, 1, 12, tzinfo=UTC)),
+    ("formula", {"expression": "1", "formula_type": "text"}, "x"),
+    ("date", {}, date(2024, 5, 1)), ("text", {}, "plain"),
+])
+def test_a_json_converter_bound_to_a_field_answers_as_to_json(type_name: str, props: dict[str, Any],
+                                                             value: Any) -> None:
+    field = fd(type_name, **props)
+    convert = field.ftype.json_converter(field)
+    expected = field.ftype.to_json(field, value)
+    assert (value if convert is None else convert(value)) == expected

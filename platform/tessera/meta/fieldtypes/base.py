@@ -8,6 +8,7 @@ types by registering a class; nothing else in Tessera switches on a type name.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
@@ -89,9 +90,22 @@ class FieldType:
         """Turn API input into the Python value stored; None means blank."""
         raise NotImplementedError
 
+    def coercer(self, field: FieldDef) -> Callable[[FieldDef, Any], Any]:
+        """`coerce` for many values of `field` (a save plan binds it once per field): a type
+        whose coercion reads the field's options may read them here, once. Call it with
+        `field` only (it may answer for `field` whatever it is passed)."""
+        return self.coerce
+
     def to_json(self, field: FieldDef, value: Any) -> Any:
         """Turn a stored Python value into its JSON form."""
         return value
+
+    def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
+        """`to_json` of `field`'s non-blank values, bound once (a serializer converts a whole
+        page); None when a value is its own JSON."""
+        if type(self).to_json is FieldType.to_json:
+            return None
+        return functools.partial(self.to_json, field)
 
     def display(self, field: FieldDef, value: Any) -> str:
         """The value as a person reads it in a list or an e-mail."""
@@ -126,6 +140,10 @@ class FieldType:
         if pattern and not matches_whole(pattern, value):
             return props.get("pattern_message") or f"must match the pattern {pattern}"
         return None
+
+    def checker(self, field: FieldDef) -> Callable[[FieldDef, Any], str | None]:
+        """`check` for many values of `field`, bound once as `coercer` is."""
+        return self.check
 
     def is_blank(self, value: Any) -> bool:
         # Only text and lists can be empty ("" and [] are all a blank value is besides None);

@@ -9,6 +9,7 @@ its result in `formula_type`, which decides the column type and how values trave
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -39,6 +40,18 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     FormulaType.RECORD: {"type": "integer"},
     FormulaType.JSON: {},
 }
+
+
+def _number_text(value: Decimal, quantum: Decimal | None) -> str:
+    """A computed number as JSON carries it: to `quantum` when the builder chose the places."""
+    if quantum is not None:
+        # A builder-chosen number of places, as money fields have ("25.50").
+        return format(value.quantize(quantum, rounding=ROUND_HALF_UP), "f")
+    # Otherwise the places the value needs: 12.50 * 2 is "25", not "25.0000".
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 class _Computed(FieldType):
@@ -80,19 +93,24 @@ class _Computed(FieldType):
             return None
         if isinstance(value, Decimal):
             scale = field.props.get("scale")
-            if scale is not None:
-                # A builder-chosen number of places, as money fields have ("25.50").
-                return format(value.quantize(Decimal(1).scaleb(-int(scale)), rounding=ROUND_HALF_UP), "f")
-            # Otherwise the places the value needs: 12.50 * 2 is "25", not "25.0000".
-            text = format(value, "f")
-            if "." in text:
-                text = text.rstrip("0").rstrip(".")
-            return "0" if text == "-0" else text
+            return _number_text(value, None if scale is None else Decimal(1).scaleb(-int(scale)))
         if isinstance(value, datetime):
             return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
         if isinstance(value, date):
             return value.isoformat()
         return value
+
+    def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
+        if type(self).to_json is not _Computed.to_json:
+            return super().json_converter(field)
+        scale = field.props.get("scale")
+        # A number's places read once per field, not once per value (a page has many).
+        quantum = None if scale is None else Decimal(1).scaleb(-int(scale))
+        to_json = self.to_json
+
+        def convert(value: Any) -> Any:
+            return _number_text(value, quantum) if type(value) is Decimal else to_json(field, value)
+        return convert
 
     def display(self, field: FieldDef, value: Any) -> str:
         """The value as a page shows it: a number grouped (and, with `"format"`, as money

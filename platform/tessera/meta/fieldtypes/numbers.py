@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -95,6 +96,43 @@ def _limits(scale: int, precision: int) -> tuple[Decimal, int, Decimal]:
     return Decimal(1).scaleb(-scale), digits, Decimal(10) ** digits
 
 
+def _no_problem(_field: FieldDef, _value: Any) -> str | None:
+    return None
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+@functools.lru_cache(maxsize=64)
+def _decimal_coercer(scale: int, precision: int) -> Callable[[FieldDef, Any], Decimal | None]:
+    """The coercion of API input to a decimal of `scale` places and `precision` digits, with
+    the quantum and limits worked out once (a save of 50 lines coerces 150 values)."""
+    quantum, digits, limit = _limits(scale, precision)
+    too_many = f"must have at most {digits} digits before the decimal point"
+
+    def coerce(_field: FieldDef, value: Any) -> Decimal | None:
+        if value.__class__ is Decimal:  # the common case first: an import hands decimals on
+            number = value
+        elif value is None or value == "":
+            return None
+        elif isinstance(value, bool):
+            raise FieldValueError("must be a number")
+        else:
+            number = _number(value)
+        if not number.is_finite():
+            raise FieldValueError("must be a finite number")
+        # Checked before rounding too: quantizing a huge value overflows the decimal context.
+        if number and number.adjusted() >= digits:
+            raise FieldValueError(too_many)
+        number = number.quantize(quantum, rounding=ROUND_HALF_UP)
+        if abs(number) >= limit:
+            raise FieldValueError(too_many)
+        # -0.00 would come back as 0.00 from SQLite's scaled integers but not from PostgreSQL.
+        return abs(number) if number.is_zero() else number
+    return coerce
+
+
 class _Decimal(FieldType):
     formula_type = FormulaType.NUMBER
     constraints = frozenset({"min", "max"})
@@ -134,25 +172,10 @@ class _Decimal(FieldType):
         }
 
     def coerce(self, field: FieldDef, value: Any) -> Any:
-        if value.__class__ is Decimal:  # the common case first: a save coerces every value
-            number = value
-        elif value is None or value == "":
-            return None
-        elif isinstance(value, bool):
-            raise FieldValueError("must be a number")
-        else:
-            number = _number(value)
-        if not number.is_finite():
-            raise FieldValueError("must be a finite number")
-        quantum, digits, limit = _limits(self.scale(field), self.precision(field))
-        # Checked before rounding too: quantizing a huge value overflows the decimal context.
-        if number and number.adjusted() >= digits:
-            raise FieldValueError(f"must have at most {digits} digits before the decimal point")
-        number = number.quantize(quantum, rounding=ROUND_HALF_UP)
-        if abs(number) >= limit:
-            raise FieldValueError(f"must have at most {digits} digits before the decimal point")
-        # -0.00 would come back as 0.00 from SQLite's scaled integers but not from PostgreSQL.
-        return abs(number) if number.is_zero() else number
+        return _decimal_coercer(self.scale(field), self.precision(field))(field, value)
+
+    def coercer(self, field: FieldDef) -> Callable[[FieldDef, Any], Any]:
+        return _decimal_coercer(self.scale(field), self.precision(field))
 
     def check(self, field: FieldDef, value: Any) -> str | None:
         props = field.props
@@ -168,6 +191,26 @@ class _Decimal(FieldType):
         if high is not None and value > high:
             return f"must be at most {self.display(field, high)}"
         return None
+
+    def checker(self, field: FieldDef) -> Callable[[FieldDef, Any], str | None]:
+        props = field.props
+        low, high = props.get("min"), props.get("max")
+        if low is None and high is None:
+            return _no_problem
+        try:  # the bounds coerced once per field, as `check` does once per field's options
+            low, high = self._bounds(self.scale(field), self.precision(field), low, high)
+        except (TypeError, FieldValueError):  # unhashable or invalid: refused as `check` does
+            return self.check
+        too_low = None if low is None else f"must be at least {self.display(field, low)}"
+        too_high = None if high is None else f"must be at most {self.display(field, high)}"
+
+        def check(_field: FieldDef, value: Any) -> str | None:
+            if low is not None and value < low:
+                return too_low
+            if high is not None and value > high:
+                return too_high
+            return None
+        return check
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 — field types are registered singletons
     def _bounds(self, scale: int, precision: int, low: Any, high: Any) -> tuple[Any, Any]:
@@ -192,6 +235,9 @@ class _Decimal(FieldType):
 
     def to_json(self, field: FieldDef, value: Any) -> Any:
         return None if value is None else format(value, "f")
+
+    def json_converter(self, field: FieldDef) -> Callable[[Any], Any] | None:
+        return _decimal_text if type(self).to_json is _Decimal.to_json else super().json_converter(field)
 
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else f"{value:,.{self.scale(field)}f}"

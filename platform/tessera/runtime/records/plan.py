@@ -25,7 +25,9 @@ class FieldPlan:
     name: str
     column: str
     ftype: FieldType
+    #: The type's coerce and check, bound to this field (`FieldType.coercer`, `checker`).
     coerce: Callable[[FieldDef, Any], Any]
+    check: Callable[[FieldDef, Any], str | None]
     is_blank: Callable[[Any], bool]
     required: bool
     generated: bool
@@ -57,7 +59,8 @@ def _field_plan(fdef: FieldDef) -> FieldPlan:
     constrained = type(ftype).check is not FieldType.check or any(
         fdef.props.get(key) not in (None, "") for key in ftype.constraints)
     return FieldPlan(
-        fdef=fdef, name=fdef.api_name, column=fdef.column, ftype=ftype, coerce=ftype.coerce, is_blank=ftype.is_blank,
+        fdef=fdef, name=fdef.api_name, column=fdef.column, ftype=ftype, coerce=ftype.coercer(fdef),
+        check=ftype.checker(fdef), is_blank=ftype.is_blank,
         required=fdef.required and ftype.available, generated=ftype.system_generated, constrained=constrained,
         reference=getattr(ftype, "reference", None), unique=fdef.unique,
     )

@@ -250,7 +250,7 @@ class SavePipeline:
                     if fp.required:
                         change.problem(name, "is required", "required")
                     continue
-                if fp.constrained and name in values and (message := fp.ftype.check(fp.fdef, value)):
+                if fp.constrained and name in values and (message := fp.check(fp.fdef, value)):
                     change.problem(name, message, "constraint")
         self._check_references(batch, plan)
         self._check_unique(batch, plan)

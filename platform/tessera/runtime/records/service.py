@@ -25,7 +25,7 @@ from tessera.data.prepared import Prepared
 from tessera.data.tables import trash_links, users
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from tessera.formula import EvalContext, clock_params
-from tessera.meta.fieldtypes import FieldType, FieldValueError
+from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.kernel.transactions import Kernel
@@ -850,20 +850,20 @@ def serializer(fields: list[FieldDef], *, trash: bool = False) -> Callable[[Mapp
     moments = ["created_at", "updated_at", *(["deleted_at"] if trash else [])]
     converted = []
     for fdef in fields:
-        convert = None if type(fdef.ftype).to_json is FieldType.to_json else fdef.ftype.to_json
+        convert = fdef.ftype.json_converter(fdef)
         if convert is None and fdef.column == fdef.api_name:
             plain.append(fdef.column)
         else:
-            converted.append((fdef.api_name, fdef.column, convert, fdef))
+            converted.append((fdef.api_name, fdef.column, convert))
 
     def to_json(row: Mapping[str, Any]) -> dict[str, Any]:
         out = {name: row[name] for name in plain}
         for name in moments:
             value = row[name]
             out[name] = value.isoformat().replace("+00:00", "Z") if value is not None else None
-        for name, column, convert, fdef in converted:
+        for name, column, convert in converted:
             value = row[column]
-            out[name] = convert(fdef, value) if convert is not None and value is not None else value
+            out[name] = convert(value) if convert is not None and value is not None else value
         return out
 
     return to_json
