@@ -293,6 +293,7 @@ class RecordService:
             with contextlib.suppress(ValueError):  # a list parameter cannot be prepared once
                 prepared.sql(conn)
                 self._by_value[key] = prepared
+                return prepared.read(conn, params).all()  # type: ignore[return-value]
         return list(conn.execute(query, params).mappings())
 
     def _rows(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
