@@ -158,3 +158,30 @@ def test_a_prepared_read_converts_numbers_and_a_parameter_used_twice_as_sqlalche
         ours = Prepared(query).read(conn, {"day": moment}).all()
         theirs = [dict(r) for r in conn.execute(query, {"day": moment}).mappings()]
     assert ours == theirs == [{"amount": Decimal("12.50"), "ratio": 1.5, "same": moment, "day": moment}]
+
+
+@pytest.mark.postgres
+def test_a_prepared_read_runs_again_after_another_connection_changes_a_column_type(db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("server-prepared statements are PostgreSQL's")
+    engine = sa.create_engine(db_url, pool_size=1, max_overflow=0)
+    table = sa.Table("prepared_retype", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("amount", sa.Text))
+    read = Prepared(sa.select(table.c.amount).where(table.c.id == sa.bindparam("id")))
+    try:
+        with engine.begin() as conn:
+            table.create(conn)
+            conn.execute(table.insert(), {"id": 1, "amount": "12"})
+        with engine.connect() as conn:
+            auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+            assert read.read(auto, {"id": 1}).all() == [{"amount": "12"}]
+            other = sa.create_engine(db_url)
+            with other.begin() as alter:
+                alter.exec_driver_sql("ALTER TABLE prepared_retype ALTER COLUMN amount TYPE integer"
+                                      " USING amount::integer")
+            other.dispose()
+            assert read.read(auto, {"id": 1}).all() == [{"amount": 12}]
+    finally:
+        with engine.begin() as conn:
+            table.drop(conn, checkfirst=True)
+        engine.dispose()

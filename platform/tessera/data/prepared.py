@@ -221,11 +221,22 @@ class Prepared:
         return out
 
     def _execute(self, conn: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        cursor = driver.cursor()
         try:
             cursor.execute(compiled.sql, compiled.parameters(params), **compiled.options)
         except compiled.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(compiled, params, error) from error
+            if not _stale_plan(driver, error):
+                raise _wrapped(compiled, params, error) from error
+            # Another connection changed a column's type (a field's type change) since this
+            # one prepared the statement. Outside a transaction nothing is lost: forget this
+            # connection's prepared statements (psycopg forgets its own record of them on
+            # DEALLOCATE ALL) and run it again, prepared afresh.
+            driver.execute("DEALLOCATE ALL")
+            try:
+                cursor.execute(compiled.sql, compiled.parameters(params), **compiled.options)
+            except compiled.dialect.loaded_dbapi.Error as again:
+                raise _wrapped(compiled, params, again) from again
         return cursor
 
     def read(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Rows:
@@ -235,7 +246,6 @@ class Prepared:
         if not in_pipeline(conn):
             rows.all()
         return rows
-
 
 
 class Rows:
@@ -270,6 +280,13 @@ class Rows:
             raise sa.exc.NoResultFound("No row was found") if not rows else sa.exc.MultipleResultsFound(
                 "More than one row was found")
         return rows[0]
+
+
+def _stale_plan(driver: Any, error: Exception) -> bool:
+    """Whether PostgreSQL refused a statement prepared before a column's type changed, on a
+    connection in autocommit (where running it again is safe)."""
+    return (getattr(error, "sqlstate", None) == "0A000" and "cached plan must not change result type" in str(error)
+            and getattr(driver, "autocommit", False))
 
 
 def _wrapped(compiled: _Compiled, params: Any, error: Exception) -> sa.exc.DBAPIError:

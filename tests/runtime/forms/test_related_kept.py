@@ -6,6 +6,7 @@ TODAY() is right on the next day."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -124,3 +125,23 @@ def test_a_cell_shown_before_follows_a_metadata_change(runtime: Platform, deals:
     runtime.metadata.update_field(Actor.system(), "deal", "stage",
                                   {"options": [{"value": "open", "label": "In progress"}]})
     assert {r[1] for r in rows(runtime, deals["admin"], deals["acme"])} == {"In progress"}
+
+
+def test_a_page_renders_after_a_field_type_change_on_a_connection_that_read_it_before(
+        runtime: Platform, deals: dict[str, Any]) -> None:
+    """A record read by id is a statement prepared on the server (PostgreSQL); another
+    connection changing a field's column type must not break the next render on one that
+    prepared it before."""
+    system = Actor.system()
+    runtime.metadata.add_field(system, "account", {"api_name": "size", "label": "Size", "type": "integer"})
+
+    def render_on_each_connection() -> None:
+        # Connections held open send the next render to the pool's other connections.
+        with contextlib.ExitStack() as held:
+            for _ in range(6):
+                assert "Acme" in runtime.forms.render(deals["admin"], "account", record_id=deals["acme"])
+                held.enter_context(runtime.engine.connect())
+
+    render_on_each_connection()
+    runtime.metadata.update_field(system, "account", "size", {"type": "decimal"})
+    render_on_each_connection()
