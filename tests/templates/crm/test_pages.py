@@ -90,6 +90,7 @@ def test_the_account_page_shows_its_related_lists_and_timeline(site: Any, northw
     assert page.status_code == 200, page.text
     html = page.text
     assert "<legend>360°</legend>" in html and "Open pipeline" in html and "Won revenue" in html
+    assert "<title>Northwind · Account · Tessera</title>" in html  # the tab names the record
     for relation, shown in (("contacts", "Nina North"), ("opportunities", "Northwind seats"),
                             ("quotes", "Seats offer"), ("contracts", "Northwind 2026"),
                             ("orders", "ORD-"), ("payments", "PAY-")):
