@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,27 +109,19 @@ def drop(conn: Connection, layout_table: str) -> None:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quoted(layout_table + '_grams')}")
 
 
-#: How `write` treats a record's existing entry.
+#: How `write_rows` treats a record's existing entry.
 WRITE_MODES = ("new", "replace", "keep")
-
-
-def write(conn: Connection, layout: Layout, entries: Sequence[tuple[int, Mapping[str, str | None]]], *,
-          mode: str = "replace", substrings: Collection[int] = ()) -> None:
-    """Index records: (record id, {field key: its words}). `mode`: `new` records have no
-    entry yet; `replace` replaces an entry; `keep` keeps it (a rebuild running beside saves
-    must not overwrite a save's newer words with what it read earlier). A record without
-    words has no entry. `substrings`: the records whose text is also searched by substring
-    (it holds Chinese, Japanese or Korean): only they go into the trigram index, which costs
-    more to write than the word index."""
-    keys = [f.key for f in layout.fields]
-    write_rows(conn, layout, [(rid, *[texts.get(k) or None for k in keys]) for rid, texts in entries],
-               mode=mode, substrings=substrings)
 
 
 def write_rows(conn: Connection, layout: Layout, rows: Sequence[tuple[Any, ...]], *, mode: str = "replace",
                substrings: Collection[int] = ()) -> None:
-    """`write` of rows (record id, then the words of each field in the layout's order, None
-    for none): a save's hook makes one tuple a record, and nothing more that outlives it."""
+    """Index records: rows of (record id, then the words of each field in the layout's order,
+    None for none) — a save's hook makes one tuple a record, and nothing more that outlives
+    it. `mode`: `new` records have no entry yet; `replace` replaces an entry; `keep` keeps it
+    (a rebuild running beside saves must not overwrite a save's newer words with what it
+    read earlier). A record without words has no entry. `substrings`: the records whose text
+    is also searched by substring (it holds Chinese, Japanese or Korean): only they go into
+    the trigram index, which costs more to write than the word index."""
     if not rows:
         return
     assert mode in WRITE_MODES, mode
