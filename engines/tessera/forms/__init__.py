@@ -42,13 +42,14 @@ from tessera.forms.layout import (
     parse,
 )
 from tessera.forms.schema import json_schema
-from tessera.forms.state import Evaluate, FieldState, FormState, applies, choose, state
+from tessera.forms.state import Evaluate, FieldState, FormState, applies, choose, chosen_ahead, state
 from tessera.forms.submission import coerce_values, posted_values, submission_problems, unchanged
 
 __all__ = [
     "EXPECTABLE", "Button", "Column", "Evaluate", "FieldState", "FieldView", "Form", "FormRenderer", "FormState",
     "FormUrls", "Formula", "NameRef", "Placement", "RelatedList", "RelatedRows", "Section", "Tab", "Timeline",
-    "TimelineRows", "TimelineSource", "applies", "choose", "coerce_values", "form_problems", "formula_expectations",
-    "generated", "generated_document", "json_schema", "parse", "posted_values", "register_templates",
-    "relation_filter", "relation_path", "relations", "state", "submission_problems", "unchanged", "value_problem",
+    "TimelineRows", "TimelineSource", "applies", "choose", "chosen_ahead", "coerce_values", "form_problems",
+    "formula_expectations", "generated", "generated_document", "json_schema", "parse", "posted_values",
+    "register_templates", "relation_filter", "relation_path", "relations", "state", "submission_problems", "unchanged",
+    "value_problem",
 ]

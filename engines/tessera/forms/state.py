@@ -97,5 +97,20 @@ def choose(forms: list[Form], record: Mapping[str, Any], evaluate: Evaluate,
            roles: frozenset[str] = frozenset()) -> Form | None:
     """The form for a user and record: the first by priority (then name) whose roles and
     `applies_if` fit, default forms last; None when none fits (use the generated form)."""
-    ordered = sorted(forms, key=lambda f: (f.default, f.priority, f.api_name or ""))
-    return next((f for f in ordered if applies(f, record, evaluate, roles)), None)
+    return next((f for f in _in_order(forms) if applies(f, record, evaluate, roles)), None)
+
+
+def chosen_ahead(forms: list[Form], roles: frozenset[str] = frozenset()) -> Form | None:
+    """The form `choose` gives a user with `roles` whatever the record, before it is read:
+    None when that depends on the record (a form with `applies_if` comes first for them) or
+    when no form fits."""
+    for form in _in_order(forms):
+        if form.roles and not roles & set(form.roles):
+            continue
+        return None if form.applies_if else form
+    return None
+
+
+def _in_order(forms: list[Form]) -> list[Form]:
+    """Forms in the order `choose` tries them."""
+    return sorted(forms, key=lambda f: (f.default, f.priority, f.api_name or ""))

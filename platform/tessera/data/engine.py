@@ -226,16 +226,22 @@ def reads_together(conn: Connection) -> Iterator[None]:
     """Reads of `tessera.data.prepared` issued inside go out together on PostgreSQL's
     pipeline and are answered in one round trip (their rows are fetched when first asked
     for, inside the block); a statement run through SQLAlchemy meanwhile waits for its
-    answer as in a pipelined write. On SQLite, or already in a pipeline: as they come."""
+    answer as in a pipelined write. Rows first asked for after the block came with the
+    round trip that ends it (an error among them surfaces there, as SQLAlchemy raises it).
+    On SQLite, or already in a pipeline: as they come."""
     if is_sqlite(conn) or _PIPELINE in conn.info:
         yield
         return
-    with conn.connection.driver_connection.pipeline() as pipeline:
-        conn.info[_PIPELINE] = pipeline
-        try:
-            yield
-        finally:
-            conn.info.pop(_PIPELINE, None)
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with conn.connection.driver_connection.pipeline() as pipeline:
+            conn.info[_PIPELINE] = pipeline
+            try:
+                yield
+            finally:
+                conn.info.pop(_PIPELINE, None)
+    except dbapi_error as error:
+        raise sa.exc.DBAPIError.instance("SYNC", None, error, dbapi_error, dialect=conn.dialect) from error
 
 
 def in_pipeline(conn: Connection) -> bool:

@@ -15,7 +15,7 @@ key), and a statement in which the record's id could not be told apart.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -88,10 +88,11 @@ class _Prepared:
     statement: Prepared
     shown: list[FieldDef]
     names: tuple[tuple[str, str, str], ...]
+    to_json: Callable[[Mapping[str, Any]], dict[str, Any]]
 
     def records(self, rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
         """The rows (read up to `limit` + 1) as records, and whether there are more."""
-        to_json = serializer(self.shown)
+        to_json = self.to_json
         data = []
         for row in rows[:limit]:
             record = to_json(row)
@@ -120,6 +121,15 @@ class RelatedReader:
         as `records.list` returns them (None: the actor may not read them). Reads of the
         same relation in the same order are one statement (the fields and the limit of
         both); on PostgreSQL the kept statements go out together, one round trip."""
+        with reads_together(conn):
+            pages = self.read_later(conn, snap, actor, record_id, reads, clock)
+        return pages()
+
+    def read_later(self, conn: Connection, snap: Snapshot, actor: Actor, record_id: int,
+                   reads: Sequence[ListRead], clock: EvalContext) -> Callable[[], list[Page | None]]:
+        """`read`, its kept statements sent now and the pages given when the function is
+        called: inside `reads_together` they go out with whatever else is sent there, and
+        are answered by the round trip that ends it (call the function after that)."""
         groups: dict[tuple[str, str | None], list[int]] = {}
         for n, wanted in enumerate(reads):
             groups.setdefault((wanted.relation, wanted.sort), []).append(n)
@@ -145,18 +155,21 @@ class RelatedReader:
             except TesseraError:
                 continue  # a child the actor may not read, or a field hidden from them
         params = {_RECORD: record_id, **clock_params(clock)}
-        with reads_together(conn):
-            pending = [(n, prepared, prepared.statement.read(conn, params)) for n, prepared in kept]
+        pending = [(n, prepared, prepared.statement.read(conn, params)) for n, prepared in kept]
+
+        def pages() -> list[Page | None]:
             for n, prepared, rows in pending:
                 found[n], more[n] = prepared.records(rows.all(), merged[n].limit)
-        out: list[Page | None] = [None] * len(reads)
-        for (members, data, extra) in zip(groups.values(), found, more, strict=True):
-            if data is None:
-                continue
-            for n in members:
-                limit = reads[n].limit
-                out[n] = Page(data[:limit], extra or len(data) > limit)
-        return out
+            out: list[Page | None] = [None] * len(reads)
+            for (members, data, extra) in zip(groups.values(), found, more, strict=True):
+                if data is None:
+                    continue
+                for n in members:
+                    limit = reads[n].limit
+                    out[n] = Page(data[:limit], extra or len(data) > limit)
+            return out
+
+        return pages
 
     def _prepared(self, conn: Connection, snap: Snapshot, actor: Actor, wanted: ListRead,
                   scope: Any) -> _Prepared | None:
@@ -238,7 +251,7 @@ class RelatedReader:
             return None  # a parameter that cannot be prepared once: built for each page
         if not found or str(_PLACEHOLDER) in sql:
             return None  # the id went into the SQL some other way: built for each page
-        return _Prepared(statement, shown, tuple(names))
+        return _Prepared(statement, shown, tuple(names), serializer(shown))
 
     def _reads_user(self, snap: Snapshot, actor: Actor, scope: Any) -> bool:
         """Whether a sharing rule that applies to the actor reads `$user` (compiled with the

@@ -11,7 +11,7 @@ object's validation rules and the user's permissions apply as to any write.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
+from tessera.data.engine import reads_together
 from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.forms import (
     Evaluate,
@@ -33,6 +34,7 @@ from tessera.forms import (
     TimelineRows,
     TimelineSource,
     choose,
+    chosen_ahead,
     coerce_values,
     generated,
     generated_document,
@@ -68,6 +70,9 @@ from tessera.runtime.records.formulas import (
 )
 from tessera.runtime.records.service import RecordService
 
+#: What a page's related lists and timeline sources read, by ("related", n) and ("timeline",
+#: n, source's n): what each asked for, and its records (see `FormService._pages`).
+Pages = Mapping[Any, tuple[Any, Page | None]]
 #: builder-ui's templates, next to the `platform` and `engines` folders.
 TEMPLATES = Path(__file__).resolve().parents[4] / "builder-ui" / "templates"
 _SYSTEM_IDS = ("id", "version", "owner", "created_by", "updated_by")
@@ -188,12 +193,14 @@ class FormService:
         given = _values(values)
         # One transaction for the record, its form, its related lists and its lookups' names.
         with self.kernel.read() as conn:
-            stored = self._stored(actor, object_name, record_id)
-            snap = self.kernel.snapshot(conn)
+            snap, stored, ahead = self._page_reads(conn, actor, object_name, form, record_id)
             obj = snap.object(object_name)
             filling = self._fill(conn, snap, actor, obj, form, stored, given)
             displays = self._displays(actor, snap, obj, filling)
-            pages = self._pages(actor, snap, obj, filling.form, record_id) if record_id is not None else {}
+            if ahead is not None and ahead[0] is filling.form:
+                pages = ahead[1]
+            else:
+                pages = self._pages(actor, snap, obj, filling.form, record_id) if record_id is not None else {}
             related = self._related(actor, snap, obj, filling.form, record_id, pages)
             timelines = self._timelines(actor, snap, obj, filling.form, record_id, pages)
             raw = {p.field: given.get(p.field) for p in filling.problems}
@@ -308,9 +315,46 @@ class FormService:
     def _stored(self, actor: Actor, object_name: str, record_id: int | None) -> dict[str, Any] | None:
         if record_id is None:
             return None
-        if isinstance(record_id, bool) or not isinstance(record_id, int) or not 0 < record_id < 2**63:
-            raise InvalidInput("record_id must be a record's id.", [FieldProblem("record_id", "must be an id")])
-        return self.records.get(actor, object_name, record_id)
+        return self.records.get(actor, object_name, _record_id(record_id))
+
+    def _page_reads(self, conn: Connection, actor: Actor, object_name: str, form_name: str | None,
+                    record_id: int | None) -> tuple[Snapshot, dict[str, Any] | None, tuple[Form, Pages] | None]:
+        """The metadata, the stored record and, when the form a page shows does not depend
+        on the record, that form with what its related lists and timelines read (`_pages`).
+        The revision check, the record and the lists are sent together (PostgreSQL: one
+        round trip) with the process's newest metadata; if the check finds it out of date,
+        or a reader's sign-in no longer holds, nothing read with it is used or raised."""
+        if record_id is None:
+            return self.kernel.snapshot(conn), None, None
+        record_id = _record_id(record_id)
+        ahead: tuple[Form, Pages] | None = None
+        refused: TesseraError | None = None
+        with reads_together(conn):
+            guess, confirmed = self.kernel.snapshot_ahead(conn)
+            if guess is not None:
+                try:
+                    obj = guess.object(object_name)
+                    record = self.records.get_later(conn, guess, actor, obj, record_id)
+                    form = self._form_ahead(conn, guess, actor, obj, form_name)
+                    if form is not None:
+                        ahead = form, self._pages_later(actor, guess, obj, form, record_id)
+                except TesseraError as error:
+                    refused = error  # raised once the metadata is known to be current
+        snap = confirmed()
+        if snap is not guess:
+            return snap, self.records.get(actor, object_name, record_id), None
+        if refused is not None:
+            raise refused
+        return snap, record(), None if ahead is None else (ahead[0], ahead[1]())
+
+    def _form_ahead(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef,
+                    name: str | None) -> Form | None:
+        """The form `_choose` will give for any record (None: it depends on the record, or
+        it is the generated form, which lists nothing)."""
+        forms = self.forms(conn, snap, obj)
+        if name:
+            return next((f for f in forms if f.api_name == name), None)
+        return chosen_ahead(forms, frozenset(getattr(actor, "roles", ()) or ()))
 
     def _fill(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef, form_name: str | None,
               stored: dict[str, Any] | None, values: Mapping[str, Any], *, creating: bool = True) -> Filling:
@@ -470,8 +514,7 @@ class FormService:
         return str(name) if name else f"#{user_id}"
 
     def _related(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form,
-                 record_id: int | None, pages: Mapping[Any, tuple[Any, Page | None]] | None = None,
-                 ) -> dict[str, RelatedRows]:
+                 record_id: int | None, pages: Pages | None = None) -> dict[str, RelatedRows]:
         """The rows of the form's related lists (none for a new record). `pages`: what
         `_pages` read for the form, else read here."""
         if record_id is None or not form.related_lists:
@@ -534,11 +577,18 @@ class FormService:
         return (ListRead(source.relation, child, hops, wanted or None, f"-{source.date}", timeline.limit,
                          _references(child, columns)), name_field, columns)
 
-    def _pages(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form,
-               record_id: int) -> dict[Any, tuple[Any, Page | None]]:
+    def _pages(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form, record_id: int) -> Pages:
         """The records of every related list and timeline source of the form, read together
         (see RelatedReader.read), with what each read: by ("related", n) and ("timeline", n,
         source's n), as `_related_read` and `_timeline_read` give it."""
+        with self.kernel.read() as conn, reads_together(conn):
+            later = self._pages_later(actor, snap, obj, form, record_id)
+        return later()
+
+    def _pages_later(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form,
+                     record_id: int) -> Callable[[], Pages]:
+        """`_pages`, its statements sent now and the pages given when the function is called
+        (see RelatedReader.read_later)."""
         schema = SnapshotSchema(snap)
         reads: dict[Any, ListRead] = {}
         made: dict[Any, Any] = {}
@@ -550,10 +600,10 @@ class FormService:
                 if (found := self._timeline_read(actor, snap, schema, obj, timeline, source)) is not None:
                     reads[("timeline", t, n)], made[("timeline", t, n)] = found[0], found
         if not reads:
-            return {}
+            return lambda: {}
         with self.kernel.read() as conn:
-            pages = self.related.read(conn, snap, actor, record_id, list(reads.values()), EvalContext())
-        return {key: (made[key], page) for key, page in zip(reads, pages, strict=True)}
+            later = self.related.read_later(conn, snap, actor, record_id, list(reads.values()), EvalContext())
+        return lambda: {key: (made[key], page) for key, page in zip(reads, later(), strict=True)}
 
     def placed_relations(self, actor: Actor, object_name: str, record_id: int) -> set[str]:
         """The relations the form chosen for the user and the record lists in a related
@@ -565,8 +615,7 @@ class FormService:
         return {r.relation for r in filling.form.related_lists}
 
     def _timelines(self, actor: Actor, snap: Snapshot, obj: ObjectDef, form: Form,
-                   record_id: int | None, pages: Mapping[Any, tuple[Any, Page | None]] | None = None,
-                   ) -> dict[str, TimelineRows]:
+                   record_id: int | None, pages: Pages | None = None) -> dict[str, TimelineRows]:
         """Each timeline's entries (none for a new record): per relation, its newest records
         by the source's date, as the user may read them, merged and cut to the limit."""
         if record_id is None or not form.timelines:
@@ -656,6 +705,12 @@ def _when(moment: datetime, zone: tzinfo) -> str:
         return moment.date().isoformat()
     local = moment.astimezone(zone)
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".strip()
+
+
+def _record_id(record_id: Any) -> int:
+    if isinstance(record_id, bool) or not isinstance(record_id, int) or not 0 < record_id < 2**63:
+        raise InvalidInput("record_id must be a record's id.", [FieldProblem("record_id", "must be an id")])
+    return record_id
 
 
 def _values(values: Any) -> dict[str, Any]:

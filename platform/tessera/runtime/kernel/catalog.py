@@ -114,6 +114,12 @@ class Catalog:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
 
+    @property
+    def latest(self) -> Snapshot | None:
+        """The newest snapshot this process has built, if any (without asking the database
+        whether it is still current)."""
+        return self._snapshot
+
     def current(self, conn: Connection, revision: int | None = None) -> Snapshot:
         """The snapshot for `revision` (read from the database when not given)."""
         if revision is None:

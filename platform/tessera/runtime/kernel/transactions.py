@@ -144,6 +144,23 @@ class Kernel:
         _auth_revisions[conn] = int(auth_revision)
         return snap
 
+    def snapshot_ahead(self, conn: Connection) -> tuple[Snapshot | None, Callable[[], Snapshot]]:
+        """For reads sent together with the transaction's revision check (one round trip on
+        PostgreSQL, see `reads_together`): the snapshot it will most likely work from — its
+        own once read, else the process's newest — and a function giving the one it does
+        work from, as `snapshot` does (the acting user's sign-in checked again when needed),
+        with the answer of the revisions' read sent now. Work done with the guess stands
+        only if the function gives that very snapshot. No guess (None) before the process
+        has one, or while metadata is being assembled."""
+        known = _snapshots.get(conn)
+        if conn in _assembling or (known is None and self.catalog.latest is None):
+            return None, lambda: self.snapshot(conn)
+        if known is not None:
+            return known, lambda: known
+        guess = self.catalog.latest
+        answer = metastore.revisions_later(conn)
+        return guess, lambda: self.snapshot(conn, answer())
+
     def _assembled(self, conn: Connection, known: Snapshot | None) -> Snapshot:
         """The snapshot of a transaction that is changing metadata: read from the database
         again after each change, and never put in the process's catalog (the changes may yet

@@ -182,6 +182,13 @@ class RecordService:
             obj = snap.object(object_name)
             return self._get(conn, snap, obj, record_id, fields, expand, actor)
 
+    def get_later(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef,
+                  record_id: int) -> Callable[[], dict[str, Any]]:
+        """`get` in the caller's transaction and metadata, its statements sent now and the
+        record given when the function is called: inside `reads_together` they go out with
+        the reads sent meanwhile (a record page's related lists)."""
+        return self._get_later(conn, snap, obj, record_id, actor=actor)
+
     def _get(self, conn: Connection, snap: Snapshot, obj: ObjectDef, record_id: int,
              fields: list[str] | None = None, expand: list[str] | None = None,
              actor: Actor | None = None) -> dict[str, Any]:
