@@ -21,8 +21,9 @@ surface as SQLAlchemy's `DBAPIError`s, as from `Connection.execute`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,16 +40,20 @@ class _Compiled:
     dialect: Dialect
     sql: str
     compiled: sa.sql.compiler.Compiled
-    #: Parameter names in their order for a positional driver (SQLite), else None.
+    #: Parameter names in their order (SQLite's positions, PostgreSQL's numbers), else None.
     order: tuple[str, ...] | None
     #: What the driver's execute is told besides (psycopg: prepare on the server at once).
     options: dict[str, Any]
     binders: tuple[tuple[str, Processor], ...]
     keys: tuple[str, ...]
     results: tuple[tuple[int, Processor], ...]
+    #: A cursor of the driver's connection for this SQL.
+    cursor: Callable[[Any], Any]
     #: Columns whose conversion depends on the type the database answers with (psycopg's
     #: numeric: a float or a decimal), worked out from the first answer's description.
     late: tuple[tuple[int, Any], ...] = ()
+    #: `processors` by the types of the `late` columns.
+    typed: dict[tuple[Any, ...], tuple[tuple[int, Processor], ...]] = field(default_factory=dict, compare=False)
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
         values = self.compiled.construct_params(dict(given))
@@ -88,16 +93,28 @@ class _Compiled:
             out.append(tuple(values) if self.order is not None else dict(zip(names, values, strict=True)))
         return out
 
-    def processors(self, description: Sequence[Any] | None) -> tuple[tuple[int, Processor], ...]:
-        """The conversions of an answer's values, those that need its column types too."""
-        if not self.late or description is None:
+    def processors(self, cursor: Any) -> tuple[tuple[int, Processor], ...]:
+        """The conversions of an answer's values, those that need its column types too:
+        worked out once per set of types (psycopg builds a cursor's whole description anew
+        each time it is asked for; its result tells a column's type alone)."""
+        if not self.late:
             return self.results
-        out = list(self.results)
-        for index, impl in self.late:
-            process = impl.result_processor(self.dialect, description[index][1])
-            if process is not None:
-                out.append((index, process))
-        return tuple(out)
+        answer = getattr(cursor, "pgresult", None)
+        if answer is not None:
+            types = tuple(answer.ftype(index) for index, _impl in self.late)
+        elif (description := cursor.description) is not None:
+            types = tuple(description[index][1] for index, _impl in self.late)
+        else:
+            return self.results
+        found = self.typed.get(types)
+        if found is None:
+            out = list(self.results)
+            for (index, impl), code in zip(self.late, types, strict=True):
+                process = impl.result_processor(self.dialect, code)
+                if process is not None:
+                    out.append((index, process))
+            found = self.typed[types] = tuple(out)
+        return found
 
 
 class Prepared:
@@ -156,10 +173,18 @@ class Prepared:
                 continue
             if process is not None:
                 results.append((index, process))
+        sql = str(compiled)
         order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        cursor: Callable[[Any], Any] = _driver_cursor
+        if dialect.driver == "psycopg":
+            # Sent as PostgreSQL numbers its parameters ($1, $2, …): psycopg would otherwise
+            # parse the SQL for its %(name)s on every run of a long statement (a record's
+            # formulas), which it keeps parsed only for short ones.
+            sql, order = _numbered(sql)
+            cursor = _raw_cursor
         options = {"prepare": True} if dialect.driver == "psycopg" and self._prepare else {}
-        return _Compiled(dialect, str(compiled), compiled, order, options, tuple(binders.items()), tuple(keys),
-                         tuple(results), tuple(late))
+        return _Compiled(dialect, sql, compiled, order, options, tuple(binders.items()), tuple(keys),
+                         tuple(results), cursor, tuple(late))
 
     def sql(self, conn: Connection) -> str:
         """The statement's SQL for the connection's database (compiled now if not yet)."""
@@ -186,7 +211,7 @@ class Prepared:
         """Run a write for each of several sets of values, each naming every parameter (an
         INSERT of the columns given), as one executemany of the driver."""
         compiled = self._for(conn)
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = compiled.cursor(conn.connection.driver_connection)
         try:
             cursor.executemany(compiled.sql, compiled.each(params))
         except compiled.dialect.loaded_dbapi.Error as error:
@@ -200,12 +225,12 @@ class Prepared:
         one round trip (a multi-row VALUES list of hundreds of parameters is parsed anew by
         the driver each time); elsewhere one statement each."""
         compiled = self._for(conn)
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = compiled.cursor(conn.connection.driver_connection)
         out: list[dict[str, Any]] = []
         try:
             if compiled.dialect.driver == "psycopg":
                 cursor.executemany(compiled.sql, compiled.each(params), returning=True)
-                results = compiled.processors(cursor.description)
+                results = compiled.processors(cursor)
                 while True:
                     out.append(compiled.row(cursor.fetchone(), results))
                     if not cursor.nextset():
@@ -213,7 +238,7 @@ class Prepared:
             else:
                 for one in params:
                     cursor.execute(compiled.sql, compiled.parameters(one), **compiled.options)
-                    out.append(compiled.row(cursor.fetchone(), compiled.processors(cursor.description)))
+                    out.append(compiled.row(cursor.fetchone(), compiled.processors(cursor)))
         except compiled.dialect.loaded_dbapi.Error as error:
             raise _wrapped(compiled, None, error) from error
         finally:
@@ -222,7 +247,7 @@ class Prepared:
 
     def _execute(self, conn: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
         driver = conn.connection.driver_connection
-        cursor = driver.cursor()
+        cursor = compiled.cursor(driver)
         try:
             cursor.execute(compiled.sql, compiled.parameters(params), **compiled.options)
         except compiled.dialect.loaded_dbapi.Error as error:
@@ -262,7 +287,7 @@ class Rows:
             try:
                 raws = cursor.fetchall()
                 compiled = self._compiled
-                results = compiled.processors(cursor.description)
+                results = compiled.processors(cursor)
                 self._rows = [compiled.row(raw, results) for raw in raws]
             except self._compiled.dialect.loaded_dbapi.Error as error:
                 raise _wrapped(self._compiled, None, error) from error
@@ -280,6 +305,34 @@ class Rows:
             raise sa.exc.NoResultFound("No row was found") if not rows else sa.exc.MultipleResultsFound(
                 "More than one row was found")
         return rows[0]
+
+
+_PYFORMAT = re.compile(r"%%|%\((.+?)\)s")
+
+
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """SQL in psycopg's %(name)s style as PostgreSQL numbers parameters ($1, …: a name
+    used twice is one number), and the names in the order of their numbers."""
+    names: dict[str, int] = {}
+
+    def number(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name is None:
+            return "%"  # %% is a literal percent sign
+        return f"${names.setdefault(name, len(names) + 1)}"
+
+    return _PYFORMAT.sub(number, sql), tuple(names)
+
+
+def _driver_cursor(driver: Any) -> Any:
+    return driver.cursor()
+
+
+def _raw_cursor(driver: Any) -> Any:
+    """A psycopg cursor that sends the SQL as it is, its parameters by number."""
+    import psycopg  # only here: the driver of PostgreSQL alone
+
+    return psycopg.RawCursor(driver)
 
 
 def _stale_plan(driver: Any, error: Exception) -> bool:
