@@ -160,6 +160,25 @@ def test_a_prepared_read_converts_numbers_and_a_parameter_used_twice_as_sqlalche
     assert ours == theirs == [{"amount": Decimal("12.50"), "ratio": 1.5, "same": moment, "day": moment}]
 
 
+def test_a_prepared_read_keeps_percent_and_dollar_signs_and_a_long_statement_as_sqlalchemy_does(
+        runtime: Platform) -> None:
+    # On PostgreSQL the SQL goes out with its parameters numbered ($1, …): a literal % or
+    # $ in it stays as written, and a statement too long for psycopg to keep parsed reads
+    # the same.
+    query = sa.select(sa.literal_column("'50%'").label("share"), sa.literal_column("'$1 a $'").label("price"),
+                      (sa.bindparam("a", type_=sa.Integer()) % 7).label("rest"),
+                      sa.bindparam("word", type_=sa.Text()).like("ab%").label("like"),
+                      *(sa.bindparam(f"n{i}", type_=sa.Integer()).label(f"n{i}") for i in range(60)))
+    given = {"a": 23, "word": "abc", **{f"n{i}": i for i in range(60)}}
+    with runtime.read() as conn:
+        ours = Prepared(query).read(conn, given).all()
+        theirs = [dict(r) for r in conn.execute(query, given).mappings()]
+    assert ours == theirs
+    assert ours[0] | {f"n{i}": None for i in range(60)} == {"share": "50%", "price": "$1 a $", "rest": 2,
+                                                             "like": True, **{f"n{i}": None for i in range(60)}}
+    assert ours[0]["n59"] == 59
+
+
 @pytest.mark.parametrize("db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_a_prepared_read_runs_again_after_another_connection_changes_a_column_type(db_url: str) -> None:
     # Server-prepared statements are PostgreSQL's: this runs there only.
