@@ -227,21 +227,35 @@ def reads_together(conn: Connection) -> Iterator[None]:
     pipeline and are answered in one round trip (their rows are fetched when first asked
     for, inside the block); a statement run through SQLAlchemy meanwhile waits for its
     answer as in a pipelined write. Rows first asked for after the block came with the
-    round trip that ends it (an error among them surfaces there, as SQLAlchemy raises it).
-    On SQLite, or already in a pipeline: as they come."""
+    round trip that ends it (an error among them surfaces there, as SQLAlchemy raises it;
+    a plan kept on the connection that a column's change of type broke is forgotten first,
+    so that reading again works, see `stale_plan`). On SQLite, or already in a pipeline: as
+    they come."""
     if is_sqlite(conn) or _PIPELINE in conn.info:
         yield
         return
+    driver = conn.connection.driver_connection
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
-        with conn.connection.driver_connection.pipeline() as pipeline:
+        with driver.pipeline() as pipeline:
             conn.info[_PIPELINE] = pipeline
             try:
                 yield
             finally:
                 conn.info.pop(_PIPELINE, None)
     except dbapi_error as error:
+        if stale_plan(driver, error):
+            driver.execute("DEALLOCATE ALL")
         raise sa.exc.DBAPIError.instance("SYNC", None, error, dbapi_error, dialect=conn.dialect) from error
+
+
+def stale_plan(driver: Any, error: Exception) -> bool:
+    """Whether PostgreSQL refused a statement prepared before a column's type changed (a
+    field's type change on another connection), on a connection in autocommit: running it
+    again is safe once the connection's prepared statements are forgotten (DEALLOCATE ALL,
+    on which psycopg forgets its own record of them too)."""
+    return (getattr(error, "sqlstate", None) == "0A000" and "cached plan must not change result type" in str(error)
+            and getattr(driver, "autocommit", False))
 
 
 def in_pipeline(conn: Connection) -> bool:

@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
-from tessera.data.engine import in_pipeline
+from tessera.data.engine import in_pipeline, stale_plan
 
 Processor = Callable[[Any], Any]
 _NOTHING = object()
@@ -251,7 +251,7 @@ class Prepared:
         try:
             cursor.execute(compiled.sql, compiled.parameters(params), **compiled.options)
         except compiled.dialect.loaded_dbapi.Error as error:
-            if not _stale_plan(driver, error):
+            if not stale_plan(driver, error):
                 raise _wrapped(compiled, params, error) from error
             # Another connection changed a column's type (a field's type change) since this
             # one prepared the statement. Outside a transaction nothing is lost: forget this
@@ -333,13 +333,6 @@ def _raw_cursor(driver: Any) -> Any:
     import psycopg  # only here: the driver of PostgreSQL alone
 
     return psycopg.RawCursor(driver)
-
-
-def _stale_plan(driver: Any, error: Exception) -> bool:
-    """Whether PostgreSQL refused a statement prepared before a column's type changed, on a
-    connection in autocommit (where running it again is safe)."""
-    return (getattr(error, "sqlstate", None) == "0A000" and "cached plan must not change result type" in str(error)
-            and getattr(driver, "autocommit", False))
 
 
 def _wrapped(compiled: _Compiled, params: Any, error: Exception) -> sa.exc.DBAPIError:

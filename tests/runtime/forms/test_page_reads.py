@@ -69,6 +69,25 @@ def lists(html: str) -> dict[str, list[str]]:
             for relation, body in re.findall(r'data-relation="(\w+)"(.*?)</section>', html, re.S)}
 
 
+def test_a_page_renders_after_another_process_changes_a_type_under_statements_prepared_here(
+        runtime: Platform, elsewhere: Platform, accounts: dict[str, int]) -> None:
+    """PostgreSQL keeps the plans of statements run often on a connection; one whose columns
+    another process changed the type of is refused there once. The page is read again."""
+    system, acme = Actor.system(), accounts["Acme"]
+    runtime.metadata.add_field(system, "account", {"api_name": "size", "label": "Size", "type": "integer"})
+    runtime.records.update(system, "account", acme, {"size": 7}, None)
+    runtime.documents.update(system, "forms", "customer_page", {**CUSTOMER, "sections": [
+        {"label": "Account", "columns": [{"fields": [{"field": "name"}, {"field": "size"}]}]},
+        *CUSTOMER["sections"][1:], {"label": "People", "related": {"relation": "contacts", "columns": ["name"]}}]})
+    for _ in range(12):  # prepared on the server (psycopg prepares a statement run five times)
+        runtime.forms.render(system, "account", record_id=acme)
+    elsewhere.metadata.update_field(system, "account", "size", {"type": "decimal"})
+    elsewhere.metadata.update_field(system, "deal", "amount", {"type": "decimal"})
+    for _ in range(2):
+        html = runtime.forms.render(system, "account", record_id=acme)
+        assert lists(html) == {"deals": ["Acme deal"], "contacts": ["Acme person"]} and 'value="7' in html
+
+
 def test_the_form_chosen_by_the_record_shows_its_own_related_lists(
         runtime: Platform, accounts: dict[str, int]) -> None:
     system = Actor.system()
@@ -109,6 +128,41 @@ def test_a_sign_in_taken_away_is_refused_before_anything_about_the_record(
             runtime.forms.render(admin, "no_such_object", record_id=1)
     finally:
         acting.reset(reset)
+
+
+def test_lists_read_together_are_each_as_read_alone(runtime: Platform, accounts: dict[str, int]) -> None:
+    """On PostgreSQL a page's lists are one statement (see runtime/forms/together.py): each
+    list's rows, order, limit, lookups' names and empty lists are as read one by one."""
+    system = Actor.system()
+    runtime.metadata.create_object(system, {"api_name": "task", "label": "Task", "plural_label": "Tasks",
+                                            "name_field": "name", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text", "required": True},
+        {"api_name": "account", "label": "Account", "type": "lookup", "target": "account",
+         "related_name": "tasks"}]})
+    acme = accounts["Acme"]
+    for n in range(4):
+        runtime.records.create(system, "deal", {"name": f"Deal {n}", "amount": n, "account": acme})
+    sections = [{"label": "Deals", "related": {"relation": "deals", "columns": ["name", "amount", "account"],
+                                               "sort": "name", "descending": True, "limit": 3}},
+                {"label": "Tasks", "related": {"relation": "tasks", "columns": ["name"]}},
+                {"label": "Contacts", "related": {"relation": "contacts", "columns": ["name", "account"]}}]
+    runtime.documents.update(system, "forms", "customer_page", {**CUSTOMER, "sections": sections})
+
+    def cells(html: str) -> dict[str, list[list[str]]]:
+        return {relation: [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+                           for row in body.split("<tr")[2:]]
+                for relation, body in re.findall(r'data-relation="(\w+)"(.*?)</section>', html, re.S)}
+
+    expected = {"deals": [["Deal 3", "3", "Acme"], ["Deal 2", "2", "Acme"], ["Deal 1", "1", "Acme"]], "tasks": [],
+                "contacts": [["Acme person", "Acme"]]}
+    for _ in range(2):
+        html = runtime.forms.render(system, "account", record_id=acme)
+        assert cells(html) == expected
+    alone: dict[str, list[list[str]]] = {}
+    for section in sections:  # each list on a page of its own: its statement read alone
+        runtime.documents.update(system, "forms", "customer_page", {**CUSTOMER, "sections": [section]})
+        alone |= cells(runtime.forms.render(system, "account", record_id=acme))
+    assert alone == expected
 
 
 def test_a_missing_record_or_object_is_not_found(runtime: Platform, accounts: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from tessera.auth.actor import Actor
-from tessera.data.engine import reads_together
+from tessera.data.engine import is_sqlite, reads_together
 from tessera.data.paging import order_by
 from tessera.data.prepared import Prepared
 from tessera.data.tables import users
@@ -35,6 +35,7 @@ from tessera.errors import TesseraError
 from tessera.forms import relation_filter
 from tessera.formula import EvalContext, FormulaError, clock_params
 from tessera.meta.model import FieldDef, ObjectDef
+from tessera.runtime.forms.together import POSITION, Together, together
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.records.service import RecordService, serializer
 
@@ -89,6 +90,8 @@ class _Prepared:
     shown: list[FieldDef]
     names: tuple[tuple[str, str, str], ...]
     to_json: Callable[[Mapping[str, Any]], dict[str, Any]]
+    #: The statement as a part of one reading several lists (`together.py`).
+    branch: sa.Select[Any]
 
     def records(self, rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
         """The rows (read up to `limit` + 1) as records, and whether there are more."""
@@ -111,6 +114,8 @@ class RelatedReader:
         self.access = records.access
         self.formulas = records.formulas
         self._kept: dict[tuple[Any, ...], _Prepared | None] = {}
+        #: Statements reading several kept lists at once, by the lists' (kept as long).
+        self._together: dict[tuple[int, ...], tuple[Together, tuple[_Prepared, ...]]] = {}
         self._personal: dict[tuple[Any, ...], bool] = {}
         self._revision = -1
         self._lock = threading.Lock()
@@ -120,7 +125,7 @@ class RelatedReader:
         """For each read, the first `limit` records of its child reached from `record_id`,
         as `records.list` returns them (None: the actor may not read them). Reads of the
         same relation in the same order are one statement (the fields and the limit of
-        both); on PostgreSQL the kept statements go out together, one round trip."""
+        both); on PostgreSQL the kept statements are read as one (see together.py)."""
         with reads_together(conn):
             pages = self.read_later(conn, snap, actor, record_id, reads, clock)
         return pages()
@@ -138,7 +143,7 @@ class RelatedReader:
         if snap.revision != self._revision:
             with self._lock:
                 if snap.revision != self._revision:
-                    self._kept, self._personal, self._revision = {}, {}, snap.revision
+                    self._kept, self._personal, self._together, self._revision = {}, {}, {}, snap.revision
         found: list[list[dict[str, Any]] | None] = [None] * len(merged)
         more: list[bool] = [False] * len(merged)
         kept: list[tuple[int, _Prepared]] = []
@@ -155,11 +160,21 @@ class RelatedReader:
             except TesseraError:
                 continue  # a child the actor may not read, or a field hidden from them
         params = {_RECORD: record_id, **clock_params(clock)}
-        pending = [(n, prepared, prepared.statement.read(conn, params)) for n, prepared in kept]
+        if len(kept) > 1 and not is_sqlite(conn):
+            joined = self._joined([prepared for _n, prepared in kept])
+            rows = joined.statement.read(conn, params)
+
+            def each() -> list[list[dict[str, Any]]]:
+                return joined.split(rows.all())
+        else:
+            pending = [prepared.statement.read(conn, params) for _n, prepared in kept]
+
+            def each() -> list[list[dict[str, Any]]]:
+                return [rows.all() for rows in pending]
 
         def pages() -> list[Page | None]:
-            for n, prepared, rows in pending:
-                found[n], more[n] = prepared.records(rows.all(), merged[n].limit)
+            for (n, prepared), rows in zip(kept, each(), strict=True):
+                found[n], more[n] = prepared.records(rows, merged[n].limit)
             out: list[Page | None] = [None] * len(reads)
             for (members, data, extra) in zip(groups.values(), found, more, strict=True):
                 if data is None:
@@ -170,6 +185,18 @@ class RelatedReader:
             return out
 
         return pages
+
+    def _joined(self, kept: list[_Prepared]) -> Together:
+        """One statement for these lists' (see together.py), made once for them."""
+        key = tuple(map(id, kept))
+        found = self._together.get(key)
+        if found is None:
+            found = together([prepared.branch for prepared in kept]), tuple(kept)  # kept: their ids stay theirs
+            with self._lock:
+                if len(self._together) > 2000:
+                    self._together.clear()
+                self._together[key] = found
+        return found[0]
 
     def _prepared(self, conn: Connection, snap: Snapshot, actor: Actor, wanted: ListRead,
                   scope: Any) -> _Prepared | None:
@@ -241,7 +268,10 @@ class RelatedReader:
                 return element.left.in_([sa.literal(v, element.right.type) for v in element.right.value])
             return None
 
-        query = replacement_traverse(query.order_by(*order_by(keys)).limit(limit + 1), {}, swap)
+        ordered = order_by(keys)
+        branch = replacement_traverse(query.add_columns(sa.func.row_number().over(order_by=ordered).label(POSITION))
+                                      .order_by(*ordered).limit(limit + 1), {}, swap)
+        query = replacement_traverse(query.order_by(*ordered).limit(limit + 1), {}, swap)
         # Prepared on the server only as often as any repeated statement: the object's
         # columns can change type under a statement kept on another connection.
         statement = Prepared(query, prepare=False)
@@ -251,7 +281,7 @@ class RelatedReader:
             return None  # a parameter that cannot be prepared once: built for each page
         if not found or str(_PLACEHOLDER) in sql:
             return None  # the id went into the SQL some other way: built for each page
-        return _Prepared(statement, shown, tuple(names), serializer(shown))
+        return _Prepared(statement, shown, tuple(names), serializer(shown), branch)
 
     def _reads_user(self, snap: Snapshot, actor: Actor, scope: Any) -> bool:
         """Whether a sharing rule that applies to the actor reads `$user` (compiled with the

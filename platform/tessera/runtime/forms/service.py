@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from tessera.auth.actor import Actor
 from tessera.data.engine import reads_together
@@ -329,17 +330,22 @@ class FormService:
         record_id = _record_id(record_id)
         ahead: tuple[Form, Pages] | None = None
         refused: TesseraError | None = None
-        with reads_together(conn):
-            guess, confirmed = self.kernel.snapshot_ahead(conn)
-            if guess is not None:
-                try:
-                    obj = guess.object(object_name)
-                    record = self.records.get_later(conn, guess, actor, obj, record_id)
-                    form = self._form_ahead(conn, guess, actor, obj, form_name)
-                    if form is not None:
-                        ahead = form, self._pages_later(actor, guess, obj, form, record_id)
-                except TesseraError as error:
-                    refused = error  # raised once the metadata is known to be current
+        try:
+            with reads_together(conn):
+                guess, confirmed = self.kernel.snapshot_ahead(conn)
+                if guess is not None:
+                    try:
+                        obj = guess.object(object_name)
+                        record = self.records.get_later(conn, guess, actor, obj, record_id)
+                        form = self._form_ahead(conn, guess, actor, obj, form_name)
+                        if form is not None:
+                            ahead = form, self._pages_later(actor, guess, obj, form, record_id)
+                    except TesseraError as error:
+                        refused = error  # raised once the metadata is known to be current
+        except DBAPIError:
+            # Refused by the database — a statement of metadata another process has changed
+            # since (a column's new type under a plan kept here): read again, in order.
+            guess, confirmed = None, lambda: self.kernel.snapshot(conn)
         snap = confirmed()
         if snap is not guess:
             return snap, self.records.get(actor, object_name, record_id), None
