@@ -110,13 +110,17 @@ class Prepared:
     MAX_ROWS = 50
 
     def __init__(self, statement: sa.Executable | Callable[[str], sa.Executable],
-                 columns: Iterable[str] | None = None, *, prepare: bool = True) -> None:
+                 columns: Iterable[str] | None = None, *, prepare: bool = True, plan_each: bool = False) -> None:
         """`prepare=False`: PostgreSQL prepares it only as any repeated statement (psycopg's
         threshold) — for a read of an object's own columns, whose types a field's change
-        of type can change under a statement already prepared on another connection."""
+        of type can change under a statement already prepared on another connection.
+        `plan_each`: never prepared on the server, so PostgreSQL plans every run for its own
+        values and the table as it is then — for an array parameter (`= ANY`), whose generic
+        plan, kept once chosen, may scan a table that was empty when it was chosen."""
         self._statement = statement
         self._columns = None if columns is None else list(columns)
         self._prepare = prepare
+        self._plan_each = plan_each
         self._compiled: dict[tuple[str, int], _Compiled] = {}
 
     def _for(self, conn: Connection, rows: int = 0) -> _Compiled:
@@ -157,7 +161,8 @@ class Prepared:
             if process is not None:
                 results.append((index, process))
         order = tuple(compiled.positiontup or ()) if compiled.positional else None
-        options = {"prepare": True} if dialect.driver == "psycopg" and self._prepare else {}
+        options = {} if dialect.driver != "psycopg" else {"prepare": False} if self._plan_each \
+            else {"prepare": True} if self._prepare else {}
         return _Compiled(dialect, str(compiled), compiled, order, options, tuple(binders.items()), tuple(keys),
                          tuple(results), tuple(late))
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
+from tessera.data.schema import field_indexes
 from tessera.data.tables import users
 from tessera.errors import FieldProblem, InvalidInput
 from tessera.imports.values import CellError
@@ -34,6 +35,7 @@ from tessera.runtime.imports.cells import (
     mapped,
     reader_of,
 )
+from tessera.runtime.imports.keys import live_by_key
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.records.save import found_live
 
@@ -572,19 +574,20 @@ class Decider:
         compared = [c for c in plan.parent_columns if c.field not in plan.key]
         key_cols = [table.c[f.column] for f in plan.key]
         cols = [table.c.id, table.c.version, *key_cols, *(table.c[c.field.column] for c in compared)]
-        # Each compared field with its place in the rows read (after id, version and the key).
-        stored = [(c.name_of_field, c.field, 2 + len(key_cols) + n) for n, c in enumerate(compared)]
-        width = len(key_cols)
+        stored = _Compared([(c.name_of_field, c.field, table.c[c.field.column].key) for c in compared])
+        names = [c.key for c in key_cols]
+        name = names[0]
+        indexed = len(plan.key) == 1 and bool(field_indexes(obj, plan.key[0]))
         by_key: dict[tuple[Any, ...], list[Any]] = {}
         for part in _parts([r.key for r in keyed if r.key is not None], CHUNK):
             # Keys are matched exactly, as stored, so the field's unique index finds them (a
             # chunk's keys in one query, as the save pipeline checks a batch's unique values).
-            where = key_cols[0].in_([k[0] for k in part]) if len(key_cols) == 1 else sa.tuple_(*key_cols).in_(part)
-            for found in conn.execute(sa.select(*cols).where(where, table.c.deleted_at.is_(None))).all():
-                by_key.setdefault((found[2],) if width == 1 else tuple(found[2:2 + width]), []).append(found)
+            for found in live_by_key(conn, table, key_cols, cols, part, indexed=indexed):
+                by_key.setdefault((found[name],) if len(names) == 1 else tuple(found[n] for n in names),
+                                  []).append(found)
         editable: set[int] | None = None
         allowed = self.allowed(conn, obj, "edit")
-        ids = [m[0] for found in by_key.values() for m in found]
+        ids = [m["id"] for found in by_key.values() for m in found]
         if allowed is not None and ids:
             editable = set()
             for part in _parts(ids):
@@ -593,7 +596,7 @@ class Decider:
             found = by_key.get(row.key or (), [])
             if len(found) > 1:
                 row.refuse(self._column_of(plan.key[0]), plan.key[0], row.values.get(plan.key[0].api_name),
-                           f"the key matches {len(found)} records (ids {', '.join(str(m[0]) for m in found[:5])})")
+                           f"the key matches {len(found)} records (ids {', '.join(str(m['id']) for m in found[:5])})")
                 continue
             if not found:
                 if plan.mode == "update":
@@ -604,11 +607,11 @@ class Decider:
                     row.outcome = CREATE
                 continue
             record = found[0]
-            if editable is not None and record[0] not in editable:
-                row.refuse(None, None, None, f"you may not change {obj.label} record {record[0]}")
+            if editable is not None and record["id"] not in editable:
+                row.refuse(None, None, None, f"you may not change {obj.label} record {record['id']}")
                 continue
-            row.record_id, row.version = int(record[0]), int(record[1])
-            row.changes = _differences(stored, row.values, record)
+            row.record_id, row.version = int(record["id"]), int(record["version"])
+            row.changes = stored.changes(row.values, record)
             row.outcome = UPDATE if row.changes or row.lines else UNCHANGED
         for row in rows:
             if row.outcome != REFUSE and row.key is None and plan.mode == "upsert":
@@ -681,28 +684,42 @@ def _parts(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _differences(fields: list[tuple[str, FieldDef, int]], values: dict[str, Any], stored: Any) -> dict[str, Any]:
-    """The values that differ from the stored record (`fields`: the compared fields, in the
-    columns' order, and their places in the stored row; not the key, which found the record).
-    A value read as the stored type is compared as it is; one that differs is compared again
-    as the field type stores it (an e-mail in lower case, an amount at its scale) before it
-    counts as a change."""
-    out = {}
-    for name, fdef, place in fields:
-        value = values.get(name, _UNSEEN)
-        if value is _UNSEEN:
-            continue
-        before = stored[place]
-        if value == before and value.__class__ is before.__class__:
-            continue
-        if isinstance(value, _Name):
-            out[name] = value  # a target the run will create: certainly a change
-            continue
-        try:
-            coerced = fdef.ftype.coerce(fdef, value)
-        except (FieldValueError, ValueError, TypeError):
-            out[name] = value  # the pipeline says what is wrong with it
-            continue
-        if coerced != before:
-            out[name] = value
-    return out
+class _Compared:
+    """The fields an update compares with the stored record (not the key, which found it):
+    each with its name in a row's values and its column's key in the stored row."""
+
+    def __init__(self, fields: list[tuple[str, FieldDef, str]]) -> None:
+        self.fields = fields
+        self.names = [name for name, _, _ in fields]
+        self.places = [place for _, _, place in fields]
+
+    def changes(self, values: dict[str, Any], stored: Any) -> dict[str, Any]:
+        """The values that differ from the stored record. A value read as the stored type is
+        compared as it is; one that differs is compared again as the field type stores it
+        (an e-mail in lower case, an amount at its scale) before it counts as a change. A
+        row equal in every value and type (an unchanged row, the common case) is told at
+        once, a whole row at a time (a blank cell, absent from the values, reads None there:
+        equal only to a stored None, and the field by field comparison skips it anyway)."""
+        now = list(map(values.get, self.names))
+        before = list(map(stored.__getitem__, self.places))
+        if now == before and list(map(type, now)) == list(map(type, before)):
+            return {}
+        out = {}
+        for name, fdef, place in self.fields:
+            value = values.get(name, _UNSEEN)
+            if value is _UNSEEN:
+                continue
+            was = stored[place]
+            if value == was and value.__class__ is was.__class__:
+                continue
+            if isinstance(value, _Name):
+                out[name] = value  # a target the run will create: certainly a change
+                continue
+            try:
+                coerced = fdef.ftype.coerce(fdef, value)
+            except (FieldValueError, ValueError, TypeError):
+                out[name] = value  # the pipeline says what is wrong with it
+                continue
+            if coerced != was:
+                out[name] = value
+        return out
