@@ -57,10 +57,14 @@ class _Compiled:
         return values if self.order is None else tuple(values[name] for name in self.order)
 
     def row(self, raw: Sequence[Any], results: tuple[tuple[int, Processor], ...] | None = None) -> dict[str, Any]:
+        return dict(zip(self.keys, self.values(raw, results), strict=True))
+
+    def values(self, raw: Sequence[Any], results: tuple[tuple[int, Processor], ...] | None = None) -> list[Any]:
+        """A row's values converted, in the statement's order."""
         values = list(raw)
         for index, process in self.results if results is None else results:
             values[index] = process(values[index])
-        return dict(zip(self.keys, values, strict=True))
+        return values
 
     def each(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """The driver's parameters of several rows that each give every parameter (an
@@ -249,7 +253,7 @@ class Prepared:
         compiled = self._for(conn)
         rows = Rows(compiled, self._execute(conn, compiled, params or {}))
         if not in_pipeline(conn):
-            rows.all()
+            rows.values()
         return rows
 
 
@@ -259,21 +263,30 @@ class Rows:
     def __init__(self, compiled: _Compiled, cursor: Any) -> None:
         self._compiled = compiled
         self._cursor: Any = cursor
-        self._rows: list[dict[str, Any]] = []
+        self._values: list[list[Any]] = []
+        self._rows: list[dict[str, Any]] | None = None
 
     def all(self) -> list[dict[str, Any]]:
+        if self._rows is None:
+            keys = self._compiled.keys
+            self._rows = [dict(zip(keys, values, strict=True)) for values in self.values()]
+        return self._rows
+
+    def values(self) -> list[list[Any]]:
+        """The rows as lists of their values in the statement's order, converted as all()'s
+        are (for a caller reading thousands of rows by place: no dict each)."""
         if self._cursor is not None:
             cursor, self._cursor = self._cursor, None
             try:
                 raws = cursor.fetchall()
                 compiled = self._compiled
                 results = compiled.processors(cursor.description)
-                self._rows = [compiled.row(raw, results) for raw in raws]
+                self._values = [compiled.values(raw, results) for raw in raws]
             except self._compiled.dialect.loaded_dbapi.Error as error:
                 raise _wrapped(self._compiled, None, error) from error
             finally:
                 cursor.close()
-        return self._rows
+        return self._values
 
     def first(self) -> dict[str, Any] | None:
         rows = self.all()

@@ -7,9 +7,9 @@ up to 50 parameters), most of the query's cost. On PostgreSQL the keys go as one
 parameter of a statement never prepared on the server, so each chunk's query is planned for
 its own keys and the table as it is (a generic plan chosen while the table was empty, just
 truncated, would scan it for every chunk after); a key with an index is looked for through
-it key by key (_per_key). On SQLite they go as an IN list
-padded to a power of two (repeating the last key), so a handful of statements serve every
-chunk. A key of several fields goes as a tuple IN list.
+it key by key (_per_key). On SQLite they go as an IN list padded to a power of two
+(repeating the last key), so a handful of statements serve every chunk. A key of several
+fields goes as a tuple IN list.
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ from tessera.runtime.records.save import _statement
 def live_by_key(conn: Connection, table: sa.Table, key: Sequence[sa.Column[Any]], columns: Sequence[sa.Column[Any]],
                 keys: list[tuple[Any, ...]], *, indexed: bool = False) -> list[Any]:
     """The live records of `table` whose `key` columns hold one of `keys` (at most a
-    thousand), each a mapping of `columns` by their keys. `indexed`: the key is one column
+    thousand), each the values of `columns` in their order. `indexed`: the key is one column
     with an index of its own."""
     if not keys:
         return []
     if len(key) > 1:
-        return list(conn.execute(sa.select(*columns).where(sa.tuple_(*key).in_(keys), table.c.deleted_at.is_(None)))
-                     .mappings())
+        return list(conn.execute(sa.select(*columns).where(sa.tuple_(*key).in_(keys), table.c.deleted_at.is_(None))))
     values = [k[0] for k in keys]
     column = key[0]
     # Kept with the save pipeline's statements of the snapshot's table (a metadata change
@@ -44,12 +43,12 @@ def live_by_key(conn: Connection, table: sa.Table, key: Sequence[sa.Column[Any]]
         prepared = _statement(table, (*names, indexed), lambda: Prepared(
             _per_key(table, column, columns) if indexed else sa.select(*columns).where(
                 column == sa.any_(_array(column)), table.c.deleted_at.is_(None)), plan_each=True))
-        return prepared.read(conn, {"keys": list(dict.fromkeys(values))}).all()
+        return prepared.read(conn, {"keys": list(dict.fromkeys(values))}).values()
     size = 1 << max(len(values) - 1, 0).bit_length()
     prepared = _statement(table, (*names, size), lambda: Prepared(sa.select(*columns).where(
         column.in_([sa.bindparam(f"k{i}") for i in range(size)]), table.c.deleted_at.is_(None))))
     last = len(values) - 1
-    return prepared.read(conn, {f"k{i}": values[min(i, last)] for i in range(size)}).all()
+    return prepared.read(conn, {f"k{i}": values[min(i, last)] for i in range(size)}).values()
 
 
 def _array(column: sa.Column[Any]) -> Any:

@@ -10,8 +10,9 @@ would change. The preview and the run decide the same way; only the run writes.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -574,20 +575,19 @@ class Decider:
         compared = [c for c in plan.parent_columns if c.field not in plan.key]
         key_cols = [table.c[f.column] for f in plan.key]
         cols = [table.c.id, table.c.version, *key_cols, *(table.c[c.field.column] for c in compared)]
-        stored = _Compared([(c.name_of_field, c.field, table.c[c.field.column].key) for c in compared])
-        names = [c.key for c in key_cols]
-        name = names[0]
-        indexed = len(plan.key) == 1 and bool(field_indexes(obj, plan.key[0]))
+        # Each compared field with its place in the rows read (after id, version and the key).
+        stored = _Compared([(c.name_of_field, c.field, 2 + len(key_cols) + n) for n, c in enumerate(compared)])
+        width = len(key_cols)
+        indexed = width == 1 and bool(field_indexes(obj, plan.key[0]))
         by_key: dict[tuple[Any, ...], list[Any]] = {}
         for part in _parts([r.key for r in keyed if r.key is not None], CHUNK):
             # Keys are matched exactly, as stored, so the field's unique index finds them (a
             # chunk's keys in one query, as the save pipeline checks a batch's unique values).
             for found in live_by_key(conn, table, key_cols, cols, part, indexed=indexed):
-                by_key.setdefault((found[name],) if len(names) == 1 else tuple(found[n] for n in names),
-                                  []).append(found)
+                by_key.setdefault((found[2],) if width == 1 else tuple(found[2:2 + width]), []).append(found)
         editable: set[int] | None = None
         allowed = self.allowed(conn, obj, "edit")
-        ids = [m["id"] for found in by_key.values() for m in found]
+        ids = [m[0] for found in by_key.values() for m in found]
         if allowed is not None and ids:
             editable = set()
             for part in _parts(ids):
@@ -596,7 +596,7 @@ class Decider:
             found = by_key.get(row.key or (), [])
             if len(found) > 1:
                 row.refuse(self._column_of(plan.key[0]), plan.key[0], row.values.get(plan.key[0].api_name),
-                           f"the key matches {len(found)} records (ids {', '.join(str(m['id']) for m in found[:5])})")
+                           f"the key matches {len(found)} records (ids {', '.join(str(m[0]) for m in found[:5])})")
                 continue
             if not found:
                 if plan.mode == "update":
@@ -607,10 +607,10 @@ class Decider:
                     row.outcome = CREATE
                 continue
             record = found[0]
-            if editable is not None and record["id"] not in editable:
-                row.refuse(None, None, None, f"you may not change {obj.label} record {record['id']}")
+            if editable is not None and record[0] not in editable:
+                row.refuse(None, None, None, f"you may not change {obj.label} record {record[0]}")
                 continue
-            row.record_id, row.version = int(record["id"]), int(record["version"])
+            row.record_id, row.version = int(record[0]), int(record[1])
             row.changes = stored.changes(row.values, record)
             row.outcome = UPDATE if row.changes or row.lines else UNCHANGED
         for row in rows:
@@ -686,24 +686,24 @@ def _parts(items: list[Any], size: int = 500) -> list[list[Any]]:
 
 class _Compared:
     """The fields an update compares with the stored record (not the key, which found it):
-    each with its name in a row's values and its column's key in the stored row."""
+    each with its name in a row's values and its place in the stored row."""
 
-    def __init__(self, fields: list[tuple[str, FieldDef, str]]) -> None:
+    def __init__(self, fields: list[tuple[str, FieldDef, int]]) -> None:
         self.fields = fields
         self.names = [name for name, _, _ in fields]
-        self.places = [place for _, _, place in fields]
+        self.stored = itemgetter(*(place for _, _, place in fields)) if len(fields) > 1 else None
 
-    def changes(self, values: dict[str, Any], stored: Any) -> dict[str, Any]:
+    def changes(self, values: dict[str, Any], stored: Sequence[Any]) -> dict[str, Any]:
         """The values that differ from the stored record. A value read as the stored type is
         compared as it is; one that differs is compared again as the field type stores it
         (an e-mail in lower case, an amount at its scale) before it counts as a change. A
         row equal in every value and type (an unchanged row, the common case) is told at
         once, a whole row at a time (a blank cell, absent from the values, reads None there:
         equal only to a stored None, and the field by field comparison skips it anyway)."""
-        now = list(map(values.get, self.names))
-        before = list(map(stored.__getitem__, self.places))
-        if now == before and list(map(type, now)) == list(map(type, before)):
-            return {}
+        if self.stored is not None:
+            now, before = tuple(map(values.get, self.names)), self.stored(stored)
+            if now == before and tuple(map(type, now)) == tuple(map(type, before)):
+                return {}
         out = {}
         for name, fdef, place in self.fields:
             value = values.get(name, _UNSEEN)
