@@ -165,8 +165,9 @@ class Prepared:
             if process is not None:
                 results.append((index, process))
         order = tuple(compiled.positiontup or ()) if compiled.positional else None
-        options = {} if dialect.driver != "psycopg" else {"prepare": False} if self._plan_each \
-            else {"prepare": True} if self._prepare else {}
+        options: dict[str, Any] = {}
+        if dialect.driver == "psycopg" and (self._plan_each or self._prepare):
+            options = {"prepare": not self._plan_each}
         return _Compiled(dialect, str(compiled), compiled, order, options, tuple(binders.items()), tuple(keys),
                          tuple(results), tuple(late))
 
