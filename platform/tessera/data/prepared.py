@@ -62,10 +62,14 @@ class _Compiled:
         return values if self.order is None else tuple(values[name] for name in self.order)
 
     def row(self, raw: Sequence[Any], results: tuple[tuple[int, Processor], ...] | None = None) -> dict[str, Any]:
+        return dict(zip(self.keys, self.values(raw, results), strict=True))
+
+    def values(self, raw: Sequence[Any], results: tuple[tuple[int, Processor], ...] | None = None) -> list[Any]:
+        """A row's values converted, in the statement's order."""
         values = list(raw)
         for index, process in self.results if results is None else results:
             values[index] = process(values[index])
-        return dict(zip(self.keys, values, strict=True))
+        return values
 
     def each(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """The driver's parameters of several rows that each give every parameter (an
@@ -127,13 +131,17 @@ class Prepared:
     MAX_ROWS = 50
 
     def __init__(self, statement: sa.Executable | Callable[[str], sa.Executable],
-                 columns: Iterable[str] | None = None, *, prepare: bool = True) -> None:
+                 columns: Iterable[str] | None = None, *, prepare: bool = True, plan_each: bool = False) -> None:
         """`prepare=False`: PostgreSQL prepares it only as any repeated statement (psycopg's
         threshold) — for a read of an object's own columns, whose types a field's change
-        of type can change under a statement already prepared on another connection."""
+        of type can change under a statement already prepared on another connection.
+        `plan_each`: never prepared on the server, so PostgreSQL plans every run for its own
+        values and the table as it is then — for an array parameter (`= ANY`), whose generic
+        plan, kept once chosen, may scan a table that was empty when it was chosen."""
         self._statement = statement
         self._columns = None if columns is None else list(columns)
         self._prepare = prepare
+        self._plan_each = plan_each
         self._compiled: dict[tuple[str, int], _Compiled] = {}
 
     def _for(self, conn: Connection, rows: int = 0) -> _Compiled:
@@ -176,13 +184,15 @@ class Prepared:
         sql = str(compiled)
         order = tuple(compiled.positiontup or ()) if compiled.positional else None
         cursor: Callable[[Any], Any] = _driver_cursor
+        options: dict[str, Any] = {}
         if dialect.driver == "psycopg":
             # Sent as PostgreSQL numbers its parameters ($1, $2, …): psycopg would otherwise
             # parse the SQL for its %(name)s on every run of a long statement (a record's
             # formulas), which it keeps parsed only for short ones.
             sql, order = _numbered(sql)
             cursor = _raw_cursor
-        options = {"prepare": True} if dialect.driver == "psycopg" and self._prepare else {}
+            if self._plan_each or self._prepare:
+                options = {"prepare": not self._plan_each}
         return _Compiled(dialect, sql, compiled, order, options, tuple(binders.items()), tuple(keys),
                          tuple(results), cursor, tuple(late))
 
@@ -269,7 +279,7 @@ class Prepared:
         compiled = self._for(conn)
         rows = Rows(compiled, self._execute(conn, compiled, params or {}))
         if not in_pipeline(conn):
-            rows.all()
+            rows.values()
         return rows
 
 
@@ -279,21 +289,30 @@ class Rows:
     def __init__(self, compiled: _Compiled, cursor: Any) -> None:
         self._compiled = compiled
         self._cursor: Any = cursor
-        self._rows: list[dict[str, Any]] = []
+        self._values: list[list[Any]] = []
+        self._rows: list[dict[str, Any]] | None = None
 
     def all(self) -> list[dict[str, Any]]:
+        if self._rows is None:
+            keys = self._compiled.keys
+            self._rows = [dict(zip(keys, values, strict=True)) for values in self.values()]
+        return self._rows
+
+    def values(self) -> list[list[Any]]:
+        """The rows as lists of their values in the statement's order, converted as all()'s
+        are (for a caller reading thousands of rows by place: no dict each)."""
         if self._cursor is not None:
             cursor, self._cursor = self._cursor, None
             try:
                 raws = cursor.fetchall()
                 compiled = self._compiled
                 results = compiled.processors(cursor)
-                self._rows = [compiled.row(raw, results) for raw in raws]
+                self._values = [compiled.values(raw, results) for raw in raws]
             except self._compiled.dialect.loaded_dbapi.Error as error:
                 raise _wrapped(self._compiled, None, error) from error
             finally:
                 cursor.close()
-        return self._rows
+        return self._values
 
     def first(self) -> dict[str, Any] | None:
         rows = self.all()

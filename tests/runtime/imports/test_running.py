@@ -107,6 +107,29 @@ def test_an_upsert_updates_changed_rows_creates_new_ones_and_leaves_the_rest_alo
     assert after["D-2"]["stage"] == "won" and after["D-2"]["amount"] == "20.00"  # a blank leaves a value alone
 
 
+def test_records_are_found_by_keys_with_an_index_without_one_and_of_two_fields(rt: Platform) -> None:
+    run(rt, SYSTEM, _draft(rt, [["D-1", "One", "Acme", "New", "10", "", "", "", "C-1"],
+                                ["D-2", "Two", "Globex", "New", "20", "", "", "", "C-2"],
+                                ["D-3", "Three", "Globex", "New", "30", "", "", "", "C-3"]]))
+    # Code has no index; Account is a lookup (indexed, two deals share Globex); name + code: two fields.
+    by_code = run(rt, SYSTEM, _draft(rt, [["", "One", "Acme", "Closed won", "10", "", "", "", "C-1"],
+                                          ["", "Two", "Globex", "New", "20", "", "", "", "C-2"]],
+                                     mapping={"External ID": None}, mode="update", key=["code"]))
+    assert by_code["counts"] == {"created": 0, "updated": 1, "unchanged": 1, "refused": 0}
+    by_account = run(rt, SYSTEM, _draft(rt, [["", "One", "Acme", "Closed won", "11", "", "", "", "C-1"],
+                                             ["", "Two", "Globex", "New", "20", "", "", "", "C-2"]],
+                                        mapping={"External ID": None}, mode="update", key=["account"]))
+    assert by_account["counts"] == {"created": 0, "updated": 1, "unchanged": 0, "refused": 1}
+    assert "the key matches 2 records" in rt.imports.errors(SYSTEM, by_account["id"])[0]["problems"][0]["reason"]
+    by_two = run(rt, SYSTEM, _draft(rt, [["", "Two", "Globex", "New", "20", "", "", "", "C-2"],
+                                         ["", "Three", "Globex", "New", "33", "", "", "", "C-3"],
+                                         ["", "Three", "Globex", "New", "33", "", "", "", "C-2"]],
+                                    mapping={"External ID": None}, mode="update", key=["name", "code"]))
+    assert by_two["counts"] == {"created": 0, "updated": 1, "unchanged": 1, "refused": 1}
+    found = deals(rt)
+    assert (found["D-1"]["stage"], found["D-1"]["amount"], found["D-3"]["amount"]) == ("won", "11.00", "33.00")
+
+
 def test_a_column_can_say_its_blanks_clear_the_field(rt: Platform) -> None:
     run(rt, SYSTEM, _draft(rt, [["D-1", "One", "Acme", "New", "10", "", "", "", ""]]))
     cleared = _draft(rt, [["D-1", "One", "Acme", "New", "", "", "", "", ""]],

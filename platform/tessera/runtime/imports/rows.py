@@ -10,14 +10,16 @@ would change. The preview and the run decide the same way; only the run writes.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
+from tessera.data.schema import field_indexes
 from tessera.data.tables import users
 from tessera.errors import FieldProblem, InvalidInput
 from tessera.imports.values import CellError
@@ -34,6 +36,7 @@ from tessera.runtime.imports.cells import (
     mapped,
     reader_of,
 )
+from tessera.runtime.imports.keys import live_by_key
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.records.save import found_live
 
@@ -573,14 +576,14 @@ class Decider:
         key_cols = [table.c[f.column] for f in plan.key]
         cols = [table.c.id, table.c.version, *key_cols, *(table.c[c.field.column] for c in compared)]
         # Each compared field with its place in the rows read (after id, version and the key).
-        stored = [(c.name_of_field, c.field, 2 + len(key_cols) + n) for n, c in enumerate(compared)]
+        stored = _Compared([(c.name_of_field, c.field, 2 + len(key_cols) + n) for n, c in enumerate(compared)])
         width = len(key_cols)
+        indexed = width == 1 and bool(field_indexes(obj, plan.key[0]))
         by_key: dict[tuple[Any, ...], list[Any]] = {}
         for part in _parts([r.key for r in keyed if r.key is not None], CHUNK):
             # Keys are matched exactly, as stored, so the field's unique index finds them (a
             # chunk's keys in one query, as the save pipeline checks a batch's unique values).
-            where = key_cols[0].in_([k[0] for k in part]) if len(key_cols) == 1 else sa.tuple_(*key_cols).in_(part)
-            for found in conn.execute(sa.select(*cols).where(where, table.c.deleted_at.is_(None))).all():
+            for found in live_by_key(conn, table, key_cols, cols, part, indexed=indexed):
                 by_key.setdefault((found[2],) if width == 1 else tuple(found[2:2 + width]), []).append(found)
         editable: set[int] | None = None
         allowed = self.allowed(conn, obj, "edit")
@@ -608,7 +611,7 @@ class Decider:
                 row.refuse(None, None, None, f"you may not change {obj.label} record {record[0]}")
                 continue
             row.record_id, row.version = int(record[0]), int(record[1])
-            row.changes = _differences(stored, row.values, record)
+            row.changes = stored.changes(row.values, record)
             row.outcome = UPDATE if row.changes or row.lines else UNCHANGED
         for row in rows:
             if row.outcome != REFUSE and row.key is None and plan.mode == "upsert":
@@ -681,28 +684,42 @@ def _parts(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _differences(fields: list[tuple[str, FieldDef, int]], values: dict[str, Any], stored: Any) -> dict[str, Any]:
-    """The values that differ from the stored record (`fields`: the compared fields, in the
-    columns' order, and their places in the stored row; not the key, which found the record).
-    A value read as the stored type is compared as it is; one that differs is compared again
-    as the field type stores it (an e-mail in lower case, an amount at its scale) before it
-    counts as a change."""
-    out = {}
-    for name, fdef, place in fields:
-        value = values.get(name, _UNSEEN)
-        if value is _UNSEEN:
-            continue
-        before = stored[place]
-        if value == before and value.__class__ is before.__class__:
-            continue
-        if isinstance(value, _Name):
-            out[name] = value  # a target the run will create: certainly a change
-            continue
-        try:
-            coerced = fdef.ftype.coerce(fdef, value)
-        except (FieldValueError, ValueError, TypeError):
-            out[name] = value  # the pipeline says what is wrong with it
-            continue
-        if coerced != before:
-            out[name] = value
-    return out
+class _Compared:
+    """The fields an update compares with the stored record (not the key, which found it):
+    each with its name in a row's values and its place in the stored row."""
+
+    def __init__(self, fields: list[tuple[str, FieldDef, int]]) -> None:
+        self.fields = fields
+        self.names = [name for name, _, _ in fields]
+        self.stored = itemgetter(*(place for _, _, place in fields)) if len(fields) > 1 else None
+
+    def changes(self, values: dict[str, Any], stored: Sequence[Any]) -> dict[str, Any]:
+        """The values that differ from the stored record. A value read as the stored type is
+        compared as it is; one that differs is compared again as the field type stores it
+        (an e-mail in lower case, an amount at its scale) before it counts as a change. A
+        row equal in every value and type (an unchanged row, the common case) is told at
+        once, a whole row at a time (a blank cell, absent from the values, reads None there:
+        equal only to a stored None, and the field by field comparison skips it anyway)."""
+        if self.stored is not None:
+            now, before = tuple(map(values.get, self.names)), self.stored(stored)
+            if now == before and tuple(map(type, now)) == tuple(map(type, before)):
+                return {}
+        out = {}
+        for name, fdef, place in self.fields:
+            value = values.get(name, _UNSEEN)
+            if value is _UNSEEN:
+                continue
+            was = stored[place]
+            if value == was and value.__class__ is was.__class__:
+                continue
+            if isinstance(value, _Name):
+                out[name] = value  # a target the run will create: certainly a change
+                continue
+            try:
+                coerced = fdef.ftype.coerce(fdef, value)
+            except (FieldValueError, ValueError, TypeError):
+                out[name] = value  # the pipeline says what is wrong with it
+                continue
+            if coerced != was:
+                out[name] = value
+        return out
