@@ -168,8 +168,17 @@ def write_rows(conn: Connection, layout: Layout, rows: Sequence[tuple[Any, ...]]
     updated = ", ".join(f"{k} = excluded.{k}" for k in [*keys, "document", "body"])
     conflict = {"new": "", "keep": " ON CONFLICT (record_id) DO NOTHING",
                 "replace": f" ON CONFLICT (record_id) DO UPDATE SET {updated}"}
-    marks = ", ".join(["%s"] * (len(keys) + 1) + ["%s::tsvector", "%s"])
-    conn.exec_driver_sql(f"INSERT INTO {_quoted(layout.table)} ({columns}) VALUES ({marks}){conflict[mode]}", made)
+    if len(made) == 1:
+        marks = ", ".join(["%s"] * (len(keys) + 1) + ["%s::tsvector", "%s"])
+        conn.exec_driver_sql(f"INSERT INTO {_quoted(layout.table)} ({columns}) VALUES ({marks}){conflict[mode]}",
+                             made[0])
+        return
+    # Many rows go as one statement over arrays of each column: an executemany is a
+    # statement a row for the server to run (even pipelined), which costs it more than the
+    # rows themselves. The statement's text does not depend on how many rows: prepared once.
+    arrays = ", ".join(["%s::bigint[]"] + ["%s::text[]"] * len(keys) + ["%s::tsvector[]", "%s::text[]"])
+    conn.exec_driver_sql(f"INSERT INTO {_quoted(layout.table)} ({columns}) SELECT * FROM unnest({arrays})"
+                         f"{conflict[mode]}", tuple(list(column) for column in zip(*made, strict=True)))
 
 
 def _run_many(conn: Connection, sql: str, params: Sequence[tuple[Any, ...]]) -> None:
