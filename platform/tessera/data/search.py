@@ -176,7 +176,10 @@ def write_rows(conn: Connection, layout: Layout, rows: Sequence[tuple[Any, ...]]
     # Many rows go as one statement over arrays of each column: an executemany is a
     # statement a row for the server to run (even pipelined), which costs it more than the
     # rows themselves. The statement's text does not depend on how many rows: prepared once.
-    arrays = ", ".join(["%s::bigint[]"] + ["%s::text[]"] * len(keys) + ["%s::tsvector[]", "%s::text[]"])
+    # The arrays go in binary (%b), which both sides read and write several times faster
+    # than array text; the documents as text[] cast to tsvector[] (psycopg writes no binary
+    # tsvector).
+    arrays = ", ".join(["%b::bigint[]"] + ["%b::text[]"] * len(keys) + ["%b::text[]::tsvector[]", "%b::text[]"])
     conn.exec_driver_sql(f"INSERT INTO {_quoted(layout.table)} ({columns}) SELECT * FROM unnest({arrays})"
                          f"{conflict[mode]}", tuple(list(column) for column in zip(*made, strict=True)))
 
