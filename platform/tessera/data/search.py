@@ -141,10 +141,10 @@ def write_rows(conn: Connection, layout: Layout, rows: Sequence[tuple[Any, ...]]
         if params:
             marks = ", ".join("?" * (len(keys) + 1))
             insert = "INSERT INTO {} (rowid, " + ", ".join(keys) + f") VALUES ({marks})"
-            _run_many(conn, insert.format(_quoted(layout.table)), params)
+            _run(conn, insert.format(_quoted(layout.table)), params, many=True)
             grams = [p for p in params if p[0] in substrings] if substrings else []
             if grams:
-                _run_many(conn, insert.format(_quoted(layout.grams)), grams)
+                _run(conn, insert.format(_quoted(layout.grams)), grams, many=True)
         return
     if replace:
         empty = [row[0] for row in rows if not any(row[1:])]
@@ -170,8 +170,7 @@ def write_rows(conn: Connection, layout: Layout, rows: Sequence[tuple[Any, ...]]
                 "replace": f" ON CONFLICT (record_id) DO UPDATE SET {updated}"}
     if len(made) == 1:
         marks = ", ".join(["%s"] * (len(keys) + 1) + ["%s::tsvector", "%s"])
-        conn.exec_driver_sql(f"INSERT INTO {_quoted(layout.table)} ({columns}) VALUES ({marks}){conflict[mode]}",
-                             made[0])
+        _run(conn, f"INSERT INTO {_quoted(layout.table)} ({columns}) VALUES ({marks}){conflict[mode]}", made[0])
         return
     # Many rows go as one statement over arrays of each column: an executemany is a
     # statement a row for the server to run (even pipelined), which costs it more than the
@@ -180,22 +179,30 @@ def write_rows(conn: Connection, layout: Layout, rows: Sequence[tuple[Any, ...]]
     # than array text; the documents as text[] cast to tsvector[] (psycopg writes no binary
     # tsvector).
     arrays = ", ".join(["%b::bigint[]"] + ["%b::text[]"] * len(keys) + ["%b::text[]::tsvector[]", "%b::text[]"])
-    conn.exec_driver_sql(f"INSERT INTO {_quoted(layout.table)} ({columns}) SELECT * FROM unnest({arrays})"
-                         f"{conflict[mode]}", tuple(list(column) for column in zip(*made, strict=True)))
+    _run(conn, f"INSERT INTO {_quoted(layout.table)} ({columns}) SELECT * FROM unnest({arrays}){conflict[mode]}",
+         tuple(list(column) for column in zip(*made, strict=True)))
 
 
-def _run_many(conn: Connection, sql: str, params: Sequence[tuple[Any, ...]]) -> None:
-    """Run a write for each row on the driver's cursor of the caller's transaction (SQLite:
-    a record saved on its own is one small insert, and SQLAlchemy's bookkeeping around it
-    costs more than SQLite takes to run it); errors come as SQLAlchemy's, as from execute."""
+def _run(conn: Connection, sql: str, params: Sequence[Any], *, many: bool = False) -> None:
+    """Run a write (`many`: for each row of `params`) on the driver's cursor of the caller's
+    transaction: a record saved on its own is one small insert, and SQLAlchemy's bookkeeping
+    around it costs more than the database takes to run it. Errors come as SQLAlchemy's, as
+    from execute. In PostgreSQL's pipelined transaction of a save the write goes out without
+    waiting for its answer, as `tessera.data.prepared`'s do: the server indexes while the
+    save goes on, and the answer comes with the next statement that waits or the COMMIT (an
+    error there rolls the transaction back whole)."""
     dbapi: Any = conn.dialect.loaded_dbapi
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(sql, params)
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
     except dbapi.Error as error:
         raise sa.exc.DBAPIError.instance(sql, params, error, dbapi.Error, dialect=conn.dialect) from error
     finally:
-        cursor.close()
+        if not in_pipeline(conn):  # (a pipelined write's cursor takes its answer later)
+            cursor.close()
 
 
 #: Entries of new records written with COPY rather than INSERT on PostgreSQL, from this many.
