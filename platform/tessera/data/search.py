@@ -22,8 +22,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -126,7 +126,7 @@ def write_rows(conn: Connection, layout: Layout, rows: Sequence[tuple[Any, ...]]
         return
     assert mode in WRITE_MODES, mode
     replace = mode == "replace"
-    keys = [f.key for f in layout.fields]
+    sql = _statements(layout, conn.dialect.name)
     if conn.dialect.name == "sqlite":
         if replace:
             remove(conn, layout, [row[0] for row in rows])
@@ -139,51 +139,98 @@ def write_rows(conn: Connection, layout: Layout, rows: Sequence[tuple[Any, ...]]
                     f"SELECT rowid FROM {_quoted(layout.table)} WHERE rowid IN ({marks})", tuple(chunk))}
         params = [row for row in rows if any(row[1:]) and row[0] not in present]
         if params:
-            marks = ", ".join("?" * (len(keys) + 1))
-            insert = "INSERT INTO {} (rowid, " + ", ".join(keys) + f") VALUES ({marks})"
-            _run_many(conn, insert.format(_quoted(layout.table)), params)
+            _run(conn, sql.insert, params, many=True)
             grams = [p for p in params if p[0] in substrings] if substrings else []
             if grams:
-                _run_many(conn, insert.format(_quoted(layout.grams)), grams)
+                _run(conn, sql.insert_grams, grams, many=True)
         return
     if replace:
         empty = [row[0] for row in rows if not any(row[1:])]
         if empty:
             remove(conn, layout, empty)
-    weights = [WEIGHTS[f.weight][0] for f in layout.fields]
+    weights = sql.weights
     made = [(*row, tsvector_text(row[1:], weights),
              " ".join(v for v in row[1:] if v) if row[0] in substrings else None) for row in rows if any(row[1:])]
     if not made:
         return
-    columns = ", ".join(["record_id", *keys, "document", "body"])
     if mode == "new" and len(made) >= _COPIED and not in_pipeline(conn):
         # New records have no entry to clash with: COPY takes the rows in one stream, which
         # costs PostgreSQL a fraction of an INSERT per row (a few rows go as an INSERT: one
         # round trip where COPY takes two).
         raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(f"COPY {_quoted(layout.table)} ({columns}) FROM STDIN") as copy:
+        with raw.cursor() as cursor, cursor.copy(sql.copy) as copy:
             for row in made:
                 copy.write_row(row)
         return
+    if len(made) == 1:
+        _run(conn, sql.insert_one[mode], made[0])
+        return
+    _run(conn, sql.insert_many[mode], tuple(list(column) for column in zip(*made, strict=True)))
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The SQL writing an index's rows, made once per layout (a record saved on its own
+    would otherwise build it again for its one row)."""
+
+    #: SQLite: a row each into the word index, and into the trigram index.
+    insert: str = ""
+    insert_grams: str = ""
+    #: PostgreSQL, by write mode: one row; many rows; and new rows by COPY.
+    insert_one: Mapping[str, str] = field(default_factory=dict)
+    insert_many: Mapping[str, str] = field(default_factory=dict)
+    copy: str = ""
+    #: PostgreSQL: each field's weight label.
+    weights: tuple[str, ...] = ()
+
+
+@functools.lru_cache(maxsize=512)
+def _statements(layout: Layout, dialect: str) -> _Statements:
+    keys = [f.key for f in layout.fields]
+    if dialect == "sqlite":
+        insert = "INSERT INTO {} (rowid, " + ", ".join(keys) + f") VALUES ({', '.join('?' * (len(keys) + 1))})"
+        return _Statements(insert.format(_quoted(layout.table)), insert.format(_quoted(layout.grams)))
+    table = _quoted(layout.table)
+    columns = ", ".join(["record_id", *keys, "document", "body"])
     updated = ", ".join(f"{k} = excluded.{k}" for k in [*keys, "document", "body"])
     conflict = {"new": "", "keep": " ON CONFLICT (record_id) DO NOTHING",
                 "replace": f" ON CONFLICT (record_id) DO UPDATE SET {updated}"}
     marks = ", ".join(["%s"] * (len(keys) + 1) + ["%s::tsvector", "%s"])
-    conn.exec_driver_sql(f"INSERT INTO {_quoted(layout.table)} ({columns}) VALUES ({marks}){conflict[mode]}", made)
+    # Many rows go as one statement over arrays of each column: an executemany is a
+    # statement a row for the server to run (even pipelined), which costs it more than the
+    # rows themselves. The statement's text does not depend on how many rows: prepared once.
+    # The arrays go in binary (%b), which both sides read and write several times faster
+    # than array text; the documents as text[] cast to tsvector[] (psycopg writes no binary
+    # tsvector).
+    arrays = ", ".join(["%b::bigint[]"] + ["%b::text[]"] * len(keys) + ["%b::text[]::tsvector[]", "%b::text[]"])
+    return _Statements(
+        insert_many={m: f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){c}"
+                     for m, c in conflict.items()},
+        insert_one={m: f"INSERT INTO {table} ({columns}) VALUES ({marks}){c}" for m, c in conflict.items()},
+        copy=f"COPY {table} ({columns}) FROM STDIN",
+        weights=tuple(WEIGHTS[f.weight][0] for f in layout.fields))
 
 
-def _run_many(conn: Connection, sql: str, params: Sequence[tuple[Any, ...]]) -> None:
-    """Run a write for each row on the driver's cursor of the caller's transaction (SQLite:
-    a record saved on its own is one small insert, and SQLAlchemy's bookkeeping around it
-    costs more than SQLite takes to run it); errors come as SQLAlchemy's, as from execute."""
+def _run(conn: Connection, sql: str, params: Sequence[Any], *, many: bool = False) -> None:
+    """Run a write (`many`: for each row of `params`) on the driver's cursor of the caller's
+    transaction: a record saved on its own is one small insert, and SQLAlchemy's bookkeeping
+    around it costs more than the database takes to run it. Errors come as SQLAlchemy's, as
+    from execute. In PostgreSQL's pipelined transaction of a save the write goes out without
+    waiting for its answer, as `tessera.data.prepared`'s do: the server indexes while the
+    save goes on, and the answer comes with the next statement that waits or the COMMIT (an
+    error there rolls the transaction back whole)."""
     dbapi: Any = conn.dialect.loaded_dbapi
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(sql, params)
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
     except dbapi.Error as error:
         raise sa.exc.DBAPIError.instance(sql, params, error, dbapi.Error, dialect=conn.dialect) from error
     finally:
-        cursor.close()
+        if not in_pipeline(conn):  # (a pipelined write's cursor takes its answer later)
+            cursor.close()
 
 
 #: Entries of new records written with COPY rather than INSERT on PostgreSQL, from this many.
