@@ -7,12 +7,16 @@ fails the whole transaction with nothing kept, and on SQLite the flag changes no
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg as psycopg_dialect
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite as sqlite_dialect
 
 from tessera.data.prepared import Prepared
 from tessera.data.tables import flow_events, flow_instances, notifications
@@ -203,3 +207,20 @@ def test_a_prepared_read_runs_again_after_another_connection_changes_a_column_ty
         with engine.begin() as conn:
             table.drop(conn, checkfirst=True)
         engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", [sqlite_dialect(), psycopg_dialect()], ids=["sqlite", "postgresql"])
+def test_parameters_given_over_a_statements_own_values_are_the_ones_construct_params_gives(dialect: Any) -> None:
+    # The literals a statement carries are converted once; what a caller gives is put over
+    # them (a default it gives replaces the statement's), a key of no parameter is ignored,
+    # and a parameter left out is refused as SQLAlchemy refuses it.
+    statement = Prepared(sa.select(notifications.c.key, sa.literal(2**31, sa.BigInteger()).label("big")).where(
+        notifications.c.title == sa.bindparam("title"), notifications.c.created_at > sa.bindparam("since", AT),
+        notifications.c.key != sa.literal("x")))
+    compiled = statement._compile(dialect, 0)
+    assert compiled.constants is not None
+    slow = dataclasses.replace(compiled, constants=None, given_names=None)
+    for given in ({"title": "t"}, {"title": "t", "since": AT + timedelta(days=1)}, {"title": "t", "other": 1}):
+        assert compiled.parameters(given) == slow.parameters(given)
+    with pytest.raises(sa.exc.InvalidRequestError):
+        compiled.parameters({"since": AT})

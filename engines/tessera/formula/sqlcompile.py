@@ -678,9 +678,32 @@ class _Gen:
                 return SqlValue(counted, NUMBER, 0)
             return SqlValue(sa.cast(counted, sa.Numeric()), NUMBER)
         assert agg.value is not None
-        v = self.visit(agg.value, inner_scope)
+        v = self.visit(agg.value, inner_scope, keep=self.sqlite and agg.function == "SUM")
+        if v.maybe_text:
+            return self.scaled_sum(v, child, where, scope["record"], node.type)
         expr, scale = self.aggregate_expr(agg.function, v)
         return SqlValue(sa.select(expr).select_from(child).where(*where).scalar_subquery(), node.type, scale)
+
+    def scaled_sum(self, v: SqlValue, child: Any, where: list[Any], record: Any, t: str) -> SqlValue:
+        """SUM over related rows of scaled-or-text numbers (SQLite, `maybe_text`): added in
+        SQLite's own integer arithmetic while every value is a scaled integer and the total
+        fits 64 bits, else — only then — exactly through tx_sum over their decimal text.
+        Each row's value is worked out once (a derived table SQLite does not flatten into
+        the sums: LIMIT -1), and added as high and low halves, so that no step of sum(),
+        which raises on overflow rather than wrapping, can overflow; a total that would not
+        fit is left blank, and the exact sum taken instead."""
+        assert v.scale is not None
+        rows = sa.select(sa.type_coerce(v.expr, sa.BigInteger()).label("v")).select_from(child).where(
+            *where).correlate(record).limit(-1).subquery()
+        x, half = rows.c.v, sa.literal(2**31, sa.BigInteger())
+        texts = sa.func.coalesce(sa.func.sum(sa.case((sa.func.typeof(x) == "text", 1), else_=0)), 0)
+        high = sa.func.coalesce(sa.func.sum(x // half), 0)
+        low = sa.func.coalesce(sa.func.sum(x % half), 0)
+        native = sa.case((sa.and_(texts == 0, sa.func.abs(high) < half), high * half + low))
+        fast = sa.select(native).select_from(rows).scalar_subquery()
+        slow = sa.select(sa.func.coalesce(sa.func.tx_sum(self.exact_text(v).expr, -1), "0")).select_from(
+            child).where(*where).scalar_subquery()
+        return SqlValue(sa.func.coalesce(fast, slow), t, v.scale, maybe_text=True)
 
     def grouped(self, agg: Aggregate, node: Call) -> SqlValue:
         """An aggregate as a column of a grouped derived table of its relation. Aggregates
@@ -817,13 +840,18 @@ def compile_store(checked: Checked, dialect: str, table_for: TableFor, column: s
     gen = _Gen(checked, dialect, table_for, ctx or EvalContext(), column_for)
     gen.for_column = isinstance(column, ScaledDecimal)
     try:
-        v = gen.visit(checked.tree, {"record": gen.base})
+        v = gen.visit(checked.tree, {"record": gen.base}, keep=gen.for_column)
     except RecursionError:
         raise FormulaError("the formula is too complex to run in the database", checked.source, 0) from None
     if checked.type == NUMBER and isinstance(column, ScaledDecimal):
         scale = column.scale
         if not gen.sqlite:
             return sa.func.round(v.expr, scale)
+        if v.maybe_text:
+            # Read once (a sum over related rows is a subquery): tx_scaled takes the
+            # scaled integer with its scale, or the exact text.
+            assert v.scale is not None
+            return sa.func.tx_scaled(v.expr, sa.literal(scale, sa.Integer()), sa.literal(v.scale, sa.Integer()))
         # Plain integers from here on: a bare literal next to a scaled column would take on
         # the column's type and be scaled itself.
         raw = sa.type_coerce(v.expr, sa.BigInteger())

@@ -143,13 +143,15 @@ def _dec(value: Any, scale: int) -> str | None:
     return format(Decimal(int(value)).scaleb(-int(scale)), "f")
 
 
-def _scaled(value: Any, scale: int) -> int | None:
+def _scaled(value: Any, scale: int, given: int = 0) -> int | None:
     """A number (integer or decimal text) as an integer count of 10^-scale, rounded half
-    away from zero, for a scaled decimal column; blank if it does not fit one."""
+    away from zero, for a scaled decimal column; blank if it does not fit one. `given`: an
+    integer `value` counts 10^-given (a scaled-or-text value: text is the number itself)."""
     if value is None:
         return None
     try:
-        out = int(V.num(value).scaleb(int(scale)).to_integral_value(rounding=ROUND_HALF_UP))
+        number = Decimal(value).scaleb(-int(given)) if isinstance(value, int) else V.num(value)
+        out = int(number.scaleb(int(scale)).to_integral_value(rounding=ROUND_HALF_UP))
     except (ArithmeticError, ValueError):
         return None
     return out if -_INT64_MAX <= out <= _INT64_MAX else None
@@ -199,5 +201,6 @@ def register_sqlite_functions(dbapi_connection: sqlite3.Connection) -> None:
     dbapi_connection.create_function("tx", -1, _call, deterministic=True)
     dbapi_connection.create_function("tx_dec", 2, _dec, deterministic=True)
     dbapi_connection.create_function("tx_scaled", 2, _scaled, deterministic=True)
+    dbapi_connection.create_function("tx_scaled", 3, _scaled, deterministic=True)
     for kind in ("SUM", "AVG", "MIN", "MAX"):
         dbapi_connection.create_aggregate(f"tx_{kind.lower()}", 2, _aggregate(kind))

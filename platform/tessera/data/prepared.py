@@ -21,6 +21,8 @@ surface as SQLAlchemy's `DBAPIError`s, as from `Connection.execute`.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +34,8 @@ from sqlalchemy.engine import Connection, Dialect
 from tessera.data.engine import in_pipeline, stale_plan
 
 Processor = Callable[[Any], Any]
+#: In `_Compiled.given_names`: a parameter's name given in place of its key.
+_BY_NAME: tuple[str, ...] = ("",)
 _NOTHING = object()
 
 
@@ -54,8 +58,31 @@ class _Compiled:
     late: tuple[tuple[int, Any], ...] = ()
     #: `processors` by the types of the `late` columns.
     typed: dict[tuple[Any, ...], tuple[tuple[int, Processor], ...]] = field(default_factory=dict, compare=False)
+    #: The driver's values of the parameters the statement carries itself (a formula's
+    #: literals: hundreds in a stored total's UPDATE), converted once; and per key a caller
+    #: may give, its names. None: every run goes through SQLAlchemy's construct_params.
+    constants: dict[str, Any] | None = None
+    given_names: dict[str, tuple[str, ...]] | None = None
+    #: The positional driver's values in order, taken from the values by name at once.
+    ordered: Callable[[dict[str, Any]], Any] | None = None
+    #: `binders` by name, and how many parameters there are.
+    binder_of: Mapping[str, Processor] = field(default_factory=dict)
+    bind_count: int = 0
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
+        if self.constants is not None and self.given_names is not None:
+            values = dict(self.constants)
+            binders = self.binder_of
+            for key, value in given.items():
+                names = self.given_names.get(key, ())
+                if names is _BY_NAME:
+                    break
+                for name in names:
+                    process = binders.get(name)
+                    values[name] = process(value) if process is not None else value
+            else:
+                if len(values) == self.bind_count:  # else one is missing: SQLAlchemy says which
+                    return values if self.ordered is None else self.ordered(values)
         values = self.compiled.construct_params(dict(given))
         for name, process in self.binders:
             values[name] = process(values[name])
@@ -73,29 +100,28 @@ class _Compiled:
 
     def each(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """The driver's parameters of several rows that each give every parameter (an
-        INSERT of the columns named): `parameters` without SQLAlchemy's per-row bookkeeping.
-        A value that is the same object as the row before's is converted once (the moment
-        and the user every row of a save carries)."""
+        INSERT of the columns named): `parameters` without SQLAlchemy's per-row bookkeeping,
+        column by column. A column whose rows all hold the same object (the moment and the
+        user every row of a save carries) is converted once."""
         processing = dict(self.binders)
         keys = {name: bind.key for bind, name in self.compiled.bind_names.items()}
         names = self.order if self.order is not None else tuple(keys)
-        steps = [(keys[name], processing.get(name)) for name in names]
-        given: list[Any] = [_NOTHING] * len(steps)
-        done: list[Any] = [None] * len(steps)
-        out: list[Any] = []
-        for row in rows:
-            values = []
-            for index, (key, process) in enumerate(steps):
-                value = row[key]
-                if process is not None:
-                    if value is given[index]:
-                        value = done[index]
-                    else:
-                        given[index], value = value, process(value)
-                        done[index] = value
-                values.append(value)
-            out.append(tuple(values) if self.order is not None else dict(zip(names, values, strict=True)))
-        return out
+        columns: list[list[Any]] = []
+        for name in names:
+            values = list(map(operator.itemgetter(keys[name]), rows))
+            process = processing.get(name)
+            if process is not None and values:
+                first = values[0]
+                if all(map(operator.is_, values, itertools.repeat(first))):
+                    values = [process(first)] * len(values)
+                else:
+                    values = list(map(process, values))
+            columns.append(values)
+        if not columns:
+            return [() if self.order is not None else {} for _ in rows]
+        if self.order is not None:
+            return list(zip(*columns, strict=True))
+        return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
     def processors(self, cursor: Any) -> tuple[tuple[int, Processor], ...]:
         """The conversions of an answer's values, those that need its column types too:
@@ -193,8 +219,11 @@ class Prepared:
             cursor = _raw_cursor
             if self._plan_each or self._prepare:
                 options = {"prepare": not self._plan_each}
+        constants, given_names = _constants(compiled, binders)
+        ordered = None if order is None else _ordered(order)
         return _Compiled(dialect, sql, compiled, order, options, tuple(binders.items()), tuple(keys),
-                         tuple(results), cursor, tuple(late))
+                         tuple(results), cursor, tuple(late), constants=constants, given_names=given_names,
+                         ordered=ordered, binder_of=binders, bind_count=len(set(compiled.bind_names.values())))
 
     def sql(self, conn: Connection) -> str:
         """The statement's SQL for the connection's database (compiled now if not yet)."""
@@ -352,6 +381,40 @@ def _raw_cursor(driver: Any) -> Any:
     import psycopg  # only here: the driver of PostgreSQL alone
 
     return psycopg.RawCursor(driver)
+
+
+def _constants(compiled: sa.sql.compiler.Compiled,
+               binders: Mapping[str, Processor]) -> tuple[dict[str, Any] | None, dict[str, tuple[str, ...]] | None]:
+    """The converted values of the parameters that carry their own (literals), and the
+    names of each key a caller may give: what `_Compiled.parameters` needs to skip
+    construct_params. (None, None) where that would not give the same values: escaped
+    names, values worked out at run time, or a name shared by two parameters."""
+    constants: dict[str, Any] = {}
+    names: dict[str, list[str]] = {}
+    seen: dict[str, Any] = {}
+    if getattr(compiled, "escaped_bind_names", None):
+        return None, None
+    for bind, name in compiled.bind_names.items():
+        if bind.callable is not None or (name in seen and seen[name] is not bind):
+            return None, None
+        seen[name] = bind
+        names.setdefault(bind.key, []).append(name)
+        if not bind.required:
+            process = binders.get(name)
+            constants[name] = process(bind.value) if process is not None else bind.value
+    out = {key: tuple(found) for key, found in names.items()}
+    # A parameter's name other than its key, given, is taken by construct_params (when its
+    # key is not given): such a key is left to it.
+    for name in compiled.bind_names.values():
+        out.setdefault(name, _BY_NAME)
+    return constants, out
+
+
+def _ordered(order: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The values of the names in `order`, as a tuple (itemgetter: one C call)."""
+    if len(order) > 1:
+        return operator.itemgetter(*order)
+    return lambda values: tuple(values[name] for name in order)
 
 
 def _wrapped(compiled: _Compiled, params: Any, error: Exception) -> sa.exc.DBAPIError:

@@ -72,7 +72,10 @@ FORMULAS = [
     "BLANKVALUE(amount * rate, 0) * 2", "amount * 1 * 1 * 1 + rate * 0", "qty * qty * qty * qty * qty",
     "MAX(amount * amount, rate)",
 ]
+# SUM(deals.amount + deals.amount): each value fits 64 bits, their total may not (the sum
+# is then taken exactly instead of in SQLite's sum(), which would raise).
 ACCOUNT_FORMULAS = ["SUM(deals.amount * deals.amount)", "SUM(deals.rate * deals.qty)", "MAX(deals.amount * deals.rate)",
+                    "SUM(deals.amount + deals.amount)", "SUM(deals.amount * 2 - deals.rate)",
                     "AVG(deals.amount * deals.qty)", "COUNT(deals, deals.amount * deals.amount > 1)"]
 
 

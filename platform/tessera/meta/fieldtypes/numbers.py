@@ -68,6 +68,28 @@ class IntegerField(FieldType):
     def display(self, field: FieldDef, value: Any) -> str:
         return "" if value is None else f"{value:,}"
 
+    def checker(self, field: FieldDef) -> Callable[[FieldDef, Any], str | None]:
+        """`check` with the bounds read once (a line's place is checked on every line saved)."""
+        if type(self).check is not FieldType.check:  # a subtype that checks more itself
+            return self.check
+        props = field.props
+        try:
+            low, high = (None if props.get(key) is None else self.coerce(field, props[key]) for key in ("min", "max"))
+        except (FieldValueError, ValueError, TypeError):  # refused as `check` refuses it, value by value
+            return self.check
+        if low is None and high is None:
+            return _no_problem
+        too_low = None if low is None else f"must be at least {self.display(field, low)}"
+        too_high = None if high is None else f"must be at most {self.display(field, high)}"
+
+        def check(_field: FieldDef, value: Any) -> str | None:
+            if low is not None and value < low:
+                return too_low
+            if high is not None and value > high:
+                return too_high
+            return None
+        return check
+
     widget_template = "widgets/number.html"
 
     def widget_context(self, field: FieldDef, value: Any) -> dict[str, Any]:
@@ -118,6 +140,11 @@ def _decimal_coercer(scale: int, precision: int) -> Callable[[FieldDef, Any], De
             return None
         elif isinstance(value, bool):
             raise FieldValueError("must be a number")
+        elif value.__class__ is str:
+            try:  # plain decimal text, as most is; what Decimal refuses is read leniently below
+                number = Decimal(value)
+            except InvalidOperation:
+                number = _number(value)
         else:
             number = _number(value)
         if not number.is_finite():

@@ -181,24 +181,30 @@ class LineWriter:
         creates: list[tuple[int, dict[str, Any]]] = []
         updates: list[tuple[int, int, dict[str, Any]]] = []
         kept: set[int] = set()
+        # The keys of all lines asked about at once: only when some are refused is each
+        # line asked about, for the problems to name their lines.
+        each_refused = _refused(self.refuse_unwritable, child, raw, kept_keys)
         for index, item in enumerate(raw):
-            path = f"{name}[{index}]"
             if not isinstance(item, dict):
-                problems.append(FieldProblem(path, "a line must be a JSON object", "not_an_object"))
+                problems.append(FieldProblem(f"{name}[{index}]", "a line must be a JSON object", "not_an_object"))
                 continue
             line_id = item.get("id")
-            data = {k: v for k, v in item.items() if k not in kept_keys}
-            try:
-                self.refuse_unwritable(child, sorted(data))
-            except TesseraError as error:
-                problems += _placed(error.errors, path)
-                continue
+            # Read, never changed: a line that gives none of the kept keys is taken as it is.
+            data = item if kept_keys.isdisjoint(item) else {k: v for k, v in item.items() if k not in kept_keys}
+            if each_refused:
+                try:
+                    self.refuse_unwritable(child, sorted(data))
+                except TesseraError as error:
+                    problems += _placed(error.errors, f"{name}[{index}]")
+                    continue
             if line_id is None:
                 creates.append((index, data))
             elif isinstance(line_id, bool) or not isinstance(line_id, int) or line_id not in stored:
-                problems.append(FieldProblem(f"{path}.id", f"is not a line of this {parent.label}", "unknown_line"))
+                problems.append(FieldProblem(f"{name}[{index}].id", f"is not a line of this {parent.label}",
+                                             "unknown_line"))
             elif line_id in kept:
-                problems.append(FieldProblem(f"{path}.id", "names a line given earlier in the list", "repeated_line"))
+                problems.append(FieldProblem(f"{name}[{index}].id", "names a line given earlier in the list",
+                                             "repeated_line"))
             else:
                 kept.add(line_id)
                 updates.append((index, line_id, data))
@@ -229,7 +235,9 @@ class LineWriter:
                     row = problem.row if problem.row is not None else 0
                     problems += _placed([problem], f"{name}[{creates[row][0]}]")
             else:
-                for (index, _), change in zip(creates, batch.changes, strict=True):
+                # Unless told in words, only that the lines changed is kept: once says it.
+                told = len(creates) if words.tell else 1
+                for (index, _), change in zip(creates[:told], batch.changes[:told], strict=True):
                     words.added(change.values, index + 1)
                 if new:
                     done.made[name] = (batch.at, batch.changes)
@@ -245,6 +253,17 @@ class LineWriter:
             done.trash_batches.append(batch_id)
             for line_id in removed:
                 words.removed(stored[line_id])
+
+
+def _refused(refuse_unwritable: Callable[[ObjectDef, list[str]], None], child: ObjectDef, raw: list[Any],
+             kept_keys: set[str]) -> bool:
+    """Whether the actor may not write some key the lines give (asked once for them all)."""
+    names = {k for item in raw if isinstance(item, dict) for k in item if k not in kept_keys}
+    try:
+        refuse_unwritable(child, sorted(names))
+    except TesseraError:
+        return True
+    return False
 
 
 class _Words:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tessera.meta.fieldtypes import FieldType, FieldValueError
@@ -52,6 +52,18 @@ class ObjectPlan:
     unique: tuple[FieldPlan, ...]
     generated: tuple[FieldPlan, ...]
     insert_columns: tuple[tuple[str, str], ...]
+    #: `insert_columns` apart: the field names, and their columns.
+    insert_names: tuple[str, ...] = ()
+    insert_only: tuple[str, ...] = ()
+    #: Per input shape checker (None: none), what the save pipeline reads each writable
+    #: key with: (coerce, fdef, the types taken whole or None); filled on first use.
+    readers: dict[Any, dict[str, tuple[Callable[[FieldDef, Any], Any], FieldDef, frozenset[type] | None]]] = \
+        field(default_factory=dict)
+    #: What `_check` asks of each stored field the platform does not generate and that is
+    #: required or constrained, unpacked once: (name, is_blank, required, constrained,
+    #: check, fdef).
+    checks: tuple[tuple[str, Callable[[Any], bool], bool, bool, Callable[[FieldDef, Any], str | None], FieldDef],
+                  ...] = ()
 
 
 def _field_plan(fdef: FieldDef) -> FieldPlan:
@@ -90,6 +102,11 @@ def _build(obj: ObjectDef) -> ObjectPlan:
         unique=tuple(p for p in stored if p.unique),
         generated=tuple(p for p in stored if p.generated),
         insert_columns=tuple((p.name, p.column) for p in stored if not p.generated),
+        insert_names=tuple(p.name for p in stored if not p.generated),
+        insert_only=tuple(p.column for p in stored if not p.generated),
+        # A field neither required nor constrained has nothing to check.
+        checks=tuple((p.name, p.is_blank, p.required, p.constrained, p.check, p.fdef)
+                     for p in stored if not p.generated and (p.required or p.constrained)),
     )
 
 

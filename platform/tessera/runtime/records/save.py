@@ -40,6 +40,7 @@ from tessera.runtime.records.plan import ObjectPlan, plan_for
 from tessera.runtime.records.schemas import Shape
 
 log = logging.getLogger("tessera.save")
+_NO_SHAPES: dict[str, frozenset[type]] = {}
 SYSTEM_OUTPUT = ("id", "version", "created_at", "created_by", "updated_at", "updated_by", "owner")
 
 
@@ -110,9 +111,13 @@ class SavePipeline:
         after taking ids in a round trip of its own."""
         plan = plan_for(obj)
         changes = []
+        parsed = _parsed_all(plan, inputs, shape)
         for index, data in enumerate(inputs):
-            change = RecordChange(row=index if bulk else None)
-            self._parse(plan, data, change, shape=shape)
+            if parsed is not None:
+                change = RecordChange(row=index if bulk else None, values=parsed[index])
+            else:
+                change = RecordChange(row=index if bulk else None)
+                self._parse(plan, data, change, shape=shape)
             if fixed is not None:
                 change.values.update(fixed[index])
                 change.fixed = frozenset(fixed[index])
@@ -193,9 +198,12 @@ class SavePipeline:
             change.problem("/", "a record must be a JSON object", "not_an_object")
             return
         values, writable = change.values, plan.writable
+        plain = shape.plain if shape is not None else _NO_SHAPES
         for key, raw in data.items():
             field_plan = writable.get(key)
-            if shape is not None and (wrong := shape(key, raw)) is not None:
+            # A value of a type its field takes whole needs no call to `shape` (most do).
+            if (kinds := plain.get(key)) is not None and type(raw) not in kinds and shape is not None \
+                    and (wrong := shape(key, raw)) is not None:
                 change.problem(key, wrong, "invalid_value")
             elif field_plan is not None:
                 try:
@@ -236,9 +244,8 @@ class SavePipeline:
             # One entry per offending field: a value that did not coerce is not also "required".
             flagged = {p.field for p in change.problems} if change.problems else ()
             values, is_new = change.values, change.is_new
-            for fp in plan.stored:
-                name = fp.name
-                if fp.generated or name in flagged:
+            for name, is_blank, required, constrained, check, fdef in plan.checks:
+                if name in flagged:
                     continue
                 if name in values:
                     value = values[name]
@@ -246,11 +253,11 @@ class SavePipeline:
                     value = None
                 else:
                     continue
-                if value is None or fp.is_blank(value):
-                    if fp.required:
+                if value is None or is_blank(value):
+                    if required:
                         change.problem(name, "is required", "required")
                     continue
-                if fp.constrained and name in values and (message := fp.check(fp.fdef, value)):
+                if constrained and name in values and (message := check(fdef, value)):
                     change.problem(name, message, "constraint")
         self._check_references(batch, plan)
         self._check_unique(batch, plan)
@@ -347,11 +354,13 @@ class SavePipeline:
         obj, table, at, actor, conn = batch.obj, batch.table, batch.at, batch.actor, batch.conn
         user_id = actor.user_id
         rows = []
+        names, columns = plan.insert_names, plan.insert_only
+        system = {"version": 1, "created_at": at, "created_by": user_id, "updated_at": at, "updated_by": user_id}
         for change in batch.changes:
             values = change.values
-            row = {column: values.get(name) for name, column in plan.insert_columns}
-            row.update(version=1, created_at=at, created_by=user_id, updated_at=at,
-                       updated_by=user_id, owner=values.get("owner"))
+            row = dict(zip(columns, map(values.get, names), strict=True))
+            row.update(system)
+            row["owner"] = values.get("owner")
             rows.append(row)
         for fp in plan.generated:
             first = reserve_numbers(conn, fp.fdef, len(rows))
@@ -360,7 +369,7 @@ class SavePipeline:
                 row[fp.column] = change.values[fp.name] = ftype.format(fp.fdef, first + offset)
         try:
             if len(rows) == 1:
-                ids = [conn.execute(sa.insert(table).returning(table.c.id), rows[0]).scalar_one()]
+                ids = [_inserting(table, tuple(rows[0]), True).read(conn, rows[0]).one()["id"]]
             elif prepared and conn.dialect.name == "postgresql":
                 # The ids come back with the rows, in their order: one round trip, where
                 # taking them first would wait for one more.
@@ -414,6 +423,37 @@ class SavePipeline:
         outbox.emit(batch.conn, "record.updated", obj.uid, [change.record_id or 0],
                     _payload({"object": obj.api_name, "changed": sorted(change.values)}), actor.user_id, at)
         self.hooks.run("after_write", batch)
+
+
+def _parsed_all(plan: ObjectPlan, inputs: list[Any], shape: Shape | None) -> list[dict[str, Any]] | None:
+    """Every input's values as `_parse` reads them, when every input is a JSON object
+    whose every key is a writable field given a value of a type the field takes whole
+    (`Shape.plain`) that coerces: a batch's common case (a record's lines), read value
+    by value without per-record bookkeeping. None when anything is amiss: `_parse` then
+    reads each input and tells its problems."""
+    fields = plan.readers.get(shape)
+    if fields is None:
+        plain = shape.plain if shape is not None else _NO_SHAPES
+        fields = plan.readers[shape] = {name: (fp.coerce, fp.fdef, plain.get(name))
+                                        for name, fp in plan.writable.items()}
+    out = []
+    try:
+        for data in inputs:
+            if data.__class__ is not dict:
+                return None
+            values = {}
+            for key, raw in data.items():
+                found = fields.get(key)
+                if found is None:
+                    return None
+                coerce, fdef, kinds = found
+                if kinds is not None and raw.__class__ not in kinds:
+                    return None
+                values[key] = coerce(fdef, raw)
+            out.append(values)
+    except (FieldValueError, ValueError, TypeError, ArithmeticError):
+        return None
+    return out
 
 
 #: Per transaction, the ids of the records it created or found live, by object.

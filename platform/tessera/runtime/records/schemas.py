@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -31,8 +30,31 @@ SYSTEM: dict[str, dict[str, Any]] = {
     "updated_by": {"type": ["integer", "null"]},
     "owner": {"type": ["integer", "null"]},
 }
-#: (field name, value) → what is wrong with the value's JSON shape, or None.
-Shape = Callable[[str, Any], str | None]
+
+
+class Shape:
+    """`shape(name, value)`: what is wrong with the JSON shape of a value of field `name`,
+    or None (also for a name that is no field: the save pipeline names those). `plain`:
+    per field, the Python types any value of which has the right shape, for a caller
+    checking many values to skip the call for those (see `_plain_types`)."""
+
+    __slots__ = ("_checks", "plain")
+
+    def __init__(self, checks: dict[str, tuple[Draft202012Validator, frozenset[type]]]) -> None:
+        self._checks = checks
+        self.plain: dict[str, frozenset[type]] = {name: plain for name, (_, plain) in checks.items()}
+
+    def __call__(self, name: str, value: Any) -> str | None:
+        found = self._checks.get(name)
+        if found is None:
+            return None
+        check, plain = found
+        if type(value) in plain:
+            return None
+        error = best_match(check.iter_errors(value))
+        return None if error is None else _message(error)
+
+
 _WORDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
           "array": "a list", "object": "an object", "null": "blank (null)"}
 
@@ -123,35 +145,20 @@ class InputShapes:
     """Per metadata revision and object: a validator for each writable property's value."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[int, str, bool], dict[str, tuple[Draft202012Validator, frozenset[type]]]] = {}
+        self._cache: dict[tuple[int, str, bool], Shape] = {}
         self._lock = threading.Lock()
 
     def checker(self, snap: Snapshot, obj: ObjectDef, *, patch: bool = False) -> Shape:
-        """`shape(name, value)`: why `value` is not of the shape field `name` takes, or None
-        (also for a name that is no field: the save pipeline names those)."""
-        checks = self._validators(snap, obj, patch)
-
-        def shape(name: str, value: Any) -> str | None:
-            found = checks.get(name)
-            if found is None:
-                return None
-            check, plain = found
-            if type(value) in plain:
-                return None
-            error = best_match(check.iter_errors(value))
-            return None if error is None else _message(error)
-        return shape
-
-    def _validators(self, snap: Snapshot, obj: ObjectDef,
-                    patch: bool) -> dict[str, tuple[Draft202012Validator, frozenset[type]]]:
+        """The `Shape` of the values of `obj`'s writable properties (of a patch: `patch`)."""
         key = (snap.revision, obj.uid, patch)
         found = self._cache.get(key)
         if found is None:
             schema = object_schemas(obj)[f"{schema_name(obj)}{'Patch' if patch else 'Input'}"]
-            found = {}
+            checks = {}
             for name, prop in schema["properties"].items():
                 types = _types_only(prop)
-                found[name] = (Draft202012Validator(types), _plain_types(types))
+                checks[name] = (Draft202012Validator(types), _plain_types(types))
+            found = Shape(checks)
             with self._lock:
                 if len(self._cache) > 2000:
                     self._cache.clear()

@@ -274,18 +274,18 @@ class RecordService:
             return self._lines_later(conn, snap, lines, parent_id, actor)
         rows = self._read_by(conn, snap, lines.child, computed, lines.link.column, parent_id, order=order,
                              limit=lines.cap, bare=True) if computed else _now([])
-        stored = [(f.column, f.api_name) for f in lines.child.stored_fields if not f.computed]
+        stored = [f for f in lines.child.stored_fields if not f.computed]
+        columns, names = [f.column for f in stored], [f.api_name for f in stored]
         user = actor.user_id
+        system = {"version": 1, "created_at": at, "created_by": user, "updated_at": at, "updated_by": user}
 
         def made() -> list[dict[str, Any]]:
             worked_out = {row["id"]: row for row in rows()}
             out = []
             for change in changes:
                 values = change.values
-                row = {"id": change.record_id, "version": 1, "created_at": at, "created_by": user,
-                       "updated_at": at, "updated_by": user, "owner": values.get("owner")}
-                for column, name in stored:
-                    row[column] = values.get(name)
+                row = {"id": change.record_id, **system, "owner": values.get("owner")}
+                row.update(zip(columns, map(values.get, names), strict=True))
                 row.update(worked_out.get(change.record_id, ()))
                 out.append(to_json(row))
             return out
@@ -863,11 +863,18 @@ def serializer(fields: list[FieldDef], *, trash: bool = False) -> Callable[[Mapp
         else:
             converted.append((fdef.api_name, fdef.column, convert))
 
+    # The last moment written and its text (one tuple: swapped whole): rows written
+    # together share theirs.
+    last: list[tuple[Any, Any]] = [(None, None)]
+
     def to_json(row: Mapping[str, Any]) -> dict[str, Any]:
         out = {name: row[name] for name in plain}
         for name in moments:
             value = row[name]
-            out[name] = value.isoformat().replace("+00:00", "Z") if value is not None else None
+            seen = last[0]
+            if value is not seen[0]:
+                seen = last[0] = (value, value.isoformat().replace("+00:00", "Z") if value is not None else None)
+            out[name] = seen[1]
         for name, column, convert in converted:
             value = row[column]
             out[name] = convert(value) if convert is not None and value is not None else value

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tessera.data.prepared import Prepared
 from tessera.data.tables import trash_links
 from tessera.errors import FieldProblem, InvalidInput
 from tessera.formula import Checked, FormulaError, Step, compile_store, reads
@@ -203,6 +204,11 @@ class StoredIndex:
             where = sa.and_(sa.or_(*(built.member(table.c.id, s, build=True) for s in sources)),
                             table.c.deleted_at.is_(None))
             statement = self.update(conn, obj, fdef).where(where)
+            if "ids" not in bound.shape:
+                # No list to expand: compiled once and run on the driver, where SQLAlchemy
+                # would walk the formula's whole expression for its cache key on every run
+                # (and, pipelined, it goes out with the next statement that waits).
+                statement = Prepared(statement)
             if len(self._updates_where) < 1000:
                 self._updates_where[key] = statement
         return statement, bound.params
@@ -303,7 +309,10 @@ class StoredFormulas:
             if uid not in index.rank or not fed:
                 continue
             statement, params = index.update_where(conn, obj, fdef, fed)
-            conn.execute(statement, params)
+            if isinstance(statement, Prepared):
+                statement.write(conn, params)
+            else:
+                conn.execute(statement, params)
 
     def trashed(self, conn: Connection, snap: Snapshot, batch: str) -> None:
         """After a deletion (with its cascades and unlinked children) went to the trash."""
