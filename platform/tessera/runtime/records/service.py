@@ -267,41 +267,62 @@ class RecordService:
                     at: datetime, changes: list[RecordChange]) -> Callable[[], list[dict[str, Any]]]:
         """The lines of a record created in this transaction, all made by one save batch at
         `at`: as `_lines_later` gives them, built from the values written (as `_echo` builds
-        a record), with only the computed fields — which the database works out — read."""
-        to_json, queried, order = self._lines_shape(snap, lines, actor)
+        a record), with only the computed fields — which the database works out — read.
+        Each line's JSON is built at once from a template holding what every line shares
+        (its moments, version and author), in the serializer's key order."""
+        shown = self._lines_shown(snap, lines, actor)
+        queried, order = _lines_query(snap, lines, shown)
         computed = [f for f in queried if f.computed]
         if computed and not self.formulas.context_free(snap, lines.child, computed):
             return self._lines_later(conn, snap, lines, parent_id, actor)
         rows = self._read_by(conn, snap, lines.child, computed, lines.link.column, parent_id, order=order,
                              limit=lines.cap, bare=True) if computed else _now([])
-        stored = [f for f in lines.child.stored_fields if not f.computed]
-        columns, names = [f.column for f in stored], [f.api_name for f in stored]
-        user = actor.user_id
-        system = {"version": 1, "created_at": at, "created_by": user, "updated_at": at, "updated_by": user}
+        plain, moments, converted = json_fields(shown)
+        by_api = {f.api_name: f for f in shown}
+        user, moment = actor.user_id, _json_value(at)
+        template: dict[str, Any] = dict.fromkeys([*plain, *moments, *(name for name, _, _ in converted)])
+        template.update({"version": 1, "created_by": user, "updated_by": user, "created_at": moment,
+                         "updated_at": moment})
+        # Per field: where its value comes from (the values written, by name; or the
+        # database's answer, by column) and its conversion to JSON.
+        given: list[tuple[str, str, Any]] = []
+        worked: list[tuple[str, str, Any]] = []
+        for name, column, convert in [*((n, n, None) for n in plain if n in by_api), *converted]:
+            if by_api[name].computed:
+                worked.append((name, column, convert))
+            else:
+                given.append((name, name, convert))
 
         def made() -> list[dict[str, Any]]:
             worked_out = {row["id"]: row for row in rows()}
             out = []
             for change in changes:
                 values = change.values
-                row = {"id": change.record_id, **system, "owner": values.get("owner")}
-                row.update(zip(columns, map(values.get, names), strict=True))
-                row.update(worked_out.get(change.record_id, ()))
-                out.append(to_json(row))
+                line = template.copy()
+                line["id"] = change.record_id
+                line["owner"] = values.get("owner")
+                for name, key, convert in given:
+                    value = values.get(key)
+                    line[name] = convert(value) if convert is not None and value is not None else value
+                found = worked_out.get(change.record_id, {})
+                for name, key, convert in worked:
+                    value = found.get(key)
+                    line[name] = convert(value) if convert is not None and value is not None else value
+                out.append(line)
             return out
 
         return made
 
+    def _lines_shown(self, snap: Snapshot, lines: LineSet, actor: Actor) -> list[FieldDef]:
+        """The fields of the lines the actor may see."""
+        hidden = self.access.object(actor, snap, lines.child).hidden
+        return [f for f in lines.child.fields if f.api_name not in hidden]
+
     def _lines_shape(self, snap: Snapshot, lines: LineSet, actor: Actor) -> tuple[
             Callable[[Mapping[str, Any]], dict[str, Any]], list[FieldDef], tuple[Any, ...]]:
         """How the lines are read: their JSON, the fields queried, their order."""
-        hidden = self.access.object(actor, snap, lines.child).hidden
-        shown = [f for f in lines.child.fields if f.api_name not in hidden]
-        table = snap.table(lines.child)
-        order = (table.c[lines.link.column], table.c[lines.number.column], table.c.id)
-        # The link and place are read even when a role hides them: they sort and group the lines.
-        queried = [*shown, *(f for f in (lines.link, lines.number) if f not in shown)]
-        return serializer(shown), queried, order
+        shown = self._lines_shown(snap, lines, actor)
+        return (serializer(shown), *_lines_query(snap, lines, shown))
 
     def _allowed(self, conn: Connection, snap: Snapshot, obj: ObjectDef, actor: Actor,
                  operation: str) -> Any | None:
@@ -850,9 +871,18 @@ def _cascade(conn: Connection, snap: Snapshot, root: ObjectDef, batch: str,
     return counts
 
 
-def serializer(fields: list[FieldDef], *, trash: bool = False) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    """A function turning a row into the record's JSON, with the per-field decisions made
-    once per request rather than once per row (a page of 1,000 rows has 20,000 values)."""
+def _lines_query(snap: Snapshot, lines: LineSet, shown: list[FieldDef]) -> tuple[list[FieldDef], tuple[Any, ...]]:
+    """The fields of lines queried when `shown` are shown, and the lines' order."""
+    table = snap.table(lines.child)
+    order = (table.c[lines.link.column], table.c[lines.number.column], table.c.id)
+    # The link and place are read even when a role hides them: they sort and group the lines.
+    return [*shown, *(f for f in (lines.link, lines.number) if f not in shown)], order
+
+
+def json_fields(fields: list[FieldDef], *, trash: bool = False) -> tuple[
+        list[str], list[str], list[tuple[str, str, Any]]]:
+    """How a row becomes the record's JSON, in its key order: the names taken as they are,
+    the moments (written as UTC text), and (name, column, conversion) of the others."""
     plain = ["id", "version", "created_by", "updated_by", "owner", *(["deleted_by"] if trash else [])]
     moments = ["created_at", "updated_at", *(["deleted_at"] if trash else [])]
     converted = []
@@ -862,6 +892,13 @@ def serializer(fields: list[FieldDef], *, trash: bool = False) -> Callable[[Mapp
             plain.append(fdef.column)
         else:
             converted.append((fdef.api_name, fdef.column, convert))
+    return plain, moments, converted
+
+
+def serializer(fields: list[FieldDef], *, trash: bool = False) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A function turning a row into the record's JSON, with the per-field decisions made
+    once per request rather than once per row (a page of 1,000 rows has 20,000 values)."""
+    plain, moments, converted = json_fields(fields, trash=trash)
 
     # The last moment written and its text (one tuple: swapped whole): rows written
     # together share theirs.
