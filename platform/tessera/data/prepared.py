@@ -103,12 +103,17 @@ class _Compiled:
         INSERT of the columns named): `parameters` without SQLAlchemy's per-row bookkeeping,
         column by column. A column whose rows all hold the same object (the moment and the
         user every row of a save carries) is converted once."""
+        return self.each_column(lambda key: list(map(operator.itemgetter(key), rows)), len(rows))
+
+    def each_column(self, column: Callable[[str], list[Any]], count: int) -> list[Any]:
+        """`each` of `count` rows given column by column: `column(key)` is every row's value
+        of the parameter `key` (a caller holding its values by column builds no row dicts)."""
         processing = dict(self.binders)
         keys = {name: bind.key for bind, name in self.compiled.bind_names.items()}
         names = self.order if self.order is not None else tuple(keys)
         columns: list[list[Any]] = []
         for name in names:
-            values = list(map(operator.itemgetter(keys[name]), rows))
+            values = column(keys[name])
             process = processing.get(name)
             if process is not None and values:
                 first = values[0]
@@ -118,7 +123,7 @@ class _Compiled:
                     values = list(map(process, values))
             columns.append(values)
         if not columns:
-            return [() if self.order is not None else {} for _ in rows]
+            return [() if self.order is not None else {} for _ in range(count)]
         if self.order is not None:
             return list(zip(*columns, strict=True))
         return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
@@ -249,10 +254,14 @@ class Prepared:
     def write_each(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
         """Run a write for each of several sets of values, each naming every parameter (an
         INSERT of the columns given), as one executemany of the driver."""
+        self.write_columns(conn, lambda key: list(map(operator.itemgetter(key), params)), len(params))
+
+    def write_columns(self, conn: Connection, column: Callable[[str], list[Any]], count: int) -> None:
+        """`write_each` of `count` sets of values given column by column (see `each_column`)."""
         compiled = self._for(conn)
         cursor = compiled.cursor(conn.connection.driver_connection)
         try:
-            cursor.executemany(compiled.sql, compiled.each(params))
+            cursor.executemany(compiled.sql, compiled.each_column(column, count))
         except compiled.dialect.loaded_dbapi.Error as error:
             raise _wrapped(compiled, None, error) from error
         finally:

@@ -43,6 +43,23 @@ class ScaledDecimal(sa.types.TypeDecorator[Decimal]):
             return int(value.scaleb(self.scale).to_integral_value())
         return value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """On SQLite, `process_bind_param` as one closure with the scale at hand: a save of
+        a quote's 50 lines binds 150 decimals, and SQLAlchemy's wrapping doubled each call."""
+        impl = self.impl_instance.dialect_impl(dialect).bind_processor(dialect)
+        if dialect.name != "sqlite" or impl is not None:
+            return super().bind_processor(dialect)
+        scale = self.scale
+
+        def process(value: Any) -> int | None:
+            if value is None:
+                return None
+            if value.__class__ is not Decimal:
+                value = Decimal(value)
+            return int(value.scaleb(scale).to_integral_value())
+
+        return process
+
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None

@@ -356,6 +356,9 @@ class SavePipeline:
         rows = []
         names, columns = plan.insert_names, plan.insert_only
         system = {"version": 1, "created_at": at, "created_by": user_id, "updated_at": at, "updated_by": user_id}
+        if prepared and len(batch.changes) > 1 and not plan.generated and conn.dialect.name != "postgresql":
+            self._insert_by_column(batch, plan, system)
+            return
         for change in batch.changes:
             values = change.values
             row = dict(zip(columns, map(values.get, names), strict=True))
@@ -389,11 +392,35 @@ class SavePipeline:
                 conn.execute(sa.insert(table), rows)
         except IntegrityError as error:
             raise _integrity_problem(obj, error) from None
+        self._inserted(batch, ids)
+
+    def _insert_by_column(self, batch: SaveBatch, plan: ObjectPlan, system: dict[str, Any]) -> None:
+        """`_insert` of a few rows inside a request (a record's lines) where ids are taken
+        first: the values go to the driver column by column, with no row dict per record."""
+        obj, table, conn, changes = batch.obj, batch.table, batch.conn, batch.changes
+        count = len(changes)
+        by_column: dict[str, Any] = {}
+        for column, name in zip(plan.insert_only, plan.insert_names, strict=True):
+            by_column[column] = [c.values.get(name) for c in changes]
+        for column, value in system.items():
+            by_column[column] = [value] * count
+        by_column["owner"] = [c.values.get("owner") for c in changes]
+        try:
+            ids = by_column["id"] = reserve_ids(conn, table, count)
+            _inserting(table, tuple(by_column), False).write_columns(conn, by_column.__getitem__, count)
+        except IntegrityError as error:
+            raise _integrity_problem(obj, error) from None
+        self._inserted(batch, ids)
+
+    def _inserted(self, batch: SaveBatch, ids: list[int]) -> None:
+        """What follows the rows' insert: their ids on the changes, the event, the hooks."""
+        obj, conn = batch.obj, batch.conn
         for change, rid in zip(batch.changes, ids, strict=True):
             change.record_id = rid
         _live_here(conn).setdefault(obj.api_name, set()).update(ids)
         # The creation itself needs no history row: created_at and created_by tell it.
-        outbox.emit(conn, "record.created", obj.uid, ids, _payload({"object": obj.api_name}), user_id, at)
+        outbox.emit(conn, "record.created", obj.uid, ids, _payload({"object": obj.api_name}),
+                    batch.actor.user_id, batch.at)
         self.hooks.run("after_write", batch)
 
     def _update(self, batch: SaveBatch, plan: ObjectPlan, change: RecordChange) -> None:
