@@ -79,16 +79,7 @@ class IntegerField(FieldType):
             return self.check
         if low is None and high is None:
             return _no_problem
-        too_low = None if low is None else f"must be at least {self.display(field, low)}"
-        too_high = None if high is None else f"must be at most {self.display(field, high)}"
-
-        def check(_field: FieldDef, value: Any) -> str | None:
-            if low is not None and value < low:
-                return too_low
-            if high is not None and value > high:
-                return too_high
-            return None
-        return check
+        return _within(self, field, low, high)
 
     widget_template = "widgets/number.html"
 
@@ -116,6 +107,21 @@ def _limits(scale: int, precision: int) -> tuple[Decimal, int, Decimal]:
     """(the quantum of `scale` places, digits before the point, the first value too large)."""
     digits = precision - scale
     return Decimal(1).scaleb(-scale), digits, Decimal(10) ** digits
+
+
+def _within(kind: FieldType, field: FieldDef, low: Any, high: Any) -> Callable[[FieldDef, Any], str | None]:
+    """A field's check of its bounds (already coerced; None: no bound), with its messages
+    written once."""
+    too_low = None if low is None else f"must be at least {kind.display(field, low)}"
+    too_high = None if high is None else f"must be at most {kind.display(field, high)}"
+
+    def check(_field: FieldDef, value: Any) -> str | None:
+        if low is not None and value < low:
+            return too_low
+        if high is not None and value > high:
+            return too_high
+        return None
+    return check
 
 
 def _no_problem(_field: FieldDef, _value: Any) -> str | None:
@@ -228,16 +234,7 @@ class _Decimal(FieldType):
             low, high = self._bounds(self.scale(field), self.precision(field), low, high)
         except (TypeError, FieldValueError):  # unhashable or invalid: refused as `check` does
             return self.check
-        too_low = None if low is None else f"must be at least {self.display(field, low)}"
-        too_high = None if high is None else f"must be at most {self.display(field, high)}"
-
-        def check(_field: FieldDef, value: Any) -> str | None:
-            if low is not None and value < low:
-                return too_low
-            if high is not None and value > high:
-                return too_high
-            return None
-        return check
+        return _within(self, field, low, high)
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 — field types are registered singletons
     def _bounds(self, scale: int, precision: int, low: Any, high: Any) -> tuple[Any, Any]:
