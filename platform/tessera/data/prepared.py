@@ -92,10 +92,13 @@ class _Compiled:
         return dict(zip(self.keys, self.values(raw, results), strict=True))
 
     def values(self, raw: Sequence[Any], results: tuple[tuple[int, Processor], ...] | None = None) -> list[Any]:
-        """A row's values converted, in the statement's order."""
+        """A row's values converted, in the statement's order. NULL stays None without its
+        conversion: every result type here gives None for it (a row reading several lists
+        together is mostly NULLs, see runtime/forms/together.py)."""
         values = list(raw)
         for index, process in self.results if results is None else results:
-            values[index] = process(values[index])
+            if (value := values[index]) is not None:
+                values[index] = process(value)
         return values
 
     def each(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:

@@ -165,7 +165,7 @@ class RelatedReader:
             rows = joined.statement.read(conn, params)
 
             def each() -> list[list[dict[str, Any]]]:
-                return joined.split(rows.all())
+                return joined.split(rows.values())
         else:
             pending = [prepared.statement.read(conn, params) for _n, prepared in kept]
 

@@ -74,6 +74,8 @@ from tessera.runtime.records.service import RecordService
 #: What a page's related lists and timeline sources read, by ("related", n) and ("timeline",
 #: n, source's n): what each asked for, and its records (see `FormService._pages`).
 Pages = Mapping[Any, tuple[Any, Page | None]]
+#: A relation's hops from an object: per hop, the child object and its lookup (`relation_path`).
+Hops = list[tuple[ObjectDef, FieldDef]]
 #: builder-ui's templates, next to the `platform` and `engines` folders.
 TEMPLATES = Path(__file__).resolve().parents[4] / "builder-ui" / "templates"
 _SYSTEM_IDS = ("id", "version", "owner", "created_by", "updated_by")
@@ -123,6 +125,8 @@ class FormService:
         self.related = RelatedReader(records)
         self._shown: dict[tuple[Any, ...], str] = {}
         self._shown_revision = -1
+        #: Each relation's hops from an object, for one snapshot (they read nothing else).
+        self._paths: tuple[Snapshot | None, dict[tuple[str, str], Hops | str]] = (None, {})
         self.lines = LineFilling(formulas, access, records, self._compute, self._evaluator)
 
     # -- what the endpoints call --------------------------------------------------------
@@ -551,10 +555,22 @@ class FormService:
                 self._shown, self._shown_revision = {}, snap.revision
         return self._shown
 
-    def _related_read(self, actor: Actor, snap: Snapshot, schema: SnapshotSchema, obj: ObjectDef,
-                      related: RelatedList) -> ListRead | None:
+    def _hops(self, snap: Snapshot, obj: ObjectDef, relation: str) -> Hops | str:
+        """`relation_path` of `obj` in `snap`, worked out once per snapshot (a page asks for
+        the same relations every time it is shown)."""
+        kept, paths = self._paths
+        if kept is not snap:
+            paths = {}
+            self._paths = (snap, paths)
+        key = (obj.api_name, relation)
+        found = paths.get(key)
+        if found is None:
+            found = paths[key] = relation_path(obj, SnapshotSchema(snap), relation)
+        return found
+
+    def _related_read(self, actor: Actor, snap: Snapshot, obj: ObjectDef, related: RelatedList) -> ListRead | None:
         """What a related list reads: its columns the reader may see (None: no such relation)."""
-        hops = relation_path(obj, schema, related.relation)
+        hops = self._hops(snap, obj, related.relation)
         if isinstance(hops, str):
             return None
         child = hops[-1][0]
@@ -563,12 +579,11 @@ class FormService:
         return ListRead(related.relation, child, hops, columns or None, related.order, related.limit,
                         _references(child, columns))
 
-    def _timeline_read(self, actor: Actor, snap: Snapshot, schema: SnapshotSchema, obj: ObjectDef,
-                       timeline: Timeline, source: TimelineSource,
-                       ) -> tuple[ListRead, str | None, list[str]] | None:
+    def _timeline_read(self, actor: Actor, snap: Snapshot, obj: ObjectDef, timeline: Timeline,
+                       source: TimelineSource) -> tuple[ListRead, str | None, list[str]] | None:
         """What a timeline's source reads — its name, date and columns the reader may see —
         its name field and columns shown (None: nothing the reader may see)."""
-        hops = relation_path(obj, schema, source.relation)
+        hops = self._hops(snap, obj, source.relation)
         if isinstance(hops, str):
             return None
         child = hops[-1][0]
@@ -595,15 +610,14 @@ class FormService:
                      record_id: int) -> Callable[[], Pages]:
         """`_pages`, its statements sent now and the pages given when the function is called
         (see RelatedReader.read_later)."""
-        schema = SnapshotSchema(snap)
         reads: dict[Any, ListRead] = {}
         made: dict[Any, Any] = {}
         for n, related in enumerate(form.related_lists):
-            if (wanted := self._related_read(actor, snap, schema, obj, related)) is not None:
+            if (wanted := self._related_read(actor, snap, obj, related)) is not None:
                 reads[("related", n)], made[("related", n)] = wanted, wanted
         for t, timeline in enumerate(form.timelines):
             for n, source in enumerate(timeline.sources):
-                if (found := self._timeline_read(actor, snap, schema, obj, timeline, source)) is not None:
+                if (found := self._timeline_read(actor, snap, obj, timeline, source)) is not None:
                     reads[("timeline", t, n)], made[("timeline", t, n)] = found[0], found
         if not reads:
             return lambda: {}

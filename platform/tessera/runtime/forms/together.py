@@ -27,19 +27,21 @@ _LIST = "_tessera_list"
 @dataclass(frozen=True)
 class Together:
     """Several lists' statements as one, and per list which of its columns are whose:
-    (label in the joined row, key in the list's own rows), the id's first."""
+    (place in the joined row, key in the list's own rows), the id's first. The list's
+    number is the joined row's first value."""
 
     statement: Prepared
-    columns: tuple[tuple[tuple[str, str], ...], ...]
+    columns: tuple[tuple[tuple[int, str], ...], ...]
 
-    def split(self, rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-        """The joined rows as each list's own rows, in their order."""
+    def split(self, rows: list[list[Any]]) -> list[list[dict[str, Any]]]:
+        """The joined rows (their values in order, `Rows.values`) as each list's own rows,
+        in their order: by place, as a joined row carries every list's columns, mostly empty."""
         out: list[list[dict[str, Any]]] = [[] for _ in self.columns]
         for row in rows:
-            n = row[_LIST]
+            n = row[0]
             mine = self.columns[n]
             if row[mine[0][0]] is not None:  # no id: the row standing for a list without any
-                out[n].append({key: row[label] for label, key in mine})
+                out[n].append({key: row[place] for place, key in mine})
         return out
 
 
@@ -54,12 +56,12 @@ def together(branches: Sequence[sa.Select[Any]]) -> Together:
     selected: list[Any] = [lists.c[_LIST]]
     columns = []
     for n, cte in enumerate(ctes):
-        mine = [(f"_{n}_id", "id")]
-        selected.append(cte.c.id.label(mine[0][0]))
+        mine = [(len(selected), "id")]
+        selected.append(cte.c.id.label(f"_{n}_id"))
         for column in cte.c:
             if column.key not in (POSITION, "id"):
-                mine.append((f"_{n}_{len(mine)}", str(column.key)))
-                selected.append(column.label(mine[-1][0]))
+                mine.append((len(selected), str(column.key)))
+                selected.append(column.label(f"_{n}_{len(mine) - 1}"))
         columns.append(tuple(mine))
     query = sa.select(*selected).select_from(joined).order_by(lists.c[_LIST], *(cte.c[POSITION] for cte in ctes))
     # Prepared on the server only as often as any repeated statement (see related.py).
