@@ -17,6 +17,7 @@ from tessera.requests import deps
 from tessera.requests.guards import RefuseNul
 from tessera.requests.headers import SecurityHeaders
 from tessera.requests.limits import LimitStatementTime
+from tessera.requests.retries import RetryConflicts
 from tessera.runtime.platform import Platform
 from tessera.settings import Settings
 from tessera.web import site
@@ -27,6 +28,7 @@ def create_app(runtime: Platform | None = None) -> FastAPI:
     app = FastAPI(title="Tessera", version="0.1.0", openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None)
     app.state.runtime = runtime
+    app.add_middleware(RetryConflicts)
     app.add_middleware(LimitStatementTime)
     app.add_middleware(RefuseNul)
     app.add_middleware(SecurityHeaders)

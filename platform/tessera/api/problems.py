@@ -21,8 +21,9 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
-from tessera.data.engine import is_busy, is_too_slow
+from tessera.data.engine import is_busy, is_conflict, is_too_slow
 from tessera.errors import Busy, TesseraError, TooSlow
+from tessera.requests.retries import CONFLICTED
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("tessera.api")
@@ -115,6 +116,12 @@ def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
 
     @app.exception_handler(OperationalError)
     async def _database(request: Request, error: OperationalError) -> Response:
+        if is_conflict(error):
+            # Run again by `RetryConflicts` while it can be: this answer is seen only when not.
+            setattr(request.state, CONFLICTED, True)
+            log.info("transaction undone by a conflict on %s %s: %s", request.method, request.url.path, error.orig)
+            return await _tessera(request, Busy("This change crossed another one made at the same moment and was "
+                                                "undone. Try again."))
         if is_busy(error):
             log.warning("database busy on %s %s: %s", request.method, request.url.path, error.orig)
             return await _tessera(request, Busy("The database is busy with other changes; nothing was saved. "

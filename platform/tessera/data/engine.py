@@ -162,6 +162,38 @@ def is_busy(error: BaseException) -> bool:
     return "database is locked" in message or "table is locked" in message or "schema is locked" in message
 
 
+#: PostgreSQL's answers for a transaction it undid because another one met it at the same
+#: moment: deadlock_detected, serialization_failure. Run again, it most likely goes through.
+_CONFLICTS = ("40P01", "40001")
+
+
+def is_conflict(error: BaseException) -> bool:
+    """Whether a database error means "rolled back as it crossed another transaction": the
+    transaction did nothing, and running it again from the start is the cure."""
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in _CONFLICTS
+
+
+#: Per request (or any caller that asks, `counting_commits`): how many write transactions
+#: have committed in it so far. A list so that threads the request runs on, each holding a
+#: copy of its context, count into the same one.
+_COMMITS: ContextVar[list[int] | None] = ContextVar("tessera_commits", default=None)
+
+
+@contextmanager
+def counting_commits() -> Iterator[list[int]]:
+    """Within this block, the commits of write and schema transactions are counted into
+    the list's one item: whoever would run the block again after a conflict can tell
+    whether any of it has already stayed."""
+    count = [0]
+    token = _COMMITS.set(count)
+    try:
+        yield count
+    finally:
+        _COMMITS.reset(token)
+
+
 def is_sqlite(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "sqlite"
 
@@ -280,6 +312,8 @@ def _committing(conn: Connection, pipelined: bool = False) -> Iterator[Connectio
     except BaseException:
         _AFTER_COMMIT.pop(conn, None)
         raise
+    if (commits := _COMMITS.get()) is not None:
+        commits[0] += 1
     for callback in _AFTER_COMMIT.pop(conn, []):
         callback()
 

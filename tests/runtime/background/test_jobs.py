@@ -210,3 +210,31 @@ def test_a_celery_worker_runs_jobs_sent_over_redis(pg_url: str, redis_url: str, 
         assert runtime.jobs._worker is None  # and nothing started a worker thread here
     finally:
         runtime.dispose()
+
+
+@pytest.mark.parametrize("db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_job_undone_by_a_deadlock_is_queued_again_and_then_succeeds(runtime: Platform, db_url: str) -> None:
+    from crossing import Crossing
+
+    with runtime.write() as conn:
+        conn.exec_driver_sql("CREATE TABLE crossing (id integer PRIMARY KEY, n integer NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO crossing VALUES (1, 0), (2, 0)")
+    other = Crossing(db_url, "UPDATE crossing SET n = n + 10 WHERE id = 2",
+                     "UPDATE crossing SET n = n + 10 WHERE id = 1")
+
+    def cross(ctx: JobContext) -> dict[str, Any]:
+        with runtime.write() as conn:
+            conn.exec_driver_sql("UPDATE crossing SET n = n + 1 WHERE id = 1")
+            if not other.is_alive() and other.error is None and not other.locked.is_set():
+                other.start()  # the first run only: it meets the other session
+                other.locked.wait(10)
+            conn.exec_driver_sql("UPDATE crossing SET n = n + 1 WHERE id = 2")
+        return {"crossed": True}
+
+    runtime.jobs.register("test.cross", cross)
+    done = runtime.jobs.wait(_submit(runtime, "test.cross"))
+    other.join(30)
+    assert other.error is None, other.error
+    assert (done["status"], done["attempts"], done["result"]) == ("succeeded", 2, {"crossed": True})
+    with runtime.read() as conn:  # the other session's change and the job's, once each
+        assert sorted(tuple(r) for r in conn.exec_driver_sql("SELECT id, n FROM crossing")) == [(1, 11), (2, 11)]

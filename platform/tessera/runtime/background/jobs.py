@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor
-from tessera.data.engine import after_commit
+from tessera.data.engine import after_commit, is_conflict
 from tessera.data.tables import jobs
 from tessera.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
 from tessera.registry import Registry
@@ -43,6 +43,9 @@ STALE_AFTER = timedelta(minutes=5)
 PROGRESS_INTERVAL = 0.5
 #: How often (seconds) a running worker or scheduler looks for jobs whose worker died.
 SWEEP_INTERVAL = 60.0
+#: How many times a job is run when PostgreSQL undoes its work for crossing another
+#: transaction (a deadlock): it is queued again, as a job whose worker died is, and resumes.
+CONFLICT_TRIES = 5
 
 
 class JobCancelled(Exception):
@@ -157,7 +160,7 @@ class JobService:
                 sa.update(jobs).where(jobs.c.id == job_id, jobs.c.status == "queued")
                 .values(status="running", started_at=at, heartbeat_at=at, worker=self.worker_name,
                         attempts=jobs.c.attempts + 1)
-                .returning(jobs.c.kind, jobs.c.params, jobs.c.created_by)).first()
+                .returning(jobs.c.kind, jobs.c.params, jobs.c.created_by, jobs.c.attempts)).first()
         if claimed is None:
             return False
         work = self._work.get(claimed.kind)
@@ -173,11 +176,20 @@ class JobService:
         except TesseraError as error:
             outcome = {"status": "failed", "error": error.detail}
         except Exception as error:  # a failing job is recorded, never crashes the worker
-            log.exception("job %s (%s) failed", job_id, claimed.kind)
-            outcome = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+            if is_conflict(error) and claimed.attempts < CONFLICT_TRIES:
+                log.warning("job %s (%s) crossed another transaction and runs again: %s", job_id, claimed.kind, error)
+                outcome = {"status": "queued", "message": "running again: it crossed another change made at the "
+                                                          "same moment"}
+            else:
+                log.exception("job %s (%s) failed", job_id, claimed.kind)
+                outcome = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+        if outcome["status"] != "queued":
+            outcome["finished_at"] = datetime.now(UTC)
         with self.kernel.write() as conn:
-            conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(
-                finished_at=datetime.now(UTC), heartbeat_at=datetime.now(UTC), **outcome))
+            conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(heartbeat_at=datetime.now(UTC), **outcome))
+        if outcome["status"] == "queued":
+            time.sleep(0.05 * claimed.attempts)  # let what it crossed finish first
+            self.dispatch(job_id)
         with self._ended:
             self._ended.notify_all()
         return True
