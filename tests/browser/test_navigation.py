@@ -279,3 +279,23 @@ def test_fifty_objects_fit_the_sidebar_which_scrolls(page: Any, server: Any, sho
     # The current object is in sight after the page changed.
     expect(objects.get_by_role("link", name="Thing 49")).to_be_in_viewport()
     shot(page, "navigation-fifty-objects")
+
+
+def test_a_lookup_in_a_list_leads_to_the_record_it_names(page: Any, server: Any, shot: Any,
+                                                         admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    system = _accounts_and_deals(runtime)
+    acme = runtime.records.create(system, "account", {"name": "Acme"})["id"]
+    runtime.records.create(system, "deal", {"name": "Big one", "amount": 10, "account": acme})
+    runtime.records.create(system, "deal", {"name": "No account yet", "amount": 5})
+    _sign_in(page, base, admin_login)
+    page.click("nav >> text=Deals")
+    page.wait_for_url(f"{base}/app/deal")
+    # The deal's name leads to the deal; its account's name, in the Account column, to the account.
+    row = page.locator("#rows tr", has_text="Big one")
+    expect(row.get_by_role("link")).to_have_text(["Big one", "Acme"])
+    expect(page.locator("#rows tr", has_text="No account yet").get_by_role("link")).to_have_text(["No account yet"])
+    shot(page, "list-lookup-link")
+    row.get_by_role("link", name="Acme").click()
+    page.wait_for_url(f"{base}/app/account/{acme}")
+    expect(page.locator("h1")).to_have_text("Account: Acme")

@@ -106,6 +106,9 @@ def test_the_account_page_shows_its_related_lists_and_timeline(site: Any, northw
     assert "Stage: Won · Amount: 900.00" in section(html, "data-timeline")  # the stage by its name
     # The form lists contacts, so the automatic card below does not repeat them; activities keep theirs.
     assert 'id="related-contact-account"' not in html and 'id="related-activity-account"' in html
+    # The accounts below this one are titled by their relation, not as "Accounts".
+    assert "Subsidiaries <span" in section(html, 'id="related-account-parent_account"')
+    assert "No subsidiaries yet." in section(html, 'id="related-account-parent_account"')
 
 
 def test_a_rep_sees_on_the_account_page_only_what_they_may_read(site: Any, northwind: dict[str, Any]) -> None:
