@@ -32,6 +32,7 @@
   // Percentages (a KPI's change, a funnel's conversions) come written by the server in the
   // house style every page uses (tessera.meta.percents: "85.7 %").
   const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+  const compactFormat = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
   const num = (text) => (text === null || text === undefined || text === "" ? null : Number(text));
 
   function formatNumbers(root) {
@@ -60,9 +61,14 @@
       tooltip: { trigger: "axis", valueFormatter: durations ? duration : undefined },
       legend: data.series.length > 1 ? { top: 0, type: "scroll" } : undefined,
       grid: { left: 8, right: 16, top: data.series.length > 1 ? 32 : 16, bottom: 8, containLabel: true },
+      // Every category named (a pipeline's stages), slanted when there are many; a name
+      // too long for its place is cut short (the tooltip says it whole).
       xAxis: { type: "category", data: data.categories.map((c) => c.label), name: data.x_label || "",
-               axisLabel: { hideOverlap: true } },
-      yAxis: { type: "value", axisLabel: durations ? { formatter: duration } : undefined },
+               axisLabel: { interval: 0, rotate: data.categories.length > 3 ? 30 : 0, width: 96,
+                            overflow: "truncate", hideOverlap: true } },
+      // The values' scale read at a glance (1.2M, 350K). An axisLabel left undefined would
+      // replace ECharts' own and draw none.
+      yAxis: { type: "value", axisLabel: { formatter: durations ? duration : (v) => compactFormat.format(v) } },
       series: data.series.map((s) => ({
         name: s.label, type: kind, data: s.data.map(point), stack: data.stacked ? "total" : undefined,
         areaStyle: type === "area" ? {} : undefined, smooth: kind === "line", cursor: "pointer",

@@ -77,6 +77,16 @@ def test_the_sales_manager_drills_from_the_pipeline_dashboard_to_the_deals(page:
 
     stages = page.evaluate("() => window.tesseraDashboards.charts.get('pipeline').getOption().xAxis[0].data")
     assert stages == ["Qualification", "Proposal", "Negotiation"]  # the stages' own order, open ones only
+    # The chart reads as a person needs it: the value axis carries its scale (10K, 20K …)
+    # and every stage is named under its bars, none dropped for want of room.
+    drawn = page.evaluate("""() => {
+        const model = window.tesseraDashboards.charts.get('pipeline').getModel();
+        const labels = (axis) => model.getComponent(axis, 0).axis.getViewLabels().map((l) => l.formattedLabel);
+        const shown = (axis) => model.getComponent(axis, 0).get(['axisLabel', 'show']);
+        return {y: labels('yAxis'), x: labels('xAxis'), shown: [shown('xAxis'), shown('yAxis')]};
+    }""")
+    assert drawn["shown"] == [True, True] and drawn["x"] == stages
+    assert len(drawn["y"]) >= 3 and drawn["y"][0] == "0" and any(re.fullmatch(r"\d+(\.\d)?K", v) for v in drawn["y"])
     x, y = _point(page, "pipeline", 0, stages.index("Proposal"))
     page.mouse.click(x, y)
     page.wait_for_url(re.compile(r".*/app/opportunity\?formula=.*"))
