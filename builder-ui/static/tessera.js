@@ -157,6 +157,11 @@ document.addEventListener("htmx:afterRequest", (event) => {
       }
     }
   }
+  // A section shows while one of its fields does.
+  form.querySelectorAll("fieldset[data-section]").forEach((section) => {
+    const placed = [...section.querySelectorAll(".form-column > *")];
+    section.hidden = placed.length > 0 && placed.every((widget) => widget.hidden);
+  });
 });
 
 // -- Ordered lists: a row's ↑ and ↓ (data-order-move on a button inside a data-order-item)
