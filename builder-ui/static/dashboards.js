@@ -93,8 +93,11 @@
     return {
       tooltip: { trigger: "item" },
       legend: { type: "scroll", bottom: 0 },
-      series: [{ type: "pie", name: data.label, data: items, radius: type === "donut" ? ["45%", "70%"] : "70%",
-                 cursor: "pointer" }],
+      // A slice's name sits against the card's edge, wrapping onto more lines rather than
+      // running off the card or being cut to "Mis…".
+      series: [{ type: "pie", name: data.label, data: items, radius: type === "donut" ? ["35%", "55%"] : "55%",
+                 cursor: "pointer", label: { alignTo: "edge", edgeDistance: 4, overflow: "break", lineHeight: 13 },
+                 labelLine: { length: 8, length2: 0 } }],
     };
   }
 

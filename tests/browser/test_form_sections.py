@@ -43,3 +43,25 @@ def test_a_section_whose_fields_are_all_hidden_is_hidden_until_one_shows(page: A
     shot(page, "form-section-shown")
     page.get_by_label("Stage").select_option(label="Open")
     expect(page.get_by_text("Why it was lost")).to_be_hidden()
+
+
+def test_a_long_forms_save_button_stays_in_reach_at_the_bottom_of_the_window(page: Any, server: Any,
+                                                                             admin_login: tuple[str, str]) -> None:
+    base, runtime = server
+    system = Actor.system()
+    runtime.metadata.create_object(system, {"api_name": "survey", "label": "Survey", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text", "required": True},
+        *({"api_name": f"answer_{n}", "label": f"Answer {n}", "type": "text"} for n in range(1, 31))]})
+    runtime.records.create(system, "survey", {"name": "Spring"})
+    _sign_in(page, base, admin_login)
+    page.click("nav >> text=Surveys")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone, where the form is longest
+    page.click("#rows >> text=Spring")
+    page.wait_for_url(re.compile(r".*/app/survey/\d+$"))
+    save = page.get_by_role("button", name="Save")
+    expect(page.get_by_label("Answer 30")).not_to_be_in_viewport()
+    expect(save).to_be_in_viewport()
+    page.get_by_label("Answer 1", exact=True).fill("Yes")
+    save.click()
+    page.wait_for_load_state("networkidle")
+    assert runtime.records.list(system, "survey")["data"][0]["answer_1"] == "Yes"

@@ -164,3 +164,44 @@ def test_a_json_field_keeps_such_values_as_they_are(runtime: Platform, tmp_path:
                              "data/deals.json": _with(1, extra={"days_from_install": "not a number"})})
     install(runtime, folder)
     assert deals(runtime)["Old deal"]["extra"] == {"days_from_install": "not a number"}
+
+
+def test_a_sample_records_history_is_its_creation_and_changes_before_the_install(
+        runtime: Platform, tmp_path: Path) -> None:
+    history = [{"at": {"days_from_install": -40}, "region": "west"},
+               {"at": {"days_from_install": -10.5}, "region": "east"}]
+    install(runtime, copy(tmp_path, {"data/deals.json": _with(0, history=history)}))
+    at = installed_at(runtime)
+    big = deals(runtime)["Big turbine"]
+    assert big["region"] == "east"
+    assert abs(moment(big["created_at"]) - (at - timedelta(days=40))) <= timedelta(seconds=1)
+    changes = [h for h in runtime.records.history(SYSTEM, "deal", big["id"]) if h["action"] == "update"]
+    assert [(h["field"], h["old"], h["new"]) for h in changes] == [("region", "west", "east")]
+    assert abs(moment(changes[0]["at"]) - (at - timedelta(days=10.5))) <= timedelta(seconds=1)
+    # Reports over the history have the story to tell: 29.5 days in the West.
+    stays = runtime.reports.run(SYSTEM, {"api_name": "stays", "label": "Stays", "object": "deal",
+                                         "type": "time_in_stage", "field": "region", "stages": ["west", "east"]})
+    west = next(r for r in stays["rows"] if r["stage"] == "west")
+    assert (west["records"], abs(west["average"] - 29.5 * 86400) <= 1) == ("1", True)
+
+
+@pytest.mark.parametrize(("history", "pointer", "message"), [
+    ([{"at": {"days_from_install": -5}, "region": "west"}], "/records/0/history",
+     "the last value it gives region must be the record's own"),
+    ([{"region": "east"}], "/records/0/history/0", 'must be an object with "at"'),
+    ([{"at": "yesterday", "region": "east"}], "/records/0/history/0/at", "must be a moment like"),
+    ([{"at": {"days_from_install": -1}, "nothing": 1}], "/records/0/history/0/nothing",
+     "is not a field whose history"),
+    ("west", "/records/0/history", "must be a list of moments"),
+])
+def test_a_history_that_cannot_be_told_is_refused_at_its_place_and_nothing_is_written(
+        runtime: Platform, tmp_path: Path, history: Any, pointer: str, message: str) -> None:
+    job, _ = runtime.packages.submit(SYSTEM, read(runtime, copy(tmp_path)), upgrade=False, sample_data=False)
+    assert runtime.jobs.wait(job)["status"] == "succeeded"
+    later = read(runtime, copy(tmp_path / "later", {"data/deals.json": _with(0, history=history)}))
+    with pytest.raises(InvalidInput) as refused:
+        runtime.packages.applier.load_data(SYSTEM, later)
+    (found,) = [p.as_json() for p in refused.value.errors]
+    assert (found["file"], found["field"]) == ("data/deals.json", pointer)
+    assert message in found["message"]
+    assert runtime.records.list(SYSTEM, "deal")["data"] == []

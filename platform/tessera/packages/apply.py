@@ -12,6 +12,7 @@ savepoint so every problem is found at once; the caller keeps nothing unless all
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,7 +25,7 @@ from tessera.auth.actor import Actor
 from tessera.data import metastore
 from tessera.data.tables import package_conflicts, package_documents, package_records, packages, users
 from tessera.errors import FieldProblem, InvalidInput, TesseraError
-from tessera.packages import samples
+from tessera.packages import sample_history, samples
 from tessera.packages.files import EXTENSIONS, ROLES, TEAMS, Package, problem, sha256
 from tessera.packages.identity import element_names
 from tessera.packages.merge import path_text
@@ -320,9 +321,12 @@ class Applier:
                 with kernel.write() as conn:
                     snap = kernel.snapshot(conn)
                     values = []
+                    pasts = []
                     for record in batch:
                         try:
                             value, later = _resolve(snap, obj, record, known, install)
+                            resolve = functools.partial(_resolve, snap, obj, known=known, install=install)
+                            pasts.append(sample_history.worked_out(obj, record, value, resolve, install))
                         except samples.SampleValueError as error:
                             raise InvalidInput(f"A sample record of {item.path} cannot be loaded: {error.message}.",
                                                [problem(item.path, f"/records/{where[str(record['key'])]}"
@@ -334,6 +338,8 @@ class Applier:
                         made = self.records.create_many_ids(actor, obj.api_name, values)
                     except InvalidInput as error:
                         raise _refused(item.path, error, [where[str(r["key"])] for r in batch]) from None
+                    for past, m in zip(pasts, made, strict=True):
+                        sample_history.write(conn, snap, obj, m, past, actor.user_id)
                     conn.execute(sa.insert(package_records), [
                         {"package": package.name, "object_uid": obj.uid, "key": r["key"], "record_id": m}
                         for r, m in zip(batch, made, strict=True)])
@@ -433,7 +439,7 @@ def _resolve(snap: Any, obj: Any, record: Mapping[str, Any], known: Mapping[tupl
     values: dict[str, Any] = {}
     later: dict[str, tuple[str, str]] = {}
     for name, value in record.items():
-        if name == "key":
+        if name == "key" or (name == sample_history.KEY and sample_history.takes_history(obj)):
             continue
         ftype, fdef = samples.field_type(obj, name)
         sample = samples.special(value) if ftype is not None and ftype not in samples.VERBATIM else None
