@@ -97,9 +97,18 @@ def _home(request: Request, me: Actor, rt: Platform, *, status: int = 200,
           errors: dict[str, list[str]] | None = None, values: dict[str, Any] | None = None,
           flash: dict[str, str] | None = None) -> HTMLResponse:
     objects = rt.metadata.list_objects()
-    return render(request, "builder/home.html", status=status, me=me, objects=objects, parents=parents(objects),
-                  errors=errors or {}, values=values or {}, flash=flash,
-                  reports=rt.documents.list("reports"), dashboards=rt.documents.list("dashboards"))
+    held = parents(objects)
+
+    def place(o: dict[str, Any]) -> tuple[str, bool, str]:
+        # By label, each object's lines right under it.
+        parent = held.get(o["api_name"])
+        label = str(o["label"]).casefold()
+        return (str(parent["label"]).casefold() if parent else label, parent is not None, label)
+
+    reports = sorted(rt.documents.list("reports"), key=lambda r: str(r.get("label") or r["api_name"]).casefold())
+    return render(request, "builder/home.html", status=status, me=me, objects=sorted(objects, key=place),
+                  parents=held, errors=errors or {}, values=values or {}, flash=flash,
+                  reports=reports, dashboards=rt.documents.list("dashboards"))
 
 
 @router.get("", response_class=HTMLResponse)
