@@ -18,4 +18,7 @@ So `tessera.requests` may import runtime, auth, data and errors, and never an ed
 
 - `deps`: the FastAPI dependencies routes put in `Depends(...)` and the request parsers.
 - `cookies`: the signed session cookie of the web UI (and later the portal).
+- `middleware`, `guards`, `headers`, `limits`, `retries`: what wraps every HTTP request —
+  refusing a NUL in the address, the security headers, the statements' time limit, and a
+  request the database undid for a conflict run again.
 """

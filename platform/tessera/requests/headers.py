@@ -18,7 +18,9 @@ no clickjacking of an Approve button. Links to other sites carry no address of o
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from tessera.requests.middleware import HttpMiddleware
 
 PAGE_POLICY = "; ".join((
     "default-src 'self'",
@@ -50,16 +52,10 @@ def policy_for(path: str, content_type: str) -> str:
     return PAGE_POLICY if content_type.startswith("text/html") else DATA_POLICY
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """ASGI middleware: the headers above on every HTTP response (a route's own win)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
 
         async def send_with_headers(message: Message) -> None:

@@ -8,21 +8,16 @@ too slow, and every other request, health checks included, goes on being answere
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from tessera.data.engine import statement_time_limit
+from tessera.requests.middleware import HttpMiddleware
 
 
-class LimitStatementTime:
+class LimitStatementTime(HttpMiddleware):
     """ASGI middleware: each HTTP request's statements run under the time limit."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         seconds = scope["app"].state.runtime.settings.query_timeout
         with statement_time_limit(seconds):
             await self.app(scope, receive, send)

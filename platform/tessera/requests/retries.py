@@ -23,9 +23,10 @@ import asyncio
 import random
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from tessera.data.engine import counting_commits
+from tessera.requests.middleware import HttpMiddleware
 
 #: The key of the request state's flag: "answered for a conflict; may be run again".
 CONFLICTED = "tessera_conflicted"
@@ -38,16 +39,10 @@ KEPT_BODY = 1 << 20
 FIRST_PAUSE = 0.02
 
 
-class RetryConflicts:
+class RetryConflicts(HttpMiddleware):
     """ASGI middleware: an HTTP request that conflicted and can be run again is."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = _KeptBody(receive)
         for attempt in range(1, TRIES + 1):
             last = attempt == TRIES
