@@ -106,3 +106,14 @@ def test_the_sales_manager_drills_from_the_pipeline_dashboard_to_the_deals(page:
     page.wait_for_url(re.compile(r".*/app/opportunity\?formula=.*"))
     page.wait_for_selector("#rows a")
     assert [n for n in page.locator("#rows a").all_inner_texts() if n in {d[0] for d in DEALS}] == ["Dune rollout"]
+
+    # On a phone the widgets stand one under the other: a figure as tall as what it says,
+    # a chart tall enough to read.
+    page.set_viewport_size({"width": 390, "height": 844})
+    go(page, f"{base}/dashboards/pipeline_funnel")
+    page.wait_for_selector("[data-widget-id=pipeline][data-drawn='1'] canvas")
+    figure = page.locator("[data-widget=open_pipeline]").bounding_box()
+    chart = page.locator("[data-widget=pipeline]").bounding_box()
+    assert figure is not None and chart is not None
+    assert figure["height"] < 160 <= chart["height"] and figure["width"] > 300
+    shot(page, "crm-pipeline-dashboard-phone")
