@@ -174,7 +174,7 @@ def test_email_goes_out_over_smtp_after_commit_once_per_key(rt: Platform, smtp: 
     assert len(smtp[1].inbox) == 1
     message = smtp[1].inbox[0]
     assert message["Subject"] == "Deal Big" and message["To"] == "owner@example.com, cc@example.com"
-    assert "Amount: 1200.50" in message.get_payload() and message["X-Tessera-Delivery"] == "flow:1:mail"
+    assert "Amount: 1,200.50" in message.get_payload() and message["X-Tessera-Delivery"] == "flow:1:mail"
     with rt.read() as conn:
         assert conn.execute(sa.select(deliveries.c.status)).scalars().all() == ["sent"]
 

@@ -103,3 +103,29 @@ def test_actions_and_conversions_set_the_owner_and_email_the_address_a_formula_g
     made = rt.conversions.convert(SYSTEM, "deal", deal["id"], "follow_up")
     follow = rt.records.get(SYSTEM, "task", made["records"][0]["id"])
     assert (follow["subject"], follow["owner"]) == ("Follow up Big", bob)
+
+
+def test_a_template_writes_values_as_a_person_reads_them_and_decides_with_the_values(rt: Platform) -> None:
+    rt.metadata.create_object(SYSTEM, {"api_name": "order", "label": "Order", "fields": [
+        {"api_name": "name", "label": "Name", "type": "text", "required": True},
+        {"api_name": "total", "label": "Total", "type": "currency", "currency": "USD"},
+        {"api_name": "status", "label": "Status", "type": "select",
+         "options": [{"value": "closed_won", "label": "Closed won"}, {"value": "open", "label": "Open"}]},
+        {"api_name": "rush", "label": "Rush", "type": "boolean"},
+        {"api_name": "due", "label": "Due", "type": "date"}]})
+    boss = _user(rt, "boss@x.com")
+    rt.documents.create(SYSTEM, "rules", {
+        "api_name": "tell", "label": "Tell", "object": "order", "kind": "automation", "trigger": {"on": "after_save"},
+        "actions": [{"action": "notify", "to": [{"user": "boss@x.com"}],
+                     "title": "{{ name }}: {{ total }}, {{ status }}, rush {{ rush }}"
+                              "{% if total > 10000 and status == 'closed_won' %} (big win){% endif %}"
+                              "{% if not due %}, no date{% endif %}, twice {{ total * 2 }}"}]})
+    rt.records.create(SYSTEM, "order", {"name": "A", "total": "53360", "status": "closed_won", "rush": True})
+    rt.records.create(SYSTEM, "order", {"name": "B", "total": "950.5", "status": "open", "rush": False,
+                                        "due": "2027-01-31"})
+    rt.scheduler.drain()
+    with rt.read() as conn:
+        titles = sorted(conn.execute(sa.select(notifications.c.title).where(notifications.c.user_id == boss))
+                        .scalars())
+    assert titles == ["A: 53,360.00 USD, Closed won, rush Yes (big win), no date, twice 106720.00",
+                      "B: 950.50 USD, Open, rush No, twice 1901.00"]

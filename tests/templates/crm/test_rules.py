@@ -258,7 +258,7 @@ def test_a_stage_change_stamps_the_date_takes_the_probability_and_acts_on_propos
     deal = crm.records.update(rep, "opportunity", deal["id"], {"stage": stage["Won"]}, None)
     assert (deal["closed_at"], deal["probability"], deal["is_won"]) == (TODAY.isoformat(), "100", True)
     crm.scheduler.drain()
-    assert titles(crm, team["finance"]) == ["Deal won: Northwind seats (50000.00)"]
+    assert titles(crm, team["finance"]) == ["Deal won: Northwind seats (50,000.00 USD)"]
     # The contract is drafted from the primary quote, once.
     drafted = records(crm, "contract")
     assert [(c["name"], c["status"], c["contract_value"], c["discount_pct"], c["owner"], c["account"])

@@ -20,6 +20,7 @@ from tessera.errors import TesseraError
 from tessera.formula import FormulaError, evaluate
 from tessera.formula.schema import child_lists
 from tessera.runtime.kernel.events import muted
+from tessera.runtime.records.shown import shown
 
 if TYPE_CHECKING:
     from tessera.runtime.background.deliveries import DeliveryService
@@ -102,8 +103,10 @@ class ActionRunner:
 
         def render(source: str, obj: str, rec: Mapping[str, Any] | None) -> str:
             try:
-                return str(_template(source).render(**dict(rec or {})))
-            except TemplateError as error:
+                # Each field prints as a person reads it (53,360.00 USD) and compares as its value.
+                return str(_template(source).render(**shown(snap.object(obj), rec or {})))
+            except (TemplateError, TypeError, ValueError, ArithmeticError) as error:
+                # (a comparison or a sum of values that do not go together: the step's error)
                 raise ActionError(f"the template cannot be rendered: {error}") from None
 
         def create(obj: str, values: dict[str, Any]) -> dict[str, Any]:
