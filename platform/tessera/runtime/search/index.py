@@ -105,9 +105,7 @@ def _words(fdef: FieldDef | None, dialect: str) -> Callable[[Any], str | None]:
 def substring_ids(rows: Iterable[tuple[Any, ...]]) -> set[int]:
     """The records among index rows (record id, then each field's words) whose text is also
     searched by substring."""
-    # (ASCII text, most of it, holds none: told without a regular expression)
-    return {row[0] for row in rows
-            if not (text := " ".join(filter(None, row[1:]))).isascii() and has_substrings(text)}
+    return {row[0] for row in rows if has_substrings(" ".join(filter(None, row[1:])))}
 
 
 class SearchIndex:
