@@ -153,7 +153,9 @@ def substrings(query: Query) -> tuple[list[str], list[str]]:
 
 def has_substrings(text: str) -> bool:
     """Whether `text` holds Chinese, Japanese or Korean, searched by substring."""
-    return _CJK.search(text) is not None
+    # Those scripts lie above U+3040: most text is told by its kind or its highest character
+    # (isascii reads a flag, max a C loop), well before a regular expression.
+    return not text.isascii() and max(text) >= "\u3040" and _CJK.search(text) is not None
 
 
 def index_words(text: str) -> str:

@@ -24,6 +24,7 @@ from tessera.auth.actor import Actor
 from tessera.data import search as fulltext
 from tessera.data.metastore import now
 from tessera.data.tables import search_indexes
+from tessera.meta.fieldtypes.base import FieldType
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.search.query import has_substrings, index_words
 
@@ -64,39 +65,47 @@ def layout_of(obj: ObjectDef) -> fulltext.Layout | None:
 
 def entry(obj: ObjectDef, layout: fulltext.Layout, values: Mapping[str, Any], dialect: str) -> dict[str, str | None]:
     """A record's words per index column, as `dialect`'s index keeps them."""
-    words = _words(dialect)
-    return {key: words(fdef, values.get(name)) for key, name, fdef in _indexed(obj, layout)}
+    return {f.key: words(value) if (value := values.get(name)) is not None else None
+            for f, (name, words) in zip(layout.fields, _fields(obj, layout, dialect), strict=True)}
 
 
-def _words(dialect: str) -> Callable[[FieldDef | None, Any], str | None]:
-    """What `dialect`'s index keeps of a field's value (None: nothing)."""
-    def text(fdef: FieldDef | None, value: Any) -> str | None:
-        return fdef.ftype.search_text(fdef, value) or None if fdef is not None and value is not None else None
-
-    def words(fdef: FieldDef | None, value: Any) -> str | None:
-        return index_words(fdef.ftype.search_text(fdef, value)) or None \
-            if fdef is not None and value is not None else None
-
-    return words if dialect == "postgresql" else text
+#: A field of an index as a save reads it: its name, and what the index keeps of a value of
+#: it other than None (None: nothing).
+Indexed = tuple[str, Callable[[Any], str | None]]
+_FIELDS: weakref.WeakKeyDictionary[ObjectDef, tuple[fulltext.Layout, str, tuple[Indexed, ...]]] = \
+    weakref.WeakKeyDictionary()
 
 
-_INDEXED: weakref.WeakKeyDictionary[ObjectDef, tuple[fulltext.Layout, tuple[tuple[str, str, FieldDef | None], ...]]] \
-    = weakref.WeakKeyDictionary()
+def _fields(obj: ObjectDef, layout: fulltext.Layout, dialect: str) -> tuple[Indexed, ...]:
+    """Each field of `layout`, in its order, with `dialect`'s words of its values: made once
+    per object (a save asks for every field of every record it indexes)."""
+    found = _FIELDS.get(obj)
+    if found is None or found[0] is not layout or found[1] != dialect:
+        made = tuple((f.name, _words(obj.field(f.name), dialect)) for f in layout.fields)
+        found = _FIELDS[obj] = (layout, dialect, made)
+    return found[2]
 
 
-def _indexed(obj: ObjectDef, layout: fulltext.Layout) -> tuple[tuple[str, str, FieldDef | None], ...]:
-    """(index column, field name, field) of each field of `layout`, looked up once per object
-    (a save asks for every record it indexes)."""
-    found = _INDEXED.get(obj)
-    if found is None or found[0] is not layout:
-        found = _INDEXED[obj] = (layout, tuple((f.key, f.name, obj.field(f.name)) for f in layout.fields))
-    return found[1]
+def _words(fdef: FieldDef | None, dialect: str) -> Callable[[Any], str | None]:
+    """What `dialect`'s index keeps of a value of `fdef` other than None (None: nothing)."""
+    if fdef is None:
+        return lambda value: None
+    ftype = fdef.ftype
+    # The search text of such a type is the value as a string: no call through the type.
+    plain = type(ftype).search_text is FieldType.search_text and type(ftype).display is FieldType.display
+    if dialect == "postgresql":
+        if plain:
+            return lambda value: index_words(value if value.__class__ is str else str(value)) or None
+        return lambda value: index_words(ftype.search_text(fdef, value)) or None
+    if plain:
+        return lambda value: (value if value.__class__ is str else str(value)) or None
+    return lambda value: ftype.search_text(fdef, value) or None
 
 
 def substring_ids(rows: Iterable[tuple[Any, ...]]) -> set[int]:
     """The records among index rows (record id, then each field's words) whose text is also
     searched by substring."""
-    return {row[0] for row in rows if has_substrings(" ".join(t for t in row[1:] if t))}
+    return {row[0] for row in rows if has_substrings(" ".join(filter(None, row[1:])))}
 
 
 class SearchIndex:
@@ -112,14 +121,19 @@ class SearchIndex:
         layout = layout_of(batch.obj)
         if layout is None:
             return
-        indexed = _indexed(batch.obj, layout)
-        names = {name for _, name, _ in indexed}
-        words = _words(batch.conn.dialect.name)
+        fields = _fields(batch.obj, layout, batch.conn.dialect.name)
         # One tuple a record (id, words of each field): a batch of thousands makes nothing
         # more that lives until the write, which would only give the garbage collector work.
-        rows = [(change.record_id, *[words(fdef, change.value(name)) for _, name, fdef in indexed])
-                for change in batch.changes
-                if change.record_id is not None and (change.is_new or not names.isdisjoint(change.values))]
+        if batch.creating:  # (a new record's values are all in `values`)
+            rows = [(rid, *[words(value) if (value := get(name)) is not None else None for name, words in fields])
+                    for rid, get in ((change.record_id, change.values.get) for change in batch.changes)
+                    if rid is not None]
+        else:
+            rows = [(change.record_id, *[words(value) if (value := change.value(name)) is not None else None
+                                         for name, words in fields])
+                    for change in batch.changes
+                    if change.record_id is not None
+                    and (change.is_new or any(name in change.values for name, _ in fields))]
         # (A change that touches no searchable field leaves the entry as it stands.)
         fulltext.write_rows(batch.conn, layout, rows, mode="new" if batch.creating else "replace",
                             substrings=substring_ids(rows))
@@ -170,8 +184,9 @@ class SearchIndex:
                     conn.execute(sa.update(search_indexes).where(search_indexes.c.object_uid == uid)
                                  .values(ready=True, updated_at=now()))
                     return {"indexed": done}
-                words, indexed = _words(conn.dialect.name), _indexed(obj, layout)
-                made = [(r["id"], *[words(fdef, r[name]) for _, name, fdef in indexed]) for r in rows]
+                fields = _fields(obj, layout, conn.dialect.name)
+                made = [(r["id"], *[words(value) if (value := r[name]) is not None else None
+                                    for name, words in fields]) for r in rows]
                 fulltext.write_rows(conn, layout, made, mode="keep", substrings=substring_ids(made))
                 last = rows[-1]["id"]
                 done += len(rows)
