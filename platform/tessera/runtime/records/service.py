@@ -920,9 +920,22 @@ def serializer(fields: list[FieldDef], *, trash: bool = False) -> Callable[[Mapp
     return to_json
 
 
+#: `serializer`s of single records' fields, by the fields' identities (the fields kept with
+#: it, so that no other field can take an identity while it is here).
+_serializers: dict[tuple[Any, ...], tuple[tuple[FieldDef, ...], Callable[[Mapping[str, Any]], dict[str, Any]]]] = {}
+
+
 def serialize(obj: ObjectDef, row: Mapping[str, Any], fields: list[FieldDef],
               *, trash: bool = False) -> dict[str, Any]:
-    return serializer(fields, trash=trash)(row)
+    """One row as the record's JSON: the serializer of these fields made once, not for
+    every record read (a record page reads one each time it is shown)."""
+    key = (trash, *map(id, fields))
+    found = _serializers.get(key)
+    if found is None:
+        if len(_serializers) > 500:
+            _serializers.clear()
+        found = _serializers[key] = (tuple(fields), serializer(fields, trash=trash))
+    return found[1](row)
 
 
 def _json_value(value: Any) -> Any:
