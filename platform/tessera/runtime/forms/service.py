@@ -130,6 +130,8 @@ class FormService:
         self._shown: Cells | None = None
         #: Each relation's hops from an object, for one snapshot (they read nothing else).
         self._paths: tuple[Snapshot | None, dict[tuple[str, str], Hops | str]] = (None, {})
+        #: The active forms of each object, for one snapshot (`forms`).
+        self._forms: tuple[Snapshot | None, dict[str, tuple[list[Form], bool]]] = (None, {})
         #: What each form's related lists and timelines read, by object, form and access (`_reads`).
         self._plans: tuple[Snapshot | None, dict[tuple[Any, ...], tuple[Form, Any]]] = (None, {})
         #: The state of forms without conditions, by object, form and access (`_state`).
@@ -294,7 +296,23 @@ class FormService:
 
     # -- the forms of an object ---------------------------------------------------------
     def forms(self, conn: Connection, snap: Snapshot, obj: ObjectDef) -> list[Form]:
-        """The active forms of an object, parsed once per document version."""
+        """The active forms of an object, parsed once per document version (and looked
+        up once per snapshot: a page asks for them several times)."""
+        return list(self._forms_of(conn, snap, obj)[0])
+
+    def _forms_of(self, conn: Connection, snap: Snapshot, obj: ObjectDef) -> tuple[list[Form], bool]:
+        """`forms`, and whether any of them has a formula, kept for the snapshot."""
+        kept, by_object = self._forms
+        if kept is not snap:
+            by_object = {}
+            self._forms = (snap, by_object)
+        found = by_object.get(obj.uid)
+        if found is None:
+            forms = self._read_forms(conn, snap, obj)
+            found = by_object[obj.uid] = (forms, any(f.formulas() for f in forms))
+        return found
+
+    def _read_forms(self, conn: Connection, snap: Snapshot, obj: ObjectDef) -> list[Form]:
         out = []
         for stored in self.documents.active(conn, snap, "forms"):
             if stored.body.get("object") != obj.api_name:
@@ -393,7 +411,7 @@ class FormService:
         if before is None:
             defaults = self._field_defaults(obj, record, values, evaluate, hidden)
         # Conditions may read computed fields: work them out for the values being typed.
-        conditional = (any(f.formulas() for f in self.forms(conn, snap, obj)) or lines.posted) \
+        conditional = (self._forms_of(conn, snap, obj)[1] or lines.posted) \
             and any(f.computed for f in obj.fields)
         if conditional:
             self._compute(snap, obj, record, ctx)
