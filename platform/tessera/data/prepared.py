@@ -400,17 +400,24 @@ def _constants(compiled: sa.sql.compiler.Compiled,
     """The converted values of the parameters that carry their own (literals), and the
     names of each key a caller may give: what `_Compiled.parameters` needs to skip
     construct_params. (None, None) where that would not give the same values: escaped
-    names, values worked out at run time, or a name shared by two parameters."""
+    names, values worked out at run time, or a name shared by two parameters of different
+    keys or of which one must be given. Two of one key alike (a formula's TODAY() in two
+    columns, a record's id in each of several lists read together) are one value, as
+    construct_params makes them: the one given, else the last's own."""
     constants: dict[str, Any] = {}
     names: dict[str, list[str]] = {}
     seen: dict[str, Any] = {}
     if getattr(compiled, "escaped_bind_names", None):
         return None, None
     for bind, name in compiled.bind_names.items():
-        if bind.callable is not None or (name in seen and seen[name] is not bind):
+        if bind.callable is not None:
+            return None, None
+        other = seen.get(name)
+        if other is not None and other is not bind and (other.key != bind.key or other.required != bind.required):
             return None, None
         seen[name] = bind
-        names.setdefault(bind.key, []).append(name)
+        if name not in (keyed := names.setdefault(bind.key, [])):
+            keyed.append(name)
         if not bind.required:
             process = binders.get(name)
             constants[name] = process(bind.value) if process is not None else bind.value

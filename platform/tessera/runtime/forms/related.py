@@ -63,7 +63,8 @@ class ListRead:
 @dataclass(frozen=True)
 class Page:
     """The records of a read as `records.list` gives them (`_expanded` holding the names
-    only), and whether there are more."""
+    only) — of a kept statement, their id, the fields asked for and the sort keys alone —
+    and whether there are more."""
 
     data: list[dict[str, Any]]
     more: bool
@@ -223,6 +224,12 @@ class RelatedReader:
             return None
         query, keys, shown, _signature, _extra, _live = self.records.list_query(
             conn, snap, actor, child, fields=fields, sort=sort, filter=relation_filter(hops, _PLACEHOLDER))
+        # What a page shows of a row: its id, the fields asked for and what it is sorted by
+        # (a timeline's date), not every system column of a record's JSON.
+        wanted = {"id", *(f.column for f in shown), *(k.name for k in keys)}
+        query = query.with_only_columns(*(c for c in query.selected_columns if c.key in wanted),
+                                        maintain_column_froms=True)
+        carried = frozenset(str(c.key) for c in query.selected_columns)
         if not self.formulas.context_free(snap, child, [*shown, *(f for f in child.fields
                                                                    if f.api_name in {k.name for k in keys})],
                                           clock=True):
@@ -281,7 +288,7 @@ class RelatedReader:
             return None  # a parameter that cannot be prepared once: built for each page
         if not found or str(_PLACEHOLDER) in sql:
             return None  # the id went into the SQL some other way: built for each page
-        return _Prepared(statement, shown, tuple(names), serializer(shown), branch)
+        return _Prepared(statement, shown, tuple(names), serializer(shown, carried=carried), branch)
 
     def _reads_user(self, snap: Snapshot, actor: Actor, scope: Any) -> bool:
         """Whether a sharing rule that applies to the actor reads `$user` (compiled with the

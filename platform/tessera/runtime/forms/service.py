@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,9 @@ from tessera.formula import evaluate as run_formula
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.meta.times import from_local_input, time_zone
+from tessera.runtime.forms.cells import Cells
+from tessera.runtime.forms.cells import coerce as _coerce
+from tessera.runtime.forms.cells import label as cell_label
 from tessera.runtime.forms.lines import LineFilling, TypedSet, read_posted
 from tessera.runtime.forms.related import ListRead, Page, RelatedReader
 from tessera.runtime.kernel.catalog import Snapshot
@@ -123,10 +126,16 @@ class FormService:
         self._parsed: dict[tuple[str, int], Form] = {}
         self._lock = threading.Lock()
         self.related = RelatedReader(records)
-        self._shown: dict[tuple[Any, ...], str] = {}
-        self._shown_revision = -1
+        #: How the cells of related lists and timelines show, for one metadata revision.
+        self._shown: Cells | None = None
         #: Each relation's hops from an object, for one snapshot (they read nothing else).
         self._paths: tuple[Snapshot | None, dict[tuple[str, str], Hops | str]] = (None, {})
+        #: The active forms of each object, for one snapshot (`forms`).
+        self._forms: tuple[Snapshot | None, dict[str, tuple[list[Form], bool]]] = (None, {})
+        #: What each form's related lists and timelines read, by object, form and access (`_reads`).
+        self._plans: tuple[Snapshot | None, dict[tuple[Any, ...], tuple[Form, Any]]] = (None, {})
+        #: The state of forms without conditions, by object, form and access (`_state`).
+        self._states: tuple[Snapshot | None, dict[tuple[Any, ...], tuple[Form, FormState | None]]] = (None, {})
         self.lines = LineFilling(formulas, access, records, self._compute, self._evaluator)
 
     # -- what the endpoints call --------------------------------------------------------
@@ -287,7 +296,23 @@ class FormService:
 
     # -- the forms of an object ---------------------------------------------------------
     def forms(self, conn: Connection, snap: Snapshot, obj: ObjectDef) -> list[Form]:
-        """The active forms of an object, parsed once per document version."""
+        """The active forms of an object, parsed once per document version (and looked
+        up once per snapshot: a page asks for them several times)."""
+        return list(self._forms_of(conn, snap, obj)[0])
+
+    def _forms_of(self, conn: Connection, snap: Snapshot, obj: ObjectDef) -> tuple[list[Form], bool]:
+        """`forms`, and whether any of them has a formula, kept for the snapshot."""
+        kept, by_object = self._forms
+        if kept is not snap:
+            by_object = {}
+            self._forms = (snap, by_object)
+        found = by_object.get(obj.uid)
+        if found is None:
+            forms = self._read_forms(conn, snap, obj)
+            found = by_object[obj.uid] = (forms, any(f.formulas() for f in forms))
+        return found
+
+    def _read_forms(self, conn: Connection, snap: Snapshot, obj: ObjectDef) -> list[Form]:
         out = []
         for stored in self.documents.active(conn, snap, "forms"):
             if stored.body.get("object") != obj.api_name:
@@ -371,7 +396,7 @@ class FormService:
         access = self.access.object(actor, snap, obj)
         hidden, locked = frozenset(access.hidden), frozenset(access.read_only)
         access.refuse("create" if stored is None and creating else "read")
-        before = _typed_record(obj, stored) if stored is not None else None
+        before = _typed_record(obj, stored, self._cells(snap)) if stored is not None else None
         typed, problems = coerce_values(obj, {k: v for k, v in values.items() if k not in hidden})
         # The form's conditions are the builder's and see every record; a computed field
         # that follows the viewer is worked out over what this person may read.
@@ -386,7 +411,7 @@ class FormService:
         if before is None:
             defaults = self._field_defaults(obj, record, values, evaluate, hidden)
         # Conditions may read computed fields: work them out for the values being typed.
-        conditional = (any(f.formulas() for f in self.forms(conn, snap, obj)) or lines.posted) \
+        conditional = (self._forms_of(conn, snap, obj)[1] or lines.posted) \
             and any(f.computed for f in obj.fields)
         if conditional:
             self._compute(snap, obj, record, ctx)
@@ -398,8 +423,29 @@ class FormService:
             form_defaults = {k: v for k, v in given.items() if k not in values}
             if form_defaults and conditional:
                 self._compute(snap, obj, record, ctx)
-        now = state(form, obj, record, evaluate, hidden=hidden, locked=locked)
+        now = self._state(snap, form, obj, record, evaluate, hidden, locked)
         return Filling(obj, form, now, record, stored, problems, defaults, form_defaults, hidden, locked, lines)
+
+    def _state(self, snap: Snapshot, form: Form, obj: ObjectDef, record: Mapping[str, Any], evaluate: Evaluate,
+               hidden: frozenset[str], locked: frozenset[str]) -> FormState:
+        """`state`, kept per snapshot, form and access when none of the form's placements
+        and buttons has a condition: the same for every record then."""
+        key = (obj.uid, form.api_name, hidden, locked)
+        kept, states = self._states
+        if kept is not snap:
+            states = {}
+            self._states = (snap, states)
+        found = states.get(key)
+        if found is not None and found[0] is form:
+            return found[1] if found[1] is not None else state(form, obj, record, evaluate, hidden=hidden,
+                                                                locked=locked)
+        now = state(form, obj, record, evaluate, hidden=hidden, locked=locked)
+        conditional = any(p.visible_if or p.required_if for p in form.placements) \
+            or any(b.visible_if for b in form.buttons)
+        if len(states) > 2000:
+            states.clear()
+        states[key] = (form, None if conditional else now)
+        return now
 
     def _evaluator(self, snap: Snapshot, obj: ObjectDef, ctx: EvalContext) -> Evaluate:
         formulas = self.formulas
@@ -539,21 +585,21 @@ class FormService:
                 continue  # no such relation, a child the user may not see, or a column hidden from them
             child, lookup = wanted.hops[-1]
             columns = wanted.fields or []
-            rows = tuple((int(row["id"]), tuple(_shown(snap, child, c, row, cells) for c in columns))
-                         for row in page.data)
+            shows = [cells.column(child, c) for c in columns]
+            rows = tuple((int(row["id"]), tuple(show(row) for show in shows)) for row in page.data)
             label = str(lookup.props.get("related_label") or child.plural_label)
             out[related.relation] = RelatedRows(child.api_name, label,
-                                                tuple((c, _label(child, c)) for c in columns), rows,
+                                                tuple((c, cell_label(child, c)) for c in columns), rows,
                                                 more=page.more, filter=relation_filter(wanted.hops, record_id))
         return out
 
-    def _cells(self, snap: Snapshot) -> dict[tuple[Any, ...], str]:
-        """Cells of related lists and timelines as shown, for this metadata revision: a value
+    def _cells(self, snap: Snapshot) -> Cells:
+        """How cells of related lists and timelines show, for this metadata revision: a value
         shows the same for every reader (who may see it is settled before)."""
-        if self._shown_revision != snap.revision:
-            with self._lock:
-                self._shown, self._shown_revision = {}, snap.revision
-        return self._shown
+        cells = self._shown
+        if cells is None or cells.snap.revision != snap.revision:
+            cells = self._shown = Cells(snap)
+        return cells
 
     def _hops(self, snap: Snapshot, obj: ObjectDef, relation: str) -> Hops | str:
         """`relation_path` of `obj` in `snap`, worked out once per snapshot (a page asks for
@@ -610,6 +656,27 @@ class FormService:
                      record_id: int) -> Callable[[], Pages]:
         """`_pages`, its statements sent now and the pages given when the function is called
         (see RelatedReader.read_later)."""
+        keys, reads, made = self._reads(actor, snap, obj, form)
+        if not reads:
+            return lambda: {}
+        with self.kernel.read() as conn:
+            later = self.related.read_later(conn, snap, actor, record_id, reads, EvalContext())
+        return lambda: {key: (made[key], page) for key, page in zip(keys, later(), strict=True)}
+
+    def _reads(self, actor: Actor, snap: Snapshot, obj: ObjectDef,
+               form: Form) -> tuple[list[Any], list[ListRead], dict[Any, Any]]:
+        """What the form's related lists and timeline sources read (`_related_read`,
+        `_timeline_read`): their keys in `Pages`, the reads, and what each asked for. They
+        follow the metadata and the reader's access alone, so they are worked out once per
+        snapshot, form and access (a page shows the same lists every time)."""
+        key = (obj.uid, form.api_name, self.access.scope_key(actor, snap))
+        kept, plans = self._plans
+        if kept is not snap:
+            plans = {}
+            self._plans = (snap, plans)
+        found = plans.get(key)
+        if found is not None and found[0] is form:
+            return found[1]
         reads: dict[Any, ListRead] = {}
         made: dict[Any, Any] = {}
         for n, related in enumerate(form.related_lists):
@@ -617,13 +684,13 @@ class FormService:
                 reads[("related", n)], made[("related", n)] = wanted, wanted
         for t, timeline in enumerate(form.timelines):
             for n, source in enumerate(timeline.sources):
-                if (found := self._timeline_read(actor, snap, obj, timeline, source)) is not None:
-                    reads[("timeline", t, n)], made[("timeline", t, n)] = found[0], found
-        if not reads:
-            return lambda: {}
-        with self.kernel.read() as conn:
-            later = self.related.read_later(conn, snap, actor, record_id, list(reads.values()), EvalContext())
-        return lambda: {key: (made[key], page) for key, page in zip(reads, later(), strict=True)}
+                if (timed := self._timeline_read(actor, snap, obj, timeline, source)) is not None:
+                    reads[("timeline", t, n)], made[("timeline", t, n)] = timed[0], timed
+        plan = list(reads), list(reads.values()), made
+        if len(plans) > 2000:
+            plans.clear()
+        plans[key] = (form, plan)
+        return plan
 
     def placed_relations(self, actor: Actor, object_name: str, record_id: int) -> set[str]:
         """The relations the form chosen for the user and the record lists in a related
@@ -655,17 +722,16 @@ class FormService:
                 read, name_field, columns = wanted
                 child = read.child
                 more = more or page.more
+                shows = [(c, cell_label(child, c), cells.column(child, c)) for c in columns]
                 for row in page.data:
                     at = row.get(source.date)
-                    moment = _moment(at)
-                    if moment is None:
+                    dated = cells.moment(at, zone)
+                    if dated is None:
                         continue  # no date: nowhere on a timeline
                     name = str(row.get(name_field) or "") if name_field else ""
-                    shown = tuple((_label(child, c), _shown(snap, child, c, row, cells)) for c in columns
-                                  if row.get(c) not in (None, ""))
-                    found.append((moment, TimelineEntry(child.api_name, child.label, int(row["id"]),
-                                                        name or f"#{row['id']}", str(at), _when(moment, zone),
-                                                        shown)))
+                    shown = tuple((label, show(row)) for c, label, show in shows if row.get(c) not in (None, ""))
+                    found.append((dated[0], TimelineEntry(child.api_name, child.label, int(row["id"]),
+                                                          name or f"#{row['id']}", str(at), dated[1], shown)))
             found.sort(key=lambda item: item[0], reverse=True)
             more = more or len(found) > timeline.limit
             out[timeline.path] = TimelineRows(tuple(e for _m, e in found[:timeline.limit]), more)
@@ -675,56 +741,6 @@ class FormService:
 def _references(child: ObjectDef, columns: list[str]) -> list[str]:
     """The lookup and user columns of a related list, to read with the names they point at."""
     return [c for c in columns if (f := child.field(c)) is not None and f.type in ("lookup", "user")]
-
-
-def _shown(snap: Snapshot, child: ObjectDef, column: str, row: Mapping[str, Any],
-           cells: dict[tuple[Any, ...], str] | None = None) -> str:
-    """One cell of a related list or timeline as read: a lookup by its record's name, a user
-    by theirs (a record the reader may not see keeps its id), anything else as its type shows it.
-    `cells`: values of this metadata revision already shown, by object, field and value."""
-    fdef = child.field(column)
-    value = row.get(column)
-    if fdef is not None and fdef.type in ("lookup", "user") and value is not None:
-        named = (row.get("_expanded") or {}).get(column) or {}
-        target = snap.objects.get(str(fdef.props.get("target"))) if fdef.type == "lookup" else None
-        key = target.name_field.api_name if target is not None and target.name_field is not None else "name"
-        return str(named.get(key) or f"#{value}")
-    if cells is None or not isinstance(value, str | int | float | bool | None):
-        return _cell(fdef, value)
-    known = (child.uid, column, type(value), value)  # the type: True and 1 are one key otherwise
-    shown = cells.get(known)
-    if shown is None:
-        shown = _cell(fdef, value)
-        if len(cells) < 20_000:
-            cells[known] = shown
-    return shown
-
-
-def _moment(value: Any) -> datetime | None:
-    """A stored date or date-time as an aware instant (a date at midnight UTC), to order by."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    text = str(value)
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _when(moment: datetime, zone: tzinfo) -> str:
-    """An entry's time as a person reads it: a date as it is, an instant in their zone."""
-    if moment.timetz() == time(0, tzinfo=UTC) and moment.utcoffset() == timedelta(0):
-        return moment.date().isoformat()
-    local = moment.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".strip()
 
 
 def _record_id(record_id: Any) -> int:
@@ -742,7 +758,7 @@ def _values(values: Any) -> dict[str, Any]:
     return values
 
 
-def _typed_record(obj: ObjectDef, stored: Mapping[str, Any]) -> dict[str, Any]:
+def _typed_record(obj: ObjectDef, stored: Mapping[str, Any], cells: Cells) -> dict[str, Any]:
     """A record as the API returns it, as the stored Python values formulas read."""
     out: dict[str, Any] = {name: stored.get(name) for name in _SYSTEM_IDS}
     for name in _SYSTEM_TIMES:
@@ -751,15 +767,15 @@ def _typed_record(obj: ObjectDef, stored: Mapping[str, Any]) -> dict[str, Any]:
     for fdef in obj.line_fields:
         if isinstance(stored.get(fdef.api_name), list):
             out[fdef.api_name] = stored[fdef.api_name]  # the lines as the API gives them, for the grid
-    for fdef in obj.fields:
-        if fdef.api_name not in stored:
+    for name, fdef, computed in cells.fields(obj):
+        if name not in stored:
             continue
-        value = stored[fdef.api_name]
-        if fdef.computed:
-            out[fdef.api_name] = value  # shown as it came; worked out again when a condition reads it
+        value = stored[name]
+        if computed:
+            out[name] = value  # shown as it came; worked out again when a condition reads it
             continue
-        coerced = _coerce(fdef, value)
-        out[fdef.api_name] = value if coerced is None and value is not None else coerced
+        coerced = cells.typed(obj, fdef, name, value)
+        out[name] = value if coerced is None and value is not None else coerced
     return out
 
 
@@ -782,28 +798,3 @@ def _line_choices(snap: Snapshot, obj: ObjectDef, hidden: frozenset[str]) -> dic
                      "default": shown,
                      "fields": [{"api_name": f.api_name, "label": f.label, "type": f.type} for f in choosable(child)]}
     return out
-
-
-def _coerce(fdef: FieldDef, raw: Any) -> Any:
-    """A value as the field stores it, or None when it does not fit (any more)."""
-    if raw is None:
-        return None
-    try:
-        return fdef.ftype.coerce(fdef, raw)
-    except (FieldValueError, ValueError, TypeError, ArithmeticError):
-        return None
-
-
-
-def _cell(fdef: FieldDef | None, value: Any) -> str:
-    if fdef is None or value is None:
-        return ""
-    if fdef.computed:
-        return fdef.ftype.display(fdef, value)
-    coerced = _coerce(fdef, value)
-    return fdef.ftype.display(fdef, coerced) if coerced is not None else str(value)
-
-
-def _label(obj: ObjectDef, name: str) -> str:
-    fdef = obj.field(name)
-    return fdef.label if fdef is not None else name
