@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from tessera.meta.columns import ScaledDecimal
 from tessera.meta.durations import WORDS_PATTERN, in_words, parse_words
-from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
+from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, no_problem, register
 from tessera.meta.model import FieldDef
 from tessera.meta.percents import percent_text
 
@@ -78,7 +78,7 @@ class IntegerField(FieldType):
         except (FieldValueError, ValueError, TypeError):  # refused as `check` refuses it, value by value
             return self.check
         if low is None and high is None:
-            return _no_problem
+            return no_problem
         return _within(self, field, low, high)
 
     widget_template = "widgets/number.html"
@@ -122,10 +122,6 @@ def _within(kind: FieldType, field: FieldDef, low: Any, high: Any) -> Callable[[
             return too_high
         return None
     return check
-
-
-def _no_problem(_field: FieldDef, _value: Any) -> str | None:
-    return None
 
 
 def _decimal_text(value: Decimal) -> str:
@@ -229,7 +225,7 @@ class _Decimal(FieldType):
         props = field.props
         low, high = props.get("min"), props.get("max")
         if low is None and high is None:
-            return _no_problem
+            return no_problem
         try:  # the bounds coerced once per field, as `check` does once per field's options
             low, high = self._bounds(self.scale(field), self.precision(field), low, high)
         except (TypeError, FieldValueError):  # unhashable or invalid: refused as `check` does

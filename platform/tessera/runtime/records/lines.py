@@ -235,12 +235,13 @@ class LineWriter:
         if new:
             done.made[name] = (at, [])
         if creates:
+            link_name, number_name = lines.link.api_name, lines.number.api_name
             try:
                 batch = self.pipeline.create(
                     conn, actor, snap, child, [data for _, data in creates], bulk=True,
                     shape=self.shapes(child, False),
-                    fixed=[{lines.link.api_name: parent_id, lines.number.api_name: index + 1, "owner": owner}
-                           for index, _ in creates], notes=dict(notes), prepared=True)
+                    fixed=[{link_name: parent_id, number_name: index + 1, "owner": owner} for index, _ in creates],
+                    notes=dict(notes), prepared=True)
             except TesseraError as error:
                 for problem in error.errors:
                     row = problem.row if problem.row is not None else 0

@@ -530,9 +530,17 @@ def live_ids(conn: Connection, table: sa.Table, ids: list[Any]) -> Rows:
     answered with the next statement that waits). The IN list is padded to a power of two
     (repeating the last id) so a few compiled statements serve every count."""
     size = 1 << max(len(ids) - 1, 0).bit_length()
+    names = _id_names(size)
     prepared = _statement(table, ("live", size), lambda: Prepared(sa.select(table.c.id).where(
-        table.c.id.in_([sa.bindparam(f"id{i}") for i in range(size)]), table.c.deleted_at.is_(None))))
-    return prepared.read(conn, {f"id{i}": ids[min(i, len(ids) - 1)] for i in range(size)})
+        table.c.id.in_([sa.bindparam(name) for name in names]), table.c.deleted_at.is_(None))))
+    padded = ids if len(ids) == size else [*ids, *[ids[-1]] * (size - len(ids))]
+    return prepared.read(conn, dict(zip(names, padded, strict=True)))
+
+
+@functools.lru_cache(maxsize=16)
+def _id_names(size: int) -> tuple[str, ...]:
+    """The parameter names of `live_ids`'s statement of `size` ids."""
+    return tuple(f"id{i}" for i in range(size))
 
 
 def _payload(payload: dict[str, Any]) -> dict[str, Any]:
