@@ -36,7 +36,7 @@ from tessera.formula.functions.registry import ArgError
 from tessera.formula.schema import column_name, is_user_object
 from tessera.formula.sqlite import CODES, operator_name
 from tessera.formula.types import BLANK, BOOLEAN, DATE, DATETIME, DURATION, LIST, NUMBER, RECORD, TEXT, VALUE_TYPES
-from tessera.meta.columns import ScaledDecimal, UtcDateTime, json_column
+from tessera.meta.columns import ScaledDecimal, UtcDateTime, json_column, scaled_reader
 from tessera.meta.model import FieldDef, ObjectDef
 
 TableFor = Callable[[ObjectDef], sa.FromClause]
@@ -104,6 +104,12 @@ class _ScaledOrText(ScaledDecimal):
         if isinstance(value, str):
             return Decimal(value)
         return super().process_result_value(value, dialect)
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """On SQLite, `process_result_value` as one closure (see ScaledDecimal's)."""
+        if dialect.name != "sqlite" or self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype):
+            return super().result_processor(dialect, coltype)
+        return scaled_reader(-self.scale, text=True)
 
 
 class _TextList(sa.types.TypeDecorator[list]):
