@@ -58,11 +58,9 @@ _SYSTEM_SORT = {"id": _INTEGER, "version": _INTEGER, "created_at": _DATETIME, "u
                 "owner": _INTEGER}
 
 
-#: How lines just written are echoed: the computed fields read back and the lines' order;
-#: the keys of a line's JSON in order; and (name, key, conversion) of the values written
-#: and of those read back.
-_LinesEcho = tuple[list[FieldDef], tuple[Any, ...], tuple[str, ...], list[tuple[str, str, Any]],
-                   list[tuple[str, str, Any]]]
+#: How lines just written are echoed: the computed fields read back; the keys of a line's
+#: JSON in order; and (name, key, conversion) of the values written and of those read back.
+_LinesEcho = tuple[list[FieldDef], tuple[str, ...], list[tuple[str, str, Any]], list[tuple[str, str, Any]]]
 
 
 class RecordService:
@@ -284,9 +282,11 @@ class RecordService:
         echo = self._lines_echo(snap, lines, actor)
         if echo is None:
             return self._lines_later(conn, snap, lines, parent_id, actor)
-        computed, order, keys, given, worked = echo
-        rows = self._read_by(conn, snap, lines.child, computed, lines.link.column, parent_id, order=order,
-                             limit=lines.cap, bare=True) if computed else _now([])
+        computed, keys, given, worked = echo
+        # In no order: each line's computed values are found by its id (and a new record's
+        # lines are all within the cap), so the database sorts nothing.
+        rows = self._read_by(conn, snap, lines.child, computed, lines.link.column, parent_id, limit=lines.cap,
+                             bare=True) if computed else _now([])
         user, moment = actor.user_id, _json_value(at)
         template: dict[str, Any] = dict.fromkeys(keys)
         template.update({"version": 1, "created_by": user, "updated_by": user, "created_at": moment,
@@ -327,7 +327,7 @@ class RecordService:
         echoes = self._echoes
         if key in echoes:
             return echoes[key]
-        queried, order = _lines_query(snap, lines, shown)
+        queried = _lines_query(snap, lines, shown)[0]
         computed = [f for f in queried if f.computed]
         echo: _LinesEcho | None = None
         if not computed or self.formulas.context_free(snap, lines.child, computed):
@@ -342,7 +342,7 @@ class RecordService:
                     worked.append((name, column, convert))
                 else:
                     given.append((name, name, convert))
-            echo = (computed, order, (*plain, *moments, *(name for name, _, _ in converted)), given, worked)
+            echo = (computed, (*plain, *moments, *(name for name, _, _ in converted)), given, worked)
         if snap.revision != self._echoes_revision or len(echoes) > 1000:
             echoes = self._echoes = {}
             self._echoes_revision = snap.revision
