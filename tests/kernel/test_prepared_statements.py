@@ -81,6 +81,23 @@ def test_an_insert_of_more_rows_than_one_statement_takes_goes_in_several(runtime
     assert rows[-1]["created_at"] == AT + timedelta(seconds=count - 1)
 
 
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_rows_given_column_by_column_go_in_as_given(runtime: Platform, pipelined: bool) -> None:
+    """On PostgreSQL as INSERTs of up to MAX_ROWS rows each (a pipelined transaction sends
+    them without waiting); on SQLite as one executemany."""
+    count = Prepared.MAX_ROWS + 7
+    notes = [_note(f"k{n:03}", AT + timedelta(seconds=n)) for n in range(count)]
+    reordered = Prepared(sa.insert(notifications), columns=("created_at", "title", "key", "link", "body", "user_id"))
+    with runtime.write(pipelined=pipelined) as conn:
+        _NOTE.write_each(conn, notes[:count - 1])
+        reordered.write_columns(conn, lambda key: [notes[-1][key]], 1)
+        _NOTE.write_each(conn, [])
+    with runtime.read() as conn:
+        rows = _NOTES.read(conn).all()
+    assert [(r["key"], r["title"], r["created_at"]) for r in rows] == [
+        (n["key"], n["title"], n["created_at"]) for n in notes]
+
+
 def test_an_update_runs_once_for_each_set_of_values(runtime: Platform) -> None:
     with runtime.write() as conn:
         _NOTE.write(conn, [_note("a"), _note("b"), _note("c")])

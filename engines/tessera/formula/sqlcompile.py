@@ -36,7 +36,7 @@ from tessera.formula.functions.registry import ArgError
 from tessera.formula.schema import column_name, is_user_object
 from tessera.formula.sqlite import CODES, operator_name
 from tessera.formula.types import BLANK, BOOLEAN, DATE, DATETIME, DURATION, LIST, NUMBER, RECORD, TEXT, VALUE_TYPES
-from tessera.meta.columns import ScaledDecimal, UtcDateTime, json_column
+from tessera.meta.columns import ScaledDecimal, UtcDateTime, json_column, scaled_reader
 from tessera.meta.model import FieldDef, ObjectDef
 
 TableFor = Callable[[ObjectDef], sa.FromClause]
@@ -105,6 +105,12 @@ class _ScaledOrText(ScaledDecimal):
             return Decimal(value)
         return super().process_result_value(value, dialect)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """On SQLite, `process_result_value` as one closure (see ScaledDecimal's)."""
+        if dialect.name != "sqlite" or self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype):
+            return super().result_processor(dialect, coltype)
+        return scaled_reader(-self.scale, text=True)
+
 
 class _TextList(sa.types.TypeDecorator[list]):
     """Reads a list result: JSON, with [] as blank."""
@@ -150,6 +156,9 @@ class _Gen:
         #: become columns of one grouped derived table per relation, joined to the records,
         #: instead of a subquery per record (far cheaper when every record is filtered).
         self.groups: dict[tuple[str, str], dict[str, Any]] | None = None
+        #: The scaled-or-text results of `scaled_arithmetic` (SQLite), by their SQL's id:
+        #: (that SQL, its scale, the integer arithmetic, the condition it is taken on).
+        self.guarded: dict[int, tuple[Any, int, Any, Any]] = {}
 
     def fail(self, message: str, node: Node) -> FormulaError:
         return FormulaError(message, self.checked.source, node.start, node.end)
@@ -554,23 +563,38 @@ class _Gen:
         integers anyway), else as exact decimal text (the result is `maybe_text`)."""
         if op not in ("+", "-", "*") or a.scale is None or b.scale is None:
             return None
+        # An operand that is itself such a result is a scaled integer exactly when its own
+        # condition holds (else it is text, which the check of its type sent to the exact
+        # path): its integer arithmetic and condition are taken instead of its CASE, which
+        # SQLite would otherwise work out once for each place it appears, row by row.
+        (ax, a_if), (bx, b_if) = self.integer_of(a), self.integer_of(b)
         if op == "*":
             scale, limit = a.scale + b.scale, 2**31
             if scale > 12:
                 return None
-            x, y = sa.type_coerce(a.expr, sa.BigInteger()), sa.type_coerce(b.expr, sa.BigInteger())
+            x, y = sa.type_coerce(ax, sa.BigInteger()), sa.type_coerce(bx, sa.BigInteger())
             native = x * y
         else:
             scale, limit = max(a.scale, b.scale), 2**60
-            x = sa.type_coerce(self.rescale_expr(a, scale), sa.BigInteger())
-            y = sa.type_coerce(self.rescale_expr(b, scale), sa.BigInteger())
+            x = sa.type_coerce(self.rescale_expr(replace(a, expr=ax), scale), sa.BigInteger())
+            y = sa.type_coerce(self.rescale_expr(replace(b, expr=bx), scale), sa.BigInteger())
             native = x + y if op == "+" else x - y
         exact = self.tx(op, NUMBER, [a, b]).expr
         if self.for_column:
             exact = sa.func.tx_scaled(sa.type_coerce(exact, sa.Text()), scale)
-        guard = sa.and_(sa.func.abs(x) < limit, sa.func.abs(y) < limit,
-                        *(sa.func.typeof(v.expr) == "integer" for v in (a, b) if v.maybe_text))
-        return SqlValue(sa.case((guard, native), else_=exact), NUMBER, scale, maybe_text=not self.for_column)
+        guard = sa.and_(*a_if, *b_if, sa.func.abs(x) < limit, sa.func.abs(y) < limit)
+        out = sa.case((guard, native), else_=exact)
+        if not self.for_column:
+            self.guarded[id(out)] = (out, scale, native, guard)
+        return SqlValue(out, NUMBER, scale, maybe_text=not self.for_column)
+
+    def integer_of(self, v: SqlValue) -> tuple[Any, list[Any]]:
+        """A scaled operand's integer SQL, and the conditions on which it is the operand's
+        value (none: it always is; a scaled-or-text value is when its type is integer)."""
+        found = self.guarded.get(id(v.expr))
+        if found is not None and found[0] is v.expr and found[1] == v.scale and v.maybe_text:
+            return found[2], [found[3]]
+        return v.expr, [sa.func.typeof(v.expr) == "integer"] if v.maybe_text else []
 
     def rescale_expr(self, v: SqlValue, scale: int) -> Any:
         assert v.scale is not None

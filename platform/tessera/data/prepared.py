@@ -177,6 +177,7 @@ class Prepared:
         self._prepare = prepare
         self._plan_each = plan_each
         self._compiled: dict[tuple[str, int], _Compiled] = {}
+        self._spreads: dict[tuple[str, int], Callable[[list[Any]], Any]] = {}
 
     def _for(self, conn: Connection, rows: int = 0) -> _Compiled:
         dialect = conn.dialect
@@ -260,15 +261,43 @@ class Prepared:
         self.write_columns(conn, lambda key: list(map(operator.itemgetter(key), params)), len(params))
 
     def write_columns(self, conn: Connection, column: Callable[[str], list[Any]], count: int) -> None:
-        """`write_each` of `count` sets of values given column by column (see `each_column`)."""
+        """`write_each` of `count` sets of values given column by column (see `each_column`).
+        On PostgreSQL the rows of an INSERT go as statements of up to MAX_ROWS rows with a
+        VALUES list (as `write` sends them), in a pipelined transaction without waiting: an
+        executemany costs the driver Python work a row and the server a statement a row."""
         compiled = self._for(conn)
+        rows = compiled.each_column(column, count)
         cursor = compiled.cursor(conn.connection.driver_connection)
+        if compiled.dialect.driver == "psycopg" and compiled.compiled.isinsert and compiled.order is not None:
+            try:
+                for start in range(0, count, self.MAX_ROWS):
+                    chunk = rows[start:start + self.MAX_ROWS]
+                    many, spread = self._spread(conn, len(chunk))
+                    cursor.execute(many.sql, spread(list(itertools.chain.from_iterable(chunk))), **many.options)
+            except compiled.dialect.loaded_dbapi.Error as error:
+                raise _wrapped(compiled, None, error) from error
+            return
         try:
-            cursor.executemany(compiled.sql, compiled.each_column(column, count))
+            cursor.executemany(compiled.sql, rows)
         except compiled.dialect.loaded_dbapi.Error as error:
             raise _wrapped(compiled, None, error) from error
         finally:
             cursor.close()
+
+    def _spread(self, conn: Connection, rows: int) -> tuple[_Compiled, Callable[[list[Any]], Any]]:
+        """The INSERT of `rows` rows, and how its parameters are taken, in its order, from
+        the rows' driver values one after another (each in the one-row statement's order)."""
+        many = self._for(conn, rows)
+        found = self._spreads.get((conn.dialect.name, rows))
+        if found is None:
+            single = self._for(conn)
+            assert single.order is not None and many.order is not None
+            keys = {name: bind.key for bind, name in single.compiled.bind_names.items()}
+            place = {keys[name]: index for index, name in enumerate(single.order)}
+            width = len(single.order)
+            at = {f"{key}_{n}": n * width + place[key] for n in range(rows) for key in place}
+            found = self._spreads[(conn.dialect.name, rows)] = _ordered_at(tuple(at[name] for name in many.order))
+        return many, found
 
     def read_each(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Run a write with RETURNING for each of several sets of values; the first row each
@@ -434,6 +463,13 @@ def _ordered(order: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ..
     if len(order) > 1:
         return operator.itemgetter(*order)
     return lambda values: tuple(values[name] for name in order)
+
+
+def _ordered_at(places: tuple[int, ...]) -> Callable[[list[Any]], tuple[Any, ...]]:
+    """The values at `places`, as a tuple (itemgetter: one C call)."""
+    if len(places) > 1:
+        return operator.itemgetter(*places)
+    return lambda values: tuple(values[place] for place in places)
 
 
 def _wrapped(compiled: _Compiled, params: Any, error: Exception) -> sa.exc.DBAPIError:

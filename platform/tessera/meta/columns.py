@@ -6,6 +6,7 @@ so that a value read back equals the value written, on both backends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -67,9 +68,30 @@ class ScaledDecimal(sa.types.TypeDecorator[Decimal]):
             return Decimal(int(value)).scaleb(-self.scale)
         return Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        """On SQLite, `process_result_value` as one closure with the scale at hand (as
+        `bind_processor`): a quote read with 200 lines converts 800 decimals, and
+        SQLAlchemy's wrapping cost more than the conversion."""
+        impl = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or impl is not None:
+            return super().result_processor(dialect, coltype)
+        return scaled_reader(-self.scale, text=False)
+
     @property
     def python_type(self) -> type:
         return Decimal
+
+
+def scaled_reader(shift: int, *, text: bool) -> Callable[[Any], Decimal | None]:
+    """A SQLite scaled integer as its decimal (`text`: exact decimal text as it reads)."""
+    def read(value: Any) -> Decimal | None:
+        if value is None:
+            return None
+        if text and value.__class__ is str:
+            return Decimal(value)
+        return Decimal(int(value)).scaleb(shift)
+
+    return read
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):

@@ -99,3 +99,14 @@ def test_a_small_product_is_worked_out_without_a_python_call(big: Any) -> None:
     # The exact fallback is there, but only on the branch taken when 64 bits do not suffice.
     assert sql.startswith("CASE WHEN")
     assert "amount * deal.qty" in sql or "deal.amount * deal.qty" in sql
+
+
+def test_a_product_of_products_takes_its_operands_integer_arithmetic_once(big: Any) -> None:
+    """An operand that is itself guarded arithmetic is not worked out again for its type:
+    its own condition says it is a scaled integer, its arithmetic is used as it is."""
+    backend = big[0]
+    checked = check("amount * qty * (rate - 1)", DEAL, SCHEMA)
+    sql = str(compile_sql(checked, "sqlite", backend.table_for).compile(compile_kwargs={"literal_binds": True}))
+    assert "typeof" not in sql
+    fast = sql.split(" ELSE ", 1)[0]
+    assert fast.count("CASE") == 1

@@ -7,6 +7,7 @@ lines must be checked against the products as they are now."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -90,3 +91,29 @@ def test_a_trashed_product_is_refused_on_its_line_whatever_the_number_of_product
         made = quotes.ok(quotes.post("/records/quote", {"name": "Q", "lines": [
             {"product": p, "quantity": "1"} for p in products[:-1]]}), 201)
         assert [line["product"] for line in made["lines"]] == products[:-1]
+
+
+def test_quotes_created_together_each_get_their_own_lines_in_order(quotes: Any) -> None:
+    """On PostgreSQL the new lines' ids are taken ahead, with the quotes' INSERT, for all the
+    quotes at once; each quote's lines take theirs in turn (a quote of one line takes none)."""
+    sizes = [3, 1, 60, 2]
+    made = quotes.ok(quotes.post("/records/quote", [
+        {"name": f"Q{n}", "lines": [{"quantity": str(i + 1), "unit_price": "2"} for i in range(size)]}
+        for n, size in enumerate(sizes)]), 201)["data"]
+    for record, size in zip(made, sizes, strict=True):
+        assert [Decimal(line["quantity"]) for line in record["lines"]] == [i + 1 for i in range(size)]
+        assert [line["line_number"] for line in record["lines"]] == list(range(1, size + 1))
+        assert Decimal(record["total"]) == size * (size + 1)
+        assert quotes.ok(quotes.get(f"/records/quote/{record['id']}")) == record
+    ids = [line["id"] for record in made for line in record["lines"]]
+    assert len(set(ids)) == len(ids)
+
+
+def test_lines_added_by_a_change_are_written_in_order_and_echoed(quotes: Any) -> None:
+    made = quotes.ok(quotes.post("/records/quote", {"name": "Q", "lines": [{"quantity": "1"}]}), 201)
+    kept = made["lines"][0]["id"]
+    changed = quotes.ok(quotes.patch(f"/records/quote/{made['id']}", {"lines": [
+        {"quantity": "5"}, {"id": kept}, *({"quantity": str(n), "unit_price": "1"} for n in range(2, 5))]}))
+    assert [Decimal(line["quantity"]) for line in changed["lines"]] == [5, 1, 2, 3, 4]
+    assert changed["lines"][1]["id"] == kept and Decimal(changed["total"]) == 9
+    assert quotes.ok(quotes.get(f"/records/quote/{made['id']}")) == changed

@@ -39,6 +39,11 @@ class FormulaType:
     JSON = "json"
 
 
+def no_problem(_field: FieldDef, _value: Any) -> str | None:
+    """The checker of a field whose values have nothing to be checked (no bounds set)."""
+    return None
+
+
 class FieldType:
     """Base class of every field type; subclasses set the class attributes and override."""
 
@@ -142,7 +147,8 @@ class FieldType:
         return None
 
     def checker(self, field: FieldDef) -> Callable[[FieldDef, Any], str | None]:
-        """`check` for many values of `field`, bound once as `coercer` is."""
+        """`check` for many values of `field`, bound once as `coercer` is (`no_problem`
+        when nothing is to be checked: the save leaves the field out of its checks)."""
         return self.check
 
     def is_blank(self, value: Any) -> bool:

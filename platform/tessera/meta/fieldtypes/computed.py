@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from tessera.meta.columns import ScaledDecimal, UtcDateTime, json_column
 from tessera.meta.fieldtypes.base import FieldType, FieldValueError, FormulaType, register
+from tessera.meta.fieldtypes.numbers import decimal_text
 from tessera.meta.model import FieldDef
 from tessera.meta.percents import percent_text
 from tessera.meta.times import readable
@@ -48,7 +49,7 @@ def _number_text(value: Decimal, quantum: Decimal | None) -> str:
         # A builder-chosen number of places, as money fields have ("25.50").
         return format(value.quantize(quantum, rounding=ROUND_HALF_UP), "f")
     # Otherwise the places the value needs: 12.50 * 2 is "25", not "25.0000".
-    text = format(value, "f")
+    text = decimal_text(value)
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text == "-0" else text

@@ -29,7 +29,14 @@ from tessera.meta.fieldtypes.lines import max_lines
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.runtime.kernel.catalog import Snapshot
 from tessera.runtime.records.plan import plan_for
-from tessera.runtime.records.save import RecordChange, SaveBatch, SavePipeline, found_live, live_ids
+from tessera.runtime.records.save import (
+    RecordChange,
+    SaveBatch,
+    SavePipeline,
+    found_live,
+    live_ids,
+    take_ids_ahead,
+)
 from tessera.runtime.records.schemas import Shape
 
 #: Keys of a line the platform keeps itself: given back on read, ignored on write.
@@ -79,9 +86,10 @@ def refuse_direct_write(snap: Snapshot, obj: ObjectDef) -> None:
 def look_up_ahead(conn: Connection, snap: Snapshot, parent: ObjectDef,
                   given: Sequence[Mapping[str, Any]]) -> Callable[[], None]:
     """In a pipelined transaction (PostgreSQL), which of the records the given lines'
-    lookups name are live, asked now to be answered with the parent's own INSERT. Call the
-    returned function once that is answered: the lines' save then finds them known
-    (`found_live`) instead of waiting for a look-up of its own. Elsewhere it does nothing."""
+    lookups name are live, and the ids of the new lines, asked now to be answered with the
+    parent's own INSERT. Call the returned function once that is answered: the lines' save
+    then finds them known (`found_live`) and its ids taken (`take_ids_ahead`) instead of
+    waiting for a look-up of its own. Elsewhere it does nothing."""
     if not in_pipeline(conn):
         return lambda: None
     asked: list[tuple[str, Rows]] = []
@@ -89,6 +97,9 @@ def look_up_ahead(conn: Connection, snap: Snapshot, parent: ObjectDef,
         name = lines.field.api_name
         items = [line for record in given if isinstance(record.get(name), list)
                  for line in record[name] if isinstance(line, dict)]
+        # A record's one line goes in answering with its id: no ids to take for it.
+        if len(items) > len(given):
+            take_ids_ahead(conn, snap.table(lines.child), len(items))
         for fp in plan_for(lines.child).references:
             target = snap.objects.get(str(fp.fdef.props.get("target"))) if fp.reference == "record" else None
             # Only ids given as numbers: any other value is read by the save's own look-up.
@@ -224,12 +235,13 @@ class LineWriter:
         if new:
             done.made[name] = (at, [])
         if creates:
+            link_name, number_name = lines.link.api_name, lines.number.api_name
             try:
                 batch = self.pipeline.create(
                     conn, actor, snap, child, [data for _, data in creates], bulk=True,
                     shape=self.shapes(child, False),
-                    fixed=[{lines.link.api_name: parent_id, lines.number.api_name: index + 1, "owner": owner}
-                           for index, _ in creates], notes=dict(notes), prepared=True)
+                    fixed=[{link_name: parent_id, number_name: index + 1, "owner": owner} for index, _ in creates],
+                    notes=dict(notes), prepared=True)
             except TesseraError as error:
                 for problem in error.errors:
                     row = problem.row if problem.row is not None else 0

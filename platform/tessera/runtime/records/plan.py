@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tessera.meta.fieldtypes import FieldType, FieldValueError
+from tessera.meta.fieldtypes.base import no_problem
 from tessera.meta.model import FieldDef, ObjectDef
 
 #: The record owner behaves like a user field in checks, history and output.
@@ -68,11 +69,12 @@ class ObjectPlan:
 
 def _field_plan(fdef: FieldDef) -> FieldPlan:
     ftype = fdef.ftype
-    constrained = type(ftype).check is not FieldType.check or any(
-        fdef.props.get(key) not in (None, "") for key in ftype.constraints)
+    check = ftype.checker(fdef)
+    constrained = check is not no_problem and (type(ftype).check is not FieldType.check or any(
+        fdef.props.get(key) not in (None, "") for key in ftype.constraints))
     return FieldPlan(
         fdef=fdef, name=fdef.api_name, column=fdef.column, ftype=ftype, coerce=ftype.coercer(fdef),
-        check=ftype.checker(fdef), is_blank=ftype.is_blank,
+        check=check, is_blank=ftype.is_blank,
         required=fdef.required and ftype.available, generated=ftype.system_generated, constrained=constrained,
         reference=getattr(ftype, "reference", None), unique=fdef.unique,
     )

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tessera.auth.actor import Actor
 from tessera.data import history, outbox
-from tessera.data.engine import dialect_insert
+from tessera.data.engine import dialect_insert, in_pipeline
 from tessera.data.metastore import now
 from tessera.data.prepared import Prepared, Rows
 from tessera.data.tables import attachments, sequences, users
@@ -356,7 +356,7 @@ class SavePipeline:
         rows = []
         names, columns = plan.insert_names, plan.insert_only
         system = {"version": 1, "created_at": at, "created_by": user_id, "updated_at": at, "updated_by": user_id}
-        if prepared and len(batch.changes) > 1 and not plan.generated and conn.dialect.name != "postgresql":
+        if prepared and len(batch.changes) > 1 and not plan.generated:
             self._insert_by_column(batch, plan, system)
             return
         for change in batch.changes:
@@ -395,8 +395,12 @@ class SavePipeline:
         self._inserted(batch, ids)
 
     def _insert_by_column(self, batch: SaveBatch, plan: ObjectPlan, system: dict[str, Any]) -> None:
-        """`_insert` of a few rows inside a request (a record's lines) where ids are taken
-        first: the values go to the driver column by column, with no row dict per record."""
+        """`_insert` of a few rows inside a request (a record's lines), their ids taken
+        first (on PostgreSQL mostly asked ahead, see `take_ids_ahead`): the values go to the
+        driver column by column, with no row dict per record. On PostgreSQL they go as one
+        INSERT with a VALUES list that a pipelined transaction sends without waiting: an
+        executemany answering with each row's id cost the driver more than the rest of a
+        quote's save."""
         obj, table, conn, changes = batch.obj, batch.table, batch.conn, batch.changes
         count = len(changes)
         by_column: dict[str, Any] = {}
@@ -526,9 +530,17 @@ def live_ids(conn: Connection, table: sa.Table, ids: list[Any]) -> Rows:
     answered with the next statement that waits). The IN list is padded to a power of two
     (repeating the last id) so a few compiled statements serve every count."""
     size = 1 << max(len(ids) - 1, 0).bit_length()
+    names = _id_names(size)
     prepared = _statement(table, ("live", size), lambda: Prepared(sa.select(table.c.id).where(
-        table.c.id.in_([sa.bindparam(f"id{i}") for i in range(size)]), table.c.deleted_at.is_(None))))
-    return prepared.read(conn, {f"id{i}": ids[min(i, len(ids) - 1)] for i in range(size)})
+        table.c.id.in_([sa.bindparam(name) for name in names]), table.c.deleted_at.is_(None))))
+    padded = ids if len(ids) == size else [*ids, *[ids[-1]] * (size - len(ids))]
+    return prepared.read(conn, dict(zip(names, padded, strict=True)))
+
+
+@functools.lru_cache(maxsize=16)
+def _id_names(size: int) -> tuple[str, ...]:
+    """The parameter names of `live_ids`'s statement of `size` ids."""
+    return tuple(f"id{i}" for i in range(size))
 
 
 def _payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -542,13 +554,43 @@ def _changed(plan: ObjectPlan, values: dict[str, Any], before: dict[str, Any]) -
     return {k: v for k, v in values.items() if k not in by_name or before.get(by_name[k].column) != v}
 
 
+#: Per transaction, new record ids taken ahead (`take_ids_ahead`), by table name: the
+#: answer still to come, or the ids not used yet.
+_TAKEN: weakref.WeakKeyDictionary[Any, dict[str, Rows | list[int]]] = weakref.WeakKeyDictionary()
+
+
+def _taking(table: sa.Table) -> Prepared:
+    """PostgreSQL: `count` new ids of `table` from its sequence, in order."""
+    return _statement(table, "take", lambda: Prepared(
+        sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id")).label("id"))
+        .select_from(sa.func.generate_series(1, sa.bindparam("count", type_=sa.Integer)))))
+
+
+def take_ids_ahead(conn: Connection, table: sa.Table, count: int) -> None:
+    """In a pipelined transaction (PostgreSQL), take `count` new ids of `table` now, to be
+    answered with the next statement that waits (a parent's INSERT): the rows of a later
+    `_insert` (its lines) then find their ids taken instead of waiting for them. Elsewhere
+    it does nothing. Ids taken and not used are skipped, as those of a rolled back insert are."""
+    transaction = conn.get_transaction()
+    if count > 0 and transaction is not None and in_pipeline(conn):
+        taken = _TAKEN.setdefault(transaction, {})
+        if table.name not in taken:
+            taken[table.name] = _taking(table).read(conn, {"count": count})
+
+
 def reserve_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
     """Take `count` new record ids for `table` inside the current write transaction."""
     if conn.dialect.name == "postgresql":
-        sequence = sa.func.pg_get_serial_sequence(table.name, "id")
-        return list(conn.execute(
-            sa.select(sa.func.nextval(sequence)).select_from(sa.func.generate_series(1, count))
-        ).scalars())
+        transaction = conn.get_transaction()
+        taken = _TAKEN.get(transaction) if transaction is not None else None
+        ahead = taken.get(table.name) if taken else None
+        if taken and ahead is not None:
+            pool = taken[table.name] = [row["id"] for row in ahead.all()] if isinstance(ahead, Rows) else ahead
+            if len(pool) >= count:
+                ids = pool[:count]
+                del pool[:count]
+                return ids
+        return [row["id"] for row in _taking(table).read(conn, {"count": count}).all()]
     # SQLite: the write transaction holds the database's write lock, so nobody else can
     # take these ids before the rows are in.
     top = _statement(table, "top", lambda: Prepared(

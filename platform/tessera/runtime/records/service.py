@@ -58,6 +58,11 @@ _SYSTEM_SORT = {"id": _INTEGER, "version": _INTEGER, "created_at": _DATETIME, "u
                 "owner": _INTEGER}
 
 
+#: How lines just written are echoed: the computed fields read back; the keys of a line's
+#: JSON in order; and (name, key, conversion) of the values written and of those read back.
+_LinesEcho = tuple[list[FieldDef], tuple[str, ...], list[tuple[str, str, Any]], list[tuple[str, str, Any]]]
+
+
 class RecordService:
     def __init__(self, kernel: Kernel, formulas: FormulaService, access: AccessService,
                  stored_formulas: StoredFormulas) -> None:
@@ -73,6 +78,10 @@ class RecordService:
         #: costs more than running it.
         self._by_value: dict[tuple[Any, ...], Prepared] = {}
         self._by_value_revision = -1
+        #: How the lines of a record just created are echoed (`_lines_echo`), per metadata
+        #: revision.
+        self._echoes: dict[tuple[Any, ...], _LinesEcho | None] = {}
+        self._echoes_revision = -1
         #: The records matching a list's full-text box, as a condition on the object's table
         #: (conn, snapshot, actor, object, table, text → clause or None). Search sets it.
         self.full_text: Callable[[Connection, Snapshot, Actor, ObjectDef, sa.Table, str], Any | None] | None = None
@@ -270,28 +279,22 @@ class RecordService:
         a record), with only the computed fields — which the database works out — read.
         Each line's JSON is built at once from a template holding what every line shares
         (its moments, version and author), in the serializer's key order."""
-        shown = self._lines_shown(snap, lines, actor)
-        queried, order = _lines_query(snap, lines, shown)
-        computed = [f for f in queried if f.computed]
-        if computed and not self.formulas.context_free(snap, lines.child, computed):
+        echo = self._lines_echo(snap, lines, actor)
+        if echo is None:
             return self._lines_later(conn, snap, lines, parent_id, actor)
-        rows = self._read_by(conn, snap, lines.child, computed, lines.link.column, parent_id, order=order,
-                             limit=lines.cap, bare=True) if computed else _now([])
-        plain, moments, converted = json_fields(shown)
-        by_api = {f.api_name: f for f in shown}
+        computed, keys, given, worked = echo
+        # In no order: each line's computed values are found by its id (and a new record's
+        # lines are all within the cap), so the database sorts nothing.
+        rows = self._read_by(conn, snap, lines.child, computed, lines.link.column, parent_id, limit=lines.cap,
+                             bare=True) if computed else _now([])
         user, moment = actor.user_id, _json_value(at)
-        template: dict[str, Any] = dict.fromkeys([*plain, *moments, *(name for name, _, _ in converted)])
+        template: dict[str, Any] = dict.fromkeys(keys)
         template.update({"version": 1, "created_by": user, "updated_by": user, "created_at": moment,
                          "updated_at": moment})
-        # Per field: where its value comes from (the values written, by name; or the
-        # database's answer, by column) and its conversion to JSON.
-        given: list[tuple[str, str, Any]] = []
-        worked: list[tuple[str, str, Any]] = []
-        for name, column, convert in [*((n, n, None) for n in plain if n in by_api), *converted]:
-            if by_api[name].computed:
-                worked.append((name, column, convert))
-            else:
-                given.append((name, name, convert))
+
+        # The values taken as they are apart from those converted: no test per value.
+        as_they_are = [(name, key) for name, key, convert in given if convert is None]
+        converted = [(name, key, convert) for name, key, convert in given if convert is not None]
 
         def made() -> list[dict[str, Any]]:
             worked_out = {row["id"]: row for row in rows()}
@@ -301,10 +304,12 @@ class RecordService:
                 line = template.copy()
                 line["id"] = change.record_id
                 line["owner"] = values.get("owner")
-                for name, key, convert in given:
+                for name, key in as_they_are:
+                    line[name] = values.get(key)
+                for name, key, convert in converted:
                     value = values.get(key)
-                    line[name] = convert(value) if convert is not None and value is not None else value
-                found = worked_out.get(change.record_id, {})
+                    line[name] = None if value is None else convert(value)
+                found = worked_out.get(change.record_id, _NOTHING)
                 for name, key, convert in worked:
                     value = found.get(key)
                     line[name] = convert(value) if convert is not None and value is not None else value
@@ -312,6 +317,37 @@ class RecordService:
             return out
 
         return made
+
+    def _lines_echo(self, snap: Snapshot, lines: LineSet, actor: Actor) -> _LinesEcho | None:
+        """How `_lines_made` echoes the lines the actor may see, worked out once per metadata
+        revision and fields shown (None: their formulas need a reader's context, so the
+        lines are read back instead)."""
+        shown = self._lines_shown(snap, lines, actor)
+        key = (snap.revision, lines.field.uid, tuple(f.uid for f in shown))
+        echoes = self._echoes
+        if key in echoes:
+            return echoes[key]
+        queried = _lines_query(snap, lines, shown)[0]
+        computed = [f for f in queried if f.computed]
+        echo: _LinesEcho | None = None
+        if not computed or self.formulas.context_free(snap, lines.child, computed):
+            plain, moments, converted = json_fields(shown)
+            by_api = {f.api_name: f for f in shown}
+            # Per field: where its value comes from (the values written, by name; or the
+            # database's answer, by column) and its conversion to JSON.
+            given: list[tuple[str, str, Any]] = []
+            worked: list[tuple[str, str, Any]] = []
+            for name, column, convert in [*((n, n, None) for n in plain if n in by_api), *converted]:
+                if by_api[name].computed:
+                    worked.append((name, column, convert))
+                else:
+                    given.append((name, name, convert))
+            echo = (computed, (*plain, *moments, *(name for name, _, _ in converted)), given, worked)
+        if snap.revision != self._echoes_revision or len(echoes) > 1000:
+            echoes = self._echoes = {}
+            self._echoes_revision = snap.revision
+        echoes[key] = echo
+        return echo
 
     def _lines_shown(self, snap: Snapshot, lines: LineSet, actor: Actor) -> list[FieldDef]:
         """The fields of the lines the actor may see."""
@@ -965,6 +1001,9 @@ def _take_lines(data: Any, names: set[str]) -> dict[str, Any]:
     if not names or not isinstance(data, dict):
         return {}
     return {name: data.pop(name) for name in sorted(names) if name in data}
+
+
+_NOTHING: Mapping[str, Any] = {}
 
 
 def _now(rows: list[Mapping[str, Any]]) -> Callable[[], list[Mapping[str, Any]]]:
