@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -112,6 +112,23 @@ class Filling:
     lines: TypedSet = field(default_factory=TypedSet)
 
 
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+class PerSnapshot(Generic[K, V]):
+    """Values kept for one metadata snapshot, by key: emptied when another snapshot is
+    asked about (what was worked out from the old one no longer holds)."""
+
+    def __init__(self) -> None:
+        self._snap: Snapshot | None = None
+        self._values: dict[K, V] = {}
+
+    def of(self, snap: Snapshot) -> dict[K, V]:
+        if self._snap is not snap:
+            self._snap, self._values = snap, {}
+        return self._values
+
 class FormService:
     """Picks, evaluates, checks and renders forms for users."""
 
@@ -129,13 +146,13 @@ class FormService:
         #: How the cells of related lists and timelines show, for one metadata revision.
         self._shown: Cells | None = None
         #: Each relation's hops from an object, for one snapshot (they read nothing else).
-        self._paths: tuple[Snapshot | None, dict[tuple[str, str], Hops | str]] = (None, {})
+        self._paths: PerSnapshot[tuple[str, str], Hops | str] = PerSnapshot()
         #: The active forms of each object, for one snapshot (`forms`).
-        self._forms: tuple[Snapshot | None, dict[str, tuple[list[Form], bool]]] = (None, {})
+        self._forms: PerSnapshot[str, tuple[list[Form], bool]] = PerSnapshot()
         #: What each form's related lists and timelines read, by object, form and access (`_reads`).
-        self._plans: tuple[Snapshot | None, dict[tuple[Any, ...], tuple[Form, Any]]] = (None, {})
+        self._plans: PerSnapshot[tuple[Any, ...], tuple[Form, Any]] = PerSnapshot()
         #: The state of forms without conditions, by object, form and access (`_state`).
-        self._states: tuple[Snapshot | None, dict[tuple[Any, ...], tuple[Form, FormState | None]]] = (None, {})
+        self._states: PerSnapshot[tuple[Any, ...], tuple[Form, FormState | None]] = PerSnapshot()
         self.lines = LineFilling(formulas, access, records, self._compute, self._evaluator)
 
     # -- what the endpoints call --------------------------------------------------------
@@ -302,10 +319,7 @@ class FormService:
 
     def _forms_of(self, conn: Connection, snap: Snapshot, obj: ObjectDef) -> tuple[list[Form], bool]:
         """`forms`, and whether any of them has a formula, kept for the snapshot."""
-        kept, by_object = self._forms
-        if kept is not snap:
-            by_object = {}
-            self._forms = (snap, by_object)
+        by_object = self._forms.of(snap)
         found = by_object.get(obj.uid)
         if found is None:
             forms = self._read_forms(conn, snap, obj)
@@ -431,10 +445,7 @@ class FormService:
         """`state`, kept per snapshot, form and access when none of the form's placements
         and buttons has a condition: the same for every record then."""
         key = (obj.uid, form.api_name, hidden, locked)
-        kept, states = self._states
-        if kept is not snap:
-            states = {}
-            self._states = (snap, states)
+        states = self._states.of(snap)
         found = states.get(key)
         if found is not None and found[0] is form:
             return found[1] if found[1] is not None else state(form, obj, record, evaluate, hidden=hidden,
@@ -604,10 +615,7 @@ class FormService:
     def _hops(self, snap: Snapshot, obj: ObjectDef, relation: str) -> Hops | str:
         """`relation_path` of `obj` in `snap`, worked out once per snapshot (a page asks for
         the same relations every time it is shown)."""
-        kept, paths = self._paths
-        if kept is not snap:
-            paths = {}
-            self._paths = (snap, paths)
+        paths = self._paths.of(snap)
         key = (obj.api_name, relation)
         found = paths.get(key)
         if found is None:
@@ -670,10 +678,7 @@ class FormService:
         follow the metadata and the reader's access alone, so they are worked out once per
         snapshot, form and access (a page shows the same lists every time)."""
         key = (obj.uid, form.api_name, self.access.scope_key(actor, snap))
-        kept, plans = self._plans
-        if kept is not snap:
-            plans = {}
-            self._plans = (snap, plans)
+        plans = self._plans.of(snap)
         found = plans.get(key)
         if found is not None and found[0] is form:
             return found[1]
