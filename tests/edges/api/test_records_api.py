@@ -321,12 +321,17 @@ def test_delete_with_a_stale_if_match_is_refused(crm: Any) -> None:
     assert crm.ok(crm.get(f"/records/deal/{record['id']}"))["id"] == record["id"]
 
 
-def test_deleting_twice_or_restoring_a_live_record_is_not_found(crm: Any) -> None:
+def test_deleting_twice_is_not_found_and_restoring_a_live_record_is_a_conflict(crm: Any) -> None:
     record = crm.ok(crm.post("/records/deal", {"name": "x"}), 201)
-    assert crm.post(f"/records/deal/{record['id']}/restore").status_code == 404
+    # The record is there, only not in the trash: its restore clashes with its state.
+    live = crm.post(f"/records/deal/{record['id']}/restore")
+    assert live.status_code == 409 and "is not in the trash" in live.json()["detail"]
+    assert crm.post("/records/deal/999999/restore").status_code == 404
     crm.ok(crm.delete(f"/records/deal/{record['id']}"))
     assert crm.delete(f"/records/deal/{record['id']}").status_code == 404
     assert crm.patch(f"/records/deal/{record['id']}", {"name": "y"}).status_code == 404
+    crm.ok(crm.post(f"/records/deal/{record['id']}/restore"))
+    assert crm.post(f"/records/deal/{record['id']}/restore").status_code == 409  # restored already
 
 
 def test_trash_lists_only_deleted_records_and_pages(crm: Any) -> None:

@@ -370,6 +370,16 @@ class RecordService:
         return access.where(operation, snap.table(obj), self.access.condition(snap, obj, conn.dialect.name,
                                                                               ctx))
 
+    def _refuse_live(self, conn: Connection, snap: Snapshot, obj: ObjectDef, actor: Actor, record_id: int) -> None:
+        """Restoring a record that is not in the trash but live:
+        409, when the actor may see it (else it stays unknown to them: the caller's 404)."""
+        table = snap.table(obj)
+        allowed = self._allowed(conn, snap, obj, actor, "read")
+        where = [table.c.id == record_id, table.c.deleted_at.is_(None), *([allowed] if allowed is not None else [])]
+        if conn.execute(sa.select(table.c.id).where(*where)).first() is not None:
+            raise Conflict(f"The {obj.label} record {record_id} is not in the trash: it was never deleted, or it "
+                           "has been restored already.")
+
     def require(self, conn: Connection, snap: Snapshot, obj: ObjectDef, actor: Actor, record_id: int,
                  operation: str, *, trashed: bool = False) -> None:
         """Refuse unless the actor may `operation` the record: 404 when they may not even
@@ -385,6 +395,8 @@ class RecordService:
             return conn.execute(sa.select(table.c.id).where(*where)).first() is not None
 
         if not exists(self._allowed(conn, snap, obj, actor, "read")):
+            if trashed:
+                self._refuse_live(conn, snap, obj, actor, record_id)
             raise NotFound(f"There is no {obj.label} record with id {record_id}"
                            f"{' in the trash' if trashed else ''}.")
         if operation == "read":
@@ -797,6 +809,7 @@ class RecordService:
             row = conn.execute(sa.select(table.c.deleted_batch).where(
                 table.c.id == record_id, table.c.deleted_at.is_not(None))).first()
             if row is None:
+                self._refuse_live(conn, snap, obj, actor, record_id)
                 raise NotFound(f"There is no {obj.label} record with id {record_id} in the trash.")
             batch, at = row.deleted_batch, now()
             restored: dict[str, list[int]] = {}
