@@ -144,7 +144,7 @@ FULL = Sizes(
     search_create_singles=300,
     search_create_rounds=8,
     crm_repeat=3,
-    crm_page_repeat=60,
+    crm_page_repeat=300,
 )
 QUICK = Sizes(
     create_requests=200,

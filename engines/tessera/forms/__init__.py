@@ -20,6 +20,7 @@ from tessera.forms.checks import (
     form_problems,
     formula_expectations,
     relation_filter,
+    relation_filter_head,
     relation_path,
     relations,
     value_problem,
@@ -50,6 +51,6 @@ __all__ = [
     "FormUrls", "Formula", "NameRef", "Placement", "RelatedList", "RelatedRows", "Section", "Tab", "Timeline",
     "TimelineRows", "TimelineSource", "applies", "choose", "chosen_ahead", "coerce_values", "form_problems",
     "formula_expectations", "generated", "generated_document", "json_schema", "parse", "posted_values",
-    "register_templates", "relation_filter", "relation_path", "relations", "state", "submission_problems", "unchanged",
-    "value_problem",
+    "register_templates", "relation_filter", "relation_filter_head", "relation_path", "relations", "state",
+    "submission_problems", "unchanged", "value_problem",
 ]

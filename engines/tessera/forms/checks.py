@@ -129,7 +129,12 @@ def relation_path(obj: ObjectDef, schema: Schema, relation: str) -> list[tuple[O
 def relation_filter(hops: list[tuple[ObjectDef, FieldDef]], record_id: int) -> str:
     """The list filter, on the last hop's object, of the records a relation reaches from the
     record `record_id`: `opportunity.account.id = 7` for `opportunities.quotes`."""
-    return ".".join(lookup.api_name for _child, lookup in reversed(hops)) + f".id = {int(record_id)}"
+    return relation_filter_head(hops) + str(int(record_id))
+
+
+def relation_filter_head(hops: list[tuple[ObjectDef, FieldDef]]) -> str:
+    """`relation_filter` but for the record's id, which follows it: `opportunity.account.id = `."""
+    return ".".join(lookup.api_name for _child, lookup in reversed(hops)) + ".id = "
 
 
 def _source_doc(doc: Mapping[str, Any], path: str) -> Any:

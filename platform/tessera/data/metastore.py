@@ -67,12 +67,16 @@ _REVISIONS = sa.select(meta_state.c.revision, meta_state.c.auth_revision).where(
 _READ_REVISIONS = Prepared(_REVISIONS)
 
 
+#: The names of the columns of `revision_columns` in a row.
+REVISION, AUTH_REVISION = "tessera_revision", "tessera_auth_revision"
+
+
 def revision_columns() -> tuple[sa.Label[Any], sa.Label[Any]]:
     """The two revisions as columns a transaction's first statement can carry, to hand to
     `Platform.snapshot(conn, revisions=...)` instead of reading them on their own."""
-    return (sa.select(meta_state.c.revision).where(meta_state.c.id == 1).scalar_subquery().label("tessera_revision"),
+    return (sa.select(meta_state.c.revision).where(meta_state.c.id == 1).scalar_subquery().label(REVISION),
             sa.select(meta_state.c.auth_revision).where(meta_state.c.id == 1).scalar_subquery()
-            .label("tessera_auth_revision"))
+            .label(AUTH_REVISION))
 
 
 def revision(conn: Connection) -> int:

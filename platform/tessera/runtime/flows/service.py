@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from tessera.actions import ActionError, check_actions
 from tessera.actions import people as people_specs
 from tessera.auth.actor import Actor
-from tessera.data.metastore import StoredDocument, revision_columns
+from tessera.data.metastore import AUTH_REVISION, REVISION, StoredDocument, revision_columns
 from tessera.data.prepared import Prepared
 from tessera.data.tables import documents, flow_events, flow_instances, flow_tasks, flow_versions, users
 from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TesseraError
@@ -251,8 +251,8 @@ class FlowService:
         read the record; the flow's trigger must be a button or the API."""
         with self.kernel.write(pipelined=True) as conn:
             startable = _STARTABLE.read(conn, {"flow": name, "record": record_id}).first()
-            snap = self.kernel.snapshot(conn, None if startable is None else (startable["tessera_revision"],
-                                                                              startable["tessera_auth_revision"]))
+            snap = self.kernel.snapshot(conn, None if startable is None else (startable[REVISION],
+                                                                              startable[AUTH_REVISION]))
             stored = self._document(conn, snap, name)
             if startable is None or startable["uid"] != stored.uid:  # the same read: they cannot disagree
                 raise Conflict(f"The flow {name!r} changed while it was being started; try again.")
@@ -463,8 +463,8 @@ class FlowService:
         """Lock and read an instance (None: there is none), and take the transaction's
         snapshot from the revisions the same read carried — before anything is decided."""
         found = query.read(conn, params).first()
-        self.kernel.snapshot(conn, None if found is None else (found["tessera_revision"],
-                                                               found["tessera_auth_revision"]))
+        self.kernel.snapshot(conn, None if found is None else (found[REVISION],
+                                                               found[AUTH_REVISION]))
         return found
 
     def _apply_guarded(self, conn: Connection, row: dict[str, Any], flow: Flow, transition: Transition,

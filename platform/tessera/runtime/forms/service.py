@@ -42,7 +42,7 @@ from tessera.forms import (
     json_schema,
     parse,
     posted_values,
-    relation_filter,
+    relation_filter_head,
     relation_path,
     state,
     submission_problems,
@@ -56,7 +56,7 @@ from tessera.formula import evaluate as run_formula
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
 from tessera.meta.times import from_local_input, time_zone
-from tessera.runtime.forms.cells import Cells
+from tessera.runtime.forms.cells import Cells, Show
 from tessera.runtime.forms.cells import coerce as _coerce
 from tessera.runtime.forms.cells import label as cell_label
 from tessera.runtime.forms.lines import LineFilling, TypedSet, read_posted
@@ -365,21 +365,23 @@ class FormService:
                     record_id: int | None) -> tuple[Snapshot, dict[str, Any] | None, tuple[Form, Pages] | None]:
         """The metadata, the stored record and, when the form a page shows does not depend
         on the record, that form with what its related lists and timelines read (`_pages`).
-        The revision check, the record and the lists are sent together (PostgreSQL: one
-        round trip) with the process's newest metadata; if the check finds it out of date,
-        or a reader's sign-in no longer holds, nothing read with it is used or raised."""
+        The record (whose row carries the revision check) and the lists are sent together
+        (PostgreSQL: one round trip) with the process's newest metadata; if the check finds
+        it out of date, or a reader's sign-in no longer holds, nothing read with it is used
+        or raised."""
         if record_id is None:
             return self.kernel.snapshot(conn), None, None
         record_id = _record_id(record_id)
         ahead: tuple[Form, Pages] | None = None
         refused: TesseraError | None = None
+        carried: Callable[[], tuple[int, int] | None] = _nothing_carried
         try:
             with reads_together(conn):
-                guess, confirmed = self.kernel.snapshot_ahead(conn)
+                guess, confirmed = self.kernel.snapshot_carried(conn)
                 if guess is not None:
                     try:
                         obj = guess.object(object_name)
-                        record = self.records.get_later(conn, guess, actor, obj, record_id)
+                        record, carried = self.records.get_carrying_later(conn, guess, actor, obj, record_id)
                         form = self._form_ahead(conn, guess, actor, obj, form_name)
                         if form is not None:
                             ahead = form, self._pages_later(actor, guess, obj, form, record_id)
@@ -388,8 +390,8 @@ class FormService:
         except DBAPIError:
             # Refused by the database — a statement of metadata another process has changed
             # since (a column's new type under a plan kept here): read again, in order.
-            guess, confirmed = None, lambda: self.kernel.snapshot(conn)
-        snap = confirmed()
+            guess, confirmed, carried = None, lambda _carried: self.kernel.snapshot(conn), _nothing_carried
+        snap = confirmed(carried())
         if snap is not guess:
             return snap, self.records.get(actor, object_name, record_id), None
         if refused is not None:
@@ -588,20 +590,15 @@ class FormService:
             return {}
         if pages is None:
             pages = self._pages(actor, snap, obj, form, record_id)
-        cells = self._cells(snap)
         out: dict[str, RelatedRows] = {}
         for n, related in enumerate(form.related_lists):
-            wanted, page = pages.get(("related", n), (None, None))
-            if wanted is None or page is None:
+            face, page = pages.get(("related", n), (None, None))
+            if face is None or page is None:
                 continue  # no such relation, a child the user may not see, or a column hidden from them
-            child, lookup = wanted.hops[-1]
-            columns = wanted.fields or []
-            shows = [cells.column(child, c) for c in columns]
+            shows = face.shows
             rows = tuple((int(row["id"]), tuple(show(row) for show in shows)) for row in page.data)
-            label = str(lookup.props.get("related_label") or child.plural_label)
-            out[related.relation] = RelatedRows(child.api_name, label,
-                                                tuple((c, cell_label(child, c)) for c in columns), rows,
-                                                more=page.more, filter=relation_filter(wanted.hops, record_id))
+            out[related.relation] = RelatedRows(face.object, face.label, face.columns, rows, more=page.more,
+                                                filter=f"{face.filter}{int(record_id)}")
         return out
 
     def _cells(self, snap: Snapshot) -> Cells:
@@ -684,13 +681,16 @@ class FormService:
             return found[1]
         reads: dict[Any, ListRead] = {}
         made: dict[Any, Any] = {}
+        cells = self._cells(snap)
         for n, related in enumerate(form.related_lists):
             if (wanted := self._related_read(actor, snap, obj, related)) is not None:
-                reads[("related", n)], made[("related", n)] = wanted, wanted
+                reads[("related", n)], made[("related", n)] = wanted, _ListFace.of(wanted, cells)
         for t, timeline in enumerate(form.timelines):
             for n, source in enumerate(timeline.sources):
                 if (timed := self._timeline_read(actor, snap, obj, timeline, source)) is not None:
-                    reads[("timeline", t, n)], made[("timeline", t, n)] = timed[0], timed
+                    read, name_field, columns = timed
+                    shows = tuple((c, cell_label(read.child, c), cells.column(read.child, c)) for c in columns)
+                    reads[("timeline", t, n)], made[("timeline", t, n)] = read, (read, name_field, shows)
         plan = list(reads), list(reads.values()), made
         if len(plans) > 2000:
             plans.clear()
@@ -724,10 +724,9 @@ class FormService:
                 wanted, page = pages.get(("timeline", t, n), (None, None))
                 if wanted is None or page is None:
                     continue  # an object the user may not read, or a field hidden from them
-                read, name_field, columns = wanted
+                read, name_field, shows = wanted
                 child = read.child
                 more = more or page.more
-                shows = [(c, cell_label(child, c), cells.column(child, c)) for c in columns]
                 for row in page.data:
                     at = row.get(source.date)
                     dated = cells.moment(at, zone)
@@ -743,9 +742,36 @@ class FormService:
         return out
 
 
+@dataclass(frozen=True)
+class _ListFace:
+    """How a related list shows, the same on every page of a snapshot, form and access: its
+    child object, title, columns (name, label), how each shows a row's cell, and its "More…"
+    filter but for the record's id."""
+
+    object: str
+    label: str
+    columns: tuple[tuple[str, str], ...]
+    shows: tuple[Show, ...]
+    filter: str
+
+    @staticmethod
+    def of(wanted: ListRead, cells: Cells) -> _ListFace:
+        child, lookup = wanted.hops[-1]
+        columns = wanted.fields or []
+        return _ListFace(child.api_name, str(lookup.props.get("related_label") or child.plural_label),
+                         tuple((c, cell_label(child, c)) for c in columns),
+                         tuple(cells.column(child, c) for c in columns),
+                         relation_filter_head(wanted.hops))
+
+
 def _references(child: ObjectDef, columns: list[str]) -> list[str]:
     """The lookup and user columns of a related list, to read with the names they point at."""
     return [c for c in columns if (f := child.field(c)) is not None and f.type in ("lookup", "user")]
+
+
+def _nothing_carried() -> None:
+    """No statement carried the revisions (none was sent): `snapshot` reads them."""
+    return None
 
 
 def _record_id(record_id: Any) -> int:

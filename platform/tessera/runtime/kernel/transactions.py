@@ -161,6 +161,19 @@ class Kernel:
         answer = metastore.revisions_later(conn)
         return guess, lambda: self.snapshot(conn, answer())
 
+    def snapshot_carried(self, conn: Connection) -> tuple[Snapshot | None,
+                                                          Callable[[tuple[int, int] | None], Snapshot]]:
+        """`snapshot_ahead` for reads whose statement carries the revisions itself
+        (`metastore.revision_columns`: a record page's read of its record), so nothing is
+        sent for them here: the function takes what the statement carried, and reads them
+        on their own only when it carried none (no row came back)."""
+        known = _snapshots.get(conn)
+        if conn in _assembling or (known is None and self.catalog.latest is None):
+            return None, lambda _carried: self.snapshot(conn)
+        if known is not None:
+            return known, lambda _carried: known
+        return self.catalog.latest, lambda carried: self.snapshot(conn, carried)
+
     def _assembled(self, conn: Connection, known: Snapshot | None) -> Snapshot:
         """The snapshot of a transaction that is changing metadata: read from the database
         again after each change, and never put in the process's catalog (the changes may yet

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tessera.auth.actor import Actor, acting
-from tessera.data import history, outbox
+from tessera.data import history, metastore, outbox
 from tessera.data.engine import after_commit
 from tessera.data.metastore import now
 from tessera.data.paging import SortKey, after, decode_cursor, encode_cursor, order_by
@@ -198,6 +198,22 @@ class RecordService:
         the reads sent meanwhile (a record page's related lists)."""
         return self._get_later(conn, snap, obj, record_id, actor=actor)
 
+    def get_carrying_later(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef,
+                           record_id: int) -> tuple[Callable[[], dict[str, Any]],
+                                                    Callable[[], tuple[int, int] | None]]:
+        """`get_later` whose statement also carries the metadata's revisions (see
+        `Kernel.snapshot_carried`): the record, and the (revision, auth revision) its row
+        carried — None when no row came back (no such record, or not one the actor may read)."""
+        record, rows = self._record_later(conn, snap, obj, record_id, actor=actor, carry=True)
+
+        def carried() -> tuple[int, int] | None:
+            found = rows()
+            if not found:
+                return None
+            return int(found[0][metastore.REVISION]), int(found[0][metastore.AUTH_REVISION])
+
+        return record, carried
+
     def _get(self, conn: Connection, snap: Snapshot, obj: ObjectDef, record_id: int,
              fields: list[str] | None = None, expand: list[str] | None = None,
              actor: Actor | None = None) -> dict[str, Any]:
@@ -212,6 +228,15 @@ class RecordService:
         may come with the COMMIT's round trip, so call it once the transaction is over.
         `made`: lines this transaction created as all of the record's lines (see
         `_lines_made`)."""
+        return self._record_later(conn, snap, obj, record_id, fields, expand, actor, made)[0]
+
+    def _record_later(self, conn: Connection, snap: Snapshot, obj: ObjectDef, record_id: int,
+                      fields: list[str] | None = None, expand: list[str] | None = None,
+                      actor: Actor | None = None, made: Made | None = None, *,
+                      carry: bool = False) -> tuple[Callable[[], dict[str, Any]],
+                                                    Callable[[], list[Mapping[str, Any]]]]:
+        """`_get_later`, and the function giving the record's row as read (`carry`: with
+        the metadata's revisions, `metastore.revision_columns`)."""
         actor = actor or acting_actor()
         table = snap.table(obj)
         access = self.access.object(actor, snap, obj)
@@ -219,9 +244,9 @@ class RecordService:
         shown = _projection(obj, fields, access.hidden)
         allowed = self._allowed(conn, snap, obj, actor, "read")
         if allowed is None:
-            rows = self._read_by(conn, snap, obj, shown, "id", record_id)
+            rows = self._read_by(conn, snap, obj, shown, "id", record_id, carry=carry)
         else:
-            found = self._rows(conn, snap, obj, shown, sa.and_(table.c.id == record_id, allowed))
+            found = self._rows(conn, snap, obj, shown, sa.and_(table.c.id == record_id, allowed), carry=carry)
 
             def rows() -> list[Mapping[str, Any]]:
                 return found
@@ -247,8 +272,8 @@ class RecordService:
 
         if expand:
             done = record()
-            return lambda: done
-        return record
+            return (lambda: done), rows
+        return record, rows
 
     def _lines(self, conn: Connection, snap: Snapshot, lines: LineSet, parent_ids: list[int],
                actor: Actor) -> dict[int, list[dict[str, Any]]]:
@@ -424,19 +449,20 @@ class RecordService:
 
     def _read_by(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef], column: str,
                  value: int, *, order: tuple[Any, ...] = (), limit: int | None = None,
-                 bare: bool = False) -> Callable[[], list[Mapping[str, Any]]]:
+                 bare: bool = False, carry: bool = False) -> Callable[[], list[Mapping[str, Any]]]:
         """`_rows_by`, its rows given when the returned function is called: a select that
         needs no reader's context is a `Prepared` statement, whose answer a pipelined
         transaction may bring with a later round trip (see `_get_later`). `bare`: the id and
-        the shown fields only, without the other system columns."""
+        the shown fields only, without the other system columns. `carry`: with the
+        metadata's revisions (`metastore.revision_columns`)."""
         key = (conn.dialect.name, snap.revision, obj.uid, tuple(f.uid for f in shown), column,
-               tuple(str(o) for o in order), limit, bare)
+               tuple(str(o) for o in order), limit, bare, carry)
         params = {"row_value": value, **clock_params(EvalContext())}
         prepared = self._by_value.get(key)
         if prepared is None:
             table = snap.table(obj)
             query = self._select(conn, snap, obj, shown, table.c[column] == sa.bindparam("row_value"), order, limit,
-                                 bare=bare)
+                                 bare=bare, carry=carry)
             # A formula reading the clock is kept too: TODAY() and NOW() are parameters.
             kept: Prepared | None = None
             if self.formulas.context_free(snap, obj, shown, clock=True):
@@ -456,13 +482,13 @@ class RecordService:
 
     def _rows(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
               where: sa.ColumnElement[bool], *, order: tuple[Any, ...] = (),
-              limit: int | None = None) -> list[Mapping[str, Any]]:
+              limit: int | None = None, carry: bool = False) -> list[Mapping[str, Any]]:
         """Live rows with the shown fields, computed ones worked out in the same query."""
-        return list(conn.execute(self._select(conn, snap, obj, shown, where, order, limit)).mappings())
+        return list(conn.execute(self._select(conn, snap, obj, shown, where, order, limit, carry=carry)).mappings())
 
     def _select(self, conn: Connection, snap: Snapshot, obj: ObjectDef, shown: list[FieldDef],
                 where: sa.ColumnElement[bool], order: tuple[Any, ...], limit: int | None, *,
-                bare: bool = False) -> sa.Select[Any]:
+                bare: bool = False, carry: bool = False) -> sa.Select[Any]:
         table = snap.table(obj)
         computed = [f for f in shown if not f.stored]
         extra: list[Any] = []
@@ -471,6 +497,8 @@ class RecordService:
             extra = self.formulas.computed_columns(snap, obj, computed, conn.dialect.name, ctx)
         columns = [table.c.id, *(table.c[f.column] for f in shown if f.stored)] if bare else \
             _columns(table, shown, False)
+        if carry:
+            extra = [*extra, *metastore.revision_columns()]
         query = sa.select(*columns, *extra).where(where, table.c.deleted_at.is_(None))
         if order:
             query = query.order_by(*order)

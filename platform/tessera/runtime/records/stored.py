@@ -376,6 +376,13 @@ class StoredFormulas:
     def submit(self, conn: Connection, actor: Any, obj: ObjectDef, changed: list[list[str]]) -> int | None:
         if not changed:
             return None
+        table = sa.table(obj.table_name, sa.column("id"))
+        if conn.execute(sa.select(table.c.id).limit(1)).first() is None:
+            # No record (live or in the trash) to recompute, here or through it elsewhere:
+            # a stored value over an object without records is the value of no records,
+            # and every record saved from now on is computed as it is saved. A template's
+            # install adds its stored fields to objects it has only just made.
+            return None
         names = [f.api_name for uid in {c[1] for c in changed} if (f := obj.field_by_uid(uid)) is not None]
         return self.jobs.submit(conn, "formula.recompute", {"changed": changed},
                                 title=f"Recompute formulas of {obj.label} ({', '.join(sorted(names))})",
