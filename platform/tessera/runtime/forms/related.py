@@ -107,6 +107,23 @@ class _Prepared:
         return data, len(rows) > limit
 
 
+#: In a `_Plan`: a read the actor may not make (a child they may not read, a field hidden from them).
+_REFUSED = object()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How a page's reads are read for one access, the same on every page: the reads (kept,
+    so that their identity stays theirs), the reads of one relation and order as groups of
+    their places, one read per group, and its kept statement — None: read by `records.list`
+    for each page; `_REFUSED`: not read."""
+
+    reads: Sequence[ListRead]
+    groups: list[list[int]]
+    merged: list[ListRead]
+    statements: list[_Prepared | object | None]
+
+
 class RelatedReader:
     """Reads related lists for record pages, keeping their statements per revision and access."""
 
@@ -118,6 +135,7 @@ class RelatedReader:
         #: Statements reading several kept lists at once, by the lists' (kept as long).
         self._together: dict[tuple[int, ...], tuple[Together, tuple[_Prepared, ...]]] = {}
         self._personal: dict[tuple[Any, ...], bool] = {}
+        self._plans: dict[tuple[Any, ...], _Plan] = {}
         self._revision = -1
         self._lock = threading.Lock()
 
@@ -136,27 +154,28 @@ class RelatedReader:
         """`read`, its kept statements sent now and the pages given when the function is
         called: inside `reads_together` they go out with whatever else is sent there, and
         are answered by the round trip that ends it (call the function after that)."""
-        groups: dict[tuple[str, str | None], list[int]] = {}
-        for n, wanted in enumerate(reads):
-            groups.setdefault((wanted.relation, wanted.sort), []).append(n)
-        merged = [_merged([reads[n] for n in members]) for members in groups.values()]
         scope = self.access.scope_key(actor, snap)
         if snap.revision != self._revision:
             with self._lock:
                 if snap.revision != self._revision:
-                    self._kept, self._personal, self._together, self._revision = {}, {}, {}, snap.revision
+                    self._kept, self._personal, self._together, self._plans, self._revision = \
+                        {}, {}, {}, {}, snap.revision
+        plan = self._plan(conn, snap, actor, reads, scope)
+        groups, merged = plan.groups, plan.merged
         found: list[list[dict[str, Any]] | None] = [None] * len(merged)
         more: list[bool] = [False] * len(merged)
         kept: list[tuple[int, _Prepared]] = []
-        for n, wanted in enumerate(merged):
+        for n, (wanted, prepared) in enumerate(zip(merged, plan.statements, strict=True)):
+            if prepared is _REFUSED:
+                continue  # a child the actor may not read, or a field hidden from them
             try:
-                prepared = self._prepared(conn, snap, actor, wanted, scope)
                 if prepared is None:
                     page = self.records.list(actor, wanted.child.api_name, fields=wanted.fields, sort=wanted.sort,
                                              limit=wanted.limit, filter=relation_filter(wanted.hops, record_id),
                                              expand=wanted.expand or None)
                     found[n], more[n] = page["data"], page.get("next_cursor") is not None
                 else:
+                    assert isinstance(prepared, _Prepared)
                     kept.append((n, prepared))
             except TesseraError:
                 continue  # a child the actor may not read, or a field hidden from them
@@ -177,7 +196,7 @@ class RelatedReader:
             for (n, prepared), rows in zip(kept, each(), strict=True):
                 found[n], more[n] = prepared.records(rows, merged[n].limit)
             out: list[Page | None] = [None] * len(reads)
-            for (members, data, extra) in zip(groups.values(), found, more, strict=True):
+            for (members, data, extra) in zip(groups, found, more, strict=True):
                 if data is None:
                     continue
                 for n in members:
@@ -186,6 +205,31 @@ class RelatedReader:
             return out
 
         return pages
+
+    def _plan(self, conn: Connection, snap: Snapshot, actor: Actor, reads: Sequence[ListRead],
+              scope: Any) -> _Plan:
+        """How `reads` are read for this access (`_Plan`), worked out once per revision: a
+        page asks for the same reads (kept per snapshot, form and access) every time."""
+        key = (scope, id(reads))
+        found = self._plans.get(key)
+        if found is not None and found.reads is reads:
+            return found
+        groups: dict[tuple[str, str | None], list[int]] = {}
+        for n, wanted in enumerate(reads):
+            groups.setdefault((wanted.relation, wanted.sort), []).append(n)
+        merged = [_merged([reads[n] for n in members]) for members in groups.values()]
+        statements: list[_Prepared | object | None] = []
+        for wanted in merged:
+            try:
+                statements.append(self._prepared(conn, snap, actor, wanted, scope))
+            except TesseraError:
+                statements.append(_REFUSED)
+        found = _Plan(reads, list(groups.values()), merged, statements)
+        with self._lock:
+            if len(self._plans) > 2000:
+                self._plans.clear()
+            self._plans[key] = found
+        return found
 
     def _joined(self, kept: list[_Prepared]) -> Together:
         """One statement for these lists' (see together.py), made once for them."""
