@@ -15,7 +15,7 @@ def test_the_crm_installs_every_object_it_promises(crm: Platform) -> None:
     names = {o["api_name"] for o in crm.metadata.list_objects()}
     assert names >= OBJECTS
     installed = {p["name"]: p for p in crm.packages.installed()}
-    assert installed["crm"]["version"] == "1.0.0"
+    assert installed["crm"]["version"] == "1.0.1"
 
 
 def test_an_opportunity_amount_follows_its_lines_and_the_account_sums_it(crm: Platform) -> None:

@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from tessera.runtime.platform import Platform
 
 from .conftest import CRM, SYSTEM, admin, install
@@ -48,7 +50,7 @@ def test_an_upgrade_adds_the_new_field_and_rule_and_keeps_the_customers_changes(
 
     plan = crm.packages.plan(SYSTEM, crm_package_1_1 := _package(crm, _version_1_1(tmp_path)),
                              upgrade=True).as_json()
-    assert plan["from_version"] == "1.0.0" and plan["conflicts"] == []
+    assert plan["from_version"] == "1.0.1" and plan["conflicts"] == []
     assert "add column account.linkedin" in plan["schema"]
     del crm_package_1_1
     install(crm, tmp_path / "crm-1.1.0", upgrade=True)
@@ -83,3 +85,48 @@ def _package(rt: Platform, folder: Path) -> Any:
     from .conftest import crm_package
 
     return crm_package(rt, folder)
+
+
+def _version_1_0_0(tmp_path: Path) -> Path:
+    """The template as 1.0.0 shipped it: the account's 360° figures were worked out each time
+    a record was read; none was stored."""
+    folder = tmp_path / "crm-1.0.0"
+    shutil.copytree(CRM, folder, ignore=shutil.ignore_patterns("data", "demo"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "version": "1.0.0"}))
+    account = json.loads((folder / "objects" / "account.json").read_text())
+    for field in account["fields"]:
+        field.pop("store", None)
+    (folder / "objects" / "account.json").write_text(json.dumps(account))
+    return folder
+
+
+def test_upgrading_from_1_0_0_stores_the_accounts_figures_and_fills_them_for_every_account(
+        runtime: Platform, tmp_path: Path) -> None:
+    install(runtime, _version_1_0_0(tmp_path))
+    me = admin(runtime)
+    won = runtime.records.create(me, "sales_stage", {"name": "Won", "position": 1, "probability": "100",
+                                                     "category": "won"})
+    accounts = [runtime.records.create(me, "account", {"name": f"Account {n}"}) for n in range(3)]
+    for n, account in enumerate(accounts):
+        runtime.records.create(me, "opportunity", {"name": f"Deal {n}", "account": account["id"], "stage": won["id"],
+                                                   "close_date": "2030-01-31", "manual_amount": f"{(n + 1) * 100}"})
+    live = {a["id"]: runtime.records.get(me, "account", a["id"])["won_revenue"] for a in accounts}
+    assert sorted(live.values()) == ["100.00", "200.00", "300.00"]
+
+    shipped = tmp_path / "crm"  # as the tests install it: without its sample data
+    shutil.copytree(CRM, shipped, ignore=shutil.ignore_patterns("data", "demo"))
+    install(runtime, shipped, upgrade=True)
+    assert runtime.packages.get("crm")["version"] == json.loads((CRM / "manifest.json").read_text())["version"]
+    assert _field(runtime, "account", "won_revenue")["store"] is True
+    recomputes = runtime.jobs.list(SYSTEM, kind="formula.recompute")
+    assert recomputes, "switching the figures to stored recomputes them for the accounts there"
+    for job in recomputes:
+        assert runtime.jobs.wait(job["id"])["status"] == "succeeded"
+    # The column itself is filled (a new column is blank until the recompute), in proportion to
+    # the figures: PostgreSQL keeps 100.00, SQLite the hundredths, 10000.
+    with runtime.read() as conn:
+        stored = dict(conn.execute(sa.text("SELECT id, won_revenue FROM account")).all())
+    values = [stored[a["id"]] for a in accounts]
+    assert None not in values and [v / values[0] for v in values] == [1, 2, 3]
+    assert {a["id"]: runtime.records.get(me, "account", a["id"])["won_revenue"] for a in accounts} == live
