@@ -7,7 +7,6 @@ it with the revision of its cached metadata to know, at once, that it must reloa
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -85,19 +84,8 @@ def revision(conn: Connection) -> int:
 
 def revisions(conn: Connection) -> tuple[int, int]:
     """The metadata revision and the auth revision, in one indexed read."""
-    return revisions_later(conn)()
-
-
-def revisions_later(conn: Connection) -> Callable[[], tuple[int, int]]:
-    """`revisions`, its statement sent now and its answer read when the function is called:
-    inside `reads_together` it goes out with the reads sent meanwhile."""
-    rows = _READ_REVISIONS.read(conn)
-
-    def answer() -> tuple[int, int]:
-        row = rows.one()
-        return int(row["revision"]), int(row["auth_revision"])
-
-    return answer
+    row = _READ_REVISIONS.read(conn).one()
+    return int(row["revision"]), int(row["auth_revision"])
 
 
 def bump_auth_revision(conn: Connection) -> None:

@@ -144,29 +144,17 @@ class Kernel:
         _auth_revisions[conn] = int(auth_revision)
         return snap
 
-    def snapshot_ahead(self, conn: Connection) -> tuple[Snapshot | None, Callable[[], Snapshot]]:
-        """For reads sent together with the transaction's revision check (one round trip on
-        PostgreSQL, see `reads_together`): the snapshot it will most likely work from — its
-        own once read, else the process's newest — and a function giving the one it does
-        work from, as `snapshot` does (the acting user's sign-in checked again when needed),
-        with the answer of the revisions' read sent now. Work done with the guess stands
-        only if the function gives that very snapshot. No guess (None) before the process
-        has one, or while metadata is being assembled."""
-        known = _snapshots.get(conn)
-        if conn in _assembling or (known is None and self.catalog.latest is None):
-            return None, lambda: self.snapshot(conn)
-        if known is not None:
-            return known, lambda: known
-        guess = self.catalog.latest
-        answer = metastore.revisions_later(conn)
-        return guess, lambda: self.snapshot(conn, answer())
-
     def snapshot_carried(self, conn: Connection) -> tuple[Snapshot | None,
                                                           Callable[[tuple[int, int] | None], Snapshot]]:
-        """`snapshot_ahead` for reads whose statement carries the revisions itself
-        (`metastore.revision_columns`: a record page's read of its record), so nothing is
-        sent for them here: the function takes what the statement carried, and reads them
-        on their own only when it carried none (no row came back)."""
+        """For reads sent before the transaction's revision check is answered, by a statement
+        that carries the revisions itself (`metastore.revision_columns`: a record page's
+        read of its record): the snapshot they will most likely work from — the
+        transaction's own once read, else the process's newest — and a function giving the
+        one they do work from, as `snapshot` does (the acting user's sign-in checked again
+        when needed), from the revisions the statement carried; it reads them on their own
+        when it carried none (no row came back). Work done with the guess stands only if the
+        function gives that very snapshot. No guess (None) before the process has one, or
+        while metadata is being assembled."""
         known = _snapshots.get(conn)
         if conn in _assembling or (known is None and self.catalog.latest is None):
             return None, lambda _carried: self.snapshot(conn)
