@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -61,7 +61,7 @@ from tessera.runtime.forms.cells import coerce as _coerce
 from tessera.runtime.forms.cells import label as cell_label
 from tessera.runtime.forms.lines import LineFilling, TypedSet, read_posted
 from tessera.runtime.forms.related import ListRead, Page, RelatedReader
-from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.kernel.catalog import PerSnapshot, Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.metadata.documents import DocumentService
 from tessera.runtime.records.access import AccessService
@@ -111,23 +111,6 @@ class Filling:
     #: The lines of its line-items fields as being typed (runtime/forms/lines.py).
     lines: TypedSet = field(default_factory=TypedSet)
 
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-class PerSnapshot(Generic[K, V]):
-    """Values kept for one metadata snapshot, by key: emptied when another snapshot is
-    asked about (what was worked out from the old one no longer holds)."""
-
-    def __init__(self) -> None:
-        self._snap: Snapshot | None = None
-        self._values: dict[K, V] = {}
-
-    def of(self, snap: Snapshot) -> dict[K, V]:
-        if self._snap is not snap:
-            self._snap, self._values = snap, {}
-        return self._values
 
 class FormService:
     """Picks, evaluates, checks and renders forms for users."""

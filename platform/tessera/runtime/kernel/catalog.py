@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,6 +20,9 @@ from tessera.data import metastore
 from tessera.data.schema import build_table
 from tessera.errors import NotFound
 from tessera.meta.model import FieldDef, ObjectDef
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,6 +61,20 @@ class Snapshot:
     def children(self, obj: ObjectDef) -> list[tuple[ObjectDef, FieldDef]]:
         """Lookup fields, on any active object, that point at `obj`."""
         return list(self.lookups_to.get(obj.api_name, ()))
+
+
+class PerSnapshot(Generic[K, V]):
+    """Values kept for one metadata snapshot, by key: emptied when another snapshot is
+    asked about (what was worked out from the old one no longer holds)."""
+
+    def __init__(self) -> None:
+        self._snap: Snapshot | None = None
+        self._values: dict[K, V] = {}
+
+    def of(self, snap: Snapshot) -> dict[K, V]:
+        if self._snap is not snap:
+            self._snap, self._values = snap, {}
+        return self._values
 
 
 def load_snapshot(conn: Connection, revision: int, *, tables_on_demand: bool = False) -> Snapshot:

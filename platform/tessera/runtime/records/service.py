@@ -27,7 +27,7 @@ from tessera.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotF
 from tessera.formula import EvalContext, clock_params
 from tessera.meta.fieldtypes import FieldValueError
 from tessera.meta.model import FieldDef, ObjectDef
-from tessera.runtime.kernel.catalog import Snapshot
+from tessera.runtime.kernel.catalog import PerSnapshot, Snapshot
 from tessera.runtime.kernel.transactions import Kernel
 from tessera.runtime.records.access import AccessService
 from tessera.runtime.records.formulas import LINES_FOLLOW, FormulaService
@@ -80,8 +80,7 @@ class RecordService:
         self._by_value_revision = -1
         #: How the lines of a record just created are echoed (`_lines_echo`), per metadata
         #: revision.
-        self._echoes: dict[tuple[Any, ...], _LinesEcho | None] = {}
-        self._echoes_revision = -1
+        self._echoes: PerSnapshot[tuple[Any, ...], _LinesEcho | None] = PerSnapshot()
         #: The records matching a list's full-text box, as a condition on the object's table
         #: (conn, snapshot, actor, object, table, text → clause or None). Search sets it.
         self.full_text: Callable[[Connection, Snapshot, Actor, ObjectDef, sa.Table, str], Any | None] | None = None
@@ -191,19 +190,14 @@ class RecordService:
             obj = snap.object(object_name)
             return self._get(conn, snap, obj, record_id, fields, expand, actor)
 
-    def get_later(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef,
-                  record_id: int) -> Callable[[], dict[str, Any]]:
-        """`get` in the caller's transaction and metadata, its statements sent now and the
-        record given when the function is called: inside `reads_together` they go out with
-        the reads sent meanwhile (a record page's related lists)."""
-        return self._get_later(conn, snap, obj, record_id, actor=actor)
-
     def get_carrying_later(self, conn: Connection, snap: Snapshot, actor: Actor, obj: ObjectDef,
                            record_id: int) -> tuple[Callable[[], dict[str, Any]],
                                                     Callable[[], tuple[int, int] | None]]:
-        """`get_later` whose statement also carries the metadata's revisions (see
-        `Kernel.snapshot_carried`): the record, and the (revision, auth revision) its row
-        carried — None when no row came back (no such record, or not one the actor may read)."""
+        """`get` in the caller's transaction and metadata, its statement sent now, carrying
+        the metadata's revisions too (see `Kernel.snapshot_carried`): inside `reads_together`
+        it goes out with the reads sent meanwhile (a record page's related lists). The
+        record, and the (revision, auth revision) its row carried — None when no row came
+        back (no such record, or not one the actor may read)."""
         record, rows = self._record_later(conn, snap, obj, record_id, actor=actor, carry=True)
 
         def carried() -> tuple[int, int] | None:
@@ -348,8 +342,8 @@ class RecordService:
         revision and fields shown (None: their formulas need a reader's context, so the
         lines are read back instead)."""
         shown = self._lines_shown(snap, lines, actor)
-        key = (snap.revision, lines.field.uid, tuple(f.uid for f in shown))
-        echoes = self._echoes
+        key = (lines.field.uid, tuple(f.uid for f in shown))
+        echoes = self._echoes.of(snap)
         if key in echoes:
             return echoes[key]
         queried = _lines_query(snap, lines, shown)[0]
@@ -368,9 +362,8 @@ class RecordService:
                 else:
                     given.append((name, name, convert))
             echo = (computed, (*plain, *moments, *(name for name, _, _ in converted)), given, worked)
-        if snap.revision != self._echoes_revision or len(echoes) > 1000:
-            echoes = self._echoes = {}
-            self._echoes_revision = snap.revision
+        if len(echoes) > 1000:
+            echoes.clear()
         echoes[key] = echo
         return echo
 
