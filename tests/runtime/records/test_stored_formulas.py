@@ -144,6 +144,23 @@ def test_a_stored_formula_added_to_a_table_with_records_is_filled_by_a_job_with_
     assert api.ok(api.get("/records/deal", params={"sort": "-net", "limit": 1}))["data"][0]["net"] == "600"
 
 
+def test_a_stored_formula_added_to_an_object_without_records_queues_no_job(api: Any, runtime: Any) -> None:
+    for doc in (REGION, ACCOUNT, DEAL):
+        api.ok(api.post("/meta/objects", doc), 201)
+    net = {"label": "Net", "type": "formula", "expression": "amount * 2", "store": True}
+    field = api.ok(api.post("/meta/objects/deal/fields", {"api_name": "net", **net}), 201)
+    assert "jobs" not in field
+    assert api.ok(api.post("/records/deal", {"name": "D", "amount": "4"}), 201)["net"] == "8"
+    # A record in the trash is a record: restored, it must show the new formula's value.
+    gone = api.ok(api.post("/records/account", {"name": "Acme", "discount": "10"}), 201)
+    api.delete(f"/records/account/{gone['id']}")
+    field = api.ok(api.post("/meta/objects/account/fields", {
+        "api_name": "kept", "label": "Kept", "type": "formula", "expression": "100 - discount", "store": True}), 201)
+    assert runtime.jobs.wait(field["jobs"][0]["id"])["status"] == "succeeded"
+    api.post(f"/records/account/{gone['id']}/restore")
+    assert api.ok(api.get(f"/records/account/{gone['id']}"))["kept"] == "90"
+
+
 def test_changing_a_field_a_stored_formula_reads_recomputes_it_in_other_objects(api: Any, runtime: Any) -> None:
     for doc in (REGION, ACCOUNT, DEAL):
         api.ok(api.post("/meta/objects", doc), 201)
